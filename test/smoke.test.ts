@@ -1,0 +1,8 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+
+test('the kubectl-flannel launcher runs the CLI and prints help', () => {
+  const out = execFileSync('bin/kubectl-flannel', ['--help'], { encoding: 'utf8' });
+  assert.match(out, /Usage: kubectl-flannel/);
+});
