@@ -10,7 +10,7 @@ import {
   DEFAULT_SUBNET_ENV, FDB, iptablesCommand, KERNEL, LINKS, NEIGHBOURS, NFT_RULESET, routeGetCommand, routesCommand,
   rulesCommand, subnetEnvCommand, SYSCTLS, WIREGUARD, XFRM_POLICY, XFRM_STATE, type NodeCommand,
 } from './node-commands.js';
-import { formatIssue, type ParseIssue } from './parse/issue.js';
+import { formatIssue, type ParseIssue, type ParseResult } from './parse/issue.js';
 import { redactSecrets } from './parse/secrets.js';
 import { XFRM_PENDING, xfrmParsers } from './parse/xfrm-pending.js';
 import type { CommandResult, CommandRunner } from './runner.js';
@@ -90,7 +90,7 @@ async function runCommand<T>(
   for (const [i, form] of cmd.forms.entries()) {
     const isLast = i === cmd.forms.length - 1;
     const startedAt = performance.now();
-    const res = await runner.run(form.argv, { timeoutMs, ...(signal ? { signal } : {}) });
+    const res = await runSafely(runner, form.argv, { timeoutMs, ...(signal ? { signal } : {}) });
     // Parsers see the output as printed (the xfrm parser digests keys); what is stored, and
     // any line quoted in an error, is redacted.
     const redact = (t: string): string => redactSecrets(cmd.redact ? cmd.redact(t) : t);
@@ -110,15 +110,15 @@ async function runCommand<T>(
     if (res.timedOut) return { status: 'timeout', error: `${where}: ${res.error ?? `timed out after ${timeoutMs} ms`}` };
     if (isMissingTool(res)) return { status: 'unavailable', error: `${where}: ${missingText(res)}` };
     if (res.exitCode !== 0) {
-      if (cmd.emptyWhen?.test(res.stderr)) return parsed(form.parse(''), where, redact);
+      if (cmd.emptyWhen?.test(res.stderr)) return parsed(parseSafely(form.parse, ''), where, redact);
       const why = `${where}: ${res.exitCode === null ? (res.error ?? 'did not run') : `exit ${res.exitCode}`}${firstLine(res.stderr)}`;
       if (isLast) return { status: 'failed', error: why };
       fallbackReason = why;
       continue;
     }
-    const result = form.parse(res.stdout);
-    if (result.errors.length > 0 && !isLast) {
-      fallbackReason = redact(`${where}: ${formatIssue(result.errors[0] as ParseIssue)}`);
+    const result = parseSafely(form.parse, res.stdout);
+    if (!isLast && ('crash' in result || result.errors.length > 0)) {
+      fallbackReason = redact(`${where}: ${'crash' in result ? result.crash : formatIssue(result.errors[0] as ParseIssue)}`);
       continue;
     }
     return parsed(result, where, redact);
@@ -126,12 +126,32 @@ async function runCommand<T>(
   return { status: 'failed', error: `${cmd.id}: no command form` };
 }
 
+/** A runner that throws (transport bug, exec error) becomes a result, so other parts carry on. */
+async function runSafely(runner: CommandRunner, argv: readonly string[], o: { timeoutMs: number; signal?: AbortSignal }): Promise<CommandResult> {
+  try {
+    return await runner.run(argv, o);
+  } catch (e) {
+    const message = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    return { argv, exitCode: null, stdout: '', stderr: '', durationMs: 0, error: `runner error: ${message}` };
+  }
+}
+
+/** Parsers do not throw by contract; this keeps a parser bug from losing the whole host. */
+function parseSafely<T>(parse: (s: string) => ParseResult<T>, stdout: string): ParseResult<T> | { crash: string } {
+  try {
+    return parse(stdout);
+  } catch (e) {
+    return { crash: `parser error: ${e instanceof Error ? e.message : String(e)}` };
+  }
+}
+
 /** Any issue fails the part: a half-read route table would make analyzers report routes missing. */
 function parsed<T>(
-  result: { value: T; errors: readonly ParseIssue[] },
+  result: ParseResult<T> | { crash: string },
   where: string,
   redact: (text: string) => string = redactSecrets,
 ): Outcome<T> {
+  if ('crash' in result) return { status: 'failed', error: `${where}: ${result.crash}` };
   const [first, ...more] = result.errors;
   if (!first) return { status: 'ok', data: result.value };
   const extra = more.length > 0 ? ` (and ${more.length} more issue${more.length > 1 ? 's' : ''})` : '';
