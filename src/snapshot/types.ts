@@ -159,6 +159,8 @@ export interface RawCommand {
   readonly stdout: string;
   readonly stderr: string;
   readonly durationMs: number;
+  /** Set when this is a fallback form (e.g. text after JSON): why the preferred form failed. */
+  readonly fallbackReason?: string;
 }
 
 export interface Link {

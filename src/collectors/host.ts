@@ -1,0 +1,271 @@
+/**
+ * The per-node collector: runs node-commands.ts through any CommandRunner (local, netns, pod
+ * exec) and turns the output into a HostState. Every part is a Collected<T>, so one failing
+ * command never loses the others, and every command's output is kept in `raw` with secrets
+ * removed.
+ */
+import { isIP } from 'node:net';
+import type { Collected, Firewall, HostState, IptablesDump, RawCommand, Route } from '../snapshot/types.js';
+import {
+  DEFAULT_SUBNET_ENV, FDB, iptablesCommand, KERNEL, LINKS, NEIGHBOURS, NFT_RULESET, routeGetCommand, routesCommand,
+  rulesCommand, subnetEnvCommand, SYSCTLS, WIREGUARD, XFRM_POLICY, XFRM_STATE, type NodeCommand,
+} from './node-commands.js';
+import { formatIssue, type ParseIssue, type ParseResult } from './parse/issue.js';
+import { redactSecrets } from './parse/secrets.js';
+import { XFRM_PENDING, xfrmParsers } from './parse/xfrm-pending.js';
+import type { CommandResult, CommandRunner } from './runner.js';
+
+export interface CollectHostOptions {
+  /** Keep xfrm keys in the parsed states (--decrypt-esp). Raw output is always redacted. */
+  readonly keepKeys: boolean;
+  /** Peers' public IPs, for `ip route get` (DirectRouting and host-gw on-link checks). */
+  readonly peerAddresses: readonly string[];
+  /** Per command; default 10 s. */
+  readonly timeoutMs?: number;
+  /** Default /run/flannel/subnet.env. */
+  readonly subnetEnvPath?: string;
+  /** Commands in flight at once; default 4. */
+  readonly concurrency?: number;
+  readonly signal?: AbortSignal;
+}
+
+type Failure = Exclude<Collected<never>, { status: 'ok' }>;
+type Outcome<T> = { readonly status: 'ok'; readonly data: T } | Failure;
+
+export async function collectHost(node: string, runner: CommandRunner, opts: CollectHostOptions): Promise<HostState> {
+  const raw: RawEntry[] = [];
+  const limit = limiter(opts.concurrency ?? 4);
+  const run = <T>(cmd: NodeCommand<T>): Promise<Outcome<T>> =>
+    limit(() => runCommand(cmd, runner, raw, opts.timeoutMs ?? 10_000, opts.signal));
+
+  // Started in the order of Appendix B; `limit` keeps that order when slots free up.
+  const kernel = run(KERNEL);
+  const links = run(LINKS);
+  const routes = Promise.all([run(routesCommand('inet')), run(routesCommand('inet6'))]).then(concat);
+  const rules = Promise.all([run(rulesCommand('inet')), run(rulesCommand('inet6'))]).then(concat);
+  const neighbours = run(NEIGHBOURS);
+  const fdb = run(FDB);
+  const subnetEnv = run(subnetEnvCommand(opts.subnetEnvPath ?? DEFAULT_SUBNET_ENV));
+  const sysctls = run(SYSCTLS);
+  const xfrm = collectXfrm(run, opts.keepKeys);
+  const wireguard = run(WIREGUARD);
+  const firewall = collectFirewall(run);
+  const routeGets = collectRouteGets(run, opts.peerAddresses);
+
+  const k = await kernel;
+  const x = await xfrm;
+  const state: HostState = {
+    node,
+    kernel: k.status === 'ok' && k.data !== '' ? k.data : null,
+    via: runner.description,
+    links: await links,
+    routes: await routes,
+    rules: await rules,
+    neighbours: await neighbours,
+    fdb: await fdb,
+    xfrmStates: x.xfrmStates,
+    xfrmPolicies: x.xfrmPolicies,
+    wireguard: await wireguard,
+    subnetEnv: await subnetEnv,
+    sysctls: await sysctls,
+    firewall: await firewall,
+    routeGets: await routeGets,
+    raw: [],
+  };
+  // Raw entries arrive in completion order; list them in the order commands are declared.
+  return { ...state, raw: raw.sort((a, b) => a.startedAt - b.startedAt).map(({ startedAt: _s, ...r }) => r) };
+}
+
+type RawEntry = RawCommand & { startedAt: number };
+
+/** Runs a command's forms in order until one gives a parsed result. */
+async function runCommand<T>(
+  cmd: NodeCommand<T>,
+  runner: CommandRunner,
+  raw: RawEntry[],
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<Outcome<T>> {
+  let fallbackReason: string | null = null;
+  for (const [i, form] of cmd.forms.entries()) {
+    const isLast = i === cmd.forms.length - 1;
+    const startedAt = performance.now();
+    const res = await runSafely(runner, form.argv, { timeoutMs, ...(signal ? { signal } : {}) });
+    // Parsers see the output as printed (the xfrm parser digests keys); what is stored, and
+    // any line quoted in an error, is redacted.
+    const redact = (t: string): string => redactSecrets(cmd.redact ? cmd.redact(t) : t);
+    const entry: RawEntry = {
+      id: form.id,
+      argv: form.argv,
+      exitCode: res.exitCode,
+      stdout: redact(res.stdout),
+      stderr: redactSecrets(res.stderr),
+      durationMs: res.durationMs,
+      startedAt,
+      ...(fallbackReason !== null ? { fallbackReason } : {}),
+    };
+    raw.push(entry);
+    const where = form.argv.join(' ');
+
+    if (res.timedOut) return { status: 'timeout', error: `${where}: ${res.error ?? `timed out after ${timeoutMs} ms`}` };
+    if (isMissingTool(res)) return { status: 'unavailable', error: `${where}: ${missingText(res)}` };
+    if (res.exitCode !== 0) {
+      if (cmd.emptyWhen?.test(res.stderr)) return parsed(parseSafely(form.parse, ''), where, redact);
+      const why = `${where}: ${res.exitCode === null ? (res.error ?? 'did not run') : `exit ${res.exitCode}`}${firstLine(res.stderr)}`;
+      if (isLast) return { status: 'failed', error: why };
+      fallbackReason = why;
+      continue;
+    }
+    const result = parseSafely(form.parse, res.stdout);
+    if (!isLast && ('crash' in result || result.errors.length > 0)) {
+      fallbackReason = redact(`${where}: ${'crash' in result ? result.crash : formatIssue(result.errors[0] as ParseIssue)}`);
+      continue;
+    }
+    return parsed(result, where, redact);
+  }
+  return { status: 'failed', error: `${cmd.id}: no command form` };
+}
+
+/** A runner that throws (transport bug, exec error) becomes a result, so other parts carry on. */
+async function runSafely(runner: CommandRunner, argv: readonly string[], o: { timeoutMs: number; signal?: AbortSignal }): Promise<CommandResult> {
+  try {
+    return await runner.run(argv, o);
+  } catch (e) {
+    const message = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    return { argv, exitCode: null, stdout: '', stderr: '', durationMs: 0, error: `runner error: ${message}` };
+  }
+}
+
+/** Parsers do not throw by contract; this keeps a parser bug from losing the whole host. */
+function parseSafely<T>(parse: (s: string) => ParseResult<T>, stdout: string): ParseResult<T> | { crash: string } {
+  try {
+    return parse(stdout);
+  } catch (e) {
+    return { crash: `parser error: ${e instanceof Error ? e.message : String(e)}` };
+  }
+}
+
+/** Any issue fails the part: a half-read route table would make analyzers report routes missing. */
+function parsed<T>(
+  result: ParseResult<T> | { crash: string },
+  where: string,
+  redact: (text: string) => string = redactSecrets,
+): Outcome<T> {
+  if ('crash' in result) return { status: 'failed', error: `${where}: ${result.crash}` };
+  const [first, ...more] = result.errors;
+  if (!first) return { status: 'ok', data: result.value };
+  const extra = more.length > 0 ? ` (and ${more.length} more issue${more.length > 1 ? 's' : ''})` : '';
+  return { status: 'failed', error: redact(`${where}: ${formatIssue(first)}${extra}`) };
+}
+
+/** "Not installed" as a local exec, `sh`, `ip netns exec` and kubectl exec report it. */
+function isMissingTool(res: CommandResult): boolean {
+  if (res.exitCode === 127) return true;
+  const text = `${res.error ?? ''}\n${res.stderr}`;
+  return (
+    (res.exitCode === null && /command not found|ENOENT/.test(text)) ||
+    /exec of "[^"]+" failed: No such file or directory|executable file not found in \$PATH|applet not found/.test(text)
+  );
+}
+
+function missingText(res: CommandResult): string {
+  return `not installed (${(res.error ?? res.stderr.split('\n').find((l) => l.trim() !== '') ?? `exit ${res.exitCode}`).trim()})`;
+}
+
+function firstLine(stderr: string): string {
+  const line = stderr.split('\n').find((l) => l.trim() !== '');
+  return line ? `: ${line.trim()}` : '';
+}
+
+function concat<T>(parts: Outcome<readonly T[]>[]): Collected<readonly T[]> {
+  const failed = parts.find((p) => p.status !== 'ok');
+  if (failed) return failed;
+  return { status: 'ok', data: parts.flatMap((p) => (p.status === 'ok' ? p.data : [])) };
+}
+
+async function collectXfrm(
+  run: <T>(cmd: NodeCommand<T>) => Promise<Outcome<T>>,
+  keepKeys: boolean,
+): Promise<Pick<HostState, 'xfrmStates' | 'xfrmPolicies'>> {
+  const parsers = xfrmParsers();
+  const [state, policy] = await Promise.all([run({ ...XFRM_STATE, redact: parsers.redactState }), run(XFRM_POLICY)]);
+  const pending: Failure = { status: 'skipped', error: XFRM_PENDING };
+  const where = (c: NodeCommand<string>): string => c.forms[0].argv.join(' ');
+  return {
+    xfrmStates:
+      state.status !== 'ok' ? state
+      : parsers.parseState === null ? pending
+      : parsed(parsers.parseState(state.data, { keepKeys }), where(XFRM_STATE), parsers.redactState),
+    xfrmPolicies:
+      policy.status !== 'ok' ? policy
+      : parsers.parsePolicy === null ? pending
+      : parsed(parsers.parsePolicy(policy.data), where(XFRM_POLICY)),
+  };
+}
+
+async function collectFirewall(run: <T>(cmd: NodeCommand<T>) => Promise<Outcome<T>>): Promise<Collected<Firewall>> {
+  const saves = await Promise.all([
+    run(iptablesCommand('legacy', 'inet')),
+    run(iptablesCommand('nft', 'inet')),
+    run(iptablesCommand('legacy', 'inet6')),
+    run(iptablesCommand('nft', 'inet6')),
+  ]);
+  const nft = await run(NFT_RULESET);
+  let results: Outcome<IptablesDump>[] = saves;
+  // Before iptables 1.8 there is only `iptables-save` (always legacy); read the backend from it.
+  if (saves.every((s) => s.status === 'unavailable')) {
+    results = await Promise.all([run(iptablesCommand('detect', 'inet')), run(iptablesCommand('detect', 'inet6'))]);
+  }
+  for (const r of [...results, nft]) if (r.status === 'failed' || r.status === 'timeout') return r;
+  if (results.every((r) => r.status === 'unavailable') && nft.status === 'unavailable') {
+    return { status: 'unavailable', error: 'neither iptables-save nor nft is installed' };
+  }
+  return {
+    status: 'ok',
+    data: {
+      // A backend without any table holds no rules (its kernel modules are not even loaded).
+      iptables: results.flatMap((r) => (r.status === 'ok' && Object.keys(r.data.tables).length > 0 ? [r.data] : [])),
+      nftRuleset: nft.status === 'ok' ? nft.data : null,
+    },
+  };
+}
+
+async function collectRouteGets(
+  run: <T>(cmd: NodeCommand<T>) => Promise<Outcome<T>>,
+  addresses: readonly string[],
+): Promise<Collected<Readonly<Record<string, Route | null>>>> {
+  const bad = addresses.filter((a) => isIP(a) === 0);
+  if (bad.length > 0) return { status: 'failed', error: `ip route get: not an IP address: ${bad.map((b) => JSON.stringify(b)).join(', ')}` };
+  const unique = [...new Set(addresses)];
+  const outcomes = await Promise.all(unique.map((a) => run(routeGetCommand(a))));
+  const out: Record<string, Route | null> = {};
+  for (const [i, o] of outcomes.entries()) {
+    if (o.status !== 'ok') return o;
+    out[unique[i] as string] = o.data[0] ?? null;
+  }
+  return { status: 'ok', data: out };
+}
+
+/** At most `n` tasks at once, started in call order. */
+function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const queue: (() => void)[] = [];
+  const next = (): void => {
+    if (active >= n) return;
+    const start = queue.shift();
+    if (start) {
+      active++;
+      start();
+    }
+  };
+  return (task) =>
+    new Promise((resolve, reject) => {
+      queue.push(() => {
+        task().then(resolve, reject).finally(() => {
+          active--;
+          next();
+        });
+      });
+      next();
+    });
+}

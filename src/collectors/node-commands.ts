@@ -1,0 +1,224 @@
+/**
+ * What kubectl-flannel runs on every node, as data (flannel-internals.md, Appendix B).
+ * Each command lists its forms in order of preference: the iproute2 JSON form first, then the
+ * text forms old iproute2 and busybox `ip` understand. The collector (host.ts) falls back to the
+ * next form when one fails and records why in the raw output.
+ */
+import type { FdbEntry, IptablesDump, Link, Neighbour, Route, RoutingRule, SubnetEnv, WireguardDevice } from '../snapshot/types.js';
+import { parseBridgeFdbJson } from './parse/fdb-json.js';
+import { parseBridgeFdbText } from './parse/fdb-text.js';
+import type { ParseResult } from './parse/issue.js';
+import { iptablesBackendOf, parseIptablesSave } from './parse/iptables-save.js';
+import { parseIpAddrJson } from './parse/links-json.js';
+import { parseIpAddrText } from './parse/links-text.js';
+import { parseIpNeighJson } from './parse/neigh-json.js';
+import { parseIpNeighText } from './parse/neigh-text.js';
+import type { Family } from './parse/route-common.js';
+import { parseIpRouteJson } from './parse/routes-json.js';
+import { parseIpRouteText } from './parse/routes-text.js';
+import { parseIpRuleJson } from './parse/rules-json.js';
+import { parseIpRuleText } from './parse/rules-text.js';
+import { ABSENT_MARKER, parseSubnetEnv } from './parse/subnet-env.js';
+import { parseSysctls } from './parse/sysctl.js';
+import { parseWgDump, redactWgDump } from './parse/wireguard.js';
+
+export interface CommandForm<T> {
+  /** `<command id>:json`, `<command id>:text`, …; names the form in raw output. */
+  readonly id: string;
+  readonly argv: readonly string[];
+  readonly parse: (stdout: string) => ParseResult<T>;
+}
+
+export interface NodeCommand<T> {
+  readonly id: string;
+  /** Preferred form first; later forms are fallbacks for old iproute2 and busybox. */
+  readonly forms: readonly [CommandForm<T>, ...CommandForm<T>[]];
+  /** A missing tool is normal here (one of two iptables backends, wg without wireguard). */
+  readonly optional: boolean;
+  /** stderr that means "none of these here", giving an empty result (e.g. IPv6 disabled). */
+  readonly emptyWhen?: RegExp;
+  /** Removes secrets from stdout before it is stored or parsed. */
+  readonly redact?: (stdout: string) => string;
+}
+
+const ip = (family: Family): string[] => ['ip', family === 'inet' ? '-4' : '-6'];
+const text = (s: string): ParseResult<string> => ({ value: s, errors: [] });
+
+export const KERNEL: NodeCommand<string> = {
+  id: 'kernel',
+  forms: [{ id: 'kernel:text', argv: ['uname', '-r'], parse: (s) => text(s.trim()) }],
+  optional: true,
+};
+
+/** `ip -d addr` gives links with details and addresses in one call; busybox knows no `-d`. */
+export const LINKS: NodeCommand<Link[]> = {
+  id: 'links',
+  forms: [
+    { id: 'links:json', argv: ['ip', '-j', '-d', 'addr', 'show'], parse: parseIpAddrJson },
+    { id: 'links:text', argv: ['ip', '-d', 'addr', 'show'], parse: parseIpAddrText },
+    { id: 'links:plain', argv: ['ip', 'addr', 'show'], parse: parseIpAddrText },
+  ],
+  optional: false,
+};
+
+const NO_IPV6 = /Address family not supported by protocol/;
+
+export function routesCommand(family: Family): NodeCommand<Route[]> {
+  const id = `routes.${family}`;
+  return {
+    id,
+    forms: [
+      { id: `${id}:json`, argv: [...ip(family), '-j', 'route', 'show', 'table', 'all'], parse: (s) => parseIpRouteJson(s, family) },
+      { id: `${id}:text`, argv: [...ip(family), 'route', 'show', 'table', 'all'], parse: (s) => parseIpRouteText(s, family) },
+    ],
+    optional: false,
+    ...(family === 'inet6' ? { emptyWhen: NO_IPV6 } : {}),
+  };
+}
+
+export function rulesCommand(family: Family): NodeCommand<RoutingRule[]> {
+  const id = `rules.${family}`;
+  return {
+    id,
+    forms: [
+      { id: `${id}:json`, argv: [...ip(family), '-j', 'rule', 'show'], parse: (s) => parseIpRuleJson(s, family) },
+      { id: `${id}:text`, argv: [...ip(family), 'rule', 'show'], parse: (s) => parseIpRuleText(s, family) },
+    ],
+    optional: false,
+    ...(family === 'inet6' ? { emptyWhen: NO_IPV6 } : {}),
+  };
+}
+
+export const NEIGHBOURS: NodeCommand<Neighbour[]> = {
+  id: 'neighbours',
+  forms: [
+    { id: 'neighbours:json', argv: ['ip', '-j', 'neigh', 'show'], parse: (s) => parseIpNeighJson(s) },
+    { id: 'neighbours:text', argv: ['ip', 'neigh', 'show'], parse: (s) => parseIpNeighText(s) },
+  ],
+  optional: false,
+};
+
+export const FDB: NodeCommand<FdbEntry[]> = {
+  id: 'fdb',
+  forms: [
+    { id: 'fdb:json', argv: ['bridge', '-j', 'fdb', 'show'], parse: (s) => parseBridgeFdbJson(s) },
+    { id: 'fdb:text', argv: ['bridge', 'fdb', 'show'], parse: (s) => parseBridgeFdbText(s) },
+  ],
+  optional: false,
+};
+
+/** Kept as text: parsed by the xfrm parser (see parse/xfrm-pending.ts). */
+export const XFRM_STATE: NodeCommand<string> = {
+  id: 'xfrm.state',
+  forms: [{ id: 'xfrm.state:text', argv: ['ip', 'xfrm', 'state'], parse: text }],
+  optional: false,
+};
+
+export const XFRM_POLICY: NodeCommand<string> = {
+  id: 'xfrm.policy',
+  forms: [{ id: 'xfrm.policy:text', argv: ['ip', 'xfrm', 'policy'], parse: text }],
+  optional: false,
+};
+
+export const WIREGUARD: NodeCommand<WireguardDevice[]> = {
+  id: 'wireguard',
+  forms: [{ id: 'wireguard:text', argv: ['wg', 'show', 'all', 'dump'], parse: parseWgDump }],
+  optional: true,
+  redact: redactWgDump,
+};
+
+export const DEFAULT_SUBNET_ENV = '/run/flannel/subnet.env';
+
+/** The path goes in as `$1`, never into the script text. */
+export function subnetEnvCommand(path: string = DEFAULT_SUBNET_ENV): NodeCommand<SubnetEnv | null> {
+  const script = `if [ -e "$1" ]; then cat "$1"; else echo "${ABSENT_MARKER} $1"; fi`;
+  return {
+    id: 'subnetEnv',
+    forms: [{ id: 'subnetEnv:text', argv: ['sh', '-c', script, 'sh', path], parse: parseSubnetEnv }],
+    optional: false,
+  };
+}
+
+/** /proc/sys files flannel depends on but does not set (flannel-internals.md §7.8). */
+export const SYSCTL_PATHS = [
+  '/proc/sys/net/ipv4/ip_forward',
+  '/proc/sys/net/ipv6/conf/all/forwarding',
+  '/proc/sys/net/ipv6/conf/all/disable_ipv6',
+  '/proc/sys/net/bridge/bridge-nf-call-iptables',
+  '/proc/sys/net/bridge/bridge-nf-call-ip6tables',
+  '/proc/sys/net/ipv4/conf/*/rp_filter',
+] as const;
+
+export const SYSCTLS: NodeCommand<Record<string, string>> = {
+  id: 'sysctls',
+  forms: [
+    {
+      id: 'sysctls:text',
+      argv: [
+        'sh',
+        '-c',
+        `for f in ${SYSCTL_PATHS.join(' ')}; do if [ -r "$f" ]; then printf '%s=%s\\n' "$f" "$(cat "$f")"; else printf '#absent %s\\n' "$f"; fi; done`,
+      ],
+      parse: parseSysctls,
+    },
+  ],
+  optional: false,
+};
+
+/** One iptables backend and family; `detect` reads the backend from a plain `iptables-save`. */
+export function iptablesCommand(backend: IptablesDump['backend'] | 'detect', family: Family): NodeCommand<IptablesDump> {
+  const bin = `${family === 'inet' ? 'iptables' : 'ip6tables'}${backend === 'detect' ? '' : `-${backend}`}-save`;
+  const id = `iptables.${backend === 'detect' ? 'default' : backend}.${family}`;
+  return {
+    id,
+    forms: [{ id: `${id}:text`, argv: [bin], parse: (s) => parseIptablesSave(s, backend === 'detect' ? iptablesBackendOf(s) : backend, family) }],
+    optional: true,
+  };
+}
+
+export const NFT_RULESET: NodeCommand<string> = {
+  id: 'nft',
+  forms: [{ id: 'nft:text', argv: ['nft', 'list', 'ruleset'], parse: text }],
+  optional: true,
+};
+
+/** `ip route get` for one address; the caller checks it is an IP, so it cannot read as an option. */
+export function routeGetCommand(address: string): NodeCommand<Route[]> {
+  const family: Family = address.includes(':') ? 'inet6' : 'inet';
+  const id = `routeGet.${address}`;
+  return {
+    id,
+    forms: [
+      { id: `${id}:json`, argv: ['ip', '-j', 'route', 'get', address], parse: (s) => parseIpRouteJson(s, family) },
+      { id: `${id}:text`, argv: ['ip', 'route', 'get', address], parse: (s) => parseIpRouteText(s, family) },
+    ],
+    optional: false,
+    // No route at all is an answer (null), not a failure.
+    emptyWhen: /Network is unreachable|No route to host|unreachable/i,
+  };
+}
+
+/** Every command one node collection runs, in the order it starts them. */
+export function nodeCommands(opts: { subnetEnvPath?: string; peerAddresses?: readonly string[] } = {}): NodeCommand<unknown>[] {
+  return [
+    KERNEL,
+    LINKS,
+    routesCommand('inet'),
+    routesCommand('inet6'),
+    rulesCommand('inet'),
+    rulesCommand('inet6'),
+    NEIGHBOURS,
+    FDB,
+    subnetEnvCommand(opts.subnetEnvPath),
+    SYSCTLS,
+    XFRM_STATE,
+    XFRM_POLICY,
+    WIREGUARD,
+    iptablesCommand('legacy', 'inet'),
+    iptablesCommand('nft', 'inet'),
+    iptablesCommand('legacy', 'inet6'),
+    iptablesCommand('nft', 'inet6'),
+    NFT_RULESET,
+    ...(opts.peerAddresses ?? []).map(routeGetCommand),
+  ] as NodeCommand<unknown>[];
+}
