@@ -4,6 +4,8 @@
  */
 import { Command, CommanderError } from 'commander';
 import { registerChecks } from './commands/checks.js';
+import { registerCleanup } from './commands/cleanup.js';
+import { liveSnapshot } from './commands/cluster-options.js';
 import { registerDoctor } from './commands/doctor.js';
 import { EXIT, UserError } from './errors.js';
 import { VERSION } from './version.js';
@@ -14,8 +16,9 @@ const program = new Command('kubectl-flannel')
   .showSuggestionAfterError()
   .exitOverride();
 
-registerDoctor(program);
+registerDoctor(program, liveSnapshot);
 registerChecks(program);
+registerCleanup(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -138,13 +138,15 @@ export async function collectSnapshot(opts: CollectOptions): Promise<Snapshot> {
 async function collectLocal(opts: LocalCollectOptions): Promise<Snapshot> {
   const emit = opts.onProgress ?? (() => undefined);
   const collectHost = opts.collectHost ?? defaultCollectHost;
-  const runner = localRunner(opts.netns !== undefined ? { netns: opts.netns } : {});
   const name = opts.netns ?? os.hostname();
+  const runner = new CountingRunner(localRunner(opts.netns !== undefined ? { netns: opts.netns } : {}), (n) =>
+    emit({ type: 'node', node: name, state: 'running', via: runner.description, commands: n }),
+  );
   emit({ type: 'nodes', nodes: [name] });
   emit({ type: 'node', node: name, state: 'running', via: runner.description });
   const started = performance.now();
   const host = await collectHost(name, runner, { keepKeys: opts.keepKeys, peerAddresses: opts.peerAddresses ?? [], timeoutMs: opts.commandTimeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) });
-  emit({ type: 'node', node: name, state: 'ok', via: runner.description, durationMs: Math.round(performance.now() - started) });
+  emit({ type: 'node', node: name, state: 'ok', via: runner.description, durationMs: Math.round(performance.now() - started), commands: runner.commands });
   const skipped = { status: 'skipped', error: 'collected with --local: the Kubernetes API was not used' } as const;
   emit({ type: 'phase', phase: 'done', message: 'collected' });
   return {

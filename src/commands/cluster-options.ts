@@ -8,8 +8,11 @@
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DEFAULT_FLANNEL_SELECTOR } from '../collectors/cluster.js';
-import type { CollectOptions } from '../collectors/cluster-collect.js';
+import { collectSnapshot, type CollectOptions } from '../collectors/cluster-collect.js';
 import { EXIT, UserError } from '../errors.js';
+import { KubeAccessError } from '../kube/errors.js';
+import { progressRenderer } from '../render/progress.js';
+import type { Snapshot } from '../snapshot/types.js';
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
@@ -145,4 +148,21 @@ export function clusterOptionsFrom(o: ClusterFlagValues): CollectOptions {
     },
     handleSignals: true,
   };
+}
+
+/**
+ * doctor's live snapshot source: the flags above, collection with progress on stderr, and
+ * cluster-access failures turned into the "cluster" exit code.
+ */
+export async function liveSnapshot(cmd: Command): Promise<Snapshot> {
+  const options = clusterOptionsFrom(cmd.opts<ClusterFlagValues>());
+  const progress = progressRenderer();
+  try {
+    return await collectSnapshot({ ...options, onProgress: progress.onProgress });
+  } catch (e) {
+    if (e instanceof KubeAccessError) throw new UserError(e.message, EXIT.cluster);
+    throw e;
+  } finally {
+    await progress.done();
+  }
 }
