@@ -216,7 +216,8 @@ export function usablePod(pods: readonly V1Pod[], container: string): V1Pod | nu
     const ra = a.status?.containerStatuses?.find((c) => c.name === container)?.ready ? 1 : 0;
     const rb = b.status?.containerStatuses?.find((c) => c.name === container)?.ready ? 1 : 0;
     if (ra !== rb) return rb - ra;
-    return String(b.metadata?.creationTimestamp ?? '').localeCompare(String(a.metadata?.creationTimestamp ?? ''));
+    const t = (p: V1Pod) => (p.metadata?.creationTimestamp ? new Date(p.metadata.creationTimestamp).getTime() : 0);
+    return t(b) - t(a);
   });
   return running[0] ?? null;
 }
