@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { registerChecks } from './commands/checks.js';
 import { registerCleanup } from './commands/cleanup.js';
 import { liveSnapshot } from './commands/cluster-options.js';
+import { registerComplete } from './commands/complete.js';
 import { registerDoctor } from './commands/doctor.js';
 import { EXIT, UserError } from './errors.js';
 import { VERSION } from './version.js';
@@ -19,6 +20,7 @@ const program = new Command('kubectl-flannel')
 registerDoctor(program, liveSnapshot);
 registerChecks(program);
 registerCleanup(program);
+registerComplete(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -17,13 +17,14 @@ interface CleanupOptions {
 export function registerCleanup(program: Command): Command {
   return program
     .command('cleanup')
-    .description('Delete helper pods left behind by an interrupted run (pods labelled ' + HELPER_SELECTOR + ')')
+    .description('Delete helper pods left behind by an interrupted or killed run')
     .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
     .option('--context <name>', 'kubeconfig context to use')
     .addOption(new Option('--request-timeout <duration>', 'deadline for each API request (0 = none)').default(30_000, '30s').argParser((v) => parseDuration(v, '--request-timeout')))
     .option('-n, --namespace <ns>', 'only this namespace (default: all namespaces)')
     .addHelpText('after', `
-Helper pods also stop by themselves after --helper-deadline (activeDeadlineSeconds); this
+Helper pods are found by the labels \${HELPER_SELECTOR}.
+They also stop by themselves after --helper-deadline (activeDeadlineSeconds); this
 removes them at once, e.g. after kubectl-flannel was killed with SIGKILL.`)
     .action(async (opts: CleanupOptions) => {
       const cfg = loadKubeConfig({ kubeconfig: opts.kubeconfig, context: opts.context });

@@ -110,3 +110,19 @@ test('the CLI: cleanup against an API server that refuses connections exits 4 na
   assert.equal(r.code, 4);
   assert.match(r.stderr, /cannot reach the API server to list pods: .*ECONNREFUSED/);
 });
+
+test('completion speaks Cobra\'s protocol: commands, flags, choices, files, and contexts from the kubeconfig', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kf-comp-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const kc = path.join(dir, 'config');
+  fs.writeFileSync(kc, 'apiVersion: v1\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:6443\nusers:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: lab-a\n  context:\n    cluster: c\n    user: u\n- name: lab-b\n  context:\n    cluster: c\n    user: u\n- name: prod\n  context:\n    cluster: c\n    user: u\n');
+  const complete = async (...words: string[]) => (await run('bin/kubectl_complete-flannel', words)).stdout.split('\n').filter(Boolean);
+  const top = await complete('');
+  assert.ok(top.some((l) => l.startsWith('doctor\t')) && top.some((l) => l.startsWith('cleanup\t')));
+  assert.equal(top.at(-1), ':4');
+  assert.ok(!top.some((l) => l.startsWith('__complete')));
+  assert.deepEqual((await complete('doctor', '--node-t')).slice(0, 1), ['--node-timeout\tgive up on a node after this long']);
+  assert.deepEqual(await complete('doctor', '-o', 'y'), ['yaml', ':4']);
+  assert.deepEqual(await complete('doctor', '--kubeconfig', ''), [':0']);
+  assert.deepEqual(await complete('doctor', '--kubeconfig', kc, '--context', 'lab'), ['lab-a', 'lab-b', ':4']);
+});
