@@ -3,6 +3,7 @@
  * every failure is turned into one line on stderr and an exit code here, never a stack trace.
  */
 import { Command, CommanderError } from 'commander';
+import { registerCapture } from './commands/capture.js';
 import { registerChecks } from './commands/checks.js';
 import { registerDoctor } from './commands/doctor.js';
 import { EXIT, UserError } from './errors.js';
@@ -16,6 +17,7 @@ const program = new Command('kubectl-flannel')
 
 registerDoctor(program);
 registerChecks(program);
+registerCapture(program);
 
 try {
   await program.parseAsync(process.argv);
