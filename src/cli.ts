@@ -3,6 +3,7 @@
  * every failure is turned into one line on stderr and an exit code here, never a stack trace.
  */
 import { Command, CommanderError } from 'commander';
+import { registerCapture } from './commands/capture.js';
 import { registerChecks } from './commands/checks.js';
 import { registerCleanup } from './commands/cleanup.js';
 import { liveSnapshot } from './commands/cluster-options.js';
@@ -19,6 +20,7 @@ const program = new Command('kubectl-flannel')
 
 registerDoctor(program, liveSnapshot);
 registerChecks(program);
+registerCapture(program);
 registerCleanup(program);
 registerComplete(program);
 
