@@ -276,7 +276,7 @@ export interface ClusterReadOptions {
 export interface ClusterRead {
   readonly state: ClusterState;
   readonly location: FlannelLocation;
-  /** Focused nodes, in name order. */
+  /** Focused nodes, in name order (from the flannel pods' nodes when Nodes cannot be listed). */
   readonly nodes: readonly KubeNode[];
   /** All flannel pods by node name. */
   readonly podsByNode: ReadonlyMap<string, readonly V1Pod[]>;
@@ -344,11 +344,27 @@ export async function readClusterState(client: KubeClient, locator: FlannelLocat
     networkPolicies = failure(e);
   }
 
+  // Without the Node list (RBAC), the nodes that run a flannel pod can still be reached.
+  if (nodes.status !== 'ok') {
+    focused = [...podsByNode.keys()]
+      .filter((n) => n !== '' && (!opts.nodeNames?.length || opts.nodeNames.includes(n)))
+      .sort()
+      .map((name) => ({
+        name,
+        internalIPs: [podsByNode.get(name)?.[0]?.status?.hostIP].filter((ip): ip is string => !!ip),
+        podCIDRs: [],
+        flannelAnnotations: {},
+        ready: { status: 'Unknown' },
+        networkUnavailable: { status: 'Unknown', reason: null },
+        unschedulable: false,
+        taints: [],
+      }));
+  }
   const install = await installP;
   return {
     state: { flannel: ok(install), nodes, flannelPods, networkPolicies },
     location,
-    nodes: nodes.status === 'ok' ? focused : [],
+    nodes: focused,
     podsByNode,
   };
 }
