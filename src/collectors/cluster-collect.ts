@@ -142,6 +142,7 @@ async function collectLocal(opts: LocalCollectOptions): Promise<Snapshot> {
   const runner = new CountingRunner(localRunner(opts.netns !== undefined ? { netns: opts.netns } : {}), (n) =>
     emit({ type: 'node', node: name, state: 'running', via: runner.description, commands: n }),
   );
+  emit({ type: 'phase', phase: 'nodes', message: `collecting from ${runner.description}` });
   emit({ type: 'nodes', nodes: [name] });
   emit({ type: 'node', node: name, state: 'running', via: runner.description });
   const started = performance.now();
