@@ -269,7 +269,8 @@ async function collectCluster(opts: ClusterCollectOptions): Promise<Snapshot> {
     collectedAt: new Date().toISOString(),
     source: { kind: 'cluster', description: `context ${cfg.context} (${cfg.server})`, toolVersion: opts.toolVersion ?? VERSION, keysIncluded: opts.keepKeys },
     cluster: read.state,
-    hosts,
-    errors,
+    // Completion order is random; a stable order keeps saved snapshots diffable.
+    hosts: Object.fromEntries(Object.entries(hosts).sort(([a], [b]) => a.localeCompare(b))),
+    errors: [...errors].sort((a, b) => (a.node ?? '').localeCompare(b.node ?? '') || a.what.localeCompare(b.what)),
   };
 }
