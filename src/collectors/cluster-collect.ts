@@ -219,6 +219,7 @@ async function collectCluster(opts: ClusterCollectOptions): Promise<Snapshot> {
         exec,
         flannelPod: pod ? { namespace: read.location.namespace, pod: pod.metadata?.name ?? '', container: read.location.container } : null,
         helpers,
+        fallbackOnMissingTool: helpers !== null && helpers.options.image !== (pod?.spec?.containers.find((c) => c.name === read.location.container)?.image ?? read.location.image),
         timeoutMs: opts.commandTimeoutMs,
         signal: nodeSignal,
         onFallback: (reason) => emit({ type: 'node', node: name, state: 'running', via: 'helper pod', detail: reason }),
@@ -231,7 +232,6 @@ async function collectCluster(opts: ClusterCollectOptions): Promise<Snapshot> {
           abortAfter(nodeSignal),
         ]);
         const durationMs = Math.round(performance.now() - started);
-        for (const tool of nodeRunner.missingInFlannelPod) errors.push({ node: name, what: 'tool-missing', error: `${tool} is not in the kube-flannel image; ran it in a helper pod` });
         if (counter.started === 0) {
           const error = `no command ran on node ${name}: ${counter.firstError ?? 'unknown error'}`;
           hosts[name] = { status: 'failed', error };

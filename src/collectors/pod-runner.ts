@@ -77,6 +77,11 @@ export interface NodeRunnerOptions {
   readonly timeoutMs: number;
   /** The per-node deadline and the run's cancellation. */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Re-run a command the flannel image lacks in the helper pod. Only worth it when the helper
+   * runs a different image (--image): with flannel's own image the tool is missing there too.
+   */
+  readonly fallbackOnMissingTool?: boolean | undefined;
   /** Called when the runner switches to a helper pod, with the reason. */
   readonly onFallback?: ((reason: string) => void) | undefined;
 }
@@ -143,8 +148,8 @@ export class NodeRunner implements CommandRunner {
       this.noteFallback(`kube-flannel pod ${this.primary.target.pod} disappeared`);
       return this.viaHelper(argv, opts, started);
     }
-    if (r.toolMissing && this.o.helpers && argv[0]) {
-      this.missingInFlannelPod.add(argv[0]);
+    if (r.toolMissing && argv[0]) this.missingInFlannelPod.add(argv[0]);
+    if (r.toolMissing && this.o.helpers && this.o.fallbackOnMissingTool && argv[0]) {
       this.noteFallback(`${argv[0]} missing in the kube-flannel image`);
       const h = await this.viaHelper(argv, opts, started);
       // If the helper image lacks it too, report the flannel pod's answer, which says what is missing.

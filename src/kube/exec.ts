@@ -56,6 +56,10 @@ function exitCodeOf(status: V1Status): number | null {
   if (status.status === 'Success') return 0;
   const cause = status.details?.causes?.find((c) => c.reason === 'ExitCode');
   if (status.reason === 'NonZeroExitCode' && cause?.message && /^\d+$/.test(cause.message)) return Number(cause.message);
+  // KWOK's streaming server (and runtimes whose errors are not k8s.io/utils ExitErrors) report a
+  // non-zero exit as an InternalError ending in Go's "exit status N".
+  const goExit = /: exit status (\d+)$/.exec(status.message ?? '');
+  if (goExit) return Number(goExit[1]);
   return null;
 }
 
