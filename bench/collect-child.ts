@@ -1,14 +1,18 @@
 /**
  * One measured collection, in its own process so peak RSS belongs to it alone.
  * usage: node collect-child.js KUBECONFIG CONCURRENCY NODE[,NODE…]
- * prints one JSON line: { nodes, concurrency, wallMs, maxRssMiB, hostsOk }
+ * prints one JSON line: { nodes, concurrency, wallMs, nodePhaseMs, maxRssMiB, hostsOk }
  */
 import { collectSnapshot } from '../src/collectors/cluster-collect.js';
 
 const [kubeconfig, concurrency, nodes] = process.argv.slice(2) as [string, string, string];
 const nodeNames = nodes.split(',');
 const started = performance.now();
+let nodesStarted = 0;
 const snap = await collectSnapshot({
+  onProgress: (e) => {
+    if (e.type === 'phase' && e.phase === 'nodes') nodesStarted = performance.now();
+  },
   mode: 'cluster',
   kube: { kubeconfig },
   requestTimeoutMs: 30_000,
@@ -22,4 +26,5 @@ const snap = await collectSnapshot({
 });
 const wallMs = Math.round(performance.now() - started);
 const hostsOk = Object.values(snap.hosts).filter((h) => h.status === 'ok').length;
-process.stdout.write(`${JSON.stringify({ nodes: nodeNames.length, concurrency: Number(concurrency), wallMs, maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024), hostsOk })}\n`);
+const nodePhaseMs = Math.round(performance.now() - nodesStarted);
+process.stdout.write(`${JSON.stringify({ nodes: nodeNames.length, concurrency: Number(concurrency), wallMs, nodePhaseMs, maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024), hostsOk })}\n`);

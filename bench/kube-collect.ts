@@ -10,6 +10,7 @@
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import { promisify } from 'node:util';
 import { KubeClient } from '../src/kube/client.js';
 import { loadKubeConfig } from '../src/kube/kubeconfig.js';
@@ -31,6 +32,7 @@ interface Sample {
   nodes: number;
   concurrency: number;
   wallMs: number;
+  nodePhaseMs: number;
   maxRssMiB: number;
   hostsOk: number;
 }
@@ -46,10 +48,11 @@ async function measure(k: number, concurrency: number): Promise<Sample> {
 }
 
 process.stdout.write(`lab: ${nodes.length} nodes; median of ${repeat} runs per row; helper pods off (every node has a flannel pod)\n`);
-process.stdout.write('nodes  concurrency  wall ms  peak RSS MiB  nodes ok\n');
+process.stdout.write(`CPU: ${os.cpus().length} cores, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
+process.stdout.write('nodes  concurrency  wall ms  node phase ms  peak RSS MiB  nodes ok\n');
 for (const concurrency of [32, 1]) {
   for (let k = 1; k <= nodes.length; k++) {
     const s = await measure(k, concurrency);
-    process.stdout.write(`${String(s.nodes).padStart(5)}  ${String(s.concurrency).padStart(11)}  ${String(s.wallMs).padStart(7)}  ${String(s.maxRssMiB).padStart(12)}  ${String(s.hostsOk).padStart(8)}\n`);
+    process.stdout.write(`${String(s.nodes).padStart(5)}  ${String(s.concurrency).padStart(11)}  ${String(s.wallMs).padStart(7)}  ${String(s.nodePhaseMs).padStart(13)}  ${String(s.maxRssMiB).padStart(12)}  ${String(s.hostsOk).padStart(8)}\n`);
   }
 }

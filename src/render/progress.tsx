@@ -42,7 +42,7 @@ export function plainProgress(write: (line: string) => void): ProgressRenderer {
     onProgress(e) {
       switch (e.type) {
         case 'phase':
-          if (e.phase !== 'done') write(`${e.message}`);
+          if (e.phase !== 'done' && e.phase !== 'connect') write(e.message);
           break;
         case 'nodes':
           break;
