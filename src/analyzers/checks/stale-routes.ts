@@ -24,6 +24,8 @@ export default defineCheck({
       for (const r of routes) {
         const dst = parsePrefix(r.dst);
         if (!dst) continue;
+        // Connected routes come from an address on a link, not from a lease; network-overlap covers them.
+        if (r.protocol === 'kernel') continue;
         seen.set(dst.text, (seen.get(dst.text) ?? 0) + 1);
         const net = nets.find((x) => covers(x, dst));
         // The whole-Network route is wireguard's and udp's; routes outside Network are not flannel's business.
