@@ -1,4 +1,40 @@
-import { Command } from 'commander';
-const program = new Command('kubectl-flannel');
-program.description('Diagnose Flannel pod networking');
-await program.parseAsync(process.argv);
+/**
+ * kubectl-flannel's entry point. Commands only declare options and call into the core;
+ * every failure is turned into one line on stderr and an exit code here, never a stack trace.
+ */
+import { Command, CommanderError } from 'commander';
+import { registerCapture } from './commands/capture.js';
+import { registerChecks } from './commands/checks.js';
+import { registerDoctor } from './commands/doctor.js';
+import { EXIT, UserError } from './errors.js';
+import { VERSION } from './version.js';
+
+const program = new Command('kubectl-flannel')
+  .description('Diagnose Flannel pod networking: doctor, trace, capture and support bundles')
+  .version(VERSION)
+  .showSuggestionAfterError()
+  .exitOverride();
+
+registerDoctor(program);
+registerChecks(program);
+registerCapture(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  process.exitCode = exitFor(e);
+}
+
+function exitFor(e: unknown): number {
+  if (e instanceof CommanderError) {
+    // Commander already printed its message (unknown option, --help, --version).
+    return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  }
+  if (e instanceof UserError) {
+    process.stderr.write(`kubectl-flannel: ${e.message}\n`);
+    return e.exitCode;
+  }
+  process.stderr.write(`kubectl-flannel: internal error: ${(e as Error)?.message ?? String(e)}\n  (set KUBECTL_FLANNEL_DEBUG=1 for the stack trace, and please report it)\n`);
+  if (process.env.KUBECTL_FLANNEL_DEBUG) process.stderr.write(`${(e as Error)?.stack}\n`);
+  return EXIT.runtime;
+}

@@ -12,7 +12,7 @@ import {
 } from './node-commands.js';
 import { formatIssue, type ParseIssue, type ParseResult } from './parse/issue.js';
 import { redactSecrets } from './parse/secrets.js';
-import { XFRM_PENDING, xfrmParsers } from './parse/xfrm-pending.js';
+import { parseXfrmPolicy, parseXfrmState, redactXfrmStateText } from './parse/xfrm.js';
 import type { CommandResult, CommandRunner } from './runner.js';
 
 export interface CollectHostOptions {
@@ -187,19 +187,19 @@ async function collectXfrm(
   run: <T>(cmd: NodeCommand<T>) => Promise<Outcome<T>>,
   keepKeys: boolean,
 ): Promise<Pick<HostState, 'xfrmStates' | 'xfrmPolicies'>> {
-  const parsers = xfrmParsers();
-  const [state, policy] = await Promise.all([run({ ...XFRM_STATE, redact: parsers.redactState }), run(XFRM_POLICY)]);
-  const pending: Failure = { status: 'skipped', error: XFRM_PENDING };
+  const [state, policy] = await Promise.all([run({ ...XFRM_STATE, redact: redactXfrmStateText }), run(XFRM_POLICY)]);
   const where = (c: NodeCommand<string>): string => c.forms[0].argv.join(' ');
+  const states = (text: string) => {
+    const r = parseXfrmState(text, { keepKeys });
+    return { value: r.states, errors: r.errors };
+  };
+  const policies = (text: string) => {
+    const r = parseXfrmPolicy(text);
+    return { value: r.policies, errors: r.errors };
+  };
   return {
-    xfrmStates:
-      state.status !== 'ok' ? state
-      : parsers.parseState === null ? pending
-      : parsed(parsers.parseState(state.data, { keepKeys }), where(XFRM_STATE), parsers.redactState),
-    xfrmPolicies:
-      policy.status !== 'ok' ? policy
-      : parsers.parsePolicy === null ? pending
-      : parsed(parsers.parsePolicy(policy.data), where(XFRM_POLICY)),
+    xfrmStates: state.status !== 'ok' ? state : parsed(states(state.data), where(XFRM_STATE), redactXfrmStateText),
+    xfrmPolicies: policy.status !== 'ok' ? policy : parsed(policies(policy.data), where(XFRM_POLICY)),
   };
 }
 

@@ -107,7 +107,7 @@ export const FDB: NodeCommand<FdbEntry[]> = {
   optional: false,
 };
 
-/** Kept as text: parsed by the xfrm parser (see parse/xfrm-pending.ts). */
+/** Kept as text: parsed by the xfrm parser (parse/xfrm.ts). */
 export const XFRM_STATE: NodeCommand<string> = {
   id: 'xfrm.state',
   forms: [{ id: 'xfrm.state:text', argv: ['ip', 'xfrm', 'state'], parse: text }],

@@ -92,7 +92,9 @@ test('collectHost reads a real flannel vxlan node: flannel.1, neigh, fdb, routes
   assert.equal(firewall.iptables.some((d) => d.backend === 'legacy' && d.family === 'inet' && 'nat' in d.tables), false);
   assert.match(firewall.nftRuleset ?? '', /chain FLANNEL-POSTRTG/);
 
-  assert.equal(host.xfrmStates.status, 'skipped');
+  // No xfrm state on a vxlan node: collected, parsed, empty.
+  assert.deepEqual(ok(host.xfrmStates, 'xfrmStates'), []);
+  assert.deepEqual(ok(host.xfrmPolicies, 'xfrmPolicies'), []);
   const linksRaw = host.raw.find((r) => r.id === 'links:json');
   assert.equal(linksRaw?.exitCode, 0);
   assert.equal(host.raw.some((r) => r.fallbackReason !== undefined), false, 'iproute2 6.1 needs no fallback');

@@ -1,0 +1,53 @@
+/**
+ * A check is one small module, shaped like an ESLint rule: metadata (stable ID, severity,
+ * title, documentation) and a pure function from the model of a snapshot to reports.
+ */
+import type { Finding, Severity } from './finding.js';
+import type { Model } from './model.js';
+
+export interface CheckDocs {
+  /** What the finding means, in flannel's and Linux's terms. */
+  readonly meaning: string;
+  /** Why it breaks (or may break) pod traffic. */
+  readonly impact: string;
+  /** The exact command or change that fixes it; `<node>`-style placeholders are filled per finding. */
+  readonly fix: string;
+}
+
+export interface Report {
+  readonly node: string | null;
+  readonly peer?: string | null;
+  readonly message: string;
+  readonly evidence: readonly string[];
+  /** Overrides the check's default severity for this one finding. */
+  readonly severity?: Severity;
+  /** A fix specific to this finding; defaults to docs.fix. */
+  readonly fix?: string;
+}
+
+export interface Check {
+  /** Stable, never reused: users select and skip checks by it. */
+  readonly id: string;
+  readonly severity: Severity;
+  readonly title: string;
+  readonly docs: CheckDocs;
+  /** Numbers of the failure modes in flannel-internals.md §11 that this check reveals. */
+  readonly failureModes: readonly number[];
+  run(model: Model, report: (r: Report) => void): void;
+}
+
+export function defineCheck(check: Check): Check {
+  return check;
+}
+
+export function toFinding(check: Check, r: Report): Finding {
+  return {
+    check: check.id,
+    severity: r.severity ?? check.severity,
+    node: r.node,
+    peer: r.peer ?? null,
+    message: r.message,
+    evidence: r.evidence,
+    fix: r.fix ?? check.docs.fix,
+  };
+}

@@ -1,0 +1,33 @@
+import { defineCheck } from '../check.js';
+
+export default defineCheck({
+  id: 'node-not-registered',
+  severity: 'error',
+  title: 'Every node carries the annotations flanneld publishes',
+  failureModes: [14, 26],
+  docs: {
+    meaning: "The Node lacks flannel.alpha.coreos.com/kube-subnet-manager=\"true\", public-ip, backend-type or (for vxlan/wireguard) backend-data. flanneld writes them when it acquires its lease; every other flanneld ignores a node without them.",
+    impact: 'No peer programs a route, fdb entry, tunnel peer or policy toward this node, so its pods are unreachable from other nodes.',
+    fix: 'Check the flannel pod on <node> (kubectl -n kube-flannel logs <pod>): it has not acquired its lease. Once it runs, it writes the annotations itself.',
+  },
+  run(model, report) {
+    if (!model.backend) return;
+    const needsData = model.backend.type === 'vxlan' || model.backend.type === 'wireguard';
+    for (const n of model.nodes) {
+      const a = n.kube.flannelAnnotations;
+      const missing: string[] = [];
+      if (a['kube-subnet-manager'] !== 'true') missing.push('kube-subnet-manager');
+      if (model.netConf?.enableIPv4 !== false && !a['public-ip']) missing.push('public-ip');
+      if (model.netConf?.enableIPv6 && !a['public-ipv6']) missing.push('public-ipv6');
+      if (a['backend-type'] === undefined) missing.push('backend-type');
+      if (needsData && !n.vxlan && !n.wireguard && !n.backendDataError) missing.push('backend-data');
+      if (n.backendDataError) missing.push(`backend-data (${n.backendDataError})`);
+      if (missing.length === 0) continue;
+      report({
+        node: n.name,
+        message: `flannel annotations missing or unreadable: ${missing.join(', ')}`,
+        evidence: Object.keys(a).length ? Object.entries(a).map(([k, v]) => `flannel.alpha.coreos.com/${k}: ${v}`) : ['no flannel.alpha.coreos.com/* annotations'],
+      });
+    }
+  },
+});

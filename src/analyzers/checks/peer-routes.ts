@@ -1,0 +1,37 @@
+import { defineCheck } from '../check.js';
+import { samePrefix } from '../../net/cidr.js';
+import { expectedFor } from '../expected/index.js';
+import { formatExpectedRoute, formatRoute } from '../format.js';
+import { mainRoutes, satisfies } from '../routes.js';
+
+export default defineCheck({
+  id: 'peer-routes',
+  severity: 'error',
+  title: 'Every node has the route flanneld installs toward each peer',
+  failureModes: [23, 27, 28, 44],
+  docs: {
+    meaning: "For each peer lease flanneld installs one route to the peer's podCIDR: vxlan `via <peer subnet address> dev flannel.<VNI> onlink` (or `via <peer public-ip>` with DirectRouting on-link), host-gw `via <peer public-ip> dev <uplink>`, ipip `via <peer public-ip> dev flannel.ipip onlink`; wireguard and udp one route for the whole Network.",
+    impact: 'Pods on this node cannot reach pods on that peer (and replies from it are lost): the packet follows the default route instead of the overlay.',
+    fix: 'Restart the flannel pod on <node> (kubectl -n kube-flannel delete pod <pod>): vxlan never re-adds deleted routes by itself. To repair by hand, add the expected route, e.g. ip route replace <expected>.',
+  },
+  run(model, report) {
+    for (const n of model.nodes) {
+      const routes = n.host ? mainRoutes(n.host) : undefined;
+      if (!routes) continue;
+      for (const want of expectedFor(model, n).routes) {
+        const sameDst = routes.filter((r) => samePrefix(r.dst, want.dst));
+        if (sameDst.some((r) => satisfies(r, want))) continue;
+        const expected = [want, ...want.alternatives].map(formatExpectedRoute).join(' or ');
+        report({
+          node: n.name,
+          peer: want.peer,
+          message: sameDst.length
+            ? `route to ${want.peer ?? 'the Network'} ${want.dst} is wrong: ${formatRoute(sameDst[0]!)} instead of ${expected}`
+            : `route to ${want.peer ?? 'the Network'} ${want.dst} is missing`,
+          evidence: [`expected: ${expected}`, ...(sameDst.length ? sameDst.map((r) => `actual: ${formatRoute(r)}`) : [`ip route show ${want.dst}: (nothing)`])],
+          fix: `Restart the flannel pod on ${n.name}, or by hand: ip route replace ${formatExpectedRoute(want)}`,
+        });
+      }
+    }
+  },
+});

@@ -1,0 +1,47 @@
+import { defineCheck } from '../check.js';
+import { sameIP } from '../../net/cidr.js';
+import { expectedFor, FLANNEL_DEVICE_PATTERN } from '../expected/index.js';
+import { formatFdb } from '../format.js';
+import { ok, peersOf } from '../model.js';
+
+export default defineCheck({
+  id: 'vxlan-fdb',
+  severity: 'error',
+  title: "Each peer's VtepMAC is forwarded to its public-ip in the VXLAN fdb",
+  failureModes: [23, 19, 24],
+  docs: {
+    meaning: "flanneld adds one fdb entry per peer on flannel.<VNI>: the peer's VtepMAC -> dst <peer public-ip> self permanent. It tells the kernel which node to send the encapsulated UDP packet to. Entries whose MAC belongs to no node are left from departed or re-created peers.",
+    impact: 'Missing: frames for that peer have no destination and are dropped. Wrong dst: the outer packet goes to an old or NAT address and is lost.',
+    fix: 'Restart the flannel pod on <node>, or by hand: bridge fdb replace <VtepMAC> dev flannel.<VNI> dst <peer public-ip> self permanent.',
+  },
+  run(model, report) {
+    if (model.backend?.type !== 'vxlan') return;
+    const macs = new Set(model.nodes.flatMap((n) => [n.vxlan?.vtepMAC, n.vxlanV6?.vtepMAC]).filter((x): x is string => !!x));
+    for (const n of model.nodes) {
+      const fdb = ok(n.host?.fdb);
+      if (!fdb) continue;
+      const expected = expectedFor(model, n).fdb;
+      for (const want of expected) {
+        const found = fdb.filter((f) => f.dev === want.dev && f.mac.toLowerCase() === want.mac);
+        if (found.some((f) => sameIP(f.dst, want.dst))) continue;
+        report({
+          node: n.name,
+          peer: want.peer,
+          message: found.length ? `fdb entry for ${want.peer}'s VtepMAC ${want.mac} sends to ${found.map((f) => f.dst ?? '(no dst)').join(', ')} instead of ${want.dst}` : `no fdb entry for ${want.peer}'s VtepMAC ${want.mac} on ${want.dev}`,
+          evidence: [`expected: ${want.mac} dev ${want.dev} dst ${want.dst} self permanent`, ...(found.length ? found.map((f) => `actual: ${formatFdb(f)}`) : [`bridge fdb show dev ${want.dev} | grep ${want.mac}: (nothing)`])],
+          fix: `Restart the flannel pod on ${n.name}, or by hand: bridge fdb replace ${want.mac} dev ${want.dev} dst ${want.dst} self permanent`,
+        });
+      }
+      for (const f of fdb) {
+        // Only unicast entries with a remote dst are flanneld's; the device's own multicast list has none.
+        if (!FLANNEL_DEVICE_PATTERN.test(f.dev) || f.dst === null) continue;
+        if (expected.some((w) => w.dev === f.dev && w.mac === f.mac.toLowerCase() && sameIP(w.dst, f.dst))) continue;
+        // Right MAC, wrong dst was reported above; a peer's correct entry is fine even when not demanded (DirectRouting).
+        if (expected.some((w) => w.mac === f.mac.toLowerCase())) continue;
+        if (peersOf(model, n).some((p) => [p.vxlan?.vtepMAC, p.vxlanV6?.vtepMAC].includes(f.mac.toLowerCase()) && (sameIP(p.publicIP, f.dst) || sameIP(p.publicIPv6, f.dst)))) continue;
+        const why = f.mac === '00:00:00:00:00:00' ? 'is a flood entry flannel never adds' : macs.has(f.mac.toLowerCase()) ? 'belongs to a node that is not a peer of this one' : 'belongs to no current node';
+        report({ node: n.name, severity: 'warning', message: `fdb entry ${f.mac} dst ${f.dst} on ${f.dev} ${why}`, evidence: [formatFdb(f)], fix: `On ${n.name}: bridge fdb del ${f.mac} dev ${f.dev} dst ${f.dst} self` });
+      }
+    }
+  },
+});

@@ -1,0 +1,80 @@
+/**
+ * The registry: every check, listed explicitly and sorted by ID. `docs/checks.md` is
+ * generated from it, and a test fails when the two drift apart.
+ */
+import type { Check } from './check.js';
+import backendTypeMismatch from './checks/backend-type-mismatch.js';
+import brNetfilter from './checks/br-netfilter.js';
+import cni0Address from './checks/cni0-address.js';
+import collectionIncomplete from './checks/collection-incomplete.js';
+import flannelDevice from './checks/flannel-device.js';
+import flannelPodMissing from './checks/flannel-pod-missing.js';
+import flannelPodUnhealthy from './checks/flannel-pod-unhealthy.js';
+import forwardDrop from './checks/forward-drop.js';
+import hostgwNotOnlink from './checks/hostgw-not-onlink.js';
+import ipForward from './checks/ip-forward.js';
+import ipsecPolicies from './checks/ipsec-policies.js';
+import ipsecSa from './checks/ipsec-sa.js';
+import iptablesSplit from './checks/iptables-split.js';
+import leftoverBackendDevice from './checks/leftover-backend-device.js';
+import masqueradeRules from './checks/masquerade-rules.js';
+import mtu from './checks/mtu.js';
+import mtuMixed from './checks/mtu-mixed.js';
+import netconfInvalid from './checks/netconf-invalid.js';
+import networkOverlap from './checks/network-overlap.js';
+import networkPolicyUnenforced from './checks/network-policy-unenforced.js';
+import nodeNetworkUnavailable from './checks/node-network-unavailable.js';
+import nodeNotRegistered from './checks/node-not-registered.js';
+import ownPodcidrRoute from './checks/own-podcidr-route.js';
+import peerRoutes from './checks/peer-routes.js';
+import podcidrOutsideNetwork from './checks/podcidr-outside-network.js';
+import podcidrOverlap from './checks/podcidr-overlap.js';
+import podcidrUnset from './checks/podcidr-unset.js';
+import publicIpDuplicate from './checks/public-ip-duplicate.js';
+import publicIpNotLocal from './checks/public-ip-not-local.js';
+import staleRoutes from './checks/stale-routes.js';
+import subnetEnv from './checks/subnet-env.js';
+import vtepMac from './checks/vtep-mac.js';
+import vxlanFdb from './checks/vxlan-fdb.js';
+import vxlanNeighbours from './checks/vxlan-neighbours.js';
+import vxlanPortMismatch from './checks/vxlan-port-mismatch.js';
+import wireguardPeers from './checks/wireguard-peers.js';
+
+export const CHECKS: readonly Check[] = [
+  backendTypeMismatch,
+  brNetfilter,
+  cni0Address,
+  collectionIncomplete,
+  flannelDevice,
+  flannelPodMissing,
+  flannelPodUnhealthy,
+  forwardDrop,
+  hostgwNotOnlink,
+  ipForward,
+  ipsecPolicies,
+  ipsecSa,
+  iptablesSplit,
+  leftoverBackendDevice,
+  masqueradeRules,
+  mtu,
+  mtuMixed,
+  netconfInvalid,
+  networkOverlap,
+  networkPolicyUnenforced,
+  nodeNetworkUnavailable,
+  nodeNotRegistered,
+  ownPodcidrRoute,
+  peerRoutes,
+  podcidrOutsideNetwork,
+  podcidrOverlap,
+  podcidrUnset,
+  publicIpDuplicate,
+  publicIpNotLocal,
+  staleRoutes,
+  subnetEnv,
+  vtepMac,
+  vxlanFdb,
+  vxlanNeighbours,
+  vxlanPortMismatch,
+  wireguardPeers,
+].sort((a, b) => a.id.localeCompare(b.id));

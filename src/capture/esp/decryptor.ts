@@ -1,0 +1,144 @@
+/**
+ * The decryption stage: each ESP packet becomes its decrypted inner packet in the same link-layer
+ * frame; every other packet, and every ESP packet that cannot be decrypted, passes unchanged.
+ */
+import { etherTypeFor, ipv4Checksum, locateEsp, locateIp } from '../frame.js';
+import { LinkType, type CapturedPacket, type PacketBatch } from '../packet.js';
+import { decryptEsp, type DecryptFailure } from './esp-crypto.js';
+import type { EspSA, SaTable } from './sa-table.js';
+
+export type FailureReason =
+  | DecryptFailure
+  | 'unknown SPI'
+  | 'truncated (cut by snaplen or end of file)'
+  | 'IP fragment (not reassembled)'
+  | 'inner packet does not fit the link type';
+
+export class DecryptStats {
+  packets = 0;
+  espPackets = 0;
+  readonly decryptedBySa = new Map<string, number>();
+  readonly failures = new Map<FailureReason, number>();
+  readonly unknownSpis = new Map<number, number>();
+  /** Decrypted dummy packets (next header 59, RFC 4303 traffic flow confidentiality): nothing to show. */
+  dummies = 0;
+
+  get decrypted(): number {
+    let n = 0;
+    for (const v of this.decryptedBySa.values()) n += v;
+    return n;
+  }
+
+  fail(reason: FailureReason): void {
+    this.failures.set(reason, (this.failures.get(reason) ?? 0) + 1);
+  }
+}
+
+/** IKE's NAT-T port (RFC 3948); flannel's UDPEncap uses it both ways. */
+export const NAT_T_PORT = 4500;
+
+export class EspDecryptor {
+  readonly stats = new DecryptStats();
+  private readonly natTPorts: ReadonlySet<number>;
+
+  constructor(private readonly table: SaTable) {
+    const ports = new Set<number>([NAT_T_PORT]);
+    for (const sa of table.sas) {
+      if (sa.state.encap) {
+        ports.add(sa.state.encap.sport);
+        ports.add(sa.state.encap.dport);
+      }
+    }
+    this.natTPorts = ports;
+  }
+
+  processBatch(batch: PacketBatch): PacketBatch {
+    const out = new Array<CapturedPacket>(batch.length);
+    for (let i = 0; i < batch.length; i++) out[i] = this.process(batch[i]!);
+    return out;
+  }
+
+  process(p: CapturedPacket): CapturedPacket {
+    this.stats.packets++;
+    const ip = locateIp(p.linkType, p.data);
+    if (!ip) return p;
+    const d = p.data;
+    const loc = locateEsp(d, ip.ipOff, this.natTPorts);
+    if (loc.kind === 'not-esp') return p;
+    this.stats.espPackets++;
+    if (loc.kind === 'fragment') return this.failed(p, 'IP fragment (not reassembled)');
+    if (loc.kind === 'truncated') return this.failed(p, 'truncated (cut by snaplen or end of file)');
+
+    const esp = d.subarray(loc.espOff, loc.ipEnd);
+    if (esp.length < 8) return this.failed(p, 'malformed ESP');
+    const spi = esp.readUInt32BE(0);
+    const candidates = this.table.candidates(spi, d.subarray(loc.dstOff, loc.dstOff + (loc.version === 4 ? 4 : 16)));
+    if (candidates.length === 0) {
+      this.stats.unknownSpis.set(spi, (this.stats.unknownSpis.get(spi) ?? 0) + 1);
+      return this.failed(p, 'unknown SPI');
+    }
+    let reason: DecryptFailure | null = null;
+    for (const sa of candidates) {
+      const r = decryptEsp(sa, esp);
+      if (!r.ok) {
+        reason ??= r.reason;
+        continue;
+      }
+      return this.rebuild(p, sa, ip.ipOff, ip.protoFieldOff, loc, r.payload, r.nextHeader);
+    }
+    return this.failed(p, reason ?? 'integrity check failed');
+  }
+
+  private failed(p: CapturedPacket, reason: FailureReason): CapturedPacket {
+    this.stats.fail(reason);
+    return p;
+  }
+
+  private rebuild(
+    p: CapturedPacket,
+    sa: EspSA,
+    ipOff: number,
+    protoFieldOff: number | null,
+    loc: Extract<ReturnType<typeof locateEsp>, { kind: 'esp' }>,
+    payload: Buffer,
+    nextHeader: number,
+  ): CapturedPacket {
+    const d = p.data;
+    let frame: Buffer;
+    if (nextHeader === 59) {
+      this.stats.dummies++;
+      this.count(sa);
+      return p;
+    }
+    if (nextHeader === 4 || nextHeader === 41) {
+      // Tunnel mode: the inner packet replaces the outer IP header, ESP and any link-layer padding.
+      const innerVersion = nextHeader === 4 ? 4 : 6;
+      if ((p.linkType === LinkType.ipv4 && innerVersion !== 4) || (p.linkType === LinkType.ipv6 && innerVersion !== 6)) {
+        return this.failed(p, 'inner packet does not fit the link type');
+      }
+      frame = Buffer.allocUnsafe(ipOff + payload.length);
+      d.copy(frame, 0, 0, ipOff);
+      payload.copy(frame, ipOff);
+      if (protoFieldOff !== null) frame.writeUInt16BE(etherTypeFor(innerVersion), protoFieldOff);
+    } else {
+      // Transport mode: keep the IP header(s), drop ESP (and the UDP encapsulation), name the payload's protocol.
+      const hdrLen = loc.transportOff - ipOff;
+      frame = Buffer.allocUnsafe(loc.transportOff + payload.length);
+      d.copy(frame, 0, 0, loc.transportOff);
+      payload.copy(frame, loc.transportOff);
+      frame[loc.nextHeaderFieldOff] = nextHeader;
+      if (loc.version === 4) {
+        frame.writeUInt16BE(hdrLen + payload.length, ipOff + 2);
+        frame.writeUInt16BE(ipv4Checksum(frame.subarray(ipOff, loc.transportOff)), ipOff + 10);
+      } else {
+        frame.writeUInt16BE(hdrLen - 40 + payload.length, ipOff + 4);
+      }
+    }
+    this.count(sa);
+    return { tsSec: p.tsSec, tsNsec: p.tsNsec, origLen: frame.length, linkType: p.linkType, data: frame };
+  }
+
+  private count(sa: EspSA): void {
+    this.stats.decryptedBySa.set(sa.label, (this.stats.decryptedBySa.get(sa.label) ?? 0) + 1);
+  }
+}

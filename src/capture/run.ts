@@ -1,0 +1,167 @@
+/**
+ * `capture` offline: reader -> (decryptor) -> (writer), plus the optional Wireshark key table.
+ * Streams are injected so tests and a future live capture can drive the same code.
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { open, readFile, writeFile } from 'node:fs/promises';
+import type { Readable, Writable } from 'node:stream';
+import { parseXfrmState } from '../collectors/parse/xfrm.js';
+import { UserError } from '../errors.js';
+import { EspDecryptor } from './esp/decryptor.js';
+import { SaTable } from './esp/sa-table.js';
+import { espSaTable } from './esp/wireshark-keys.js';
+import { LinkType } from './packet.js';
+import { CaptureReader } from './pcap-reader.js';
+import { PcapWriter } from './pcap-writer.js';
+import { formatSummary } from './summary.js';
+
+export interface CaptureOptions {
+  readonly read?: string;
+  readonly write?: string;
+  readonly xfrmState?: string;
+  readonly decryptEsp?: boolean;
+  readonly writeKeys?: string;
+}
+
+export interface CaptureIo {
+  readonly stdin: Readable;
+  readonly stdout: Writable & { isTTY?: boolean };
+  readonly stderr: Writable;
+}
+
+function validate(o: CaptureOptions, io: CaptureIo): void {
+  if (!o.read) {
+    if (o.decryptEsp || o.write) throw new UserError('live capture is not available yet: give a file with --read FILE (-r FILE)');
+    if (!o.writeKeys) throw new UserError('nothing to do: give --read FILE, or --xfrm-state FILE --write-keys FILE');
+  }
+  if (o.decryptEsp && !o.xfrmState) throw new UserError('--decrypt-esp needs the keys: add --xfrm-state FILE (the output of `ip xfrm state` as root)');
+  if (o.writeKeys && !o.xfrmState) throw new UserError('--write-keys needs --xfrm-state FILE to take the keys from');
+  if (o.xfrmState && !o.decryptEsp && !o.writeKeys) throw new UserError('--xfrm-state is only used with --decrypt-esp or --write-keys');
+  if (o.read === '-' && o.xfrmState === '-') throw new UserError('--read and --xfrm-state cannot both be stdin');
+  if (o.xfrmState === '-') throw new UserError('--xfrm-state must be a file');
+  if (o.write === '-' && io.stdout.isTTY) throw new UserError('refusing to write pcap data to a terminal: redirect stdout or give --write FILE');
+  if (o.write && o.write !== '-' && o.write === o.read) throw new UserError(`--write ${o.write} would overwrite the input`);
+  if (o.writeKeys && o.writeKeys === o.write) throw new UserError('--write-keys and --write name the same file');
+}
+
+async function loadSas(path: string, io: CaptureIo): Promise<SaTable> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new UserError(`--xfrm-state ${path}: cannot read: ${(e as Error).message}`);
+  }
+  const { states, errors } = parseXfrmState(text, { keepKeys: true });
+  for (const e of errors) io.stderr.write(`warning: ${path} line ${e.line}: ${e.message}: ${e.text}\n`);
+  const table = new SaTable(states);
+  for (const s of table.skipped) {
+    io.stderr.write(`warning: ${path}: SA spi 0x${s.state.spi.toString(16).padStart(8, '0')} ${s.state.src} -> ${s.state.dst} skipped: ${s.reason}\n`);
+  }
+  if (table.sas.length === 0) {
+    throw new UserError(
+      `--xfrm-state ${path}: no usable ESP SA (${states.length} SAs parsed, ${table.skipped.length} unusable); ` +
+        'it should hold `ip xfrm state` output, run as root so keys are shown',
+    );
+  }
+  return table;
+}
+
+async function openInput(path: string, io: CaptureIo): Promise<AsyncIterable<Buffer>> {
+  if (path === '-') return io.stdin as AsyncIterable<Buffer>;
+  try {
+    const fh = await open(path, 'r');
+    return createReadStream('', { fd: fh.fd, highWaterMark: 1 << 20, autoClose: true }) as AsyncIterable<Buffer>;
+  } catch (e) {
+    throw new UserError(`--read ${path}: cannot open: ${(e as Error).message}`);
+  }
+}
+
+async function openOutput(path: string, io: CaptureIo): Promise<{ stream: Writable; close(): Promise<void> }> {
+  if (path === '-') return { stream: io.stdout, close: async () => {} };
+  let fh;
+  try {
+    fh = await open(path, 'w');
+  } catch (e) {
+    throw new UserError(`--write ${path}: cannot create: ${(e as Error).message}`);
+  }
+  const stream = createWriteStream('', { fd: fh.fd, autoClose: true });
+  return {
+    stream,
+    close: () =>
+      new Promise((resolve, reject) => {
+        stream.once('error', reject);
+        stream.end(() => resolve());
+      }),
+  };
+}
+
+export async function runCapture(o: CaptureOptions, io: CaptureIo): Promise<void> {
+  validate(o, io);
+  const table = o.xfrmState ? await loadSas(o.xfrmState, io) : null;
+  if (o.writeKeys && table) {
+    try {
+      await writeFile(o.writeKeys, espSaTable(table.sas), { mode: 0o600 });
+    } catch (e) {
+      throw new UserError(`--write-keys ${o.writeKeys}: cannot write: ${(e as Error).message}`);
+    }
+    io.stderr.write(`wrote ${table.sas.length} SAs with their keys to ${o.writeKeys} (Wireshark esp_sa table)\n`);
+  }
+  if (!o.read) return;
+
+  const source = o.read === '-' ? 'stdin' : o.read;
+  const reader = new CaptureReader(await openInput(o.read, io), source);
+  const decryptor = o.decryptEsp && table ? new EspDecryptor(table) : null;
+  const output = o.write ? await openOutput(o.write, io) : null;
+  let writer: PcapWriter | null = null;
+  const linkTypes = new Set<number>();
+  let outputError: Error | null = null;
+  output?.stream.on('error', (e: Error) => {
+    outputError = e;
+  });
+  try {
+    for await (const batch of readWithContext(reader, source)) {
+      for (const p of batch) linkTypes.add(p.linkType);
+      const processed = decryptor ? decryptor.processBatch(batch) : batch;
+      if (output) {
+        if (outputError) break;
+        writer ??= new PcapWriter(output.stream, { nanosecond: reader.format!.nanosecond, snaplen: reader.format!.snaplen }, o.write!);
+        try {
+          await writer.write(processed);
+        } catch (e) {
+          if (e instanceof UserError) throw e;
+          outputError = e as Error;
+          break;
+        }
+      }
+    }
+    if (output && !outputError) {
+      writer ??= new PcapWriter(output.stream, { nanosecond: reader.format?.nanosecond ?? false, snaplen: reader.format?.snaplen ?? 0 }, o.write!);
+      await writer.finish(LinkType.ethernet);
+      await output.close();
+    }
+  } finally {
+    io.stderr.write(
+      formatSummary({
+        source,
+        format: reader.format,
+        linkTypes,
+        packetsRead: reader.packetsRead,
+        truncatedTail: reader.truncatedTail,
+        stats: decryptor?.stats ?? null,
+        written: writer ? { target: o.write === '-' ? 'stdout' : o.write!, packets: writer.packetsWritten } : null,
+      }),
+    );
+  }
+  const err = outputError as Error | null;
+  if (err && (err as NodeJS.ErrnoException).code !== 'EPIPE') throw new UserError(`--write ${o.write}: ${err.message}`);
+}
+
+/** Read errors from the file system (EISDIR, EIO) name the input instead of surfacing as a stack. */
+async function* readWithContext(reader: CaptureReader, source: string): AsyncGenerator<import('./packet.js').PacketBatch> {
+  try {
+    yield* reader;
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw new UserError(`--read ${source}: ${(e as Error).message}`);
+  }
+}

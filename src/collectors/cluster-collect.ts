@@ -1,0 +1,290 @@
+/**
+ * Fills a Snapshot from a live cluster (or from this host with --local).
+ *
+ * Cluster objects first, then every focused node in a bounded pool: each node gets its own
+ * deadline, a NodeRunner (flannel pod, helper pod as fallback) and the shared per-node
+ * collector. A node that fails is recorded with its reason and the others carry on. Helper
+ * pods are deleted when collection ends, however it ends.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import { Exec } from '@kubernetes/client-node';
+import { KubeClient } from '../kube/client.js';
+import { makeExec } from '../kube/exec.js';
+import { loadKubeConfig, type KubeConfigOptions } from '../kube/kubeconfig.js';
+import { SCHEMA_VERSION, type CollectionError, type Collected, type HostState, type KubeNode, type Snapshot } from '../snapshot/types.js';
+import { mapLimit, readClusterState, usablePod, type FlannelLocator } from './cluster.js';
+import { HelperPods, installSignalCleanup, newRunId } from './helper-pods.js';
+import { NodeRunner } from './pod-runner.js';
+import type { CommandResult, CommandRunner } from './runner.js';
+
+/** The per-node collector's signature (src/collectors/host.ts). */
+export type CollectHost = (
+  node: string,
+  runner: CommandRunner,
+  opts: { keepKeys: boolean; peerAddresses: readonly string[]; timeoutMs?: number; signal?: AbortSignal },
+) => Promise<HostState>;
+
+export type NodeState = 'queued' | 'running' | 'ok' | 'failed' | 'timeout';
+
+export type ProgressEvent =
+  | { readonly type: 'phase'; readonly phase: 'connect' | 'cluster' | 'nodes' | 'cleanup' | 'done'; readonly message: string }
+  | { readonly type: 'nodes'; readonly nodes: readonly string[] }
+  | {
+      readonly type: 'node';
+      readonly node: string;
+      readonly state: NodeState;
+      /** How the node is reached (flannel pod, helper pod). */
+      readonly via?: string;
+      readonly commands?: number;
+      readonly detail?: string;
+      readonly durationMs?: number;
+    }
+  | { readonly type: 'warning'; readonly message: string };
+
+export interface HelperPodSettings {
+  readonly enabled: boolean;
+  /** Default: the image the flannel DaemonSet runs (every node has it already). */
+  readonly image?: string | undefined;
+  readonly imagePullSecrets: readonly string[];
+  /** activeDeadlineSeconds of each helper pod. */
+  readonly deadlineSeconds: number;
+  readonly startTimeoutMs: number;
+}
+
+interface CommonOptions {
+  readonly keepKeys: boolean;
+  readonly commandTimeoutMs: number;
+  readonly onProgress?: ((e: ProgressEvent) => void) | undefined;
+  readonly signal?: AbortSignal | undefined;
+  /** Injected in tests; default: collectHost from ./host.js. */
+  readonly collectHost?: CollectHost | undefined;
+  readonly toolVersion?: string | undefined;
+}
+
+export interface ClusterCollectOptions extends CommonOptions {
+  readonly mode: 'cluster';
+  readonly kube: KubeConfigOptions;
+  /** 0 = no per-request deadline. */
+  readonly requestTimeoutMs: number;
+  readonly flannel: FlannelLocator;
+  readonly nodeNames: readonly string[];
+  readonly nodeSelector?: string | undefined;
+  readonly concurrency: number;
+  readonly nodeTimeoutMs: number;
+  readonly helperPods: HelperPodSettings;
+  /** Install SIGINT/SIGTERM handlers that delete helper pods before exiting (the CLI sets this). */
+  readonly handleSignals?: boolean | undefined;
+}
+
+export interface LocalCollectOptions extends CommonOptions {
+  readonly mode: 'local';
+  /** A network namespace name (as for `ip netns exec`); default the host's own. */
+  readonly netns?: string | undefined;
+  /** Peer addresses for `ip route get`. */
+  readonly peerAddresses?: readonly string[] | undefined;
+}
+
+export type CollectOptions = ClusterCollectOptions | LocalCollectOptions;
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function defaultCollectHost(): Promise<CollectHost> {
+  // Bound late so this module compiles and tests without the host collector's parsers.
+  const spec = './host.js';
+  const mod = (await import(spec)) as { collectHost: CollectHost };
+  return mod.collectHost;
+}
+
+async function defaultLocalRunner(netns: string | undefined): Promise<CommandRunner> {
+  const spec = './local.js';
+  const mod = (await import(spec)) as { localRunner: (o: { netns?: string }) => CommandRunner };
+  return mod.localRunner(netns !== undefined ? { netns } : {});
+}
+
+/** Counts commands and remembers whether any of them actually ran, for progress and failure reporting. */
+class CountingRunner implements CommandRunner {
+  commands = 0;
+  started = 0;
+  firstError: string | null = null;
+  constructor(
+    private readonly inner: CommandRunner,
+    private readonly onCommand: (n: number) => void,
+  ) {}
+  get description(): string {
+    return this.inner.description;
+  }
+  async run(argv: readonly string[], opts?: { timeoutMs?: number; signal?: AbortSignal }): Promise<CommandResult> {
+    const r = await this.inner.run(argv, opts);
+    this.commands++;
+    if (r.exitCode !== null) this.started++;
+    else this.firstError ??= r.error ?? 'no exit status';
+    this.onCommand(this.commands);
+    return r;
+  }
+}
+
+function peerAddresses(nodes: readonly KubeNode[]): string[] {
+  const out = new Set<string>();
+  for (const n of nodes) {
+    const v4 = n.flannelAnnotations['public-ip'] ?? n.internalIPs.find((ip) => !ip.includes(':'));
+    const v6 = n.flannelAnnotations['public-ipv6'];
+    if (v4) out.add(v4);
+    if (v6) out.add(v6);
+  }
+  return [...out].sort();
+}
+
+function abortAfter(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}
+
+export async function collectSnapshot(opts: CollectOptions): Promise<Snapshot> {
+  return opts.mode === 'local' ? collectLocal(opts) : collectCluster(opts);
+}
+
+async function collectLocal(opts: LocalCollectOptions): Promise<Snapshot> {
+  const emit = opts.onProgress ?? (() => undefined);
+  const collectHost = opts.collectHost ?? (await defaultCollectHost());
+  const runner = await defaultLocalRunner(opts.netns);
+  const name = opts.netns ?? os.hostname();
+  emit({ type: 'nodes', nodes: [name] });
+  emit({ type: 'node', node: name, state: 'running', via: runner.description });
+  const started = performance.now();
+  const host = await collectHost(name, runner, { keepKeys: opts.keepKeys, peerAddresses: opts.peerAddresses ?? [], timeoutMs: opts.commandTimeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) });
+  emit({ type: 'node', node: name, state: 'ok', via: runner.description, durationMs: Math.round(performance.now() - started) });
+  const skipped = { status: 'skipped', error: 'collected with --local: the Kubernetes API was not used' } as const;
+  emit({ type: 'phase', phase: 'done', message: 'collected' });
+  return {
+    schemaVersion: SCHEMA_VERSION,
+    collectedAt: new Date().toISOString(),
+    source: { kind: 'local', description: opts.netns ? `network namespace ${opts.netns} on ${os.hostname()}` : `host ${os.hostname()}`, toolVersion: opts.toolVersion ?? packageVersion(), keysIncluded: opts.keepKeys },
+    cluster: { flannel: skipped, nodes: skipped, flannelPods: skipped, networkPolicies: skipped },
+    hosts: { [name]: { status: 'ok', data: host } },
+    errors: [],
+  };
+}
+
+async function collectCluster(opts: ClusterCollectOptions): Promise<Snapshot> {
+  const emit = opts.onProgress ?? (() => undefined);
+  const controller = new AbortController();
+  const runSignal = opts.signal ? AbortSignal.any([opts.signal, controller.signal]) : controller.signal;
+  const collectHost = opts.collectHost ?? (await defaultCollectHost());
+
+  emit({ type: 'phase', phase: 'connect', message: 'loading kubeconfig' });
+  const cfg = loadKubeConfig(opts.kube);
+  const client = new KubeClient(cfg.kc, opts.requestTimeoutMs, runSignal);
+  const exec: Exec = makeExec(cfg.kc);
+  emit({ type: 'phase', phase: 'cluster', message: `reading flannel and nodes from ${cfg.server} (context ${cfg.context})` });
+  const read = await readClusterState(client, opts.flannel, { nodeNames: opts.nodeNames, nodeSelector: opts.nodeSelector, concurrency: opts.concurrency });
+  const errors: CollectionError[] = [];
+  for (const [what, part] of Object.entries(read.state) as [string, Collected<unknown>][]) {
+    if (part.status !== 'ok') errors.push({ node: null, what, error: part.error });
+  }
+
+  const helpers = opts.helperPods.enabled
+    ? new HelperPods(
+        client,
+        {
+          namespace: read.location.namespace,
+          image: opts.helperPods.image ?? read.location.image,
+          imagePullSecrets: opts.helperPods.imagePullSecrets,
+          runId: newRunId(),
+          deadlineSeconds: opts.helperPods.deadlineSeconds,
+        },
+        opts.helperPods.startTimeoutMs,
+      )
+    : null;
+  const cleanup = async () => {
+    if (!helpers || helpers.names().length === 0) return;
+    emit({ type: 'phase', phase: 'cleanup', message: `deleting ${helpers.names().length} helper pod(s)` });
+    const r = await helpers.deleteAll();
+    for (const f of r.failed) emit({ type: 'warning', message: `helper pod ${f.name} not deleted (${f.error}); it stops by itself after ${opts.helperPods.deadlineSeconds} s, or run: kubectl flannel cleanup` });
+  };
+  const uninstall = opts.handleSignals ? installSignalCleanup(controller, cleanup) : () => undefined;
+
+  const hosts: Record<string, Collected<HostState>> = {};
+  const peers = peerAddresses(read.state.nodes.status === 'ok' ? read.state.nodes.data : read.nodes);
+  try {
+    const names = read.nodes.map((n) => n.name);
+    emit({ type: 'nodes', nodes: names });
+    emit({ type: 'phase', phase: 'nodes', message: `collecting ${names.length} node(s), ${opts.concurrency} at a time` });
+    await mapLimit(read.nodes, opts.concurrency, async (node) => {
+      const name = node.name;
+      if (runSignal.aborted) {
+        hosts[name] = { status: 'skipped', error: 'collection was interrupted' };
+        return;
+      }
+      const started = performance.now();
+      const deadline = AbortSignal.timeout(opts.nodeTimeoutMs);
+      const nodeSignal = AbortSignal.any([deadline, runSignal]);
+      const pod = usablePod(read.podsByNode.get(name) ?? [], read.location.container);
+      const nodeRunner = new NodeRunner({
+        node: name,
+        exec,
+        flannelPod: pod ? { namespace: read.location.namespace, pod: pod.metadata?.name ?? '', container: read.location.container } : null,
+        helpers,
+        timeoutMs: opts.commandTimeoutMs,
+        signal: nodeSignal,
+        onFallback: (reason) => emit({ type: 'node', node: name, state: 'running', via: 'helper pod', detail: reason }),
+      });
+      const counter = new CountingRunner(nodeRunner, (n) => emit({ type: 'node', node: name, state: 'running', via: nodeRunner.description, commands: n }));
+      emit({ type: 'node', node: name, state: 'running', via: nodeRunner.description, commands: 0 });
+      try {
+        const host = await Promise.race([
+          collectHost(name, counter, { keepKeys: opts.keepKeys, peerAddresses: peers.filter((p) => !node.internalIPs.includes(p) && p !== node.flannelAnnotations['public-ip']), timeoutMs: opts.commandTimeoutMs, signal: nodeSignal }),
+          abortAfter(nodeSignal),
+        ]);
+        const durationMs = Math.round(performance.now() - started);
+        for (const tool of nodeRunner.missingInFlannelPod) errors.push({ node: name, what: 'tool-missing', error: `${tool} is not in the kube-flannel image; ran it in a helper pod` });
+        if (counter.started === 0) {
+          const error = `no command ran on node ${name}: ${counter.firstError ?? 'unknown error'}`;
+          hosts[name] = { status: 'failed', error };
+          errors.push({ node: name, what: 'node-access', error });
+          emit({ type: 'node', node: name, state: 'failed', detail: error, durationMs, commands: counter.commands });
+        } else {
+          hosts[name] = { status: 'ok', data: host };
+          emit({ type: 'node', node: name, state: 'ok', via: nodeRunner.description, durationMs, commands: counter.commands });
+        }
+      } catch (e) {
+        const durationMs = Math.round(performance.now() - started);
+        if (deadline.aborted) {
+          const error = `node ${name} not collected within ${Math.round(opts.nodeTimeoutMs / 1000)} s (--node-timeout); ${counter.commands} command(s) had finished`;
+          hosts[name] = { status: 'timeout', error };
+          errors.push({ node: name, what: 'node-timeout', error });
+          emit({ type: 'node', node: name, state: 'timeout', detail: error, durationMs });
+        } else if (runSignal.aborted) {
+          hosts[name] = { status: 'skipped', error: 'collection was interrupted' };
+          emit({ type: 'node', node: name, state: 'failed', detail: 'interrupted', durationMs });
+        } else {
+          const error = `node ${name}: ${(e as Error).message}`;
+          hosts[name] = { status: 'failed', error };
+          errors.push({ node: name, what: 'node-collect', error });
+          emit({ type: 'node', node: name, state: 'failed', detail: error, durationMs });
+        }
+      }
+    });
+  } finally {
+    await cleanup();
+    uninstall();
+  }
+  emit({ type: 'phase', phase: 'done', message: 'collected' });
+  return {
+    schemaVersion: SCHEMA_VERSION,
+    collectedAt: new Date().toISOString(),
+    source: { kind: 'cluster', description: `context ${cfg.context} (${cfg.server})`, toolVersion: opts.toolVersion ?? packageVersion(), keysIncluded: opts.keepKeys },
+    cluster: read.state,
+    hosts,
+    errors,
+  };
+}

@@ -1,0 +1,72 @@
+/** `kubectl flannel doctor`: obtain a snapshot, analyse it, render the findings, exit by severity. */
+import { Command, Option } from 'commander';
+import { analyze } from '../analyzers/run.js';
+import { EXIT, UserError, type ExitCode } from '../errors.js';
+import { readSnapshot, writeSnapshot } from '../snapshot/io.js';
+import type { Snapshot } from '../snapshot/types.js';
+import { buildReport, type DoctorReport } from '../render/report.js';
+import { renderJSON, renderYAML } from '../render/structured.js';
+import { styleFor } from '../render/style.js';
+import { renderText } from '../render/text.js';
+
+export interface DoctorOptions {
+  from?: string;
+  save?: string;
+  output: 'text' | 'json' | 'yaml';
+  check: string[];
+  skip: string[];
+  failOn: 'error' | 'warning';
+  color: boolean;
+}
+
+/** How doctor gets a snapshot when not reading one from a file; set by the live collection module. */
+export type SnapshotSource = (cmd: Command) => Promise<Snapshot>;
+
+const collect = (value: string, previous: string[]) => [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
+
+export function registerDoctor(program: Command, live?: SnapshotSource): Command {
+  const cmd = program
+    .command('doctor')
+    .description("Collect flannel's state from every node, compare it with what flannel must have configured, and report every difference with evidence and the fix")
+    .option('--from <file>', 'analyse a saved snapshot (doctor --save, or a support bundle) instead of the cluster')
+    .option('--save <file>', 'also write the collected snapshot (secrets removed) to this file')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json', 'yaml']).default('text'))
+    .option('--check <id>', 'run only this check (repeatable, or comma-separated)', collect, [])
+    .option('--skip <id>', 'skip this check (repeatable, or comma-separated)', collect, [])
+    .addOption(new Option('--fail-on <severity>', 'exit non-zero from this severity on').choices(['error', 'warning']).default('error'))
+    .option('--no-color', 'never colour the output (NO_COLOR is honoured too)')
+    .addHelpText('after', `
+Exit codes: 0 no problem found; 2 errors found; 1 warnings found with --fail-on warning;
+            3 bad usage or unreadable input; 4 cluster unreachable or access denied.
+
+Examples:
+  kubectl flannel doctor
+  kubectl flannel doctor --from snapshot.json -o json
+  kubectl flannel doctor --check vxlan-fdb,peer-routes --fail-on warning`)
+    .action(async (opts: DoctorOptions, self: Command) => {
+      const snapshot = opts.from ? await readSnapshot(opts.from) : await liveSnapshot(self, live);
+      if (opts.save) await writeSnapshot(opts.save, snapshot);
+      const result = analyze(snapshot, { only: opts.check, skip: opts.skip });
+      const report = buildReport(snapshot, result);
+      process.stdout.write(render(report, opts));
+      process.exitCode = exitCodeFor(report, opts.failOn);
+    });
+  return cmd;
+}
+
+async function liveSnapshot(cmd: Command, live: SnapshotSource | undefined): Promise<Snapshot> {
+  if (!live) throw new UserError('live collection is not available in this build; use --from FILE', EXIT.usage);
+  return live(cmd);
+}
+
+export function render(report: DoctorReport, opts: Pick<DoctorOptions, 'output' | 'color'>): string {
+  if (opts.output === 'json') return renderJSON(report);
+  if (opts.output === 'yaml') return renderYAML(report);
+  return renderText(report, styleFor(process.stdout, process.env, !opts.color));
+}
+
+export function exitCodeFor(report: DoctorReport, failOn: 'error' | 'warning'): ExitCode {
+  if (report.summary.errors > 0) return EXIT.errors;
+  if (failOn === 'warning' && report.summary.warnings > 0) return EXIT.warnings;
+  return EXIT.ok;
+}

@@ -1,0 +1,100 @@
+/**
+ * IPv4/IPv6 prefixes as flannel uses them: podCIDRs, Network, the /32 on flannel.1, the .1
+ * gateway on cni0. Parsing and formatting come from ipaddr.js; the arithmetic (network
+ * address, first host, containment) is done on byte arrays here because ipaddr.js has none
+ * for IPv6.
+ */
+import ipaddr from 'ipaddr.js';
+
+export type Family = 'inet' | 'inet6';
+
+export interface Prefix {
+  readonly family: Family;
+  /** Network address of the prefix, canonical text (host bits cleared). */
+  readonly network: string;
+  readonly length: number;
+  /** `network/length`, canonical. */
+  readonly text: string;
+  readonly bytes: readonly number[];
+}
+
+/** Canonical text for an address, or null when it is not an IP address. */
+export function normalizeIP(text: string): string | null {
+  if (!ipaddr.isValid(text)) return null;
+  const a = ipaddr.parse(text);
+  // An IPv4-mapped IPv6 address is the same host as its IPv4 form.
+  if (a.kind() === 'ipv6' && (a as ipaddr.IPv6).isIPv4MappedAddress()) return (a as ipaddr.IPv6).toIPv4Address().toString();
+  return a.toString();
+}
+
+export function familyOf(ip: string): Family | null {
+  if (!ipaddr.isValid(ip)) return null;
+  return ipaddr.parse(ip).kind() === 'ipv4' ? 'inet' : 'inet6';
+}
+
+/** Parses `a.b.c.d/n` or `x::/n`; a bare address is a host prefix. Null when malformed. */
+export function parsePrefix(text: string): Prefix | null {
+  const trimmed = text.trim();
+  const slash = trimmed.indexOf('/');
+  const addrText = slash < 0 ? trimmed : trimmed.slice(0, slash);
+  if (!ipaddr.isValid(addrText)) return null;
+  const addr = ipaddr.parse(addrText);
+  const max = addr.kind() === 'ipv4' ? 32 : 128;
+  const length = slash < 0 ? max : Number(trimmed.slice(slash + 1));
+  if (!Number.isInteger(length) || length < 0 || length > max) return null;
+  const bytes = maskBytes(addr.toByteArray(), length);
+  const network = ipaddr.fromByteArray(bytes).toString();
+  return { family: max === 32 ? 'inet' : 'inet6', network, length, text: `${network}/${length}`, bytes };
+}
+
+function maskBytes(bytes: readonly number[], length: number): number[] {
+  return bytes.map((b, i) => {
+    const bits = Math.max(0, Math.min(8, length - i * 8));
+    return b & ((0xff << (8 - bits)) & 0xff);
+  });
+}
+
+export function contains(prefix: Prefix, ip: string): boolean {
+  const p = parsePrefix(ip);
+  if (!p || p.family !== prefix.family) return false;
+  const masked = maskBytes(p.bytes, prefix.length);
+  return masked.every((b, i) => b === prefix.bytes[i]);
+}
+
+/** True when `inner` lies entirely inside `outer`. */
+export function covers(outer: Prefix, inner: Prefix): boolean {
+  return outer.family === inner.family && inner.length >= outer.length && contains(outer, inner.network);
+}
+
+export function overlaps(a: Prefix, b: Prefix): boolean {
+  return covers(a, b) || covers(b, a);
+}
+
+/** The first host address (network + 1): what flannel writes as FLANNEL_SUBNET and the bridge plugin puts on cni0. */
+export function firstHost(prefix: Prefix): string {
+  const bytes = [...prefix.bytes];
+  for (let i = bytes.length - 1; i >= 0; i--) {
+    bytes[i] = (bytes[i]! + 1) & 0xff;
+    if (bytes[i] !== 0) break;
+  }
+  return ipaddr.fromByteArray(bytes).toString();
+}
+
+export function hostPrefixLength(family: Family): number {
+  return family === 'inet' ? 32 : 128;
+}
+
+/** Same address, compared canonically (so `fd00::1` equals `fd00:0::1`). */
+export function sameIP(a: string | null | undefined, b: string | null | undefined): boolean {
+  if (!a || !b) return false;
+  const na = normalizeIP(a);
+  return na !== null && na === normalizeIP(b);
+}
+
+/** Same prefix, compared canonically. */
+export function samePrefix(a: string | null | undefined, b: string | null | undefined): boolean {
+  if (!a || !b) return false;
+  const pa = parsePrefix(a);
+  const pb = parsePrefix(b);
+  return pa !== null && pb !== null && pa.text === pb.text;
+}

@@ -1,0 +1,60 @@
+/**
+ * The human report: a one-line verdict first, then findings grouped by severity and node
+ * with their evidence and fix, then a node-pair matrix when problems sit between pairs.
+ */
+import { table } from 'table';
+import type { Finding, Severity } from '../analyzers/finding.js';
+import type { DoctorReport } from './report.js';
+import type { Style } from './style.js';
+
+const HEADINGS: Record<Severity, string> = { error: 'Errors', warning: 'Warnings', info: 'Info' };
+
+export function renderText(report: DoctorReport, style: Style): string {
+  const out: string[] = [verdictLine(report, style), ''];
+  for (const severity of ['error', 'warning', 'info'] as const) {
+    const group = report.findings.filter((f) => f.severity === severity);
+    if (group.length === 0) continue;
+    const colour = severity === 'error' ? style.red : severity === 'warning' ? style.yellow : style.blue;
+    out.push(style.bold(colour(`${HEADINGS[severity]} (${group.length})`)));
+    for (const [node, findings] of groupBy(group, (f) => f.node ?? '(cluster)')) {
+      out.push(`  ${style.bold(node)}`);
+      for (const f of findings) {
+        out.push(`    ${colour(severity === 'error' ? '✖' : severity === 'warning' ? '⚠' : 'ℹ')} ${f.message} ${style.dim(`[${f.check}]`)}`);
+        for (const e of f.evidence) out.push(`        ${style.dim('│')} ${e}`);
+        out.push(`        ${style.dim('fix:')} ${f.fix}`);
+      }
+    }
+    out.push('');
+  }
+  const matrix = pairMatrix(report.findings);
+  if (matrix) out.push(style.bold('Problems between node pairs (row: node where the entry is wrong, column: peer)'), matrix);
+  return out.join('\n').replace(/\n+$/, '\n');
+}
+
+function verdictLine(r: DoctorReport, style: Style): string {
+  const s = r.summary;
+  const scope = `${s.nodesCollected}/${s.nodes} nodes collected, backend ${s.backend ?? 'unknown'}, ${s.checksRun} checks`;
+  if (r.verdict === 'clean') return `${style.green('✔')} ${style.bold('No problems found')} (${scope})`;
+  const affected = new Set(r.findings.filter((f) => f.severity !== 'info').map((f) => f.node ?? '(cluster)')).size;
+  const parts = [s.errors ? style.red(`${s.errors} error${s.errors > 1 ? 's' : ''}`) : '', s.warnings ? style.yellow(`${s.warnings} warning${s.warnings > 1 ? 's' : ''}`) : ''].filter(Boolean);
+  return `${r.verdict === 'errors' ? style.red('✖') : style.yellow('⚠')} ${style.bold(parts.join(', '))} on ${affected} node${affected === 1 ? '' : 's'} (${scope})`;
+}
+
+function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const i of items) m.set(key(i), [...(m.get(key(i)) ?? []), i]);
+  return m;
+}
+
+/** Rows: node holding the wrong entry; columns: the peer it concerns; cells: count of findings. */
+function pairMatrix(findings: readonly Finding[]): string | null {
+  const paired = findings.filter((f) => f.node && f.peer && f.severity !== 'info');
+  if (paired.length === 0) return null;
+  const names = [...new Set(paired.flatMap((f) => [f.node!, f.peer!]))].sort();
+  const rows = names.map((row) => [row, ...names.map((col) => {
+    if (row === col) return '·';
+    const n = paired.filter((f) => f.node === row && f.peer === col).length;
+    return n ? `✖ ${n}` : 'ok';
+  })]);
+  return table([['', ...names], ...rows], { drawHorizontalLine: (i, size) => i === 0 || i === 1 || i === size });
+}
