@@ -45,7 +45,19 @@ test('wg private/preshared keys and xfrm keys are absent from the whole HostStat
   for (const k of xfrmKeys) assert.ok(!everything.includes(k.slice(2)), 'an xfrm key leaked');
   const xfrmRaw = host.raw.find((r) => r.id === 'xfrm.state:text');
   assert.match(xfrmRaw?.stdout ?? '', /spi 0xcfba8c29 reqid 11/, 'SPIs stay readable');
-  assert.deepEqual(host.xfrmStates, { status: 'skipped', error: 'xfrm parser not yet available' });
+  assert.equal(host.xfrmStates.status, 'ok');
+  const sas = host.xfrmStates.status === 'ok' ? host.xfrmStates.data : [];
+  assert.deepEqual(sas.map((s) => [s.spi, s.reqid, s.aead?.name, s.aead?.hex]), [
+    [0xcfba8c29, 11, 'rfc4106(gcm(aes))', undefined],
+    [0xce02fb42, 11, 'rfc4106(gcm(aes))', undefined],
+  ]);
+
+  // --decrypt-esp: keys kept in the parsed SAs only; raw output stays redacted.
+  const withKeys = await collectHost('node-1', runner, { keepKeys: true, peerAddresses: [] });
+  const kept = withKeys.xfrmStates.status === 'ok' ? withKeys.xfrmStates.data.map((s) => s.aead?.hex) : [];
+  assert.deepEqual(kept, xfrmKeys);
+  const rawText = JSON.stringify(withKeys.raw);
+  for (const k of xfrmKeys) assert.ok(!rawText.includes(k.slice(2)), 'an xfrm key leaked into raw output');
 });
 
 test('a command that outlives the timeout gives a timeout part; the others are collected', { skip }, async (t) => {
