@@ -172,3 +172,21 @@ test('namespace deleted mid-run: later parts fail with the command and stderr, e
   const fdbRaw = host.raw.filter((r) => r.id.startsWith('fdb:'));
   assert.deepEqual(fdbRaw.map((r) => r.id), ['fdb:json', 'fdb:text']);
 });
+
+test('an ip that ignores -j (iproute2 before JSON support for a subcommand) falls back on the parse error', { skip }, async (t) => {
+  const lab = buildVxlanLab();
+  t.after(() => lab.destroy());
+  const inner = localRunner({ netns: lab.node });
+  // Real iproute2, run without -j for `route` and `neigh`: the text such versions print when given -j.
+  const ignoresJ: CommandRunner = {
+    description: inner.description,
+    run: (argv, o) => inner.run(argv[0] === 'ip' && (argv.includes('route') || argv.includes('neigh')) ? argv.filter((a) => a !== '-j') : argv, o),
+  };
+  const host = await collectHost('node-1', ignoresJ, { keepKeys: false, peerAddresses: ['192.168.56.12'] });
+  const overlay = ok(host.routes, 'routes').find((r) => r.dst === '10.244.2.0/24');
+  assert.deepEqual([overlay?.gateway, overlay?.dev, overlay?.flags], ['10.244.2.0', 'flannel.1', ['onlink']]);
+  assert.equal(ok(host.neighbours, 'neighbours').find((n) => n.dev === 'flannel.1')?.lladdr, PEER_VTEP_MAC);
+  assert.equal(ok(host.routeGets, 'routeGets')['192.168.56.12']?.dev, 'eth0');
+  assert.match(host.raw.find((r) => r.id === 'routes.inet:text')?.fallbackReason ?? '', /^ip -4 -j route show table all: line 1: not valid JSON/);
+  assert.equal(host.raw.find((r) => r.id === 'links:text'), undefined, 'links needed no fallback');
+});
