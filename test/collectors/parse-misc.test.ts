@@ -92,3 +92,20 @@ test('redactSecrets hides PSK-like assignments and keeps the rest', () => {
   assert.match(out, /Backend type vxlan/);
   assert.match(out, /"PSK": \(redacted\)/);
 });
+
+// Hand-made from iproute2's documented ipip format (flannel-internals.md §7.3): this kernel
+// has no ipip module, so flannel.ipip cannot be created here.
+test('ip -d addr text: an ipip device has kind ipip, no MAC and no parent', async () => {
+  const { parseIpAddrText } = await import('../../src/collectors/parse/links-text.js');
+  const text = [
+    '5: flannel.ipip@NONE: <NOARP,UP,LOWER_UP> mtu 1480 qdisc noqueue state UNKNOWN group default qlen 1000',
+    '    link/ipip 192.168.56.11 brd 0.0.0.0 promiscuity 0 minmtu 0 maxmtu 0',
+    '    ipip any remote any local 192.168.56.11 ttl inherit nopmtudisc numtxqueues 1 numrxqueues 1',
+    '    inet 10.244.1.0/32 scope global flannel.ipip',
+    '       valid_lft forever preferred_lft forever',
+  ].join('\n');
+  const { value, errors } = parseIpAddrText(text);
+  assert.deepEqual(errors, []);
+  assert.deepEqual([value[0]?.kind, value[0]?.mac, value[0]?.parent, value[0]?.mtu], ['ipip', null, null, 1480]);
+  assert.deepEqual(value[0]?.addresses, [{ family: 'inet', local: '10.244.1.0', prefixlen: 32, scope: 'global' }]);
+});

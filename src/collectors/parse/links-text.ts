@@ -73,7 +73,8 @@ function startLink(m: RegExpExecArray): Draft {
   return {
     ifindex: Number(m[1]),
     name: m[2] ?? '',
-    parent: m[3] ?? null,
+    // `@NONE`: a tunnel with no lower device (ipip, gre); JSON says `"link": null`.
+    parent: m[3] === undefined || m[3] === 'NONE' ? null : m[3],
     flags: (m[4] ?? '').split(',').filter((f) => f !== ''),
     mtu: Number(after('mtu') ?? 0),
     // busybox prints no `state`; UNKNOWN is what iproute2 says when the driver reports none.
