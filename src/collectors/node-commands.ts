@@ -56,7 +56,7 @@ export const LINKS: NodeCommand<Link[]> = {
   forms: [
     { id: 'links:json', argv: ['ip', '-j', '-d', 'addr', 'show'], parse: parseIpAddrJson },
     { id: 'links:text', argv: ['ip', '-d', 'addr', 'show'], parse: parseIpAddrText },
-    { id: 'links:plain', argv: ['ip', 'addr', 'show'], parse: parseIpAddrText },
+    { id: 'links:plain', argv: ['ip', 'addr', 'show'], parse: (s) => parseIpAddrText(s, { detailed: false }) },
   ],
   optional: false,
 };

@@ -50,6 +50,7 @@ test('collectHost reads a real flannel vxlan node: flannel.1, neigh, fdb, routes
   const links = ok(host.links, 'links');
   const flannel = links.find((l) => l.name === 'flannel.1');
   assert.equal(flannel?.kind, 'vxlan');
+  assert.equal(flannel?.detailsMissing, undefined);
   assert.deepEqual(flannel?.vxlan, { id: 1, local: '192.168.56.11', dev: 'eth0', port: 8472, learning: false, gbp: false });
   assert.equal(flannel?.mac, VTEP_MAC);
   assert.deepEqual(flannel?.addresses.filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`), ['10.244.1.0/32']);
@@ -114,6 +115,7 @@ test('busybox ip: the JSON forms fail and the collector falls back to text, reco
   const flannel = ok(host.links, 'links').find((l) => l.name === 'flannel.1');
   assert.equal(flannel?.mac, VTEP_MAC);
   assert.ok(flannel?.addresses.some((a) => a.local === '10.244.1.0' && a.prefixlen === 32));
+  assert.equal(flannel?.detailsMissing, true, 'busybox gives no kind: unknown, not "plain device"');
   const plain = host.raw.find((r) => r.id === 'links:plain');
   assert.match(plain?.fallbackReason ?? '', /^ip -d addr show: exit 1/);
   assert.match(host.raw.find((r) => r.id === 'links:text')?.fallbackReason ?? '', /^ip -j -d addr show: exit 1/);

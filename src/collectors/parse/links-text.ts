@@ -3,9 +3,10 @@ import { issue, numberedLines, type ParseIssue, type ParseResult } from './issue
 
 /**
  * `ip -d addr show`, `ip addr show`, `ip -d link show` and busybox `ip addr show`.
+ * Pass `detailed: false` for output of a command without `-d`.
  * Leading whitespace is optional, so output pasted into tickets (indentation lost) still parses.
  */
-export function parseIpAddrText(text: string): ParseResult<Link[]> {
+export function parseIpAddrText(text: string, opts: { detailed?: boolean } = {}): ParseResult<Link[]> {
   const links: Draft[] = [];
   const errors: ParseIssue[] = [];
   for (const { n, line } of numberedLines(text)) {
@@ -37,7 +38,9 @@ export function parseIpAddrText(text: string): ParseResult<Link[]> {
       }
     }
   }
-  return { value: links.map(finish), errors };
+  const value = links.map(finish);
+  // Without -d a missing kind line says nothing; mark the links so no one reads null as "plain".
+  return { value: opts.detailed === false ? value.map((l) => ({ ...l, detailsMissing: true as const })) : value, errors };
 }
 
 // `7: vethkf0@if2: <BROADCAST,…> mtu 1500 qdisc noqueue master cni0 state UP …`
