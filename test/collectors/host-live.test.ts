@@ -44,6 +44,7 @@ test('collectHost reads a real flannel vxlan node: flannel.1, neigh, fdb, routes
   });
 
   assert.equal(host.node, 'node-1');
+  assert.deepEqual(JSON.parse(JSON.stringify(host)), host, 'plain JSON: the snapshot round-trips through a file');
   assert.equal(host.via, `netns ${lab.node}`);
   assert.match(host.kernel ?? '', /^\d+\.\d+/);
 
