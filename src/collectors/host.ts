@@ -108,6 +108,8 @@ async function runCommand<T>(
     const where = form.argv.join(' ');
 
     if (res.timedOut) return { status: 'timeout', error: `${where}: ${res.error ?? `timed out after ${timeoutMs} ms`}` };
+    // The node's deadline passed or the run was cancelled: no point trying other forms.
+    if (signal?.aborted) return { status: 'timeout', error: `${where}: stopped (node deadline reached or run cancelled)` };
     if (isMissingTool(res)) return { status: 'unavailable', error: `${where}: ${missingText(res)}` };
     if (res.exitCode !== 0) {
       if (cmd.emptyWhen?.test(res.stderr)) return parsed(parseSafely(form.parse, ''), where, redact);
