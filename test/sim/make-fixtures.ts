@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SIM_BACKENDS } from './cluster.js';
 import { FAULTS } from './faults.js';
-import { fixturePath, runScenario } from './scenario.js';
+import { EXAMPLE_FAULTS, EXAMPLE_PATH, fixturePath, runScenario, runWithFaults } from './scenario.js';
 
 for (const backend of SIM_BACKENDS) {
   for (const fault of [undefined, ...FAULTS.filter((f) => f.backend === backend)]) {
@@ -17,3 +17,7 @@ for (const backend of SIM_BACKENDS) {
     process.stderr.write(`wrote ${path}\n`);
   }
 }
+
+mkdirSync(dirname(EXAMPLE_PATH), { recursive: true });
+writeFileSync(EXAMPLE_PATH, JSON.stringify(await runWithFaults('vxlan', EXAMPLE_FAULTS.map((id) => FAULTS.find((f) => f.id === id)!)), null, 1) + '\n');
+process.stderr.write(`wrote ${EXAMPLE_PATH}\n`);
