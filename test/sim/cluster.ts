@@ -47,7 +47,8 @@ export interface SimNode {
   readonly dir: string;
   /** The Node object; faults edit it. */
   kube: KubeNode;
-  pod: FlannelPod;
+  /** The node's flannel pod; null when the DaemonSet has none there. */
+  pod: FlannelPod | null;
 }
 
 export const NETWORK = '10.244.0.0/16';
@@ -313,14 +314,14 @@ export class SimCluster {
           status: 'ok',
           data: {
             namespace: 'kube-flannel',
-            daemonSet: { name: 'kube-flannel-ds', image: 'ghcr.io/flannel-io/flannel:v0.28.9', args: ['--ip-masq', '--kube-subnet-mgr'], desired: this.nodes.length, ready: this.nodes.filter((n) => n.pod.ready).length },
+            daemonSet: { name: 'kube-flannel-ds', image: 'ghcr.io/flannel-io/flannel:v0.28.9', args: ['--ip-masq', '--kube-subnet-mgr'], desired: this.nodes.length, ready: this.nodes.filter((n) => n.pod?.ready).length },
             netConf: netConf.ok ? { status: 'ok', data: netConf.netConf } : { status: 'failed', error: netConf.error },
             netConfRaw: redactNetConfRaw(this.netConfText),
             cniConfRaw: null,
           },
         },
         nodes: { status: 'ok', data: this.nodes.map((n) => n.kube) },
-        flannelPods: { status: 'ok', data: this.nodes.map((n) => n.pod) },
+        flannelPods: { status: 'ok', data: this.nodes.flatMap((n) => (n.pod ? [n.pod] : [])) },
         networkPolicies: { status: 'ok', data: this.networkPolicies },
       },
       hosts,

@@ -302,6 +302,60 @@ export const FAULTS: readonly Fault[] = [
     // Nothing else of the cluster fits the new Network either.
     alsoAllowed: ['podcidr-outside-network', 'subnet-env', 'masquerade-rules', 'forward-drop'],
   },
+  {
+    id: 'bridge-nf-call-off', backend: 'vxlan', description: 'net.bridge.bridge-nf-call-iptables was set to 0 on node1',
+    apply: (c) => c.ns(c.node('node1'), 'sysctl', '-qw', 'net.bridge.bridge-nf-call-iptables=0'),
+    expect: [{ check: 'br-netfilter', node: 'node1', evidence: /net\.bridge\.bridge-nf-call-iptables = 0/ }],
+  },
+  {
+    id: 'flannel-mtu-differs', backend: 'host-gw', description: "node3's flanneld started while its NIC had MTU 1400 and wrote FLANNEL_MTU=1400",
+    apply: (c) => writeFileSync(c.subnetEnvPath(c.node('node3')), 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\nFLANNEL_MTU=1400\nFLANNEL_IPMASQ=true\n'),
+    expect: [
+      { check: 'mtu-mixed', node: 'node3', evidence: /node3: FLANNEL_MTU=1400/ },
+      { check: 'mtu', node: 'node3', evidence: /veth[0-9a-f]+ mtu 1500 master cni0/ },
+    ],
+  },
+  {
+    id: 'node-not-registered', backend: 'vxlan', description: "node3 joined but its flanneld never acquired a lease: no flannel annotations",
+    apply: (c) => {
+      const n = c.node('node3');
+      n.kube = { ...n.kube, flannelAnnotations: {} };
+    },
+    expect: [{ check: 'node-not-registered', node: 'node3', evidence: /no flannel\.alpha\.coreos\.com\/\* annotations/ }],
+    // Peers still hold node3's entries from before; without a lease they look like leftovers.
+    alsoAllowed: ['stale-routes', 'vxlan-neighbours', 'vxlan-fdb'],
+  },
+  {
+    id: 'iptables-legacy-nft-split', backend: 'vxlan', description: "kube-proxy on node2 writes iptables-legacy while flannel's rules are in iptables-nft",
+    apply: (c) => {
+      const n = c.node('node2');
+      c.ns(n, 'iptables-legacy', '-t', 'nat', '-N', 'KUBE-SERVICES');
+      c.ns(n, 'iptables-legacy', '-t', 'nat', '-A', 'PREROUTING', '-j', 'KUBE-SERVICES');
+    },
+    expect: [{ check: 'iptables-split', node: 'node2', evidence: /iptables-legacy-save: KUBE-\* chains present/ }],
+  },
+  {
+    id: 'flannel-pod-missing', backend: 'vxlan', description: 'node3 has a NoExecute taint the DaemonSet does not tolerate: no flannel pod there',
+    apply: (c) => {
+      const n = c.node('node3');
+      n.pod = null;
+      n.kube = { ...n.kube, taints: [{ key: 'dedicated', effect: 'NoExecute' }] };
+    },
+    expect: [{ check: 'flannel-pod-missing', node: 'node3', evidence: /taints: dedicated:NoExecute/ }],
+  },
+  {
+    id: 'network-unavailable', backend: 'host-gw', description: "node2's NetworkUnavailable condition is True (a cloud route controller reset it)",
+    apply: (c) => {
+      const n = c.node('node2');
+      n.kube = { ...n.kube, networkUnavailable: { status: 'True', reason: 'NoRouteCreated' } };
+    },
+    expect: [{ check: 'node-network-unavailable', node: 'node2', evidence: /NetworkUnavailable=True reason=NoRouteCreated/ }],
+  },
+  {
+    id: 'node-unreachable', backend: 'host-gw', description: "node3's network namespace vanished before collection (as when exec into its pod fails)",
+    apply: (c) => sh('ip', 'netns', 'del', c.node('node3').ns),
+    expect: [{ check: 'collection-incomplete', node: 'node3', evidence: /links: failed: .*node3|links: failed/ }],
+  },
 ];
 
 /** A healthy snapshot must give the clean verdict; `info` is allowed only from these (known flannel limits). */
