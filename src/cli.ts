@@ -5,6 +5,9 @@
 import { Command, CommanderError } from 'commander';
 import { registerCapture } from './commands/capture.js';
 import { registerChecks } from './commands/checks.js';
+import { registerCleanup } from './commands/cleanup.js';
+import { liveSnapshot } from './commands/cluster-options.js';
+import { registerComplete } from './commands/complete.js';
 import { registerDoctor } from './commands/doctor.js';
 import { EXIT, UserError } from './errors.js';
 import { VERSION } from './version.js';
@@ -15,9 +18,11 @@ const program = new Command('kubectl-flannel')
   .showSuggestionAfterError()
   .exitOverride();
 
-registerDoctor(program);
+registerDoctor(program, liveSnapshot);
 registerChecks(program);
 registerCapture(program);
+registerCleanup(program);
+registerComplete(program);
 
 try {
   await program.parseAsync(process.argv);

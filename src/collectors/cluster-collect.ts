@@ -6,15 +6,17 @@
  * collector. A node that fails is recorded with its reason and the others carry on. Helper
  * pods are deleted when collection ends, however it ends.
  */
-import fs from 'node:fs';
 import os from 'node:os';
 import { Exec } from '@kubernetes/client-node';
 import { KubeClient } from '../kube/client.js';
+import { VERSION } from '../version.js';
 import { makeExec } from '../kube/exec.js';
 import { loadKubeConfig, type KubeConfigOptions } from '../kube/kubeconfig.js';
 import { SCHEMA_VERSION, type CollectionError, type Collected, type HostState, type KubeNode, type Snapshot } from '../snapshot/types.js';
 import { mapLimit, readClusterState, usablePod, type FlannelLocator } from './cluster.js';
 import { HelperPods, installSignalCleanup, newRunId } from './helper-pods.js';
+import { collectHost as defaultCollectHost } from './host.js';
+import { localRunner } from './local.js';
 import { NodeRunner } from './pod-runner.js';
 import type { CommandResult, CommandRunner } from './runner.js';
 
@@ -57,7 +59,7 @@ interface CommonOptions {
   readonly commandTimeoutMs: number;
   readonly onProgress?: ((e: ProgressEvent) => void) | undefined;
   readonly signal?: AbortSignal | undefined;
-  /** Injected in tests; default: collectHost from ./host.js. */
+  /** Default: collectHost from ./host.js. */
   readonly collectHost?: CollectHost | undefined;
   readonly toolVersion?: string | undefined;
 }
@@ -87,27 +89,7 @@ export interface LocalCollectOptions extends CommonOptions {
 
 export type CollectOptions = ClusterCollectOptions | LocalCollectOptions;
 
-function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
 
-async function defaultCollectHost(): Promise<CollectHost> {
-  // Bound late so this module compiles and tests without the host collector's parsers.
-  const spec = './host.js';
-  const mod = (await import(spec)) as { collectHost: CollectHost };
-  return mod.collectHost;
-}
-
-async function defaultLocalRunner(netns: string | undefined): Promise<CommandRunner> {
-  const spec = './local.js';
-  const mod = (await import(spec)) as { localRunner: (o: { netns?: string }) => CommandRunner };
-  return mod.localRunner(netns !== undefined ? { netns } : {});
-}
 
 /** Counts commands and remembers whether any of them actually ran, for progress and failure reporting. */
 class CountingRunner implements CommandRunner {
@@ -155,20 +137,23 @@ export async function collectSnapshot(opts: CollectOptions): Promise<Snapshot> {
 
 async function collectLocal(opts: LocalCollectOptions): Promise<Snapshot> {
   const emit = opts.onProgress ?? (() => undefined);
-  const collectHost = opts.collectHost ?? (await defaultCollectHost());
-  const runner = await defaultLocalRunner(opts.netns);
+  const collectHost = opts.collectHost ?? defaultCollectHost;
   const name = opts.netns ?? os.hostname();
+  const runner = new CountingRunner(localRunner(opts.netns !== undefined ? { netns: opts.netns } : {}), (n) =>
+    emit({ type: 'node', node: name, state: 'running', via: runner.description, commands: n }),
+  );
+  emit({ type: 'phase', phase: 'nodes', message: `collecting from ${runner.description}` });
   emit({ type: 'nodes', nodes: [name] });
   emit({ type: 'node', node: name, state: 'running', via: runner.description });
   const started = performance.now();
   const host = await collectHost(name, runner, { keepKeys: opts.keepKeys, peerAddresses: opts.peerAddresses ?? [], timeoutMs: opts.commandTimeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) });
-  emit({ type: 'node', node: name, state: 'ok', via: runner.description, durationMs: Math.round(performance.now() - started) });
+  emit({ type: 'node', node: name, state: 'ok', via: runner.description, durationMs: Math.round(performance.now() - started), commands: runner.commands });
   const skipped = { status: 'skipped', error: 'collected with --local: the Kubernetes API was not used' } as const;
   emit({ type: 'phase', phase: 'done', message: 'collected' });
   return {
     schemaVersion: SCHEMA_VERSION,
     collectedAt: new Date().toISOString(),
-    source: { kind: 'local', description: opts.netns ? `network namespace ${opts.netns} on ${os.hostname()}` : `host ${os.hostname()}`, toolVersion: opts.toolVersion ?? packageVersion(), keysIncluded: opts.keepKeys },
+    source: { kind: 'local', description: opts.netns ? `network namespace ${opts.netns} on ${os.hostname()}` : `host ${os.hostname()}`, toolVersion: opts.toolVersion ?? VERSION, keysIncluded: opts.keepKeys },
     cluster: { flannel: skipped, nodes: skipped, flannelPods: skipped, networkPolicies: skipped },
     hosts: { [name]: { status: 'ok', data: host } },
     errors: [],
@@ -179,7 +164,7 @@ async function collectCluster(opts: ClusterCollectOptions): Promise<Snapshot> {
   const emit = opts.onProgress ?? (() => undefined);
   const controller = new AbortController();
   const runSignal = opts.signal ? AbortSignal.any([opts.signal, controller.signal]) : controller.signal;
-  const collectHost = opts.collectHost ?? (await defaultCollectHost());
+  const collectHost = opts.collectHost ?? defaultCollectHost;
 
   emit({ type: 'phase', phase: 'connect', message: 'loading kubeconfig' });
   const cfg = loadKubeConfig(opts.kube);
@@ -282,9 +267,10 @@ async function collectCluster(opts: ClusterCollectOptions): Promise<Snapshot> {
   return {
     schemaVersion: SCHEMA_VERSION,
     collectedAt: new Date().toISOString(),
-    source: { kind: 'cluster', description: `context ${cfg.context} (${cfg.server})`, toolVersion: opts.toolVersion ?? packageVersion(), keysIncluded: opts.keepKeys },
+    source: { kind: 'cluster', description: `context ${cfg.context} (${cfg.server})`, toolVersion: opts.toolVersion ?? VERSION, keysIncluded: opts.keepKeys },
     cluster: read.state,
-    hosts,
-    errors,
+    // Completion order is random; a stable order keeps saved snapshots diffable.
+    hosts: Object.fromEntries(Object.entries(hosts).sort(([a], [b]) => a.localeCompare(b))),
+    errors: [...errors].sort((a, b) => (a.node ?? '').localeCompare(b.node ?? '') || a.what.localeCompare(b.what)),
   };
 }

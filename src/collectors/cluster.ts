@@ -216,7 +216,8 @@ export function usablePod(pods: readonly V1Pod[], container: string): V1Pod | nu
     const ra = a.status?.containerStatuses?.find((c) => c.name === container)?.ready ? 1 : 0;
     const rb = b.status?.containerStatuses?.find((c) => c.name === container)?.ready ? 1 : 0;
     if (ra !== rb) return rb - ra;
-    return String(b.metadata?.creationTimestamp ?? '').localeCompare(String(a.metadata?.creationTimestamp ?? ''));
+    const t = (p: V1Pod) => (p.metadata?.creationTimestamp ? new Date(p.metadata.creationTimestamp).getTime() : 0);
+    return t(b) - t(a);
   });
   return running[0] ?? null;
 }
@@ -275,7 +276,7 @@ export interface ClusterReadOptions {
 export interface ClusterRead {
   readonly state: ClusterState;
   readonly location: FlannelLocation;
-  /** Focused nodes, in name order. */
+  /** Focused nodes, in name order (from the flannel pods' nodes when Nodes cannot be listed). */
   readonly nodes: readonly KubeNode[];
   /** All flannel pods by node name. */
   readonly podsByNode: ReadonlyMap<string, readonly V1Pod[]>;
@@ -343,11 +344,27 @@ export async function readClusterState(client: KubeClient, locator: FlannelLocat
     networkPolicies = failure(e);
   }
 
+  // Without the Node list (RBAC), the nodes that run a flannel pod can still be reached.
+  if (nodes.status !== 'ok') {
+    focused = [...podsByNode.keys()]
+      .filter((n) => n !== '' && (!opts.nodeNames?.length || opts.nodeNames.includes(n)))
+      .sort()
+      .map((name) => ({
+        name,
+        internalIPs: [podsByNode.get(name)?.[0]?.status?.hostIP].filter((ip): ip is string => !!ip),
+        podCIDRs: [],
+        flannelAnnotations: {},
+        ready: { status: 'Unknown' },
+        networkUnavailable: { status: 'Unknown', reason: null },
+        unschedulable: false,
+        taints: [],
+      }));
+  }
   const install = await installP;
   return {
     state: { flannel: ok(install), nodes, flannelPods, networkPolicies },
     location,
-    nodes: nodes.status === 'ok' ? focused : [],
+    nodes: focused,
     podsByNode,
   };
 }

@@ -201,7 +201,7 @@ export class HelperPods {
 
   private async deleteOne(ref: HelperPodRef): Promise<void> {
     try {
-      await this.client.deletePod(ref.namespace, ref.name, { timeoutMs: 10_000 });
+      await this.client.deletePod(ref.namespace, ref.name, { timeoutMs: 10_000, detached: true });
     } catch (e) {
       if (e instanceof KubeAccessError && e.kind === 'not-found') return;
       throw e;
@@ -229,6 +229,24 @@ export class HelperPods {
       if (r.status === 'fulfilled') deleted.push(name);
       else failed.push({ name, error: (r.reason as Error).message });
     });
+    // A create aborted on our side may still have landed on the server: sweep by this run's label.
+    if (refs.length) {
+      try {
+        const left = await this.client.listPods(this.options.namespace, { labelSelector: `${RUN_LABEL}=${this.options.runId}` }, { timeoutMs: 10_000, detached: true });
+        for (const p of left) {
+          const ref = { namespace: this.options.namespace, name: p.metadata?.name ?? '', node: p.spec?.nodeName ?? '' };
+          if (p.metadata?.deletionTimestamp) continue;
+          try {
+            await this.deleteOne(ref);
+            if (!deleted.includes(ref.name)) deleted.push(ref.name);
+          } catch (e) {
+            failed.push({ name: ref.name, error: (e as Error).message });
+          }
+        }
+      } catch (e) {
+        failed.push({ name: `pods labelled ${RUN_LABEL}=${this.options.runId}`, error: (e as Error).message });
+      }
+    }
     this.requested.clear();
     return { deleted, failed };
   }

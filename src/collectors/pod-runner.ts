@@ -89,6 +89,8 @@ export class NodeRunner implements CommandRunner {
   /** Tools the flannel image lacks (argv[0] of commands that were re-run in the helper). */
   readonly missingInFlannelPod = new Set<string>();
   private primaryGone = false;
+  /** Set after RBAC refused exec: every further command would be refused the same way. */
+  private refused: string | null = null;
 
   constructor(private readonly o: NodeRunnerOptions) {
     this.primary = o.flannelPod ? new PodExecRunner(o.exec, o.flannelPod, { timeoutMs: o.timeoutMs, signal: o.signal }) : null;
@@ -129,8 +131,13 @@ export class NodeRunner implements CommandRunner {
 
   async run(argv: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
     const started = performance.now();
+    if (this.refused) return failed(argv, this.refused, started);
     if (!this.primary || this.primaryGone) return this.viaHelper(argv, opts, started);
     const r = await this.primary.run(argv, opts);
+    if (r.accessError && (r.accessError.kind === 'forbidden' || r.accessError.kind === 'unauthorized')) {
+      this.refused = r.accessError.message;
+      return r;
+    }
     if (r.podGone) {
       this.primaryGone = true;
       this.noteFallback(`kube-flannel pod ${this.primary.target.pod} disappeared`);

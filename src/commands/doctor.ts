@@ -8,6 +8,7 @@ import { buildReport, type DoctorReport } from '../render/report.js';
 import { renderJSON, renderYAML } from '../render/structured.js';
 import { styleFor } from '../render/style.js';
 import { renderText } from '../render/text.js';
+import { addClusterOptions } from './cluster-options.js';
 
 export interface DoctorOptions {
   from?: string;
@@ -34,7 +35,8 @@ export function registerDoctor(program: Command, live?: SnapshotSource): Command
     .option('--check <id>', 'run only this check (repeatable, or comma-separated)', collect, [])
     .option('--skip <id>', 'skip this check (repeatable, or comma-separated)', collect, [])
     .addOption(new Option('--fail-on <severity>', 'exit non-zero from this severity on').choices(['error', 'warning']).default('error'))
-    .option('--no-color', 'never colour the output (NO_COLOR is honoured too)')
+    .option('--no-color', 'never colour the output (NO_COLOR is honoured too)');
+  addClusterOptions(cmd)
     .addHelpText('after', `
 Exit codes: 0 no problem found; 2 errors found; 1 warnings found with --fail-on warning;
             3 bad usage or unreadable input; 4 cluster unreachable or access denied.

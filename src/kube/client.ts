@@ -20,6 +20,8 @@ import { toKubeAccessError, type KubeOperation } from './errors.js';
 export interface CallOptions {
   readonly timeoutMs?: number | undefined;
   readonly signal?: AbortSignal | undefined;
+  /** Not bound by the client's own signal: clean-up must still run after Ctrl-C aborted the rest. */
+  readonly detached?: boolean | undefined;
 }
 
 export class KubeClient {
@@ -44,7 +46,7 @@ export class KubeClient {
     const signals: AbortSignal[] = [];
     const timeoutMs = opts.timeoutMs ?? this.requestTimeoutMs;
     if (timeoutMs > 0) signals.push(AbortSignal.timeout(timeoutMs));
-    if (this.signal) signals.push(this.signal);
+    if (this.signal && !opts.detached) signals.push(this.signal);
     if (opts.signal) signals.push(opts.signal);
     const signal = AbortSignal.any(signals);
     // The object-style API hands these options to the observable layer, so the middleware

@@ -80,7 +80,8 @@ function mergeFiles(files: readonly string[]): KubeConfig {
   return merged;
 }
 
-export function loadKubeConfig(opts: KubeConfigOptions, env: KubeConfigEnv = process.env, inClusterTokenPath = SERVICE_ACCOUNT_TOKEN): LoadedKubeConfig {
+/** The merged kubeconfig before any context is chosen (also what --context completion lists). */
+export function readKubeConfigFiles(opts: Pick<KubeConfigOptions, 'kubeconfig'>, env: KubeConfigEnv = process.env, inClusterTokenPath = SERVICE_ACCOUNT_TOKEN): { kc: KubeConfig; sources: string[] } {
   let kc: KubeConfig;
   let sources: string[];
   if (opts.kubeconfig !== undefined) {
@@ -113,6 +114,11 @@ export function loadKubeConfig(opts: KubeConfigOptions, env: KubeConfigEnv = pro
     }
   }
 
+  return { kc, sources };
+}
+
+export function loadKubeConfig(opts: KubeConfigOptions, env: KubeConfigEnv = process.env, inClusterTokenPath = SERVICE_ACCOUNT_TOKEN): LoadedKubeConfig {
+  const { kc, sources } = readKubeConfigFiles(opts, env, inClusterTokenPath);
   const where = sources.join(', ');
   const available = kc.getContexts().map((c) => c.name);
   const list = available.length ? available.join(', ') : 'none';

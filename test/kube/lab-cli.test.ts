@@ -1,0 +1,192 @@
+/**
+ * The command layer against the real lab: doctor end to end (stdout/stderr split, --save/--from),
+ * helper pods removed on SIGINT and SIGTERM, `cleanup` after SIGKILL, and RBAC errors with a
+ * restricted ServiceAccount. Skips, saying why, when the lab is not up; never tears it down and
+ * removes every object it creates.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { CoreV1Api, RbacAuthorizationV1Api, type V1PolicyRule } from '@kubernetes/client-node';
+import YAML from 'yaml';
+import { collectSnapshot } from '../../src/collectors/cluster-collect.js';
+import { readClusterState } from '../../src/collectors/cluster.js';
+import { HELPER_SELECTOR, RUN_LABEL } from '../../src/collectors/helper-pods.js';
+import { LAB_KUBECONFIG, requireLab, skipUnlessLab, type Lab } from './lab-support.js';
+
+const run = promisify(execFile);
+const skip = await skipUnlessLab();
+const CHILD = new URL('./fixtures/helper-child.js', import.meta.url).pathname;
+const NODE = process.execPath;
+
+function tmp(t: { after(fn: () => void): void }): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kf-lab-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run('bin/kubectl-flannel', args, { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+test('lab: `kubectl flannel doctor` collects every node, reports on stdout, progress on stderr; --save then --from gives the same report', { skip }, async (t) => {
+  const lab = await requireLab();
+  const dir = tmp(t);
+  const saved = path.join(dir, 'snap.json');
+  const live = await runCli(['doctor', '--kubeconfig', LAB_KUBECONFIG, '--save', saved, '-o', 'json']);
+  assert.equal(live.code, 0, live.stderr + live.stdout.slice(0, 2000));
+  const report = JSON.parse(live.stdout) as { verdict: string; summary: { nodesCollected: number }; findings: unknown[] };
+  assert.equal(report.verdict, 'clean');
+  assert.deepEqual(report.findings, []);
+  for (const n of lab.nodes) assert.match(live.stderr, new RegExp(`${n}: done in`));
+  const offline = await runCli(['doctor', '--from', saved, '-o', 'json']);
+  assert.equal(offline.code, 0);
+  const strip = (s: string) => s.replace(/"collectedAt": "[^"]*"/g, '');
+  assert.equal(strip(offline.stdout), strip(live.stdout));
+  // The saved snapshot holds no bearer tokens, keys or kubeconfig material.
+  const text = fs.readFileSync(saved, 'utf8');
+  assert.doesNotMatch(text, /BEGIN (RSA |EC )?PRIVATE KEY|client-key-data|Bearer /);
+  assert.deepEqual(await lab.client.listPodsAllNamespaces(HELPER_SELECTOR), []);
+});
+
+async function startChild(lab: Lab, mode: 'guard' | 'noguard'): Promise<{ child: ReturnType<typeof spawn>; runId: string; pod: string }> {
+  const read = await readClusterState(lab.client, {});
+  const runId = randomBytes(3).toString('hex');
+  const child = spawn(NODE, [CHILD, LAB_KUBECONFIG, lab.nodes[0]!, runId, read.location.image, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const pod = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`child not ready after 90 s: ${err}`)), 90_000);
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /ready (\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`child exited ${code} before ready: ${err}`));
+    });
+  });
+  return { child, runId, pod };
+}
+
+function exitOf(child: ReturnType<typeof spawn>): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+}
+
+for (const [sig, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
+  test(`lab: ${sig} deletes the helper pods before exiting (${code})`, { skip }, async () => {
+    const lab = await requireLab();
+    const { child, runId, pod } = await startChild(lab, 'guard');
+    const before = await lab.client.listPods('kube-flannel', { labelSelector: `${RUN_LABEL}=${runId}` });
+    assert.deepEqual(before.map((p) => p.metadata?.name), [pod]);
+    const exited = exitOf(child);
+    child.kill(sig);
+    assert.deepEqual(await exited, { code, signal: null });
+    assert.deepEqual(await lab.client.listPods('kube-flannel', { labelSelector: `${RUN_LABEL}=${runId}` }), []);
+  });
+}
+
+test('lab: after SIGKILL the helper pod is left, and `kubectl flannel cleanup` removes it by label', { skip }, async () => {
+  const lab = await requireLab();
+  const { child, runId, pod } = await startChild(lab, 'noguard');
+  const exited = exitOf(child);
+  child.kill('SIGKILL');
+  await exited;
+  const left = await lab.client.listPods('kube-flannel', { labelSelector: `${RUN_LABEL}=${runId}` });
+  assert.deepEqual(left.map((p) => p.metadata?.name), [pod]);
+  assert.ok((left[0]!.spec?.activeDeadlineSeconds ?? 0) > 0, 'the dead-man switch is set');
+  const r = await runCli(['cleanup', '--kubeconfig', LAB_KUBECONFIG]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`deleted pod kube-flannel/${pod} \\(node ${lab.nodes[0]}\\)`));
+  assert.deepEqual(await lab.client.listPodsAllNamespaces(HELPER_SELECTOR), []);
+  const again = await runCli(['cleanup', '--kubeconfig', LAB_KUBECONFIG]);
+  assert.equal(again.stdout, 'no helper pods found\n');
+});
+
+/** A ServiceAccount bound to `rules`, and a kubeconfig file using its token. Everything is removed after the test. */
+async function restrictedKubeconfig(t: { after(fn: () => Promise<void>): void }, lab: Lab, rules: V1PolicyRule[], dir: string): Promise<string> {
+  const id = `kf-test-${randomBytes(3).toString('hex')}`;
+  const core = lab.cfg.kc.makeApiClient(CoreV1Api);
+  const rbac = lab.cfg.kc.makeApiClient(RbacAuthorizationV1Api);
+  t.after(async () => {
+    await rbac.deleteClusterRoleBinding({ name: id }).catch(() => undefined);
+    await rbac.deleteClusterRole({ name: id }).catch(() => undefined);
+    await core.deleteNamespacedServiceAccount({ name: id, namespace: 'default' }).catch(() => undefined);
+  });
+  await core.createNamespacedServiceAccount({ namespace: 'default', body: { metadata: { name: id } } });
+  await rbac.createClusterRole({ body: { metadata: { name: id }, rules } });
+  await rbac.createClusterRoleBinding({
+    body: { metadata: { name: id }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: id }, subjects: [{ kind: 'ServiceAccount', name: id, namespace: 'default' }] },
+  });
+  const tr = await core.createNamespacedServiceAccountToken({ name: id, namespace: 'default', body: { spec: { expirationSeconds: 600, audiences: [] } } });
+  const cluster = lab.cfg.kc.getCurrentCluster()!;
+  const caData = cluster.caData ?? fs.readFileSync(cluster.caFile!).toString('base64');
+  const file = path.join(dir, `${id}.yaml`);
+  fs.writeFileSync(
+    file,
+    YAML.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'lab', cluster: { server: cluster.server, 'certificate-authority-data': caData } }],
+      users: [{ name: id, user: { token: tr.status!.token } }],
+      contexts: [{ name: id, context: { cluster: 'lab', user: id } }],
+      'current-context': id,
+    }),
+  );
+  return file;
+}
+
+const clusterRole = YAML.parse(fs.readFileSync('rbac/clusterrole.yaml', 'utf8')) as { rules: V1PolicyRule[] };
+
+test('lab RBAC: rbac/clusterrole.yaml is enough for doctor to collect every node', { skip }, async (t) => {
+  const lab = await requireLab();
+  const kubeconfig = await restrictedKubeconfig(t, lab, clusterRole.rules, tmp(t));
+  const snap = await collectSnapshot({
+    mode: 'cluster', kube: { kubeconfig }, requestTimeoutMs: 15_000, flannel: {}, nodeNames: [], concurrency: 8, nodeTimeoutMs: 90_000,
+    commandTimeoutMs: 20_000, keepKeys: false, helperPods: { enabled: true, imagePullSecrets: [], deadlineSeconds: 300, startTimeoutMs: 60_000 },
+  });
+  assert.deepEqual(snap.errors, []);
+  for (const n of lab.nodes) assert.equal(snap.hosts[n]?.status, 'ok', JSON.stringify(snap.hosts[n]));
+});
+
+test('lab RBAC: without pods/exec every node fails with an error naming the verb and resource; without list nodes, only the nodes part does', { skip }, async (t) => {
+  const lab = await requireLab();
+  const dir = tmp(t);
+  const noExec = clusterRole.rules.filter((r) => !(r.resources ?? []).includes('pods/exec'));
+  const kubeconfig = await restrictedKubeconfig(t, lab, noExec, dir);
+  const r = await runCli(['doctor', '--kubeconfig', kubeconfig, '-o', 'json', '--no-helper-pods']);
+  const report = JSON.parse(r.stdout) as { summary: { nodesCollected: number } };
+  assert.ok(report.summary.nodesCollected === 0, r.stdout.slice(0, 500));
+  for (const n of lab.nodes) assert.match(r.stderr, new RegExp(`${n}: FAILED: .*permission denied: cannot create pods/exec`));
+  assert.match(r.stderr, /RBAC needs verb "create" on resource "pods\/exec"/);
+
+  const noNodes = clusterRole.rules.map((rule) => ((rule.resources ?? []).includes('nodes') ? { ...rule, verbs: ['get'] } : rule));
+  const kc2 = await restrictedKubeconfig(t, lab, noNodes, dir);
+  const snap = await collectSnapshot({
+    mode: 'cluster', kube: { kubeconfig: kc2 }, requestTimeoutMs: 15_000, flannel: {}, nodeNames: [], concurrency: 8, nodeTimeoutMs: 90_000,
+    commandTimeoutMs: 20_000, keepKeys: false, helperPods: { enabled: false, imagePullSecrets: [], deadlineSeconds: 300, startTimeoutMs: 60_000 },
+  });
+  assert.equal(snap.cluster.nodes.status, 'failed');
+  assert.match(snap.cluster.nodes.status === 'failed' ? snap.cluster.nodes.error : '', /permission denied: cannot list nodes \(RBAC needs verb "list" on resource "nodes"/);
+  // The nodes that run a flannel pod are still collected.
+  for (const n of lab.nodes) assert.equal(snap.hosts[n]?.status, 'ok', JSON.stringify(snap.hosts[n]));
+});

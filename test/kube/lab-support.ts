@@ -1,0 +1,47 @@
+/**
+ * Shared by the tests that need the real lab (kube-apiserver + etcd + KWOK nodes running real
+ * flanneld in network namespaces, built by lab/). They never start or stop the lab: when it is
+ * not up they skip, saying so. Point them elsewhere with KF_LAB_KUBECONFIG.
+ */
+import fs from 'node:fs';
+import { KubeClient } from '../../src/kube/client.js';
+import { loadKubeConfig, type LoadedKubeConfig } from '../../src/kube/kubeconfig.js';
+
+export const LAB_KUBECONFIG = process.env['KF_LAB_KUBECONFIG'] ?? '/var/run/kubectl-flannel-lab/kubeconfig';
+
+export interface Lab {
+  readonly cfg: LoadedKubeConfig;
+  readonly client: KubeClient;
+  readonly nodes: string[];
+}
+
+let probed: Promise<Lab | string> | null = null;
+
+/** The lab, or the reason the lab tests skip. */
+export function lab(): Promise<Lab | string> {
+  probed ??= (async () => {
+    if (!fs.existsSync(LAB_KUBECONFIG)) return `the lab is not up (no ${LAB_KUBECONFIG}; start it with lab/lab up)`;
+    try {
+      const cfg = loadKubeConfig({ kubeconfig: LAB_KUBECONFIG });
+      const client = new KubeClient(cfg.kc, 10_000);
+      const nodes = (await client.listNodes()).map((n) => n.metadata?.name ?? '').sort();
+      if (nodes.length === 0) return 'the lab has no nodes';
+      return { cfg, client, nodes };
+    } catch (e) {
+      return `the lab's API server does not answer (${(e as Error).message})`;
+    }
+  })();
+  return probed;
+}
+
+/** For node:test's `skip` option: false when the lab is up, else the reason. */
+export async function skipUnlessLab(): Promise<false | string> {
+  const l = await lab();
+  return typeof l === 'string' ? l : false;
+}
+
+export async function requireLab(): Promise<Lab> {
+  const l = await lab();
+  if (typeof l === 'string') throw new Error(l);
+  return l;
+}

@@ -1,0 +1,132 @@
+/**
+ * Against the real lab: a real kube-apiserver with real exec (through KWOK's streaming server
+ * into the node's network namespace, where real flanneld runs). Skips, saying why, when the lab
+ * is not up. Never tears the lab down; removes every object it creates.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { analyze } from '../../src/analyzers/run.js';
+import { collectSnapshot, type ClusterCollectOptions } from '../../src/collectors/cluster-collect.js';
+import { readClusterState, usablePod } from '../../src/collectors/cluster.js';
+import { HELPER_SELECTOR, HelperPods, newRunId, RUN_LABEL } from '../../src/collectors/helper-pods.js';
+import { NodeRunner } from '../../src/collectors/pod-runner.js';
+import { execInPod, makeExec } from '../../src/kube/exec.js';
+import { LAB_KUBECONFIG, requireLab, skipUnlessLab } from './lab-support.js';
+
+const skip = await skipUnlessLab();
+
+function options(over: Partial<ClusterCollectOptions> = {}): ClusterCollectOptions {
+  return {
+    mode: 'cluster',
+    kube: { kubeconfig: LAB_KUBECONFIG },
+    requestTimeoutMs: 15_000,
+    flannel: {},
+    nodeNames: [],
+    concurrency: 8,
+    nodeTimeoutMs: 90_000,
+    commandTimeoutMs: 20_000,
+    keepKeys: false,
+    helperPods: { enabled: true, imagePullSecrets: [], deadlineSeconds: 300, startTimeoutMs: 60_000 },
+    ...over,
+  };
+}
+
+test('lab: flannel is found in kube-flannel with its net-conf, nodes carry flannel annotations, pods run', { skip }, async () => {
+  const lab = await requireLab();
+  const read = await readClusterState(lab.client, {});
+  assert.equal(read.location.namespace, 'kube-flannel');
+  assert.equal(read.location.container, 'kube-flannel');
+  const flannel = read.state.flannel;
+  assert.equal(flannel.status, 'ok');
+  if (flannel.status !== 'ok') return;
+  assert.equal(flannel.data.netConf.status, 'ok', JSON.stringify(flannel.data.netConf));
+  assert.equal(read.state.nodes.status, 'ok');
+  assert.deepEqual(read.nodes.map((n) => n.name), lab.nodes);
+  for (const n of read.nodes) {
+    assert.equal(n.flannelAnnotations['kube-subnet-manager'], 'true', `node ${n.name} annotations: ${JSON.stringify(n.flannelAnnotations)}`);
+    assert.ok(n.flannelAnnotations['public-ip'], `node ${n.name} has no public-ip annotation`);
+    assert.ok(usablePod(read.podsByNode.get(n.name) ?? [], 'kube-flannel'), `no running flannel pod on ${n.name}`);
+  }
+  assert.equal(read.state.flannelPods.status, 'ok');
+});
+
+test('lab: exec into a kube-flannel pod runs on its node: subnet.env matches the podCIDR; exit codes and missing tools', { skip }, async () => {
+  const lab = await requireLab();
+  const read = await readClusterState(lab.client, {});
+  const node = read.nodes[0]!;
+  const pod = usablePod(read.podsByNode.get(node.name) ?? [], 'kube-flannel')!;
+  const exec = makeExec(lab.cfg.kc);
+  const target = { namespace: 'kube-flannel', pod: pod.metadata!.name!, container: 'kube-flannel', timeoutMs: 20_000 };
+  const env = await execInPod(exec, { ...target, argv: ['cat', '/run/flannel/subnet.env'] });
+  assert.equal(env.status, 'ok', JSON.stringify(env));
+  const subnet = /FLANNEL_SUBNET=(\S+)/.exec(env.stdout)?.[1];
+  assert.ok(subnet, env.stdout);
+  const podCIDR = node.podCIDRs[0]!;
+  assert.equal(subnet.replace(/\.1\//, '.0/'), podCIDR);
+  const nonzero = await execInPod(exec, { ...target, argv: ['sh', '-c', 'echo out; echo err >&2; exit 3'] });
+  assert.equal(nonzero.status, 'nonzero');
+  assert.equal(nonzero.exitCode, 3);
+  assert.equal(nonzero.stdout, 'out\n');
+  assert.equal(nonzero.stderr, 'err\n');
+  const missing = await execInPod(exec, { ...target, argv: ['kf-no-such-tool'] });
+  assert.notEqual(missing.status, 'ok');
+  assert.equal(missing.toolMissing, true, JSON.stringify(missing));
+});
+
+test('lab: collectSnapshot collects every node through its flannel pod, and a healthy lab has no findings', { skip }, async () => {
+  const lab = await requireLab();
+  const events: string[] = [];
+  const snap = await collectSnapshot(options({ onProgress: (e) => e.type === 'node' && e.state !== 'running' && events.push(`${e.node}:${e.state}`) }));
+  assert.deepEqual(Object.keys(snap.hosts).sort(), lab.nodes);
+  for (const [name, h] of Object.entries(snap.hosts)) {
+    assert.equal(h.status, 'ok', `${name}: ${JSON.stringify(h)}`);
+    if (h.status !== 'ok') continue;
+    assert.match(h.data.via, /^pod kube-flannel\/kube-flannel-/);
+    assert.equal(h.data.links.status, 'ok');
+    assert.ok(h.data.links.status === 'ok' && h.data.links.data.some((l) => l.name === 'flannel.1' || l.kind === 'vxlan' || l.name === 'cni0') , `${name}: no flannel links`);
+  }
+  assert.deepEqual(events.sort(), lab.nodes.map((n) => `${n}:ok`));
+  const result = analyze(snap);
+  assert.deepEqual(
+    result.findings.map((f) => `${f.check} ${f.node ?? ""}: ${f.message}`),
+    [],
+  );
+  // No helper pod was needed, and none is left.
+  assert.deepEqual(await lab.client.listPodsAllNamespaces(HELPER_SELECTOR), []);
+});
+
+test('lab: --node and --selector focus collection, other nodes stay in the snapshot', { skip }, async () => {
+  const lab = await requireLab();
+  const one = lab.nodes[1] ?? lab.nodes[0]!;
+  const snap = await collectSnapshot(options({ nodeNames: [one] }));
+  assert.deepEqual(Object.keys(snap.hosts), [one]);
+  assert.equal(snap.cluster.nodes.status === 'ok' && snap.cluster.nodes.data.length, lab.nodes.length);
+  const sel = await collectSnapshot(options({ nodeSelector: `kubernetes.io/hostname=${one}` }));
+  assert.deepEqual(Object.keys(sel.hosts), [one]);
+  await assert.rejects(collectSnapshot(options({ nodeNames: ['no-such-node'] })), /--node no-such-node: no such node/);
+});
+
+test('lab: a helper pod is created on the node, runs commands there, and is deleted', { skip }, async () => {
+  const lab = await requireLab();
+  const node = lab.nodes[0]!;
+  const read = await readClusterState(lab.client, {});
+  const runId = newRunId();
+  const helpers = new HelperPods(lab.client, { namespace: 'kube-flannel', image: read.location.image, imagePullSecrets: [], runId, deadlineSeconds: 120 }, 60_000);
+  try {
+    const runner = new NodeRunner({ node, exec: makeExec(lab.cfg.kc), flannelPod: null, helpers, timeoutMs: 20_000 });
+    const r = await runner.run(['cat', '/run/flannel/subnet.env']);
+    assert.equal(r.exitCode, 0, JSON.stringify(r));
+    assert.match(r.stdout, /FLANNEL_NETWORK=10\.244\.0\.0\/16/);
+    assert.match(runner.description, /helper pod \(no running kube-flannel pod on this node\)/);
+    const pods = await lab.client.listPods('kube-flannel', { labelSelector: `${RUN_LABEL}=${runId}` });
+    assert.equal(pods.length, 1);
+    const spec = pods[0]!.spec!;
+    assert.equal(spec.nodeName, node);
+    assert.equal(spec.hostNetwork, true);
+    assert.equal(spec.activeDeadlineSeconds, 120);
+  } finally {
+    const del = await helpers.deleteAll();
+    assert.equal(del.failed.length, 0, JSON.stringify(del.failed));
+  }
+  assert.deepEqual(await lab.client.listPods('kube-flannel', { labelSelector: `${RUN_LABEL}=${runId}` }), []);
+});
