@@ -299,6 +299,7 @@ export class SimCluster {
     for (const n of this.nodes) {
       const host = await collectHost(n.name, localRunner({ netns: n.ns }), {
         keepKeys: false,
+        backend: this.flannelType === 'udp' || this.flannelType === 'host-gw' || this.flannelType === 'vxlan' || this.flannelType === 'ipip' || this.flannelType === 'wireguard' || this.flannelType === 'ipsec' ? this.flannelType : null,
         peerAddresses: this.nodes.filter((p) => p !== n).flatMap((p) => (this.dualStack ? [p.ip, p.ip6] : [p.ip])),
         subnetEnvPath: this.subnetEnvPath(n),
       });

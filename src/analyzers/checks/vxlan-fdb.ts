@@ -42,7 +42,10 @@ export default defineCheck({
         // Right MAC with a wrong dst was reported above.
         if (expectedMacs.has(f.mac.toLowerCase())) continue;
         if (peerEntries.has(`${f.mac.toLowerCase()}|${normalizeIP(f.dst)}`)) continue;
-        const why = f.mac === '00:00:00:00:00:00' ? 'is a flood entry flannel never adds' : macs.has(f.mac.toLowerCase()) ? 'belongs to a node that is not a peer of this one' : 'belongs to no current node';
+        const own = [n.vxlan?.vtepMAC, n.vxlanV6?.vtepMAC].includes(f.mac.toLowerCase());
+        const why = f.mac === '00:00:00:00:00:00' ? 'is a flood entry flannel never adds'
+          : own ? "is this node's own VtepMAC: left from a moment a peer's lease carried it, flanneld never removes it"
+          : macs.has(f.mac.toLowerCase()) ? 'belongs to a node that is not a peer of this one' : 'belongs to no current node';
         report({ node: n.name, severity: 'warning', message: `fdb entry ${f.mac} dst ${f.dst} on ${f.dev} ${why}`, evidence: [formatFdb(f)], fix: `On ${n.name}: bridge fdb del ${f.mac} dev ${f.dev} dst ${f.dst} self` });
       }
     }
