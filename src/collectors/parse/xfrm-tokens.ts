@@ -46,7 +46,16 @@ export function splitGlued(tok: string): string[] {
   const hex = /^(0x[0-9a-f]+)(.*)$/i.exec(tok);
   if (hex) {
     const [, lit = '', rest = ''] = hex;
-    return rest === '' ? [lit] : [lit, ...splitGlued(rest)];
+    if (rest === '') return [lit];
+    // `enc cbc(aes) 0x…` has no trailing number, so a keyword starting with a hex letter (`encap`,
+    // `anti-replay`, `dir`) can be glued to the key: give those letters back to the keyword.
+    if (/^[g-z]/i.test(rest)) {
+      for (let back = 1; back <= 2 && back < lit.length - 2; back++) {
+        const tail = lit.slice(-back) + rest;
+        if (KEYWORDS_BY_LENGTH.some((k) => tail.startsWith(k))) return [lit.slice(0, -back), ...splitKeywordHead(tail)];
+      }
+    }
+    return [lit, ...splitGlued(rest)];
   }
   for (let i = 1; i < tok.length; i++) {
     const head = tok.slice(0, i);
