@@ -140,7 +140,8 @@ export async function runCapture(o: CaptureOptions, io: CaptureIo): Promise<void
       await output.close();
     }
   } finally {
-    io.stderr.write(
+    // Nothing to summarise when the input was not even a capture; the error says why.
+    if (reader.format) io.stderr.write(
       formatSummary({
         source,
         format: reader.format,
