@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian tools used by tests, fixtures and benchmarks (real iproute2, tcpdump, tshark, scapy).
-PKGS=(iproute2 iptables nftables tcpdump tshark python3-scapy ethtool openssl busybox)
+PKGS=(iproute2 iputils-ping iptables nftables tcpdump tshark python3-scapy ethtool openssl busybox)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -48,6 +48,6 @@ export function toFinding(check: Check, r: Report): Finding {
     peer: r.peer ?? null,
     message: r.message,
     evidence: r.evidence,
-    fix: r.fix ?? check.docs.fix,
+    fix: r.fix ?? (r.node ? check.docs.fix.replaceAll('<node>', r.node) : check.docs.fix),
   };
 }

@@ -48,7 +48,7 @@ export const FAILURE_MODES: readonly FailureMode[] = [
   { n: 36, title: 'IPv6 VXLAN needs 70 bytes of overhead' },
   { n: 37, title: 'No masquerade' },
   { n: 38, title: 'Client source IP replaced by the cni0 gateway or a node IP', notCovered: 'the cause is not settled upstream (rule 7 or kube-proxy masquerade-all); needs conntrack and rule counters' },
-  { n: 39, title: 'Service ClusterIP fails while pod IPs work', notCovered: 'a kube-proxy problem; br_netfilter is covered by br-netfilter, IPVS and hairpin are not analysed' },
+  { n: 39, title: 'Service ClusterIP fails while pod IPs work (br_netfilter part; IPVS and hairpin are kube-proxy matters)' },
   { n: 40, title: 'WireGuard endpoint is private or NATed, no handshake' },
   { n: 41, title: 'IPsec: policies present but traffic fails' },
   { n: 42, title: 'NetworkManager or networkd manages flannel devices', notCovered: 'needs nmcli/networkd state; its visible effect (a rewritten MAC, a stripped address) is caught by vtep-mac and flannel-device' },

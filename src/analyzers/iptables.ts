@@ -34,7 +34,7 @@ export function parseRule(chain: string, spec: string): RuleSpec {
     else if (opt === '-d' || opt === '--destination') { dst = { cidr: val, negated }; matches++; i++; }
     else if (opt === '-i' || opt === '--in-interface') { inIface = val; matches++; i++; }
     else if (opt === '-o' || opt === '--out-interface') { outIface = val; matches++; i++; }
-    else if (opt === '-j' || opt === '--jump' || opt === '-g' || opt === '--goto') { target = val; i++; }
+    else if (opt === '-j' || opt === '--jump' || opt === '-g' || opt === '--goto') { target = val; break; } // the rest are target options
     else if (opt === '-m' && val === 'comment') { i++; }
     else if (opt === '--comment') { i++; }
     else if (opt?.startsWith('-')) { matches++; }

@@ -1,13 +1,7 @@
 /** Matching collected routes against expected ones; shared by the route checks. */
-import type { HostState, Route } from '../snapshot/types.js';
+import type { Route } from '../snapshot/types.js';
 import { sameIP, samePrefix } from '../net/cidr.js';
 import type { ExpectedRoute } from './expected/types.js';
-import { ok } from './model.js';
-
-/** Unicast routes of the main table, where flanneld puts all of its routes. */
-export function mainRoutes(host: HostState): Route[] | undefined {
-  return ok(host.routes)?.filter((r) => (r.table === 'main' || r.table === '254') && (r.type === 'unicast' || r.type === ''));
-}
 
 export function routeMatches(actual: Route, want: ExpectedRoute): boolean {
   if (!samePrefix(actual.dst, want.dst)) return false;
@@ -20,3 +14,4 @@ export function routeMatches(actual: Route, want: ExpectedRoute): boolean {
 export function satisfies(actual: Route, want: ExpectedRoute): boolean {
   return routeMatches(actual, want) || want.alternatives.some((alt) => routeMatches(actual, alt));
 }
+

@@ -2,7 +2,6 @@
  * `capture` offline: reader -> (decryptor) -> (writer), plus the optional Wireshark key table.
  * Streams are injected so tests and a future live capture can drive the same code.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
 import { open, readFile, writeFile } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { parseXfrmState } from '../collectors/parse/xfrm.js';
@@ -70,7 +69,7 @@ async function openInput(path: string, io: CaptureIo): Promise<AsyncIterable<Buf
   if (path === '-') return io.stdin as AsyncIterable<Buffer>;
   try {
     const fh = await open(path, 'r');
-    return createReadStream('', { fd: fh.fd, highWaterMark: 1 << 20, autoClose: true }) as AsyncIterable<Buffer>;
+    return fh.createReadStream({ highWaterMark: 1 << 20, autoClose: true }) as AsyncIterable<Buffer>;
   } catch (e) {
     throw new UserError(`--read ${path}: cannot open: ${(e as Error).message}`);
   }
@@ -84,7 +83,7 @@ async function openOutput(path: string, io: CaptureIo): Promise<{ stream: Writab
   } catch (e) {
     throw new UserError(`--write ${path}: cannot create: ${(e as Error).message}`);
   }
-  const stream = createWriteStream('', { fd: fh.fd, autoClose: true });
+  const stream = fh.createWriteStream({ autoClose: true, highWaterMark: 1 << 20 });
   return {
     stream,
     close: () =>
@@ -140,7 +139,8 @@ export async function runCapture(o: CaptureOptions, io: CaptureIo): Promise<void
       await output.close();
     }
   } finally {
-    io.stderr.write(
+    // Nothing to summarise when the input was not even a capture; the error says why.
+    if (reader.format) io.stderr.write(
       formatSummary({
         source,
         format: reader.format,

@@ -12,7 +12,7 @@ import { KubeClient } from '../kube/client.js';
 import { VERSION } from '../version.js';
 import { makeExec } from '../kube/exec.js';
 import { loadKubeConfig, type KubeConfigOptions } from '../kube/kubeconfig.js';
-import { SCHEMA_VERSION, type CollectionError, type Collected, type HostState, type KubeNode, type Snapshot } from '../snapshot/types.js';
+import { SCHEMA_VERSION, type BackendType, type CollectionError, type Collected, type FlannelInstall, type HostState, type KubeNode, type Snapshot } from '../snapshot/types.js';
 import { mapLimit, readClusterState, usablePod, type FlannelLocator } from './cluster.js';
 import { HelperPods, installSignalCleanup, newRunId } from './helper-pods.js';
 import { collectHost as defaultCollectHost } from './host.js';
@@ -228,7 +228,7 @@ async function collectCluster(opts: ClusterCollectOptions): Promise<Snapshot> {
       emit({ type: 'node', node: name, state: 'running', via: nodeRunner.description, commands: 0 });
       try {
         const host = await Promise.race([
-          collectHost(name, counter, { keepKeys: opts.keepKeys, peerAddresses: peers.filter((p) => !node.internalIPs.includes(p) && p !== node.flannelAnnotations['public-ip']), timeoutMs: opts.commandTimeoutMs, signal: nodeSignal }),
+          collectHost(name, counter, { keepKeys: opts.keepKeys, backend: backendOf(read.state.flannel), peerAddresses: peers.filter((p) => !node.internalIPs.includes(p) && p !== node.flannelAnnotations['public-ip']), timeoutMs: opts.commandTimeoutMs, signal: nodeSignal }),
           abortAfter(nodeSignal),
         ]);
         const durationMs = Math.round(performance.now() - started);
@@ -273,4 +273,9 @@ async function collectCluster(opts: ClusterCollectOptions): Promise<Snapshot> {
     hosts: Object.fromEntries(Object.entries(hosts).sort(([a], [b]) => a.localeCompare(b))),
     errors: [...errors].sort((a, b) => (a.node ?? '').localeCompare(b.node ?? '') || a.what.localeCompare(b.what)),
   };
+}
+
+/** The configured backend type, so the host collector skips commands that backend never needs. */
+function backendOf(flannel: Collected<FlannelInstall>): BackendType | null {
+  return flannel.status === 'ok' && flannel.data.netConf.status === 'ok' ? flannel.data.netConf.data.backend.type : null;
 }

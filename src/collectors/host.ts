@@ -5,7 +5,7 @@
  * removed.
  */
 import { isIP } from 'node:net';
-import type { Collected, Firewall, HostState, IptablesDump, RawCommand, Route } from '../snapshot/types.js';
+import type { BackendType, Collected, Firewall, HostState, IptablesDump, RawCommand, Route, WireguardDevice } from '../snapshot/types.js';
 import {
   DEFAULT_SUBNET_ENV, FDB, iptablesCommand, KERNEL, LINKS, NEIGHBOURS, NFT_RULESET, routeGetCommand, routesCommand,
   rulesCommand, subnetEnvCommand, SYSCTLS, WIREGUARD, XFRM_POLICY, XFRM_STATE, type NodeCommand,
@@ -24,6 +24,11 @@ export interface CollectHostOptions {
   readonly timeoutMs?: number;
   /** Default /run/flannel/subnet.env. */
   readonly subnetEnvPath?: string;
+  /**
+   * The configured backend, when known. `wg` runs only for wireguard (or an unknown backend):
+   * elsewhere it is irrelevant, and a missing `wg` would only cost a helper pod.
+   */
+  readonly backend?: BackendType | null;
   /** Commands in flight at once; default 4. */
   readonly concurrency?: number;
   readonly signal?: AbortSignal;
@@ -48,7 +53,8 @@ export async function collectHost(node: string, runner: CommandRunner, opts: Col
   const subnetEnv = run(subnetEnvCommand(opts.subnetEnvPath ?? DEFAULT_SUBNET_ENV));
   const sysctls = run(SYSCTLS);
   const xfrm = collectXfrm(run, opts.keepKeys);
-  const wireguard = run(WIREGUARD);
+  const wantWg = opts.backend === undefined || opts.backend === null || opts.backend === 'wireguard' || opts.backend === 'other';
+  const wireguard: Promise<Outcome<WireguardDevice[]>> = wantWg ? run(WIREGUARD) : Promise.resolve({ status: 'skipped', error: `not a wireguard cluster (backend ${opts.backend})` });
   const firewall = collectFirewall(run);
   const routeGets = collectRouteGets(run, opts.peerAddresses);
 
@@ -108,6 +114,8 @@ async function runCommand<T>(
     const where = form.argv.join(' ');
 
     if (res.timedOut) return { status: 'timeout', error: `${where}: ${res.error ?? `timed out after ${timeoutMs} ms`}` };
+    // The node's deadline passed or the run was cancelled: no point trying other forms.
+    if (signal?.aborted) return { status: 'timeout', error: `${where}: stopped (node deadline reached or run cancelled)` };
     if (isMissingTool(res)) return { status: 'unavailable', error: `${where}: ${missingText(res)}` };
     if (res.exitCode !== 0) {
       if (cmd.emptyWhen?.test(res.stderr)) return parsed(parseSafely(form.parse, ''), where, redact);

@@ -33,7 +33,11 @@ export interface NodeCommand<T> {
   readonly id: string;
   /** Preferred form first; later forms are fallbacks for old iproute2 and busybox. */
   readonly forms: readonly [CommandForm<T>, ...CommandForm<T>[]];
-  /** A missing tool is normal here (one of two iptables backends, wg without wireguard). */
+  /**
+   * A missing tool is normal on some nodes (one of two iptables backends, wg without the
+   * wireguard backend). Either way a missing tool makes the part `unavailable`; this tells
+   * renderers whether that deserves a mention.
+   */
   readonly optional: boolean;
   /** stderr that means "none of these here", giving an empty result (e.g. IPv6 disabled). */
   readonly emptyWhen?: RegExp;
@@ -56,7 +60,7 @@ export const LINKS: NodeCommand<Link[]> = {
   forms: [
     { id: 'links:json', argv: ['ip', '-j', '-d', 'addr', 'show'], parse: parseIpAddrJson },
     { id: 'links:text', argv: ['ip', '-d', 'addr', 'show'], parse: parseIpAddrText },
-    { id: 'links:plain', argv: ['ip', 'addr', 'show'], parse: parseIpAddrText },
+    { id: 'links:plain', argv: ['ip', 'addr', 'show'], parse: (s) => parseIpAddrText(s, { detailed: false }) },
   ],
   optional: false,
 };

@@ -18,8 +18,22 @@ export interface Prefix {
   readonly bytes: readonly number[];
 }
 
+// Snapshots repeat the same few thousand addresses and prefixes across every node's tables;
+// parsing each once keeps a 1,000-node analysis from re-parsing millions of strings.
+const ipCache = new Map<string, string | null>();
+const prefixCache = new Map<string, Prefix | null>();
+
 /** Canonical text for an address, or null when it is not an IP address. */
 export function normalizeIP(text: string): string | null {
+  let v = ipCache.get(text);
+  if (v === undefined) {
+    v = normalizeIPUncached(text);
+    ipCache.set(text, v);
+  }
+  return v;
+}
+
+function normalizeIPUncached(text: string): string | null {
   if (!ipaddr.isValid(text)) return null;
   const a = ipaddr.parse(text);
   // An IPv4-mapped IPv6 address is the same host as its IPv4 form.
@@ -34,6 +48,15 @@ export function familyOf(ip: string): Family | null {
 
 /** Parses `a.b.c.d/n` or `x::/n`; a bare address is a host prefix. Null when malformed. */
 export function parsePrefix(text: string): Prefix | null {
+  let v = prefixCache.get(text);
+  if (v === undefined) {
+    v = parsePrefixUncached(text);
+    prefixCache.set(text, v);
+  }
+  return v;
+}
+
+function parsePrefixUncached(text: string): Prefix | null {
   const trimmed = text.trim();
   const slash = trimmed.indexOf('/');
   const addrText = slash < 0 ? trimmed : trimmed.slice(0, slash);
@@ -87,6 +110,7 @@ export function hostPrefixLength(family: Family): number {
 /** Same address, compared canonically (so `fd00::1` equals `fd00:0::1`). */
 export function sameIP(a: string | null | undefined, b: string | null | undefined): boolean {
   if (!a || !b) return false;
+  if (a === b) return true;
   const na = normalizeIP(a);
   return na !== null && na === normalizeIP(b);
 }
@@ -94,6 +118,7 @@ export function sameIP(a: string | null | undefined, b: string | null | undefine
 /** Same prefix, compared canonically. */
 export function samePrefix(a: string | null | undefined, b: string | null | undefined): boolean {
   if (!a || !b) return false;
+  if (a === b) return true;
   const pa = parsePrefix(a);
   const pb = parsePrefix(b);
   return pa !== null && pb !== null && pa.text === pb.text;

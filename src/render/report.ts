@@ -18,6 +18,8 @@ export interface DoctorReport {
   };
   readonly findings: readonly Finding[];
   readonly checks: readonly string[];
+  /** Every Node in the snapshot, for the node-pair matrix. */
+  readonly nodes: readonly string[];
 }
 
 export function buildReport(snapshot: Snapshot, result: AnalysisResult): DoctorReport {
@@ -42,5 +44,6 @@ export function buildReport(snapshot: Snapshot, result: AnalysisResult): DoctorR
     },
     findings: result.findings,
     checks: result.checksRun,
+    nodes: nodes.map((n) => n.name),
   };
 }

@@ -26,7 +26,7 @@ export function renderText(report: DoctorReport, style: Style): string {
     }
     out.push('');
   }
-  const matrix = pairMatrix(report.findings);
+  const matrix = pairMatrix(report.findings, report.nodes);
   if (matrix) out.push(style.bold('Problems between node pairs (row: node where the entry is wrong, column: peer)'), matrix);
   return out.join('\n').replace(/\n+$/, '\n');
 }
@@ -47,10 +47,12 @@ function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]
 }
 
 /** Rows: node holding the wrong entry; columns: the peer it concerns; cells: count of findings. */
-function pairMatrix(findings: readonly Finding[]): string | null {
+function pairMatrix(findings: readonly Finding[], nodes: readonly string[]): string | null {
   const paired = findings.filter((f) => f.node && f.peer && f.severity !== 'info');
   if (paired.length === 0) return null;
-  const names = [...new Set(paired.flatMap((f) => [f.node!, f.peer!]))].sort();
+  // Large clusters: only the nodes involved, so the matrix stays readable.
+  const involved = [...new Set(paired.flatMap((f) => [f.node!, f.peer!]))];
+  const names = (nodes.length <= 12 ? [...new Set([...nodes, ...involved])] : involved).sort();
   const rows = names.map((row) => [row, ...names.map((col) => {
     if (row === col) return '·';
     const n = paired.filter((f) => f.node === row && f.peer === col).length;

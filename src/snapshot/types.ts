@@ -177,6 +177,11 @@ export interface Link {
   readonly parent: string | null;
   readonly vxlan: VxlanInfo | null;
   readonly addresses: readonly Address[];
+  /**
+   * Set when the node's `ip` prints no link details (busybox `ip addr`): `kind` and `vxlan`
+   * are then unknown, not absent, and `operstate` is UNKNOWN.
+   */
+  readonly detailsMissing?: true;
 }
 
 export interface VxlanInfo {

@@ -44,12 +44,14 @@ test('collectHost reads a real flannel vxlan node: flannel.1, neigh, fdb, routes
   });
 
   assert.equal(host.node, 'node-1');
+  assert.deepEqual(JSON.parse(JSON.stringify(host)), host, 'plain JSON: the snapshot round-trips through a file');
   assert.equal(host.via, `netns ${lab.node}`);
   assert.match(host.kernel ?? '', /^\d+\.\d+/);
 
   const links = ok(host.links, 'links');
   const flannel = links.find((l) => l.name === 'flannel.1');
   assert.equal(flannel?.kind, 'vxlan');
+  assert.equal(flannel?.detailsMissing, undefined);
   assert.deepEqual(flannel?.vxlan, { id: 1, local: '192.168.56.11', dev: 'eth0', port: 8472, learning: false, gbp: false });
   assert.equal(flannel?.mac, VTEP_MAC);
   assert.deepEqual(flannel?.addresses.filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`), ['10.244.1.0/32']);
@@ -114,6 +116,7 @@ test('busybox ip: the JSON forms fail and the collector falls back to text, reco
   const flannel = ok(host.links, 'links').find((l) => l.name === 'flannel.1');
   assert.equal(flannel?.mac, VTEP_MAC);
   assert.ok(flannel?.addresses.some((a) => a.local === '10.244.1.0' && a.prefixlen === 32));
+  assert.equal(flannel?.detailsMissing, true, 'busybox gives no kind: unknown, not "plain device"');
   const plain = host.raw.find((r) => r.id === 'links:plain');
   assert.match(plain?.fallbackReason ?? '', /^ip -d addr show: exit 1/);
   assert.match(host.raw.find((r) => r.id === 'links:text')?.fallbackReason ?? '', /^ip -j -d addr show: exit 1/);
@@ -171,4 +174,22 @@ test('namespace deleted mid-run: later parts fail with the command and stderr, e
   assert.equal(host.sysctls.status, 'failed');
   const fdbRaw = host.raw.filter((r) => r.id.startsWith('fdb:'));
   assert.deepEqual(fdbRaw.map((r) => r.id), ['fdb:json', 'fdb:text']);
+});
+
+test('an ip that ignores -j (iproute2 before JSON support for a subcommand) falls back on the parse error', { skip }, async (t) => {
+  const lab = buildVxlanLab();
+  t.after(() => lab.destroy());
+  const inner = localRunner({ netns: lab.node });
+  // Real iproute2, run without -j for `route` and `neigh`: the text such versions print when given -j.
+  const ignoresJ: CommandRunner = {
+    description: inner.description,
+    run: (argv, o) => inner.run(argv[0] === 'ip' && (argv.includes('route') || argv.includes('neigh')) ? argv.filter((a) => a !== '-j') : argv, o),
+  };
+  const host = await collectHost('node-1', ignoresJ, { keepKeys: false, peerAddresses: ['192.168.56.12'] });
+  const overlay = ok(host.routes, 'routes').find((r) => r.dst === '10.244.2.0/24');
+  assert.deepEqual([overlay?.gateway, overlay?.dev, overlay?.flags], ['10.244.2.0', 'flannel.1', ['onlink']]);
+  assert.equal(ok(host.neighbours, 'neighbours').find((n) => n.dev === 'flannel.1')?.lladdr, PEER_VTEP_MAC);
+  assert.equal(ok(host.routeGets, 'routeGets')['192.168.56.12']?.dev, 'eth0');
+  assert.match(host.raw.find((r) => r.id === 'routes.inet:text')?.fallbackReason ?? '', /^ip -4 -j route show table all: line 1: not valid JSON/);
+  assert.equal(host.raw.find((r) => r.id === 'links:text'), undefined, 'links needed no fallback');
 });

@@ -25,6 +25,20 @@ function sh(...argv: string[]): void {
   execFileSync(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
+/**
+ * The kernel reports carrier changes asynchronously (linkwatch), so a fresh bridge flips its
+ * routes' `linkdown` flag a moment after setup. Waiting for LOWER_UP keeps two reads equal.
+ */
+function waitForCarrier(ns: string, dev: string): void {
+  for (let i = 0; i < 50; i++) {
+    const out = execFileSync('ip', ['-n', ns, '-j', 'link', 'show', dev], { encoding: 'utf8' });
+    const routes = execFileSync('ip', ['-n', ns, 'route', 'show', 'dev', dev], { encoding: 'utf8' });
+    if (out.includes('"LOWER_UP"') && !routes.includes('linkdown')) return;
+    execFileSync('sleep', ['0.1']);
+  }
+  throw new Error(`${dev} in ${ns} got no carrier`);
+}
+
 export function buildVxlanLab(): Lab {
   const p = `kfp${randomBytes(3).toString('hex')}`;
   const lab = { node: `${p}node`, peer: `${p}peer`, pod: `${p}pod` };
@@ -57,6 +71,9 @@ export function buildVxlanLab(): Lab {
     n('ip', 'link', 'set', 'cni0', 'up');
     n('ip', 'link', 'add', 'veth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', lab.pod);
     n('ip', 'link', 'set', 'veth0', 'master', 'cni0', 'up');
+    sh('ip', '-n', lab.pod, 'addr', 'add', '10.244.1.2/24', 'dev', 'eth0');
+    sh('ip', '-n', lab.pod, 'link', 'set', 'eth0', 'up');
+    waitForCarrier(lab.node, 'cni0');
     n('iptables-nft', '-t', 'nat', '-N', 'FLANNEL-POSTRTG');
     n('iptables-nft', '-t', 'nat', '-A', 'POSTROUTING', '-m', 'comment', '--comment', 'flanneld masq', '-j', 'FLANNEL-POSTRTG');
     n('iptables-nft', '-t', 'nat', '-A', 'FLANNEL-POSTRTG', '-s', '10.244.1.0/24', '-d', '10.244.0.0/16', '-m', 'comment', '--comment', 'flanneld masq', '-j', 'RETURN');

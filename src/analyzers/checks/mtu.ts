@@ -35,7 +35,7 @@ export default defineCheck({
           report({ node: n.name, message: `${link.name} MTU ${link.mtu} exceeds uplink ${uplink.name} MTU ${uplink.mtu} minus the ${b.type} overhead ${overhead}`, evidence: ev });
         } else if (b.type === 'vxlan' && dev.name === vxlanDeviceName(b.vni, 'inet6') && link.mtu < F) {
           // flannel subtracts 50 but IPv6 VXLAN needs 70: the kernel clamps the device below FLANNEL_MTU.
-          report({ node: n.name, severity: 'warning', message: `${link.name} MTU ${link.mtu} is below FLANNEL_MTU ${F}: IPv6 pod packets between ${link.mtu + 1} and ${F} bytes depend on ICMPv6 Packet Too Big`, evidence: ev });
+          report({ node: n.name, severity: 'info', message: `${link.name} MTU ${link.mtu} is below FLANNEL_MTU ${F} (flannel subtracts 50 where IPv6 VXLAN needs 70): IPv6 pod packets between ${link.mtu + 1} and ${F} bytes depend on ICMPv6 Packet Too Big`, evidence: ev });
         } else if (link.mtu < F) {
           report({ node: n.name, message: `${link.name} MTU ${link.mtu} is below FLANNEL_MTU ${F}: pods send packets the tunnel cannot carry`, evidence: ev });
         } else if (link.mtu > F && b.type === 'vxlan') {

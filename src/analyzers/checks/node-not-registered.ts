@@ -20,7 +20,8 @@ export default defineCheck({
       if (model.netConf?.enableIPv4 !== false && !a['public-ip']) missing.push('public-ip');
       if (model.netConf?.enableIPv6 && !a['public-ipv6']) missing.push('public-ipv6');
       if (a['backend-type'] === undefined) missing.push('backend-type');
-      if (needsData && !n.vxlan && !n.wireguard && !n.backendDataError) missing.push('backend-data');
+      // backend-data is only read from leases of the configured type; another type is backend-type-mismatch's finding.
+      if (needsData && a['backend-type'] === model.backend.type && !n.vxlan && !n.wireguard && !n.backendDataError) missing.push('backend-data');
       if (n.backendDataError) missing.push(`backend-data (${n.backendDataError})`);
       if (missing.length === 0) continue;
       report({

@@ -1,7 +1,7 @@
 import { defineCheck } from '../check.js';
 import { samePrefix } from '../../net/cidr.js';
 import { formatRoute } from '../format.js';
-import { mainRoutes } from '../routes.js';
+import { mainRoutes } from '../host-index.js';
 
 export default defineCheck({
   id: 'own-podcidr-route',

@@ -1,8 +1,8 @@
 import { defineCheck } from '../check.js';
-import { samePrefix } from '../../net/cidr.js';
 import { expectedFor } from '../expected/index.js';
 import { formatExpectedRoute, formatRoute } from '../format.js';
-import { mainRoutes, satisfies } from '../routes.js';
+import { mainRoutes, routesTo } from '../host-index.js';
+import { satisfies } from '../routes.js';
 
 export default defineCheck({
   id: 'peer-routes',
@@ -16,10 +16,9 @@ export default defineCheck({
   },
   run(model, report) {
     for (const n of model.nodes) {
-      const routes = n.host ? mainRoutes(n.host) : undefined;
-      if (!routes) continue;
+      if (!n.host || !mainRoutes(n.host)) continue;
       for (const want of expectedFor(model, n).routes) {
-        const sameDst = routes.filter((r) => samePrefix(r.dst, want.dst));
+        const sameDst = routesTo(n.host, want.dst);
         if (sameDst.some((r) => satisfies(r, want))) continue;
         const expected = [want, ...want.alternatives].map(formatExpectedRoute).join(' or ');
         report({

@@ -9,7 +9,7 @@ export default defineCheck({
   docs: {
     meaning: "The Node's podCIDR is not inside the Network (or IPv6Network) of flannel's net-conf.json, typically because kubeadm --pod-network-cidr differs from the flannel ConfigMap.",
     impact: "Current flanneld refuses to start (`subnet ... specified in the flannel net config doesn't contain ... PodCIDR`); older flanneld wrote an inconsistent subnet.env, breaking routing and masquerading.",
-    fix: 'Make kube-flannel-cfg net-conf.json Network equal the cluster CIDR (kube-controller-manager --cluster-cidr), then restart the flannel pods: kubectl -n kube-flannel rollout restart ds/kube-flannel-ds',
+    fix: 'Make kube-flannel-cfg net-conf.json Network equal the cluster CIDR (kube-controller-manager --cluster-cidr), then restart the flannel pods: kubectl -n kube-flannel rollout restart ds/kube-flannel-ds.',
   },
   run(model, report) {
     for (const n of model.nodes) {

@@ -1,7 +1,7 @@
 import { defineCheck } from '../check.js';
 import { covers, parsePrefix, samePrefix } from '../../net/cidr.js';
 import { formatRoute } from '../format.js';
-import { mainRoutes } from '../routes.js';
+import { mainRoutes } from '../host-index.js';
 
 export default defineCheck({
   id: 'stale-routes',
@@ -17,6 +17,7 @@ export default defineCheck({
     const nets = [model.network, model.network6].filter((p) => p !== null);
     if (nets.length === 0) return;
     const owned = model.nodes.flatMap((n) => [n.podCIDR, n.podCIDRv6]).filter((p) => p !== null);
+    const ownedText = new Set(owned.map((o) => o.text));
     for (const n of model.nodes) {
       const routes = n.host ? mainRoutes(n.host) : undefined;
       if (!routes) continue;
@@ -24,11 +25,13 @@ export default defineCheck({
       for (const r of routes) {
         const dst = parsePrefix(r.dst);
         if (!dst) continue;
+        // Connected routes come from an address on a link, not from a lease; network-overlap covers them.
+        if (r.protocol === 'kernel') continue;
         seen.set(dst.text, (seen.get(dst.text) ?? 0) + 1);
         const net = nets.find((x) => covers(x, dst));
         // The whole-Network route is wireguard's and udp's; routes outside Network are not flannel's business.
         if (!net || net.text === dst.text) continue;
-        if (owned.some((o) => samePrefix(o.text, dst.text))) continue;
+        if (ownedText.has(dst.text)) continue;
         // A host route to a pod (e.g. by another CNI) inside an owned subnet is not a stale lease route.
         if (owned.some((o) => covers(o, dst))) continue;
         report({ node: n.name, message: `route to ${dst.text} leads to a subnet no node owns`, evidence: [formatRoute(r), `podCIDRs in the cluster: ${owned.map((o) => o.text).join(', ')}`], fix: `On ${n.name}: ip route del ${dst.text}` });

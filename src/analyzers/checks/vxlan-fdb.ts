@@ -1,8 +1,9 @@
 import { defineCheck } from '../check.js';
-import { sameIP } from '../../net/cidr.js';
+import { normalizeIP, sameIP } from '../../net/cidr.js';
 import { expectedFor, FLANNEL_DEVICE_PATTERN } from '../expected/index.js';
 import { formatFdb } from '../format.js';
 import { ok, peersOf } from '../model.js';
+import { fdbOf } from '../host-index.js';
 
 export default defineCheck({
   id: 'vxlan-fdb',
@@ -21,8 +22,11 @@ export default defineCheck({
       const fdb = ok(n.host?.fdb);
       if (!fdb) continue;
       const expected = expectedFor(model, n).fdb;
+      const expectedMacs = new Set(expected.map((w) => w.mac));
+      // A peer's correct entry is fine even where it is not demanded (DirectRouting with on-link-ness unknown).
+      const peerEntries = new Set(peersOf(model, n).flatMap((p) => [p.vxlan && p.publicIP ? `${p.vxlan.vtepMAC}|${normalizeIP(p.publicIP)}` : null, p.vxlanV6 && p.publicIPv6 ? `${p.vxlanV6.vtepMAC}|${normalizeIP(p.publicIPv6)}` : null]).filter((x): x is string => x !== null));
       for (const want of expected) {
-        const found = fdb.filter((f) => f.dev === want.dev && f.mac.toLowerCase() === want.mac);
+        const found = fdbOf(n.host!, want.dev, want.mac);
         if (found.some((f) => sameIP(f.dst, want.dst))) continue;
         report({
           node: n.name,
@@ -35,11 +39,13 @@ export default defineCheck({
       for (const f of fdb) {
         // Only unicast entries with a remote dst are flanneld's; the device's own multicast list has none.
         if (!FLANNEL_DEVICE_PATTERN.test(f.dev) || f.dst === null) continue;
-        if (expected.some((w) => w.dev === f.dev && w.mac === f.mac.toLowerCase() && sameIP(w.dst, f.dst))) continue;
-        // Right MAC, wrong dst was reported above; a peer's correct entry is fine even when not demanded (DirectRouting).
-        if (expected.some((w) => w.mac === f.mac.toLowerCase())) continue;
-        if (peersOf(model, n).some((p) => [p.vxlan?.vtepMAC, p.vxlanV6?.vtepMAC].includes(f.mac.toLowerCase()) && (sameIP(p.publicIP, f.dst) || sameIP(p.publicIPv6, f.dst)))) continue;
-        const why = f.mac === '00:00:00:00:00:00' ? 'is a flood entry flannel never adds' : macs.has(f.mac.toLowerCase()) ? 'belongs to a node that is not a peer of this one' : 'belongs to no current node';
+        // Right MAC with a wrong dst was reported above.
+        if (expectedMacs.has(f.mac.toLowerCase())) continue;
+        if (peerEntries.has(`${f.mac.toLowerCase()}|${normalizeIP(f.dst)}`)) continue;
+        const own = [n.vxlan?.vtepMAC, n.vxlanV6?.vtepMAC].includes(f.mac.toLowerCase());
+        const why = f.mac === '00:00:00:00:00:00' ? 'is a flood entry flannel never adds'
+          : own ? "is this node's own VtepMAC: left from a moment a peer's lease carried it, flanneld never removes it"
+          : macs.has(f.mac.toLowerCase()) ? 'belongs to a node that is not a peer of this one' : 'belongs to no current node';
         report({ node: n.name, severity: 'warning', message: `fdb entry ${f.mac} dst ${f.dst} on ${f.dev} ${why}`, evidence: [formatFdb(f)], fix: `On ${n.name}: bridge fdb del ${f.mac} dev ${f.dev} dst ${f.dst} self` });
       }
     }

@@ -1,8 +1,9 @@
 import { defineCheck } from '../check.js';
-import { sameIP } from '../../net/cidr.js';
+import { normalizeIP } from '../../net/cidr.js';
 import { expectedFor, FLANNEL_DEVICE_PATTERN } from '../expected/index.js';
 import { formatNeighbour } from '../format.js';
 import { ok } from '../model.js';
+import { neighboursOf } from '../host-index.js';
 
 export default defineCheck({
   id: 'vxlan-neighbours',
@@ -17,12 +18,15 @@ export default defineCheck({
   run(model, report) {
     if (model.backend?.type !== 'vxlan') return;
     const owned = new Set(model.nodes.flatMap((n) => [n.podCIDR?.network, n.podCIDRv6?.network]).filter((x): x is string => !!x));
+    const key = (dev: string, ip: string) => `${dev}|${normalizeIP(ip) ?? ip}`;
     for (const n of model.nodes) {
       const neigh = ok(n.host?.neighbours);
       if (!neigh) continue;
       const expected = expectedFor(model, n).neighbours;
+      const host = n.host!;
+      let wanted: Set<string> | undefined;
       for (const want of expected) {
-        const found = neigh.filter((x) => x.dev === want.dev && sameIP(x.dst, want.dst));
+        const found = neighboursOf(host, want.dev, want.dst);
         if (found.some((x) => x.lladdr?.toLowerCase() === want.lladdr)) continue;
         const line = `ip neigh replace ${want.dst} lladdr ${want.lladdr} dev ${want.dev} nud permanent`;
         report({
@@ -36,8 +40,9 @@ export default defineCheck({
       // Only PERMANENT entries are flanneld's; learned ones (old flannel, many pod IPs on one MAC) are by design.
       for (const x of neigh) {
         if (!FLANNEL_DEVICE_PATTERN.test(x.dev) || !x.state.includes('PERMANENT')) continue;
-        if (expected.some((w) => w.dev === x.dev && sameIP(w.dst, x.dst))) continue;
-        if ([...owned].some((o) => sameIP(o, x.dst))) continue;
+        wanted ??= new Set(expected.map((w) => key(w.dev, w.dst)));
+        if (wanted.has(key(x.dev, x.dst))) continue;
+        if (owned.has(normalizeIP(x.dst) ?? x.dst)) continue;
         report({ node: n.name, severity: 'warning', message: `neighbour ${x.dst} on ${x.dev} belongs to no current node`, evidence: [formatNeighbour(x)], fix: `On ${n.name}: ip neigh del ${x.dst} dev ${x.dev}` });
       }
     }

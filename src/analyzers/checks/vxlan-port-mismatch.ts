@@ -6,7 +6,7 @@ export default defineCheck({
   id: 'vxlan-port-mismatch',
   severity: 'error',
   title: 'Every node uses the same VXLAN VNI and UDP port',
-  failureModes: [21, 26],
+  failureModes: [26],
   docs: {
     meaning: "The VNI and dstport of flannel.<VNI> differ between nodes. Neither is published in the node annotations, so flanneld never notices: each node encapsulates with its own values.",
     impact: 'A node drops VXLAN packets sent to another port or VNI: traffic between nodes with different settings is lost in both directions.',

@@ -18,7 +18,19 @@ export function vxlanDeviceName(vni: number, family: 'inet' | 'inet6'): string {
 /** Every device name some flannel backend creates, to spot leftovers of another backend. */
 export const FLANNEL_DEVICE_PATTERN = /^(flannel\.\d+|flannel-v6\.\d+|flannel\.ipip|flannel-wg(-v6)?|flannel\d+)$/;
 
+// Several checks read the same node's expectations; computing them once per model keeps a
+// 1,000-node analysis linear in the number of entries.
+const cache = new WeakMap<Model, Map<string, ExpectedNode>>();
+
 export function expectedFor(model: Model, node: FlannelNode): ExpectedNode {
+  let perModel = cache.get(model);
+  if (!perModel) cache.set(model, (perModel = new Map()));
+  let e = perModel.get(node.name);
+  if (!e) perModel.set(node.name, (e = computeExpected(model, node)));
+  return e;
+}
+
+function computeExpected(model: Model, node: FlannelNode): ExpectedNode {
   const backend = model.backend;
   if (!backend || !node.managed) return EMPTY_EXPECTED;
   const peers = peersOf(model, node);

@@ -49,7 +49,7 @@ export function espSaTable(sas: readonly EspSA[]): string {
     }
     const proto = sa.dstBytes.length === 4 ? 'IPv4' : 'IPv6';
     const spi = `0x${sa.spi.toString(16).padStart(8, '0')}`;
-    lines.push([proto, s.src, s.dst, spi, enc, encKey, auth, authKey].map(q).join(',') + ',');
+    lines.push([proto, s.src, s.dst, spi, enc, encKey, auth, authKey].map(q).join(','));
   }
   return `${lines.join('\n')}\n`;
 }

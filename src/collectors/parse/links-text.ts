@@ -3,9 +3,10 @@ import { issue, numberedLines, type ParseIssue, type ParseResult } from './issue
 
 /**
  * `ip -d addr show`, `ip addr show`, `ip -d link show` and busybox `ip addr show`.
+ * Pass `detailed: false` for output of a command without `-d`.
  * Leading whitespace is optional, so output pasted into tickets (indentation lost) still parses.
  */
-export function parseIpAddrText(text: string): ParseResult<Link[]> {
+export function parseIpAddrText(text: string, opts: { detailed?: boolean } = {}): ParseResult<Link[]> {
   const links: Draft[] = [];
   const errors: ParseIssue[] = [];
   for (const { n, line } of numberedLines(text)) {
@@ -37,7 +38,9 @@ export function parseIpAddrText(text: string): ParseResult<Link[]> {
       }
     }
   }
-  return { value: links.map(finish), errors };
+  const value = links.map(finish);
+  // Without -d a missing kind line says nothing; mark the links so no one reads null as "plain".
+  return { value: opts.detailed === false ? value.map((l) => ({ ...l, detailsMissing: true as const })) : value, errors };
 }
 
 // `7: vethkf0@if2: <BROADCAST,…> mtu 1500 qdisc noqueue master cni0 state UP …`
@@ -73,7 +76,8 @@ function startLink(m: RegExpExecArray): Draft {
   return {
     ifindex: Number(m[1]),
     name: m[2] ?? '',
-    parent: m[3] ?? null,
+    // `@NONE`: a tunnel with no lower device (ipip, gre); JSON says `"link": null`.
+    parent: m[3] === undefined || m[3] === 'NONE' ? null : m[3],
     flags: (m[4] ?? '').split(',').filter((f) => f !== ''),
     mtu: Number(after('mtu') ?? 0),
     // busybox prints no `state`; UNKNOWN is what iproute2 says when the driver reports none.

@@ -9,15 +9,15 @@ import { familyOf, normaliseDst, ROUTE_TYPES, type Family } from './route-common
 export function parseIpRouteText(text: string, family: Family): ParseResult<Route[]> {
   const routes: Route[] = [];
   const errors: ParseIssue[] = [];
-  let last: { route: Route; index: number } | null = null;
+  let lastIndex = -1;
   for (const { n, line } of numberedLines(text)) {
     const tokens = line.trim().split(/\s+/);
     if (/^\s/.test(line) || tokens[0] === 'nexthop') {
       // Continuation lines: `nexthop via … dev …` of a multipath route, `cache …` of `route get`.
-      if (tokens[0] === 'nexthop' && last) {
+      const r = routes[lastIndex];
+      if (tokens[0] === 'nexthop' && r) {
         const hop = readAttrs(tokens.slice(1));
-        const r = last.route;
-        routes[last.index] = {
+        routes[lastIndex] = {
           ...r,
           gateway: r.gateway ?? hop.gateway,
           dev: r.dev ?? hop.dev,
@@ -36,7 +36,7 @@ export function parseIpRouteText(text: string, family: Family): ParseResult<Rout
     }
     const a = readAttrs(tokens.slice(i));
     const f = familyOf(dst, a.gateway, family);
-    const route: Route = {
+    routes.push({
       family: f,
       table: a.table ?? 'main',
       dst: normaliseDst(dst, f),
@@ -48,9 +48,8 @@ export function parseIpRouteText(text: string, family: Family): ParseResult<Rout
       prefsrc: a.prefsrc,
       metric: a.metric,
       flags: a.flags,
-    };
-    routes.push(route);
-    last = { route, index: routes.length - 1 };
+    });
+    lastIndex = routes.length - 1;
   }
   return { value: routes, errors };
 }

@@ -23,6 +23,19 @@ const KEYWORDS = [
 // Longest first so `auth-trunc` wins over `auth`.
 const KEYWORDS_BY_LENGTH = [...KEYWORDS].sort((a, b) => b.length - a.length);
 
+/**
+ * How many trailing hex digits of `hex` belong to a keyword glued after it (`…0fencap` -> 1),
+ * given the text that follows the hex run. 0 when nothing was glued.
+ */
+export function hexGivenBack(hex: string, following: string): number {
+  if (!/^[g-z]/i.test(following)) return 0;
+  for (let back = 1; back <= 2 && back < hex.length - 2; back++) {
+    const tail = hex.slice(-back) + following;
+    if (KEYWORDS_BY_LENGTH.some((k) => tail.startsWith(k))) return back;
+  }
+  return 0;
+}
+
 const VALUE_WORDS = new Set([
   // modes
   'tunnel', 'transport', 'beet', 'ro', 'in_trigger',
@@ -42,11 +55,19 @@ function isCompleteValue(s: string): boolean {
 }
 
 export function splitGlued(tok: string): string[] {
+  // The digest placeholder left by redactXfrmStateText, with the next word glued on in collapsed text.
+  const redacted = /^(sha256:[0-9a-f]{16}>)(.+)$/.exec(tok);
+  if (redacted) return [redacted[1]!, ...splitKeywordHead(redacted[2]!)];
   // A hex literal (key, SPI, bitmap) runs to its first non-hex character; anything after it was glued on.
   const hex = /^(0x[0-9a-f]+)(.*)$/i.exec(tok);
   if (hex) {
     const [, lit = '', rest = ''] = hex;
-    return rest === '' ? [lit] : [lit, ...splitGlued(rest)];
+    if (rest === '') return [lit];
+    // `enc cbc(aes) 0x…` has no trailing number, so a keyword starting with a hex letter (`encap`,
+    // `anti-replay`, `dir`) can be glued to the key: give those letters back to the keyword.
+    const back = hexGivenBack(lit, rest);
+    if (back > 0) return [lit.slice(0, -back), ...splitKeywordHead(lit.slice(-back) + rest)];
+    return [lit, ...splitGlued(rest)];
   }
   for (let i = 1; i < tok.length; i++) {
     const head = tok.slice(0, i);

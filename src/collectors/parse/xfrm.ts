@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { XfrmKey, XfrmPolicy, XfrmState } from '../../snapshot/types.js';
-import { isAddress, parseNumber, splitRecords, tokenize, type Token } from './xfrm-tokens.js';
+import { hexGivenBack, isAddress, parseNumber, splitRecords, tokenize, type Token } from './xfrm-tokens.js';
 
 export type ParseIssue = { line: number; text: string; message: string };
 
@@ -26,10 +26,21 @@ function redactedHex(hex: string): string {
   return hex.length % 2 === 0 ? `<redacted sha256:${keyDigest(Buffer.from(hex, 'hex'))}>` : '<redacted>';
 }
 
+/** A hex run followed by a glued keyword (`0x…0fencap`) keeps the keyword's letters out of the key. */
+function splitGluedHex(hex: string, text: string, end: number): { key: string; back: string } {
+  const n = hexGivenBack(hex, text.slice(end, end + 16));
+  return n > 0 ? { key: hex.slice(0, -n), back: hex.slice(-n) } : { key: hex, back: '' };
+}
+
 export function redactXfrmStateText(text: string): string {
-  return text
-    .replace(KEY_IN_TEXT, (_m, kind: string, mid: string, hex: string) => `${kind}${mid}${redactedHex(hex)}`)
-    .replace(LONG_HEX, (_m, hex: string) => redactedHex(hex));
+  const once = text.replace(KEY_IN_TEXT, (m: string, kind: string, mid: string, hex: string, at: number, all: string) => {
+    const { key, back } = splitGluedHex(hex, all, at + m.length);
+    return `${kind}${mid}${redactedHex(key)}${back}`;
+  });
+  return once.replace(LONG_HEX, (m: string, hex: string, at: number, all: string) => {
+    const { key, back } = splitGluedHex(hex, all, at + m.length);
+    return `${redactedHex(key)}${back}`;
+  });
 }
 
 function lineTexts(text: string): string[] {
@@ -73,7 +84,9 @@ function parseKey(kind: KeyKind, toks: readonly Token[], i: number, keepKeys: bo
   const keyTok = toks[i + 2];
   let next = i + 2;
   let bytes: Buffer = Buffer.alloc(0);
+  let present = false;
   if (keyTok && /^0x[0-9a-f]*$/i.test(keyTok.text)) {
+    present = true;
     const hex = keyTok.text.slice(2);
     if (hex.length % 2 !== 0) throw new RecordError(`${kind} ${nameTok.text}: key has an odd number of hex digits`, keyTok.line);
     bytes = Buffer.from(hex, 'hex');
@@ -96,7 +109,7 @@ function parseKey(kind: KeyKind, toks: readonly Token[], i: number, keepKeys: bo
     keyBits: bytes.length * 8,
     icvBits,
     digest: redacted?.[1] ?? keyDigest(bytes),
-    ...(keepKeys ? { hex: `0x${bytes.toString('hex')}` } : {}),
+    ...(keepKeys && present ? { hex: `0x${bytes.toString('hex')}` } : {}),
   };
   return { key, next };
 }

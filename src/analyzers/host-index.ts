@@ -1,0 +1,88 @@
+/**
+ * Lookups into one node's kernel tables, built once per host and shared by the checks.
+ * Keys are the strings as collected: the kernel and flanneld print canonical addresses, so
+ * an exact match is the common case; only a miss pays for the canonicalised index.
+ */
+import type { FdbEntry, HostState, Neighbour, Route } from '../snapshot/types.js';
+import { normalizeIP, parsePrefix } from '../net/cidr.js';
+import { ok } from './model.js';
+
+interface Index {
+  readonly main: readonly Route[];
+  readonly routes: Map<string, Route[]>;
+  readonly neigh: Map<string, Map<string, Neighbour[]>>;
+  readonly fdb: Map<string, Map<string, FdbEntry[]>>;
+  canonicalRoutes?: Map<string, Route[]>;
+  canonicalNeigh?: Map<string, Map<string, Neighbour[]>>;
+}
+
+const cache = new WeakMap<HostState, Index>();
+
+function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
+  const list = m.get(k);
+  if (list) list.push(v);
+  else m.set(k, [v]);
+}
+
+function nested<T>(items: readonly T[], outer: (t: T) => string, inner: (t: T) => string): Map<string, Map<string, T[]>> {
+  const m = new Map<string, Map<string, T[]>>();
+  for (const i of items) {
+    const o = outer(i);
+    let sub = m.get(o);
+    if (!sub) m.set(o, (sub = new Map()));
+    push(sub, inner(i), i);
+  }
+  return m;
+}
+
+function indexOf(host: HostState): Index {
+  let idx = cache.get(host);
+  if (idx) return idx;
+  const main = (ok(host.routes) ?? []).filter((r) => (r.table === 'main' || r.table === '254') && (r.type === 'unicast' || r.type === ''));
+  const routes = new Map<string, Route[]>();
+  for (const r of main) push(routes, r.dst, r);
+  idx = {
+    main,
+    routes,
+    neigh: nested(ok(host.neighbours) ?? [], (n) => n.dev, (n) => n.dst),
+    fdb: nested(ok(host.fdb) ?? [], (f) => f.dev, (f) => f.mac.toLowerCase()),
+  };
+  cache.set(host, idx);
+  return idx;
+}
+
+/** Unicast routes of the main table, where flanneld puts all of its routes; undefined when not collected. */
+export function mainRoutes(host: HostState): readonly Route[] | undefined {
+  return host.routes.status === 'ok' ? indexOf(host).main : undefined;
+}
+
+/** Main-table routes to exactly this prefix. */
+export function routesTo(host: HostState, dst: string): readonly Route[] {
+  const idx = indexOf(host);
+  const exact = idx.routes.get(dst);
+  if (exact) return exact;
+  const key = parsePrefix(dst)?.text;
+  if (!key) return [];
+  if (!idx.canonicalRoutes) {
+    idx.canonicalRoutes = new Map();
+    for (const r of idx.main) {
+      const k = parsePrefix(r.dst)?.text;
+      if (k) push(idx.canonicalRoutes, k, r);
+    }
+  }
+  return idx.canonicalRoutes.get(key) ?? [];
+}
+
+/** Neighbour entries for an address on a device. */
+export function neighboursOf(host: HostState, dev: string, dst: string): readonly Neighbour[] {
+  const idx = indexOf(host);
+  const exact = idx.neigh.get(dev)?.get(dst);
+  if (exact) return exact;
+  if (!idx.canonicalNeigh) idx.canonicalNeigh = nested(ok(host.neighbours) ?? [], (n) => n.dev, (n) => normalizeIP(n.dst) ?? n.dst);
+  return idx.canonicalNeigh.get(dev)?.get(normalizeIP(dst) ?? dst) ?? [];
+}
+
+/** fdb entries for a MAC on a device (MACs compared in lower case). */
+export function fdbOf(host: HostState, dev: string, mac: string): readonly FdbEntry[] {
+  return indexOf(host).fdb.get(dev)?.get(mac.toLowerCase()) ?? [];
+}

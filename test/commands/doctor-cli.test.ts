@@ -1,0 +1,97 @@
+// doctor --from as a user runs it: through the bin/kubectl-flannel launcher, on the bundled fixtures.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse as parseYAML } from 'yaml';
+
+function run(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync('bin/kubectl-flannel', args, { encoding: 'utf8', env: { ...process.env, NO_COLOR: '', FORCE_COLOR: '', ...env } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+const HEALTHY = 'fixtures/snapshots/vxlan/healthy.json';
+const EXAMPLE = 'fixtures/example/broken-vxlan.json';
+const WARNINGS_ONLY = 'fixtures/snapshots/vxlan/departed-node-leftovers.json';
+
+test('healthy cluster: one clean verdict line, exit 0', () => {
+  const r = run(['doctor', '--from', HEALTHY]);
+  assert.equal(r.code, 0);
+  assert.match(r.out, /^✔ No problems found \(3\/3 nodes collected, backend vxlan, \d+ checks\)\n$/);
+});
+
+test('broken cluster: verdict first, grouped by severity and node, exit 2', () => {
+  const r = run(['doctor', '--from', EXAMPLE]);
+  assert.equal(r.code, 2);
+  const lines = r.out.split('\n');
+  assert.match(lines[0]!, /^✖ 5 errors, 3 warnings on 3 nodes/);
+  assert.ok(r.out.indexOf('Errors (5)') < r.out.indexOf('Warnings (3)'));
+  assert.match(r.out, /node2\n(.*\n)*?.*net\.ipv4\.ip_forward is 0 \[ip-forward\]/);
+  assert.match(r.out, /Problems between node pairs/);
+});
+
+test('-o json: an object with findings carrying check, severity, node, message, evidence', () => {
+  const r = run(['doctor', '--from', EXAMPLE, '-o', 'json']);
+  assert.equal(r.code, 2);
+  const doc = JSON.parse(r.out) as { findings: { check: string; severity: string; node: string | null; message: string; evidence: string[] }[] };
+  const fwd = doc.findings.find((f) => f.check === 'ip-forward');
+  assert.deepEqual([fwd?.severity, fwd?.node, fwd?.evidence], ['error', 'node2', ['net.ipv4.ip_forward = 0']]);
+  for (const f of doc.findings) assert.ok(typeof f.message === 'string' && Array.isArray(f.evidence) && 'node' in f);
+});
+
+test('-o yaml carries the same findings as -o json', () => {
+  const y = parseYAML(run(['doctor', '--from', EXAMPLE, '-o', 'yaml']).out) as { findings: unknown[] };
+  const j = JSON.parse(run(['doctor', '--from', EXAMPLE, '-o', 'json']).out) as { findings: unknown[] };
+  assert.deepEqual(y.findings, j.findings);
+});
+
+test('--check and --skip select checks by ID', () => {
+  const only = JSON.parse(run(['doctor', '--from', EXAMPLE, '-o', 'json', '--check', 'ip-forward,vxlan-fdb']).out) as { findings: { check: string }[]; checks: string[] };
+  assert.deepEqual(only.checks, ['ip-forward', 'vxlan-fdb']);
+  assert.deepEqual([...new Set(only.findings.map((f) => f.check))].sort(), ['ip-forward', 'vxlan-fdb']);
+  const skipped = JSON.parse(run(['doctor', '--from', EXAMPLE, '-o', 'json', '--skip', 'ip-forward']).out) as { findings: { check: string }[] };
+  assert.ok(skipped.findings.length > 0 && !skipped.findings.some((f) => f.check === 'ip-forward'));
+});
+
+test('--fail-on warning turns a warnings-only report into exit 1', () => {
+  assert.equal(run(['doctor', '--from', WARNINGS_ONLY]).code, 0);
+  assert.equal(run(['doctor', '--from', WARNINGS_ONLY, '--fail-on', 'warning']).code, 1);
+});
+
+test('colour only on request or a terminal, and never with NO_COLOR', () => {
+  assert.doesNotMatch(run(['doctor', '--from', EXAMPLE]).out, /\u001b\[/);
+  assert.match(run(['doctor', '--from', EXAMPLE], { FORCE_COLOR: '1' }).out, /\u001b\[31m/);
+  assert.doesNotMatch(run(['doctor', '--from', EXAMPLE], { FORCE_COLOR: '1', NO_COLOR: '1' }).out, /\u001b\[/);
+  assert.doesNotMatch(run(['doctor', '--from', EXAMPLE, '--no-color'], { FORCE_COLOR: '1' }).out, /\u001b\[/);
+});
+
+test('bad input: a clear one-line error naming the input, exit 3, no stack trace', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kf-cli-'));
+  writeFileSync(join(dir, 'garbage.json'), '{"schemaVersion": 1, "cluster": ');
+  writeFileSync(join(dir, 'other.json'), '{"kind": "List", "items": []}');
+  writeFileSync(join(dir, 'future.json'), '{"schemaVersion": 99}');
+  const cases: [string[], RegExp][] = [
+    [['doctor', '--from', join(dir, 'missing.json')], /cannot read snapshot .*missing\.json: no such file/],
+    [['doctor', '--from', join(dir, 'garbage.json')], /garbage\.json is not a snapshot: not valid JSON/],
+    [['doctor', '--from', join(dir, 'other.json')], /other\.json is not a snapshot: it has no schemaVersion/],
+    [['doctor', '--from', join(dir, 'future.json')], /future\.json has snapshot schemaVersion 99/],
+    [['doctor', '--from', dir], /cannot read snapshot .*: is a directory/],
+    [['doctor', '--from', HEALTHY, '--check', 'no-such-check'], /unknown check ID "no-such-check"/],
+    [['doctor', '--from', HEALTHY, '-o', 'xml'], /argument 'xml' is invalid/],
+    [['doctor', '--frmo', HEALTHY], /unknown option '--frmo'/],
+  ];
+  for (const [args, message] of cases) {
+    const r = run(args);
+    assert.equal(r.code, 3, `${args.join(' ')} exits 3`);
+    assert.match(r.err, message);
+    assert.doesNotMatch(r.err, /^\s+at /m, 'no stack trace');
+  }
+});
+
+test('checks lists every check; -o json is machine-readable', () => {
+  const list = JSON.parse(run(['checks', '-o', 'json']).out) as { id: string; severity: string; docs: { fix: string } }[];
+  assert.ok(list.length >= 30);
+  assert.ok(list.some((c) => c.id === 'vxlan-fdb' && c.severity === 'error' && c.docs.fix.includes('bridge fdb replace')));
+});

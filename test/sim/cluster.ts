@@ -1,0 +1,399 @@
+/**
+ * A simulated flannel cluster made of real kernel state: each node is a network namespace on
+ * a shared underlay bridge, configured with the same netlink objects flanneld creates for its
+ * backend (flannel-internals.md §7, §8), with a real pod namespace behind cni0. Its snapshot
+ * is collected with the real host collector, so fixtures are real `ip`, `bridge`,
+ * `iptables-save` and `nft` output.
+ *
+ * What this kernel cannot do is substituted, and marked so in the snapshot's source:
+ * - ipip and wireguard devices (no modules): a TUN device of the same name carries the real
+ *   routes, and the collected link kind is rewritten to ipip/wireguard; `wg show all dump`
+ *   output is built in wg(8)'s documented format.
+ * - ESP SAs (no ESP in the kernel): `ip xfrm state` text in iproute2 6.x layout, parsed by the
+ *   real parser. xfrm policies are real.
+ * The Kubernetes side (Node objects with flannel's annotations, flannel pods, net-conf.json)
+ * is what flanneld and the API server would hold for this state; the lab (lab/) runs the real
+ * flanneld and kube-apiserver.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { collectHost } from '../../src/collectors/host.js';
+import { localRunner } from '../../src/collectors/local.js';
+import { parseNetConf, redactNetConfRaw } from '../../src/collectors/parse/netconf.js';
+import { parseWgDump } from '../../src/collectors/parse/wireguard.js';
+import { parseXfrmState } from '../../src/collectors/parse/xfrm.js';
+import { SCHEMA_VERSION, type Collected, type FlannelPod, type HostState, type KubeNode, type Snapshot } from '../../src/snapshot/types.js';
+
+export type SimBackend = 'vxlan' | 'vxlan-directrouting' | 'vxlan-dualstack' | 'host-gw' | 'udp' | 'ipip' | 'wireguard' | 'ipsec';
+export const SIM_BACKENDS: readonly SimBackend[] = ['vxlan', 'vxlan-directrouting', 'vxlan-dualstack', 'host-gw', 'udp', 'ipip', 'wireguard', 'ipsec'];
+
+export interface SimNode {
+  readonly name: string;
+  readonly ns: string;
+  readonly podNs: string;
+  readonly ip: string;
+  readonly ip6: string;
+  readonly podCIDR: string;
+  readonly podNet: string;
+  readonly podCIDR6: string;
+  readonly podNet6: string;
+  readonly podIP: string;
+  readonly vtepMAC: string;
+  readonly vtepMAC6: string;
+  readonly wgPublicKey: string;
+  readonly dir: string;
+  /** The Node object; faults edit it. */
+  kube: KubeNode;
+  /** The node's flannel pod; null when the DaemonSet has none there. */
+  pod: FlannelPod | null;
+}
+
+export const NETWORK = '10.244.0.0/16';
+export const NETWORK6 = 'fd00:10:244::/56';
+const UPLINK_MTU = 1500;
+
+const OVERHEAD: Record<string, number> = { vxlan: 50, 'host-gw': 0, udp: 28, ipip: 20, wireguard: 80, ipsec: 77 };
+
+export function canSimulate(): boolean {
+  return process.getuid?.() === 0;
+}
+
+export function sh(...argv: string[]): string {
+  return execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export class SimCluster {
+  readonly prefix = `kfs${randomBytes(3).toString('hex')}`;
+  readonly nodes: SimNode[] = [];
+  readonly sw: string;
+  netConfText: string;
+  networkPolicies: { namespace: string; name: string }[] = [];
+  /** Per node, `ip xfrm state` text standing in for charon's SAs (the kernel has no ESP). */
+  readonly xfrmStateText = new Map<string, string>();
+  /** Per node, `wg show all dump` text standing in for WireGuard (the kernel has no wireguard). */
+  readonly wgDump = new Map<string, string>();
+  private destroyed = false;
+
+  constructor(readonly backend: SimBackend, readonly size = 3) {
+    this.sw = `${this.prefix}sw`;
+    this.netConfText = netConfFor(backend);
+  }
+
+  get flannelType(): string {
+    return this.backend.startsWith('vxlan') ? 'vxlan' : this.backend;
+  }
+
+  get dualStack(): boolean {
+    return this.backend === 'vxlan-dualstack';
+  }
+
+  /** FLANNEL_MTU for this backend on a 1500-byte uplink. */
+  get mtu(): number {
+    return UPLINK_MTU - OVERHEAD[this.flannelType]!;
+  }
+
+  ns(node: SimNode, ...argv: string[]): string {
+    return sh('ip', 'netns', 'exec', node.ns, ...argv);
+  }
+
+  node(name: string): SimNode {
+    const n = this.nodes.find((x) => x.name === name);
+    if (!n) throw new Error(`no sim node ${name}`);
+    return n;
+  }
+
+  build(): this {
+    try {
+      sh('ip', 'netns', 'add', this.sw);
+      sh('ip', '-n', this.sw, 'link', 'add', 'br0', 'type', 'bridge');
+      sh('ip', '-n', this.sw, 'link', 'set', 'br0', 'up');
+      for (let k = 1; k <= this.size; k++) this.nodes.push(this.addNode(k));
+      for (const n of this.nodes) this.programBackend(n);
+      return this;
+    } catch (e) {
+      this.destroy();
+      throw e;
+    }
+  }
+
+  private addNode(k: number): SimNode {
+    const name = `node${k}`;
+    const ns = `${this.prefix}n${k}`;
+    const podNs = `${this.prefix}p${k}`;
+    const mac = (seed: string) => {
+      const h = createHash('sha256').update(`${this.backend}/${name}/${seed}`).digest();
+      return [(h[0]! & 0xfe) | 0x02, ...h.subarray(1, 6)].map((b) => b.toString(16).padStart(2, '0')).join(':');
+    };
+    const n: SimNode = {
+      name, ns, podNs,
+      ip: `192.168.56.1${k}`, ip6: `fd00:56::1${k}`,
+      podCIDR: `10.244.${k}.0/24`, podNet: `10.244.${k}.0`, podCIDR6: `fd00:10:244:${k}::/64`, podNet6: `fd00:10:244:${k}::`,
+      podIP: `10.244.${k}.2`,
+      vtepMAC: mac('v4'), vtepMAC6: mac('v6'),
+      wgPublicKey: createHash('sha256').update(`wg/${name}`).digest('base64'),
+      dir: mkdtempSync(join(tmpdir(), `${this.prefix}${name}-`)),
+      kube: undefined as unknown as KubeNode,
+      pod: undefined as unknown as FlannelPod,
+    };
+    sh('ip', 'netns', 'add', ns);
+    sh('ip', 'netns', 'add', podNs);
+    sh('ip', 'link', 'add', 'eth0', 'netns', ns, 'type', 'veth', 'peer', 'name', `e${k}`, 'netns', this.sw);
+    sh('ip', '-n', this.sw, 'link', 'set', `e${k}`, 'master', 'br0', 'up');
+    const x = (...argv: string[]) => this.ns(n, ...argv);
+    x('ip', 'link', 'set', 'lo', 'up');
+    x('ip', 'addr', 'add', `${n.ip}/24`, 'dev', 'eth0');
+    if (this.dualStack) x('ip', 'addr', 'add', `${n.ip6}/64`, 'dev', 'eth0', 'nodad');
+    x('ip', 'link', 'set', 'eth0', 'up');
+    x('sysctl', '-qw', 'net.ipv4.ip_forward=1');
+    if (this.dualStack) x('sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1');
+    // cni0 and one pod, as the bridge CNI plugin leaves them after the first pod ADD.
+    x('ip', 'link', 'add', 'cni0', 'mtu', String(this.mtu), 'type', 'bridge');
+    x('ip', 'addr', 'add', `10.244.${k}.1/24`, 'dev', 'cni0');
+    if (this.dualStack) x('ip', 'addr', 'add', `fd00:10:244:${k}::1/64`, 'dev', 'cni0', 'nodad');
+    x('ip', 'link', 'set', 'cni0', 'up');
+    const veth = `veth${createHash('sha256').update(n.podIP).digest('hex').slice(0, 8)}`;
+    x('ip', 'link', 'add', veth, 'mtu', String(this.mtu), 'type', 'veth', 'peer', 'name', 'eth0', 'netns', podNs);
+    x('ip', 'link', 'set', veth, 'master', 'cni0', 'up');
+    const p = (...argv: string[]) => sh('ip', 'netns', 'exec', podNs, ...argv);
+    p('ip', 'link', 'set', 'lo', 'up');
+    p('ip', 'link', 'set', 'eth0', 'mtu', String(this.mtu), 'up');
+    p('ip', 'addr', 'add', `${n.podIP}/24`, 'dev', 'eth0');
+    p('ip', 'route', 'add', 'default', 'via', `10.244.${k}.1`);
+    if (this.dualStack) {
+      p('ip', 'addr', 'add', `fd00:10:244:${k}::2/64`, 'dev', 'eth0', 'nodad');
+      p('ip', '-6', 'route', 'add', 'default', 'via', `fd00:10:244:${k}::1`);
+    }
+    this.writeSubnetEnv(n);
+    this.installRules(n);
+    n.kube = this.kubeNode(n);
+    n.pod = healthyPod(n.name);
+    return n;
+  }
+
+  writeSubnetEnv(n: SimNode): void {
+    const k = n.podNet.split('.')[2];
+    const lines = [`FLANNEL_NETWORK=${NETWORK}`, `FLANNEL_SUBNET=10.244.${k}.1/24`];
+    if (this.dualStack) lines.push(`FLANNEL_IPV6_NETWORK=${NETWORK6}`, `FLANNEL_IPV6_SUBNET=fd00:10:244:${k}::1/64`);
+    lines.push(`FLANNEL_MTU=${this.mtu}`, 'FLANNEL_IPMASQ=true');
+    writeFileSync(this.subnetEnvPath(n), lines.join('\n') + '\n');
+  }
+
+  subnetEnvPath(n: SimNode): string {
+    return join(n.dir, 'subnet.env');
+  }
+
+  /** flanneld's masquerade and forward rules, exactly as §8.1 (iptables mode, --ip-masq). */
+  private installRules(n: SimNode): void {
+    const ipt = (...a: string[]) => this.ns(n, 'iptables-nft', ...a);
+    const masq = ['-m', 'comment', '--comment', 'flanneld masq'];
+    const fwd = ['-m', 'comment', '--comment', 'flanneld forward'];
+    ipt('-t', 'nat', '-N', 'FLANNEL-POSTRTG');
+    ipt('-t', 'nat', '-A', 'POSTROUTING', ...masq, '-j', 'FLANNEL-POSTRTG');
+    ipt('-t', 'nat', '-A', 'FLANNEL-POSTRTG', '-m', 'mark', '--mark', '0x4000/0x4000', ...masq, '-j', 'RETURN');
+    ipt('-t', 'nat', '-A', 'FLANNEL-POSTRTG', '-s', n.podCIDR, '-d', NETWORK, ...masq, '-j', 'RETURN');
+    ipt('-t', 'nat', '-A', 'FLANNEL-POSTRTG', '-s', NETWORK, '-d', n.podCIDR, ...masq, '-j', 'RETURN');
+    ipt('-t', 'nat', '-A', 'FLANNEL-POSTRTG', '!', '-s', NETWORK, '-d', n.podCIDR, ...masq, '-j', 'RETURN');
+    ipt('-t', 'nat', '-A', 'FLANNEL-POSTRTG', '-s', NETWORK, '!', '-d', '224.0.0.0/4', ...masq, '-j', 'MASQUERADE', '--random-fully');
+    ipt('-t', 'nat', '-A', 'FLANNEL-POSTRTG', '!', '-s', NETWORK, '-d', NETWORK, ...masq, '-j', 'MASQUERADE', '--random-fully');
+    ipt('-N', 'FLANNEL-FWD');
+    ipt('-A', 'FORWARD', ...fwd, '-j', 'FLANNEL-FWD');
+    ipt('-A', 'FLANNEL-FWD', '-s', NETWORK, ...fwd, '-j', 'ACCEPT');
+    ipt('-A', 'FLANNEL-FWD', '-d', NETWORK, ...fwd, '-j', 'ACCEPT');
+  }
+
+  private kubeNode(n: SimNode): KubeNode {
+    const t = this.flannelType;
+    const a: Record<string, string> = {
+      'kube-subnet-manager': 'true',
+      'backend-type': t === 'udp' ? '' : t,
+      'public-ip': n.ip,
+    };
+    if (t === 'vxlan') a['backend-data'] = JSON.stringify({ VNI: 1, VtepMAC: n.vtepMAC });
+    else if (t === 'wireguard') a['backend-data'] = JSON.stringify({ PublicKey: n.wgPublicKey, Port: 51820 });
+    else a['backend-data'] = 'null';
+    if (this.dualStack) {
+      a['public-ipv6'] = n.ip6;
+      a['backend-v6-data'] = JSON.stringify({ VNI: 1, VtepMAC: n.vtepMAC6 });
+    }
+    return {
+      name: n.name,
+      internalIPs: this.dualStack ? [n.ip, n.ip6] : [n.ip],
+      podCIDRs: this.dualStack ? [n.podCIDR, n.podCIDR6] : [n.podCIDR],
+      flannelAnnotations: a,
+      ready: { status: 'True' },
+      networkUnavailable: { status: 'False', reason: 'FlannelIsUp' },
+      unschedulable: false,
+      taints: [],
+    };
+  }
+
+  /** What flanneld's backend programs on node `n` for every peer (§7). */
+  private programBackend(n: SimNode): void {
+    const x = (...argv: string[]) => this.ns(n, ...argv);
+    const peers = this.nodes.filter((p) => p !== n);
+    const t = this.flannelType;
+    if (t === 'vxlan') {
+      x('ip', 'link', 'add', 'flannel.1', 'address', n.vtepMAC, 'mtu', String(this.mtu), 'type', 'vxlan', 'id', '1', 'local', n.ip, 'dev', 'eth0', 'dstport', '8472', 'nolearning');
+      x('ip', 'addr', 'add', `${n.podNet}/32`, 'dev', 'flannel.1');
+      x('ip', 'link', 'set', 'flannel.1', 'up');
+      if (this.dualStack) {
+        x('ip', 'link', 'add', 'flannel-v6.1', 'address', n.vtepMAC6, 'mtu', String(this.mtu), 'type', 'vxlan', 'id', '1', 'local', n.ip6, 'dev', 'eth0', 'dstport', '8472', 'nolearning');
+        x('ip', 'addr', 'add', `${n.podNet6}/128`, 'dev', 'flannel-v6.1', 'nodad');
+        x('ip', 'link', 'set', 'flannel-v6.1', 'up');
+      }
+      for (const p of peers) {
+        if (this.backend === 'vxlan-directrouting') {
+          x('ip', 'route', 'replace', p.podCIDR, 'via', p.ip);
+          continue;
+        }
+        x('ip', 'neigh', 'replace', p.podNet, 'lladdr', p.vtepMAC, 'dev', 'flannel.1', 'nud', 'permanent');
+        x('bridge', 'fdb', 'append', p.vtepMAC, 'dev', 'flannel.1', 'dst', p.ip, 'self', 'permanent');
+        x('ip', 'route', 'replace', p.podCIDR, 'via', p.podNet, 'dev', 'flannel.1', 'onlink');
+        if (this.dualStack) {
+          x('ip', '-6', 'neigh', 'replace', p.podNet6, 'lladdr', p.vtepMAC6, 'dev', 'flannel-v6.1', 'nud', 'permanent');
+          x('bridge', 'fdb', 'append', p.vtepMAC6, 'dev', 'flannel-v6.1', 'dst', p.ip6, 'self', 'permanent');
+          x('ip', '-6', 'route', 'replace', p.podCIDR6, 'via', p.podNet6, 'dev', 'flannel-v6.1', 'onlink');
+        }
+      }
+    } else if (t === 'host-gw') {
+      for (const p of peers) x('ip', 'route', 'replace', p.podCIDR, 'via', p.ip, 'dev', 'eth0');
+    } else if (t === 'udp') {
+      x('ip', 'tuntap', 'add', 'dev', 'flannel0', 'mode', 'tun');
+      x('ip', 'link', 'set', 'flannel0', 'mtu', String(this.mtu));
+      x('ip', 'addr', 'add', `${n.podNet}/32`, 'dev', 'flannel0');
+      x('ip', 'link', 'set', 'flannel0', 'up');
+      x('ip', 'route', 'replace', NETWORK, 'dev', 'flannel0');
+    } else if (t === 'ipip') {
+      // Stand-in: a TUN named flannel.ipip carries flannel's real onlink routes (no ipip module here).
+      x('ip', 'tuntap', 'add', 'dev', 'flannel.ipip', 'mode', 'tun');
+      x('ip', 'link', 'set', 'flannel.ipip', 'mtu', String(this.mtu));
+      x('ip', 'addr', 'add', `${n.podNet}/32`, 'dev', 'flannel.ipip');
+      x('ip', 'link', 'set', 'flannel.ipip', 'up');
+      for (const p of peers) x('ip', 'route', 'replace', p.podCIDR, 'via', p.ip, 'dev', 'flannel.ipip', 'onlink');
+    } else if (t === 'wireguard') {
+      // Stand-in: a TUN named flannel-wg carries the real whole-Network route (no wireguard module here).
+      x('ip', 'tuntap', 'add', 'dev', 'flannel-wg', 'mode', 'tun');
+      x('ip', 'link', 'set', 'flannel-wg', 'mtu', String(this.mtu));
+      x('ip', 'addr', 'add', `${n.podNet}/32`, 'dev', 'flannel-wg');
+      x('ip', 'link', 'set', 'flannel-wg', 'up');
+      x('ip', 'route', 'replace', NETWORK, 'dev', 'flannel-wg', 'scope', 'link');
+      this.wgDump.set(n.name, wgDumpFor(n, peers));
+    } else if (t === 'ipsec') {
+      for (const p of peers) {
+        const pol = (dir: string, src: string, dst: string, ts: string, td: string) =>
+          x('ip', 'xfrm', 'policy', 'add', 'src', src, 'dst', dst, 'dir', dir, 'tmpl', 'src', ts, 'dst', td, 'proto', 'esp', 'reqid', '11', 'mode', 'tunnel');
+        pol('out', n.podCIDR, p.podCIDR, n.ip, p.ip);
+        pol('in', p.podCIDR, n.podCIDR, p.ip, n.ip);
+        pol('fwd', p.podCIDR, n.podCIDR, p.ip, n.ip);
+      }
+      this.xfrmStateText.set(n.name, peers.map((p) => saText(n, p) + saText(p, n)).join(''));
+    }
+  }
+
+  /** Collects every node with the real host collector and assembles the snapshot. */
+  async snapshot(description = `simulated ${this.backend} cluster (network namespaces)`): Promise<Snapshot> {
+    const hosts: Record<string, Collected<HostState>> = {};
+    for (const n of this.nodes) {
+      const host = await collectHost(n.name, localRunner({ netns: n.ns }), {
+        keepKeys: false,
+        backend: this.flannelType === 'udp' || this.flannelType === 'host-gw' || this.flannelType === 'vxlan' || this.flannelType === 'ipip' || this.flannelType === 'wireguard' || this.flannelType === 'ipsec' ? this.flannelType : null,
+        peerAddresses: this.nodes.filter((p) => p !== n).flatMap((p) => (this.dualStack ? [p.ip, p.ip6] : [p.ip])),
+        subnetEnvPath: this.subnetEnvPath(n),
+      });
+      hosts[n.name] = { status: 'ok', data: this.substitute(n, host) };
+    }
+    const netConf = parseNetConf(this.netConfText);
+    return {
+      schemaVersion: SCHEMA_VERSION,
+      collectedAt: new Date().toISOString(),
+      source: { kind: 'fixture', description, toolVersion: 'sim', keysIncluded: false },
+      cluster: {
+        flannel: {
+          status: 'ok',
+          data: {
+            namespace: 'kube-flannel',
+            daemonSet: { name: 'kube-flannel-ds', image: 'ghcr.io/flannel-io/flannel:v0.28.9', args: ['--ip-masq', '--kube-subnet-mgr'], desired: this.nodes.length, ready: this.nodes.filter((n) => n.pod?.ready).length },
+            netConf: netConf.ok ? { status: 'ok', data: netConf.netConf } : { status: 'failed', error: netConf.error },
+            netConfRaw: redactNetConfRaw(this.netConfText),
+            cniConfRaw: null,
+          },
+        },
+        nodes: { status: 'ok', data: this.nodes.map((n) => n.kube) },
+        flannelPods: { status: 'ok', data: this.nodes.flatMap((n) => (n.pod ? [n.pod] : [])) },
+        networkPolicies: { status: 'ok', data: this.networkPolicies },
+      },
+      hosts,
+      errors: [],
+    };
+  }
+
+  /** Rewrites what this kernel cannot produce (see the file comment). */
+  private substitute(n: SimNode, host: HostState): HostState {
+    const t = this.flannelType;
+    if (t === 'ipip' || t === 'wireguard') {
+      const kind = t === 'ipip' ? 'ipip' : 'wireguard';
+      const links = host.links.status === 'ok' ? { status: 'ok' as const, data: host.links.data.map((l) => (l.kind === 'tun' && l.name.startsWith('flannel') ? { ...l, kind, mac: null } : l)) } : host.links;
+      host = { ...host, links };
+    }
+    if (t === 'wireguard') {
+      const dump = this.wgDump.get(n.name) ?? '';
+      host = { ...host, wireguard: { status: 'ok', data: parseWgDumpForSim(dump) } };
+    }
+    if (t === 'ipsec') {
+      const r = parseXfrmState(this.xfrmStateText.get(n.name) ?? '', { keepKeys: false });
+      host = { ...host, xfrmStates: r.errors.length ? { status: 'failed', error: r.errors[0]!.message } : { status: 'ok', data: r.states } };
+    }
+    return host;
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    for (const ns of [this.sw, ...this.nodes.flatMap((n) => [n.ns, n.podNs])]) {
+      try { sh('ip', 'netns', 'del', ns); } catch { /* already gone */ }
+    }
+    for (const n of this.nodes) rmSync(n.dir, { recursive: true, force: true });
+  }
+}
+
+function netConfFor(b: SimBackend): string {
+  const backend: Record<string, unknown> =
+    b === 'vxlan' ? { Type: 'vxlan' }
+    : b === 'vxlan-directrouting' ? { Type: 'vxlan', DirectRouting: true }
+    : b === 'vxlan-dualstack' ? { Type: 'vxlan' }
+    : b === 'ipsec' ? { Type: 'ipsec', PSK: 'a'.repeat(48) + 'b'.repeat(48) }
+    : { Type: b };
+  const conf: Record<string, unknown> = { Network: NETWORK, EnableNFTables: false, Backend: backend };
+  if (b === 'vxlan-dualstack') Object.assign(conf, { IPv6Network: NETWORK6, EnableIPv6: true });
+  return JSON.stringify(conf, null, 2);
+}
+
+export function healthyPod(node: string): FlannelPod {
+  return {
+    name: `kube-flannel-ds-${createHash('sha256').update(node).digest('hex').slice(0, 5)}`,
+    namespace: 'kube-flannel', node, phase: 'Running', ready: true, restarts: 0, waitingReason: null, lastTermination: null,
+    image: 'ghcr.io/flannel-io/flannel:v0.28.9',
+    logTail: ['I1122 02:00:00.000000       1 main.go:494] Wrote subnet file to /run/flannel/subnet.env', 'I1122 02:00:00.000001       1 main.go:498] Running backend.', 'I1122 02:00:00.000002       1 main.go:519] flannel is ready'],
+  };
+}
+
+/** charon's SA for src -> dst: both nodes hold the same SPI and key for one direction. */
+function saText(src: SimNode, dst: SimNode): string {
+  const seed = createHash('sha256').update(`${src.name}->${dst.name}`).digest('hex');
+  return `src ${src.ip} dst ${dst.ip}\n\tproto esp spi 0x${seed.slice(0, 8)} reqid 11 mode tunnel\n\treplay-window 32 flag af-unspec\n\taead rfc4106(gcm(aes)) 0x${seed.slice(8, 48)} 128\n\tanti-replay context: seq 0x0, oseq 0x0, bitmap 0x00000000\n\tsel src 0.0.0.0/0 dst 0.0.0.0/0\n`;
+}
+
+function wgDumpFor(n: SimNode, peers: SimNode[]): string {
+  const lines = [`flannel-wg\t(hidden)\t${n.wgPublicKey}\t51820\toff`];
+  for (const p of peers) lines.push(`flannel-wg\t${p.wgPublicKey}\t(none)\t${p.ip}:51820\t${p.podCIDR}\t1763776800\t1024\t2048\toff`);
+  return lines.join('\n') + '\n';
+}
+
+function parseWgDumpForSim(text: string) {
+  const r = parseWgDump(text);
+  if (r.errors.length) throw new Error(`wg dump: ${r.errors[0]!.message}`);
+  return r.value;
+}
