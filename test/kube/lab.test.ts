@@ -9,7 +9,7 @@ import { analyze } from '../../src/analyzers/run.js';
 import { collectSnapshot, type ClusterCollectOptions } from '../../src/collectors/cluster-collect.js';
 import { readClusterState, usablePod } from '../../src/collectors/cluster.js';
 import { HELPER_SELECTOR, HelperPods, newRunId, RUN_LABEL } from '../../src/collectors/helper-pods.js';
-import { NodeRunner } from '../../src/collectors/pod-runner.js';
+import { findPodNetns, netnsRunner, NodeRunner } from '../../src/collectors/pod-runner.js';
 import { execInPod, makeExec } from '../../src/kube/exec.js';
 import { LAB_KUBECONFIG, requireLab, skipUnlessLab } from './lab-support.js';
 
@@ -129,4 +129,26 @@ test('lab: a helper pod is created on the node, runs commands there, and is dele
     assert.equal(del.failed.length, 0, JSON.stringify(del.failed));
   }
   assert.deepEqual(await lab.client.listPods('kube-flannel', { labelSelector: `${RUN_LABEL}=${runId}` }), []);
+});
+
+test('lab: a pod network namespace is found under /var/run/netns by the pod IP, through a helper pod, and commands run inside it', { skip }, async () => {
+  const lab = await requireLab();
+  const pods = await lab.client.listPods('kfl-e2e');
+  const pod = pods.find((p) => p.status?.podIP && p.spec?.nodeName);
+  assert.ok(pod, 'the lab has test pods in kfl-e2e');
+  const node = pod.spec!.nodeName!;
+  const podIP = pod.status!.podIP!;
+  const read = await readClusterState(lab.client, {});
+  const helpers = new HelperPods(lab.client, { namespace: 'kube-flannel', image: read.location.image, imagePullSecrets: [], runId: newRunId(), deadlineSeconds: 120 }, 60_000);
+  try {
+    const runner = new NodeRunner({ node, exec: makeExec(lab.cfg.kc), flannelPod: null, helpers, timeoutMs: 20_000 }).helperOnly();
+    const ns = await findPodNetns(runner, podIP);
+    assert.ok(ns?.startsWith('/var/run/netns/'), `netns of ${podIP}: ${ns}`);
+    const r = await netnsRunner(runner, ns!).run(['ip', '-o', '-4', 'addr', 'show']);
+    assert.equal(r.exitCode, 0, JSON.stringify(r));
+    assert.match(r.stdout, new RegExp(`inet ${podIP.replace(/\./g, '\\.')}/`));
+    assert.equal(await findPodNetns(runner, '10.244.250.250'), null);
+  } finally {
+    assert.deepEqual((await helpers.deleteAll()).failed, []);
+  }
 });
