@@ -152,3 +152,28 @@ test('lab: a pod network namespace is found under /var/run/netns by the pod IP, 
     assert.deepEqual((await helpers.deleteAll()).failed, []);
   }
 });
+
+test('lab: when the flannel pod is gone (404 on exec), the node runner switches to a helper pod', { skip }, async () => {
+  const lab = await requireLab();
+  const node = lab.nodes[0]!;
+  const read = await readClusterState(lab.client, {});
+  const helpers = new HelperPods(lab.client, { namespace: 'kube-flannel', image: read.location.image, imagePullSecrets: [], runId: newRunId(), deadlineSeconds: 120 }, 60_000);
+  const reasons: string[] = [];
+  try {
+    const runner = new NodeRunner({
+      node,
+      exec: makeExec(lab.cfg.kc),
+      flannelPod: { namespace: 'kube-flannel', pod: 'kube-flannel-ds-vanished', container: 'kube-flannel' },
+      helpers,
+      timeoutMs: 20_000,
+      onFallback: (r) => reasons.push(r),
+    });
+    const r = await runner.run(['cat', '/run/flannel/subnet.env']);
+    assert.equal(r.exitCode, 0, JSON.stringify(r));
+    assert.match(r.stdout, /FLANNEL_SUBNET=/);
+    assert.deepEqual(reasons, ['kube-flannel pod kube-flannel-ds-vanished disappeared']);
+    assert.match(runner.description, /^helper pod \(kube-flannel pod kube-flannel-ds-vanished disappeared\)$/);
+  } finally {
+    assert.deepEqual((await helpers.deleteAll()).failed, []);
+  }
+});
