@@ -244,7 +244,7 @@ async function collectCluster(opts: ClusterCollectOptions): Promise<Snapshot> {
       } catch (e) {
         const durationMs = Math.round(performance.now() - started);
         if (deadline.aborted) {
-          const error = `node ${name} not collected within ${Math.round(opts.nodeTimeoutMs / 1000)} s (--node-timeout); ${counter.commands} command(s) had finished`;
+          const error = `node ${name} not collected within ${opts.nodeTimeoutMs < 1000 ? `${opts.nodeTimeoutMs} ms` : `${Math.round(opts.nodeTimeoutMs / 1000)} s`} (--node-timeout); ${counter.commands} command(s) had finished`;
           hosts[name] = { status: 'timeout', error };
           errors.push({ node: name, what: 'node-timeout', error });
           emit({ type: 'node', node: name, state: 'timeout', detail: error, durationMs });

@@ -190,3 +190,41 @@ test('lab RBAC: without pods/exec every node fails with an error naming the verb
   // The nodes that run a flannel pod are still collected.
   for (const n of lab.nodes) assert.equal(snap.hosts[n]?.status, 'ok', JSON.stringify(snap.hosts[n]));
 });
+
+test('lab: partial results: a node whose exec is refused is reported with its reason, the others are collected and analysed', { skip }, async (t) => {
+  const lab = await requireLab();
+  const read = await readClusterState(lab.client, {});
+  const [denied, ...allowed] = lab.nodes;
+  const allowedPods = allowed.map((n) => read.podsByNode.get(n)![0]!.metadata!.name!);
+  // RBAC can name the pods exec is allowed into: every node but the first.
+  const rules = clusterRole.rules.map((r) => ((r.resources ?? []).includes('pods/exec') ? { ...r, resourceNames: allowedPods } : r));
+  const kubeconfig = await restrictedKubeconfig(t, lab, rules, tmp(t));
+  const r = await runCli(['doctor', '--kubeconfig', kubeconfig, '-o', 'json', '--no-helper-pods']);
+  const report = JSON.parse(r.stdout) as { summary: { nodesCollected: number; nodes: number } };
+  assert.equal(report.summary.nodesCollected, allowed.length, r.stdout.slice(0, 800));
+  assert.match(r.stderr, new RegExp(`${denied}: FAILED: no command ran on node ${denied}: permission denied: cannot create pods/exec`));
+  for (const n of allowed) assert.match(r.stderr, new RegExp(`${n}: done in`));
+});
+
+test('lab: --node-timeout marks a node that takes too long as timed out, with the reason', { skip }, async () => {
+  const lab = await requireLab();
+  const snap = await collectSnapshot({
+    mode: 'cluster', kube: { kubeconfig: LAB_KUBECONFIG }, requestTimeoutMs: 15_000, flannel: {}, nodeNames: [lab.nodes[0]!], concurrency: 4, nodeTimeoutMs: 50,
+    commandTimeoutMs: 20_000, keepKeys: false, helperPods: { enabled: false, imagePullSecrets: [], deadlineSeconds: 300, startTimeoutMs: 60_000 },
+  });
+  const h = snap.hosts[lab.nodes[0]!];
+  assert.equal(h?.status, 'timeout', JSON.stringify(h));
+  assert.match(h?.status === 'timeout' ? h.error : '', /not collected within 50 ms \(--node-timeout\)/);
+  assert.ok(snap.errors.some((e) => e.node === lab.nodes[0] && e.what === 'node-timeout'));
+});
+
+test('lab: flannel not where it is looked for: the error says what was looked for and where (exit 4)', { skip }, async () => {
+  const r = await runCli(['doctor', '--kubeconfig', LAB_KUBECONFIG, '--flannel-namespace', 'kube-system']);
+  assert.equal(r.code, 4);
+  assert.match(r.stderr, /flannel not found: looked for a DaemonSet labelled app=flannel in namespace kube-system\. If flannel is installed elsewhere, pass --flannel-namespace/);
+  const ds = await runCli(['doctor', '--kubeconfig', LAB_KUBECONFIG, '--flannel-daemonset', 'nope']);
+  assert.equal(ds.code, 4);
+  assert.match(ds.stderr, /looked for DaemonSet nope in namespaces kube-flannel, kube-system/);
+  const cm = await runCli(['doctor', '--kubeconfig', LAB_KUBECONFIG, '--flannel-configmap', 'nope', '-o', 'json']);
+  assert.match(cm.stdout, /not found: get configmaps nope in namespace kube-flannel/);
+});
