@@ -280,7 +280,7 @@ export function installSignalCleanup(controller: AbortController, cleanup: () =>
       process.exit(code);
     }
     cleaning = true;
-    log(`${sig}: stopping and deleting helper pods…`);
+    log(`${sig}: stopping; helper pods are deleted before exit`);
     controller.abort(new Error(`interrupted by ${sig}`));
     const bound = new Promise<void>((r) => setTimeout(r, 15_000).unref());
     void Promise.race([cleanup().catch((e: Error) => log(`cleanup failed: ${e.message}; run: kubectl flannel cleanup`)), bound]).finally(() => process.exit(code));
