@@ -45,3 +45,14 @@ export async function requireLab(): Promise<Lab> {
   if (typeof l === 'string') throw new Error(l);
   return l;
 }
+
+/**
+ * Why the lab is not pristine, or null. Fault injection (`lab/lab break` … `heal`) restarts
+ * flanneld and leaves real leftovers behind (fdb entries for a MAC or IP that was briefly
+ * published), which doctor rightly reports; "finds nothing" is only asserted on a fresh lab.
+ */
+export async function notPristine(lab: Lab): Promise<string | null> {
+  const pods = await lab.client.listPods('kube-flannel');
+  const restarted = pods.filter((p) => (p.status?.containerStatuses ?? []).some((c) => c.restartCount > 0)).map((p) => p.metadata?.name);
+  return restarted.length ? `the lab is not fresh: flannel pods ${restarted.join(', ')} restarted (faults were injected and healed); restart it with lab/lab down && lab/lab up` : null;
+}
