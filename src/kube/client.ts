@@ -17,6 +17,8 @@ import {
 } from '@kubernetes/client-node';
 import { toKubeAccessError, type KubeOperation } from './errors.js';
 
+const PAGE = 500;
+
 export interface CallOptions {
   readonly timeoutMs?: number | undefined;
   readonly signal?: AbortSignal | undefined;
@@ -35,6 +37,8 @@ export class KubeClient {
     readonly requestTimeoutMs: number,
     /** Aborts every call, e.g. on Ctrl-C. */
     readonly signal?: AbortSignal,
+    /** Items per list page (kubectl's --chunk-size default). */
+    readonly pageSize = PAGE,
   ) {
     this.core = kc.makeApiClient(CoreV1Api);
     this.apps = kc.makeApiClient(AppsV1Api);
@@ -74,8 +78,20 @@ export class KubeClient {
     }
   }
 
+  /** Lists in pages of PAGE, as kubectl does, so a 5000-node list does not load the API server in one response. */
+  private async paged<T>(page: (cont: string | undefined) => Promise<{ items: T[]; metadata?: { _continue?: string } }>): Promise<T[]> {
+    const all: T[] = [];
+    let cont: string | undefined;
+    do {
+      const r = await page(cont);
+      all.push(...r.items);
+      cont = r.metadata?._continue || undefined;
+    } while (cont);
+    return all;
+  }
+
   listNodes(labelSelector?: string, opts?: CallOptions): Promise<V1Node[]> {
-    return this.call({ verb: 'list', resource: 'nodes' }, async (o) => (await this.core.listNode({ labelSelector }, o)).items, opts);
+    return this.call({ verb: 'list', resource: 'nodes' }, (o) => this.paged((c) => this.core.listNode({ labelSelector, limit: this.pageSize, _continue: c }, o)), opts);
   }
 
   readNode(name: string, opts?: CallOptions): Promise<V1Node> {
@@ -99,7 +115,7 @@ export class KubeClient {
   }
 
   listPods(namespace: string, selectors: { labelSelector?: string; fieldSelector?: string } = {}, opts?: CallOptions): Promise<V1Pod[]> {
-    return this.call({ verb: 'list', resource: 'pods', namespace }, async (o) => (await this.core.listNamespacedPod({ namespace, ...selectors }, o)).items, opts);
+    return this.call({ verb: 'list', resource: 'pods', namespace }, (o) => this.paged((c) => this.core.listNamespacedPod({ namespace, ...selectors, limit: this.pageSize, _continue: c }, o)), opts);
   }
 
   listPodsAllNamespaces(labelSelector: string, opts?: CallOptions): Promise<V1Pod[]> {

@@ -10,6 +10,7 @@ import { collectSnapshot, type ClusterCollectOptions } from '../../src/collector
 import { readClusterState, usablePod } from '../../src/collectors/cluster.js';
 import { HELPER_SELECTOR, HelperPods, newRunId, RUN_LABEL } from '../../src/collectors/helper-pods.js';
 import { findPodNetns, netnsRunner, NodeRunner } from '../../src/collectors/pod-runner.js';
+import { KubeClient } from '../../src/kube/client.js';
 import { execInPod, makeExec } from '../../src/kube/exec.js';
 import { LAB_KUBECONFIG, notPristine, requireLab, skipUnlessLab } from './lab-support.js';
 
@@ -181,4 +182,14 @@ test('lab: when the flannel pod is gone (404 on exec), the node runner switches 
   } finally {
     assert.deepEqual((await helpers.deleteAll()).failed, []);
   }
+});
+
+test('lab: lists are read in pages and reassembled (page size 1)', { skip }, async () => {
+  const lab = await requireLab();
+  const paged = new KubeClient(lab.cfg.kc, 15_000, undefined, 1);
+  const nodes = (await paged.listNodes()).map((n) => n.metadata?.name).sort();
+  assert.deepEqual(nodes, lab.nodes);
+  const pods = await paged.listPods('kube-flannel', { labelSelector: 'app=flannel' });
+  assert.equal(pods.length, lab.nodes.length);
+  assert.equal(new Set(pods.map((p) => p.metadata?.name)).size, pods.length);
 });
