@@ -248,11 +248,28 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
   return out;
 }
 
+/**
+ * flanneld prints its whole flag set at start-up ("CLI flags config: {… etcdPassword:…}"), and a
+ * mis-set net-conf may echo a PSK: blank anything that looks like a credential before it can be saved.
+ */
+export function redactLogLine(line: string): string {
+  const keys = 'etcdPassword|etcdKeyfile|password|passwd|token|psk|presharedkey|accesskeysecret';
+  return (
+    line
+      // JSON: "PSK": "…"
+      .replace(new RegExp(`("(?:${keys})"\\s*:\\s*)"[^"]*"`, 'gi'), '$1"<redacted>"')
+      // Go %+v and flags: etcdPassword:… / --etcd-password=…
+      .replace(new RegExp(`\\b(${keys})([:=])(?!<redacted>)([^\\s,}"]+)`, 'gi'), '$1$2<redacted>')
+      .replace(/\b(--?etcd-password[= ])(\S+)/g, '$1<redacted>')
+      .replace(/\bBearer\s+[A-Za-z0-9._~+/=-]+/g, 'Bearer <redacted>')
+  );
+}
+
 async function logTail(client: KubeClient, pod: V1Pod, container: string, lines: number): Promise<string[]> {
   const ns = pod.metadata?.namespace ?? '';
   const name = pod.metadata?.name ?? '';
   const cs = pod.status?.containerStatuses?.find((c) => c.name === container);
-  const split = (s: string) => s.split('\n').filter((l, i, a) => l !== '' || i < a.length - 1);
+  const split = (s: string) => s.split('\n').filter((l, i, a) => l !== '' || i < a.length - 1).map(redactLogLine);
   // After a restart the interesting lines are the dead instance's: why it exited.
   if ((cs?.restartCount ?? 0) > 0 && cs?.lastState?.terminated) {
     try {

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1DaemonSet, V1Node, V1Pod } from '@kubernetes/client-node';
-import { daemonSetSelector, flagValue, normaliseAnnotationPrefix, toFlannelPod, toKubeNode, usablePod } from '../../src/collectors/cluster.js';
+import { daemonSetSelector, flagValue, normaliseAnnotationPrefix, redactLogLine, toFlannelPod, toKubeNode, usablePod } from '../../src/collectors/cluster.js';
 import { plainProgress } from '../../src/render/progress.js';
 
 test('--kube-annotation-prefix is read from args in any Go flag form, or from FLANNELD_ env', () => {
@@ -138,4 +138,20 @@ test('plain progress prints one line per state change, never per command', () =>
     'n1: done in 1.2 s (19 commands via pod kube-flannel/x)',
     'n2: TIMEOUT: node n2 not collected within 90 s',
   ]);
+});
+
+test('credentials in flanneld log lines are blanked before they reach a snapshot', () => {
+  const line =
+    'I1122 02:51:48.552968 9891 main.go:229] CLI flags config: {etcdEndpoints:http://127.0.0.1:4001 etcdKeyfile:/k.pem etcdUsername:root etcdPassword:hunter2 kubeSubnetMgr:true}';
+  const red = redactLogLine(line);
+  assert.doesNotMatch(red, /hunter2|\/k\.pem/);
+  assert.match(red, /etcdPassword:<redacted> kubeSubnetMgr:true/);
+  assert.match(red, /etcdUsername:root/);
+  assert.equal(redactLogLine('{"PSK": "abcdef", "Type": "ipsec"}'), '{"PSK": "<redacted>", "Type": "ipsec"}');
+  assert.equal(redactLogLine('Authorization: Bearer eyJhbGciOi.x.y'), 'Authorization: Bearer <redacted>');
+  // An empty value stays empty; the next field is not taken for it.
+  assert.equal(redactLogLine('etcdUsername: etcdPassword: version:false'), 'etcdUsername: etcdPassword: version:false');
+  assert.equal(redactLogLine('flanneld --etcd-password=s3cret --ip-masq'), 'flanneld --etcd-password=<redacted> --ip-masq');
+  const plain = 'I1122 vxlan_network.go:270] Received Subnet Event with VxLan: BackendType: vxlan, PublicIP: 10.250.0.13';
+  assert.equal(redactLogLine(plain), plain);
 });
