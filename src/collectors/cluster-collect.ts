@@ -124,11 +124,25 @@ function peerAddresses(nodes: readonly KubeNode[]): string[] {
   return [...out].sort();
 }
 
-function abortAfter(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => {
-    if (signal.aborted) reject(signal.reason);
-    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+/**
+ * Runs `work` until it settles or `signal` aborts, whichever is first. The listener is removed
+ * afterwards, and a late rejection of either side is absorbed: an AbortSignal.timeout firing
+ * after its node finished must not become an unhandled rejection that kills a long run.
+ */
+async function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  work.catch(() => undefined);
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
   });
+  aborted.catch(() => undefined);
+  try {
+    return await Promise.race([work, aborted]);
+  } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+  }
 }
 
 export async function collectSnapshot(opts: CollectOptions): Promise<Snapshot> {
@@ -227,10 +241,10 @@ async function collectCluster(opts: ClusterCollectOptions): Promise<Snapshot> {
       const counter = new CountingRunner(nodeRunner, (n) => emit({ type: 'node', node: name, state: 'running', via: nodeRunner.description, commands: n }));
       emit({ type: 'node', node: name, state: 'running', via: nodeRunner.description, commands: 0 });
       try {
-        const host = await Promise.race([
+        const host = await untilAborted(
           collectHost(name, counter, { keepKeys: opts.keepKeys, backend: backendOf(read.state.flannel), peerAddresses: peers.filter((p) => !node.internalIPs.includes(p) && p !== node.flannelAnnotations['public-ip']), timeoutMs: opts.commandTimeoutMs, signal: nodeSignal }),
-          abortAfter(nodeSignal),
-        ]);
+          nodeSignal,
+        );
         const durationMs = Math.round(performance.now() - started);
         if (counter.started === 0) {
           const error = `no command ran on node ${name}: ${counter.firstError ?? 'unknown error'}`;

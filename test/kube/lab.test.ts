@@ -193,3 +193,16 @@ test('lab: lists are read in pages and reassembled (page size 1)', { skip }, asy
   assert.equal(pods.length, lab.nodes.length);
   assert.equal(new Set(pods.map((p) => p.metadata?.name)).size, pods.length);
 });
+
+test('lab: a node deadline that fires after its node finished does not become an unhandled rejection', { skip }, async (t) => {
+  const lab = await requireLab();
+  const seen: unknown[] = [];
+  const onRejection = (e: unknown) => seen.push(e);
+  process.on('unhandledRejection', onRejection);
+  t.after(() => process.off('unhandledRejection', onRejection));
+  const snap = await collectSnapshot(options({ nodeNames: [lab.nodes[0]!], nodeTimeoutMs: 2500 }));
+  assert.equal(snap.hosts[lab.nodes[0]!]?.status, 'ok');
+  // Wait past the deadline: long runs outlive the deadlines of their first nodes.
+  await new Promise((r) => setTimeout(r, 3000));
+  assert.deepEqual(seen, []);
+});
