@@ -15,6 +15,7 @@ export default defineCheck({
     impact: 'The report may be incomplete: a clean verdict does not cover what was not collected.',
     fix: 'Re-run doctor for the node (--node <node>) and read the reason; grant the missing permission (rbac/clusterrole.yaml) or use --image for a helper pod with the missing tool.',
   },
+  scope: 'cluster',
   run(model, report) {
     const c = model.snapshot.cluster;
     for (const [what, part] of [['flannel installation', c.flannel], ['Nodes', c.nodes], ['flannel pods', c.flannelPods], ['NetworkPolicies', c.networkPolicies]] as const) {

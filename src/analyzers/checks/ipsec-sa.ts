@@ -15,6 +15,7 @@ export default defineCheck({
     impact: 'Without SAs the kernel holds or drops the traffic its policies select: pods on the two nodes cannot talk. Mismatched SAs make the receiver drop every packet on SPI or ICV failure.',
     fix: 'Check IKE between the nodes (UDP 500/4500 and ESP allowed; charon log: kubectl -n kube-flannel logs <pod> | grep -i ike); with NAT between nodes set UDPEncap: true. Then restart the flannel pods on both nodes, or in the pod: swanctl --terminate --ike <name> && swanctl --initiate --child <name>.',
   },
+  scope: 'cluster',
   run(model, report) {
     if (model.backend?.type !== 'ipsec') return;
     for (const n of model.nodes) {
