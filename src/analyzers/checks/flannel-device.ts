@@ -1,8 +1,9 @@
 import { defineCheck } from '../check.js';
 import { contains, parsePrefix, sameIP } from '../../net/cidr.js';
-import { expectedFor } from '../expected/index.js';
+import { expectedFor, type ExpectedDevice } from '../expected/index.js';
 import { formatAddresses, formatLink } from '../format.js';
-import { linkByName, ok } from '../model.js';
+import { linkByName, ok, type FlannelNode } from '../model.js';
+import type { Link } from '../../snapshot/types.js';
 
 export default defineCheck({
   id: 'flannel-device',
@@ -28,22 +29,7 @@ export default defineCheck({
       // TUN and WireGuard devices report operstate UNKNOWN when up; the UP flag is what matters.
       if (!link.flags.includes('UP')) problems.push('is down');
       // busybox `ip` prints no link details: kind and VXLAN attributes are unknown there, not wrong.
-      if (!link.detailsMissing && want.kind && link.kind && link.kind !== want.kind) problems.push(`is of kind ${link.kind}, not ${want.kind}`);
-      if (link.detailsMissing) {
-        // nothing to compare
-      } else if (want.vxlan && link.vxlan) {
-        const v = link.vxlan;
-        if (v.id !== want.vxlan.vni) problems.push(`has VNI ${v.id}, net-conf.json says ${want.vxlan.vni}`);
-        if (v.port !== want.vxlan.port) problems.push(`has dstport ${v.port}, net-conf.json says ${want.vxlan.port}`);
-        if (v.learning !== want.vxlan.learning) problems.push(v.learning ? 'has learning on (flannel sets nolearning)' : 'has nolearning but net-conf.json sets Learning');
-        if (v.gbp !== want.vxlan.gbp) problems.push(`has gbp ${v.gbp ? 'on' : 'off'}, net-conf.json says ${want.vxlan.gbp ? 'on' : 'off'}`);
-        const publicIP = want.family === 'inet' ? n.publicIP : n.publicIPv6;
-        // flannel >= 0.28 uses the public IP as local, older the interface IP: both must be addresses of this node.
-        const nodeAddrs = links.flatMap((l) => l.addresses.map((a) => a.local));
-        if (v.local && !sameIP(v.local, publicIP) && !nodeAddrs.some((a) => sameIP(a, v.local))) problems.push(`has local ${v.local}, which is not an address of this node (public-ip ${publicIP ?? 'unset'})`);
-      } else if (want.vxlan && !link.vxlan) {
-        problems.push('has no VXLAN attributes');
-      }
+      if (!link.detailsMissing) problems.push(...attributeProblems(want, link, n, links));
       const wantAddr = parsePrefix(want.address)!;
       const fam = link.addresses.filter((a) => a.family === want.family && a.scope !== 'link');
       if (!fam.some((a) => sameIP(a.local, wantAddr.network))) problems.push(`lacks address ${want.address}`);
@@ -55,3 +41,21 @@ export default defineCheck({
     }
   },
 });
+
+/** Kind and VXLAN attributes against net-conf.json and the node's addresses. */
+function attributeProblems(want: ExpectedDevice, link: Link, n: FlannelNode, links: readonly Link[]): string[] {
+  const problems: string[] = [];
+  if (link.kind && link.kind !== want.kind) problems.push(`is of kind ${link.kind}, not ${want.kind}`);
+  if (!want.vxlan) return problems;
+  const v = link.vxlan;
+  if (!v) return [...problems, 'has no VXLAN attributes'];
+  if (v.id !== want.vxlan.vni) problems.push(`has VNI ${v.id}, net-conf.json says ${want.vxlan.vni}`);
+  if (v.port !== want.vxlan.port) problems.push(`has dstport ${v.port}, net-conf.json says ${want.vxlan.port}`);
+  if (v.learning !== want.vxlan.learning) problems.push(v.learning ? 'has learning on (flannel sets nolearning)' : 'has nolearning but net-conf.json sets Learning');
+  if (v.gbp !== want.vxlan.gbp) problems.push(`has gbp ${v.gbp ? 'on' : 'off'}, net-conf.json says ${want.vxlan.gbp ? 'on' : 'off'}`);
+  const publicIP = want.family === 'inet' ? n.publicIP : n.publicIPv6;
+  // flannel >= 0.28 uses the public IP as local, older the interface IP: both must be addresses of this node.
+  const nodeAddrs = links.flatMap((l) => l.addresses.map((a) => a.local));
+  if (v.local && !sameIP(v.local, publicIP) && !nodeAddrs.some((a) => sameIP(a, v.local))) problems.push(`has local ${v.local}, which is not an address of this node (public-ip ${publicIP ?? 'unset'})`);
+  return problems;
+}
