@@ -1,5 +1,5 @@
 import { defineCheck } from '../check.js';
-import { firstHost, parsePrefix } from '../../net/cidr.js';
+import { firstHost, sameIP } from '../../net/cidr.js';
 import { linkByName } from '../model.js';
 
 export default defineCheck({
@@ -22,7 +22,7 @@ export default defineCheck({
       if (!cidr) continue;
       const want = `${firstHost(cidr)}/${cidr.length}`;
       const same = cni0.addresses.filter((a) => a.family === cidr.family && a.scope !== 'link');
-      if (same.some((a) => `${a.local}/${a.prefixlen}` === want || (parsePrefix(`${a.local}/${a.prefixlen}`)?.text === cidr.text && a.local === firstHost(cidr)))) continue;
+      if (same.some((a) => sameIP(a.local, firstHost(cidr)) && a.prefixlen === cidr.length)) continue;
       report({
         node: n.name,
         message: same.length ? `cni0 has ${same.map((a) => `${a.local}/${a.prefixlen}`).join(', ')} but the podCIDR ${cidr.text} needs ${want}` : `cni0 has no ${cidr.family === 'inet' ? 'IPv4' : 'IPv6'} address; the podCIDR ${cidr.text} needs ${want}`,
