@@ -3,7 +3,7 @@
  * title, documentation) and a pure function from the model of a snapshot to reports.
  */
 import type { Finding, Severity } from './finding.js';
-import type { Model } from './model.js';
+import type { FlannelNode, Model } from './model.js';
 
 export interface CheckDocs {
   /** What the finding means, in flannel's and Linux's terms. */
@@ -25,7 +25,7 @@ export interface Report {
   readonly fix?: string;
 }
 
-export interface Check {
+interface CheckMeta {
   /** Stable, never reused: users select and skip checks by it. */
   readonly id: string;
   readonly severity: Severity;
@@ -33,8 +33,18 @@ export interface Check {
   readonly docs: CheckDocs;
   /** Numbers of the failure modes in flannel-internals.md §11 that this check reveals. */
   readonly failureModes: readonly number[];
-  run(model: Model, report: (r: Report) => void): void;
 }
+
+export type Report_ = (r: Report) => void;
+
+/**
+ * Node checks look at one node at a time: the runner walks nodes outermost, so what is derived
+ * for a node (its expectations, its table indexes) is built once and dropped before the next.
+ * Cluster checks compare across nodes and see the whole model once.
+ */
+export type Check =
+  | (CheckMeta & { readonly scope: 'node'; runNode(model: Model, node: FlannelNode, report: Report_): void })
+  | (CheckMeta & { readonly scope: 'cluster'; run(model: Model, report: Report_): void });
 
 export function defineCheck(check: Check): Check {
   return check;

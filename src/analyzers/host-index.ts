@@ -35,6 +35,10 @@ function nested<T>(items: readonly T[], outer: (t: T) => string, inner: (t: T) =
   return m;
 }
 
+export function forgetIndex(host: HostState): void {
+  cache.delete(host);
+}
+
 function indexOf(host: HostState): Index {
   let idx = cache.get(host);
   if (idx) return idx;

@@ -5,6 +5,7 @@ import { toFinding, type Check } from './check.js';
 import { SEVERITY_ORDER, type Finding } from './finding.js';
 import { CHECKS } from './index.js';
 import { buildModel } from './model.js';
+import { releaseNode } from './release.js';
 
 export interface RunOptions {
   /** Run only these check IDs. */
@@ -29,13 +30,21 @@ export function analyze(snapshot: Snapshot, opts: RunOptions = {}): AnalysisResu
   const checks = selectChecks(opts);
   const model = buildModel(snapshot);
   const findings: Finding[] = [];
-  for (const check of checks) {
+  const guarded = (check: Check, fn: () => void) => {
     try {
-      check.run(model, (r) => findings.push(toFinding(check, r)));
+      fn();
     } catch (e) {
       // A bug in one check must not hide what the others found.
       findings.push({ check: check.id, severity: 'warning', node: null, peer: null, message: `the check itself failed: ${(e as Error).message}`, evidence: [], fix: 'Report this as a kubectl-flannel bug, with the snapshot (doctor --save).' });
     }
+  };
+  for (const check of checks) {
+    if (check.scope === 'cluster') guarded(check, () => check.run(model, (r) => findings.push(toFinding(check, r))));
+  }
+  const nodeChecks = checks.filter((c) => c.scope === 'node');
+  for (const node of model.nodes) {
+    for (const check of nodeChecks) guarded(check, () => check.runNode(model, node, (r) => findings.push(toFinding(check, r))));
+    releaseNode(model, node);
   }
   findings.sort(compareFindings);
   return { findings, checksRun: checks.map((c) => c.id) };

@@ -11,7 +11,7 @@ export function registerChecks(program: Command): Command {
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json', 'markdown']).default('text'))
     .action((opts: { output: 'text' | 'json' | 'markdown' }) => {
       if (opts.output === 'json') {
-        process.stdout.write(JSON.stringify(CHECKS.map(({ run: _run, ...meta }) => meta), null, 2) + '\n');
+        process.stdout.write(JSON.stringify(CHECKS.map((c) => ({ id: c.id, scope: c.scope, severity: c.severity, title: c.title, docs: c.docs, failureModes: c.failureModes })), null, 2) + '\n');
       } else if (opts.output === 'markdown') {
         process.stdout.write(checksMarkdown());
       } else {

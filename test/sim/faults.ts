@@ -289,6 +289,15 @@ export const FAULTS: readonly Fault[] = [
     expect: [{ check: 'ipsec-sa', node: 'node2', peer: 'node3', evidence: /node2: src 192\.168\.56\.12 dst 192\.168\.56\.13 proto esp/ }],
   },
   {
+    id: 'ipsec-sa-departed-node', backend: 'ipsec', description: 'node1 still holds the SAs of node4, deleted while its charon was down',
+    apply: (c) => {
+      const gone = '192.168.56.14';
+      const n1 = c.node('node1').ip;
+      c.xfrmStateText.set('node1', c.xfrmStateText.get('node1')! + `src ${n1} dst ${gone}\n\tproto esp spi 0xc0ffee01 reqid 11 mode tunnel\n\treplay-window 32 flag af-unspec\n\taead rfc4106(gcm(aes)) 0x${'ab'.repeat(20)} 128\n\tsel src 0.0.0.0/0 dst 0.0.0.0/0\n`);
+    },
+    expect: [{ check: 'ipsec-sa', node: 'node1', evidence: /src 192\.168\.56\.11 dst 192\.168\.56\.14 proto esp spi 0xc0ffee01/ }],
+  },
+  {
     id: 'ipsec-psk-short', backend: 'ipsec', description: 'the IPsec PSK in net-conf.json has 32 characters',
     apply: (c) => { c.netConfText = JSON.stringify({ Network: '10.244.0.0/16', Backend: { Type: 'ipsec', PSK: 'x'.repeat(32) } }); },
     expect: [{ check: 'netconf-invalid', node: null, evidence: /Backend\.PSK length: 32/ }],

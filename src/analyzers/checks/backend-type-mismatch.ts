@@ -11,16 +11,15 @@ export default defineCheck({
     impact: 'flanneld ignores leases of another backend (`Ignoring non-vxlan subnet`), so no route, fdb or tunnel is programmed between nodes of different backends.',
     fix: 'Restart every flannel pod so all nodes use the configured backend: kubectl -n kube-flannel rollout restart ds/kube-flannel-ds (and remove leftover devices of the old backend).',
   },
-  run(model, report) {
+  scope: 'node',
+  runNode(model, n, report) {
     if (!model.backend) return;
     const want = annotationBackendType(model.backend);
-    for (const n of model.nodes) {
-      if (!n.managed || n.backendType === null || n.backendType === want) continue;
-      report({
-        node: n.name,
-        message: `backend-type is "${n.backendType}" but net-conf.json says ${model.backend.type === 'other' ? model.backend.name : model.backend.type}`,
-        evidence: [`flannel.alpha.coreos.com/backend-type: "${n.backendType}"`, `net-conf.json Backend.Type: ${model.backend.type === 'other' ? model.backend.name : model.backend.type}`],
-      });
-    }
+    if (!n.managed || n.backendType === null || n.backendType === want) return;
+    report({
+      node: n.name,
+      message: `backend-type is "${n.backendType}" but net-conf.json says ${model.backend.type === 'other' ? model.backend.name : model.backend.type}`,
+      evidence: [`flannel.alpha.coreos.com/backend-type: "${n.backendType}"`, `net-conf.json Backend.Type: ${model.backend.type === 'other' ? model.backend.name : model.backend.type}`],
+    });
   },
 });

@@ -1,5 +1,5 @@
 import { defineCheck } from '../check.js';
-import { firstHost, parsePrefix } from '../../net/cidr.js';
+import { firstHost, sameIP } from '../../net/cidr.js';
 import { linkByName } from '../model.js';
 
 export default defineCheck({
@@ -12,23 +12,22 @@ export default defineCheck({
     impact: 'Every new pod on the node fails with `failed to set bridge addr: "cni0" already has an IP address different from 10.244.X.1/24`.',
     fix: 'On <node>: ip link set cni0 down && ip link delete cni0 (and flannel.1 if its address is stale too), then restart the flannel pod; the next pod re-creates cni0.',
   },
-  run(model, report) {
-    for (const n of model.nodes) {
-      if (!n.host) continue;
-      const cni0 = linkByName(n.host, 'cni0');
-      // cni0 exists only once the first pod-network pod ran on the node; its absence is normal.
-      if (!cni0) continue;
-      for (const cidr of [n.podCIDR, n.podCIDRv6]) {
-        if (!cidr) continue;
-        const want = `${firstHost(cidr)}/${cidr.length}`;
-        const same = cni0.addresses.filter((a) => a.family === cidr.family && a.scope !== 'link');
-        if (same.some((a) => `${a.local}/${a.prefixlen}` === want || (parsePrefix(`${a.local}/${a.prefixlen}`)?.text === cidr.text && a.local === firstHost(cidr)))) continue;
-        report({
-          node: n.name,
-          message: same.length ? `cni0 has ${same.map((a) => `${a.local}/${a.prefixlen}`).join(', ')} but the podCIDR ${cidr.text} needs ${want}` : `cni0 has no ${cidr.family === 'inet' ? 'IPv4' : 'IPv6'} address; the podCIDR ${cidr.text} needs ${want}`,
-          evidence: [`cni0: ${cni0.addresses.map((a) => `${a.local}/${a.prefixlen}`).join(', ') || '(no addresses)'}`, `spec.podCIDRs: ${JSON.stringify(n.kube.podCIDRs)}`],
-        });
-      }
+  scope: 'node',
+  runNode(model, n, report) {
+    if (!n.host) return;
+    const cni0 = linkByName(n.host, 'cni0');
+    // cni0 exists only once the first pod-network pod ran on the node; its absence is normal.
+    if (!cni0) return;
+    for (const cidr of [n.podCIDR, n.podCIDRv6]) {
+      if (!cidr) continue;
+      const want = `${firstHost(cidr)}/${cidr.length}`;
+      const same = cni0.addresses.filter((a) => a.family === cidr.family && a.scope !== 'link');
+      if (same.some((a) => sameIP(a.local, firstHost(cidr)) && a.prefixlen === cidr.length)) continue;
+      report({
+        node: n.name,
+        message: same.length ? `cni0 has ${same.map((a) => `${a.local}/${a.prefixlen}`).join(', ')} but the podCIDR ${cidr.text} needs ${want}` : `cni0 has no ${cidr.family === 'inet' ? 'IPv4' : 'IPv6'} address; the podCIDR ${cidr.text} needs ${want}`,
+        evidence: [`cni0: ${cni0.addresses.map((a) => `${a.local}/${a.prefixlen}`).join(', ') || '(no addresses)'}`, `spec.podCIDRs: ${JSON.stringify(n.kube.podCIDRs)}`],
+      });
     }
   },
 });

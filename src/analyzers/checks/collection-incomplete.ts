@@ -5,6 +5,11 @@ import type { HostState } from '../../snapshot/types.js';
 const CORE: readonly (keyof HostState)[] = ['links', 'routes', 'neighbours', 'fdb', 'subnetEnv', 'sysctls', 'firewall'];
 const BY_BACKEND: Readonly<Record<string, readonly (keyof HostState)[]>> = { ipsec: ['xfrmStates', 'xfrmPolicies'], wireguard: ['wireguard'], 'host-gw': ['routeGets'], vxlan: [] };
 
+/** The parts of a node's state the checks read for a backend: a gap in these is reported. */
+export function relevantParts(backend: string | null): readonly (keyof HostState)[] {
+  return [...CORE, ...(backend ? BY_BACKEND[backend] ?? [] : [])];
+}
+
 export default defineCheck({
   id: 'collection-incomplete',
   severity: 'warning',
@@ -15,12 +20,13 @@ export default defineCheck({
     impact: 'The report may be incomplete: a clean verdict does not cover what was not collected.',
     fix: 'Re-run doctor for the node (--node <node>) and read the reason; grant the missing permission (rbac/clusterrole.yaml) or use --image for a helper pod with the missing tool.',
   },
+  scope: 'cluster',
   run(model, report) {
     const c = model.snapshot.cluster;
     for (const [what, part] of [['flannel installation', c.flannel], ['Nodes', c.nodes], ['flannel pods', c.flannelPods], ['NetworkPolicies', c.networkPolicies]] as const) {
       if (part.status === 'failed' || part.status === 'timeout') report({ node: null, message: `${what} could not be read: ${part.error}`, evidence: [`${what}: ${part.status}: ${part.error}`] });
     }
-    const relevant = [...CORE, ...(model.backend ? BY_BACKEND[model.backend.type] ?? [] : [])];
+    const relevant = relevantParts(model.backend?.type ?? null);
     for (const n of model.nodes) {
       if (!n.host) {
         report({ node: n.name, message: `kernel state was not collected: ${n.hostError}`, evidence: [`${n.name}: ${n.hostError}`] });

@@ -1,8 +1,9 @@
 import { defineCheck } from '../check.js';
 import { contains, parsePrefix, sameIP } from '../../net/cidr.js';
-import { expectedFor } from '../expected/index.js';
+import { expectedFor, type ExpectedDevice } from '../expected/index.js';
 import { formatAddresses, formatLink } from '../format.js';
-import { linkByName, ok } from '../model.js';
+import { linkByName, ok, type FlannelNode } from '../model.js';
+import type { Link } from '../../snapshot/types.js';
 
 export default defineCheck({
   id: 'flannel-device',
@@ -14,45 +15,47 @@ export default defineCheck({
     impact: 'A missing or down device, a wrong VNI or port, or a stale `local` address drops all cross-node pod traffic from or to this node.',
     fix: 'On <node>: ip link delete <device>, then restart the flannel pod (kubectl -n kube-flannel delete pod <pod>) so flanneld re-creates the device and re-programs every peer. If the kernel lacks the module (vxlan, wireguard, ipip), install it first.',
   },
-  run(model, report) {
-    for (const n of model.nodes) {
-      const links = ok(n.host?.links);
-      if (!n.host || !links) continue;
-      for (const want of expectedFor(model, n).devices) {
-        const link = linkByName(n.host, want.name);
-        if (!link) {
-          report({ node: n.name, message: `${want.name} does not exist`, evidence: [`ip link show ${want.name}: Device "${want.name}" does not exist.`, `flannel devices present: ${links.filter((l) => l.name.startsWith('flannel')).map((l) => l.name).join(', ') || '(none)'}`] });
-          continue;
-        }
-        const problems: string[] = [];
-        // TUN and WireGuard devices report operstate UNKNOWN when up; the UP flag is what matters.
-        if (!link.flags.includes('UP')) problems.push('is down');
-        // busybox `ip` prints no link details: kind and VXLAN attributes are unknown there, not wrong.
-        if (!link.detailsMissing && want.kind && link.kind && link.kind !== want.kind) problems.push(`is of kind ${link.kind}, not ${want.kind}`);
-        if (link.detailsMissing) {
-          // nothing to compare
-        } else if (want.vxlan && link.vxlan) {
-          const v = link.vxlan;
-          if (v.id !== want.vxlan.vni) problems.push(`has VNI ${v.id}, net-conf.json says ${want.vxlan.vni}`);
-          if (v.port !== want.vxlan.port) problems.push(`has dstport ${v.port}, net-conf.json says ${want.vxlan.port}`);
-          if (v.learning !== want.vxlan.learning) problems.push(v.learning ? 'has learning on (flannel sets nolearning)' : 'has nolearning but net-conf.json sets Learning');
-          if (v.gbp !== want.vxlan.gbp) problems.push(`has gbp ${v.gbp ? 'on' : 'off'}, net-conf.json says ${want.vxlan.gbp ? 'on' : 'off'}`);
-          const publicIP = want.family === 'inet' ? n.publicIP : n.publicIPv6;
-          // flannel >= 0.28 uses the public IP as local, older the interface IP: both must be addresses of this node.
-          const nodeAddrs = links.flatMap((l) => l.addresses.map((a) => a.local));
-          if (v.local && !sameIP(v.local, publicIP) && !nodeAddrs.some((a) => sameIP(a, v.local))) problems.push(`has local ${v.local}, which is not an address of this node (public-ip ${publicIP ?? 'unset'})`);
-        } else if (want.vxlan && !link.vxlan) {
-          problems.push('has no VXLAN attributes');
-        }
-        const wantAddr = parsePrefix(want.address)!;
-        const fam = link.addresses.filter((a) => a.family === want.family && a.scope !== 'link');
-        if (!fam.some((a) => sameIP(a.local, wantAddr.network))) problems.push(`lacks address ${want.address}`);
-        const net = want.family === 'inet' ? model.network : model.network6;
-        const extra = net ? fam.filter((a) => contains(net, a.local) && !sameIP(a.local, wantAddr.network)) : [];
-        if (extra.length) problems.push(`has stale address ${extra.map((a) => `${a.local}/${a.prefixlen}`).join(', ')} inside ${net!.text}`);
-        if (problems.length === 0) continue;
-        report({ node: n.name, message: `${want.name} ${problems.join('; ')}`, evidence: [formatLink(link), `${want.name} addresses: ${formatAddresses(link)}`] });
+  scope: 'node',
+  runNode(model, n, report) {
+    const links = ok(n.host?.links);
+    if (!n.host || !links) return;
+    for (const want of expectedFor(model, n).devices) {
+      const link = linkByName(n.host, want.name);
+      if (!link) {
+        report({ node: n.name, message: `${want.name} does not exist`, evidence: [`ip link show ${want.name}: Device "${want.name}" does not exist.`, `flannel devices present: ${links.filter((l) => l.name.startsWith('flannel')).map((l) => l.name).join(', ') || '(none)'}`] });
+        continue;
       }
+      const problems: string[] = [];
+      // TUN and WireGuard devices report operstate UNKNOWN when up; the UP flag is what matters.
+      if (!link.flags.includes('UP')) problems.push('is down');
+      // busybox `ip` prints no link details: kind and VXLAN attributes are unknown there, not wrong.
+      if (!link.detailsMissing) problems.push(...attributeProblems(want, link, n, links));
+      const wantAddr = parsePrefix(want.address)!;
+      const fam = link.addresses.filter((a) => a.family === want.family && a.scope !== 'link');
+      if (!fam.some((a) => sameIP(a.local, wantAddr.network))) problems.push(`lacks address ${want.address}`);
+      const net = want.family === 'inet' ? model.network : model.network6;
+      const extra = net ? fam.filter((a) => contains(net, a.local) && !sameIP(a.local, wantAddr.network)) : [];
+      if (extra.length) problems.push(`has stale address ${extra.map((a) => `${a.local}/${a.prefixlen}`).join(', ')} inside ${net!.text}`);
+      if (problems.length === 0) continue;
+      report({ node: n.name, message: `${want.name} ${problems.join('; ')}`, evidence: [formatLink(link), `${want.name} addresses: ${formatAddresses(link)}`] });
     }
   },
 });
+
+/** Kind and VXLAN attributes against net-conf.json and the node's addresses. */
+function attributeProblems(want: ExpectedDevice, link: Link, n: FlannelNode, links: readonly Link[]): string[] {
+  const problems: string[] = [];
+  if (link.kind && link.kind !== want.kind) problems.push(`is of kind ${link.kind}, not ${want.kind}`);
+  if (!want.vxlan) return problems;
+  const v = link.vxlan;
+  if (!v) return [...problems, 'has no VXLAN attributes'];
+  if (v.id !== want.vxlan.vni) problems.push(`has VNI ${v.id}, net-conf.json says ${want.vxlan.vni}`);
+  if (v.port !== want.vxlan.port) problems.push(`has dstport ${v.port}, net-conf.json says ${want.vxlan.port}`);
+  if (v.learning !== want.vxlan.learning) problems.push(v.learning ? 'has learning on (flannel sets nolearning)' : 'has nolearning but net-conf.json sets Learning');
+  if (v.gbp !== want.vxlan.gbp) problems.push(`has gbp ${v.gbp ? 'on' : 'off'}, net-conf.json says ${want.vxlan.gbp ? 'on' : 'off'}`);
+  const publicIP = want.family === 'inet' ? n.publicIP : n.publicIPv6;
+  // flannel >= 0.28 uses the public IP as local, older the interface IP: both must be addresses of this node.
+  const nodeAddrs = links.flatMap((l) => l.addresses.map((a) => a.local));
+  if (v.local && !sameIP(v.local, publicIP) && !nodeAddrs.some((a) => sameIP(a, v.local))) problems.push(`has local ${v.local}, which is not an address of this node (public-ip ${publicIP ?? 'unset'})`);
+  return problems;
+}

@@ -10,13 +10,12 @@ export default defineCheck({
     impact: 'The node has no flanneld: no subnet.env (pods fail with `failed to load flannel \'subnet.env\' file`), no annotations, no routes toward it.',
     fix: 'Add a toleration for the node\'s taints to the DaemonSet (operator: Exists) or remove the taint, then check `kubectl -n kube-flannel get ds kube-flannel-ds` reaches the node.',
   },
-  run(model, report) {
+  scope: 'node',
+  runNode(model, n, report) {
     const pods = model.snapshot.cluster.flannelPods;
     if (pods.status !== 'ok' || model.snapshot.cluster.flannel.status !== 'ok') return;
     const withPod = new Set(pods.data.map((p) => p.node));
-    for (const n of model.nodes) {
-      if (withPod.has(n.name)) continue;
-      report({ node: n.name, message: 'no flannel pod runs on this node', evidence: [`flannel pods on: ${[...withPod].filter(Boolean).sort().join(', ') || '(none)'}`, `taints: ${n.kube.taints.map((t) => `${t.key}:${t.effect}`).join(', ') || '(none)'}`] });
-    }
+    if (withPod.has(n.name)) return;
+    report({ node: n.name, message: 'no flannel pod runs on this node', evidence: [`flannel pods on: ${[...withPod].filter(Boolean).sort().join(', ') || '(none)'}`, `taints: ${n.kube.taints.map((t) => `${t.key}:${t.effect}`).join(', ') || '(none)'}`] });
   },
 });

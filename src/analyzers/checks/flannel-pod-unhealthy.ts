@@ -11,6 +11,7 @@ export default defineCheck({
     impact: 'Without a running flanneld the node has no lease, no subnet.env and no routes: new pods cannot start and existing pods lose peers that change.',
     fix: 'Fix the cause named in the finding, then delete the pod so the DaemonSet restarts it: kubectl -n kube-flannel delete pod <pod>.',
   },
+  scope: 'cluster',
   run(model, report) {
     const pods = model.snapshot.cluster.flannelPods;
     if (pods.status !== 'ok') return;

@@ -13,6 +13,7 @@ export default defineCheck({
     impact: 'The receiving node drops cross-node pod traffic in FORWARD: a node reaches its own pods, but pods on different nodes cannot talk.',
     fix: 'Remove the earlier DROP/REJECT rule (or insert an ACCEPT for the pod Network above it), e.g. on <node>: iptables -D FORWARD -j REJECT --reject-with icmp-host-prohibited; keep flanneld\'s --iptables-forward-rules on (the default).',
   },
+  scope: 'cluster',
   run(model, report) {
     const net = model.network;
     for (const n of model.nodes) {

@@ -12,18 +12,17 @@ export default defineCheck({
     impact: 'flanneld fails to add the route (`network is unreachable`), and traffic to that peer\'s pods follows the default route and is lost.',
     fix: 'Use a backend that tunnels across L3 (vxlan, optionally with DirectRouting: true to keep host-gw speed between on-link peers), or put all nodes on one L2 segment.',
   },
-  run(model, report) {
+  scope: 'node',
+  runNode(model, n, report) {
     if (model.backend?.type !== 'host-gw') return;
-    for (const n of model.nodes) {
-      const gets = n.host?.routeGets;
-      if (!gets || gets.status !== 'ok') continue;
-      for (const p of peersOf(model, n)) {
-        for (const ip of [p.publicIP, model.netConf?.enableIPv6 ? p.publicIPv6 : null]) {
-          const r = ip ? gets.data[ip] : undefined;
-          if (!ip || r === undefined) continue;
-          if (r !== null && r.gateway === null) continue;
-          report({ node: n.name, peer: p.name, message: r ? `peer ${p.name} (${ip}) is reached through router ${r.gateway}, not on-link` : `peer ${p.name} (${ip}) is unreachable from this node`, evidence: [`ip route get ${ip}: ${r ? formatRoute(r) : 'network is unreachable'}`] });
-        }
+    const gets = n.host?.routeGets;
+    if (!gets || gets.status !== 'ok') return;
+    for (const p of peersOf(model, n)) {
+      for (const ip of [p.publicIP, model.netConf?.enableIPv6 ? p.publicIPv6 : null]) {
+        const r = ip ? gets.data[ip] : undefined;
+        if (!ip || r === undefined) continue;
+        if (r !== null && r.gateway === null) continue;
+        report({ node: n.name, peer: p.name, message: r ? `peer ${p.name} (${ip}) is reached through router ${r.gateway}, not on-link` : `peer ${p.name} (${ip}) is unreachable from this node`, evidence: [`ip route get ${ip}: ${r ? formatRoute(r) : 'network is unreachable'}`] });
       }
     }
   },

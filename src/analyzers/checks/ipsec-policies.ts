@@ -17,24 +17,23 @@ export default defineCheck({
     impact: 'Missing: traffic to that peer leaves unencrypted and is dropped by the peer\'s in policy (or bypasses IPsec altogether). Stale: traffic to a re-used subnet is encrypted toward a host that is gone.',
     fix: 'Restart the flannel pod on <node> to re-install policies; delete stale ones with: ip xfrm policy delete src <src> dst <dst> dir <dir>.',
   },
-  run(model, report) {
+  scope: 'node',
+  runNode(model, n, report) {
     if (model.backend?.type !== 'ipsec') return;
-    for (const n of model.nodes) {
-      const policies = ok(n.host?.xfrmPolicies);
-      if (!policies) continue;
-      const expected = expectedFor(model, n).xfrmPolicies;
-      for (const want of expected) {
-        const found = policies.find((p) => p.dir === want.dir && samePrefix(p.src, want.src) && samePrefix(p.dst, want.dst));
-        const tmpl = found?.templates.find((t) => t.reqid === FLANNEL_REQID);
-        if (found && tmpl && sameIP(tmpl.src, want.tmplSrc) && sameIP(tmpl.dst, want.tmplDst)) continue;
-        const line = `src ${want.src} dst ${want.dst} dir ${want.dir} tmpl src ${want.tmplSrc} dst ${want.tmplDst} proto esp reqid ${FLANNEL_REQID} mode tunnel`;
-        report({ node: n.name, peer: want.peer, message: found ? `xfrm policy ${want.dir} ${want.src} -> ${want.dst} has the wrong template` : `xfrm policy ${want.dir} ${want.src} -> ${want.dst} toward ${want.peer} is missing`, evidence: [`expected: ${line}`, ...(found ? [`actual: ${formatPolicy(found)}`] : [])] });
-      }
-      for (const p of policies) {
-        if (!p.templates.some((t) => t.reqid === FLANNEL_REQID)) continue;
-        if (expected.some((w) => w.dir === p.dir && samePrefix(p.src, w.src) && samePrefix(p.dst, w.dst))) continue;
-        report({ node: n.name, severity: 'warning', message: `xfrm policy ${p.dir} ${p.src} -> ${p.dst} (reqid ${FLANNEL_REQID}) belongs to no current peer`, evidence: [formatPolicy(p)], fix: `On ${n.name}: ip xfrm policy delete src ${p.src} dst ${p.dst} dir ${p.dir}` });
-      }
+    const policies = ok(n.host?.xfrmPolicies);
+    if (!policies) return;
+    const expected = expectedFor(model, n).xfrmPolicies;
+    for (const want of expected) {
+      const found = policies.find((p) => p.dir === want.dir && samePrefix(p.src, want.src) && samePrefix(p.dst, want.dst));
+      const tmpl = found?.templates.find((t) => t.reqid === FLANNEL_REQID);
+      if (found && tmpl && sameIP(tmpl.src, want.tmplSrc) && sameIP(tmpl.dst, want.tmplDst)) continue;
+      const line = `src ${want.src} dst ${want.dst} dir ${want.dir} tmpl src ${want.tmplSrc} dst ${want.tmplDst} proto esp reqid ${FLANNEL_REQID} mode tunnel`;
+      report({ node: n.name, peer: want.peer, message: found ? `xfrm policy ${want.dir} ${want.src} -> ${want.dst} has the wrong template` : `xfrm policy ${want.dir} ${want.src} -> ${want.dst} toward ${want.peer} is missing`, evidence: [`expected: ${line}`, ...(found ? [`actual: ${formatPolicy(found)}`] : [])] });
+    }
+    for (const p of policies) {
+      if (!p.templates.some((t) => t.reqid === FLANNEL_REQID)) continue;
+      if (expected.some((w) => w.dir === p.dir && samePrefix(p.src, w.src) && samePrefix(p.dst, w.dst))) continue;
+      report({ node: n.name, severity: 'warning', message: `xfrm policy ${p.dir} ${p.src} -> ${p.dst} (reqid ${FLANNEL_REQID}) belongs to no current peer`, evidence: [formatPolicy(p)], fix: `On ${n.name}: ip xfrm policy delete src ${p.src} dst ${p.dst} dir ${p.dir}` });
     }
   },
 });

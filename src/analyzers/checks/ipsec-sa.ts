@@ -4,23 +4,32 @@ import type { XfrmState } from '../../snapshot/types.js';
 import { expectedFor } from '../expected/index.js';
 import { formatState } from '../format.js';
 import { ok } from '../model.js';
+import { FLANNEL_REQID } from './ipsec-policies.js';
 
 export default defineCheck({
   id: 'ipsec-sa',
   severity: 'error',
-  title: 'Each IPsec peer has an SA in both directions, and each SA matches its counterpart on the peer',
+  title: 'Each IPsec peer has an SA in both directions matching its counterpart on the peer, and no SA outlives its node',
   failureModes: [41],
   docs: {
     meaning: 'charon (strongSwan, started by flanneld) negotiates two ESP SAs per peer, one per direction. The SA `src L dst R` on L must exist on R with the same SPI, algorithm and key. Policies with no SA mean IKE never completed; an SA whose counterpart differs means the two nodes disagree after a rekey or restart.',
     impact: 'Without SAs the kernel holds or drops the traffic its policies select: pods on the two nodes cannot talk. Mismatched SAs make the receiver drop every packet on SPI or ICV failure.',
     fix: 'Check IKE between the nodes (UDP 500/4500 and ESP allowed; charon log: kubectl -n kube-flannel logs <pod> | grep -i ike); with NAT between nodes set UDPEncap: true. Then restart the flannel pods on both nodes, or in the pod: swanctl --terminate --ike <name> && swanctl --initiate --child <name>.',
   },
+  scope: 'cluster',
   run(model, report) {
     if (model.backend?.type !== 'ipsec') return;
     for (const n of model.nodes) {
       const states = ok(n.host?.xfrmStates);
       if (!states) continue;
-      for (const pair of expectedFor(model, n).saPairs) {
+      const pairs = expectedFor(model, n).saPairs;
+      // charon's SAs for flannel carry reqid 11; one whose endpoints match no current peer outlived its node.
+      for (const sa of states.filter((x) => x.proto === 'esp' && x.reqid === FLANNEL_REQID)) {
+        const known = pairs.some((p) => (sameIP(sa.src, p.local) && sameIP(sa.dst, p.remote)) || (sameIP(sa.src, p.remote) && sameIP(sa.dst, p.local)));
+        if (known || pairs.length === 0) continue;
+        report({ node: n.name, severity: 'warning', message: `SA spi 0x${sa.spi.toString(16)} ${sa.src} -> ${sa.dst} belongs to no current peer`, evidence: [formatState(sa)], fix: `On ${n.name}: ip xfrm state delete src ${sa.src} dst ${sa.dst} proto esp spi 0x${sa.spi.toString(16)}` });
+      }
+      for (const pair of pairs) {
         const esp = (src: string, dst: string) => states.filter((s) => s.proto === 'esp' && sameIP(s.src, src) && sameIP(s.dst, dst));
         const outSAs = esp(pair.local, pair.remote);
         const inSAs = esp(pair.remote, pair.local);

@@ -12,17 +12,16 @@ export default defineCheck({
     impact: 'Both rule sets are evaluated, but in an order neither agent expects: masquerading or forward accepts can be skipped or applied twice, and flanneld may keep re-creating rules it believes missing.',
     fix: 'Make every agent on <node> use one backend: set the host\'s iptables alternative (update-alternatives --set iptables /usr/sbin/iptables-nft), delete the stray chains from the other backend, and restart kube-proxy and flannel pods.',
   },
-  run(model, report) {
+  scope: 'node',
+  runNode(model, n, report) {
     if (model.netConf?.enableNFTables) return;
-    for (const n of model.nodes) {
-      const fw = ok(n.host?.firewall);
-      if (!fw) continue;
-      const dumps = dumpsOf(fw, 'inet');
-      const flannel = dumps.filter(holdsFlannel);
-      const kube = dumps.filter(holdsKubeProxy);
-      if (flannel.length === 0 || kube.length === 0) continue;
-      if (flannel.some((d) => kube.includes(d))) continue;
-      report({ node: n.name, message: `FLANNEL-* chains are in iptables-${flannel.map((d) => d.backend).join('+')} but KUBE-* chains are in iptables-${kube.map((d) => d.backend).join('+')}`, evidence: [...flannel.map((d) => `iptables-${d.backend}-save: FLANNEL-* chains present`), ...kube.map((d) => `iptables-${d.backend}-save: KUBE-* chains present`)] });
-    }
+    const fw = ok(n.host?.firewall);
+    if (!fw) return;
+    const dumps = dumpsOf(fw, 'inet');
+    const flannel = dumps.filter(holdsFlannel);
+    const kube = dumps.filter(holdsKubeProxy);
+    if (flannel.length === 0 || kube.length === 0) return;
+    if (flannel.some((d) => kube.includes(d))) return;
+    report({ node: n.name, message: `FLANNEL-* chains are in iptables-${flannel.map((d) => d.backend).join('+')} but KUBE-* chains are in iptables-${kube.map((d) => d.backend).join('+')}`, evidence: [...flannel.map((d) => `iptables-${d.backend}-save: FLANNEL-* chains present`), ...kube.map((d) => `iptables-${d.backend}-save: KUBE-* chains present`)] });
   },
 });

@@ -12,16 +12,15 @@ export default defineCheck({
     impact: 'Its routes, neighbours and fdb entries can still capture traffic for peer subnets, and it confuses anyone reading `ip link`.',
     fix: 'On <node>: ip link delete <device> (and check `ip route` for routes through it).',
   },
-  run(model, report) {
+  scope: 'node',
+  runNode(model, n, report) {
     if (!model.backend || model.backend.type === 'other') return;
-    for (const n of model.nodes) {
-      const links = ok(n.host?.links);
-      if (!links || !n.managed) continue;
-      const wanted = new Set(expectedFor(model, n).devices.map((d) => d.name));
-      for (const l of links) {
-        if (!FLANNEL_DEVICE_PATTERN.test(l.name) || wanted.has(l.name)) continue;
-        report({ node: n.name, message: `${l.name} (${l.kind ?? 'device'}) is not used by the ${model.backend.type} backend`, evidence: [`${l.name}: ${l.kind ?? ''} mtu ${l.mtu} state ${l.operstate}`], fix: `On ${n.name}: ip link delete ${l.name}` });
-      }
+    const links = ok(n.host?.links);
+    if (!links || !n.managed) return;
+    const wanted = new Set(expectedFor(model, n).devices.map((d) => d.name));
+    for (const l of links) {
+      if (!FLANNEL_DEVICE_PATTERN.test(l.name) || wanted.has(l.name)) continue;
+      report({ node: n.name, message: `${l.name} (${l.kind ?? 'device'}) is not used by the ${model.backend.type} backend`, evidence: [`${l.name}: ${l.kind ?? ''} mtu ${l.mtu} state ${l.operstate}`], fix: `On ${n.name}: ip link delete ${l.name}` });
     }
   },
 });

@@ -13,35 +13,34 @@ export default defineCheck({
     impact: 'Pods cannot reach anything outside the cluster network (the Internet, node-external services): replies go to pod IPs the outside cannot route.',
     fix: 'Restart the flannel pod on <node> (it re-creates the rules; in iptables mode it re-checks them every 5 s, so rules that keep vanishing point at another agent flushing the nat table or at an iptables legacy/nft split).',
   },
-  run(model, report) {
+  scope: 'node',
+  runNode(model, n, report) {
     const net = model.network;
     if (!net || model.netConf?.enableIPv4 === false) return;
-    for (const n of model.nodes) {
-      const env = ok(n.host?.subnetEnv);
-      const fw = ok(n.host?.firewall);
-      if (!env || !fw || env.ipMasq !== true) continue;
-      if (model.netConf?.enableNFTables) {
-        const text = fw.nftRuleset;
-        if (text === null) continue;
-        if (!/table ip flannel-ipv4/.test(text) || !/chain postrtg/.test(text) || !/masquerade/.test(text.slice(text.indexOf('chain postrtg')))) {
-          report({ node: n.name, message: 'nft table ip flannel-ipv4 has no postrtg masquerade chain although FLANNEL_IPMASQ=true', evidence: ['FLANNEL_IPMASQ=true', `nft list ruleset: ${/table ip flannel-ipv4/.test(text) ? 'table ip flannel-ipv4 without a masquerading postrtg chain' : 'no table ip flannel-ipv4'}`] });
-        }
-        continue;
+    const env = ok(n.host?.subnetEnv);
+    const fw = ok(n.host?.firewall);
+    if (!env || !fw || env.ipMasq !== true) return;
+    if (model.netConf?.enableNFTables) {
+      const text = fw.nftRuleset;
+      if (text === null) return;
+      if (!/table ip flannel-ipv4/.test(text) || !/chain postrtg/.test(text) || !/masquerade/.test(text.slice(text.indexOf('chain postrtg')))) {
+        report({ node: n.name, message: 'nft table ip flannel-ipv4 has no postrtg masquerade chain although FLANNEL_IPMASQ=true', evidence: ['FLANNEL_IPMASQ=true', `nft list ruleset: ${/table ip flannel-ipv4/.test(text) ? 'table ip flannel-ipv4 without a masquerading postrtg chain' : 'no table ip flannel-ipv4'}`] });
       }
-      const dumps = dumpsOf(fw, 'inet').filter((d) => d.tables.nat);
-      if (dumps.length === 0) continue;
-      const masq = dumps.flatMap((d) => Object.keys(d.tables.nat!.chains).flatMap((c) => rulesOf(d, 'nat', c))).filter((r) => r.target === 'MASQUERADE' && r.src && !r.src.negated && samePrefix(r.src.cidr, net.text));
-      const chained = dumps.some((d) => hasChain(d, 'nat', 'FLANNEL-POSTRTG'));
-      const jumped = dumps.some((d) => rulesOf(d, 'nat', 'POSTROUTING').some((r) => r.target === 'FLANNEL-POSTRTG'));
-      const problems: string[] = [];
-      if (masq.length === 0) problems.push(`no MASQUERADE rule for -s ${net.text}`);
-      if (chained && !jumped) problems.push('FLANNEL-POSTRTG exists but POSTROUTING does not jump to it');
-      if (problems.length === 0) continue;
-      report({
-        node: n.name,
-        message: `pod traffic leaving the cluster is not masqueraded: ${problems.join('; ')}`,
-        evidence: ['FLANNEL_IPMASQ=true', ...dumps.flatMap((d) => [...rulesOf(d, 'nat', 'POSTROUTING'), ...rulesOf(d, 'nat', 'FLANNEL-POSTRTG')].map((r) => `iptables-${d.backend}: ${r.text}`)).slice(0, 12)],
-      });
+      return;
     }
+    const dumps = dumpsOf(fw, 'inet').filter((d) => d.tables.nat);
+    if (dumps.length === 0) return;
+    const masq = dumps.flatMap((d) => Object.keys(d.tables.nat!.chains).flatMap((c) => rulesOf(d, 'nat', c))).filter((r) => r.target === 'MASQUERADE' && r.src && !r.src.negated && samePrefix(r.src.cidr, net.text));
+    const chained = dumps.some((d) => hasChain(d, 'nat', 'FLANNEL-POSTRTG'));
+    const jumped = dumps.some((d) => rulesOf(d, 'nat', 'POSTROUTING').some((r) => r.target === 'FLANNEL-POSTRTG'));
+    const problems: string[] = [];
+    if (masq.length === 0) problems.push(`no MASQUERADE rule for -s ${net.text}`);
+    if (chained && !jumped) problems.push('FLANNEL-POSTRTG exists but POSTROUTING does not jump to it');
+    if (problems.length === 0) return;
+    report({
+      node: n.name,
+      message: `pod traffic leaving the cluster is not masqueraded: ${problems.join('; ')}`,
+      evidence: ['FLANNEL_IPMASQ=true', ...dumps.flatMap((d) => [...rulesOf(d, 'nat', 'POSTROUTING'), ...rulesOf(d, 'nat', 'FLANNEL-POSTRTG')].map((r) => `iptables-${d.backend}: ${r.text}`)).slice(0, 12)],
+    });
   },
 });

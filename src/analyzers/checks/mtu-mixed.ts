@@ -11,6 +11,7 @@ export default defineCheck({
     impact: 'Pods on the node with the larger MTU send packets that the other node\'s tunnel or pods cannot take: large transfers between those nodes stall while small packets pass.',
     fix: 'Set one MTU for the cluster (Backend.MTU in net-conf.json for vxlan/wireguard, or equal uplink MTUs), then restart the flannel pods and re-create pods.',
   },
+  scope: 'cluster',
   run(model, report) {
     const byNode = model.nodes.flatMap((n) => {
       const mtu = ok(n.host?.subnetEnv)?.mtu;

@@ -13,45 +13,44 @@ export default defineCheck({
     impact: 'Pods send packets larger than the tunnel or the uplink can carry: small packets work, but TLS handshakes and bulk transfers hang or are dropped.',
     fix: 'Make the chain consistent: set Backend.MTU (vxlan/wireguard) or fix the uplink MTU, then on <node>: ip link delete <tunnel device>, restart the flannel pod, and re-create pods whose veth MTU is stale.',
   },
-  run(model, report) {
+  scope: 'node',
+  runNode(model, n, report) {
     const b = model.backend;
     if (!b) return;
     const overhead = encapOverhead(b);
-    for (const n of model.nodes) {
-      const env = ok(n.host?.subnetEnv);
-      const links = ok(n.host?.links);
-      if (!n.host || !links || !env || env.mtu === null) continue;
-      const F = env.mtu;
-      const uplink = uplinkOf(n, b);
-      const evidence = [`FLANNEL_MTU=${F}`, ...(uplink ? [`${uplink.name} (uplink) mtu ${uplink.mtu}`] : [])];
-      if (uplink && F > uplink.mtu - overhead) {
-        report({ node: n.name, message: `FLANNEL_MTU ${F} exceeds uplink ${uplink.name} MTU ${uplink.mtu} minus the ${b.type} overhead ${overhead} (= ${uplink.mtu - overhead})`, evidence });
+    const env = ok(n.host?.subnetEnv);
+    const links = ok(n.host?.links);
+    if (!n.host || !links || !env || env.mtu === null) return;
+    const F = env.mtu;
+    const uplink = uplinkOf(n, b);
+    const evidence = [`FLANNEL_MTU=${F}`, ...(uplink ? [`${uplink.name} (uplink) mtu ${uplink.mtu}`] : [])];
+    if (uplink && F > uplink.mtu - overhead) {
+      report({ node: n.name, message: `FLANNEL_MTU ${F} exceeds uplink ${uplink.name} MTU ${uplink.mtu} minus the ${b.type} overhead ${overhead} (= ${uplink.mtu - overhead})`, evidence });
+    }
+    for (const dev of expectedFor(model, n).devices) {
+      const link = linkByName(n.host, dev.name);
+      if (!link) continue;
+      const ev = [...evidence, `${link.name} mtu ${link.mtu}`];
+      if (uplink && link.mtu > uplink.mtu - overhead) {
+        report({ node: n.name, message: `${link.name} MTU ${link.mtu} exceeds uplink ${uplink.name} MTU ${uplink.mtu} minus the ${b.type} overhead ${overhead}`, evidence: ev });
+      } else if (b.type === 'vxlan' && dev.name === vxlanDeviceName(b.vni, 'inet6') && link.mtu < F) {
+        // flannel subtracts 50 but IPv6 VXLAN needs 70: the kernel clamps the device below FLANNEL_MTU.
+        report({ node: n.name, severity: 'info', message: `${link.name} MTU ${link.mtu} is below FLANNEL_MTU ${F} (flannel subtracts 50 where IPv6 VXLAN needs 70): IPv6 pod packets between ${link.mtu + 1} and ${F} bytes depend on ICMPv6 Packet Too Big`, evidence: ev });
+      } else if (link.mtu < F) {
+        report({ node: n.name, message: `${link.name} MTU ${link.mtu} is below FLANNEL_MTU ${F}: pods send packets the tunnel cannot carry`, evidence: ev });
+      } else if (link.mtu > F && b.type === 'vxlan') {
+        report({ node: n.name, severity: 'warning', message: `${link.name} MTU ${link.mtu} differs from FLANNEL_MTU ${F}: the device kept the MTU of an earlier configuration`, evidence: ev });
       }
-      for (const dev of expectedFor(model, n).devices) {
-        const link = linkByName(n.host, dev.name);
-        if (!link) continue;
-        const ev = [...evidence, `${link.name} mtu ${link.mtu}`];
-        if (uplink && link.mtu > uplink.mtu - overhead) {
-          report({ node: n.name, message: `${link.name} MTU ${link.mtu} exceeds uplink ${uplink.name} MTU ${uplink.mtu} minus the ${b.type} overhead ${overhead}`, evidence: ev });
-        } else if (b.type === 'vxlan' && dev.name === vxlanDeviceName(b.vni, 'inet6') && link.mtu < F) {
-          // flannel subtracts 50 but IPv6 VXLAN needs 70: the kernel clamps the device below FLANNEL_MTU.
-          report({ node: n.name, severity: 'info', message: `${link.name} MTU ${link.mtu} is below FLANNEL_MTU ${F} (flannel subtracts 50 where IPv6 VXLAN needs 70): IPv6 pod packets between ${link.mtu + 1} and ${F} bytes depend on ICMPv6 Packet Too Big`, evidence: ev });
-        } else if (link.mtu < F) {
-          report({ node: n.name, message: `${link.name} MTU ${link.mtu} is below FLANNEL_MTU ${F}: pods send packets the tunnel cannot carry`, evidence: ev });
-        } else if (link.mtu > F && b.type === 'vxlan') {
-          report({ node: n.name, severity: 'warning', message: `${link.name} MTU ${link.mtu} differs from FLANNEL_MTU ${F}: the device kept the MTU of an earlier configuration`, evidence: ev });
-        }
-      }
-      const veths = links.filter((l) => l.master === 'cni0' && l.mtu !== F);
-      if (veths.length) {
-        report({
-          node: n.name,
-          severity: veths.some((v) => v.mtu > F) ? 'error' : 'warning',
-          message: `${veths.length} pod veth${veths.length > 1 ? 's have' : ' has'} an MTU other than FLANNEL_MTU ${F}: those pods were created under another MTU`,
-          evidence: [`FLANNEL_MTU=${F}`, ...veths.slice(0, 10).map((v) => `${v.name} mtu ${v.mtu} master cni0`)],
-          fix: `Re-create the pods on ${n.name} whose veth MTU differs (their eth0 has the same MTU).`,
-        });
-      }
+    }
+    const veths = links.filter((l) => l.master === 'cni0' && l.mtu !== F);
+    if (veths.length) {
+      report({
+        node: n.name,
+        severity: veths.some((v) => v.mtu > F) ? 'error' : 'warning',
+        message: `${veths.length} pod veth${veths.length > 1 ? 's have' : ' has'} an MTU other than FLANNEL_MTU ${F}: those pods were created under another MTU`,
+        evidence: [`FLANNEL_MTU=${F}`, ...veths.slice(0, 10).map((v) => `${v.name} mtu ${v.mtu} master cni0`)],
+        fix: `Re-create the pods on ${n.name} whose veth MTU differs (their eth0 has the same MTU).`,
+      });
     }
   },
 });

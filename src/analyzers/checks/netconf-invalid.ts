@@ -12,6 +12,7 @@ export default defineCheck({
     impact: 'flanneld exits at start-up on every node (or silently runs with defaults you did not mean, e.g. the udp backend when Backend is absent).',
     fix: 'Edit the ConfigMap (kubectl -n kube-flannel edit cm kube-flannel-cfg), then restart the flannel pods: kubectl -n kube-flannel rollout restart ds/kube-flannel-ds.',
   },
+  scope: 'cluster',
   run(model, report) {
     const f = model.snapshot.cluster.flannel;
     if (f.status !== 'ok') return;

@@ -11,6 +11,7 @@ export default defineCheck({
     impact: 'Traffic the policies are meant to block flows freely: the cluster is less isolated than its manifests say.',
     fix: 'Install a NetworkPolicy engine next to flannel (Canal, or kube-network-policies), or delete the policies so they do not promise isolation that is not there.',
   },
+  scope: 'cluster',
   run(model, report) {
     const np = model.snapshot.cluster.networkPolicies;
     if (np.status !== 'ok' || np.data.length === 0) return;

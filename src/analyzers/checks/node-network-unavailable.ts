@@ -10,11 +10,10 @@ export default defineCheck({
     impact: 'The scheduler keeps ordinary pods off the node (node.kubernetes.io/network-unavailable taint).',
     fix: 'Check the flannel pod on <node>; once flanneld completes its lease it sets the condition to False itself.',
   },
-  run(model, report) {
-    for (const n of model.nodes) {
-      const c = n.kube.networkUnavailable;
-      if (c.status !== 'True') continue;
-      report({ node: n.name, message: `NetworkUnavailable is True${c.reason ? ` (reason ${c.reason})` : ''}`, evidence: [`condition NetworkUnavailable=True reason=${c.reason ?? ''}`] });
-    }
+  scope: 'node',
+  runNode(model, n, report) {
+    const c = n.kube.networkUnavailable;
+    if (c.status !== 'True') return;
+    report({ node: n.name, message: `NetworkUnavailable is True${c.reason ? ` (reason ${c.reason})` : ''}`, evidence: [`condition NetworkUnavailable=True reason=${c.reason ?? ''}`] });
   },
 });

@@ -10,25 +10,24 @@ export default defineCheck({
     impact: 'No peer programs a route, fdb entry, tunnel peer or policy toward this node, so its pods are unreachable from other nodes.',
     fix: 'Check the flannel pod on <node> (kubectl -n kube-flannel logs <pod>): it has not acquired its lease. Once it runs, it writes the annotations itself.',
   },
-  run(model, report) {
+  scope: 'node',
+  runNode(model, n, report) {
     if (!model.backend) return;
     const needsData = model.backend.type === 'vxlan' || model.backend.type === 'wireguard';
-    for (const n of model.nodes) {
-      const a = n.kube.flannelAnnotations;
-      const missing: string[] = [];
-      if (a['kube-subnet-manager'] !== 'true') missing.push('kube-subnet-manager');
-      if (model.netConf?.enableIPv4 !== false && !a['public-ip']) missing.push('public-ip');
-      if (model.netConf?.enableIPv6 && !a['public-ipv6']) missing.push('public-ipv6');
-      if (a['backend-type'] === undefined) missing.push('backend-type');
-      // backend-data is only read from leases of the configured type; another type is backend-type-mismatch's finding.
-      if (needsData && a['backend-type'] === model.backend.type && !n.vxlan && !n.wireguard && !n.backendDataError) missing.push('backend-data');
-      if (n.backendDataError) missing.push(`backend-data (${n.backendDataError})`);
-      if (missing.length === 0) continue;
-      report({
-        node: n.name,
-        message: `flannel annotations missing or unreadable: ${missing.join(', ')}`,
-        evidence: Object.keys(a).length ? Object.entries(a).map(([k, v]) => `flannel.alpha.coreos.com/${k}: ${v}`) : ['no flannel.alpha.coreos.com/* annotations'],
-      });
-    }
+    const a = n.kube.flannelAnnotations;
+    const missing: string[] = [];
+    if (a['kube-subnet-manager'] !== 'true') missing.push('kube-subnet-manager');
+    if (model.netConf?.enableIPv4 !== false && !a['public-ip']) missing.push('public-ip');
+    if (model.netConf?.enableIPv6 && !a['public-ipv6']) missing.push('public-ipv6');
+    if (a['backend-type'] === undefined) missing.push('backend-type');
+    // backend-data is only read from leases of the configured type; another type is backend-type-mismatch's finding.
+    if (needsData && a['backend-type'] === model.backend.type && !n.vxlan && !n.wireguard && !n.backendDataError) missing.push('backend-data');
+    if (n.backendDataError) missing.push(`backend-data (${n.backendDataError})`);
+    if (missing.length === 0) return;
+    report({
+      node: n.name,
+      message: `flannel annotations missing or unreadable: ${missing.join(', ')}`,
+      evidence: Object.keys(a).length ? Object.entries(a).map(([k, v]) => `flannel.alpha.coreos.com/${k}: ${v}`) : ['no flannel.alpha.coreos.com/* annotations'],
+    });
   },
 });

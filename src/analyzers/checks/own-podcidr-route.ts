@@ -13,16 +13,15 @@ export default defineCheck({
     impact: 'Traffic to local pods, and replies to remote pods, leave the node instead of reaching the bridge: local pods are unreachable from other nodes.',
     fix: 'On <node>: ip route del <route>. The bridge plugin\'s `<podCIDR> dev cni0 proto kernel scope link` route is the only one that should remain.',
   },
-  run(model, report) {
-    for (const n of model.nodes) {
-      const routes = n.host ? mainRoutes(n.host) : undefined;
-      if (!routes) continue;
-      for (const cidr of [n.podCIDR, n.podCIDRv6]) {
-        if (!cidr) continue;
-        for (const r of routes.filter((x) => samePrefix(x.dst, cidr.text))) {
-          if (r.dev === 'cni0' && r.gateway === null) continue;
-          report({ node: n.name, message: `own podCIDR ${cidr.text} is routed ${r.gateway ? `via ${r.gateway}` : ''}${r.dev ? ` dev ${r.dev}` : ''} instead of to cni0`, evidence: [formatRoute(r)], fix: `On ${n.name}: ip route del ${formatRoute(r)}` });
-        }
+  scope: 'node',
+  runNode(model, n, report) {
+    const routes = n.host ? mainRoutes(n.host) : undefined;
+    if (!routes) return;
+    for (const cidr of [n.podCIDR, n.podCIDRv6]) {
+      if (!cidr) continue;
+      for (const r of routes.filter((x) => samePrefix(x.dst, cidr.text))) {
+        if (r.dev === 'cni0' && r.gateway === null) continue;
+        report({ node: n.name, message: `own podCIDR ${cidr.text} is routed ${r.gateway ? `via ${r.gateway}` : ''}${r.dev ? ` dev ${r.dev}` : ''} instead of to cni0`, evidence: [formatRoute(r)], fix: `On ${n.name}: ip route del ${formatRoute(r)}` });
       }
     }
   },

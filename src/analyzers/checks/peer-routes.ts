@@ -14,23 +14,22 @@ export default defineCheck({
     impact: 'Pods on this node cannot reach pods on that peer (and replies from it are lost): the packet follows the default route instead of the overlay.',
     fix: 'Restart the flannel pod on <node> (kubectl -n kube-flannel delete pod <pod>): vxlan never re-adds deleted routes by itself. To repair by hand, add the expected route, e.g. ip route replace <expected>.',
   },
-  run(model, report) {
-    for (const n of model.nodes) {
-      if (!n.host || !mainRoutes(n.host)) continue;
-      for (const want of expectedFor(model, n).routes) {
-        const sameDst = routesTo(n.host, want.dst);
-        if (sameDst.some((r) => satisfies(r, want))) continue;
-        const expected = [want, ...want.alternatives].map(formatExpectedRoute).join(' or ');
-        report({
-          node: n.name,
-          peer: want.peer,
-          message: sameDst.length
-            ? `route to ${want.peer ?? 'the Network'} ${want.dst} is wrong: ${formatRoute(sameDst[0]!)} instead of ${expected}`
-            : `route to ${want.peer ?? 'the Network'} ${want.dst} is missing`,
-          evidence: [`expected: ${expected}`, ...(sameDst.length ? sameDst.map((r) => `actual: ${formatRoute(r)}`) : [`ip route show ${want.dst}: (nothing)`])],
-          fix: `Restart the flannel pod on ${n.name}, or by hand: ip route replace ${formatExpectedRoute(want)}`,
-        });
-      }
+  scope: 'node',
+  runNode(model, n, report) {
+    if (!n.host || !mainRoutes(n.host)) return;
+    for (const want of expectedFor(model, n).routes) {
+      const sameDst = routesTo(n.host, want.dst);
+      if (sameDst.some((r) => satisfies(r, want))) continue;
+      const expected = [want, ...want.alternatives].map(formatExpectedRoute).join(' or ');
+      report({
+        node: n.name,
+        peer: want.peer,
+        message: sameDst.length
+          ? `route to ${want.peer ?? 'the Network'} ${want.dst} is wrong: ${formatRoute(sameDst[0]!)} instead of ${expected}`
+          : `route to ${want.peer ?? 'the Network'} ${want.dst} is missing`,
+        evidence: [`expected: ${expected}`, ...(sameDst.length ? sameDst.map((r) => `actual: ${formatRoute(r)}`) : [`ip route show ${want.dst}: (nothing)`])],
+        fix: `Restart the flannel pod on ${n.name}, or by hand: ip route replace ${formatExpectedRoute(want)}`,
+      });
     }
   },
 });

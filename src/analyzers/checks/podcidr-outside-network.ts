@@ -11,12 +11,11 @@ export default defineCheck({
     impact: "Current flanneld refuses to start (`subnet ... specified in the flannel net config doesn't contain ... PodCIDR`); older flanneld wrote an inconsistent subnet.env, breaking routing and masquerading.",
     fix: 'Make kube-flannel-cfg net-conf.json Network equal the cluster CIDR (kube-controller-manager --cluster-cidr), then restart the flannel pods: kubectl -n kube-flannel rollout restart ds/kube-flannel-ds.',
   },
-  run(model, report) {
-    for (const n of model.nodes) {
-      for (const [cidr, net, label] of [[n.podCIDR, model.network, 'Network'], [n.podCIDRv6, model.network6, 'IPv6Network']] as const) {
-        if (!cidr || !net || covers(net, cidr)) continue;
-        report({ node: n.name, message: `podCIDR ${cidr.text} is outside ${label} ${net.text}`, evidence: [`spec.podCIDRs: ${JSON.stringify(n.kube.podCIDRs)}`, `net-conf.json ${label}: ${net.text}`] });
-      }
+  scope: 'node',
+  runNode(model, n, report) {
+    for (const [cidr, net, label] of [[n.podCIDR, model.network, 'Network'], [n.podCIDRv6, model.network6, 'IPv6Network']] as const) {
+      if (!cidr || !net || covers(net, cidr)) continue;
+      report({ node: n.name, message: `podCIDR ${cidr.text} is outside ${label} ${net.text}`, evidence: [`spec.podCIDRs: ${JSON.stringify(n.kube.podCIDRs)}`, `net-conf.json ${label}: ${net.text}`] });
     }
   },
 });

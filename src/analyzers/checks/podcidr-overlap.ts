@@ -11,6 +11,7 @@ export default defineCheck({
     impact: 'Both nodes hand out the same pod IPs and every peer gets two routes for one destination; traffic reaches only one of them.',
     fix: 'Give one of the nodes a fresh podCIDR: drain it, `kubectl delete node <node>`, re-register it so kube-controller-manager allocates a new range, then restart its flannel pod.',
   },
+  scope: 'cluster',
   run(model, report) {
     const nodes = model.nodes;
     for (let i = 0; i < nodes.length; i++) {

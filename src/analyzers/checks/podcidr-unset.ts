@@ -10,17 +10,16 @@ export default defineCheck({
     impact: 'flanneld exits with `failed to acquire lease: node "X" pod cidr not assigned`, the flannel pod crash-loops, and pods on the node stay in ContainerCreating.',
     fix: 'Run kube-controller-manager with --allocate-node-cidrs=true --cluster-cidr=<Network> (kubeadm: --pod-network-cidr), or set spec.podCIDR when creating the Node; check Node events for CIDRNotAvailable.',
   },
-  run(model, report) {
+  scope: 'node',
+  runNode(model, n, report) {
     const v4 = model.netConf?.enableIPv4 !== false;
     const v6 = model.netConf?.enableIPv6 === true;
-    for (const n of model.nodes) {
-      const missing = [v4 && !n.podCIDR ? 'IPv4' : null, v6 && !n.podCIDRv6 ? 'IPv6' : null].filter((x): x is string => x !== null);
-      if (missing.length === 0) continue;
-      report({
-        node: n.name,
-        message: `node has no ${missing.join(' or ')} podCIDR`,
-        evidence: [`spec.podCIDRs: ${JSON.stringify(n.kube.podCIDRs)}`],
-      });
-    }
+    const missing = [v4 && !n.podCIDR ? 'IPv4' : null, v6 && !n.podCIDRv6 ? 'IPv6' : null].filter((x): x is string => x !== null);
+    if (missing.length === 0) return;
+    report({
+      node: n.name,
+      message: `node has no ${missing.join(' or ')} podCIDR`,
+      evidence: [`spec.podCIDRs: ${JSON.stringify(n.kube.podCIDRs)}`],
+    });
   },
 });

@@ -11,6 +11,7 @@ export default defineCheck({
     impact: 'Peers send every node\'s tunnel traffic (fdb dst, host-gw gateway, WireGuard endpoint, IPsec endpoint) to one address, so cross-node pod traffic fails.',
     fix: 'Start flanneld with --iface=<nic> or --iface-regex, or annotate each node with its own address: kubectl annotate node <node> flannel.alpha.coreos.com/node-public-ip=<address>, then restart the flannel pods.',
   },
+  scope: 'cluster',
   run(model, report) {
     for (const key of ['publicIP', 'publicIPv6'] as const) {
       const byIP = new Map<string, string[]>();

@@ -1,4 +1,5 @@
 import { defineCheck } from '../check.js';
+import { derive } from '../model.js';
 import { covers, parsePrefix, samePrefix } from '../../net/cidr.js';
 import { formatRoute } from '../format.js';
 import { mainRoutes } from '../host-index.js';
@@ -13,35 +14,34 @@ export default defineCheck({
     impact: 'Traffic to addresses in that subnet is sent into a tunnel or gateway that no longer belongs to the cluster; when the range is reused, pods on the new node are unreachable from this one.',
     fix: 'On <node>: ip route del <route> (and the matching neighbour and fdb entries); restarting flanneld does not remove stale routes.',
   },
-  run(model, report) {
+  scope: 'node',
+  runNode(model, n, report) {
     const nets = [model.network, model.network6].filter((p) => p !== null);
     if (nets.length === 0) return;
-    const owned = model.nodes.flatMap((n) => [n.podCIDR, n.podCIDRv6]).filter((p) => p !== null);
-    const ownedText = new Set(owned.map((o) => o.text));
-    for (const n of model.nodes) {
-      const routes = n.host ? mainRoutes(n.host) : undefined;
-      if (!routes) continue;
-      const seen = new Map<string, number>();
-      for (const r of routes) {
-        const dst = parsePrefix(r.dst);
-        if (!dst) continue;
-        // Connected routes come from an address on a link, not from a lease; network-overlap covers them.
-        if (r.protocol === 'kernel') continue;
-        seen.set(dst.text, (seen.get(dst.text) ?? 0) + 1);
-        const net = nets.find((x) => covers(x, dst));
-        // The whole-Network route is wireguard's and udp's; routes outside Network are not flannel's business.
-        if (!net || net.text === dst.text) continue;
-        if (ownedText.has(dst.text)) continue;
-        // A host route to a pod (e.g. by another CNI) inside an owned subnet is not a stale lease route.
-        if (owned.some((o) => covers(o, dst))) continue;
-        report({ node: n.name, message: `route to ${dst.text} leads to a subnet no node owns`, evidence: [formatRoute(r), `podCIDRs in the cluster: ${owned.map((o) => o.text).join(', ')}`], fix: `On ${n.name}: ip route del ${dst.text}` });
-      }
-      for (const [dst, count] of seen) {
-        if (count < 2) continue;
-        const net = nets.find((x) => covers(x, parsePrefix(dst)!));
-        if (!net) continue;
-        report({ node: n.name, message: `${count} routes for ${dst}`, evidence: routes.filter((r) => samePrefix(r.dst, dst)).map(formatRoute), fix: `On ${n.name}: delete the route that is not flannel's (ip route del ${dst} <via/dev of the wrong one>)` });
-      }
+    const owned = derive(model, 'podCIDRs', () => model.nodes.flatMap((x) => [x.podCIDR, x.podCIDRv6]).filter((p) => p !== null));
+    const ownedText = derive(model, 'podCIDR texts', () => new Set(owned.map((o) => o.text)));
+    const routes = n.host ? mainRoutes(n.host) : undefined;
+    if (!routes) return;
+    const seen = new Map<string, number>();
+    for (const r of routes) {
+      const dst = parsePrefix(r.dst);
+      if (!dst) continue;
+      // Connected routes come from an address on a link, not from a lease; network-overlap covers them.
+      if (r.protocol === 'kernel') continue;
+      seen.set(dst.text, (seen.get(dst.text) ?? 0) + 1);
+      const net = nets.find((x) => covers(x, dst));
+      // The whole-Network route is wireguard's and udp's; routes outside Network are not flannel's business.
+      if (!net || net.text === dst.text) continue;
+      if (ownedText.has(dst.text)) continue;
+      // A host route to a pod (e.g. by another CNI) inside an owned subnet is not a stale lease route.
+      if (owned.some((o) => covers(o, dst))) continue;
+      report({ node: n.name, message: `route to ${dst.text} leads to a subnet no node owns`, evidence: [formatRoute(r), `podCIDRs in the cluster: ${owned.map((o) => o.text).join(', ')}`], fix: `On ${n.name}: ip route del ${dst.text}` });
+    }
+    for (const [dst, count] of seen) {
+      if (count < 2) continue;
+      const net = nets.find((x) => covers(x, parsePrefix(dst)!));
+      if (!net) continue;
+      report({ node: n.name, message: `${count} routes for ${dst}`, evidence: routes.filter((r) => samePrefix(r.dst, dst)).map(formatRoute), fix: `On ${n.name}: delete the route that is not flannel's (ip route del ${dst} <via/dev of the wrong one>)` });
     }
   },
 });

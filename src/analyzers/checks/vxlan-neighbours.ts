@@ -2,7 +2,7 @@ import { defineCheck } from '../check.js';
 import { normalizeIP } from '../../net/cidr.js';
 import { expectedFor, FLANNEL_DEVICE_PATTERN } from '../expected/index.js';
 import { formatNeighbour } from '../format.js';
-import { ok } from '../model.js';
+import { derive, ok } from '../model.js';
 import { neighboursOf } from '../host-index.js';
 
 export default defineCheck({
@@ -15,36 +15,35 @@ export default defineCheck({
     impact: 'Missing or wrong: packets to that peer\'s pods are dropped (no ARP on a nolearning VXLAN device) or sent to a MAC the peer no longer has.',
     fix: 'Restart the flannel pod on <node> (vxlan has no periodic reconcile), or by hand: ip neigh replace <peer subnet address> lladdr <VtepMAC> dev flannel.<VNI> nud permanent.',
   },
-  run(model, report) {
+  scope: 'node',
+  runNode(model, n, report) {
     if (model.backend?.type !== 'vxlan') return;
-    const owned = new Set(model.nodes.flatMap((n) => [n.podCIDR?.network, n.podCIDRv6?.network]).filter((x): x is string => !!x));
+    const owned = derive(model, 'podCIDR network addresses', () => new Set(model.nodes.flatMap((x) => [x.podCIDR?.network, x.podCIDRv6?.network]).filter((a): a is string => !!a)));
     const key = (dev: string, ip: string) => `${dev}|${normalizeIP(ip) ?? ip}`;
-    for (const n of model.nodes) {
-      const neigh = ok(n.host?.neighbours);
-      if (!neigh) continue;
-      const expected = expectedFor(model, n).neighbours;
-      const host = n.host!;
-      let wanted: Set<string> | undefined;
-      for (const want of expected) {
-        const found = neighboursOf(host, want.dev, want.dst);
-        if (found.some((x) => x.lladdr?.toLowerCase() === want.lladdr)) continue;
-        const line = `ip neigh replace ${want.dst} lladdr ${want.lladdr} dev ${want.dev} nud permanent`;
-        report({
-          node: n.name,
-          peer: want.peer,
-          message: found.length ? `neighbour ${want.dst} on ${want.dev} points at ${found[0]!.lladdr ?? '(no lladdr)'} but ${want.peer}'s VtepMAC is ${want.lladdr}` : `no neighbour entry for ${want.peer}'s subnet address ${want.dst} on ${want.dev}`,
-          evidence: [`expected: ${want.dst} dev ${want.dev} lladdr ${want.lladdr} PERMANENT`, ...(found.length ? found.map((x) => `actual: ${formatNeighbour(x)}`) : [`ip neigh show ${want.dst} dev ${want.dev}: (nothing)`])],
-          fix: `Restart the flannel pod on ${n.name}, or by hand: ${line}`,
-        });
-      }
-      // Only PERMANENT entries are flanneld's; learned ones (old flannel, many pod IPs on one MAC) are by design.
-      for (const x of neigh) {
-        if (!FLANNEL_DEVICE_PATTERN.test(x.dev) || !x.state.includes('PERMANENT')) continue;
-        wanted ??= new Set(expected.map((w) => key(w.dev, w.dst)));
-        if (wanted.has(key(x.dev, x.dst))) continue;
-        if (owned.has(normalizeIP(x.dst) ?? x.dst)) continue;
-        report({ node: n.name, severity: 'warning', message: `neighbour ${x.dst} on ${x.dev} belongs to no current node`, evidence: [formatNeighbour(x)], fix: `On ${n.name}: ip neigh del ${x.dst} dev ${x.dev}` });
-      }
+    const neigh = ok(n.host?.neighbours);
+    if (!neigh) return;
+    const expected = expectedFor(model, n).neighbours;
+    const host = n.host!;
+    let wanted: Set<string> | undefined;
+    for (const want of expected) {
+      const found = neighboursOf(host, want.dev, want.dst);
+      if (found.some((x) => x.lladdr?.toLowerCase() === want.lladdr)) continue;
+      const line = `ip neigh replace ${want.dst} lladdr ${want.lladdr} dev ${want.dev} nud permanent`;
+      report({
+        node: n.name,
+        peer: want.peer,
+        message: found.length ? `neighbour ${want.dst} on ${want.dev} points at ${found[0]!.lladdr ?? '(no lladdr)'} but ${want.peer}'s VtepMAC is ${want.lladdr}` : `no neighbour entry for ${want.peer}'s subnet address ${want.dst} on ${want.dev}`,
+        evidence: [`expected: ${want.dst} dev ${want.dev} lladdr ${want.lladdr} PERMANENT`, ...(found.length ? found.map((x) => `actual: ${formatNeighbour(x)}`) : [`ip neigh show ${want.dst} dev ${want.dev}: (nothing)`])],
+        fix: `Restart the flannel pod on ${n.name}, or by hand: ${line}`,
+      });
+    }
+    // Only PERMANENT entries are flanneld's; learned ones (old flannel, many pod IPs on one MAC) are by design.
+    for (const x of neigh) {
+      if (!FLANNEL_DEVICE_PATTERN.test(x.dev) || !x.state.includes('PERMANENT')) continue;
+      wanted ??= new Set(expected.map((w) => key(w.dev, w.dst)));
+      if (wanted.has(key(x.dev, x.dst))) continue;
+      if (owned.has(normalizeIP(x.dst) ?? x.dst)) continue;
+      report({ node: n.name, severity: 'warning', message: `neighbour ${x.dst} on ${x.dev} belongs to no current node`, evidence: [formatNeighbour(x)], fix: `On ${n.name}: ip neigh del ${x.dst} dev ${x.dev}` });
     }
   },
 });

@@ -12,6 +12,7 @@ export default defineCheck({
     impact: 'A node drops VXLAN packets sent to another port or VNI: traffic between nodes with different settings is lost in both directions.',
     fix: 'Make net-conf.json the only source: on the odd node, ip link delete flannel.<VNI> and restart its flannel pod so it re-creates the device from the ConfigMap.',
   },
+  scope: 'cluster',
   run(model, report) {
     const b = model.backend;
     if (b?.type !== 'vxlan') return;

@@ -30,6 +30,10 @@ export function expectedFor(model: Model, node: FlannelNode): ExpectedNode {
   return e;
 }
 
+export function forgetExpected(model: Model, node: FlannelNode): void {
+  cache.get(model)?.delete(node.name);
+}
+
 function computeExpected(model: Model, node: FlannelNode): ExpectedNode {
   const backend = model.backend;
   if (!backend || !node.managed) return EMPTY_EXPECTED;
