@@ -160,7 +160,13 @@ export class NodeRunner implements CommandRunner {
 
   /** A runner that only ever uses the helper pod (for work in pod network namespaces). */
   helperOnly(): CommandRunner {
-    return { description: `helper pod on ${this.o.node}`, run: (argv, opts) => this.viaHelper(argv, opts ?? {}, performance.now()) };
+    return {
+      description: `helper pod on ${this.o.node}`,
+      run: (argv, opts) => {
+        if (!this.fallbackReasons.includes('pod network namespace work')) this.fallbackReasons.push('pod network namespace work');
+        return this.viaHelper(argv, opts ?? {}, performance.now());
+      },
+    };
   }
 }
 
