@@ -33,8 +33,16 @@ export function normalizeIP(text: string): string | null {
   return v;
 }
 
+/**
+ * Strict, like Go's net.ParseIP: ipaddr.js alone also accepts classful shorthand ("10.244.1"
+ * is 10.244.0.1) and octal or hex parts, which no kernel or flanneld ever prints.
+ */
+function isIP(text: string): boolean {
+  return text.includes(':') ? ipaddr.IPv6.isValid(text) : ipaddr.IPv4.isValidFourPartDecimal(text);
+}
+
 function normalizeIPUncached(text: string): string | null {
-  if (!ipaddr.isValid(text)) return null;
+  if (!isIP(text)) return null;
   const a = ipaddr.parse(text);
   // An IPv4-mapped IPv6 address is the same host as its IPv4 form.
   if (a.kind() === 'ipv6' && (a as ipaddr.IPv6).isIPv4MappedAddress()) return (a as ipaddr.IPv6).toIPv4Address().toString();
@@ -42,7 +50,7 @@ function normalizeIPUncached(text: string): string | null {
 }
 
 export function familyOf(ip: string): Family | null {
-  if (!ipaddr.isValid(ip)) return null;
+  if (!isIP(ip)) return null;
   return ipaddr.parse(ip).kind() === 'ipv4' ? 'inet' : 'inet6';
 }
 
@@ -60,10 +68,11 @@ function parsePrefixUncached(text: string): Prefix | null {
   const trimmed = text.trim();
   const slash = trimmed.indexOf('/');
   const addrText = slash < 0 ? trimmed : trimmed.slice(0, slash);
-  if (!ipaddr.isValid(addrText)) return null;
+  if (!isIP(addrText)) return null;
   const addr = ipaddr.parse(addrText);
   const max = addr.kind() === 'ipv4' ? 32 : 128;
-  const length = slash < 0 ? max : Number(trimmed.slice(slash + 1));
+  const lengthText = trimmed.slice(slash + 1);
+  const length = slash < 0 ? max : /^\d{1,3}$/.test(lengthText) ? Number(lengthText) : NaN;
   if (!Number.isInteger(length) || length < 0 || length > max) return null;
   const bytes = maskBytes(addr.toByteArray(), length);
   const network = ipaddr.fromByteArray(bytes).toString();
