@@ -46,6 +46,8 @@ export type ProgressEvent =
 
 export interface HelperPodSettings {
   readonly enabled: boolean;
+  /** Use a helper pod on every node, never the flannel pod (--node-access helper-pod). */
+  readonly always?: boolean | undefined;
   /** Default: the image the flannel DaemonSet runs (every node has it already). */
   readonly image?: string | undefined;
   readonly imagePullSecrets: readonly string[];
@@ -231,11 +233,12 @@ async function collectCluster(opts: ClusterCollectOptions): Promise<Snapshot> {
       const nodeRunner = new NodeRunner({
         node: name,
         exec,
-        flannelPod: pod ? { namespace: read.location.namespace, pod: pod.metadata?.name ?? '', container: read.location.container } : null,
+        flannelPod: pod && !opts.helperPods.always ? { namespace: read.location.namespace, pod: pod.metadata?.name ?? '', container: read.location.container } : null,
         helpers,
         fallbackOnMissingTool: helpers !== null && helpers.options.image !== (pod?.spec?.containers.find((c) => c.name === read.location.container)?.image ?? read.location.image),
         timeoutMs: opts.commandTimeoutMs,
         signal: nodeSignal,
+        noFlannelPodReason: pod && opts.helperPods.always ? '--node-access helper-pod' : undefined,
         onFallback: (reason) => emit({ type: 'node', node: name, state: 'running', via: 'helper pod', detail: reason }),
       });
       const counter = new CountingRunner(nodeRunner, (n) => emit({ type: 'node', node: name, state: 'running', via: nodeRunner.description, commands: n }));

@@ -84,6 +84,8 @@ export interface NodeRunnerOptions {
   readonly fallbackOnMissingTool?: boolean | undefined;
   /** Called when the runner switches to a helper pod, with the reason. */
   readonly onFallback?: ((reason: string) => void) | undefined;
+  /** Why there is no flannel pod to use (default: none runs on the node). */
+  readonly noFlannelPodReason?: string | undefined;
 }
 
 export class NodeRunner implements CommandRunner {
@@ -99,14 +101,15 @@ export class NodeRunner implements CommandRunner {
 
   constructor(private readonly o: NodeRunnerOptions) {
     this.primary = o.flannelPod ? new PodExecRunner(o.exec, o.flannelPod, { timeoutMs: o.timeoutMs, signal: o.signal }) : null;
-    if (!this.primary) this.noteFallback('no running kube-flannel pod on this node');
+    if (!this.primary) this.noteFallback(o.noFlannelPodReason ?? 'no running kube-flannel pod on this node');
   }
 
   get description(): string {
     const parts: string[] = [];
     if (this.primary && !this.primaryGone) parts.push(this.primary.description);
-    if (this.helper) parts.push(`helper pod (${this.fallbackReasons.join('; ')})`);
-    return parts.join(' + ') || 'no access';
+    const needsHelper = !this.primary || this.primaryGone;
+    if (this.helper || (needsHelper && this.o.helpers)) parts.push(`helper pod (${this.fallbackReasons.join('; ')})`);
+    return parts.join(' + ') || `no access (${this.fallbackReasons.join('; ')}; helper pods disabled)`;
   }
 
   private noteFallback(reason: string): void {

@@ -81,6 +81,12 @@ export function addClusterOptions(cmd: Command): Command {
     .addOption(new Option('--image-pull-secret <name>', 'pull secret for --image (repeatable)').argParser(collect).helpGroup('Helper pods:'))
     .addOption(new Option('--no-helper-pods', 'never create helper pods; nodes without a running flannel pod are reported as not collected').helpGroup('Helper pods:'))
     .addOption(
+      new Option('--node-access <mode>', 'how to reach nodes: auto (flannel pod, helper pod where needed), flannel-pod (never a helper pod), helper-pod (always a helper pod)')
+        .choices(['auto', 'flannel-pod', 'helper-pod'])
+        .default('auto')
+        .helpGroup('Helper pods:'),
+    )
+    .addOption(
       new Option('--helper-deadline <duration>', 'activeDeadlineSeconds of helper pods: the kubelet kills them after this even if kubectl-flannel dies')
         .default(parseDuration(DEFAULTS.helperDeadline, '--helper-deadline'), DEFAULTS.helperDeadline)
         .argParser(duration('--helper-deadline'))
@@ -107,6 +113,7 @@ export interface ClusterFlagValues {
   image?: string;
   imagePullSecret?: string[];
   helperPods?: boolean;
+  nodeAccess?: 'auto' | 'flannel-pod' | 'helper-pod';
   helperDeadline?: number;
   local?: boolean;
   netns?: string;
@@ -126,6 +133,7 @@ export function clusterOptionsFrom(o: ClusterFlagValues): CollectOptions {
     }
     return { mode: 'local', netns: o.netns, keepKeys, commandTimeoutMs };
   }
+  if (o.nodeAccess === 'helper-pod' && o.helperPods === false) throw new UserError('--node-access helper-pod and --no-helper-pods contradict each other', EXIT.usage);
   const helperDeadlineMs = o.helperDeadline ?? parseDuration(DEFAULTS.helperDeadline, '--helper-deadline');
   if (helperDeadlineMs < 30_000) throw new UserError(`--helper-deadline ${Math.round(helperDeadlineMs / 1000)}s is too short: helper pods need at least 30s to start and run`, EXIT.usage);
   return {
@@ -140,7 +148,8 @@ export function clusterOptionsFrom(o: ClusterFlagValues): CollectOptions {
     commandTimeoutMs,
     keepKeys,
     helperPods: {
-      enabled: o.helperPods !== false,
+      enabled: o.helperPods !== false && o.nodeAccess !== 'flannel-pod',
+      always: o.nodeAccess === 'helper-pod',
       image: o.image,
       imagePullSecrets: o.imagePullSecret ?? [],
       deadlineSeconds: Math.ceil(helperDeadlineMs / 1000),

@@ -126,3 +126,14 @@ test('completion speaks Cobra\'s protocol: commands, flags, choices, files, and 
   assert.deepEqual(await complete('doctor', '--kubeconfig', ''), [':0']);
   assert.deepEqual(await complete('doctor', '--kubeconfig', kc, '--context', 'lab'), ['lab-a', 'lab-b', ':4']);
 });
+
+test('--node-access: auto by default; flannel-pod disables helper pods; helper-pod forces them', () => {
+  const auto = clusterOptionsFrom(parse([]));
+  const flannelOnly = clusterOptionsFrom(parse(['--node-access', 'flannel-pod']));
+  const helperOnly = clusterOptionsFrom(parse(['--node-access', 'helper-pod']));
+  assert.ok(auto.mode === 'cluster' && auto.helperPods.enabled && !auto.helperPods.always);
+  assert.ok(flannelOnly.mode === 'cluster' && !flannelOnly.helperPods.enabled);
+  assert.ok(helperOnly.mode === 'cluster' && helperOnly.helperPods.enabled && helperOnly.helperPods.always);
+  assert.throws(() => clusterOptionsFrom(parse(['--node-access', 'helper-pod', '--no-helper-pods'])), /contradict/);
+  assert.throws(() => parse(['--node-access', 'ssh']), /argument 'ssh' is invalid/);
+});

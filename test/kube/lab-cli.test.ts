@@ -233,3 +233,33 @@ test('lab: flannel not where it is looked for: the error says what was looked fo
   const cm = await runCli(['doctor', '--kubeconfig', LAB_KUBECONFIG, '--flannel-configmap', 'nope', '-o', 'json']);
   assert.match(cm.stdout, /not found: get configmaps nope in namespace kube-flannel/);
 });
+
+test('lab: doctor --node-access helper-pod collects every node through helper pods and leaves none behind', { skip }, async () => {
+  const lab = await requireLab();
+  const r = await runCli(['doctor', '--kubeconfig', LAB_KUBECONFIG, '--node-access', 'helper-pod', '-o', 'json']);
+  const report = JSON.parse(r.stdout) as { summary: { nodesCollected: number } };
+  assert.equal(report.summary.nodesCollected, lab.nodes.length, r.stderr);
+  for (const n of lab.nodes) assert.match(r.stderr, new RegExp(`${n}: done in .* via helper pod \\(--node-access helper-pod\\)`));
+  assert.match(r.stderr, new RegExp(`deleting ${lab.nodes.length} helper pod\\(s\\)`));
+  assert.deepEqual(await lab.client.listPodsAllNamespaces(HELPER_SELECTOR), []);
+});
+
+test('lab: Ctrl-C on doctor while its helper pods run: exit 130 and no pod left', { skip }, async () => {
+  const lab = await requireLab();
+  // One node at a time keeps the run busy (helper start, collection) while the signal arrives.
+  const child = spawn('bin/kubectl-flannel', ['doctor', '--kubeconfig', LAB_KUBECONFIG, '--node-access', 'helper-pod', '--concurrency', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = exitOf(child);
+  // Wait until a helper pod exists, then interrupt.
+  const deadline = Date.now() + 60_000;
+  while ((await lab.client.listPodsAllNamespaces(HELPER_SELECTOR)).length === 0) {
+    assert.ok(Date.now() < deadline, `no helper pod appeared: ${stderr}`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  child.kill('SIGINT');
+  const { code } = await exited;
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /SIGINT: stopping; helper pods are deleted before exit/);
+  assert.deepEqual(await lab.client.listPodsAllNamespaces(HELPER_SELECTOR), []);
+});
