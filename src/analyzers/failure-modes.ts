@@ -30,7 +30,7 @@ export const FAILURE_MODES: readonly FailureMode[] = [
   { n: 18, title: 'IPv6 disabled in the kernel', notCovered: 'only the bridge plugin\'s error in kubelet events shows it; events are not collected' },
   { n: 19, title: 'All nodes share a NAT address (10.0.2.15)' },
   { n: 20, title: 'Multi-NIC node: flannel picked the wrong NIC' },
-  { n: 21, title: 'Overlay UDP port blocked', notCovered: 'a path filter outside the node is invisible in node state; only traffic (capture, trace) shows it. Local INPUT rules are not yet analysed' },
+  { n: 21, title: 'Overlay UDP port blocked (the node\'s own INPUT rules; a filter elsewhere on the path shows only in traffic)' },
   { n: 22, title: 'VXLAN TX checksum offload bug', notCovered: 'needs `ethtool -k flannel.1` and the kernel version; not collected yet' },
   { n: 23, title: 'VtepMAC mismatch or stale neigh/fdb' },
   { n: 24, title: 'Node IP change' },

@@ -25,6 +25,7 @@ import networkOverlap from './checks/network-overlap.js';
 import networkPolicyUnenforced from './checks/network-policy-unenforced.js';
 import nodeNetworkUnavailable from './checks/node-network-unavailable.js';
 import nodeNotRegistered from './checks/node-not-registered.js';
+import overlayPortBlocked from './checks/overlay-port-blocked.js';
 import ownPodcidrRoute from './checks/own-podcidr-route.js';
 import peerRoutes from './checks/peer-routes.js';
 import podcidrOutsideNetwork from './checks/podcidr-outside-network.js';
@@ -63,6 +64,7 @@ export const CHECKS: readonly Check[] = [
   networkPolicyUnenforced,
   nodeNetworkUnavailable,
   nodeNotRegistered,
+  overlayPortBlocked,
   ownPodcidrRoute,
   peerRoutes,
   podcidrOutsideNetwork,

@@ -312,6 +312,16 @@ export const FAULTS: readonly Fault[] = [
     alsoAllowed: ['podcidr-outside-network', 'subnet-env', 'masquerade-rules', 'forward-drop'],
   },
   {
+    id: 'vxlan-port-dropped', backend: 'vxlan', description: "node2's INPUT chain drops UDP 8472 (a firewall rule added by a hardening script)",
+    apply: (c) => c.ns(c.node('node2'), 'iptables-nft', '-I', 'INPUT', '1', '-p', 'udp', '-m', 'udp', '--dport', '8472', '-j', 'DROP'),
+    expect: [{ check: 'overlay-port-blocked', node: 'node2', evidence: /-A INPUT -p udp -m udp --dport 8472 -j DROP/ }],
+  },
+  {
+    id: 'wireguard-input-policy-drop', backend: 'wireguard', description: "node3's INPUT policy is DROP and nothing accepts UDP 51820",
+    apply: (c) => c.ns(c.node('node3'), 'iptables-nft', '-P', 'INPUT', 'DROP'),
+    expect: [{ check: 'overlay-port-blocked', node: 'node3', evidence: /:INPUT DROP/ }],
+  },
+  {
     id: 'bridge-nf-call-off', backend: 'vxlan', description: 'net.bridge.bridge-nf-call-iptables was set to 0 on node1',
     apply: (c) => c.ns(c.node('node1'), 'sysctl', '-qw', 'net.bridge.bridge-nf-call-iptables=0'),
     expect: [{ check: 'br-netfilter', node: 'node1', evidence: /net\.bridge\.bridge-nf-call-iptables = 0/ }],
