@@ -26,7 +26,7 @@ export const FAILURE_MODES: readonly FailureMode[] = [
   { n: 14, title: '/run/flannel/subnet.env missing' },
   { n: 15, title: 'cni0 already has an IP address different from the podCIDR gateway' },
   { n: 16, title: 'host-local IP leak', notCovered: 'needs the file count of /var/lib/cni/networks/cbr0 and the pods per node, which the collector does not gather yet' },
-  { n: 17, title: 'Missing CNI binaries in /opt/cni/bin', notCovered: 'needs a listing of /opt/cni/bin and the kubelet CNI paths, not collected yet' },
+  { n: 17, title: 'Missing CNI binaries in /opt/cni/bin' },
   { n: 18, title: 'IPv6 disabled in the kernel', notCovered: 'only the bridge plugin\'s error in kubelet events shows it; events are not collected' },
   { n: 19, title: 'All nodes share a NAT address (10.0.2.15)' },
   { n: 20, title: 'Multi-NIC node: flannel picked the wrong NIC' },

@@ -6,6 +6,7 @@ import type { Check } from './check.js';
 import backendTypeMismatch from './checks/backend-type-mismatch.js';
 import brNetfilter from './checks/br-netfilter.js';
 import cni0Address from './checks/cni0-address.js';
+import cniConfig from './checks/cni-config.js';
 import collectionIncomplete from './checks/collection-incomplete.js';
 import flannelDevice from './checks/flannel-device.js';
 import flannelPodMissing from './checks/flannel-pod-missing.js';
@@ -45,6 +46,7 @@ export const CHECKS: readonly Check[] = [
   backendTypeMismatch,
   brNetfilter,
   cni0Address,
+  cniConfig,
   collectionIncomplete,
   flannelDevice,
   flannelPodMissing,
