@@ -6,6 +6,7 @@ import type { Check } from './check.js';
 import backendTypeMismatch from './checks/backend-type-mismatch.js';
 import brNetfilter from './checks/br-netfilter.js';
 import cni0Address from './checks/cni0-address.js';
+import cniConfig from './checks/cni-config.js';
 import collectionIncomplete from './checks/collection-incomplete.js';
 import flannelDevice from './checks/flannel-device.js';
 import flannelPodMissing from './checks/flannel-pod-missing.js';
@@ -25,6 +26,7 @@ import networkOverlap from './checks/network-overlap.js';
 import networkPolicyUnenforced from './checks/network-policy-unenforced.js';
 import nodeNetworkUnavailable from './checks/node-network-unavailable.js';
 import nodeNotRegistered from './checks/node-not-registered.js';
+import overlayPortBlocked from './checks/overlay-port-blocked.js';
 import ownPodcidrRoute from './checks/own-podcidr-route.js';
 import peerRoutes from './checks/peer-routes.js';
 import podcidrOutsideNetwork from './checks/podcidr-outside-network.js';
@@ -44,6 +46,7 @@ export const CHECKS: readonly Check[] = [
   backendTypeMismatch,
   brNetfilter,
   cni0Address,
+  cniConfig,
   collectionIncomplete,
   flannelDevice,
   flannelPodMissing,
@@ -63,6 +66,7 @@ export const CHECKS: readonly Check[] = [
   networkPolicyUnenforced,
   nodeNetworkUnavailable,
   nodeNotRegistered,
+  overlayPortBlocked,
   ownPodcidrRoute,
   peerRoutes,
   podcidrOutsideNetwork,

@@ -9,8 +9,22 @@ export interface RuleSpec {
   readonly inIface: string | null;
   readonly outIface: string | null;
   readonly target: string | null;
+  /** `-p`: protocol name or number, lower case. */
+  readonly proto: { readonly name: string; readonly negated: boolean } | null;
+  /** `--dport` / `--dports` as inclusive ranges; null when the rule does not match on it. */
+  readonly dports: readonly (readonly [number, number])[] | null;
+  readonly dportsNegated: boolean;
+  /** Matches this parser does not evaluate (state, mark, set, …): the rule may or may not apply. */
+  readonly otherMatches: number;
   /** True when the rule matches on nothing but (optionally) a comment: it applies to every packet. */
   readonly catchAll: boolean;
+}
+
+function portRanges(text: string): [number, number][] {
+  return text.split(',').map((p) => {
+    const [lo, hi] = p.split(':');
+    return [Number(lo), Number(hi ?? lo)] as [number, number];
+  });
 }
 
 /** Splits an iptables-save rule into words, keeping quoted comments whole. */
@@ -25,6 +39,10 @@ export function parseRule(chain: string, spec: string): RuleSpec {
   let inIface: string | null = null;
   let outIface: string | null = null;
   let target: string | null = null;
+  let proto: RuleSpec['proto'] = null;
+  let dports: [number, number][] | null = null;
+  let dportsNegated = false;
+  let otherMatches = 0;
   let matches = 0;
   for (let i = 0; i < w.length; i++) {
     const negated = w[i] === '!';
@@ -35,11 +53,13 @@ export function parseRule(chain: string, spec: string): RuleSpec {
     else if (opt === '-i' || opt === '--in-interface') { inIface = val; matches++; i++; }
     else if (opt === '-o' || opt === '--out-interface') { outIface = val; matches++; i++; }
     else if (opt === '-j' || opt === '--jump' || opt === '-g' || opt === '--goto') { target = val; break; } // the rest are target options
-    else if (opt === '-m' && val === 'comment') { i++; }
+    else if (opt === '-p' || opt === '--protocol') { proto = { name: val.toLowerCase(), negated }; matches++; i++; }
+    else if (opt === '--dport' || opt === '--destination-port' || opt === '--dports' || opt === '--destination-ports') { dports = portRanges(val); dportsNegated = negated; matches++; i++; }
+    else if (opt === '-m') { i++; } // a module name; its options are counted below
     else if (opt === '--comment') { i++; }
-    else if (opt?.startsWith('-')) { matches++; }
+    else if (opt?.startsWith('-')) { matches++; otherMatches++; }
   }
-  return { chain, text: `-A ${chain} ${spec}`, src, dst, inIface, outIface, target, catchAll: matches === 0 };
+  return { chain, text: `-A ${chain} ${spec}`, src, dst, inIface, outIface, target, proto, dports, dportsNegated, otherMatches, catchAll: matches === 0 };
 }
 
 export function rulesOf(dump: IptablesDump, table: string, chain: string): RuleSpec[] {

@@ -8,7 +8,7 @@ import { isIP } from 'node:net';
 import type { BackendType, Collected, Firewall, HostState, IptablesDump, RawCommand, Route, WireguardDevice } from '../snapshot/types.js';
 import {
   DEFAULT_SUBNET_ENV, FDB, iptablesCommand, KERNEL, LINKS, NEIGHBOURS, NFT_RULESET, routeGetCommand, routesCommand,
-  rulesCommand, subnetEnvCommand, SYSCTLS, WIREGUARD, XFRM_POLICY, XFRM_STATE, type NodeCommand,
+  rulesCommand, subnetEnvCommand, cniCommand, SYSCTLS, WIREGUARD, XFRM_POLICY, XFRM_STATE, type NodeCommand,
 } from './node-commands.js';
 import { formatIssue, type ParseIssue, type ParseResult } from './parse/issue.js';
 import { redactSecrets } from './parse/secrets.js';
@@ -24,6 +24,9 @@ export interface CollectHostOptions {
   readonly timeoutMs?: number;
   /** Default /run/flannel/subnet.env. */
   readonly subnetEnvPath?: string;
+  /** Defaults /etc/cni/net.d and /opt/cni/bin. */
+  readonly cniConfDir?: string;
+  readonly cniBinDir?: string;
   /**
    * The configured backend, when known. `wg` runs only for wireguard (or an unknown backend):
    * elsewhere it is irrelevant, and a missing `wg` would only cost a helper pod.
@@ -51,6 +54,7 @@ export async function collectHost(node: string, runner: CommandRunner, opts: Col
   const neighbours = run(NEIGHBOURS);
   const fdb = run(FDB);
   const subnetEnv = run(subnetEnvCommand(opts.subnetEnvPath ?? DEFAULT_SUBNET_ENV));
+  const cni = run(cniCommand(opts.cniConfDir, opts.cniBinDir));
   const sysctls = run(SYSCTLS);
   const xfrm = collectXfrm(run, opts.keepKeys);
   const wantWg = opts.backend === undefined || opts.backend === null || opts.backend === 'wireguard' || opts.backend === 'other';
@@ -73,6 +77,7 @@ export async function collectHost(node: string, runner: CommandRunner, opts: Col
     xfrmPolicies: x.xfrmPolicies,
     wireguard: await wireguard,
     subnetEnv: await subnetEnv,
+    cni: await cni,
     sysctls: await sysctls,
     firewall: await firewall,
     routeGets: await routeGets,

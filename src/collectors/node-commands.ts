@@ -4,7 +4,8 @@
  * text forms old iproute2 and busybox `ip` understand. The collector (host.ts) falls back to the
  * next form when one fails and records why in the raw output.
  */
-import type { FdbEntry, IptablesDump, Link, Neighbour, Route, RoutingRule, SubnetEnv, WireguardDevice } from '../snapshot/types.js';
+import type { CniState, FdbEntry, IptablesDump, Link, Neighbour, Route, RoutingRule, SubnetEnv, WireguardDevice } from '../snapshot/types.js';
+import { parseCniListing } from './parse/cni.js';
 import { parseBridgeFdbJson } from './parse/fdb-json.js';
 import { parseBridgeFdbText } from './parse/fdb-text.js';
 import type { ParseResult } from './parse/issue.js';
@@ -143,6 +144,24 @@ export function subnetEnvCommand(path: string = DEFAULT_SUBNET_ENV): NodeCommand
   };
 }
 
+export const DEFAULT_CNI_CONF_DIR = '/etc/cni/net.d';
+export const DEFAULT_CNI_BIN_DIR = '/opt/cni/bin';
+
+/** The CNI config directory, the config the runtime loads (libcni: first by name), and the plugin binaries. */
+export function cniCommand(confDir: string = DEFAULT_CNI_CONF_DIR, binDir: string = DEFAULT_CNI_BIN_DIR): NodeCommand<CniState> {
+  const script = [
+    'export LC_ALL=C',
+    'if [ -d "$1" ]; then echo "#confdir"; ls -1 "$1"; f=$(ls -1 "$1" | grep -E "[.](conf|conflist|json)$" | head -n 1);',
+    '  if [ -n "$f" ]; then echo "#active $f"; cat "$1/$f"; echo; fi; else echo "#absent-confdir"; fi',
+    'if [ -d "$2" ]; then echo "#bindir"; ls -1 "$2"; else echo "#absent-bindir"; fi',
+  ].join('\n');
+  return {
+    id: 'cni',
+    forms: [{ id: 'cni:text', argv: ['sh', '-c', script, 'sh', confDir, binDir], parse: (out) => parseCniListing(out, confDir, binDir) }],
+    optional: false,
+  };
+}
+
 /** /proc/sys files flannel depends on but does not set (flannel-internals.md §7.8). */
 export const SYSCTL_PATHS = [
   '/proc/sys/net/ipv4/ip_forward',
@@ -203,7 +222,7 @@ export function routeGetCommand(address: string): NodeCommand<Route[]> {
 }
 
 /** Every command one node collection runs, in the order it starts them. */
-export function nodeCommands(opts: { subnetEnvPath?: string; peerAddresses?: readonly string[] } = {}): NodeCommand<unknown>[] {
+export function nodeCommands(opts: { subnetEnvPath?: string; cniConfDir?: string; cniBinDir?: string; peerAddresses?: readonly string[] } = {}): NodeCommand<unknown>[] {
   return [
     KERNEL,
     LINKS,
@@ -214,6 +233,7 @@ export function nodeCommands(opts: { subnetEnvPath?: string; peerAddresses?: rea
     NEIGHBOURS,
     FDB,
     subnetEnvCommand(opts.subnetEnvPath),
+    cniCommand(opts.cniConfDir, opts.cniBinDir),
     SYSCTLS,
     XFRM_STATE,
     XFRM_POLICY,

@@ -146,6 +146,8 @@ export interface HostState {
   /** Keyed by dotted sysctl name, e.g. `net.ipv4.ip_forward`; absent key = file absent. */
   readonly sysctls: Collected<Readonly<Record<string, string>>>;
   readonly firewall: Collected<Firewall>;
+  /** The CNI configuration and plugins the container runtime uses on this node. Absent in snapshots made before it was collected. */
+  readonly cni?: Collected<CniState>;
   /** `ip route get <peer public-ip>` per address, for DirectRouting and host-gw on-link tests. */
   readonly routeGets: Collected<Readonly<Record<string, Route | null>>>;
   /** Raw output of every command, secrets removed, for bundles and re-parsing. */
@@ -292,6 +294,17 @@ export interface WireguardDevice {
     readonly latestHandshake: number;
     readonly persistentKeepalive: number | null;
   }[];
+}
+
+export interface CniState {
+  readonly confDir: string;
+  /** Files in the CNI config directory; null when the directory does not exist. */
+  readonly confFiles: readonly string[] | null;
+  /** The config the runtime loads: the first *.conf, *.conflist or *.json by name (libcni's order). */
+  readonly activeConf: { readonly file: string; readonly types: readonly string[]; readonly error: string | null } | null;
+  readonly binDir: string;
+  /** Plugin binaries; null when the directory does not exist (k3s and RKE2 keep them elsewhere). */
+  readonly binaries: readonly string[] | null;
 }
 
 export interface SubnetEnv {

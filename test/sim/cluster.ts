@@ -17,7 +17,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { collectHost } from '../../src/collectors/host.js';
@@ -167,6 +167,7 @@ export class SimCluster {
       p('ip', '-6', 'route', 'add', 'default', 'via', `fd00:10:244:${k}::1`);
     }
     this.writeSubnetEnv(n);
+    this.installCni(n);
     this.installRules(n);
     n.kube = this.kubeNode(n);
     n.pod = healthyPod(n.name);
@@ -183,6 +184,22 @@ export class SimCluster {
 
   subnetEnvPath(n: SimNode): string {
     return join(n.dir, 'subnet.env');
+  }
+
+  cniConfDir(n: SimNode): string {
+    return join(n.dir, 'net.d');
+  }
+
+  cniBinDir(n: SimNode): string {
+    return join(n.dir, 'bin');
+  }
+
+  /** What flannel's init containers and the node's CNI package leave: the cbr0 conflist and the plugins (empty stand-ins; only their names are read). */
+  private installCni(n: SimNode): void {
+    mkdirSync(this.cniConfDir(n));
+    mkdirSync(this.cniBinDir(n));
+    writeFileSync(join(this.cniConfDir(n), '10-flannel.conflist'), JSON.stringify({ name: 'cbr0', cniVersion: '0.3.1', plugins: [{ type: 'flannel', delegate: { hairpinMode: true, isDefaultGateway: true } }, { type: 'portmap', capabilities: { portMappings: true } }] }, null, 2));
+    for (const b of ['bandwidth', 'bridge', 'flannel', 'host-local', 'loopback', 'portmap']) writeFileSync(join(this.cniBinDir(n), b), '');
   }
 
   /** flanneld's masquerade and forward rules, exactly as §8.1 (iptables mode, --ip-masq). */
@@ -302,6 +319,8 @@ export class SimCluster {
         backend: this.flannelType === 'udp' || this.flannelType === 'host-gw' || this.flannelType === 'vxlan' || this.flannelType === 'ipip' || this.flannelType === 'wireguard' || this.flannelType === 'ipsec' ? this.flannelType : null,
         peerAddresses: this.nodes.filter((p) => p !== n).flatMap((p) => (this.dualStack ? [p.ip, p.ip6] : [p.ip])),
         subnetEnvPath: this.subnetEnvPath(n),
+        cniConfDir: this.cniConfDir(n),
+        cniBinDir: this.cniBinDir(n),
       });
       hosts[n.name] = { status: 'ok', data: this.substitute(n, host) };
     }

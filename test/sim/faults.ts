@@ -4,6 +4,7 @@
  * the findings doctor must report. Used to generate the broken fixtures and by the live tests.
  */
 import { writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { healthyPod, sh, type SimBackend, type SimCluster } from './cluster.js';
 
 export interface ExpectedFinding {
@@ -310,6 +311,31 @@ export const FAULTS: readonly Fault[] = [
     expect: [{ check: 'network-overlap', node: 'node1', evidence: /address 192\.168\.56\.11/ }],
     // Nothing else of the cluster fits the new Network either.
     alsoAllowed: ['podcidr-outside-network', 'subnet-env', 'masquerade-rules', 'forward-drop'],
+  },
+  {
+    id: 'vxlan-port-dropped', backend: 'vxlan', description: "node2's INPUT chain drops UDP 8472 (a firewall rule added by a hardening script)",
+    apply: (c) => c.ns(c.node('node2'), 'iptables-nft', '-I', 'INPUT', '1', '-p', 'udp', '-m', 'udp', '--dport', '8472', '-j', 'DROP'),
+    expect: [{ check: 'overlay-port-blocked', node: 'node2', evidence: /-A INPUT -p udp -m udp --dport 8472 -j DROP/ }],
+  },
+  {
+    id: 'wireguard-input-policy-drop', backend: 'wireguard', description: "node3's INPUT policy is DROP and nothing accepts UDP 51820",
+    apply: (c) => c.ns(c.node('node3'), 'iptables-nft', '-P', 'INPUT', 'DROP'),
+    expect: [{ check: 'overlay-port-blocked', node: 'node3', evidence: /:INPUT DROP/ }],
+  },
+  {
+    id: 'cni-conf-removed', backend: 'host-gw', description: "node1's /etc/cni/net.d/10-flannel.conflist was removed",
+    apply: (c) => rmSync(join(c.cniConfDir(c.node('node1')), '10-flannel.conflist')),
+    expect: [{ check: 'cni-config', node: 'node1', evidence: /\(empty\)/ }],
+  },
+  {
+    id: 'other-cni-conf-first', backend: 'vxlan', description: "a leftover 05-cilium.conflist on node2 sorts before flannel's config",
+    apply: (c) => writeFileSync(join(c.cniConfDir(c.node('node2')), '05-cilium.conflist'), JSON.stringify({ name: 'cilium', cniVersion: '0.3.1', plugins: [{ type: 'cilium-cni' }] })),
+    expect: [{ check: 'cni-config', node: 'node2', evidence: /active: .*05-cilium\.conflist: plugins cilium-cni/ }],
+  },
+  {
+    id: 'cni-plugin-missing', backend: 'udp', description: 'the portmap plugin is missing from /opt/cni/bin on node3',
+    apply: (c) => rmSync(join(c.cniBinDir(c.node('node3')), 'portmap')),
+    expect: [{ check: 'cni-config', node: 'node3', evidence: /ls .*bin: bandwidth bridge flannel host-local loopback$/ }],
   },
   {
     id: 'bridge-nf-call-off', backend: 'vxlan', description: 'net.bridge.bridge-nf-call-iptables was set to 0 on node1',

@@ -2,7 +2,7 @@ import { defineCheck } from '../check.js';
 import type { HostState } from '../../snapshot/types.js';
 
 /** Parts every backend's checks read; a failure there hides real problems. */
-const CORE: readonly (keyof HostState)[] = ['links', 'routes', 'neighbours', 'fdb', 'subnetEnv', 'sysctls', 'firewall'];
+const CORE: readonly (keyof HostState)[] = ['links', 'routes', 'neighbours', 'fdb', 'subnetEnv', 'sysctls', 'firewall', 'cni'];
 const BY_BACKEND: Readonly<Record<string, readonly (keyof HostState)[]>> = { ipsec: ['xfrmStates', 'xfrmPolicies'], wireguard: ['wireguard'], 'host-gw': ['routeGets'], vxlan: [] };
 
 /** The parts of a node's state the checks read for a backend: a gap in these is reported. */
@@ -33,8 +33,9 @@ export default defineCheck({
         continue;
       }
       for (const key of relevant) {
-        const part = n.host[key] as { status: string; error?: string };
-        if (part.status === 'ok' || part.status === 'skipped') continue;
+        const part = n.host[key] as { status: string; error?: string } | undefined;
+        // Absent: a snapshot from a version that did not collect this part.
+        if (!part || part.status === 'ok' || part.status === 'skipped') continue;
         report({ node: n.name, message: `${key} was not collected (${part.status}): ${part.error}`, evidence: [`${key}: ${part.status}: ${part.error}`] });
       }
     }

@@ -2,7 +2,7 @@ import { defineCheck } from '../check.js';
 
 export default defineCheck({
   id: 'node-network-unavailable',
-  severity: 'warning',
+  severity: 'error',
   title: "No node reports NetworkUnavailable=True",
   failureModes: [14],
   docs: {
