@@ -7,7 +7,10 @@
  * - a refused handshake (RBAC, pod gone) rejects with a ws error, mapped to KubeAccessError;
  * - Exec's handler would `end()` process.stdout on a v5 close frame, so it gets private streams.
  */
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { Writable, PassThrough } from 'node:stream';
+import tls from 'node:tls';
 import { Exec, type KubeConfig, type V1Status } from '@kubernetes/client-node';
 // Not re-exported by the package index; the package has no `exports` map, so the deep path is public.
 import { WebSocketHandler, type WebSocketInterface } from '@kubernetes/client-node/dist/web-socket-handler.js';
@@ -63,10 +66,35 @@ function exitCodeOf(status: V1Status): number | null {
   return null;
 }
 
+type WsOptions = Record<string, unknown> & { ca?: unknown; cert?: unknown; key?: unknown; servername?: string; rejectUnauthorized?: boolean };
+type WsCtor = new (uri: string, protocols: string[], opts: WsOptions) => unknown;
+// client-node's own WebSocket implementation (isomorphic-ws is `ws` on Node); untyped here on purpose.
+const WebSocketImpl = createRequire(import.meta.url)('isomorphic-ws') as WsCtor;
+
+/**
+ * One TLS SecureContext per credential set instead of one per exec: building it (parsing the
+ * CA bundle, certificate and key) was the largest single CPU cost of an exec on the lab.
+ */
+function cachedTlsFactory(): (uri: string, protocols: string[], opts: WsOptions) => unknown {
+  const contexts = new Map<string, tls.SecureContext>();
+  return (uri, protocols, opts) => {
+    if (!uri.startsWith('wss:')) return new WebSocketImpl(uri, protocols, opts);
+    const material = { ca: opts.ca, cert: opts.cert, key: opts.key } as Pick<tls.SecureContextOptions, 'ca' | 'cert' | 'key'>;
+    const id = createHash('sha256').update(JSON.stringify([material.ca, material.cert, material.key].map((v) => (v === undefined ? null : String(v))))).digest('hex');
+    let secureContext = contexts.get(id);
+    if (!secureContext) {
+      secureContext = tls.createSecureContext(material);
+      contexts.set(id, secureContext);
+    }
+    return new WebSocketImpl(uri, protocols, { ...opts, secureContext });
+  };
+}
+
 export function makeExec(kc: KubeConfig, ws?: WebSocketInterface): Exec {
   // Private streams: the handler writes close frames for stdin/stdout/stderr to these, never to ours.
   const sink = { stdin: new PassThrough(), stdout: new PassThrough(), stderr: new PassThrough() };
-  return new Exec(kc, ws ?? new WebSocketHandler(kc, undefined, sink));
+  const factory = cachedTlsFactory() as unknown as ConstructorParameters<typeof WebSocketHandler>[1];
+  return new Exec(kc, ws ?? new WebSocketHandler(kc, factory, sink));
 }
 
 /**
