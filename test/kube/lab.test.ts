@@ -4,6 +4,7 @@
  * is not up. Never tears the lab down; removes every object it creates.
  */
 import { test } from 'node:test';
+import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { analyze } from '../../src/analyzers/run.js';
 import { collectSnapshot, type ClusterCollectOptions } from '../../src/collectors/cluster-collect.js';
@@ -205,4 +206,12 @@ test('lab: a node deadline that fires after its node finished does not become an
   // Wait past the deadline: long runs outlive the deadlines of their first nodes.
   await new Promise((r) => setTimeout(r, 3000));
   assert.deepEqual(seen, []);
+});
+
+test('lab: API calls share one pooled connection instead of one agent and socket per request', { skip }, () => {
+  // In a child process, so connections of the other tests cannot blur the count.
+  const child = new URL('./fixtures/conn-child.js', import.meta.url).pathname;
+  const connections = Number(execFileSync(process.execPath, [child, LAB_KUBECONFIG], { encoding: 'utf8' }).trim());
+  // client-node alone leaves 20 keep-alive sockets open here (one undici Agent per request).
+  assert.ok(connections >= 1 && connections <= 2, `${connections} connections for 20 requests`);
 });
