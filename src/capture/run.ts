@@ -7,6 +7,7 @@ import type { Readable, Writable } from 'node:stream';
 import { parseXfrmState } from '../collectors/parse/xfrm.js';
 import { UserError } from '../errors.js';
 import { EspDecryptor } from './esp/decryptor.js';
+import { ParallelEspDecryptor } from './esp/parallel.js';
 import { SaTable } from './esp/sa-table.js';
 import { espSaTable } from './esp/wireshark-keys.js';
 import { LinkType } from './packet.js';
@@ -20,6 +21,8 @@ export interface CaptureOptions {
   readonly xfrmState?: string;
   readonly decryptEsp?: boolean;
   readonly writeKeys?: string;
+  /** Worker threads for decryption; 0 decrypts on the main thread. */
+  readonly threads?: number;
 }
 
 export interface CaptureIo {
@@ -37,6 +40,9 @@ function validate(o: CaptureOptions, io: CaptureIo): void {
   if (o.writeKeys && !o.xfrmState) throw new UserError('--write-keys needs --xfrm-state FILE to take the keys from');
   if (o.xfrmState && !o.decryptEsp && !o.writeKeys) throw new UserError('--xfrm-state is only used with --decrypt-esp or --write-keys');
   if (o.read === '-' && o.xfrmState === '-') throw new UserError('--read and --xfrm-state cannot both be stdin');
+  if (o.threads !== undefined && (!Number.isInteger(o.threads) || o.threads < 0 || o.threads > 64)) {
+    throw new UserError('--threads: expected a whole number from 0 to 64');
+  }
   if (o.xfrmState === '-') throw new UserError('--xfrm-state must be a file');
   if (o.write === '-' && io.stdout.isTTY) throw new UserError('refusing to write pcap data to a terminal: redirect stdout or give --write FILE');
   if (o.write && o.write !== '-' && o.write === o.read) throw new UserError(`--write ${o.write} would overwrite the input`);
@@ -109,7 +115,9 @@ export async function runCapture(o: CaptureOptions, io: CaptureIo): Promise<void
 
   const source = o.read === '-' ? 'stdin' : o.read;
   const reader = new CaptureReader(await openInput(o.read, io), source);
-  const decryptor = o.decryptEsp && table ? new EspDecryptor(table) : null;
+  const threads = o.threads ?? 0;
+  const parallel = o.decryptEsp && table && threads > 0 ? new ParallelEspDecryptor(table.sas.map((sa) => sa.state), threads) : null;
+  const decryptor = o.decryptEsp && table && !parallel ? new EspDecryptor(table) : null;
   const output = o.write ? await openOutput(o.write, io) : null;
   let writer: PcapWriter | null = null;
   const linkTypes = new Set<number>();
@@ -118,7 +126,9 @@ export async function runCapture(o: CaptureOptions, io: CaptureIo): Promise<void
     outputError = e;
   });
   try {
-    for await (const batch of readWithContext(reader, source)) {
+    const input = readWithContext(reader, source);
+    const stream = parallel ? parallel.decrypt(input) : input;
+    for await (const batch of stream) {
       for (const p of batch) linkTypes.add(p.linkType);
       const processed = decryptor ? decryptor.processBatch(batch) : batch;
       if (output) {
@@ -139,6 +149,7 @@ export async function runCapture(o: CaptureOptions, io: CaptureIo): Promise<void
       await output.close();
     }
   } finally {
+    await parallel?.close();
     // Nothing to summarise when the input was not even a capture; the error says why.
     if (reader.format) io.stderr.write(
       formatSummary({
@@ -147,7 +158,7 @@ export async function runCapture(o: CaptureOptions, io: CaptureIo): Promise<void
         linkTypes,
         packetsRead: reader.packetsRead,
         truncatedTail: reader.truncatedTail,
-        stats: decryptor?.stats ?? null,
+        stats: parallel?.stats ?? decryptor?.stats ?? null,
         written: writer ? { target: o.write === '-' ? 'stdout' : o.write!, packets: writer.packetsWritten } : null,
       }),
     );

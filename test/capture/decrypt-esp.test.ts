@@ -34,6 +34,16 @@ for (const [input, expected] of [
   });
 }
 
+test('--threads 2: decryption on worker threads gives the same bytes and the same summary', () => {
+  const single = decrypt('ether.pcap', 'single.out.pcap');
+  const r = cli(['capture', '-r', join(v.dir, 'ether.pcap'), '--xfrm-state', join(v.dir, 'xfrm-state.txt'), '--decrypt-esp', '--threads', '2',
+    '-w', join(v.dir, 'threads.out.pcap')]);
+  assert.equal(r.status, 0, r.stderr.toString());
+  assert.deepEqual(readFileSync(join(v.dir, 'threads.out.pcap')), readFileSync(join(v.dir, 'ether.expected.pcap')));
+  const sorted = (s: string) => s.replaceAll(/threads|single/g, '').split('\n').sort();
+  assert.deepEqual(sorted(r.stderr.toString()), sorted(single.stderr.toString()));
+});
+
 test('summary on stderr: packets read, decrypted per SA, failures by reason', () => {
   const r = decrypt('ether.pcap', 'summary.out.pcap');
   const err = r.stderr.toString();
