@@ -26,7 +26,7 @@ export interface CaptureOptions {
 }
 
 export interface CaptureIo {
-  readonly stdin: Readable;
+  readonly stdin: Readable & { isTTY?: boolean };
   readonly stdout: Writable & { isTTY?: boolean };
   readonly stderr: Writable;
 }
@@ -44,6 +44,7 @@ function validate(o: CaptureOptions, io: CaptureIo): void {
     throw new UserError('--threads: expected a whole number from 0 to 64');
   }
   if (o.xfrmState === '-') throw new UserError('--xfrm-state must be a file');
+  if (o.read === '-' && io.stdin.isTTY) throw new UserError('--read -: stdin is a terminal; pipe a capture in, e.g. `tcpdump -w - | …`');
   if (o.write === '-' && io.stdout.isTTY) throw new UserError('refusing to write pcap data to a terminal: redirect stdout or give --write FILE');
   if (o.write && o.write !== '-' && o.write === o.read) throw new UserError(`--write ${o.write} would overwrite the input`);
   if (o.writeKeys && o.writeKeys === o.write) throw new UserError('--write-keys and --write name the same file');

@@ -21,6 +21,7 @@ for (const [input, expected] of [
   ['ether.pcap', 'ether.expected.pcap'],
   ['ether-be.pcap', 'ether.expected.pcap'],
   ['ether-ns.pcap', 'ether-ns.expected.pcap'],
+  ['vlan.pcap', 'vlan.expected.pcap'],
   ['sll.pcap', 'sll.expected.pcap'],
   ['sll2.pcap', 'sll2.expected.pcap'],
   ['raw.pcap', 'raw.expected.pcap'],
