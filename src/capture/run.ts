@@ -2,7 +2,7 @@
  * `capture` offline: reader -> (decryptor) -> (writer), plus the optional Wireshark key table.
  * Streams are injected so tests and a future live capture can drive the same code.
  */
-import { open, readFile, writeFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { parseXfrmState } from '../collectors/parse/xfrm.js';
 import { UserError } from '../errors.js';
@@ -106,7 +106,14 @@ export async function runCapture(o: CaptureOptions, io: CaptureIo): Promise<void
   const table = o.xfrmState ? await loadSas(o.xfrmState, io) : null;
   if (o.writeKeys && table) {
     try {
-      await writeFile(o.writeKeys, espSaTable(table.sas), { mode: 0o600 });
+      // chmod as well: `mode` only applies when the file is created, and keys must not stay world-readable.
+      const fh = await open(o.writeKeys, 'w', 0o600);
+      try {
+        await fh.chmod(0o600);
+        await fh.writeFile(espSaTable(table.sas));
+      } finally {
+        await fh.close();
+      }
     } catch (e) {
       throw new UserError(`--write-keys ${o.writeKeys}: cannot write: ${(e as Error).message}`);
     }
