@@ -172,7 +172,12 @@ export async function runCapture(o: CaptureOptions, io: CaptureIo): Promise<void
     );
   }
   const err = outputError as Error | null;
-  if (err && (err as NodeJS.ErrnoException).code !== 'EPIPE') throw new UserError(`--write ${o.write}: ${err.message}`);
+  if (err && (err as NodeJS.ErrnoException).code === 'EPIPE') {
+    // Like `tcpdump -w - | head`: the consumer leaving is not an error, but the counts above overstate what it got.
+    io.stderr.write('stopped early: the program reading the output closed the pipe\n');
+  } else if (err) {
+    throw new UserError(`--write ${o.write}: ${err.message}`);
+  }
 }
 
 /** Read errors from the file system (EISDIR, EIO) name the input instead of surfacing as a stack. */
