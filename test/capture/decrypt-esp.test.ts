@@ -111,3 +111,11 @@ test('--read - reads the pcap from stdin', () => {
   assert.equal(r.status, 0, r.stderr.toString());
   assert.deepEqual(r.stdout, readFileSync(join(v.dir, 'sll2.expected.pcap')));
 });
+
+test('the committed sample (fixtures/pcap) decrypts to its committed expected output', () => {
+  const fx = (f: string) => new URL(`../../../fixtures/pcap/${f}`, import.meta.url).pathname;
+  const out = join(v.dir, 'fixture.out.pcap');
+  const r = cli(['capture', '-r', fx('esp-mix.pcap'), '--xfrm-state', fx('esp-mix.xfrm-state.txt'), '--decrypt-esp', '-w', out]);
+  assert.equal(r.status, 0, r.stderr.toString());
+  assert.deepEqual(readFileSync(out), readFileSync(fx('esp-mix.decrypted.pcap')));
+});
