@@ -9,6 +9,7 @@ import { registerCleanup } from './commands/cleanup.js';
 import { liveSnapshot } from './commands/cluster-options.js';
 import { registerComplete } from './commands/complete.js';
 import { registerDoctor } from './commands/doctor.js';
+import { registerTrace } from './commands/trace.js';
 import { EXIT, UserError } from './errors.js';
 import { VERSION } from './version.js';
 
@@ -19,6 +20,7 @@ const program = new Command('kubectl-flannel')
   .exitOverride();
 
 registerDoctor(program, liveSnapshot);
+registerTrace(program, liveSnapshot);
 registerChecks(program);
 registerCapture(program);
 registerCleanup(program);

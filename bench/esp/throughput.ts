@@ -10,7 +10,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, statSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -39,8 +39,8 @@ try {
     if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr}`);
     return { s, stdout: r.stdout, stderr: r.stderr };
   };
-  const ours = (): number => {
-    const r = timeIt(cli, ['capture', '-r', pcap, '--xfrm-state', state, '--decrypt-esp', '-w', join(dir, 'out.pcap')]);
+  const ours = (threads = 0): number => {
+    const r = timeIt(cli, ['capture', '-r', pcap, '--xfrm-state', state, '--decrypt-esp', '--threads', String(threads), '-w', join(dir, 'out.pcap')]);
     const m = /decrypted: (\d+)/.exec(r.stderr);
     if (Number(m?.[1]) !== PACKETS) throw new Error(`kubectl-flannel decrypted ${m?.[1]} of ${PACKETS}`);
     return r.s;
@@ -61,6 +61,8 @@ try {
     t.push(tshark(true));
   }
   const tNoAuth = tshark(false);
+  const threads = Math.max(1, availableParallelism() - 1);
+  const oThreads = ours(threads);
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const om = median(o);
   const tm = median(t);
@@ -69,7 +71,9 @@ try {
     `${name.padEnd(44)} ${s.toFixed(2).padStart(7)} s ${Math.round(PACKETS / s).toLocaleString('en').padStart(10)} pkt/s ${(mb / s).toFixed(1).padStart(7)} MB/s`;
   console.log(`input: ${PACKETS.toLocaleString('en')} ESP packets, ${mb.toFixed(1)} MB (GCM-128 x2, CBC+HMAC-SHA256, GCM NAT-T; 64/512/1400-byte payloads)`);
   console.log(`runs: ${RUNS}, median wall time of whole processes; node ${process.version}, ${execFileSync('tshark', ['--version']).toString().split('\n')[0]}`);
+  console.log(`machine: ${availableParallelism()} cores, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} at the end`);
   console.log(row('kubectl-flannel capture --decrypt-esp', om));
+  console.log(row(`kubectl-flannel ... --threads ${threads} (1 run)`, oThreads));
   console.log(row('tshark (decrypt + ICV check)', tm));
   console.log(row('tshark (decrypt, no ICV check; 1 run)', tNoAuth));
   console.log(`ratio: kubectl-flannel is ${(tm / om).toFixed(1)}x faster than tshark (${(tNoAuth / om).toFixed(1)}x against tshark without ICV check)`);

@@ -2,11 +2,12 @@
  * `capture` offline: reader -> (decryptor) -> (writer), plus the optional Wireshark key table.
  * Streams are injected so tests and a future live capture can drive the same code.
  */
-import { open, readFile, writeFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { parseXfrmState } from '../collectors/parse/xfrm.js';
 import { UserError } from '../errors.js';
 import { EspDecryptor } from './esp/decryptor.js';
+import { ParallelEspDecryptor } from './esp/parallel.js';
 import { SaTable } from './esp/sa-table.js';
 import { espSaTable } from './esp/wireshark-keys.js';
 import { LinkType } from './packet.js';
@@ -20,10 +21,12 @@ export interface CaptureOptions {
   readonly xfrmState?: string;
   readonly decryptEsp?: boolean;
   readonly writeKeys?: string;
+  /** Worker threads for decryption; 0 decrypts on the main thread. */
+  readonly threads?: number;
 }
 
 export interface CaptureIo {
-  readonly stdin: Readable;
+  readonly stdin: Readable & { isTTY?: boolean };
   readonly stdout: Writable & { isTTY?: boolean };
   readonly stderr: Writable;
 }
@@ -37,7 +40,11 @@ function validate(o: CaptureOptions, io: CaptureIo): void {
   if (o.writeKeys && !o.xfrmState) throw new UserError('--write-keys needs --xfrm-state FILE to take the keys from');
   if (o.xfrmState && !o.decryptEsp && !o.writeKeys) throw new UserError('--xfrm-state is only used with --decrypt-esp or --write-keys');
   if (o.read === '-' && o.xfrmState === '-') throw new UserError('--read and --xfrm-state cannot both be stdin');
+  if (o.threads !== undefined && (!Number.isInteger(o.threads) || o.threads < 0 || o.threads > 64)) {
+    throw new UserError('--threads: expected a whole number from 0 to 64');
+  }
   if (o.xfrmState === '-') throw new UserError('--xfrm-state must be a file');
+  if (o.read === '-' && io.stdin.isTTY) throw new UserError('--read -: stdin is a terminal; pipe a capture in, e.g. `tcpdump -w - | …`');
   if (o.write === '-' && io.stdout.isTTY) throw new UserError('refusing to write pcap data to a terminal: redirect stdout or give --write FILE');
   if (o.write && o.write !== '-' && o.write === o.read) throw new UserError(`--write ${o.write} would overwrite the input`);
   if (o.writeKeys && o.writeKeys === o.write) throw new UserError('--write-keys and --write name the same file');
@@ -99,7 +106,14 @@ export async function runCapture(o: CaptureOptions, io: CaptureIo): Promise<void
   const table = o.xfrmState ? await loadSas(o.xfrmState, io) : null;
   if (o.writeKeys && table) {
     try {
-      await writeFile(o.writeKeys, espSaTable(table.sas), { mode: 0o600 });
+      // chmod as well: `mode` only applies when the file is created, and keys must not stay world-readable.
+      const fh = await open(o.writeKeys, 'w', 0o600);
+      try {
+        await fh.chmod(0o600);
+        await fh.writeFile(espSaTable(table.sas));
+      } finally {
+        await fh.close();
+      }
     } catch (e) {
       throw new UserError(`--write-keys ${o.writeKeys}: cannot write: ${(e as Error).message}`);
     }
@@ -109,7 +123,9 @@ export async function runCapture(o: CaptureOptions, io: CaptureIo): Promise<void
 
   const source = o.read === '-' ? 'stdin' : o.read;
   const reader = new CaptureReader(await openInput(o.read, io), source);
-  const decryptor = o.decryptEsp && table ? new EspDecryptor(table) : null;
+  const threads = o.threads ?? 0;
+  const parallel = o.decryptEsp && table && threads > 0 ? new ParallelEspDecryptor(table.sas.map((sa) => sa.state), threads) : null;
+  const decryptor = o.decryptEsp && table && !parallel ? new EspDecryptor(table) : null;
   const output = o.write ? await openOutput(o.write, io) : null;
   let writer: PcapWriter | null = null;
   const linkTypes = new Set<number>();
@@ -118,7 +134,9 @@ export async function runCapture(o: CaptureOptions, io: CaptureIo): Promise<void
     outputError = e;
   });
   try {
-    for await (const batch of readWithContext(reader, source)) {
+    const input = readWithContext(reader, source);
+    const stream = parallel ? parallel.decrypt(input) : input;
+    for await (const batch of stream) {
       for (const p of batch) linkTypes.add(p.linkType);
       const processed = decryptor ? decryptor.processBatch(batch) : batch;
       if (output) {
@@ -139,6 +157,7 @@ export async function runCapture(o: CaptureOptions, io: CaptureIo): Promise<void
       await output.close();
     }
   } finally {
+    await parallel?.close();
     // Nothing to summarise when the input was not even a capture; the error says why.
     if (reader.format) io.stderr.write(
       formatSummary({
@@ -147,13 +166,18 @@ export async function runCapture(o: CaptureOptions, io: CaptureIo): Promise<void
         linkTypes,
         packetsRead: reader.packetsRead,
         truncatedTail: reader.truncatedTail,
-        stats: decryptor?.stats ?? null,
+        stats: parallel?.stats ?? decryptor?.stats ?? null,
         written: writer ? { target: o.write === '-' ? 'stdout' : o.write!, packets: writer.packetsWritten } : null,
       }),
     );
   }
   const err = outputError as Error | null;
-  if (err && (err as NodeJS.ErrnoException).code !== 'EPIPE') throw new UserError(`--write ${o.write}: ${err.message}`);
+  if (err && (err as NodeJS.ErrnoException).code === 'EPIPE') {
+    // Like `tcpdump -w - | head`: the consumer leaving is not an error, but the counts above overstate what it got.
+    io.stderr.write('stopped early: the program reading the output closed the pipe\n');
+  } else if (err) {
+    throw new UserError(`--write ${o.write}: ${err.message}`);
+  }
 }
 
 /** Read errors from the file system (EISDIR, EIO) name the input instead of surfacing as a stack. */

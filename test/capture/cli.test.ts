@@ -1,7 +1,7 @@
 /** Bad usage and bad files: one clear line naming what is wrong, exit code 3, never a stack trace. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { redactXfrmStateText } from '../../src/collectors/parse/xfrm.js';
 import { readFileSync } from 'node:fs';
@@ -47,6 +47,15 @@ test('a state file without keys (redacted, or dumped without root) is refused, n
   assert.equal(r.status, 3);
   assert.match(r.stderr.toString(), /SA spi 0xcfc2f79d 172\.18\.0\.3 -> 172\.18\.0\.4 skipped: rfc4106\(gcm\(aes\)\) key is not in the input/);
   assert.match(r.stderr.toString(), /--xfrm-state .*redacted\.txt: no usable ESP SA \(\d+ SAs parsed, \d+ unusable\)/);
+});
+
+test('--write-keys leaves the key file readable by its owner only, even if it existed before', () => {
+  const keys = join(v.dir, 'existing_esp_sa');
+  writeFileSync(keys, 'old', { mode: 0o644 });
+  const r = cli(['capture', '--xfrm-state', join(v.dir, 'xfrm-state.txt'), '--write-keys', keys]);
+  assert.equal(r.status, 0, r.stderr.toString());
+  assert.equal(statSync(keys).mode & 0o777, 0o600);
+  assert.match(readFileSync(keys, 'utf8'), /^"IPv4","172\.18\.0\.3","172\.18\.0\.4","0xcfc2f79d"/m);
 });
 
 test('the seed\'s collapsed `ip x s` text is accepted as --xfrm-state', () => {

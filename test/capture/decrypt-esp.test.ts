@@ -21,6 +21,7 @@ for (const [input, expected] of [
   ['ether.pcap', 'ether.expected.pcap'],
   ['ether-be.pcap', 'ether.expected.pcap'],
   ['ether-ns.pcap', 'ether-ns.expected.pcap'],
+  ['vlan.pcap', 'vlan.expected.pcap'],
   ['sll.pcap', 'sll.expected.pcap'],
   ['sll2.pcap', 'sll2.expected.pcap'],
   ['raw.pcap', 'raw.expected.pcap'],
@@ -33,6 +34,16 @@ for (const [input, expected] of [
     assert.deepEqual(readFileSync(join(v.dir, out)), readFileSync(join(v.dir, expected)));
   });
 }
+
+test('--threads 2: decryption on worker threads gives the same bytes and the same summary', () => {
+  const single = decrypt('ether.pcap', 'single.out.pcap');
+  const r = cli(['capture', '-r', join(v.dir, 'ether.pcap'), '--xfrm-state', join(v.dir, 'xfrm-state.txt'), '--decrypt-esp', '--threads', '2',
+    '-w', join(v.dir, 'threads.out.pcap')]);
+  assert.equal(r.status, 0, r.stderr.toString());
+  assert.deepEqual(readFileSync(join(v.dir, 'threads.out.pcap')), readFileSync(join(v.dir, 'ether.expected.pcap')));
+  const sorted = (s: string) => s.replaceAll(/threads|single/g, '').split('\n').sort();
+  assert.deepEqual(sorted(r.stderr.toString()), sorted(single.stderr.toString()));
+});
 
 test('summary on stderr: packets read, decrypted per SA, failures by reason', () => {
   const r = decrypt('ether.pcap', 'summary.out.pcap');
@@ -99,4 +110,12 @@ test('--read - reads the pcap from stdin', () => {
   });
   assert.equal(r.status, 0, r.stderr.toString());
   assert.deepEqual(r.stdout, readFileSync(join(v.dir, 'sll2.expected.pcap')));
+});
+
+test('the committed sample (fixtures/pcap) decrypts to its committed expected output', () => {
+  const fx = (f: string) => new URL(`../../../fixtures/pcap/${f}`, import.meta.url).pathname;
+  const out = join(v.dir, 'fixture.out.pcap');
+  const r = cli(['capture', '-r', fx('esp-mix.pcap'), '--xfrm-state', fx('esp-mix.xfrm-state.txt'), '--decrypt-esp', '-w', out]);
+  assert.equal(r.status, 0, r.stderr.toString());
+  assert.deepEqual(readFileSync(out), readFileSync(fx('esp-mix.decrypted.pcap')));
 });

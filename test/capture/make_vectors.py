@@ -236,6 +236,11 @@ def l2_ether(l3):
     return bytes(Ether(src=MAC_A, dst=MAC_B, type=ethertype)) + l3
 
 
+def l2_vlan(l3, ethertype=None):
+    ethertype = ethertype or (0x86DD if (l3[0] >> 4) == 6 else 0x0800)
+    return bytes(Ether(src=MAC_A, dst=MAC_B, type=0x8100)) + struct.pack('!HH', 100, ethertype) + l3
+
+
 def l2_sll(l3, ethertype=None):
     ethertype = ethertype or (0x86DD if (l3[0] >> 4) == 6 else 0x0800)
     return struct.pack('!HHH8sH', 0, 1, 6, bytes.fromhex(MAC_A.replace(':', '')) + b'\0\0', ethertype) + l3
@@ -250,7 +255,7 @@ def l2_raw(l3):
     return l3
 
 
-LINKS = {'ether': (1, l2_ether), 'sll': (113, l2_sll), 'sll2': (276, l2_sll2), 'raw': (101, l2_raw)}
+LINKS = {'ether': (1, l2_ether), 'vlan': (1, l2_vlan), 'sll': (113, l2_sll), 'sll2': (276, l2_sll2), 'raw': (101, l2_raw)}
 
 BASE_SEC = 1763777000
 
@@ -281,6 +286,7 @@ def build(link):
             if link == 'raw':
                 continue  # raw IP cannot carry ARP
             full = {'ether': lambda: bytes(Ether(src=MAC_A, dst='ff:ff:ff:ff:ff:ff', type=0x0806)) + arp,
+                    'vlan': lambda: l2_vlan(arp, 0x0806),
                     'sll': lambda: l2_sll(arp, 0x0806),
                     'sll2': lambda: l2_sll2(arp, 0x0806)}[link]()
         else:
@@ -303,7 +309,7 @@ write_pcap(os.path.join(OUT, 'ether.expected.pcap'), lt, exp)
 write_pcap(os.path.join(OUT, 'ether-be.pcap'), lt, cap, endian='>')
 write_pcap(os.path.join(OUT, 'ether-ns.pcap'), lt, cap, nano=True)
 write_pcap(os.path.join(OUT, 'ether-ns.expected.pcap'), lt, exp, nano=True)
-for link in ('sll', 'sll2', 'raw'):
+for link in ('vlan', 'sll', 'sll2', 'raw'):
     lt2, cap2, exp2, _ = build(link)
     write_pcap(os.path.join(OUT, link + '.pcap'), lt2, cap2)
     write_pcap(os.path.join(OUT, link + '.expected.pcap'), lt2, exp2)

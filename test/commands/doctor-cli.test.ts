@@ -95,3 +95,16 @@ test('checks lists every check; -o json is machine-readable', () => {
   assert.ok(list.length >= 30);
   assert.ok(list.some((c) => c.id === 'vxlan-fdb' && c.severity === 'error' && c.docs.fix.includes('bridge fdb replace')));
 });
+
+test('trace --from: exit 0 when the packet arrives, 2 at the first broken hop, 3 for a pod name offline', () => {
+  const ok = run(['trace', '--from', HEALTHY, '10.244.1.2', '10.244.3.2']);
+  assert.equal(ok.code, 0);
+  assert.match(ok.out, /^✔ 10\.244\.1\.2 \(pod on node1\) reaches 10\.244\.3\.2 \(pod on node3\)/);
+  const broken = run(['trace', '--from', 'fixtures/snapshots/vxlan/fdb-deleted.json', '10.244.2.2', '10.244.3.2', '-o', 'json']);
+  assert.equal(broken.code, 2);
+  const t = JSON.parse(broken.out) as { brokenAt: number; hops: { step: string; node: string }[] };
+  assert.deepEqual([t.hops[t.brokenAt]!.step, t.hops[t.brokenAt]!.node], ['fdb', 'node2']);
+  const bad = run(['trace', '--from', HEALTHY, 'default/client', '10.244.3.2']);
+  assert.equal(bad.code, 3);
+  assert.match(bad.err, /SRC and DST must be IP addresses \("default\/client" is not\)/);
+});

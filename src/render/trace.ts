@@ -1,0 +1,19 @@
+/** The trace as a numbered list of hops, the first broken one marked and explained. */
+import type { TraceResult } from '../analyzers/trace/trace.js';
+import type { Style } from './style.js';
+
+export function renderTraceText(t: TraceResult, style: Style): string {
+  const who = (e: TraceResult['src']) => `${e.ip} (${e.kind === 'outside' ? 'outside the cluster' : `${e.kind} on ${e.node}`})`;
+  const out = [
+    t.brokenAt === null
+      ? `${style.green('✔')} ${style.bold(`${who(t.src)} reaches ${who(t.dst)}`)} in ${t.hops.length} hops`
+      : `${style.red('✖')} ${style.bold(`${who(t.src)} does not reach ${who(t.dst)}`)}: hop ${t.brokenAt + 1} breaks`,
+    '',
+  ];
+  t.hops.forEach((h, i) => {
+    const mark = h.ok ? style.green('✔') : style.red('✖');
+    out.push(`${String(i + 1).padStart(2)}. ${mark} ${style.bold(h.node ?? '-')} ${h.step}: ${h.note}`);
+    if (h.entry) out.push(`      ${style.dim('│')} ${h.entry}`);
+  });
+  return out.join('\n') + '\n';
+}
