@@ -14,7 +14,7 @@ import { makeExec } from '../kube/exec.js';
 import { loadKubeConfig, type KubeConfigOptions } from '../kube/kubeconfig.js';
 import { SCHEMA_VERSION, type BackendType, type CollectionError, type Collected, type FlannelInstall, type HostState, type KubeNode, type Snapshot } from '../snapshot/types.js';
 import { mapLimit, readClusterState, usablePod, type FlannelLocator } from './cluster.js';
-import { HelperPods, installSignalCleanup, newRunId } from './helper-pods.js';
+import { HelperPods, installSignalCleanup, newRunId, RUN_LABEL } from './helper-pods.js';
 import { collectHost as defaultCollectHost } from './host.js';
 import { localRunner } from './local.js';
 import { NodeRunner } from './pod-runner.js';
@@ -219,7 +219,8 @@ async function collectCluster(opts: ClusterCollectOptions): Promise<Snapshot> {
   try {
     const names = read.nodes.map((n) => n.name);
     emit({ type: 'nodes', nodes: names });
-    emit({ type: 'phase', phase: 'nodes', message: `collecting ${names.length} node(s), ${opts.concurrency} at a time` });
+    const label = helpers ? `; helper pods, if any: ${RUN_LABEL}=${helpers.options.runId}` : '';
+    emit({ type: 'phase', phase: 'nodes', message: `collecting ${names.length} node(s), ${opts.concurrency} at a time${label}` });
     await mapLimit(read.nodes, opts.concurrency, async (node) => {
       const name = node.name;
       if (runSignal.aborted) {

@@ -24,7 +24,8 @@ export function registerCleanup(program: Command): Command {
     .option('-n, --namespace <ns>', 'only this namespace (default: all namespaces)')
     .addHelpText('after', `
 Helper pods are found by the labels \${HELPER_SELECTOR}.
-They also stop by themselves after --helper-deadline (activeDeadlineSeconds); this
+It also removes the helper pods of a doctor run still in progress elsewhere (that run then reports
+those nodes as failed). They also stop by themselves after --helper-deadline (activeDeadlineSeconds); this
 removes them at once, e.g. after kubectl-flannel was killed with SIGKILL.`)
     .action(async (opts: CleanupOptions) => {
       const cfg = loadKubeConfig({ kubeconfig: opts.kubeconfig, context: opts.context });

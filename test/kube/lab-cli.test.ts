@@ -30,6 +30,17 @@ function tmp(t: { after(fn: () => void): void }): string {
   return dir;
 }
 
+/** The run id doctor prints for its helper pods (`kubectl-flannel/run=…`). */
+function runIdOf(stderr: string): string {
+  const m = /kubectl-flannel\/run=([0-9a-f]+)/.exec(stderr);
+  assert.ok(m, `no run id in: ${stderr}`);
+  return m[1]!;
+}
+
+async function helperPodsOfRun(lab: Lab, runId: string): Promise<string[]> {
+  return (await lab.client.listPods('kube-flannel', { labelSelector: `${RUN_LABEL}=${runId}` })).map((p) => p.metadata?.name ?? '');
+}
+
 async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const r = await run('bin/kubectl-flannel', args, { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 });
@@ -62,13 +73,15 @@ test('lab: `kubectl flannel doctor` collects every node, reports on stdout, prog
   // The saved snapshot holds no bearer tokens, keys or kubeconfig material.
   const text = fs.readFileSync(saved, 'utf8');
   assert.doesNotMatch(text, /BEGIN (RSA |EC )?PRIVATE KEY|client-key-data|Bearer /);
-  assert.deepEqual(await lab.client.listPodsAllNamespaces(HELPER_SELECTOR), []);
+  // Other runs may share the lab, so this run's pods are found by its own run label.
+  assert.doesNotMatch(live.stderr, /using a helper pod/);
+  assert.deepEqual(await helperPodsOfRun(lab, runIdOf(live.stderr)), []);
 });
 
-async function startChild(lab: Lab, mode: 'guard' | 'noguard'): Promise<{ child: ReturnType<typeof spawn>; runId: string; pod: string }> {
+async function startChild(lab: Lab, mode: 'guard' | 'noguard', namespace = 'kube-flannel'): Promise<{ child: ReturnType<typeof spawn>; runId: string; pod: string }> {
   const read = await readClusterState(lab.client, {});
   const runId = randomBytes(3).toString('hex');
-  const child = spawn(NODE, [CHILD, LAB_KUBECONFIG, lab.nodes[0]!, runId, read.location.image, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(NODE, [CHILD, LAB_KUBECONFIG, lab.nodes[0]!, runId, read.location.image, mode, namespace], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
@@ -110,20 +123,27 @@ for (const [sig, code] of [
   });
 }
 
-test('lab: after SIGKILL the helper pod is left, and `kubectl flannel cleanup` removes it by label', { skip }, async () => {
+test('lab: after SIGKILL the helper pod is left, and `kubectl flannel cleanup` removes it by label', { skip }, async (t) => {
   const lab = await requireLab();
-  const { child, runId, pod } = await startChild(lab, 'noguard');
+  // A namespace of its own, so that `cleanup -n` here and runs sharing the lab cannot take each other's pods.
+  const ns = `kf-test-${randomBytes(3).toString('hex')}`;
+  const core = lab.cfg.kc.makeApiClient(CoreV1Api);
+  await core.createNamespace({ body: { metadata: { name: ns } } });
+  t.after(async () => {
+    await core.deleteNamespace({ name: ns }).catch(() => undefined);
+  });
+  const { child, runId, pod } = await startChild(lab, 'noguard', ns);
   const exited = exitOf(child);
   child.kill('SIGKILL');
   await exited;
-  const left = await lab.client.listPods('kube-flannel', { labelSelector: `${RUN_LABEL}=${runId}` });
+  const left = await lab.client.listPods(ns, { labelSelector: `${RUN_LABEL}=${runId}` });
   assert.deepEqual(left.map((p) => p.metadata?.name), [pod]);
   assert.ok((left[0]!.spec?.activeDeadlineSeconds ?? 0) > 0, 'the dead-man switch is set');
-  const r = await runCli(['cleanup', '--kubeconfig', LAB_KUBECONFIG]);
+  const r = await runCli(['cleanup', '--kubeconfig', LAB_KUBECONFIG, '-n', ns]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, new RegExp(`deleted pod kube-flannel/${pod} \\(node ${lab.nodes[0]}\\)`));
-  assert.deepEqual(await lab.client.listPodsAllNamespaces(HELPER_SELECTOR), []);
-  const again = await runCli(['cleanup', '--kubeconfig', LAB_KUBECONFIG]);
+  assert.equal(r.stdout, `deleted pod ${ns}/${pod} (node ${lab.nodes[0]})\n`);
+  assert.deepEqual(await lab.client.listPods(ns, { labelSelector: HELPER_SELECTOR }), []);
+  const again = await runCli(['cleanup', '--kubeconfig', LAB_KUBECONFIG, '-n', ns]);
   assert.equal(again.stdout, 'no helper pods found\n');
 });
 
@@ -241,7 +261,7 @@ test('lab: doctor --node-access helper-pod collects every node through helper po
   assert.equal(report.summary.nodesCollected, lab.nodes.length, r.stderr);
   for (const n of lab.nodes) assert.match(r.stderr, new RegExp(`${n}: done in .* via helper pod \\(--node-access helper-pod\\)`));
   assert.match(r.stderr, new RegExp(`deleting ${lab.nodes.length} helper pod\\(s\\)`));
-  assert.deepEqual(await lab.client.listPodsAllNamespaces(HELPER_SELECTOR), []);
+  assert.deepEqual(await helperPodsOfRun(lab, runIdOf(r.stderr)), []);
 });
 
 test('lab: Ctrl-C on doctor while its helper pods run: exit 130 and no pod left', { skip }, async () => {
@@ -251,9 +271,9 @@ test('lab: Ctrl-C on doctor while its helper pods run: exit 130 and no pod left'
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = exitOf(child);
-  // Wait until a helper pod exists, then interrupt.
+  // Wait until this run's first helper pod exists, then interrupt.
   const deadline = Date.now() + 60_000;
-  while ((await lab.client.listPodsAllNamespaces(HELPER_SELECTOR)).length === 0) {
+  while (!/kubectl-flannel\/run=/.test(stderr) || (await helperPodsOfRun(lab, runIdOf(stderr))).length === 0) {
     assert.ok(Date.now() < deadline, `no helper pod appeared: ${stderr}`);
     await new Promise((res) => setTimeout(res, 100));
   }
@@ -261,5 +281,5 @@ test('lab: Ctrl-C on doctor while its helper pods run: exit 130 and no pod left'
   const { code } = await exited;
   assert.equal(code, 130, stderr);
   assert.match(stderr, /SIGINT: stopping; helper pods are deleted before exit/);
-  assert.deepEqual(await lab.client.listPodsAllNamespaces(HELPER_SELECTOR), []);
+  assert.deepEqual(await helperPodsOfRun(lab, runIdOf(stderr)), []);
 });

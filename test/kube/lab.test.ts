@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { analyze } from '../../src/analyzers/run.js';
 import { collectSnapshot, type ClusterCollectOptions } from '../../src/collectors/cluster-collect.js';
 import { readClusterState, usablePod } from '../../src/collectors/cluster.js';
-import { HELPER_SELECTOR, HelperPods, newRunId, RUN_LABEL } from '../../src/collectors/helper-pods.js';
+import { HelperPods, newRunId, RUN_LABEL } from '../../src/collectors/helper-pods.js';
 import { findPodNetns, netnsRunner, NodeRunner } from '../../src/collectors/pod-runner.js';
 import { KubeClient } from '../../src/kube/client.js';
 import { execInPod, makeExec } from '../../src/kube/exec.js';
@@ -78,7 +78,16 @@ test('lab: exec into a kube-flannel pod runs on its node: subnet.env matches the
 test('lab: collectSnapshot collects every node through its flannel pod, and a healthy lab has no findings', { skip }, async (t) => {
   const lab = await requireLab();
   const events: string[] = [];
-  const snap = await collectSnapshot(options({ onProgress: (e) => e.type === 'node' && e.state !== 'running' && events.push(`${e.node}:${e.state}`) }));
+  let runLabel = '';
+  const snap = await collectSnapshot(
+    options({
+      onProgress: (e) => {
+        if (e.type === 'node' && e.state !== 'running') events.push(`${e.node}:${e.state}`);
+        if (e.type === 'node' && e.detail && e.state === 'running') events.push(`${e.node}:fallback`);
+        if (e.type === 'phase' && e.phase === 'nodes') runLabel = /kubectl-flannel\/run=\w+/.exec(e.message)?.[0] ?? '';
+      },
+    }),
+  );
   assert.deepEqual(Object.keys(snap.hosts).sort(), lab.nodes);
   for (const [name, h] of Object.entries(snap.hosts)) {
     assert.equal(h.status, 'ok', `${name}: ${JSON.stringify(h)}`);
@@ -98,8 +107,9 @@ test('lab: collectSnapshot collects every node through its flannel pod, and a he
     result.findings.map((f) => `${f.check} ${f.node ?? ""}: ${f.message}`),
     [],
   );
-  // No helper pod was needed, and none is left.
-  assert.deepEqual(await lab.client.listPodsAllNamespaces(HELPER_SELECTOR), []);
+  // No helper pod was needed (no fallback event), and none of this run is left.
+  assert.ok(runLabel, 'the run label is announced');
+  assert.deepEqual(await lab.client.listPods('kube-flannel', { labelSelector: runLabel }), []);
 });
 
 test('lab: --node and --selector focus collection, other nodes stay in the snapshot', { skip }, async () => {
