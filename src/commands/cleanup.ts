@@ -23,7 +23,7 @@ export function registerCleanup(program: Command): Command {
     .addOption(new Option('--request-timeout <duration>', 'deadline for each API request (0 = none)').default(30_000, '30s').argParser((v) => parseDuration(v, '--request-timeout')))
     .option('-n, --namespace <ns>', 'only this namespace (default: all namespaces)')
     .addHelpText('after', `
-Helper pods are found by the labels \${HELPER_SELECTOR}.
+Helper pods are found by the labels ${HELPER_SELECTOR}.
 It also removes the helper pods of a doctor run still in progress elsewhere (that run then reports
 those nodes as failed). They also stop by themselves after --helper-deadline (activeDeadlineSeconds); this
 removes them at once, e.g. after kubectl-flannel was killed with SIGKILL.`)
