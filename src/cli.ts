@@ -3,6 +3,7 @@
  * every failure is turned into one line on stderr and an exit code here, never a stack trace.
  */
 import { Command, CommanderError } from 'commander';
+import { registerBundle } from './commands/bundle.js';
 import { registerCapture } from './commands/capture.js';
 import { registerChecks } from './commands/checks.js';
 import { registerCleanup } from './commands/cleanup.js';
@@ -21,6 +22,7 @@ const program = new Command('kubectl-flannel')
 
 registerDoctor(program, liveSnapshot);
 registerTrace(program, liveSnapshot);
+registerBundle(program, liveSnapshot);
 registerChecks(program);
 registerCapture(program);
 registerCleanup(program);

@@ -1,0 +1,76 @@
+/**
+ * A support bundle: one .tar.gz to attach to a ticket. It holds the snapshot (the only thing
+ * `doctor --from` needs to re-analyse offline) plus the same data laid out for people: the
+ * report, each node's command output as files, the Node objects and the flannel pods' logs.
+ * Secrets are already out of the snapshot; the bundle adds nothing that is not in it.
+ */
+import { createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import { pack } from 'tar-stream';
+import type { Snapshot } from '../snapshot/types.js';
+
+export const BUNDLE_SNAPSHOT = 'snapshot.json';
+
+export interface BundleFile {
+  readonly name: string;
+  readonly content: string;
+}
+
+/** Every file of the bundle, in the order they are written. */
+export function bundleFiles(snapshot: Snapshot, reportText: string, reportJSON: string): BundleFile[] {
+  const root = `flannel-bundle-${snapshot.collectedAt.replace(/[:.]/g, '-')}`;
+  const files: BundleFile[] = [
+    { name: 'README.txt', content: readme(snapshot) },
+    { name: BUNDLE_SNAPSHOT, content: JSON.stringify(snapshot, null, 1) + '\n' },
+    { name: 'report.txt', content: reportText },
+    { name: 'report.json', content: reportJSON },
+  ];
+  const c = snapshot.cluster;
+  if (c.flannel.status === 'ok' && c.flannel.data.netConfRaw !== null) files.push({ name: 'cluster/net-conf.json', content: c.flannel.data.netConfRaw + '\n' });
+  if (c.nodes.status === 'ok') files.push({ name: 'cluster/nodes.json', content: JSON.stringify(c.nodes.data, null, 2) + '\n' });
+  if (c.flannelPods.status === 'ok') {
+    files.push({ name: 'cluster/flannel-pods.json', content: JSON.stringify(c.flannelPods.data.map(({ logTail: _l, ...p }) => p), null, 2) + '\n' });
+    for (const p of c.flannelPods.data) files.push({ name: `cluster/flannel-logs/${safe(p.name)}.log`, content: p.logTail.join('\n') + '\n' });
+  }
+  for (const [node, h] of Object.entries(snapshot.hosts)) {
+    if (h.status !== 'ok') {
+      files.push({ name: `nodes/${safe(node)}/NOT-COLLECTED.txt`, content: `${h.status}: ${h.error}\n` });
+      continue;
+    }
+    for (const r of h.data.raw) {
+      const head = `$ ${r.argv.join(' ')}\n# exit ${r.exitCode ?? 'none'}, ${r.durationMs} ms${'fallbackReason' in r && r.fallbackReason ? `, fallback because: ${String(r.fallbackReason)}` : ''}\n`;
+      files.push({ name: `nodes/${safe(node)}/${safe(r.id)}.txt`, content: head + r.stdout + (r.stderr ? `\n--- stderr ---\n${r.stderr}` : '') });
+    }
+  }
+  return files.map((f) => ({ name: `${root}/${f.name}`, content: f.content }));
+}
+
+export async function writeBundle(path: string, files: readonly BundleFile[]): Promise<void> {
+  const tar = pack();
+  const mtime = new Date();
+  for (const f of files) tar.entry({ name: f.name, mode: 0o600, mtime }, f.content);
+  tar.finalize();
+  await pipeline(tar, createGzip(), createWriteStream(path, { mode: 0o600 }));
+}
+
+function safe(name: string): string {
+  return name.replace(/[^A-Za-z0-9._-]/g, '_');
+}
+
+function readme(s: Snapshot): string {
+  return `kubectl-flannel support bundle
+collected: ${s.collectedAt}
+source: ${s.source.description}
+
+snapshot.json       everything collected; re-analyse offline with:
+                      kubectl flannel doctor --from <this .tar.gz or snapshot.json>
+                      kubectl flannel trace --from <this .tar.gz> <src IP> <dst IP>
+report.txt, .json   doctor's findings at collection time
+cluster/            net-conf.json (PSK removed), Node objects, flannel pods and their last log lines
+nodes/<node>/       the output of every command run on the node (ip, bridge, ip xfrm, iptables-save, ...)
+
+Secrets were removed at collection: the IPsec and WireGuard PSKs, xfrm keys (replaced by a
+SHA-256 digest prefix so SAs on two nodes can still be compared) and WireGuard private keys.
+`;
+}
