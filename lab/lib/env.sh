@@ -32,3 +32,33 @@ unset HTTP_PROXY HTTPS_PROXY http_proxy https_proxy
 
 log() { printf '[lab %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+
+KUBECONFIG_PATH=$LAB_RUN/kubeconfig           # admin kubeconfig; fixed path other tools can rely on
+STATE=$LAB_RUN/state.env                      # NODES, BACKEND of the running lab
+need_root() { [ "$(id -u)" = 0 ] || die "the lab needs root (network namespaces, bridges, iptables)"; }
+lab_kubectl() { KUBECONFIG=$KUBECONFIG_PATH "$K8S_DIR/bin/kubectl" "$@"; }
+node_name() { echo "$LAB_PREFIX-node$1"; }
+node_ip() { echo "$LAB_UNDERLAY_PREFIX.$((10 + $1))"; }
+node_dir() { echo "$LAB_RUN/nodes/$1"; }
+load_state() { [ -f "$STATE" ] || die "the lab is not up (no $STATE); run lab/lab up"; . "$STATE"; }
+
+# A PID file is trusted only while its process still runs the program it was written for, so a recycled PID
+# never gets a signal from the lab.
+pid_alive() {  # pid_alive PIDFILE
+  local f=$1 pid exe want
+  [ -f "$f" ] || return 1
+  read -r pid want < "$f" || return 1
+  [ -n "$pid" ] && [ -d "/proc/$pid" ] || return 1
+  exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
+  [ -z "$want" ] || [ "$(basename "$exe")" = "$want" ]
+}
+stop_pidfile() {  # stop_pidfile PIDFILE: TERM, wait up to 10 s, then KILL; removes the file
+  local f=$1 pid i
+  if pid_alive "$f"; then
+    read -r pid _ < "$f"
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 50); do [ -d "/proc/$pid" ] || break; sleep 0.2; done
+    [ -d "/proc/$pid" ] && kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$f"
+}
