@@ -11,7 +11,7 @@ set -euo pipefail
 
 FAULTS="route-deleted route-wrong-via fdb-deleted fdb-wrong-dst neigh-deleted neigh-wrong-mac mtu-flannel
 mtu-underlay flanneld-stopped vxlan-device-deleted public-ip-wrong duplicate-vtepmac annotations-removed
-vxlan-port-blocked forward-policy-drop ip-forward-off cni0-wrong-address subnet-env-removed cni-conf-removed
+vxlan-port-blocked forward-policy-drop forward-drop-rule ip-forward-off cni0-wrong-address subnet-env-removed cni-conf-removed
 stale-node-entries network-unavailable netconf-drift"
 
 describe() {
@@ -24,13 +24,14 @@ describe() {
     neigh-wrong-mac) echo "NODE's neighbour entry for a peer's flannel.1 address has a wrong MAC" ;;
     mtu-flannel) echo "flannel.1 on NODE has MTU 1350 while subnet.env says 1450" ;;
     mtu-underlay) echo "NODE's underlay interface eth0 has MTU 1400; the VXLAN overhead no longer fits" ;;
-    flanneld-stopped) echo "flanneld on NODE is stopped (its pod still shows Running)" ;;
+    flanneld-stopped) echo "flanneld on NODE is stopped; its pod's status says so, as a kubelet would report it" ;;
     vxlan-device-deleted) echo "flannel.1 on NODE is deleted while flanneld keeps running" ;;
     public-ip-wrong) echo "NODE's flannel.alpha.coreos.com/public-ip annotation names an IP no node has" ;;
     duplicate-vtepmac) echo "NODE's backend-data annotation carries a peer's VtepMAC" ;;
-    annotations-removed) echo "flanneld on NODE stopped and NODE's flannel annotations removed: peers drop their entries" ;;
+    annotations-removed) echo "flanneld on NODE stopped and NODE's flannel annotations removed (running peers ignore this and keep their entries)" ;;
     vxlan-port-blocked) echo "NODE's INPUT chain drops UDP 8472 (udp backend: 8285)" ;;
-    forward-policy-drop) echo "NODE's FORWARD policy is DROP (flannel's own FORWARD accept rules stay in place)" ;;
+    forward-policy-drop) echo "NODE's FORWARD policy is DROP; flannel's FLANNEL-FWD accept rules still pass pod traffic" ;;
+    forward-drop-rule) echo "a DROP rule ahead of flannel's FLANNEL-FWD jump in NODE's FORWARD chain" ;;
     ip-forward-off) echo "net.ipv4.ip_forward=0 on NODE" ;;
     cni0-wrong-address) echo "cni0 on NODE has 10.244.99.1/24 instead of the gateway of NODE's podCIDR" ;;
     subnet-env-removed) echo "/run/flannel/subnet.env on NODE is removed: CNI ADD fails there" ;;
@@ -57,6 +58,25 @@ vtep_mac() { annotation "$1" backend-data | jq -r .VtepMAC; }
 need_vxlan() { in_node ip link show flannel.1 >/dev/null 2>&1 || die "break $FAULT: $NODE has no flannel.1 (backend $BACKEND)"; }
 restart_flanneld_all() { local n; for n in $NODE_NAMES; do stop_flanneld "$n"; done; for n in $NODE_NAMES; do start_flanneld "$n"; done; for n in $NODE_NAMES; do wait_flanneld "$n"; done; }
 q() { printf '%q ' "$@"; }
+
+# kwok keeps a pod Running whatever happens to flanneld; when the lab stops flanneld it reports the container's
+# exit in the pod status the way a kubelet does, so the API and the node agree.
+pod_terminated() {
+  local p now; p=$(flannel_pod "$1"); now=$(date -u +%FT%TZ)
+  lab_kubectl -n kube-flannel patch pod "$p" --subresource=status --type=strategic -p "$(jq -n --arg now "$now" '{status: {
+    conditions: [{type: "Ready", status: "False", reason: "ContainersNotReady", message: "containers with unready status: [kube-flannel]", lastTransitionTime: $now},
+                 {type: "ContainersReady", status: "False", reason: "ContainersNotReady", message: "containers with unready status: [kube-flannel]", lastTransitionTime: $now}],
+    containerStatuses: [{name: "kube-flannel", image: "ghcr.io/flannel-io/flannel:v'"$FLANNEL_VERSION"'", imageID: "", ready: false, started: false, restartCount: 1,
+      state: {waiting: {reason: "CrashLoopBackOff", message: "back-off 10s restarting failed container=kube-flannel"}},
+      lastState: {terminated: {exitCode: 1, reason: "Error", startedAt: $now, finishedAt: $now}}}]}}')" >/dev/null
+}
+pod_running() {
+  local p now; p=$(flannel_pod "$1"); now=$(date -u +%FT%TZ)
+  lab_kubectl -n kube-flannel patch pod "$p" --subresource=status --type=strategic -p "$(jq -n --arg now "$now" '{status: {
+    conditions: [{type: "Ready", status: "True", lastTransitionTime: $now}, {type: "ContainersReady", status: "True", lastTransitionTime: $now}],
+    containerStatuses: [{name: "kube-flannel", image: "ghcr.io/flannel-io/flannel:v'"$FLANNEL_VERSION"'", imageID: "", ready: true, started: true, restartCount: 1,
+      state: {running: {startedAt: $now}}}]}}')" >/dev/null
+}
 
 do_break() {
   local peer pcidr pgw line mac pip i
@@ -93,8 +113,10 @@ do_break() {
       in_node ip link set eth0 mtu 1400
       undo "in_node ip link set eth0 mtu $i"; echo "device=eth0 mtu-was=$i now=1400" ;;
     flanneld-stopped)
-      stop_flanneld "$NODE"
-      undo "start_flanneld $NODE; wait_flanneld $NODE"; echo "flanneld stopped" ;;
+      stop_flanneld "$NODE"; pod_terminated "$NODE"
+      undo "start_flanneld $NODE; wait_flanneld $NODE"
+      undo "pod_running $NODE"
+      echo "flanneld stopped, pod $(flannel_pod "$NODE") not ready" ;;
     vxlan-device-deleted)
       need_vxlan; in_node ip link del flannel.1
       undo "stop_flanneld $NODE; start_flanneld $NODE; wait_flanneld $NODE"; echo "flannel.1 deleted" ;;
@@ -111,7 +133,8 @@ do_break() {
       undo "lab_kubectl annotate node $NODE --overwrite $(q "flannel.alpha.coreos.com/backend-data=$line") >/dev/null"
       echo "peer=$peer vtepmac=$mac own-was=$(echo "$line" | jq -r .VtepMAC)" ;;
     annotations-removed)
-      stop_flanneld "$NODE"
+      stop_flanneld "$NODE"; pod_terminated "$NODE"
+      undo "pod_running $NODE"
       lab_kubectl annotate node "$NODE" flannel.alpha.coreos.com/backend-data- flannel.alpha.coreos.com/backend-type- \
         flannel.alpha.coreos.com/public-ip- flannel.alpha.coreos.com/kube-subnet-manager- >/dev/null
       undo "start_flanneld $NODE; wait_flanneld $NODE"; echo "flanneld stopped, flannel annotations removed" ;;
@@ -120,6 +143,9 @@ do_break() {
       [ "$BACKEND" = host-gw ] && die "break: host-gw has no encapsulation port"
       in_node iptables -I INPUT -p udp --dport $port -m comment --comment kfl-lab-fault -j DROP
       undo "in_node iptables -D INPUT -p udp --dport $port -m comment --comment kfl-lab-fault -j DROP"; echo "udp/$port dropped in INPUT" ;;
+    forward-drop-rule)
+      in_node iptables -I FORWARD 1 -m comment --comment kfl-lab-fault -j DROP
+      undo "in_node iptables -D FORWARD -m comment --comment kfl-lab-fault -j DROP"; echo "DROP inserted at FORWARD 1" ;;
     forward-policy-drop)
       line=$(in_node iptables -S FORWARD | awk '$1=="-P"{print $3}')
       in_node iptables -P FORWARD DROP
