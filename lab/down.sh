@@ -25,15 +25,19 @@ if [ -f "$LAB_RUN/created.list" ]; then
       link) ip link del "$name" 2>/dev/null ;;
       iptables-forward)
         iptables -D FORWARD -i "$name" -o "$name" -m comment --comment kubectl-flannel-lab -j ACCEPT 2>/dev/null ;;
-      dir)
-        # only the empty mount-point chain the lab created; anything someone put inside since is left alone
-        find "$name" -depth -type d -empty -delete 2>/dev/null
-        [ -e "$name" ] && log "down: left $name in place: it is not empty" ;;
     esac
   done
 fi
 rm -rf "$LAB_RUN"
-left=$(ip netns list | awk '{print $1}' | grep -E "^($LAB_PREFIX-node[0-9]+|kflpod-)" || true)
+# the shared mount-point directories the lab created: only when no other instance is up, only if still empty
+if ! ls /var/run/kubectl-flannel-lab*/state.env >/dev/null 2>&1 && [ -f "$LAB_CACHE/created-mountpoints.list" ]; then
+  sort -u "$LAB_CACHE/created-mountpoints.list" | while read -r d; do
+    [ -d "$d" ] && find "$d" -depth -type d -empty -delete 2>/dev/null
+    [ -e "$d" ] && log "down: left $d in place: it is not empty"
+  done
+  rm -f "$LAB_CACHE/created-mountpoints.list"
+fi
+left=$(ip netns list | awk '{print $1}' | grep -E "^($LAB_PREFIX-node[0-9]+|$LAB_POD_NETNS_PREFIX)" || true)
 [ -z "$left" ] || log "down: warning: namespaces still present: $left"
 ip link show "$LAB_BRIDGE" >/dev/null 2>&1 && log "down: warning: $LAB_BRIDGE still present"
 log "down: lab removed"

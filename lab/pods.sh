@@ -5,7 +5,7 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
 NS=kfl-e2e
-pod_netns() { echo "kflpod-$1"; }
+pod_netns() { echo "$LAB_POD_NETNS_PREFIX$1"; }
 
 cni() {  # cni NODE add|del NETNS: cnitool inside the node, with the node's /etc/cni/net.d, /var/lib/cni, /run/flannel
   export LAB_RUN LAB_CNI_BIN
@@ -22,6 +22,8 @@ case ${1:-} in
     echo "LAB_BACKEND=$BACKEND"
     echo "LAB_POD_NAMESPACE=$NS"
     echo "LAB_RUN=$LAB_RUN"
+    echo "LAB_BRIDGE=$LAB_BRIDGE"
+    echo "LAB_POD_NETNS_PREFIX=$LAB_POD_NETNS_PREFIX"
     ;;
   pod-add)
     need_root; load_state

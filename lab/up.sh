@@ -34,9 +34,10 @@ done
 HAVE_KCM=0; [ -x "$K8S_DIR/bin/kube-controller-manager" ] && [ -x "$K8S_DIR/bin/kube-scheduler" ] && HAVE_KCM=1
 ip link show "$LAB_BRIDGE" >/dev/null 2>&1 && die "up: $LAB_BRIDGE already exists but the lab has no state; remove it by hand"
 # The underlay and pod network must not overlap anything routed on this host.
-if ip -4 route show | awk '{print $1}' | grep -Eq "^($LAB_UNDERLAY_PREFIX\.|10\.244\.|10\.250\.0\.0)"; then
-  die "up: the host already routes part of $LAB_UNDERLAY_PREFIX.0/24 or $LAB_POD_NETWORK: $(ip -4 route show | grep -E "$LAB_UNDERLAY_PREFIX\.|10\.244\.")"
-fi
+# The underlay must not overlap anything routed on this host (the pod network stays inside the lab's namespaces,
+# but a host route into 10.244/16 would still be a confusing clash, so refuse that too).
+clash=$(ip -4 route show | awk '{print $1}' | grep -E "^($LAB_UNDERLAY_PREFIX\.|10\.244\.)" || true)
+[ -z "$clash" ] || die "up: the host already routes $clash, which overlaps $LAB_UNDERLAY_PREFIX.0/24 or $LAB_POD_NETWORK"
 for i in $(seq "$NODES"); do
   ip netns list | awk '{print $1}' | grep -qx "$(node_name "$i")" && die "up: netns $(node_name "$i") exists but the lab has no state; remove it by hand"
 done
@@ -56,12 +57,12 @@ ST
 trap 'log "up: failed; logs are in $LAB_RUN/logs, remove the partial lab with lab/lab down"' ERR
 
 # --- mount points used by the per-node bind mounts (node-exec.sh) --------------------------------------------
+# They are shared by all lab instances, so what was created is recorded in the cache directory, not in $LAB_RUN;
+# the last instance to go down removes them.
 for d in /run/flannel /etc/cni/net.d /etc/kube-flannel /var/lib/cni /opt/cni/bin; do
   if [ ! -d "$d" ]; then
-    p=$d; while [ ! -d "$(dirname "$p")" ]; do p=$(dirname "$p"); done
-    # record the topmost directory created, so down removes the whole chain it made and nothing else
     top=$d; while [ ! -d "$(dirname "$top")" ]; do top=$(dirname "$top"); done
-    mkdir -p "$d"; record dir "$top"
+    mkdir -p "$d"; echo "$top" >> "$LAB_CACHE/created-mountpoints.list"
   fi
 done
 
@@ -123,13 +124,13 @@ log "up: kube-apiserver ready after $(( $(date +%s) - T0 ))s"
 if [ "$HAVE_KCM" = 1 ]; then
   start_bg kube-controller-manager kube-controller-manager "$LAB_RUN/logs/kube-controller-manager.log" "$K8S_DIR/bin/kube-controller-manager" \
     --kubeconfig="$KUBECONFIG_PATH" --authentication-kubeconfig="$KUBECONFIG_PATH" --authorization-kubeconfig="$KUBECONFIG_PATH" \
-    --bind-address=127.0.0.1 --secure-port=10257 --leader-elect=false \
+    --bind-address=127.0.0.1 --secure-port=$LAB_KCM_PORT --leader-elect=false \
     --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
     --service-cluster-ip-range="$LAB_SERVICE_RANGE" --cluster-cidr="$LAB_POD_NETWORK" --allocate-node-cidrs=false \
     --controllers='*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-service-lb-controller,-route'
   start_bg kube-scheduler kube-scheduler "$LAB_RUN/logs/kube-scheduler.log" "$K8S_DIR/bin/kube-scheduler" \
     --kubeconfig="$KUBECONFIG_PATH" --authentication-kubeconfig="$KUBECONFIG_PATH" --authorization-kubeconfig="$KUBECONFIG_PATH" \
-    --bind-address=127.0.0.1 --secure-port=10259 --leader-elect=false
+    --bind-address=127.0.0.1 --secure-port=$LAB_SCHEDULER_PORT --leader-elect=false
 fi
 
 # --- cluster objects: Nodes with their podCIDR, the official flannel manifest ----------------------------------

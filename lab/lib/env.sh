@@ -5,15 +5,24 @@ LAB_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$LAB_SRC/versions.env"
 
 LAB_CACHE=${LAB_CACHE:-/var/cache/kubectl-flannel-lab}
-LAB_PREFIX=${LAB_PREFIX:-kfl}                 # node netns / Node objects are kfl-node1, kfl-node2, ...
-LAB_RUN=${LAB_RUN:-/var/run/kubectl-flannel-lab}  # runtime state: PIDs, PKI, kubeconfigs, per-node dirs, logs
-LAB_BRIDGE=${LAB_BRIDGE:-kflbr0}
-LAB_UNDERLAY_PREFIX=10.250.0                 # bridge .1, node i = .(10+i)
-LAB_POD_NETWORK=10.244.0.0/16
+# LAB_INSTANCE (0..9) lets a second lab run beside the first (e.g. CI while a developer's lab is up): every name,
+# address and port below derives from it. Instance 0 is the default and uses the plain names.
+LAB_INSTANCE=${LAB_INSTANCE:-0}
+[[ $LAB_INSTANCE =~ ^[0-9]$ ]] || { echo "lab: LAB_INSTANCE must be 0..9, got '$LAB_INSTANCE'" >&2; exit 2; }
+if [ "$LAB_INSTANCE" = 0 ]; then sfx=""; else sfx=$LAB_INSTANCE; fi
+LAB_PREFIX=kfl$sfx                            # node netns / Node objects: kfl-node1, kfl-node2, ... (kfl1-node1 for instance 1)
+LAB_POD_NETNS_PREFIX=${LAB_PREFIX}pod-        # test pod netns: kflpod-pod1, ...
+LAB_RUN=/var/run/kubectl-flannel-lab${sfx:+-$sfx}  # runtime state: PIDs, PKI, kubeconfigs, per-node dirs, logs
+LAB_BRIDGE=kflbr$LAB_INSTANCE
+LAB_UNDERLAY_PREFIX=10.250.$LAB_INSTANCE      # bridge .1 (apiserver), node i = .(10+i)
+LAB_POD_NETWORK=10.244.0.0/16                 # lives only inside the lab's namespaces, so instances may share it
 LAB_SERVICE_RANGE=10.96.0.0/16
 LAB_APISERVER=https://$LAB_UNDERLAY_PREFIX.1:6443
-LAB_ETCD_PORT=23790
-LAB_ETCD_PEER_PORT=23800
+LAB_ETCD_PORT=$((23790 + 10 * LAB_INSTANCE))
+LAB_ETCD_PEER_PORT=$((23791 + 10 * LAB_INSTANCE))
+LAB_KCM_PORT=$((10257 + 1000 * LAB_INSTANCE))
+LAB_SCHEDULER_PORT=$((10259 + 1000 * LAB_INSTANCE))
+unset sfx
 
 # One cache directory per component and version: bumping flannel does not rebuild Kubernetes.
 comp_dir() { echo "$LAB_CACHE/$1-$2"; }

@@ -19,6 +19,8 @@ export interface Lab {
   nodes: string[];
   backend: string;
   podNamespace: string;
+  /** the underlay bridge in the root netns, where inter-node traffic can be captured */
+  bridge: string;
 }
 
 export interface RunResult {
@@ -58,6 +60,7 @@ export function currentLab(): { lab?: Lab; reason?: string } {
       nodes: need('LAB_NODES').split(/\s+/).filter(Boolean),
       backend: need('LAB_BACKEND'),
       podNamespace: need('LAB_POD_NAMESPACE'),
+      bridge: need('LAB_BRIDGE'),
     },
   };
 }
@@ -98,12 +101,16 @@ export interface LabPod {
   name: string;
   node: string;
   ip: string;
+  /** the pod's network namespace, wired by CNI ADD */
+  netns: string;
 }
 
 export function testPods(lab: Lab): LabPod[] {
-  const list = kubectlJSON<{ items: { metadata: { name: string }; spec: { nodeName: string }; status: { podIP?: string } }[] }>(
+  const list = kubectlJSON<{ items: { metadata: { name: string; annotations?: Record<string, string> }; spec: { nodeName: string }; status: { podIP?: string } }[] }>(
     lab, ['-n', lab.podNamespace, 'get', 'pods']);
-  return list.items.map((p) => ({ name: p.metadata.name, node: p.spec.nodeName, ip: p.status.podIP ?? '' }));
+  return list.items.map((p) => ({
+    name: p.metadata.name, node: p.spec.nodeName, ip: p.status.podIP ?? '', netns: p.metadata.annotations?.['lab.flannel.dev/netns'] ?? '',
+  }));
 }
 
 export function podOn(lab: Lab, node: string): LabPod {
@@ -114,7 +121,7 @@ export function podOn(lab: Lab, node: string): LabPod {
 
 /** ping from one test pod's netns to another pod's IP; true when every echo was answered. */
 export function ping(from: LabPod, to: LabPod, opts: { size?: number; dontFragment?: boolean; count?: number } = {}): boolean {
-  const args = ['netns', 'exec', `kflpod-${from.name}`, 'ping', '-n', '-q', '-c', String(opts.count ?? 2), '-i', '0.2', '-W', '1'];
+  const args = ['netns', 'exec', from.netns, 'ping', '-n', '-q', '-c', String(opts.count ?? 2), '-i', '0.2', '-W', '1'];
   if (opts.size !== undefined) args.push('-s', String(opts.size));
   if (opts.dontFragment) args.push('-M', 'do');
   args.push(to.ip);
