@@ -80,7 +80,8 @@ ensure_flannel_pods() {
 }
 
 # start_flanneld NODE: flanneld as the DaemonSet runs it (same args and env), in NODE's namespaces. Its output
-# goes through a CRI log formatter into the file kwok serves for `kubectl logs` of the node's flannel pod.
+# goes through a CRI log formatter into the file kwok serves for `kubectl logs` of the node's flannel pod
+# (mawk -W interactive: otherwise mawk reads its pipe in blocks and the last lines never reach the file).
 start_flanneld() {
   local n=$1 S pod pidf
   S=$(node_dir "$n"); pidf=$LAB_RUN/pids/flanneld-$n.pid
@@ -92,14 +93,16 @@ start_flanneld() {
         CONT_WHEN_CACHE_NOT_READY=false PIDFILE="$pidf" FLANNELD="$FLANNEL_DIR/bin/flanneld" \
         KCFG="$LAB_RUN/flannel.kubeconfig" \
       sh -c 'echo "$$ flanneld" > "$PIDFILE"; exec "$FLANNELD" --ip-masq --kube-subnet-mgr --healthz-port=8081 --kubeconfig-file="$KCFG" 2>&1' \
-    | mawk '{ print strftime("%Y-%m-%dT%H:%M:%SZ", systime(), 1), "stderr F", $0; fflush() }' >> "$S/flanneld.log" ) \
+    | mawk -W interactive '{ print strftime("%Y-%m-%dT%H:%M:%SZ", systime(), 1), "stderr F", $0; fflush() }' >> "$S/flanneld.log" ) \
     </dev/null >/dev/null 2>&1 &
   local i; for i in $(seq 50); do [ -s "$pidf" ] && break; sleep 0.1; done
 }
 wait_flanneld() {  # wait_flanneld NODE: until flanneld wrote subnet.env and published its lease on the Node
   local n=$1 i
   for i in $(seq 120); do
+    # subnet.env and the annotation may be left from a previous run of flanneld; healthz answers only from this one
     if [ -s "$(node_dir "$n")/run-flannel/subnet.env" ] &&
+       ip netns exec "$n" curl -fs --max-time 1 http://127.0.0.1:8081/healthz >/dev/null 2>&1 &&
        [ -n "$(lab_kubectl get node "$n" -o jsonpath='{.metadata.annotations.flannel\.alpha\.coreos\.com/public-ip}')" ]; then
       return 0
     fi

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FAULTS, type FaultContext, type FaultSpec, type Role } from './faults.js';
+import { FAULTS, type Backend, type FaultContext, type FaultSpec, type Role } from './faults.js';
 import { doctor, eventually, labCmd, ping, requireLab, testPods, type Lab, type LabPod } from './lab.js';
 
 function context(lab: Lab, index: number): FaultContext {
@@ -25,7 +25,7 @@ function podFor(ctx: FaultContext, role: Role): LabPod {
 }
 
 async function proveEffect(spec: FaultSpec, ctx: FaultContext): Promise<void> {
-  const e = spec.effect;
+  const e = spec.effectOn?.[ctx.lab.backend as Backend] ?? spec.effect;
   switch (e.kind) {
     case 'unreachable': {
       const [a, b] = [podFor(ctx, e.from), podFor(ctx, e.to)];

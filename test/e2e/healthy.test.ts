@@ -70,7 +70,8 @@ test('each node has its own subnet.env, inside its podCIDR, seen through kubectl
     const host = kubectl(lab, ['-n', 'kube-flannel', 'exec', pod, '-c', 'kube-flannel', '--', 'hostname']);
     assert.equal(host.stdout.trim(), node, 'kubectl exec into a flannel pod runs on its node');
     const logs = kubectl(lab, ['-n', 'kube-flannel', 'logs', pod, '-c', 'kube-flannel']);
-    assert.match(logs.stdout, /Wrote subnet file to \/run\/flannel\/subnet.env/, `kubectl logs shows ${node}'s real flanneld log`);
+    assert.match(logs.stdout, /Wrote subnet file to \/run\/flannel\/subnet.env/,
+      `kubectl logs should show ${node}'s real flanneld log; exit ${logs.code}: ${logs.stderr} ${logs.stdout.slice(-800)}`);
   }
   assert.equal(subnets.size, lab.nodes.length, 'subnet.env differs per node');
 });
