@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian tools used by tests, fixtures and benchmarks (real iproute2, tcpdump, tshark, scapy).
-PKGS=(iproute2 iptables nftables tcpdump tshark python3-scapy ethtool openssl)
+# Debian tools used by tests, fixtures and benchmarks (real iproute2, tcpdump, tshark, scapy); jq, curl, ping,
+# gcc and libc6-dev for the lab (lab/: flanneld needs cgo for its udp backend).
+PKGS=(iproute2 iptables nftables tcpdump tshark python3-scapy ethtool openssl jq curl iputils-ping gcc libc6-dev)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
