@@ -66,10 +66,15 @@ export function currentLab(): { lab?: Lab; reason?: string } {
 }
 
 /**
- * The lab, or undefined after marking the test skipped. With KFL_LAB_REQUIRED=1 (set by lab/ci-stage.sh) a
- * missing lab fails the test instead, so CI cannot pass by skipping.
+ * The lab, or undefined after marking the test skipped. The tests inject faults, so they touch a running lab only
+ * when asked: KFL_LAB=1 runs them if a lab is up; KFL_LAB_REQUIRED=1 (set by lab/ci-stage.sh) fails them when none
+ * is, so CI cannot pass by skipping. LAB_INSTANCE selects the lab instance, as for lab/lab.
  */
 export function requireLab(t: TestContext): Lab | undefined {
+  if (process.env.KFL_LAB !== '1' && process.env.KFL_LAB_REQUIRED !== '1') {
+    t.skip('end-to-end lab tests run only with KFL_LAB=1 (lab/lab up first) or through lab/ci-stage.sh');
+    return undefined;
+  }
   const { lab, reason } = currentLab();
   if (lab) return lab;
   if (process.env.KFL_LAB_REQUIRED === '1') throw new Error(`the lab is required (KFL_LAB_REQUIRED=1) but not up: ${reason}`);
