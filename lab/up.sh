@@ -31,7 +31,9 @@ for b in "$K8S_DIR/bin/kube-apiserver" "$K8S_DIR/bin/kubectl" "$ETCD_DIR/bin/etc
          "$FLANNEL_DIR/bin/flanneld" "$CNITOOL_DIR/bin/cnitool" "$LAB_CNI_BIN/flannel" "$LAB_CNI_BIN/bridge"; do
   [ -x "$b" ] || die "up: $b is missing; run lab/lab build first"
 done
-HAVE_KCM=0; [ -x "$K8S_DIR/bin/kube-controller-manager" ] && [ -x "$K8S_DIR/bin/kube-scheduler" ] && HAVE_KCM=1
+# Tier A (no kube-controller-manager/kube-scheduler built, or LAB_TIER=a): the lab creates what they would.
+HAVE_KCM=0
+[ -x "$K8S_DIR/bin/kube-controller-manager" ] && [ -x "$K8S_DIR/bin/kube-scheduler" ] && [ "${LAB_TIER:-all}" != a ] && HAVE_KCM=1
 ip link show "$LAB_BRIDGE" >/dev/null 2>&1 && die "up: $LAB_BRIDGE already exists but the lab has no state; remove it by hand"
 # The underlay and pod network must not overlap anything routed on this host.
 # The underlay must not overlap anything routed on this host (the pod network stays inside the lab's namespaces,
@@ -172,6 +174,8 @@ log "up: flanneld ready on every node after $(( $(date +%s) - T0 ))s"
 lab_kubectl create namespace kfl-e2e >/dev/null
 if [ "$HAVE_KCM" = 1 ]; then
   wait_for 60 "default ServiceAccount in kfl-e2e" lab_kubectl -n kfl-e2e get serviceaccount default
+else
+  lab_kubectl -n kfl-e2e create serviceaccount default >/dev/null   # what the serviceaccount controller does
 fi
 for i in $(seq "$NODES"); do "$LAB_SRC/pods.sh" pod-add "$(node_name "$i")" "pod$i" >/dev/null; done
 trap - ERR
