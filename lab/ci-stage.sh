@@ -38,6 +38,16 @@ node_modules/.bin/tsc -p . || { echo "lab: 0 passed, 1 failed (tsc failed)"; exi
 trap '"$here/down.sh" >/dev/null 2>&1' EXIT INT TERM
 "$here/down.sh" >/dev/null 2>&1   # a previous CI run killed before its trap ran
 
+leftovers() {
+  {
+    ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^($LAB_PREFIX-node[0-9]+|$LAB_POD_NETNS_PREFIX)" | sed 's/^/netns /'
+    ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | grep -E "^($LAB_BRIDGE|v-$LAB_PREFIX-node[0-9]+)(@|$)" | sed 's/^/link /'
+    iptables -S FORWARD | grep -F -- "-i $LAB_BRIDGE " | sed 's/^/iptables /'
+    [ -e "$LAB_RUN" ] && echo "dir $LAB_RUN"
+    # read-only look for any process still using this instance's state directory
+    for p in /proc/[0-9]*; do tr '\0' ' ' 2>/dev/null < "$p/cmdline" | grep -qF "$LAB_RUN/" && echo "process ${p#/proc/}"; done
+  } | tr '\n' ' '
+}
 TP=0 TF=0 TT=0 TS=0 lines=()
 for b in $BACKENDS; do
   tb=$(date +%s) tap=$(mktemp)
@@ -56,6 +66,10 @@ for b in $BACKENDS; do
   TP=$((TP + p)) TF=$((TF + f)) TT=$((TT + td)) TS=$((TS + sk))
   rm -f "$tap"
   "$here/down.sh" >/dev/null 2>&1
+  # `down` must leave nothing of this instance behind
+  left=$(leftovers)
+  if [ -z "$left" ]; then TP=$((TP + 1)); lines+=("lab down ($b): 1 passed, 0 failed")
+  else TF=$((TF + 1)); lines+=("lab down ($b): 0 passed, 1 failed (left behind: $left)"); fi
 done
 for l in "${lines[@]}"; do echo "$l"; done
 echo "lab: $TP passed, $TF failed ($TT todo, $TS skipped; $(( $(date +%s) - T0 ))s)"

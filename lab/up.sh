@@ -15,6 +15,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 [[ $NODES =~ ^[0-9]+$ ]] && [ "$NODES" -ge 1 ] && [ "$NODES" -le 9 ] || die "up: --nodes must be 1..9, got '$NODES'"
+case $BACKEND in
+  ipip|wireguard|ipsec|extension|alloc) die "up: backend '$BACKEND' cannot run here: this kernel has no ipip, WireGuard or ESP (fixtures cover those backends)" ;;
+esac
 backend_json "$BACKEND" >/dev/null || die "up: --backend must be vxlan, host-gw, vxlan-directrouting or udp, got '$BACKEND'"
 need_root
 
