@@ -5,7 +5,7 @@
  * Roles: `node` is the node the fault is injected on; `peer` is the next lab node (the one whose entries a per-peer
  * fault touches, see peer_of in lab/faults.sh); `third` is the node after that.
  *
- * `doctor.checks` are check IDs from docs/checks.md (main @ 4f9f77a) that cover the failure; the test accepts any
+ * `doctor.checks` are check IDs from docs/checks.md (main @ 47a8719) that cover the failure; the test accepts any
  * one of them on the expected node. `doctor: 'clean'` means flannel is unaffected and doctor must report no error;
  * `doctor: { notCovered }` names why no check can see it yet (the test then only proves the fault).
  */
@@ -95,8 +95,7 @@ export const FAULTS: FaultSpec[] = [
     probe: { what: "node's flannel annotations", check: (c) => nodeAnnotation(c, c.node, 'flannel.alpha.coreos.com/public-ip') === undefined },
     doctor: { checks: ['node-not-registered', 'flannel-pod-unhealthy'], on: 'node', severity: 'error' } },
   { name: 'vxlan-port-blocked', changes: 'kernel: iptables INPUT -p udp --dport 8472 -j DROP on node', backends: ['vxlan', 'udp'],
-    effect: { kind: 'unreachable', from: 'peer', to: 'node' },
-    doctor: { notCovered: 'docs/checks.md #21: local INPUT rules are not analysed yet' } },
+    effect: { kind: 'unreachable', from: 'peer', to: 'node' }, doctor: { checks: ['overlay-port-blocked'], on: 'node', severity: 'error' } },
   { name: 'forward-policy-drop', changes: 'kernel: iptables -P FORWARD DROP on node (FLANNEL-FWD accept rules intact)', backends: all,
     effect: { kind: 'reachable', from: 'node', to: 'peer' },
     probe: { what: 'FORWARD policy on node', check: (c) => /-P FORWARD DROP/.test(inNodeOut(c.node, ['iptables', '-S', 'FORWARD'])) },
