@@ -35,7 +35,8 @@ cd "$root"
 if [ ! -x node_modules/.bin/tsc ]; then scripts/setup.sh >/dev/null || { echo "lab: 0 passed, 1 failed (scripts/setup.sh failed)"; exit 1; }; fi
 node_modules/.bin/tsc -p . || { echo "lab: 0 passed, 1 failed (tsc failed)"; exit 1; }
 
-trap '"$here/down.sh" >/dev/null 2>&1' EXIT INT TERM
+trap '"$here/down.sh" >/dev/null 2>&1' EXIT
+trap 'echo "lab: interrupted"; exit 130' INT TERM   # exit runs the EXIT trap, which tears the lab down
 "$here/down.sh" >/dev/null 2>&1   # a previous CI run killed before its trap ran
 
 leftovers() {
