@@ -25,7 +25,7 @@ describe() {
     mtu-flannel) echo "flannel.1 on NODE has MTU 1350 while subnet.env says 1450" ;;
     mtu-underlay) echo "NODE's underlay interface eth0 has MTU 1400; the VXLAN overhead no longer fits" ;;
     flanneld-stopped) echo "flanneld on NODE is stopped; its pod's status says so, as a kubelet would report it" ;;
-    vxlan-device-deleted) echo "flannel.1 on NODE is deleted while flanneld keeps running" ;;
+    vxlan-device-deleted) echo "flannel.1 on NODE is deleted while flanneld runs (it re-creates the device, not the peer entries)" ;;
     public-ip-wrong) echo "NODE's flannel.alpha.coreos.com/public-ip annotation names an IP no node has" ;;
     duplicate-vtepmac) echo "NODE's backend-data annotation carries a peer's VtepMAC" ;;
     annotations-removed) echo "flanneld on NODE stopped and NODE's flannel annotations removed (running peers ignore this and keep their entries)" ;;
