@@ -3,11 +3,13 @@
 # Idempotent: a second run only checks. Usage: scripts/setup.sh [--quiet]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# For the lab (lab/): jq, curl, ping, and gcc + libc6-dev because flanneld needs cgo for its udp backend.
+LAB_PKGS=(jq curl iputils-ping gcc libc6-dev)
 
 # Debian tools used by tests, fixtures and benchmarks (real iproute2, tcpdump, tshark, scapy).
 PKGS=(iproute2 iputils-ping iptables nftables tcpdump tshark python3-scapy ethtool openssl busybox)
 missing=()
-for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+for p in "${PKGS[@]}" "${LAB_PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then echo "setup: need root to install: ${missing[*]}" >&2; exit 1; fi
   echo "setup: installing ${missing[*]}" >&2

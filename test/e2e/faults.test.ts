@@ -1,0 +1,122 @@
+/**
+ * For each fault of lab/faults.sh: inject it on a lab node, prove it breaks what it should (or, for faults flannel
+ * tolerates, that its state is in place), check what `kubectl flannel doctor -o json` reports, heal, and prove the
+ * lab is healthy and doctor clean again. The table is in faults.ts. Faults rotate over the nodes so that a check
+ * reporting the wrong node fails.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FAULTS, type Backend, type FaultContext, type FaultSpec, type Role } from './faults.js';
+import { doctor, eventually, labCmd, ping, requireLab, testPods, type Lab, type LabPod } from './lab.js';
+
+function context(lab: Lab, index: number): FaultContext {
+  const n = lab.nodes.length;
+  const at = (i: number) => lab.nodes[i % n] as string;
+  return { lab, node: at(index), peer: at(index + 1), third: at(index + 2), pods: testPods(lab) };
+}
+function nodeOf(ctx: FaultContext, role: Role): string {
+  return role === 'node' ? ctx.node : role === 'peer' ? ctx.peer : ctx.third;
+}
+function podFor(ctx: FaultContext, role: Role): LabPod {
+  const node = nodeOf(ctx, role);
+  const pod = ctx.pods.find((p) => p.node === node);
+  if (!pod) throw new Error(`no test pod on ${node}`);
+  return pod;
+}
+
+async function proveEffect(spec: FaultSpec, ctx: FaultContext): Promise<void> {
+  const e = spec.effectOn?.[ctx.lab.backend as Backend] ?? spec.effect;
+  switch (e.kind) {
+    case 'unreachable': {
+      const [a, b] = [podFor(ctx, e.from), podFor(ctx, e.to)];
+      // API-driven faults take effect when the peers' flanneld handles the node update
+      assert.ok(await eventually(() => !ping(a, b, { count: 1 }), 15_000),
+        `${spec.name}: ${a.name}@${a.node} still reaches ${b.name}@${b.node}`);
+      break;
+    }
+    case 'big-packets-dropped': {
+      const [a, b] = [podFor(ctx, e.from), podFor(ctx, e.to)];
+      assert.ok(ping(a, b), `${spec.name}: small pings ${a.name} -> ${b.name} should still pass`);
+      assert.ok(!ping(a, b, { size: 1400, dontFragment: true }), `${spec.name}: 1400-byte DF pings ${a.name} -> ${b.name} still pass`);
+      break;
+    }
+    case 'cni-add-fails': {
+      const node = nodeOf(ctx, e.on);
+      const probe = `probe-${spec.name}`.slice(0, 40);
+      const r = labCmd(['pod-add', node, probe]);
+      labCmd(['pod-del', probe]);
+      assert.notEqual(r.code, 0, `${spec.name}: CNI ADD on ${node} still succeeds: ${r.stdout}`);
+      assert.match(r.stderr, /CNI ADD .* failed/, `${spec.name}: pod-add failed for another reason: ${r.stderr}`);
+      break;
+    }
+    case 'reachable': {
+      const [a, b] = [podFor(ctx, e.from), podFor(ctx, e.to)];
+      assert.ok(ping(a, b), `${spec.name}: flannel should tolerate this fault, but ${a.name} -> ${b.name} fails`);
+      break;
+    }
+  }
+  if (spec.probe) assert.ok(spec.probe.check(ctx), `${spec.name}: ${spec.probe.what} does not show the fault`);
+}
+
+function allPairsPing(pods: LabPod[]): string[] {
+  const failed: string[] = [];
+  for (const a of pods) for (const b of pods) if (a !== b && !ping(a, b, { count: 1 })) failed.push(`${a.name}->${b.name}`);
+  return failed;
+}
+
+
+
+FAULTS.forEach((spec, index) => {
+  test(`fault ${spec.name}: injected, proven, reported, healed`, { timeout: 240_000 }, async (t) => {
+    const lab = requireLab(t);
+    if (!lab) return;
+    if (!spec.backends.includes(lab.backend as never)) {
+      t.skip(`${spec.name} does not apply to backend ${lab.backend}`);
+      return;
+    }
+    const ctx = context(lab, index);
+    t.diagnostic(`${spec.name} on ${ctx.node} (peer ${ctx.peer}): ${spec.changes}`);
+    const br = labCmd(['break', spec.name, ctx.node]);
+    assert.equal(br.code, 0, `lab break ${spec.name} ${ctx.node} failed: ${br.stderr}`);
+    try {
+      await proveEffect(spec, ctx);
+      await t.test('doctor reports it on the right node', (st) => {
+        const d = doctor(lab);
+        if (d.unavailable) { st.todo(`doctor cannot collect live yet: ${d.unavailable}`); return; }
+        const exp = spec.doctor;
+        if (exp === 'clean') {
+          const errors = d.findings.filter((f) => f.severity === 'error');
+          assert.deepEqual(errors, [], `${spec.name}: flannel tolerates this, doctor should report no error`);
+          return;
+        }
+        if ('notCovered' in exp) { st.todo(`not covered by any check: ${exp.notCovered}`); return; }
+        const node = exp.on === 'any' ? undefined : nodeOf(ctx, exp.on);
+        const hit = d.findings.find((f) => exp.checks.includes(f.check) && f.severity === exp.severity && (node === undefined || f.node === node));
+        assert.ok(hit, `${spec.name}: expected ${exp.severity} from ${exp.checks.join('|')} on ${node ?? 'any node'}; got ${JSON.stringify(d.findings.map((f) => [f.check, f.severity, f.node]))}`);
+        for (const needle of exp.evidence?.(ctx) ?? []) {
+          assert.ok(hit.evidence.some((ev) => ev.includes(needle)) || hit.message.includes(needle),
+            `${spec.name}: evidence of ${hit.check} does not mention ${needle}: ${JSON.stringify(hit.evidence)}`);
+        }
+      });
+    } finally {
+      const h = labCmd(['heal'], 240_000);
+      assert.equal(h.code, 0, `lab heal after ${spec.name} failed: ${h.stderr}`);
+    }
+    assert.deepEqual(allPairsPing(testPods(lab)), [], `after healing ${spec.name} some pods cannot reach each other`);
+    if (spec.probe) assert.ok(!spec.probe.check(ctx), `${spec.name}: ${spec.probe.what} still shows the fault after heal`);
+    await t.test('doctor is clean after heal', (st) => {
+      const d = doctor(lab);
+      if (d.unavailable) { st.todo(`doctor cannot collect live yet: ${d.unavailable}`); return; }
+      assert.deepEqual(d.findings.filter((f) => f.severity === 'error'), [], `doctor still reports errors after healing ${spec.name}`);
+    });
+  });
+});
+
+test('the lab knows at least 15 faults and this table covers every one of them', (t) => {
+  const r = labCmd(['faults']);
+  assert.equal(r.code, 0, r.stderr);
+  const names = r.stdout.split('\n').map((l) => l.split(/\s+/)[0]).filter((s): s is string => !!s);
+  assert.ok(names.length >= 15, `only ${names.length} faults`);
+  assert.deepEqual([...names].sort(), FAULTS.map((f) => f.name).sort());
+  t.diagnostic(`${names.length} faults`);
+});
