@@ -59,6 +59,19 @@ for b in $BACKENDS; do
   KFL_LAB_REQUIRED=1 PATH="$root/node_modules/.bin:$PATH" node --test --test-concurrency=1 \
     --test-reporter=spec --test-reporter-destination=stdout --test-reporter=tap --test-reporter-destination="$tap" \
     dist/test/e2e/*.test.js
+  # The cluster-access tests (test/kube/lab*.test.js) need a real apiserver too: run them once, on vxlan.
+  if [ "$b" = vxlan ]; then
+    KF_LAB_KUBECONFIG="$LAB_RUN/kubeconfig" PATH="$root/node_modules/.bin:$PATH" node --test --test-concurrency=1 \
+      --test-reporter=spec --test-reporter-destination=stdout --test-reporter=tap --test-reporter-destination="$tap.kube" \
+      dist/test/kube/lab.test.js dist/test/kube/lab-cli.test.js
+    kc() { awk -v k="$1" '$1=="#" && $2==k {print $3; exit}' "$tap.kube"; }
+    kp=$(kc pass) kf=$(kc fail) ks=$(kc skipped)
+    kp=${kp:-0} kf=${kf:-0} ks=${ks:-0}
+    [ -s "$tap.kube" ] || kf=$((kf + 1))
+    lines+=("lab cluster access ($b): $kp passed, $kf failed ($ks skipped)")
+    TP=$((TP + kp)) TF=$((TF + kf)) TS=$((TS + ks))
+    rm -f "$tap.kube"
+  fi
   count() { awk -v k="$1" '$1=="#" && $2==k {print $3; exit}' "$tap"; }
   p=$(count pass) f=$(count fail) td=$(count todo) sk=$(count skipped)
   p=${p:-0} f=${f:-0} td=${td:-0} sk=${sk:-0}

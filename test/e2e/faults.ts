@@ -115,7 +115,7 @@ export const FAULTS: FaultSpec[] = [
     effect: { kind: 'cni-add-fails', on: 'node' }, doctor: { checks: ['subnet-env'], on: 'node', severity: 'error' } },
   { name: 'cni-conf-removed', changes: "file: node's /etc/cni/net.d/10-flannel.conflist removed", backends: all,
     effect: { kind: 'cni-add-fails', on: 'node' },
-    doctor: { notCovered: 'the CNI config directory is not collected yet (docs/checks.md #17 covers the binaries the same way)' } },
+    doctor: { checks: ['cni-config'], on: 'node', severity: 'error' } },
   { name: 'stale-node-entries', changes: 'kernel: route (+ neighbour, fdb on vxlan) for 10.244.250.0/24 at 10.250.X.250, a node that no longer exists, on node', backends: routed,
     effect: { kind: 'reachable', from: 'node', to: 'peer' },
     probe: { what: 'route to 10.244.250.0/24 on node', check: (c) => routeExists(c.node, '10.244.250.0/24') },
