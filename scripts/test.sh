@@ -10,14 +10,25 @@ scripts/setup.sh || { echo "setup: 0 passed, 1 failed"; exit 1; }
 PATH="$PWD/node_modules/.bin:$PATH"   # the pinned Node runtime
 shopt -s globstar nullglob
 files=(dist/test/**/*.test.js)
-node --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
+tap=$(mktemp)
+node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=tap --test-reporter-destination="$tap" "${files[@]}"
 unit=$?
+count() { awk -v k="$2" '$1=="#" && $2==k {print $3; exit}' "$1"; }
+up=$(count "$tap" pass) uf=$(count "$tap" fail); up=${up:-0} uf=${uf:-0}
+rm -f "$tap"
+echo "unit: $up passed, $uf failed"
 [ "${1:-}" = "--unit" ] && exit $unit
-lab/ci-stage.sh
-lab=$?
+lablog=$(mktemp)
+lab/ci-stage.sh | tee "$lablog"
+lab=${PIPESTATUS[0]}
+lp=$(sed -n 's/^lab: \([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' "$lablog" | tail -1)
+lf=$(sed -n 's/^lab: \([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' "$lablog" | tail -1)
+rm -f "$lablog"
 if [ $lab = 3 ]; then
   # The cold build of Kubernetes did not fit its time budget; the cache keeps what was built for the next run.
   echo "lab stage NOT RUN (cold build unfinished within its budget); stage 1 result stands"
   lab=0
 fi
+echo "total: $((up + ${lp:-0})) passed, $((uf + ${lf:-0})) failed"
 [ $unit = 0 ] && [ $lab = 0 ]

@@ -24,7 +24,8 @@ export default defineCheck({
     const expected = expectedFor(model, n).fdb;
     const expectedMacs = new Set(expected.map((w) => w.mac));
     // A peer's correct entry is fine even where it is not demanded (DirectRouting with on-link-ness unknown).
-    const peerEntries = new Set(peersOf(model, n).flatMap((p) => [p.vxlan && p.publicIP ? `${p.vxlan.vtepMAC}|${normalizeIP(p.publicIP)}` : null, p.vxlanV6 && p.publicIPv6 ? `${p.vxlanV6.vtepMAC}|${normalizeIP(p.publicIPv6)}` : null]).filter((x): x is string => x !== null));
+    let peerEntries: Set<string> | undefined;
+    const peerEntriesOf = () => peerEntries ??= new Set(peersOf(model, n).flatMap((p) => [p.vxlan && p.publicIP ? `${p.vxlan.vtepMAC}|${normalizeIP(p.publicIP)}` : null, p.vxlanV6 && p.publicIPv6 ? `${p.vxlanV6.vtepMAC}|${normalizeIP(p.publicIPv6)}` : null]).filter((x): x is string => x !== null));
     for (const want of expected) {
       const found = fdbOf(n.host!, want.dev, want.mac);
       if (found.some((f) => sameIP(f.dst, want.dst))) continue;
@@ -41,7 +42,7 @@ export default defineCheck({
       if (!FLANNEL_DEVICE_PATTERN.test(f.dev) || f.dst === null) continue;
       // Right MAC with a wrong dst was reported above.
       if (expectedMacs.has(f.mac.toLowerCase())) continue;
-      if (peerEntries.has(`${f.mac.toLowerCase()}|${normalizeIP(f.dst)}`)) continue;
+      if (peerEntriesOf().has(`${f.mac.toLowerCase()}|${normalizeIP(f.dst)}`)) continue;
       const own = [n.vxlan?.vtepMAC, n.vxlanV6?.vtepMAC].includes(f.mac.toLowerCase());
       const why = f.mac === '00:00:00:00:00:00' ? 'is a flood entry flannel never adds'
         : own ? "is this node's own VtepMAC: left from a moment a peer's lease carried it, flanneld never removes it"

@@ -19,12 +19,10 @@ export default defineCheck({
   runNode(model, n, report) {
     if (model.backend?.type !== 'vxlan') return;
     const owned = derive(model, 'podCIDR network addresses', () => new Set(model.nodes.flatMap((x) => [x.podCIDR?.network, x.podCIDRv6?.network]).filter((a): a is string => !!a)));
-    const key = (dev: string, ip: string) => `${dev}|${normalizeIP(ip) ?? ip}`;
     const neigh = ok(n.host?.neighbours);
     if (!neigh) return;
     const expected = expectedFor(model, n).neighbours;
     const host = n.host!;
-    let wanted: Set<string> | undefined;
     for (const want of expected) {
       const found = neighboursOf(host, want.dev, want.dst);
       if (found.some((x) => x.lladdr?.toLowerCase() === want.lladdr)) continue;
@@ -40,9 +38,8 @@ export default defineCheck({
     // Only PERMANENT entries are flanneld's; learned ones (old flannel, many pod IPs on one MAC) are by design.
     for (const x of neigh) {
       if (!FLANNEL_DEVICE_PATTERN.test(x.dev) || !x.state.includes('PERMANENT')) continue;
-      wanted ??= new Set(expected.map((w) => key(w.dev, w.dst)));
-      if (wanted.has(key(x.dev, x.dst))) continue;
-      if (owned.has(normalizeIP(x.dst) ?? x.dst)) continue;
+      // Every expected entry is some node's subnet address, so ownership alone decides staleness.
+      if (owned.has(x.dst) || owned.has(normalizeIP(x.dst) ?? x.dst)) continue;
       report({ node: n.name, severity: 'warning', message: `neighbour ${x.dst} on ${x.dev} belongs to no current node`, evidence: [formatNeighbour(x)], fix: `On ${n.name}: ip neigh del ${x.dst} dev ${x.dev}` });
     }
   },
