@@ -7,9 +7,8 @@ import { buildReport } from '../render/report.js';
 import { renderJSON } from '../render/structured.js';
 import { styleFor } from '../render/style.js';
 import { renderText } from '../render/text.js';
-import { readSnapshot } from '../snapshot/io.js';
 import { addClusterOptions } from './cluster-options.js';
-import type { SnapshotSource } from './doctor.js';
+import { obtainSnapshot, type SnapshotSource } from './doctor.js';
 
 export function registerBundle(program: Command, live?: SnapshotSource): Command {
   const cmd = program.command('bundle');
@@ -20,7 +19,7 @@ export function registerBundle(program: Command, live?: SnapshotSource): Command
     .option('--from <file>', 'bundle a saved snapshot instead of collecting the cluster')
     .action(async (opts: { file?: string; from?: string; decryptEsp?: boolean }, self: Command) => {
       if (opts.decryptEsp) throw new UserError('bundle never includes xfrm keys: it is meant to be shared; drop --decrypt-esp');
-      const snapshot = opts.from ? await readSnapshot(opts.from) : live ? await live(self) : (() => { throw new UserError('live collection is not available in this build; use --from FILE'); })();
+      const snapshot = await obtainSnapshot(opts.from, self, live);
       const report = buildReport(snapshot, analyze(snapshot));
       const files = bundleFiles(snapshot, renderText(report, styleFor({ isTTY: false }, {}, true)), renderJSON(report));
       const path = opts.file ?? `flannel-bundle-${snapshot.collectedAt.replace(/[:.]/g, '-')}.tar.gz`;

@@ -46,7 +46,7 @@ Examples:
   kubectl flannel doctor --from snapshot.json -o json
   kubectl flannel doctor --check vxlan-fdb,peer-routes --fail-on warning`)
     .action(async (opts: DoctorOptions, self: Command) => {
-      const snapshot = opts.from ? await readSnapshot(opts.from) : await liveSnapshot(self, live);
+      const snapshot = await obtainSnapshot(opts.from, self, live);
       if (opts.save) await writeSnapshot(opts.save, snapshot);
       const result = analyze(snapshot, { only: opts.check, skip: opts.skip });
       const report = buildReport(snapshot, result);
@@ -56,7 +56,9 @@ Examples:
   return cmd;
 }
 
-async function liveSnapshot(cmd: Command, live: SnapshotSource | undefined): Promise<Snapshot> {
+/** The snapshot a command works on: a saved file (snapshot or bundle) with --from, else collected live. */
+export async function obtainSnapshot(from: string | undefined, cmd: Command, live: SnapshotSource | undefined): Promise<Snapshot> {
+  if (from) return readSnapshot(from);
   if (!live) throw new UserError('live collection is not available in this build; use --from FILE', EXIT.usage);
   return live(cmd);
 }

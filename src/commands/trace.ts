@@ -5,9 +5,7 @@ import { EXIT, UserError } from '../errors.js';
 import { familyOf } from '../net/cidr.js';
 import { renderTraceText } from '../render/trace.js';
 import { styleFor } from '../render/style.js';
-import { readSnapshot } from '../snapshot/io.js';
-import type { Snapshot } from '../snapshot/types.js';
-import type { SnapshotSource } from './doctor.js';
+import { obtainSnapshot, type SnapshotSource } from './doctor.js';
 import { addClusterOptions } from './cluster-options.js';
 import { resolvePodIPs } from './pod-address.js';
 
@@ -28,19 +26,16 @@ Examples:
   kubectl flannel trace default/client default/server
   kubectl flannel trace 10.244.1.5 10.244.2.7 --from snapshot.json -o json`)
     .action(async (srcArg: string, dstArg: string, opts: { from?: string; output: 'text' | 'json'; color: boolean }, self: Command) => {
-      let snapshot: Snapshot;
       let src = srcArg;
       let dst = dstArg;
       if (opts.from) {
         for (const a of [srcArg, dstArg]) if (!familyOf(a)) throw new UserError(`with --from, SRC and DST must be IP addresses ("${a}" is not): a snapshot holds no pods`);
-        snapshot = await readSnapshot(opts.from);
-      } else {
-        if (!live) throw new UserError('live tracing is not available in this build; use --from FILE', EXIT.usage);
+      } else if (live) {
         const ips = await resolvePodIPs(self, [srcArg, dstArg]);
         src = ips[0]!;
         dst = ips[1]!;
-        snapshot = await live(self);
       }
+      const snapshot = await obtainSnapshot(opts.from, self, live);
       if (familyOf(src) !== familyOf(dst)) throw new UserError(`SRC ${src} and DST ${dst} are of different IP families`);
       const result = trace(snapshot, src, dst);
       process.stdout.write(opts.output === 'json' ? JSON.stringify(result, null, 2) + '\n' : renderTraceText(result, styleFor(process.stdout, process.env, !opts.color)));

@@ -11,7 +11,7 @@ export default defineCheck({
     fix: 'Check the flannel pod on <node>; once flanneld completes its lease it sets the condition to False itself.',
   },
   scope: 'node',
-  runNode(model, n, report) {
+  runNode(_model, n, report) {
     const c = n.kube.networkUnavailable;
     if (c.status !== 'True') return;
     report({ node: n.name, message: `NetworkUnavailable is True${c.reason ? ` (reason ${c.reason})` : ''}`, evidence: [`condition NetworkUnavailable=True reason=${c.reason ?? ''}`] });

@@ -14,7 +14,7 @@ export default defineCheck({
     fix: 'On <node>: ip route del <route>. The bridge plugin\'s `<podCIDR> dev cni0 proto kernel scope link` route is the only one that should remain.',
   },
   scope: 'node',
-  runNode(model, n, report) {
+  runNode(_model, n, report) {
     const routes = n.host ? mainRoutes(n.host) : undefined;
     if (!routes) return;
     for (const cidr of [n.podCIDR, n.podCIDRv6]) {
