@@ -396,4 +396,3 @@ export const FAULTS: readonly Fault[] = [
 /** A healthy snapshot must give the clean verdict; `info` is allowed only from these (known flannel limits). */
 export const HEALTHY_INFO_ALLOWED: Readonly<Record<string, readonly string[]>> = { 'vxlan-dualstack': ['mtu'] };
 
-export { sh };
