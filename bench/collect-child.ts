@@ -27,4 +27,6 @@ const snap = await collectSnapshot({
 const wallMs = Math.round(performance.now() - started);
 const hostsOk = Object.values(snap.hosts).filter((h) => h.status === 'ok').length;
 const nodePhaseMs = Math.round(performance.now() - nodesStarted);
-process.stdout.write(`${JSON.stringify({ nodes: nodeNames.length, concurrency: Number(concurrency), wallMs, nodePhaseMs, maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024), hostsOk })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ nodes: nodeNames.length, concurrency: Number(concurrency), wallMs, nodePhaseMs, maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024), hostsOk })}\n`,
+);

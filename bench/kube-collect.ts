@@ -40,19 +40,33 @@ interface Sample {
 async function measure(k: number, concurrency: number): Promise<Sample> {
   const samples: Sample[] = [];
   for (let i = 0; i < repeat; i++) {
-    const { stdout } = await run(process.execPath, [child, kubeconfig, String(concurrency), nodes.slice(0, k).join(',')]);
+    const { stdout } = await run(process.execPath, [
+      child,
+      kubeconfig,
+      String(concurrency),
+      nodes.slice(0, k).join(','),
+    ]);
     samples.push(JSON.parse(stdout.trim().split('\n').at(-1)!) as Sample);
   }
   samples.sort((a, b) => a.wallMs - b.wallMs);
   return samples[Math.floor(samples.length / 2)]!;
 }
 
-process.stdout.write(`lab: ${nodes.length} nodes; median of ${repeat} runs per row; helper pods off (every node has a flannel pod)\n`);
-process.stdout.write(`CPU: ${os.cpus().length} cores, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
+process.stdout.write(
+  `lab: ${nodes.length} nodes; median of ${repeat} runs per row; helper pods off (every node has a flannel pod)\n`,
+);
+process.stdout.write(
+  `CPU: ${os.cpus().length} cores, load ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}\n`,
+);
 process.stdout.write('nodes  concurrency  wall ms  node phase ms  peak RSS MiB  nodes ok\n');
 for (const concurrency of [32, 1]) {
   for (let k = 1; k <= nodes.length; k++) {
     const s = await measure(k, concurrency);
-    process.stdout.write(`${String(s.nodes).padStart(5)}  ${String(s.concurrency).padStart(11)}  ${String(s.wallMs).padStart(7)}  ${String(s.nodePhaseMs).padStart(13)}  ${String(s.maxRssMiB).padStart(12)}  ${String(s.hostsOk).padStart(8)}\n`);
+    process.stdout.write(
+      `${String(s.nodes).padStart(5)}  ${String(s.concurrency).padStart(11)}  ${String(s.wallMs).padStart(7)}  ${String(s.nodePhaseMs).padStart(13)}  ${String(s.maxRssMiB).padStart(12)}  ${String(s.hostsOk).padStart(8)}\n`,
+    );
   }
 }

@@ -8,9 +8,10 @@
  *
  * Prints, per (virtual nodes, concurrency): wall time, time per node, execs/s and peak RSS.
  */
-import os from 'node:os';
+
 import fs from 'node:fs';
-import { readClusterState, usablePod, mapLimit } from '../src/collectors/cluster.js';
+import os from 'node:os';
+import { mapLimit, readClusterState, usablePod } from '../src/collectors/cluster.js';
 import { collectHost } from '../src/collectors/host.js';
 import { NodeRunner } from '../src/collectors/pod-runner.js';
 import { KubeClient } from '../src/kube/client.js';
@@ -28,26 +29,56 @@ const cfg = loadKubeConfig({ kubeconfig });
 const client = new KubeClient(cfg.kc, 30_000);
 const read = await readClusterState(client, {});
 const exec = makeExec(cfg.kc);
-const targets = read.nodes.map((n) => ({ node: n.name, pod: usablePod(read.podsByNode.get(n.name) ?? [], read.location.container)! }));
+const targets = read.nodes.map((n) => ({
+  node: n.name,
+  pod: usablePod(read.podsByNode.get(n.name) ?? [], read.location.container)!,
+}));
 
 let peakRss = 0;
 const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
 
-async function round(virtualNodes: number, concurrency: number): Promise<{ wallMs: number; execs: number; ok: number; rssMiB: number }> {
+async function round(
+  virtualNodes: number,
+  concurrency: number,
+): Promise<{ wallMs: number; execs: number; ok: number; rssMiB: number }> {
   peakRss = process.memoryUsage().rss;
   let execs = 0;
   let ok = 0;
   const started = performance.now();
-  await mapLimit(Array.from({ length: virtualNodes }, (_, i) => targets[i % targets.length]!), concurrency, async (t) => {
-    const runner = new NodeRunner({ node: t.node, exec, flannelPod: { namespace: read.location.namespace, pod: t.pod.metadata!.name!, container: read.location.container }, helpers: null, timeoutMs: 30_000 });
-    const host = await collectHost(t.node, runner, { keepKeys: false, peerAddresses: [], backend: 'vxlan', timeoutMs: 30_000 });
-    execs += host.raw.length;
-    if (host.links.status === 'ok') ok++;
-  });
+  await mapLimit(
+    Array.from({ length: virtualNodes }, (_, i) => targets[i % targets.length]!),
+    concurrency,
+    async (t) => {
+      const runner = new NodeRunner({
+        node: t.node,
+        exec,
+        flannelPod: {
+          namespace: read.location.namespace,
+          pod: t.pod.metadata!.name!,
+          container: read.location.container,
+        },
+        helpers: null,
+        timeoutMs: 30_000,
+      });
+      const host = await collectHost(t.node, runner, {
+        keepKeys: false,
+        peerAddresses: [],
+        backend: 'vxlan',
+        timeoutMs: 30_000,
+      });
+      execs += host.raw.length;
+      if (host.links.status === 'ok') ok++;
+    },
+  );
   return { wallMs: Math.round(performance.now() - started), execs, ok, rssMiB: Math.round(peakRss / 1048576) };
 }
 
-process.stdout.write(`lab: ${targets.length} real nodes; CPU ${os.cpus().length} cores, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}\n`);
+process.stdout.write(
+  `lab: ${targets.length} real nodes; CPU ${os.cpus().length} cores, load ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}\n`,
+);
 process.stdout.write('virtual nodes  concurrency  wall ms  ms/node  execs/s  peak RSS MiB  ok\n');
 for (const concurrency of [32, 4]) {
   for (const n of [3, 6, 12, 24, max].filter((v, i, a) => v <= max && a.indexOf(v) === i)) {

@@ -8,6 +8,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh || { echo "setup: 0 passed, 1 failed"; exit 1; }
 PATH="$PWD/node_modules/.bin:$PATH"   # the pinned Node runtime
+# Formatter and linter (biome.json): layout and lint rules are decided by the tool, not by review.
+biome ci --reporter=summary . || { echo "lint: 0 passed, 1 failed"; exit 1; }
 shopt -s globstar nullglob
 files=(dist/test/**/*.test.js)
 tap=$(mktemp)

@@ -43,7 +43,9 @@ function exitFor(e: unknown): number {
     process.stderr.write(`kubectl-flannel: ${e.message}\n`);
     return e.exitCode;
   }
-  process.stderr.write(`kubectl-flannel: internal error: ${(e as Error)?.message ?? String(e)}\n  (set KUBECTL_FLANNEL_DEBUG=1 for the stack trace, and please report it)\n`);
+  process.stderr.write(
+    `kubectl-flannel: internal error: ${(e as Error)?.message ?? String(e)}\n  (set KUBECTL_FLANNEL_DEBUG=1 for the stack trace, and please report it)\n`,
+  );
   if (process.env.KUBECTL_FLANNEL_DEBUG) process.stderr.write(`${(e as Error)?.stack}\n`);
   return EXIT.runtime;
 }

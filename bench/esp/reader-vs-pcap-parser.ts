@@ -26,7 +26,9 @@ const i = process.argv.indexOf('--packets');
 const PACKETS = i > 0 ? Number(process.argv[i + 1]) : 200_000;
 const dir = join(tmpdir(), `kf-reader-bench-${process.pid}`);
 
-function viaPcapParser(input: string | Readable): Promise<{ packets: number; error: string | null; ms: number; peakRssMB: number }> {
+function viaPcapParser(
+  input: string | Readable,
+): Promise<{ packets: number; error: string | null; ms: number; peakRssMB: number }> {
   return new Promise((resolve) => {
     const t0 = performance.now();
     let packets = 0;
@@ -44,7 +46,9 @@ function viaPcapParser(input: string | Readable): Promise<{ packets: number; err
   });
 }
 
-async function viaOurs(path: string): Promise<{ packets: number; error: string | null; ms: number; peakRssMB: number }> {
+async function viaOurs(
+  path: string,
+): Promise<{ packets: number; error: string | null; ms: number; peakRssMB: number }> {
   const t0 = performance.now();
   let peak = process.memoryUsage().rss;
   const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
@@ -72,11 +76,18 @@ if (one > 0) {
   process.exit(0);
 }
 const measure = (which: string, file: string): Result =>
-  JSON.parse(execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--one', which, file], { encoding: 'utf8', maxBuffer: 1 << 20 })) as Result;
+  JSON.parse(
+    execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--one', which, file], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 20,
+    }),
+  ) as Result;
 
 mkdirSync(dir, { recursive: true });
 try {
-  execFileSync('/usr/bin/python3', [join(ROOT, 'bench/esp/make_bench_pcap.py'), dir, '--packets', String(PACKETS)], { stdio: 'ignore' });
+  execFileSync('/usr/bin/python3', [join(ROOT, 'bench/esp/make_bench_pcap.py'), dir, '--packets', String(PACKETS)], {
+    stdio: 'ignore',
+  });
   const us = join(dir, 'bench.pcap');
   const ns = join(dir, 'ns.pcap');
   const corrupt = join(dir, 'corrupt.pcap');
@@ -95,10 +106,19 @@ try {
     writeFileSync(cut, buf.subarray(0, buf.length - 100));
   }
   const mb = statSync(us).size / 1e6;
-  console.log(`input: ${PACKETS.toLocaleString('en')} packets, ${mb.toFixed(1)} MB; node ${process.version}; one run each, each in its own process`);
+  console.log(
+    `input: ${PACKETS.toLocaleString('en')} packets, ${mb.toFixed(1)} MB; node ${process.version}; one run each, each in its own process`,
+  );
   const show = (name: string, r: Result): void =>
-    console.log(`  ${name.padEnd(16)} ${String(r.packets).padStart(8)} packets ${r.ms.toFixed(0).padStart(6)} ms  peak RSS ${r.peakRssMB.toFixed(0).padStart(4)} MB  ${r.error ? `error: ${r.error}` : 'no error'}`);
-  for (const [label, file] of [['µs pcap', us], ['ns pcap', ns], ['corrupt length (20 MB file)', corrupt], ['truncated file', cut]] as const) {
+    console.log(
+      `  ${name.padEnd(16)} ${String(r.packets).padStart(8)} packets ${r.ms.toFixed(0).padStart(6)} ms  peak RSS ${r.peakRssMB.toFixed(0).padStart(4)} MB  ${r.error ? `error: ${r.error}` : 'no error'}`,
+    );
+  for (const [label, file] of [
+    ['µs pcap', us],
+    ['ns pcap', ns],
+    ['corrupt length (20 MB file)', corrupt],
+    ['truncated file', cut],
+  ] as const) {
     console.log(`${label}:`);
     show('pcap-parser', measure('pcap-parser', file));
     show('CaptureReader', measure('ours', file));

@@ -9,7 +9,7 @@
  * ICV) prints one field per packet from the decrypted inner header, which forces the decryption.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, statSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,14 +25,22 @@ const RUNS = arg('runs', 3);
 const dir = join(tmpdir(), `kf-esp-bench-${process.pid}`);
 mkdirSync(join(dir, 'wireshark'), { recursive: true });
 try {
-  execFileSync('/usr/bin/python3', [join(ROOT, 'bench/esp/make_bench_pcap.py'), dir, '--packets', String(PACKETS)], { stdio: 'ignore' });
+  execFileSync('/usr/bin/python3', [join(ROOT, 'bench/esp/make_bench_pcap.py'), dir, '--packets', String(PACKETS)], {
+    stdio: 'ignore',
+  });
   const pcap = join(dir, 'bench.pcap');
   const state = join(dir, 'xfrm-state.txt');
   const cli = join(ROOT, 'bin/kubectl-flannel');
-  execFileSync(cli, ['capture', '--xfrm-state', state, '--write-keys', join(dir, 'wireshark/esp_sa')], { stdio: 'ignore' });
+  execFileSync(cli, ['capture', '--xfrm-state', state, '--write-keys', join(dir, 'wireshark/esp_sa')], {
+    stdio: 'ignore',
+  });
   const bytes = statSync(pcap).size;
 
-  const timeIt = (cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): { s: number; stdout: string; stderr: string } => {
+  const timeIt = (
+    cmd: string,
+    args: string[],
+    env: NodeJS.ProcessEnv = {},
+  ): { s: number; stdout: string; stderr: string } => {
     const t0 = process.hrtime.bigint();
     const r = spawnSync(cmd, args, { env: { ...process.env, ...env }, maxBuffer: 1 << 30, encoding: 'utf8' });
     const s = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -40,15 +48,42 @@ try {
     return { s, stdout: r.stdout, stderr: r.stderr };
   };
   const ours = (threads = 0): number => {
-    const r = timeIt(cli, ['capture', '-r', pcap, '--xfrm-state', state, '--decrypt-esp', '--threads', String(threads), '-w', join(dir, 'out.pcap')]);
+    const r = timeIt(cli, [
+      'capture',
+      '-r',
+      pcap,
+      '--xfrm-state',
+      state,
+      '--decrypt-esp',
+      '--threads',
+      String(threads),
+      '-w',
+      join(dir, 'out.pcap'),
+    ]);
     const m = /decrypted: (\d+)/.exec(r.stderr);
     if (Number(m?.[1]) !== PACKETS) throw new Error(`kubectl-flannel decrypted ${m?.[1]} of ${PACKETS}`);
     return r.s;
   };
   const tshark = (authCheck: boolean): number => {
-    const r = timeIt('tshark', ['-n', '-r', pcap, '-o', 'esp.enable_encryption_decode:TRUE',
-      '-o', `esp.enable_authentication_check:${authCheck ? 'TRUE' : 'FALSE'}`,
-      '-T', 'fields', '-e', 'ip.src', '-E', 'occurrence=l'], { WIRESHARK_CONFIG_DIR: join(dir, 'wireshark') });
+    const r = timeIt(
+      'tshark',
+      [
+        '-n',
+        '-r',
+        pcap,
+        '-o',
+        'esp.enable_encryption_decode:TRUE',
+        '-o',
+        `esp.enable_authentication_check:${authCheck ? 'TRUE' : 'FALSE'}`,
+        '-T',
+        'fields',
+        '-e',
+        'ip.src',
+        '-E',
+        'occurrence=l',
+      ],
+      { WIRESHARK_CONFIG_DIR: join(dir, 'wireshark') },
+    );
     const inner = r.stdout.split('\n').filter((l) => l === '10.244.2.3').length;
     if (inner !== PACKETS) throw new Error(`tshark decrypted ${inner} of ${PACKETS}`);
     return r.s;
@@ -68,16 +103,30 @@ try {
   const tm = median(t);
   const mb = bytes / 1e6;
   const row = (name: string, s: number): string =>
-    `${name.padEnd(44)} ${s.toFixed(2).padStart(7)} s ${Math.round(PACKETS / s).toLocaleString('en').padStart(10)} pkt/s ${(mb / s).toFixed(1).padStart(7)} MB/s`;
-  console.log(`input: ${PACKETS.toLocaleString('en')} ESP packets, ${mb.toFixed(1)} MB (GCM-128 x2, CBC+HMAC-SHA256, GCM NAT-T; 64/512/1400-byte payloads)`);
-  console.log(`runs: ${RUNS}, median wall time of whole processes; node ${process.version}, ${execFileSync('tshark', ['--version']).toString().split('\n')[0]}`);
-  console.log(`machine: ${availableParallelism()} cores, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} at the end`);
+    `${name.padEnd(44)} ${s.toFixed(2).padStart(7)} s ${Math.round(PACKETS / s)
+      .toLocaleString('en')
+      .padStart(10)} pkt/s ${(mb / s).toFixed(1).padStart(7)} MB/s`;
+  console.log(
+    `input: ${PACKETS.toLocaleString('en')} ESP packets, ${mb.toFixed(1)} MB (GCM-128 x2, CBC+HMAC-SHA256, GCM NAT-T; 64/512/1400-byte payloads)`,
+  );
+  console.log(
+    `runs: ${RUNS}, median wall time of whole processes; node ${process.version}, ${execFileSync('tshark', ['--version']).toString().split('\n')[0]}`,
+  );
+  console.log(
+    `machine: ${availableParallelism()} cores, load average ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')} at the end`,
+  );
   console.log(row('kubectl-flannel capture --decrypt-esp', om));
   console.log(row(`kubectl-flannel ... --threads ${threads} (1 run)`, oThreads));
   console.log(row('tshark (decrypt + ICV check)', tm));
   console.log(row('tshark (decrypt, no ICV check; 1 run)', tNoAuth));
-  console.log(`ratio: kubectl-flannel is ${(tm / om).toFixed(1)}x faster than tshark (${(tNoAuth / om).toFixed(1)}x against tshark without ICV check)`);
-  console.log(`all runs (s): ours ${o.map((x) => x.toFixed(2)).join(' ')}; tshark ${t.map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(
+    `ratio: kubectl-flannel is ${(tm / om).toFixed(1)}x faster than tshark (${(tNoAuth / om).toFixed(1)}x against tshark without ICV check)`,
+  );
+  console.log(
+    `all runs (s): ours ${o.map((x) => x.toFixed(2)).join(' ')}; tshark ${t.map((x) => x.toFixed(2)).join(' ')}`,
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -17,7 +17,9 @@ export function formatRoute(r: Route): string {
 }
 
 export function formatExpectedRoute(r: ExpectedRoute): string {
-  return [r.dst, r.gateway ? `via ${r.gateway}` : '', r.dev ? `dev ${r.dev}` : '', r.onlink ? 'onlink' : ''].filter(Boolean).join(' ');
+  return [r.dst, r.gateway ? `via ${r.gateway}` : '', r.dev ? `dev ${r.dev}` : '', r.onlink ? 'onlink' : '']
+    .filter(Boolean)
+    .join(' ');
 }
 
 export function formatNeighbour(n: Neighbour): string {
@@ -25,20 +27,36 @@ export function formatNeighbour(n: Neighbour): string {
 }
 
 export function formatFdb(f: FdbEntry): string {
-  return [f.mac, `dev ${f.dev}`, f.dst ? `dst ${f.dst}` : '', f.vlan !== null ? `vlan ${f.vlan}` : '', f.master ? `master ${f.master}` : '', ...f.flags, f.state].filter(Boolean).join(' ');
+  return [
+    f.mac,
+    `dev ${f.dev}`,
+    f.dst ? `dst ${f.dst}` : '',
+    f.vlan !== null ? `vlan ${f.vlan}` : '',
+    f.master ? `master ${f.master}` : '',
+    ...f.flags,
+    f.state,
+  ]
+    .filter(Boolean)
+    .join(' ');
 }
 
 export function formatLink(l: Link): string {
-  const vx = l.vxlan ? ` vxlan id ${l.vxlan.id}${l.vxlan.local ? ` local ${l.vxlan.local}` : ''}${l.vxlan.dev ? ` dev ${l.vxlan.dev}` : ''} dstport ${l.vxlan.port}${l.vxlan.learning ? '' : ' nolearning'}${l.vxlan.gbp ? ' gbp' : ''}` : '';
+  const vx = l.vxlan
+    ? ` vxlan id ${l.vxlan.id}${l.vxlan.local ? ` local ${l.vxlan.local}` : ''}${l.vxlan.dev ? ` dev ${l.vxlan.dev}` : ''} dstport ${l.vxlan.port}${l.vxlan.learning ? '' : ' nolearning'}${l.vxlan.gbp ? ' gbp' : ''}`
+    : '';
   return `${l.name}: <${l.flags.join(',')}> mtu ${l.mtu} state ${l.operstate}${l.mac ? ` link/ether ${l.mac}` : ''}${l.kind ? ` ${l.kind}` : ''}${vx}`;
 }
 
 export function formatAddresses(l: Link): string {
-  return l.addresses.length ? l.addresses.map((a) => `${a.family} ${a.local}/${a.prefixlen}`).join(', ') : '(no addresses)';
+  return l.addresses.length
+    ? l.addresses.map((a) => `${a.family} ${a.local}/${a.prefixlen}`).join(', ')
+    : '(no addresses)';
 }
 
 export function formatPolicy(p: XfrmPolicy): string {
-  const t = p.templates.map((t) => ` tmpl src ${t.src} dst ${t.dst} proto ${t.proto} reqid ${t.reqid} mode ${t.mode}`).join('');
+  const t = p.templates
+    .map((t) => ` tmpl src ${t.src} dst ${t.dst} proto ${t.proto} reqid ${t.reqid} mode ${t.mode}`)
+    .join('');
   return `src ${p.src} dst ${p.dst} dir ${p.dir} priority ${p.priority}${t}`;
 }
 

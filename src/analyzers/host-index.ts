@@ -3,8 +3,9 @@
  * Keys are the strings as collected: the kernel and flanneld print canonical addresses, so
  * an exact match is the common case; only a miss pays for the canonicalised index.
  */
-import type { FdbEntry, HostState, Neighbour, Route } from '../snapshot/types.js';
+
 import { normalizeIP, parsePrefix } from '../net/cidr.js';
+import type { FdbEntry, HostState, Neighbour, Route } from '../snapshot/types.js';
 import { ok } from './model.js';
 
 interface Index {
@@ -24,7 +25,11 @@ function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
   else m.set(k, [v]);
 }
 
-function nested<T>(items: readonly T[], outer: (t: T) => string, inner: (t: T) => string): Map<string, Map<string, T[]>> {
+function nested<T>(
+  items: readonly T[],
+  outer: (t: T) => string,
+  inner: (t: T) => string,
+): Map<string, Map<string, T[]>> {
   const m = new Map<string, Map<string, T[]>>();
   for (const i of items) {
     const o = outer(i);
@@ -42,14 +47,24 @@ export function forgetIndex(host: HostState): void {
 function indexOf(host: HostState): Index {
   let idx = cache.get(host);
   if (idx) return idx;
-  const main = (ok(host.routes) ?? []).filter((r) => (r.table === 'main' || r.table === '254') && (r.type === 'unicast' || r.type === ''));
+  const main = (ok(host.routes) ?? []).filter(
+    (r) => (r.table === 'main' || r.table === '254') && (r.type === 'unicast' || r.type === ''),
+  );
   const routes = new Map<string, Route[]>();
   for (const r of main) push(routes, r.dst, r);
   idx = {
     main,
     routes,
-    neigh: nested(ok(host.neighbours) ?? [], (n) => n.dev, (n) => n.dst),
-    fdb: nested(ok(host.fdb) ?? [], (f) => f.dev, (f) => f.mac.toLowerCase()),
+    neigh: nested(
+      ok(host.neighbours) ?? [],
+      (n) => n.dev,
+      (n) => n.dst,
+    ),
+    fdb: nested(
+      ok(host.fdb) ?? [],
+      (f) => f.dev,
+      (f) => f.mac.toLowerCase(),
+    ),
   };
   cache.set(host, idx);
   return idx;
@@ -82,7 +97,12 @@ export function neighboursOf(host: HostState, dev: string, dst: string): readonl
   const idx = indexOf(host);
   const exact = idx.neigh.get(dev)?.get(dst);
   if (exact) return exact;
-  if (!idx.canonicalNeigh) idx.canonicalNeigh = nested(ok(host.neighbours) ?? [], (n) => n.dev, (n) => normalizeIP(n.dst) ?? n.dst);
+  if (!idx.canonicalNeigh)
+    idx.canonicalNeigh = nested(
+      ok(host.neighbours) ?? [],
+      (n) => n.dev,
+      (n) => normalizeIP(n.dst) ?? n.dst,
+    );
   return idx.canonicalNeigh.get(dev)?.get(normalizeIP(dst) ?? dst) ?? [];
 }
 

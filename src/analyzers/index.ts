@@ -5,8 +5,8 @@
 import type { Check } from './check.js';
 import backendTypeMismatch from './checks/backend-type-mismatch.js';
 import brNetfilter from './checks/br-netfilter.js';
-import cni0Address from './checks/cni0-address.js';
 import cniConfig from './checks/cni-config.js';
+import cni0Address from './checks/cni0-address.js';
 import collectionIncomplete from './checks/collection-incomplete.js';
 import flannelDevice from './checks/flannel-device.js';
 import flannelPodMissing from './checks/flannel-pod-missing.js';

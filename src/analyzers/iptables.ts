@@ -48,18 +48,64 @@ export function parseRule(chain: string, spec: string): RuleSpec {
     const negated = w[i] === '!';
     const opt = negated ? w[++i] : w[i];
     const val = w[i + 1] ?? '';
-    if (opt === '-s' || opt === '--source') { src = { cidr: val, negated }; matches++; i++; }
-    else if (opt === '-d' || opt === '--destination') { dst = { cidr: val, negated }; matches++; i++; }
-    else if (opt === '-i' || opt === '--in-interface') { inIface = val; matches++; i++; }
-    else if (opt === '-o' || opt === '--out-interface') { outIface = val; matches++; i++; }
-    else if (opt === '-j' || opt === '--jump' || opt === '-g' || opt === '--goto') { target = val; break; } // the rest are target options
-    else if (opt === '-p' || opt === '--protocol') { proto = { name: val.toLowerCase(), negated }; matches++; i++; }
-    else if (opt === '--dport' || opt === '--destination-port' || opt === '--dports' || opt === '--destination-ports') { dports = portRanges(val); dportsNegated = negated; matches++; i++; }
-    else if (opt === '-m') { i++; } // a module name; its options are counted below
-    else if (opt === '--comment') { i++; }
-    else if (opt?.startsWith('-')) { matches++; otherMatches++; }
+    if (opt === '-s' || opt === '--source') {
+      src = { cidr: val, negated };
+      matches++;
+      i++;
+    } else if (opt === '-d' || opt === '--destination') {
+      dst = { cidr: val, negated };
+      matches++;
+      i++;
+    } else if (opt === '-i' || opt === '--in-interface') {
+      inIface = val;
+      matches++;
+      i++;
+    } else if (opt === '-o' || opt === '--out-interface') {
+      outIface = val;
+      matches++;
+      i++;
+    } else if (opt === '-j' || opt === '--jump' || opt === '-g' || opt === '--goto') {
+      target = val;
+      break;
+    } // the rest are target options
+    else if (opt === '-p' || opt === '--protocol') {
+      proto = { name: val.toLowerCase(), negated };
+      matches++;
+      i++;
+    } else if (
+      opt === '--dport' ||
+      opt === '--destination-port' ||
+      opt === '--dports' ||
+      opt === '--destination-ports'
+    ) {
+      dports = portRanges(val);
+      dportsNegated = negated;
+      matches++;
+      i++;
+    } else if (opt === '-m') {
+      i++;
+    } // a module name; its options are counted below
+    else if (opt === '--comment') {
+      i++;
+    } else if (opt?.startsWith('-')) {
+      matches++;
+      otherMatches++;
+    }
   }
-  return { chain, text: `-A ${chain} ${spec}`, src, dst, inIface, outIface, target, proto, dports, dportsNegated, otherMatches, catchAll: matches === 0 };
+  return {
+    chain,
+    text: `-A ${chain} ${spec}`,
+    src,
+    dst,
+    inIface,
+    outIface,
+    target,
+    proto,
+    dports,
+    dportsNegated,
+    otherMatches,
+    catchAll: matches === 0,
+  };
 }
 
 export function rulesOf(dump: IptablesDump, table: string, chain: string): RuleSpec[] {
@@ -76,7 +122,11 @@ export function hasChain(dump: IptablesDump, table: string, chain: string): bool
 
 /** Whether a dump holds any of flannel's chains (current names, or pre-0.20 rules in the built-in chains). */
 export function holdsFlannel(dump: IptablesDump): boolean {
-  return hasChain(dump, 'nat', 'FLANNEL-POSTRTG') || hasChain(dump, 'filter', 'FLANNEL-FWD') || hasChain(dump, 'nat', 'FLANNEL');
+  return (
+    hasChain(dump, 'nat', 'FLANNEL-POSTRTG') ||
+    hasChain(dump, 'filter', 'FLANNEL-FWD') ||
+    hasChain(dump, 'nat', 'FLANNEL')
+  );
 }
 
 export function holdsKubeProxy(dump: IptablesDump): boolean {

@@ -3,8 +3,9 @@
  * (podCIDR, public-ip, backend-type, backend-data), and each node's collected kernel
  * state sits next to its lease, so checks compare the two without re-deriving anything.
  */
+
+import { type Prefix, parsePrefix } from '../net/cidr.js';
 import type { Backend, HostState, KubeNode, Link, NetConf, Snapshot } from '../snapshot/types.js';
-import { parsePrefix, type Prefix } from '../net/cidr.js';
 
 export interface VxlanLeaseData {
   readonly vni: number | null;
@@ -115,7 +116,8 @@ function parseBackendData(type: string | null, raw: string | undefined): ParsedB
   }
   if (typeof v !== 'object' || v === null) return NONE;
   // Go's encoding/json matches keys case-insensitively; flannel writes VtepMAC/VNI/PublicKey/Port.
-  const get = (k: string): unknown => Object.entries(v as Record<string, unknown>).find(([key]) => key.toLowerCase() === k)?.[1];
+  const get = (k: string): unknown =>
+    Object.entries(v as Record<string, unknown>).find(([key]) => key.toLowerCase() === k)?.[1];
   if (type === 'vxlan') {
     const mac = get('vtepmac');
     if (typeof mac !== 'string') return { ...NONE, error: `backend-data has no VtepMAC: ${raw}` };
@@ -138,7 +140,9 @@ function parseBackendData(type: string | null, raw: string | undefined): ParsedB
 export function peersOf(model: Model, node: FlannelNode): FlannelNode[] {
   if (!model.backend) return [];
   const want = annotationBackendType(model.backend);
-  return model.nodes.filter((n) => n !== node && n.managed && n.backendType === want && (n.podCIDR !== null || n.podCIDRv6 !== null));
+  return model.nodes.filter(
+    (n) => n !== node && n.managed && n.backendType === want && (n.podCIDR !== null || n.podCIDRv6 !== null),
+  );
 }
 
 export function linkByName(host: HostState, name: string): Link | undefined {

@@ -1,6 +1,7 @@
 /** Matching collected routes against expected ones; shared by the route checks. */
-import type { Route } from '../snapshot/types.js';
+
 import { sameIP, samePrefix } from '../net/cidr.js';
+import type { Route } from '../snapshot/types.js';
 import type { ExpectedRoute } from './expected/types.js';
 
 export function routeMatches(actual: Route, want: ExpectedRoute): boolean {
@@ -14,4 +15,3 @@ export function routeMatches(actual: Route, want: ExpectedRoute): boolean {
 export function satisfies(actual: Route, want: ExpectedRoute): boolean {
   return routeMatches(actual, want) || want.alternatives.some((alt) => routeMatches(actual, alt));
 }
-

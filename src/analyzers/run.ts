@@ -1,8 +1,9 @@
 /** Runs the checks over a snapshot. Pure: the same snapshot always gives the same findings. */
-import type { Snapshot } from '../snapshot/types.js';
+
 import { UserError } from '../errors.js';
-import { toFinding, type Check } from './check.js';
-import { SEVERITY_ORDER, type Finding } from './finding.js';
+import type { Snapshot } from '../snapshot/types.js';
+import { type Check, toFinding } from './check.js';
+import { type Finding, SEVERITY_ORDER } from './finding.js';
 import { CHECKS } from './index.js';
 import { buildModel } from './model.js';
 import { releaseNode } from './release.js';
@@ -35,7 +36,15 @@ export function analyze(snapshot: Snapshot, opts: RunOptions = {}): AnalysisResu
       fn();
     } catch (e) {
       // A bug in one check must not hide what the others found.
-      findings.push({ check: check.id, severity: 'warning', node: null, peer: null, message: `the check itself failed: ${(e as Error).message}`, evidence: [], fix: 'Report this as a kubectl-flannel bug, with the snapshot (doctor --save).' });
+      findings.push({
+        check: check.id,
+        severity: 'warning',
+        node: null,
+        peer: null,
+        message: `the check itself failed: ${(e as Error).message}`,
+        evidence: [],
+        fix: 'Report this as a kubectl-flannel bug, with the snapshot (doctor --save).',
+      });
     }
   };
   for (const check of checks) {
@@ -43,7 +52,8 @@ export function analyze(snapshot: Snapshot, opts: RunOptions = {}): AnalysisResu
   }
   const nodeChecks = checks.filter((c) => c.scope === 'node');
   for (const node of model.nodes) {
-    for (const check of nodeChecks) guarded(check, () => check.runNode(model, node, (r) => findings.push(toFinding(check, r))));
+    for (const check of nodeChecks)
+      guarded(check, () => check.runNode(model, node, (r) => findings.push(toFinding(check, r))));
     releaseNode(model, node);
   }
   findings.sort(compareFindings);
@@ -51,9 +61,11 @@ export function analyze(snapshot: Snapshot, opts: RunOptions = {}): AnalysisResu
 }
 
 export function compareFindings(a: Finding, b: Finding): number {
-  return SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity]
-    || (a.node ?? '').localeCompare(b.node ?? '')
-    || a.check.localeCompare(b.check)
-    || (a.peer ?? '').localeCompare(b.peer ?? '')
-    || a.message.localeCompare(b.message);
+  return (
+    SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] ||
+    (a.node ?? '').localeCompare(b.node ?? '') ||
+    a.check.localeCompare(b.check) ||
+    (a.peer ?? '').localeCompare(b.peer ?? '') ||
+    a.message.localeCompare(b.message)
+  );
 }

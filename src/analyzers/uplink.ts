@@ -1,8 +1,9 @@
 /** The node's external interface: the one flanneld chose, found from what it published. */
-import type { Backend, Link } from '../snapshot/types.js';
+
 import { sameIP } from '../net/cidr.js';
+import type { Backend, Link } from '../snapshot/types.js';
 import { vxlanDeviceName } from './expected/index.js';
-import { linkByName, ok, type FlannelNode } from './model.js';
+import { type FlannelNode, linkByName, ok } from './model.js';
 
 export function uplinkOf(node: FlannelNode, backend: Backend | null): Link | null {
   const links = ok(node.host?.links);
@@ -23,11 +24,17 @@ export function uplinkOf(node: FlannelNode, backend: Backend | null): Link | nul
 /** Bytes each backend adds around a pod packet (flannel's own constants, §5.1). */
 export function encapOverhead(backend: Backend): number {
   switch (backend.type) {
-    case 'vxlan': return 50;
-    case 'wireguard': return 80;
-    case 'ipip': return 20;
-    case 'udp': return 28;
-    case 'ipsec': return backend.udpEncap ? 85 : 77;
-    default: return 0;
+    case 'vxlan':
+      return 50;
+    case 'wireguard':
+      return 80;
+    case 'ipip':
+      return 20;
+    case 'udp':
+      return 28;
+    case 'ipsec':
+      return backend.udpEncap ? 85 : 77;
+    default:
+      return 0;
   }
 }

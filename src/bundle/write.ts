@@ -27,11 +27,22 @@ export function bundleFiles(snapshot: Snapshot, reportText: string, reportJSON: 
     { name: 'report.json', content: reportJSON },
   ];
   const c = snapshot.cluster;
-  if (c.flannel.status === 'ok' && c.flannel.data.netConfRaw !== null) files.push({ name: 'cluster/net-conf.json', content: c.flannel.data.netConfRaw + '\n' });
-  if (c.nodes.status === 'ok') files.push({ name: 'cluster/nodes.json', content: JSON.stringify(c.nodes.data, null, 2) + '\n' });
+  if (c.flannel.status === 'ok' && c.flannel.data.netConfRaw !== null)
+    files.push({ name: 'cluster/net-conf.json', content: c.flannel.data.netConfRaw + '\n' });
+  if (c.nodes.status === 'ok')
+    files.push({ name: 'cluster/nodes.json', content: JSON.stringify(c.nodes.data, null, 2) + '\n' });
   if (c.flannelPods.status === 'ok') {
-    files.push({ name: 'cluster/flannel-pods.json', content: JSON.stringify(c.flannelPods.data.map(({ logTail: _l, ...p }) => p), null, 2) + '\n' });
-    for (const p of c.flannelPods.data) files.push({ name: `cluster/flannel-logs/${safe(p.name)}.log`, content: p.logTail.join('\n') + '\n' });
+    files.push({
+      name: 'cluster/flannel-pods.json',
+      content:
+        JSON.stringify(
+          c.flannelPods.data.map(({ logTail: _l, ...p }) => p),
+          null,
+          2,
+        ) + '\n',
+    });
+    for (const p of c.flannelPods.data)
+      files.push({ name: `cluster/flannel-logs/${safe(p.name)}.log`, content: p.logTail.join('\n') + '\n' });
   }
   for (const [node, h] of Object.entries(snapshot.hosts)) {
     if (h.status !== 'ok') {
@@ -40,7 +51,10 @@ export function bundleFiles(snapshot: Snapshot, reportText: string, reportJSON: 
     }
     for (const r of h.data.raw) {
       const head = `$ ${r.argv.join(' ')}\n# exit ${r.exitCode ?? 'none'}, ${r.durationMs} ms${'fallbackReason' in r && r.fallbackReason ? `, fallback because: ${String(r.fallbackReason)}` : ''}\n`;
-      files.push({ name: `nodes/${safe(node)}/${safe(r.id)}.txt`, content: head + r.stdout + (r.stderr ? `\n--- stderr ---\n${r.stderr}` : '') });
+      files.push({
+        name: `nodes/${safe(node)}/${safe(r.id)}.txt`,
+        content: head + r.stdout + (r.stderr ? `\n--- stderr ---\n${r.stderr}` : ''),
+      });
     }
   }
   return files.map((f) => ({ name: `${root}/${f.name}`, content: f.content }));

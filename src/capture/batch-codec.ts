@@ -36,7 +36,13 @@ export function decodeBatch(ab: ArrayBuffer): CapturedPacket[] {
   for (let i = 0; i < count; i++) {
     const m = 1 + i * FIELDS;
     const len = meta[m + 4]!;
-    out[i] = { tsSec: meta[m]!, tsNsec: meta[m + 1]!, origLen: meta[m + 2]!, linkType: meta[m + 3]!, data: Buffer.from(ab, off, len) };
+    out[i] = {
+      tsSec: meta[m]!,
+      tsNsec: meta[m + 1]!,
+      origLen: meta[m + 2]!,
+      linkType: meta[m + 3]!,
+      data: Buffer.from(ab, off, len),
+    };
     off += len;
   }
   return out;

@@ -10,7 +10,7 @@ export function addressBytes(text: string): Buffer | null {
   const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(s);
   if (v4) {
     const b = v4[1]!.split('.').map(Number);
-    tail.push(((b[0]! << 8) | b[1]!), ((b[2]! << 8) | b[3]!));
+    tail.push((b[0]! << 8) | b[1]!, (b[2]! << 8) | b[3]!);
     s = s.slice(0, -v4[1]!.length) + '0:0';
   }
   const [head = '', rest] = s.split('::');

@@ -37,12 +37,19 @@ export interface CaptureFormat {
 
 export function linkTypeName(lt: number): string {
   switch (lt) {
-    case LinkType.ethernet: return 'Ethernet';
-    case LinkType.raw: return 'raw IP';
-    case LinkType.linuxSll: return 'Linux cooked (SLL)';
-    case LinkType.linuxSll2: return 'Linux cooked v2 (SLL2)';
-    case LinkType.ipv4: return 'raw IPv4';
-    case LinkType.ipv6: return 'raw IPv6';
-    default: return `link type ${lt}`;
+    case LinkType.ethernet:
+      return 'Ethernet';
+    case LinkType.raw:
+      return 'raw IP';
+    case LinkType.linuxSll:
+      return 'Linux cooked (SLL)';
+    case LinkType.linuxSll2:
+      return 'Linux cooked v2 (SLL2)';
+    case LinkType.ipv4:
+      return 'raw IPv4';
+    case LinkType.ipv6:
+      return 'raw IPv6';
+    default:
+      return `link type ${lt}`;
   }
 }

@@ -8,7 +8,7 @@
  * corrupt length, silent truncation, a deprecation warning on every run).
  */
 import { UserError } from '../errors.js';
-import type { CaptureFormat, CapturedPacket, PacketBatch } from './packet.js';
+import type { CapturedPacket, CaptureFormat, PacketBatch } from './packet.js';
 
 const PCAP_HEADER = 24;
 const PCAP_RECORD_HEADER = 16;
@@ -79,7 +79,8 @@ export class CaptureReader implements AsyncIterable<PacketBatch> {
       const u16 = (o: number): number => (this.bigEndian ? buf.readUInt16BE(o) : buf.readUInt16LE(o));
       const u32 = (o: number): number => (this.bigEndian ? buf.readUInt32BE(o) : buf.readUInt32LE(o));
       const major = u16(4);
-      if (major !== 2) throw new UserError(`${this.name}: pcap version ${major}.${u16(6)} is not supported (expected 2.4)`);
+      if (major !== 2)
+        throw new UserError(`${this.name}: pcap version ${major}.${u16(6)} is not supported (expected 2.4)`);
       // The link type sits in the low 16 bits; the upper bits carry FCS flags (pcap-ng draft, libpcap >= 1.5).
       const linkType = u32(20) & 0xffff;
       const snaplen = u32(16);
@@ -96,7 +97,12 @@ export class CaptureReader implements AsyncIterable<PacketBatch> {
     );
   }
 
-  private parsePcap(b: Buffer, linkType: number, maxCaplen: number, nanosecond: boolean): { batch: CapturedPacket[]; used: number } {
+  private parsePcap(
+    b: Buffer,
+    linkType: number,
+    maxCaplen: number,
+    nanosecond: boolean,
+  ): { batch: CapturedPacket[]; used: number } {
     const batch: CapturedPacket[] = [];
     const be = this.bigEndian;
     let off = 0;
@@ -136,19 +142,25 @@ export class CaptureReader implements AsyncIterable<PacketBatch> {
         const bom = b.readUInt32LE(off + 8);
         if (bom === PCAPNG_BOM) this.bigEndian = false;
         else if (b.readUInt32BE(off + 8) === PCAPNG_BOM) this.bigEndian = true;
-        else throw new UserError(`${this.name}: pcapng section header at byte ${this.consumed + off} has no byte-order magic; the file is corrupt`);
+        else
+          throw new UserError(
+            `${this.name}: pcapng section header at byte ${this.consumed + off} has no byte-order magic; the file is corrupt`,
+          );
         this.interfaces = [];
         this.format ??= { container: 'pcapng', nanosecond: false, snaplen: 0, bigEndian: this.bigEndian };
       }
       const len = this.bigEndian ? b.readUInt32BE(off + 4) : b.readUInt32LE(off + 4);
       if (len < 12 || len % 4 !== 0 || len > MAX_PCAPNG_BLOCK) {
-        throw new UserError(`${this.name}: pcapng block at byte ${this.consumed + off} has invalid length ${len}; the file is corrupt`);
+        throw new UserError(
+          `${this.name}: pcapng block at byte ${this.consumed + off} has invalid length ${len}; the file is corrupt`,
+        );
       }
       if (b.length - off < len) break;
       const block = b.subarray(off, off + len);
       const blockType = this.bigEndian ? block.readUInt32BE(0) : block.readUInt32LE(0);
       if (blockType === 1) this.addInterface(block);
-      else if (blockType === 6 || blockType === 3) batch.push(this.packetFromBlock(block, blockType, this.consumed + off));
+      else if (blockType === 6 || blockType === 3)
+        batch.push(this.packetFromBlock(block, blockType, this.consumed + off));
       off += len;
     }
     return { batch, used: off };
@@ -217,7 +229,11 @@ export class CaptureReader implements AsyncIterable<PacketBatch> {
       const caplen = this.bigEndian ? rest.readUInt32BE(8) : rest.readUInt32LE(8);
       this.truncatedTail = { packetIndex: this.packetsRead + 1, have: rest.length, need: PCAP_RECORD_HEADER + caplen };
     } else {
-      this.truncatedTail = { packetIndex: this.packetsRead + 1, have: rest.length, need: fmt?.container === 'pcap' ? PCAP_RECORD_HEADER : 12 };
+      this.truncatedTail = {
+        packetIndex: this.packetsRead + 1,
+        have: rest.length,
+        need: fmt?.container === 'pcap' ? PCAP_RECORD_HEADER : 12,
+      };
     }
   }
 }

@@ -33,20 +33,26 @@ export interface CaptureIo {
 
 function validate(o: CaptureOptions, io: CaptureIo): void {
   if (!o.read) {
-    if (o.decryptEsp || o.write) throw new UserError('live capture is not available yet: give a file with --read FILE (-r FILE)');
+    if (o.decryptEsp || o.write)
+      throw new UserError('live capture is not available yet: give a file with --read FILE (-r FILE)');
     if (!o.writeKeys) throw new UserError('nothing to do: give --read FILE, or --xfrm-state FILE --write-keys FILE');
   }
-  if (o.decryptEsp && !o.xfrmState) throw new UserError('--decrypt-esp needs the keys: add --xfrm-state FILE (the output of `ip xfrm state` as root)');
+  if (o.decryptEsp && !o.xfrmState)
+    throw new UserError('--decrypt-esp needs the keys: add --xfrm-state FILE (the output of `ip xfrm state` as root)');
   if (o.writeKeys && !o.xfrmState) throw new UserError('--write-keys needs --xfrm-state FILE to take the keys from');
-  if (o.xfrmState && !o.decryptEsp && !o.writeKeys) throw new UserError('--xfrm-state is only used with --decrypt-esp or --write-keys');
+  if (o.xfrmState && !o.decryptEsp && !o.writeKeys)
+    throw new UserError('--xfrm-state is only used with --decrypt-esp or --write-keys');
   if (o.read === '-' && o.xfrmState === '-') throw new UserError('--read and --xfrm-state cannot both be stdin');
   if (o.threads !== undefined && (!Number.isInteger(o.threads) || o.threads < 0 || o.threads > 64)) {
     throw new UserError('--threads: expected a whole number from 0 to 64');
   }
   if (o.xfrmState === '-') throw new UserError('--xfrm-state must be a file');
-  if (o.read === '-' && io.stdin.isTTY) throw new UserError('--read -: stdin is a terminal; pipe a capture in, e.g. `tcpdump -w - | …`');
-  if (o.write === '-' && io.stdout.isTTY) throw new UserError('refusing to write pcap data to a terminal: redirect stdout or give --write FILE');
-  if (o.write && o.write !== '-' && o.write === o.read) throw new UserError(`--write ${o.write} would overwrite the input`);
+  if (o.read === '-' && io.stdin.isTTY)
+    throw new UserError('--read -: stdin is a terminal; pipe a capture in, e.g. `tcpdump -w - | …`');
+  if (o.write === '-' && io.stdout.isTTY)
+    throw new UserError('refusing to write pcap data to a terminal: redirect stdout or give --write FILE');
+  if (o.write && o.write !== '-' && o.write === o.read)
+    throw new UserError(`--write ${o.write} would overwrite the input`);
   if (o.writeKeys && o.writeKeys === o.write) throw new UserError('--write-keys and --write name the same file');
 }
 
@@ -61,7 +67,9 @@ async function loadSas(path: string, io: CaptureIo): Promise<SaTable> {
   for (const e of errors) io.stderr.write(`warning: ${path} line ${e.line}: ${e.message}: ${e.text}\n`);
   const table = new SaTable(states);
   for (const s of table.skipped) {
-    io.stderr.write(`warning: ${path}: SA spi 0x${s.state.spi.toString(16).padStart(8, '0')} ${s.state.src} -> ${s.state.dst} skipped: ${s.reason}\n`);
+    io.stderr.write(
+      `warning: ${path}: SA spi 0x${s.state.spi.toString(16).padStart(8, '0')} ${s.state.src} -> ${s.state.dst} skipped: ${s.reason}\n`,
+    );
   }
   if (table.sas.length === 0) {
     throw new UserError(
@@ -84,7 +92,7 @@ async function openInput(path: string, io: CaptureIo): Promise<AsyncIterable<Buf
 
 async function openOutput(path: string, io: CaptureIo): Promise<{ stream: Writable; close(): Promise<void> }> {
   if (path === '-') return { stream: io.stdout, close: async () => {} };
-  let fh;
+  let fh: Awaited<ReturnType<typeof open>>;
   try {
     fh = await open(path, 'w');
   } catch (e) {
@@ -124,7 +132,13 @@ export async function runCapture(o: CaptureOptions, io: CaptureIo): Promise<void
   const source = o.read === '-' ? 'stdin' : o.read;
   const reader = new CaptureReader(await openInput(o.read, io), source);
   const threads = o.threads ?? 0;
-  const parallel = o.decryptEsp && table && threads > 0 ? new ParallelEspDecryptor(table.sas.map((sa) => sa.state), threads) : null;
+  const parallel =
+    o.decryptEsp && table && threads > 0
+      ? new ParallelEspDecryptor(
+          table.sas.map((sa) => sa.state),
+          threads,
+        )
+      : null;
   const decryptor = o.decryptEsp && table && !parallel ? new EspDecryptor(table) : null;
   const output = o.write ? await openOutput(o.write, io) : null;
   let writer: PcapWriter | null = null;
@@ -141,7 +155,11 @@ export async function runCapture(o: CaptureOptions, io: CaptureIo): Promise<void
       const processed = decryptor ? decryptor.processBatch(batch) : batch;
       if (output) {
         if (outputError) break;
-        writer ??= new PcapWriter(output.stream, { nanosecond: reader.format!.nanosecond, snaplen: reader.format!.snaplen }, o.write!);
+        writer ??= new PcapWriter(
+          output.stream,
+          { nanosecond: reader.format!.nanosecond, snaplen: reader.format!.snaplen },
+          o.write!,
+        );
         try {
           await writer.write(processed);
         } catch (e) {
@@ -152,24 +170,29 @@ export async function runCapture(o: CaptureOptions, io: CaptureIo): Promise<void
       }
     }
     if (output && !outputError) {
-      writer ??= new PcapWriter(output.stream, { nanosecond: reader.format?.nanosecond ?? false, snaplen: reader.format?.snaplen ?? 0 }, o.write!);
+      writer ??= new PcapWriter(
+        output.stream,
+        { nanosecond: reader.format?.nanosecond ?? false, snaplen: reader.format?.snaplen ?? 0 },
+        o.write!,
+      );
       await writer.finish(LinkType.ethernet);
       await output.close();
     }
   } finally {
     await parallel?.close();
     // Nothing to summarise when the input was not even a capture; the error says why.
-    if (reader.format) io.stderr.write(
-      formatSummary({
-        source,
-        format: reader.format,
-        linkTypes,
-        packetsRead: reader.packetsRead,
-        truncatedTail: reader.truncatedTail,
-        stats: parallel?.stats ?? decryptor?.stats ?? null,
-        written: writer ? { target: o.write === '-' ? 'stdout' : o.write!, packets: writer.packetsWritten } : null,
-      }),
-    );
+    if (reader.format)
+      io.stderr.write(
+        formatSummary({
+          source,
+          format: reader.format,
+          linkTypes,
+          packetsRead: reader.packetsRead,
+          truncatedTail: reader.truncatedTail,
+          stats: parallel?.stats ?? decryptor?.stats ?? null,
+          written: writer ? { target: o.write === '-' ? 'stdout' : o.write!, packets: writer.packetsWritten } : null,
+        }),
+      );
   }
   const err = outputError as Error | null;
   if (err && (err as NodeJS.ErrnoException).code === 'EPIPE') {
@@ -181,7 +204,10 @@ export async function runCapture(o: CaptureOptions, io: CaptureIo): Promise<void
 }
 
 /** Read errors from the file system (EISDIR, EIO) name the input instead of surfacing as a stack. */
-async function* readWithContext(reader: CaptureReader, source: string): AsyncGenerator<import('./packet.js').PacketBatch> {
+async function* readWithContext(
+  reader: CaptureReader,
+  source: string,
+): AsyncGenerator<import('./packet.js').PacketBatch> {
   try {
     yield* reader;
   } catch (e) {

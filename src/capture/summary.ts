@@ -1,6 +1,6 @@
 /** The stderr report of a capture run: what was read, what was decrypted per SA, what failed and why. */
 import type { DecryptStats } from './esp/decryptor.js';
-import { linkTypeName, type CaptureFormat } from './packet.js';
+import { type CaptureFormat, linkTypeName } from './packet.js';
 
 export interface SummaryInput {
   readonly source: string;
@@ -22,7 +22,9 @@ export function formatSummary(s: SummaryInput): string {
   out.push(`read ${s.packetsRead} packets from ${s.source} (${fmt})`);
   if (s.truncatedTail) {
     const t = s.truncatedTail;
-    out.push(`  warning: the input ends inside packet ${t.packetIndex} (${t.have} of ${t.need} bytes); that packet is dropped`);
+    out.push(
+      `  warning: the input ends inside packet ${t.packetIndex} (${t.have} of ${t.need} bytes); that packet is dropped`,
+    );
   }
   const st = s.stats;
   if (st) {

@@ -7,13 +7,22 @@
  * pods are deleted when collection ends, however it ends.
  */
 import os from 'node:os';
-import { Exec } from '@kubernetes/client-node';
+import type { Exec } from '@kubernetes/client-node';
 import { KubeClient } from '../kube/client.js';
-import { VERSION } from '../version.js';
 import { makeExec } from '../kube/exec.js';
-import { loadKubeConfig, type KubeConfigOptions } from '../kube/kubeconfig.js';
-import { SCHEMA_VERSION, type BackendType, type CollectionError, type Collected, type FlannelInstall, type HostState, type KubeNode, type Snapshot } from '../snapshot/types.js';
-import { mapLimit, readClusterState, usablePod, type FlannelLocator } from './cluster.js';
+import { type KubeConfigOptions, loadKubeConfig } from '../kube/kubeconfig.js';
+import {
+  type BackendType,
+  type Collected,
+  type CollectionError,
+  type FlannelInstall,
+  type HostState,
+  type KubeNode,
+  SCHEMA_VERSION,
+  type Snapshot,
+} from '../snapshot/types.js';
+import { VERSION } from '../version.js';
+import { type FlannelLocator, mapLimit, readClusterState, usablePod } from './cluster.js';
 import { HelperPods, installSignalCleanup, newRunId, RUN_LABEL } from './helper-pods.js';
 import { collectHost as defaultCollectHost } from './host.js';
 import { localRunner } from './local.js';
@@ -30,7 +39,11 @@ export type CollectHost = (
 export type NodeState = 'queued' | 'running' | 'ok' | 'failed' | 'timeout';
 
 export type ProgressEvent =
-  | { readonly type: 'phase'; readonly phase: 'connect' | 'cluster' | 'nodes' | 'cleanup' | 'done'; readonly message: string }
+  | {
+      readonly type: 'phase';
+      readonly phase: 'connect' | 'cluster' | 'nodes' | 'cleanup' | 'done';
+      readonly message: string;
+    }
   | { readonly type: 'nodes'; readonly nodes: readonly string[] }
   | {
       readonly type: 'node';
@@ -90,8 +103,6 @@ export interface LocalCollectOptions extends CommonOptions {
 }
 
 export type CollectOptions = ClusterCollectOptions | LocalCollectOptions;
-
-
 
 /** Counts commands and remembers whether any of them actually ran, for progress and failure reporting. */
 class CountingRunner implements CommandRunner {
@@ -162,14 +173,31 @@ async function collectLocal(opts: LocalCollectOptions): Promise<Snapshot> {
   emit({ type: 'nodes', nodes: [name] });
   emit({ type: 'node', node: name, state: 'running', via: runner.description });
   const started = performance.now();
-  const host = await collectHost(name, runner, { keepKeys: opts.keepKeys, peerAddresses: opts.peerAddresses ?? [], timeoutMs: opts.commandTimeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) });
-  emit({ type: 'node', node: name, state: 'ok', via: runner.description, durationMs: Math.round(performance.now() - started), commands: runner.commands });
+  const host = await collectHost(name, runner, {
+    keepKeys: opts.keepKeys,
+    peerAddresses: opts.peerAddresses ?? [],
+    timeoutMs: opts.commandTimeoutMs,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
+  emit({
+    type: 'node',
+    node: name,
+    state: 'ok',
+    via: runner.description,
+    durationMs: Math.round(performance.now() - started),
+    commands: runner.commands,
+  });
   const skipped = { status: 'skipped', error: 'collected with --local: the Kubernetes API was not used' } as const;
   emit({ type: 'phase', phase: 'done', message: 'collected' });
   return {
     schemaVersion: SCHEMA_VERSION,
     collectedAt: new Date().toISOString(),
-    source: { kind: 'local', description: opts.netns ? `network namespace ${opts.netns} on ${os.hostname()}` : `host ${os.hostname()}`, toolVersion: opts.toolVersion ?? VERSION, keysIncluded: opts.keepKeys },
+    source: {
+      kind: 'local',
+      description: opts.netns ? `network namespace ${opts.netns} on ${os.hostname()}` : `host ${os.hostname()}`,
+      toolVersion: opts.toolVersion ?? VERSION,
+      keysIncluded: opts.keepKeys,
+    },
     cluster: { flannel: skipped, nodes: skipped, flannelPods: skipped, networkPolicies: skipped },
     hosts: { [name]: { status: 'ok', data: host } },
     errors: [],
@@ -186,8 +214,16 @@ async function collectCluster(opts: ClusterCollectOptions): Promise<Snapshot> {
   const cfg = loadKubeConfig(opts.kube);
   const client = new KubeClient(cfg.kc, opts.requestTimeoutMs, runSignal);
   const exec: Exec = makeExec(cfg.kc);
-  emit({ type: 'phase', phase: 'cluster', message: `reading flannel and nodes from ${cfg.server} (context ${cfg.context})` });
-  const read = await readClusterState(client, opts.flannel, { nodeNames: opts.nodeNames, nodeSelector: opts.nodeSelector, concurrency: opts.concurrency });
+  emit({
+    type: 'phase',
+    phase: 'cluster',
+    message: `reading flannel and nodes from ${cfg.server} (context ${cfg.context})`,
+  });
+  const read = await readClusterState(client, opts.flannel, {
+    nodeNames: opts.nodeNames,
+    nodeSelector: opts.nodeSelector,
+    concurrency: opts.concurrency,
+  });
   const errors: CollectionError[] = [];
   for (const [what, part] of Object.entries(read.state) as [string, Collected<unknown>][]) {
     if (part.status !== 'ok') errors.push({ node: null, what, error: part.error });
@@ -210,7 +246,11 @@ async function collectCluster(opts: ClusterCollectOptions): Promise<Snapshot> {
     if (!helpers || helpers.names().length === 0) return;
     emit({ type: 'phase', phase: 'cleanup', message: `deleting ${helpers.names().length} helper pod(s)` });
     const r = await helpers.deleteAll();
-    for (const f of r.failed) emit({ type: 'warning', message: `helper pod ${f.name} not deleted (${f.error}); it stops by itself after ${opts.helperPods.deadlineSeconds} s, or run: kubectl flannel cleanup` });
+    for (const f of r.failed)
+      emit({
+        type: 'warning',
+        message: `helper pod ${f.name} not deleted (${f.error}); it stops by itself after ${opts.helperPods.deadlineSeconds} s, or run: kubectl flannel cleanup`,
+      });
   };
   const uninstall = opts.handleSignals ? installSignalCleanup(controller, cleanup) : () => undefined;
 
@@ -220,7 +260,11 @@ async function collectCluster(opts: ClusterCollectOptions): Promise<Snapshot> {
     const names = read.nodes.map((n) => n.name);
     emit({ type: 'nodes', nodes: names });
     const label = helpers ? `; helper pods, if any: ${RUN_LABEL}=${helpers.options.runId}` : '';
-    emit({ type: 'phase', phase: 'nodes', message: `collecting ${names.length} node(s), ${opts.concurrency} at a time${label}` });
+    emit({
+      type: 'phase',
+      phase: 'nodes',
+      message: `collecting ${names.length} node(s), ${opts.concurrency} at a time${label}`,
+    });
     await mapLimit(read.nodes, opts.concurrency, async (node) => {
       const name = node.name;
       if (runSignal.aborted) {
@@ -234,19 +278,35 @@ async function collectCluster(opts: ClusterCollectOptions): Promise<Snapshot> {
       const nodeRunner = new NodeRunner({
         node: name,
         exec,
-        flannelPod: pod && !opts.helperPods.always ? { namespace: read.location.namespace, pod: pod.metadata?.name ?? '', container: read.location.container } : null,
+        flannelPod:
+          pod && !opts.helperPods.always
+            ? { namespace: read.location.namespace, pod: pod.metadata?.name ?? '', container: read.location.container }
+            : null,
         helpers,
-        fallbackOnMissingTool: helpers !== null && helpers.options.image !== (pod?.spec?.containers.find((c) => c.name === read.location.container)?.image ?? read.location.image),
+        fallbackOnMissingTool:
+          helpers !== null &&
+          helpers.options.image !==
+            (pod?.spec?.containers.find((c) => c.name === read.location.container)?.image ?? read.location.image),
         timeoutMs: opts.commandTimeoutMs,
         signal: nodeSignal,
         noFlannelPodReason: pod && opts.helperPods.always ? '--node-access helper-pod' : undefined,
         onFallback: (reason) => emit({ type: 'node', node: name, state: 'running', via: 'helper pod', detail: reason }),
       });
-      const counter = new CountingRunner(nodeRunner, (n) => emit({ type: 'node', node: name, state: 'running', via: nodeRunner.description, commands: n }));
+      const counter = new CountingRunner(nodeRunner, (n) =>
+        emit({ type: 'node', node: name, state: 'running', via: nodeRunner.description, commands: n }),
+      );
       emit({ type: 'node', node: name, state: 'running', via: nodeRunner.description, commands: 0 });
       try {
         const host = await untilAborted(
-          collectHost(name, counter, { keepKeys: opts.keepKeys, backend: backendOf(read.state.flannel), peerAddresses: peers.filter((p) => !node.internalIPs.includes(p) && p !== node.flannelAnnotations['public-ip']), timeoutMs: opts.commandTimeoutMs, signal: nodeSignal }),
+          collectHost(name, counter, {
+            keepKeys: opts.keepKeys,
+            backend: backendOf(read.state.flannel),
+            peerAddresses: peers.filter(
+              (p) => !node.internalIPs.includes(p) && p !== node.flannelAnnotations['public-ip'],
+            ),
+            timeoutMs: opts.commandTimeoutMs,
+            signal: nodeSignal,
+          }),
           nodeSignal,
         );
         const durationMs = Math.round(performance.now() - started);
@@ -257,7 +317,14 @@ async function collectCluster(opts: ClusterCollectOptions): Promise<Snapshot> {
           emit({ type: 'node', node: name, state: 'failed', detail: error, durationMs, commands: counter.commands });
         } else {
           hosts[name] = { status: 'ok', data: host };
-          emit({ type: 'node', node: name, state: 'ok', via: nodeRunner.description, durationMs, commands: counter.commands });
+          emit({
+            type: 'node',
+            node: name,
+            state: 'ok',
+            via: nodeRunner.description,
+            durationMs,
+            commands: counter.commands,
+          });
         }
       } catch (e) {
         const durationMs = Math.round(performance.now() - started);
@@ -285,7 +352,12 @@ async function collectCluster(opts: ClusterCollectOptions): Promise<Snapshot> {
   return {
     schemaVersion: SCHEMA_VERSION,
     collectedAt: new Date().toISOString(),
-    source: { kind: 'cluster', description: `context ${cfg.context} (${cfg.server})`, toolVersion: opts.toolVersion ?? VERSION, keysIncluded: opts.keepKeys },
+    source: {
+      kind: 'cluster',
+      description: `context ${cfg.context} (${cfg.server})`,
+      toolVersion: opts.toolVersion ?? VERSION,
+      keysIncluded: opts.keepKeys,
+    },
     cluster: read.state,
     // Completion order is random; a stable order keeps saved snapshots diffable.
     hosts: Object.fromEntries(Object.entries(hosts).sort(([a], [b]) => a.localeCompare(b))),
@@ -295,5 +367,7 @@ async function collectCluster(opts: ClusterCollectOptions): Promise<Snapshot> {
 
 /** The configured backend type, so the host collector skips commands that backend never needs. */
 function backendOf(flannel: Collected<FlannelInstall>): BackendType | null {
-  return flannel.status === 'ok' && flannel.data.netConf.status === 'ok' ? flannel.data.netConf.data.backend.type : null;
+  return flannel.status === 'ok' && flannel.data.netConf.status === 'ok'
+    ? flannel.data.netConf.data.backend.type
+    : null;
 }

@@ -10,7 +10,14 @@ import type { V1Container, V1DaemonSet, V1Node, V1Pod } from '@kubernetes/client
 import { EXIT, UserError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import { KubeAccessError } from '../kube/errors.js';
-import type { ClusterState, Collected, ConditionStatus, FlannelInstall, FlannelPod, KubeNode } from '../snapshot/types.js';
+import type {
+  ClusterState,
+  Collected,
+  ConditionStatus,
+  FlannelInstall,
+  FlannelPod,
+  KubeNode,
+} from '../snapshot/types.js';
 import { DEFAULT_ANNOTATION_PREFIX } from '../snapshot/types.js';
 import { parseNetConf, redactNetConfRaw } from './parse/netconf.js';
 
@@ -55,7 +62,9 @@ function flanneldContainer(ds: V1DaemonSet): V1Container | undefined {
   const containers = ds.spec?.template.spec?.containers ?? [];
   return (
     containers.find((c) => c.name === 'kube-flannel') ??
-    containers.find((c) => [...(c.command ?? []), ...(c.args ?? [])].some((a) => /flanneld|--kube-subnet-mgr/.test(a))) ??
+    containers.find((c) =>
+      [...(c.command ?? []), ...(c.args ?? [])].some((a) => /flanneld|--kube-subnet-mgr/.test(a)),
+    ) ??
     containers[0]
   );
 }
@@ -66,7 +75,11 @@ function flanneldArgs(c: V1Container): string[] {
 }
 
 /** Value of a Go flag (`--name=v`, `-name=v`, `--name v`) in args, or from its FLANNELD_ env var. */
-export function flagValue(args: readonly string[], name: string, env: readonly { name: string; value?: string }[] = []): string | undefined {
+export function flagValue(
+  args: readonly string[],
+  name: string,
+  env: readonly { name: string; value?: string }[] = [],
+): string | undefined {
   let value: string | undefined;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
@@ -106,7 +119,8 @@ export async function locateFlannel(client: KubeClient, loc: FlannelLocator): Pr
       }
     } catch (e) {
       if (e instanceof KubeAccessError && e.kind === 'not-found') continue;
-      if (e instanceof KubeAccessError && (e.kind === 'unreachable' || e.kind === 'unauthorized')) throw new UserError(e.message, EXIT.cluster);
+      if (e instanceof KubeAccessError && (e.kind === 'unreachable' || e.kind === 'unauthorized'))
+        throw new UserError(e.message, EXIT.cluster);
       problems.push((e as Error).message);
     }
   }
@@ -123,7 +137,11 @@ export async function locateFlannel(client: KubeClient, loc: FlannelLocator): Pr
   const args = c ? flanneldArgs(c) : [];
   const env = (c?.env ?? []).map((e) => ({ name: e.name, ...(e.value !== undefined ? { value: e.value } : {}) }));
   const prefix = flagValue(args, 'kube-annotation-prefix', env);
-  const cfgVolume = found.ds.spec?.template.spec?.volumes?.find((v) => v.configMap && (c?.volumeMounts ?? []).some((m) => m.name === v.name && m.mountPath.startsWith('/etc/kube-flannel')));
+  const cfgVolume = found.ds.spec?.template.spec?.volumes?.find(
+    (v) =>
+      v.configMap &&
+      (c?.volumeMounts ?? []).some((m) => m.name === v.name && m.mountPath.startsWith('/etc/kube-flannel')),
+  );
   return {
     namespace: found.ns,
     daemonSet: found.ds,
@@ -153,7 +171,10 @@ export async function readInstall(client: KubeClient, loc: FlannelLocation): Pro
       daemonSet,
       netConf:
         parsed === null
-          ? { status: 'failed', error: `ConfigMap ${loc.namespace}/${loc.configMap} has no net-conf.json key (keys: ${Object.keys(cm.data ?? {}).join(', ') || 'none'})` }
+          ? {
+              status: 'failed',
+              error: `ConfigMap ${loc.namespace}/${loc.configMap} has no net-conf.json key (keys: ${Object.keys(cm.data ?? {}).join(', ') || 'none'})`,
+            }
           : parsed.ok
             ? ok(parsed.netConf)
             : { status: 'failed', error: `ConfigMap ${loc.namespace}/${loc.configMap}: ${parsed.error}` },
@@ -175,7 +196,8 @@ function condition(node: V1Node, type: string): ConditionStatus & { reason: stri
 export function toKubeNode(node: V1Node, annotationPrefix: string): KubeNode {
   const annotations = node.metadata?.annotations ?? {};
   const flannelAnnotations: Record<string, string> = {};
-  for (const [k, v] of Object.entries(annotations)) if (k.startsWith(annotationPrefix)) flannelAnnotations[k.slice(annotationPrefix.length)] = v;
+  for (const [k, v] of Object.entries(annotations))
+    if (k.startsWith(annotationPrefix)) flannelAnnotations[k.slice(annotationPrefix.length)] = v;
   const podCIDRs = node.spec?.podCIDRs?.length ? node.spec.podCIDRs : node.spec?.podCIDR ? [node.spec.podCIDR] : [];
   const ready = condition(node, 'Ready');
   return {
@@ -201,7 +223,13 @@ export function toFlannelPod(pod: V1Pod, container: string, logTail: readonly st
     ready: cs?.ready ?? false,
     restarts: cs?.restartCount ?? 0,
     waitingReason: cs?.state?.waiting?.reason ?? null,
-    lastTermination: term ? { reason: term.reason ?? 'Unknown', exitCode: term.exitCode, finishedAt: term.finishedAt ? new Date(term.finishedAt).toISOString() : null } : null,
+    lastTermination: term
+      ? {
+          reason: term.reason ?? 'Unknown',
+          exitCode: term.exitCode,
+          finishedAt: term.finishedAt ? new Date(term.finishedAt).toISOString() : null,
+        }
+      : null,
     image: pod.spec?.containers.find((c) => c.name === container)?.image ?? cs?.image ?? '',
     logTail,
   };
@@ -210,7 +238,10 @@ export function toFlannelPod(pod: V1Pod, container: string, logTail: readonly st
 /** The pod a runner should exec into: Running, its flannel container running, preferring ready and newest. */
 export function usablePod(pods: readonly V1Pod[], container: string): V1Pod | null {
   const running = pods.filter(
-    (p) => p.status?.phase === 'Running' && !p.metadata?.deletionTimestamp && p.status.containerStatuses?.some((c) => c.name === container && c.state?.running),
+    (p) =>
+      p.status?.phase === 'Running' &&
+      !p.metadata?.deletionTimestamp &&
+      p.status.containerStatuses?.some((c) => c.name === container && c.state?.running),
   );
   running.sort((a, b) => {
     const ra = a.status?.containerStatuses?.find((c) => c.name === container)?.ready ? 1 : 0;
@@ -235,7 +266,11 @@ export function daemonSetSelector(ds: V1DaemonSet): string {
 }
 
 /** Runs fn over items with at most `limit` in flight. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
   const worker = async () => {
@@ -269,11 +304,18 @@ async function logTail(client: KubeClient, pod: V1Pod, container: string, lines:
   const ns = pod.metadata?.namespace ?? '';
   const name = pod.metadata?.name ?? '';
   const cs = pod.status?.containerStatuses?.find((c) => c.name === container);
-  const split = (s: string) => s.split('\n').filter((l, i, a) => l !== '' || i < a.length - 1).map(redactLogLine);
+  const split = (s: string) =>
+    s
+      .split('\n')
+      .filter((l, i, a) => l !== '' || i < a.length - 1)
+      .map(redactLogLine);
   // After a restart the interesting lines are the dead instance's: why it exited.
   if ((cs?.restartCount ?? 0) > 0 && cs?.lastState?.terminated) {
     try {
-      return ['--- previous container ---', ...split(await client.readPodLog(ns, name, container, { tailLines: lines, previous: true }))];
+      return [
+        '--- previous container ---',
+        ...split(await client.readPodLog(ns, name, container, { tailLines: lines, previous: true })),
+      ];
     } catch {
       // The previous log may be gone (rotated, node rebooted); fall through to the current one.
     }
@@ -299,10 +341,16 @@ export interface ClusterRead {
   readonly podsByNode: ReadonlyMap<string, readonly V1Pod[]>;
 }
 
-export async function readClusterState(client: KubeClient, locator: FlannelLocator, opts: ClusterReadOptions = {}): Promise<ClusterRead> {
+export async function readClusterState(
+  client: KubeClient,
+  locator: FlannelLocator,
+  opts: ClusterReadOptions = {},
+): Promise<ClusterRead> {
   const location = await locateFlannel(client, locator);
   const installP = readInstall(client, location);
-  const podsP = client.listPods(location.namespace, { labelSelector: daemonSetSelector(location.daemonSet) || DEFAULT_FLANNEL_SELECTOR });
+  const podsP = client.listPods(location.namespace, {
+    labelSelector: daemonSetSelector(location.daemonSet) || DEFAULT_FLANNEL_SELECTOR,
+  });
   const policiesP = client.listNetworkPolicies();
   // Awaited further down; a UserError on the way there must not turn their failure into an unhandled rejection.
   podsP.catch(() => undefined);
@@ -311,19 +359,25 @@ export async function readClusterState(client: KubeClient, locator: FlannelLocat
   let nodes: Collected<readonly KubeNode[]>;
   let focused: KubeNode[] = [];
   try {
-    const all = (await client.listNodes(opts.nodeSelector)).map((n) => toKubeNode(n, location.annotationPrefix)).sort((a, b) => a.name.localeCompare(b.name));
+    const all = (await client.listNodes(opts.nodeSelector))
+      .map((n) => toKubeNode(n, location.annotationPrefix))
+      .sort((a, b) => a.name.localeCompare(b.name));
     focused = all;
     if (opts.nodeNames?.length) {
       const missing = opts.nodeNames.filter((n) => !all.some((k) => k.name === n));
       if (missing.length) {
         throw new UserError(
-          `--node ${missing.join(', ')}: no such node${opts.nodeSelector ? ` matching --selector ${opts.nodeSelector}` : ''} (${all.length} nodes: ${all.slice(0, 10).map((n) => n.name).join(', ')}${all.length > 10 ? ', …' : ''})`,
+          `--node ${missing.join(', ')}: no such node${opts.nodeSelector ? ` matching --selector ${opts.nodeSelector}` : ''} (${all.length} nodes: ${all
+            .slice(0, 10)
+            .map((n) => n.name)
+            .join(', ')}${all.length > 10 ? ', …' : ''})`,
           EXIT.usage,
         );
       }
       focused = all.filter((n) => opts.nodeNames!.includes(n.name));
     }
-    if (opts.nodeSelector && all.length === 0) throw new UserError(`--selector ${opts.nodeSelector} matches no node`, EXIT.usage);
+    if (opts.nodeSelector && all.length === 0)
+      throw new UserError(`--selector ${opts.nodeSelector} matches no node`, EXIT.usage);
     // Analyzers compare every node with its peers, so the snapshot keeps all nodes; focus only limits host collection.
     nodes = ok(all);
   } catch (e) {
@@ -349,7 +403,11 @@ export async function readClusterState(client: KubeClient, locator: FlannelLocat
       }
     });
     const logByName = new Map(withLogs.map((p, i) => [p.metadata?.name ?? '', logs[i]!]));
-    flannelPods = ok(pods.map((p) => toFlannelPod(p, location.container, logByName.get(p.metadata?.name ?? '') ?? [])).sort((a, b) => a.name.localeCompare(b.name)));
+    flannelPods = ok(
+      pods
+        .map((p) => toFlannelPod(p, location.container, logByName.get(p.metadata?.name ?? '') ?? []))
+        .sort((a, b) => a.name.localeCompare(b.name)),
+    );
   } catch (e) {
     flannelPods = failure(e);
   }

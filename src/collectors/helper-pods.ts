@@ -42,7 +42,10 @@ export function newRunId(): string {
 
 /** A DNS-1123 label (≤ 63 chars) derived from a node name, with a hash when it had to be shortened. */
 export function labelSafe(value: string, max = 63): string {
-  const cleaned = value.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '');
+  const cleaned = value
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .replace(/^-+|-+$/g, '');
   if (cleaned.length <= max && cleaned === value) return cleaned;
   const hash = createHash('sha256').update(value).digest('hex').slice(0, 6);
   return `${cleaned.slice(0, max - 7).replace(/-+$/, '')}-${hash}`;
@@ -114,7 +117,14 @@ export function helperPodSpec(node: string, o: HelperPodOptions): V1Pod {
 }
 
 /** Waiting reasons after which the pod will not start without someone's help. */
-const STUCK = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
+const STUCK = new Set([
+  'ErrImagePull',
+  'ImagePullBackOff',
+  'InvalidImageName',
+  'CreateContainerConfigError',
+  'CreateContainerError',
+  'RunContainerError',
+]);
 
 export interface HelperPodRef {
   readonly namespace: string;
@@ -183,7 +193,9 @@ export class HelperPods {
       const cs = pod.status?.containerStatuses?.find((c) => c.name === HELPER_CONTAINER);
       if (phase === 'Running' && cs?.state?.running) return;
       if (phase === 'Failed' || phase === 'Succeeded') {
-        throw new Error(`helper pod ${ref.namespace}/${ref.name} on node ${ref.node} ended (${phase}${pod.status?.reason ? `: ${pod.status.reason}` : ''})`);
+        throw new Error(
+          `helper pod ${ref.namespace}/${ref.name} on node ${ref.node} ended (${phase}${pod.status?.reason ? `: ${pod.status.reason}` : ''})`,
+        );
       }
       const waiting = cs?.state?.waiting;
       if (waiting?.reason && STUCK.has(waiting.reason)) {
@@ -193,7 +205,9 @@ export class HelperPods {
         );
       }
       if (Date.now() > deadline) {
-        throw new Error(`helper pod ${ref.namespace}/${ref.name} on node ${ref.node} not running after ${Math.round(this.startTimeoutMs / 1000)} s (phase ${phase ?? 'unknown'}${waiting?.reason ? `, ${waiting.reason}` : ''})`);
+        throw new Error(
+          `helper pod ${ref.namespace}/${ref.name} on node ${ref.node} not running after ${Math.round(this.startTimeoutMs / 1000)} s (phase ${phase ?? 'unknown'}${waiting?.reason ? `, ${waiting.reason}` : ''})`,
+        );
       }
       await new Promise((r) => setTimeout(r, 500));
     }
@@ -232,7 +246,11 @@ export class HelperPods {
     // A create aborted on our side may still have landed on the server: sweep by this run's label.
     if (refs.length) {
       try {
-        const left = await this.client.listPods(this.options.namespace, { labelSelector: `${RUN_LABEL}=${this.options.runId}` }, { timeoutMs: 10_000, detached: true });
+        const left = await this.client.listPods(
+          this.options.namespace,
+          { labelSelector: `${RUN_LABEL}=${this.options.runId}` },
+          { timeoutMs: 10_000, detached: true },
+        );
         for (const p of left) {
           const ref = { namespace: this.options.namespace, name: p.metadata?.name ?? '', node: p.spec?.nodeName ?? '' };
           if (p.metadata?.deletionTimestamp) continue;
@@ -253,15 +271,25 @@ export class HelperPods {
 }
 
 /** Deletes every helper pod left by any run (`kubectl flannel cleanup`), in all namespaces. */
-export async function deleteLeftoverHelperPods(client: KubeClient, opts: { namespace?: string } = {}): Promise<{ deleted: HelperPodRef[]; failed: { pod: HelperPodRef; error: string }[] }> {
-  const pods = opts.namespace ? await client.listPods(opts.namespace, { labelSelector: HELPER_SELECTOR }) : await client.listPodsAllNamespaces(HELPER_SELECTOR);
-  const refs = pods.map((p) => ({ namespace: p.metadata?.namespace ?? '', name: p.metadata?.name ?? '', node: p.spec?.nodeName ?? '' }));
+export async function deleteLeftoverHelperPods(
+  client: KubeClient,
+  opts: { namespace?: string } = {},
+): Promise<{ deleted: HelperPodRef[]; failed: { pod: HelperPodRef; error: string }[] }> {
+  const pods = opts.namespace
+    ? await client.listPods(opts.namespace, { labelSelector: HELPER_SELECTOR })
+    : await client.listPodsAllNamespaces(HELPER_SELECTOR);
+  const refs = pods.map((p) => ({
+    namespace: p.metadata?.namespace ?? '',
+    name: p.metadata?.name ?? '',
+    node: p.spec?.nodeName ?? '',
+  }));
   const results = await Promise.allSettled(refs.map((r) => client.deletePod(r.namespace, r.name)));
   const deleted: HelperPodRef[] = [];
   const failed: { pod: HelperPodRef; error: string }[] = [];
   results.forEach((r, i) => {
     const pod = refs[i]!;
-    if (r.status === 'fulfilled' || (r.reason instanceof KubeAccessError && r.reason.kind === 'not-found')) deleted.push(pod);
+    if (r.status === 'fulfilled' || (r.reason instanceof KubeAccessError && r.reason.kind === 'not-found'))
+      deleted.push(pod);
     else failed.push({ pod, error: (r.reason as Error).message });
   });
   return { deleted, failed };
@@ -271,7 +299,11 @@ export async function deleteLeftoverHelperPods(client: KubeClient, opts: { names
  * On SIGINT/SIGTERM: abort the run, run `cleanup` (bounded), then exit with 130/143. A second
  * signal exits at once and says how to remove what is left.
  */
-export function installSignalCleanup(controller: AbortController, cleanup: () => Promise<void>, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): () => void {
+export function installSignalCleanup(
+  controller: AbortController,
+  cleanup: () => Promise<void>,
+  log: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+): () => void {
   let cleaning = false;
   const handler = (sig: NodeJS.Signals) => {
     const code = sig === 'SIGINT' ? 130 : 143;
@@ -283,7 +315,10 @@ export function installSignalCleanup(controller: AbortController, cleanup: () =>
     log(`${sig}: stopping; helper pods are deleted before exit`);
     controller.abort(new Error(`interrupted by ${sig}`));
     const bound = new Promise<void>((r) => setTimeout(r, 15_000).unref());
-    void Promise.race([cleanup().catch((e: Error) => log(`cleanup failed: ${e.message}; run: kubectl flannel cleanup`)), bound]).finally(() => process.exit(code));
+    void Promise.race([
+      cleanup().catch((e: Error) => log(`cleanup failed: ${e.message}; run: kubectl flannel cleanup`)),
+      bound,
+    ]).finally(() => process.exit(code));
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);

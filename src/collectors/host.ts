@@ -5,10 +5,34 @@
  * removed.
  */
 import { isIP } from 'node:net';
-import type { BackendType, Collected, Firewall, HostState, IptablesDump, RawCommand, Route, WireguardDevice } from '../snapshot/types.js';
+import type {
+  BackendType,
+  Collected,
+  Firewall,
+  HostState,
+  IptablesDump,
+  RawCommand,
+  Route,
+  WireguardDevice,
+} from '../snapshot/types.js';
 import {
-  DEFAULT_SUBNET_ENV, FDB, iptablesCommand, KERNEL, LINKS, NEIGHBOURS, NFT_RULESET, routeGetCommand, routesCommand,
-  rulesCommand, subnetEnvCommand, cniCommand, SYSCTLS, WIREGUARD, XFRM_POLICY, XFRM_STATE, type NodeCommand,
+  cniCommand,
+  DEFAULT_SUBNET_ENV,
+  FDB,
+  iptablesCommand,
+  KERNEL,
+  LINKS,
+  NEIGHBOURS,
+  NFT_RULESET,
+  type NodeCommand,
+  routeGetCommand,
+  routesCommand,
+  rulesCommand,
+  SYSCTLS,
+  subnetEnvCommand,
+  WIREGUARD,
+  XFRM_POLICY,
+  XFRM_STATE,
 } from './node-commands.js';
 import { formatIssue, type ParseIssue, type ParseResult } from './parse/issue.js';
 import { redactSecrets } from './parse/secrets.js';
@@ -57,8 +81,11 @@ export async function collectHost(node: string, runner: CommandRunner, opts: Col
   const cni = run(cniCommand(opts.cniConfDir, opts.cniBinDir));
   const sysctls = run(SYSCTLS);
   const xfrm = collectXfrm(run, opts.keepKeys);
-  const wantWg = opts.backend === undefined || opts.backend === null || opts.backend === 'wireguard' || opts.backend === 'other';
-  const wireguard: Promise<Outcome<WireguardDevice[]>> = wantWg ? run(WIREGUARD) : Promise.resolve({ status: 'skipped', error: `not a wireguard cluster (backend ${opts.backend})` });
+  const wantWg =
+    opts.backend === undefined || opts.backend === null || opts.backend === 'wireguard' || opts.backend === 'other';
+  const wireguard: Promise<Outcome<WireguardDevice[]>> = wantWg
+    ? run(WIREGUARD)
+    : Promise.resolve({ status: 'skipped', error: `not a wireguard cluster (backend ${opts.backend})` });
   const firewall = collectFirewall(run);
   const routeGets = collectRouteGets(run, opts.peerAddresses);
 
@@ -118,9 +145,11 @@ async function runCommand<T>(
     raw.push(entry);
     const where = form.argv.join(' ');
 
-    if (res.timedOut) return { status: 'timeout', error: `${where}: ${res.error ?? `timed out after ${timeoutMs} ms`}` };
+    if (res.timedOut)
+      return { status: 'timeout', error: `${where}: ${res.error ?? `timed out after ${timeoutMs} ms`}` };
     // The node's deadline passed or the run was cancelled: no point trying other forms.
-    if (signal?.aborted) return { status: 'timeout', error: `${where}: stopped (node deadline reached or run cancelled)` };
+    if (signal?.aborted)
+      return { status: 'timeout', error: `${where}: stopped (node deadline reached or run cancelled)` };
     if (isMissingTool(res)) return { status: 'unavailable', error: `${where}: ${missingText(res)}` };
     if (res.exitCode !== 0) {
       if (cmd.emptyWhen?.test(res.stderr)) return parsed(parseSafely(form.parse, ''), where, redact);
@@ -131,7 +160,9 @@ async function runCommand<T>(
     }
     const result = parseSafely(form.parse, res.stdout);
     if (!isLast && ('crash' in result || result.errors.length > 0)) {
-      fallbackReason = redact(`${where}: ${'crash' in result ? result.crash : formatIssue(result.errors[0] as ParseIssue)}`);
+      fallbackReason = redact(
+        `${where}: ${'crash' in result ? result.crash : formatIssue(result.errors[0] as ParseIssue)}`,
+      );
       continue;
     }
     return parsed(result, where, redact);
@@ -140,7 +171,11 @@ async function runCommand<T>(
 }
 
 /** A runner that throws (transport bug, exec error) becomes a result, so other parts carry on. */
-async function runSafely(runner: CommandRunner, argv: readonly string[], o: { timeoutMs: number; signal?: AbortSignal }): Promise<CommandResult> {
+async function runSafely(
+  runner: CommandRunner,
+  argv: readonly string[],
+  o: { timeoutMs: number; signal?: AbortSignal },
+): Promise<CommandResult> {
   try {
     return await runner.run(argv, o);
   } catch (e) {
@@ -248,7 +283,11 @@ async function collectRouteGets(
   addresses: readonly string[],
 ): Promise<Collected<Readonly<Record<string, Route | null>>>> {
   const bad = addresses.filter((a) => isIP(a) === 0);
-  if (bad.length > 0) return { status: 'failed', error: `ip route get: not an IP address: ${bad.map((b) => JSON.stringify(b)).join(', ')}` };
+  if (bad.length > 0)
+    return {
+      status: 'failed',
+      error: `ip route get: not an IP address: ${bad.map((b) => JSON.stringify(b)).join(', ')}`,
+    };
   const unique = [...new Set(addresses)];
   const outcomes = await Promise.all(unique.map((a) => run(routeGetCommand(a))));
   const out: Record<string, Route | null> = {};
@@ -274,10 +313,12 @@ function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
   return (task) =>
     new Promise((resolve, reject) => {
       queue.push(() => {
-        task().then(resolve, reject).finally(() => {
-          active--;
-          next();
-        });
+        task()
+          .then(resolve, reject)
+          .finally(() => {
+            active--;
+            next();
+          });
       });
       next();
     });

@@ -50,17 +50,36 @@ export function localRunner(opts: LocalRunnerOptions = {}): CommandRunner {
               resolve({ argv, exitCode: 0, stdout, stderr, durationMs });
               return;
             }
-            const e = err as NodeJS.ErrnoException & { code?: string | number; killed?: boolean; signal?: string | null };
+            const e = err as NodeJS.ErrnoException & {
+              code?: string | number;
+              killed?: boolean;
+              signal?: string | null;
+            };
             if (typeof e.code === 'number') {
               resolve({ argv, exitCode: e.code, stdout, stderr, durationMs });
             } else if (runOpts.signal?.aborted) {
               resolve({ argv, exitCode: null, stdout, stderr, durationMs, error: 'aborted' });
             } else if (e.killed) {
-              resolve({ argv, exitCode: null, stdout, stderr, durationMs, timedOut: true, error: `timed out after ${timeout} ms` });
+              resolve({
+                argv,
+                exitCode: null,
+                stdout,
+                stderr,
+                durationMs,
+                timedOut: true,
+                error: `timed out after ${timeout} ms`,
+              });
             } else if (e.code === 'ENOENT') {
               resolve({ argv, exitCode: null, stdout, stderr, durationMs, error: `${file}: command not found` });
             } else {
-              resolve({ argv, exitCode: null, stdout, stderr, durationMs, error: e.message.split('\n')[0] ?? String(e.code) });
+              resolve({
+                argv,
+                exitCode: null,
+                stdout,
+                stderr,
+                durationMs,
+                error: e.message.split('\n')[0] ?? String(e.code),
+              });
             }
           },
         );

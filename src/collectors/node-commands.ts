@@ -4,12 +4,22 @@
  * text forms old iproute2 and busybox `ip` understand. The collector (host.ts) falls back to the
  * next form when one fails and records why in the raw output.
  */
-import type { CniState, FdbEntry, IptablesDump, Link, Neighbour, Route, RoutingRule, SubnetEnv, WireguardDevice } from '../snapshot/types.js';
+import type {
+  CniState,
+  FdbEntry,
+  IptablesDump,
+  Link,
+  Neighbour,
+  Route,
+  RoutingRule,
+  SubnetEnv,
+  WireguardDevice,
+} from '../snapshot/types.js';
 import { parseCniListing } from './parse/cni.js';
 import { parseBridgeFdbJson } from './parse/fdb-json.js';
 import { parseBridgeFdbText } from './parse/fdb-text.js';
-import type { ParseResult } from './parse/issue.js';
 import { iptablesBackendOf, parseIptablesSave } from './parse/iptables-save.js';
+import type { ParseResult } from './parse/issue.js';
 import { parseIpAddrJson } from './parse/links-json.js';
 import { parseIpAddrText } from './parse/links-text.js';
 import { parseIpNeighJson } from './parse/neigh-json.js';
@@ -73,8 +83,16 @@ export function routesCommand(family: Family): NodeCommand<Route[]> {
   return {
     id,
     forms: [
-      { id: `${id}:json`, argv: [...ip(family), '-j', 'route', 'show', 'table', 'all'], parse: (s) => parseIpRouteJson(s, family) },
-      { id: `${id}:text`, argv: [...ip(family), 'route', 'show', 'table', 'all'], parse: (s) => parseIpRouteText(s, family) },
+      {
+        id: `${id}:json`,
+        argv: [...ip(family), '-j', 'route', 'show', 'table', 'all'],
+        parse: (s) => parseIpRouteJson(s, family),
+      },
+      {
+        id: `${id}:text`,
+        argv: [...ip(family), 'route', 'show', 'table', 'all'],
+        parse: (s) => parseIpRouteText(s, family),
+      },
     ],
     optional: false,
     ...(family === 'inet6' ? { emptyWhen: NO_IPV6 } : {}),
@@ -148,7 +166,10 @@ export const DEFAULT_CNI_CONF_DIR = '/etc/cni/net.d';
 export const DEFAULT_CNI_BIN_DIR = '/opt/cni/bin';
 
 /** The CNI config directory, the config the runtime loads (libcni: first by name), and the plugin binaries. */
-export function cniCommand(confDir: string = DEFAULT_CNI_CONF_DIR, binDir: string = DEFAULT_CNI_BIN_DIR): NodeCommand<CniState> {
+export function cniCommand(
+  confDir: string = DEFAULT_CNI_CONF_DIR,
+  binDir: string = DEFAULT_CNI_BIN_DIR,
+): NodeCommand<CniState> {
   const script = [
     'export LC_ALL=C',
     'if [ -d "$1" ]; then echo "#confdir"; ls -1 "$1"; f=$(ls -1 "$1" | grep -E "[.](conf|conflist|json)$" | head -n 1);',
@@ -157,7 +178,13 @@ export function cniCommand(confDir: string = DEFAULT_CNI_CONF_DIR, binDir: strin
   ].join('\n');
   return {
     id: 'cni',
-    forms: [{ id: 'cni:text', argv: ['sh', '-c', script, 'sh', confDir, binDir], parse: (out) => parseCniListing(out, confDir, binDir) }],
+    forms: [
+      {
+        id: 'cni:text',
+        argv: ['sh', '-c', script, 'sh', confDir, binDir],
+        parse: (out) => parseCniListing(out, confDir, binDir),
+      },
+    ],
     optional: false,
   };
 }
@@ -189,12 +216,21 @@ export const SYSCTLS: NodeCommand<Record<string, string>> = {
 };
 
 /** One iptables backend and family; `detect` reads the backend from a plain `iptables-save`. */
-export function iptablesCommand(backend: IptablesDump['backend'] | 'detect', family: Family): NodeCommand<IptablesDump> {
+export function iptablesCommand(
+  backend: IptablesDump['backend'] | 'detect',
+  family: Family,
+): NodeCommand<IptablesDump> {
   const bin = `${family === 'inet' ? 'iptables' : 'ip6tables'}${backend === 'detect' ? '' : `-${backend}`}-save`;
   const id = `iptables.${backend === 'detect' ? 'default' : backend}.${family}`;
   return {
     id,
-    forms: [{ id: `${id}:text`, argv: [bin], parse: (s) => parseIptablesSave(s, backend === 'detect' ? iptablesBackendOf(s) : backend, family) }],
+    forms: [
+      {
+        id: `${id}:text`,
+        argv: [bin],
+        parse: (s) => parseIptablesSave(s, backend === 'detect' ? iptablesBackendOf(s) : backend, family),
+      },
+    ],
     optional: true,
   };
 }
@@ -222,7 +258,9 @@ export function routeGetCommand(address: string): NodeCommand<Route[]> {
 }
 
 /** Every command one node collection runs, in the order it starts them. */
-export function nodeCommands(opts: { subnetEnvPath?: string; cniConfDir?: string; cniBinDir?: string; peerAddresses?: readonly string[] } = {}): NodeCommand<unknown>[] {
+export function nodeCommands(
+  opts: { subnetEnvPath?: string; cniConfDir?: string; cniBinDir?: string; peerAddresses?: readonly string[] } = {},
+): NodeCommand<unknown>[] {
   return [
     KERNEL,
     LINKS,

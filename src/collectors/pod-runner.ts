@@ -10,8 +10,8 @@
  *   commands inside it with nsenter (helper pods only: they mount /var/run/netns and hold SYS_ADMIN).
  */
 import type { Exec } from '@kubernetes/client-node';
-import { execInPod } from '../kube/exec.js';
 import { KubeAccessError } from '../kube/errors.js';
+import { execInPod } from '../kube/exec.js';
 import type { HelperPods } from './helper-pods.js';
 import { HELPER_CONTAINER } from './helper-pods.js';
 import type { CommandResult, CommandRunner } from './runner.js';
@@ -36,7 +36,11 @@ export interface PodTarget {
 }
 
 /** Result of one exec, plus why it should be retried elsewhere. */
-export type PodRunResult = CommandResult & { readonly toolMissing?: boolean; readonly podGone?: boolean; readonly accessError?: KubeAccessError };
+export type PodRunResult = CommandResult & {
+  readonly toolMissing?: boolean;
+  readonly podGone?: boolean;
+  readonly accessError?: KubeAccessError;
+};
 
 export class PodExecRunner implements CommandRunner {
   readonly description: string;
@@ -60,7 +64,12 @@ export class PodExecRunner implements CommandRunner {
       });
     } catch (e) {
       if (e instanceof KubeAccessError) {
-        return { ...failed(argv, e.message, started), accessError: e, podGone: e.kind === 'not-found', ...(e.kind === 'timeout' ? { timedOut: true } : {}) };
+        return {
+          ...failed(argv, e.message, started),
+          accessError: e,
+          podGone: e.kind === 'not-found',
+          ...(e.kind === 'timeout' ? { timedOut: true } : {}),
+        };
       }
       return failed(argv, `exec in ${this.description} failed: ${(e as Error).message}`, started);
     }
@@ -100,7 +109,9 @@ export class NodeRunner implements CommandRunner {
   private refused: string | null = null;
 
   constructor(private readonly o: NodeRunnerOptions) {
-    this.primary = o.flannelPod ? new PodExecRunner(o.exec, o.flannelPod, { timeoutMs: o.timeoutMs, signal: o.signal }) : null;
+    this.primary = o.flannelPod
+      ? new PodExecRunner(o.exec, o.flannelPod, { timeoutMs: o.timeoutMs, signal: o.signal })
+      : null;
     if (!this.primary) this.noteFallback(o.noFlannelPodReason ?? 'no running kube-flannel pod on this node');
   }
 
@@ -120,9 +131,17 @@ export class NodeRunner implements CommandRunner {
   private helperRunner(): Promise<PodExecRunner> {
     if (!this.o.helpers) return Promise.reject(new Error('helper pods are disabled (--no-helper-pods)'));
     const helpers = this.o.helpers;
-    this.helper ??= helpers.ensure(this.o.node, this.o.signal).then(
-      (ref) => new PodExecRunner(this.o.exec, { namespace: ref.namespace, pod: ref.name, container: HELPER_CONTAINER }, { timeoutMs: this.o.timeoutMs, signal: this.o.signal }, 'helper pod'),
-    );
+    this.helper ??= helpers
+      .ensure(this.o.node, this.o.signal)
+      .then(
+        (ref) =>
+          new PodExecRunner(
+            this.o.exec,
+            { namespace: ref.namespace, pod: ref.name, container: HELPER_CONTAINER },
+            { timeoutMs: this.o.timeoutMs, signal: this.o.signal },
+            'helper pod',
+          ),
+      );
     // A failed start is remembered: every later command reports the same reason at once.
     return this.helper;
   }
@@ -132,7 +151,11 @@ export class NodeRunner implements CommandRunner {
     try {
       runner = await this.helperRunner();
     } catch (e) {
-      return failed(argv, `no way onto node ${this.o.node}: ${this.fallbackReasons.join('; ')}; helper pod: ${(e as Error).message}`, started);
+      return failed(
+        argv,
+        `no way onto node ${this.o.node}: ${this.fallbackReasons.join('; ')}; helper pod: ${(e as Error).message}`,
+        started,
+      );
     }
     return runner.run(argv, opts);
   }
@@ -166,7 +189,8 @@ export class NodeRunner implements CommandRunner {
     return {
       description: `helper pod on ${this.o.node}`,
       run: (argv, opts) => {
-        if (!this.fallbackReasons.includes('pod network namespace work')) this.fallbackReasons.push('pod network namespace work');
+        if (!this.fallbackReasons.includes('pod network namespace work'))
+          this.fallbackReasons.push('pod network namespace work');
         return this.viaHelper(argv, opts ?? {}, performance.now());
       },
     };
@@ -180,14 +204,19 @@ export const NETNS_DIR = '/var/run/netns';
  * Finds the network namespace under `dir` that holds `podIP`, by listing every namespace's
  * addresses in one exec. Returns the namespace's path, or null.
  */
-export async function findPodNetns(runner: CommandRunner, podIP: string, opts: RunOptions & { dir?: string } = {}): Promise<string | null> {
+export async function findPodNetns(
+  runner: CommandRunner,
+  podIP: string,
+  opts: RunOptions & { dir?: string } = {},
+): Promise<string | null> {
   const dir = opts.dir ?? NETNS_DIR;
   if (!/^[0-9a-fA-F:.]+$/.test(podIP)) throw new Error(`not an IP address: ${podIP}`);
   if (!/^\/[\w./-]*$/.test(dir)) throw new Error(`unsafe netns directory: ${dir}`);
   // One shell loop instead of one exec per namespace: nodes can hold hundreds of pod netns.
   const script = `for f in ${dir}/*; do [ -e "$f" ] || continue; echo "@@netns $f"; nsenter --net="$f" ip -o addr show 2>/dev/null; done`;
   const r = await runner.run(['sh', '-c', script], opts);
-  if (r.exitCode === null && r.error) throw new Error(`listing network namespaces via ${runner.description}: ${r.error}`);
+  if (r.exitCode === null && r.error)
+    throw new Error(`listing network namespaces via ${runner.description}: ${r.error}`);
   let current: string | null = null;
   const family = podIP.includes(':') ? 'inet6' : 'inet';
   for (const line of r.stdout.split('\n')) {

@@ -19,5 +19,8 @@ export interface CommandResult {
 export interface CommandRunner {
   /** A short human description, e.g. "pod kube-flannel/kube-flannel-ds-abcde" or "netns node1". */
   readonly description: string;
-  run(argv: readonly string[], opts?: { readonly timeoutMs?: number; readonly signal?: AbortSignal }): Promise<CommandResult>;
+  run(
+    argv: readonly string[],
+    opts?: { readonly timeoutMs?: number; readonly signal?: AbortSignal },
+  ): Promise<CommandResult>;
 }

@@ -1,5 +1,5 @@
 /** `kubectl flannel bundle`: collect (or load) a snapshot and write a support bundle to attach to a ticket. */
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { analyze } from '../analyzers/run.js';
 import { bundleFiles, writeBundle } from '../bundle/write.js';
 import { UserError } from '../errors.js';
@@ -14,11 +14,17 @@ export function registerBundle(program: Command, live?: SnapshotSource): Command
   const cmd = program.command('bundle');
   addClusterOptions(cmd);
   return cmd
-    .description('Write a support bundle (.tar.gz): the snapshot, the report and every node\'s command output, secrets removed; `doctor --from` re-analyses it offline')
-    .option('-f, --file <path>', 'where to write the bundle (default: flannel-bundle-<time>.tar.gz in the current directory)')
+    .description(
+      "Write a support bundle (.tar.gz): the snapshot, the report and every node's command output, secrets removed; `doctor --from` re-analyses it offline",
+    )
+    .option(
+      '-f, --file <path>',
+      'where to write the bundle (default: flannel-bundle-<time>.tar.gz in the current directory)',
+    )
     .option('--from <file>', 'bundle a saved snapshot instead of collecting the cluster')
     .action(async (opts: { file?: string; from?: string; decryptEsp?: boolean }, self: Command) => {
-      if (opts.decryptEsp) throw new UserError('bundle never includes xfrm keys: it is meant to be shared; drop --decrypt-esp');
+      if (opts.decryptEsp)
+        throw new UserError('bundle never includes xfrm keys: it is meant to be shared; drop --decrypt-esp');
       const snapshot = await obtainSnapshot(opts.from, self, live);
       const report = buildReport(snapshot, analyze(snapshot));
       const files = bundleFiles(snapshot, renderText(report, styleFor({ isTTY: false }, {}, true)), renderJSON(report));
@@ -28,6 +34,8 @@ export function registerBundle(program: Command, live?: SnapshotSource): Command
       } catch (e) {
         throw new UserError(`cannot write the bundle to ${path}: ${(e as Error).message}`);
       }
-      process.stderr.write(`wrote ${path}: ${files.length} files, ${report.summary.nodesCollected}/${report.summary.nodes} nodes, ${report.summary.errors} errors and ${report.summary.warnings} warnings found\n  re-analyse offline: kubectl flannel doctor --from ${path}\n`);
+      process.stderr.write(
+        `wrote ${path}: ${files.length} files, ${report.summary.nodesCollected}/${report.summary.nodes} nodes, ${report.summary.errors} errors and ${report.summary.warnings} warnings found\n  re-analyse offline: kubectl flannel doctor --from ${path}\n`,
+      );
     });
 }

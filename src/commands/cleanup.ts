@@ -1,6 +1,6 @@
 /** `kubectl flannel cleanup`: delete every helper pod any run left behind (found by label). */
-import { Command, Option } from 'commander';
-import { HELPER_SELECTOR, deleteLeftoverHelperPods } from '../collectors/helper-pods.js';
+import { type Command, Option } from 'commander';
+import { deleteLeftoverHelperPods, HELPER_SELECTOR } from '../collectors/helper-pods.js';
 import { EXIT, UserError } from '../errors.js';
 import { KubeClient } from '../kube/client.js';
 import { KubeAccessError } from '../kube/errors.js';
@@ -20,13 +20,20 @@ export function registerCleanup(program: Command): Command {
     .description('Delete helper pods left behind by an interrupted or killed run')
     .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
     .option('--context <name>', 'kubeconfig context to use')
-    .addOption(new Option('--request-timeout <duration>', 'deadline for each API request (0 = none)').default(30_000, '30s').argParser((v) => parseDuration(v, '--request-timeout')))
+    .addOption(
+      new Option('--request-timeout <duration>', 'deadline for each API request (0 = none)')
+        .default(30_000, '30s')
+        .argParser((v) => parseDuration(v, '--request-timeout')),
+    )
     .option('-n, --namespace <ns>', 'only this namespace (default: all namespaces)')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Helper pods are found by the labels ${HELPER_SELECTOR}.
 It also removes the helper pods of a doctor run still in progress elsewhere (that run then reports
 those nodes as failed). They also stop by themselves after --helper-deadline (activeDeadlineSeconds); this
-removes them at once, e.g. after kubectl-flannel was killed with SIGKILL.`)
+removes them at once, e.g. after kubectl-flannel was killed with SIGKILL.`,
+    )
     .action(async (opts: CleanupOptions) => {
       const cfg = loadKubeConfig({ kubeconfig: opts.kubeconfig, context: opts.context });
       const client = new KubeClient(cfg.kc, opts.requestTimeout);
@@ -37,9 +44,11 @@ removes them at once, e.g. after kubectl-flannel was killed with SIGKILL.`)
         if (e instanceof KubeAccessError) throw new UserError(e.message, EXIT.cluster);
         throw e;
       }
-      for (const p of result.deleted) process.stdout.write(`deleted pod ${p.namespace}/${p.name}${p.node ? ` (node ${p.node})` : ''}\n`);
+      for (const p of result.deleted)
+        process.stdout.write(`deleted pod ${p.namespace}/${p.name}${p.node ? ` (node ${p.node})` : ''}\n`);
       if (result.deleted.length === 0 && result.failed.length === 0) process.stdout.write('no helper pods found\n');
-      for (const f of result.failed) process.stderr.write(`kubectl-flannel: could not delete pod ${f.pod.namespace}/${f.pod.name}: ${f.error}\n`);
+      for (const f of result.failed)
+        process.stderr.write(`kubectl-flannel: could not delete pod ${f.pod.namespace}/${f.pod.name}: ${f.error}\n`);
       if (result.failed.length) process.exitCode = EXIT.cluster;
     });
 }

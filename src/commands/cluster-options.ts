@@ -6,9 +6,9 @@
  *   addClusterOptions(cmd);
  *   … collectSnapshot({ ...clusterOptionsFrom(cmd.opts()), onProgress })
  */
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_FLANNEL_SELECTOR } from '../collectors/cluster.js';
-import { collectSnapshot, type CollectOptions } from '../collectors/cluster-collect.js';
+import { type CollectOptions, collectSnapshot } from '../collectors/cluster-collect.js';
 import { EXIT, UserError } from '../errors.js';
 import { KubeAccessError } from '../kube/errors.js';
 import { progressRenderer } from '../render/progress.js';
@@ -28,7 +28,10 @@ export function parseDuration(value: string, flag: string): number {
     total += Number(m[1]) * UNITS[m[2]!]!;
     matched = re.lastIndex;
   }
-  if (v === '' || matched !== v.length) throw new InvalidArgumentError(`${flag}: "${value}" is not a duration (examples: 30s, 2m, 1m30s, 500ms; a bare number means seconds)`);
+  if (v === '' || matched !== v.length)
+    throw new InvalidArgumentError(
+      `${flag}: "${value}" is not a duration (examples: 30s, 2m, 1m30s, 500ms; a bare number means seconds)`,
+    );
   return Math.round(total);
 }
 
@@ -38,13 +41,20 @@ function duration(flag: string) {
 
 function positiveInt(flag: string) {
   return (v: string) => {
-    if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError(`${flag}: "${v}" is not a positive whole number`);
+    if (!/^\d+$/.test(v) || Number(v) < 1)
+      throw new InvalidArgumentError(`${flag}: "${v}" is not a positive whole number`);
     return Number(v);
   };
 }
 
 function collect(v: string, prev: string[] = []): string[] {
-  return [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
+  return [
+    ...prev,
+    ...v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  ];
 }
 
 export const DEFAULTS = {
@@ -59,41 +69,115 @@ export const DEFAULTS = {
 
 export function addClusterOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)').helpGroup('Cluster access:'))
+    .addOption(
+      new Option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)').helpGroup(
+        'Cluster access:',
+      ),
+    )
     .addOption(new Option('--context <name>', 'kubeconfig context to use').helpGroup('Cluster access:'))
     .addOption(
-      new Option('--request-timeout <duration>', 'deadline for each API request (0 = none)').default(parseDuration(DEFAULTS.requestTimeout, '--request-timeout'), DEFAULTS.requestTimeout).argParser(duration('--request-timeout')).helpGroup('Cluster access:'),
-    )
-    .addOption(new Option('--flannel-namespace <ns>', 'namespace flannel runs in (default: kube-flannel, then kube-system)').helpGroup('Finding flannel:'))
-    .addOption(new Option('--flannel-daemonset <name>', 'flannel DaemonSet name (default: any matching --flannel-selector)').helpGroup('Finding flannel:'))
-    .addOption(new Option('--flannel-selector <selector>', 'label selector of the flannel DaemonSet').default(DEFAULT_FLANNEL_SELECTOR).helpGroup('Finding flannel:'))
-    .addOption(new Option('--flannel-configmap <name>', 'ConfigMap holding net-conf.json (default: the one the DaemonSet mounts, else kube-flannel-cfg)').helpGroup('Finding flannel:'))
-    .addOption(new Option('--node <name>', 'only collect this node (repeatable, or comma-separated)').argParser(collect).helpGroup('Which nodes:'))
-    .addOption(new Option('-l, --selector <selector>', 'only collect nodes matching this label selector').helpGroup('Which nodes:'))
-    .addOption(new Option('--concurrency <n>', 'nodes collected at once').default(DEFAULTS.concurrency).argParser(positiveInt('--concurrency')).helpGroup('Which nodes:'))
-    .addOption(
-      new Option('--node-timeout <duration>', 'give up on a node after this long').default(parseDuration(DEFAULTS.nodeTimeout, '--node-timeout'), DEFAULTS.nodeTimeout).argParser(duration('--node-timeout')).helpGroup('Which nodes:'),
+      new Option('--request-timeout <duration>', 'deadline for each API request (0 = none)')
+        .default(parseDuration(DEFAULTS.requestTimeout, '--request-timeout'), DEFAULTS.requestTimeout)
+        .argParser(duration('--request-timeout'))
+        .helpGroup('Cluster access:'),
     )
     .addOption(
-      new Option('--command-timeout <duration>', 'deadline for each command run on a node').default(parseDuration(DEFAULTS.commandTimeout, '--command-timeout'), DEFAULTS.commandTimeout).argParser(duration('--command-timeout')).helpGroup('Which nodes:'),
+      new Option(
+        '--flannel-namespace <ns>',
+        'namespace flannel runs in (default: kube-flannel, then kube-system)',
+      ).helpGroup('Finding flannel:'),
     )
-    .addOption(new Option('--image <image>', "helper pod image (default: the flannel DaemonSet's image, already on every node)").helpGroup('Helper pods:'))
-    .addOption(new Option('--image-pull-secret <name>', 'pull secret for --image (repeatable)').argParser(collect).helpGroup('Helper pods:'))
-    .addOption(new Option('--no-helper-pods', 'never create helper pods; nodes without a running flannel pod are reported as not collected').helpGroup('Helper pods:'))
     .addOption(
-      new Option('--node-access <mode>', 'how to reach nodes: auto (flannel pod, helper pod where needed), flannel-pod (never a helper pod), helper-pod (always a helper pod)')
+      new Option(
+        '--flannel-daemonset <name>',
+        'flannel DaemonSet name (default: any matching --flannel-selector)',
+      ).helpGroup('Finding flannel:'),
+    )
+    .addOption(
+      new Option('--flannel-selector <selector>', 'label selector of the flannel DaemonSet')
+        .default(DEFAULT_FLANNEL_SELECTOR)
+        .helpGroup('Finding flannel:'),
+    )
+    .addOption(
+      new Option(
+        '--flannel-configmap <name>',
+        'ConfigMap holding net-conf.json (default: the one the DaemonSet mounts, else kube-flannel-cfg)',
+      ).helpGroup('Finding flannel:'),
+    )
+    .addOption(
+      new Option('--node <name>', 'only collect this node (repeatable, or comma-separated)')
+        .argParser(collect)
+        .helpGroup('Which nodes:'),
+    )
+    .addOption(
+      new Option('-l, --selector <selector>', 'only collect nodes matching this label selector').helpGroup(
+        'Which nodes:',
+      ),
+    )
+    .addOption(
+      new Option('--concurrency <n>', 'nodes collected at once')
+        .default(DEFAULTS.concurrency)
+        .argParser(positiveInt('--concurrency'))
+        .helpGroup('Which nodes:'),
+    )
+    .addOption(
+      new Option('--node-timeout <duration>', 'give up on a node after this long')
+        .default(parseDuration(DEFAULTS.nodeTimeout, '--node-timeout'), DEFAULTS.nodeTimeout)
+        .argParser(duration('--node-timeout'))
+        .helpGroup('Which nodes:'),
+    )
+    .addOption(
+      new Option('--command-timeout <duration>', 'deadline for each command run on a node')
+        .default(parseDuration(DEFAULTS.commandTimeout, '--command-timeout'), DEFAULTS.commandTimeout)
+        .argParser(duration('--command-timeout'))
+        .helpGroup('Which nodes:'),
+    )
+    .addOption(
+      new Option(
+        '--image <image>',
+        "helper pod image (default: the flannel DaemonSet's image, already on every node)",
+      ).helpGroup('Helper pods:'),
+    )
+    .addOption(
+      new Option('--image-pull-secret <name>', 'pull secret for --image (repeatable)')
+        .argParser(collect)
+        .helpGroup('Helper pods:'),
+    )
+    .addOption(
+      new Option(
+        '--no-helper-pods',
+        'never create helper pods; nodes without a running flannel pod are reported as not collected',
+      ).helpGroup('Helper pods:'),
+    )
+    .addOption(
+      new Option(
+        '--node-access <mode>',
+        'how to reach nodes: auto (flannel pod, helper pod where needed), flannel-pod (never a helper pod), helper-pod (always a helper pod)',
+      )
         .choices(['auto', 'flannel-pod', 'helper-pod'])
         .default('auto')
         .helpGroup('Helper pods:'),
     )
     .addOption(
-      new Option('--helper-deadline <duration>', 'activeDeadlineSeconds of helper pods: the kubelet kills them after this even if kubectl-flannel dies')
+      new Option(
+        '--helper-deadline <duration>',
+        'activeDeadlineSeconds of helper pods: the kubelet kills them after this even if kubectl-flannel dies',
+      )
         .default(parseDuration(DEFAULTS.helperDeadline, '--helper-deadline'), DEFAULTS.helperDeadline)
         .argParser(duration('--helper-deadline'))
         .helpGroup('Helper pods:'),
     )
-    .addOption(new Option('--local', 'collect from this host instead of through the cluster (no API access needed)').helpGroup('Local mode:'))
-    .addOption(new Option('--netns <name>', 'with --local: collect inside this network namespace (as for `ip netns exec`)').helpGroup('Local mode:'));
+    .addOption(
+      new Option('--local', 'collect from this host instead of through the cluster (no API access needed)').helpGroup(
+        'Local mode:',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--netns <name>',
+        'with --local: collect inside this network namespace (as for `ip netns exec`)',
+      ).helpGroup('Local mode:'),
+    );
 }
 
 /** Raw option values as commander returns them for the flags above. */
@@ -126,21 +210,45 @@ export function clusterOptionsFrom(o: ClusterFlagValues): CollectOptions {
   const commandTimeoutMs = o.commandTimeout ?? parseDuration(DEFAULTS.commandTimeout, '--command-timeout');
   if (o.netns !== undefined && !o.local) throw new UserError('--netns needs --local', EXIT.usage);
   if (o.local) {
-    const clusterOnly = (['kubeconfig', 'context', 'flannelNamespace', 'flannelDaemonset', 'flannelConfigmap', 'node', 'selector', 'image'] as const).filter((k) => o[k] !== undefined);
+    const clusterOnly = (
+      [
+        'kubeconfig',
+        'context',
+        'flannelNamespace',
+        'flannelDaemonset',
+        'flannelConfigmap',
+        'node',
+        'selector',
+        'image',
+      ] as const
+    ).filter((k) => o[k] !== undefined);
     if (clusterOnly.length) {
       const flag = (k: string) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-      throw new UserError(`--local does not use the cluster, so ${clusterOnly.map(flag).join(', ')} cannot be combined with it`, EXIT.usage);
+      throw new UserError(
+        `--local does not use the cluster, so ${clusterOnly.map(flag).join(', ')} cannot be combined with it`,
+        EXIT.usage,
+      );
     }
     return { mode: 'local', netns: o.netns, keepKeys, commandTimeoutMs };
   }
-  if (o.nodeAccess === 'helper-pod' && o.helperPods === false) throw new UserError('--node-access helper-pod and --no-helper-pods contradict each other', EXIT.usage);
+  if (o.nodeAccess === 'helper-pod' && o.helperPods === false)
+    throw new UserError('--node-access helper-pod and --no-helper-pods contradict each other', EXIT.usage);
   const helperDeadlineMs = o.helperDeadline ?? parseDuration(DEFAULTS.helperDeadline, '--helper-deadline');
-  if (helperDeadlineMs < 30_000) throw new UserError(`--helper-deadline ${Math.round(helperDeadlineMs / 1000)}s is too short: helper pods need at least 30s to start and run`, EXIT.usage);
+  if (helperDeadlineMs < 30_000)
+    throw new UserError(
+      `--helper-deadline ${Math.round(helperDeadlineMs / 1000)}s is too short: helper pods need at least 30s to start and run`,
+      EXIT.usage,
+    );
   return {
     mode: 'cluster',
     kube: { kubeconfig: o.kubeconfig, context: o.context },
     requestTimeoutMs: o.requestTimeout ?? parseDuration(DEFAULTS.requestTimeout, '--request-timeout'),
-    flannel: { namespace: o.flannelNamespace, daemonSet: o.flannelDaemonset, selector: o.flannelSelector, configMap: o.flannelConfigmap },
+    flannel: {
+      namespace: o.flannelNamespace,
+      daemonSet: o.flannelDaemonset,
+      selector: o.flannelSelector,
+      configMap: o.flannelConfigmap,
+    },
     nodeNames: o.node ?? [],
     nodeSelector: o.selector,
     concurrency: o.concurrency ?? DEFAULTS.concurrency,

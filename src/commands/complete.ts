@@ -7,7 +7,7 @@
  * Candidates come from the commander tree, so new commands and flags complete without changes
  * here; --context comes from the kubeconfig and --node from the cluster (bounded to 3 s).
  */
-import { Command, type Option } from 'commander';
+import type { Command, Option } from 'commander';
 import { KubeClient } from '../kube/client.js';
 import { loadKubeConfig, readKubeConfigFiles } from '../kube/kubeconfig.js';
 
@@ -37,7 +37,10 @@ function optionValue(args: readonly string[], names: readonly string[]): string 
 async function valuesFor(flag: string, args: readonly string[]): Promise<string[]> {
   const kube = { kubeconfig: optionValue(args, ['--kubeconfig']), context: optionValue(args, ['--context']) };
   try {
-    if (flag === '--context') return readKubeConfigFiles({ kubeconfig: kube.kubeconfig }).kc.getContexts().map((c) => c.name);
+    if (flag === '--context')
+      return readKubeConfigFiles({ kubeconfig: kube.kubeconfig })
+        .kc.getContexts()
+        .map((c) => c.name);
     if (flag === '--node') {
       const cfg = loadKubeConfig(kube);
       return (await new KubeClient(cfg.kc, 3000).listNodes()).map((n) => n.metadata?.name ?? '').filter(Boolean);
@@ -66,9 +69,14 @@ export async function complete(program: Command, words: readonly string[]): Prom
     else if (prevOpt.argChoices) lines = prevOpt.argChoices;
     else lines = await valuesFor(flag, args);
   } else if (current.startsWith('-')) {
-    lines = [...cmd.options.filter((o) => !o.hidden).map((o) => `${longName(o)}\t${o.description}`), '--help\tdisplay help'];
+    lines = [
+      ...cmd.options.filter((o) => !o.hidden).map((o) => `${longName(o)}\t${o.description}`),
+      '--help\tdisplay help',
+    ];
   } else if (cmd.commands.length) {
-    lines = cmd.commands.filter((c) => !(c as Command & { _hidden?: boolean })._hidden && !c.name().startsWith('__')).map((c) => `${c.name()}\t${c.description().split('\n')[0]}`);
+    lines = cmd.commands
+      .filter((c) => !(c as Command & { _hidden?: boolean })._hidden && !c.name().startsWith('__'))
+      .map((c) => `${c.name()}\t${c.description().split('\n')[0]}`);
   }
   const matching = lines.filter((l) => l.startsWith(current));
   return [...matching, `:${directive}`].join('\n') + '\n';
@@ -90,7 +98,9 @@ export function registerComplete(program: Command): void {
     .argument('<shell>', 'bash')
     .action((shell: string) => {
       if (shell !== 'bash') {
-        process.stderr.write(`kubectl-flannel: completion for ${JSON.stringify(shell)} is not available; supported: bash (kubectl's own completion covers the others through kubectl_complete-flannel)\n`);
+        process.stderr.write(
+          `kubectl-flannel: completion for ${JSON.stringify(shell)} is not available; supported: bash (kubectl's own completion covers the others through kubectl_complete-flannel)\n`,
+        );
         process.exitCode = 3;
         return;
       }

@@ -1,13 +1,13 @@
 /** `kubectl flannel doctor`: obtain a snapshot, analyse it, render the findings, exit by severity. */
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { analyze } from '../analyzers/run.js';
-import { EXIT, UserError, type ExitCode } from '../errors.js';
-import { readSnapshot, writeSnapshot } from '../snapshot/io.js';
-import type { Snapshot } from '../snapshot/types.js';
+import { EXIT, type ExitCode, UserError } from '../errors.js';
 import { buildReport, type DoctorReport } from '../render/report.js';
 import { renderJSON, renderYAML } from '../render/structured.js';
 import { styleFor } from '../render/style.js';
 import { renderText } from '../render/text.js';
+import { readSnapshot, writeSnapshot } from '../snapshot/io.js';
+import type { Snapshot } from '../snapshot/types.js';
 import { addClusterOptions } from './cluster-options.js';
 
 export interface DoctorOptions {
@@ -23,28 +23,43 @@ export interface DoctorOptions {
 /** How doctor gets a snapshot when not reading one from a file; set by the live collection module. */
 export type SnapshotSource = (cmd: Command) => Promise<Snapshot>;
 
-const collect = (value: string, previous: string[]) => [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
+const collect = (value: string, previous: string[]) => [
+  ...previous,
+  ...value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+];
 
 export function registerDoctor(program: Command, live?: SnapshotSource): Command {
   const cmd = program
     .command('doctor')
-    .description("Collect flannel's state from every node, compare it with what flannel must have configured, and report every difference with evidence and the fix")
+    .description(
+      "Collect flannel's state from every node, compare it with what flannel must have configured, and report every difference with evidence and the fix",
+    )
     .option('--from <file>', 'analyse a saved snapshot (doctor --save, or a support bundle) instead of the cluster')
     .option('--save <file>', 'also write the collected snapshot (secrets removed) to this file')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json', 'yaml']).default('text'))
     .option('--check <id>', 'run only this check (repeatable, or comma-separated)', collect, [])
     .option('--skip <id>', 'skip this check (repeatable, or comma-separated)', collect, [])
-    .addOption(new Option('--fail-on <severity>', 'exit non-zero from this severity on').choices(['error', 'warning']).default('error'))
+    .addOption(
+      new Option('--fail-on <severity>', 'exit non-zero from this severity on')
+        .choices(['error', 'warning'])
+        .default('error'),
+    )
     .option('--no-color', 'never colour the output (NO_COLOR is honoured too)');
   addClusterOptions(cmd)
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Exit codes: 0 no problem found; 2 errors found; 1 warnings found with --fail-on warning;
             3 bad usage or unreadable input; 4 cluster unreachable or access denied.
 
 Examples:
   kubectl flannel doctor
   kubectl flannel doctor --from snapshot.json -o json
-  kubectl flannel doctor --check vxlan-fdb,peer-routes --fail-on warning`)
+  kubectl flannel doctor --check vxlan-fdb,peer-routes --fail-on warning`,
+    )
     .action(async (opts: DoctorOptions, self: Command) => {
       const snapshot = await obtainSnapshot(opts.from, self, live);
       if (opts.save) await writeSnapshot(opts.save, snapshot);
@@ -57,7 +72,11 @@ Examples:
 }
 
 /** The snapshot a command works on: a saved file (snapshot or bundle) with --from, else collected live. */
-export async function obtainSnapshot(from: string | undefined, cmd: Command, live: SnapshotSource | undefined): Promise<Snapshot> {
+export async function obtainSnapshot(
+  from: string | undefined,
+  cmd: Command,
+  live: SnapshotSource | undefined,
+): Promise<Snapshot> {
   if (from) return readSnapshot(from);
   if (!live) throw new UserError('live collection is not available in this build; use --from FILE', EXIT.usage);
   return live(cmd);

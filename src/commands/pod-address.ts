@@ -9,14 +9,17 @@ import { KubeClient } from '../kube/client.js';
 import { KubeAccessError } from '../kube/errors.js';
 import { loadKubeConfig } from '../kube/kubeconfig.js';
 import { familyOf } from '../net/cidr.js';
-import { parseDuration, DEFAULTS } from './cluster-options.js';
+import { DEFAULTS, parseDuration } from './cluster-options.js';
 
 export async function resolvePodIPs(cmd: Command, args: readonly string[]): Promise<string[]> {
   const o = cmd.opts<{ kubeconfig?: string; context?: string; requestTimeout?: number; node?: string[] }>();
   if (args.every((a) => familyOf(a))) return [...args];
   try {
     const cfg = loadKubeConfig({ kubeconfig: o.kubeconfig, context: o.context });
-    const client = new KubeClient(cfg.kc, o.requestTimeout ?? parseDuration(DEFAULTS.requestTimeout, '--request-timeout'));
+    const client = new KubeClient(
+      cfg.kc,
+      o.requestTimeout ?? parseDuration(DEFAULTS.requestTimeout, '--request-timeout'),
+    );
     const defaultNs = cfg.namespace ?? 'default';
     const nodes = new Set<string>();
     const ips: string[] = [];
@@ -25,18 +28,22 @@ export async function resolvePodIPs(cmd: Command, args: readonly string[]): Prom
         ips.push(a);
         continue;
       }
-      const [ns, name] = a.includes('/') ? a.split('/', 2) as [string, string] : [defaultNs, a];
+      const [ns, name] = a.includes('/') ? (a.split('/', 2) as [string, string]) : [defaultNs, a];
       const pod = await client.readPod(ns, name);
       const ip = pod.status?.podIP;
       if (!ip) throw new UserError(`pod ${ns}/${name} has no IP yet (phase ${pod.status?.phase ?? 'unknown'})`);
-      if (pod.spec?.hostNetwork) throw new UserError(`pod ${ns}/${name} uses the host network (${ip}); trace pod-network pods, or give node IPs`);
+      if (pod.spec?.hostNetwork)
+        throw new UserError(
+          `pod ${ns}/${name} uses the host network (${ip}); trace pod-network pods, or give node IPs`,
+        );
       if (pod.spec?.nodeName) nodes.add(pod.spec.nodeName);
       ips.push(ip);
     }
     if (!o.node?.length && nodes.size) cmd.setOptionValue('node', [...nodes]);
     return ips;
   } catch (e) {
-    if (e instanceof KubeAccessError) throw new UserError(e.message, e.kind === 'not-found' ? EXIT.usage : EXIT.cluster);
+    if (e instanceof KubeAccessError)
+      throw new UserError(e.message, e.kind === 'not-found' ? EXIT.usage : EXIT.cluster);
     throw e;
   }
 }

@@ -1,44 +1,68 @@
 /** `kubectl flannel trace SRC DST`: the packet's path hop by hop, on a live cluster or a saved snapshot. */
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { trace } from '../analyzers/trace/trace.js';
 import { EXIT, UserError } from '../errors.js';
 import { familyOf } from '../net/cidr.js';
-import { renderTraceText } from '../render/trace.js';
 import { styleFor } from '../render/style.js';
-import { obtainSnapshot, type SnapshotSource } from './doctor.js';
+import { renderTraceText } from '../render/trace.js';
 import { addClusterOptions } from './cluster-options.js';
+import { obtainSnapshot, type SnapshotSource } from './doctor.js';
 import { resolvePodIPs } from './pod-address.js';
 
 export function registerTrace(program: Command, live?: SnapshotSource): Command {
   const cmd = program.command('trace');
   addClusterOptions(cmd);
   return cmd
-    .description('Follow a packet from SRC to DST hop by hop through the kernel tables of each node, and show the first hop that breaks')
+    .description(
+      'Follow a packet from SRC to DST hop by hop through the kernel tables of each node, and show the first hop that breaks',
+    )
     .argument('<src>', 'source: a pod (NAMESPACE/NAME, or NAME in the default namespace) or an IP address')
     .argument('<dst>', 'destination: a pod or an IP address')
-    .option('--from <file>', 'trace on a saved snapshot (doctor --save) instead of the cluster; SRC and DST must then be IP addresses')
+    .option(
+      '--from <file>',
+      'trace on a saved snapshot (doctor --save) instead of the cluster; SRC and DST must then be IP addresses',
+    )
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
     .option('--no-color', 'never colour the output')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Exit codes: 0 the packet arrives; 2 a hop breaks; 3 bad usage or input; 4 cluster unreachable.
 
 Examples:
   kubectl flannel trace default/client default/server
-  kubectl flannel trace 10.244.1.5 10.244.2.7 --from snapshot.json -o json`)
-    .action(async (srcArg: string, dstArg: string, opts: { from?: string; output: 'text' | 'json'; color: boolean }, self: Command) => {
-      let src = srcArg;
-      let dst = dstArg;
-      if (opts.from) {
-        for (const a of [srcArg, dstArg]) if (!familyOf(a)) throw new UserError(`with --from, SRC and DST must be IP addresses ("${a}" is not): a snapshot holds no pods`);
-      } else if (live) {
-        const ips = await resolvePodIPs(self, [srcArg, dstArg]);
-        src = ips[0]!;
-        dst = ips[1]!;
-      }
-      const snapshot = await obtainSnapshot(opts.from, self, live);
-      if (familyOf(src) !== familyOf(dst)) throw new UserError(`SRC ${src} and DST ${dst} are of different IP families`);
-      const result = trace(snapshot, src, dst);
-      process.stdout.write(opts.output === 'json' ? JSON.stringify(result, null, 2) + '\n' : renderTraceText(result, styleFor(process.stdout, process.env, !opts.color)));
-      process.exitCode = result.brokenAt === null ? EXIT.ok : EXIT.errors;
-    });
+  kubectl flannel trace 10.244.1.5 10.244.2.7 --from snapshot.json -o json`,
+    )
+    .action(
+      async (
+        srcArg: string,
+        dstArg: string,
+        opts: { from?: string; output: 'text' | 'json'; color: boolean },
+        self: Command,
+      ) => {
+        let src = srcArg;
+        let dst = dstArg;
+        if (opts.from) {
+          for (const a of [srcArg, dstArg])
+            if (!familyOf(a))
+              throw new UserError(
+                `with --from, SRC and DST must be IP addresses ("${a}" is not): a snapshot holds no pods`,
+              );
+        } else if (live) {
+          const ips = await resolvePodIPs(self, [srcArg, dstArg]);
+          src = ips[0]!;
+          dst = ips[1]!;
+        }
+        const snapshot = await obtainSnapshot(opts.from, self, live);
+        if (familyOf(src) !== familyOf(dst))
+          throw new UserError(`SRC ${src} and DST ${dst} are of different IP families`);
+        const result = trace(snapshot, src, dst);
+        process.stdout.write(
+          opts.output === 'json'
+            ? JSON.stringify(result, null, 2) + '\n'
+            : renderTraceText(result, styleFor(process.stdout, process.env, !opts.color)),
+        );
+        process.exitCode = result.brokenAt === null ? EXIT.ok : EXIT.errors;
+      },
+    );
 }

@@ -5,18 +5,18 @@
  */
 import {
   AppsV1Api,
+  type ConfigurationOptions,
   CoreV1Api,
+  type KubeConfig,
   NetworkingV1Api,
   Observable,
   type RequestContext,
-  type ConfigurationOptions,
-  type KubeConfig,
   type V1ConfigMap,
   type V1DaemonSet,
   type V1Node,
   type V1Pod,
 } from '@kubernetes/client-node';
-import { toKubeAccessError, type KubeOperation } from './errors.js';
+import { type KubeOperation, toKubeAccessError } from './errors.js';
 
 const PAGE = 500;
 
@@ -48,7 +48,11 @@ export class KubeClient {
   }
 
   /** Runs one API call under a deadline and maps its failure to a KubeAccessError for `op`. */
-  async call<T>(op: KubeOperation, fn: (options: ConfigurationOptions) => Promise<T>, opts: CallOptions = {}): Promise<T> {
+  async call<T>(
+    op: KubeOperation,
+    fn: (options: ConfigurationOptions) => Promise<T>,
+    opts: CallOptions = {},
+  ): Promise<T> {
     const signals: AbortSignal[] = [];
     const timeoutMs = opts.timeoutMs ?? this.requestTimeoutMs;
     if (timeoutMs > 0) signals.push(AbortSignal.timeout(timeoutMs));
@@ -88,7 +92,9 @@ export class KubeClient {
   }
 
   /** Lists in pages of PAGE, as kubectl does, so a 5000-node list does not load the API server in one response. */
-  private async paged<T>(page: (cont: string | undefined) => Promise<{ items: T[]; metadata?: { _continue?: string } }>): Promise<T[]> {
+  private async paged<T>(
+    page: (cont: string | undefined) => Promise<{ items: T[]; metadata?: { _continue?: string } }>,
+  ): Promise<T[]> {
     const all: T[] = [];
     let cont: string | undefined;
     do {
@@ -100,7 +106,11 @@ export class KubeClient {
   }
 
   listNodes(labelSelector?: string, opts?: CallOptions): Promise<V1Node[]> {
-    return this.call({ verb: 'list', resource: 'nodes' }, (o) => this.paged((c) => this.core.listNode({ labelSelector, limit: this.pageSize, _continue: c }, o)), opts);
+    return this.call(
+      { verb: 'list', resource: 'nodes' },
+      (o) => this.paged((c) => this.core.listNode({ labelSelector, limit: this.pageSize, _continue: c }, o)),
+      opts,
+    );
   }
 
   readNode(name: string, opts?: CallOptions): Promise<V1Node> {
@@ -116,41 +126,85 @@ export class KubeClient {
   }
 
   readDaemonSet(namespace: string, name: string, opts?: CallOptions): Promise<V1DaemonSet> {
-    return this.call({ verb: 'get', resource: 'daemonsets.apps', namespace, name }, (o) => this.apps.readNamespacedDaemonSet({ namespace, name }, o), opts);
+    return this.call(
+      { verb: 'get', resource: 'daemonsets.apps', namespace, name },
+      (o) => this.apps.readNamespacedDaemonSet({ namespace, name }, o),
+      opts,
+    );
   }
 
   readConfigMap(namespace: string, name: string, opts?: CallOptions): Promise<V1ConfigMap> {
-    return this.call({ verb: 'get', resource: 'configmaps', namespace, name }, (o) => this.core.readNamespacedConfigMap({ namespace, name }, o), opts);
+    return this.call(
+      { verb: 'get', resource: 'configmaps', namespace, name },
+      (o) => this.core.readNamespacedConfigMap({ namespace, name }, o),
+      opts,
+    );
   }
 
-  listPods(namespace: string, selectors: { labelSelector?: string; fieldSelector?: string } = {}, opts?: CallOptions): Promise<V1Pod[]> {
-    return this.call({ verb: 'list', resource: 'pods', namespace }, (o) => this.paged((c) => this.core.listNamespacedPod({ namespace, ...selectors, limit: this.pageSize, _continue: c }, o)), opts);
+  listPods(
+    namespace: string,
+    selectors: { labelSelector?: string; fieldSelector?: string } = {},
+    opts?: CallOptions,
+  ): Promise<V1Pod[]> {
+    return this.call(
+      { verb: 'list', resource: 'pods', namespace },
+      (o) =>
+        this.paged((c) =>
+          this.core.listNamespacedPod({ namespace, ...selectors, limit: this.pageSize, _continue: c }, o),
+        ),
+      opts,
+    );
   }
 
   listPodsAllNamespaces(labelSelector: string, opts?: CallOptions): Promise<V1Pod[]> {
-    return this.call({ verb: 'list', resource: 'pods' }, async (o) => (await this.core.listPodForAllNamespaces({ labelSelector }, o)).items, opts);
+    return this.call(
+      { verb: 'list', resource: 'pods' },
+      async (o) => (await this.core.listPodForAllNamespaces({ labelSelector }, o)).items,
+      opts,
+    );
   }
 
   readPod(namespace: string, name: string, opts?: CallOptions): Promise<V1Pod> {
-    return this.call({ verb: 'get', resource: 'pods', namespace, name }, (o) => this.core.readNamespacedPod({ namespace, name }, o), opts);
+    return this.call(
+      { verb: 'get', resource: 'pods', namespace, name },
+      (o) => this.core.readNamespacedPod({ namespace, name }, o),
+      opts,
+    );
   }
 
   createPod(namespace: string, body: V1Pod, opts?: CallOptions): Promise<V1Pod> {
-    return this.call({ verb: 'create', resource: 'pods', namespace, name: body.metadata?.name }, (o) => this.core.createNamespacedPod({ namespace, body }, o), opts);
+    return this.call(
+      { verb: 'create', resource: 'pods', namespace, name: body.metadata?.name },
+      (o) => this.core.createNamespacedPod({ namespace, body }, o),
+      opts,
+    );
   }
 
   async deletePod(namespace: string, name: string, opts?: CallOptions): Promise<void> {
     await this.call(
       { verb: 'delete', resource: 'pods', namespace, name },
-      (o) => this.core.deleteNamespacedPod({ namespace, name, gracePeriodSeconds: 0, propagationPolicy: 'Background' }, o),
+      (o) =>
+        this.core.deleteNamespacedPod({ namespace, name, gracePeriodSeconds: 0, propagationPolicy: 'Background' }, o),
       opts,
     );
   }
 
-  readPodLog(namespace: string, name: string, container: string, q: { tailLines: number; previous: boolean }, opts?: CallOptions): Promise<string> {
+  readPodLog(
+    namespace: string,
+    name: string,
+    container: string,
+    q: { tailLines: number; previous: boolean },
+    opts?: CallOptions,
+  ): Promise<string> {
     return this.call(
       { verb: 'get', resource: 'pods/log', namespace, name },
-      async (o) => String(await this.core.readNamespacedPodLog({ namespace, name, container, tailLines: q.tailLines, previous: q.previous }, o)),
+      async (o) =>
+        String(
+          await this.core.readNamespacedPodLog(
+            { namespace, name, container, tailLines: q.tailLines, previous: q.previous },
+            o,
+          ),
+        ),
       opts,
     );
   }

@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { Writable, PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import tls from 'node:tls';
 import { Exec, type KubeConfig, type V1Status } from '@kubernetes/client-node';
 // Not re-exported by the package index; the package has no `exports` map, so the deep path is public.
@@ -58,7 +58,8 @@ const TOOL_MISSING = /executable file not found|no such file or directory|not fo
 function exitCodeOf(status: V1Status): number | null {
   if (status.status === 'Success') return 0;
   const cause = status.details?.causes?.find((c) => c.reason === 'ExitCode');
-  if (status.reason === 'NonZeroExitCode' && cause?.message && /^\d+$/.test(cause.message)) return Number(cause.message);
+  if (status.reason === 'NonZeroExitCode' && cause?.message && /^\d+$/.test(cause.message))
+    return Number(cause.message);
   // KWOK's streaming server (and runtimes whose errors are not k8s.io/utils ExitErrors) report a
   // non-zero exit as an InternalError ending in Go's "exit status N".
   const goExit = /: exit status (\d+)$/.exec(status.message ?? '');
@@ -66,7 +67,13 @@ function exitCodeOf(status: V1Status): number | null {
   return null;
 }
 
-type WsOptions = Record<string, unknown> & { ca?: unknown; cert?: unknown; key?: unknown; servername?: string; rejectUnauthorized?: boolean };
+type WsOptions = Record<string, unknown> & {
+  ca?: unknown;
+  cert?: unknown;
+  key?: unknown;
+  servername?: string;
+  rejectUnauthorized?: boolean;
+};
 type WsCtor = new (uri: string, protocols: string[], opts: WsOptions) => unknown;
 // client-node's own WebSocket implementation (isomorphic-ws is `ws` on Node); untyped here on purpose.
 const WebSocketImpl = createRequire(import.meta.url)('isomorphic-ws') as WsCtor;
@@ -79,8 +86,15 @@ function cachedTlsFactory(): (uri: string, protocols: string[], opts: WsOptions)
   const contexts = new Map<string, tls.SecureContext>();
   return (uri, protocols, opts) => {
     if (!uri.startsWith('wss:')) return new WebSocketImpl(uri, protocols, opts);
-    const material = { ca: opts.ca, cert: opts.cert, key: opts.key } as Pick<tls.SecureContextOptions, 'ca' | 'cert' | 'key'>;
-    const id = createHash('sha256').update(JSON.stringify([material.ca, material.cert, material.key].map((v) => (v === undefined ? null : String(v))))).digest('hex');
+    const material = { ca: opts.ca, cert: opts.cert, key: opts.key } as Pick<
+      tls.SecureContextOptions,
+      'ca' | 'cert' | 'key'
+    >;
+    const id = createHash('sha256')
+      .update(
+        JSON.stringify([material.ca, material.cert, material.key].map((v) => (v === undefined ? null : String(v)))),
+      )
+      .digest('hex');
     let secureContext = contexts.get(id);
     if (!secureContext) {
       secureContext = tls.createSecureContext(material);
@@ -110,7 +124,9 @@ export async function execInPod(exec: Exec, req: ExecRequest): Promise<ExecResul
   const op = { verb: 'create', resource: 'pods/exec', namespace: req.namespace, name: req.pod };
 
   let settle!: (r: { status: V1Status | null; closeReason: string | null }) => void;
-  const finished = new Promise<{ status: V1Status | null; closeReason: string | null }>((resolve) => (settle = resolve));
+  const finished = new Promise<{ status: V1Status | null; closeReason: string | null }>(
+    (resolve) => (settle = resolve),
+  );
   let status: V1Status | null = null;
 
   const finish = (kind: ExecStatus, exitCode: number | null, error?: string): ExecResult => {
@@ -118,7 +134,8 @@ export async function execInPod(exec: Exec, req: ExecRequest): Promise<ExecResul
     const err = stderr.text();
     const truncated = stdout.truncated || stderr.truncated ? ` (output truncated at ${MAX_OUTPUT_BYTES} bytes)` : '';
     const message = error !== undefined ? error + truncated : truncated ? truncated.trim() : undefined;
-    const toolMissing = exitCode === 127 || exitCode === 126 || (exitCode === null && TOOL_MISSING.test(`${error ?? ''} ${err}`));
+    const toolMissing =
+      exitCode === 127 || exitCode === 126 || (exitCode === null && TOOL_MISSING.test(`${error ?? ''} ${err}`));
     return {
       argv: req.argv,
       exitCode,
@@ -133,15 +150,27 @@ export async function execInPod(exec: Exec, req: ExecRequest): Promise<ExecResul
   };
 
   if (signal.aborted) {
-    return deadline.aborted ? finish('timeout', null, `timed out after ${req.timeoutMs} ms`) : finish('failed', null, 'cancelled');
+    return deadline.aborted
+      ? finish('timeout', null, `timed out after ${req.timeoutMs} ms`)
+      : finish('failed', null, 'cancelled');
   }
 
   let socket: Awaited<ReturnType<Exec['exec']>>;
   try {
-    const connecting = exec.exec(req.namespace, req.pod, req.container, [...req.argv], stdout, stderr, null, false, (s) => {
-      status = s;
-      settle({ status: s, closeReason: null });
-    });
+    const connecting = exec.exec(
+      req.namespace,
+      req.pod,
+      req.container,
+      [...req.argv],
+      stdout,
+      stderr,
+      null,
+      false,
+      (s) => {
+        status = s;
+        settle({ status: s, closeReason: null });
+      },
+    );
     // The handshake itself can hang (a black-holed API server), so it races the deadline too.
     socket = await new Promise((resolve, reject) => {
       const onAbort = () => reject(signal.reason);
@@ -190,5 +219,9 @@ export async function execInPod(exec: Exec, req: ExecRequest): Promise<ExecResul
   }
   if (end.closeReason === 'timeout') return finish('timeout', null, `timed out after ${req.timeoutMs} ms`);
   if (end.closeReason === 'cancelled') return finish('failed', null, 'cancelled');
-  return finish('failed', null, `connection ${end.closeReason ?? 'closed'} before the command reported an exit status${socketError ? `: ${socketError}` : ''}`);
+  return finish(
+    'failed',
+    null,
+    `connection ${end.closeReason ?? 'closed'} before the command reported an exit status${socketError ? `: ${socketError}` : ''}`,
+  );
 }

@@ -12,7 +12,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { KubeConfig, type Cluster, type Context, type User } from '@kubernetes/client-node';
+import { type Cluster, type Context, KubeConfig, type User } from '@kubernetes/client-node';
 import { EXIT, UserError } from '../errors.js';
 
 export interface KubeConfigOptions {
@@ -81,7 +81,11 @@ function mergeFiles(files: readonly string[]): KubeConfig {
 }
 
 /** The merged kubeconfig before any context is chosen (also what --context completion lists). */
-export function readKubeConfigFiles(opts: Pick<KubeConfigOptions, 'kubeconfig'>, env: KubeConfigEnv = process.env, inClusterTokenPath = SERVICE_ACCOUNT_TOKEN): { kc: KubeConfig; sources: string[] } {
+export function readKubeConfigFiles(
+  opts: Pick<KubeConfigOptions, 'kubeconfig'>,
+  env: KubeConfigEnv = process.env,
+  inClusterTokenPath = SERVICE_ACCOUNT_TOKEN,
+): { kc: KubeConfig; sources: string[] } {
   let kc: KubeConfig;
   let sources: string[];
   if (opts.kubeconfig !== undefined) {
@@ -117,7 +121,11 @@ export function readKubeConfigFiles(opts: Pick<KubeConfigOptions, 'kubeconfig'>,
   return { kc, sources };
 }
 
-export function loadKubeConfig(opts: KubeConfigOptions, env: KubeConfigEnv = process.env, inClusterTokenPath = SERVICE_ACCOUNT_TOKEN): LoadedKubeConfig {
+export function loadKubeConfig(
+  opts: KubeConfigOptions,
+  env: KubeConfigEnv = process.env,
+  inClusterTokenPath = SERVICE_ACCOUNT_TOKEN,
+): LoadedKubeConfig {
   const { kc, sources } = readKubeConfigFiles(opts, env, inClusterTokenPath);
   const where = sources.join(', ');
   const available = kc.getContexts().map((c) => c.name);
@@ -130,17 +138,28 @@ export function loadKubeConfig(opts: KubeConfigOptions, env: KubeConfigEnv = pro
     contextName = opts.context;
   } else {
     contextName = kc.getCurrentContext();
-    if (!contextName) throw new UserError(`no current-context in ${where}; pass --context (available: ${list})`, EXIT.cluster);
+    if (!contextName)
+      throw new UserError(`no current-context in ${where}; pass --context (available: ${list})`, EXIT.cluster);
     if (!kc.getContextObject(contextName)) {
-      throw new UserError(`current-context ${contextName} is not defined in ${where} (available: ${list})`, EXIT.cluster);
+      throw new UserError(
+        `current-context ${contextName} is not defined in ${where} (available: ${list})`,
+        EXIT.cluster,
+      );
     }
   }
   kc.setCurrentContext(contextName);
   const ctx = kc.getContextObject(contextName)!;
   const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new UserError(`context ${contextName} refers to cluster ${ctx.cluster}, which is not defined in ${where}`, EXIT.cluster);
+  if (!cluster)
+    throw new UserError(
+      `context ${contextName} refers to cluster ${ctx.cluster}, which is not defined in ${where}`,
+      EXIT.cluster,
+    );
   if (ctx.user && !kc.getUser(ctx.user)) {
-    throw new UserError(`context ${contextName} refers to user ${ctx.user}, which is not defined in ${where}`, EXIT.cluster);
+    throw new UserError(
+      `context ${contextName} refers to user ${ctx.user}, which is not defined in ${where}`,
+      EXIT.cluster,
+    );
   }
   return { kc, sources, context: contextName, server: cluster.server, namespace: ctx.namespace ?? null };
 }

@@ -45,7 +45,8 @@ function normalizeIPUncached(text: string): string | null {
   if (!isIP(text)) return null;
   const a = ipaddr.parse(text);
   // An IPv4-mapped IPv6 address is the same host as its IPv4 form.
-  if (a.kind() === 'ipv6' && (a as ipaddr.IPv6).isIPv4MappedAddress()) return (a as ipaddr.IPv6).toIPv4Address().toString();
+  if (a.kind() === 'ipv6' && (a as ipaddr.IPv6).isIPv4MappedAddress())
+    return (a as ipaddr.IPv6).toIPv4Address().toString();
   return a.toString();
 }
 

@@ -1,6 +1,7 @@
 /** docs/checks.md, generated from the checks' own metadata so the two cannot drift. */
-import { CHECKS } from '../analyzers/index.js';
+
 import { FAILURE_MODES } from '../analyzers/failure-modes.js';
+import { CHECKS } from '../analyzers/index.js';
 
 export function checksMarkdown(): string {
   const lines: string[] = [
@@ -15,13 +16,31 @@ export function checksMarkdown(): string {
     '',
   ];
   for (const c of CHECKS) {
-    lines.push(`## ${c.id}`, '', `**${c.title}** (${c.severity})`, '', `- Meaning: ${c.docs.meaning}`, `- Impact: ${c.docs.impact}`, `- Fix: ${c.docs.fix}`, '');
+    lines.push(
+      `## ${c.id}`,
+      '',
+      `**${c.title}** (${c.severity})`,
+      '',
+      `- Meaning: ${c.docs.meaning}`,
+      `- Impact: ${c.docs.impact}`,
+      `- Fix: ${c.docs.fix}`,
+      '',
+    );
   }
   const covered = new Set(CHECKS.flatMap((c) => c.failureModes));
-  lines.push('## Failure-mode coverage', '', '| # | Failure mode | Covered by | Why not, if not |', '|---|---|---|---|');
+  lines.push(
+    '## Failure-mode coverage',
+    '',
+    '| # | Failure mode | Covered by | Why not, if not |',
+    '|---|---|---|---|',
+  );
   for (const fm of FAILURE_MODES) {
-    const by = CHECKS.filter((c) => c.failureModes.includes(fm.n)).map((c) => `\`${c.id}\``).join(', ');
-    lines.push(`| ${fm.n} | ${fm.title} | ${by || '—'} | ${covered.has(fm.n) ? '' : fm.notCovered ?? 'not yet implemented'} |`);
+    const by = CHECKS.filter((c) => c.failureModes.includes(fm.n))
+      .map((c) => `\`${c.id}\``)
+      .join(', ');
+    lines.push(
+      `| ${fm.n} | ${fm.title} | ${by || '—'} | ${covered.has(fm.n) ? '' : (fm.notCovered ?? 'not yet implemented')} |`,
+    );
   }
   return lines.join('\n') + '\n';
 }

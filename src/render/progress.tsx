@@ -5,8 +5,9 @@
  * condensed for big clusters: counts, the nodes in flight, and the latest failures. Elsewhere,
  * one plain line per state change, so logs stay readable and greppable.
  */
-import React from 'react';
-import { Box, Text, render, type Instance } from 'ink';
+
+import { Box, type Instance, render, Text } from 'ink';
+import type React from 'react';
 import type { NodeState, ProgressEvent } from '../collectors/cluster-collect.js';
 
 export interface ProgressRenderer {
@@ -55,8 +56,10 @@ export function plainProgress(write: (line: string) => void): ProgressRenderer {
           last.set(e.node, key);
           if (e.state === 'running' && e.detail) write(`${e.node}: using a helper pod (${e.detail})`);
           else if (e.state === 'running') write(`${e.node}: collecting via ${e.via ?? '?'}`);
-          else if (e.state === 'ok') write(`${e.node}: done in ${seconds(e.durationMs ?? 0)} (${e.commands ?? 0} commands via ${e.via ?? '?'})`);
-          else if (e.state === 'timeout' || e.state === 'failed') write(`${e.node}: ${e.state.toUpperCase()}: ${e.detail ?? ''}`);
+          else if (e.state === 'ok')
+            write(`${e.node}: done in ${seconds(e.durationMs ?? 0)} (${e.commands ?? 0} commands via ${e.via ?? '?'})`);
+          else if (e.state === 'timeout' || e.state === 'failed')
+            write(`${e.node}: ${e.state.toUpperCase()}: ${e.detail ?? ''}`);
           break;
         }
       }
@@ -101,10 +104,16 @@ function ProgressView({ view, now }: { view: ViewState; now: number }): React.Re
           {name}
           <Text color="gray">
             {' '}
-            {r.state === 'running' ? `${r.commands} cmds · ${seconds(now - (r.startedAt ?? now))}` : r.durationMs !== null ? seconds(r.durationMs) : ''}
+            {r.state === 'running'
+              ? `${r.commands} cmds · ${seconds(now - (r.startedAt ?? now))}`
+              : r.durationMs !== null
+                ? seconds(r.durationMs)
+                : ''}
             {r.via ? ` · ${r.via}` : ''}
           </Text>
-          {r.detail && r.state !== 'ok' ? <Text color={r.state === 'running' ? 'yellow' : 'red'}> {r.detail}</Text> : null}
+          {r.detail && r.state !== 'ok' ? (
+            <Text color={r.state === 'running' ? 'yellow' : 'red'}> {r.detail}</Text>
+          ) : null}
         </Text>
       ))}
       {rows.length > MAX_RUNNING_SHOWN &&
@@ -145,7 +154,14 @@ export function inkProgress(stream: NodeJS.WriteStream): ProgressRenderer {
           }
         }
       } else {
-        const row = view.nodes.get(e.node) ?? { state: 'queued', via: '', commands: 0, detail: '', durationMs: null, startedAt: null };
+        const row = view.nodes.get(e.node) ?? {
+          state: 'queued',
+          via: '',
+          commands: 0,
+          detail: '',
+          durationMs: null,
+          startedAt: null,
+        };
         if (!view.nodes.has(e.node)) {
           view.order.push(e.node);
           view.nodes.set(e.node, row);
@@ -169,7 +185,10 @@ export function inkProgress(stream: NodeJS.WriteStream): ProgressRenderer {
 }
 
 /** ink when stderr is a terminal and CI is unset; plain lines otherwise. */
-export function progressRenderer(stream: NodeJS.WriteStream = process.stderr, env: NodeJS.ProcessEnv = process.env): ProgressRenderer {
+export function progressRenderer(
+  stream: NodeJS.WriteStream = process.stderr,
+  env: NodeJS.ProcessEnv = process.env,
+): ProgressRenderer {
   if (stream.isTTY && !env['CI']) return inkProgress(stream);
   return plainProgress((line) => stream.write(`${line}\n`));
 }

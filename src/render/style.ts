@@ -12,7 +12,17 @@ const wrap = (open: number, close: number) => (s: string) => `\u001b[${open}m${s
 const plain = (s: string) => s;
 
 export function styleFor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv, forceOff = false): Style {
-  const on = !forceOff && !('NO_COLOR' in env && env.NO_COLOR !== '') && (env.FORCE_COLOR ? env.FORCE_COLOR !== '0' : stream.isTTY === true);
+  const on =
+    !forceOff &&
+    !('NO_COLOR' in env && env.NO_COLOR !== '') &&
+    (env.FORCE_COLOR ? env.FORCE_COLOR !== '0' : stream.isTTY === true);
   if (!on) return { red: plain, yellow: plain, blue: plain, green: plain, bold: plain, dim: plain };
-  return { red: wrap(31, 39), yellow: wrap(33, 39), blue: wrap(34, 39), green: wrap(32, 39), bold: wrap(1, 22), dim: wrap(2, 22) };
+  return {
+    red: wrap(31, 39),
+    yellow: wrap(33, 39),
+    blue: wrap(34, 39),
+    green: wrap(32, 39),
+    bold: wrap(1, 22),
+    dim: wrap(2, 22),
+  };
 }

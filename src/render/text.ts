@@ -19,7 +19,9 @@ export function renderText(report: DoctorReport, style: Style): string {
     for (const [node, findings] of groupBy(group, (f) => f.node ?? '(cluster)')) {
       out.push(`  ${style.bold(node)}`);
       for (const f of findings) {
-        out.push(`    ${colour(severity === 'error' ? '✖' : severity === 'warning' ? '⚠' : 'ℹ')} ${f.message} ${style.dim(`[${f.check}]`)}`);
+        out.push(
+          `    ${colour(severity === 'error' ? '✖' : severity === 'warning' ? '⚠' : 'ℹ')} ${f.message} ${style.dim(`[${f.check}]`)}`,
+        );
         for (const e of f.evidence) out.push(`        ${style.dim('│')} ${e}`);
         out.push(`        ${style.dim('fix:')} ${f.fix}`);
       }
@@ -27,7 +29,8 @@ export function renderText(report: DoctorReport, style: Style): string {
     out.push('');
   }
   const matrix = pairMatrix(report.findings, report.nodes);
-  if (matrix) out.push(style.bold('Problems between node pairs (row: node where the entry is wrong, column: peer)'), matrix);
+  if (matrix)
+    out.push(style.bold('Problems between node pairs (row: node where the entry is wrong, column: peer)'), matrix);
   return out.join('\n').replace(/\n+$/, '\n');
 }
 
@@ -36,7 +39,10 @@ function verdictLine(r: DoctorReport, style: Style): string {
   const scope = `${s.nodesCollected}/${s.nodes} nodes collected, backend ${s.backend ?? 'unknown'}, ${s.checksRun} checks`;
   if (r.verdict === 'clean') return `${style.green('✔')} ${style.bold('No problems found')} (${scope})`;
   const affected = new Set(r.findings.filter((f) => f.severity !== 'info').map((f) => f.node ?? '(cluster)')).size;
-  const parts = [s.errors ? style.red(`${s.errors} error${s.errors > 1 ? 's' : ''}`) : '', s.warnings ? style.yellow(`${s.warnings} warning${s.warnings > 1 ? 's' : ''}`) : ''].filter(Boolean);
+  const parts = [
+    s.errors ? style.red(`${s.errors} error${s.errors > 1 ? 's' : ''}`) : '',
+    s.warnings ? style.yellow(`${s.warnings} warning${s.warnings > 1 ? 's' : ''}`) : '',
+  ].filter(Boolean);
   return `${r.verdict === 'errors' ? style.red('✖') : style.yellow('⚠')} ${style.bold(parts.join(', '))} on ${affected} node${affected === 1 ? '' : 's'} (${scope})`;
 }
 
@@ -53,10 +59,13 @@ function pairMatrix(findings: readonly Finding[], nodes: readonly string[]): str
   // Large clusters: only the nodes involved, so the matrix stays readable.
   const involved = [...new Set(paired.flatMap((f) => [f.node!, f.peer!]))];
   const names = (nodes.length <= 12 ? [...new Set([...nodes, ...involved])] : involved).sort();
-  const rows = names.map((row) => [row, ...names.map((col) => {
-    if (row === col) return '·';
-    const n = paired.filter((f) => f.node === row && f.peer === col).length;
-    return n ? `✖ ${n}` : 'ok';
-  })]);
+  const rows = names.map((row) => [
+    row,
+    ...names.map((col) => {
+      if (row === col) return '·';
+      const n = paired.filter((f) => f.node === row && f.peer === col).length;
+      return n ? `✖ ${n}` : 'ok';
+    }),
+  ]);
   return table([['', ...names], ...rows], { drawHorizontalLine: (i, size) => i === 0 || i === 1 || i === size });
 }

@@ -3,7 +3,8 @@ import type { TraceResult } from '../analyzers/trace/trace.js';
 import type { Style } from './style.js';
 
 export function renderTraceText(t: TraceResult, style: Style): string {
-  const who = (e: TraceResult['src']) => `${e.ip} (${e.kind === 'outside' ? 'outside the cluster' : `${e.kind} on ${e.node}`})`;
+  const who = (e: TraceResult['src']) =>
+    `${e.ip} (${e.kind === 'outside' ? 'outside the cluster' : `${e.kind} on ${e.node}`})`;
   const out = [
     t.brokenAt === null
       ? `${style.green('✔')} ${style.bold(`${who(t.src)} reaches ${who(t.dst)}`)} in ${t.hops.length} hops`

@@ -13,7 +13,9 @@ export async function readSnapshot(path: string): Promise<Snapshot> {
   } catch (e) {
     if (e instanceof UserError) throw e;
     const err = e as NodeJS.ErrnoException;
-    throw new UserError(`cannot read snapshot ${path}: ${err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory' : err.message}`);
+    throw new UserError(
+      `cannot read snapshot ${path}: ${err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory' : err.message}`,
+    );
   }
   return parseSnapshot(text, path);
 }
@@ -25,17 +27,26 @@ export function parseSnapshot(text: string, name: string): Snapshot {
   } catch (e) {
     throw new UserError(`${name} is not a snapshot: not valid JSON (${(e as Error).message})`);
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new UserError(`${name} is not a snapshot: expected a JSON object`);
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new UserError(`${name} is not a snapshot: expected a JSON object`);
   const o = v as Record<string, unknown>;
-  if (!('schemaVersion' in o)) throw new UserError(`${name} is not a snapshot: it has no schemaVersion (make one with \`kubectl flannel doctor --save FILE\`)`);
-  if (o.schemaVersion !== SCHEMA_VERSION) throw new UserError(`${name} has snapshot schemaVersion ${JSON.stringify(o.schemaVersion)}; this kubectl-flannel reads version ${SCHEMA_VERSION}`);
+  if (!('schemaVersion' in o))
+    throw new UserError(
+      `${name} is not a snapshot: it has no schemaVersion (make one with \`kubectl flannel doctor --save FILE\`)`,
+    );
+  if (o.schemaVersion !== SCHEMA_VERSION)
+    throw new UserError(
+      `${name} has snapshot schemaVersion ${JSON.stringify(o.schemaVersion)}; this kubectl-flannel reads version ${SCHEMA_VERSION}`,
+    );
   for (const key of ['cluster', 'hosts'] as const) {
-    if (typeof o[key] !== 'object' || o[key] === null) throw new UserError(`${name} is not a valid snapshot: "${key}" is missing or not an object`);
+    if (typeof o[key] !== 'object' || o[key] === null)
+      throw new UserError(`${name} is not a valid snapshot: "${key}" is missing or not an object`);
   }
   const cluster = o.cluster as Record<string, unknown>;
   for (const key of ['flannel', 'nodes', 'flannelPods', 'networkPolicies']) {
     const part = cluster[key] as { status?: unknown } | undefined;
-    if (typeof part !== 'object' || part === null || typeof part.status !== 'string') throw new UserError(`${name} is not a valid snapshot: "cluster.${key}" is missing or has no status`);
+    if (typeof part !== 'object' || part === null || typeof part.status !== 'string')
+      throw new UserError(`${name} is not a valid snapshot: "cluster.${key}" is missing or has no status`);
   }
   if (!Array.isArray(o.errors)) throw new UserError(`${name} is not a valid snapshot: "errors" is not an array`);
   return v as Snapshot;

@@ -94,7 +94,11 @@ export interface FlannelPod {
   /** e.g. CrashLoopBackOff, ImagePullBackOff. */
   readonly waitingReason: string | null;
   /** e.g. OOMKilled, Error, with exit code. */
-  readonly lastTermination: { readonly reason: string; readonly exitCode: number; readonly finishedAt: string | null } | null;
+  readonly lastTermination: {
+    readonly reason: string;
+    readonly exitCode: number;
+    readonly finishedAt: string | null;
+  } | null;
   readonly image: string;
   /** Last lines of the kube-flannel container's log (the previous instance's when it restarted). */
   readonly logTail: readonly string[];
@@ -104,11 +108,27 @@ export interface FlannelPod {
 // net-conf.json
 
 export type Backend =
-  | { readonly type: 'vxlan'; readonly vni: number; readonly port: number; readonly gbp: boolean; readonly learning: boolean; readonly directRouting: boolean; readonly mtu: number | null }
+  | {
+      readonly type: 'vxlan';
+      readonly vni: number;
+      readonly port: number;
+      readonly gbp: boolean;
+      readonly learning: boolean;
+      readonly directRouting: boolean;
+      readonly mtu: number | null;
+    }
   | { readonly type: 'host-gw' }
   | { readonly type: 'udp'; readonly port: number }
   | { readonly type: 'ipip'; readonly directRouting: boolean }
-  | { readonly type: 'wireguard'; readonly listenPort: number; readonly listenPortV6: number; readonly mtu: number | null; readonly pskSet: boolean; readonly persistentKeepalive: number; readonly mode: 'separate' | 'auto' | 'ipv4' | 'ipv6' }
+  | {
+      readonly type: 'wireguard';
+      readonly listenPort: number;
+      readonly listenPortV6: number;
+      readonly mtu: number | null;
+      readonly pskSet: boolean;
+      readonly persistentKeepalive: number;
+      readonly mode: 'separate' | 'auto' | 'ipv4' | 'ipv6';
+    }
   | { readonly type: 'ipsec'; readonly pskLength: number; readonly udpEncap: boolean; readonly espProposal: string }
   | { readonly type: 'other'; readonly name: string };
 
@@ -301,7 +321,11 @@ export interface CniState {
   /** Files in the CNI config directory; null when the directory does not exist. */
   readonly confFiles: readonly string[] | null;
   /** The config the runtime loads: the first *.conf, *.conflist or *.json by name (libcni's order). */
-  readonly activeConf: { readonly file: string; readonly types: readonly string[]; readonly error: string | null } | null;
+  readonly activeConf: {
+    readonly file: string;
+    readonly types: readonly string[];
+    readonly error: string | null;
+  } | null;
   readonly binDir: string;
   /** Plugin binaries; null when the directory does not exist (k3s and RKE2 keep them elsewhere). */
   readonly binaries: readonly string[] | null;

@@ -2,23 +2,44 @@
 import assert from 'node:assert/strict';
 import { analyze } from '../../src/analyzers/run.js';
 import type { Snapshot } from '../../src/snapshot/types.js';
-import { HEALTHY_INFO_ALLOWED, type Fault } from '../sim/faults.js';
 import type { SimBackend } from '../sim/cluster.js';
+import { type Fault, HEALTHY_INFO_ALLOWED } from '../sim/faults.js';
 
 export function assertHealthy(backend: SimBackend, snapshot: Snapshot): void {
   const { findings } = analyze(snapshot);
   const allowed = HEALTHY_INFO_ALLOWED[backend] ?? [];
   const unexpected = findings.filter((f) => !(f.severity === 'info' && allowed.includes(f.check)));
-  assert.deepEqual(unexpected.map((f) => `${f.severity} ${f.check} ${f.node}: ${f.message}`), [], `healthy ${backend} must give no findings`);
+  assert.deepEqual(
+    unexpected.map((f) => `${f.severity} ${f.check} ${f.node}: ${f.message}`),
+    [],
+    `healthy ${backend} must give no findings`,
+  );
 }
 
 export function assertFault(fault: Fault, snapshot: Snapshot): void {
   const { findings } = analyze(snapshot);
   for (const want of fault.expect) {
-    const hit = findings.find((f) => f.check === want.check && f.node === want.node && (want.peer === undefined || f.peer === want.peer) && [f.message, ...f.evidence].some((e) => want.evidence.test(e)));
-    assert.ok(hit, `${fault.id}: expected ${want.check} on ${want.node ?? 'cluster'}${want.peer ? ` toward ${want.peer}` : ''} with evidence ${want.evidence}; got:\n${findings.map((f) => `  ${f.check} ${f.node} ${f.peer ?? ''}: ${f.message} | ${f.evidence.join(' | ')}`).join('\n')}`);
+    const hit = findings.find(
+      (f) =>
+        f.check === want.check &&
+        f.node === want.node &&
+        (want.peer === undefined || f.peer === want.peer) &&
+        [f.message, ...f.evidence].some((e) => want.evidence.test(e)),
+    );
+    assert.ok(
+      hit,
+      `${fault.id}: expected ${want.check} on ${want.node ?? 'cluster'}${want.peer ? ` toward ${want.peer}` : ''} with evidence ${want.evidence}; got:\n${findings.map((f) => `  ${f.check} ${f.node} ${f.peer ?? ''}: ${f.message} | ${f.evidence.join(' | ')}`).join('\n')}`,
+    );
   }
-  const allowed = new Set([...fault.expect.map((e) => e.check), ...(fault.alsoAllowed ?? []), ...(HEALTHY_INFO_ALLOWED[fault.backend] ?? [])]);
+  const allowed = new Set([
+    ...fault.expect.map((e) => e.check),
+    ...(fault.alsoAllowed ?? []),
+    ...(HEALTHY_INFO_ALLOWED[fault.backend] ?? []),
+  ]);
   const extra = findings.filter((f) => !allowed.has(f.check));
-  assert.deepEqual(extra.map((f) => `${f.check} ${f.node}: ${f.message}`), [], `${fault.id}: findings from checks the fault does not explain`);
+  assert.deepEqual(
+    extra.map((f) => `${f.check} ${f.node}: ${f.message}`),
+    [],
+    `${fault.id}: findings from checks the fault does not explain`,
+  );
 }

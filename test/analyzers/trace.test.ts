@@ -1,7 +1,8 @@
 // trace on the simulated clusters: pod to pod arrives on every healthy backend, and each fault
 // breaks the path at the hop where the kernel would drop the packet.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { trace } from '../../src/analyzers/trace/trace.js';
 import { readSnapshot } from '../../src/snapshot/io.js';
 import { SIM_BACKENDS, type SimBackend } from '../sim/cluster.js';
@@ -13,7 +14,12 @@ const pod = (k: number) => `10.244.${k}.2`;
 for (const backend of SIM_BACKENDS) {
   test(`trace: pods reach each other on a healthy ${backend} cluster`, async () => {
     const snap = await readSnapshot(fixturePath(backend));
-    for (const [a, b] of [[1, 2], [2, 3], [3, 1], [1, 1]] as const) {
+    for (const [a, b] of [
+      [1, 2],
+      [2, 3],
+      [3, 1],
+      [1, 1],
+    ] as const) {
       const t = trace(snap, pod(a), pod(b));
       assert.equal(t.brokenAt, null, `${pod(a)} -> ${pod(b)}: ${JSON.stringify(t.hops, null, 1)}`);
       assert.equal(t.hops.at(-1)?.note, 'delivered locally');

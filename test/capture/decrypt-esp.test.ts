@@ -2,10 +2,11 @@
  * `capture --decrypt-esp` against ESP encrypted by an independent implementation (scapy, see
  * make_vectors.py). Expected outputs are the plaintext scapy encrypted, never our own output.
  */
-import { after, before, test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { readFileSync, existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { after, before, test } from 'node:test';
 import { cli, makeVectors, readPcapFile, type Vectors } from './helpers.js';
 
 let v: Vectors;
@@ -15,7 +16,16 @@ before(() => {
 after(() => v.cleanup());
 
 const decrypt = (input: string, output: string) =>
-  cli(['capture', '-r', join(v.dir, input), '--xfrm-state', join(v.dir, 'xfrm-state.txt'), '--decrypt-esp', '-w', join(v.dir, output)]);
+  cli([
+    'capture',
+    '-r',
+    join(v.dir, input),
+    '--xfrm-state',
+    join(v.dir, 'xfrm-state.txt'),
+    '--decrypt-esp',
+    '-w',
+    join(v.dir, output),
+  ]);
 
 for (const [input, expected] of [
   ['ether.pcap', 'ether.expected.pcap'],
@@ -37,11 +47,25 @@ for (const [input, expected] of [
 
 test('--threads 2: decryption on worker threads gives the same bytes and the same summary', () => {
   const single = decrypt('ether.pcap', 'single.out.pcap');
-  const r = cli(['capture', '-r', join(v.dir, 'ether.pcap'), '--xfrm-state', join(v.dir, 'xfrm-state.txt'), '--decrypt-esp', '--threads', '2',
-    '-w', join(v.dir, 'threads.out.pcap')]);
+  const r = cli([
+    'capture',
+    '-r',
+    join(v.dir, 'ether.pcap'),
+    '--xfrm-state',
+    join(v.dir, 'xfrm-state.txt'),
+    '--decrypt-esp',
+    '--threads',
+    '2',
+    '-w',
+    join(v.dir, 'threads.out.pcap'),
+  ]);
   assert.equal(r.status, 0, r.stderr.toString());
   assert.deepEqual(readFileSync(join(v.dir, 'threads.out.pcap')), readFileSync(join(v.dir, 'ether.expected.pcap')));
-  const sorted = (s: string) => s.replaceAll(/threads|single/g, '').split('\n').sort();
+  const sorted = (s: string) =>
+    s
+      .replaceAll(/threads|single/g, '')
+      .split('\n')
+      .sort();
   assert.deepEqual(sorted(r.stderr.toString()), sorted(single.stderr.toString()));
 });
 
@@ -54,7 +78,11 @@ test('summary on stderr: packets read, decrypted per SA, failures by reason', ()
   assert.match(err, new RegExp(`decrypted: ${ok.length}\\n`));
   for (const sa of v.manifest.sas) {
     const n = ok.filter((p) => p.sa === sa.name).length;
-    assert.match(err, new RegExp(`spi 0x${sa.spi.toString(16).padStart(8, '0')} ${sa.src} -> ${sa.dst} .*: ${n}\\n`), sa.name);
+    assert.match(
+      err,
+      new RegExp(`spi 0x${sa.spi.toString(16).padStart(8, '0')} ${sa.src} -> ${sa.dst} .*: ${n}\\n`),
+      sa.name,
+    );
   }
   const count = (k: string) => v.manifest.packets.filter((p) => p.kind === k).length;
   assert.match(err, new RegExp(`integrity check failed: ${count('tampered')}\\n`));
@@ -69,7 +97,8 @@ test('tampered, unknown-SPI and truncated ESP packets come out exactly as captur
   const output = readPcapFile(join(v.dir, 'kept.out.pcap')).records;
   assert.equal(output.length, input.length);
   v.manifest.packets.forEach((p, i) => {
-    if (p.kind === 'esp-ok') assert.notDeepEqual(output[i]!.data, input[i]!.data, `packet ${i + 1} should be decrypted`);
+    if (p.kind === 'esp-ok')
+      assert.notDeepEqual(output[i]!.data, input[i]!.data, `packet ${i + 1} should be decrypted`);
     else assert.deepEqual(output[i], input[i], `packet ${i + 1} (${p.kind}) must be unchanged`);
   });
 });
@@ -99,7 +128,16 @@ test('keys are written nowhere unless --write-keys is given', () => {
 });
 
 test('--write - streams the pcap to stdout, identical to --write FILE', () => {
-  const r = cli(['capture', '-r', join(v.dir, 'ether.pcap'), '--xfrm-state', join(v.dir, 'xfrm-state.txt'), '--decrypt-esp', '-w', '-']);
+  const r = cli([
+    'capture',
+    '-r',
+    join(v.dir, 'ether.pcap'),
+    '--xfrm-state',
+    join(v.dir, 'xfrm-state.txt'),
+    '--decrypt-esp',
+    '-w',
+    '-',
+  ]);
   assert.equal(r.status, 0, r.stderr.toString());
   assert.deepEqual(r.stdout, readFileSync(join(v.dir, 'ether.expected.pcap')));
 });
@@ -115,7 +153,16 @@ test('--read - reads the pcap from stdin', () => {
 test('the committed sample (fixtures/pcap) decrypts to its committed expected output', () => {
   const fx = (f: string) => new URL(`../../../fixtures/pcap/${f}`, import.meta.url).pathname;
   const out = join(v.dir, 'fixture.out.pcap');
-  const r = cli(['capture', '-r', fx('esp-mix.pcap'), '--xfrm-state', fx('esp-mix.xfrm-state.txt'), '--decrypt-esp', '-w', out]);
+  const r = cli([
+    'capture',
+    '-r',
+    fx('esp-mix.pcap'),
+    '--xfrm-state',
+    fx('esp-mix.xfrm-state.txt'),
+    '--decrypt-esp',
+    '-w',
+    out,
+  ]);
   assert.equal(r.status, 0, r.stderr.toString());
   assert.deepEqual(readFileSync(out), readFileSync(fx('esp-mix.decrypted.pcap')));
 });

@@ -1,5 +1,5 @@
 /** Shared by the capture tests: scapy vectors, running the CLI, reading pcaps back. */
-import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { execFileSync, type SpawnSyncReturns, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,13 +12,18 @@ export const PYTHON = '/usr/bin/python3';
 
 export interface Vectors {
   readonly dir: string;
-  readonly manifest: { packets: { kind: string; sa: string | null }[]; sas: { name: string; spi: number; src: string; dst: string }[] };
+  readonly manifest: {
+    packets: { kind: string; sa: string | null }[];
+    sas: { name: string; spi: number; src: string; dst: string }[];
+  };
   cleanup(): void;
 }
 
 export function makeVectors(extraArgs: string[] = []): Vectors {
   const dir = mkdtempSync(join(tmpdir(), 'kf-esp-'));
-  execFileSync(PYTHON, [join(ROOT, 'test/capture/make_vectors.py'), dir, ...extraArgs], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(PYTHON, [join(ROOT, 'test/capture/make_vectors.py'), dir, ...extraArgs], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   return {
     dir,
     manifest: JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')),
@@ -46,7 +51,12 @@ export function readPcapFile(path: string): { magic: number; linkType: number; r
   let off = 24;
   while (off + 16 <= b.length) {
     const caplen = u32(off + 8);
-    records.push({ sec: u32(off), frac: u32(off + 4), origLen: u32(off + 12), data: b.subarray(off + 16, off + 16 + caplen) });
+    records.push({
+      sec: u32(off),
+      frac: u32(off + 4),
+      origLen: u32(off + 12),
+      data: b.subarray(off + 16, off + 16 + caplen),
+    });
     off += 16 + caplen;
   }
   return { magic: u32(0), linkType: u32(20), records };

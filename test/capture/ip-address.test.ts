@@ -1,5 +1,5 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { addressBytes, formatAddress } from '../../src/capture/ip-address.js';
 
 test('addresses from ip xfrm state become the bytes found in packet headers', () => {

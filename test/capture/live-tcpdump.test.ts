@@ -3,12 +3,13 @@
  * the real tcpdump records them with `-i any` (Linux cooked v2 headers, as on a node), and the
  * capture is decrypted. The kernel here has no ESP crypto, so the encryption itself is scapy's.
  */
-import { after, before, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { join } from 'node:path';
+import { after, before, test } from 'node:test';
 import { cli, makeVectors, PYTHON, readPcapFile, type Vectors } from './helpers.js';
 
 let v: Vectors;
@@ -22,7 +23,10 @@ before(() => {
   execFileSync('ip', ['netns', 'add', nsA]);
   execFileSync('ip', ['netns', 'add', nsB]);
   execFileSync('ip', ['-n', nsA, 'link', 'add', ifA, 'type', 'veth', 'peer', 'name', `kfvb${id}`, 'netns', nsB]);
-  for (const [ns, dev] of [[nsA, ifA], [nsB, `kfvb${id}`]] as const) {
+  for (const [ns, dev] of [
+    [nsA, ifA],
+    [nsB, `kfvb${id}`],
+  ] as const) {
     // No IPv6 on the test links, so the kernel's own ND/MLD packets do not mix into the capture.
     execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `net.ipv6.conf.${dev}.disable_ipv6=1`]);
     execFileSync('ip', ['-n', ns, 'link', 'set', dev, 'up']);
@@ -49,8 +53,14 @@ test('tcpdump -i any capture of ESP on a veth decrypts to the plaintext scapy en
       const ended = await Promise.race([once(dump.stderr, 'data').then(() => false), exited.then(() => true)]);
       if (ended) assert.fail(`tcpdump exited before capturing: ${err}`);
     }
-    execFileSync('ip', ['netns', 'exec', nsA, PYTHON, '-c',
-      `from scapy.all import rdpcap, sendp\nsendp(rdpcap(${JSON.stringify(join(v.dir, 'ether.pcap'))}), iface=${JSON.stringify(ifA)}, verbose=False)`]);
+    execFileSync('ip', [
+      'netns',
+      'exec',
+      nsA,
+      PYTHON,
+      '-c',
+      `from scapy.all import rdpcap, sendp\nsendp(rdpcap(${JSON.stringify(join(v.dir, 'ether.pcap'))}), iface=${JSON.stringify(ifA)}, verbose=False)`,
+    ]);
     const timer = setTimeout(() => dump.kill('SIGINT'), 10_000);
     await exited;
     clearTimeout(timer);
@@ -70,7 +80,11 @@ test('tcpdump -i any capture of ESP on a veth decrypts to the plaintext scapy en
   assert.equal(got.length, want.length);
   got.forEach((p, i) => {
     // Same network-layer bytes; the link header is tcpdump's SLL2 instead of the generator's Ethernet.
-    assert.deepEqual(p.data.subarray(20), want[i]!.data.subarray(14), `packet ${i + 1} (${v.manifest.packets[i]!.kind})`);
+    assert.deepEqual(
+      p.data.subarray(20),
+      want[i]!.data.subarray(14),
+      `packet ${i + 1} (${v.manifest.packets[i]!.kind})`,
+    );
     assert.deepEqual([p.sec, p.frac], [captured.records[i]!.sec, captured.records[i]!.frac], 'timestamps kept');
   });
 });

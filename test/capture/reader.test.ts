@@ -2,12 +2,13 @@
  * The reader on bad and awkward input: garbage, truncation, corrupt lengths, tiny chunks, files
  * rewritten by the real tcpdump/libpcap. Errors must name the input; nothing may crash.
  */
-import { after, before, test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { after, before, test } from 'node:test';
 import { CaptureReader } from '../../src/capture/pcap-reader.js';
 import { UserError } from '../../src/errors.js';
 import { cli, makeVectors, readPcapFile, type Vectors } from './helpers.js';
@@ -18,7 +19,10 @@ before(() => {
 });
 after(() => v.cleanup());
 
-async function readAll(buf: Buffer, chunk: number): Promise<{ reader: CaptureReader; packets: Buffer[]; ts: [number, number][] }> {
+async function readAll(
+  buf: Buffer,
+  chunk: number,
+): Promise<{ reader: CaptureReader; packets: Buffer[]; ts: [number, number][] }> {
   const chunks: Buffer[] = [];
   for (let i = 0; i < buf.length; i += chunk) chunks.push(buf.subarray(i, i + chunk));
   const reader = new CaptureReader(Readable.from(chunks), 'test.pcap');
@@ -58,7 +62,10 @@ test('timestamps: µs, ns and pcapng are read to the nanosecond the file holds',
 
 test('garbage, empty and too-short input give a UserError naming the input', async () => {
   const cases: [Buffer, RegExp][] = [
-    [Buffer.from('this is not a capture file at all, just text\n'), /test\.pcap: not a pcap or pcapng file \(starts with 0x74686973\)/],
+    [
+      Buffer.from('this is not a capture file at all, just text\n'),
+      /test\.pcap: not a pcap or pcapng file \(starts with 0x74686973\)/,
+    ],
     [Buffer.alloc(0), /test\.pcap: empty input/],
     [Buffer.from([0xd4, 0xc3, 0xb2]), /test\.pcap: only 3 bytes/],
   ];
@@ -85,21 +92,42 @@ test('a file cut in the middle of a packet: earlier packets survive, the cut is 
 
   const path = join(v.dir, 'cut.pcap');
   writeFileSync(path, cut);
-  const run = cli(['capture', '-r', path, '--xfrm-state', join(v.dir, 'xfrm-state.txt'), '--decrypt-esp', '-w', join(v.dir, 'cut.out.pcap')]);
+  const run = cli([
+    'capture',
+    '-r',
+    path,
+    '--xfrm-state',
+    join(v.dir, 'xfrm-state.txt'),
+    '--decrypt-esp',
+    '-w',
+    join(v.dir, 'cut.out.pcap'),
+  ]);
   assert.equal(run.status, 0);
-  assert.match(run.stderr.toString(), /warning: the input ends inside packet 27 \(\d+ of \d+ bytes\); that packet is dropped/);
+  assert.match(
+    run.stderr.toString(),
+    /warning: the input ends inside packet 27 \(\d+ of \d+ bytes\); that packet is dropped/,
+  );
   assert.equal(readPcapFile(join(v.dir, 'cut.out.pcap')).records.length, v.manifest.packets.length - 1);
 });
 
 test('random garbage after a valid header never crashes: it is an error or per-packet failures', () => {
   const header = readFileSync(join(v.dir, 'ether.pcap')).subarray(0, 24);
   let seed = 12345;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) & 0xff);
+  const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) & 0xff;
   for (let n = 0; n < 5; n++) {
     const body = Buffer.alloc(3000, 0).map(() => rnd());
     const path = join(v.dir, `garbage${n}.pcap`);
     writeFileSync(path, Buffer.concat([header, body]));
-    const r = cli(['capture', '-r', path, '--xfrm-state', join(v.dir, 'xfrm-state.txt'), '--decrypt-esp', '-w', join(v.dir, `g${n}.out`)]);
+    const r = cli([
+      'capture',
+      '-r',
+      path,
+      '--xfrm-state',
+      join(v.dir, 'xfrm-state.txt'),
+      '--decrypt-esp',
+      '-w',
+      join(v.dir, `g${n}.out`),
+    ]);
     const err = r.stderr.toString();
     assert.ok(r.status === 0 || r.status === 3, `exit ${r.status}: ${err}`);
     assert.doesNotMatch(err, /\n\s+at /, 'stack trace printed');
@@ -110,14 +138,22 @@ test('files written by the real tcpdump (libpcap) read back: -w from a pcapng, a
   const us = join(v.dir, 'tcpdump-us.pcap');
   const ns = join(v.dir, 'tcpdump-ns.pcap');
   execFileSync('tcpdump', ['-r', join(v.dir, 'ether.pcapng'), '-w', us], { stdio: 'ignore' });
-  execFileSync('tcpdump', ['--time-stamp-precision=nano', '-r', join(v.dir, 'ether-ns.pcap'), '-w', ns], { stdio: 'ignore' });
+  execFileSync('tcpdump', ['--time-stamp-precision=nano', '-r', join(v.dir, 'ether-ns.pcap'), '-w', ns], {
+    stdio: 'ignore',
+  });
   assert.equal(readFileSync(ns).readUInt32LE(0), 0xa1b23c4d, 'tcpdump wrote a nanosecond file');
-  for (const [file, expected] of [[us, 'ether.expected.pcap'], [ns, 'ether-ns.expected.pcap']] as const) {
+  for (const [file, expected] of [
+    [us, 'ether.expected.pcap'],
+    [ns, 'ether-ns.expected.pcap'],
+  ] as const) {
     const out = `${file}.out`;
     const r = cli(['capture', '-r', file, '--xfrm-state', join(v.dir, 'xfrm-state.txt'), '--decrypt-esp', '-w', out]);
     assert.equal(r.status, 0, r.stderr.toString());
     const got = readPcapFile(out).records;
     const want = readPcapFile(join(v.dir, expected)).records;
-    assert.deepEqual(got.map((x) => [x.sec, x.frac, x.data]), want.map((x) => [x.sec, x.frac, x.data]));
+    assert.deepEqual(
+      got.map((x) => [x.sec, x.frac, x.data]),
+      want.map((x) => [x.sec, x.frac, x.data]),
+    );
   }
 });

@@ -1,7 +1,8 @@
 // collectHost's limits on a real netns node: per-command timeout, bounded concurrency, abort.
 // `bridge` is swapped for `sleep 5` to have a command that hangs.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { collectHost } from '../../src/collectors/host.js';
 import { localRunner } from '../../src/collectors/local.js';
 import type { CommandRunner } from '../../src/collectors/runner.js';
@@ -58,7 +59,12 @@ test('an aborted run stops at once: running and queued parts time out, none trie
   const ac = new AbortController();
   setTimeout(() => ac.abort(), 300);
   const started = performance.now();
-  const host = await collectHost('node-1', runner, { keepKeys: false, peerAddresses: [], signal: ac.signal, concurrency: 1 });
+  const host = await collectHost('node-1', runner, {
+    keepKeys: false,
+    peerAddresses: [],
+    signal: ac.signal,
+    concurrency: 1,
+  });
   assert.ok(performance.now() - started < 3000, 'nothing waited for the sleeping command');
   assert.equal(host.links.status, 'ok', 'finished before the abort');
   assert.equal(host.fdb.status, 'timeout');

@@ -1,11 +1,12 @@
 // collectHost through the local runner against a real vxlan/bridge node built in fresh
 // network namespaces (see netns-lab.ts). Needs root; skipped otherwise.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { test } from 'node:test';
 import { collectHost } from '../../src/collectors/host.js';
 import { localRunner } from '../../src/collectors/local.js';
 import type { CommandRunner } from '../../src/collectors/runner.js';
@@ -27,7 +28,9 @@ function ok<T>(c: Collected<T>, what: string): T {
   return (c as { data: T }).data;
 }
 
-test('collectHost reads a real flannel vxlan node: flannel.1, neigh, fdb, routes, cni0, subnet.env, iptables', { skip }, async (t) => {
+test('collectHost reads a real flannel vxlan node: flannel.1, neigh, fdb, routes, cni0, subnet.env, iptables', {
+  skip,
+}, async (t) => {
   const lab = buildVxlanLab();
   const dir = mkdtempSync(join(tmpdir(), 'kf-subnet-'));
   t.after(() => {
@@ -35,7 +38,10 @@ test('collectHost reads a real flannel vxlan node: flannel.1, neigh, fdb, routes
     rmSync(dir, { recursive: true, force: true });
   });
   const subnetEnvPath = join(dir, 'subnet.env');
-  writeFileSync(subnetEnvPath, 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n');
+  writeFileSync(
+    subnetEnvPath,
+    'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n',
+  );
 
   const host = await collectHost('node-1', localRunner({ netns: lab.node }), {
     keepKeys: false,
@@ -52,19 +58,35 @@ test('collectHost reads a real flannel vxlan node: flannel.1, neigh, fdb, routes
   const flannel = links.find((l) => l.name === 'flannel.1');
   assert.equal(flannel?.kind, 'vxlan');
   assert.equal(flannel?.detailsMissing, undefined);
-  assert.deepEqual(flannel?.vxlan, { id: 1, local: '192.168.56.11', dev: 'eth0', port: 8472, learning: false, gbp: false });
+  assert.deepEqual(flannel?.vxlan, {
+    id: 1,
+    local: '192.168.56.11',
+    dev: 'eth0',
+    port: 8472,
+    learning: false,
+    gbp: false,
+  });
   assert.equal(flannel?.mac, VTEP_MAC);
-  assert.deepEqual(flannel?.addresses.filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`), ['10.244.1.0/32']);
+  assert.deepEqual(
+    flannel?.addresses.filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`),
+    ['10.244.1.0/32'],
+  );
   const cni0 = links.find((l) => l.name === 'cni0');
   assert.equal(cni0?.kind, 'bridge');
-  assert.deepEqual(cni0?.addresses.filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`), ['10.244.1.1/24']);
+  assert.deepEqual(
+    cni0?.addresses.filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`),
+    ['10.244.1.1/24'],
+  );
   assert.equal(links.find((l) => l.name === 'veth0')?.master, 'cni0');
 
   const neigh = ok(host.neighbours, 'neighbours').find((x) => x.dev === 'flannel.1');
   assert.deepEqual(neigh, { dst: '10.244.2.0', dev: 'flannel.1', lladdr: PEER_VTEP_MAC, state: ['PERMANENT'] });
 
   const fdb = ok(host.fdb, 'fdb').filter((e) => e.dev === 'flannel.1');
-  assert.deepEqual(fdb.map((e) => [e.mac, e.dst, e.state, e.flags]), [[PEER_VTEP_MAC, '192.168.56.12', 'permanent', ['self']]]);
+  assert.deepEqual(
+    fdb.map((e) => [e.mac, e.dst, e.state, e.flags]),
+    [[PEER_VTEP_MAC, '192.168.56.12', 'permanent', ['self']]],
+  );
 
   const routes = ok(host.routes, 'routes');
   const overlay = routes.find((r) => r.dst === '10.244.2.0/24');
@@ -72,10 +94,18 @@ test('collectHost reads a real flannel vxlan node: flannel.1, neigh, fdb, routes
   assert.equal(overlay?.dev, 'flannel.1');
   assert.deepEqual(overlay?.flags, ['onlink']);
   assert.equal(routes.find((r) => r.dst === '10.244.1.0/24' && r.table === 'main')?.dev, 'cni0');
-  assert.ok(routes.some((r) => r.family === 'inet6'), 'IPv6 routes collected too');
+  assert.ok(
+    routes.some((r) => r.family === 'inet6'),
+    'IPv6 routes collected too',
+  );
 
   assert.deepEqual(ok(host.subnetEnv, 'subnetEnv'), {
-    network: '10.244.0.0/16', subnet: '10.244.1.1/24', ipv6Network: null, ipv6Subnet: null, mtu: 1450, ipMasq: true,
+    network: '10.244.0.0/16',
+    subnet: '10.244.1.1/24',
+    ipv6Network: null,
+    ipv6Subnet: null,
+    mtu: 1450,
+    ipMasq: true,
   });
   const sysctls = ok(host.sysctls, 'sysctls');
   assert.match(sysctls['net.ipv4.ip_forward'] ?? '', /^[01]$/);
@@ -90,8 +120,14 @@ test('collectHost reads a real flannel vxlan node: flannel.1, neigh, fdb, routes
   const firewall = ok(host.firewall, 'firewall');
   const nftNat = firewall.iptables.find((d) => d.backend === 'nft' && d.family === 'inet')?.tables['nat'];
   assert.equal(nftNat?.chains['FLANNEL-POSTRTG']?.policy, '-');
-  assert.deepEqual(nftNat?.rules.map((r) => r.chain), ['POSTROUTING', 'FLANNEL-POSTRTG']);
-  assert.equal(firewall.iptables.some((d) => d.backend === 'legacy' && d.family === 'inet' && 'nat' in d.tables), false);
+  assert.deepEqual(
+    nftNat?.rules.map((r) => r.chain),
+    ['POSTROUTING', 'FLANNEL-POSTRTG'],
+  );
+  assert.equal(
+    firewall.iptables.some((d) => d.backend === 'legacy' && d.family === 'inet' && 'nat' in d.tables),
+    false,
+  );
   assert.match(firewall.nftRuleset ?? '', /chain FLANNEL-POSTRTG/);
 
   // No xfrm state on a vxlan node: collected, parsed, empty.
@@ -99,10 +135,16 @@ test('collectHost reads a real flannel vxlan node: flannel.1, neigh, fdb, routes
   assert.deepEqual(ok(host.xfrmPolicies, 'xfrmPolicies'), []);
   const linksRaw = host.raw.find((r) => r.id === 'links:json');
   assert.equal(linksRaw?.exitCode, 0);
-  assert.equal(host.raw.some((r) => r.fallbackReason !== undefined), false, 'iproute2 6.1 needs no fallback');
+  assert.equal(
+    host.raw.some((r) => r.fallbackReason !== undefined),
+    false,
+    'iproute2 6.1 needs no fallback',
+  );
 });
 
-test('busybox ip: the JSON forms fail and the collector falls back to text, recording why', { skip: skip || (hasBusybox ? false : 'busybox not installed (scripts/setup.sh installs it)') }, async (t) => {
+test('busybox ip: the JSON forms fail and the collector falls back to text, recording why', {
+  skip: skip || (hasBusybox ? false : 'busybox not installed (scripts/setup.sh installs it)'),
+}, async (t) => {
   const lab = buildVxlanLab();
   t.after(() => lab.destroy());
   const inner = localRunner({ netns: lab.node });
@@ -121,7 +163,11 @@ test('busybox ip: the JSON forms fail and the collector falls back to text, reco
   assert.match(plain?.fallbackReason ?? '', /^ip -d addr show: exit 1/);
   assert.match(host.raw.find((r) => r.id === 'links:text')?.fallbackReason ?? '', /^ip -j -d addr show: exit 1/);
 
-  assert.ok(ok(host.routes, 'routes').some((r) => r.dst === '10.244.2.0/24' && r.gateway === '10.244.2.0' && r.flags.includes('onlink')));
+  assert.ok(
+    ok(host.routes, 'routes').some(
+      (r) => r.dst === '10.244.2.0/24' && r.gateway === '10.244.2.0' && r.flags.includes('onlink'),
+    ),
+  );
   assert.ok(ok(host.neighbours, 'neighbours').some((n) => n.dst === '10.244.2.0' && n.state.includes('PERMANENT')));
   assert.ok(ok(host.rules, 'rules').some((r) => r.priority === 32766));
   assert.equal(ok(host.routeGets, 'routeGets')['192.168.56.12']?.dev, 'eth0');
@@ -139,7 +185,10 @@ test('bridge missing from PATH: fdb is unavailable, everything else still collec
     const path = execFileSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim();
     symlinkSync(path, join(bin, tool));
   }
-  const host = await collectHost('node-1', localRunner({ netns: lab.node, env: { PATH: bin } }), { keepKeys: false, peerAddresses: [] });
+  const host = await collectHost('node-1', localRunner({ netns: lab.node, env: { PATH: bin } }), {
+    keepKeys: false,
+    peerAddresses: [],
+  });
   assert.equal(host.fdb.status, 'unavailable');
   assert.match('error' in host.fdb ? host.fdb.error : '', /^bridge -j fdb show: not installed/);
   assert.equal(host.wireguard.status, 'unavailable');
@@ -150,7 +199,9 @@ test('bridge missing from PATH: fdb is unavailable, everything else still collec
   ok(host.sysctls, 'sysctls');
 });
 
-test('namespace deleted mid-run: later parts fail with the command and stderr, earlier ones stay ok', { skip }, async (t) => {
+test('namespace deleted mid-run: later parts fail with the command and stderr, earlier ones stay ok', {
+  skip,
+}, async (t) => {
   const lab = buildVxlanLab();
   t.after(() => lab.destroy());
   const inner = localRunner({ netns: lab.node });
@@ -173,23 +224,39 @@ test('namespace deleted mid-run: later parts fail with the command and stderr, e
   assert.match('error' in host.fdb ? host.fdb.error : '', /^bridge fdb show: exit \d+: Cannot open network namespace/);
   assert.equal(host.sysctls.status, 'failed');
   const fdbRaw = host.raw.filter((r) => r.id.startsWith('fdb:'));
-  assert.deepEqual(fdbRaw.map((r) => r.id), ['fdb:json', 'fdb:text']);
+  assert.deepEqual(
+    fdbRaw.map((r) => r.id),
+    ['fdb:json', 'fdb:text'],
+  );
 });
 
-test('an ip that ignores -j (iproute2 before JSON support for a subcommand) falls back on the parse error', { skip }, async (t) => {
+test('an ip that ignores -j (iproute2 before JSON support for a subcommand) falls back on the parse error', {
+  skip,
+}, async (t) => {
   const lab = buildVxlanLab();
   t.after(() => lab.destroy());
   const inner = localRunner({ netns: lab.node });
   // Real iproute2, run without -j for `route` and `neigh`: the text such versions print when given -j.
   const ignoresJ: CommandRunner = {
     description: inner.description,
-    run: (argv, o) => inner.run(argv[0] === 'ip' && (argv.includes('route') || argv.includes('neigh')) ? argv.filter((a) => a !== '-j') : argv, o),
+    run: (argv, o) =>
+      inner.run(
+        argv[0] === 'ip' && (argv.includes('route') || argv.includes('neigh')) ? argv.filter((a) => a !== '-j') : argv,
+        o,
+      ),
   };
   const host = await collectHost('node-1', ignoresJ, { keepKeys: false, peerAddresses: ['192.168.56.12'] });
   const overlay = ok(host.routes, 'routes').find((r) => r.dst === '10.244.2.0/24');
   assert.deepEqual([overlay?.gateway, overlay?.dev, overlay?.flags], ['10.244.2.0', 'flannel.1', ['onlink']]);
   assert.equal(ok(host.neighbours, 'neighbours').find((n) => n.dev === 'flannel.1')?.lladdr, PEER_VTEP_MAC);
   assert.equal(ok(host.routeGets, 'routeGets')['192.168.56.12']?.dev, 'eth0');
-  assert.match(host.raw.find((r) => r.id === 'routes.inet:text')?.fallbackReason ?? '', /^ip -4 -j route show table all: line 1: not valid JSON/);
-  assert.equal(host.raw.find((r) => r.id === 'links:text'), undefined, 'links needed no fallback');
+  assert.match(
+    host.raw.find((r) => r.id === 'routes.inet:text')?.fallbackReason ?? '',
+    /^ip -4 -j route show table all: line 1: not valid JSON/,
+  );
+  assert.equal(
+    host.raw.find((r) => r.id === 'links:text'),
+    undefined,
+    'links needed no fallback',
+  );
 });

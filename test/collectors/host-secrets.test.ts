@@ -3,8 +3,9 @@
 // (no wireguard module, no ESP crypto for SAs with keys): for `wg show all dump` and
 // `ip xfrm state` the runner returns the hand-made wg fixture and real `ip x s` output from
 // the IPsec seed instead.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { collectHost } from '../../src/collectors/host.js';
 import { localRunner } from '../../src/collectors/local.js';
 import type { CommandRunner } from '../../src/collectors/runner.js';
@@ -19,7 +20,13 @@ test('wg private/preshared keys and xfrm keys are absent from the whole HostStat
   const inner = localRunner({ netns: lab.node });
   const wgDump = raw('wireguard/wg-show-all-dump.txt');
   const xfrmState = raw('seeds/000-ip-x-s.txt');
-  const served = (argv: readonly string[], stdout: string) => ({ argv, exitCode: 0, stdout, stderr: '', durationMs: 0 });
+  const served = (argv: readonly string[], stdout: string) => ({
+    argv,
+    exitCode: 0,
+    stdout,
+    stderr: '',
+    durationMs: 0,
+  });
   const runner: CommandRunner = {
     description: inner.description,
     run: async (argv, o) => {
@@ -31,7 +38,10 @@ test('wg private/preshared keys and xfrm keys are absent from the whole HostStat
   const host = await collectHost('node-1', runner, { keepKeys: false, peerAddresses: [] });
   const everything = JSON.stringify(host);
 
-  const wgLines = wgDump.trim().split('\n').map((l) => l.split('\t'));
+  const wgLines = wgDump
+    .trim()
+    .split('\n')
+    .map((l) => l.split('\t'));
   const privateKeys = wgLines.filter((f) => f.length === 5).map((f) => f[1] ?? '');
   const psks = wgLines.filter((f) => f.length === 9 && f[2] !== '(none)').map((f) => f[2] ?? '');
   assert.equal(privateKeys.length, 2);
@@ -47,10 +57,13 @@ test('wg private/preshared keys and xfrm keys are absent from the whole HostStat
   assert.match(xfrmRaw?.stdout ?? '', /spi 0xcfba8c29 reqid 11/, 'SPIs stay readable');
   assert.equal(host.xfrmStates.status, 'ok');
   const sas = host.xfrmStates.status === 'ok' ? host.xfrmStates.data : [];
-  assert.deepEqual(sas.map((s) => [s.spi, s.reqid, s.aead?.name, s.aead?.hex]), [
-    [0xcfba8c29, 11, 'rfc4106(gcm(aes))', undefined],
-    [0xce02fb42, 11, 'rfc4106(gcm(aes))', undefined],
-  ]);
+  assert.deepEqual(
+    sas.map((s) => [s.spi, s.reqid, s.aead?.name, s.aead?.hex]),
+    [
+      [0xcfba8c29, 11, 'rfc4106(gcm(aes))', undefined],
+      [0xce02fb42, 11, 'rfc4106(gcm(aes))', undefined],
+    ],
+  );
 
   // --decrypt-esp: keys kept in the parsed SAs only; raw output stays redacted.
   const withKeys = await collectHost('node-1', runner, { keepKeys: true, peerAddresses: [] });

@@ -1,10 +1,18 @@
 // The JSON and text forms of each command, run live, parse to the same values: on this
 // machine's own network state (whatever it holds) and on a vxlan/bridge netns node. This is
 // what makes the text fallback trustworthy on nodes whose ip has no -j.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { FDB, LINKS, NEIGHBOURS, routesCommand, rulesCommand, type NodeCommand } from '../../src/collectors/node-commands.js';
+import { test } from 'node:test';
 import { localRunner } from '../../src/collectors/local.js';
+import {
+  FDB,
+  LINKS,
+  NEIGHBOURS,
+  type NodeCommand,
+  routesCommand,
+  rulesCommand,
+} from '../../src/collectors/node-commands.js';
 import type { CommandRunner } from '../../src/collectors/runner.js';
 import { buildVxlanLab, canBuildLab } from './netns-lab.js';
 
@@ -26,17 +34,32 @@ async function both<T>(runner: CommandRunner, cmd: NodeCommand<T>): Promise<[T, 
 // and learned fdb entries might, so those are compared on the netns node only.
 test('this machine: ip -d addr, ip route, ip rule text forms equal the JSON forms', async () => {
   const host = localRunner();
-  for (const cmd of [LINKS, routesCommand('inet'), routesCommand('inet6'), rulesCommand('inet'), rulesCommand('inet6')] as NodeCommand<unknown>[]) {
+  for (const cmd of [
+    LINKS,
+    routesCommand('inet'),
+    routesCommand('inet6'),
+    rulesCommand('inet'),
+    rulesCommand('inet6'),
+  ] as NodeCommand<unknown>[]) {
     const [json, text] = await both(host, cmd);
     assert.deepEqual(text, json, cmd.id);
   }
 });
 
-test('vxlan/bridge netns node: every text form equals its JSON form', { skip: canBuildLab() ? false : 'needs root' }, async (t) => {
+test('vxlan/bridge netns node: every text form equals its JSON form', {
+  skip: canBuildLab() ? false : 'needs root',
+}, async (t) => {
   const lab = buildVxlanLab();
   t.after(() => lab.destroy());
   const node = localRunner({ netns: lab.node });
-  for (const cmd of [LINKS, routesCommand('inet'), routesCommand('inet6'), rulesCommand('inet'), NEIGHBOURS, FDB] as NodeCommand<unknown>[]) {
+  for (const cmd of [
+    LINKS,
+    routesCommand('inet'),
+    routesCommand('inet6'),
+    rulesCommand('inet'),
+    NEIGHBOURS,
+    FDB,
+  ] as NodeCommand<unknown>[]) {
     const [json, text] = await both(node, cmd);
     assert.deepEqual(text, json, cmd.id);
     assert.ok(Array.isArray(json) && json.length > 0, `${cmd.id} is not empty`);

@@ -60,7 +60,27 @@ export function buildVxlanLab(): Lab {
     n('ip', 'link', 'set', 'eth0', 'up');
     sh('ip', '-n', lab.peer, 'addr', 'add', '192.168.56.12/24', 'dev', 'eth0');
     sh('ip', '-n', lab.peer, 'link', 'set', 'eth0', 'up');
-    n('ip', 'link', 'add', 'flannel.1', 'address', VTEP_MAC, 'mtu', '1450', 'type', 'vxlan', 'id', '1', 'local', '192.168.56.11', 'dev', 'eth0', 'dstport', '8472', 'nolearning');
+    n(
+      'ip',
+      'link',
+      'add',
+      'flannel.1',
+      'address',
+      VTEP_MAC,
+      'mtu',
+      '1450',
+      'type',
+      'vxlan',
+      'id',
+      '1',
+      'local',
+      '192.168.56.11',
+      'dev',
+      'eth0',
+      'dstport',
+      '8472',
+      'nolearning',
+    );
     n('ip', 'addr', 'add', '10.244.1.0/32', 'dev', 'flannel.1');
     n('ip', 'link', 'set', 'flannel.1', 'up');
     n('ip', 'neigh', 'add', '10.244.2.0', 'lladdr', PEER_VTEP_MAC, 'dev', 'flannel.1', 'nud', 'permanent');
@@ -75,8 +95,36 @@ export function buildVxlanLab(): Lab {
     sh('ip', '-n', lab.pod, 'link', 'set', 'eth0', 'up');
     waitForCarrier(lab.node, 'cni0');
     n('iptables-nft', '-t', 'nat', '-N', 'FLANNEL-POSTRTG');
-    n('iptables-nft', '-t', 'nat', '-A', 'POSTROUTING', '-m', 'comment', '--comment', 'flanneld masq', '-j', 'FLANNEL-POSTRTG');
-    n('iptables-nft', '-t', 'nat', '-A', 'FLANNEL-POSTRTG', '-s', '10.244.1.0/24', '-d', '10.244.0.0/16', '-m', 'comment', '--comment', 'flanneld masq', '-j', 'RETURN');
+    n(
+      'iptables-nft',
+      '-t',
+      'nat',
+      '-A',
+      'POSTROUTING',
+      '-m',
+      'comment',
+      '--comment',
+      'flanneld masq',
+      '-j',
+      'FLANNEL-POSTRTG',
+    );
+    n(
+      'iptables-nft',
+      '-t',
+      'nat',
+      '-A',
+      'FLANNEL-POSTRTG',
+      '-s',
+      '10.244.1.0/24',
+      '-d',
+      '10.244.0.0/16',
+      '-m',
+      'comment',
+      '--comment',
+      'flanneld masq',
+      '-j',
+      'RETURN',
+    );
   } catch (e) {
     destroy();
     throw e;

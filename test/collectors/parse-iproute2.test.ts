@@ -1,6 +1,7 @@
 // Parsers on real iproute2 6.1 and busybox 1.35 output captured by fixtures/raw/capture.sh.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { parseBridgeFdbJson } from '../../src/collectors/parse/fdb-json.js';
 import { parseBridgeFdbText } from '../../src/collectors/parse/fdb-text.js';
 import { parseIpAddrJson } from '../../src/collectors/parse/links-json.js';
@@ -27,7 +28,10 @@ test('ip -j -d addr: flannel.1 vxlan details, MAC and /32 address', () => {
   assert.equal(f.mac, '8e:1c:6b:0d:49:31');
   assert.equal(f.mtu, 1450);
   assert.equal(f.operstate, 'UNKNOWN');
-  assert.deepEqual(f.addresses.filter((a) => a.family === 'inet'), [{ family: 'inet', local: '10.244.1.0', prefixlen: 32, scope: 'global' }]);
+  assert.deepEqual(
+    f.addresses.filter((a) => a.family === 'inet'),
+    [{ family: 'inet', local: '10.244.1.0', prefixlen: 32, scope: 'global' }],
+  );
   const v6 = links.find((l) => l.name === 'flannel-v6.1');
   assert.equal(v6?.vxlan?.local, 'fd00:56::11', 'IPv6 VTEP local comes from info_data.local6');
   assert.ok(v6?.addresses.some((a) => a.local === 'fd00:10:244:1::' && a.prefixlen === 128));
@@ -37,7 +41,10 @@ test('ip -j -d addr: bridge, enslaved veth with a peer in another netns, TUN wit
   const links = clean(parseIpAddrJson(raw('iproute2-json/addr.json')));
   const byName = new Map(links.map((l) => [l.name, l]));
   assert.equal(byName.get('cni0')?.kind, 'bridge');
-  assert.deepEqual(byName.get('cni0')?.addresses.find((a) => a.family === 'inet'), { family: 'inet', local: '10.244.1.1', prefixlen: 24, scope: 'global' });
+  assert.deepEqual(
+    byName.get('cni0')?.addresses.find((a) => a.family === 'inet'),
+    { family: 'inet', local: '10.244.1.1', prefixlen: 24, scope: 'global' },
+  );
   assert.equal(byName.get('vethkf0')?.kind, 'veth');
   assert.equal(byName.get('vethkf0')?.master, 'cni0');
   assert.equal(byName.get('vethkf0')?.parent, 'if2', 'peer in another netns is named by index, as in "vethkf0@if2"');
@@ -48,7 +55,10 @@ test('ip -j -d addr: bridge, enslaved veth with a peer in another netns, TUN wit
 });
 
 test('ip -d addr (text) gives exactly what ip -j -d addr gives', () => {
-  assert.deepEqual(clean(parseIpAddrText(raw('iproute2-text/addr.txt'))), clean(parseIpAddrJson(raw('iproute2-json/addr.json'))));
+  assert.deepEqual(
+    clean(parseIpAddrText(raw('iproute2-text/addr.txt'))),
+    clean(parseIpAddrJson(raw('iproute2-json/addr.json'))),
+  );
 });
 
 test('ip -d link (text) gives the links with details and no addresses', () => {
@@ -72,8 +82,17 @@ test('ip -4 -j route: default, onlink vxlan route, host-gw route, local host rou
   const routes = clean(parseIpRouteJson(raw('iproute2-json/route4.json'), 'inet'));
   const find = (dst: string, table = 'main') => routes.find((r) => r.dst === dst && r.table === table);
   assert.deepEqual(find('0.0.0.0/0'), {
-    family: 'inet', table: 'main', dst: '0.0.0.0/0', type: 'unicast', gateway: '192.168.56.1', dev: 'eth0',
-    protocol: null, scope: null, prefsrc: null, metric: null, flags: ['onlink'],
+    family: 'inet',
+    table: 'main',
+    dst: '0.0.0.0/0',
+    type: 'unicast',
+    gateway: '192.168.56.1',
+    dev: 'eth0',
+    protocol: null,
+    scope: null,
+    prefsrc: null,
+    metric: null,
+    flags: ['onlink'],
   });
   assert.equal(find('10.244.2.0/24')?.gateway, '10.244.2.0');
   assert.equal(find('10.244.2.0/24')?.dev, 'flannel.1');
@@ -98,19 +117,35 @@ test('ip -6 -j route: ::/128 host routes, onlink v6 vxlan route with metric', ()
 });
 
 test('ip route (text) gives exactly what ip -j route gives, both families', () => {
-  assert.deepEqual(clean(parseIpRouteText(raw('iproute2-text/route4.txt'), 'inet')), clean(parseIpRouteJson(raw('iproute2-json/route4.json'), 'inet')));
-  assert.deepEqual(clean(parseIpRouteText(raw('iproute2-text/route6.txt'), 'inet6')), clean(parseIpRouteJson(raw('iproute2-json/route6.json'), 'inet6')));
+  assert.deepEqual(
+    clean(parseIpRouteText(raw('iproute2-text/route4.txt'), 'inet')),
+    clean(parseIpRouteJson(raw('iproute2-json/route4.json'), 'inet')),
+  );
+  assert.deepEqual(
+    clean(parseIpRouteText(raw('iproute2-text/route6.txt'), 'inet6')),
+    clean(parseIpRouteJson(raw('iproute2-json/route6.json'), 'inet6')),
+  );
 });
 
 test('busybox ip route: same routes, without proto and linkdown', () => {
-  const strip = (rs: ReturnType<typeof parseIpRouteJson>['value']) => rs.map((r) => ({ ...r, protocol: null, flags: r.flags.filter((f) => f !== 'linkdown') }));
-  assert.deepEqual(clean(parseIpRouteText(raw('busybox/route4.txt'), 'inet')), strip(clean(parseIpRouteJson(raw('iproute2-json/route4.json'), 'inet'))));
-  assert.deepEqual(clean(parseIpRouteText(raw('busybox/route6.txt'), 'inet6')), strip(clean(parseIpRouteJson(raw('iproute2-json/route6.json'), 'inet6'))));
+  const strip = (rs: ReturnType<typeof parseIpRouteJson>['value']) =>
+    rs.map((r) => ({ ...r, protocol: null, flags: r.flags.filter((f) => f !== 'linkdown') }));
+  assert.deepEqual(
+    clean(parseIpRouteText(raw('busybox/route4.txt'), 'inet')),
+    strip(clean(parseIpRouteJson(raw('iproute2-json/route4.json'), 'inet'))),
+  );
+  assert.deepEqual(
+    clean(parseIpRouteText(raw('busybox/route6.txt'), 'inet6')),
+    strip(clean(parseIpRouteJson(raw('iproute2-json/route6.json'), 'inet6'))),
+  );
 });
 
 test('ip route get: on-link peer has no gateway, remote one has', () => {
   const onlink = clean(parseIpRouteJson(raw('iproute2-json/routeget-onlink.json'), 'inet'));
-  assert.deepEqual(onlink.map((r) => [r.dst, r.gateway, r.dev, r.prefsrc]), [['192.168.56.12/32', null, 'eth0', '192.168.56.11']]);
+  assert.deepEqual(
+    onlink.map((r) => [r.dst, r.gateway, r.dev, r.prefsrc]),
+    [['192.168.56.12/32', null, 'eth0', '192.168.56.11']],
+  );
   const viaGw = clean(parseIpRouteJson(raw('iproute2-json/routeget-gateway.json'), 'inet'));
   assert.deepEqual(clean(parseIpRouteText(raw('iproute2-text/routeget.txt'), 'inet')), viaGw);
   assert.deepEqual(clean(parseIpRouteText(raw('busybox/routeget.txt'), 'inet')), viaGw);
@@ -119,17 +154,23 @@ test('ip route get: on-link peer has no gateway, remote one has', () => {
 
 test('ip rule: JSON rebuilt to the text iproute2 and busybox print', () => {
   const fromJson = clean(parseIpRuleJson(raw('iproute2-json/rule4.json'), 'inet'));
-  assert.deepEqual(fromJson.map((r) => `${r.priority}: ${r.text}`), [
-    '0: from all lookup local',
-    '100: from 10.244.1.0/24 lookup 100',
-    '150: from all fwmark 0x4000/0x4000 lookup 200',
-    '160: from all to 10.96.0.0/12 iif cni0 lookup main',
-    '32766: from all lookup main',
-    '32767: from all lookup default',
-  ]);
+  assert.deepEqual(
+    fromJson.map((r) => `${r.priority}: ${r.text}`),
+    [
+      '0: from all lookup local',
+      '100: from 10.244.1.0/24 lookup 100',
+      '150: from all fwmark 0x4000/0x4000 lookup 200',
+      '160: from all to 10.96.0.0/12 iif cni0 lookup main',
+      '32766: from all lookup main',
+      '32767: from all lookup default',
+    ],
+  );
   assert.deepEqual(clean(parseIpRuleText(raw('iproute2-text/rule4.txt'), 'inet')), fromJson);
   assert.deepEqual(clean(parseIpRuleText(raw('busybox/rule4.txt'), 'inet')), fromJson);
-  assert.deepEqual(clean(parseIpRuleText(raw('iproute2-text/rule6.txt'), 'inet6')), clean(parseIpRuleJson(raw('iproute2-json/rule6.json'), 'inet6')));
+  assert.deepEqual(
+    clean(parseIpRuleText(raw('iproute2-text/rule6.txt'), 'inet6')),
+    clean(parseIpRuleJson(raw('iproute2-json/rule6.json'), 'inet6')),
+  );
 });
 
 test('ip neigh: PERMANENT VtepMAC entries, same from JSON, text and busybox', () => {
@@ -144,10 +185,22 @@ test('ip neigh: PERMANENT VtepMAC entries, same from JSON, text and busybox', ()
 
 test('bridge fdb: VtepMAC -> public IP on flannel.1, learned entry on a bridge port', () => {
   const fromJson = clean(parseBridgeFdbJson(raw('iproute2-json/fdb.json')));
-  assert.deepEqual(fromJson.find((e) => e.dev === 'flannel.1'), {
-    mac: '6a:2b:0c:11:22:33', dev: 'flannel.1', dst: '192.168.56.12', vlan: null, master: null, flags: ['self'], state: 'permanent',
-  });
+  assert.deepEqual(
+    fromJson.find((e) => e.dev === 'flannel.1'),
+    {
+      mac: '6a:2b:0c:11:22:33',
+      dev: 'flannel.1',
+      dst: '192.168.56.12',
+      vlan: null,
+      master: null,
+      flags: ['self'],
+      state: 'permanent',
+    },
+  );
   assert.equal(fromJson.find((e) => e.dev === 'flannel-v6.1')?.dst, 'fd00:56::12');
-  assert.ok(fromJson.some((e) => e.dev === 'vethkf0' && e.master === 'cni0' && e.state === ''), 'a learned (dynamic) entry has no state');
+  assert.ok(
+    fromJson.some((e) => e.dev === 'vethkf0' && e.master === 'cni0' && e.state === ''),
+    'a learned (dynamic) entry has no state',
+  );
   assert.deepEqual(clean(parseBridgeFdbText(raw('iproute2-text/fdb.txt'))), fromJson);
 });

@@ -1,22 +1,33 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { localRunner } from '../../src/collectors/local.js';
+import { SYSCTLS } from '../../src/collectors/node-commands.js';
 import { iptablesBackendOf, parseIptablesSave } from '../../src/collectors/parse/iptables-save.js';
 import { redactSecrets } from '../../src/collectors/parse/secrets.js';
 import { ABSENT_MARKER, parseSubnetEnv } from '../../src/collectors/parse/subnet-env.js';
 import { parseSysctls } from '../../src/collectors/parse/sysctl.js';
 import { parseWgDump, redactWgDump } from '../../src/collectors/parse/wireguard.js';
-import { SYSCTLS } from '../../src/collectors/node-commands.js';
-import { localRunner } from '../../src/collectors/local.js';
 import { raw } from './fixtures.js';
 
 test('subnet.env: dual-stack file, absent marker, bad values named by line', () => {
   assert.deepEqual(parseSubnetEnv(raw('subnet-env/dual-stack.env')).value, {
-    network: '10.244.0.0/16', subnet: '10.244.1.1/24', ipv6Network: 'fd00:10:244::/56', ipv6Subnet: 'fd00:10:244:1::1/64', mtu: 1450, ipMasq: true,
+    network: '10.244.0.0/16',
+    subnet: '10.244.1.1/24',
+    ipv6Network: 'fd00:10:244::/56',
+    ipv6Subnet: 'fd00:10:244:1::1/64',
+    mtu: 1450,
+    ipMasq: true,
   });
   assert.deepEqual(parseSubnetEnv(`${ABSENT_MARKER} /run/flannel/subnet.env\n`), { value: null, errors: [] });
   const bad = parseSubnetEnv('FLANNEL_NETWORK=10.244.0.0/16\nthis is not a var\nFLANNEL_MTU=abc\n');
-  assert.deepEqual(bad.errors.map((e) => [e.line, e.message]), [[2, 'expected KEY=value'], [3, 'FLANNEL_MTU is not a number']]);
+  assert.deepEqual(
+    bad.errors.map((e) => [e.line, e.message]),
+    [
+      [2, 'expected KEY=value'],
+      [3, 'FLANNEL_MTU is not a number'],
+    ],
+  );
   assert.equal(bad.value?.network, '10.244.0.0/16');
 });
 
@@ -27,8 +38,13 @@ test('sysctls: the collector snippet on this host gives what /proc/sys holds; ab
   const { value, errors } = parseSysctls(res.stdout);
   assert.deepEqual(errors, []);
   assert.equal(value['net.ipv4.ip_forward'], readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim());
-  assert.equal(value['net.ipv4.conf.lo.rp_filter'], readFileSync('/proc/sys/net/ipv4/conf/lo/rp_filter', 'utf8').trim());
-  const parsedAbsent = parseSysctls('/proc/sys/net/ipv4/ip_forward=1\n#absent /proc/sys/net/bridge/bridge-nf-call-iptables\n');
+  assert.equal(
+    value['net.ipv4.conf.lo.rp_filter'],
+    readFileSync('/proc/sys/net/ipv4/conf/lo/rp_filter', 'utf8').trim(),
+  );
+  const parsedAbsent = parseSysctls(
+    '/proc/sys/net/ipv4/ip_forward=1\n#absent /proc/sys/net/bridge/bridge-nf-call-iptables\n',
+  );
   assert.deepEqual(parsedAbsent.value, { 'net.ipv4.ip_forward': '1' });
   assert.equal(parseSysctls('garbage\n').errors[0]?.line, 1);
 });
@@ -41,10 +57,36 @@ test('wg show all dump: devices and peers; private key dropped, preshared key on
   const psk = text.split('\n')[1]?.split('\t')[2] ?? '';
   const { value, errors } = parseWgDump(text);
   assert.deepEqual(errors, []);
-  assert.deepEqual(value.map((d) => [d.name, d.listenPort, d.peers.length]), [['flannel-wg', 51820, 2], ['flannel-wg-v6', 51821, 1]]);
+  assert.deepEqual(
+    value.map((d) => [d.name, d.listenPort, d.peers.length]),
+    [
+      ['flannel-wg', 51820, 2],
+      ['flannel-wg-v6', 51821, 1],
+    ],
+  );
   const [live, stale] = value[0]?.peers ?? [];
-  assert.deepEqual({ ...live, publicKey: '' }, { publicKey: '', presharedKey: true, endpoint: '192.168.56.12:51820', allowedIPs: ['10.244.2.0/24'], latestHandshake: 1763778000, persistentKeepalive: 25 });
-  assert.deepEqual({ ...stale, publicKey: '' }, { publicKey: '', presharedKey: false, endpoint: null, allowedIPs: [], latestHandshake: 0, persistentKeepalive: null });
+  assert.deepEqual(
+    { ...live, publicKey: '' },
+    {
+      publicKey: '',
+      presharedKey: true,
+      endpoint: '192.168.56.12:51820',
+      allowedIPs: ['10.244.2.0/24'],
+      latestHandshake: 1763778000,
+      persistentKeepalive: 25,
+    },
+  );
+  assert.deepEqual(
+    { ...stale, publicKey: '' },
+    {
+      publicKey: '',
+      presharedKey: false,
+      endpoint: null,
+      allowedIPs: [],
+      latestHandshake: 0,
+      persistentKeepalive: null,
+    },
+  );
   assert.equal(value[1]?.peers[0]?.endpoint, '[fd00:56::12]:51821');
   const json = JSON.stringify(value);
   assert.ok(!json.includes(privateKey) && !json.includes(psk));
@@ -62,27 +104,38 @@ test('iptables-save: flannel chains and rules in order, same in legacy and nft b
   const nat = legacy.value.tables['nat'];
   assert.equal(nat?.chains['POSTROUTING']?.policy, 'ACCEPT');
   assert.equal(nat?.chains['FLANNEL-POSTRTG']?.policy, '-');
-  assert.deepEqual(nat?.rules.filter((r) => r.chain === 'FLANNEL-POSTRTG').map((r) => r.spec.replace(/ -m comment --comment "flanneld masq"/, '')), [
-    '-m mark --mark 0x4000/0x4000 -j RETURN',
-    '-s 10.244.1.0/24 -d 10.244.0.0/16 -j RETURN',
-    '-s 10.244.0.0/16 -d 10.244.1.0/24 -j RETURN',
-    '! -s 10.244.0.0/16 -d 10.244.1.0/24 -j RETURN',
-    '-s 10.244.0.0/16 ! -d 224.0.0.0/4 -j MASQUERADE --random-fully',
-    '! -s 10.244.0.0/16 -d 10.244.0.0/16 -j MASQUERADE --random-fully',
-  ]);
+  assert.deepEqual(
+    nat?.rules
+      .filter((r) => r.chain === 'FLANNEL-POSTRTG')
+      .map((r) => r.spec.replace(/ -m comment --comment "flanneld masq"/, '')),
+    [
+      '-m mark --mark 0x4000/0x4000 -j RETURN',
+      '-s 10.244.1.0/24 -d 10.244.0.0/16 -j RETURN',
+      '-s 10.244.0.0/16 -d 10.244.1.0/24 -j RETURN',
+      '! -s 10.244.0.0/16 -d 10.244.1.0/24 -j RETURN',
+      '-s 10.244.0.0/16 ! -d 224.0.0.0/4 -j MASQUERADE --random-fully',
+      '! -s 10.244.0.0/16 -d 10.244.0.0/16 -j MASQUERADE --random-fully',
+    ],
+  );
   assert.equal(legacy.value.tables['filter']?.chains['FORWARD']?.policy, 'DROP');
   assert.deepEqual(nft.value.tables, legacy.value.tables);
   assert.equal(nft.value.backend, 'nft');
   assert.deepEqual(parseIptablesSave(raw('iptables/ip6tables-legacy-save.txt'), 'legacy', 'inet6').value.tables, {});
   const v6 = parseIptablesSave(raw('iptables/ip6tables-nft-save.txt'), 'nft', 'inet6').value;
-  assert.deepEqual(v6.tables['filter']?.rules.map((r) => r.chain), ['FORWARD', 'FLANNEL-FWD']);
+  assert.deepEqual(
+    v6.tables['filter']?.rules.map((r) => r.chain),
+    ['FORWARD', 'FLANNEL-FWD'],
+  );
 });
 
 test('iptables-save: backend of a plain iptables-save from its header; stray lines are issues', () => {
   assert.equal(iptablesBackendOf(raw('iptables/iptables-nft-save.txt')), 'nft');
   assert.equal(iptablesBackendOf(raw('iptables/iptables-legacy-save.txt')), 'legacy');
   const r = parseIptablesSave('-A FORWARD -j ACCEPT\n*filter\n:INPUT ACCEPT [0:0]\nbogus\nCOMMIT\n', 'legacy', 'inet');
-  assert.deepEqual(r.errors.map((e) => e.line), [1, 4]);
+  assert.deepEqual(
+    r.errors.map((e) => e.line),
+    [1, 4],
+  );
 });
 
 test('redactSecrets hides PSK-like assignments and keeps the rest', () => {

@@ -1,14 +1,16 @@
 // bundle as a user runs it: the archive opens with the system's tar, holds the report and every
 // node's command output, re-analyses to the same findings, and carries no secret.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
 
 const dir = mkdtempSync(join(tmpdir(), 'kf-bundle-'));
-const cli = (args: string[]) => spawnSync('bin/kubectl-flannel', args, { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+const cli = (args: string[]) =>
+  spawnSync('bin/kubectl-flannel', args, { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
 const SNAP = 'fixtures/snapshots/ipsec/ipsec-sa-absent.json';
 
 test('bundle writes a tar.gz (mode 0600) that tar lists: README, snapshot, report, cluster objects, node outputs', () => {
@@ -17,8 +19,19 @@ test('bundle writes a tar.gz (mode 0600) that tar lists: README, snapshot, repor
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /re-analyse offline: kubectl flannel doctor --from/);
   assert.equal(statSync(file).mode & 0o777, 0o600);
-  const names = execFileSync('tar', ['tzf', file], { encoding: 'utf8' }).split('\n').map((n) => n.replace(/^[^/]+\//, ''));
-  for (const want of ['README.txt', 'snapshot.json', 'report.txt', 'report.json', 'cluster/net-conf.json', 'cluster/nodes.json', 'nodes/node1/links_json.txt', 'nodes/node3/xfrm.policy_text.txt']) {
+  const names = execFileSync('tar', ['tzf', file], { encoding: 'utf8' })
+    .split('\n')
+    .map((n) => n.replace(/^[^/]+\//, ''));
+  for (const want of [
+    'README.txt',
+    'snapshot.json',
+    'report.txt',
+    'report.json',
+    'cluster/net-conf.json',
+    'cluster/nodes.json',
+    'nodes/node1/links_json.txt',
+    'nodes/node3/xfrm.policy_text.txt',
+  ]) {
     assert.ok(names.includes(want), `${want} in ${names.join(' ')}`);
   }
   const report = execFileSync('sh', ['-c', `tar xzOf ${file} --wildcards '*/report.txt'`], { encoding: 'utf8' });

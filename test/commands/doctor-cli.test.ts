@@ -1,14 +1,18 @@
 // doctor --from as a user runs it: through the bin/kubectl-flannel launcher, on the bundled fixtures.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import { parse as parseYAML } from 'yaml';
 
 function run(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync('bin/kubectl-flannel', args, { encoding: 'utf8', env: { ...process.env, NO_COLOR: '', FORCE_COLOR: '', ...env } });
+  const r = spawnSync('bin/kubectl-flannel', args, {
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '', FORCE_COLOR: '', ...env },
+  });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -35,7 +39,9 @@ test('broken cluster: verdict first, grouped by severity and node, exit 2', () =
 test('-o json: an object with findings carrying check, severity, node, message, evidence', () => {
   const r = run(['doctor', '--from', EXAMPLE, '-o', 'json']);
   assert.equal(r.code, 2);
-  const doc = JSON.parse(r.out) as { findings: { check: string; severity: string; node: string | null; message: string; evidence: string[] }[] };
+  const doc = JSON.parse(r.out) as {
+    findings: { check: string; severity: string; node: string | null; message: string; evidence: string[] }[];
+  };
   const fwd = doc.findings.find((f) => f.check === 'ip-forward');
   assert.deepEqual([fwd?.severity, fwd?.node, fwd?.evidence], ['error', 'node2', ['net.ipv4.ip_forward = 0']]);
   for (const f of doc.findings) assert.ok(typeof f.message === 'string' && Array.isArray(f.evidence) && 'node' in f);
@@ -48,10 +54,15 @@ test('-o yaml carries the same findings as -o json', () => {
 });
 
 test('--check and --skip select checks by ID', () => {
-  const only = JSON.parse(run(['doctor', '--from', EXAMPLE, '-o', 'json', '--check', 'ip-forward,vxlan-fdb']).out) as { findings: { check: string }[]; checks: string[] };
+  const only = JSON.parse(run(['doctor', '--from', EXAMPLE, '-o', 'json', '--check', 'ip-forward,vxlan-fdb']).out) as {
+    findings: { check: string }[];
+    checks: string[];
+  };
   assert.deepEqual(only.checks, ['ip-forward', 'vxlan-fdb']);
   assert.deepEqual([...new Set(only.findings.map((f) => f.check))].sort(), ['ip-forward', 'vxlan-fdb']);
-  const skipped = JSON.parse(run(['doctor', '--from', EXAMPLE, '-o', 'json', '--skip', 'ip-forward']).out) as { findings: { check: string }[] };
+  const skipped = JSON.parse(run(['doctor', '--from', EXAMPLE, '-o', 'json', '--skip', 'ip-forward']).out) as {
+    findings: { check: string }[];
+  };
   assert.ok(skipped.findings.length > 0 && !skipped.findings.some((f) => f.check === 'ip-forward'));
 });
 
@@ -91,16 +102,30 @@ test('bad input: a clear one-line error naming the input, exit 3, no stack trace
 });
 
 test('checks lists every check; -o json is machine-readable', () => {
-  const list = JSON.parse(run(['checks', '-o', 'json']).out) as { id: string; severity: string; docs: { fix: string } }[];
+  const list = JSON.parse(run(['checks', '-o', 'json']).out) as {
+    id: string;
+    severity: string;
+    docs: { fix: string };
+  }[];
   assert.ok(list.length >= 30);
-  assert.ok(list.some((c) => c.id === 'vxlan-fdb' && c.severity === 'error' && c.docs.fix.includes('bridge fdb replace')));
+  assert.ok(
+    list.some((c) => c.id === 'vxlan-fdb' && c.severity === 'error' && c.docs.fix.includes('bridge fdb replace')),
+  );
 });
 
 test('trace --from: exit 0 when the packet arrives, 2 at the first broken hop, 3 for a pod name offline', () => {
   const ok = run(['trace', '--from', HEALTHY, '10.244.1.2', '10.244.3.2']);
   assert.equal(ok.code, 0);
   assert.match(ok.out, /^✔ 10\.244\.1\.2 \(pod on node1\) reaches 10\.244\.3\.2 \(pod on node3\)/);
-  const broken = run(['trace', '--from', 'fixtures/snapshots/vxlan/fdb-deleted.json', '10.244.2.2', '10.244.3.2', '-o', 'json']);
+  const broken = run([
+    'trace',
+    '--from',
+    'fixtures/snapshots/vxlan/fdb-deleted.json',
+    '10.244.2.2',
+    '10.244.3.2',
+    '-o',
+    'json',
+  ]);
   assert.equal(broken.code, 2);
   const t = JSON.parse(broken.out) as { brokenAt: number; hops: { step: string; node: string }[] };
   assert.deepEqual([t.hops[t.brokenAt]!.step, t.hops[t.brokenAt]!.node], ['fdb', 'node2']);

@@ -4,10 +4,11 @@
  * lab is healthy and doctor clean again. The table is in faults.ts. Faults rotate over the nodes so that a check
  * reporting the wrong node fails.
  */
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { FAULTS, type Backend, type FaultContext, type FaultSpec, type Role } from './faults.js';
-import { doctor, eventually, labCmd, ping, requireLab, testPods, type Lab, type LabPod } from './lab.js';
+import { test } from 'node:test';
+import { type Backend, FAULTS, type FaultContext, type FaultSpec, type Role } from './faults.js';
+import { doctor, eventually, type Lab, type LabPod, labCmd, ping, requireLab, testPods } from './lab.js';
 
 function context(lab: Lab, index: number): FaultContext {
   const n = lab.nodes.length;
@@ -30,14 +31,19 @@ async function proveEffect(spec: FaultSpec, ctx: FaultContext): Promise<void> {
     case 'unreachable': {
       const [a, b] = [podFor(ctx, e.from), podFor(ctx, e.to)];
       // API-driven faults take effect when the peers' flanneld handles the node update
-      assert.ok(await eventually(() => !ping(a, b, { count: 1 }), 15_000),
-        `${spec.name}: ${a.name}@${a.node} still reaches ${b.name}@${b.node}`);
+      assert.ok(
+        await eventually(() => !ping(a, b, { count: 1 }), 15_000),
+        `${spec.name}: ${a.name}@${a.node} still reaches ${b.name}@${b.node}`,
+      );
       break;
     }
     case 'big-packets-dropped': {
       const [a, b] = [podFor(ctx, e.from), podFor(ctx, e.to)];
       assert.ok(ping(a, b), `${spec.name}: small pings ${a.name} -> ${b.name} should still pass`);
-      assert.ok(!ping(a, b, { size: 1400, dontFragment: true }), `${spec.name}: 1400-byte DF pings ${a.name} -> ${b.name} still pass`);
+      assert.ok(
+        !ping(a, b, { size: 1400, dontFragment: true }),
+        `${spec.name}: 1400-byte DF pings ${a.name} -> ${b.name} still pass`,
+      );
       break;
     }
     case 'cni-add-fails': {
@@ -60,11 +66,10 @@ async function proveEffect(spec: FaultSpec, ctx: FaultContext): Promise<void> {
 
 function allPairsPing(pods: LabPod[]): string[] {
   const failed: string[] = [];
-  for (const a of pods) for (const b of pods) if (a !== b && !ping(a, b, { count: 1 })) failed.push(`${a.name}->${b.name}`);
+  for (const a of pods)
+    for (const b of pods) if (a !== b && !ping(a, b, { count: 1 })) failed.push(`${a.name}->${b.name}`);
   return failed;
 }
-
-
 
 FAULTS.forEach((spec, index) => {
   test(`fault ${spec.name}: injected, proven, reported, healed`, { timeout: 240_000 }, async (t) => {
@@ -82,20 +87,33 @@ FAULTS.forEach((spec, index) => {
       await proveEffect(spec, ctx);
       await t.test('doctor reports it on the right node', (st) => {
         const d = doctor(lab);
-        if (d.unavailable) { st.todo(`doctor cannot collect live yet: ${d.unavailable}`); return; }
+        if (d.unavailable) {
+          st.todo(`doctor cannot collect live yet: ${d.unavailable}`);
+          return;
+        }
         const exp = spec.doctor;
         if (exp === 'clean') {
           const errors = d.findings.filter((f) => f.severity === 'error');
           assert.deepEqual(errors, [], `${spec.name}: flannel tolerates this, doctor should report no error`);
           return;
         }
-        if ('notCovered' in exp) { st.todo(`not covered by any check: ${exp.notCovered}`); return; }
+        if ('notCovered' in exp) {
+          st.todo(`not covered by any check: ${exp.notCovered}`);
+          return;
+        }
         const node = exp.on === 'any' ? undefined : nodeOf(ctx, exp.on);
-        const hit = d.findings.find((f) => exp.checks.includes(f.check) && f.severity === exp.severity && (node === undefined || f.node === node));
-        assert.ok(hit, `${spec.name}: expected ${exp.severity} from ${exp.checks.join('|')} on ${node ?? 'any node'}; got ${JSON.stringify(d.findings.map((f) => [f.check, f.severity, f.node]))}`);
+        const hit = d.findings.find(
+          (f) => exp.checks.includes(f.check) && f.severity === exp.severity && (node === undefined || f.node === node),
+        );
+        assert.ok(
+          hit,
+          `${spec.name}: expected ${exp.severity} from ${exp.checks.join('|')} on ${node ?? 'any node'}; got ${JSON.stringify(d.findings.map((f) => [f.check, f.severity, f.node]))}`,
+        );
         for (const needle of exp.evidence?.(ctx) ?? []) {
-          assert.ok(hit.evidence.some((ev) => ev.includes(needle)) || hit.message.includes(needle),
-            `${spec.name}: evidence of ${hit.check} does not mention ${needle}: ${JSON.stringify(hit.evidence)}`);
+          assert.ok(
+            hit.evidence.some((ev) => ev.includes(needle)) || hit.message.includes(needle),
+            `${spec.name}: evidence of ${hit.check} does not mention ${needle}: ${JSON.stringify(hit.evidence)}`,
+          );
         }
       });
     } finally {
@@ -103,11 +121,19 @@ FAULTS.forEach((spec, index) => {
       assert.equal(h.code, 0, `lab heal after ${spec.name} failed: ${h.stderr}`);
     }
     assert.deepEqual(allPairsPing(testPods(lab)), [], `after healing ${spec.name} some pods cannot reach each other`);
-    if (spec.probe) assert.ok(!spec.probe.check(ctx), `${spec.name}: ${spec.probe.what} still shows the fault after heal`);
+    if (spec.probe)
+      assert.ok(!spec.probe.check(ctx), `${spec.name}: ${spec.probe.what} still shows the fault after heal`);
     await t.test('doctor is clean after heal', (st) => {
       const d = doctor(lab);
-      if (d.unavailable) { st.todo(`doctor cannot collect live yet: ${d.unavailable}`); return; }
-      assert.deepEqual(d.findings.filter((f) => f.severity === 'error'), [], `doctor still reports errors after healing ${spec.name}`);
+      if (d.unavailable) {
+        st.todo(`doctor cannot collect live yet: ${d.unavailable}`);
+        return;
+      }
+      assert.deepEqual(
+        d.findings.filter((f) => f.severity === 'error'),
+        [],
+        `doctor still reports errors after healing ${spec.name}`,
+      );
     });
   });
 });
@@ -115,7 +141,10 @@ FAULTS.forEach((spec, index) => {
 test('the lab knows at least 15 faults and this table covers every one of them', (t) => {
   const r = labCmd(['faults']);
   assert.equal(r.code, 0, r.stderr);
-  const names = r.stdout.split('\n').map((l) => l.split(/\s+/)[0]).filter((s): s is string => !!s);
+  const names = r.stdout
+    .split('\n')
+    .map((l) => l.split(/\s+/)[0])
+    .filter((s): s is string => !!s);
   assert.ok(names.length >= 15, `only ${names.length} faults`);
   assert.deepEqual([...names].sort(), FAULTS.map((f) => f.name).sort());
   t.diagnostic(`${names.length} faults`);

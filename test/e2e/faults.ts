@@ -9,7 +9,7 @@
  * one of them on the expected node. `doctor: 'clean'` means flannel is unaffected and doctor must report no error;
  * `doctor: { notCovered }` names why no check can see it yet (the test then only proves the fault).
  */
-import { inNode, kubectlJSON, run, type Lab, type LabPod } from './lab.js';
+import { inNode, kubectlJSON, type Lab, type LabPod, run } from './lab.js';
 
 export type Role = 'node' | 'peer' | 'third';
 export type Backend = 'vxlan' | 'vxlan-directrouting' | 'host-gw' | 'udp';
@@ -61,75 +61,199 @@ const all: Backend[] = ['vxlan', 'vxlan-directrouting', 'host-gw', 'udp'];
 const routed: Backend[] = ['vxlan', 'vxlan-directrouting', 'host-gw'];
 
 export const FAULTS: FaultSpec[] = [
-  { name: 'route-deleted', changes: 'kernel: route to peer podCIDR deleted on node', backends: routed,
-    effect: { kind: 'unreachable', from: 'node', to: 'peer' }, doctor: { checks: ['peer-routes'], on: 'node', severity: 'error' } },
-  { name: 'route-wrong-via', changes: 'kernel: route to peer podCIDR via 10.250.X.99 dev eth0 on node', backends: routed,
-    effect: { kind: 'unreachable', from: 'node', to: 'peer' }, doctor: { checks: ['peer-routes', 'hostgw-not-onlink'], on: 'node', severity: 'error' } },
-  { name: 'fdb-deleted', changes: "kernel: flannel.1 fdb entry for peer's VtepMAC deleted on node", backends: vx,
-    effect: { kind: 'unreachable', from: 'node', to: 'peer' }, doctor: { checks: ['vxlan-fdb'], on: 'node', severity: 'error' } },
-  { name: 'fdb-wrong-dst', changes: "kernel: fdb entry for peer's VtepMAC -> dst 10.250.X.99 on node", backends: vx,
-    effect: { kind: 'unreachable', from: 'node', to: 'peer' }, doctor: { checks: ['vxlan-fdb'], on: 'node', severity: 'error' } },
-  { name: 'neigh-deleted', changes: "kernel: permanent neighbour for peer's 10.244.X.0 deleted on node", backends: vx,
-    effect: { kind: 'unreachable', from: 'node', to: 'peer' }, doctor: { checks: ['vxlan-neighbours'], on: 'node', severity: 'error' } },
-  { name: 'neigh-wrong-mac', changes: "kernel: neighbour for peer's 10.244.X.0 -> lladdr 02:00:00:00:00:99 on node", backends: vx,
-    effect: { kind: 'unreachable', from: 'node', to: 'peer' }, doctor: { checks: ['vxlan-neighbours'], on: 'node', severity: 'error' } },
-  { name: 'mtu-flannel', changes: 'kernel: flannel.1 MTU 1350 on node (subnet.env FLANNEL_MTU=1450)', backends: vx,
-    effect: { kind: 'big-packets-dropped', from: 'node', to: 'peer' }, doctor: { checks: ['mtu', 'mtu-mixed'], on: 'node', severity: 'error' } },
-  { name: 'mtu-underlay', changes: 'kernel: eth0 MTU 1400 on node', backends: ['vxlan', 'vxlan-directrouting', 'host-gw'],
-    effect: { kind: 'big-packets-dropped', from: 'peer', to: 'node' }, doctor: { checks: ['mtu', 'mtu-mixed'], on: 'node', severity: 'error' } },
-  { name: 'flanneld-stopped', changes: 'process: flanneld on node stopped; API: its pod not ready (CrashLoopBackOff)', backends: all,
-    effect: { kind: 'reachable', from: 'node', to: 'peer' }, effectOn: { udp: { kind: 'unreachable', from: 'node', to: 'peer' } },
+  {
+    name: 'route-deleted',
+    changes: 'kernel: route to peer podCIDR deleted on node',
+    backends: routed,
+    effect: { kind: 'unreachable', from: 'node', to: 'peer' },
+    doctor: { checks: ['peer-routes'], on: 'node', severity: 'error' },
+  },
+  {
+    name: 'route-wrong-via',
+    changes: 'kernel: route to peer podCIDR via 10.250.X.99 dev eth0 on node',
+    backends: routed,
+    effect: { kind: 'unreachable', from: 'node', to: 'peer' },
+    doctor: { checks: ['peer-routes', 'hostgw-not-onlink'], on: 'node', severity: 'error' },
+  },
+  {
+    name: 'fdb-deleted',
+    changes: "kernel: flannel.1 fdb entry for peer's VtepMAC deleted on node",
+    backends: vx,
+    effect: { kind: 'unreachable', from: 'node', to: 'peer' },
+    doctor: { checks: ['vxlan-fdb'], on: 'node', severity: 'error' },
+  },
+  {
+    name: 'fdb-wrong-dst',
+    changes: "kernel: fdb entry for peer's VtepMAC -> dst 10.250.X.99 on node",
+    backends: vx,
+    effect: { kind: 'unreachable', from: 'node', to: 'peer' },
+    doctor: { checks: ['vxlan-fdb'], on: 'node', severity: 'error' },
+  },
+  {
+    name: 'neigh-deleted',
+    changes: "kernel: permanent neighbour for peer's 10.244.X.0 deleted on node",
+    backends: vx,
+    effect: { kind: 'unreachable', from: 'node', to: 'peer' },
+    doctor: { checks: ['vxlan-neighbours'], on: 'node', severity: 'error' },
+  },
+  {
+    name: 'neigh-wrong-mac',
+    changes: "kernel: neighbour for peer's 10.244.X.0 -> lladdr 02:00:00:00:00:99 on node",
+    backends: vx,
+    effect: { kind: 'unreachable', from: 'node', to: 'peer' },
+    doctor: { checks: ['vxlan-neighbours'], on: 'node', severity: 'error' },
+  },
+  {
+    name: 'mtu-flannel',
+    changes: 'kernel: flannel.1 MTU 1350 on node (subnet.env FLANNEL_MTU=1450)',
+    backends: vx,
+    effect: { kind: 'big-packets-dropped', from: 'node', to: 'peer' },
+    doctor: { checks: ['mtu', 'mtu-mixed'], on: 'node', severity: 'error' },
+  },
+  {
+    name: 'mtu-underlay',
+    changes: 'kernel: eth0 MTU 1400 on node',
+    backends: ['vxlan', 'vxlan-directrouting', 'host-gw'],
+    effect: { kind: 'big-packets-dropped', from: 'peer', to: 'node' },
+    doctor: { checks: ['mtu', 'mtu-mixed'], on: 'node', severity: 'error' },
+  },
+  {
+    name: 'flanneld-stopped',
+    changes: 'process: flanneld on node stopped; API: its pod not ready (CrashLoopBackOff)',
+    backends: all,
+    effect: { kind: 'reachable', from: 'node', to: 'peer' },
+    effectOn: { udp: { kind: 'unreachable', from: 'node', to: 'peer' } },
     probe: { what: 'flanneld healthz on node:8081', check: (c) => !healthz(c, c.node) },
-    doctor: { checks: ['flannel-pod-unhealthy'], on: 'node', severity: 'error' } },
+    doctor: { checks: ['flannel-pod-unhealthy'], on: 'node', severity: 'error' },
+  },
   // Real flanneld (0.28.9) watches its device: it re-creates flannel.1 at once, with the same VtepMAC, but does not
   // re-add the peer routes, fdb and neighbour entries. The table first expected flannel-device; the lab showed
   // the device is back and what is really missing.
-  { name: 'vxlan-device-deleted', changes: 'kernel: flannel.1 deleted on node; flanneld re-creates it (same MAC) without peer routes, fdb, neighbours', backends: vx,
+  {
+    name: 'vxlan-device-deleted',
+    changes:
+      'kernel: flannel.1 deleted on node; flanneld re-creates it (same MAC) without peer routes, fdb, neighbours',
+    backends: vx,
     effect: { kind: 'unreachable', from: 'node', to: 'peer' },
     probe: { what: "node's route to peer's podCIDR", check: (c) => !routeExists(c.node, podCIDR(c, c.peer)) },
-    doctor: { checks: ['peer-routes', 'vxlan-fdb', 'vxlan-neighbours'], on: 'node', severity: 'error' } },
-  { name: 'public-ip-wrong', changes: 'API: node annotation flannel.alpha.coreos.com/public-ip=10.250.X.99; peers re-point their fdb/routes', backends: all,
-    effect: { kind: 'unreachable', from: 'peer', to: 'node' }, doctor: { checks: ['public-ip-not-local'], on: 'node', severity: 'error' } },
-  { name: 'duplicate-vtepmac', changes: "API: node's backend-data VtepMAC = peer's VtepMAC; third node's fdb for that MAC re-pointed", backends: vx,
-    effect: { kind: 'unreachable', from: 'third', to: 'peer' }, doctor: { checks: ['vtep-mac'], on: 'node', severity: 'error' } },
+    doctor: { checks: ['peer-routes', 'vxlan-fdb', 'vxlan-neighbours'], on: 'node', severity: 'error' },
+  },
+  {
+    name: 'public-ip-wrong',
+    changes: 'API: node annotation flannel.alpha.coreos.com/public-ip=10.250.X.99; peers re-point their fdb/routes',
+    backends: all,
+    effect: { kind: 'unreachable', from: 'peer', to: 'node' },
+    doctor: { checks: ['public-ip-not-local'], on: 'node', severity: 'error' },
+  },
+  {
+    name: 'duplicate-vtepmac',
+    changes: "API: node's backend-data VtepMAC = peer's VtepMAC; third node's fdb for that MAC re-pointed",
+    backends: vx,
+    effect: { kind: 'unreachable', from: 'third', to: 'peer' },
+    doctor: { checks: ['vtep-mac'], on: 'node', severity: 'error' },
+  },
   // Real flanneld ignores a node whose kube-subnet-manager annotation disappears (kube.go handleUpdateLeaseEvent
   // returns early), so peers keep their entries and traffic still flows: the lab showed this, the fault was first
   // written expecting the peers to drop the node.
-  { name: 'annotations-removed', changes: "process+API: flanneld on node stopped (pod not ready), node's flannel annotations removed; peers keep their entries", backends: all,
-    effect: { kind: 'reachable', from: 'peer', to: 'node' }, effectOn: { udp: { kind: 'unreachable', from: 'peer', to: 'node' } },
-    probe: { what: "node's flannel annotations", check: (c) => nodeAnnotation(c, c.node, 'flannel.alpha.coreos.com/public-ip') === undefined },
-    doctor: { checks: ['node-not-registered', 'flannel-pod-unhealthy'], on: 'node', severity: 'error' } },
-  { name: 'vxlan-port-blocked', changes: 'kernel: iptables INPUT -p udp --dport 8472 -j DROP on node', backends: ['vxlan', 'udp'],
-    effect: { kind: 'unreachable', from: 'peer', to: 'node' }, doctor: { checks: ['overlay-port-blocked'], on: 'node', severity: 'error' } },
-  { name: 'forward-policy-drop', changes: 'kernel: iptables -P FORWARD DROP on node (FLANNEL-FWD accept rules intact)', backends: all,
+  {
+    name: 'annotations-removed',
+    changes:
+      "process+API: flanneld on node stopped (pod not ready), node's flannel annotations removed; peers keep their entries",
+    backends: all,
+    effect: { kind: 'reachable', from: 'peer', to: 'node' },
+    effectOn: { udp: { kind: 'unreachable', from: 'peer', to: 'node' } },
+    probe: {
+      what: "node's flannel annotations",
+      check: (c) => nodeAnnotation(c, c.node, 'flannel.alpha.coreos.com/public-ip') === undefined,
+    },
+    doctor: { checks: ['node-not-registered', 'flannel-pod-unhealthy'], on: 'node', severity: 'error' },
+  },
+  {
+    name: 'vxlan-port-blocked',
+    changes: 'kernel: iptables INPUT -p udp --dport 8472 -j DROP on node',
+    backends: ['vxlan', 'udp'],
+    effect: { kind: 'unreachable', from: 'peer', to: 'node' },
+    doctor: { checks: ['overlay-port-blocked'], on: 'node', severity: 'error' },
+  },
+  {
+    name: 'forward-policy-drop',
+    changes: 'kernel: iptables -P FORWARD DROP on node (FLANNEL-FWD accept rules intact)',
+    backends: all,
     effect: { kind: 'reachable', from: 'node', to: 'peer' },
-    probe: { what: 'FORWARD policy on node', check: (c) => /-P FORWARD DROP/.test(inNodeOut(c.node, ['iptables', '-S', 'FORWARD'])) },
-    doctor: 'clean' },
-  { name: 'forward-drop-rule', changes: 'kernel: iptables -I FORWARD 1 -j DROP on node, ahead of the FLANNEL-FWD jump', backends: all,
-    effect: { kind: 'unreachable', from: 'node', to: 'peer' }, doctor: { checks: ['forward-drop'], on: 'node', severity: 'error' } },
-  { name: 'ip-forward-off', changes: 'kernel: net.ipv4.ip_forward=0 on node', backends: all,
-    effect: { kind: 'unreachable', from: 'node', to: 'peer' }, doctor: { checks: ['ip-forward'], on: 'node', severity: 'error' } },
-  { name: 'cni0-wrong-address', changes: 'kernel: cni0 address 10.244.99.1/24 instead of the podCIDR gateway on node', backends: all,
-    effect: { kind: 'unreachable', from: 'node', to: 'peer' }, doctor: { checks: ['cni0-address'], on: 'node', severity: 'error' } },
-  { name: 'subnet-env-removed', changes: "file: node's /run/flannel/subnet.env removed", backends: all,
-    effect: { kind: 'cni-add-fails', on: 'node' }, doctor: { checks: ['subnet-env'], on: 'node', severity: 'error' } },
-  { name: 'cni-conf-removed', changes: "file: node's /etc/cni/net.d/10-flannel.conflist removed", backends: all,
+    probe: {
+      what: 'FORWARD policy on node',
+      check: (c) => /-P FORWARD DROP/.test(inNodeOut(c.node, ['iptables', '-S', 'FORWARD'])),
+    },
+    doctor: 'clean',
+  },
+  {
+    name: 'forward-drop-rule',
+    changes: 'kernel: iptables -I FORWARD 1 -j DROP on node, ahead of the FLANNEL-FWD jump',
+    backends: all,
+    effect: { kind: 'unreachable', from: 'node', to: 'peer' },
+    doctor: { checks: ['forward-drop'], on: 'node', severity: 'error' },
+  },
+  {
+    name: 'ip-forward-off',
+    changes: 'kernel: net.ipv4.ip_forward=0 on node',
+    backends: all,
+    effect: { kind: 'unreachable', from: 'node', to: 'peer' },
+    doctor: { checks: ['ip-forward'], on: 'node', severity: 'error' },
+  },
+  {
+    name: 'cni0-wrong-address',
+    changes: 'kernel: cni0 address 10.244.99.1/24 instead of the podCIDR gateway on node',
+    backends: all,
+    effect: { kind: 'unreachable', from: 'node', to: 'peer' },
+    doctor: { checks: ['cni0-address'], on: 'node', severity: 'error' },
+  },
+  {
+    name: 'subnet-env-removed',
+    changes: "file: node's /run/flannel/subnet.env removed",
+    backends: all,
     effect: { kind: 'cni-add-fails', on: 'node' },
-    doctor: { checks: ['cni-config'], on: 'node', severity: 'error' } },
-  { name: 'stale-node-entries', changes: 'kernel: route (+ neighbour, fdb on vxlan) for 10.244.250.0/24 at 10.250.X.250, a node that no longer exists, on node', backends: routed,
+    doctor: { checks: ['subnet-env'], on: 'node', severity: 'error' },
+  },
+  {
+    name: 'cni-conf-removed',
+    changes: "file: node's /etc/cni/net.d/10-flannel.conflist removed",
+    backends: all,
+    effect: { kind: 'cni-add-fails', on: 'node' },
+    doctor: { checks: ['cni-config'], on: 'node', severity: 'error' },
+  },
+  {
+    name: 'stale-node-entries',
+    changes:
+      'kernel: route (+ neighbour, fdb on vxlan) for 10.244.250.0/24 at 10.250.X.250, a node that no longer exists, on node',
+    backends: routed,
     effect: { kind: 'reachable', from: 'node', to: 'peer' },
     probe: { what: 'route to 10.244.250.0/24 on node', check: (c) => routeExists(c.node, '10.244.250.0/24') },
-    doctor: { checks: ['stale-routes'], on: 'node', severity: 'warning', evidence: () => ['10.244.250.0/24'] } },
-  { name: 'network-unavailable', changes: 'API: node condition NetworkUnavailable=True', backends: all,
+    doctor: { checks: ['stale-routes'], on: 'node', severity: 'warning', evidence: () => ['10.244.250.0/24'] },
+  },
+  {
+    name: 'network-unavailable',
+    changes: 'API: node condition NetworkUnavailable=True',
+    backends: all,
     effect: { kind: 'reachable', from: 'node', to: 'peer' },
-    probe: { what: 'NetworkUnavailable condition', check: (c) => conditionStatus(c, c.node, 'NetworkUnavailable') === 'True' },
-    doctor: { checks: ['node-network-unavailable'], on: 'node', severity: 'error' } },
-  { name: 'netconf-drift', changes: "API: kube-flannel-cfg net-conf.json Backend changed; flanneld not restarted (cluster-wide)", backends: all,
+    probe: {
+      what: 'NetworkUnavailable condition',
+      check: (c) => conditionStatus(c, c.node, 'NetworkUnavailable') === 'True',
+    },
+    doctor: { checks: ['node-network-unavailable'], on: 'node', severity: 'error' },
+  },
+  {
+    name: 'netconf-drift',
+    changes: 'API: kube-flannel-cfg net-conf.json Backend changed; flanneld not restarted (cluster-wide)',
+    backends: all,
     effect: { kind: 'reachable', from: 'node', to: 'peer' },
     // not compared with the node's backend-type annotation: flanneld's udp backend publishes backend-type "" and
     // backend-data "null" (seen in the lab), so a doctor check must not read "" as a mismatch either
-    probe: { what: 'ConfigMap backend vs the backend flanneld runs', check: (c) => configMapBackend(c) !== runningType(c) },
-    doctor: { checks: ['backend-type-mismatch'], on: 'any', severity: 'error' } },
+    probe: {
+      what: 'ConfigMap backend vs the backend flanneld runs',
+      check: (c) => configMapBackend(c) !== runningType(c),
+    },
+    doctor: { checks: ['backend-type-mismatch'], on: 'any', severity: 'error' },
+  },
 ];
 
 // --- state probes ----------------------------------------------------------------------------------------------
@@ -161,7 +285,13 @@ function runningType(c: FaultContext): string {
   return c.lab.backend === 'vxlan-directrouting' ? 'vxlan' : c.lab.backend;
 }
 function configMapBackend(c: FaultContext): string | undefined {
-  const cm = kubectlJSON<{ data: Record<string, string> }>(c.lab, ['-n', 'kube-flannel', 'get', 'configmap', 'kube-flannel-cfg']);
+  const cm = kubectlJSON<{ data: Record<string, string> }>(c.lab, [
+    '-n',
+    'kube-flannel',
+    'get',
+    'configmap',
+    'kube-flannel-cfg',
+  ]);
   const netconf = JSON.parse(cm.data['net-conf.json'] ?? '{}') as { Backend?: { Type?: string } };
   return netconf.Backend?.Type;
 }

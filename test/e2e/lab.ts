@@ -5,8 +5,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
 
 /** The repository root: this file runs as dist/test/e2e/lab.js. */
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -77,7 +77,8 @@ export function requireLab(t: TestContext): Lab | undefined {
   }
   const { lab, reason } = currentLab();
   if (lab) return lab;
-  if (process.env.KFL_LAB_REQUIRED === '1') throw new Error(`the lab is required (KFL_LAB_REQUIRED=1) but not up: ${reason}`);
+  if (process.env.KFL_LAB_REQUIRED === '1')
+    throw new Error(`the lab is required (KFL_LAB_REQUIRED=1) but not up: ${reason}`);
   t.skip(`lab not up (${reason}); start it with lab/lab up`);
   return undefined;
 }
@@ -111,10 +112,18 @@ export interface LabPod {
 }
 
 export function testPods(lab: Lab): LabPod[] {
-  const list = kubectlJSON<{ items: { metadata: { name: string; annotations?: Record<string, string> }; spec: { nodeName: string }; status: { podIP?: string } }[] }>(
-    lab, ['-n', lab.podNamespace, 'get', 'pods']);
+  const list = kubectlJSON<{
+    items: {
+      metadata: { name: string; annotations?: Record<string, string> };
+      spec: { nodeName: string };
+      status: { podIP?: string };
+    }[];
+  }>(lab, ['-n', lab.podNamespace, 'get', 'pods']);
   return list.items.map((p) => ({
-    name: p.metadata.name, node: p.spec.nodeName, ip: p.status.podIP ?? '', netns: p.metadata.annotations?.['lab.flannel.dev/netns'] ?? '',
+    name: p.metadata.name,
+    node: p.spec.nodeName,
+    ip: p.status.podIP ?? '',
+    netns: p.metadata.annotations?.['lab.flannel.dev/netns'] ?? '',
   }));
 }
 
@@ -125,7 +134,11 @@ export function podOn(lab: Lab, node: string): LabPod {
 }
 
 /** ping from one test pod's netns to another pod's IP; true when every echo was answered. */
-export function ping(from: LabPod, to: LabPod, opts: { size?: number; dontFragment?: boolean; count?: number } = {}): boolean {
+export function ping(
+  from: LabPod,
+  to: LabPod,
+  opts: { size?: number; dontFragment?: boolean; count?: number } = {},
+): boolean {
   const args = ['netns', 'exec', from.netns, 'ping', '-n', '-q', '-c', String(opts.count ?? 2), '-i', '0.2', '-W', '1'];
   if (opts.size !== undefined) args.push('-s', String(opts.size));
   if (opts.dontFragment) args.push('-M', 'do');
@@ -170,8 +183,11 @@ export function doctor(lab: Lab): { findings: DoctorFinding[]; raw: RunResult; u
   try {
     parsed = JSON.parse(raw.stdout) as { findings?: DoctorFinding[] };
   } catch {
-    throw new Error(`doctor -o json printed no JSON (exit ${raw.code}): ${raw.stdout.slice(0, 500)} ${raw.stderr.slice(0, 500)}`);
+    throw new Error(
+      `doctor -o json printed no JSON (exit ${raw.code}): ${raw.stdout.slice(0, 500)} ${raw.stderr.slice(0, 500)}`,
+    );
   }
-  if (!Array.isArray(parsed.findings)) throw new Error(`doctor -o json has no findings array: ${raw.stdout.slice(0, 500)}`);
+  if (!Array.isArray(parsed.findings))
+    throw new Error(`doctor -o json has no findings array: ${raw.stdout.slice(0, 500)}`);
   return { findings: parsed.findings, raw };
 }

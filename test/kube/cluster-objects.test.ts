@@ -3,16 +3,34 @@
  * returns for the shipped kube-flannel.yml (and the lab runs the same through a real API server
  * in lab.test.ts).
  */
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import type { V1DaemonSet, V1Node, V1Pod } from '@kubernetes/client-node';
-import { daemonSetSelector, flagValue, normaliseAnnotationPrefix, redactLogLine, toFlannelPod, toKubeNode, usablePod } from '../../src/collectors/cluster.js';
+import {
+  daemonSetSelector,
+  flagValue,
+  normaliseAnnotationPrefix,
+  redactLogLine,
+  toFlannelPod,
+  toKubeNode,
+  usablePod,
+} from '../../src/collectors/cluster.js';
 import { plainProgress } from '../../src/render/progress.js';
 
 test('--kube-annotation-prefix is read from args in any Go flag form, or from FLANNELD_ env', () => {
-  assert.equal(flagValue(['--ip-masq', '--kube-subnet-mgr', '--kube-annotation-prefix=example.com/flannel'], 'kube-annotation-prefix'), 'example.com/flannel');
+  assert.equal(
+    flagValue(
+      ['--ip-masq', '--kube-subnet-mgr', '--kube-annotation-prefix=example.com/flannel'],
+      'kube-annotation-prefix',
+    ),
+    'example.com/flannel',
+  );
   assert.equal(flagValue(['-kube-annotation-prefix', 'corp.io'], 'kube-annotation-prefix'), 'corp.io');
-  assert.equal(flagValue(['--ip-masq'], 'kube-annotation-prefix', [{ name: 'FLANNELD_KUBE_ANNOTATION_PREFIX', value: 'env.io' }]), 'env.io');
+  assert.equal(
+    flagValue(['--ip-masq'], 'kube-annotation-prefix', [{ name: 'FLANNELD_KUBE_ANNOTATION_PREFIX', value: 'env.io' }]),
+    'env.io',
+  );
   assert.equal(flagValue(['--ip-masq'], 'kube-annotation-prefix'), undefined);
 });
 
@@ -52,7 +70,11 @@ test('Nodes keep only the flannel annotations of the prefix flanneld runs with, 
     name: 'node2',
     internalIPs: ['10.250.0.12'],
     podCIDRs: ['10.244.2.0/24'],
-    flannelAnnotations: { 'backend-data': '{"VNI":1,"VtepMAC":"8e:1c:6b:0d:49:31"}', 'backend-type': 'vxlan', 'public-ip': '10.250.0.12' },
+    flannelAnnotations: {
+      'backend-data': '{"VNI":1,"VtepMAC":"8e:1c:6b:0d:49:31"}',
+      'backend-type': 'vxlan',
+      'public-ip': '10.250.0.12',
+    },
     ready: { status: 'True' },
     networkUnavailable: { status: 'False', reason: 'FlannelIsUp' },
     unschedulable: false,
@@ -63,9 +85,17 @@ test('Nodes keep only the flannel annotations of the prefix flanneld runs with, 
   assert.deepEqual(toKubeNode({ metadata: { name: 'bare' } }, 'x/').ready, { status: 'absent' });
 });
 
-function pod(name: string, opts: { phase: string; running: boolean; ready: boolean; created: string; deleting?: boolean }): V1Pod {
+function pod(
+  name: string,
+  opts: { phase: string; running: boolean; ready: boolean; created: string; deleting?: boolean },
+): V1Pod {
   return {
-    metadata: { name, namespace: 'kube-flannel', creationTimestamp: new Date(opts.created), ...(opts.deleting ? { deletionTimestamp: new Date() } : {}) },
+    metadata: {
+      name,
+      namespace: 'kube-flannel',
+      creationTimestamp: new Date(opts.created),
+      ...(opts.deleting ? { deletionTimestamp: new Date() } : {}),
+    },
     spec: { nodeName: 'node2', containers: [{ name: 'kube-flannel', image: 'ghcr.io/flannel-io/flannel:v0.28.9' }] },
     status: {
       phase: opts.phase,
@@ -85,7 +115,11 @@ function pod(name: string, opts: { phase: string; running: boolean; ready: boole
 }
 
 test('flannel pods: restarts, waiting reason and last termination are kept', () => {
-  const p = toFlannelPod(pod('kube-flannel-ds-a', { phase: 'Running', running: false, ready: false, created: '2026-01-01' }), 'kube-flannel', ['line']);
+  const p = toFlannelPod(
+    pod('kube-flannel-ds-a', { phase: 'Running', running: false, ready: false, created: '2026-01-01' }),
+    'kube-flannel',
+    ['line'],
+  );
   assert.deepEqual(p, {
     name: 'kube-flannel-ds-a',
     namespace: 'kube-flannel',
@@ -114,7 +148,13 @@ test('the pod to exec into is running, not terminating, ready first, newest firs
 test('the DaemonSet selector becomes a label selector string', () => {
   const ds: V1DaemonSet = {
     spec: {
-      selector: { matchLabels: { app: 'flannel', 'k8s-app': 'flannel' }, matchExpressions: [{ key: 'tier', operator: 'In', values: ['node', 'edge'] }, { key: 'legacy', operator: 'DoesNotExist' }] },
+      selector: {
+        matchLabels: { app: 'flannel', 'k8s-app': 'flannel' },
+        matchExpressions: [
+          { key: 'tier', operator: 'In', values: ['node', 'edge'] },
+          { key: 'legacy', operator: 'DoesNotExist' },
+        ],
+      },
       template: {},
     },
   };
@@ -127,8 +167,15 @@ test('plain progress prints one line per state change, never per command', () =>
   p.onProgress({ type: 'phase', phase: 'cluster', message: 'reading flannel and nodes' });
   p.onProgress({ type: 'nodes', nodes: ['n1', 'n2'] });
   p.onProgress({ type: 'node', node: 'n1', state: 'running', via: 'pod kube-flannel/x', commands: 0 });
-  for (let i = 1; i < 20; i++) p.onProgress({ type: 'node', node: 'n1', state: 'running', via: 'pod kube-flannel/x', commands: i });
-  p.onProgress({ type: 'node', node: 'n2', state: 'running', via: 'helper pod', detail: 'no running kube-flannel pod on this node' });
+  for (let i = 1; i < 20; i++)
+    p.onProgress({ type: 'node', node: 'n1', state: 'running', via: 'pod kube-flannel/x', commands: i });
+  p.onProgress({
+    type: 'node',
+    node: 'n2',
+    state: 'running',
+    via: 'helper pod',
+    detail: 'no running kube-flannel pod on this node',
+  });
   p.onProgress({ type: 'node', node: 'n1', state: 'ok', via: 'pod kube-flannel/x', commands: 19, durationMs: 1234 });
   p.onProgress({ type: 'node', node: 'n2', state: 'timeout', detail: 'node n2 not collected within 90 s' });
   assert.deepEqual(lines, [
@@ -151,7 +198,11 @@ test('credentials in flanneld log lines are blanked before they reach a snapshot
   assert.equal(redactLogLine('Authorization: Bearer eyJhbGciOi.x.y'), 'Authorization: Bearer <redacted>');
   // An empty value stays empty; the next field is not taken for it.
   assert.equal(redactLogLine('etcdUsername: etcdPassword: version:false'), 'etcdUsername: etcdPassword: version:false');
-  assert.equal(redactLogLine('flanneld --etcd-password=s3cret --ip-masq'), 'flanneld --etcd-password=<redacted> --ip-masq');
-  const plain = 'I1122 vxlan_network.go:270] Received Subnet Event with VxLan: BackendType: vxlan, PublicIP: 10.250.0.13';
+  assert.equal(
+    redactLogLine('flanneld --etcd-password=s3cret --ip-masq'),
+    'flanneld --etcd-password=<redacted> --ip-masq',
+  );
+  const plain =
+    'I1122 vxlan_network.go:270] Received Subnet Event with VxLan: BackendType: vxlan, PublicIP: 10.250.0.13';
   assert.equal(redactLogLine(plain), plain);
 });

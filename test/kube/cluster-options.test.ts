@@ -1,13 +1,18 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { Command } from 'commander';
-import { addClusterOptions, clusterOptionsFrom, parseDuration, type ClusterFlagValues } from '../../src/commands/cluster-options.js';
+import {
+  addClusterOptions,
+  type ClusterFlagValues,
+  clusterOptionsFrom,
+  parseDuration,
+} from '../../src/commands/cluster-options.js';
 import { UserError } from '../../src/errors.js';
 
 const run = promisify(execFile);
@@ -38,7 +43,12 @@ test('defaults: 32 nodes at once, helper pods on with a 10 min deadline, flannel
   assert.equal(o.requestTimeoutMs, 30_000);
   assert.equal(o.nodeTimeoutMs, 90_000);
   assert.equal(o.commandTimeoutMs, 20_000);
-  assert.deepEqual(o.flannel, { namespace: undefined, daemonSet: undefined, selector: 'app=flannel', configMap: undefined });
+  assert.deepEqual(o.flannel, {
+    namespace: undefined,
+    daemonSet: undefined,
+    selector: 'app=flannel',
+    configMap: undefined,
+  });
   assert.equal(o.helperPods.enabled, true);
   assert.equal(o.helperPods.deadlineSeconds, 600);
   assert.equal(o.helperPods.image, undefined);
@@ -49,9 +59,35 @@ test('defaults: 32 nodes at once, helper pods on with a 10 min deadline, flannel
 test('flags map onto collection options: nodes repeatable and comma-separated, selector, image, pull secrets', () => {
   const o = clusterOptionsFrom(
     parse([
-      '--kubeconfig', '/k', '--context', 'lab', '--request-timeout', '5s', '--node', 'a,b', '--node', 'c', '-l', 'role=worker',
-      '--concurrency', '4', '--node-timeout', '2m', '--image', 'img:1', '--image-pull-secret', 's1', '--image-pull-secret', 's2',
-      '--no-helper-pods', '--flannel-namespace', 'kube-system', '--flannel-daemonset', 'kube-flannel-ds-amd64', '--flannel-configmap', 'cfg',
+      '--kubeconfig',
+      '/k',
+      '--context',
+      'lab',
+      '--request-timeout',
+      '5s',
+      '--node',
+      'a,b',
+      '--node',
+      'c',
+      '-l',
+      'role=worker',
+      '--concurrency',
+      '4',
+      '--node-timeout',
+      '2m',
+      '--image',
+      'img:1',
+      '--image-pull-secret',
+      's1',
+      '--image-pull-secret',
+      's2',
+      '--no-helper-pods',
+      '--flannel-namespace',
+      'kube-system',
+      '--flannel-daemonset',
+      'kube-flannel-ds-amd64',
+      '--flannel-configmap',
+      'cfg',
     ]),
   );
   assert.equal(o.mode, 'cluster');
@@ -65,15 +101,30 @@ test('flags map onto collection options: nodes repeatable and comma-separated, s
   assert.equal(o.helperPods.enabled, false);
   assert.equal(o.helperPods.image, 'img:1');
   assert.deepEqual(o.helperPods.imagePullSecrets, ['s1', 's2']);
-  assert.deepEqual(o.flannel, { namespace: 'kube-system', daemonSet: 'kube-flannel-ds-amd64', selector: 'app=flannel', configMap: 'cfg' });
+  assert.deepEqual(o.flannel, {
+    namespace: 'kube-system',
+    daemonSet: 'kube-flannel-ds-amd64',
+    selector: 'app=flannel',
+    configMap: 'cfg',
+  });
 });
 
 test('--local and --netns: local mode, and cluster-only flags are refused with a clear message', () => {
-  assert.deepEqual(clusterOptionsFrom(parse(['--local', '--netns', 'n1'])), { mode: 'local', netns: 'n1', keepKeys: false, commandTimeoutMs: 20_000 });
-  assert.throws(() => clusterOptionsFrom(parse(['--netns', 'n1'])), (e: unknown) => e instanceof UserError && /--netns needs --local/.test(e.message));
+  assert.deepEqual(clusterOptionsFrom(parse(['--local', '--netns', 'n1'])), {
+    mode: 'local',
+    netns: 'n1',
+    keepKeys: false,
+    commandTimeoutMs: 20_000,
+  });
+  assert.throws(
+    () => clusterOptionsFrom(parse(['--netns', 'n1'])),
+    (e: unknown) => e instanceof UserError && /--netns needs --local/.test(e.message),
+  );
   assert.throws(
     () => clusterOptionsFrom(parse(['--local', '--node', 'x', '--kubeconfig', '/k'])),
-    (e: unknown) => e instanceof UserError && /--local does not use the cluster, so --kubeconfig, --node cannot be combined with it/.test(e.message),
+    (e: unknown) =>
+      e instanceof UserError &&
+      /--local does not use the cluster, so --kubeconfig, --node cannot be combined with it/.test(e.message),
   );
   assert.throws(() => clusterOptionsFrom(parse(['--helper-deadline', '10s'])), /--helper-deadline 10s is too short/);
   assert.throws(() => parse(['--concurrency', '0']), /--concurrency: "0" is not a positive whole number/);
@@ -88,7 +139,10 @@ test('the CLI: doctor without any kubeconfig exits 4 with one line saying where 
     (e: { code: number; stderr: string; stdout: string }) => e,
   );
   assert.equal(r.code, 4);
-  assert.match(r.stderr, /kubectl-flannel: no kubeconfig found: --kubeconfig not given, KUBECONFIG not set, .*\.kube\/config does not exist/);
+  assert.match(
+    r.stderr,
+    /kubectl-flannel: no kubeconfig found: --kubeconfig not given, KUBECONFIG not set, .*\.kube\/config does not exist/,
+  );
   assert.doesNotMatch(r.stderr, /\n\s+at /);
   assert.equal(r.stdout, '');
 });
@@ -102,7 +156,10 @@ test('the CLI: cleanup against an API server that refuses connections exits 4 na
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const port = (srv.address() as net.AddressInfo).port;
   await new Promise<void>((r) => srv.close(() => r()));
-  fs.writeFileSync(kc, `apiVersion: v1\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:${port}\n    insecure-skip-tls-verify: true\nusers:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: x\n  context:\n    cluster: c\n    user: u\ncurrent-context: x\n`);
+  fs.writeFileSync(
+    kc,
+    `apiVersion: v1\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:${port}\n    insecure-skip-tls-verify: true\nusers:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: x\n  context:\n    cluster: c\n    user: u\ncurrent-context: x\n`,
+  );
   const r = await run('bin/kubectl-flannel', ['cleanup', '--kubeconfig', kc]).then(
     () => assert.fail('cleanup should fail'),
     (e: { code: number; stderr: string }) => e,
@@ -111,17 +168,23 @@ test('the CLI: cleanup against an API server that refuses connections exits 4 na
   assert.match(r.stderr, /cannot reach the API server to list pods: .*ECONNREFUSED/);
 });
 
-test('completion speaks Cobra\'s protocol: commands, flags, choices, files, and contexts from the kubeconfig', async (t) => {
+test("completion speaks Cobra's protocol: commands, flags, choices, files, and contexts from the kubeconfig", async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kf-comp-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const kc = path.join(dir, 'config');
-  fs.writeFileSync(kc, 'apiVersion: v1\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:6443\nusers:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: lab-a\n  context:\n    cluster: c\n    user: u\n- name: lab-b\n  context:\n    cluster: c\n    user: u\n- name: prod\n  context:\n    cluster: c\n    user: u\n');
-  const complete = async (...words: string[]) => (await run('bin/kubectl_complete-flannel', words)).stdout.split('\n').filter(Boolean);
+  fs.writeFileSync(
+    kc,
+    'apiVersion: v1\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:6443\nusers:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: lab-a\n  context:\n    cluster: c\n    user: u\n- name: lab-b\n  context:\n    cluster: c\n    user: u\n- name: prod\n  context:\n    cluster: c\n    user: u\n',
+  );
+  const complete = async (...words: string[]) =>
+    (await run('bin/kubectl_complete-flannel', words)).stdout.split('\n').filter(Boolean);
   const top = await complete('');
   assert.ok(top.some((l) => l.startsWith('doctor\t')) && top.some((l) => l.startsWith('cleanup\t')));
   assert.equal(top.at(-1), ':4');
   assert.ok(!top.some((l) => l.startsWith('__complete')));
-  assert.deepEqual((await complete('doctor', '--node-t')).slice(0, 1), ['--node-timeout\tgive up on a node after this long']);
+  assert.deepEqual((await complete('doctor', '--node-t')).slice(0, 1), [
+    '--node-timeout\tgive up on a node after this long',
+  ]);
   assert.deepEqual(await complete('doctor', '-o', 'y'), ['yaml', ':4']);
   assert.deepEqual(await complete('doctor', '--kubeconfig', ''), [':0']);
   assert.deepEqual(await complete('doctor', '--kubeconfig', kc, '--context', 'lab'), ['lab-a', 'lab-b', ':4']);

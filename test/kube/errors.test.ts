@@ -5,12 +5,13 @@
  * lab.test.ts. The ApiException cases below are built by client-node's own class, as it does for
  * a non-2xx answer, to pin the body parsing.
  */
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import { test } from 'node:test';
 import { ApiException, KubeConfig } from '@kubernetes/client-node';
-import { KubeAccessError, toKubeAccessError } from '../../src/kube/errors.js';
 import { KubeClient } from '../../src/kube/client.js';
+import { KubeAccessError, toKubeAccessError } from '../../src/kube/errors.js';
 import { execInPod, makeExec } from '../../src/kube/exec.js';
 
 function kcFor(server: string): KubeConfig {
@@ -36,22 +37,45 @@ test('ApiException bodies map to forbidden / not-found / unauthorized, naming ve
   const forbidden = new ApiException(
     403,
     'Forbidden',
-    JSON.stringify({ kind: 'Status', reason: 'Forbidden', message: 'pods "x" is forbidden: User "system:serviceaccount:d:limited" cannot create resource "pods/exec"' }),
+    JSON.stringify({
+      kind: 'Status',
+      reason: 'Forbidden',
+      message: 'pods "x" is forbidden: User "system:serviceaccount:d:limited" cannot create resource "pods/exec"',
+    }),
     {},
   );
-  const e = toKubeAccessError(forbidden, { verb: 'create', resource: 'pods/exec', namespace: 'kube-flannel', name: 'x' });
-  assert.equal(e.kind, 'forbidden');
-  assert.match(e.message, /^permission denied: cannot create pods\/exec x in namespace kube-flannel \(RBAC needs verb "create" on resource "pods\/exec"/);
-  assert.match(e.message, /cannot create resource "pods\/exec"/);
-  const nf = toKubeAccessError(new ApiException(404, 'Not Found', Buffer.from('{"reason":"NotFound","message":"configmaps \\"kube-flannel-cfg\\" not found"}'), {}), {
-    verb: 'get',
-    resource: 'configmaps',
+  const e = toKubeAccessError(forbidden, {
+    verb: 'create',
+    resource: 'pods/exec',
     namespace: 'kube-flannel',
-    name: 'kube-flannel-cfg',
+    name: 'x',
   });
+  assert.equal(e.kind, 'forbidden');
+  assert.match(
+    e.message,
+    /^permission denied: cannot create pods\/exec x in namespace kube-flannel \(RBAC needs verb "create" on resource "pods\/exec"/,
+  );
+  assert.match(e.message, /cannot create resource "pods\/exec"/);
+  const nf = toKubeAccessError(
+    new ApiException(
+      404,
+      'Not Found',
+      Buffer.from('{"reason":"NotFound","message":"configmaps \\"kube-flannel-cfg\\" not found"}'),
+      {},
+    ),
+    {
+      verb: 'get',
+      resource: 'configmaps',
+      namespace: 'kube-flannel',
+      name: 'kube-flannel-cfg',
+    },
+  );
   assert.equal(nf.kind, 'not-found');
   assert.match(nf.message, /configmaps "kube-flannel-cfg" not found/);
-  const unauth = toKubeAccessError(new ApiException(401, 'Unauthorized', undefined, {}), { verb: 'list', resource: 'nodes' });
+  const unauth = toKubeAccessError(new ApiException(401, 'Unauthorized', undefined, {}), {
+    verb: 'list',
+    resource: 'nodes',
+  });
   assert.equal(unauth.kind, 'unauthorized');
   assert.match(unauth.message, /rejected the credentials \(401\) while trying to list nodes: HTTP 401/);
 });
@@ -87,15 +111,28 @@ test('a server that accepts and never answers hits --request-timeout as kind "ti
   assert.ok(Date.now() - started < 5000);
   // Exec's WebSocket handshake against the same black hole is bounded by the exec deadline.
   await assert.rejects(
-    execInPod(makeExec(kcFor(`https://127.0.0.1:${port}`)), { namespace: 'n', pod: 'p', container: 'c', argv: ['true'], timeoutMs: 300 }),
-    (e: unknown) => e instanceof KubeAccessError && e.kind === 'timeout' && /create pods\/exec p in namespace n/.test(e.message),
+    execInPod(makeExec(kcFor(`https://127.0.0.1:${port}`)), {
+      namespace: 'n',
+      pod: 'p',
+      container: 'c',
+      argv: ['true'],
+      timeoutMs: 300,
+    }),
+    (e: unknown) =>
+      e instanceof KubeAccessError && e.kind === 'timeout' && /create pods\/exec p in namespace n/.test(e.message),
   );
 });
 
 test('exec to a closed port is unreachable, not a crash', async () => {
   const port = await closedPort();
   await assert.rejects(
-    execInPod(makeExec(kcFor(`https://127.0.0.1:${port}`)), { namespace: 'n', pod: 'p', container: 'c', argv: ['true'], timeoutMs: 3000 }),
+    execInPod(makeExec(kcFor(`https://127.0.0.1:${port}`)), {
+      namespace: 'n',
+      pod: 'p',
+      container: 'c',
+      argv: ['true'],
+      timeoutMs: 3000,
+    }),
     (e: unknown) => e instanceof KubeAccessError && e.kind === 'unreachable' && /ECONNREFUSED/.test(e.message),
   );
 });

@@ -7,14 +7,15 @@
  * status-less close after output). The ordinary cases (exit 0, non-zero exit, missing tool, RBAC
  * refusal) also run against the real kube-apiserver of the lab in lab.test.ts.
  */
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import net from 'node:net';
 import { createRequire } from 'node:module';
+import type net from 'node:net';
+import { test } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
-import { execInPod, makeExec } from '../../src/kube/exec.js';
 import { KubeAccessError } from '../../src/kube/errors.js';
+import { execInPod, makeExec } from '../../src/kube/exec.js';
 
 interface WsLike {
   send(data: Buffer): void;
@@ -24,7 +25,10 @@ interface WsLike {
 }
 const require = createRequire(import.meta.url);
 const { WebSocketServer } = require('ws') as {
-  WebSocketServer: new (o: { noServer: boolean; handleProtocols?: (p: Set<string>) => string }) => {
+  WebSocketServer: new (o: {
+    noServer: boolean;
+    handleProtocols?: (p: Set<string>) => string;
+  }) => {
     handleUpgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer, cb: (ws: WsLike) => void): void;
     close(): void;
   };
@@ -36,7 +40,10 @@ function frame(channel: number, text: string): Buffer {
 
 async function startServer(t: { after(fn: () => void): void }): Promise<{ kc: KubeConfig; seen: string[] }> {
   const seen: string[] = [];
-  const wss = new WebSocketServer({ noServer: true, handleProtocols: (p) => (p.has('v5.channel.k8s.io') ? 'v5.channel.k8s.io' : [...p][0]!) });
+  const wss = new WebSocketServer({
+    noServer: true,
+    handleProtocols: (p) => (p.has('v5.channel.k8s.io') ? 'v5.channel.k8s.io' : [...p][0]!),
+  });
   const open: WsLike[] = [];
   const server = http.createServer((_req, res) => res.writeHead(404).end());
   server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
@@ -59,11 +66,30 @@ async function startServer(t: { after(fn: () => void): void }): Promise<{ kc: Ku
           break;
         case 'fail':
           ws.send(frame(2, 'boom\n'));
-          ws.send(frame(3, JSON.stringify({ status: 'Failure', reason: 'NonZeroExitCode', message: 'command terminated with non-zero exit code', details: { causes: [{ reason: 'ExitCode', message: '3' }] } })));
+          ws.send(
+            frame(
+              3,
+              JSON.stringify({
+                status: 'Failure',
+                reason: 'NonZeroExitCode',
+                message: 'command terminated with non-zero exit code',
+                details: { causes: [{ reason: 'ExitCode', message: '3' }] },
+              }),
+            ),
+          );
           ws.close();
           break;
         case 'missing':
-          ws.send(frame(3, JSON.stringify({ status: 'Failure', reason: 'InternalError', message: 'exec: "missing": executable file not found in $PATH' })));
+          ws.send(
+            frame(
+              3,
+              JSON.stringify({
+                status: 'Failure',
+                reason: 'InternalError',
+                message: 'exec: "missing": executable file not found in $PATH',
+              }),
+            ),
+          );
           ws.close();
           break;
         case 'drop':

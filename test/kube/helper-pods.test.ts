@@ -2,12 +2,27 @@
  * The helper pod spec, checked field by field. That the API server accepts it (and that it is
  * created, runs and is deleted) is tested against the lab in lab.test.ts.
  */
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { HELPER_LABELS, HELPER_SELECTOR, helperPodName, helperPodSpec, labelSafe, RUN_LABEL, NODE_LABEL } from '../../src/collectors/helper-pods.js';
+import { test } from 'node:test';
+import {
+  HELPER_LABELS,
+  HELPER_SELECTOR,
+  helperPodName,
+  helperPodSpec,
+  labelSafe,
+  NODE_LABEL,
+  RUN_LABEL,
+} from '../../src/collectors/helper-pods.js';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const opts = { namespace: 'kube-flannel', image: 'ghcr.io/flannel-io/flannel:v0.28.9', imagePullSecrets: [], runId: 'a1b2c3', deadlineSeconds: 600 };
+const opts = {
+  namespace: 'kube-flannel',
+  image: 'ghcr.io/flannel-io/flannel:v0.28.9',
+  imagePullSecrets: [],
+  runId: 'a1b2c3',
+  deadlineSeconds: 600,
+};
 
 test('the helper pod is pinned to its node, uses the host network and PID namespaces, and is labelled for cleanup', () => {
   const pod = helperPodSpec('worker-1', opts);
@@ -43,11 +58,18 @@ test('the helper pod gets NET_ADMIN, NET_RAW and SYS_ADMIN only, not privileged,
 test('the helper pod tolerates every taint and has requests and limits', () => {
   const pod = helperPodSpec('worker-1', opts);
   assert.deepEqual(pod.spec?.tolerations, [{ operator: 'Exists' }]);
-  assert.deepEqual(pod.spec?.containers[0]?.resources, { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '250m', memory: '128Mi' } });
+  assert.deepEqual(pod.spec?.containers[0]?.resources, {
+    requests: { cpu: '10m', memory: '16Mi' },
+    limits: { cpu: '250m', memory: '128Mi' },
+  });
 });
 
 test('image and pull secrets come from the options; netns and flannel dirs are mounted read-only', () => {
-  const pod = helperPodSpec('worker-1', { ...opts, image: 'registry.local/tools:1', imagePullSecrets: ['regcred', 'other'] });
+  const pod = helperPodSpec('worker-1', {
+    ...opts,
+    image: 'registry.local/tools:1',
+    imagePullSecrets: ['regcred', 'other'],
+  });
   assert.equal(pod.spec?.containers[0]?.image, 'registry.local/tools:1');
   assert.deepEqual(pod.spec?.imagePullSecrets, [{ name: 'regcred' }, { name: 'other' }]);
   const mounts = pod.spec?.containers[0]?.volumeMounts ?? [];

@@ -4,20 +4,21 @@
  * restricted ServiceAccount. Skips, saying why, when the lab is not up; never tears it down and
  * removes every object it creates.
  */
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { CoreV1Api, RbacAuthorizationV1Api, type V1PolicyRule } from '@kubernetes/client-node';
 import YAML from 'yaml';
-import { collectSnapshot } from '../../src/collectors/cluster-collect.js';
 import { readClusterState } from '../../src/collectors/cluster.js';
+import { collectSnapshot } from '../../src/collectors/cluster-collect.js';
 import { HELPER_SELECTOR, RUN_LABEL } from '../../src/collectors/helper-pods.js';
-import { LAB_KUBECONFIG, notPristine, requireLab, skipUnlessLab, type Lab } from './lab-support.js';
+import { LAB_KUBECONFIG, type Lab, notPristine, requireLab, skipUnlessLab } from './lab-support.js';
 
 const run = promisify(execFile);
 const skip = await skipUnlessLab();
@@ -38,10 +39,15 @@ function runIdOf(stderr: string): string {
 }
 
 async function helperPodsOfRun(lab: Lab, runId: string): Promise<string[]> {
-  return (await lab.client.listPods('kube-flannel', { labelSelector: `${RUN_LABEL}=${runId}` })).map((p) => p.metadata?.name ?? '');
+  return (await lab.client.listPods('kube-flannel', { labelSelector: `${RUN_LABEL}=${runId}` })).map(
+    (p) => p.metadata?.name ?? '',
+  );
 }
 
-async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+async function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const r = await run('bin/kubectl-flannel', args, { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
@@ -51,14 +57,20 @@ async function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ co
   }
 }
 
-test('lab: `kubectl flannel doctor` collects every node, reports on stdout, progress on stderr; --save then --from gives the same report', { skip }, async (t) => {
+test('lab: `kubectl flannel doctor` collects every node, reports on stdout, progress on stderr; --save then --from gives the same report', {
+  skip,
+}, async (t) => {
   const lab = await requireLab();
   const dir = tmp(t);
   const saved = path.join(dir, 'snap.json');
   const live = await runCli(['doctor', '--kubeconfig', LAB_KUBECONFIG, '--save', saved, '-o', 'json']);
   // 0 on a fresh lab; leftovers of injected faults are warnings, which exit 0 too without --fail-on warning.
   assert.equal(live.code, 0, live.stderr + live.stdout.slice(0, 2000));
-  const report = JSON.parse(live.stdout) as { verdict: string; summary: { nodesCollected: number }; findings: unknown[] };
+  const report = JSON.parse(live.stdout) as {
+    verdict: string;
+    summary: { nodesCollected: number };
+    findings: unknown[];
+  };
   assert.equal(report.summary.nodesCollected, lab.nodes.length);
   const dirty = await notPristine(lab);
   if (!dirty) {
@@ -78,10 +90,16 @@ test('lab: `kubectl flannel doctor` collects every node, reports on stdout, prog
   assert.deepEqual(await helperPodsOfRun(lab, runIdOf(live.stderr)), []);
 });
 
-async function startChild(lab: Lab, mode: 'guard' | 'noguard', namespace = 'kube-flannel'): Promise<{ child: ReturnType<typeof spawn>; runId: string; pod: string }> {
+async function startChild(
+  lab: Lab,
+  mode: 'guard' | 'noguard',
+  namespace = 'kube-flannel',
+): Promise<{ child: ReturnType<typeof spawn>; runId: string; pod: string }> {
   const read = await readClusterState(lab.client, {});
   const runId = randomBytes(3).toString('hex');
-  const child = spawn(NODE, [CHILD, LAB_KUBECONFIG, lab.nodes[0]!, runId, read.location.image, mode, namespace], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(NODE, [CHILD, LAB_KUBECONFIG, lab.nodes[0]!, runId, read.location.image, mode, namespace], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
@@ -115,7 +133,10 @@ for (const [sig, code] of [
     const lab = await requireLab();
     const { child, runId, pod } = await startChild(lab, 'guard');
     const before = await lab.client.listPods('kube-flannel', { labelSelector: `${RUN_LABEL}=${runId}` });
-    assert.deepEqual(before.map((p) => p.metadata?.name), [pod]);
+    assert.deepEqual(
+      before.map((p) => p.metadata?.name),
+      [pod],
+    );
     const exited = exitOf(child);
     child.kill(sig);
     assert.deepEqual(await exited, { code, signal: null });
@@ -123,7 +144,9 @@ for (const [sig, code] of [
   });
 }
 
-test('lab: after SIGKILL the helper pod is left, and `kubectl flannel cleanup` removes it by label', { skip }, async (t) => {
+test('lab: after SIGKILL the helper pod is left, and `kubectl flannel cleanup` removes it by label', {
+  skip,
+}, async (t) => {
   const lab = await requireLab();
   // A namespace of its own, so that `cleanup -n` here and runs sharing the lab cannot take each other's pods.
   const ns = `kf-test-${randomBytes(3).toString('hex')}`;
@@ -137,7 +160,10 @@ test('lab: after SIGKILL the helper pod is left, and `kubectl flannel cleanup` r
   child.kill('SIGKILL');
   await exited;
   const left = await lab.client.listPods(ns, { labelSelector: `${RUN_LABEL}=${runId}` });
-  assert.deepEqual(left.map((p) => p.metadata?.name), [pod]);
+  assert.deepEqual(
+    left.map((p) => p.metadata?.name),
+    [pod],
+  );
   assert.ok((left[0]!.spec?.activeDeadlineSeconds ?? 0) > 0, 'the dead-man switch is set');
   const r = await runCli(['cleanup', '--kubeconfig', LAB_KUBECONFIG, '-n', ns]);
   assert.equal(r.code, 0, r.stderr);
@@ -148,7 +174,12 @@ test('lab: after SIGKILL the helper pod is left, and `kubectl flannel cleanup` r
 });
 
 /** A ServiceAccount bound to `rules`, and a kubeconfig file using its token. Everything is removed after the test. */
-async function restrictedKubeconfig(t: { after(fn: () => Promise<void>): void }, lab: Lab, rules: V1PolicyRule[], dir: string): Promise<string> {
+async function restrictedKubeconfig(
+  t: { after(fn: () => Promise<void>): void },
+  lab: Lab,
+  rules: V1PolicyRule[],
+  dir: string,
+): Promise<string> {
   const id = `kf-test-${randomBytes(3).toString('hex')}`;
   const core = lab.cfg.kc.makeApiClient(CoreV1Api);
   const rbac = lab.cfg.kc.makeApiClient(RbacAuthorizationV1Api);
@@ -160,9 +191,17 @@ async function restrictedKubeconfig(t: { after(fn: () => Promise<void>): void },
   await core.createNamespacedServiceAccount({ namespace: 'default', body: { metadata: { name: id } } });
   await rbac.createClusterRole({ body: { metadata: { name: id }, rules } });
   await rbac.createClusterRoleBinding({
-    body: { metadata: { name: id }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: id }, subjects: [{ kind: 'ServiceAccount', name: id, namespace: 'default' }] },
+    body: {
+      metadata: { name: id },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: id },
+      subjects: [{ kind: 'ServiceAccount', name: id, namespace: 'default' }],
+    },
   });
-  const tr = await core.createNamespacedServiceAccountToken({ name: id, namespace: 'default', body: { spec: { expirationSeconds: 600, audiences: [] } } });
+  const tr = await core.createNamespacedServiceAccountToken({
+    name: id,
+    namespace: 'default',
+    body: { spec: { expirationSeconds: 600, audiences: [] } },
+  });
   const cluster = lab.cfg.kc.getCurrentCluster()!;
   const caData = cluster.caData ?? fs.readFileSync(cluster.caFile!).toString('base64');
   const file = path.join(dir, `${id}.yaml`);
@@ -186,14 +225,24 @@ test('lab RBAC: rbac/clusterrole.yaml is enough for doctor to collect every node
   const lab = await requireLab();
   const kubeconfig = await restrictedKubeconfig(t, lab, clusterRole.rules, tmp(t));
   const snap = await collectSnapshot({
-    mode: 'cluster', kube: { kubeconfig }, requestTimeoutMs: 15_000, flannel: {}, nodeNames: [], concurrency: 8, nodeTimeoutMs: 90_000,
-    commandTimeoutMs: 20_000, keepKeys: false, helperPods: { enabled: true, imagePullSecrets: [], deadlineSeconds: 300, startTimeoutMs: 60_000 },
+    mode: 'cluster',
+    kube: { kubeconfig },
+    requestTimeoutMs: 15_000,
+    flannel: {},
+    nodeNames: [],
+    concurrency: 8,
+    nodeTimeoutMs: 90_000,
+    commandTimeoutMs: 20_000,
+    keepKeys: false,
+    helperPods: { enabled: true, imagePullSecrets: [], deadlineSeconds: 300, startTimeoutMs: 60_000 },
   });
   assert.deepEqual(snap.errors, []);
   for (const n of lab.nodes) assert.equal(snap.hosts[n]?.status, 'ok', JSON.stringify(snap.hosts[n]));
 });
 
-test('lab RBAC: without pods/exec every node fails with an error naming the verb and resource; without list nodes, only the nodes part does', { skip }, async (t) => {
+test('lab RBAC: without pods/exec every node fails with an error naming the verb and resource; without list nodes, only the nodes part does', {
+  skip,
+}, async (t) => {
   const lab = await requireLab();
   const dir = tmp(t);
   const noExec = clusterRole.rules.filter((r) => !(r.resources ?? []).includes('pods/exec'));
@@ -201,41 +250,70 @@ test('lab RBAC: without pods/exec every node fails with an error naming the verb
   const r = await runCli(['doctor', '--kubeconfig', kubeconfig, '-o', 'json', '--no-helper-pods']);
   const report = JSON.parse(r.stdout) as { summary: { nodesCollected: number } };
   assert.ok(report.summary.nodesCollected === 0, r.stdout.slice(0, 500));
-  for (const n of lab.nodes) assert.match(r.stderr, new RegExp(`${n}: FAILED: .*permission denied: cannot create pods/exec`));
+  for (const n of lab.nodes)
+    assert.match(r.stderr, new RegExp(`${n}: FAILED: .*permission denied: cannot create pods/exec`));
   assert.match(r.stderr, /RBAC needs verb "create" on resource "pods\/exec"/);
 
-  const noNodes = clusterRole.rules.map((rule) => ((rule.resources ?? []).includes('nodes') ? { ...rule, verbs: ['get'] } : rule));
+  const noNodes = clusterRole.rules.map((rule) =>
+    (rule.resources ?? []).includes('nodes') ? { ...rule, verbs: ['get'] } : rule,
+  );
   const kc2 = await restrictedKubeconfig(t, lab, noNodes, dir);
   const snap = await collectSnapshot({
-    mode: 'cluster', kube: { kubeconfig: kc2 }, requestTimeoutMs: 15_000, flannel: {}, nodeNames: [], concurrency: 8, nodeTimeoutMs: 90_000,
-    commandTimeoutMs: 20_000, keepKeys: false, helperPods: { enabled: false, imagePullSecrets: [], deadlineSeconds: 300, startTimeoutMs: 60_000 },
+    mode: 'cluster',
+    kube: { kubeconfig: kc2 },
+    requestTimeoutMs: 15_000,
+    flannel: {},
+    nodeNames: [],
+    concurrency: 8,
+    nodeTimeoutMs: 90_000,
+    commandTimeoutMs: 20_000,
+    keepKeys: false,
+    helperPods: { enabled: false, imagePullSecrets: [], deadlineSeconds: 300, startTimeoutMs: 60_000 },
   });
   assert.equal(snap.cluster.nodes.status, 'failed');
-  assert.match(snap.cluster.nodes.status === 'failed' ? snap.cluster.nodes.error : '', /permission denied: cannot list nodes \(RBAC needs verb "list" on resource "nodes"/);
+  assert.match(
+    snap.cluster.nodes.status === 'failed' ? snap.cluster.nodes.error : '',
+    /permission denied: cannot list nodes \(RBAC needs verb "list" on resource "nodes"/,
+  );
   // The nodes that run a flannel pod are still collected.
   for (const n of lab.nodes) assert.equal(snap.hosts[n]?.status, 'ok', JSON.stringify(snap.hosts[n]));
 });
 
-test('lab: partial results: a node whose exec is refused is reported with its reason, the others are collected and analysed', { skip }, async (t) => {
+test('lab: partial results: a node whose exec is refused is reported with its reason, the others are collected and analysed', {
+  skip,
+}, async (t) => {
   const lab = await requireLab();
   const read = await readClusterState(lab.client, {});
   const [denied, ...allowed] = lab.nodes;
   const allowedPods = allowed.map((n) => read.podsByNode.get(n)![0]!.metadata!.name!);
   // RBAC can name the pods exec is allowed into: every node but the first.
-  const rules = clusterRole.rules.map((r) => ((r.resources ?? []).includes('pods/exec') ? { ...r, resourceNames: allowedPods } : r));
+  const rules = clusterRole.rules.map((r) =>
+    (r.resources ?? []).includes('pods/exec') ? { ...r, resourceNames: allowedPods } : r,
+  );
   const kubeconfig = await restrictedKubeconfig(t, lab, rules, tmp(t));
   const r = await runCli(['doctor', '--kubeconfig', kubeconfig, '-o', 'json', '--no-helper-pods']);
   const report = JSON.parse(r.stdout) as { summary: { nodesCollected: number; nodes: number } };
   assert.equal(report.summary.nodesCollected, allowed.length, r.stdout.slice(0, 800));
-  assert.match(r.stderr, new RegExp(`${denied}: FAILED: no command ran on node ${denied}: permission denied: cannot create pods/exec`));
+  assert.match(
+    r.stderr,
+    new RegExp(`${denied}: FAILED: no command ran on node ${denied}: permission denied: cannot create pods/exec`),
+  );
   for (const n of allowed) assert.match(r.stderr, new RegExp(`${n}: done in`));
 });
 
 test('lab: --node-timeout marks a node that takes too long as timed out, with the reason', { skip }, async () => {
   const lab = await requireLab();
   const snap = await collectSnapshot({
-    mode: 'cluster', kube: { kubeconfig: LAB_KUBECONFIG }, requestTimeoutMs: 15_000, flannel: {}, nodeNames: [lab.nodes[0]!], concurrency: 4, nodeTimeoutMs: 50,
-    commandTimeoutMs: 20_000, keepKeys: false, helperPods: { enabled: false, imagePullSecrets: [], deadlineSeconds: 300, startTimeoutMs: 60_000 },
+    mode: 'cluster',
+    kube: { kubeconfig: LAB_KUBECONFIG },
+    requestTimeoutMs: 15_000,
+    flannel: {},
+    nodeNames: [lab.nodes[0]!],
+    concurrency: 4,
+    nodeTimeoutMs: 50,
+    commandTimeoutMs: 20_000,
+    keepKeys: false,
+    helperPods: { enabled: false, imagePullSecrets: [], deadlineSeconds: 300, startTimeoutMs: 60_000 },
   });
   const h = snap.hosts[lab.nodes[0]!];
   assert.equal(h?.status, 'timeout', JSON.stringify(h));
@@ -243,10 +321,15 @@ test('lab: --node-timeout marks a node that takes too long as timed out, with th
   assert.ok(snap.errors.some((e) => e.node === lab.nodes[0] && e.what === 'node-timeout'));
 });
 
-test('lab: flannel not where it is looked for: the error says what was looked for and where (exit 4)', { skip }, async () => {
+test('lab: flannel not where it is looked for: the error says what was looked for and where (exit 4)', {
+  skip,
+}, async () => {
   const r = await runCli(['doctor', '--kubeconfig', LAB_KUBECONFIG, '--flannel-namespace', 'kube-system']);
   assert.equal(r.code, 4);
-  assert.match(r.stderr, /flannel not found: looked for a DaemonSet labelled app=flannel in namespace kube-system\. If flannel is installed elsewhere, pass --flannel-namespace/);
+  assert.match(
+    r.stderr,
+    /flannel not found: looked for a DaemonSet labelled app=flannel in namespace kube-system\. If flannel is installed elsewhere, pass --flannel-namespace/,
+  );
   const ds = await runCli(['doctor', '--kubeconfig', LAB_KUBECONFIG, '--flannel-daemonset', 'nope']);
   assert.equal(ds.code, 4);
   assert.match(ds.stderr, /looked for DaemonSet nope in namespaces kube-flannel, kube-system/);
@@ -254,12 +337,15 @@ test('lab: flannel not where it is looked for: the error says what was looked fo
   assert.match(cm.stdout, /not found: get configmaps nope in namespace kube-flannel/);
 });
 
-test('lab: doctor --node-access helper-pod collects every node through helper pods and leaves none behind', { skip }, async () => {
+test('lab: doctor --node-access helper-pod collects every node through helper pods and leaves none behind', {
+  skip,
+}, async () => {
   const lab = await requireLab();
   const r = await runCli(['doctor', '--kubeconfig', LAB_KUBECONFIG, '--node-access', 'helper-pod', '-o', 'json']);
   const report = JSON.parse(r.stdout) as { summary: { nodesCollected: number } };
   assert.equal(report.summary.nodesCollected, lab.nodes.length, r.stderr);
-  for (const n of lab.nodes) assert.match(r.stderr, new RegExp(`${n}: done in .* via helper pod \\(--node-access helper-pod\\)`));
+  for (const n of lab.nodes)
+    assert.match(r.stderr, new RegExp(`${n}: done in .* via helper pod \\(--node-access helper-pod\\)`));
   assert.match(r.stderr, new RegExp(`deleting ${lab.nodes.length} helper pod\\(s\\)`));
   assert.deepEqual(await helperPodsOfRun(lab, runIdOf(r.stderr)), []);
 });
@@ -267,7 +353,11 @@ test('lab: doctor --node-access helper-pod collects every node through helper po
 test('lab: Ctrl-C on doctor while its helper pods run: exit 130 and no pod left', { skip }, async () => {
   const lab = await requireLab();
   // One node at a time keeps the run busy (helper start, collection) while the signal arrives.
-  const child = spawn('bin/kubectl-flannel', ['doctor', '--kubeconfig', LAB_KUBECONFIG, '--node-access', 'helper-pod', '--concurrency', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    'bin/kubectl-flannel',
+    ['doctor', '--kubeconfig', LAB_KUBECONFIG, '--node-access', 'helper-pod', '--concurrency', '1'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = exitOf(child);

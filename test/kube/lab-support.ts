@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import { KubeClient } from '../../src/kube/client.js';
-import { loadKubeConfig, type LoadedKubeConfig } from '../../src/kube/kubeconfig.js';
+import { type LoadedKubeConfig, loadKubeConfig } from '../../src/kube/kubeconfig.js';
 
 export const LAB_KUBECONFIG = process.env['KF_LAB_KUBECONFIG'] ?? '/var/run/kubectl-flannel-lab/kubeconfig';
 
@@ -53,6 +53,10 @@ export async function requireLab(): Promise<Lab> {
  */
 export async function notPristine(lab: Lab): Promise<string | null> {
   const pods = await lab.client.listPods('kube-flannel');
-  const restarted = pods.filter((p) => (p.status?.containerStatuses ?? []).some((c) => c.restartCount > 0)).map((p) => p.metadata?.name);
-  return restarted.length ? `the lab is not fresh: flannel pods ${restarted.join(', ')} restarted (faults were injected and healed); restart it with lab/lab down && lab/lab up` : null;
+  const restarted = pods
+    .filter((p) => (p.status?.containerStatuses ?? []).some((c) => c.restartCount > 0))
+    .map((p) => p.metadata?.name);
+  return restarted.length
+    ? `the lab is not fresh: flannel pods ${restarted.join(', ')} restarted (faults were injected and healed); restart it with lab/lab down && lab/lab up`
+    : null;
 }

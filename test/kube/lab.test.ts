@@ -3,14 +3,15 @@
  * into the node's network namespace, where real flanneld runs). Skips, saying why, when the lab
  * is not up. Never tears the lab down; removes every object it creates.
  */
-import { test } from 'node:test';
-import { execFileSync } from 'node:child_process';
+
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { test } from 'node:test';
 import { analyze } from '../../src/analyzers/run.js';
-import { collectSnapshot, type ClusterCollectOptions } from '../../src/collectors/cluster-collect.js';
 import { readClusterState, usablePod } from '../../src/collectors/cluster.js';
+import { type ClusterCollectOptions, collectSnapshot } from '../../src/collectors/cluster-collect.js';
 import { HelperPods, newRunId, RUN_LABEL } from '../../src/collectors/helper-pods.js';
-import { findPodNetns, netnsRunner, NodeRunner } from '../../src/collectors/pod-runner.js';
+import { findPodNetns, NodeRunner, netnsRunner } from '../../src/collectors/pod-runner.js';
 import { KubeClient } from '../../src/kube/client.js';
 import { execInPod, makeExec } from '../../src/kube/exec.js';
 import { LAB_KUBECONFIG, notPristine, requireLab, skipUnlessLab } from './lab-support.js';
@@ -33,7 +34,9 @@ function options(over: Partial<ClusterCollectOptions> = {}): ClusterCollectOptio
   };
 }
 
-test('lab: flannel is found in kube-flannel with its net-conf, nodes carry flannel annotations, pods run', { skip }, async () => {
+test('lab: flannel is found in kube-flannel with its net-conf, nodes carry flannel annotations, pods run', {
+  skip,
+}, async () => {
   const lab = await requireLab();
   const read = await readClusterState(lab.client, {});
   assert.equal(read.location.namespace, 'kube-flannel');
@@ -43,16 +46,25 @@ test('lab: flannel is found in kube-flannel with its net-conf, nodes carry flann
   if (flannel.status !== 'ok') return;
   assert.equal(flannel.data.netConf.status, 'ok', JSON.stringify(flannel.data.netConf));
   assert.equal(read.state.nodes.status, 'ok');
-  assert.deepEqual(read.nodes.map((n) => n.name), lab.nodes);
+  assert.deepEqual(
+    read.nodes.map((n) => n.name),
+    lab.nodes,
+  );
   for (const n of read.nodes) {
-    assert.equal(n.flannelAnnotations['kube-subnet-manager'], 'true', `node ${n.name} annotations: ${JSON.stringify(n.flannelAnnotations)}`);
+    assert.equal(
+      n.flannelAnnotations['kube-subnet-manager'],
+      'true',
+      `node ${n.name} annotations: ${JSON.stringify(n.flannelAnnotations)}`,
+    );
     assert.ok(n.flannelAnnotations['public-ip'], `node ${n.name} has no public-ip annotation`);
     assert.ok(usablePod(read.podsByNode.get(n.name) ?? [], 'kube-flannel'), `no running flannel pod on ${n.name}`);
   }
   assert.equal(read.state.flannelPods.status, 'ok');
 });
 
-test('lab: exec into a kube-flannel pod runs on its node: subnet.env matches the podCIDR; exit codes and missing tools', { skip }, async () => {
+test('lab: exec into a kube-flannel pod runs on its node: subnet.env matches the podCIDR; exit codes and missing tools', {
+  skip,
+}, async () => {
   const lab = await requireLab();
   const read = await readClusterState(lab.client, {});
   const node = read.nodes[0]!;
@@ -75,7 +87,9 @@ test('lab: exec into a kube-flannel pod runs on its node: subnet.env matches the
   assert.equal(missing.toolMissing, true, JSON.stringify(missing));
 });
 
-test('lab: collectSnapshot collects every node through its flannel pod, and a healthy lab has no findings', { skip }, async (t) => {
+test('lab: collectSnapshot collects every node through its flannel pod, and a healthy lab has no findings', {
+  skip,
+}, async (t) => {
   const lab = await requireLab();
   const events: string[] = [];
   let runLabel = '';
@@ -94,9 +108,16 @@ test('lab: collectSnapshot collects every node through its flannel pod, and a he
     if (h.status !== 'ok') continue;
     assert.match(h.data.via, /^pod kube-flannel\/kube-flannel-/);
     assert.equal(h.data.links.status, 'ok');
-    assert.ok(h.data.links.status === 'ok' && h.data.links.data.some((l) => l.name === 'flannel.1' || l.kind === 'vxlan' || l.name === 'cni0') , `${name}: no flannel links`);
+    assert.ok(
+      h.data.links.status === 'ok' &&
+        h.data.links.data.some((l) => l.name === 'flannel.1' || l.kind === 'vxlan' || l.name === 'cni0'),
+      `${name}: no flannel links`,
+    );
   }
-  assert.deepEqual(events.sort(), lab.nodes.map((n) => `${n}:ok`));
+  assert.deepEqual(
+    events.sort(),
+    lab.nodes.map((n) => `${n}:ok`),
+  );
   const dirty = await notPristine(lab);
   if (dirty) {
     t.skip(`collection checked; "no findings" not asserted: ${dirty}`);
@@ -104,7 +125,7 @@ test('lab: collectSnapshot collects every node through its flannel pod, and a he
   }
   const result = analyze(snap);
   assert.deepEqual(
-    result.findings.map((f) => `${f.check} ${f.node ?? ""}: ${f.message}`),
+    result.findings.map((f) => `${f.check} ${f.node ?? ''}: ${f.message}`),
     [],
   );
   // No helper pod was needed (no fallback event), and none of this run is left.
@@ -128,7 +149,11 @@ test('lab: a helper pod is created on the node, runs commands there, and is dele
   const node = lab.nodes[0]!;
   const read = await readClusterState(lab.client, {});
   const runId = newRunId();
-  const helpers = new HelperPods(lab.client, { namespace: 'kube-flannel', image: read.location.image, imagePullSecrets: [], runId, deadlineSeconds: 120 }, 60_000);
+  const helpers = new HelperPods(
+    lab.client,
+    { namespace: 'kube-flannel', image: read.location.image, imagePullSecrets: [], runId, deadlineSeconds: 120 },
+    60_000,
+  );
   try {
     const runner = new NodeRunner({ node, exec: makeExec(lab.cfg.kc), flannelPod: null, helpers, timeoutMs: 20_000 });
     const r = await runner.run(['cat', '/run/flannel/subnet.env']);
@@ -148,7 +173,9 @@ test('lab: a helper pod is created on the node, runs commands there, and is dele
   assert.deepEqual(await lab.client.listPods('kube-flannel', { labelSelector: `${RUN_LABEL}=${runId}` }), []);
 });
 
-test('lab: a pod network namespace is found under /var/run/netns by the pod IP, through a helper pod, and commands run inside it', { skip }, async () => {
+test('lab: a pod network namespace is found under /var/run/netns by the pod IP, through a helper pod, and commands run inside it', {
+  skip,
+}, async () => {
   const lab = await requireLab();
   const pods = await lab.client.listPods('kfl-e2e');
   const pod = pods.find((p) => p.status?.podIP && p.spec?.nodeName);
@@ -156,9 +183,25 @@ test('lab: a pod network namespace is found under /var/run/netns by the pod IP, 
   const node = pod.spec!.nodeName!;
   const podIP = pod.status!.podIP!;
   const read = await readClusterState(lab.client, {});
-  const helpers = new HelperPods(lab.client, { namespace: 'kube-flannel', image: read.location.image, imagePullSecrets: [], runId: newRunId(), deadlineSeconds: 120 }, 60_000);
+  const helpers = new HelperPods(
+    lab.client,
+    {
+      namespace: 'kube-flannel',
+      image: read.location.image,
+      imagePullSecrets: [],
+      runId: newRunId(),
+      deadlineSeconds: 120,
+    },
+    60_000,
+  );
   try {
-    const runner = new NodeRunner({ node, exec: makeExec(lab.cfg.kc), flannelPod: null, helpers, timeoutMs: 20_000 }).helperOnly();
+    const runner = new NodeRunner({
+      node,
+      exec: makeExec(lab.cfg.kc),
+      flannelPod: null,
+      helpers,
+      timeoutMs: 20_000,
+    }).helperOnly();
     const ns = await findPodNetns(runner, podIP);
     assert.ok(ns?.startsWith('/var/run/netns/'), `netns of ${podIP}: ${ns}`);
     const r = await netnsRunner(runner, ns!).run(['ip', '-o', '-4', 'addr', 'show']);
@@ -170,11 +213,23 @@ test('lab: a pod network namespace is found under /var/run/netns by the pod IP, 
   }
 });
 
-test('lab: when the flannel pod is gone (404 on exec), the node runner switches to a helper pod', { skip }, async () => {
+test('lab: when the flannel pod is gone (404 on exec), the node runner switches to a helper pod', {
+  skip,
+}, async () => {
   const lab = await requireLab();
   const node = lab.nodes[0]!;
   const read = await readClusterState(lab.client, {});
-  const helpers = new HelperPods(lab.client, { namespace: 'kube-flannel', image: read.location.image, imagePullSecrets: [], runId: newRunId(), deadlineSeconds: 120 }, 60_000);
+  const helpers = new HelperPods(
+    lab.client,
+    {
+      namespace: 'kube-flannel',
+      image: read.location.image,
+      imagePullSecrets: [],
+      runId: newRunId(),
+      deadlineSeconds: 120,
+    },
+    60_000,
+  );
   const reasons: string[] = [];
   try {
     const runner = new NodeRunner({
@@ -205,7 +260,9 @@ test('lab: lists are read in pages and reassembled (page size 1)', { skip }, asy
   assert.equal(new Set(pods.map((p) => p.metadata?.name)).size, pods.length);
 });
 
-test('lab: a node deadline that fires after its node finished does not become an unhandled rejection', { skip }, async (t) => {
+test('lab: a node deadline that fires after its node finished does not become an unhandled rejection', {
+  skip,
+}, async (t) => {
   const lab = await requireLab();
   const seen: unknown[] = [];
   const onRejection = (e: unknown) => seen.push(e);

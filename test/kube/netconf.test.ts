@@ -1,5 +1,5 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { parseNetConf, redactNetConfRaw } from '../../src/collectors/parse/netconf.js';
 import type { NetConf } from '../../src/snapshot/types.js';
 
@@ -16,7 +16,9 @@ function bad(text: string): string {
 }
 
 test('the shipped kube-flannel.yml net-conf gets vxlan defaults: VNI 1, port 8472, no learning/GBP/DirectRouting', () => {
-  const nc = ok('{\n  "Network": "10.244.0.0/16",\n  "EnableNFTables": false,\n  "Backend": {\n    "Type": "vxlan"\n  }\n}\n');
+  const nc = ok(
+    '{\n  "Network": "10.244.0.0/16",\n  "EnableNFTables": false,\n  "Backend": {\n    "Type": "vxlan"\n  }\n}\n',
+  );
   assert.deepEqual(nc, {
     network: '10.244.0.0/16',
     ipv6Network: null,
@@ -31,7 +33,15 @@ test('the shipped kube-flannel.yml net-conf gets vxlan defaults: VNI 1, port 847
 test('keys match case-insensitively like Go encoding/json, and the last spelling in the document wins', () => {
   const nc = ok('{"network":"10.1.0.0/16","BACKEND":{"type":"VXLAN","directrouting":true,"vni":4,"port":4789}}');
   assert.equal(nc.network, '10.1.0.0/16');
-  assert.deepEqual(nc.backend, { type: 'vxlan', vni: 4, port: 4789, gbp: false, learning: false, directRouting: true, mtu: null });
+  assert.deepEqual(nc.backend, {
+    type: 'vxlan',
+    vni: 4,
+    port: 4789,
+    gbp: false,
+    learning: false,
+    directRouting: true,
+    mtu: null,
+  });
   // Go assigns every key to the field it folds to, in document order, so an exact spelling
   // early on is overwritten by a folded one later.
   const exact = ok('{"Network":"10.2.0.0/16","network":"10.3.0.0/16","Backend":{"Type":"host-gw"}}');
@@ -56,10 +66,22 @@ test('ignored keys are warned about, naming where the setting really lives', () 
 });
 
 test('wrong JSON types are fatal, as they are for flanneld, and the error names the key', () => {
-  assert.match(bad('{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan","VNI":"1"}}'), /Backend.VNI must be an integer, got string "1"/);
-  assert.match(bad('{"Network":"10.244.0.0/16","EnableIPv6":"yes","Backend":{"Type":"vxlan"}}'), /EnableIPv6 must be true or false/);
-  assert.match(bad('{"Network":"10.244.0.0/33","Backend":{"Type":"vxlan"}}'), /Network is not a valid IPv4 CIDR: "10.244.0.0\/33"/);
-  assert.match(bad('{"Network":"10.244.0.0/16","Backend":{"Type":"vxlam"}}'), /Backend.Type "vxlam" is not a flannel backend/);
+  assert.match(
+    bad('{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan","VNI":"1"}}'),
+    /Backend.VNI must be an integer, got string "1"/,
+  );
+  assert.match(
+    bad('{"Network":"10.244.0.0/16","EnableIPv6":"yes","Backend":{"Type":"vxlan"}}'),
+    /EnableIPv6 must be true or false/,
+  );
+  assert.match(
+    bad('{"Network":"10.244.0.0/33","Backend":{"Type":"vxlan"}}'),
+    /Network is not a valid IPv4 CIDR: "10.244.0.0\/33"/,
+  );
+  assert.match(
+    bad('{"Network":"10.244.0.0/16","Backend":{"Type":"vxlam"}}'),
+    /Backend.Type "vxlam" is not a flannel backend/,
+  );
   assert.match(bad('{"Network":"10.244.0.0/16","Backend":{}}'), /Backend.Type is missing/);
   assert.match(bad('{"Network":'), /not valid JSON/);
   assert.match(bad('[1]'), /must be a JSON object, got array/);
@@ -79,8 +101,23 @@ test('host bits in Network are masked as Go ParseCIDR does, with a warning', () 
 
 test('wireguard: defaults, PSK recorded as set but never its value', () => {
   const psk = 'c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=';
-  const nc = ok(JSON.stringify({ Network: '10.244.0.0/16', EnableIPv6: true, IPv6Network: 'fd00:10:244::/56', Backend: { Type: 'wireguard', PSK: psk, Mode: 'auto' } }));
-  assert.deepEqual(nc.backend, { type: 'wireguard', listenPort: 51820, listenPortV6: 51821, mtu: null, pskSet: true, persistentKeepalive: 0, mode: 'auto' });
+  const nc = ok(
+    JSON.stringify({
+      Network: '10.244.0.0/16',
+      EnableIPv6: true,
+      IPv6Network: 'fd00:10:244::/56',
+      Backend: { Type: 'wireguard', PSK: psk, Mode: 'auto' },
+    }),
+  );
+  assert.deepEqual(nc.backend, {
+    type: 'wireguard',
+    listenPort: 51820,
+    listenPortV6: 51821,
+    mtu: null,
+    pskSet: true,
+    persistentKeepalive: 0,
+    mode: 'auto',
+  });
   assert.equal(JSON.stringify(nc).includes(psk), false);
   assert.equal(nc.ipv6Network, 'fd00:10:244::/56');
 });
@@ -88,7 +125,12 @@ test('wireguard: defaults, PSK recorded as set but never its value', () => {
 test('ipsec: PSK length only, and a short PSK is flagged', () => {
   const psk = 'x'.repeat(40);
   const nc = ok(JSON.stringify({ Network: '10.244.0.0/16', Backend: { Type: 'ipsec', psk, UDPEncap: true } }));
-  assert.deepEqual(nc.backend, { type: 'ipsec', pskLength: 40, udpEncap: true, espProposal: 'aes128gcm16-sha256-prfsha256-ecp256' });
+  assert.deepEqual(nc.backend, {
+    type: 'ipsec',
+    pskLength: 40,
+    udpEncap: true,
+    espProposal: 'aes128gcm16-sha256-prfsha256-ecp256',
+  });
   assert.match(nc.warnings.join(), /40 characters; flanneld needs at least 96/);
   assert.equal(JSON.stringify(nc).includes(psk), false);
 });
@@ -107,7 +149,10 @@ test('redactNetConfRaw blanks PSKs at any depth and any key case, keeping the re
   // Still valid JSON that parses to the same settings.
   const again = parseNetConf(red);
   assert.ok(again.ok);
-  assert.equal(redactNetConfRaw('{"Backend":{"Type":"tencent-vpc","AccessKeySecret":"abc"}}'), '{"Backend":{"Type":"tencent-vpc","AccessKeySecret":"<redacted: 3 characters>"}}');
+  assert.equal(
+    redactNetConfRaw('{"Backend":{"Type":"tencent-vpc","AccessKeySecret":"abc"}}'),
+    '{"Backend":{"Type":"tencent-vpc","AccessKeySecret":"<redacted: 3 characters>"}}',
+  );
   // Broken JSON still gets its secret removed.
   assert.equal(redactNetConfRaw('{"Backend":{"PSK":"topsecret",').includes('topsecret'), false);
   // A value that merely equals the word psk is not a key.

@@ -3,10 +3,11 @@
  * (the same /var/run/netns layout containerd and CRI-O use), run through the local runner
  * instead of a helper pod. The helper-pod path is exercised in lab.test.ts.
  */
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { test } from 'node:test';
 import { localRunner } from '../../src/collectors/local.js';
 import { findPodNetns, netnsRunner } from '../../src/collectors/pod-runner.js';
 
@@ -16,7 +17,9 @@ function ip(...args: string[]): void {
   execFileSync('ip', args, { stdio: 'pipe' });
 }
 
-test('findPodNetns finds the namespace holding a pod IP, and netnsRunner runs commands inside it', { skip: isRoot ? false : 'needs root to create network namespaces' }, async (t) => {
+test('findPodNetns finds the namespace holding a pod IP, and netnsRunner runs commands inside it', {
+  skip: isRoot ? false : 'needs root to create network namespaces',
+}, async (t) => {
   const id = randomBytes(3).toString('hex');
   const a = `kf${id}a`;
   const b = `kf${id}b`;

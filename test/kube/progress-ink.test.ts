@@ -2,9 +2,10 @@
  * The ink view for a big cluster, rendered by ink into a terminal-like stream: it must stay
  * condensed (counts, nodes in flight, latest failures), not one row per node.
  */
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
+import { test } from 'node:test';
 import { inkProgress } from '../../src/render/progress.js';
 
 function terminal(): { stream: NodeJS.WriteStream; frames: () => string } {
@@ -21,9 +22,16 @@ test('ink view of 200 nodes: counts, at most 12 running rows, the failures, and 
   const nodes = Array.from({ length: 200 }, (_, i) => `node-${String(i).padStart(3, '0')}`);
   p.onProgress({ type: 'phase', phase: 'nodes', message: 'collecting 200 node(s), 32 at a time' });
   p.onProgress({ type: 'nodes', nodes });
-  for (const n of nodes.slice(0, 32)) p.onProgress({ type: 'node', node: n, state: 'running', via: 'pod kube-flannel/x', commands: 3 });
-  for (const n of nodes.slice(0, 20)) p.onProgress({ type: 'node', node: n, state: 'ok', via: 'pod kube-flannel/x', commands: 20, durationMs: 400 });
-  p.onProgress({ type: 'node', node: 'node-020', state: 'failed', detail: 'permission denied: cannot create pods/exec' });
+  for (const n of nodes.slice(0, 32))
+    p.onProgress({ type: 'node', node: n, state: 'running', via: 'pod kube-flannel/x', commands: 3 });
+  for (const n of nodes.slice(0, 20))
+    p.onProgress({ type: 'node', node: n, state: 'ok', via: 'pod kube-flannel/x', commands: 20, durationMs: 400 });
+  p.onProgress({
+    type: 'node',
+    node: 'node-020',
+    state: 'failed',
+    detail: 'permission denied: cannot create pods/exec',
+  });
   p.onProgress({ type: 'node', node: 'node-021', state: 'timeout', detail: 'node node-021 not collected within 90 s' });
   await p.done();
   const all = frames();
@@ -42,7 +50,13 @@ test('ink view of a small cluster lists every node with its state', async () => 
   const p = inkProgress(stream);
   p.onProgress({ type: 'nodes', nodes: ['a', 'b', 'c'] });
   p.onProgress({ type: 'node', node: 'a', state: 'ok', via: 'pod kube-flannel/x', durationMs: 1500 });
-  p.onProgress({ type: 'node', node: 'b', state: 'running', via: 'helper pod', detail: 'no running kube-flannel pod on this node' });
+  p.onProgress({
+    type: 'node',
+    node: 'b',
+    state: 'running',
+    via: 'helper pod',
+    detail: 'no running kube-flannel pod on this node',
+  });
   await p.done();
   const all = frames();
   const last = all.slice(all.lastIndexOf('nodes 1/3'));

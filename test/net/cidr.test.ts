@@ -1,12 +1,22 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { contains, covers, firstHost, normalizeIP, overlaps, parsePrefix, sameIP, samePrefix } from '../../src/net/cidr.js';
+import { test } from 'node:test';
+import {
+  contains,
+  covers,
+  firstHost,
+  normalizeIP,
+  overlaps,
+  parsePrefix,
+  sameIP,
+  samePrefix,
+} from '../../src/net/cidr.js';
 
 test('prefixes are canonical: host bits cleared, IPv6 compressed', () => {
   assert.equal(parsePrefix('10.244.1.7/24')?.text, '10.244.1.0/24');
   assert.equal(parsePrefix('fd00:10:244:0001:0::/64')?.text, 'fd00:10:244:1::/64');
   assert.equal(parsePrefix('10.244.1.0')?.text, '10.244.1.0/32');
-  for (const bad of ['10.244.1.0/33', '10.244.1/24', 'fd00::/129', 'eth0', '', '10.244.1.0/-1']) assert.equal(parsePrefix(bad), null, bad);
+  for (const bad of ['10.244.1.0/33', '10.244.1/24', 'fd00::/129', 'eth0', '', '10.244.1.0/-1'])
+    assert.equal(parsePrefix(bad), null, bad);
 });
 
 test('first host is what flannel writes as FLANNEL_SUBNET and the bridge puts on cni0', () => {

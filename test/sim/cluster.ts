@@ -25,10 +25,34 @@ import { localRunner } from '../../src/collectors/local.js';
 import { parseNetConf, redactNetConfRaw } from '../../src/collectors/parse/netconf.js';
 import { parseWgDump } from '../../src/collectors/parse/wireguard.js';
 import { parseXfrmState } from '../../src/collectors/parse/xfrm.js';
-import { SCHEMA_VERSION, type Collected, type FlannelPod, type HostState, type KubeNode, type Snapshot } from '../../src/snapshot/types.js';
+import {
+  type Collected,
+  type FlannelPod,
+  type HostState,
+  type KubeNode,
+  SCHEMA_VERSION,
+  type Snapshot,
+} from '../../src/snapshot/types.js';
 
-export type SimBackend = 'vxlan' | 'vxlan-directrouting' | 'vxlan-dualstack' | 'host-gw' | 'udp' | 'ipip' | 'wireguard' | 'ipsec';
-export const SIM_BACKENDS: readonly SimBackend[] = ['vxlan', 'vxlan-directrouting', 'vxlan-dualstack', 'host-gw', 'udp', 'ipip', 'wireguard', 'ipsec'];
+export type SimBackend =
+  | 'vxlan'
+  | 'vxlan-directrouting'
+  | 'vxlan-dualstack'
+  | 'host-gw'
+  | 'udp'
+  | 'ipip'
+  | 'wireguard'
+  | 'ipsec';
+export const SIM_BACKENDS: readonly SimBackend[] = [
+  'vxlan',
+  'vxlan-directrouting',
+  'vxlan-dualstack',
+  'host-gw',
+  'udp',
+  'ipip',
+  'wireguard',
+  'ipsec',
+];
 
 export interface SimNode {
   readonly name: string;
@@ -77,7 +101,10 @@ export class SimCluster {
   readonly wgDump = new Map<string, string>();
   private destroyed = false;
 
-  constructor(readonly backend: SimBackend, readonly size = 3) {
+  constructor(
+    readonly backend: SimBackend,
+    readonly size = 3,
+  ) {
     this.sw = `${this.prefix}sw`;
     this.netConfText = netConfFor(backend);
   }
@@ -128,11 +155,18 @@ export class SimCluster {
       return [(h[0]! & 0xfe) | 0x02, ...h.subarray(1, 6)].map((b) => b.toString(16).padStart(2, '0')).join(':');
     };
     const n: SimNode = {
-      name, ns, podNs,
-      ip: `192.168.56.1${k}`, ip6: `fd00:56::1${k}`,
-      podCIDR: `10.244.${k}.0/24`, podNet: `10.244.${k}.0`, podCIDR6: `fd00:10:244:${k}::/64`, podNet6: `fd00:10:244:${k}::`,
+      name,
+      ns,
+      podNs,
+      ip: `192.168.56.1${k}`,
+      ip6: `fd00:56::1${k}`,
+      podCIDR: `10.244.${k}.0/24`,
+      podNet: `10.244.${k}.0`,
+      podCIDR6: `fd00:10:244:${k}::/64`,
+      podNet6: `fd00:10:244:${k}::`,
       podIP: `10.244.${k}.2`,
-      vtepMAC: mac('v4'), vtepMAC6: mac('v6'),
+      vtepMAC: mac('v4'),
+      vtepMAC6: mac('v6'),
       wgPublicKey: createHash('sha256').update(`wg/${name}`).digest('base64'),
       dir: mkdtempSync(join(tmpdir(), `${this.prefix}${name}-`)),
       kube: undefined as unknown as KubeNode,
@@ -198,8 +232,23 @@ export class SimCluster {
   private installCni(n: SimNode): void {
     mkdirSync(this.cniConfDir(n));
     mkdirSync(this.cniBinDir(n));
-    writeFileSync(join(this.cniConfDir(n), '10-flannel.conflist'), JSON.stringify({ name: 'cbr0', cniVersion: '0.3.1', plugins: [{ type: 'flannel', delegate: { hairpinMode: true, isDefaultGateway: true } }, { type: 'portmap', capabilities: { portMappings: true } }] }, null, 2));
-    for (const b of ['bandwidth', 'bridge', 'flannel', 'host-local', 'loopback', 'portmap']) writeFileSync(join(this.cniBinDir(n), b), '');
+    writeFileSync(
+      join(this.cniConfDir(n), '10-flannel.conflist'),
+      JSON.stringify(
+        {
+          name: 'cbr0',
+          cniVersion: '0.3.1',
+          plugins: [
+            { type: 'flannel', delegate: { hairpinMode: true, isDefaultGateway: true } },
+            { type: 'portmap', capabilities: { portMappings: true } },
+          ],
+        },
+        null,
+        2,
+      ),
+    );
+    for (const b of ['bandwidth', 'bridge', 'flannel', 'host-local', 'loopback', 'portmap'])
+      writeFileSync(join(this.cniBinDir(n), b), '');
   }
 
   /** flanneld's masquerade and forward rules, exactly as §8.1 (iptables mode, --ip-masq). */
@@ -213,8 +262,36 @@ export class SimCluster {
     ipt('-t', 'nat', '-A', 'FLANNEL-POSTRTG', '-s', n.podCIDR, '-d', NETWORK, ...masq, '-j', 'RETURN');
     ipt('-t', 'nat', '-A', 'FLANNEL-POSTRTG', '-s', NETWORK, '-d', n.podCIDR, ...masq, '-j', 'RETURN');
     ipt('-t', 'nat', '-A', 'FLANNEL-POSTRTG', '!', '-s', NETWORK, '-d', n.podCIDR, ...masq, '-j', 'RETURN');
-    ipt('-t', 'nat', '-A', 'FLANNEL-POSTRTG', '-s', NETWORK, '!', '-d', '224.0.0.0/4', ...masq, '-j', 'MASQUERADE', '--random-fully');
-    ipt('-t', 'nat', '-A', 'FLANNEL-POSTRTG', '!', '-s', NETWORK, '-d', NETWORK, ...masq, '-j', 'MASQUERADE', '--random-fully');
+    ipt(
+      '-t',
+      'nat',
+      '-A',
+      'FLANNEL-POSTRTG',
+      '-s',
+      NETWORK,
+      '!',
+      '-d',
+      '224.0.0.0/4',
+      ...masq,
+      '-j',
+      'MASQUERADE',
+      '--random-fully',
+    );
+    ipt(
+      '-t',
+      'nat',
+      '-A',
+      'FLANNEL-POSTRTG',
+      '!',
+      '-s',
+      NETWORK,
+      '-d',
+      NETWORK,
+      ...masq,
+      '-j',
+      'MASQUERADE',
+      '--random-fully',
+    );
     ipt('-N', 'FLANNEL-FWD');
     ipt('-A', 'FORWARD', ...fwd, '-j', 'FLANNEL-FWD');
     ipt('-A', 'FLANNEL-FWD', '-s', NETWORK, ...fwd, '-j', 'ACCEPT');
@@ -253,11 +330,51 @@ export class SimCluster {
     const peers = this.nodes.filter((p) => p !== n);
     const t = this.flannelType;
     if (t === 'vxlan') {
-      x('ip', 'link', 'add', 'flannel.1', 'address', n.vtepMAC, 'mtu', String(this.mtu), 'type', 'vxlan', 'id', '1', 'local', n.ip, 'dev', 'eth0', 'dstport', '8472', 'nolearning');
+      x(
+        'ip',
+        'link',
+        'add',
+        'flannel.1',
+        'address',
+        n.vtepMAC,
+        'mtu',
+        String(this.mtu),
+        'type',
+        'vxlan',
+        'id',
+        '1',
+        'local',
+        n.ip,
+        'dev',
+        'eth0',
+        'dstport',
+        '8472',
+        'nolearning',
+      );
       x('ip', 'addr', 'add', `${n.podNet}/32`, 'dev', 'flannel.1');
       x('ip', 'link', 'set', 'flannel.1', 'up');
       if (this.dualStack) {
-        x('ip', 'link', 'add', 'flannel-v6.1', 'address', n.vtepMAC6, 'mtu', String(this.mtu), 'type', 'vxlan', 'id', '1', 'local', n.ip6, 'dev', 'eth0', 'dstport', '8472', 'nolearning');
+        x(
+          'ip',
+          'link',
+          'add',
+          'flannel-v6.1',
+          'address',
+          n.vtepMAC6,
+          'mtu',
+          String(this.mtu),
+          'type',
+          'vxlan',
+          'id',
+          '1',
+          'local',
+          n.ip6,
+          'dev',
+          'eth0',
+          'dstport',
+          '8472',
+          'nolearning',
+        );
         x('ip', 'addr', 'add', `${n.podNet6}/128`, 'dev', 'flannel-v6.1', 'nodad');
         x('ip', 'link', 'set', 'flannel-v6.1', 'up');
       }
@@ -301,7 +418,29 @@ export class SimCluster {
     } else if (t === 'ipsec') {
       for (const p of peers) {
         const pol = (dir: string, src: string, dst: string, ts: string, td: string) =>
-          x('ip', 'xfrm', 'policy', 'add', 'src', src, 'dst', dst, 'dir', dir, 'tmpl', 'src', ts, 'dst', td, 'proto', 'esp', 'reqid', '11', 'mode', 'tunnel');
+          x(
+            'ip',
+            'xfrm',
+            'policy',
+            'add',
+            'src',
+            src,
+            'dst',
+            dst,
+            'dir',
+            dir,
+            'tmpl',
+            'src',
+            ts,
+            'dst',
+            td,
+            'proto',
+            'esp',
+            'reqid',
+            '11',
+            'mode',
+            'tunnel',
+          );
         pol('out', n.podCIDR, p.podCIDR, n.ip, p.ip);
         pol('in', p.podCIDR, n.podCIDR, p.ip, n.ip);
         pol('fwd', p.podCIDR, n.podCIDR, p.ip, n.ip);
@@ -316,7 +455,15 @@ export class SimCluster {
     for (const n of this.nodes) {
       const host = await collectHost(n.name, localRunner({ netns: n.ns }), {
         keepKeys: false,
-        backend: this.flannelType === 'udp' || this.flannelType === 'host-gw' || this.flannelType === 'vxlan' || this.flannelType === 'ipip' || this.flannelType === 'wireguard' || this.flannelType === 'ipsec' ? this.flannelType : null,
+        backend:
+          this.flannelType === 'udp' ||
+          this.flannelType === 'host-gw' ||
+          this.flannelType === 'vxlan' ||
+          this.flannelType === 'ipip' ||
+          this.flannelType === 'wireguard' ||
+          this.flannelType === 'ipsec'
+            ? this.flannelType
+            : null,
         peerAddresses: this.nodes.filter((p) => p !== n).flatMap((p) => (this.dualStack ? [p.ip, p.ip6] : [p.ip])),
         subnetEnvPath: this.subnetEnvPath(n),
         cniConfDir: this.cniConfDir(n),
@@ -334,7 +481,13 @@ export class SimCluster {
           status: 'ok',
           data: {
             namespace: 'kube-flannel',
-            daemonSet: { name: 'kube-flannel-ds', image: 'ghcr.io/flannel-io/flannel:v0.28.9', args: ['--ip-masq', '--kube-subnet-mgr'], desired: this.nodes.length, ready: this.nodes.filter((n) => n.pod?.ready).length },
+            daemonSet: {
+              name: 'kube-flannel-ds',
+              image: 'ghcr.io/flannel-io/flannel:v0.28.9',
+              args: ['--ip-masq', '--kube-subnet-mgr'],
+              desired: this.nodes.length,
+              ready: this.nodes.filter((n) => n.pod?.ready).length,
+            },
             netConf: netConf.ok ? { status: 'ok', data: netConf.netConf } : { status: 'failed', error: netConf.error },
             netConfRaw: redactNetConfRaw(this.netConfText),
             cniConfRaw: null,
@@ -354,7 +507,15 @@ export class SimCluster {
     const t = this.flannelType;
     if (t === 'ipip' || t === 'wireguard') {
       const kind = t === 'ipip' ? 'ipip' : 'wireguard';
-      const links = host.links.status === 'ok' ? { status: 'ok' as const, data: host.links.data.map((l) => (l.kind === 'tun' && l.name.startsWith('flannel') ? { ...l, kind, mac: null } : l)) } : host.links;
+      const links =
+        host.links.status === 'ok'
+          ? {
+              status: 'ok' as const,
+              data: host.links.data.map((l) =>
+                l.kind === 'tun' && l.name.startsWith('flannel') ? { ...l, kind, mac: null } : l,
+              ),
+            }
+          : host.links;
       host = { ...host, links };
     }
     if (t === 'wireguard') {
@@ -363,7 +524,12 @@ export class SimCluster {
     }
     if (t === 'ipsec') {
       const r = parseXfrmState(this.xfrmStateText.get(n.name) ?? '', { keepKeys: false });
-      host = { ...host, xfrmStates: r.errors.length ? { status: 'failed', error: r.errors[0]!.message } : { status: 'ok', data: r.states } };
+      host = {
+        ...host,
+        xfrmStates: r.errors.length
+          ? { status: 'failed', error: r.errors[0]!.message }
+          : { status: 'ok', data: r.states },
+      };
     }
     return host;
   }
@@ -372,7 +538,11 @@ export class SimCluster {
     if (this.destroyed) return;
     this.destroyed = true;
     for (const ns of [this.sw, ...this.nodes.flatMap((n) => [n.ns, n.podNs])]) {
-      try { sh('ip', 'netns', 'del', ns); } catch { /* already gone */ }
+      try {
+        sh('ip', 'netns', 'del', ns);
+      } catch {
+        /* already gone */
+      }
     }
     for (const n of this.nodes) rmSync(n.dir, { recursive: true, force: true });
   }
@@ -380,11 +550,15 @@ export class SimCluster {
 
 function netConfFor(b: SimBackend): string {
   const backend: Record<string, unknown> =
-    b === 'vxlan' ? { Type: 'vxlan' }
-    : b === 'vxlan-directrouting' ? { Type: 'vxlan', DirectRouting: true }
-    : b === 'vxlan-dualstack' ? { Type: 'vxlan' }
-    : b === 'ipsec' ? { Type: 'ipsec', PSK: 'a'.repeat(48) + 'b'.repeat(48) }
-    : { Type: b };
+    b === 'vxlan'
+      ? { Type: 'vxlan' }
+      : b === 'vxlan-directrouting'
+        ? { Type: 'vxlan', DirectRouting: true }
+        : b === 'vxlan-dualstack'
+          ? { Type: 'vxlan' }
+          : b === 'ipsec'
+            ? { Type: 'ipsec', PSK: 'a'.repeat(48) + 'b'.repeat(48) }
+            : { Type: b };
   const conf: Record<string, unknown> = { Network: NETWORK, EnableNFTables: false, Backend: backend };
   if (b === 'vxlan-dualstack') Object.assign(conf, { IPv6Network: NETWORK6, EnableIPv6: true });
   return JSON.stringify(conf, null, 2);
@@ -393,9 +567,19 @@ function netConfFor(b: SimBackend): string {
 export function healthyPod(node: string): FlannelPod {
   return {
     name: `kube-flannel-ds-${createHash('sha256').update(node).digest('hex').slice(0, 5)}`,
-    namespace: 'kube-flannel', node, phase: 'Running', ready: true, restarts: 0, waitingReason: null, lastTermination: null,
+    namespace: 'kube-flannel',
+    node,
+    phase: 'Running',
+    ready: true,
+    restarts: 0,
+    waitingReason: null,
+    lastTermination: null,
     image: 'ghcr.io/flannel-io/flannel:v0.28.9',
-    logTail: ['I1122 02:00:00.000000       1 main.go:494] Wrote subnet file to /run/flannel/subnet.env', 'I1122 02:00:00.000001       1 main.go:498] Running backend.', 'I1122 02:00:00.000002       1 main.go:519] flannel is ready'],
+    logTail: [
+      'I1122 02:00:00.000000       1 main.go:494] Wrote subnet file to /run/flannel/subnet.env',
+      'I1122 02:00:00.000001       1 main.go:498] Running backend.',
+      'I1122 02:00:00.000002       1 main.go:519] flannel is ready',
+    ],
   };
 }
 
@@ -407,7 +591,8 @@ function saText(src: SimNode, dst: SimNode): string {
 
 function wgDumpFor(n: SimNode, peers: SimNode[]): string {
   const lines = [`flannel-wg\t(hidden)\t${n.wgPublicKey}\t51820\toff`];
-  for (const p of peers) lines.push(`flannel-wg\t${p.wgPublicKey}\t(none)\t${p.ip}:51820\t${p.podCIDR}\t1763776800\t1024\t2048\toff`);
+  for (const p of peers)
+    lines.push(`flannel-wg\t${p.wgPublicKey}\t(none)\t${p.ip}:51820\t${p.podCIDR}\t1763776800\t1024\t2048\toff`);
   return lines.join('\n') + '\n';
 }
 

@@ -3,9 +3,9 @@
  * on a real one (a kernel entry deleted or changed, an annotation edited, a pod crashing), with
  * the findings doctor must report. Used to generate the broken fixtures and by the live tests.
  */
-import { writeFileSync, rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { healthyPod, sh, type SimBackend, type SimCluster } from './cluster.js';
+import { healthyPod, type SimBackend, type SimCluster, sh } from './cluster.js';
 
 export interface ExpectedFinding {
   readonly check: string;
@@ -29,22 +29,76 @@ const FORWARD_REJECT = ['-I', 'FORWARD', '1', '-j', 'REJECT', '--reject-with', '
 
 export const FAULTS: readonly Fault[] = [
   {
-    id: 'peer-route-deleted', backend: 'vxlan', description: 'node1 lost its route to node2 (deleted by hand)',
+    id: 'peer-route-deleted',
+    backend: 'vxlan',
+    description: 'node1 lost its route to node2 (deleted by hand)',
     apply: (c) => c.ns(c.node('node1'), 'ip', 'route', 'del', '10.244.2.0/24'),
-    expect: [{ check: 'peer-routes', node: 'node1', peer: 'node2', evidence: /expected: 10\.244\.2\.0\/24 via 10\.244\.2\.0 dev flannel\.1 onlink/ }],
+    expect: [
+      {
+        check: 'peer-routes',
+        node: 'node1',
+        peer: 'node2',
+        evidence: /expected: 10\.244\.2\.0\/24 via 10\.244\.2\.0 dev flannel\.1 onlink/,
+      },
+    ],
   },
   {
-    id: 'fdb-deleted', backend: 'vxlan', description: "node2's fdb entry for node3's VtepMAC deleted",
-    apply: (c) => c.ns(c.node('node2'), 'bridge', 'fdb', 'del', c.node('node3').vtepMAC, 'dev', 'flannel.1', 'dst', c.node('node3').ip, 'self'),
-    expect: [{ check: 'vxlan-fdb', node: 'node2', peer: 'node3', evidence: /expected: .* dev flannel\.1 dst 192\.168\.56\.13 self permanent/ }],
+    id: 'fdb-deleted',
+    backend: 'vxlan',
+    description: "node2's fdb entry for node3's VtepMAC deleted",
+    apply: (c) =>
+      c.ns(
+        c.node('node2'),
+        'bridge',
+        'fdb',
+        'del',
+        c.node('node3').vtepMAC,
+        'dev',
+        'flannel.1',
+        'dst',
+        c.node('node3').ip,
+        'self',
+      ),
+    expect: [
+      {
+        check: 'vxlan-fdb',
+        node: 'node2',
+        peer: 'node3',
+        evidence: /expected: .* dev flannel\.1 dst 192\.168\.56\.13 self permanent/,
+      },
+    ],
   },
   {
-    id: 'neigh-wrong-mac', backend: 'vxlan', description: "node1's neighbour for node3 points at an old VtepMAC",
-    apply: (c) => c.ns(c.node('node1'), 'ip', 'neigh', 'replace', '10.244.3.0', 'lladdr', '02:00:00:00:00:99', 'dev', 'flannel.1', 'nud', 'permanent'),
-    expect: [{ check: 'vxlan-neighbours', node: 'node1', peer: 'node3', evidence: /actual: 10\.244\.3\.0 dev flannel\.1 lladdr 02:00:00:00:00:99 PERMANENT/ }],
+    id: 'neigh-wrong-mac',
+    backend: 'vxlan',
+    description: "node1's neighbour for node3 points at an old VtepMAC",
+    apply: (c) =>
+      c.ns(
+        c.node('node1'),
+        'ip',
+        'neigh',
+        'replace',
+        '10.244.3.0',
+        'lladdr',
+        '02:00:00:00:00:99',
+        'dev',
+        'flannel.1',
+        'nud',
+        'permanent',
+      ),
+    expect: [
+      {
+        check: 'vxlan-neighbours',
+        node: 'node1',
+        peer: 'node3',
+        evidence: /actual: 10\.244\.3\.0 dev flannel\.1 lladdr 02:00:00:00:00:99 PERMANENT/,
+      },
+    ],
   },
   {
-    id: 'vtep-mac-rewritten', backend: 'vxlan', description: "udev rewrote node3's flannel.1 MAC after flanneld created it",
+    id: 'vtep-mac-rewritten',
+    backend: 'vxlan',
+    description: "udev rewrote node3's flannel.1 MAC after flanneld created it",
     apply: (c) => {
       const n = c.node('node3');
       c.ns(n, 'ip', 'link', 'set', 'flannel.1', 'down');
@@ -59,22 +113,32 @@ export const FAULTS: readonly Fault[] = [
     expect: [{ check: 'vtep-mac', node: 'node3', evidence: /flannel\.1: link\/ether 02:42:ac:11:00:02/ }],
   },
   {
-    id: 'uplink-mtu-lowered', backend: 'vxlan', description: "node2's NIC MTU lowered to 1400 after flannel.1 was created (flannel.1 keeps 1450)",
+    id: 'uplink-mtu-lowered',
+    backend: 'vxlan',
+    description: "node2's NIC MTU lowered to 1400 after flannel.1 was created (flannel.1 keeps 1450)",
     apply: (c) => c.ns(c.node('node2'), 'ip', 'link', 'set', 'eth0', 'mtu', '1400'),
     expect: [{ check: 'mtu', node: 'node2', evidence: /eth0 \(uplink\) mtu 1400/ }],
   },
   {
-    id: 'ip-forward-off', backend: 'vxlan', description: 'a security baseline set net.ipv4.ip_forward=0 on node2',
+    id: 'ip-forward-off',
+    backend: 'vxlan',
+    description: 'a security baseline set net.ipv4.ip_forward=0 on node2',
     apply: (c) => c.ns(c.node('node2'), 'sysctl', '-qw', 'net.ipv4.ip_forward=0'),
     expect: [{ check: 'ip-forward', node: 'node2', evidence: /net\.ipv4\.ip_forward = 0/ }],
   },
   {
-    id: 'forward-reject-first', backend: 'vxlan', description: "firewalld's REJECT rule inserted ahead of FLANNEL-FWD on node3",
+    id: 'forward-reject-first',
+    backend: 'vxlan',
+    description: "firewalld's REJECT rule inserted ahead of FLANNEL-FWD on node3",
     apply: (c) => c.ns(c.node('node3'), 'iptables-nft', ...FORWARD_REJECT),
-    expect: [{ check: 'forward-drop', node: 'node3', evidence: /-A FORWARD -j REJECT --reject-with icmp-host-prohibited/ }],
+    expect: [
+      { check: 'forward-drop', node: 'node3', evidence: /-A FORWARD -j REJECT --reject-with icmp-host-prohibited/ },
+    ],
   },
   {
-    id: 'forward-policy-drop-no-flannel-fwd', backend: 'host-gw', description: 'node1 runs with FORWARD policy DROP and its FLANNEL-FWD jump was flushed',
+    id: 'forward-policy-drop-no-flannel-fwd',
+    backend: 'host-gw',
+    description: 'node1 runs with FORWARD policy DROP and its FLANNEL-FWD jump was flushed',
     apply: (c) => {
       const n = c.node('node1');
       c.ns(n, 'iptables-nft', '-F', 'FORWARD');
@@ -83,22 +147,34 @@ export const FAULTS: readonly Fault[] = [
     expect: [{ check: 'forward-drop', node: 'node1', evidence: /:FORWARD DROP/ }],
   },
   {
-    id: 'masquerade-flushed', backend: 'vxlan', description: "another agent flushed node1's nat table",
+    id: 'masquerade-flushed',
+    backend: 'vxlan',
+    description: "another agent flushed node1's nat table",
     apply: (c) => c.ns(c.node('node1'), 'iptables-nft', '-t', 'nat', '-F'),
     expect: [{ check: 'masquerade-rules', node: 'node1', evidence: /FLANNEL_IPMASQ=true/ }],
   },
   {
-    id: 'subnet-env-missing', backend: 'vxlan', description: '/run/flannel/subnet.env removed on node3',
+    id: 'subnet-env-missing',
+    backend: 'vxlan',
+    description: '/run/flannel/subnet.env removed on node3',
     apply: (c) => rmSync(c.subnetEnvPath(c.node('node3'))),
     expect: [{ check: 'subnet-env', node: 'node3', evidence: /No such file or directory/ }],
   },
   {
-    id: 'subnet-env-stale', backend: 'host-gw', description: "node2's subnet.env still names an old podCIDR",
-    apply: (c) => writeFileSync(c.subnetEnvPath(c.node('node2')), 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.7.1/24\nFLANNEL_MTU=1500\nFLANNEL_IPMASQ=true\n'),
+    id: 'subnet-env-stale',
+    backend: 'host-gw',
+    description: "node2's subnet.env still names an old podCIDR",
+    apply: (c) =>
+      writeFileSync(
+        c.subnetEnvPath(c.node('node2')),
+        'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.7.1/24\nFLANNEL_MTU=1500\nFLANNEL_IPMASQ=true\n',
+      ),
     expect: [{ check: 'subnet-env', node: 'node2', evidence: /FLANNEL_SUBNET=10\.244\.7\.1\/24/ }],
   },
   {
-    id: 'cni0-wrong-address', backend: 'vxlan', description: 'node2 re-joined with a new podCIDR; cni0 kept the old gateway address',
+    id: 'cni0-wrong-address',
+    backend: 'vxlan',
+    description: 'node2 re-joined with a new podCIDR; cni0 kept the old gateway address',
     apply: (c) => {
       const n = c.node('node2');
       c.ns(n, 'ip', 'addr', 'flush', 'dev', 'cni0');
@@ -109,11 +185,37 @@ export const FAULTS: readonly Fault[] = [
     alsoAllowed: ['stale-routes'],
   },
   {
-    id: 'departed-node-leftovers', backend: 'vxlan', description: 'node4 was deleted while flanneld on node1 was down: its route, neighbour and fdb entry stayed',
+    id: 'departed-node-leftovers',
+    backend: 'vxlan',
+    description: 'node4 was deleted while flanneld on node1 was down: its route, neighbour and fdb entry stayed',
     apply: (c) => {
       const n = c.node('node1');
-      c.ns(n, 'ip', 'neigh', 'replace', '10.244.4.0', 'lladdr', '0a:58:0a:f4:04:00', 'dev', 'flannel.1', 'nud', 'permanent');
-      c.ns(n, 'bridge', 'fdb', 'append', '0a:58:0a:f4:04:00', 'dev', 'flannel.1', 'dst', '192.168.56.14', 'self', 'permanent');
+      c.ns(
+        n,
+        'ip',
+        'neigh',
+        'replace',
+        '10.244.4.0',
+        'lladdr',
+        '0a:58:0a:f4:04:00',
+        'dev',
+        'flannel.1',
+        'nud',
+        'permanent',
+      );
+      c.ns(
+        n,
+        'bridge',
+        'fdb',
+        'append',
+        '0a:58:0a:f4:04:00',
+        'dev',
+        'flannel.1',
+        'dst',
+        '192.168.56.14',
+        'self',
+        'permanent',
+      );
       c.ns(n, 'ip', 'route', 'replace', '10.244.4.0/24', 'via', '10.244.4.0', 'dev', 'flannel.1', 'onlink');
     },
     expect: [
@@ -123,7 +225,10 @@ export const FAULTS: readonly Fault[] = [
     ],
   },
   {
-    id: 'vagrant-shared-nat-ip', backend: 'vxlan', description: 'every node published the VirtualBox NAT address 10.0.2.15, and flanneld pointed every fdb entry at it',
+    id: 'vagrant-shared-nat-ip',
+    backend: 'vxlan',
+    description:
+      'every node published the VirtualBox NAT address 10.0.2.15, and flanneld pointed every fdb entry at it',
     apply: (c) => {
       for (const n of c.nodes) {
         n.kube = { ...n.kube, flannelAnnotations: { ...n.kube.flannelAnnotations, 'public-ip': '10.0.2.15' } };
@@ -139,16 +244,28 @@ export const FAULTS: readonly Fault[] = [
     ],
   },
   {
-    id: 'podcidr-outside-network', backend: 'vxlan', description: "node3's podCIDR comes from kubeadm's --pod-network-cidr 10.224.0.0/16, not flannel's Network",
+    id: 'podcidr-outside-network',
+    backend: 'vxlan',
+    description: "node3's podCIDR comes from kubeadm's --pod-network-cidr 10.224.0.0/16, not flannel's Network",
     apply: (c) => {
       const n = c.node('node3');
       n.kube = { ...n.kube, podCIDRs: ['10.224.3.0/24'] };
     },
     expect: [{ check: 'podcidr-outside-network', node: 'node3', evidence: /10\.224\.3\.0\/24/ }],
-    alsoAllowed: ['subnet-env', 'cni0-address', 'flannel-device', 'peer-routes', 'stale-routes', 'vxlan-neighbours', 'own-podcidr-route'],
+    alsoAllowed: [
+      'subnet-env',
+      'cni0-address',
+      'flannel-device',
+      'peer-routes',
+      'stale-routes',
+      'vxlan-neighbours',
+      'own-podcidr-route',
+    ],
   },
   {
-    id: 'podcidr-unset', backend: 'host-gw', description: 'kube-controller-manager never allocated a podCIDR to node2',
+    id: 'podcidr-unset',
+    backend: 'host-gw',
+    description: 'kube-controller-manager never allocated a podCIDR to node2',
     apply: (c) => {
       const n = c.node('node2');
       n.kube = { ...n.kube, podCIDRs: [] };
@@ -157,16 +274,27 @@ export const FAULTS: readonly Fault[] = [
     alsoAllowed: ['subnet-env', 'cni0-address', 'stale-routes'],
   },
   {
-    id: 'podcidr-overlap', backend: 'host-gw', description: 'node3 was given the same podCIDR as node2',
+    id: 'podcidr-overlap',
+    backend: 'host-gw',
+    description: 'node3 was given the same podCIDR as node2',
     apply: (c) => {
       const n = c.node('node3');
       n.kube = { ...n.kube, podCIDRs: [c.node('node2').podCIDR] };
     },
-    expect: [{ check: 'podcidr-overlap', node: 'node3', peer: 'node2', evidence: /node3 spec\.podCIDRs: \["10\.244\.2\.0\/24"\]/ }],
+    expect: [
+      {
+        check: 'podcidr-overlap',
+        node: 'node3',
+        peer: 'node2',
+        evidence: /node3 spec\.podCIDRs: \["10\.244\.2\.0\/24"\]/,
+      },
+    ],
     alsoAllowed: ['subnet-env', 'cni0-address', 'peer-routes', 'stale-routes', 'own-podcidr-route'],
   },
   {
-    id: 'backend-type-mismatch', backend: 'vxlan', description: 'node2 still carries backend-type host-gw from before a backend switch',
+    id: 'backend-type-mismatch',
+    backend: 'vxlan',
+    description: 'node2 still carries backend-type host-gw from before a backend switch',
     apply: (c) => {
       const n = c.node('node2');
       n.kube = { ...n.kube, flannelAnnotations: { ...n.kube.flannelAnnotations, 'backend-type': 'host-gw' } };
@@ -176,15 +304,29 @@ export const FAULTS: readonly Fault[] = [
     alsoAllowed: ['stale-routes', 'vxlan-neighbours', 'vxlan-fdb'],
   },
   {
-    id: 'flannel-crashloop-br-netfilter', backend: 'vxlan', description: "node3's flannel pod crash-loops: br_netfilter is not loaded",
+    id: 'flannel-crashloop-br-netfilter',
+    backend: 'vxlan',
+    description: "node3's flannel pod crash-loops: br_netfilter is not loaded",
     apply: (c) => {
       const n = c.node('node3');
-      n.pod = { ...healthyPod('node3'), ready: false, restarts: 7, waitingReason: 'CrashLoopBackOff', lastTermination: { reason: 'Error', exitCode: 1, finishedAt: new Date().toISOString() }, logTail: ['I1122 main.go:211] Created subnet manager', 'E1122 main.go:278] Failed to check br_netfilter: stat /proc/sys/net/bridge/bridge-nf-call-iptables: no such file or directory'] };
+      n.pod = {
+        ...healthyPod('node3'),
+        ready: false,
+        restarts: 7,
+        waitingReason: 'CrashLoopBackOff',
+        lastTermination: { reason: 'Error', exitCode: 1, finishedAt: new Date().toISOString() },
+        logTail: [
+          'I1122 main.go:211] Created subnet manager',
+          'E1122 main.go:278] Failed to check br_netfilter: stat /proc/sys/net/bridge/bridge-nf-call-iptables: no such file or directory',
+        ],
+      };
     },
     expect: [{ check: 'flannel-pod-unhealthy', node: 'node3', evidence: /log: .*Failed to check br_netfilter/ }],
   },
   {
-    id: 'leftover-udp-device', backend: 'vxlan', description: "node1 still has flannel0 from the udp backend it used before",
+    id: 'leftover-udp-device',
+    backend: 'vxlan',
+    description: 'node1 still has flannel0 from the udp backend it used before',
     apply: (c) => {
       const n = c.node('node1');
       c.ns(n, 'ip', 'tuntap', 'add', 'dev', 'flannel0', 'mode', 'tun');
@@ -192,17 +334,62 @@ export const FAULTS: readonly Fault[] = [
     expect: [{ check: 'leftover-backend-device', node: 'node1', evidence: /flannel0: tun/ }],
   },
   {
-    id: 'own-podcidr-shadowed', backend: 'vxlan', description: "node1 has a route sending its own podCIDR to node2 (left from host-gw days, when node2 owned the range)",
-    apply: (c) => c.ns(c.node('node1'), 'ip', 'route', 'add', '10.244.1.0/24', 'via', '192.168.56.12', 'dev', 'eth0', 'metric', '50'),
-    expect: [{ check: 'own-podcidr-route', node: 'node1', evidence: /10\.244\.1\.0\/24 via 192\.168\.56\.12 dev eth0 metric 50/ }],
+    id: 'own-podcidr-shadowed',
+    backend: 'vxlan',
+    description:
+      'node1 has a route sending its own podCIDR to node2 (left from host-gw days, when node2 owned the range)',
+    apply: (c) =>
+      c.ns(
+        c.node('node1'),
+        'ip',
+        'route',
+        'add',
+        '10.244.1.0/24',
+        'via',
+        '192.168.56.12',
+        'dev',
+        'eth0',
+        'metric',
+        '50',
+      ),
+    expect: [
+      {
+        check: 'own-podcidr-route',
+        node: 'node1',
+        evidence: /10\.244\.1\.0\/24 via 192\.168\.56\.12 dev eth0 metric 50/,
+      },
+    ],
     alsoAllowed: ['stale-routes'],
   },
   {
-    id: 'vxlan-port-differs', backend: 'vxlan', description: 'flannel.1 on node3 was re-created by hand with dstport 4789',
+    id: 'vxlan-port-differs',
+    backend: 'vxlan',
+    description: 'flannel.1 on node3 was re-created by hand with dstport 4789',
     apply: (c) => {
       const n = c.node('node3');
       c.ns(n, 'ip', 'link', 'del', 'flannel.1');
-      c.ns(n, 'ip', 'link', 'add', 'flannel.1', 'address', n.vtepMAC, 'mtu', '1450', 'type', 'vxlan', 'id', '1', 'local', n.ip, 'dev', 'eth0', 'dstport', '4789', 'nolearning');
+      c.ns(
+        n,
+        'ip',
+        'link',
+        'add',
+        'flannel.1',
+        'address',
+        n.vtepMAC,
+        'mtu',
+        '1450',
+        'type',
+        'vxlan',
+        'id',
+        '1',
+        'local',
+        n.ip,
+        'dev',
+        'eth0',
+        'dstport',
+        '4789',
+        'nolearning',
+      );
       c.ns(n, 'ip', 'addr', 'add', `${n.podNet}/32`, 'dev', 'flannel.1');
       c.ns(n, 'ip', 'link', 'set', 'flannel.1', 'up');
     },
@@ -214,62 +401,151 @@ export const FAULTS: readonly Fault[] = [
     alsoAllowed: ['peer-routes', 'vxlan-neighbours', 'vxlan-fdb'],
   },
   {
-    id: 'networkpolicy-present', backend: 'vxlan', description: 'a default-deny NetworkPolicy exists, which flannel does not enforce',
-    apply: (c) => { c.networkPolicies = [{ namespace: 'prod', name: 'default-deny' }]; },
+    id: 'networkpolicy-present',
+    backend: 'vxlan',
+    description: 'a default-deny NetworkPolicy exists, which flannel does not enforce',
+    apply: (c) => {
+      c.networkPolicies = [{ namespace: 'prod', name: 'default-deny' }];
+    },
     expect: [{ check: 'network-policy-unenforced', node: null, evidence: /networkpolicy prod\/default-deny/ }],
   },
   {
-    id: 'directrouting-route-missing', backend: 'vxlan-directrouting', description: 'node2 lost its direct route to node1',
+    id: 'directrouting-route-missing',
+    backend: 'vxlan-directrouting',
+    description: 'node2 lost its direct route to node1',
     apply: (c) => c.ns(c.node('node2'), 'ip', 'route', 'del', '10.244.1.0/24'),
-    expect: [{ check: 'peer-routes', node: 'node2', peer: 'node1', evidence: /10\.244\.1\.0\/24 via 192\.168\.56\.11/ }],
+    expect: [
+      { check: 'peer-routes', node: 'node2', peer: 'node1', evidence: /10\.244\.1\.0\/24 via 192\.168\.56\.11/ },
+    ],
   },
   {
-    id: 'ipv6-route-deleted', backend: 'vxlan-dualstack', description: 'node1 lost its IPv6 route to node2 while IPv4 works',
+    id: 'ipv6-route-deleted',
+    backend: 'vxlan-dualstack',
+    description: 'node1 lost its IPv6 route to node2 while IPv4 works',
     apply: (c) => c.ns(c.node('node1'), 'ip', '-6', 'route', 'del', 'fd00:10:244:2::/64'),
-    expect: [{ check: 'peer-routes', node: 'node1', peer: 'node2', evidence: /fd00:10:244:2::\/64 via fd00:10:244:2:: dev flannel-v6\.1 onlink/ }],
+    expect: [
+      {
+        check: 'peer-routes',
+        node: 'node1',
+        peer: 'node2',
+        evidence: /fd00:10:244:2::\/64 via fd00:10:244:2:: dev flannel-v6\.1 onlink/,
+      },
+    ],
   },
   {
-    id: 'hostgw-route-deleted', backend: 'host-gw', description: 'node3 lost its host-gw route to node1',
+    id: 'hostgw-route-deleted',
+    backend: 'host-gw',
+    description: 'node3 lost its host-gw route to node1',
     apply: (c) => c.ns(c.node('node3'), 'ip', 'route', 'del', '10.244.1.0/24'),
-    expect: [{ check: 'peer-routes', node: 'node3', peer: 'node1', evidence: /expected: 10\.244\.1\.0\/24 via 192\.168\.56\.11/ }],
+    expect: [
+      {
+        check: 'peer-routes',
+        node: 'node3',
+        peer: 'node1',
+        evidence: /expected: 10\.244\.1\.0\/24 via 192\.168\.56\.11/,
+      },
+    ],
   },
   {
-    id: 'hostgw-peer-behind-router', backend: 'host-gw', description: 'node1 reaches node3 only through a router (L3 boundary)',
+    id: 'hostgw-peer-behind-router',
+    backend: 'host-gw',
+    description: 'node1 reaches node3 only through a router (L3 boundary)',
     apply: (c) => c.ns(c.node('node1'), 'ip', 'route', 'add', '192.168.56.13/32', 'via', '192.168.56.12'),
-    expect: [{ check: 'hostgw-not-onlink', node: 'node1', peer: 'node3', evidence: /ip route get 192\.168\.56\.13: 192\.168\.56\.13 via 192\.168\.56\.12/ }],
+    expect: [
+      {
+        check: 'hostgw-not-onlink',
+        node: 'node1',
+        peer: 'node3',
+        evidence: /ip route get 192\.168\.56\.13: 192\.168\.56\.13 via 192\.168\.56\.12/,
+      },
+    ],
   },
   {
-    id: 'udp-device-down', backend: 'udp', description: 'flannel0 on node2 was set down',
+    id: 'udp-device-down',
+    backend: 'udp',
+    description: 'flannel0 on node2 was set down',
     apply: (c) => c.ns(c.node('node2'), 'ip', 'link', 'set', 'flannel0', 'down'),
     expect: [{ check: 'flannel-device', node: 'node2', evidence: /flannel0: <[^>]*>/ }],
     // The whole-Network route through flannel0 goes with the link.
     alsoAllowed: ['peer-routes'],
   },
   {
-    id: 'ipip-route-deleted', backend: 'ipip', description: 'node2 lost its ipip route to node3',
+    id: 'ipip-route-deleted',
+    backend: 'ipip',
+    description: 'node2 lost its ipip route to node3',
     apply: (c) => c.ns(c.node('node2'), 'ip', 'route', 'del', '10.244.3.0/24'),
-    expect: [{ check: 'peer-routes', node: 'node2', peer: 'node3', evidence: /expected: 10\.244\.3\.0\/24 via 192\.168\.56\.13 dev flannel\.ipip onlink/ }],
+    expect: [
+      {
+        check: 'peer-routes',
+        node: 'node2',
+        peer: 'node3',
+        evidence: /expected: 10\.244\.3\.0\/24 via 192\.168\.56\.13 dev flannel\.ipip onlink/,
+      },
+    ],
   },
   {
-    id: 'wireguard-peer-missing', backend: 'wireguard', description: "node1's WireGuard device has no peer for node3 and a stale peer from a rebooted node",
+    id: 'wireguard-peer-missing',
+    backend: 'wireguard',
+    description: "node1's WireGuard device has no peer for node3 and a stale peer from a rebooted node",
     apply: (c) => {
-      const dump = c.wgDump.get('node1')!.split('\n').filter((l) => !l.includes(c.node('node3').wgPublicKey)).join('\n');
-      c.wgDump.set('node1', dump + `flannel-wg\tOLDKEYOLDKEYOLDKEYOLDKEYOLDKEYOLDKEYOLDKE0=\t(none)\t192.168.56.13:51820\t(none)\t0\t0\t0\toff\n`);
+      const dump = c.wgDump
+        .get('node1')!
+        .split('\n')
+        .filter((l) => !l.includes(c.node('node3').wgPublicKey))
+        .join('\n');
+      c.wgDump.set(
+        'node1',
+        dump +
+          `flannel-wg\tOLDKEYOLDKEYOLDKEYOLDKEYOLDKEYOLDKEYOLDKE0=\t(none)\t192.168.56.13:51820\t(none)\t0\t0\t0\toff\n`,
+      );
     },
     expect: [
-      { check: 'wireguard-peers', node: 'node1', peer: 'node3', evidence: /expected: peer .* endpoint 192\.168\.56\.13:51820 allowed-ips 10\.244\.3\.0\/24/ },
+      {
+        check: 'wireguard-peers',
+        node: 'node1',
+        peer: 'node3',
+        evidence: /expected: peer .* endpoint 192\.168\.56\.13:51820 allowed-ips 10\.244\.3\.0\/24/,
+      },
       { check: 'wireguard-peers', node: 'node1', evidence: /peer OLDKEY.* allowed-ips \(none\)/ },
     ],
   },
   {
-    id: 'ipsec-policy-deleted', backend: 'ipsec', description: "node2's out policy toward node1 was deleted by hand (flannel never restores it)",
-    apply: (c) => c.ns(c.node('node2'), 'ip', 'xfrm', 'policy', 'del', 'src', '10.244.2.0/24', 'dst', '10.244.1.0/24', 'dir', 'out'),
-    expect: [{ check: 'ipsec-policies', node: 'node2', peer: 'node1', evidence: /expected: src 10\.244\.2\.0\/24 dst 10\.244\.1\.0\/24 dir out tmpl src 192\.168\.56\.12 dst 192\.168\.56\.11/ }],
+    id: 'ipsec-policy-deleted',
+    backend: 'ipsec',
+    description: "node2's out policy toward node1 was deleted by hand (flannel never restores it)",
+    apply: (c) =>
+      c.ns(
+        c.node('node2'),
+        'ip',
+        'xfrm',
+        'policy',
+        'del',
+        'src',
+        '10.244.2.0/24',
+        'dst',
+        '10.244.1.0/24',
+        'dir',
+        'out',
+      ),
+    expect: [
+      {
+        check: 'ipsec-policies',
+        node: 'node2',
+        peer: 'node1',
+        evidence:
+          /expected: src 10\.244\.2\.0\/24 dst 10\.244\.1\.0\/24 dir out tmpl src 192\.168\.56\.12 dst 192\.168\.56\.11/,
+      },
+    ],
   },
   {
-    id: 'ipsec-sa-absent', backend: 'ipsec', description: 'IKE between node1 and node3 never completed: no SAs, policies only',
+    id: 'ipsec-sa-absent',
+    backend: 'ipsec',
+    description: 'IKE between node1 and node3 never completed: no SAs, policies only',
     apply: (c) => {
-      for (const [a, b] of [['node1', 'node3'], ['node3', 'node1']] as const) {
+      for (const [a, b] of [
+        ['node1', 'node3'],
+        ['node3', 'node1'],
+      ] as const) {
         const text = c.xfrmStateText.get(a)!;
         const records = text.split(/(?=^src )/m).filter((r) => !r.includes(c.node(b).ip));
         c.xfrmStateText.set(a, records.join(''));
@@ -281,30 +557,63 @@ export const FAULTS: readonly Fault[] = [
     ],
   },
   {
-    id: 'ipsec-sa-key-mismatch', backend: 'ipsec', description: 'after a rekey node2 holds a different key for its SA toward node3 than node3 does',
+    id: 'ipsec-sa-key-mismatch',
+    backend: 'ipsec',
+    description: 'after a rekey node2 holds a different key for its SA toward node3 than node3 does',
     apply: (c) => {
       const text = c.xfrmStateText.get('node2')!;
-      const records = text.split(/(?=^src )/m).map((r) => (r.startsWith(`src ${c.node('node2').ip} dst ${c.node('node3').ip}`) ? r.replace(/0x[0-9a-f]{40}/, '0x' + '5'.repeat(40)) : r));
+      const records = text
+        .split(/(?=^src )/m)
+        .map((r) =>
+          r.startsWith(`src ${c.node('node2').ip} dst ${c.node('node3').ip}`)
+            ? r.replace(/0x[0-9a-f]{40}/, '0x' + '5'.repeat(40))
+            : r,
+        );
       c.xfrmStateText.set('node2', records.join(''));
     },
-    expect: [{ check: 'ipsec-sa', node: 'node2', peer: 'node3', evidence: /node2: src 192\.168\.56\.12 dst 192\.168\.56\.13 proto esp/ }],
+    expect: [
+      {
+        check: 'ipsec-sa',
+        node: 'node2',
+        peer: 'node3',
+        evidence: /node2: src 192\.168\.56\.12 dst 192\.168\.56\.13 proto esp/,
+      },
+    ],
   },
   {
-    id: 'ipsec-sa-departed-node', backend: 'ipsec', description: 'node1 still holds the SAs of node4, deleted while its charon was down',
+    id: 'ipsec-sa-departed-node',
+    backend: 'ipsec',
+    description: 'node1 still holds the SAs of node4, deleted while its charon was down',
     apply: (c) => {
       const gone = '192.168.56.14';
       const n1 = c.node('node1').ip;
-      c.xfrmStateText.set('node1', c.xfrmStateText.get('node1')! + `src ${n1} dst ${gone}\n\tproto esp spi 0xc0ffee01 reqid 11 mode tunnel\n\treplay-window 32 flag af-unspec\n\taead rfc4106(gcm(aes)) 0x${'ab'.repeat(20)} 128\n\tsel src 0.0.0.0/0 dst 0.0.0.0/0\n`);
+      c.xfrmStateText.set(
+        'node1',
+        c.xfrmStateText.get('node1')! +
+          `src ${n1} dst ${gone}\n\tproto esp spi 0xc0ffee01 reqid 11 mode tunnel\n\treplay-window 32 flag af-unspec\n\taead rfc4106(gcm(aes)) 0x${'ab'.repeat(20)} 128\n\tsel src 0.0.0.0/0 dst 0.0.0.0/0\n`,
+      );
     },
-    expect: [{ check: 'ipsec-sa', node: 'node1', evidence: /src 192\.168\.56\.11 dst 192\.168\.56\.14 proto esp spi 0xc0ffee01/ }],
+    expect: [
+      {
+        check: 'ipsec-sa',
+        node: 'node1',
+        evidence: /src 192\.168\.56\.11 dst 192\.168\.56\.14 proto esp spi 0xc0ffee01/,
+      },
+    ],
   },
   {
-    id: 'ipsec-psk-short', backend: 'ipsec', description: 'the IPsec PSK in net-conf.json has 32 characters',
-    apply: (c) => { c.netConfText = JSON.stringify({ Network: '10.244.0.0/16', Backend: { Type: 'ipsec', PSK: 'x'.repeat(32) } }); },
+    id: 'ipsec-psk-short',
+    backend: 'ipsec',
+    description: 'the IPsec PSK in net-conf.json has 32 characters',
+    apply: (c) => {
+      c.netConfText = JSON.stringify({ Network: '10.244.0.0/16', Backend: { Type: 'ipsec', PSK: 'x'.repeat(32) } });
+    },
     expect: [{ check: 'netconf-invalid', node: null, evidence: /Backend\.PSK length: 32/ }],
   },
   {
-    id: 'network-overlaps-lan', backend: 'host-gw', description: 'net-conf.json Network 192.168.0.0/16 swallows the nodes\' own LAN',
+    id: 'network-overlaps-lan',
+    backend: 'host-gw',
+    description: "net-conf.json Network 192.168.0.0/16 swallows the nodes' own LAN",
     apply: (c) => {
       c.netConfText = JSON.stringify({ Network: '192.168.0.0/16', Backend: { Type: 'host-gw' } });
     },
@@ -313,55 +622,100 @@ export const FAULTS: readonly Fault[] = [
     alsoAllowed: ['podcidr-outside-network', 'subnet-env', 'masquerade-rules', 'forward-drop'],
   },
   {
-    id: 'vxlan-port-dropped', backend: 'vxlan', description: "node2's INPUT chain drops UDP 8472 (a firewall rule added by a hardening script)",
-    apply: (c) => c.ns(c.node('node2'), 'iptables-nft', '-I', 'INPUT', '1', '-p', 'udp', '-m', 'udp', '--dport', '8472', '-j', 'DROP'),
+    id: 'vxlan-port-dropped',
+    backend: 'vxlan',
+    description: "node2's INPUT chain drops UDP 8472 (a firewall rule added by a hardening script)",
+    apply: (c) =>
+      c.ns(
+        c.node('node2'),
+        'iptables-nft',
+        '-I',
+        'INPUT',
+        '1',
+        '-p',
+        'udp',
+        '-m',
+        'udp',
+        '--dport',
+        '8472',
+        '-j',
+        'DROP',
+      ),
     expect: [{ check: 'overlay-port-blocked', node: 'node2', evidence: /-A INPUT -p udp -m udp --dport 8472 -j DROP/ }],
   },
   {
-    id: 'wireguard-input-policy-drop', backend: 'wireguard', description: "node3's INPUT policy is DROP and nothing accepts UDP 51820",
+    id: 'wireguard-input-policy-drop',
+    backend: 'wireguard',
+    description: "node3's INPUT policy is DROP and nothing accepts UDP 51820",
     apply: (c) => c.ns(c.node('node3'), 'iptables-nft', '-P', 'INPUT', 'DROP'),
     expect: [{ check: 'overlay-port-blocked', node: 'node3', evidence: /:INPUT DROP/ }],
   },
   {
-    id: 'cni-conf-removed', backend: 'host-gw', description: "node1's /etc/cni/net.d/10-flannel.conflist was removed",
+    id: 'cni-conf-removed',
+    backend: 'host-gw',
+    description: "node1's /etc/cni/net.d/10-flannel.conflist was removed",
     apply: (c) => rmSync(join(c.cniConfDir(c.node('node1')), '10-flannel.conflist')),
     expect: [{ check: 'cni-config', node: 'node1', evidence: /\(empty\)/ }],
   },
   {
-    id: 'other-cni-conf-first', backend: 'vxlan', description: "a leftover 05-cilium.conflist on node2 sorts before flannel's config",
-    apply: (c) => writeFileSync(join(c.cniConfDir(c.node('node2')), '05-cilium.conflist'), JSON.stringify({ name: 'cilium', cniVersion: '0.3.1', plugins: [{ type: 'cilium-cni' }] })),
+    id: 'other-cni-conf-first',
+    backend: 'vxlan',
+    description: "a leftover 05-cilium.conflist on node2 sorts before flannel's config",
+    apply: (c) =>
+      writeFileSync(
+        join(c.cniConfDir(c.node('node2')), '05-cilium.conflist'),
+        JSON.stringify({ name: 'cilium', cniVersion: '0.3.1', plugins: [{ type: 'cilium-cni' }] }),
+      ),
     expect: [{ check: 'cni-config', node: 'node2', evidence: /active: .*05-cilium\.conflist: plugins cilium-cni/ }],
   },
   {
-    id: 'cni-plugin-missing', backend: 'udp', description: 'the portmap plugin is missing from /opt/cni/bin on node3',
+    id: 'cni-plugin-missing',
+    backend: 'udp',
+    description: 'the portmap plugin is missing from /opt/cni/bin on node3',
     apply: (c) => rmSync(join(c.cniBinDir(c.node('node3')), 'portmap')),
-    expect: [{ check: 'cni-config', node: 'node3', evidence: /ls .*bin: bandwidth bridge flannel host-local loopback$/ }],
+    expect: [
+      { check: 'cni-config', node: 'node3', evidence: /ls .*bin: bandwidth bridge flannel host-local loopback$/ },
+    ],
   },
   {
-    id: 'bridge-nf-call-off', backend: 'vxlan', description: 'net.bridge.bridge-nf-call-iptables was set to 0 on node1',
+    id: 'bridge-nf-call-off',
+    backend: 'vxlan',
+    description: 'net.bridge.bridge-nf-call-iptables was set to 0 on node1',
     apply: (c) => c.ns(c.node('node1'), 'sysctl', '-qw', 'net.bridge.bridge-nf-call-iptables=0'),
     expect: [{ check: 'br-netfilter', node: 'node1', evidence: /net\.bridge\.bridge-nf-call-iptables = 0/ }],
   },
   {
-    id: 'flannel-mtu-differs', backend: 'host-gw', description: "node3's flanneld started while its NIC had MTU 1400 and wrote FLANNEL_MTU=1400",
-    apply: (c) => writeFileSync(c.subnetEnvPath(c.node('node3')), 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\nFLANNEL_MTU=1400\nFLANNEL_IPMASQ=true\n'),
+    id: 'flannel-mtu-differs',
+    backend: 'host-gw',
+    description: "node3's flanneld started while its NIC had MTU 1400 and wrote FLANNEL_MTU=1400",
+    apply: (c) =>
+      writeFileSync(
+        c.subnetEnvPath(c.node('node3')),
+        'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\nFLANNEL_MTU=1400\nFLANNEL_IPMASQ=true\n',
+      ),
     expect: [
       { check: 'mtu-mixed', node: 'node3', evidence: /node3: FLANNEL_MTU=1400/ },
       { check: 'mtu', node: 'node3', evidence: /veth[0-9a-f]+ mtu 1500 master cni0/ },
     ],
   },
   {
-    id: 'node-not-registered', backend: 'vxlan', description: "node3 joined but its flanneld never acquired a lease: no flannel annotations",
+    id: 'node-not-registered',
+    backend: 'vxlan',
+    description: 'node3 joined but its flanneld never acquired a lease: no flannel annotations',
     apply: (c) => {
       const n = c.node('node3');
       n.kube = { ...n.kube, flannelAnnotations: {} };
     },
-    expect: [{ check: 'node-not-registered', node: 'node3', evidence: /no flannel\.alpha\.coreos\.com\/\* annotations/ }],
+    expect: [
+      { check: 'node-not-registered', node: 'node3', evidence: /no flannel\.alpha\.coreos\.com\/\* annotations/ },
+    ],
     // Peers still hold node3's entries from before; without a lease they look like leftovers.
     alsoAllowed: ['stale-routes', 'vxlan-neighbours', 'vxlan-fdb'],
   },
   {
-    id: 'iptables-legacy-nft-split', backend: 'vxlan', description: "kube-proxy on node2 writes iptables-legacy while flannel's rules are in iptables-nft",
+    id: 'iptables-legacy-nft-split',
+    backend: 'vxlan',
+    description: "kube-proxy on node2 writes iptables-legacy while flannel's rules are in iptables-nft",
     apply: (c) => {
       const n = c.node('node2');
       c.ns(n, 'iptables-legacy', '-t', 'nat', '-N', 'KUBE-SERVICES');
@@ -370,7 +724,9 @@ export const FAULTS: readonly Fault[] = [
     expect: [{ check: 'iptables-split', node: 'node2', evidence: /iptables-legacy-save: KUBE-\* chains present/ }],
   },
   {
-    id: 'flannel-pod-missing', backend: 'vxlan', description: 'node3 has a NoExecute taint the DaemonSet does not tolerate: no flannel pod there',
+    id: 'flannel-pod-missing',
+    backend: 'vxlan',
+    description: 'node3 has a NoExecute taint the DaemonSet does not tolerate: no flannel pod there',
     apply: (c) => {
       const n = c.node('node3');
       n.pod = null;
@@ -379,15 +735,21 @@ export const FAULTS: readonly Fault[] = [
     expect: [{ check: 'flannel-pod-missing', node: 'node3', evidence: /taints: dedicated:NoExecute/ }],
   },
   {
-    id: 'network-unavailable', backend: 'host-gw', description: "node2's NetworkUnavailable condition is True (a cloud route controller reset it)",
+    id: 'network-unavailable',
+    backend: 'host-gw',
+    description: "node2's NetworkUnavailable condition is True (a cloud route controller reset it)",
     apply: (c) => {
       const n = c.node('node2');
       n.kube = { ...n.kube, networkUnavailable: { status: 'True', reason: 'NoRouteCreated' } };
     },
-    expect: [{ check: 'node-network-unavailable', node: 'node2', evidence: /NetworkUnavailable=True reason=NoRouteCreated/ }],
+    expect: [
+      { check: 'node-network-unavailable', node: 'node2', evidence: /NetworkUnavailable=True reason=NoRouteCreated/ },
+    ],
   },
   {
-    id: 'node-unreachable', backend: 'host-gw', description: "node3's network namespace vanished before collection (as when exec into its pod fails)",
+    id: 'node-unreachable',
+    backend: 'host-gw',
+    description: "node3's network namespace vanished before collection (as when exec into its pod fails)",
     apply: (c) => sh('ip', 'netns', 'del', c.node('node3').ns),
     expect: [{ check: 'collection-incomplete', node: 'node3', evidence: /links: failed: .*node3|links: failed/ }],
   },
@@ -395,4 +757,3 @@ export const FAULTS: readonly Fault[] = [
 
 /** A healthy snapshot must give the clean verdict; `info` is allowed only from these (known flannel limits). */
 export const HEALTHY_INFO_ALLOWED: Readonly<Record<string, readonly string[]>> = { 'vxlan-dualstack': ['mtu'] };
-

@@ -19,5 +19,15 @@ for (const backend of SIM_BACKENDS) {
 }
 
 mkdirSync(dirname(EXAMPLE_PATH), { recursive: true });
-writeFileSync(EXAMPLE_PATH, JSON.stringify(await runWithFaults('vxlan', EXAMPLE_FAULTS.map((id) => FAULTS.find((f) => f.id === id)!)), null, 1) + '\n');
+writeFileSync(
+  EXAMPLE_PATH,
+  JSON.stringify(
+    await runWithFaults(
+      'vxlan',
+      EXAMPLE_FAULTS.map((id) => FAULTS.find((f) => f.id === id)!),
+    ),
+    null,
+    1,
+  ) + '\n',
+);
 process.stderr.write(`wrote ${EXAMPLE_PATH}\n`);

@@ -1,7 +1,8 @@
 /** One scenario: a simulated cluster of a backend, optionally with one fault applied, collected. */
-import { SimCluster, type SimBackend } from './cluster.js';
-import type { Fault } from './faults.js';
+
 import type { Snapshot } from '../../src/snapshot/types.js';
+import { type SimBackend, SimCluster } from './cluster.js';
+import type { Fault } from './faults.js';
 
 export async function runScenario(backend: SimBackend, fault?: Fault): Promise<Snapshot> {
   return runWithFaults(backend, fault ? [fault] : []);
@@ -19,7 +20,13 @@ export async function runWithFaults(backend: SimBackend, faults: readonly Fault[
 }
 
 /** The bundled example the README's first command analyses: several faults on one vxlan cluster. */
-export const EXAMPLE_FAULTS = ['fdb-deleted', 'ip-forward-off', 'departed-node-leftovers', 'uplink-mtu-lowered', 'flannel-crashloop-br-netfilter'];
+export const EXAMPLE_FAULTS = [
+  'fdb-deleted',
+  'ip-forward-off',
+  'departed-node-leftovers',
+  'uplink-mtu-lowered',
+  'flannel-crashloop-br-netfilter',
+];
 export const EXAMPLE_PATH = 'fixtures/example/broken-vxlan.json';
 
 export function fixturePath(backend: SimBackend, fault?: Fault): string {

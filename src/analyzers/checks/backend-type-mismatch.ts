@@ -7,8 +7,10 @@ export default defineCheck({
   title: "Every node's backend-type matches net-conf.json",
   failureModes: [26],
   docs: {
-    meaning: "A Node's flannel.alpha.coreos.com/backend-type annotation differs from Backend.Type in net-conf.json, because the ConfigMap was edited without restarting every flannel pod, or the node kept an old annotation.",
-    impact: 'flanneld ignores leases of another backend (`Ignoring non-vxlan subnet`), so no route, fdb or tunnel is programmed between nodes of different backends.',
+    meaning:
+      "A Node's flannel.alpha.coreos.com/backend-type annotation differs from Backend.Type in net-conf.json, because the ConfigMap was edited without restarting every flannel pod, or the node kept an old annotation.",
+    impact:
+      'flanneld ignores leases of another backend (`Ignoring non-vxlan subnet`), so no route, fdb or tunnel is programmed between nodes of different backends.',
     fix: 'Restart every flannel pod so all nodes use the configured backend: kubectl -n kube-flannel rollout restart ds/kube-flannel-ds (and remove leftover devices of the old backend).',
   },
   scope: 'node',
@@ -19,7 +21,10 @@ export default defineCheck({
     report({
       node: n.name,
       message: `backend-type is "${n.backendType}" but net-conf.json says ${model.backend.type === 'other' ? model.backend.name : model.backend.type}`,
-      evidence: [`flannel.alpha.coreos.com/backend-type: "${n.backendType}"`, `net-conf.json Backend.Type: ${model.backend.type === 'other' ? model.backend.name : model.backend.type}`],
+      evidence: [
+        `flannel.alpha.coreos.com/backend-type: "${n.backendType}"`,
+        `net-conf.json Backend.Type: ${model.backend.type === 'other' ? model.backend.name : model.backend.type}`,
+      ],
     });
   },
 });

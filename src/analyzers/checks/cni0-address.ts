@@ -1,5 +1,5 @@
-import { defineCheck } from '../check.js';
 import { firstHost, sameIP } from '../../net/cidr.js';
+import { defineCheck } from '../check.js';
 import { linkByName } from '../model.js';
 
 export default defineCheck({
@@ -8,8 +8,10 @@ export default defineCheck({
   title: "cni0 holds the first address of the node's podCIDR",
   failureModes: [15],
   docs: {
-    meaning: "The bridge plugin gives cni0 the podCIDR's first host address (10.244.1.1/24) when it creates the bridge and never changes it. A cni0 with another address is left from an earlier podCIDR (node re-joined, kubeadm reset, CNI switched).",
-    impact: 'Every new pod on the node fails with `failed to set bridge addr: "cni0" already has an IP address different from 10.244.X.1/24`.',
+    meaning:
+      "The bridge plugin gives cni0 the podCIDR's first host address (10.244.1.1/24) when it creates the bridge and never changes it. A cni0 with another address is left from an earlier podCIDR (node re-joined, kubeadm reset, CNI switched).",
+    impact:
+      'Every new pod on the node fails with `failed to set bridge addr: "cni0" already has an IP address different from 10.244.X.1/24`.',
     fix: 'On <node>: ip link set cni0 down && ip link delete cni0 (and flannel.1 if its address is stale too), then restart the flannel pod; the next pod re-creates cni0.',
   },
   scope: 'node',
@@ -25,8 +27,13 @@ export default defineCheck({
       if (same.some((a) => sameIP(a.local, firstHost(cidr)) && a.prefixlen === cidr.length)) continue;
       report({
         node: n.name,
-        message: same.length ? `cni0 has ${same.map((a) => `${a.local}/${a.prefixlen}`).join(', ')} but the podCIDR ${cidr.text} needs ${want}` : `cni0 has no ${cidr.family === 'inet' ? 'IPv4' : 'IPv6'} address; the podCIDR ${cidr.text} needs ${want}`,
-        evidence: [`cni0: ${cni0.addresses.map((a) => `${a.local}/${a.prefixlen}`).join(', ') || '(no addresses)'}`, `spec.podCIDRs: ${JSON.stringify(n.kube.podCIDRs)}`],
+        message: same.length
+          ? `cni0 has ${same.map((a) => `${a.local}/${a.prefixlen}`).join(', ')} but the podCIDR ${cidr.text} needs ${want}`
+          : `cni0 has no ${cidr.family === 'inet' ? 'IPv4' : 'IPv6'} address; the podCIDR ${cidr.text} needs ${want}`,
+        evidence: [
+          `cni0: ${cni0.addresses.map((a) => `${a.local}/${a.prefixlen}`).join(', ') || '(no addresses)'}`,
+          `spec.podCIDRs: ${JSON.stringify(n.kube.podCIDRs)}`,
+        ],
       });
     }
   },

@@ -1,7 +1,7 @@
-import { defineCheck } from '../check.js';
 import { covers, parsePrefix } from '../../net/cidr.js';
-import { boolFlag, dumpsOf, holdsFlannel, rulesOf, type RuleSpec } from '../iptables.js';
-import { ok, type Model } from '../model.js';
+import { defineCheck } from '../check.js';
+import { boolFlag, dumpsOf, holdsFlannel, type RuleSpec, rulesOf } from '../iptables.js';
+import { type Model, ok } from '../model.js';
 
 export default defineCheck({
   id: 'forward-drop',
@@ -9,9 +9,11 @@ export default defineCheck({
   title: 'Forwarded pod traffic is accepted: no DROP policy without FLANNEL-FWD, no DROP/REJECT ahead of it',
   failureModes: [29, 30],
   docs: {
-    meaning: "flanneld appends `-A FORWARD -j FLANNEL-FWD`, whose rules ACCEPT traffic from and to the Network. A FORWARD policy of DROP is fine only while that jump is reached; a DROP or REJECT rule earlier in FORWARD (firewalld's `-j REJECT --reject-with icmp-host-prohibited`, ufw) wins because flannel's jump comes last.",
-    impact: 'The receiving node drops cross-node pod traffic in FORWARD: a node reaches its own pods, but pods on different nodes cannot talk.',
-    fix: 'Remove the earlier DROP/REJECT rule (or insert an ACCEPT for the pod Network above it), e.g. on <node>: iptables -D FORWARD -j REJECT --reject-with icmp-host-prohibited; keep flanneld\'s --iptables-forward-rules on (the default).',
+    meaning:
+      "flanneld appends `-A FORWARD -j FLANNEL-FWD`, whose rules ACCEPT traffic from and to the Network. A FORWARD policy of DROP is fine only while that jump is reached; a DROP or REJECT rule earlier in FORWARD (firewalld's `-j REJECT --reject-with icmp-host-prohibited`, ufw) wins because flannel's jump comes last.",
+    impact:
+      'The receiving node drops cross-node pod traffic in FORWARD: a node reaches its own pods, but pods on different nodes cannot talk.',
+    fix: "Remove the earlier DROP/REJECT rule (or insert an ACCEPT for the pod Network above it), e.g. on <node>: iptables -D FORWARD -j REJECT --reject-with icmp-host-prohibited; keep flanneld's --iptables-forward-rules on (the default).",
   },
   scope: 'cluster',
   run(model, report) {
@@ -28,19 +30,39 @@ export default defineCheck({
         const where = `iptables-${dump.backend}`;
         if (jumpAt >= 0) {
           const blocker = forward.slice(0, jumpAt).find((r) => blocks(r, net.text));
-          if (blocker) report({ node: n.name, message: `${blocker.target} rule in FORWARD comes before the FLANNEL-FWD jump (${where})`, evidence: [blocker.text, forward[jumpAt]!.text], fix: `On ${n.name}: iptables -D FORWARD ${blocker.text.replace(/^-A FORWARD /, '')} (or insert an ACCEPT for ${net.text} above it)` });
+          if (blocker)
+            report({
+              node: n.name,
+              message: `${blocker.target} rule in FORWARD comes before the FLANNEL-FWD jump (${where})`,
+              evidence: [blocker.text, forward[jumpAt]!.text],
+              fix: `On ${n.name}: iptables -D FORWARD ${blocker.text.replace(/^-A FORWARD /, '')} (or insert an ACCEPT for ${net.text} above it)`,
+            });
           continue;
         }
         // flanneld's rules live in this backend only if it holds any flannel chain; otherwise judge the other dump.
         if (!holdsFlannel(dump) && dumpsOf(fw, 'inet').some((d) => d !== dump && holdsFlannel(d))) continue;
         const accepted = forward.some((r) => r.target === 'ACCEPT' && acceptsNetwork(r, net.text));
-        const forwardRules = flannelArgs(model) === null ? true : boolFlag(flannelArgs(model)!, 'iptables-forward-rules') !== false;
+        const forwardRules =
+          flannelArgs(model) === null ? true : boolFlag(flannelArgs(model)!, 'iptables-forward-rules') !== false;
         if (policy === 'DROP' && !accepted) {
-          report({ node: n.name, message: `FORWARD policy is DROP and nothing accepts the pod Network ${net.text} (${where}${forwardRules ? '; the FLANNEL-FWD jump is missing' : '; flanneld runs with --iptables-forward-rules=false'})`, evidence: [`:FORWARD DROP`, ...forward.slice(0, 8).map((r) => r.text)] });
+          report({
+            node: n.name,
+            message: `FORWARD policy is DROP and nothing accepts the pod Network ${net.text} (${where}${forwardRules ? '; the FLANNEL-FWD jump is missing' : '; flanneld runs with --iptables-forward-rules=false'})`,
+            evidence: [`:FORWARD DROP`, ...forward.slice(0, 8).map((r) => r.text)],
+          });
         } else {
           const blocker = forward.find((r) => blocks(r, net.text));
-          if (blocker && !forward.slice(0, forward.indexOf(blocker)).some((r) => r.target === 'ACCEPT' && acceptsNetwork(r, net.text))) {
-            report({ node: n.name, message: `${blocker.target} rule in FORWARD drops pod traffic and no FLANNEL-FWD jump accepts it first (${where})`, evidence: [blocker.text] });
+          if (
+            blocker &&
+            !forward
+              .slice(0, forward.indexOf(blocker))
+              .some((r) => r.target === 'ACCEPT' && acceptsNetwork(r, net.text))
+          ) {
+            report({
+              node: n.name,
+              message: `${blocker.target} rule in FORWARD drops pod traffic and no FLANNEL-FWD jump accepts it first (${where})`,
+              evidence: [blocker.text],
+            });
           }
         }
       }

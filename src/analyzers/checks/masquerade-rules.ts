@@ -1,5 +1,5 @@
-import { defineCheck } from '../check.js';
 import { samePrefix } from '../../net/cidr.js';
+import { defineCheck } from '../check.js';
 import { dumpsOf, hasChain, rulesOf } from '../iptables.js';
 import { ok } from '../model.js';
 
@@ -9,8 +9,10 @@ export default defineCheck({
   title: "flanneld's masquerade rules are in place when FLANNEL_IPMASQ=true",
   failureModes: [37],
   docs: {
-    meaning: 'With --ip-masq (FLANNEL_IPMASQ=true) flanneld installs the nat chain FLANNEL-POSTRTG (or the nft table flannel-ipv4 with a postrtg chain), jumped to from POSTROUTING, that masquerades pod traffic leaving the Network. The bridge plugin then does not masquerade, so nothing else will.',
-    impact: 'Pods cannot reach anything outside the cluster network (the Internet, node-external services): replies go to pod IPs the outside cannot route.',
+    meaning:
+      'With --ip-masq (FLANNEL_IPMASQ=true) flanneld installs the nat chain FLANNEL-POSTRTG (or the nft table flannel-ipv4 with a postrtg chain), jumped to from POSTROUTING, that masquerades pod traffic leaving the Network. The bridge plugin then does not masquerade, so nothing else will.',
+    impact:
+      'Pods cannot reach anything outside the cluster network (the Internet, node-external services): replies go to pod IPs the outside cannot route.',
     fix: 'Restart the flannel pod on <node> (it re-creates the rules; in iptables mode it re-checks them every 5 s, so rules that keep vanishing point at another agent flushing the nat table or at an iptables legacy/nft split).',
   },
   scope: 'node',
@@ -23,14 +25,27 @@ export default defineCheck({
     if (model.netConf?.enableNFTables) {
       const text = fw.nftRuleset;
       if (text === null) return;
-      if (!/table ip flannel-ipv4/.test(text) || !/chain postrtg/.test(text) || !/masquerade/.test(text.slice(text.indexOf('chain postrtg')))) {
-        report({ node: n.name, message: 'nft table ip flannel-ipv4 has no postrtg masquerade chain although FLANNEL_IPMASQ=true', evidence: ['FLANNEL_IPMASQ=true', `nft list ruleset: ${/table ip flannel-ipv4/.test(text) ? 'table ip flannel-ipv4 without a masquerading postrtg chain' : 'no table ip flannel-ipv4'}`] });
+      if (
+        !/table ip flannel-ipv4/.test(text) ||
+        !/chain postrtg/.test(text) ||
+        !/masquerade/.test(text.slice(text.indexOf('chain postrtg')))
+      ) {
+        report({
+          node: n.name,
+          message: 'nft table ip flannel-ipv4 has no postrtg masquerade chain although FLANNEL_IPMASQ=true',
+          evidence: [
+            'FLANNEL_IPMASQ=true',
+            `nft list ruleset: ${/table ip flannel-ipv4/.test(text) ? 'table ip flannel-ipv4 without a masquerading postrtg chain' : 'no table ip flannel-ipv4'}`,
+          ],
+        });
       }
       return;
     }
     const dumps = dumpsOf(fw, 'inet').filter((d) => d.tables.nat);
     if (dumps.length === 0) return;
-    const masq = dumps.flatMap((d) => Object.keys(d.tables.nat!.chains).flatMap((c) => rulesOf(d, 'nat', c))).filter((r) => r.target === 'MASQUERADE' && r.src && !r.src.negated && samePrefix(r.src.cidr, net.text));
+    const masq = dumps
+      .flatMap((d) => Object.keys(d.tables.nat!.chains).flatMap((c) => rulesOf(d, 'nat', c)))
+      .filter((r) => r.target === 'MASQUERADE' && r.src && !r.src.negated && samePrefix(r.src.cidr, net.text));
     const chained = dumps.some((d) => hasChain(d, 'nat', 'FLANNEL-POSTRTG'));
     const jumped = dumps.some((d) => rulesOf(d, 'nat', 'POSTROUTING').some((r) => r.target === 'FLANNEL-POSTRTG'));
     const problems: string[] = [];
@@ -40,7 +55,16 @@ export default defineCheck({
     report({
       node: n.name,
       message: `pod traffic leaving the cluster is not masqueraded: ${problems.join('; ')}`,
-      evidence: ['FLANNEL_IPMASQ=true', ...dumps.flatMap((d) => [...rulesOf(d, 'nat', 'POSTROUTING'), ...rulesOf(d, 'nat', 'FLANNEL-POSTRTG')].map((r) => `iptables-${d.backend}: ${r.text}`)).slice(0, 12)],
+      evidence: [
+        'FLANNEL_IPMASQ=true',
+        ...dumps
+          .flatMap((d) =>
+            [...rulesOf(d, 'nat', 'POSTROUTING'), ...rulesOf(d, 'nat', 'FLANNEL-POSTRTG')].map(
+              (r) => `iptables-${d.backend}: ${r.text}`,
+            ),
+          )
+          .slice(0, 12),
+      ],
     });
   },
 });

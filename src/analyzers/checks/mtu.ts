@@ -9,8 +9,10 @@ export default defineCheck({
   title: 'The MTU chain fits: uplink minus overhead >= tunnel device >= FLANNEL_MTU = pod veths',
   failureModes: [34, 35, 36],
   docs: {
-    meaning: "flanneld derives FLANNEL_MTU and the tunnel device's MTU from the uplink MTU minus the backend's overhead (vxlan 50, wireguard 80, ipip 20, udp 28, ipsec 77 or 85). The device MTU is set only when the device is created and cni0/veth MTUs only when they are created, so after an MTU change the chain goes out of step.",
-    impact: 'Pods send packets larger than the tunnel or the uplink can carry: small packets work, but TLS handshakes and bulk transfers hang or are dropped.',
+    meaning:
+      "flanneld derives FLANNEL_MTU and the tunnel device's MTU from the uplink MTU minus the backend's overhead (vxlan 50, wireguard 80, ipip 20, udp 28, ipsec 77 or 85). The device MTU is set only when the device is created and cni0/veth MTUs only when they are created, so after an MTU change the chain goes out of step.",
+    impact:
+      'Pods send packets larger than the tunnel or the uplink can carry: small packets work, but TLS handshakes and bulk transfers hang or are dropped.',
     fix: 'Make the chain consistent: set Backend.MTU (vxlan/wireguard) or fix the uplink MTU, then on <node>: ip link delete <tunnel device>, restart the flannel pod, and re-create pods whose veth MTU is stale.',
   },
   scope: 'node',
@@ -25,21 +27,43 @@ export default defineCheck({
     const uplink = uplinkOf(n, b);
     const evidence = [`FLANNEL_MTU=${F}`, ...(uplink ? [`${uplink.name} (uplink) mtu ${uplink.mtu}`] : [])];
     if (uplink && F > uplink.mtu - overhead) {
-      report({ node: n.name, message: `FLANNEL_MTU ${F} exceeds uplink ${uplink.name} MTU ${uplink.mtu} minus the ${b.type} overhead ${overhead} (= ${uplink.mtu - overhead})`, evidence });
+      report({
+        node: n.name,
+        message: `FLANNEL_MTU ${F} exceeds uplink ${uplink.name} MTU ${uplink.mtu} minus the ${b.type} overhead ${overhead} (= ${uplink.mtu - overhead})`,
+        evidence,
+      });
     }
     for (const dev of expectedFor(model, n).devices) {
       const link = linkByName(n.host, dev.name);
       if (!link) continue;
       const ev = [...evidence, `${link.name} mtu ${link.mtu}`];
       if (uplink && link.mtu > uplink.mtu - overhead) {
-        report({ node: n.name, message: `${link.name} MTU ${link.mtu} exceeds uplink ${uplink.name} MTU ${uplink.mtu} minus the ${b.type} overhead ${overhead}`, evidence: ev });
+        report({
+          node: n.name,
+          message: `${link.name} MTU ${link.mtu} exceeds uplink ${uplink.name} MTU ${uplink.mtu} minus the ${b.type} overhead ${overhead}`,
+          evidence: ev,
+        });
       } else if (b.type === 'vxlan' && dev.name === vxlanDeviceName(b.vni, 'inet6') && link.mtu < F) {
         // flannel subtracts 50 but IPv6 VXLAN needs 70: the kernel clamps the device below FLANNEL_MTU.
-        report({ node: n.name, severity: 'info', message: `${link.name} MTU ${link.mtu} is below FLANNEL_MTU ${F} (flannel subtracts 50 where IPv6 VXLAN needs 70): IPv6 pod packets between ${link.mtu + 1} and ${F} bytes depend on ICMPv6 Packet Too Big`, evidence: ev });
+        report({
+          node: n.name,
+          severity: 'info',
+          message: `${link.name} MTU ${link.mtu} is below FLANNEL_MTU ${F} (flannel subtracts 50 where IPv6 VXLAN needs 70): IPv6 pod packets between ${link.mtu + 1} and ${F} bytes depend on ICMPv6 Packet Too Big`,
+          evidence: ev,
+        });
       } else if (link.mtu < F) {
-        report({ node: n.name, message: `${link.name} MTU ${link.mtu} is below FLANNEL_MTU ${F}: pods send packets the tunnel cannot carry`, evidence: ev });
+        report({
+          node: n.name,
+          message: `${link.name} MTU ${link.mtu} is below FLANNEL_MTU ${F}: pods send packets the tunnel cannot carry`,
+          evidence: ev,
+        });
       } else if (link.mtu > F && b.type === 'vxlan') {
-        report({ node: n.name, severity: 'warning', message: `${link.name} MTU ${link.mtu} differs from FLANNEL_MTU ${F}: the device kept the MTU of an earlier configuration`, evidence: ev });
+        report({
+          node: n.name,
+          severity: 'warning',
+          message: `${link.name} MTU ${link.mtu} differs from FLANNEL_MTU ${F}: the device kept the MTU of an earlier configuration`,
+          evidence: ev,
+        });
       }
     }
     const veths = links.filter((l) => l.master === 'cni0' && l.mtu !== F);

@@ -7,8 +7,10 @@ export default defineCheck({
   title: 'No NetworkPolicy objects exist that flannel would silently ignore',
   failureModes: [],
   docs: {
-    meaning: 'NetworkPolicy objects exist, but flannel implements no NetworkPolicy, and no policy engine (Calico in Canal, kube-router, kube-network-policies) was seen on the nodes.',
-    impact: 'Traffic the policies are meant to block flows freely: the cluster is less isolated than its manifests say.',
+    meaning:
+      'NetworkPolicy objects exist, but flannel implements no NetworkPolicy, and no policy engine (Calico in Canal, kube-router, kube-network-policies) was seen on the nodes.',
+    impact:
+      'Traffic the policies are meant to block flows freely: the cluster is less isolated than its manifests say.',
     fix: 'Install a NetworkPolicy engine next to flannel (Canal, or kube-network-policies), or delete the policies so they do not promise isolation that is not there.',
   },
   scope: 'cluster',
@@ -18,6 +20,10 @@ export default defineCheck({
     // Canal puts Calico's cali* veths on the nodes; Calico enforces the policies there.
     const calico = model.nodes.some((n) => ok(n.host?.links)?.some((l) => l.name.startsWith('cali')));
     if (calico) return;
-    report({ node: null, message: `${np.data.length} NetworkPolicy object${np.data.length > 1 ? 's exist' : ' exists'} but flannel enforces none`, evidence: np.data.slice(0, 10).map((p) => `networkpolicy ${p.namespace}/${p.name}`) });
+    report({
+      node: null,
+      message: `${np.data.length} NetworkPolicy object${np.data.length > 1 ? 's exist' : ' exists'} but flannel enforces none`,
+      evidence: np.data.slice(0, 10).map((p) => `networkpolicy ${p.namespace}/${p.name}`),
+    });
   },
 });

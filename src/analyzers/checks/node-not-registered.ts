@@ -6,8 +6,10 @@ export default defineCheck({
   title: 'Every node carries the annotations flanneld publishes',
   failureModes: [14, 26],
   docs: {
-    meaning: "The Node lacks flannel.alpha.coreos.com/kube-subnet-manager=\"true\", public-ip, backend-type or (for vxlan/wireguard) backend-data. flanneld writes them when it acquires its lease; every other flanneld ignores a node without them.",
-    impact: 'No peer programs a route, fdb entry, tunnel peer or policy toward this node, so its pods are unreachable from other nodes.',
+    meaning:
+      'The Node lacks flannel.alpha.coreos.com/kube-subnet-manager="true", public-ip, backend-type or (for vxlan/wireguard) backend-data. flanneld writes them when it acquires its lease; every other flanneld ignores a node without them.',
+    impact:
+      'No peer programs a route, fdb entry, tunnel peer or policy toward this node, so its pods are unreachable from other nodes.',
     fix: 'Check the flannel pod on <node> (kubectl -n kube-flannel logs <pod>): it has not acquired its lease. Once it runs, it writes the annotations itself.',
   },
   scope: 'node',
@@ -21,13 +23,16 @@ export default defineCheck({
     if (model.netConf?.enableIPv6 && !a['public-ipv6']) missing.push('public-ipv6');
     if (a['backend-type'] === undefined) missing.push('backend-type');
     // backend-data is only read from leases of the configured type; another type is backend-type-mismatch's finding.
-    if (needsData && a['backend-type'] === model.backend.type && !n.vxlan && !n.wireguard && !n.backendDataError) missing.push('backend-data');
+    if (needsData && a['backend-type'] === model.backend.type && !n.vxlan && !n.wireguard && !n.backendDataError)
+      missing.push('backend-data');
     if (n.backendDataError) missing.push(`backend-data (${n.backendDataError})`);
     if (missing.length === 0) return;
     report({
       node: n.name,
       message: `flannel annotations missing or unreadable: ${missing.join(', ')}`,
-      evidence: Object.keys(a).length ? Object.entries(a).map(([k, v]) => `flannel.alpha.coreos.com/${k}: ${v}`) : ['no flannel.alpha.coreos.com/* annotations'],
+      evidence: Object.keys(a).length
+        ? Object.entries(a).map(([k, v]) => `flannel.alpha.coreos.com/${k}: ${v}`)
+        : ['no flannel.alpha.coreos.com/* annotations'],
     });
   },
 });

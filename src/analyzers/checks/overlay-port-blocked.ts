@@ -1,16 +1,21 @@
-import { defineCheck } from '../check.js';
 import type { Backend } from '../../snapshot/types.js';
-import { dumpsOf, rulesOf, type RuleSpec } from '../iptables.js';
+import { defineCheck } from '../check.js';
+import { dumpsOf, type RuleSpec, rulesOf } from '../iptables.js';
 import { ok } from '../model.js';
 
 /** The UDP ports a backend receives tunnel traffic on (IPsec's ESP itself is protocol 50, not checked here). */
 function overlayPorts(b: Backend): number[] {
   switch (b.type) {
-    case 'vxlan': return [b.port];
-    case 'udp': return [b.port];
-    case 'wireguard': return [b.listenPort];
-    case 'ipsec': return [500, 4500];
-    default: return [];
+    case 'vxlan':
+      return [b.port];
+    case 'udp':
+      return [b.port];
+    case 'wireguard':
+      return [b.listenPort];
+    case 'ipsec':
+      return [500, 4500];
+    default:
+      return [];
   }
 }
 
@@ -23,7 +28,10 @@ type Verdict = { readonly kind: 'accepted' | 'unknown' } | { readonly kind: 'dro
  */
 export function inputVerdict(rules: readonly RuleSpec[], policy: string, port: number): Verdict {
   for (const r of rules) {
-    const protoOk = r.proto === null || (!r.proto.negated && (r.proto.name === 'udp' || r.proto.name === '17')) || (r.proto.negated && r.proto.name !== 'udp' && r.proto.name !== '17');
+    const protoOk =
+      r.proto === null ||
+      (!r.proto.negated && (r.proto.name === 'udp' || r.proto.name === '17')) ||
+      (r.proto.negated && r.proto.name !== 'udp' && r.proto.name !== '17');
     if (!protoOk) continue;
     if (r.dports) {
       const inRange = r.dports.some(([lo, hi]) => port >= lo && port <= hi);
@@ -42,7 +50,9 @@ export function inputVerdict(rules: readonly RuleSpec[], policy: string, port: n
     if (r.target === 'RETURN' || r.target === 'LOG' || r.target === null) continue;
     return { kind: 'unknown' };
   }
-  return policy === 'DROP' ? { kind: 'dropped', by: ':INPUT DROP (policy, no rule accepts the port)' } : { kind: 'accepted' };
+  return policy === 'DROP'
+    ? { kind: 'dropped', by: ':INPUT DROP (policy, no rule accepts the port)' }
+    : { kind: 'accepted' };
 }
 
 export default defineCheck({
@@ -51,8 +61,10 @@ export default defineCheck({
   title: "The node's own firewall does not drop the backend's tunnel port",
   failureModes: [21],
   docs: {
-    meaning: "A rule in the node's iptables INPUT chain (or its DROP policy) drops the UDP port the backend receives on: vxlan 8472 (or Backend.Port), udp 8285, WireGuard 51820, IPsec 500/4500. Only rules plain enough to judge are evaluated; a chain that jumps elsewhere first leaves the check silent.",
-    impact: 'Every encapsulated packet from other nodes is dropped on arrival: pods on this node are unreachable from other nodes, though all routes, neighbours and fdb entries are right.',
+    meaning:
+      "A rule in the node's iptables INPUT chain (or its DROP policy) drops the UDP port the backend receives on: vxlan 8472 (or Backend.Port), udp 8285, WireGuard 51820, IPsec 500/4500. Only rules plain enough to judge are evaluated; a chain that jumps elsewhere first leaves the check silent.",
+    impact:
+      'Every encapsulated packet from other nodes is dropped on arrival: pods on this node are unreachable from other nodes, though all routes, neighbours and fdb entries are right.',
     fix: 'Allow the port from the other nodes, e.g. on <node>: iptables -I INPUT -p udp --dport 8472 -s <node subnet> -j ACCEPT (firewalld: firewall-cmd --permanent --add-port=8472/udp && firewall-cmd --reload), and remove the DROP rule.',
   },
   scope: 'node',
@@ -68,7 +80,12 @@ export default defineCheck({
       for (const port of ports) {
         const v = inputVerdict(rules, filter.chains.INPUT?.policy ?? 'ACCEPT', port);
         if (v.kind !== 'dropped') continue;
-        report({ node: n.name, message: `UDP ${port} (${model.backend.type}) is dropped by the INPUT chain (iptables-${dump.backend})`, evidence: [v.by], fix: `On ${n.name}: remove \`${v.by}\` or insert before it: iptables -I INPUT -p udp --dport ${port} -j ACCEPT` });
+        report({
+          node: n.name,
+          message: `UDP ${port} (${model.backend.type}) is dropped by the INPUT chain (iptables-${dump.backend})`,
+          evidence: [v.by],
+          fix: `On ${n.name}: remove \`${v.by}\` or insert before it: iptables -I INPUT -p udp --dport ${port} -j ACCEPT`,
+        });
       }
     }
   },

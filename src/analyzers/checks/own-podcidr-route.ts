@@ -1,5 +1,5 @@
-import { defineCheck } from '../check.js';
 import { samePrefix } from '../../net/cidr.js';
+import { defineCheck } from '../check.js';
 import { formatRoute } from '../format.js';
 import { mainRoutes } from '../host-index.js';
 
@@ -9,9 +9,11 @@ export default defineCheck({
   title: "A node's own podCIDR is routed to cni0, not into the overlay",
   failureModes: [25],
   docs: {
-    meaning: "A route sends the node's own podCIDR somewhere other than the local bridge cni0 (via flannel.1, a gateway or eth0). It is left from a time when another node owned this range, or from a backend switch.",
-    impact: 'Traffic to local pods, and replies to remote pods, leave the node instead of reaching the bridge: local pods are unreachable from other nodes.',
-    fix: 'On <node>: ip route del <route>. The bridge plugin\'s `<podCIDR> dev cni0 proto kernel scope link` route is the only one that should remain.',
+    meaning:
+      "A route sends the node's own podCIDR somewhere other than the local bridge cni0 (via flannel.1, a gateway or eth0). It is left from a time when another node owned this range, or from a backend switch.",
+    impact:
+      'Traffic to local pods, and replies to remote pods, leave the node instead of reaching the bridge: local pods are unreachable from other nodes.',
+    fix: "On <node>: ip route del <route>. The bridge plugin's `<podCIDR> dev cni0 proto kernel scope link` route is the only one that should remain.",
   },
   scope: 'node',
   runNode(_model, n, report) {
@@ -21,7 +23,12 @@ export default defineCheck({
       if (!cidr) continue;
       for (const r of routes.filter((x) => samePrefix(x.dst, cidr.text))) {
         if (r.dev === 'cni0' && r.gateway === null) continue;
-        report({ node: n.name, message: `own podCIDR ${cidr.text} is routed ${r.gateway ? `via ${r.gateway}` : ''}${r.dev ? ` dev ${r.dev}` : ''} instead of to cni0`, evidence: [formatRoute(r)], fix: `On ${n.name}: ip route del ${formatRoute(r)}` });
+        report({
+          node: n.name,
+          message: `own podCIDR ${cidr.text} is routed ${r.gateway ? `via ${r.gateway}` : ''}${r.dev ? ` dev ${r.dev}` : ''} instead of to cni0`,
+          evidence: [formatRoute(r)],
+          fix: `On ${n.name}: ip route del ${formatRoute(r)}`,
+        });
       }
     }
   },

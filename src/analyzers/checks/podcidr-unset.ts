@@ -6,15 +6,19 @@ export default defineCheck({
   title: 'Every node has a podCIDR',
   failureModes: [1, 44],
   docs: {
-    meaning: 'The Node has no spec.podCIDR (or, with EnableIPv6, no IPv6 entry in spec.podCIDRs). flanneld takes its lease from the podCIDR in kube-subnet-mgr mode.',
-    impact: 'flanneld exits with `failed to acquire lease: node "X" pod cidr not assigned`, the flannel pod crash-loops, and pods on the node stay in ContainerCreating.',
+    meaning:
+      'The Node has no spec.podCIDR (or, with EnableIPv6, no IPv6 entry in spec.podCIDRs). flanneld takes its lease from the podCIDR in kube-subnet-mgr mode.',
+    impact:
+      'flanneld exits with `failed to acquire lease: node "X" pod cidr not assigned`, the flannel pod crash-loops, and pods on the node stay in ContainerCreating.',
     fix: 'Run kube-controller-manager with --allocate-node-cidrs=true --cluster-cidr=<Network> (kubeadm: --pod-network-cidr), or set spec.podCIDR when creating the Node; check Node events for CIDRNotAvailable.',
   },
   scope: 'node',
   runNode(model, n, report) {
     const v4 = model.netConf?.enableIPv4 !== false;
     const v6 = model.netConf?.enableIPv6 === true;
-    const missing = [v4 && !n.podCIDR ? 'IPv4' : null, v6 && !n.podCIDRv6 ? 'IPv6' : null].filter((x): x is string => x !== null);
+    const missing = [v4 && !n.podCIDR ? 'IPv4' : null, v6 && !n.podCIDRv6 ? 'IPv6' : null].filter(
+      (x): x is string => x !== null,
+    );
     if (missing.length === 0) return;
     report({
       node: n.name,

@@ -1,5 +1,5 @@
-import { defineCheck } from '../check.js';
 import { normalizeIP } from '../../net/cidr.js';
+import { defineCheck } from '../check.js';
 
 export default defineCheck({
   id: 'public-ip-duplicate',
@@ -7,8 +7,10 @@ export default defineCheck({
   title: 'Every node publishes a different public-ip',
   failureModes: [19],
   docs: {
-    meaning: 'Several Nodes carry the same flannel.alpha.coreos.com/public-ip annotation. flanneld picked the interface of the default route, and on these nodes it holds the same (NAT) address, as with Vagrant/VirtualBox 10.0.2.15.',
-    impact: 'Peers send every node\'s tunnel traffic (fdb dst, host-gw gateway, WireGuard endpoint, IPsec endpoint) to one address, so cross-node pod traffic fails.',
+    meaning:
+      'Several Nodes carry the same flannel.alpha.coreos.com/public-ip annotation. flanneld picked the interface of the default route, and on these nodes it holds the same (NAT) address, as with Vagrant/VirtualBox 10.0.2.15.',
+    impact:
+      "Peers send every node's tunnel traffic (fdb dst, host-gw gateway, WireGuard endpoint, IPsec endpoint) to one address, so cross-node pod traffic fails.",
     fix: 'Start flanneld with --iface=<nic> or --iface-regex, or annotate each node with its own address: kubectl annotate node <node> flannel.alpha.coreos.com/node-public-ip=<address>, then restart the flannel pods.',
   },
   scope: 'cluster',
@@ -23,7 +25,11 @@ export default defineCheck({
         if (names.length < 2) continue;
         const label = key === 'publicIP' ? 'public-ip' : 'public-ipv6';
         for (const name of names) {
-          report({ node: name, message: `${label} ${ip} is also published by ${names.filter((x) => x !== name).join(', ')}`, evidence: names.map((n) => `${n}: ${label}=${ip}`) });
+          report({
+            node: name,
+            message: `${label} ${ip} is also published by ${names.filter((x) => x !== name).join(', ')}`,
+            evidence: names.map((n) => `${n}: ${label}=${ip}`),
+          });
         }
       }
     }

@@ -1,8 +1,8 @@
-import { defineCheck } from '../check.js';
-import { derive } from '../model.js';
 import { covers, parsePrefix, samePrefix } from '../../net/cidr.js';
+import { defineCheck } from '../check.js';
 import { formatRoute } from '../format.js';
 import { mainRoutes } from '../host-index.js';
+import { derive } from '../model.js';
 
 export default defineCheck({
   id: 'stale-routes',
@@ -10,15 +10,19 @@ export default defineCheck({
   title: 'No routes toward pod subnets that no node owns, and no duplicates',
   failureModes: [25],
   docs: {
-    meaning: "A route inside the flannel Network leads to a subnet that no current Node holds as its podCIDR (the node was deleted while flanneld was down, so flanneld never saw the removal), or one destination has several routes.",
-    impact: 'Traffic to addresses in that subnet is sent into a tunnel or gateway that no longer belongs to the cluster; when the range is reused, pods on the new node are unreachable from this one.',
+    meaning:
+      'A route inside the flannel Network leads to a subnet that no current Node holds as its podCIDR (the node was deleted while flanneld was down, so flanneld never saw the removal), or one destination has several routes.',
+    impact:
+      'Traffic to addresses in that subnet is sent into a tunnel or gateway that no longer belongs to the cluster; when the range is reused, pods on the new node are unreachable from this one.',
     fix: 'On <node>: ip route del <route> (and the matching neighbour and fdb entries); restarting flanneld does not remove stale routes.',
   },
   scope: 'node',
   runNode(model, n, report) {
     const nets = [model.network, model.network6].filter((p) => p !== null);
     if (nets.length === 0) return;
-    const owned = derive(model, 'podCIDRs', () => model.nodes.flatMap((x) => [x.podCIDR, x.podCIDRv6]).filter((p) => p !== null));
+    const owned = derive(model, 'podCIDRs', () =>
+      model.nodes.flatMap((x) => [x.podCIDR, x.podCIDRv6]).filter((p) => p !== null),
+    );
     const ownedText = derive(model, 'podCIDR texts', () => new Set(owned.map((o) => o.text)));
     const routes = n.host ? mainRoutes(n.host) : undefined;
     if (!routes) return;
@@ -35,13 +39,23 @@ export default defineCheck({
       if (ownedText.has(dst.text)) continue;
       // A host route to a pod (e.g. by another CNI) inside an owned subnet is not a stale lease route.
       if (owned.some((o) => covers(o, dst))) continue;
-      report({ node: n.name, message: `route to ${dst.text} leads to a subnet no node owns`, evidence: [formatRoute(r), `podCIDRs in the cluster: ${owned.map((o) => o.text).join(', ')}`], fix: `On ${n.name}: ip route del ${dst.text}` });
+      report({
+        node: n.name,
+        message: `route to ${dst.text} leads to a subnet no node owns`,
+        evidence: [formatRoute(r), `podCIDRs in the cluster: ${owned.map((o) => o.text).join(', ')}`],
+        fix: `On ${n.name}: ip route del ${dst.text}`,
+      });
     }
     for (const [dst, count] of seen) {
       if (count < 2) continue;
       const net = nets.find((x) => covers(x, parsePrefix(dst)!));
       if (!net) continue;
-      report({ node: n.name, message: `${count} routes for ${dst}`, evidence: routes.filter((r) => samePrefix(r.dst, dst)).map(formatRoute), fix: `On ${n.name}: delete the route that is not flannel's (ip route del ${dst} <via/dev of the wrong one>)` });
+      report({
+        node: n.name,
+        message: `${count} routes for ${dst}`,
+        evidence: routes.filter((r) => samePrefix(r.dst, dst)).map(formatRoute),
+        fix: `On ${n.name}: delete the route that is not flannel's (ip route del ${dst} <via/dev of the wrong one>)`,
+      });
     }
   },
 });

@@ -1,9 +1,9 @@
-import { defineCheck } from '../check.js';
 import { normalizeIP, sameIP } from '../../net/cidr.js';
+import { defineCheck } from '../check.js';
 import { expectedFor, FLANNEL_DEVICE_PATTERN } from '../expected/index.js';
 import { formatFdb } from '../format.js';
-import { derive, ok, peersOf } from '../model.js';
 import { fdbOf } from '../host-index.js';
+import { derive, ok, peersOf } from '../model.js';
 
 export default defineCheck({
   id: 'vxlan-fdb',
@@ -11,29 +11,50 @@ export default defineCheck({
   title: "Each peer's VtepMAC is forwarded to its public-ip in the VXLAN fdb",
   failureModes: [23, 19, 24],
   docs: {
-    meaning: "flanneld adds one fdb entry per peer on flannel.<VNI>: the peer's VtepMAC -> dst <peer public-ip> self permanent. It tells the kernel which node to send the encapsulated UDP packet to. Entries whose MAC belongs to no node are left from departed or re-created peers.",
-    impact: 'Missing: frames for that peer have no destination and are dropped. Wrong dst: the outer packet goes to an old or NAT address and is lost.',
+    meaning:
+      "flanneld adds one fdb entry per peer on flannel.<VNI>: the peer's VtepMAC -> dst <peer public-ip> self permanent. It tells the kernel which node to send the encapsulated UDP packet to. Entries whose MAC belongs to no node are left from departed or re-created peers.",
+    impact:
+      'Missing: frames for that peer have no destination and are dropped. Wrong dst: the outer packet goes to an old or NAT address and is lost.',
     fix: 'Restart the flannel pod on <node>, or by hand: bridge fdb replace <VtepMAC> dev flannel.<VNI> dst <peer public-ip> self permanent.',
   },
   scope: 'node',
   runNode(model, n, report) {
     if (model.backend?.type !== 'vxlan') return;
-    const macs = derive(model, 'VtepMACs', () => new Set(model.nodes.flatMap((x) => [x.vxlan?.vtepMAC, x.vxlanV6?.vtepMAC]).filter((m): m is string => !!m)));
+    const macs = derive(
+      model,
+      'VtepMACs',
+      () => new Set(model.nodes.flatMap((x) => [x.vxlan?.vtepMAC, x.vxlanV6?.vtepMAC]).filter((m): m is string => !!m)),
+    );
     const fdb = ok(n.host?.fdb);
     if (!fdb) return;
     const expected = expectedFor(model, n).fdb;
     const expectedMacs = new Set(expected.map((w) => w.mac));
     // A peer's correct entry is fine even where it is not demanded (DirectRouting with on-link-ness unknown).
     let peerEntries: Set<string> | undefined;
-    const peerEntriesOf = () => peerEntries ??= new Set(peersOf(model, n).flatMap((p) => [p.vxlan && p.publicIP ? `${p.vxlan.vtepMAC}|${normalizeIP(p.publicIP)}` : null, p.vxlanV6 && p.publicIPv6 ? `${p.vxlanV6.vtepMAC}|${normalizeIP(p.publicIPv6)}` : null]).filter((x): x is string => x !== null));
+    const peerEntriesOf = () =>
+      (peerEntries ??= new Set(
+        peersOf(model, n)
+          .flatMap((p) => [
+            p.vxlan && p.publicIP ? `${p.vxlan.vtepMAC}|${normalizeIP(p.publicIP)}` : null,
+            p.vxlanV6 && p.publicIPv6 ? `${p.vxlanV6.vtepMAC}|${normalizeIP(p.publicIPv6)}` : null,
+          ])
+          .filter((x): x is string => x !== null),
+      ));
     for (const want of expected) {
       const found = fdbOf(n.host!, want.dev, want.mac);
       if (found.some((f) => sameIP(f.dst, want.dst))) continue;
       report({
         node: n.name,
         peer: want.peer,
-        message: found.length ? `fdb entry for ${want.peer}'s VtepMAC ${want.mac} sends to ${found.map((f) => f.dst ?? '(no dst)').join(', ')} instead of ${want.dst}` : `no fdb entry for ${want.peer}'s VtepMAC ${want.mac} on ${want.dev}`,
-        evidence: [`expected: ${want.mac} dev ${want.dev} dst ${want.dst} self permanent`, ...(found.length ? found.map((f) => `actual: ${formatFdb(f)}`) : [`bridge fdb show dev ${want.dev} | grep ${want.mac}: (nothing)`])],
+        message: found.length
+          ? `fdb entry for ${want.peer}'s VtepMAC ${want.mac} sends to ${found.map((f) => f.dst ?? '(no dst)').join(', ')} instead of ${want.dst}`
+          : `no fdb entry for ${want.peer}'s VtepMAC ${want.mac} on ${want.dev}`,
+        evidence: [
+          `expected: ${want.mac} dev ${want.dev} dst ${want.dst} self permanent`,
+          ...(found.length
+            ? found.map((f) => `actual: ${formatFdb(f)}`)
+            : [`bridge fdb show dev ${want.dev} | grep ${want.mac}: (nothing)`]),
+        ],
         fix: `Restart the flannel pod on ${n.name}, or by hand: bridge fdb replace ${want.mac} dev ${want.dev} dst ${want.dst} self permanent`,
       });
     }
@@ -44,10 +65,21 @@ export default defineCheck({
       if (expectedMacs.has(f.mac.toLowerCase())) continue;
       if (peerEntriesOf().has(`${f.mac.toLowerCase()}|${normalizeIP(f.dst)}`)) continue;
       const own = [n.vxlan?.vtepMAC, n.vxlanV6?.vtepMAC].includes(f.mac.toLowerCase());
-      const why = f.mac === '00:00:00:00:00:00' ? 'is a flood entry flannel never adds'
-        : own ? "is this node's own VtepMAC: left from a moment a peer's lease carried it, flanneld never removes it"
-        : macs.has(f.mac.toLowerCase()) ? 'belongs to a node that is not a peer of this one' : 'belongs to no current node';
-      report({ node: n.name, severity: 'warning', message: `fdb entry ${f.mac} dst ${f.dst} on ${f.dev} ${why}`, evidence: [formatFdb(f)], fix: `On ${n.name}: bridge fdb del ${f.mac} dev ${f.dev} dst ${f.dst} self` });
+      const why =
+        f.mac === '00:00:00:00:00:00'
+          ? 'is a flood entry flannel never adds'
+          : own
+            ? "is this node's own VtepMAC: left from a moment a peer's lease carried it, flanneld never removes it"
+            : macs.has(f.mac.toLowerCase())
+              ? 'belongs to a node that is not a peer of this one'
+              : 'belongs to no current node';
+      report({
+        node: n.name,
+        severity: 'warning',
+        message: `fdb entry ${f.mac} dst ${f.dst} on ${f.dev} ${why}`,
+        evidence: [formatFdb(f)],
+        fix: `On ${n.name}: bridge fdb del ${f.mac} dev ${f.dev} dst ${f.dst} self`,
+      });
     }
   },
 });

@@ -1,9 +1,9 @@
-import { defineCheck } from '../check.js';
 import { normalizeIP } from '../../net/cidr.js';
+import { defineCheck } from '../check.js';
 import { expectedFor, FLANNEL_DEVICE_PATTERN } from '../expected/index.js';
 import { formatNeighbour } from '../format.js';
-import { derive, ok } from '../model.js';
 import { neighboursOf } from '../host-index.js';
+import { derive, ok } from '../model.js';
 
 export default defineCheck({
   id: 'vxlan-neighbours',
@@ -11,14 +11,21 @@ export default defineCheck({
   title: "Each VXLAN peer's subnet address resolves to its VtepMAC",
   failureModes: [23],
   docs: {
-    meaning: "flanneld adds one PERMANENT neighbour per peer on flannel.<VNI>: the peer subnet's network address (10.244.2.0) -> the peer's VtepMAC. It is the next hop of the onlink route, so the kernel needs it to build the inner Ethernet header. Entries for addresses no node owns are left from departed nodes.",
-    impact: 'Missing or wrong: packets to that peer\'s pods are dropped (no ARP on a nolearning VXLAN device) or sent to a MAC the peer no longer has.',
+    meaning:
+      "flanneld adds one PERMANENT neighbour per peer on flannel.<VNI>: the peer subnet's network address (10.244.2.0) -> the peer's VtepMAC. It is the next hop of the onlink route, so the kernel needs it to build the inner Ethernet header. Entries for addresses no node owns are left from departed nodes.",
+    impact:
+      "Missing or wrong: packets to that peer's pods are dropped (no ARP on a nolearning VXLAN device) or sent to a MAC the peer no longer has.",
     fix: 'Restart the flannel pod on <node> (vxlan has no periodic reconcile), or by hand: ip neigh replace <peer subnet address> lladdr <VtepMAC> dev flannel.<VNI> nud permanent.',
   },
   scope: 'node',
   runNode(model, n, report) {
     if (model.backend?.type !== 'vxlan') return;
-    const owned = derive(model, 'podCIDR network addresses', () => new Set(model.nodes.flatMap((x) => [x.podCIDR?.network, x.podCIDRv6?.network]).filter((a): a is string => !!a)));
+    const owned = derive(
+      model,
+      'podCIDR network addresses',
+      () =>
+        new Set(model.nodes.flatMap((x) => [x.podCIDR?.network, x.podCIDRv6?.network]).filter((a): a is string => !!a)),
+    );
     const neigh = ok(n.host?.neighbours);
     if (!neigh) return;
     const expected = expectedFor(model, n).neighbours;
@@ -30,8 +37,15 @@ export default defineCheck({
       report({
         node: n.name,
         peer: want.peer,
-        message: found.length ? `neighbour ${want.dst} on ${want.dev} points at ${found[0]!.lladdr ?? '(no lladdr)'} but ${want.peer}'s VtepMAC is ${want.lladdr}` : `no neighbour entry for ${want.peer}'s subnet address ${want.dst} on ${want.dev}`,
-        evidence: [`expected: ${want.dst} dev ${want.dev} lladdr ${want.lladdr} PERMANENT`, ...(found.length ? found.map((x) => `actual: ${formatNeighbour(x)}`) : [`ip neigh show ${want.dst} dev ${want.dev}: (nothing)`])],
+        message: found.length
+          ? `neighbour ${want.dst} on ${want.dev} points at ${found[0]!.lladdr ?? '(no lladdr)'} but ${want.peer}'s VtepMAC is ${want.lladdr}`
+          : `no neighbour entry for ${want.peer}'s subnet address ${want.dst} on ${want.dev}`,
+        evidence: [
+          `expected: ${want.dst} dev ${want.dev} lladdr ${want.lladdr} PERMANENT`,
+          ...(found.length
+            ? found.map((x) => `actual: ${formatNeighbour(x)}`)
+            : [`ip neigh show ${want.dst} dev ${want.dev}: (nothing)`]),
+        ],
         fix: `Restart the flannel pod on ${n.name}, or by hand: ${line}`,
       });
     }
@@ -40,7 +54,13 @@ export default defineCheck({
       if (!FLANNEL_DEVICE_PATTERN.test(x.dev) || !x.state.includes('PERMANENT')) continue;
       // Every expected entry is some node's subnet address, so ownership alone decides staleness.
       if (owned.has(x.dst) || owned.has(normalizeIP(x.dst) ?? x.dst)) continue;
-      report({ node: n.name, severity: 'warning', message: `neighbour ${x.dst} on ${x.dev} belongs to no current node`, evidence: [formatNeighbour(x)], fix: `On ${n.name}: ip neigh del ${x.dst} dev ${x.dev}` });
+      report({
+        node: n.name,
+        severity: 'warning',
+        message: `neighbour ${x.dst} on ${x.dev} belongs to no current node`,
+        evidence: [formatNeighbour(x)],
+        fix: `On ${n.name}: ip neigh del ${x.dst} dev ${x.dev}`,
+      });
     }
   },
 });

@@ -8,8 +8,10 @@ export default defineCheck({
   title: 'Every node uses the same VXLAN VNI and UDP port',
   failureModes: [26],
   docs: {
-    meaning: "The VNI and dstport of flannel.<VNI> differ between nodes. Neither is published in the node annotations, so flanneld never notices: each node encapsulates with its own values.",
-    impact: 'A node drops VXLAN packets sent to another port or VNI: traffic between nodes with different settings is lost in both directions.',
+    meaning:
+      'The VNI and dstport of flannel.<VNI> differ between nodes. Neither is published in the node annotations, so flanneld never notices: each node encapsulates with its own values.',
+    impact:
+      'A node drops VXLAN packets sent to another port or VNI: traffic between nodes with different settings is lost in both directions.',
     fix: 'Make net-conf.json the only source: on the odd node, ip link delete flannel.<VNI> and restart its flannel pod so it re-creates the device from the ConfigMap.',
   },
   scope: 'cluster',
@@ -25,7 +27,11 @@ export default defineCheck({
     if (counts.size < 2) return;
     const common = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]![0];
     for (const s of seen.filter((x) => x.key !== common)) {
-      report({ node: s.name, message: `${vxlanDeviceName(b.vni, 'inet')} uses ${s.key} while the other nodes use ${common}`, evidence: seen.map((x) => `${x.name}: ${x.key}`) });
+      report({
+        node: s.name,
+        message: `${vxlanDeviceName(b.vni, 'inet')} uses ${s.key} while the other nodes use ${common}`,
+        evidence: seen.map((x) => `${x.name}: ${x.key}`),
+      });
     }
   },
 });

@@ -3,9 +3,10 @@
  * configured backend, computed from net-conf.json and the peers' leases exactly as
  * flanneld does (flannel-internals.md §7, §9).
  */
-import type { Backend } from '../../snapshot/types.js';
+
 import { hostPrefixLength, type Prefix } from '../../net/cidr.js';
-import { peersOf, type FlannelNode, type Model } from '../model.js';
+import type { Backend } from '../../snapshot/types.js';
+import { type FlannelNode, type Model, peersOf } from '../model.js';
 import { EMPTY_EXPECTED, type ExpectedDevice, type ExpectedNode, type ExpectedRoute } from './types.js';
 
 export * from './types.js';
@@ -56,19 +57,34 @@ function computeExpected(model: Model, node: FlannelNode): ExpectedNode {
   }
 }
 
-function device(name: string, kind: ExpectedDevice['kind'], cidr: Prefix, vx: ExpectedDevice['vxlan'] = null): ExpectedDevice {
+function device(
+  name: string,
+  kind: ExpectedDevice['kind'],
+  cidr: Prefix,
+  vx: ExpectedDevice['vxlan'] = null,
+): ExpectedDevice {
   return { name, kind, family: cidr.family, address: `${cidr.network}/${hostPrefixLength(cidr.family)}`, vxlan: vx };
 }
 
-function route(family: 'inet' | 'inet6', peer: string | null, dst: string, gateway: string | null, dev: string | null, onlink: boolean, alternatives: ExpectedRoute[] = []): ExpectedRoute {
+function route(
+  family: 'inet' | 'inet6',
+  peer: string | null,
+  dst: string,
+  gateway: string | null,
+  dev: string | null,
+  onlink: boolean,
+  alternatives: ExpectedRoute[] = [],
+): ExpectedRoute {
   return { family, peer, dst, gateway, dev, onlink, alternatives };
 }
 
 /** host-gw style routes toward a peer's public IP(s), one per enabled family. */
 function gatewayRoutes(model: Model, peer: FlannelNode, dev: string | null, onlink: boolean): ExpectedRoute[] {
   const out: ExpectedRoute[] = [];
-  if (model.netConf?.enableIPv4 !== false && peer.podCIDR && peer.publicIP) out.push(route('inet', peer.name, peer.podCIDR.text, peer.publicIP, dev, onlink));
-  if (model.netConf?.enableIPv6 && peer.podCIDRv6 && peer.publicIPv6) out.push(route('inet6', peer.name, peer.podCIDRv6.text, peer.publicIPv6, dev, onlink));
+  if (model.netConf?.enableIPv4 !== false && peer.podCIDR && peer.publicIP)
+    out.push(route('inet', peer.name, peer.podCIDR.text, peer.publicIP, dev, onlink));
+  if (model.netConf?.enableIPv6 && peer.podCIDRv6 && peer.publicIPv6)
+    out.push(route('inet6', peer.name, peer.podCIDRv6.text, peer.publicIPv6, dev, onlink));
   return out;
 }
 
@@ -78,22 +94,41 @@ function gatewayRoutes(model: Model, peer: FlannelNode, dev: string | null, onli
  */
 export function isOnLink(node: FlannelNode, peerIP: string): boolean | null {
   const gets = node.host?.routeGets;
-  if (!gets || gets.status !== 'ok') return null;
+  if (gets?.status !== 'ok') return null;
   const r = gets.data[peerIP];
   if (r === undefined) return null;
   return r !== null && r.gateway === null;
 }
 
-function vxlan(model: Model, node: FlannelNode, peers: FlannelNode[], b: Extract<Backend, { type: 'vxlan' }>): ExpectedNode {
+function vxlan(
+  model: Model,
+  node: FlannelNode,
+  peers: FlannelNode[],
+  b: Extract<Backend, { type: 'vxlan' }>,
+): ExpectedNode {
   const families: ('inet' | 'inet6')[] = [];
   if (model.netConf?.enableIPv4 !== false) families.push('inet');
   if (model.netConf?.enableIPv6) families.push('inet6');
-  const result = { devices: [] as ExpectedDevice[], routes: [] as ExpectedRoute[], neighbours: [] as ExpectedNode['neighbours'][number][], fdb: [] as ExpectedNode['fdb'][number][] };
+  const result = {
+    devices: [] as ExpectedDevice[],
+    routes: [] as ExpectedRoute[],
+    neighbours: [] as ExpectedNode['neighbours'][number][],
+    fdb: [] as ExpectedNode['fdb'][number][],
+  };
   for (const family of families) {
     const own = family === 'inet' ? node.podCIDR : node.podCIDRv6;
     const ownLease = family === 'inet' ? node.vxlan : node.vxlanV6;
     const dev = vxlanDeviceName(b.vni, family);
-    if (own) result.devices.push(device(dev, 'vxlan', own, { vni: b.vni, port: b.port, learning: b.learning, gbp: b.gbp, mac: ownLease?.vtepMAC ?? null }));
+    if (own)
+      result.devices.push(
+        device(dev, 'vxlan', own, {
+          vni: b.vni,
+          port: b.port,
+          learning: b.learning,
+          gbp: b.gbp,
+          mac: ownLease?.vtepMAC ?? null,
+        }),
+      );
     for (const p of peers) {
       const cidr = family === 'inet' ? p.podCIDR : p.podCIDRv6;
       const lease = family === 'inet' ? p.vxlan : p.vxlanV6;
@@ -133,10 +168,19 @@ function ipip(node: FlannelNode, peers: FlannelNode[], directRouting: boolean): 
 function udp(model: Model, node: FlannelNode): ExpectedNode {
   if (!node.podCIDR || !model.network) return EMPTY_EXPECTED;
   // The TUN device is flannel0 unless that name was taken (flannel%d); flannel0 is what every real node shows.
-  return { ...EMPTY_EXPECTED, devices: [device('flannel0', 'tun', node.podCIDR)], routes: [route('inet', null, model.network.text, null, 'flannel0', false)] };
+  return {
+    ...EMPTY_EXPECTED,
+    devices: [device('flannel0', 'tun', node.podCIDR)],
+    routes: [route('inet', null, model.network.text, null, 'flannel0', false)],
+  };
 }
 
-function wireguard(model: Model, node: FlannelNode, peers: FlannelNode[], b: Extract<Backend, { type: 'wireguard' }>): ExpectedNode {
+function wireguard(
+  model: Model,
+  node: FlannelNode,
+  peers: FlannelNode[],
+  b: Extract<Backend, { type: 'wireguard' }>,
+): ExpectedNode {
   const v4 = model.netConf?.enableIPv4 !== false;
   const v6 = model.netConf?.enableIPv6 === true;
   const separate = b.mode === 'separate';
@@ -155,13 +199,32 @@ function wireguard(model: Model, node: FlannelNode, peers: FlannelNode[], b: Ext
   const wireguardPeers = peers.flatMap((p) => {
     const out: ExpectedNode['wireguardPeers'][number][] = [];
     if (separate) {
-      if (v4 && p.wireguard && p.publicIP && p.podCIDR) out.push({ peer: p.name, device: dev4, publicKey: p.wireguard.publicKey, endpoint: `${p.publicIP}:${p.wireguard.port || b.listenPort}`, allowedIPs: [p.podCIDR.text] });
-      if (v6 && p.wireguardV6 && p.publicIPv6 && p.podCIDRv6) out.push({ peer: p.name, device: dev6, publicKey: p.wireguardV6.publicKey, endpoint: `[${p.publicIPv6}]:${p.wireguardV6.port || b.listenPortV6}`, allowedIPs: [p.podCIDRv6.text] });
+      if (v4 && p.wireguard && p.publicIP && p.podCIDR)
+        out.push({
+          peer: p.name,
+          device: dev4,
+          publicKey: p.wireguard.publicKey,
+          endpoint: `${p.publicIP}:${p.wireguard.port || b.listenPort}`,
+          allowedIPs: [p.podCIDR.text],
+        });
+      if (v6 && p.wireguardV6 && p.publicIPv6 && p.podCIDRv6)
+        out.push({
+          peer: p.name,
+          device: dev6,
+          publicKey: p.wireguardV6.publicKey,
+          endpoint: `[${p.publicIPv6}]:${p.wireguardV6.port || b.listenPortV6}`,
+          allowedIPs: [p.podCIDRv6.text],
+        });
     } else if (p.wireguard) {
       const allowed = [p.podCIDR?.text, p.podCIDRv6?.text].filter((c): c is string => !!c);
       const useV6 = b.mode === 'ipv6' && p.publicIPv6;
-      const endpoint = useV6 ? `[${p.publicIPv6}]:${p.wireguard.port || b.listenPort}` : p.publicIP ? `${p.publicIP}:${p.wireguard.port || b.listenPort}` : null;
-      if (endpoint) out.push({ peer: p.name, device: dev4, publicKey: p.wireguard.publicKey, endpoint, allowedIPs: allowed });
+      const endpoint = useV6
+        ? `[${p.publicIPv6}]:${p.wireguard.port || b.listenPort}`
+        : p.publicIP
+          ? `${p.publicIP}:${p.wireguard.port || b.listenPort}`
+          : null;
+      if (endpoint)
+        out.push({ peer: p.name, device: dev4, publicKey: p.wireguard.publicKey, endpoint, allowedIPs: allowed });
     }
     return out;
   });
@@ -176,9 +239,30 @@ function ipsec(node: FlannelNode, peers: FlannelNode[]): ExpectedNode {
   const saPairs: ExpectedNode['saPairs'][number][] = [];
   for (const p of peers) {
     if (!p.podCIDR || !p.publicIP) continue;
-    xfrmPolicies.push({ peer: p.name, dir: 'out', src: own.text, dst: p.podCIDR.text, tmplSrc: local, tmplDst: p.publicIP });
-    xfrmPolicies.push({ peer: p.name, dir: 'in', src: p.podCIDR.text, dst: own.text, tmplSrc: p.publicIP, tmplDst: local });
-    xfrmPolicies.push({ peer: p.name, dir: 'fwd', src: p.podCIDR.text, dst: own.text, tmplSrc: p.publicIP, tmplDst: local });
+    xfrmPolicies.push({
+      peer: p.name,
+      dir: 'out',
+      src: own.text,
+      dst: p.podCIDR.text,
+      tmplSrc: local,
+      tmplDst: p.publicIP,
+    });
+    xfrmPolicies.push({
+      peer: p.name,
+      dir: 'in',
+      src: p.podCIDR.text,
+      dst: own.text,
+      tmplSrc: p.publicIP,
+      tmplDst: local,
+    });
+    xfrmPolicies.push({
+      peer: p.name,
+      dir: 'fwd',
+      src: p.podCIDR.text,
+      dst: own.text,
+      tmplSrc: p.publicIP,
+      tmplDst: local,
+    });
     saPairs.push({ peer: p.name, local, remote: p.publicIP });
   }
   return { ...EMPTY_EXPECTED, xfrmPolicies, saPairs };

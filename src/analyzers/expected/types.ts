@@ -8,7 +8,13 @@ export interface ExpectedDevice {
   readonly family: Family;
   /** The podCIDR's network address as a host prefix, e.g. 10.244.1.0/32. */
   readonly address: string;
-  readonly vxlan: { readonly vni: number; readonly port: number; readonly learning: boolean; readonly gbp: boolean; readonly mac: string | null } | null;
+  readonly vxlan: {
+    readonly vni: number;
+    readonly port: number;
+    readonly learning: boolean;
+    readonly gbp: boolean;
+    readonly mac: string | null;
+  } | null;
 }
 
 /** A route flanneld installs. `gateway` null means a device route (wireguard, udp). */
@@ -67,4 +73,12 @@ export interface ExpectedNode {
   readonly wireguardPeers: readonly ExpectedWireguardPeer[];
 }
 
-export const EMPTY_EXPECTED: ExpectedNode = { devices: [], routes: [], neighbours: [], fdb: [], xfrmPolicies: [], saPairs: [], wireguardPeers: [] };
+export const EMPTY_EXPECTED: ExpectedNode = {
+  devices: [],
+  routes: [],
+  neighbours: [],
+  fdb: [],
+  xfrmPolicies: [],
+  saPairs: [],
+  wireguardPeers: [],
+};

@@ -1,6 +1,7 @@
 /** The kernel's lookups, replayed on collected tables: longest-prefix route match, neighbour, fdb. */
-import type { HostState, Route } from '../../snapshot/types.js';
+
 import { contains, familyOf, parsePrefix, sameIP } from '../../net/cidr.js';
+import type { HostState, Route } from '../../snapshot/types.js';
 import { ok } from '../model.js';
 
 /**
@@ -15,7 +16,8 @@ export function lookupRoute(host: HostState, ip: string): Route | null {
     const p = parsePrefix(r.dst);
     if (!p || !contains(p, ip)) continue;
     const metric = r.metric ?? 0;
-    if (!best || p.length > best.length || (p.length === best.length && metric < best.metric)) best = { route: r, length: p.length, metric };
+    if (!best || p.length > best.length || (p.length === best.length && metric < best.metric))
+      best = { route: r, length: p.length, metric };
   }
   return best?.route ?? null;
 }
@@ -25,5 +27,8 @@ export function lookupNeighbour(host: HostState, dev: string, ip: string) {
 }
 
 export function lookupFdb(host: HostState, dev: string, mac: string) {
-  return (ok(host.fdb) ?? []).find((f) => f.dev === dev && f.mac.toLowerCase() === mac.toLowerCase() && f.dst !== null) ?? null;
+  return (
+    (ok(host.fdb) ?? []).find((f) => f.dev === dev && f.mac.toLowerCase() === mac.toLowerCase() && f.dst !== null) ??
+    null
+  );
 }

@@ -4,11 +4,12 @@
  * naming the entry that matched at each hop and stopping at the first hop that breaks.
  * Pure: it reads a snapshot, so it runs offline on a saved one.
  */
-import type { HostState, Snapshot } from '../../snapshot/types.js';
+
 import { contains, parsePrefix, sameIP } from '../../net/cidr.js';
-import { formatFdb, formatNeighbour, formatPolicy, formatRoute, formatState } from '../format.js';
+import type { HostState, Snapshot } from '../../snapshot/types.js';
 import type { Finding } from '../finding.js';
-import { buildModel, linkByName, ok, type FlannelNode, type Model } from '../model.js';
+import { formatFdb, formatNeighbour, formatPolicy, formatRoute, formatState } from '../format.js';
+import { buildModel, type FlannelNode, linkByName, type Model, ok } from '../model.js';
 import { analyze } from '../run.js';
 import { lookupFdb, lookupNeighbour, lookupRoute } from './lookup.js';
 
@@ -46,16 +47,19 @@ export function resolveEndpoint(model: Model, ip: string): Endpoint {
     if ([n.podCIDR, n.podCIDRv6].some((c) => c && contains(c, ip))) return { ip, kind: 'pod', node: n.name };
   }
   for (const n of model.nodes) {
-    if ([...n.kube.internalIPs, n.publicIP, n.publicIPv6].some((a) => sameIP(a, ip))) return { ip, kind: 'node', node: n.name };
+    if ([...n.kube.internalIPs, n.publicIP, n.publicIPv6].some((a) => sameIP(a, ip)))
+      return { ip, kind: 'node', node: n.name };
   }
   return { ip, kind: 'outside', node: null };
 }
 
 /** The node holding an underlay address (public-ip, InternalIP, or an address on its links). */
 function nodeByAddress(model: Model, ip: string): FlannelNode | null {
-  return model.nodes.find((n) => [...n.kube.internalIPs, n.publicIP, n.publicIPv6].some((a) => sameIP(a, ip)))
-    ?? model.nodes.find((n) => ok(n.host?.links)?.some((l) => l.addresses.some((a) => sameIP(a.local, ip))))
-    ?? null;
+  return (
+    model.nodes.find((n) => [...n.kube.internalIPs, n.publicIP, n.publicIPv6].some((a) => sameIP(a, ip))) ??
+    model.nodes.find((n) => ok(n.host?.links)?.some((l) => l.addresses.some((a) => sameIP(a.local, ip)))) ??
+    null
+  );
 }
 
 export function trace(snapshot: Snapshot, srcIP: string, dstIP: string): TraceResult {
@@ -93,18 +97,41 @@ class Walk {
   private nodeHealthy(node: FlannelNode, role: string): boolean {
     const found = this.blockers.filter((f) => f.node === node.name);
     if (found.length === 0) return true;
-    return this.hop(node.name, `${role} node health`, found[0]!.evidence[0] ?? null, false, found.map((f) => `${f.message} [${f.check}]`).join('; '));
+    return this.hop(
+      node.name,
+      `${role} node health`,
+      found[0]!.evidence[0] ?? null,
+      false,
+      found.map((f) => `${f.message} [${f.check}]`).join('; '),
+    );
   }
 
   run(src: Endpoint): void {
-    if (!src.node) return void this.hop(null, 'source', null, false, `${src.ip} is in no node's podCIDR and is no node's address`);
-    if (!this.dst.node && this.dst.kind !== 'outside') return void this.hop(null, 'destination', null, false, `${this.dst.ip} belongs to no node`);
+    if (!src.node)
+      return void this.hop(null, 'source', null, false, `${src.ip} is in no node's podCIDR and is no node's address`);
+    if (!this.dst.node && this.dst.kind !== 'outside')
+      return void this.hop(null, 'destination', null, false, `${this.dst.ip} belongs to no node`);
     const a = this.host(src.node);
     if (!a) return void this.hop(src.node, 'source', null, false, `node ${src.node}'s kernel state was not collected`);
     if (src.kind === 'pod') {
       const cni0 = linkByName(a.host, 'cni0');
-      const gw = cni0?.addresses.find((x) => src.node && [a.node.podCIDR, a.node.podCIDRv6].some((c) => c && contains(c, x.local)));
-      if (!this.hop(src.node, 'pod -> cni0', cni0 ? `cni0 ${gw ? `${gw.local}/${gw.prefixlen}` : '(no gateway address)'}` : null, !!cni0 && !!gw, cni0 ? (gw ? 'the pod sends to its gateway on the bridge' : "cni0 has no address in the node's podCIDR") : 'cni0 does not exist on the node')) return;
+      const gw = cni0?.addresses.find(
+        (x) => src.node && [a.node.podCIDR, a.node.podCIDRv6].some((c) => c && contains(c, x.local)),
+      );
+      if (
+        !this.hop(
+          src.node,
+          'pod -> cni0',
+          cni0 ? `cni0 ${gw ? `${gw.local}/${gw.prefixlen}` : '(no gateway address)'}` : null,
+          !!cni0 && !!gw,
+          cni0
+            ? gw
+              ? 'the pod sends to its gateway on the bridge'
+              : "cni0 has no address in the node's podCIDR"
+            : 'cni0 does not exist on the node',
+        )
+      )
+        return;
     }
     if (!this.nodeHealthy(a.node, 'source')) return;
     this.forward(a.node, a.host, 0);
@@ -116,63 +143,213 @@ class Walk {
     const route = lookupRoute(host, this.dst.ip);
     if (this.dst.node === node.name) {
       const local = route !== null && (route.dev === 'cni0' || this.dst.kind === 'node');
-      this.hop(node.name, 'route lookup', route ? formatRoute(route) : `ip route get ${this.dst.ip}: unreachable`, local, local ? 'delivered locally' : `the destination is on this node, but the route sends it to ${route?.dev ?? route?.gateway ?? 'nowhere'}`);
+      this.hop(
+        node.name,
+        'route lookup',
+        route ? formatRoute(route) : `ip route get ${this.dst.ip}: unreachable`,
+        local,
+        local
+          ? 'delivered locally'
+          : `the destination is on this node, but the route sends it to ${route?.dev ?? route?.gateway ?? 'nowhere'}`,
+      );
       return;
     }
     // IPsec selects traffic by xfrm policy, not by route: flannel installs no routes for it.
     const policy = this.outPolicy(host);
     if (policy) return this.ipsec(node, host, policy);
-    if (!route) return void this.hop(node.name, 'route lookup', `ip route get ${this.dst.ip}: unreachable`, false, 'no route matches the destination');
+    if (!route)
+      return void this.hop(
+        node.name,
+        'route lookup',
+        `ip route get ${this.dst.ip}: unreachable`,
+        false,
+        'no route matches the destination',
+      );
     const entry = formatRoute(route);
     const dev = route.dev ?? '';
     if (/^flannel(-v6)?\.\d+$/.test(dev)) return this.vxlan(node, host, entry, dev, route.gateway, depth);
     if (dev === 'flannel-wg' || dev === 'flannel-wg-v6') return this.wireguard(node, host, entry, dev, depth);
     if (dev === 'flannel0') {
       const to = this.host(this.dst.node);
-      this.hop(node.name, 'route lookup', entry, true, 'udp backend: flanneld carries the packet in user space to the node owning the subnet');
+      this.hop(
+        node.name,
+        'route lookup',
+        entry,
+        true,
+        'udp backend: flanneld carries the packet in user space to the node owning the subnet',
+      );
       if (to) this.arrive(to.node, to.host, depth);
       return;
     }
     if (route.gateway) {
       const next = nodeByAddress(this.model, route.gateway);
-      if (!this.hop(node.name, 'route lookup', entry, next !== null, next ? `next hop ${route.gateway} is node ${next.name}` : `next hop ${route.gateway} is not a node: the packet leaves the cluster network`)) return;
-      if (next!.name !== this.dst.node) return void this.hop(next!.name, 'underlay', null, false, `the packet reaches ${next!.name}, but ${this.dst.ip} is on ${this.dst.node ?? 'no node'}`);
+      if (
+        !this.hop(
+          node.name,
+          'route lookup',
+          entry,
+          next !== null,
+          next
+            ? `next hop ${route.gateway} is node ${next.name}`
+            : `next hop ${route.gateway} is not a node: the packet leaves the cluster network`,
+        )
+      )
+        return;
+      if (next!.name !== this.dst.node)
+        return void this.hop(
+          next!.name,
+          'underlay',
+          null,
+          false,
+          `the packet reaches ${next!.name}, but ${this.dst.ip} is on ${this.dst.node ?? 'no node'}`,
+        );
       const to = this.host(next!.name);
-      if (!to) return void this.hop(next!.name, 'receive', null, false, `node ${next!.name}'s kernel state was not collected`);
+      if (!to)
+        return void this.hop(next!.name, 'receive', null, false, `node ${next!.name}'s kernel state was not collected`);
       return this.arrive(to.node, to.host, depth);
     }
-    this.hop(node.name, 'route lookup', entry, false, `the route sends the packet out of ${dev || 'an unknown device'}, not into the overlay`);
+    this.hop(
+      node.name,
+      'route lookup',
+      entry,
+      false,
+      `the route sends the packet out of ${dev || 'an unknown device'}, not into the overlay`,
+    );
   }
 
-  private vxlan(node: FlannelNode, host: HostState, entry: string, dev: string, gateway: string | null, depth: number): void {
+  private vxlan(
+    node: FlannelNode,
+    host: HostState,
+    entry: string,
+    dev: string,
+    gateway: string | null,
+    depth: number,
+  ): void {
     this.hop(node.name, 'route lookup', entry, true, `into the VXLAN device ${dev}`);
-    if (!gateway) return void this.hop(node.name, 'neighbour', null, false, `the route through ${dev} has no gateway, so no VtepMAC can be found`);
+    if (!gateway)
+      return void this.hop(
+        node.name,
+        'neighbour',
+        null,
+        false,
+        `the route through ${dev} has no gateway, so no VtepMAC can be found`,
+      );
     const neigh = lookupNeighbour(host, dev, gateway);
-    if (!this.hop(node.name, 'neighbour', neigh ? formatNeighbour(neigh) : `ip neigh show ${gateway} dev ${dev}: (nothing)`, !!neigh?.lladdr, neigh?.lladdr ? `next hop ${gateway} has MAC ${neigh.lladdr}` : `no neighbour for ${gateway}: ${dev} does not learn, so the packet is dropped`)) return;
+    if (
+      !this.hop(
+        node.name,
+        'neighbour',
+        neigh ? formatNeighbour(neigh) : `ip neigh show ${gateway} dev ${dev}: (nothing)`,
+        !!neigh?.lladdr,
+        neigh?.lladdr
+          ? `next hop ${gateway} has MAC ${neigh.lladdr}`
+          : `no neighbour for ${gateway}: ${dev} does not learn, so the packet is dropped`,
+      )
+    )
+      return;
     const fdb = lookupFdb(host, dev, neigh!.lladdr!);
-    if (!this.hop(node.name, 'fdb', fdb ? formatFdb(fdb) : `bridge fdb show dev ${dev} | grep ${neigh!.lladdr}: (nothing)`, !!fdb, fdb ? `VXLAN packets for ${neigh!.lladdr} go to ${fdb.dst}` : `no fdb entry for ${neigh!.lladdr}: the kernel does not know where to send the encapsulated packet`)) return;
+    if (
+      !this.hop(
+        node.name,
+        'fdb',
+        fdb ? formatFdb(fdb) : `bridge fdb show dev ${dev} | grep ${neigh!.lladdr}: (nothing)`,
+        !!fdb,
+        fdb
+          ? `VXLAN packets for ${neigh!.lladdr} go to ${fdb.dst}`
+          : `no fdb entry for ${neigh!.lladdr}: the kernel does not know where to send the encapsulated packet`,
+      )
+    )
+      return;
     const next = nodeByAddress(this.model, fdb!.dst!);
-    if (!this.hop(next?.name ?? null, 'underlay', `${node.publicIP ?? '?'} -> ${fdb!.dst} udp ${linkByName(host, dev)?.vxlan?.port ?? '?'}`, next !== null, next ? `the encapsulated packet travels to ${next.name}` : `${fdb!.dst} is no node's address`)) return;
+    if (
+      !this.hop(
+        next?.name ?? null,
+        'underlay',
+        `${node.publicIP ?? '?'} -> ${fdb!.dst} udp ${linkByName(host, dev)?.vxlan?.port ?? '?'}`,
+        next !== null,
+        next ? `the encapsulated packet travels to ${next.name}` : `${fdb!.dst} is no node's address`,
+      )
+    )
+      return;
     const to = this.host(next!.name);
-    if (!to) return void this.hop(next!.name, 'receive', null, false, `node ${next!.name}'s kernel state was not collected`);
+    if (!to)
+      return void this.hop(next!.name, 'receive', null, false, `node ${next!.name}'s kernel state was not collected`);
     const local = linkByName(host, dev);
     const remote = linkByName(to.host, dev);
     const macOk = remote?.mac?.toLowerCase() === neigh!.lladdr!.toLowerCase();
-    const paramsOk = remote?.vxlan && local?.vxlan && remote.vxlan.id === local.vxlan.id && remote.vxlan.port === local.vxlan.port;
-    const why = !remote ? `${dev} does not exist on ${next!.name}` : !macOk ? `${next!.name}'s ${dev} has MAC ${remote.mac}, not ${neigh!.lladdr}: it drops the frame` : !paramsOk ? `VNI or port differ: ${node.name} sends VNI ${local?.vxlan?.id} port ${local?.vxlan?.port}, ${next!.name} listens on VNI ${remote.vxlan?.id} port ${remote.vxlan?.port}` : `${next!.name} decapsulates on ${dev}`;
-    if (!this.hop(next!.name, 'decapsulate', remote ? `${dev}: link/ether ${remote.mac ?? '?'} vxlan id ${remote.vxlan?.id ?? '?'} dstport ${remote.vxlan?.port ?? '?'}` : null, !!remote && macOk && !!paramsOk, why)) return;
-    if (next!.name !== this.dst.node) return void this.hop(next!.name, 'underlay', null, false, `the packet reaches ${next!.name}, but ${this.dst.ip} is on ${this.dst.node ?? 'no node'}`);
+    const paramsOk =
+      remote?.vxlan && local?.vxlan && remote.vxlan.id === local.vxlan.id && remote.vxlan.port === local.vxlan.port;
+    const why = !remote
+      ? `${dev} does not exist on ${next!.name}`
+      : !macOk
+        ? `${next!.name}'s ${dev} has MAC ${remote.mac}, not ${neigh!.lladdr}: it drops the frame`
+        : !paramsOk
+          ? `VNI or port differ: ${node.name} sends VNI ${local?.vxlan?.id} port ${local?.vxlan?.port}, ${next!.name} listens on VNI ${remote.vxlan?.id} port ${remote.vxlan?.port}`
+          : `${next!.name} decapsulates on ${dev}`;
+    if (
+      !this.hop(
+        next!.name,
+        'decapsulate',
+        remote
+          ? `${dev}: link/ether ${remote.mac ?? '?'} vxlan id ${remote.vxlan?.id ?? '?'} dstport ${remote.vxlan?.port ?? '?'}`
+          : null,
+        !!remote && macOk && !!paramsOk,
+        why,
+      )
+    )
+      return;
+    if (next!.name !== this.dst.node)
+      return void this.hop(
+        next!.name,
+        'underlay',
+        null,
+        false,
+        `the packet reaches ${next!.name}, but ${this.dst.ip} is on ${this.dst.node ?? 'no node'}`,
+      );
     this.arrive(to.node, to.host, depth);
   }
 
   private wireguard(node: FlannelNode, host: HostState, entry: string, dev: string, depth: number): void {
     this.hop(node.name, 'route lookup', entry, true, `into the WireGuard device ${dev}`);
     const wg = ok(host.wireguard)?.find((d) => d.name === dev);
-    const peer = wg?.peers.find((p) => p.allowedIPs.some((c) => { const pfx = parsePrefix(c); return pfx !== null && contains(pfx, this.dst.ip); }));
-    const entryText = peer ? `peer ${peer.publicKey} endpoint ${peer.endpoint ?? '(none)'} allowed-ips ${peer.allowedIPs.join(',')}` : null;
-    if (!this.hop(node.name, 'wireguard peer', entryText, !!peer?.endpoint, peer ? (peer.endpoint ? `encrypted to ${peer.endpoint}` : 'the peer has no endpoint') : `no peer's allowed-ips cover ${this.dst.ip}: WireGuard drops the packet`)) return;
+    const peer = wg?.peers.find((p) =>
+      p.allowedIPs.some((c) => {
+        const pfx = parsePrefix(c);
+        return pfx !== null && contains(pfx, this.dst.ip);
+      }),
+    );
+    const entryText = peer
+      ? `peer ${peer.publicKey} endpoint ${peer.endpoint ?? '(none)'} allowed-ips ${peer.allowedIPs.join(',')}`
+      : null;
+    if (
+      !this.hop(
+        node.name,
+        'wireguard peer',
+        entryText,
+        !!peer?.endpoint,
+        peer
+          ? peer.endpoint
+            ? `encrypted to ${peer.endpoint}`
+            : 'the peer has no endpoint'
+          : `no peer's allowed-ips cover ${this.dst.ip}: WireGuard drops the packet`,
+      )
+    )
+      return;
     const next = nodeByAddress(this.model, peer!.endpoint!.replace(/^\[?([^\]]+?)\]?:\d+$/, '$1'));
-    if (!this.hop(next?.name ?? null, 'underlay', peer!.endpoint, next !== null && next.name === this.dst.node, next ? (next.name === this.dst.node ? `to ${next.name}` : `the endpoint is ${next.name}, but ${this.dst.ip} is on ${this.dst.node}`) : 'the endpoint is no node\'s address')) return;
+    if (
+      !this.hop(
+        next?.name ?? null,
+        'underlay',
+        peer!.endpoint,
+        next !== null && next.name === this.dst.node,
+        next
+          ? next.name === this.dst.node
+            ? `to ${next.name}`
+            : `the endpoint is ${next.name}, but ${this.dst.ip} is on ${this.dst.node}`
+          : "the endpoint is no node's address",
+      )
+    )
+      return;
     const to = this.host(next!.name);
     if (to) this.arrive(to.node, to.host, depth);
   }
@@ -183,20 +360,65 @@ class Walk {
       const p = parsePrefix(cidr);
       return p !== null && contains(p, ip);
     };
-    return ok(host.xfrmPolicies)?.find((p) => p.dir === 'out' && covers(p.src, this.src.ip) && covers(p.dst, this.dst.ip)) ?? null;
+    return (
+      ok(host.xfrmPolicies)?.find((p) => p.dir === 'out' && covers(p.src, this.src.ip) && covers(p.dst, this.dst.ip)) ??
+      null
+    );
   }
 
   private ipsec(node: FlannelNode, host: HostState, policy: NonNullable<ReturnType<Walk['outPolicy']>>): void {
     const tmpl = policy.templates[0];
-    if (!this.hop(node.name, 'xfrm policy out', formatPolicy(policy), !!tmpl, tmpl ? `encrypted toward ${tmpl.dst}` : 'the policy has no template')) return;
-    const sa = ok(host.xfrmStates)?.find((s) => s.proto === 'esp' && sameIP(s.src, tmpl!.src) && sameIP(s.dst, tmpl!.dst));
-    if (!this.hop(node.name, 'xfrm state', sa ? formatState(sa) : `ip xfrm state: no SA ${tmpl!.src} -> ${tmpl!.dst}`, !!sa, sa ? 'an SA exists for the tunnel' : 'no SA: IKE has not completed, the kernel drops (or holds) the packet')) return;
+    if (
+      !this.hop(
+        node.name,
+        'xfrm policy out',
+        formatPolicy(policy),
+        !!tmpl,
+        tmpl ? `encrypted toward ${tmpl.dst}` : 'the policy has no template',
+      )
+    )
+      return;
+    const sa = ok(host.xfrmStates)?.find(
+      (s) => s.proto === 'esp' && sameIP(s.src, tmpl!.src) && sameIP(s.dst, tmpl!.dst),
+    );
+    if (
+      !this.hop(
+        node.name,
+        'xfrm state',
+        sa ? formatState(sa) : `ip xfrm state: no SA ${tmpl!.src} -> ${tmpl!.dst}`,
+        !!sa,
+        sa ? 'an SA exists for the tunnel' : 'no SA: IKE has not completed, the kernel drops (or holds) the packet',
+      )
+    )
+      return;
     const next = nodeByAddress(this.model, tmpl!.dst);
-    if (!this.hop(next?.name ?? null, 'underlay', `${tmpl!.src} -> ${tmpl!.dst} esp spi 0x${sa!.spi.toString(16)}`, !!next && next.name === this.dst.node, next ? `ESP to ${next.name}` : `${tmpl!.dst} is no node's address`)) return;
+    if (
+      !this.hop(
+        next?.name ?? null,
+        'underlay',
+        `${tmpl!.src} -> ${tmpl!.dst} esp spi 0x${sa!.spi.toString(16)}`,
+        !!next && next.name === this.dst.node,
+        next ? `ESP to ${next.name}` : `${tmpl!.dst} is no node's address`,
+      )
+    )
+      return;
     const to = this.host(next!.name);
     if (!to) return;
     const twin = ok(to.host.xfrmStates)?.find((s) => s.spi === sa!.spi && sameIP(s.dst, sa!.dst));
-    if (!this.hop(next!.name, 'xfrm state (receive)', twin ? formatState(twin) : null, !!twin && (twin.aead ?? twin.enc)?.digest === (sa!.aead ?? sa!.enc)?.digest, twin ? ((twin.aead ?? twin.enc)?.digest === (sa!.aead ?? sa!.enc)?.digest ? 'decrypted with the matching SA' : 'the receiving SA has another key: the ICV check fails') : `no SA with spi 0x${sa!.spi.toString(16)} on ${next!.name}: the packet is dropped`)) return;
+    if (
+      !this.hop(
+        next!.name,
+        'xfrm state (receive)',
+        twin ? formatState(twin) : null,
+        !!twin && (twin.aead ?? twin.enc)?.digest === (sa!.aead ?? sa!.enc)?.digest,
+        twin
+          ? (twin.aead ?? twin.enc)?.digest === (sa!.aead ?? sa!.enc)?.digest
+            ? 'decrypted with the matching SA'
+            : 'the receiving SA has another key: the ICV check fails'
+          : `no SA with spi 0x${sa!.spi.toString(16)} on ${next!.name}: the packet is dropped`,
+      )
+    )
+      return;
     this.arrive(to.node, to.host, 0);
   }
 

@@ -3,8 +3,8 @@
  * frame; every other packet, and every ESP packet that cannot be decrypted, passes unchanged.
  */
 import { etherTypeFor, ipv4Checksum, locateEsp, locateIp } from '../frame.js';
-import { LinkType, type CapturedPacket, type PacketBatch } from '../packet.js';
-import { decryptEsp, type DecryptFailure } from './esp-crypto.js';
+import { type CapturedPacket, LinkType, type PacketBatch } from '../packet.js';
+import { type DecryptFailure, decryptEsp } from './esp-crypto.js';
 import type { EspSA, SaTable } from './sa-table.js';
 
 export type FailureReason =
@@ -113,7 +113,10 @@ export class EspDecryptor {
     if (nextHeader === 4 || nextHeader === 41) {
       // Tunnel mode: the inner packet replaces the outer IP header, ESP and any link-layer padding.
       const innerVersion = nextHeader === 4 ? 4 : 6;
-      if ((p.linkType === LinkType.ipv4 && innerVersion !== 4) || (p.linkType === LinkType.ipv6 && innerVersion !== 6)) {
+      if (
+        (p.linkType === LinkType.ipv4 && innerVersion !== 4) ||
+        (p.linkType === LinkType.ipv6 && innerVersion !== 6)
+      ) {
         return this.failed(p, 'inner packet does not fit the link type');
       }
       frame = Buffer.allocUnsafe(ipOff + payload.length);

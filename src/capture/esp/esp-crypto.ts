@@ -50,7 +50,8 @@ export function decryptEsp(sa: EspSA, esp: Buffer): DecryptResult {
   if (authed < ESP_HEADER) return { ok: false, reason: 'malformed ESP' };
   if (sa.auth) {
     const mac = createHmac(sa.auth.hash, sa.auth.key).update(esp.subarray(0, authed)).digest();
-    if (!timingSafeEqual(mac.subarray(0, icvLen), esp.subarray(authed))) return { ok: false, reason: 'integrity check failed' };
+    if (!timingSafeEqual(mac.subarray(0, icvLen), esp.subarray(authed)))
+      return { ok: false, reason: 'integrity check failed' };
   }
   if (c.kind === 'null') return trailer(esp.subarray(ESP_HEADER, authed));
   if (c.kind === 'cbc') {

@@ -8,7 +8,13 @@ import { addressBytes } from '../ip-address.js';
 
 export type EspCipher =
   /** RFC 4106: key || 4-byte salt; nonce = salt || 8-byte IV from the packet. */
-  | { readonly kind: 'gcm'; readonly algo: string; readonly key: KeyObject; readonly salt: Buffer; readonly icvLen: number }
+  | {
+      readonly kind: 'gcm';
+      readonly algo: string;
+      readonly key: KeyObject;
+      readonly salt: Buffer;
+      readonly icvLen: number;
+    }
   /** RFC 3602: 16-byte IV from the packet. */
   | { readonly kind: 'cbc'; readonly algo: string; readonly key: KeyObject }
   /** RFC 3686: key || 4-byte nonce; counter block = nonce || 8-byte IV || 1. */
@@ -51,12 +57,14 @@ const HMAC: Readonly<Record<string, { hash: string; defaultTruncBits: number }>>
 class Unusable extends Error {}
 
 function keyBytes(k: XfrmKey): Buffer {
-  if (k.hex === undefined) throw new Unusable(`${k.name} key is not in the input (redacted, or \`ip xfrm state\` was not run as root)`);
+  if (k.hex === undefined)
+    throw new Unusable(`${k.name} key is not in the input (redacted, or \`ip xfrm state\` was not run as root)`);
   return Buffer.from(k.hex.slice(2), 'hex');
 }
 
 function aesBits(len: number, name: string): number {
-  if (len !== 16 && len !== 24 && len !== 32) throw new Unusable(`${name} key of ${len * 8} bits is not an AES key size`);
+  if (len !== 16 && len !== 24 && len !== 32)
+    throw new Unusable(`${name} key of ${len * 8} bits is not an AES key size`);
   return len * 8;
 }
 
@@ -67,17 +75,30 @@ function cipherFor(s: XfrmState): EspCipher {
     const key = material.subarray(0, material.length - 4);
     const bits = aesBits(key.length, s.aead.name);
     const icvLen = (s.aead.icvBits ?? 128) / 8;
-    if (icvLen !== 8 && icvLen !== 12 && icvLen !== 16) throw new Unusable(`GCM ICV of ${s.aead.icvBits} bits is not 64, 96 or 128`);
-    return { kind: 'gcm', algo: `aes-${bits}-gcm`, key: createSecretKey(key), salt: Buffer.from(material.subarray(-4)), icvLen };
+    if (icvLen !== 8 && icvLen !== 12 && icvLen !== 16)
+      throw new Unusable(`GCM ICV of ${s.aead.icvBits} bits is not 64, 96 or 128`);
+    return {
+      kind: 'gcm',
+      algo: `aes-${bits}-gcm`,
+      key: createSecretKey(key),
+      salt: Buffer.from(material.subarray(-4)),
+      icvLen,
+    };
   }
   if (!s.enc) throw new Unusable('no encryption algorithm');
   const name = s.enc.name;
   if (name === 'ecb(cipher_null)' || name === 'cipher_null') return { kind: 'null' };
   const material = keyBytes(s.enc);
-  if (name === 'cbc(aes)') return { kind: 'cbc', algo: `aes-${aesBits(material.length, name)}-cbc`, key: createSecretKey(material) };
+  if (name === 'cbc(aes)')
+    return { kind: 'cbc', algo: `aes-${aesBits(material.length, name)}-cbc`, key: createSecretKey(material) };
   if (name === 'rfc3686(ctr(aes))') {
     const key = material.subarray(0, material.length - 4);
-    return { kind: 'ctr', algo: `aes-${aesBits(key.length, name)}-ctr`, key: createSecretKey(key), nonce: Buffer.from(material.subarray(-4)) };
+    return {
+      kind: 'ctr',
+      algo: `aes-${aesBits(key.length, name)}-ctr`,
+      key: createSecretKey(key),
+      nonce: Buffer.from(material.subarray(-4)),
+    };
   }
   throw new Unusable(`encryption ${name} is not supported`);
 }
@@ -87,7 +108,8 @@ function authFor(s: XfrmState): EspAuth | null {
   const h = HMAC[s.auth.name];
   if (!h) throw new Unusable(`integrity algorithm ${s.auth.name} is not supported`);
   const truncBits = s.auth.icvBits ?? h.defaultTruncBits;
-  if (truncBits % 8 !== 0 || truncBits === 0) throw new Unusable(`truncation to ${truncBits} bits is not a whole number of bytes`);
+  if (truncBits % 8 !== 0 || truncBits === 0)
+    throw new Unusable(`truncation to ${truncBits} bits is not a whole number of bytes`);
   return { hash: h.hash, key: createSecretKey(keyBytes(s.auth)), icvLen: truncBits / 8 };
 }
 
@@ -122,7 +144,16 @@ export class SaTable {
         if (!dstBytes) throw new Unusable(`destination ${state.dst} is not an address`);
         const cipher = cipherFor(state);
         const auth = authFor(state);
-        const sa: EspSA = { spi: state.spi, src: state.src, dst: state.dst, dstBytes, cipher, auth, label: describe(state, cipher, auth), state };
+        const sa: EspSA = {
+          spi: state.spi,
+          src: state.src,
+          dst: state.dst,
+          dstBytes,
+          cipher,
+          auth,
+          label: describe(state, cipher, auth),
+          state,
+        };
         this.sas.push(sa);
         const list = this.bySpi.get(sa.spi);
         if (list) list.push(sa);

@@ -1,5 +1,5 @@
 /** DecryptStats across a worker boundary (Maps as entry lists). */
-import { DecryptStats, type FailureReason } from './decryptor.js';
+import type { DecryptStats, FailureReason } from './decryptor.js';
 
 export interface StatsWire {
   packets: number;

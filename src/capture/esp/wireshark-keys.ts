@@ -41,7 +41,9 @@ export function espSaTable(sas: readonly EspSA[]): string {
     if (sa.auth) {
       const name = AUTH_NAMES[`${sa.auth.hash}/${sa.auth.icvLen}`];
       if (!name) {
-        lines.push(`# skipped ${sa.label}: Wireshark has no HMAC-${sa.auth.hash} truncated to ${sa.auth.icvLen * 8} bits`);
+        lines.push(
+          `# skipped ${sa.label}: Wireshark has no HMAC-${sa.auth.hash} truncated to ${sa.auth.icvLen * 8} bits`,
+        );
         continue;
       }
       auth = name;

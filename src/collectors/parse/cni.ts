@@ -13,18 +13,45 @@ export function parseCniListing(text: string, confDir: string, binDir: string): 
   let section: 'conf' | 'active' | 'bin' | null = null;
   const errors: ParseResult<CniState>['errors'][number][] = [];
   lines.forEach((line, i) => {
-    if (line === '#confdir') { confFiles = []; section = 'conf'; return; }
-    if (line === '#absent-confdir') { section = null; return; }
-    if (line.startsWith('#active ')) { active = { file: line.slice('#active '.length), body: [] }; section = 'active'; return; }
-    if (line === '#bindir') { binaries = []; section = 'bin'; return; }
-    if (line === '#absent-bindir') { section = null; return; }
+    if (line === '#confdir') {
+      confFiles = [];
+      section = 'conf';
+      return;
+    }
+    if (line === '#absent-confdir') {
+      section = null;
+      return;
+    }
+    if (line.startsWith('#active ')) {
+      active = { file: line.slice('#active '.length), body: [] };
+      section = 'active';
+      return;
+    }
+    if (line === '#bindir') {
+      binaries = [];
+      section = 'bin';
+      return;
+    }
+    if (line === '#absent-bindir') {
+      section = null;
+      return;
+    }
     if (section === 'conf' && line) (confFiles as string[] | null)?.push(line);
     else if (section === 'bin' && line) (binaries as string[] | null)?.push(line);
     else if (section === 'active') (active as { body: string[] } | null)?.body.push(line);
     else if (line.trim()) errors.push({ line: i + 1, text: line, message: 'output outside any section' });
   });
   const a = active as { file: string; body: string[] } | null;
-  return { value: { confDir, confFiles, activeConf: a ? { file: a.file, ...pluginTypes(a.body.join('\n')) } : null, binDir, binaries }, errors };
+  return {
+    value: {
+      confDir,
+      confFiles,
+      activeConf: a ? { file: a.file, ...pluginTypes(a.body.join('\n')) } : null,
+      binDir,
+      binaries,
+    },
+    errors,
+  };
 }
 
 /** Plugin types of a .conf (one plugin) or .conflist (a `plugins` array). */

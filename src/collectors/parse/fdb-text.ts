@@ -15,15 +15,30 @@ export function parseBridgeFdbText(text: string, opts: { defaultDev?: string } =
       errors.push(issue(n, line, 'expected a MAC address first'));
       continue;
     }
-    const e = { dev: opts.defaultDev ?? null, dst: null as string | null, vlan: null as number | null, master: null as string | null, flags: [] as string[], state: '' };
+    const e = {
+      dev: opts.defaultDev ?? null,
+      dst: null as string | null,
+      vlan: null as number | null,
+      master: null as string | null,
+      flags: [] as string[],
+      state: '',
+    };
     for (let i = 1; i < t.length; i++) {
       const k = t[i] ?? '';
       const v = t[i + 1] ?? null;
-      if (k === 'dev') { e.dev = v; i++; }
-      else if (k === 'dst') { e.dst = v; i++; }
-      else if (k === 'vlan') { e.vlan = v !== null ? Number(v) : null; i++; }
-      else if (k === 'master') { e.master = v; i++; }
-      else if (WITH_VALUE.has(k)) i++;
+      if (k === 'dev') {
+        e.dev = v;
+        i++;
+      } else if (k === 'dst') {
+        e.dst = v;
+        i++;
+      } else if (k === 'vlan') {
+        e.vlan = v !== null ? Number(v) : null;
+        i++;
+      } else if (k === 'master') {
+        e.master = v;
+        i++;
+      } else if (WITH_VALUE.has(k)) i++;
       else if (STATES.has(k)) e.state = k;
       else if (/^[a-z_]+$/.test(k)) e.flags.push(k);
     }
@@ -31,12 +46,30 @@ export function parseBridgeFdbText(text: string, opts: { defaultDev?: string } =
       errors.push(issue(n, line, 'no "dev" on the line'));
       continue;
     }
-    out.push({ mac: mac.toLowerCase(), dev: e.dev, dst: e.dst, vlan: e.vlan, master: e.master, flags: e.flags, state: e.state });
+    out.push({
+      mac: mac.toLowerCase(),
+      dev: e.dev,
+      dst: e.dst,
+      vlan: e.vlan,
+      master: e.master,
+      flags: e.flags,
+      state: e.state,
+    });
   }
   return { value: out, errors };
 }
 
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 // `bridge fdb` prints the NUD state as a word; what iproute2's JSON puts in `state`.
-const STATES = new Set(['permanent', 'static', 'stale', 'noarp', 'reachable', 'incomplete', 'delay', 'probe', 'failed']);
+const STATES = new Set([
+  'permanent',
+  'static',
+  'stale',
+  'noarp',
+  'reachable',
+  'incomplete',
+  'delay',
+  'probe',
+  'failed',
+]);
 const WITH_VALUE = new Set(['port', 'vni', 'src_vni', 'via', 'nhid', 'link-netnsid', 'used', 'updated']);

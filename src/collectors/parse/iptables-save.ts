@@ -11,7 +11,10 @@ export function parseIptablesSave(
   backend: IptablesDump['backend'],
   family: IptablesDump['family'],
 ): ParseResult<IptablesDump> {
-  const tables: Record<string, { chains: Record<string, { policy: string }>; rules: { chain: string; spec: string }[] }> = {};
+  const tables: Record<
+    string,
+    { chains: Record<string, { policy: string }>; rules: { chain: string; spec: string }[] }
+  > = {};
   const errors: ParseIssue[] = [];
   let cur: (typeof tables)[string] | null = null;
   for (const { n, line } of numberedLines(text)) {

@@ -1,6 +1,6 @@
 import type { Address, Link, VxlanInfo } from '../../snapshot/types.js';
 import { issue, type ParseIssue, type ParseResult } from './issue.js';
-import { bool, entryText, num, obj, parseJsonArray, str, strings, type JsonObject } from './json.js';
+import { bool, entryText, type JsonObject, num, obj, parseJsonArray, str, strings } from './json.js';
 
 /**
  * `ip -j -d addr show`: links with their details and addresses in one call.

@@ -30,7 +30,12 @@ export function parseIpAddrText(text: string, opts: { detailed?: boolean } = {})
       const a = addressOf(first, tokens);
       if (a) cur.addresses.push(a);
       else errors.push(issue(n, line, `cannot read the ${first} address`));
-    } else if (cur.seenLinkLine && cur.kind === undefined && /^[a-z][a-z0-9_-]*$/.test(first) && !NOT_A_KIND.has(first)) {
+    } else if (
+      cur.seenLinkLine &&
+      cur.kind === undefined &&
+      /^[a-z][a-z0-9_-]*$/.test(first) &&
+      !NOT_A_KIND.has(first)
+    ) {
       // The first details line of `ip -d` starts with the link kind (vxlan, veth, bridge, tun…).
       if (!first.endsWith('_slave')) {
         cur.kind = first;
@@ -40,16 +45,40 @@ export function parseIpAddrText(text: string, opts: { detailed?: boolean } = {})
   }
   const value = links.map(finish);
   // Without -d a missing kind line says nothing; mark the links so no one reads null as "plain".
-  return { value: opts.detailed === false ? value.map((l) => ({ ...l, detailsMissing: true as const })) : value, errors };
+  return {
+    value: opts.detailed === false ? value.map((l) => ({ ...l, detailsMissing: true as const })) : value,
+    errors,
+  };
 }
 
 // `7: vethkf0@if2: <BROADCAST,…> mtu 1500 qdisc noqueue master cni0 state UP …`
 const HEADER = /^\s*(\d+):\s+([^\s:@]+)(?:@([^\s:]+))?:\s+<([^>]*)>(.*)$/;
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 const NOT_A_KIND = new Set([
-  'valid_lft', 'altname', 'alias', 'prop', 'vf', 'addrgenmode', 'numtxqueues', 'numrxqueues', 'gso_max_size',
-  'gso_max_segs', 'tso_max_size', 'tso_max_segs', 'gro_max_size', 'parentbus', 'parentdev', 'portname',
-  'portid', 'switchid', 'promiscuity', 'link-netns', 'link-netnsid', 'rx', 'tx', 'inet6_addr_gen_mode',
+  'valid_lft',
+  'altname',
+  'alias',
+  'prop',
+  'vf',
+  'addrgenmode',
+  'numtxqueues',
+  'numrxqueues',
+  'gso_max_size',
+  'gso_max_segs',
+  'tso_max_size',
+  'tso_max_segs',
+  'gro_max_size',
+  'parentbus',
+  'parentdev',
+  'portname',
+  'portid',
+  'switchid',
+  'promiscuity',
+  'link-netns',
+  'link-netnsid',
+  'rx',
+  'tx',
+  'inet6_addr_gen_mode',
 ]);
 
 interface Draft {

@@ -21,7 +21,10 @@ type JsonObject = { readonly [key: string]: unknown };
 
 /** Go's encoding/json folds keys with Unicode simple folding; these two are the non-ASCII cases that hit ASCII letters. */
 function goFold(s: string): string {
-  return s.replace(/\u017f/g, 's').replace(/\u212a/g, 'k').toLowerCase();
+  return s
+    .replace(/\u017f/g, 's')
+    .replace(/\u212a/g, 'k')
+    .toLowerCase();
 }
 
 /** The value Go would decode into `field`, following its key-matching rules; undefined when absent. */
@@ -123,7 +126,13 @@ function parseIPv6Cidr(path: string, v: unknown): string {
   if (typeof v !== 'string') throw typeError(path, 'an IPv6 CIDR string', v);
   const [addr, len, ...rest] = v.split('/');
   const n = Number(len);
-  if (rest.length || !addr?.includes(':') || !/^[0-9a-fA-F:.]+$/.test(addr) || !/^\d{1,3}$/.test(len ?? '') || n > 128) {
+  if (
+    rest.length ||
+    !addr?.includes(':') ||
+    !/^[0-9a-fA-F:.]+$/.test(addr) ||
+    !/^\d{1,3}$/.test(len ?? '') ||
+    n > 128
+  ) {
     throw new NetConfError(`${path} is not a valid IPv6 CIDR: ${JSON.stringify(v)}`);
   }
   return v;
@@ -131,7 +140,17 @@ function parseIPv6Cidr(path: string, v: unknown): string {
 
 /** Keys flanneld only reads in etcd mode; in kube mode the node's podCIDR decides the subnet. */
 const ETCD_ONLY = ['SubnetLen', 'SubnetMin', 'SubnetMax', 'IPv6SubnetLen', 'IPv6SubnetMin', 'IPv6SubnetMax'];
-const TOP_FIELDS = ['EnableIPv4', 'EnableIPv6', 'EnableNFTables', 'Network', 'IPv6Network', 'Networks', 'IPv6Networks', 'Backend', ...ETCD_ONLY];
+const TOP_FIELDS = [
+  'EnableIPv4',
+  'EnableIPv6',
+  'EnableNFTables',
+  'Network',
+  'IPv6Network',
+  'Networks',
+  'IPv6Networks',
+  'Backend',
+  ...ETCD_ONLY,
+];
 
 /** Keys people put in net-conf.json that belong elsewhere, and where they do belong. */
 const MISPLACED: Readonly<Record<string, string>> = {
@@ -171,7 +190,8 @@ function parseBackend(raw: unknown, present: boolean, warnings: string[]): Backe
         mtu: mtu === 0 ? null : mtu,
       };
       fields = ['Type', 'VNI', 'Port', 'GBP', 'Learning', 'DirectRouting', 'MTU', 'MacPrefix', 'Name'];
-      if (be.has('MacPrefix') || be.has('Name')) warnings.push('Backend.MacPrefix and Backend.Name apply to Windows nodes only');
+      if (be.has('MacPrefix') || be.has('Name'))
+        warnings.push('Backend.MacPrefix and Backend.Name apply to Windows nodes only');
       break;
     }
     case 'host-gw':
@@ -207,7 +227,9 @@ function parseBackend(raw: unknown, present: boolean, warnings: string[]): Backe
     case 'ipsec': {
       const psk = be.string('PSK', '');
       if (psk.length < 96) {
-        warnings.push(`Backend.PSK is ${psk.length} characters; flanneld needs at least 96 and exits with "config error, password is too short"`);
+        warnings.push(
+          `Backend.PSK is ${psk.length} characters; flanneld needs at least 96 and exits with "config error, password is too short"`,
+        );
       }
       backend = {
         type,
@@ -225,7 +247,9 @@ function parseBackend(raw: unknown, present: boolean, warnings: string[]): Backe
       fields = Object.keys(raw ?? {});
       break;
     default:
-      throw new NetConfError(`Backend.Type ${JSON.stringify(type)} is not a flannel backend: flanneld exits with "unknown backend type"`);
+      throw new NetConfError(
+        `Backend.Type ${JSON.stringify(type)} is not a flannel backend: flanneld exits with "unknown backend type"`,
+      );
   }
   for (const key of be.unused()) {
     if (!fields.some((f) => goFold(f) === goFold(key))) {
@@ -257,14 +281,19 @@ export function parseNetConf(text: string): NetConfResult {
     const backendPresent = top.has('Backend');
     const backend = parseBackend(top.raw('Backend'), backendPresent, warnings);
     for (const f of ETCD_ONLY) {
-      if (top.raw(f) !== undefined) warnings.push(`${f} is only used in etcd mode; with --kube-subnet-mgr each node's podCIDR is its subnet`);
+      if (top.raw(f) !== undefined)
+        warnings.push(`${f} is only used in etcd mode; with --kube-subnet-mgr each node's podCIDR is its subnet`);
     }
     top.raw('Networks');
     top.raw('IPv6Networks');
-    if (enableIPv4 && network === null) warnings.push('Network is missing while EnableIPv4 is on: flanneld cannot start IPv4');
-    if (enableIPv6 && ipv6Network === null) warnings.push('IPv6Network is missing while EnableIPv6 is on: flanneld cannot start IPv6');
+    if (enableIPv4 && network === null)
+      warnings.push('Network is missing while EnableIPv4 is on: flanneld cannot start IPv4');
+    if (enableIPv6 && ipv6Network === null)
+      warnings.push('IPv6Network is missing while EnableIPv6 is on: flanneld cannot start IPv6');
     if (enableIPv6 && !['vxlan', 'host-gw', 'wireguard'].includes(backend.type)) {
-      warnings.push(`EnableIPv6 has no effect with the ${backend.type === 'other' ? backend.name : backend.type} backend: the lease is IPv4 only`);
+      warnings.push(
+        `EnableIPv6 has no effect with the ${backend.type === 'other' ? backend.name : backend.type} backend: the lease is IPv4 only`,
+      );
     }
     for (const key of top.unused()) {
       if (TOP_FIELDS.some((f) => goFold(f) === goFold(key))) continue;

@@ -17,5 +17,14 @@ export function normaliseDst(dst: string, family: Family): string {
 }
 
 export const ROUTE_TYPES = new Set([
-  'unicast', 'local', 'broadcast', 'multicast', 'blackhole', 'unreachable', 'prohibit', 'throw', 'nat', 'anycast',
+  'unicast',
+  'local',
+  'broadcast',
+  'multicast',
+  'blackhole',
+  'unreachable',
+  'prohibit',
+  'throw',
+  'nat',
+  'anycast',
 ]);

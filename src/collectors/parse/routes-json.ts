@@ -1,7 +1,7 @@
 import type { Route } from '../../snapshot/types.js';
 import { issue, type ParseIssue, type ParseResult } from './issue.js';
-import { entryText, num, parseJsonArray, str, strings, type JsonObject } from './json.js';
-import { familyOf, normaliseDst, type Family } from './route-common.js';
+import { entryText, type JsonObject, num, parseJsonArray, str, strings } from './json.js';
+import { type Family, familyOf, normaliseDst } from './route-common.js';
 
 /**
  * `ip -4 -j route show table all`, `ip -6 -j route show table all` and `ip -j route get <addr>`.

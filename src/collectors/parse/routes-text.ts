@@ -1,6 +1,6 @@
 import type { Route } from '../../snapshot/types.js';
 import { issue, numberedLines, type ParseIssue, type ParseResult } from './issue.js';
-import { familyOf, normaliseDst, ROUTE_TYPES, type Family } from './route-common.js';
+import { type Family, familyOf, normaliseDst, ROUTE_TYPES } from './route-common.js';
 
 /**
  * `ip route show table all`, `ip -6 route show table all`, `ip route get <addr>`, and busybox's
@@ -55,12 +55,53 @@ export function parseIpRouteText(text: string, family: Family): ParseResult<Rout
 }
 
 const DST = /^(default|[0-9a-fA-F.:]+(\/\d{1,3})?)$/;
-const FLAGS = new Set(['onlink', 'linkdown', 'pervasive', 'offload', 'trap', 'notify', 'dead', 'unresolved', 'rt_offload', 'rt_trap', 'rt_offload_failed']);
+const FLAGS = new Set([
+  'onlink',
+  'linkdown',
+  'pervasive',
+  'offload',
+  'trap',
+  'notify',
+  'dead',
+  'unresolved',
+  'rt_offload',
+  'rt_trap',
+  'rt_offload_failed',
+]);
 /** Keywords followed by one value that this parser does not keep. */
 const SKIP_ONE = new Set([
-  'uid', 'expires', 'error', 'tos', 'dsfield', 'realm', 'realms', 'nhid', 'weight', 'hoplimit', 'rtt', 'rttvar',
-  'window', 'cwnd', 'ssthresh', 'advmss', 'reordering', 'initcwnd', 'initrwnd', 'features', 'quickack', 'congctl',
-  'fastopen_no_cookie', 'rto_min', 'as', 'ttl-propagate', 'iif', 'oif', 'mark', 'pref', 'from', 'mtu',
+  'uid',
+  'expires',
+  'error',
+  'tos',
+  'dsfield',
+  'realm',
+  'realms',
+  'nhid',
+  'weight',
+  'hoplimit',
+  'rtt',
+  'rttvar',
+  'window',
+  'cwnd',
+  'ssthresh',
+  'advmss',
+  'reordering',
+  'initcwnd',
+  'initrwnd',
+  'features',
+  'quickack',
+  'congctl',
+  'fastopen_no_cookie',
+  'rto_min',
+  'as',
+  'ttl-propagate',
+  'iif',
+  'oif',
+  'mark',
+  'pref',
+  'from',
+  'mtu',
 ]);
 
 interface Attrs {
@@ -75,7 +116,16 @@ interface Attrs {
 }
 
 function readAttrs(t: string[]): Attrs {
-  const a: Attrs = { gateway: null, dev: null, table: null, protocol: null, scope: null, prefsrc: null, metric: null, flags: [] };
+  const a: Attrs = {
+    gateway: null,
+    dev: null,
+    table: null,
+    protocol: null,
+    scope: null,
+    prefsrc: null,
+    metric: null,
+    flags: [],
+  };
   for (let i = 0; i < t.length; i++) {
     const k = t[i] ?? '';
     const v = t[i + 1] ?? null;
@@ -90,13 +140,31 @@ function readAttrs(t: string[]): Attrs {
           i++;
         }
         break;
-      case 'dev': a.dev = v; i++; break;
-      case 'table': a.table = v; i++; break;
-      case 'proto': a.protocol = v; i++; break;
-      case 'scope': a.scope = v; i++; break;
-      case 'src': a.prefsrc = v; i++; break;
+      case 'dev':
+        a.dev = v;
+        i++;
+        break;
+      case 'table':
+        a.table = v;
+        i++;
+        break;
+      case 'proto':
+        a.protocol = v;
+        i++;
+        break;
+      case 'scope':
+        a.scope = v;
+        i++;
+        break;
+      case 'src':
+        a.prefsrc = v;
+        i++;
+        break;
       case 'metric':
-      case 'priority': a.metric = v !== null && /^\d+$/.test(v) ? Number(v) : null; i++; break;
+      case 'priority':
+        a.metric = v !== null && /^\d+$/.test(v) ? Number(v) : null;
+        i++;
+        break;
       default:
         if (FLAGS.has(k)) a.flags.push(k);
         else if (SKIP_ONE.has(k)) i += k === 'mtu' && v === 'lock' ? 2 : 1;

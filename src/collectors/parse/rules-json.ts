@@ -1,6 +1,6 @@
 import type { RoutingRule } from '../../snapshot/types.js';
 import { issue, type ParseIssue, type ParseResult } from './issue.js';
-import { entryText, num, parseJsonArray, str, type JsonObject } from './json.js';
+import { entryText, type JsonObject, num, parseJsonArray, str } from './json.js';
 import type { Family } from './route-common.js';
 
 /**
@@ -51,7 +51,10 @@ function ruleText(o: JsonObject): string {
   if (uidrange !== null) parts.push('uidrange', `${uidrange}-${str(o, 'uid_end') ?? uidrange}`);
   const ipproto = str(o, 'ipproto');
   if (ipproto !== null) parts.push('ipproto', ipproto);
-  for (const [key, word] of [['sport', 'sport'], ['dport', 'dport']] as const) {
+  for (const [key, word] of [
+    ['sport', 'sport'],
+    ['dport', 'dport'],
+  ] as const) {
     const v = num(o, key) ?? str(o, key);
     if (v !== null) parts.push(word, String(v));
   }

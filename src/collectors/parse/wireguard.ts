@@ -9,7 +9,8 @@ import { issue, numberedLines, type ParseIssue, type ParseResult } from './issue
  * The private key is dropped here and never stored; a preshared key becomes a boolean.
  */
 export function parseWgDump(text: string): ParseResult<WireguardDevice[]> {
-  const devices: { name: string; publicKey: string; listenPort: number; peers: WireguardDevice['peers'][number][] }[] = [];
+  const devices: { name: string; publicKey: string; listenPort: number; peers: WireguardDevice['peers'][number][] }[] =
+    [];
   const errors: ParseIssue[] = [];
   for (const { n, line } of numberedLines(text)) {
     const f = line.split('\t');
@@ -37,7 +38,9 @@ export function parseWgDump(text: string): ParseResult<WireguardDevice[]> {
         persistentKeepalive: keepalive === 'off' || !/^\d+$/.test(keepalive) ? null : Number(keepalive),
       });
     } else {
-      errors.push(issue(n, redactWgDump(line), `expected 5 (interface) or 9 (peer) tab-separated fields, got ${f.length}`));
+      errors.push(
+        issue(n, redactWgDump(line), `expected 5 (interface) or 9 (peer) tab-separated fields, got ${f.length}`),
+      );
     }
   }
   return { value: devices, errors };

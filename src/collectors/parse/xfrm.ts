@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { XfrmKey, XfrmPolicy, XfrmState } from '../../snapshot/types.js';
-import { hexGivenBack, isAddress, parseNumber, splitRecords, tokenize, type Token } from './xfrm-tokens.js';
+import { hexGivenBack, isAddress, parseNumber, splitRecords, type Token, tokenize } from './xfrm-tokens.js';
 
 export type ParseIssue = { line: number; text: string; message: string };
 
@@ -33,10 +33,13 @@ function splitGluedHex(hex: string, text: string, end: number): { key: string; b
 }
 
 export function redactXfrmStateText(text: string): string {
-  const once = text.replace(KEY_IN_TEXT, (m: string, kind: string, mid: string, hex: string, at: number, all: string) => {
-    const { key, back } = splitGluedHex(hex, all, at + m.length);
-    return `${kind}${mid}${redactedHex(key)}${back}`;
-  });
+  const once = text.replace(
+    KEY_IN_TEXT,
+    (m: string, kind: string, mid: string, hex: string, at: number, all: string) => {
+      const { key, back } = splitGluedHex(hex, all, at + m.length);
+      return `${kind}${mid}${redactedHex(key)}${back}`;
+    },
+  );
   return once.replace(LONG_HEX, (m: string, hex: string, at: number, all: string) => {
     const { key, back } = splitGluedHex(hex, all, at + m.length);
     return `${redactedHex(key)}${back}`;
@@ -88,7 +91,8 @@ function parseKey(kind: KeyKind, toks: readonly Token[], i: number, keepKeys: bo
   if (keyTok && /^0x[0-9a-f]*$/i.test(keyTok.text)) {
     present = true;
     const hex = keyTok.text.slice(2);
-    if (hex.length % 2 !== 0) throw new RecordError(`${kind} ${nameTok.text}: key has an odd number of hex digits`, keyTok.line);
+    if (hex.length % 2 !== 0)
+      throw new RecordError(`${kind} ${nameTok.text}: key has an odd number of hex digits`, keyTok.line);
     bytes = Buffer.from(hex, 'hex');
     next = i + 3;
   }
@@ -99,7 +103,10 @@ function parseKey(kind: KeyKind, toks: readonly Token[], i: number, keepKeys: bo
   if (kind === 'aead' || kind === 'auth-trunc') {
     const n = parseNumber(toks[next]?.text);
     if (n === null) {
-      throw new RecordError(`${kind} ${nameTok.text}: missing ${kind === 'aead' ? 'ICV' : 'truncation'} length in bits`, at);
+      throw new RecordError(
+        `${kind} ${nameTok.text}: missing ${kind === 'aead' ? 'ICV' : 'truncation'} length in bits`,
+        at,
+      );
     }
     icvBits = n;
     next += 1;
@@ -118,7 +125,8 @@ function parseStateRecord(toks: readonly Token[], keepKeys: boolean): XfrmState 
   const src = toks[1]?.text;
   const at = toks[0]!.line;
   if (!isAddress(src)) throw new RecordError(`"src" is not followed by an address`, at);
-  if (toks[2]?.text !== 'dst' || !isAddress(toks[3]?.text)) throw new RecordError(`expected "dst <address>" after "src ${src}"`, at);
+  if (toks[2]?.text !== 'dst' || !isAddress(toks[3]?.text))
+    throw new RecordError(`expected "dst <address>" after "src ${src}"`, at);
   const dst = toks[3]!.text;
   let proto: string | null = null;
   let spi: number | null = null;
@@ -203,7 +211,10 @@ function parseStateRecord(toks: readonly Token[], keepKeys: boolean): XfrmState 
   return { src, dst, proto, spi, reqid, mode, aead, enc, auth, encap, selector };
 }
 
-export function parseXfrmState(text: string, opts: { keepKeys: boolean }): { states: XfrmState[]; errors: ParseIssue[] } {
+export function parseXfrmState(
+  text: string,
+  opts: { keepKeys: boolean },
+): { states: XfrmState[]; errors: ParseIssue[] } {
   const lines = lineTexts(text);
   const { leading, records } = splitRecords(tokenize(text));
   const errors = strayLines(leading, lines, true);
@@ -258,7 +269,8 @@ function parsePolicyRecord(toks: readonly Token[]): XfrmPolicy | null {
   const at = toks[0]!.line;
   const src = toks[1]?.text;
   if (!isAddress(src)) throw new RecordError('"src" is not followed by an address or prefix', at);
-  if (toks[2]?.text !== 'dst' || !isAddress(toks[3]?.text)) throw new RecordError(`expected "dst <prefix>" after "src ${src}"`, at);
+  if (toks[2]?.text !== 'dst' || !isAddress(toks[3]?.text))
+    throw new RecordError(`expected "dst <prefix>" after "src ${src}"`, at);
   const dst = toks[3]!.text;
   let dir: XfrmPolicy['dir'] | null = null;
   let priority = 0;
@@ -270,7 +282,8 @@ function parsePolicyRecord(toks: readonly Token[]): XfrmPolicy | null {
     if (t.text === 'socket') return null;
     if (t.text === 'dir') {
       const d = toks[i + 1]?.text;
-      if (d !== 'in' && d !== 'out' && d !== 'fwd') throw new RecordError(`dir "${d ?? ''}" is not in, out or fwd`, t.line);
+      if (d !== 'in' && d !== 'out' && d !== 'fwd')
+        throw new RecordError(`dir "${d ?? ''}" is not in, out or fwd`, t.line);
       dir = d;
       i += 2;
     } else if (t.text === 'priority') {

@@ -1,11 +1,12 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
 import { parseXfrmPolicy, parseXfrmState, redactXfrmStateText } from '../../../src/collectors/parse/xfrm.js';
 
-const fx = (name: string): string => readFileSync(new URL(`../../../../fixtures/xfrm/${name}`, import.meta.url), 'utf8');
+const fx = (name: string): string =>
+  readFileSync(new URL(`../../../../fixtures/xfrm/${name}`, import.meta.url), 'utf8');
 const digest = (hex: string): string => createHash('sha256').update(Buffer.from(hex, 'hex')).digest('hex').slice(0, 16);
 
 test('seed 000: collapsed `ip x s` of a flannel IPsec cluster gives all 8 SAs with their GCM keys', () => {
@@ -42,7 +43,7 @@ test('iproute2 6.x layout: GCM with NAT-T encap, CBC with auth-trunc, IPv6 trans
   const { states, errors } = parseXfrmState(fx('state-iproute2-6-handwritten.txt'), { keepKeys: true });
   assert.deepEqual(errors, []);
   assert.equal(states.length, 3);
-  const [gcm, cbc, v6] = states as [typeof states[0], typeof states[0], typeof states[0]];
+  const [gcm, cbc, v6] = states as [(typeof states)[0], (typeof states)[0], (typeof states)[0]];
   assert.deepEqual(gcm.encap, { type: 'espinudp', sport: 4500, dport: 4500 });
   assert.deepEqual(gcm.selector, { src: '0.0.0.0/0', dst: '0.0.0.0/0' });
   assert.equal(cbc.enc?.name, 'cbc(aes)');
@@ -81,8 +82,14 @@ test('malformed records yield issues naming the line, never a throw, and never q
     'src 10.0.0.3 dst 10.0.0.4 proto esp spi 0x12 reqid 1 mode tunnel',
   ].join('\n');
   const { states, errors } = parseXfrmState(text, { keepKeys: false });
-  assert.deepEqual(states.map((s) => s.spi), [0x12]);
-  assert.deepEqual(errors.map((e) => e.line), [2, 6, 7, 10]);
+  assert.deepEqual(
+    states.map((s) => s.spi),
+    [0x12],
+  );
+  assert.deepEqual(
+    errors.map((e) => e.line),
+    [2, 6, 7, 10],
+  );
   assert.match(errors[0]!.message, /spi "0xzz"/);
   assert.match(errors[1]!.message, /odd number of hex digits/);
   assert.match(errors[3]!.message, /truncation length/);
@@ -105,13 +112,19 @@ test('redactXfrmStateText replaces every key with its digest and keeps everythin
   // Redacted text still parses to the same SAs and digests, so snapshots can be re-parsed.
   const again = parseXfrmState(red, { keepKeys: false });
   assert.deepEqual(again.errors, []);
-  assert.deepEqual(again.states.map((s) => s.aead?.digest ?? s.enc?.digest), parsed.map((s) => s.aead?.digest ?? s.enc?.digest));
+  assert.deepEqual(
+    again.states.map((s) => s.aead?.digest ?? s.enc?.digest),
+    parsed.map((s) => s.aead?.digest ?? s.enc?.digest),
+  );
 });
 
-test('seed 000: collapsed `ip x p` gives flannel\'s fwd/in/out policies with reqid 11 templates', () => {
+test("seed 000: collapsed `ip x p` gives flannel's fwd/in/out policies with reqid 11 templates", () => {
   const { policies, errors } = parseXfrmPolicy(fx('seed-000-policy-collapsed.txt'));
   assert.deepEqual(errors, []);
-  assert.deepEqual(policies.map((p) => p.dir), ['fwd', 'in', 'out', 'fwd', 'in', 'out']);
+  assert.deepEqual(
+    policies.map((p) => p.dir),
+    ['fwd', 'in', 'out', 'fwd', 'in', 'out'],
+  );
   assert.deepEqual(policies[2], {
     src: '10.244.2.0/24',
     dst: '10.244.1.0/24',
@@ -141,15 +154,59 @@ test('live: policies added in a fresh netns parse back exactly (real kernel, rea
   execFileSync('ip', ['netns', 'add', ns]);
   t.after(() => spawnSync('ip', ['netns', 'del', ns]));
   const ip = (...a: string[]): string => execFileSync('ip', ['-n', ns, ...a], { encoding: 'utf8' });
-  ip('xfrm', 'policy', 'add', 'src', '10.244.1.0/24', 'dst', '10.244.2.0/24', 'dir', 'out',
-    'tmpl', 'src', '192.168.56.11', 'dst', '192.168.56.12', 'proto', 'esp', 'reqid', '11', 'mode', 'tunnel');
-  ip('xfrm', 'policy', 'add', 'src', '10.244.2.0/24', 'dst', '10.244.1.0/24', 'dir', 'in', 'priority', '7',
-    'tmpl', 'src', '192.168.56.12', 'dst', '192.168.56.11', 'proto', 'esp', 'reqid', '11', 'mode', 'tunnel');
+  ip(
+    'xfrm',
+    'policy',
+    'add',
+    'src',
+    '10.244.1.0/24',
+    'dst',
+    '10.244.2.0/24',
+    'dir',
+    'out',
+    'tmpl',
+    'src',
+    '192.168.56.11',
+    'dst',
+    '192.168.56.12',
+    'proto',
+    'esp',
+    'reqid',
+    '11',
+    'mode',
+    'tunnel',
+  );
+  ip(
+    'xfrm',
+    'policy',
+    'add',
+    'src',
+    '10.244.2.0/24',
+    'dst',
+    '10.244.1.0/24',
+    'dir',
+    'in',
+    'priority',
+    '7',
+    'tmpl',
+    'src',
+    '192.168.56.12',
+    'dst',
+    '192.168.56.11',
+    'proto',
+    'esp',
+    'reqid',
+    '11',
+    'mode',
+    'tunnel',
+  );
   const { policies, errors } = parseXfrmPolicy(ip('xfrm', 'policy'));
   assert.deepEqual(errors, []);
   const byDir = Object.fromEntries(policies.map((p) => [p.dir, p]));
   assert.equal(byDir.in?.priority, 7);
-  assert.deepEqual(byDir.out?.templates, [{ src: '192.168.56.11', dst: '192.168.56.12', proto: 'esp', reqid: 11, mode: 'tunnel' }]);
+  assert.deepEqual(byDir.out?.templates, [
+    { src: '192.168.56.11', dst: '192.168.56.12', proto: 'esp', reqid: 11, mode: 'tunnel' },
+  ]);
 });
 
 test('live: an SA added in a fresh netns parses back (skipped where the kernel lacks ESP)', (t) => {
@@ -157,8 +214,33 @@ test('live: an SA added in a fresh netns parses back (skipped where the kernel l
   execFileSync('ip', ['netns', 'add', ns]);
   t.after(() => spawnSync('ip', ['netns', 'del', ns]));
   const key = '0x' + '11'.repeat(20);
-  const add = spawnSync('ip', ['-n', ns, 'xfrm', 'state', 'add', 'src', '10.1.0.1', 'dst', '10.1.0.2', 'proto', 'esp',
-    'spi', '0x1234', 'reqid', '11', 'mode', 'tunnel', 'aead', 'rfc4106(gcm(aes))', key, '128'], { encoding: 'utf8' });
+  const add = spawnSync(
+    'ip',
+    [
+      '-n',
+      ns,
+      'xfrm',
+      'state',
+      'add',
+      'src',
+      '10.1.0.1',
+      'dst',
+      '10.1.0.2',
+      'proto',
+      'esp',
+      'spi',
+      '0x1234',
+      'reqid',
+      '11',
+      'mode',
+      'tunnel',
+      'aead',
+      'rfc4106(gcm(aes))',
+      key,
+      '128',
+    ],
+    { encoding: 'utf8' },
+  );
   if (add.status !== 0) {
     t.skip(`kernel refused the SA: ${add.stderr.trim()}`);
     return;
@@ -185,5 +267,8 @@ test('collapsed CBC records: a key glued to `encap`/`anti-replay` gives the hex 
   // And after redaction the same text still parses, with the digests kept.
   const red = parseXfrmState(redactXfrmStateText(text), { keepKeys: true });
   assert.deepEqual(red.errors, []);
-  assert.deepEqual(red.states.map((s) => [s.enc?.digest, s.enc?.hex, s.encap]), states.map((s) => [s.enc?.digest, undefined, s.encap]));
+  assert.deepEqual(
+    red.states.map((s) => [s.enc?.digest, s.enc?.hex, s.encap]),
+    states.map((s) => [s.enc?.digest, undefined, s.encap]),
+  );
 });
