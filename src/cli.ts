@@ -28,11 +28,10 @@ registerCapture(program);
 registerCleanup(program);
 registerComplete(program);
 
-try {
-  await program.parseAsync(process.argv);
-} catch (e) {
+// No top-level await: the release bundle is CommonJS (scripts/bundle.mjs).
+program.parseAsync(process.argv).catch((e: unknown) => {
   process.exitCode = exitFor(e);
-}
+});
 
 function exitFor(e: unknown): number {
   if (e instanceof CommanderError) {

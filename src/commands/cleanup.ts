@@ -2,9 +2,7 @@
 import { type Command, Option } from 'commander';
 import { deleteLeftoverHelperPods, HELPER_SELECTOR } from '../collectors/helper-pods.js';
 import { EXIT, UserError } from '../errors.js';
-import { KubeClient } from '../kube/client.js';
 import { KubeAccessError } from '../kube/errors.js';
-import { loadKubeConfig } from '../kube/kubeconfig.js';
 import { parseDuration } from './cluster-options.js';
 
 interface CleanupOptions {
@@ -35,6 +33,11 @@ those nodes as failed). They also stop by themselves after --helper-deadline (ac
 removes them at once, e.g. after kubectl-flannel was killed with SIGKILL.`,
     )
     .action(async (opts: CleanupOptions) => {
+      // Loaded on use, not at start: the Kubernetes client and ink are most of the start-up time (bench/startup.sh).
+      const [{ KubeClient }, { loadKubeConfig }] = await Promise.all([
+        import('../kube/client.js'),
+        import('../kube/kubeconfig.js'),
+      ]);
       const cfg = loadKubeConfig({ kubeconfig: opts.kubeconfig, context: opts.context });
       const client = new KubeClient(cfg.kc, opts.requestTimeout);
       let result: Awaited<ReturnType<typeof deleteLeftoverHelperPods>>;

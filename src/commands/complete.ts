@@ -8,8 +8,6 @@
  * here; --context comes from the kubeconfig and --node from the cluster (bounded to 3 s).
  */
 import type { Command, Option } from 'commander';
-import { KubeClient } from '../kube/client.js';
-import { loadKubeConfig, readKubeConfigFiles } from '../kube/kubeconfig.js';
 
 const NO_FILE = 4;
 const DEFAULT = 0;
@@ -37,6 +35,11 @@ function optionValue(args: readonly string[], names: readonly string[]): string 
 async function valuesFor(flag: string, args: readonly string[]): Promise<string[]> {
   const kube = { kubeconfig: optionValue(args, ['--kubeconfig']), context: optionValue(args, ['--context']) };
   try {
+    // Loaded on use, not at start: the Kubernetes client and ink are most of the start-up time (bench/startup.sh).
+    const [{ KubeClient }, { loadKubeConfig, readKubeConfigFiles }] = await Promise.all([
+      import('../kube/client.js'),
+      import('../kube/kubeconfig.js'),
+    ]);
     if (flag === '--context')
       return readKubeConfigFiles({ kubeconfig: kube.kubeconfig })
         .kc.getContexts()
