@@ -11,6 +11,7 @@ import { liveSnapshot } from './commands/cluster-options.js';
 import { registerComplete } from './commands/complete.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerTrace } from './commands/trace.js';
+import { registerVersion } from './commands/version.js';
 import { EXIT, UserError } from './errors.js';
 import { VERSION } from './version.js';
 
@@ -27,6 +28,7 @@ registerChecks(program);
 registerCapture(program);
 registerCleanup(program);
 registerComplete(program);
+registerVersion(program);
 
 // No top-level await: the release bundle is CommonJS (scripts/bundle.mjs).
 program.parseAsync(process.argv).catch((e: unknown) => {

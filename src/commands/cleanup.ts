@@ -4,6 +4,7 @@ import { deleteLeftoverHelperPods, HELPER_SELECTOR } from '../collectors/helper-
 import { EXIT, UserError } from '../errors.js';
 import { KubeAccessError } from '../kube/errors.js';
 import { parseDuration } from './cluster-options.js';
+import { addExitCodes, CLUSTER_UNREACHABLE } from './exit-codes.js';
 
 interface CleanupOptions {
   kubeconfig?: string;
@@ -13,8 +14,9 @@ interface CleanupOptions {
 }
 
 export function registerCleanup(program: Command): Command {
-  return program
-    .command('cleanup')
+  const cmd = program.command('cleanup');
+  addExitCodes(cmd, [[EXIT.ok, 'every leftover helper pod was deleted (or there was none)'], CLUSTER_UNREACHABLE]);
+  return cmd
     .description('Delete helper pods left behind by an interrupted or killed run')
     .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
     .option('--context <name>', 'kubeconfig context to use')
