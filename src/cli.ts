@@ -10,6 +10,7 @@ import { registerCleanup } from './commands/cleanup.js';
 import { liveSnapshot } from './commands/cluster-options.js';
 import { registerComplete } from './commands/complete.js';
 import { registerDoctor } from './commands/doctor.js';
+import { addExitCodes, CLUSTER_UNREACHABLE } from './commands/exit-codes.js';
 import { registerTrace } from './commands/trace.js';
 import { registerVersion } from './commands/version.js';
 import { EXIT, UserError } from './errors.js';
@@ -29,6 +30,12 @@ registerCapture(program);
 registerCleanup(program);
 registerComplete(program);
 registerVersion(program);
+addExitCodes(program, [
+  [EXIT.ok, 'success; doctor: no problem found'],
+  [EXIT.warnings, 'doctor: warnings found, with --fail-on warning'],
+  [EXIT.errors, 'doctor: errors found; trace: a hop breaks'],
+  CLUSTER_UNREACHABLE,
+]).addHelpText('after', "Each command's --help lists the codes it can end with.");
 
 // No top-level await: the release bundle is CommonJS (scripts/bundle.mjs).
 program.parseAsync(process.argv).catch((e: unknown) => {
