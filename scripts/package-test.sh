@@ -177,6 +177,29 @@ elif [ -z "$skip_kubectl" ]; then
   bad "an archive for linux/$host_arch was installed"
 fi
 
+# --- the linux/arm64 executable, under qemu's user-mode emulation (scripts/setup.sh installs it) -----------------
+kr=${krew_root[linux-arm64]:-}
+if [ "$host_arch" = amd64 ] && [ -n "$kr" ]; then
+  exe=$kr/store/flannel/$tag/kubectl-flannel
+  qemu=$(command -v qemu-aarch64 || true)
+  arm=(env -i HOME="$work" PATH=/nonexistent "$qemu" -L /usr/aarch64-linux-gnu "$exe")
+  if [ -z "$qemu" ] || [ ! -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ]; then
+    bad "linux/arm64 executable runs" "qemu-aarch64 or arm64's libc missing (scripts/setup.sh installs them)"
+  else
+    if expect "linux/arm64: version --client" 0 "${arm[@]}" version --client; then
+      grep -q "^kubectl-flannel $version (Node [0-9.]*, linux/arm64)$" <<<"$out" \
+        && ok "linux/arm64 executable (krew-installed, under qemu-aarch64): version --client says linux/arm64" \
+        || bad "linux/arm64: version --client" "$out"
+    fi
+    if expect "linux/arm64: doctor --example" 2 "${arm[@]}" doctor --example -o json; then
+      [ "$out" = "$want" ] && ok "linux/arm64 executable: doctor --example gives the source tree's report" \
+        || bad "linux/arm64: doctor --example" "report differs"
+    fi
+  fi
+elif [ -z "$skip_kubectl" ]; then
+  bad "an archive for linux/arm64 was installed"
+fi
+
 # --- the npm package -----------------------------------------------------------------------------------------
 if scripts/pack.sh > "$work/pack.log" 2>&1; then
   tgz=$root/dist/npm/kubectl-flannel-$version.tgz
