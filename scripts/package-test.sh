@@ -128,6 +128,13 @@ if [ -n "$kr" ]; then
       ok "kubectl flannel doctor --example: exit 2, the same report as bin/kubectl-flannel (5 errors)"
     else bad "kubectl flannel doctor --example" "report differs from bin/kubectl-flannel's"; fi
   fi
+  # ESP decryption on worker threads: a worker cannot load a file out of the executable, so it gets its code as text.
+  if expect "kubectl flannel capture --decrypt-esp --threads 2" 0 user kubectl flannel capture -r fixtures/pcap/esp-mix.pcap \
+    --xfrm-state fixtures/pcap/esp-mix.xfrm-state.txt --decrypt-esp --threads 2 -w "$work/esp.pcap"; then
+    cmp -s "$work/esp.pcap" fixtures/pcap/esp-mix.decrypted.pcap \
+      && ok "kubectl flannel capture --decrypt-esp --threads 2: byte for byte fixtures/pcap/esp-mix.decrypted.pcap" \
+      || bad "kubectl flannel capture --decrypt-esp --threads 2" "output differs from esp-mix.decrypted.pcap"
+  fi
   # Completion: kubectl runs kubectl_complete-flannel from PATH (the helper itself is a sh script).
   mkdir -p "$work/completion" && ln -s "$kr/store/flannel/$tag/kubectl_complete-flannel" "$work/completion/"
   if expect "kubectl __complete flannel do" 0 env -i HOME="$work" PATH="$upath:$work/completion:/usr/bin:/bin" \
