@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Start-up time of kubectl-flannel as shipped against how it ran before (bin/kubectl-flannel: the pinned Node
 # loading dist/src module by module). N runs each (default 21), interleaved so load on the machine hits every
-# variant alike; prints median, min and p90 in ms, and the ratio of medians against bin/kubectl-flannel.
+# variant alike. Prints, in ms, the median and min of wall time and the median CPU time (user + sys: what the
+# process itself costs, which other jobs on a shared machine barely change), and the ratio of wall medians
+# against the first line.
 #   bench/startup.sh [N]        (builds the bundle and a linux-amd64 single executable first)
 #   KFL_BENCH_BASELINE=DIR      also time DIR/bin/kubectl-flannel: an older checkout, built (e.g. before lazy loading)
 set -euo pipefail
@@ -21,23 +23,30 @@ if [ -n "${KFL_BENCH_BASELINE:-}" ]; then
   cmds=("$KFL_BENCH_BASELINE/bin/kubectl-flannel" "${cmds[@]}")
 fi
 floor=$((${#cmds[@]} - 1))
-ms() { local t0 t1; t0=$(date +%s%N); "$@" >/dev/null 2>&1 || true; t1=$(date +%s%N); echo $(( (t1 - t0) / 1000000 )); }
+# run CMD...: prints "wall_ms cpu_ms" (bash's time: real, and user + sys of the command and its children).
+run() {
+  local TIMEFORMAT='%3R %3U %3S' t
+  t=$({ time "$@" >/dev/null 2>&1; } 2>&1 || true)
+  awk '{ printf "%d %d\n", $1 * 1000, ($2 + $3) * 1000 }' <<<"$t"
+}
+median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)], a[1] }'; }
 for args in "--help" "doctor --from fixtures/example/broken-vxlan.json"; do
-  declare -A times=()
+  declare -A wall=() cpu=()
   for ((i = 0; i < N; i++)); do
     for k in "${!cmds[@]}"; do
-      if [ "$k" = "$floor" ]; then times[$k]+="$(ms $node -e 0) "; continue; fi
       # shellcheck disable=SC2086  # the command and its arguments are meant to split
-      times[$k]+="$(ms ${cmds[$k]} $args) "
+      if [ "$k" = "$floor" ]; then read -r w c < <(run ${cmds[$k]}); else read -r w c < <(run ${cmds[$k]} $args); fi
+      wall[$k]+="$w " cpu[$k]+="$c "
     done
   done
-  echo "kubectl-flannel $args: $N runs each, ms (load average $(cut -d' ' -f1 /proc/loadavg))"
+  echo "kubectl-flannel $args: $N runs each, ms (load average $(cut -d' ' -f1 /proc/loadavg), $(nproc) cores)"
   base=""
   for k in "${!cmds[@]}"; do
-    read -r med min p90 < <(tr ' ' '\n' <<<"${times[$k]}" | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)], a[1], a[int(NR*0.9+0.5)]}')
-    [ -z "$base" ] && base=$med
-    printf '  %-36s median %5d  min %5d  p90 %5d  %s\n' "${names[$k]}" "$med" "$min" "$p90" \
-      "$(awk -v b="$base" -v m="$med" 'BEGIN { if (m > 0) printf "(%.1fx faster than the first line)", b / m }')"
+    read -r wmed wmin < <(tr ' ' '\n' <<<"${wall[$k]}" | grep . | median)
+    read -r cmed _ < <(tr ' ' '\n' <<<"${cpu[$k]}" | grep . | median)
+    [ -z "$base" ] && base=$wmed
+    printf '  %-40s wall median %5d  min %5d   cpu median %4d  %s\n' "${names[$k]}" "$wmed" "$wmin" "$cmed" \
+      "$(awk -v b="$base" -v m="$wmed" 'BEGIN { if (m > 0) printf "(%.1fx)", b / m }')"
   done
-  unset times
+  unset wall cpu
 done
