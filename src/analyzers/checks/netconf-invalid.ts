@@ -1,6 +1,6 @@
 import { defineCheck } from '../check.js';
 
-const DUAL_STACK_BACKENDS = new Set(['vxlan', 'host-gw', 'wireguard']);
+const DUAL_STACK_BACKENDS: ReadonlySet<string> = new Set(['vxlan', 'host-gw', 'wireguard']);
 
 export default defineCheck({
   id: 'netconf-invalid',
