@@ -128,3 +128,35 @@ test('the rule catches an upward import, a command importing a command, and a mu
     'src/render/progress.tsx → src/collectors/host.ts (render may not import collectors)',
   ]);
 });
+/**
+ * Module-level state that a check could write: `let`/`var`, a Map/Set/WeakMap/WeakSet not typed read-only, a
+ * regex with the g or y flag (its lastIndex carries over). The runner hands checks their context instead.
+ */
+function moduleState(text: string): string[] {
+  const lines = text.split('\n');
+  return lines.filter((l) => {
+    if (/^(export )?(let|var) /.test(l)) return true;
+    const collection = /^(export )?const \w+\s*(?::\s*([^=]+))?=\s*new (Weak)?(Map|Set)\b/.exec(l);
+    if (collection && !collection[2]?.trim().startsWith('Readonly')) return true;
+    return /^(export )?const \w+[^=]*=\s*\/.*\/[a-z]*[gy][a-z]*;?$/.test(l);
+  });
+}
+
+test('src/analyzers keeps no module-level mutable state', () => {
+  const found: string[] = [];
+  for (const [path, text] of sourceFiles())
+    if (layerOf(path) === 'analyzers') for (const l of moduleState(text)) found.push(`src/${path}: ${l}`);
+  assert.deepEqual(found, []);
+  assert.deepEqual(
+    moduleState(
+      [
+        'const cache = new WeakMap<Model, X>();',
+        'let n = 0;',
+        'const RE = /a/g;',
+        "const OK: ReadonlySet<string> = new Set(['a']);",
+        'const R = /a/i;',
+      ].join('\n'),
+    ),
+    ['const cache = new WeakMap<Model, X>();', 'let n = 0;', 'const RE = /a/g;'],
+  );
+});

@@ -15,7 +15,7 @@ export default defineCheck({
     fix: 'Edit the ConfigMap (kubectl -n kube-flannel edit cm kube-flannel-cfg), then restart the flannel pods: kubectl -n kube-flannel rollout restart ds/kube-flannel-ds.',
   },
   scope: 'cluster',
-  run(model, report) {
+  run({ model }, report) {
     const f = model.snapshot.cluster.flannel;
     if (f.status !== 'ok') return;
     const nc = f.data.netConf;
