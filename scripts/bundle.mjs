@@ -75,7 +75,12 @@ export async function initYoga() {
 
 // import.meta is empty in CommonJS. These are its only uses, each harmless: dist/src's own file lookups sit in
 // branches the defines make dead, and yoga's emscripten loader reads it only to find a .wasm it has inline.
-const IMPORT_META_OK = [/^dist\/src\/version\.js$/, /^dist\/src\/capture\/esp\/parallel\.js$/, /yoga-wasm-base64-esm\.js$/];
+const IMPORT_META_OK = [
+  /^dist\/src\/version\.js$/,
+  /^dist\/src\/snapshot\/example\.js$/,
+  /^dist\/src\/capture\/esp\/parallel\.js$/,
+  /yoga-wasm-base64-esm\.js$/,
+];
 function checkWarnings(warnings) {
   const bad = warnings.filter(
     (w) => !(w.id === 'empty-import-meta' && IMPORT_META_OK.some((re) => re.test(w.location?.file ?? ''))),
@@ -118,7 +123,12 @@ const common = {
   legalComments: 'none',
   // Warnings are checked below (checkWarnings) rather than printed.
   logLevel: 'error',
-  define: { 'process.env.NODE_ENV': '"production"', KUBECTL_FLANNEL_VERSION: JSON.stringify(version) },
+  define: {
+    'process.env.NODE_ENV': '"production"',
+    KUBECTL_FLANNEL_VERSION: JSON.stringify(version),
+    // doctor --example's snapshot (src/snapshot/example.ts), as text: parsed only when asked for.
+    KUBECTL_FLANNEL_EXAMPLE: JSON.stringify(await readFile(join(root, 'fixtures/example/broken-vxlan.json'), 'utf8')),
+  },
   plugins,
 };
 

@@ -1,5 +1,6 @@
 /** `kubectl flannel checks`: the check catalog, as a table, JSON, or the Markdown of docs/checks.md. */
 import { type Command, Option } from 'commander';
+import { table } from 'table';
 import { CHECKS } from '../analyzers/index.js';
 import { EXIT } from '../errors.js';
 import { checksMarkdown } from '../render/checks-doc.js';
@@ -13,7 +14,7 @@ export function registerChecks(program: Command): Command {
     .addOption(
       new Option('-o, --output <format>', 'output format').choices(['text', 'json', 'markdown']).default('text'),
     )
-    .action(async (opts: { output: 'text' | 'json' | 'markdown' }) => {
+    .action((opts: { output: 'text' | 'json' | 'markdown' }) => {
       if (opts.output === 'json') {
         process.stdout.write(
           JSON.stringify(
@@ -32,8 +33,6 @@ export function registerChecks(program: Command): Command {
       } else if (opts.output === 'markdown') {
         process.stdout.write(checksMarkdown());
       } else {
-        // Loaded on use: table's schema validators cost ~20 ms of every start otherwise (bench/startup.sh).
-        const { table } = await import('table');
         process.stdout.write(
           table([['ID', 'Severity', 'Title'], ...CHECKS.map((c) => [c.id, c.severity, c.title])], {
             columns: { 2: { width: 70, wrapWord: true } },
