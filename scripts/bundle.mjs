@@ -3,7 +3,7 @@
 // the main script of the single executable (scripts/sea.sh) and the whole npm package (scripts/pack.sh).
 // CommonJS because Node 24's single executables run only a CommonJS main script, and only a CommonJS main
 // gets a V8 code cache (useCodeCache), which is what makes `--help` start fast (bench/startup.sh).
-// CommonJS has no top-level await, and three dependencies use it; each is dealt with below, and the build
+// CommonJS has no top-level await, which ink and yoga-layout use; each is dealt with below, and the build
 // fails if a pinned dependency changes so that the patterns are no longer found.
 //   node scripts/bundle.mjs            (run after tsc)
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
@@ -17,7 +17,7 @@ const out = join(root, 'dist/bundle');
 const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8'));
 const require = createRequire(join(root, 'package.json'));
 
-/** Replaces each `from` in a file once; a pattern that is missing fails the build instead of shipping a broken bundle. */
+/** Replaces every `from` in a file; a pattern that is missing fails the build instead of shipping a broken bundle. */
 function patch(text, file, pairs) {
   for (const [from, to] of pairs) {
     if (!text.includes(from)) throw new Error(`bundle: ${file} no longer contains ${JSON.stringify(from)}`);

@@ -159,6 +159,13 @@ if [ -n "$kr" ]; then
           && ok "kubectl flannel doctor on the healthy lab: exit 0, no problems, 3/3 nodes" \
           || bad "kubectl flannel doctor on the healthy lab" "$out"
       fi
+      # On a terminal the progress view is ink's (React, yoga's WebAssembly): under a pseudo-terminal (script).
+      if expect "kubectl flannel doctor on a terminal" 0 env -i HOME="$work" PATH="$upath" TERM=xterm-256color \
+        /usr/bin/script -qec "kubectl flannel doctor --kubeconfig $kc" /dev/null; then
+        grep -q 'nodes 3/3 done' <<<"$out" && grep -q 'No problems found' <<<"$out" \
+          && ok "kubectl flannel doctor on a terminal: ink's live view (nodes 3/3 done), then the report" \
+          || bad "kubectl flannel doctor on a terminal" "no ink view in: $(tr -d '\033' <<<"$out" | tail -c 300)"
+      fi
       if expect "kubectl flannel version on the lab" 0 user kubectl flannel version --kubeconfig "$kc" -o json; then
         got=$("$node_bin" -e 'const f=JSON.parse(process.argv[1]).flannel; process.stdout.write([f.packaging,f.version,f.daemonSet].join(" "))' "$out")
         [ "$got" = "kube-flannel v$FLANNEL_VERSION kube-flannel/kube-flannel-ds" ] \
