@@ -6,6 +6,7 @@ import { buildReport, type DoctorReport } from '../render/report.js';
 import { renderJSON, renderYAML } from '../render/structured.js';
 import { styleFor } from '../render/style.js';
 import { renderText } from '../render/text.js';
+import { guardSnapshot } from '../collectors/parse/redact/guard.js';
 import { readSnapshot, writeSnapshot } from '../snapshot/io.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { addClusterOptions } from './cluster-options.js';
@@ -62,7 +63,9 @@ Examples:
     )
     .action(async (opts: DoctorOptions, self: Command) => {
       const snapshot = await obtainSnapshot(opts.from, self, live);
-      if (opts.save) await writeSnapshot(opts.save, snapshot);
+      // Keys stay in a saved file only when this run was asked for them (--decrypt-esp).
+      if (opts.save)
+        await writeSnapshot(opts.save, guardSnapshot(snapshot, { keepXfrmKeys: snapshot.source.keysIncluded }));
       const result = analyze(snapshot, { only: opts.check, skip: opts.skip });
       const report = buildReport(snapshot, result);
       process.stdout.write(render(report, opts));

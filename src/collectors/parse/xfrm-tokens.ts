@@ -15,7 +15,7 @@ export interface Token {
   readonly lineStart: boolean;
 }
 
-const KEYWORDS = [
+export const KEYWORDS = [
   'src',
   'dst',
   'proto',
@@ -66,7 +66,7 @@ export function hexGivenBack(hex: string, following: string): number {
   return 0;
 }
 
-const VALUE_WORDS = new Set([
+export const VALUE_WORDS = new Set([
   // modes
   'tunnel',
   'transport',
