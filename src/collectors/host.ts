@@ -248,7 +248,10 @@ async function collectXfrm(
     return { value: r.policies, errors: r.errors };
   };
   return {
-    xfrmStates: state.status !== 'ok' ? state : parsed(states(state.data), where(XFRM_STATE), (t) => redactMessage(XFRM_STATE.id, t)),
+    xfrmStates:
+      state.status !== 'ok'
+        ? state
+        : parsed(states(state.data), where(XFRM_STATE), (t) => redactMessage(XFRM_STATE.id, t)),
     xfrmPolicies: policy.status !== 'ok' ? policy : parsed(policies(policy.data), where(XFRM_POLICY)),
   };
 }

@@ -1,12 +1,12 @@
 /** `kubectl flannel doctor`: obtain a snapshot, analyse it, render the findings, exit by severity. */
 import { type Command, Option } from 'commander';
 import { analyze } from '../analyzers/run.js';
+import { guardSnapshot } from '../collectors/parse/redact/guard.js';
 import { EXIT, type ExitCode, UserError } from '../errors.js';
 import { buildReport, type DoctorReport } from '../render/report.js';
 import { renderJSON, renderYAML } from '../render/structured.js';
 import { styleFor } from '../render/style.js';
 import { renderText } from '../render/text.js';
-import { guardSnapshot } from '../collectors/parse/redact/guard.js';
 import { readSnapshot, writeSnapshot } from '../snapshot/io.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { addClusterOptions } from './cluster-options.js';

@@ -4,6 +4,7 @@ import { parseNetConf } from '../../src/collectors/parse/netconf.js';
 import { redactNetConf } from '../../src/collectors/parse/redact/netconf.js';
 
 const redactNetConfRaw = (t: string): string => redactNetConf(t).text;
+
 import type { NetConf } from '../../src/snapshot/types.js';
 
 function ok(text: string): NetConf {

@@ -48,7 +48,8 @@ function jsonType(v: unknown): string {
 
 function typeError(path: string, want: string, v: unknown): NetConfError {
   // A secret of the wrong type is still a secret: name its type only.
-  if (/(^|\.)(psk|accesskeysecret)$/.test(goFold(path))) return new NetConfError(`${path} must be ${want}, got ${jsonType(v)}`);
+  if (/(^|\.)(psk|accesskeysecret)$/.test(goFold(path)))
+    return new NetConfError(`${path} must be ${want}, got ${jsonType(v)}`);
   return new NetConfError(`${path} must be ${want}, got ${jsonType(v)} ${JSON.stringify(v)}`);
 }
 

@@ -73,7 +73,7 @@ function safeString(shape: Shape | undefined, v: string): boolean {
     case 'path':
       return /^\/[A-Za-z0-9_./-]{0,255}$/.test(v) || /^__[A-Z_]+__$/.test(v);
     case 'address':
-      return /^[0-9A-Fa-f.:]{2,45}(\/\d{1,3})?$/.test(v) && /[.:]/.test(v);
+      return (/^[0-9A-Fa-f.:]{2,45}(\/\d{1,3})?$/.test(v) && /[.:]/.test(v)) || /^usePodCidr(IPv6)?$/.test(v);
     case 'scalar':
       return /^-?\d{1,10}$/.test(v) || /^(true|false)$/i.test(v);
     default:
@@ -109,8 +109,7 @@ export function redactCniConf(text: string): string {
     }).text;
   }
   // The top level is a container whatever its key would be.
-  const top =
-    typeof doc === 'object' && doc !== null && !Array.isArray(doc) ? redactValue('plugins', doc) : REDACTED;
+  const top = typeof doc === 'object' && doc !== null && !Array.isArray(doc) ? redactValue('plugins', doc) : REDACTED;
   return JSON.stringify(top, null, 2);
 }
 

@@ -5,7 +5,7 @@
  */
 export function jsonErrorMessage(e: unknown): string {
   const message = e instanceof Error ? e.message : String(e);
-  const token = /^Unexpected token '([^]*?)', [^]* is not valid JSON$/.exec(message);
+  const token = /^Unexpected token '([\s\S]*?)', [\s\S]* is not valid JSON$/.exec(message);
   if (token) {
     const c = token[1] ?? '';
     return /^[^A-Za-z0-9]$/.test(c) ? `Unexpected character '${c}'` : 'Unexpected unquoted word';

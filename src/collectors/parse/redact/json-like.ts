@@ -49,8 +49,7 @@ function tokenize(text: string): Tok[] {
       i = end;
     } else {
       let j = i + 1;
-      while (j < text.length && !/\s/.test(text[j]!) && !PUNCT.has(text[j]!) && text[j] !== '"' && text[j] !== "'")
-        j++;
+      while (j < text.length && !/\s/.test(text[j]!) && !PUNCT.has(text[j]!) && text[j] !== '"' && text[j] !== "'") j++;
       const raw = text.slice(i, j);
       out.push({ kind: 'word', text: raw, value: raw });
       i = j;
