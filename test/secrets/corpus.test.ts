@@ -356,3 +356,16 @@ test('capture: warnings and summary over every corpus xfrm state hold no key (re
     if (i === 2) assert.match(r.stderr, /warning: .* line \d+: /, 'the malformed records are reported');
   }
 });
+
+test('the guard changes nothing on a snapshot without secrets: every fixture snapshot stays byte for byte', () => {
+  const base = join(ROOT, 'fixtures/snapshots');
+  let n = 0;
+  for (const b of readdirSync(base)) {
+    for (const f of readdirSync(join(base, b))) {
+      const s = JSON.parse(readFileSync(join(base, b, f), 'utf8')) as Snapshot;
+      assert.equal(JSON.stringify(guardSnapshot(s, { keepXfrmKeys: false })), JSON.stringify(s), `${b}/${f}`);
+      n++;
+    }
+  }
+  assert.ok(n >= 50, `${n} fixtures`);
+});

@@ -110,6 +110,8 @@ export function redactCniConf(text: string): string {
   }
   // The top level is a container whatever its key would be.
   const top = typeof doc === 'object' && doc !== null && !Array.isArray(doc) ? redactValue('plugins', doc) : REDACTED;
+  // Nothing removed: the file as written (its layout helps whoever reads the bundle).
+  if (JSON.stringify(top) === JSON.stringify(doc)) return text;
   return JSON.stringify(top, null, 2);
 }
 
@@ -123,7 +125,11 @@ export function redactCniListing(text: string, others: (line: string) => string)
   let body: string[] | null = null;
   const flush = () => {
     if (body === null) return;
-    out.push(...redactCniConf(body.join('\n')).split('\n'), '');
+    // The listing's blank lines after the file stay as they were, so redacting twice changes nothing.
+    const lines: string[] = body;
+    let end = lines.length;
+    while (end > 0 && lines[end - 1] === '') end--;
+    out.push(...redactCniConf(lines.slice(0, end).join('\n')).split('\n'), ...lines.slice(end));
     body = null;
   };
   for (const line of lines) {
