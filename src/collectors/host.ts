@@ -6,8 +6,8 @@
  */
 import { isIP } from 'node:net';
 import { formatIssue, type ParseIssue, type ParseResult } from '../parse/issue.js';
-import { redactSecrets } from '../parse/secrets.js';
-import { parseXfrmPolicy, parseXfrmState, redactXfrmStateText } from '../parse/xfrm.js';
+import { redactMessage, redactRawOutput } from '../parse/redact/raw.js';
+import { parseXfrmPolicy, parseXfrmState } from '../parse/xfrm.js';
 import type {
   BackendType,
   Collected,
@@ -131,13 +131,13 @@ async function runCommand<T>(
     const res = await runSafely(runner, form.argv, { timeoutMs, ...(signal ? { signal } : {}) });
     // Parsers see the output as printed (the xfrm parser digests keys); what is stored, and
     // any line quoted in an error, is redacted.
-    const redact = (t: string): string => redactSecrets(cmd.redact ? cmd.redact(t) : t);
+    const redact = (t: string): string => redactMessage(cmd.id, t);
     const entry: RawEntry = {
       id: form.id,
       argv: form.argv,
       exitCode: res.exitCode,
-      stdout: redact(res.stdout),
-      stderr: redactSecrets(res.stderr),
+      stdout: redactRawOutput(cmd.id, res.stdout),
+      stderr: redact(res.stderr),
       durationMs: res.durationMs,
       startedAt,
       ...(fallbackReason !== null ? { fallbackReason } : {}),
@@ -146,14 +146,16 @@ async function runCommand<T>(
     const where = form.argv.join(' ');
 
     if (res.timedOut)
-      return { status: 'timeout', error: `${where}: ${res.error ?? `timed out after ${timeoutMs} ms`}` };
+      return { status: 'timeout', error: redact(`${where}: ${res.error ?? `timed out after ${timeoutMs} ms`}`) };
     // The node's deadline passed or the run was cancelled: no point trying other forms.
     if (signal?.aborted)
       return { status: 'timeout', error: `${where}: stopped (node deadline reached or run cancelled)` };
-    if (isMissingTool(res)) return { status: 'unavailable', error: `${where}: ${missingText(res)}` };
+    if (isMissingTool(res)) return { status: 'unavailable', error: redact(`${where}: ${missingText(res)}`) };
     if (res.exitCode !== 0) {
       if (cmd.emptyWhen?.test(res.stderr)) return parsed(parseSafely(form.parse, ''), where, redact);
-      const why = `${where}: ${res.exitCode === null ? (res.error ?? 'did not run') : `exit ${res.exitCode}`}${firstLine(res.stderr)}`;
+      const why = redact(
+        `${where}: ${res.exitCode === null ? (res.error ?? 'did not run') : `exit ${res.exitCode}`}${firstLine(res.stderr)}`,
+      );
       if (isLast) return { status: 'failed', error: why };
       fallbackReason = why;
       continue;
@@ -197,7 +199,7 @@ function parseSafely<T>(parse: (s: string) => ParseResult<T>, stdout: string): P
 function parsed<T>(
   result: ParseResult<T> | { crash: string },
   where: string,
-  redact: (text: string) => string = redactSecrets,
+  redact: (text: string) => string = (t) => redactMessage('', t),
 ): Outcome<T> {
   if ('crash' in result) return { status: 'failed', error: `${where}: ${result.crash}` };
   const [first, ...more] = result.errors;
@@ -235,7 +237,7 @@ async function collectXfrm(
   run: <T>(cmd: NodeCommand<T>) => Promise<Outcome<T>>,
   keepKeys: boolean,
 ): Promise<Pick<HostState, 'xfrmStates' | 'xfrmPolicies'>> {
-  const [state, policy] = await Promise.all([run({ ...XFRM_STATE, redact: redactXfrmStateText }), run(XFRM_POLICY)]);
+  const [state, policy] = await Promise.all([run(XFRM_STATE), run(XFRM_POLICY)]);
   const where = (c: NodeCommand<string>): string => c.forms[0].argv.join(' ');
   const states = (text: string) => {
     const r = parseXfrmState(text, { keepKeys });
@@ -246,7 +248,10 @@ async function collectXfrm(
     return { value: r.policies, errors: r.errors };
   };
   return {
-    xfrmStates: state.status !== 'ok' ? state : parsed(states(state.data), where(XFRM_STATE), redactXfrmStateText),
+    xfrmStates:
+      state.status !== 'ok'
+        ? state
+        : parsed(states(state.data), where(XFRM_STATE), (t) => redactMessage(XFRM_STATE.id, t)),
     xfrmPolicies: policy.status !== 'ok' ? policy : parsed(policies(policy.data), where(XFRM_POLICY)),
   };
 }

@@ -21,7 +21,7 @@ import { parseIpRuleJson } from '../parse/rules-json.js';
 import { parseIpRuleText } from '../parse/rules-text.js';
 import { ABSENT_MARKER, parseSubnetEnv } from '../parse/subnet-env.js';
 import { parseSysctls } from '../parse/sysctl.js';
-import { parseWgDump, redactWgDump } from '../parse/wireguard.js';
+import { parseWgDump } from '../parse/wireguard.js';
 import type {
   CniState,
   FdbEntry,
@@ -53,8 +53,6 @@ export interface NodeCommand<T> {
   readonly optional: boolean;
   /** stderr that means "none of these here", giving an empty result (e.g. IPv6 disabled). */
   readonly emptyWhen?: RegExp;
-  /** Removes secrets from stdout before it is stored or parsed. */
-  readonly redact?: (stdout: string) => string;
 }
 
 const ip = (family: Family): string[] => ['ip', family === 'inet' ? '-4' : '-6'];
@@ -148,7 +146,6 @@ export const WIREGUARD: NodeCommand<WireguardDevice[]> = {
   id: 'wireguard',
   forms: [{ id: 'wireguard:text', argv: ['wg', 'show', 'all', 'dump'], parse: parseWgDump }],
   optional: true,
-  redact: redactWgDump,
 };
 
 export const DEFAULT_SUBNET_ENV = '/run/flannel/subnet.env';

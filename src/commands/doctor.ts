@@ -2,6 +2,7 @@
 import { type Command, Option } from 'commander';
 import { analyze } from '../analyzers/run.js';
 import { EXIT, type ExitCode } from '../errors.js';
+import { guardSnapshot } from '../parse/redact/guard.js';
 import { buildReport, type DoctorReport } from '../render/report.js';
 import { renderJSON, renderYAML } from '../render/structured.js';
 import { styleFor } from '../render/style.js';
@@ -73,7 +74,9 @@ Examples:
       const snapshot = opts.example
         ? (await import('../snapshot/example.js')).exampleSnapshot()
         : await obtainSnapshot(opts.from, self, live);
-      if (opts.save) await writeSnapshot(opts.save, snapshot);
+      // Keys stay in a saved file only when this run was asked for them (--decrypt-esp).
+      if (opts.save)
+        await writeSnapshot(opts.save, guardSnapshot(snapshot, { keepXfrmKeys: snapshot.source.keysIncluded }));
       const result = analyze(snapshot, { only: opts.check, skip: opts.skip });
       const report = buildReport(snapshot, result);
       process.stdout.write(render(report, opts));

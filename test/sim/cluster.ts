@@ -22,7 +22,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { collectHost } from '../../src/collectors/host.js';
 import { localRunner } from '../../src/collectors/local.js';
-import { parseNetConf, redactNetConfRaw } from '../../src/parse/netconf.js';
+import { parseNetConf } from '../../src/parse/netconf.js';
+import { redactNetConf } from '../../src/parse/redact/netconf.js';
 import { parseWgDump } from '../../src/parse/wireguard.js';
 import { parseXfrmState } from '../../src/parse/xfrm.js';
 import {
@@ -489,7 +490,7 @@ export class SimCluster {
               ready: this.nodes.filter((n) => n.pod?.ready).length,
             },
             netConf: netConf.ok ? { status: 'ok', data: netConf.netConf } : { status: 'failed', error: netConf.error },
-            netConfRaw: redactNetConfRaw(this.netConfText),
+            netConfRaw: redactNetConf(this.netConfText).text,
             cniConfRaw: null,
           },
         },
