@@ -116,6 +116,9 @@ class CountingRunner implements CommandRunner {
   get description(): string {
     return this.inner.description;
   }
+  get shell(): CommandRunner['shell'] {
+    return this.inner.shell;
+  }
   async run(argv: readonly string[], opts?: { timeoutMs?: number; signal?: AbortSignal }): Promise<CommandResult> {
     const r = await this.inner.run(argv, opts);
     this.commands++;

@@ -34,6 +34,7 @@ import {
   XFRM_POLICY,
   XFRM_STATE,
 } from './node-commands.js';
+import { buildNodeScript, parseScriptOutput, type ScriptStep } from './node-script.js';
 import { formatIssue, type ParseIssue, type ParseResult } from './parse/issue.js';
 import { redactSecrets } from './parse/secrets.js';
 import { parseXfrmPolicy, parseXfrmState, redactXfrmStateText } from './parse/xfrm.js';
@@ -64,11 +65,23 @@ export interface CollectHostOptions {
 type Failure = Exclude<Collected<never>, { status: 'ok' }>;
 type Outcome<T> = { readonly status: 'ok'; readonly data: T } | Failure;
 
-export async function collectHost(node: string, runner: CommandRunner, opts: CollectHostOptions): Promise<HostState> {
+export async function collectHost(
+  node: string,
+  nodeRunner: CommandRunner,
+  opts: CollectHostOptions,
+): Promise<HostState> {
   const raw: RawEntry[] = [];
   const limit = limiter(opts.concurrency ?? 4);
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const wantWg =
+    opts.backend === undefined || opts.backend === null || opts.backend === 'wireguard' || opts.backend === 'other';
+  // Where the node has a shell, the whole plan runs there as one script (one exec session);
+  // what follows reads its results as if each command had run on its own.
+  const runner = nodeRunner.shell
+    ? await scripted(nodeRunner, scriptSteps(opts, wantWg), timeoutMs, opts.signal)
+    : nodeRunner;
   const run = <T>(cmd: NodeCommand<T>): Promise<Outcome<T>> =>
-    limit(() => runCommand(cmd, runner, raw, opts.timeoutMs ?? 10_000, opts.signal));
+    limit(() => runCommand(cmd, runner, raw, timeoutMs, opts.signal));
 
   // Started in the order of Appendix B; `limit` keeps that order when slots free up.
   const kernel = run(KERNEL);
@@ -81,8 +94,6 @@ export async function collectHost(node: string, runner: CommandRunner, opts: Col
   const cni = run(cniCommand(opts.cniConfDir, opts.cniBinDir));
   const sysctls = run(SYSCTLS);
   const xfrm = collectXfrm(run, opts.keepKeys);
-  const wantWg =
-    opts.backend === undefined || opts.backend === null || opts.backend === 'wireguard' || opts.backend === 'other';
   const wireguard: Promise<Outcome<WireguardDevice[]>> = wantWg
     ? run(WIREGUARD)
     : Promise.resolve({ status: 'skipped', error: `not a wireguard cluster (backend ${opts.backend})` });
@@ -115,6 +126,68 @@ export async function collectHost(node: string, runner: CommandRunner, opts: Col
 }
 
 type RawEntry = RawCommand & { startedAt: number };
+
+/** What collectHost runs, in the order it starts them, as steps of the node script. */
+function scriptSteps(opts: CollectHostOptions, wantWg: boolean): ScriptStep[] {
+  const saves = [
+    iptablesCommand('legacy', 'inet'),
+    iptablesCommand('nft', 'inet'),
+    iptablesCommand('legacy', 'inet6'),
+    iptablesCommand('nft', 'inet6'),
+  ];
+  const addresses = opts.peerAddresses.every((a) => isIP(a) !== 0) ? [...new Set(opts.peerAddresses)] : [];
+  const detect = { ifAllMissing: saves.map((c) => c.id) };
+  return [
+    KERNEL,
+    LINKS,
+    routesCommand('inet'),
+    routesCommand('inet6'),
+    rulesCommand('inet'),
+    rulesCommand('inet6'),
+    NEIGHBOURS,
+    FDB,
+    subnetEnvCommand(opts.subnetEnvPath ?? DEFAULT_SUBNET_ENV),
+    cniCommand(opts.cniConfDir, opts.cniBinDir),
+    SYSCTLS,
+    XFRM_STATE,
+    XFRM_POLICY,
+    ...(wantWg ? [WIREGUARD] : []),
+    ...saves,
+    NFT_RULESET,
+    ...addresses.map(routeGetCommand),
+  ]
+    .map((command): ScriptStep => ({ command: command as NodeCommand<unknown> }))
+    .concat([
+      { command: iptablesCommand('detect', 'inet') as NodeCommand<unknown>, ...detect },
+      { command: iptablesCommand('detect', 'inet6') as NodeCommand<unknown>, ...detect },
+    ]);
+}
+
+/**
+ * Runs the script in one exec and returns a runner that answers from its results. A command
+ * the script did not answer (output cut, an unexpected fallback, no temp dir on the node) runs
+ * on its own; so does a missing tool when the runner re-runs those elsewhere (a helper pod).
+ */
+async function scripted(
+  inner: CommandRunner,
+  steps: readonly ScriptStep[],
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<CommandRunner> {
+  const script = buildNodeScript(steps, timeoutMs);
+  // The script's commands each have `timeoutMs` on the node; the exec as a whole gets a few of those.
+  const res = await runSafely(inner, script.argv, { timeoutMs: timeoutMs * 4, ...(signal ? { signal } : {}) });
+  const results = parseScriptOutput(script, res.stdout);
+  const rerunMissing = inner.shell?.rerunMissingTools === true;
+  return {
+    description: inner.description,
+    run(argv, o) {
+      const r = results.get(argv.join('\0'));
+      if (!r || (rerunMissing && (r.exitCode === 126 || r.exitCode === 127))) return inner.run(argv, o);
+      return Promise.resolve(r);
+    },
+  };
+}
 
 /** Runs a command's forms in order until one gives a parsed result. */
 async function runCommand<T>(
