@@ -7,8 +7,8 @@
  *   … collectSnapshot({ ...clusterOptionsFrom(cmd.opts()), onProgress })
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_FLANNEL_SELECTOR } from '../collectors/cluster.js';
-import { type CollectOptions, collectSnapshot } from '../collectors/cluster-collect.js';
+import { DEFAULT_FLANNEL_SELECTOR } from '../collectors/api/cluster.js';
+import { type CollectOptions, collectSnapshot } from '../collectors/collect.js';
 import { EXIT, UserError } from '../errors.js';
 import { KubeAccessError } from '../kube/errors.js';
 import { progressRenderer } from '../render/progress.js';

@@ -14,7 +14,7 @@ import tls from 'node:tls';
 import { Exec, type KubeConfig, type V1Status } from '@kubernetes/client-node';
 // Not re-exported by the package index; the package has no `exports` map, so the deep path is public.
 import { WebSocketHandler, type WebSocketInterface } from '@kubernetes/client-node/dist/web-socket-handler.js';
-import type { CommandResult } from '../collectors/runner.js';
+import type { CommandResult } from '../collectors/node/runner.js';
 import { KubeAccessError, toKubeAccessError } from './errors.js';
 
 export interface ExecRequest {

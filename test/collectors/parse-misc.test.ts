@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { localRunner } from '../../src/collectors/local.js';
-import { SYSCTLS } from '../../src/collectors/node-commands.js';
+import { SYSCTLS } from '../../src/collectors/node/commands.js';
+import { localRunner } from '../../src/collectors/node/local.js';
 import { iptablesBackendOf, parseIptablesSave } from '../../src/collectors/parse/iptables-save.js';
 import { redactSecrets } from '../../src/collectors/parse/secrets.js';
 import { ABSENT_MARKER, parseSubnetEnv } from '../../src/collectors/parse/subnet-env.js';

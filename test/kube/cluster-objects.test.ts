@@ -15,7 +15,7 @@ import {
   toFlannelPod,
   toKubeNode,
   usablePod,
-} from '../../src/collectors/cluster.js';
+} from '../../src/collectors/api/cluster.js';
 import { plainProgress } from '../../src/render/progress.js';
 
 test('--kube-annotation-prefix is read from args in any Go flag form, or from FLANNELD_ env', () => {

@@ -10,8 +10,8 @@
  *   commands inside it with nsenter (helper pods only: they mount /var/run/netns and hold SYS_ADMIN).
  */
 import type { Exec } from '@kubernetes/client-node';
-import { KubeAccessError } from '../kube/errors.js';
-import { execInPod } from '../kube/exec.js';
+import { KubeAccessError } from '../../kube/errors.js';
+import { execInPod } from '../../kube/exec.js';
 import type { HelperPods } from './helper-pods.js';
 import { HELPER_CONTAINER } from './helper-pods.js';
 import type { CommandResult, CommandRunner } from './runner.js';

@@ -7,9 +7,9 @@
  * RBAC gap on, say, pods/log costs the log tails and nothing else.
  */
 import type { V1Container, V1DaemonSet, V1Node, V1Pod } from '@kubernetes/client-node';
-import { EXIT, UserError } from '../errors.js';
-import type { KubeClient } from '../kube/client.js';
-import { KubeAccessError } from '../kube/errors.js';
+import { EXIT, UserError } from '../../errors.js';
+import type { KubeClient } from '../../kube/client.js';
+import { KubeAccessError } from '../../kube/errors.js';
 import type {
   ClusterState,
   Collected,
@@ -17,9 +17,9 @@ import type {
   FlannelInstall,
   FlannelPod,
   KubeNode,
-} from '../snapshot/types.js';
-import { DEFAULT_ANNOTATION_PREFIX } from '../snapshot/types.js';
-import { parseNetConf, redactNetConfRaw } from './parse/netconf.js';
+} from '../../snapshot/types.js';
+import { DEFAULT_ANNOTATION_PREFIX } from '../../snapshot/types.js';
+import { parseNetConf, redactNetConfRaw } from '../parse/netconf.js';
 
 export interface FlannelLocator {
   /** --flannel-namespace: only look here. Default: kube-flannel, then kube-system. */

@@ -12,7 +12,7 @@
  * one more exec, never a different answer.
  */
 import { randomBytes } from 'node:crypto';
-import type { NodeCommand } from './node-commands.js';
+import type { NodeCommand } from './commands.js';
 import type { CommandResult } from './runner.js';
 
 export interface ScriptStep {

@@ -14,7 +14,10 @@ import type {
   RawCommand,
   Route,
   WireguardDevice,
-} from '../snapshot/types.js';
+} from '../../snapshot/types.js';
+import { formatIssue, type ParseIssue, type ParseResult } from '../parse/issue.js';
+import { redactSecrets } from '../parse/secrets.js';
+import { parseXfrmPolicy, parseXfrmState, redactXfrmStateText } from '../parse/xfrm.js';
 import {
   cniCommand,
   DEFAULT_SUBNET_ENV,
@@ -33,12 +36,9 @@ import {
   WIREGUARD,
   XFRM_POLICY,
   XFRM_STATE,
-} from './node-commands.js';
-import { buildNodeScript, parseScriptOutput, type ScriptStep } from './node-script.js';
-import { formatIssue, type ParseIssue, type ParseResult } from './parse/issue.js';
-import { redactSecrets } from './parse/secrets.js';
-import { parseXfrmPolicy, parseXfrmState, redactXfrmStateText } from './parse/xfrm.js';
+} from './commands.js';
 import type { CommandResult, CommandRunner } from './runner.js';
+import { buildNodeScript, parseScriptOutput, type ScriptStep } from './script.js';
 
 export interface CollectHostOptions {
   /** Keep xfrm keys in the parsed states (--decrypt-esp). Raw output is always redacted. */
