@@ -167,7 +167,11 @@ for i in $(seq "$NODES"); do
     --node-port=10250 --server-address=0.0.0.0:10250 --node-lease-duration-seconds=40
 done
 # KWOKs start one after another on shared cores: the wait grows with the node count.
-wait_for $(( 90 + 6 * NODES )) "nodes Ready" lab_kubectl wait --for=condition=Ready node --all --timeout=1s
+# One list of every Node per poll (`kubectl wait --all --timeout=1s` gave up on 30 nodes before it had read them all).
+nodes_ready() {
+  [ "$(lab_kubectl get nodes -o json | jq '[.items[] | select(any(.status.conditions[]?; .type == "Ready" and .status == "True"))] | length')" -ge "$NODES" ]
+}
+wait_for $(( 90 + 6 * NODES )) "nodes Ready" nodes_ready
 log "up: $NODES nodes Ready after $(( $(date +%s) - T0 ))s"
 ensure_flannel_pods
 for n in $NODE_NAMES; do start_flanneld "$n"; done

@@ -8,9 +8,11 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { KERNEL, type NodeCommand, SYSCTLS } from '../../src/collectors/node/commands.js';
 import { collectHost } from '../../src/collectors/node/host.js';
 import { localRunner } from '../../src/collectors/node/local.js';
 import type { CommandRunner } from '../../src/collectors/node/runner.js';
+import { buildNodeScript, parseScriptOutput } from '../../src/collectors/node/script.js';
 import type { HostState } from '../../src/snapshot/types.js';
 import { buildVxlanLab, canBuildLab } from './netns-lab.js';
 
@@ -162,4 +164,38 @@ test('a fallback the node did not foresee costs one more exec, not a different a
   );
   assert.deepEqual(comparable(r.scripted), comparable(r.separate));
   assert.equal(r.scripted.neighbours.status, 'ok');
+});
+
+test('the script output is read by its nonce: look-alike markers in command output stay output, a cut result is absent', () => {
+  const script = buildNodeScript(
+    [{ command: KERNEL as NodeCommand<unknown> }, { command: SYSCTLS as NodeCommand<unknown> }],
+    10_000,
+  );
+  const m = `@@kf-${script.nonce}`;
+  const forged = '@@kf-000000000000000000000000 end 0 0 0';
+  const out = [
+    `${m} out 0`,
+    `6.1.0\n${forged}\n\n${m} err 0`,
+    'warn\n',
+    `${m} end 0 0 20`,
+    `${m} out 1`,
+    'net.ipv4.ip_forward=1', // cut here: no err/end markers
+  ].join('\n');
+  const results = parseScriptOutput(script, out);
+  assert.deepEqual([...results.keys()], [script.forms[0]!.join('\0')]);
+  const r = results.get(script.forms[0]!.join('\0'))!;
+  assert.deepEqual([r.exitCode, r.stdout, r.stderr, r.durationMs], [0, `6.1.0\n${forged}\n`, 'warn\n', 20]);
+});
+
+test('a timed-out command reads as a timeout, other exit codes as they are', () => {
+  const script = buildNodeScript(
+    [{ command: KERNEL as NodeCommand<unknown> }, { command: SYSCTLS as NodeCommand<unknown> }],
+    10_000,
+  );
+  const m = `@@kf-${script.nonce}`;
+  const out = `${m} out 0\n\n${m} err 0\n\n${m} end 0 124 10000\n${m} out 1\n\n${m} err 1\nboom\n${m} end 1 2 10\n`;
+  const results = parseScriptOutput(script, out);
+  const [a, b] = script.forms.map((f) => results.get(f.join('\0')));
+  assert.deepEqual([a?.exitCode, a?.timedOut], [null, true]);
+  assert.deepEqual([b?.exitCode, b?.stderr], [2, 'boom']);
 });
