@@ -39,7 +39,8 @@ export function buildNodeScript(steps: readonly ScriptStep[], timeoutMs: number)
   const forms: (readonly string[])[] = [];
   const lines = [
     `M='@@kf-${nonce}'`,
-    // Results go through files: stdout and stderr kept apart and byte for byte.
+    // stderr goes through a file; stdout stays in memory (a shell variable): it can hold key material
+    // (`wg show all dump`, `ip xfrm state`), which must never be written to the node's disk.
     'd=$(mktemp -d 2>/dev/null || mktemp -d -p /dev/shm 2>/dev/null)',
     'if [ -z "$d" ] || [ ! -d "$d" ]; then echo "$M notmp"; exit 0; fi',
     `trap 'rm -rf "$d"' EXIT`,
@@ -51,15 +52,19 @@ export function buildNodeScript(steps: readonly ScriptStep[], timeoutMs: number)
     'cs() { c=0; if read u _ </proc/uptime 2>/dev/null; then c=${u%.*}${u#*.}; c=${c#0}; fi; }',
     's() {',
     '  i=$1; shift; cs; a=$c',
-    `  if [ -n "$T" ]; then $T ${secs} "$@" >"$d/o" 2>"$d/e" </dev/null; else "$@" >"$d/o" 2>"$d/e" </dev/null; fi`,
-    '  r=$?; cs',
-    '  echo "$M out $i"; cat "$d/o"; echo; echo "$M err $i"; cat "$d/e"; echo; echo "$M end $i $r $(( (c - a) * 10 ))"',
+    // The trailing x keeps the trailing newlines command substitution would strip.
+    `  o=$(if [ -n "$T" ]; then $T ${secs} "$@" 2>"$d/e" </dev/null; else "$@" 2>"$d/e" </dev/null; fi; r=$?; echo x; exit $r)`,
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template.
+    '  r=$?; o=${o%x}; cs',
+    `  echo "$M out $i"; printf '%s\\n' "$o"; echo "$M err $i"; cat "$d/e"; echo; echo "$M end $i $r $(( (c - a) * 10 ))"`,
     '}',
     // Whether form `$1` should give way to the next: non-zero and not final, or JSON expected and not printed.
     'next() {',
     `  case $r in ${FINAL.join('|')}) return 1;; esac`,
     '  if [ "$r" -ne 0 ]; then if [ -n "$2" ] && grep -qiE "$2" "$d/e"; then return 1; fi; return 0; fi',
-    '  if [ "$1" = json ] && ! grep -q "^[[:space:]]*[[{]" "$d/o"; then return 0; fi',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template.
+    '  t=${o#"${o%%[![:space:]]*}"}',
+    `  if [ "$1" = json ]; then case $t in '['*|'{'*) ;; *) return 0;; esac; fi`,
     '  return 1',
     '}',
   ];
