@@ -1,10 +1,13 @@
 /**
- * The per-node collector: runs node-commands.ts through any CommandRunner (local, netns, pod
+ * The per-node collector: runs commands.ts through any CommandRunner (local, netns, pod
  * exec) and turns the output into a HostState. Every part is a Collected<T>, so one failing
  * command never loses the others, and every command's output is kept in `raw` with secrets
  * removed.
  */
 import { isIP } from 'node:net';
+import { formatIssue, type ParseIssue, type ParseResult } from '../../parse/issue.js';
+import { redactSecrets } from '../../parse/secrets.js';
+import { parseXfrmPolicy, parseXfrmState, redactXfrmStateText } from '../../parse/xfrm.js';
 import type {
   BackendType,
   Collected,
@@ -15,9 +18,6 @@ import type {
   Route,
   WireguardDevice,
 } from '../../snapshot/types.js';
-import { formatIssue, type ParseIssue, type ParseResult } from '../parse/issue.js';
-import { redactSecrets } from '../parse/secrets.js';
-import { parseXfrmPolicy, parseXfrmState, redactXfrmStateText } from '../parse/xfrm.js';
 import {
   cniCommand,
   DEFAULT_SUBNET_ENV,
