@@ -6,7 +6,7 @@ import { guardSnapshot } from '../parse/redact/guard.js';
 import { buildReport, type DoctorReport } from '../render/report.js';
 import { renderJSON, renderYAML } from '../render/structured.js';
 import { styleFor } from '../render/style.js';
-import { renderText } from '../render/text.js';
+import { DEFAULT_WIDTH, renderText } from '../render/text.js';
 import { writeSnapshot } from '../snapshot/io.js';
 import { addClusterOptions } from './cluster-options.js';
 import { addExitCodes, CLUSTER_UNREACHABLE } from './exit-codes.js';
@@ -88,7 +88,8 @@ Examples:
 export function render(report: DoctorReport, opts: Pick<DoctorOptions, 'output' | 'color'>): string {
   if (opts.output === 'json') return renderJSON(report);
   if (opts.output === 'yaml') return renderYAML(report);
-  return renderText(report, styleFor(process.stdout, process.env, !opts.color));
+  const width = process.stdout.isTTY && process.stdout.columns > 0 ? process.stdout.columns : DEFAULT_WIDTH;
+  return renderText(report, styleFor(process.stdout, process.env, !opts.color), width);
 }
 
 export function exitCodeFor(report: DoctorReport, failOn: 'error' | 'warning'): ExitCode {

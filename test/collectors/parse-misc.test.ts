@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { localRunner } from '../../src/collectors/local.js';
-import { SYSCTLS } from '../../src/collectors/node-commands.js';
+import { SYSCTLS } from '../../src/collectors/node/commands.js';
+import { localRunner } from '../../src/collectors/node/local.js';
 import { iptablesBackendOf, parseIptablesSave } from '../../src/parse/iptables-save.js';
 import { redactCommandOutput as redactSecrets } from '../../src/parse/redact/command-output.js';
 import { redactWgDump } from '../../src/parse/redact/wireguard.js';

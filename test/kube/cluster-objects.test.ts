@@ -14,7 +14,7 @@ import {
   toFlannelPod,
   toKubeNode,
   usablePod,
-} from '../../src/collectors/cluster.js';
+} from '../../src/collectors/api/cluster.js';
 import { redactLogLine } from '../../src/parse/redact/log-line.js';
 import { plainProgress } from '../../src/render/progress.js';
 

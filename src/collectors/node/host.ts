@@ -1,13 +1,13 @@
 /**
- * The per-node collector: runs node-commands.ts through any CommandRunner (local, netns, pod
+ * The per-node collector: runs commands.ts through any CommandRunner (local, netns, pod
  * exec) and turns the output into a HostState. Every part is a Collected<T>, so one failing
  * command never loses the others, and every command's output is kept in `raw` with secrets
  * removed.
  */
 import { isIP } from 'node:net';
-import { formatIssue, type ParseIssue, type ParseResult } from '../parse/issue.js';
-import { redactMessage, redactRawOutput } from '../parse/redact/raw.js';
-import { parseXfrmPolicy, parseXfrmState } from '../parse/xfrm.js';
+import { formatIssue, type ParseIssue, type ParseResult } from '../../parse/issue.js';
+import { redactMessage, redactRawOutput } from '../../parse/redact/raw.js';
+import { parseXfrmPolicy, parseXfrmState } from '../../parse/xfrm.js';
 import type {
   BackendType,
   Collected,
@@ -17,7 +17,7 @@ import type {
   RawCommand,
   Route,
   WireguardDevice,
-} from '../snapshot/types.js';
+} from '../../snapshot/types.js';
 import {
   cniCommand,
   DEFAULT_SUBNET_ENV,
@@ -36,8 +36,9 @@ import {
   WIREGUARD,
   XFRM_POLICY,
   XFRM_STATE,
-} from './node-commands.js';
+} from './commands.js';
 import type { CommandResult, CommandRunner } from './runner.js';
+import { buildNodeScript, parseScriptOutput, type ScriptStep } from './script.js';
 
 export interface CollectHostOptions {
   /** Keep xfrm keys in the parsed states (--decrypt-esp). Raw output is always redacted. */
@@ -64,11 +65,23 @@ export interface CollectHostOptions {
 type Failure = Exclude<Collected<never>, { status: 'ok' }>;
 type Outcome<T> = { readonly status: 'ok'; readonly data: T } | Failure;
 
-export async function collectHost(node: string, runner: CommandRunner, opts: CollectHostOptions): Promise<HostState> {
+export async function collectHost(
+  node: string,
+  nodeRunner: CommandRunner,
+  opts: CollectHostOptions,
+): Promise<HostState> {
   const raw: RawEntry[] = [];
   const limit = limiter(opts.concurrency ?? 4);
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const wantWg =
+    opts.backend === undefined || opts.backend === null || opts.backend === 'wireguard' || opts.backend === 'other';
+  // Where the node has a shell, the whole plan runs there as one script (one exec session);
+  // what follows reads its results as if each command had run on its own.
+  const runner = nodeRunner.shell
+    ? await scripted(nodeRunner, scriptSteps(opts, wantWg), timeoutMs, opts.signal)
+    : nodeRunner;
   const run = <T>(cmd: NodeCommand<T>): Promise<Outcome<T>> =>
-    limit(() => runCommand(cmd, runner, raw, opts.timeoutMs ?? 10_000, opts.signal));
+    limit(() => runCommand(cmd, runner, raw, timeoutMs, opts.signal));
 
   // Started in the order of Appendix B; `limit` keeps that order when slots free up.
   const kernel = run(KERNEL);
@@ -81,8 +94,6 @@ export async function collectHost(node: string, runner: CommandRunner, opts: Col
   const cni = run(cniCommand(opts.cniConfDir, opts.cniBinDir));
   const sysctls = run(SYSCTLS);
   const xfrm = collectXfrm(run, opts.keepKeys);
-  const wantWg =
-    opts.backend === undefined || opts.backend === null || opts.backend === 'wireguard' || opts.backend === 'other';
   const wireguard: Promise<Outcome<WireguardDevice[]>> = wantWg
     ? run(WIREGUARD)
     : Promise.resolve({ status: 'skipped', error: `not a wireguard cluster (backend ${opts.backend})` });
@@ -115,6 +126,68 @@ export async function collectHost(node: string, runner: CommandRunner, opts: Col
 }
 
 type RawEntry = RawCommand & { startedAt: number };
+
+/** What collectHost runs, in the order it starts them, as steps of the node script. */
+function scriptSteps(opts: CollectHostOptions, wantWg: boolean): ScriptStep[] {
+  const saves = [
+    iptablesCommand('legacy', 'inet'),
+    iptablesCommand('nft', 'inet'),
+    iptablesCommand('legacy', 'inet6'),
+    iptablesCommand('nft', 'inet6'),
+  ];
+  const addresses = opts.peerAddresses.every((a) => isIP(a) !== 0) ? [...new Set(opts.peerAddresses)] : [];
+  const detect = { ifAllMissing: saves.map((c) => c.id) };
+  return [
+    KERNEL,
+    LINKS,
+    routesCommand('inet'),
+    routesCommand('inet6'),
+    rulesCommand('inet'),
+    rulesCommand('inet6'),
+    NEIGHBOURS,
+    FDB,
+    subnetEnvCommand(opts.subnetEnvPath ?? DEFAULT_SUBNET_ENV),
+    cniCommand(opts.cniConfDir, opts.cniBinDir),
+    SYSCTLS,
+    XFRM_STATE,
+    XFRM_POLICY,
+    ...(wantWg ? [WIREGUARD] : []),
+    ...saves,
+    NFT_RULESET,
+    ...addresses.map(routeGetCommand),
+  ]
+    .map((command): ScriptStep => ({ command: command as NodeCommand<unknown> }))
+    .concat([
+      { command: iptablesCommand('detect', 'inet') as NodeCommand<unknown>, ...detect },
+      { command: iptablesCommand('detect', 'inet6') as NodeCommand<unknown>, ...detect },
+    ]);
+}
+
+/**
+ * Runs the script in one exec and returns a runner that answers from its results. A command
+ * the script did not answer (output cut, an unexpected fallback, no temp dir on the node) runs
+ * on its own; so does a missing tool when the runner re-runs those elsewhere (a helper pod).
+ */
+async function scripted(
+  inner: CommandRunner,
+  steps: readonly ScriptStep[],
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<CommandRunner> {
+  const script = buildNodeScript(steps, timeoutMs);
+  // The script's commands each have `timeoutMs` on the node; the exec as a whole gets a few of those.
+  const res = await runSafely(inner, script.argv, { timeoutMs: timeoutMs * 4, ...(signal ? { signal } : {}) });
+  const results = parseScriptOutput(script, res.stdout);
+  const rerunMissing = inner.shell?.rerunMissingTools === true;
+  return {
+    description: inner.description,
+    run(argv, o) {
+      const r = results.get(argv.join('\0'));
+      if (!r || (rerunMissing && (r.exitCode === 126 || r.exitCode === 127))) return inner.run(argv, o);
+      return Promise.resolve(r);
+    },
+  };
+}
 
 /** Runs a command's forms in order until one gives a parsed result. */
 async function runCommand<T>(

@@ -7,14 +7,14 @@
  * RBAC gap on, say, pods/log costs the log tails and nothing else.
  */
 import type { V1Container, V1DaemonSet, V1Node, V1Pod } from '@kubernetes/client-node';
-import { EXIT, UserError } from '../errors.js';
-import type { KubeClient } from '../kube/client.js';
-import { KubeAccessError } from '../kube/errors.js';
-import { parseNetConf } from '../parse/netconf.js';
-import { redactCniConf } from '../parse/redact/cni.js';
-import { redactArgv } from '../parse/redact/free-text.js';
-import { redactLogLine } from '../parse/redact/log-line.js';
-import { redactNetConf } from '../parse/redact/netconf.js';
+import { EXIT, UserError } from '../../errors.js';
+import type { KubeClient } from '../../kube/client.js';
+import { KubeAccessError } from '../../kube/errors.js';
+import { parseNetConf } from '../../parse/netconf.js';
+import { redactCniConf } from '../../parse/redact/cni.js';
+import { redactArgv } from '../../parse/redact/free-text.js';
+import { redactLogLine } from '../../parse/redact/log-line.js';
+import { redactNetConf } from '../../parse/redact/netconf.js';
 import type {
   ClusterState,
   Collected,
@@ -22,8 +22,8 @@ import type {
   FlannelInstall,
   FlannelPod,
   KubeNode,
-} from '../snapshot/types.js';
-import { DEFAULT_ANNOTATION_PREFIX } from '../snapshot/types.js';
+} from '../../snapshot/types.js';
+import { DEFAULT_ANNOTATION_PREFIX } from '../../snapshot/types.js';
 
 export interface FlannelLocator {
   /** --flannel-namespace: only look here. Default: kube-flannel, then kube-system. */
