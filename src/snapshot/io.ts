@@ -1,15 +1,18 @@
 /** Reading and writing snapshot files, with errors that name the file and what is wrong. */
-import { readFile, writeFile } from 'node:fs/promises';
+import { open, writeFile } from 'node:fs/promises';
 import { snapshotTextFromBundle } from '../bundle/read.js';
 import { UserError } from '../errors.js';
+import { LIMITS, readBounded } from '../files.js';
 import { SCHEMA_VERSION, type Snapshot } from './types.js';
+import { validateSnapshot } from './validate.js';
 
 export async function readSnapshot(path: string): Promise<Snapshot> {
   let text: string;
   try {
-    const bytes = await readFile(path);
     // A support bundle (gzip): its snapshot.json is the snapshot.
-    text = bytes[0] === 0x1f && bytes[1] === 0x8b ? await snapshotTextFromBundle(path) : bytes.toString('utf8');
+    text = (await isGzip(path))
+      ? await snapshotTextFromBundle(path)
+      : (await readBounded(path, LIMITS.snapshotBytes, 'snapshot')).toString('utf8');
   } catch (e) {
     if (e instanceof UserError) throw e;
     const err = e as NodeJS.ErrnoException;
@@ -20,6 +23,18 @@ export async function readSnapshot(path: string): Promise<Snapshot> {
   return parseSnapshot(text, path);
 }
 
+async function isGzip(path: string): Promise<boolean> {
+  const fh = await open(path, 'r');
+  try {
+    const head = Buffer.alloc(2);
+    const { bytesRead } = await fh.read(head, 0, 2, null);
+    return bytesRead === 2 && head[0] === 0x1f && head[1] === 0x8b;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Parses and validates: what this returns has every field the schema names, of its type. */
 export function parseSnapshot(text: string, name: string): Snapshot {
   let v: unknown;
   try {
@@ -38,18 +53,7 @@ export function parseSnapshot(text: string, name: string): Snapshot {
     throw new UserError(
       `${name} has snapshot schemaVersion ${JSON.stringify(o.schemaVersion)}; this kubectl-flannel reads version ${SCHEMA_VERSION}`,
     );
-  for (const key of ['cluster', 'hosts'] as const) {
-    if (typeof o[key] !== 'object' || o[key] === null)
-      throw new UserError(`${name} is not a valid snapshot: "${key}" is missing or not an object`);
-  }
-  const cluster = o.cluster as Record<string, unknown>;
-  for (const key of ['flannel', 'nodes', 'flannelPods', 'networkPolicies']) {
-    const part = cluster[key] as { status?: unknown } | undefined;
-    if (typeof part !== 'object' || part === null || typeof part.status !== 'string')
-      throw new UserError(`${name} is not a valid snapshot: "cluster.${key}" is missing or has no status`);
-  }
-  if (!Array.isArray(o.errors)) throw new UserError(`${name} is not a valid snapshot: "errors" is not an array`);
-  return v as Snapshot;
+  return validateSnapshot(v, name);
 }
 
 export async function writeSnapshot(path: string, snapshot: Snapshot): Promise<void> {
