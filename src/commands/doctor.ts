@@ -2,6 +2,7 @@
 import { type Command, Option } from 'commander';
 import { analyze } from '../analyzers/run.js';
 import { EXIT, type ExitCode, UserError } from '../errors.js';
+import { sameFile } from '../files.js';
 import { buildReport, type DoctorReport } from '../render/report.js';
 import { renderJSON, renderYAML } from '../render/structured.js';
 import { styleFor } from '../render/style.js';
@@ -53,7 +54,9 @@ export function registerDoctor(program: Command, live?: SnapshotSource): Command
       'after',
       `
 Exit codes: 0 no problem found; 2 errors found; 1 warnings found with --fail-on warning;
-            3 bad usage or unreadable input; 4 cluster unreachable or access denied.
+            3 bad usage or unreadable input; 4 cluster unreachable or access denied;
+            5 internal error; 6 no errors found but the analysis is incomplete (a node or part
+            not collected, or a check failed: the first line says what).
 
 Examples:
   kubectl flannel doctor
@@ -61,6 +64,10 @@ Examples:
   kubectl flannel doctor --check vxlan-fdb,peer-routes --fail-on warning`,
     )
     .action(async (opts: DoctorOptions, self: Command) => {
+      if (opts.save && opts.from && sameFile(opts.save, opts.from))
+        throw new UserError(
+          `--save ${opts.save} is the same file as --from ${opts.from}: it would overwrite the input`,
+        );
       const snapshot = await obtainSnapshot(opts.from, self, live);
       if (opts.save) await writeSnapshot(opts.save, snapshot);
       const result = analyze(snapshot, { only: opts.check, skip: opts.skip });
@@ -90,6 +97,7 @@ export function render(report: DoctorReport, opts: Pick<DoctorOptions, 'output' 
 
 export function exitCodeFor(report: DoctorReport, failOn: 'error' | 'warning'): ExitCode {
   if (report.summary.errors > 0) return EXIT.errors;
+  if (report.summary.incomplete.length > 0) return EXIT.incomplete;
   if (failOn === 'warning' && report.summary.warnings > 0) return EXIT.warnings;
   return EXIT.ok;
 }

@@ -4,13 +4,16 @@
  */
 import { table } from 'table';
 import type { Finding, Severity } from '../analyzers/finding.js';
+import { neutraliseAll } from './neutralise.js';
 import type { DoctorReport } from './report.js';
 import type { Style } from './style.js';
 
 const HEADINGS: Record<Severity, string> = { error: 'Errors', warning: 'Warnings', info: 'Info' };
 
-export function renderText(report: DoctorReport, style: Style): string {
-  const out: string[] = [verdictLine(report, style), ''];
+export function renderText(unsafe: DoctorReport, style: Style): string {
+  // Messages and evidence carry collected data: no control character of theirs reaches the terminal.
+  const report = neutraliseAll(unsafe);
+  const out: string[] = [...incompleteLine(report, style), verdictLine(report, style), ''];
   for (const severity of ['error', 'warning', 'info'] as const) {
     const group = report.findings.filter((f) => f.severity === severity);
     if (group.length === 0) continue;
@@ -34,16 +37,28 @@ export function renderText(report: DoctorReport, style: Style): string {
   return out.join('\n').replace(/\n+$/, '\n');
 }
 
+/** An incomplete analysis says so before anything else, with what it could not cover. */
+function incompleteLine(r: DoctorReport, style: Style): string[] {
+  const gaps = r.summary.incomplete;
+  if (gaps.length === 0) return [];
+  const shown = gaps.slice(0, 3).join('; ') + (gaps.length > 3 ? `; and ${gaps.length - 3} more` : '');
+  return [
+    `${style.yellow('!')} ${style.bold(`Incomplete analysis (${gaps.length} gap${gaps.length > 1 ? 's' : ''})`)}: ${shown}`,
+  ];
+}
+
 function verdictLine(r: DoctorReport, style: Style): string {
   const s = r.summary;
   const scope = `${s.nodesCollected}/${s.nodes} nodes collected, backend ${s.backend ?? 'unknown'}, ${s.checksRun} checks`;
   if (r.verdict === 'clean') return `${style.green('✔')} ${style.bold('No problems found')} (${scope})`;
+  if (s.errors === 0 && s.warnings === 0)
+    return `${style.yellow('!')} ${style.bold('No problems found in what was analysed')} (${scope})`;
   const affected = new Set(r.findings.filter((f) => f.severity !== 'info').map((f) => f.node ?? '(cluster)')).size;
   const parts = [
     s.errors ? style.red(`${s.errors} error${s.errors > 1 ? 's' : ''}`) : '',
     s.warnings ? style.yellow(`${s.warnings} warning${s.warnings > 1 ? 's' : ''}`) : '',
   ].filter(Boolean);
-  return `${r.verdict === 'errors' ? style.red('✖') : style.yellow('⚠')} ${style.bold(parts.join(', '))} on ${affected} node${affected === 1 ? '' : 's'} (${scope})`;
+  return `${s.errors ? style.red('✖') : style.yellow('⚠')} ${style.bold(parts.join(', '))} on ${affected} node${affected === 1 ? '' : 's'} (${scope})`;
 }
 
 function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
