@@ -97,14 +97,12 @@ function mutationArb(fixture: string): fc.Arbitrary<Mutation> {
   );
 }
 
-const caseArb: fc.Arbitrary<Case> = fc
-  .constantFrom(...FIXTURES)
-  .chain((fixture) =>
-    fc.record({
-      fixture: fc.constant(fixture),
-      mutations: fc.array(mutationArb(fixture), { minLength: 1, maxLength: 4 }),
-    }),
-  );
+const caseArb: fc.Arbitrary<Case> = fc.constantFrom(...FIXTURES).chain((fixture) =>
+  fc.record({
+    fixture: fc.constant(fixture),
+    mutations: fc.array(mutationArb(fixture), { minLength: 1, maxLength: 4 }),
+  }),
+);
 
 function apply(root: Json, m: Mutation): void {
   let parent: Json = root;
