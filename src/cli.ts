@@ -12,7 +12,7 @@ import { registerComplete } from './commands/complete.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerTrace } from './commands/trace.js';
 import { EXIT, UserError } from './errors.js';
-import { neutralise } from './render/neutralise.js';
+import { neutralise } from './neutralise.js';
 import { VERSION } from './version.js';
 
 // A reader that stops early (`doctor --help | head -1`) closes the pipe: end quietly, as cat does.

@@ -4,10 +4,10 @@ import { UserError } from '../errors.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { type Check, toFinding } from './check.js';
 import collectionIncomplete from './checks/collection-incomplete.js';
+import { clusterContext, nodeContext } from './context.js';
 import { type Finding, SEVERITY_ORDER } from './finding.js';
 import { CHECKS } from './index.js';
 import { buildModel } from './model.js';
-import { releaseNode } from './release.js';
 
 export interface RunOptions {
   /** Run only these check IDs. */
@@ -67,12 +67,13 @@ export function analyze(snapshot: Snapshot, opts: RunOptions = {}): AnalysisResu
       });
     }
   };
+  const cluster = clusterContext(model);
   // Gaps in collection make the run incomplete whether or not their check was selected.
   const gapsCheck = collectionIncomplete;
   if (gapsCheck.scope === 'cluster') {
     const selected = checks.includes(gapsCheck);
     guarded(gapsCheck, () =>
-      gapsCheck.run(model, (r) => {
+      gapsCheck.run(cluster, (r) => {
         incomplete.push(r.node ? `${r.node}: ${r.message}` : r.message);
         if (selected) findings.push(toFinding(gapsCheck, r));
       }),
@@ -80,13 +81,14 @@ export function analyze(snapshot: Snapshot, opts: RunOptions = {}): AnalysisResu
   }
   for (const check of checks) {
     if (check.scope === 'cluster' && check !== collectionIncomplete)
-      guarded(check, () => check.run(model, (r) => findings.push(toFinding(check, r))));
+      guarded(check, () => check.run(cluster, (r) => findings.push(toFinding(check, r))));
   }
   const nodeChecks = checks.filter((c) => c.scope === 'node');
   for (const node of model.nodes) {
-    for (const check of nodeChecks)
-      guarded(check, () => check.runNode(model, node, (r) => findings.push(toFinding(check, r))));
-    releaseNode(model, node);
+    // One node's context at a time: its expectations and table indexes are dropped before the next node.
+    const ctx = nodeContext(cluster, node);
+    for (const check of nodeChecks) guarded(check, () => check.runNode(ctx, (r) => findings.push(toFinding(check, r))));
+    ctx.release();
   }
   findings.sort(compareFindings);
   return { findings, checksRun: checks.map((c) => c.id), incomplete };

@@ -4,7 +4,14 @@ import { createGunzip } from 'node:zlib';
 import { extract } from 'tar-stream';
 import { UserError } from '../errors.js';
 import { formatBytes, LIMITS } from '../files.js';
+import { parseSnapshot } from '../snapshot/io.js';
+import type { Snapshot } from '../snapshot/types.js';
 import { BUNDLE_SNAPSHOT } from './write.js';
+
+/** The snapshot inside a support bundle, checked as a snapshot file is. */
+export async function readBundleSnapshot(path: string): Promise<Snapshot> {
+  return parseSnapshot(await snapshotTextFromBundle(path), path);
+}
 
 /**
  * The bundle's snapshot.json as text. Sizes are bounded while streaming: an entry whose tar

@@ -4,7 +4,7 @@
  */
 import { table } from 'table';
 import type { Finding, Severity } from '../analyzers/finding.js';
-import { neutraliseAll } from './neutralise.js';
+import { neutraliseAll } from '../neutralise.js';
 import type { DoctorReport } from './report.js';
 import type { Style } from './style.js';
 

@@ -1,6 +1,6 @@
 /** The trace as a numbered list of hops, the first broken one marked and explained. */
 import type { TraceResult } from '../analyzers/trace/trace.js';
-import { neutraliseAll } from './neutralise.js';
+import { neutraliseAll } from '../neutralise.js';
 import type { Style } from './style.js';
 
 export function renderTraceText(unsafe: TraceResult, style: Style): string {

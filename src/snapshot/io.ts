@@ -1,6 +1,8 @@
-/** Reading and writing snapshot files, with errors that name the file and what is wrong. */
-import { open, writeFile } from 'node:fs/promises';
-import { snapshotTextFromBundle } from '../bundle/read.js';
+/**
+ * Reading and writing snapshot files, with errors that name the file and what is wrong.
+ * A support bundle is read by src/bundle/read.ts, which hands its snapshot.json to parseSnapshot.
+ */
+import { writeFile } from 'node:fs/promises';
 import { UserError } from '../errors.js';
 import { LIMITS, readBounded } from '../files.js';
 import { SCHEMA_VERSION, type Snapshot } from './types.js';
@@ -9,10 +11,7 @@ import { validateSnapshot } from './validate.js';
 export async function readSnapshot(path: string): Promise<Snapshot> {
   let text: string;
   try {
-    // A support bundle (gzip): its snapshot.json is the snapshot.
-    text = (await isGzip(path))
-      ? await snapshotTextFromBundle(path)
-      : (await readBounded(path, LIMITS.snapshotBytes, 'snapshot')).toString('utf8');
+    text = (await readBounded(path, LIMITS.snapshotBytes, 'snapshot')).toString('utf8');
   } catch (e) {
     if (e instanceof UserError) throw e;
     const err = e as NodeJS.ErrnoException;
@@ -21,17 +20,6 @@ export async function readSnapshot(path: string): Promise<Snapshot> {
     );
   }
   return parseSnapshot(text, path);
-}
-
-async function isGzip(path: string): Promise<boolean> {
-  const fh = await open(path, 'r');
-  try {
-    const head = Buffer.alloc(2);
-    const { bytesRead } = await fh.read(head, 0, 2, null);
-    return bytesRead === 2 && head[0] === 0x1f && head[1] === 0x8b;
-  } finally {
-    await fh.close();
-  }
 }
 
 /** Parses and validates: what this returns has every field the schema names, of its type. */

@@ -15,7 +15,7 @@ import fc from 'fast-check';
 import { analyze } from '../../src/analyzers/run.js';
 import { exitCodeFor } from '../../src/commands/doctor.js';
 import { EXIT, UserError } from '../../src/errors.js';
-import { neutralise } from '../../src/render/neutralise.js';
+import { neutralise } from '../../src/neutralise.js';
 import { buildReport } from '../../src/render/report.js';
 import { renderJSON } from '../../src/render/structured.js';
 import { styleFor } from '../../src/render/style.js';
