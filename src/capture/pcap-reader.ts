@@ -15,6 +15,8 @@ const PCAP_RECORD_HEADER = 16;
 /** libpcap refuses records larger than max(snaplen, 262144); so do we. */
 const MAX_SNAPLEN = 262144;
 const MAX_PCAPNG_BLOCK = 16 * 1024 * 1024;
+/** The most one pcap record may hold whatever snaplen the header claims (libpcap's largest, for D-Bus, is 128 MiB; no link type here needs more than 16). */
+const MAX_PCAP_RECORD = 16 * 1024 * 1024;
 
 const MAGIC_US = 0xa1b2c3d4;
 const MAGIC_NS = 0xa1b23c4d;
@@ -86,7 +88,10 @@ export class CaptureReader implements AsyncIterable<PacketBatch> {
       const snaplen = u32(16);
       const nanosecond = (this.bigEndian ? be : le) === MAGIC_NS;
       this.format = { container: 'pcap', nanosecond, snaplen, bigEndian: this.bigEndian };
-      return (b) => this.parsePcap(b, linkType, Math.max(snaplen, MAX_SNAPLEN), nanosecond);
+      // The header's snaplen is the file's word; past MAX_PCAP_RECORD it is corrupt, and trusting it would let
+      // one record's length make the reader buffer gigabytes.
+      const maxCaplen = Math.min(Math.max(snaplen, MAX_SNAPLEN), MAX_PCAP_RECORD);
+      return (b) => this.parsePcap(b, linkType, maxCaplen, nanosecond);
     }
     if (le === PCAPNG_SHB) {
       return (b) => this.parsePcapng(b);
