@@ -52,7 +52,29 @@ export interface ClusterState {
   readonly networkPolicies: Collected<readonly { namespace: string; name: string }[]>;
 }
 
+/**
+ * How flannel is installed, which decides where its configuration lives and what the nodes must hold:
+ * - kube-flannel: the upstream DaemonSet and ConfigMap (bridge CNI, cni0);
+ * - canal: flannel as a container of the Canal DaemonSet (Calico's CNI plugin wires pods: cali* veths with /32
+ *   routes, no cni0; Calico enforces NetworkPolicy);
+ * - embedded: flanneld inside another process (k3s, RKE2's flannel mode), no flannel pod, net-conf.json a file
+ *   on every node. Seen from the API only through flannel's node annotations.
+ */
+export type Packaging =
+  | { readonly kind: 'kube-flannel' }
+  | { readonly kind: 'canal' }
+  | {
+      readonly kind: 'embedded';
+      readonly distribution: 'k3s' | 'rke2' | 'unknown';
+      /** kubeletVersion of the first node, e.g. v1.33.4+k3s1: k3s releases pin their flannel version. */
+      readonly version: string | null;
+      /** Where net-conf.json was read on the nodes. */
+      readonly netConfPath: string;
+    };
+
 export interface FlannelInstall {
+  /** Absent in snapshots made before packagings were told apart: kube-flannel. */
+  readonly packaging?: Packaging;
   readonly namespace: string;
   readonly daemonSet: {
     readonly name: string;
@@ -170,8 +192,34 @@ export interface HostState {
   readonly cni?: Collected<CniState>;
   /** `ip route get <peer public-ip>` per address, for DirectRouting and host-gw on-link tests. */
   readonly routeGets: Collected<Readonly<Record<string, Route | null>>>;
+  /** flanneld's /healthz and /readyz on the node, when it serves them (--healthz-port). */
+  readonly flanneldHealth?: Collected<FlanneldHealth>;
+  /** net-conf.json as read from this node's file (embedded flannel only); null when the file is absent. */
+  readonly netConfFile?: Collected<NodeNetConf | null>;
   /** Raw output of every command, secrets removed, for bundles and re-parsing. */
   readonly raw: readonly RawCommand[];
+}
+
+export interface NodeNetConf {
+  readonly path: string;
+  /** The file's text, PSK redacted. */
+  readonly raw: string;
+  /** Parsed from the unredacted text at collection; null with `error` when flanneld would reject it. */
+  readonly netConf: NetConf | null;
+  readonly error: string | null;
+}
+
+/** One HTTP probe: the status code, or null when nothing answered (refused or timed out). */
+export interface HttpProbe {
+  readonly code: number | null;
+  /** What the probe printed when there was no status (curl/wget's reason), for the evidence. */
+  readonly detail: string;
+}
+
+export interface FlanneldHealth {
+  readonly port: number;
+  readonly healthz: HttpProbe;
+  readonly readyz: HttpProbe;
 }
 
 export interface RawCommand {
