@@ -15,13 +15,13 @@
  * is what flanneld and the API server would hold for this state; the lab (lab/) runs the real
  * flanneld and kube-apiserver.
  */
-import { execFileSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { K3S_PATHS } from '../../src/collectors/cluster.js';
-import { installFromNodeFiles, readNodeNetConf } from '../../src/collectors/cluster-node-files.js';
+import { installFromNodeFiles, probeFlanneld, readNodeNetConf } from '../../src/collectors/cluster-node-files.js';
 import { collectHost } from '../../src/collectors/host.js';
 import { localRunner } from '../../src/collectors/local.js';
 import { parseNetConf, redactNetConfRaw } from '../../src/collectors/parse/netconf.js';
@@ -104,6 +104,7 @@ export interface SimNode {
 export const NETWORK = '10.244.0.0/16';
 export const NETWORK6 = 'fd00:10:244::/56';
 const UPLINK_MTU = 1500;
+const HEALTHZ_PORT = 8081;
 
 const OVERHEAD: Record<string, number> = { vxlan: 50, 'host-gw': 0, udp: 28, ipip: 20, wireguard: 80, ipsec: 77 };
 
@@ -126,6 +127,8 @@ export class SimCluster {
   /** Per node, `wg show all dump` text standing in for WireGuard (the kernel has no wireguard). */
   readonly wgDump = new Map<string, string>();
   private destroyed = false;
+  /** Per node, the stand-in for flanneld's health server (--healthz-port), when the flavor has one. */
+  private readonly healthServers = new Map<string, ChildProcess>();
 
   constructor(
     readonly backend: SimBackend,
@@ -170,7 +173,46 @@ export class SimCluster {
   /** flanneld's flags as the packaging passes them. */
   get flanneldArgs(): string[] {
     if (this.k3s) return [];
-    return ['--ip-masq', '--kube-subnet-mgr', ...(this.canal ? ['--ip-blackhole-route'] : [])];
+    return [
+      '--ip-masq',
+      '--kube-subnet-mgr',
+      ...(this.canal ? ['--ip-blackhole-route'] : []),
+      ...(this.healthz ? [`--healthz-port=${HEALTHZ_PORT}`] : []),
+    ];
+  }
+
+  /** The nftables flavor runs with kube-flannel.yml's --healthz-port=8081 and a health server per node. */
+  get healthz(): boolean {
+    return this.nftables;
+  }
+
+  /**
+   * A stand-in for flanneld's health server on the node: a real HTTP server in the node's network
+   * namespace answering /healthz and /readyz with 200 as flanneld does once ready. `hang` stops it
+   * (SIGSTOP), the way a hung flanneld still holds its listening socket.
+   */
+  private startHealthServer(n: SimNode): void {
+    const script = `require('node:http').createServer((q, r) => { r.statusCode = q.url === '/healthz' || q.url === '/readyz' ? 200 : 404; r.end(); }).listen(${HEALTHZ_PORT}, '0.0.0.0')`;
+    const child = spawn('ip', ['netns', 'exec', n.ns, process.execPath, '-e', script], { stdio: 'ignore' });
+    child.unref();
+    this.healthServers.set(n.name, child);
+  }
+
+  hang(n: SimNode): void {
+    this.healthServers.get(n.name)?.kill('SIGSTOP');
+  }
+
+  private async waitHealthServers(): Promise<void> {
+    for (const n of this.nodes) {
+      for (let i = 0; i < 50; i++) {
+        try {
+          sh('ip', 'netns', 'exec', n.ns, 'curl', '-fs', '--max-time', '1', `http://127.0.0.1:${HEALTHZ_PORT}/healthz`);
+          break;
+        } catch {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    }
   }
 
   netConfPath(n: SimNode): string {
@@ -199,6 +241,7 @@ export class SimCluster {
       sh('ip', '-n', this.sw, 'link', 'set', 'br0', 'up');
       for (let k = 1; k <= this.size; k++) this.nodes.push(this.addNode(k));
       for (const n of this.nodes) this.programBackend(n);
+      if (this.healthz) for (const n of this.nodes) this.startHealthServer(n);
       return this;
     } catch (e) {
       this.destroy();
@@ -595,6 +638,7 @@ export class SimCluster {
 
   /** Collects every node with the real host collector and assembles the snapshot. */
   async snapshot(description = `simulated ${this.backend} cluster (network namespaces)`): Promise<Snapshot> {
+    if (this.healthz) await this.waitHealthServers();
     const hosts: Record<string, Collected<HostState>> = {};
     for (const n of this.nodes) {
       const host = await collectHost(n.name, localRunner({ netns: n.ns }), {
@@ -619,9 +663,17 @@ export class SimCluster {
       const netConfFile = this.k3s
         ? await readNodeNetConf(localRunner({ netns: n.ns }), this.netConfPath(n), 10_000)
         : undefined;
+      // flanneld's health endpoints, probed the way cluster collection probes them on the node.
+      const flanneldHealth = this.healthz
+        ? await probeFlanneld(localRunner({ netns: n.ns }), HEALTHZ_PORT, 10_000)
+        : undefined;
       hosts[n.name] = {
         status: 'ok',
-        data: { ...this.substitute(n, host), ...(netConfFile ? { netConfFile } : {}) },
+        data: {
+          ...this.substitute(n, host),
+          ...(netConfFile ? { netConfFile } : {}),
+          ...(flanneldHealth ? { flanneldHealth } : {}),
+        },
       };
     }
     const netConf = parseNetConf(this.netConfText);
@@ -706,6 +758,10 @@ export class SimCluster {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
+    for (const child of this.healthServers.values()) {
+      child.kill('SIGCONT');
+      child.kill('SIGKILL');
+    }
     for (const ns of [this.sw, ...this.nodes.flatMap((n) => [n.ns, n.podNs])]) {
       try {
         sh('ip', 'netns', 'del', ns);

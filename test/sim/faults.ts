@@ -778,6 +778,13 @@ export const FAULTS: readonly Fault[] = [
     ],
   },
   {
+    id: 'flanneld-hung',
+    backend: 'vxlan-nftables',
+    description: "node3's flanneld hung (SIGSTOP): its pod still shows Running and ready, /healthz never answers",
+    apply: (c) => c.hang(c.node('node3')),
+    expect: [{ check: 'flanneld-health', node: 'node3', evidence: /healthz: no answer/ }],
+  },
+  {
     id: 'iptables-chains-left-in-nft-mode',
     backend: 'vxlan-nftables',
     description: 'node1 still has iptables-mode FLANNEL-POSTRTG from before the switch to nftables mode',
