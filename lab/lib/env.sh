@@ -42,6 +42,13 @@ unset HTTP_PROXY HTTPS_PROXY http_proxy https_proxy
 log() { printf '[lab %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
+# k3s's packaging (--flavor k3s): flannel's files where k3s keeps them (k3s pkg/agent/config, pkg/data).
+K3S_AGENT_ETC=/var/lib/rancher/k3s/agent/etc
+K3S_CNI_BIN=/var/lib/rancher/k3s/data/cni
+# Where CNI config and plugins are on a node of the running lab's flavor (FLAVOR from state.env).
+cni_conf_dir() { if [ "${FLAVOR:-kube-flannel}" = k3s ]; then echo "$K3S_AGENT_ETC/cni/net.d"; else echo /etc/cni/net.d; fi; }
+cni_bin_dir() { if [ "${FLAVOR:-kube-flannel}" = k3s ]; then echo "$K3S_CNI_BIN"; else echo /opt/cni/bin; fi; }
+
 KUBECONFIG_PATH=$LAB_RUN/kubeconfig           # admin kubeconfig; fixed path other tools can rely on
 STATE=$LAB_RUN/state.env                      # NODES, BACKEND of the running lab
 need_root() { [ "$(id -u)" = 0 ] || die "the lab needs root (network namespaces, bridges, iptables)"; }

@@ -228,7 +228,8 @@ async function collectCluster(opts: ClusterCollectOptions): Promise<Snapshot> {
   });
   const errors: CollectionError[] = [];
   for (const [what, part] of Object.entries(read.state) as [string, Collected<unknown>][]) {
-    if (part.status !== 'ok') errors.push({ node: null, what, error: part.error });
+    // skipped = deliberately not read (embedded flannel has no pods), not a collection failure.
+    if (part.status !== 'ok' && part.status !== 'skipped') errors.push({ node: null, what, error: part.error });
   }
 
   const helpers = opts.helperPods.enabled
@@ -294,7 +295,12 @@ async function collectCluster(opts: ClusterCollectOptions): Promise<Snapshot> {
             (pod?.spec?.containers.find((c) => c.name === read.location.container)?.image ?? read.location.image),
         timeoutMs: opts.commandTimeoutMs,
         signal: nodeSignal,
-        noFlannelPodReason: pod && opts.helperPods.always ? '--node-access helper-pod' : undefined,
+        noFlannelPodReason:
+          pod && opts.helperPods.always
+            ? '--node-access helper-pod'
+            : read.location.packaging.kind === 'embedded'
+              ? `flanneld is embedded in ${read.location.packaging.distribution === 'k3s' ? 'k3s' : 'the node agent'}, no flannel pod`
+              : undefined,
         onFallback: (reason) => emit({ type: 'node', node: name, state: 'running', via: 'helper pod', detail: reason }),
       });
       const counter = new CountingRunner(nodeRunner, (n) =>
