@@ -79,6 +79,18 @@ FAULTS.forEach((spec, index) => {
       t.skip(`${spec.name} does not apply to backend ${lab.backend}`);
       return;
     }
+    if (spec.kubeFlannelOnly && lab.flavor !== 'kube-flannel') {
+      t.skip(`${spec.name} needs the kube-flannel packaging (flannel pods, ConfigMap or health server)`);
+      return;
+    }
+    if (spec.notInNftables && lab.nftables) {
+      t.skip(`${spec.name} does not apply in nftables mode: ${spec.notInNftables}`);
+      return;
+    }
+    if (process.env.KFL_LAB_FAULTS && !process.env.KFL_LAB_FAULTS.split(/[ ,]+/).includes(spec.name)) {
+      t.skip(`${spec.name} is not in KFL_LAB_FAULTS (the reduced fault set of this CI flavor)`);
+      return;
+    }
     const ctx = context(lab, index);
     t.diagnostic(`${spec.name} on ${ctx.node} (peer ${ctx.peer}): ${spec.changes}`);
     const br = labCmd(['break', spec.name, ctx.node]);

@@ -54,6 +54,10 @@ export interface FaultSpec {
   effectOn?: Partial<Record<Backend, Effect>>;
   probe?: StateProbe;
   doctor: DoctorExpectation;
+  /** Needs the kube-flannel packaging (flannel pods, ConfigMap, health server): not run on --flavor k3s. */
+  kubeFlannelOnly?: true;
+  /** Why the fault does not apply in nftables mode, when it does not. */
+  notInNftables?: string;
 }
 
 const vx: Backend[] = ['vxlan'];
@@ -125,6 +129,17 @@ export const FAULTS: FaultSpec[] = [
     effectOn: { udp: { kind: 'unreachable', from: 'node', to: 'peer' } },
     probe: { what: 'flanneld healthz on node:8081', check: (c) => !healthz(c, c.node) },
     doctor: { checks: ['flannel-pod-unhealthy'], on: 'node', severity: 'error' },
+    kubeFlannelOnly: true,
+  },
+  {
+    name: 'flanneld-hung',
+    changes: 'process: flanneld on node SIGSTOPped; its pod stays Running and ready',
+    backends: all,
+    effect: { kind: 'reachable', from: 'node', to: 'peer' },
+    effectOn: { udp: { kind: 'unreachable', from: 'node', to: 'peer' } },
+    probe: { what: 'flanneld healthz on node:8081', check: (c) => !healthz(c, c.node) },
+    doctor: { checks: ['flanneld-health'], on: 'node', severity: 'error' },
+    kubeFlannelOnly: true,
   },
   // Real flanneld (0.28.9) watches its device: it re-creates flannel.1 at once, with the same VtepMAC, but does not
   // re-add the peer routes, fdb and neighbour entries. The table first expected flannel-device; the lab showed
@@ -167,6 +182,7 @@ export const FAULTS: FaultSpec[] = [
       check: (c) => nodeAnnotation(c, c.node, 'flannel.alpha.coreos.com/public-ip') === undefined,
     },
     doctor: { checks: ['node-not-registered', 'flannel-pod-unhealthy'], on: 'node', severity: 'error' },
+    kubeFlannelOnly: true,
   },
   {
     name: 'vxlan-port-blocked',
@@ -174,6 +190,7 @@ export const FAULTS: FaultSpec[] = [
     backends: ['vxlan', 'udp'],
     effect: { kind: 'unreachable', from: 'peer', to: 'node' },
     doctor: { checks: ['overlay-port-blocked'], on: 'node', severity: 'error' },
+    notInNftables: "overlay-port-blocked reads iptables' INPUT chain, which is not where an nftables host filters",
   },
   {
     name: 'forward-policy-drop',
@@ -185,6 +202,8 @@ export const FAULTS: FaultSpec[] = [
       check: (c) => /-P FORWARD DROP/.test(inNodeOut(c.node, ['iptables', '-S', 'FORWARD'])),
     },
     doctor: 'clean',
+    notInNftables:
+      "flannel's accept rules live in its own nft table there; iptables' FORWARD DROP policy still drops pod traffic",
   },
   {
     name: 'forward-drop-rule',
@@ -192,6 +211,7 @@ export const FAULTS: FaultSpec[] = [
     backends: all,
     effect: { kind: 'unreachable', from: 'node', to: 'peer' },
     doctor: { checks: ['forward-drop'], on: 'node', severity: 'error' },
+    notInNftables: 'forward-drop judges the rule against the FLANNEL-FWD jump, which does not exist in nftables mode',
   },
   {
     name: 'ip-forward-off',
@@ -216,7 +236,7 @@ export const FAULTS: FaultSpec[] = [
   },
   {
     name: 'cni-conf-removed',
-    changes: "file: node's /etc/cni/net.d/10-flannel.conflist removed",
+    changes: "file: node's 10-flannel.conflist removed (/etc/cni/net.d; k3s: agent/etc/cni/net.d)",
     backends: all,
     effect: { kind: 'cni-add-fails', on: 'node' },
     doctor: { checks: ['cni-config'], on: 'node', severity: 'error' },
@@ -253,6 +273,7 @@ export const FAULTS: FaultSpec[] = [
       check: (c) => configMapBackend(c) !== runningType(c),
     },
     doctor: { checks: ['backend-type-mismatch'], on: 'any', severity: 'error' },
+    kubeFlannelOnly: true,
   },
 ];
 

@@ -7,7 +7,11 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
+import type { Snapshot } from '../../src/snapshot/types.js';
 import { doctor, inNode, kubectl, kubectlJSON, labCmd, labEnv, ping, requireLab, run, testPods } from './lab.js';
 
 /** Captures up to `count` packets matching `filter` on the lab bridge while `act` runs. */
@@ -75,6 +79,10 @@ test('cross-node pod traffic on the underlay is what the backend produces', asyn
 test('each node has its own subnet.env, inside its podCIDR, seen through kubectl exec into its flannel pod', (t) => {
   const lab = requireLab(t);
   if (!lab) return;
+  if (lab.flavor === 'k3s') {
+    t.skip('k3s packaging: no flannel pod to exec into (the packaging test reads the nodes through helper pods)');
+    return;
+  }
   const subnets = new Set<string>();
   for (const node of lab.nodes) {
     const cidr: string = kubectlJSON<{ spec: { podCIDR: string } }>(lab, ['get', 'node', node]).spec.podCIDR;
@@ -154,7 +162,7 @@ test('kubectl finds kubectl-flannel on PATH and runs it as `kubectl flannel`', (
   assert.match(help.stdout, /Usage: kubectl-flannel/);
 });
 
-test('doctor reports no error on the healthy lab', (t) => {
+test('doctor reports nothing, at any severity, on the healthy lab', (t) => {
   const lab = requireLab(t);
   if (!lab) return;
   const d = doctor(lab);
@@ -162,6 +170,75 @@ test('doctor reports no error on the healthy lab', (t) => {
     t.todo(`doctor cannot collect live yet: ${d.unavailable}`);
     return;
   }
-  const errors = d.findings.filter((f) => f.severity === 'error');
-  assert.deepEqual(errors, [], `doctor on a healthy ${lab.backend} lab reported errors`);
+  assert.deepEqual(
+    d.findings.map((f) => `${f.severity} ${f.check} ${f.node ?? ''}: ${f.message}`),
+    [],
+    `doctor on a healthy ${lab.backend} lab (${lab.flavor}${lab.nftables ? ', nftables' : ''}) reported findings`,
+  );
+});
+
+test('doctor finds flannel in the packaging the lab runs, with no --flannel-* flag', (t) => {
+  const lab = requireLab(t);
+  if (!lab) return;
+  const dir = mkdtempSync(path.join(tmpdir(), 'kfl-e2e-'));
+  try {
+    const file = path.join(dir, 'snap.json');
+    const r = kubectl(lab, ['flannel', 'doctor', '--save', file], 180_000);
+    assert.equal(r.code, 0, `doctor --save: ${r.stderr.slice(-800)}`);
+    const snap = JSON.parse(readFileSync(file, 'utf8')) as Snapshot;
+    assert.equal(snap.cluster.flannel.status, 'ok');
+    const install = snap.cluster.flannel.status === 'ok' ? snap.cluster.flannel.data : null;
+    const hosts = lab.nodes.map((n) => {
+      const h = snap.hosts[n];
+      assert.ok(h?.status === 'ok', `${n} not collected`);
+      return h.data;
+    });
+    if (lab.flavor === 'k3s') {
+      assert.deepEqual(install?.packaging, {
+        kind: 'embedded',
+        distribution: 'k3s',
+        version: install?.packaging?.kind === 'embedded' ? install.packaging.version : null,
+        netConfPath: '/var/lib/rancher/k3s/agent/etc/flannel/net-conf.json',
+      });
+      assert.match(install?.packaging?.kind === 'embedded' ? (install.packaging.version ?? '') : '', /\+k3s1$/);
+      assert.equal(install?.daemonSet, null);
+      assert.equal(snap.cluster.flannelPods.status, 'skipped');
+      assert.equal(install?.netConf.status, 'ok', "net-conf.json is read from the nodes' k3s files");
+      for (const h of hosts) {
+        assert.equal(h.netConfFile?.status, 'ok');
+        assert.equal(h.cni?.status === 'ok' ? h.cni.data.confDir : null, '/var/lib/rancher/k3s/agent/etc/cni/net.d');
+        assert.match(h.via, /helper pod/, 'embedded flannel is reached through helper pods');
+      }
+    } else {
+      assert.deepEqual(install?.packaging, { kind: 'kube-flannel' });
+      for (const h of hosts)
+        assert.deepEqual(
+          h.flanneldHealth?.status === 'ok'
+            ? [h.flanneldHealth.data.healthz.code, h.flanneldHealth.data.readyz.code]
+            : h.flanneldHealth,
+          [200, 200],
+          `${h.node}: flanneld's /healthz and /readyz on :8081`,
+        );
+    }
+    assert.equal(install?.netConf.status === 'ok' ? install.netConf.data.enableNFTables : null, lab.nftables);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('nftables mode: flanneld wrote its nft tables and no iptables chains; iptables mode the reverse', (t) => {
+  const lab = requireLab(t);
+  if (!lab) return;
+  for (const node of lab.nodes) {
+    const nft = inNode(node, ['nft', 'list', 'table', 'ip', 'flannel-ipv4']);
+    const ipt = inNode(node, ['iptables-save', '-t', 'nat']).stdout;
+    if (lab.nftables) {
+      assert.equal(nft.code, 0, `${node}: no table ip flannel-ipv4: ${nft.stderr}`);
+      assert.match(nft.stdout, /chain postrtg \{/);
+      assert.doesNotMatch(ipt, /FLANNEL-POSTRTG/, `${node}: iptables chains in nftables mode`);
+    } else {
+      assert.notEqual(nft.code, 0, `${node}: table ip flannel-ipv4 exists in iptables mode`);
+      assert.match(ipt, /:FLANNEL-POSTRTG/);
+    }
+  }
 });

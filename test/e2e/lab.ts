@@ -18,6 +18,10 @@ export interface Lab {
   binPath: string;
   nodes: string[];
   backend: string;
+  /** How flannel is packaged: kube-flannel (DaemonSet) or k3s (embedded, no flannel pods). */
+  flavor: 'kube-flannel' | 'k3s';
+  /** flanneld in nftables mode (EnableNFTables). */
+  nftables: boolean;
   podNamespace: string;
   /** the underlay bridge in the root netns, where inter-node traffic can be captured */
   bridge: string;
@@ -59,6 +63,8 @@ export function currentLab(): { lab?: Lab; reason?: string } {
       binPath: need('LAB_PATH'),
       nodes: need('LAB_NODES').split(/\s+/).filter(Boolean),
       backend: need('LAB_BACKEND'),
+      flavor: vars.get('LAB_FLAVOR') === 'k3s' ? 'k3s' : 'kube-flannel',
+      nftables: vars.get('LAB_NFTABLES') === '1',
       podNamespace: need('LAB_POD_NAMESPACE'),
       bridge: need('LAB_BRIDGE'),
     },
