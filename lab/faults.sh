@@ -12,7 +12,7 @@ set -euo pipefail
 FAULTS="route-deleted route-wrong-via fdb-deleted fdb-wrong-dst neigh-deleted neigh-wrong-mac mtu-flannel
 mtu-underlay flanneld-stopped vxlan-device-deleted public-ip-wrong duplicate-vtepmac annotations-removed
 vxlan-port-blocked forward-policy-drop forward-drop-rule ip-forward-off cni0-wrong-address subnet-env-removed cni-conf-removed
-stale-node-entries network-unavailable netconf-drift flanneld-hung"
+stale-node-entries network-unavailable netconf-drift flanneld-hung nft-postrtg-flushed"
 
 describe() {
   case $1 in
@@ -38,6 +38,7 @@ describe() {
     cni-conf-removed) echo "/etc/cni/net.d/10-flannel.conflist on NODE is removed: CNI ADD fails there" ;;
     stale-node-entries) echo "NODE keeps the route, neighbour and fdb entries of a deleted node (10.244.250.0/24 at 10.250.0.250)" ;;
     network-unavailable) echo "NODE's NetworkUnavailable condition is True" ;;
+    nft-postrtg-flushed) echo "nftables mode: NODE's flannel-ipv4 postrtg chain flushed (a firewall reload); pods lose masquerading" ;;
     flanneld-hung) echo "flanneld on NODE hung (SIGSTOP): its pod still shows Running and ready, /healthz never answers" ;;
     netconf-drift) echo "kube-flannel-cfg's net-conf.json Backend changed (to host-gw/vxlan) but flanneld was not restarted; NODE is ignored" ;;
     *) return 1 ;;
@@ -177,6 +178,12 @@ do_break() {
       [ "${FLAVOR:-kube-flannel}" = k3s ] && confdir=$(node_dir "$NODE")/k3s-agent-etc/cni/net.d
       mv "$confdir/10-flannel.conflist" "$fault_file.conflist"
       undo "mv $fault_file.conflist $confdir/10-flannel.conflist"; echo "10-flannel.conflist removed from $(cni_conf_dir)" ;;
+    nft-postrtg-flushed)
+      [ "${NFTABLES:-0}" = 1 ] || die "break $FAULT: needs a lab in nftables mode (lab/lab up --nftables)"
+      in_node nft list chain ip flannel-ipv4 postrtg > "$fault_file.postrtg"
+      in_node nft flush chain ip flannel-ipv4 postrtg
+      # flanneld writes the chain only at start: restarting it is how the chain comes back
+      undo "stop_flanneld $NODE; start_flanneld $NODE; wait_flanneld $NODE"; echo "postrtg flushed" ;;
     flanneld-hung)
       local pid; read -r pid _ < "$LAB_RUN/pids/flanneld-$NODE.pid"
       pid_alive "$LAB_RUN/pids/flanneld-$NODE.pid" || die "break: flanneld on $NODE is not running"

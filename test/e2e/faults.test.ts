@@ -83,6 +83,10 @@ FAULTS.forEach((spec, index) => {
       t.skip(`${spec.name} needs the kube-flannel packaging (flannel pods, ConfigMap or health server)`);
       return;
     }
+    if (spec.nftablesOnly && !lab.nftables) {
+      t.skip(`${spec.name} applies only in nftables mode (lab/lab up --nftables)`);
+      return;
+    }
     if (spec.notInNftables && lab.nftables) {
       t.skip(`${spec.name} does not apply in nftables mode: ${spec.notInNftables}`);
       return;

@@ -58,6 +58,8 @@ export interface FaultSpec {
   kubeFlannelOnly?: true;
   /** Why the fault does not apply in nftables mode, when it does not. */
   notInNftables?: string;
+  /** Only in nftables mode (lab/lab up --nftables). */
+  nftablesOnly?: true;
 }
 
 const vx: Backend[] = ['vxlan'];
@@ -130,6 +132,23 @@ export const FAULTS: FaultSpec[] = [
     probe: { what: 'flanneld healthz on node:8081', check: (c) => !healthz(c, c.node) },
     doctor: { checks: ['flannel-pod-unhealthy'], on: 'node', severity: 'error' },
     kubeFlannelOnly: true,
+  },
+  {
+    name: 'nft-postrtg-flushed',
+    changes: 'kernel: nft chain ip flannel-ipv4 postrtg flushed on node (nftables mode)',
+    backends: all,
+    effect: { kind: 'reachable', from: 'node', to: 'peer' },
+    probe: {
+      what: 'postrtg rules on node',
+      check: (c) => !/masquerade/.test(inNodeOut(c.node, ['nft', 'list', 'chain', 'ip', 'flannel-ipv4', 'postrtg'])),
+    },
+    doctor: {
+      checks: ['nftables-rules'],
+      on: 'node',
+      severity: 'error',
+      evidence: () => ['meta mark 0x00004000 return'],
+    },
+    nftablesOnly: true,
   },
   {
     name: 'flanneld-hung',
