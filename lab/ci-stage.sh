@@ -3,8 +3,9 @@
 # backend bring up a lab, run the end-to-end tests (test/e2e) against it and tear it down, whatever happens.
 # Prints one "N passed, N failed" line per backend and a total; exits non-zero if any test failed.
 #   LAB_CI_BACKENDS   backends to run, each BACKEND[:FLAVOR] (default: vxlan host-gw vxlan-directrouting udp
-#                     vxlan:k3s vxlan:nftables). FLAVOR k3s runs k3s's packaging (--flavor k3s), nftables flanneld's
-#                     nftables mode (--nftables); these flavors run the reduced fault set LAB_CI_FLAVOR_FAULTS
+#                     vxlan:k3s vxlan:nftables vxlan:dual). FLAVOR k3s runs k3s's packaging (--flavor k3s), nftables
+#                     flanneld's nftables mode (--nftables), dual|ipv6 the IP family (--ip-family); these flavors run
+#                     the reduced fault set LAB_CI_FLAVOR_FAULTS
 #                     (the full catalog runs on the four plain backends), to keep the stage inside its time budget.
 #   LAB_CI_BUILD_BUDGET  seconds the build may start steps in (default 2700 = 45 min); past it the stage stops
 #                        with exit 3 and says so, keeping what was built for the next run
@@ -14,8 +15,8 @@ export LAB_INSTANCE=${LAB_INSTANCE:-9}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
 . "$here/lib/env.sh"
-BACKENDS=${LAB_CI_BACKENDS:-vxlan host-gw vxlan-directrouting udp vxlan:k3s vxlan:nftables}
-FLAVOR_FAULTS=${LAB_CI_FLAVOR_FAULTS:-fdb-deleted route-deleted mtu-flannel ip-forward-off subnet-env-removed cni-conf-removed public-ip-wrong flanneld-hung nft-postrtg-flushed}
+BACKENDS=${LAB_CI_BACKENDS:-vxlan host-gw vxlan-directrouting udp vxlan:k3s vxlan:nftables vxlan:dual}
+FLAVOR_FAULTS=${LAB_CI_FLAVOR_FAULTS:-fdb-deleted route-deleted route6-deleted mtu-flannel ip-forward-off subnet-env-removed cni-conf-removed public-ip-wrong flanneld-hung nft-postrtg-flushed}
 T0=$(date +%s)
 
 [ "$(id -u)" = 0 ] || { echo "lab: 0 passed, 1 failed (the lab stage needs root)"; exit 1; }
@@ -61,6 +62,7 @@ for entry in $BACKENDS; do
     "") ;;
     k3s) up_args+=(--flavor k3s); faults_env=(KFL_LAB_FAULTS="$FLAVOR_FAULTS") ;;
     nftables) up_args+=(--nftables); faults_env=(KFL_LAB_FAULTS="$FLAVOR_FAULTS") ;;
+    dual|ipv6) up_args+=(--ip-family "$flavor"); faults_env=(KFL_LAB_FAULTS="$FLAVOR_FAULTS") ;;
     *) lines+=("lab e2e ($entry): 0 passed, 1 failed (unknown flavor '$flavor')"); TF=$((TF + 1)); continue ;;
   esac
   tb=$(date +%s) tap=$(mktemp)

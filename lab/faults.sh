@@ -12,7 +12,7 @@ set -euo pipefail
 FAULTS="route-deleted route-wrong-via fdb-deleted fdb-wrong-dst neigh-deleted neigh-wrong-mac mtu-flannel
 mtu-underlay flanneld-stopped vxlan-device-deleted public-ip-wrong duplicate-vtepmac annotations-removed
 vxlan-port-blocked forward-policy-drop forward-drop-rule ip-forward-off cni0-wrong-address subnet-env-removed cni-conf-removed
-stale-node-entries network-unavailable netconf-drift flanneld-hung nft-postrtg-flushed"
+stale-node-entries network-unavailable netconf-drift flanneld-hung nft-postrtg-flushed route6-deleted"
 
 describe() {
   case $1 in
@@ -39,6 +39,7 @@ describe() {
     stale-node-entries) echo "NODE keeps the route, neighbour and fdb entries of a deleted node (10.244.250.0/24 at 10.250.0.250)" ;;
     network-unavailable) echo "NODE's NetworkUnavailable condition is True" ;;
     nft-postrtg-flushed) echo "nftables mode: NODE's flannel-ipv4 postrtg chain flushed (a firewall reload); pods lose masquerading" ;;
+    route6-deleted) echo "dual-stack only: NODE's IPv6 route to a peer's IPv6 podCIDR is deleted (IPv4 keeps working)" ;;
     flanneld-hung) echo "flanneld on NODE hung (SIGSTOP): its pod still shows Running and ready, /healthz never answers" ;;
     netconf-drift) echo "kube-flannel-cfg's net-conf.json Backend changed (to host-gw/vxlan) but flanneld was not restarted; NODE is ignored" ;;
     *) return 1 ;;
@@ -178,6 +179,12 @@ do_break() {
       [ "${FLAVOR:-kube-flannel}" = k3s ] && confdir=$(node_dir "$NODE")/k3s-agent-etc/cni/net.d
       mv "$confdir/10-flannel.conflist" "$fault_file.conflist"
       undo "mv $fault_file.conflist $confdir/10-flannel.conflist"; echo "10-flannel.conflist removed from $(cni_conf_dir)" ;;
+    route6-deleted)
+      [ "${IP_FAMILY:-ipv4}" = dual ] || die "break $FAULT: needs a dual-stack lab (lab/lab up --ip-family dual)"
+      local pcidr6; pcidr6=$(lab_kubectl get node "$peer" -o jsonpath='{.spec.podCIDRs[1]}')
+      line=$(in_node ip -6 route show "$pcidr6"); [ -n "$line" ] || die "break: $NODE has no IPv6 route to $pcidr6"
+      in_node ip -6 route del "$pcidr6"
+      undo "in_node ip -6 route replace $line"; echo "peer=$peer route=$line" ;;
     nft-postrtg-flushed)
       [ "${NFTABLES:-0}" = 1 ] || die "break $FAULT: needs a lab in nftables mode (lab/lab up --nftables)"
       in_node nft list chain ip flannel-ipv4 postrtg > "$fault_file.postrtg"

@@ -47,6 +47,9 @@ POD
     fi
     out=$(cni "$node" add "$netns") || die "pod-add: CNI ADD for $name on $node failed: $out"
     ip=$(echo "$out" | jq -r '.ips[0].address' | cut -d/ -f1)
+    # dual-stack: the flannel plugin also hands FLANNEL_IPV6_SUBNET to host-local, so CNI ADD returns both families
+    ip6=$(echo "$out" | jq -r '[.ips[].address | select(contains(":"))][0] // empty' | cut -d/ -f1)
+    [ -n "$ip6" ] && lab_kubectl -n $NS annotate pod "$name" --overwrite "lab.flannel.dev/pod-ip6=$ip6" >/dev/null
     lab_kubectl -n $NS annotate pod "$name" --overwrite "lab.flannel.dev/pod-ip=$ip" "lab.flannel.dev/netns=$netns" >/dev/null
     for i in $(seq 60); do
       [ "$(lab_kubectl -n $NS get pod "$name" -o jsonpath='{.status.podIP}')" = "$ip" ] && break

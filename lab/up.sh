@@ -24,8 +24,7 @@ case $FLAVOR in
   *) die "up: --flavor must be kube-flannel or k3s, got '$FLAVOR'" ;;
 esac
 case $IP_FAMILY in
-  ipv4) ;;
-  dual|ipv6) die "up: --ip-family $IP_FAMILY cannot run here: the lab's flannel CNI plugin (containernetworking/plugins v0.9.1, the only one this machine's module proxy serves) wires IPv4 only; fixtures cover dual-stack and IPv6-only (lab/README.md)" ;;
+  ipv4|dual|ipv6) ;;
   *) die "up: --ip-family must be ipv4, dual or ipv6, got '$IP_FAMILY'" ;;
 esac
 [[ $NODES =~ ^[0-9]+$ ]] && [ "$NODES" -ge 1 ] && [ "$NODES" -le 9 ] || die "up: --nodes must be 1..9, got '$NODES'"
@@ -97,6 +96,7 @@ make_kubeconfig "$KUBECONFIG_PATH" admin --client-certificate="$LAB_RUN/pki/admi
 # --- underlay: a bridge in the root netns, one veth per node netns --------------------------------------------
 ip link add "$LAB_BRIDGE" type bridge; record link "$LAB_BRIDGE"
 ip addr add "$LAB_UNDERLAY_PREFIX.1/24" dev "$LAB_BRIDGE"
+[ "$IP_FAMILY" != ipv4 ] && ip addr add "$LAB_UNDERLAY6_PREFIX::1/64" dev "$LAB_BRIDGE" nodad
 ip link set "$LAB_BRIDGE" up
 # br_netfilter is built into this kernel, so frames bridged between nodes traverse the root netns FORWARD chain.
 iptables -I FORWARD -i "$LAB_BRIDGE" -o "$LAB_BRIDGE" -m comment --comment kubectl-flannel-lab -j ACCEPT
@@ -113,6 +113,12 @@ for i in $(seq "$NODES"); do
   ip -n "$n" link set lo up
   ip -n "$n" route add default via "$LAB_UNDERLAY_PREFIX.1"
   ip netns exec "$n" sysctl -qw net.ipv4.ip_forward=1
+  if [ "$IP_FAMILY" != ipv4 ]; then
+    # flanneld picks its IPv6 public address from the interface of the IPv6 default route
+    ip -n "$n" addr add "$(node_ip6 "$i")/64" dev eth0 nodad
+    ip -n "$n" -6 route add default via "$LAB_UNDERLAY6_PREFIX::1"
+    ip netns exec "$n" sysctl -qw net.ipv6.conf.all.forwarding=1
+  fi
 done
 log "up: underlay $LAB_BRIDGE $LAB_UNDERLAY_PREFIX.0/24 with nodes:$NODE_NAMES"
 
@@ -172,8 +178,11 @@ metadata:
   labels: {kubernetes.io/hostname: $n, kubernetes.io/os: linux, kubernetes.io/arch: amd64}
 $k3s_annotations
 spec:
-  podCIDR: 10.244.$i.0/24
-  podCIDRs: ["10.244.$i.0/24"]
+$(case $IP_FAMILY in
+    ipv4) echo "  podCIDR: 10.244.$i.0/24"; echo "  podCIDRs: [\"10.244.$i.0/24\"]" ;;
+    dual) echo "  podCIDR: 10.244.$i.0/24"; echo "  podCIDRs: [\"10.244.$i.0/24\", \"fd00:10:244:$i::/64\"]" ;;
+    ipv6) echo "  podCIDR: fd00:10:244:$i::/64"; echo "  podCIDRs: [\"fd00:10:244:$i::/64\"]" ;;
+  esac)
 NODE
 done
 if [ "$FLAVOR" = k3s ]; then write_k3s_files "$BACKEND"   # no DaemonSet, no ConfigMap: k3s's packaging

@@ -16,6 +16,8 @@ LAB_RUN=/var/run/kubectl-flannel-lab${sfx:+-$sfx}  # runtime state: PIDs, PKI, k
 LAB_BRIDGE=kflbr$LAB_INSTANCE
 LAB_UNDERLAY_PREFIX=10.250.$LAB_INSTANCE      # bridge .1 (apiserver), node i = .(10+i)
 LAB_POD_NETWORK=10.244.0.0/16                 # lives only inside the lab's namespaces, so instances may share it
+LAB_UNDERLAY6_PREFIX=fd00:250:$LAB_INSTANCE   # --ip-family dual: bridge ::1, node i = ::(10+i)
+LAB_POD_NETWORK6=fd00:10:244::/56              # --ip-family dual: node i's podCIDR is fd00:10:244:i::/64
 LAB_SERVICE_RANGE=10.96.0.0/16
 LAB_APISERVER=https://$LAB_UNDERLAY_PREFIX.1:6443
 LAB_ETCD_PORT=$((23790 + 10 * LAB_INSTANCE))
@@ -55,6 +57,7 @@ need_root() { [ "$(id -u)" = 0 ] || die "the lab needs root (network namespaces,
 lab_kubectl() { KUBECONFIG=$KUBECONFIG_PATH "$K8S_DIR/bin/kubectl" "$@"; }
 node_name() { echo "$LAB_PREFIX-node$1"; }
 node_ip() { echo "$LAB_UNDERLAY_PREFIX.$((10 + $1))"; }
+node_ip6() { echo "$LAB_UNDERLAY6_PREFIX::$((10 + $1))"; }
 node_dir() { echo "$LAB_RUN/nodes/$1"; }
 load_state() { [ -f "$STATE" ] || die "the lab is not up (no $STATE); run lab/lab up"; . "$STATE"; }
 

@@ -26,7 +26,11 @@ apply_flannel_manifest() {
   lab_kubectl apply -f "$(flannel_manifest)" >/dev/null
   netconf=$(lab_kubectl -n kube-flannel get cm kube-flannel-cfg -o json | jq -r '.data["net-conf.json"]' |
             jq --argjson b "$(backend_json "$backend")" --argjson nft "$([ "${NFTABLES:-0}" = 1 ] && echo true || echo false)" \
-              '.Backend = $b | if $nft then .EnableNFTables = true else . end')
+              --arg net6 "$([ "${IP_FAMILY:-ipv4}" != ipv4 ] && echo "$LAB_POD_NETWORK6")" \
+              --argjson v4 "$([ "${IP_FAMILY:-ipv4}" = ipv6 ] && echo false || echo true)" \
+              '.Backend = $b | if $nft then .EnableNFTables = true else . end
+               | if $net6 != "" then .EnableIPv6 = true | .IPv6Network = $net6 else . end
+               | if $v4 then . else .EnableIPv4 = false | del(.Network) end')
   lab_kubectl -n kube-flannel patch cm kube-flannel-cfg --type merge \
     -p "$(jq -n --arg v "$netconf" '{data: {"net-conf.json": $v}}')" >/dev/null
   sync_flannel_config
@@ -140,7 +144,7 @@ wait_flanneld() {  # wait_flanneld NODE: until flanneld wrote subnet.env and pub
     if [ "${FLAVOR:-kube-flannel}" = k3s ] ||
        ip netns exec "$n" curl -fs --max-time 1 http://127.0.0.1:8081/healthz >/dev/null 2>&1; then healthy=0; fi
     if [ -s "$(node_dir "$n")/run-flannel/subnet.env" ] && [ "$healthy" = 0 ] &&
-       [ -n "$(lab_kubectl get node "$n" -o jsonpath='{.metadata.annotations.flannel\.alpha\.coreos\.com/public-ip}')" ]; then
+       [ -n "$(lab_kubectl get node "$n" -o jsonpath="{.metadata.annotations.flannel\.alpha\.coreos\.com/public-ip$([ "${IP_FAMILY:-ipv4}" = ipv6 ] && echo v6)}")" ]; then
       return 0
     fi
     pid_alive "$LAB_RUN/pids/flanneld-$n.pid" || die "flanneld on $n exited; see $(node_dir "$n")/flanneld.log"

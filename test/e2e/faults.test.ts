@@ -87,6 +87,10 @@ FAULTS.forEach((spec, index) => {
       t.skip(`${spec.name} applies only in nftables mode (lab/lab up --nftables)`);
       return;
     }
+    if (spec.dualOnly && lab.ipFamily !== 'dual') {
+      t.skip(`${spec.name} applies only on a dual-stack lab (lab/lab up --ip-family dual)`);
+      return;
+    }
     if (spec.notInNftables && lab.nftables) {
       t.skip(`${spec.name} does not apply in nftables mode: ${spec.notInNftables}`);
       return;

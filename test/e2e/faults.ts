@@ -60,6 +60,8 @@ export interface FaultSpec {
   notInNftables?: string;
   /** Only in nftables mode (lab/lab up --nftables). */
   nftablesOnly?: true;
+  /** Only on a dual-stack lab (lab/lab up --ip-family dual). */
+  dualOnly?: true;
 }
 
 const vx: Backend[] = ['vxlan'];
@@ -132,6 +134,18 @@ export const FAULTS: FaultSpec[] = [
     probe: { what: 'flanneld healthz on node:8081', check: (c) => !healthz(c, c.node) },
     doctor: { checks: ['flannel-pod-unhealthy'], on: 'node', severity: 'error' },
     kubeFlannelOnly: true,
+  },
+  {
+    name: 'route6-deleted',
+    changes: "kernel: IPv6 route to peer's IPv6 podCIDR deleted on node (dual-stack); IPv4 keeps working",
+    backends: routed,
+    effect: { kind: 'reachable', from: 'node', to: 'peer' },
+    probe: {
+      what: "node's IPv6 route to the peer's podCIDR",
+      check: (c) => !routeExists(c.node, nodeJSON(c, c.peer).spec.podCIDRs?.[1] ?? 'none', true),
+    },
+    doctor: { checks: ['peer-routes'], on: 'node', severity: 'error' },
+    dualOnly: true,
   },
   {
     name: 'nft-postrtg-flushed',
@@ -301,12 +315,12 @@ export const FAULTS: FaultSpec[] = [
 function inNodeOut(node: string, cmd: string[]): string {
   return inNode(node, cmd).stdout;
 }
-function routeExists(node: string, cidr: string): boolean {
-  return inNodeOut(node, ['ip', 'route', 'show', cidr]).trim() !== '';
+function routeExists(node: string, cidr: string, ipv6 = false): boolean {
+  return inNodeOut(node, ['ip', ...(ipv6 ? ['-6'] : []), 'route', 'show', cidr]).trim() !== '';
 }
 interface NodeJSON {
   metadata: { annotations?: Record<string, string> };
-  spec: { podCIDR?: string };
+  spec: { podCIDR?: string; podCIDRs?: string[] };
   status: { conditions?: { type: string; status: string }[]; addresses?: { type: string; address: string }[] };
 }
 function nodeJSON(c: FaultContext, node: string): NodeJSON {
