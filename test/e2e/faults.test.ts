@@ -26,7 +26,10 @@ function podFor(ctx: FaultContext, role: Role): LabPod {
 }
 
 async function proveEffect(spec: FaultSpec, ctx: FaultContext): Promise<void> {
-  const e = spec.effectOn?.[ctx.lab.backend as Backend] ?? spec.effect;
+  const e =
+    (ctx.lab.ipFamily === 'dual' ? spec.effectOnDual : undefined) ??
+    spec.effectOn?.[ctx.lab.backend as Backend] ??
+    spec.effect;
   switch (e.kind) {
     case 'unreachable': {
       const [a, b] = [podFor(ctx, e.from), podFor(ctx, e.to)];

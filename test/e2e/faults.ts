@@ -62,6 +62,8 @@ export interface FaultSpec {
   nftablesOnly?: true;
   /** Only on a dual-stack lab (lab/lab up --ip-family dual). */
   dualOnly?: true;
+  /** Where a dual-stack lab changes the effect. */
+  effectOnDual?: Effect;
 }
 
 const vx: Backend[] = ['vxlan'];
@@ -191,6 +193,14 @@ export const FAULTS: FaultSpec[] = [
     changes: 'API: node annotation flannel.alpha.coreos.com/public-ip=10.250.X.99; peers re-point their fdb/routes',
     backends: all,
     effect: { kind: 'unreachable', from: 'peer', to: 'node' },
+    // Dual-stack: flanneld v0.28.9 ignores a Node update that changes only the IPv4 lease (kube.go
+    // handleUpdateLeaseEvent: an unchanged IPv6 lease resets `changed`), so peers keep the old fdb and traffic
+    // flows; the lab showed it. The annotation is still wrong, and doctor must still say so.
+    effectOnDual: { kind: 'reachable', from: 'peer', to: 'node' },
+    probe: {
+      what: "node's public-ip annotation",
+      check: (c) => nodeAnnotation(c, c.node, 'flannel.alpha.coreos.com/public-ip')?.endsWith('.99') === true,
+    },
     doctor: { checks: ['public-ip-not-local'], on: 'node', severity: 'error' },
   },
   {
