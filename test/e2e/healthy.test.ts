@@ -249,15 +249,18 @@ test('doctor finds flannel in the packaging the lab runs, with no --flannel-* fl
 test('nftables mode: flanneld wrote its nft tables and no iptables chains; iptables mode the reverse', (t) => {
   const lab = requireLab(t);
   if (!lab) return;
+  // IPv6-only: flanneld's rules are all IPv6 (ip6tables chains, the ip6 flannel-ipv6 table).
+  const v6 = lab.ipFamily === 'ipv6';
+  const [fam, table, save] = v6 ? ['ip6', 'flannel-ipv6', 'ip6tables-save'] : ['ip', 'flannel-ipv4', 'iptables-save'];
   for (const node of lab.nodes) {
-    const nft = inNode(node, ['nft', 'list', 'table', 'ip', 'flannel-ipv4']);
-    const ipt = inNode(node, ['iptables-save', '-t', 'nat']).stdout;
+    const nft = inNode(node, ['nft', 'list', 'table', fam, table]);
+    const ipt = inNode(node, [save, '-t', 'nat']).stdout;
     if (lab.nftables) {
-      assert.equal(nft.code, 0, `${node}: no table ip flannel-ipv4: ${nft.stderr}`);
+      assert.equal(nft.code, 0, `${node}: no table ${fam} ${table}: ${nft.stderr}`);
       assert.match(nft.stdout, /chain postrtg \{/);
       assert.doesNotMatch(ipt, /FLANNEL-POSTRTG/, `${node}: iptables chains in nftables mode`);
     } else {
-      assert.notEqual(nft.code, 0, `${node}: table ip flannel-ipv4 exists in iptables mode`);
+      assert.notEqual(nft.code, 0, `${node}: table ${fam} ${table} exists in iptables mode`);
       assert.match(ipt, /:FLANNEL-POSTRTG/);
     }
   }
