@@ -17,8 +17,6 @@ export interface NftTable {
   readonly chains: ReadonlyMap<string, NftChain>;
 }
 
-const cache = new Map<string, NftTable[]>();
-
 /** Normalises one rule line: no counter, no comment, single spaces. */
 export function normaliseNftRule(line: string): string {
   return line
@@ -30,8 +28,6 @@ export function normaliseNftRule(line: string): string {
 }
 
 export function parseNftRuleset(text: string): NftTable[] {
-  const hit = cache.get(text);
-  if (hit) return hit;
   const tables: NftTable[] = [];
   let table: { family: string; name: string; chains: Map<string, NftChain> } | null = null;
   let chain: { name: string; base: string | null; rules: string[] } | null = null;
@@ -72,8 +68,6 @@ export function parseNftRuleset(text: string): NftTable[] {
     }
     chain.rules.push(normaliseNftRule(line));
   }
-  if (cache.size > 64) cache.clear();
-  cache.set(text, tables);
   return tables;
 }
 

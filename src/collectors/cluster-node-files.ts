@@ -6,6 +6,8 @@
  * Both go through the node's CommandRunner like every other command, and both are Collected<T>:
  * a node where they fail keeps the rest of its state.
  */
+
+import { parseNetConf, redactNetConfRaw } from '../parse/netconf.js';
 import type {
   Collected,
   FlanneldHealth,
@@ -16,7 +18,6 @@ import type {
   NodeNetConf,
 } from '../snapshot/types.js';
 import { flagValue } from './cluster.js';
-import { parseNetConf, redactNetConfRaw } from './parse/netconf.js';
 import type { CommandRunner } from './runner.js';
 
 const ABSENT = '#absent';

@@ -8,7 +8,7 @@ import { renderJSON } from '../render/structured.js';
 import { styleFor } from '../render/style.js';
 import { renderText } from '../render/text.js';
 import { addClusterOptions } from './cluster-options.js';
-import { obtainSnapshot, type SnapshotSource } from './doctor.js';
+import { obtainSnapshot, type SnapshotSource } from './options.js';
 
 export function registerBundle(program: Command, live?: SnapshotSource): Command {
   const cmd = program.command('bundle');

@@ -1,14 +1,14 @@
 /** `kubectl flannel doctor`: obtain a snapshot, analyse it, render the findings, exit by severity. */
 import { type Command, Option } from 'commander';
 import { analyze } from '../analyzers/run.js';
-import { EXIT, type ExitCode, UserError } from '../errors.js';
+import { EXIT, type ExitCode } from '../errors.js';
 import { buildReport, type DoctorReport } from '../render/report.js';
 import { renderJSON, renderYAML } from '../render/structured.js';
 import { styleFor } from '../render/style.js';
 import { renderText } from '../render/text.js';
-import { readSnapshot, writeSnapshot } from '../snapshot/io.js';
-import type { Snapshot } from '../snapshot/types.js';
+import { writeSnapshot } from '../snapshot/io.js';
 import { addClusterOptions } from './cluster-options.js';
+import { obtainSnapshot, type SnapshotSource } from './options.js';
 
 export interface DoctorOptions {
   from?: string;
@@ -19,9 +19,6 @@ export interface DoctorOptions {
   failOn: 'error' | 'warning';
   color: boolean;
 }
-
-/** How doctor gets a snapshot when not reading one from a file; set by the live collection module. */
-export type SnapshotSource = (cmd: Command) => Promise<Snapshot>;
 
 const collect = (value: string, previous: string[]) => [
   ...previous,
@@ -69,17 +66,6 @@ Examples:
       process.exitCode = exitCodeFor(report, opts.failOn);
     });
   return cmd;
-}
-
-/** The snapshot a command works on: a saved file (snapshot or bundle) with --from, else collected live. */
-export async function obtainSnapshot(
-  from: string | undefined,
-  cmd: Command,
-  live: SnapshotSource | undefined,
-): Promise<Snapshot> {
-  if (from) return readSnapshot(from);
-  if (!live) throw new UserError('live collection is not available in this build; use --from FILE', EXIT.usage);
-  return live(cmd);
 }
 
 export function render(report: DoctorReport, opts: Pick<DoctorOptions, 'output' | 'color'>): string {

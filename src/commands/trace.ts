@@ -6,7 +6,7 @@ import { familyOf } from '../net/cidr.js';
 import { styleFor } from '../render/style.js';
 import { renderTraceText } from '../render/trace.js';
 import { addClusterOptions } from './cluster-options.js';
-import { obtainSnapshot, type SnapshotSource } from './doctor.js';
+import { obtainSnapshot, type SnapshotSource } from './options.js';
 import { resolvePodIPs } from './pod-address.js';
 
 export function registerTrace(program: Command, live?: SnapshotSource): Command {

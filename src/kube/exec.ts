@@ -14,7 +14,6 @@ import tls from 'node:tls';
 import { Exec, type KubeConfig, type V1Status } from '@kubernetes/client-node';
 // Not re-exported by the package index; the package has no `exports` map, so the deep path is public.
 import { WebSocketHandler, type WebSocketInterface } from '@kubernetes/client-node/dist/web-socket-handler.js';
-import type { CommandResult } from '../collectors/runner.js';
 import { KubeAccessError, toKubeAccessError } from './errors.js';
 
 export interface ExecRequest {
@@ -28,7 +27,20 @@ export interface ExecRequest {
 
 export type ExecStatus = 'ok' | 'nonzero' | 'failed' | 'timeout';
 
-export interface ExecResult extends CommandResult {
+/**
+ * One exec's outcome. Its first fields are exactly the collectors' CommandResult, so a pod runner
+ * returns it as it is; it is spelled out here because kube sits below collectors and imports nothing from them.
+ */
+export interface ExecResult {
+  readonly argv: readonly string[];
+  /** null when the command could not be started or did not finish. */
+  readonly exitCode: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly durationMs: number;
+  /** Set when the command did not run to completion (not found, timeout, transport error). */
+  readonly error?: string;
+  readonly timedOut?: boolean;
   readonly status: ExecStatus;
   /** The command's executable does not exist in the container (exit 126/127 or a runtime error saying so). */
   readonly toolMissing: boolean;

@@ -16,7 +16,7 @@ export default defineCheck({
     fix: 'On <node>: ip route add blackhole <podCIDR>, or restart the flannel pod (flanneld adds it at start).',
   },
   scope: 'node',
-  runNode(model, n, report) {
+  runNode({ model, node: n }, report) {
     if (!boolFlag(flanneldArgs(model), 'ip-blackhole-route', false)) return;
     const routes = ok(n.host?.routes);
     if (!routes) return;

@@ -22,7 +22,7 @@ export default defineCheck({
     fix: "Restart the flannel pod on <node> (flanneld removes the other mode's rules at start); by hand: iptables -t nat -F FLANNEL-POSTRTG && iptables -t nat -X FLANNEL-POSTRTG (and FLANNEL-FWD), or nft delete table ip flannel-ipv4 (and ip6 flannel-ipv6), whichever is not the configured mode.",
   },
   scope: 'node',
-  runNode(model, n, report) {
+  runNode({ model, node: n }, report) {
     if (!model.netConf) return;
     const fw = ok(n.host?.firewall);
     if (!fw) return;

@@ -14,7 +14,7 @@ export default defineCheck({
     fix: 'Restart flanneld on <node>: kubectl -n <namespace> delete pod <flannel pod on the node>. If it hangs again at start-up on a large cluster, raise EVENT_QUEUE_DEPTH (flannel PR #2251).',
   },
   scope: 'node',
-  runNode(model, n, report) {
+  runNode({ model, node: n }, report) {
     const health = ok(n.host?.flanneldHealth);
     const pods = ok(model.snapshot.cluster.flannelPods);
     if (!health || !pods) return;

@@ -16,7 +16,7 @@ export default defineCheck({
     fix: 'Restart the flannel pod on <node>: flanneld recreates both tables at start. If the rules change again, find the agent rewriting nftables (a firewall service flushing the ruleset: `nft list ruleset` after `systemctl restart <service>`).',
   },
   scope: 'node',
-  runNode(model, n, report) {
+  runNode({ model, node: n }, report) {
     if (!model.netConf?.enableNFTables) return;
     const fw = ok(n.host?.firewall);
     if (!fw || fw.nftRuleset === null) return;

@@ -13,7 +13,7 @@ export default defineCheck({
     fix: 'Run kube-controller-manager with --allocate-node-cidrs=true --cluster-cidr=<Network> (kubeadm: --pod-network-cidr), or set spec.podCIDR when creating the Node; check Node events for CIDRNotAvailable.',
   },
   scope: 'node',
-  runNode(model, n, report) {
+  runNode({ model, node: n }, report) {
     // Without net-conf.json the families flanneld needs are unknown: only a node with no podCIDR at all is wrong
     // (an IPv6-only node has no IPv4 one).
     const known = model.netConf !== null;

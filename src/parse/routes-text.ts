@@ -1,4 +1,4 @@
-import type { Route } from '../../snapshot/types.js';
+import type { Route } from '../snapshot/types.js';
 import { issue, numberedLines, type ParseIssue, type ParseResult } from './issue.js';
 import { type Family, familyOf, normaliseDst, ROUTE_TYPES } from './route-common.js';
 

@@ -1,4 +1,4 @@
-import type { Address, Link, VxlanInfo } from '../../snapshot/types.js';
+import type { Address, Link, VxlanInfo } from '../snapshot/types.js';
 import { issue, type ParseIssue, type ParseResult } from './issue.js';
 import { bool, entryText, type JsonObject, num, obj, parseJsonArray, str, strings } from './json.js';
 

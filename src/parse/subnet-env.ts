@@ -1,4 +1,4 @@
-import type { SubnetEnv } from '../../snapshot/types.js';
+import type { SubnetEnv } from '../snapshot/types.js';
 import { issue, numberedLines, type ParseIssue, type ParseResult } from './issue.js';
 
 /** What the collector's snippet prints instead of the file when it does not exist. */

@@ -1,4 +1,4 @@
-import type { Route } from '../../snapshot/types.js';
+import type { Route } from '../snapshot/types.js';
 import { issue, type ParseIssue, type ParseResult } from './issue.js';
 import { entryText, type JsonObject, num, parseJsonArray, str, strings } from './json.js';
 import { type Family, familyOf, normaliseDst } from './route-common.js';

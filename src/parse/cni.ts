@@ -2,7 +2,7 @@
  * The output of the CNI listing script (node-commands.ts `cniCommand`): sections marked by
  * `#confdir`, `#absent-confdir`, `#active FILE` (followed by the file), `#bindir`, `#absent-bindir`.
  */
-import type { CniState } from '../../snapshot/types.js';
+import type { CniState } from '../snapshot/types.js';
 import type { ParseResult } from './issue.js';
 
 export function parseCniListing(text: string, confDir: string, binDir: string): ParseResult<CniState> {

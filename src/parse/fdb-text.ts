@@ -1,4 +1,4 @@
-import type { FdbEntry } from '../../snapshot/types.js';
+import type { FdbEntry } from '../snapshot/types.js';
 import { issue, numberedLines, type ParseIssue, type ParseResult } from './issue.js';
 
 /**

@@ -11,7 +11,7 @@
  * NetConf only records whether a PSK is set and how long it is, and `redactNetConfRaw` blanks
  * them in the raw text that goes into a snapshot.
  */
-import type { Backend, NetConf } from '../../snapshot/types.js';
+import type { Backend, NetConf } from '../snapshot/types.js';
 
 export type NetConfResult =
   | { readonly ok: true; readonly netConf: NetConf }

@@ -1,4 +1,4 @@
-import type { Address, Link, VxlanInfo } from '../../snapshot/types.js';
+import type { Address, Link, VxlanInfo } from '../snapshot/types.js';
 import { issue, numberedLines, type ParseIssue, type ParseResult } from './issue.js';
 
 /**

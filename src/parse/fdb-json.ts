@@ -1,4 +1,4 @@
-import type { FdbEntry } from '../../snapshot/types.js';
+import type { FdbEntry } from '../snapshot/types.js';
 import { issue, type ParseIssue, type ParseResult } from './issue.js';
 import { entryText, num, parseJsonArray, str, strings } from './json.js';
 

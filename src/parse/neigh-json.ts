@@ -1,4 +1,4 @@
-import type { Neighbour } from '../../snapshot/types.js';
+import type { Neighbour } from '../snapshot/types.js';
 import { issue, type ParseIssue, type ParseResult } from './issue.js';
 import { entryText, parseJsonArray, str, strings } from './json.js';
 

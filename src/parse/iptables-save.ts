@@ -1,4 +1,4 @@
-import type { IptablesDump, IptablesTable } from '../../snapshot/types.js';
+import type { IptablesDump, IptablesTable } from '../snapshot/types.js';
 import { issue, numberedLines, type ParseIssue, type ParseResult } from './issue.js';
 
 /**

@@ -6,7 +6,7 @@
  * parse issues quote the offending line with keys redacted.
  */
 import { createHash } from 'node:crypto';
-import type { XfrmKey, XfrmPolicy, XfrmState } from '../../snapshot/types.js';
+import type { XfrmKey, XfrmPolicy, XfrmState } from '../snapshot/types.js';
 import { hexGivenBack, isAddress, parseNumber, splitRecords, type Token, tokenize } from './xfrm-tokens.js';
 
 export type ParseIssue = { line: number; text: string; message: string };

@@ -1,4 +1,4 @@
-import type { RoutingRule } from '../../snapshot/types.js';
+import type { RoutingRule } from '../snapshot/types.js';
 import { issue, type ParseIssue, type ParseResult } from './issue.js';
 import { entryText, type JsonObject, num, parseJsonArray, str } from './json.js';
 import type { Family } from './route-common.js';

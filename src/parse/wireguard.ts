@@ -1,4 +1,4 @@
-import type { WireguardDevice } from '../../snapshot/types.js';
+import type { WireguardDevice } from '../snapshot/types.js';
 import { issue, numberedLines, type ParseIssue, type ParseResult } from './issue.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { RoutingRule } from '../../snapshot/types.js';
+import type { RoutingRule } from '../snapshot/types.js';
 import { issue, numberedLines, type ParseIssue, type ParseResult } from './issue.js';
 import type { Family } from './route-common.js';
 
