@@ -12,7 +12,7 @@ set -euo pipefail
 FAULTS="route-deleted route-wrong-via fdb-deleted fdb-wrong-dst neigh-deleted neigh-wrong-mac mtu-flannel
 mtu-underlay flanneld-stopped vxlan-device-deleted public-ip-wrong duplicate-vtepmac annotations-removed
 vxlan-port-blocked forward-policy-drop forward-drop-rule ip-forward-off cni0-wrong-address subnet-env-removed cni-conf-removed
-stale-node-entries network-unavailable netconf-drift"
+stale-node-entries network-unavailable netconf-drift flanneld-hung nft-postrtg-flushed route6-deleted"
 
 describe() {
   case $1 in
@@ -38,6 +38,9 @@ describe() {
     cni-conf-removed) echo "/etc/cni/net.d/10-flannel.conflist on NODE is removed: CNI ADD fails there" ;;
     stale-node-entries) echo "NODE keeps the route, neighbour and fdb entries of a deleted node (10.244.250.0/24 at 10.250.0.250)" ;;
     network-unavailable) echo "NODE's NetworkUnavailable condition is True" ;;
+    nft-postrtg-flushed) echo "nftables mode: NODE's flannel-ipv4 postrtg chain flushed (a firewall reload); pods lose masquerading" ;;
+    route6-deleted) echo "dual-stack only: NODE's IPv6 route to a peer's IPv6 podCIDR is deleted (IPv4 keeps working)" ;;
+    flanneld-hung) echo "flanneld on NODE hung (SIGSTOP): its pod still shows Running and ready, /healthz never answers" ;;
     netconf-drift) echo "kube-flannel-cfg's net-conf.json Backend changed (to host-gw/vxlan) but flanneld was not restarted; NODE is ignored" ;;
     *) return 1 ;;
   esac
@@ -78,8 +81,14 @@ pod_running() {
       state: {running: {startedAt: $now}}}]}}')" >/dev/null
 }
 
+# Faults that need what only the kube-flannel packaging has (flannel pods, the ConfigMap, flanneld's health server).
+KUBE_FLANNEL_ONLY=" flanneld-stopped annotations-removed netconf-drift flanneld-hung "
+
 do_break() {
   local peer pcidr pgw line mac pip i
+  if [ "${FLAVOR:-kube-flannel}" != kube-flannel ] && [[ $KUBE_FLANNEL_ONLY == *" $FAULT "* ]]; then
+    die "break $FAULT: needs the kube-flannel packaging (flannel pods, ConfigMap or health server); this lab is --flavor $FLAVOR"
+  fi
   peer=$(peer_of "$NODE"); pcidr=$(pod_cidr "$peer"); pgw=${pcidr%/*}
   case $FAULT in
     route-deleted)
@@ -166,8 +175,26 @@ do_break() {
       mv "$(node_dir "$NODE")/run-flannel/subnet.env" "$fault_file.subnet.env"
       undo "mv $fault_file.subnet.env $(node_dir "$NODE")/run-flannel/subnet.env"; echo "subnet.env removed" ;;
     cni-conf-removed)
-      mv "$(node_dir "$NODE")/etc-cni-net.d/10-flannel.conflist" "$fault_file.conflist"
-      undo "mv $fault_file.conflist $(node_dir "$NODE")/etc-cni-net.d/10-flannel.conflist"; echo "10-flannel.conflist removed" ;;
+      local confdir=$(node_dir "$NODE")/etc-cni-net.d
+      [ "${FLAVOR:-kube-flannel}" = k3s ] && confdir=$(node_dir "$NODE")/k3s-agent-etc/cni/net.d
+      mv "$confdir/10-flannel.conflist" "$fault_file.conflist"
+      undo "mv $fault_file.conflist $confdir/10-flannel.conflist"; echo "10-flannel.conflist removed from $(cni_conf_dir)" ;;
+    route6-deleted)
+      [ "${IP_FAMILY:-ipv4}" = dual ] || die "break $FAULT: needs a dual-stack lab (lab/lab up --ip-family dual)"
+      local pcidr6; pcidr6=$(lab_kubectl get node "$peer" -o jsonpath='{.spec.podCIDRs[1]}')
+      line=$(in_node ip -6 route show "$pcidr6"); [ -n "$line" ] || die "break: $NODE has no IPv6 route to $pcidr6"
+      in_node ip -6 route del "$pcidr6"
+      undo "in_node ip -6 route replace $line"; echo "peer=$peer route=$line" ;;
+    nft-postrtg-flushed)
+      [ "${NFTABLES:-0}" = 1 ] || die "break $FAULT: needs a lab in nftables mode (lab/lab up --nftables)"
+      in_node nft list chain ip flannel-ipv4 postrtg > "$fault_file.postrtg"
+      in_node nft flush chain ip flannel-ipv4 postrtg
+      # flanneld writes the chain only at start: restarting it is how the chain comes back
+      undo "stop_flanneld $NODE; start_flanneld $NODE; wait_flanneld $NODE"; echo "postrtg flushed" ;;
+    flanneld-hung)
+      local pid; read -r pid _ < "$LAB_RUN/pids/flanneld-$NODE.pid"
+      pid_alive "$LAB_RUN/pids/flanneld-$NODE.pid" || die "break: flanneld on $NODE is not running"
+      kill -STOP "$pid"; undo "kill -CONT $pid"; echo "flanneld (pid $pid) stopped with SIGSTOP, pod $(flannel_pod "$NODE") still Running" ;;
     stale-node-entries)
       local gw=10.244.250.0 smac=0a:fa:fa:fa:fa:fa sip=$LAB_UNDERLAY_PREFIX.250
       if in_node ip link show flannel.1 >/dev/null 2>&1; then

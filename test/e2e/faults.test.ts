@@ -26,7 +26,10 @@ function podFor(ctx: FaultContext, role: Role): LabPod {
 }
 
 async function proveEffect(spec: FaultSpec, ctx: FaultContext): Promise<void> {
-  const e = spec.effectOn?.[ctx.lab.backend as Backend] ?? spec.effect;
+  const e =
+    (ctx.lab.ipFamily === 'dual' ? spec.effectOnDual : undefined) ??
+    spec.effectOn?.[ctx.lab.backend as Backend] ??
+    spec.effect;
   switch (e.kind) {
     case 'unreachable': {
       const [a, b] = [podFor(ctx, e.from), podFor(ctx, e.to)];
@@ -77,6 +80,26 @@ FAULTS.forEach((spec, index) => {
     if (!lab) return;
     if (!spec.backends.includes(lab.backend as never)) {
       t.skip(`${spec.name} does not apply to backend ${lab.backend}`);
+      return;
+    }
+    if (spec.kubeFlannelOnly && lab.flavor !== 'kube-flannel') {
+      t.skip(`${spec.name} needs the kube-flannel packaging (flannel pods, ConfigMap or health server)`);
+      return;
+    }
+    if (spec.nftablesOnly && !lab.nftables) {
+      t.skip(`${spec.name} applies only in nftables mode (lab/lab up --nftables)`);
+      return;
+    }
+    if (spec.dualOnly && lab.ipFamily !== 'dual') {
+      t.skip(`${spec.name} applies only on a dual-stack lab (lab/lab up --ip-family dual)`);
+      return;
+    }
+    if (spec.notInNftables && lab.nftables) {
+      t.skip(`${spec.name} does not apply in nftables mode: ${spec.notInNftables}`);
+      return;
+    }
+    if (process.env.KFL_LAB_FAULTS && !process.env.KFL_LAB_FAULTS.split(/[ ,]+/).includes(spec.name)) {
+      t.skip(`${spec.name} is not in KFL_LAB_FAULTS (the reduced fault set of this CI flavor)`);
       return;
     }
     const ctx = context(lab, index);

@@ -54,6 +54,16 @@ export interface FaultSpec {
   effectOn?: Partial<Record<Backend, Effect>>;
   probe?: StateProbe;
   doctor: DoctorExpectation;
+  /** Needs the kube-flannel packaging (flannel pods, ConfigMap, health server): not run on --flavor k3s. */
+  kubeFlannelOnly?: true;
+  /** Why the fault does not apply in nftables mode, when it does not. */
+  notInNftables?: string;
+  /** Only in nftables mode (lab/lab up --nftables). */
+  nftablesOnly?: true;
+  /** Only on a dual-stack lab (lab/lab up --ip-family dual). */
+  dualOnly?: true;
+  /** Where a dual-stack lab changes the effect. */
+  effectOnDual?: Effect;
 }
 
 const vx: Backend[] = ['vxlan'];
@@ -125,6 +135,46 @@ export const FAULTS: FaultSpec[] = [
     effectOn: { udp: { kind: 'unreachable', from: 'node', to: 'peer' } },
     probe: { what: 'flanneld healthz on node:8081', check: (c) => !healthz(c, c.node) },
     doctor: { checks: ['flannel-pod-unhealthy'], on: 'node', severity: 'error' },
+    kubeFlannelOnly: true,
+  },
+  {
+    name: 'route6-deleted',
+    changes: "kernel: IPv6 route to peer's IPv6 podCIDR deleted on node (dual-stack); IPv4 keeps working",
+    backends: routed,
+    effect: { kind: 'reachable', from: 'node', to: 'peer' },
+    probe: {
+      what: "node's IPv6 route to the peer's podCIDR",
+      check: (c) => !routeExists(c.node, nodeJSON(c, c.peer).spec.podCIDRs?.[1] ?? 'none', true),
+    },
+    doctor: { checks: ['peer-routes'], on: 'node', severity: 'error' },
+    dualOnly: true,
+  },
+  {
+    name: 'nft-postrtg-flushed',
+    changes: 'kernel: nft chain ip flannel-ipv4 postrtg flushed on node (nftables mode)',
+    backends: all,
+    effect: { kind: 'reachable', from: 'node', to: 'peer' },
+    probe: {
+      what: 'postrtg rules on node',
+      check: (c) => !/masquerade/.test(inNodeOut(c.node, ['nft', 'list', 'chain', 'ip', 'flannel-ipv4', 'postrtg'])),
+    },
+    doctor: {
+      checks: ['nftables-rules'],
+      on: 'node',
+      severity: 'error',
+      evidence: () => ['meta mark 0x00004000 return'],
+    },
+    nftablesOnly: true,
+  },
+  {
+    name: 'flanneld-hung',
+    changes: 'process: flanneld on node SIGSTOPped; its pod stays Running and ready',
+    backends: all,
+    effect: { kind: 'reachable', from: 'node', to: 'peer' },
+    effectOn: { udp: { kind: 'unreachable', from: 'node', to: 'peer' } },
+    probe: { what: 'flanneld healthz on node:8081', check: (c) => !healthz(c, c.node) },
+    doctor: { checks: ['flanneld-health'], on: 'node', severity: 'error' },
+    kubeFlannelOnly: true,
   },
   // Real flanneld (0.28.9) watches its device: it re-creates flannel.1 at once, with the same VtepMAC, but does not
   // re-add the peer routes, fdb and neighbour entries. The table first expected flannel-device; the lab showed
@@ -143,6 +193,14 @@ export const FAULTS: FaultSpec[] = [
     changes: 'API: node annotation flannel.alpha.coreos.com/public-ip=10.250.X.99; peers re-point their fdb/routes',
     backends: all,
     effect: { kind: 'unreachable', from: 'peer', to: 'node' },
+    // Dual-stack: flanneld v0.28.9 ignores a Node update that changes only the IPv4 lease (kube.go
+    // handleUpdateLeaseEvent: an unchanged IPv6 lease resets `changed`), so peers keep the old fdb and traffic
+    // flows; the lab showed it. The annotation is still wrong, and doctor must still say so.
+    effectOnDual: { kind: 'reachable', from: 'peer', to: 'node' },
+    probe: {
+      what: "node's public-ip annotation",
+      check: (c) => nodeAnnotation(c, c.node, 'flannel.alpha.coreos.com/public-ip')?.endsWith('.99') === true,
+    },
     doctor: { checks: ['public-ip-not-local'], on: 'node', severity: 'error' },
   },
   {
@@ -167,6 +225,7 @@ export const FAULTS: FaultSpec[] = [
       check: (c) => nodeAnnotation(c, c.node, 'flannel.alpha.coreos.com/public-ip') === undefined,
     },
     doctor: { checks: ['node-not-registered', 'flannel-pod-unhealthy'], on: 'node', severity: 'error' },
+    kubeFlannelOnly: true,
   },
   {
     name: 'vxlan-port-blocked',
@@ -174,6 +233,7 @@ export const FAULTS: FaultSpec[] = [
     backends: ['vxlan', 'udp'],
     effect: { kind: 'unreachable', from: 'peer', to: 'node' },
     doctor: { checks: ['overlay-port-blocked'], on: 'node', severity: 'error' },
+    notInNftables: "overlay-port-blocked reads iptables' INPUT chain, which is not where an nftables host filters",
   },
   {
     name: 'forward-policy-drop',
@@ -185,6 +245,8 @@ export const FAULTS: FaultSpec[] = [
       check: (c) => /-P FORWARD DROP/.test(inNodeOut(c.node, ['iptables', '-S', 'FORWARD'])),
     },
     doctor: 'clean',
+    notInNftables:
+      "flannel's accept rules live in its own nft table there; iptables' FORWARD DROP policy still drops pod traffic",
   },
   {
     name: 'forward-drop-rule',
@@ -192,6 +254,7 @@ export const FAULTS: FaultSpec[] = [
     backends: all,
     effect: { kind: 'unreachable', from: 'node', to: 'peer' },
     doctor: { checks: ['forward-drop'], on: 'node', severity: 'error' },
+    notInNftables: 'forward-drop judges the rule against the FLANNEL-FWD jump, which does not exist in nftables mode',
   },
   {
     name: 'ip-forward-off',
@@ -216,7 +279,7 @@ export const FAULTS: FaultSpec[] = [
   },
   {
     name: 'cni-conf-removed',
-    changes: "file: node's /etc/cni/net.d/10-flannel.conflist removed",
+    changes: "file: node's 10-flannel.conflist removed (/etc/cni/net.d; k3s: agent/etc/cni/net.d)",
     backends: all,
     effect: { kind: 'cni-add-fails', on: 'node' },
     doctor: { checks: ['cni-config'], on: 'node', severity: 'error' },
@@ -253,6 +316,7 @@ export const FAULTS: FaultSpec[] = [
       check: (c) => configMapBackend(c) !== runningType(c),
     },
     doctor: { checks: ['backend-type-mismatch'], on: 'any', severity: 'error' },
+    kubeFlannelOnly: true,
   },
 ];
 
@@ -261,12 +325,12 @@ export const FAULTS: FaultSpec[] = [
 function inNodeOut(node: string, cmd: string[]): string {
   return inNode(node, cmd).stdout;
 }
-function routeExists(node: string, cidr: string): boolean {
-  return inNodeOut(node, ['ip', 'route', 'show', cidr]).trim() !== '';
+function routeExists(node: string, cidr: string, ipv6 = false): boolean {
+  return inNodeOut(node, ['ip', ...(ipv6 ? ['-6'] : []), 'route', 'show', cidr]).trim() !== '';
 }
 interface NodeJSON {
   metadata: { annotations?: Record<string, string> };
-  spec: { podCIDR?: string };
+  spec: { podCIDR?: string; podCIDRs?: string[] };
   status: { conditions?: { type: string; status: string }[]; addresses?: { type: string; address: string }[] };
 }
 function nodeJSON(c: FaultContext, node: string): NodeJSON {

@@ -753,7 +753,131 @@ export const FAULTS: readonly Fault[] = [
     apply: (c) => sh('ip', 'netns', 'del', c.node('node3').ns),
     expect: [{ check: 'collection-incomplete', node: 'node3', evidence: /links: failed: .*node3|links: failed/ }],
   },
+  // --- packagings and modes (issue 11) ---
+  {
+    id: 'nft-postrtg-flushed',
+    backend: 'vxlan-nftables',
+    description: "node2's flannel-ipv4 postrtg chain flushed (a firewall service reloading nftables)",
+    apply: (c) => c.ns(c.node('node2'), 'nft', 'flush', 'chain', 'ip', 'flannel-ipv4', 'postrtg'),
+    expect: [
+      { check: 'nftables-rules', node: 'node2', evidence: /postrtg: missing rules: meta mark 0x00004000 return/ },
+    ],
+  },
+  {
+    id: 'nft-forward-rule-changed',
+    backend: 'vxlan-nftables',
+    description: "node3's forward chain accepts only the node's own podCIDR instead of the Network",
+    apply: (c) => {
+      const n = c.node('node3');
+      c.ns(n, 'nft', 'flush', 'chain', 'ip', 'flannel-ipv4', 'forward');
+      c.ns(n, 'nft', 'add', 'rule', 'ip', 'flannel-ipv4', 'forward', 'ip', 'saddr', n.podCIDR, 'accept');
+      c.ns(n, 'nft', 'add', 'rule', 'ip', 'flannel-ipv4', 'forward', 'ip', 'daddr', '10.244.0.0/16', 'accept');
+    },
+    expect: [
+      { check: 'nftables-rules', node: 'node3', evidence: /forward: missing rule: ip saddr 10\.244\.0\.0\/16 accept/ },
+    ],
+  },
+  {
+    id: 'flanneld-hung',
+    backend: 'vxlan-nftables',
+    description: "node3's flanneld hung (SIGSTOP): its pod still shows Running and ready, /healthz never answers",
+    apply: (c) => c.hang(c.node('node3')),
+    expect: [{ check: 'flanneld-health', node: 'node3', evidence: /healthz: no answer/ }],
+  },
+  {
+    id: 'iptables-chains-left-in-nft-mode',
+    backend: 'vxlan-nftables',
+    description: 'node1 still has iptables-mode FLANNEL-POSTRTG from before the switch to nftables mode',
+    apply: (c) => c.ns(c.node('node1'), 'iptables-nft', '-t', 'nat', '-N', 'FLANNEL-POSTRTG'),
+    expect: [{ check: 'firewall-mode-conflict', node: 'node1', evidence: /chain FLANNEL-POSTRTG/ }],
+  },
+  {
+    id: 'blackhole-route-deleted',
+    backend: 'vxlan-canal',
+    description: "node3's blackhole route for its podCIDR deleted (flanneld runs with --ip-blackhole-route)",
+    apply: (c) => c.ns(c.node('node3'), 'ip', 'route', 'del', 'blackhole', '10.244.3.0/24'),
+    expect: [{ check: 'blackhole-route', node: 'node3', evidence: /--ip-blackhole-route/ }],
+  },
+  {
+    id: 'networkpolicy-enforced-by-calico',
+    backend: 'vxlan-canal',
+    description: 'NetworkPolicies exist; in Canal Calico enforces them, so doctor must stay silent',
+    apply: (c) => {
+      c.networkPolicies = [{ namespace: 'default', name: 'deny-all' }];
+    },
+    expect: [],
+  },
+  {
+    id: 'canal-fdb-deleted',
+    backend: 'vxlan-canal',
+    description: "node2's fdb entry for node1's VtepMAC deleted (flannel's overlay under Calico's CNI)",
+    apply: (c) =>
+      c.ns(
+        c.node('node2'),
+        'bridge',
+        'fdb',
+        'del',
+        c.node('node1').vtepMAC,
+        'dev',
+        'flannel.1',
+        'dst',
+        c.node('node1').ip,
+        'self',
+      ),
+    expect: [{ check: 'vxlan-fdb', node: 'node2', peer: 'node1', evidence: /dst 192\.168\.56\.11/ }],
+  },
+  {
+    id: 'k3s-peer-route-deleted',
+    backend: 'vxlan-k3s',
+    description: 'node1 (k3s, embedded flannel) lost its route to node2',
+    apply: (c) => c.ns(c.node('node1'), 'ip', 'route', 'del', '10.244.2.0/24'),
+    expect: [
+      {
+        check: 'peer-routes',
+        node: 'node1',
+        peer: 'node2',
+        evidence: /expected: 10\.244\.2\.0\/24 via 10\.244\.2\.0 dev flannel\.1 onlink/,
+      },
+    ],
+  },
+  {
+    id: 'k3s-cni-conf-removed',
+    backend: 'vxlan-k3s',
+    description: "node2's k3s CNI config (agent/etc/cni/net.d/10-flannel.conflist) removed",
+    apply: (c) => rmSync(join(c.cniConfDir(c.node('node2')), '10-flannel.conflist')),
+    expect: [{ check: 'cni-config', node: 'node2', evidence: /\(empty\)/ }],
+  },
+  {
+    id: 'ipv6only-fdb-deleted',
+    backend: 'vxlan-ipv6',
+    description: "IPv6-only: node3's fdb entry for node2's v6 VtepMAC deleted",
+    apply: (c) =>
+      c.ns(
+        c.node('node3'),
+        'bridge',
+        'fdb',
+        'del',
+        c.node('node2').vtepMAC6,
+        'dev',
+        'flannel-v6.1',
+        'dst',
+        c.node('node2').ip6,
+        'self',
+      ),
+    expect: [{ check: 'vxlan-fdb', node: 'node3', peer: 'node2', evidence: /dst fd00:56::12/ }],
+  },
+  {
+    id: 'hostgw-ipv6-route-deleted',
+    backend: 'host-gw-dualstack',
+    description: 'dual-stack host-gw: node2 lost its IPv6 route to node3 while IPv4 works',
+    apply: (c) => c.ns(c.node('node2'), 'ip', '-6', 'route', 'del', 'fd00:10:244:3::/64'),
+    expect: [{ check: 'peer-routes', node: 'node2', peer: 'node3', evidence: /fd00:10:244:3::\/64 via fd00:56::13/ }],
+  },
 ];
 
 /** A healthy snapshot must give the clean verdict; `info` is allowed only from these (known flannel limits). */
-export const HEALTHY_INFO_ALLOWED: Readonly<Record<string, readonly string[]>> = { 'vxlan-dualstack': ['mtu'] };
+export const HEALTHY_INFO_ALLOWED: Readonly<Record<string, readonly string[]>> = {
+  'vxlan-dualstack': ['mtu'],
+  // The kernel caps an IPv6 VXLAN device at uplink − 70 while flanneld writes FLANNEL_MTU = uplink − 50.
+  'vxlan-ipv6': ['mtu'],
+};
