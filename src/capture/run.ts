@@ -90,7 +90,7 @@ async function openInput(path: string, io: CaptureIo): Promise<AsyncIterable<Buf
   }
 }
 
-async function openOutput(path: string, io: CaptureIo): Promise<{ stream: Writable; close(): Promise<void> }> {
+export async function openOutput(path: string, io: CaptureIo): Promise<{ stream: Writable; close(): Promise<void> }> {
   if (path === '-') return { stream: io.stdout, close: async () => {} };
   let fh: Awaited<ReturnType<typeof open>>;
   try {
