@@ -6,6 +6,7 @@ import { open, readFile } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { parseXfrmState } from '../collectors/parse/xfrm.js';
 import { UserError } from '../errors.js';
+import type { XfrmState } from '../snapshot/types.js';
 import { EspDecryptor } from './esp/decryptor.js';
 import { ParallelEspDecryptor } from './esp/parallel.js';
 import { SaTable } from './esp/sa-table.js';
@@ -109,24 +110,40 @@ export async function openOutput(path: string, io: CaptureIo): Promise<{ stream:
   };
 }
 
+/** The SAs with their keys as a Wireshark esp_sa table, mode 0600: the only place keys are ever written. */
+export async function writeKeyFile(path: string, table: SaTable, io: CaptureIo): Promise<void> {
+  try {
+    // chmod as well: `mode` only applies when the file is created, and keys must not stay world-readable.
+    const fh = await open(path, 'w', 0o600);
+    try {
+      await fh.chmod(0o600);
+      await fh.writeFile(espSaTable(table.sas));
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    throw new UserError(`--write-keys ${path}: cannot write: ${(e as Error).message}`);
+  }
+  io.stderr.write(`wrote ${table.sas.length} SAs with their keys to ${path} (Wireshark esp_sa table)\n`);
+}
+
+/** `ip xfrm state` text from a file, with keys (for --decrypt-esp). */
+export async function readXfrmStateFile(path: string, io: CaptureIo): Promise<XfrmState[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new UserError(`--xfrm-state ${path}: cannot read: ${(e as Error).message}`);
+  }
+  const { states, errors } = parseXfrmState(text, { keepKeys: true });
+  for (const e of errors) io.stderr.write(`warning: ${path} line ${e.line}: ${e.message}: ${e.text}\n`);
+  return states;
+}
+
 export async function runCapture(o: CaptureOptions, io: CaptureIo): Promise<void> {
   validate(o, io);
   const table = o.xfrmState ? await loadSas(o.xfrmState, io) : null;
-  if (o.writeKeys && table) {
-    try {
-      // chmod as well: `mode` only applies when the file is created, and keys must not stay world-readable.
-      const fh = await open(o.writeKeys, 'w', 0o600);
-      try {
-        await fh.chmod(0o600);
-        await fh.writeFile(espSaTable(table.sas));
-      } finally {
-        await fh.close();
-      }
-    } catch (e) {
-      throw new UserError(`--write-keys ${o.writeKeys}: cannot write: ${(e as Error).message}`);
-    }
-    io.stderr.write(`wrote ${table.sas.length} SAs with their keys to ${o.writeKeys} (Wireshark esp_sa table)\n`);
-  }
+  if (o.writeKeys && table) await writeKeyFile(o.writeKeys, table, io);
   if (!o.read) return;
 
   const source = o.read === '-' ? 'stdin' : o.read;

@@ -132,8 +132,10 @@ export function registerCapture(program: Command): void {
       if (!opts.write) throw new UserError('a live capture needs an output: -w FILE, or -w - for stdout');
       if (opts.write === '-' && process.stdout.isTTY)
         throw new UserError('refusing to write pcapng data to a terminal: redirect stdout or give -w FILE');
-      if (opts.decryptEsp || opts.xfrmState || opts.writeKeys)
-        throw new UserError('--decrypt-esp, --xfrm-state and --write-keys are not available on a live capture yet');
+      if ((opts.xfrmState || opts.writeKeys) && !opts.decryptEsp)
+        throw new UserError('on a live capture, --xfrm-state and --write-keys go with --decrypt-esp');
+      if (opts.writeKeys && opts.writeKeys === opts.write)
+        throw new UserError('--write-keys and --write name the same file');
       for (const p of opts.pod ?? [])
         if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/.test(p))
           throw new UserError(`--pod ${p}: expected NAMESPACE/NAME`);
@@ -156,7 +158,12 @@ export function registerCapture(program: Command): void {
           write: opts.write,
           helperPods: base.helperPods,
           commandTimeoutMs: base.commandTimeoutMs,
+          decryptEsp: opts.decryptEsp === true,
+          xfrmStateFile: opts.xfrmState,
+          writeKeys: opts.writeKeys,
           handleSignals: true,
+          onAllListening: (n) =>
+            process.stderr.write(`capturing on ${n} source(s); stop with Ctrl-C (everything captured is kept)\n`),
         },
         io,
       );

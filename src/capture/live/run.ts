@@ -19,12 +19,14 @@ import { KubeAccessError } from '../../kube/errors.js';
 import { makeExec } from '../../kube/exec.js';
 import { type KubeConfigOptions, loadKubeConfig } from '../../kube/kubeconfig.js';
 import type { Backend, KubeNode } from '../../snapshot/types.js';
+import { type DecryptStats, EspDecryptor } from '../esp/decryptor.js';
 import { TimeMerger } from '../merge.js';
 import { linkTypeName } from '../packet.js';
 import { PcapngWriter } from '../pcapng-writer.js';
 import type { CaptureIo } from '../run.js';
-import { openOutput } from '../run.js';
+import { openOutput, readXfrmStateFile, writeKeyFile } from '../run.js';
 import { defaultInterfaces, type InterfaceChoice, interfaceHolding, UPLINK } from './interfaces.js';
+import { LiveKeys } from './keys.js';
 import { LiveSource, type SourceResult } from './source.js';
 
 export interface LiveCaptureOptions {
@@ -48,9 +50,15 @@ export interface LiveCaptureOptions {
   /** Reorder window of the merge. */
   readonly windowMs?: number;
   /** Called once every source listens (trace --probe sends then); not used by the CLI. */
-  readonly onAllListening?: () => void;
+  readonly onAllListening?: (sources: number) => void;
   /** Stop every source now (used by callers that end the capture themselves). */
   readonly stopSignal?: AbortSignal;
+  /** Decrypt ESP with the SAs read from the captured nodes' `ip xfrm state` (and --xfrm-state, if given). */
+  readonly decryptEsp?: boolean;
+  /** Extra SAs from a file (`ip xfrm state` text), e.g. of a node outside the capture. */
+  readonly xfrmStateFile?: string | undefined;
+  /** Also write the SAs read at the start as a Wireshark esp_sa table (keys are written nowhere else). */
+  readonly writeKeys?: string | undefined;
   /** Install SIGINT/SIGTERM handling (the CLI does). */
   readonly handleSignals?: boolean;
 }
@@ -74,9 +82,18 @@ export interface LiveCaptureResult {
   readonly stoppedBy: string;
   readonly late: number;
   readonly discarded: number;
+  /** With --decrypt-esp: what was decrypted, the SA reads and what each node gave. */
+  readonly esp: {
+    readonly stats: DecryptStats;
+    readonly reads: number;
+    readonly perNode: ReadonlyMap<string, { readonly sas: number } | { readonly error: string }>;
+    readonly sas: number;
+  } | null;
 }
 
 interface Planned {
+  /** The node whose tcpdump this is ('' when unknown). */
+  readonly node: string;
   readonly name: string;
   readonly via: string;
   readonly target: PodTarget | null;
@@ -156,7 +173,8 @@ async function plan(
   };
 
   const planned: Planned[] = [];
-  const failedPlan = (name: string, e: unknown): Planned => ({
+  const failedPlan = (name: string, e: unknown, node = ''): Planned => ({
+    node,
     name,
     via: '',
     target: null,
@@ -195,6 +213,7 @@ async function plan(
     }
   });
   const planNode = (node: string, a: { target: PodTarget; via: string }, c: InterfaceChoice): Planned => ({
+    node,
     name: `${node}/${c.iface}`,
     via: a.via,
     target: a.target,
@@ -224,6 +243,7 @@ async function plan(
       if (!netns) throw new Error(`no network namespace on ${node} holds the pod's IP ${ip}`);
       return [
         {
+          node,
           name: label,
           via: `${a.via}, netns ${netns}`,
           target: a.target,
@@ -332,7 +352,32 @@ async function capture(
     written: 0,
   }));
   if (runnable.length === 0) {
-    return { sources: reports, written: 0, bytes: 0, stoppedBy: 'nothing to capture', late: 0, discarded: 0 };
+    return {
+      sources: reports,
+      written: 0,
+      bytes: 0,
+      stoppedBy: 'nothing to capture',
+      late: 0,
+      discarded: 0,
+      esp: null,
+    };
+  }
+  let keys: LiveKeys | null = null;
+  let decryptor: EspDecryptor | null = null;
+  let keyRead: Awaited<ReturnType<LiveKeys['read']>> | null = null;
+  if (o.decryptEsp) {
+    const extra = o.xfrmStateFile ? await readXfrmStateFile(o.xfrmStateFile, io) : [];
+    const byNode = new Map<string, PodTarget>();
+    for (const p of runnable) if (p.node && !byNode.has(p.node)) byNode.set(p.node, p.target!);
+    keys = new LiveKeys(
+      exec,
+      [...byNode].map(([node, target]) => ({ node, target })),
+      extra,
+      o.commandTimeoutMs,
+    );
+    keyRead = await keys.read();
+    decryptor = new EspDecryptor(keyRead.table);
+    if (o.writeKeys) await writeKeyFile(o.writeKeys, keyRead.table, io);
   }
   const output = await openOutput(o.write, io);
   let outputError: Error | null = null;
@@ -380,9 +425,19 @@ async function capture(
         written++;
         bytes += size;
         reports[m.source]!.written++;
-        out.push({ iface: ifaceOf.get(m.source)!, packet: m.packet });
+        out.push({ iface: ifaceOf.get(m.source)!, packet: decryptor ? decryptor.process(m.packet) : m.packet });
       }
       await writer.write(out);
+      if (decryptor && keys && decryptor.stats.unknownSpis.size > 0) {
+        const d = decryptor;
+        keys.refreshFor(d.stats.unknownSpis.keys())?.then(
+          (r) => {
+            keyRead = r;
+            d.replaceTable(r.table);
+          },
+          () => undefined,
+        );
+      }
       if (written >= o.count) stopAll(`--count ${o.count}`);
       else if (bytes + 32 >= o.maxBytes) stopAll(`--max-size ${o.maxBytes} bytes`);
     });
@@ -430,7 +485,7 @@ async function capture(
           void flush(merger.take(Date.now()));
         },
         onListening: () => {
-          if (++listening === indexes.length) o.onAllListening?.();
+          if (++listening === indexes.length) o.onAllListening?.(indexes.length);
         },
       },
       { timeoutMs: o.durationMs + 2 * GRACE_MS, signal: hard.signal },
@@ -460,6 +515,7 @@ async function capture(
   if (!outputError) await output.close();
   const err = outputError as Error | null;
   if (err && (err as NodeJS.ErrnoException).code !== 'EPIPE') throw new UserError(`--write ${o.write}: ${err.message}`);
+  const kr = keyRead as Awaited<ReturnType<LiveKeys['read']>> | null;
   return {
     sources: reports,
     written,
@@ -467,6 +523,10 @@ async function capture(
     stoppedBy: stopping ? '' : 'every source ended',
     late: merger.late,
     discarded,
+    esp:
+      decryptor && keys && kr
+        ? { stats: decryptor.stats, reads: keys.reads, perNode: kr.perNode, sas: kr.table.sas.length }
+        : null,
   };
 }
 
@@ -499,5 +559,14 @@ export function formatLiveSummary(r: LiveCaptureResult, target: string): string 
   }
   if (r.late > 0) lines.push(`  ${r.late} packets arrived later than the reorder window and were written out of order`);
   if (r.discarded > 0) lines.push(`  ${r.discarded} packets beyond --count/--max-size were not written`);
+  if (r.esp) {
+    const e = r.esp;
+    const nodes = [...e.perNode].map(([n, v]) => ('error' in v ? `${n}: not read (${v.error})` : `${n}: ${v.sas}`));
+    lines.push(`  ESP: ${e.sas} SAs in memory (read ${e.reads} time(s); per node ${nodes.join(', ') || 'none'})`);
+    lines.push(`    ESP packets: ${e.stats.espPackets}, decrypted: ${e.stats.decrypted}`);
+    for (const [label, n] of [...e.stats.decryptedBySa].sort((a, b) => b[1] - a[1])) lines.push(`      ${label}: ${n}`);
+    for (const [reason, n] of [...e.stats.failures].sort((a, b) => b[1] - a[1]))
+      lines.push(`    not decrypted (${reason}): ${n}`);
+  }
   return `${lines.join('\n')}\n`;
 }
