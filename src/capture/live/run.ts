@@ -441,6 +441,15 @@ async function capture(
       if (written >= o.count) stopAll(`--count ${o.count}`);
       else if (bytes + 32 >= o.maxBytes) stopAll(`--max-size ${o.maxBytes} bytes`);
     });
+  // Packets arrive one per exec message; writing them out in 10 ms batches instead of one write per packet
+  // is what keeps up with the stream (per-packet writes lost packets at 14 MB/s).
+  let flushTimer: NodeJS.Timeout | null = null;
+  const scheduleFlush = () => {
+    flushTimer ??= setTimeout(() => {
+      flushTimer = null;
+      void flush(merger.take(Date.now()));
+    }, 10);
+  };
   const tick = setInterval(() => void flush(merger.take(Date.now())), 100);
   const durationTimer = setTimeout(() => stopAll(`--duration ${Math.round(o.durationMs / 1000)}s`), o.durationMs);
   let listening = 0;
@@ -482,7 +491,7 @@ async function capture(
           }),
         onBatch: (batch) => {
           merger.push(i, batch, Date.now());
-          void flush(merger.take(Date.now()));
+          scheduleFlush();
         },
         onListening: () => {
           if (++listening === indexes.length) o.onAllListening?.(indexes.length);
@@ -496,6 +505,7 @@ async function capture(
   });
   await Promise.all(runs);
   clearInterval(tick);
+  if (flushTimer) clearTimeout(flushTimer);
   clearTimeout(durationTimer);
   await flush(merger.drain());
   await serial(async () => {

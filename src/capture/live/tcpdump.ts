@@ -39,8 +39,9 @@ export function tcpdumpArgv(s: TcpdumpSpec): string[] {
   if (!/^[\w.:@-]{1,64}$/.test(s.iface)) throw new Error(`not an interface name: ${s.iface}`);
   const tcpdump = [
     'tcpdump',
+    // -U: each packet reaches the stream as soon as libpcap hands it over. Not --immediate-mode: one wake-up per
+    // packet made tcpdump itself drop 26% at 10,000 packets/s (measured through kubectl exec as well).
     '-U',
-    '--immediate-mode',
     '-n',
     '-i',
     s.iface,
