@@ -8,6 +8,7 @@
  * the first Ctrl-C stops every tcpdump cleanly (their counters become Interface Statistics Blocks),
  * a second one exits at once.
  */
+import { Writable } from 'node:stream';
 import type { Exec, V1Pod } from '@kubernetes/client-node';
 import { type FlannelLocator, locateFlannel, readClusterState, usablePod } from '../../collectors/cluster.js';
 import type { HelperPodSettings } from '../../collectors/cluster-collect.js';
@@ -21,7 +22,7 @@ import { type KubeConfigOptions, loadKubeConfig } from '../../kube/kubeconfig.js
 import type { Backend, KubeNode } from '../../snapshot/types.js';
 import { type DecryptStats, EspDecryptor } from '../esp/decryptor.js';
 import { TimeMerger } from '../merge.js';
-import { linkTypeName } from '../packet.js';
+import { type CapturedPacket, linkTypeName } from '../packet.js';
 import { PcapngWriter } from '../pcapng-writer.js';
 import type { CaptureIo } from '../run.js';
 import { openOutput, readXfrmStateFile, writeKeyFile } from '../run.js';
@@ -44,13 +45,16 @@ export interface LiveCaptureOptions {
   readonly count: number;
   readonly maxBytes: number;
   readonly snaplen: number;
-  readonly write: string;
+  /** Output file ('-' for stdout); null keeps no file (trace --probe only looks at the packets). */
+  readonly write: string | null;
+  /** Every packet as it is released in time order, with its source's name (trace --probe). */
+  readonly onPacket?: (source: string, packet: CapturedPacket) => void;
   readonly helperPods: HelperPodSettings;
   readonly commandTimeoutMs: number;
   /** Reorder window of the merge. */
   readonly windowMs?: number;
   /** Called once every source listens (trace --probe sends then); not used by the CLI. */
-  readonly onAllListening?: (sources: number) => void;
+  readonly onAllListening?: (sources: number, pods: readonly PodSource[]) => void;
   /** Stop every source now (used by callers that end the capture themselves). */
   readonly stopSignal?: AbortSignal;
   /** Decrypt ESP with the SAs read from the captured nodes' `ip xfrm state` (and --xfrm-state, if given). */
@@ -61,6 +65,13 @@ export interface LiveCaptureOptions {
   readonly writeKeys?: string | undefined;
   /** Install SIGINT/SIGTERM handling (the CLI does). */
   readonly handleSignals?: boolean;
+}
+
+/** A pod source's way in: who runs commands in its network namespace (trace --probe sends from there). */
+export interface PodSource {
+  readonly name: string;
+  readonly target: PodTarget;
+  readonly netns: string;
 }
 
 export interface SourceReport {
@@ -379,7 +390,10 @@ async function capture(
     decryptor = new EspDecryptor(keyRead.table);
     if (o.writeKeys) await writeKeyFile(o.writeKeys, keyRead.table, io);
   }
-  const output = await openOutput(o.write, io);
+  const output =
+    o.write !== null
+      ? await openOutput(o.write, io)
+      : { stream: new Writable({ write: (_c, _e, cb) => cb() }), close: async () => {} };
   let outputError: Error | null = null;
   output.stream.on('error', (e: Error) => (outputError = e));
   const writer = new PcapngWriter(output.stream);
@@ -425,7 +439,9 @@ async function capture(
         written++;
         bytes += size;
         reports[m.source]!.written++;
-        out.push({ iface: ifaceOf.get(m.source)!, packet: decryptor ? decryptor.process(m.packet) : m.packet });
+        const packet = decryptor ? decryptor.process(m.packet) : m.packet;
+        o.onPacket?.(planned[m.source]!.name, packet);
+        out.push({ iface: ifaceOf.get(m.source)!, packet });
       }
       await writer.write(out);
       if (decryptor && keys && decryptor.stats.unknownSpis.size > 0) {
@@ -494,7 +510,13 @@ async function capture(
           scheduleFlush();
         },
         onListening: () => {
-          if (++listening === indexes.length) o.onAllListening?.(indexes.length);
+          if (++listening === indexes.length)
+            o.onAllListening?.(
+              indexes.length,
+              runnable
+                .filter((p) => p.choice.netns)
+                .map((p) => ({ name: p.name, target: p.target!, netns: p.choice.netns! })),
+            );
         },
       },
       { timeoutMs: o.durationMs + 2 * GRACE_MS, signal: hard.signal },
@@ -524,7 +546,8 @@ async function capture(
   });
   if (!outputError) await output.close();
   const err = outputError as Error | null;
-  if (err && (err as NodeJS.ErrnoException).code !== 'EPIPE') throw new UserError(`--write ${o.write}: ${err.message}`);
+  if (err && (err as NodeJS.ErrnoException).code !== 'EPIPE')
+    throw new UserError(`--write ${o.write ?? '(none)'}: ${err.message}`);
   const kr = keyRead as Awaited<ReturnType<LiveKeys['read']>> | null;
   return {
     sources: reports,
