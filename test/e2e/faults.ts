@@ -54,6 +54,11 @@ export interface FaultSpec {
   effectOn?: Partial<Record<Backend, Effect>>;
   probe?: StateProbe;
   doctor: DoctorExpectation;
+  /**
+   * Faults only packets reveal: `trace --probe` from the `from` role's pod to the `to` role's must see its probe
+   * last on `lastSeenOn`'s uplink (eth0 in the lab) and nowhere after it. Plain doctor must report nothing at all.
+   */
+  packets?: { from: Role; to: Role; lastSeenOn: Role };
 }
 
 const vx: Backend[] = ['vxlan'];
@@ -253,6 +258,22 @@ export const FAULTS: FaultSpec[] = [
       check: (c) => configMapBackend(c) !== runningType(c),
     },
     doctor: { checks: ['backend-type-mismatch'], on: 'any', severity: 'error' },
+  },
+  {
+    name: 'underlay-drop',
+    changes: "underlay: the lab bridge (root netns, nft bridge family) drops the overlay's packets from node to peer",
+    backends: all,
+    effect: { kind: 'unreachable', from: 'node', to: 'peer' },
+    doctor: 'clean',
+    packets: { from: 'node', to: 'peer', lastSeenOn: 'node' },
+  },
+  {
+    name: 'arrival-drop',
+    changes: "kernel: nft netdev ingress on node's eth0 drops the overlay's packets from peer (no table doctor reads)",
+    backends: all,
+    effect: { kind: 'unreachable', from: 'peer', to: 'node' },
+    doctor: 'clean',
+    packets: { from: 'peer', to: 'node', lastSeenOn: 'node' },
   },
 ];
 

@@ -33,8 +33,14 @@ export interface ProbeResult {
   readonly sent: number;
   readonly size: number;
   readonly hops: readonly ProbeHop[];
-  /** The first hop (in path order) no request reached, or null when they reached the destination pod. */
+  /**
+   * The first hop (in path order) no request reached after the last hop that saw them, or null when they
+   * reached the destination pod. A hop that saw nothing while a later one did is not on this path (host-gw and
+   * DirectRouting bypass the flannel device), not a loss.
+   */
   readonly requestVanishedAt: string | null;
+  /** The last hop the requests were seen at. */
+  readonly requestLastSeen: string | null;
   /** With requests delivered: the first hop back towards SRC no reply reached. */
   readonly replyVanishedAt: string | null;
   /** What ping said (its summary line, or why it could not run). */
@@ -140,7 +146,11 @@ export async function runProbe(
       pods: [`${src.ns}/${src.name}`, `${dst.ns}/${dst.name}`],
       write: null,
       stopSignal: stop.signal,
-      onAllListening: (_n, pods) => void send(pods).catch((e: Error) => ((ping = e.message), stop.abort())),
+      onAllListening: (_n, pods) =>
+        void send(pods).catch((e: Error) => {
+          ping = e.message;
+          stop.abort();
+        }),
       onPacket: (name, p) => {
         if (sentAt === null || p.data.indexOf(pattern) < 0) return;
         const s = seen.get(name) ?? { requests: 0, replies: 0, req: null, rep: null };
@@ -174,14 +184,22 @@ export async function runProbe(
       error: errors.get(name) ?? (errors.has(name) ? null : 'not captured'),
     };
   });
-  const reqLost = hops.find((h) => !h.error && h.requests === 0);
-  const delivered = !reqLost;
-  const repLost = delivered ? [...hops].reverse().find((h) => !h.error && h.replies === 0) : undefined;
+  const lastReq = hops.findLastIndex((h) => h.requests > 0);
+  const reqLost = hops.slice(lastReq + 1).find((h) => !h.error);
+  // Replies travel the path backwards: the last hop (from DST's end) that saw them.
+  const firstRep = hops.findIndex((h) => h.replies > 0);
+  const repLost = !reqLost
+    ? hops
+        .slice(0, firstRep < 0 ? hops.length : firstRep)
+        .reverse()
+        .find((h) => !h.error)
+    : undefined;
   return {
     sent: sentAt === null ? 0 : count,
     size,
     hops,
     requestVanishedAt: reqLost?.name ?? null,
+    requestLastSeen: lastReq >= 0 ? hops[lastReq]!.name : null,
     replyVanishedAt: repLost?.name ?? null,
     ping,
   };
@@ -194,12 +212,15 @@ export function renderProbe(r: ProbeResult, tableArrives: boolean): string {
     `Probe: ${r.sent} ICMP echo requests of ${r.size} bytes (DF set) from SRC's network namespace; ping: ${r.ping}`,
   );
   const w = Math.max(...r.hops.map((h) => h.name.length));
+  const lastSeen = r.hops.findIndex((h) => h.name === r.requestLastSeen);
   r.hops.forEach((h, i) => {
     const ms = (v: number | null) => (v === null ? '' : ` (first at ${v.toFixed(1)} ms)`);
-    const mark = h.error ? '?' : h.requests > 0 ? '✔' : '✖';
+    const mark = h.error ? '?' : h.requests > 0 ? '✔' : i < lastSeen ? '·' : '✖';
     const detail = h.error
       ? `not captured: ${h.error}`
-      : `requests ${h.requests}${ms(h.firstRequestMs)}, replies ${h.replies}${ms(h.firstReplyMs)}`;
+      : i < lastSeen && h.requests === 0
+        ? 'not on this path (a later hop saw the probe)'
+        : `requests ${h.requests}${ms(h.firstRequestMs)}, replies ${h.replies}${ms(h.firstReplyMs)}`;
     lines.push(` ${String(i + 1).padStart(2)}. ${mark} ${h.name.padEnd(w)}  ${detail}`);
   });
   if (r.sent === 0) lines.push('The probe was not sent.');
