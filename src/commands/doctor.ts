@@ -1,6 +1,7 @@
 /** `kubectl flannel doctor`: obtain a snapshot, analyse it, render the findings, exit by severity. */
 import { type Command, Option } from 'commander';
 import { analyze } from '../analyzers/run.js';
+import { probeUnderlay } from '../capture/live/underlay-probe.js';
 import { EXIT, type ExitCode, UserError } from '../errors.js';
 import { buildReport, type DoctorReport } from '../render/report.js';
 import { renderJSON, renderYAML } from '../render/structured.js';
@@ -8,7 +9,7 @@ import { styleFor } from '../render/style.js';
 import { renderText } from '../render/text.js';
 import { readSnapshot, writeSnapshot } from '../snapshot/io.js';
 import type { Snapshot } from '../snapshot/types.js';
-import { addClusterOptions } from './cluster-options.js';
+import { addClusterOptions, type ClusterFlagValues, clusterOptionsFrom } from './cluster-options.js';
 
 export interface DoctorOptions {
   from?: string;
@@ -18,6 +19,8 @@ export interface DoctorOptions {
   skip: string[];
   failOn: 'error' | 'warning';
   color: boolean;
+  probe?: boolean;
+  probeLimit?: number;
 }
 
 /** How doctor gets a snapshot when not reading one from a file; set by the live collection module. */
@@ -47,7 +50,20 @@ export function registerDoctor(program: Command, live?: SnapshotSource): Command
         .choices(['error', 'warning'])
         .default('error'),
     )
-    .option('--no-color', 'never colour the output (NO_COLOR is honoured too)');
+    .option('--no-color', 'never colour the output (NO_COLOR is honoured too)')
+    .option(
+      '--probe',
+      'also send real packets of the backend between node pairs and look for them on arrival (finds an underlay that drops the overlay; sends traffic, so opt-in)',
+    )
+    .option(
+      '--probe-limit <n>',
+      'probe every pair up to this many nodes; beyond, each node probes this many random peers',
+      (v: string) => {
+        if (!/^\d+$/.test(v) || Number(v) < 2) throw new UserError(`--probe-limit: "${v}" must be a whole number ≥ 2`);
+        return Number(v);
+      },
+      50,
+    );
   addClusterOptions(cmd)
     .addHelpText(
       'after',
@@ -61,7 +77,11 @@ Examples:
   kubectl flannel doctor --check vxlan-fdb,peer-routes --fail-on warning`,
     )
     .action(async (opts: DoctorOptions, self: Command) => {
-      const snapshot = await obtainSnapshot(opts.from, self, live);
+      if (opts.probe && opts.from)
+        throw new UserError('--probe sends packets in the cluster: it cannot be used with --from', EXIT.usage);
+      let snapshot = await obtainSnapshot(opts.from, self, live);
+      if (opts.probe)
+        snapshot = { ...snapshot, underlayProbe: await probeSnapshot(self, snapshot, opts.probeLimit ?? 50) };
       if (opts.save) await writeSnapshot(opts.save, snapshot);
       const result = analyze(snapshot, { only: opts.check, skip: opts.skip });
       const report = buildReport(snapshot, result);
@@ -69,6 +89,33 @@ Examples:
       process.exitCode = exitCodeFor(report, opts.failOn);
     });
   return cmd;
+}
+
+async function probeSnapshot(cmd: Command, snapshot: Snapshot, limit: number): Promise<Snapshot['underlayProbe']> {
+  const base = clusterOptionsFrom(cmd.opts<ClusterFlagValues>());
+  if (base.mode !== 'cluster') throw new UserError('--probe needs the cluster; it cannot be used with --local');
+  process.stderr.write('probing the underlay: capturing on every uplink, then pinging between nodes…\n');
+  try {
+    return await probeUnderlay(
+      {
+        kube: base.kube,
+        requestTimeoutMs: base.requestTimeoutMs,
+        flannel: base.flannel,
+        durationMs: 30_000,
+        count: 1_000_000,
+        maxBytes: 256 * 1024 * 1024,
+        snaplen: 128,
+        helperPods: base.helperPods,
+        commandTimeoutMs: base.commandTimeoutMs,
+        handleSignals: true,
+      },
+      snapshot,
+      limit,
+      { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
+    );
+  } catch (e) {
+    return { status: 'failed', error: (e as Error).message };
+  }
 }
 
 /** The snapshot a command works on: a saved file (snapshot or bundle) with --from, else collected live. */

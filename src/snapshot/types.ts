@@ -25,6 +25,29 @@ export interface Snapshot {
   readonly hosts: Readonly<Record<string, Collected<HostState>>>;
   /** Errors that are not tied to one part above (for example a node whose exec failed). */
   readonly errors: readonly CollectionError[];
+  /** doctor --probe only: real overlay packets sent between node pairs and looked for on arrival. */
+  readonly underlayProbe?: Collected<UnderlayProbe>;
+}
+
+/** What doctor --probe sent and saw: per ordered node pair, packets of the backend's encapsulation. */
+export interface UnderlayProbe {
+  /** What was sent, e.g. "UDP 8472 (vxlan)" or "routed pod packets (host-gw)". */
+  readonly what: string;
+  /** True when the cluster was larger than the limit and only a sample of pairs was probed. */
+  readonly sampled: boolean;
+  readonly pairs: readonly UnderlayProbePair[];
+}
+
+export interface UnderlayProbePair {
+  readonly from: string;
+  readonly to: string;
+  readonly fromIP: string;
+  readonly toIP: string;
+  readonly sent: number;
+  /** Probe packets from `from` seen on `to`'s uplink. */
+  readonly seen: number;
+  /** Why this pair could not be probed (no access to a node, capture failed); then sent/seen mean nothing. */
+  readonly error: string | null;
 }
 
 export interface SnapshotSource {

@@ -54,7 +54,11 @@ export interface LiveCaptureOptions {
   /** Reorder window of the merge. */
   readonly windowMs?: number;
   /** Called once every source listens (trace --probe sends then); not used by the CLI. */
-  readonly onAllListening?: (sources: number, pods: readonly PodSource[]) => void;
+  readonly onAllListening?: (
+    sources: number,
+    pods: readonly PodSource[],
+    nodes: readonly { readonly node: string; readonly target: PodTarget }[],
+  ) => void;
   /** Stop every source now (used by callers that end the capture themselves). */
   readonly stopSignal?: AbortSignal;
   /** Decrypt ESP with the SAs read from the captured nodes' `ip xfrm state` (and --xfrm-state, if given). */
@@ -516,6 +520,9 @@ async function capture(
               runnable
                 .filter((p) => p.choice.netns)
                 .map((p) => ({ name: p.name, target: p.target!, netns: p.choice.netns! })),
+              [...new Map(runnable.filter((p) => !p.choice.netns).map((p) => [p.node, p.target!])).entries()].map(
+                ([node, target]) => ({ node, target }),
+              ),
             );
         },
       },

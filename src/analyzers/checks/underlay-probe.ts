@@ -1,0 +1,32 @@
+import { defineCheck } from '../check.js';
+
+export default defineCheck({
+  id: 'underlay-probe',
+  severity: 'error',
+  title: "The underlay carries the backend's packets between every probed node pair (doctor --probe)",
+  failureModes: [21],
+  docs: {
+    meaning:
+      "With doctor --probe, every node pinged the cni0 gateway of each peer's podCIDR, so the kernel sent the backend's own packet (a VXLAN frame on the configured port, the udp backend's datagram, host-gw's routed packet), while every node captured on its uplink. A pair is reported when none of the probe packets from the first node arrived on the second node's uplink: every route, neighbour and fdb entry can be right while the network between the two nodes drops the traffic (a cloud security group, a firewall or NSX between the hosts, a switch ACL). Without --probe this check has nothing to judge and stays silent.",
+    impact:
+      'Pods on the first node cannot reach pods on the second (and replies from the second node never come back), while both nodes look healthy.',
+    fix: 'Allow the overlay between the two nodes in the network that carries it: for vxlan UDP <port> (default 8472) between the node addresses, for the udp backend UDP 8285, for host-gw the pod network routed between the nodes (security group, host firewall between hypervisors, NSX distributed firewall, switch ACLs). Re-run kubectl flannel doctor --probe to confirm.',
+  },
+  scope: 'cluster',
+  run(model, report) {
+    const probe = model.snapshot.underlayProbe;
+    if (probe?.status !== 'ok') return;
+    for (const p of probe.data.pairs) {
+      if (p.error !== null || p.sent === 0 || p.seen > 0) continue;
+      report({
+        node: p.from,
+        peer: p.to,
+        message: `the underlay drops ${probe.data.what} from ${p.from} to ${p.to}: ${p.seen} of ${p.sent} probe packets arrived`,
+        evidence: [
+          `sent ${p.sent} from ${p.from} (${p.fromIP}), seen ${p.seen} on ${p.to}'s uplink (${p.toIP})`,
+          ...(probe.data.sampled ? ['(a sample of the node pairs was probed)'] : []),
+        ],
+      });
+    }
+  },
+});
