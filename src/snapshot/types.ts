@@ -46,6 +46,9 @@ export interface UnderlayProbePair {
   readonly sent: number;
   /** Probe packets from `from` seen on `to`'s uplink. */
   readonly seen: number;
+  /** Of those, decapsulated on `to`'s flannel device (`deliveredOn`); null where the backend has none (host-gw). */
+  readonly delivered: number | null;
+  readonly deliveredOn: string | null;
   /** Why this pair could not be probed (no access to a node, capture failed); then sent/seen mean nothing. */
   readonly error: string | null;
 }

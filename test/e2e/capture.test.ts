@@ -191,3 +191,36 @@ test('capture --decrypt-esp live: scapy ESP sent from a lab pod is decrypted as 
   assert.match(stderr, new RegExp(`${pod.node}: 0\\b`), 'the node was asked for its SAs');
   assert.doesNotMatch(readFileSync(out).toString('latin1'), /xfrm|aead/, 'no key material in the capture');
 });
+
+test('healthy lab: doctor --probe reports nothing, trace --probe sees every hop both ways', (t) => {
+  const lab = requireLab(t);
+  if (!lab) return;
+  const d = run('kubectl', ['flannel', 'doctor', '--probe', '-o', 'json'], labEnv(lab), 180_000);
+  assert.equal(d.code, 0, d.stderr);
+  assert.deepEqual((JSON.parse(d.stdout) as { findings: unknown[] }).findings, []);
+  const [a, b] = testPods(lab).filter((p, i, all) => all.findIndex((q) => q.node === p.node) === i);
+  const r = run(
+    'kubectl',
+    ['flannel', 'trace', `${lab.podNamespace}/${a!.name}`, `${lab.podNamespace}/${b!.name}`, '--probe', '-o', 'json'],
+    labEnv(lab),
+    180_000,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const probe = (
+    JSON.parse(r.stdout) as {
+      probe: {
+        sent: number;
+        requestVanishedAt: string | null;
+        replyVanishedAt: string | null;
+        hops: { name: string; requests: number; replies: number }[];
+      };
+    }
+  ).probe;
+  assert.equal(probe.sent, 3);
+  assert.equal(probe.requestVanishedAt, null);
+  assert.equal(probe.replyVanishedAt, null);
+  const onPath = probe.hops.filter((h) => h.requests > 0);
+  // host-gw and DirectRouting bypass the flannel device; every other hop carries all three requests and replies.
+  assert.ok(onPath.length >= 6, JSON.stringify(probe.hops));
+  for (const h of onPath) assert.deepEqual([h.name, h.requests, h.replies], [h.name, 3, 3]);
+});

@@ -151,6 +151,19 @@ FAULTS.forEach((spec, index) => {
           assert.equal(out.probe.requestLastSeen, `${nodeOf(ctx, pk.lastSeenOn)}/eth0`, JSON.stringify(out.probe));
           assert.notEqual(out.probe.requestVanishedAt, null);
         });
+      if (pk)
+        await t.test('doctor --probe names the dropping pair, and nothing else', () => {
+          const r = kubectl(lab, ['flannel', 'doctor', '--probe', '-o', 'json'], 180_000);
+          const findings = (
+            JSON.parse(r.stdout) as { findings: { check: string; severity: string; node: string; peer: string }[] }
+          ).findings;
+          assert.deepEqual(
+            findings.map((f) => [f.check, f.severity, f.node, f.peer]),
+            [['underlay-probe', 'error', nodeOf(ctx, pk.dropped.from), nodeOf(ctx, pk.dropped.to)]],
+            r.stderr,
+          );
+          assert.equal(r.code, 2);
+        });
     } finally {
       const h = labCmd(['heal'], 240_000);
       assert.equal(h.code, 0, `lab heal after ${spec.name} failed: ${h.stderr}`);

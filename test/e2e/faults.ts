@@ -56,9 +56,11 @@ export interface FaultSpec {
   doctor: DoctorExpectation;
   /**
    * Faults only packets reveal: `trace --probe` from the `from` role's pod to the `to` role's must see its probe
-   * last on `lastSeenOn`'s uplink (eth0 in the lab) and nowhere after it. Plain doctor must report nothing at all.
+   * last on `lastSeenOn`'s uplink (eth0 in the lab) and nowhere after it. Plain doctor must report nothing at all;
+   * `doctor --probe` exactly one underlay-probe error, on node `dropped.from` with peer `dropped.to` (the sender for
+   * a drop in the underlay, the receiver for a drop on arrival).
    */
-  packets?: { from: Role; to: Role; lastSeenOn: Role };
+  packets?: { from: Role; to: Role; lastSeenOn: Role; dropped: { from: Role; to: Role } };
 }
 
 const vx: Backend[] = ['vxlan'];
@@ -265,7 +267,7 @@ export const FAULTS: FaultSpec[] = [
     backends: all,
     effect: { kind: 'unreachable', from: 'node', to: 'peer' },
     doctor: 'clean',
-    packets: { from: 'node', to: 'peer', lastSeenOn: 'node' },
+    packets: { from: 'node', to: 'peer', lastSeenOn: 'node', dropped: { from: 'node', to: 'peer' } },
   },
   {
     name: 'arrival-drop',
@@ -273,7 +275,7 @@ export const FAULTS: FaultSpec[] = [
     backends: all,
     effect: { kind: 'unreachable', from: 'peer', to: 'node' },
     doctor: 'clean',
-    packets: { from: 'peer', to: 'node', lastSeenOn: 'node' },
+    packets: { from: 'peer', to: 'node', lastSeenOn: 'node', dropped: { from: 'node', to: 'peer' } },
   },
 ];
 

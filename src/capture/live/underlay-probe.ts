@@ -12,7 +12,7 @@ import { loadKubeConfig } from '../../kube/kubeconfig.js';
 import type { Backend, Collected, Snapshot, UnderlayProbe, UnderlayProbePair } from '../../snapshot/types.js';
 import { locateIp } from '../frame.js';
 import type { CaptureIo } from '../run.js';
-import { overlayFilter } from './interfaces.js';
+import { flannelDevice, overlayFilter } from './interfaces.js';
 import { type LiveCaptureOptions, runLiveCapture } from './run.js';
 
 const PINGS = 2;
@@ -37,6 +37,13 @@ function gatewayOf(cidr: string): string | null {
   const n = ((Number(m[1]) << 24) | (Number(m[2]) << 16) | (Number(m[3]) << 8) | Number(m[4])) >>> 0;
   const g = n + 1;
   return [g >>> 24, (g >>> 16) & 255, (g >>> 8) & 255, g & 255].join('.');
+}
+
+function contains(cidr: string, ip: string): boolean {
+  const [base, bits] = cidr.split('/') as [string, string];
+  const n = (a: string) => a.split('.').reduce((acc, o) => ((acc << 8) | Number(o)) >>> 0, 0);
+  const mask = Number(bits) === 0 ? 0 : (0xffffffff << (32 - Number(bits))) >>> 0;
+  return (n(base) & mask) >>> 0 === (n(ip) & mask) >>> 0;
 }
 
 function sample<T>(items: readonly T[], n: number): T[] {
@@ -71,8 +78,11 @@ export async function probeUnderlay(
       name: k.name,
       ip: k.flannelAnnotations['public-ip'] ?? k.internalIPs.find((i) => !i.includes(':')) ?? null,
       gateway: k.podCIDRs.map(gatewayOf).find((g) => g !== null) ?? null,
+      cidr: k.podCIDRs.find((c) => !c.includes(':')) ?? '',
     }))
-    .filter((n): n is { name: string; ip: string; gateway: string } => n.ip !== null && n.gateway !== null);
+    .filter(
+      (n): n is { name: string; ip: string; gateway: string; cidr: string } => n.ip !== null && n.gateway !== null,
+    );
   if (nodes.length < 2) return { status: 'skipped', error: 'fewer than two nodes with an address and a podCIDR' };
   const sampled = nodes.length > limit;
   const peersOf = new Map(
@@ -84,7 +94,11 @@ export async function probeUnderlay(
   // A payload size no ordinary packet has: probe packets are told from pod traffic by their length.
   const size = 1000 + Math.floor(Math.random() * 200);
   const byIP = new Map(nodes.map((n) => [n.ip, n.name]));
+  // On the flannel device the probe is the inner packet, sent from the sender's own flannel address (in its podCIDR).
+  const device = flannelDevice(backend);
+  const inCidr = (ip: string): string | undefined => nodes.find((n) => n.cidr && contains(n.cidr, ip))?.name;
   const seen = new Map<string, number>();
+  const delivered = new Map<string, number>();
   const sendErrors = new Map<string, string>();
   const stop = new AbortController();
   const exec = makeExec(loadKubeConfig(base.kube).kc);
@@ -113,20 +127,23 @@ export async function probeUnderlay(
       ...base,
       nodeNames: nodes.map((n) => n.name),
       pods: [],
-      interfaces: ['uplink'],
-      filter: `(${overlayFilter(backend, netConf?.network ?? null)}) and greater ${size}`,
+      interfaces: device ? ['uplink', device] : ['uplink'],
+      // The device sees the inner packets (pod network addresses); the uplink the encapsulated ones.
+      filter: `(${overlayFilter(backend, netConf?.network ?? null)}${netConf?.network ? ` or net ${netConf.network}` : ''}) and greater ${size}`,
       write: null,
       stopSignal: stop.signal,
       onAllListening: (_n, _pods, targets) => void send(targets).catch(() => stop.abort()),
       onPacket: (source, p) => {
         const at = source.slice(0, source.indexOf('/'));
+        const onDevice = device !== null && source === `${at}/${device}`;
         const loc = locateIp(p.linkType, p.data);
         if (!loc || p.data[loc.ipOff]! >> 4 !== 4) return;
         const src = [...p.data.subarray(loc.ipOff + 12, loc.ipOff + 16)].join('.');
-        const from = byIP.get(src);
+        const from = onDevice ? inCidr(src) : byIP.get(src);
         if (!from || from === at) return;
         const key = `${from}\0${at}`;
-        seen.set(key, (seen.get(key) ?? 0) + 1);
+        const counts = onDevice ? delivered : seen;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
       },
     },
     io,
@@ -152,6 +169,8 @@ export async function probeUnderlay(
         sent: error ? 0 : PINGS,
         // Requests only: with no reply coming back the count stays below PINGS even when they arrive.
         seen: Math.min(seen.get(`${a.name}\0${b.name}`) ?? 0, PINGS),
+        delivered: device ? Math.min(delivered.get(`${a.name}\0${b.name}`) ?? 0, PINGS) : null,
+        deliveredOn: device,
         error,
       });
     }
