@@ -47,12 +47,13 @@ describe() {
 
 # What the overlay puts on the underlay between two nodes, as an nft match: the encapsulation port, or for host-gw
 # (and DirectRouting's on-link peers) the routed pod packet itself towards the receiver's podCIDR.
-overlay_matches() {  # overlay_matches RECEIVER
+overlay_matches() {  # overlay_matches SENDER RECEIVER
+  local encap="ip saddr $(node_ip_of "$1")" routed="ip saddr $(pod_cidr "$1") ip daddr $(pod_cidr "$2")"
   case $BACKEND in
-    vxlan) echo "udp dport 8472" ;;
-    udp) echo "udp dport 8285" ;;
-    host-gw) echo "ip daddr $(pod_cidr "$1")" ;;
-    vxlan-directrouting) echo "udp dport 8472"; echo "ip daddr $(pod_cidr "$1")" ;;
+    vxlan) echo "$encap udp dport 8472" ;;
+    udp) echo "$encap udp dport 8285" ;;
+    host-gw) echo "$routed" ;;
+    vxlan-directrouting) echo "$encap udp dport 8472"; echo "$routed" ;;
   esac
 }
 node_ip_of() { lab_kubectl get node "$1" -o jsonpath='{.status.addresses[?(@.type=="InternalIP")].address}'; }
@@ -214,18 +215,18 @@ do_break() {
       undo "nft delete table bridge $t"
       nft add chain bridge "$t" filter_fwd '{ type filter hook forward priority 0; }'
       while IFS= read -r m; do
-        nft add rule bridge "$t" filter_fwd iifname "v-$NODE" oifname "v-$peer" ip saddr "$(node_ip_of "$NODE")" $m drop
-      done < <(overlay_matches "$peer")
-      echo "peer=$peer bridge $LAB_BRIDGE drops $(overlay_matches "$peer" | paste -sd, -) from $NODE to $peer" ;;
+        nft add rule bridge "$t" filter_fwd iifname "v-$NODE" oifname "v-$peer" $m drop
+      done < <(overlay_matches "$NODE" "$peer")
+      echo "peer=$peer bridge $LAB_BRIDGE drops $(overlay_matches "$NODE" "$peer" | paste -sd, -) from $NODE to $peer" ;;
     arrival-drop)
       local t="kfl_arrival_drop" m
       in_node nft add table netdev "$t"
       undo "in_node nft delete table netdev $t"
       in_node nft add chain netdev "$t" arrival '{ type filter hook ingress device eth0 priority 0; }'
       while IFS= read -r m; do
-        in_node nft add rule netdev "$t" arrival ip saddr "$(node_ip_of "$peer")" $m drop
-      done < <(overlay_matches "$NODE")
-      echo "peer=$peer eth0 ingress drops $(overlay_matches "$NODE" | paste -sd, -) from $peer" ;;
+        in_node nft add rule netdev "$t" arrival $m drop
+      done < <(overlay_matches "$peer" "$NODE")
+      echo "peer=$peer eth0 ingress drops $(overlay_matches "$peer" "$NODE" | paste -sd, -) from $peer" ;;
   esac
 }
 

@@ -46,7 +46,10 @@ export interface UnderlayProbePair {
   readonly sent: number;
   /** Probe packets from `from` seen on `to`'s uplink. */
   readonly seen: number;
-  /** Of those, decapsulated on `to`'s flannel device (`deliveredOn`); null where the backend has none (host-gw). */
+  /**
+   * Proof that `to` received them: decapsulated on its flannel device (`deliveredOn` names it), or for host-gw
+   * (no device) `to`'s echo replies seen on `from`'s uplink (`deliveredOn` is 'an echo reply').
+   */
   readonly delivered: number | null;
   readonly deliveredOn: string | null;
   /** Why this pair could not be probed (no access to a node, capture failed); then sent/seen mean nothing. */

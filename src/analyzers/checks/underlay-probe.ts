@@ -16,14 +16,21 @@ export default defineCheck({
   run(model, report) {
     const probe = model.snapshot.underlayProbe;
     if (probe?.status !== 'ok') return;
-    for (const p of probe.data.pairs) {
+    const pairs = probe.data.pairs;
+    for (const p of pairs) {
       if (p.error !== null || p.sent === 0) continue;
       if (p.seen > 0) {
-        if (p.delivered === 0)
+        // With replies as the proof (host-gw), a lost reply only means something when the way back works.
+        const back = pairs.find((q) => q.from === p.to && q.to === p.from);
+        const wayBack = p.deliveredOn !== 'an echo reply' || (back !== undefined && back.seen > 0);
+        if (p.delivered === 0 && wayBack)
           report({
             node: p.to,
             peer: p.from,
-            message: `${probe.data.what} from ${p.from} arrives on ${p.to}'s uplink but never reaches ${p.deliveredOn}: ${p.to} drops it on arrival, below its routing tables`,
+            message:
+              p.deliveredOn === 'an echo reply'
+                ? `${probe.data.what} from ${p.from} arrives on ${p.to}'s uplink but ${p.to} never answers, though the way back works: ${p.to} drops it on arrival, below its routing tables`
+                : `${probe.data.what} from ${p.from} arrives on ${p.to}'s uplink but never reaches ${p.deliveredOn}: ${p.to} drops it on arrival, below its routing tables`,
             evidence: [
               `sent ${p.sent} from ${p.from} (${p.fromIP}), seen ${p.seen} on ${p.to}'s uplink (${p.toIP}), ${p.delivered} on ${p.deliveredOn}`,
             ],

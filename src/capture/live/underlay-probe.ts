@@ -107,13 +107,21 @@ export async function probeUnderlay(
     await Promise.all(
       targets.map(async ({ node, target }) => {
         const peers = peersOf.get(node) ?? [];
+        // From the node's own cni0 address: the probe is a pod-network packet, routed (host-gw) or encapsulated
+        // exactly as pod traffic is, and the peer's answer comes back to the pod network too.
+        const own = nodes.find((n) => n.name === node)?.gateway ?? '';
         const script =
-          'for ip in "$@"; do ping -c ' + PINGS + ' -W 2 -s ' + size + ' "$ip" >/dev/null 2>&1 & done; wait; echo sent';
+          'src=$1; shift; for ip in "$@"; do ping -c ' +
+          PINGS +
+          ' -W 2 -s ' +
+          size +
+          ' -I "$src" "$ip" >/dev/null 2>&1 & done; wait; echo sent';
         const r = await new PodExecRunner(exec, target, { timeoutMs: 20_000 }).run([
           'sh',
           '-c',
           script,
           'sh',
+          own,
           ...peers.map((p) => p.gateway),
         ]);
         if (!r.stdout.includes('sent')) sendErrors.set(node, r.error ?? (r.stderr.trim() || `exit ${r.exitCode}`));
@@ -139,8 +147,21 @@ export async function probeUnderlay(
         const loc = locateIp(p.linkType, p.data);
         if (!loc || p.data[loc.ipOff]! >> 4 !== 4) return;
         const src = [...p.data.subarray(loc.ipOff + 12, loc.ipOff + 16)].join('.');
-        const from = onDevice ? inCidr(src) : byIP.get(src);
+        const byNodeIP = byIP.get(src);
+        const from = onDevice ? inCidr(src) : (byNodeIP ?? inCidr(src));
         if (!from || from === at) return;
+        if (!onDevice && !byNodeIP && !device) {
+          // host-gw: the probe is routed as it is. A request from `from` proves from -> at; a reply from `from`
+          // proves that `from` received this node's request (at -> from delivered).
+          const ihl = (p.data[loc.ipOff]! & 15) * 4;
+          const type = p.data[loc.ipOff + 9] === 1 ? p.data[loc.ipOff + ihl] : undefined;
+          if (type === 0) {
+            const k = `${at}\0${from}`;
+            delivered.set(k, (delivered.get(k) ?? 0) + 1);
+            return;
+          }
+          if (type !== 8) return;
+        }
         const key = `${from}\0${at}`;
         const counts = onDevice ? delivered : seen;
         counts.set(key, (counts.get(key) ?? 0) + 1);
@@ -169,8 +190,9 @@ export async function probeUnderlay(
         sent: error ? 0 : PINGS,
         // Requests only: with no reply coming back the count stays below PINGS even when they arrive.
         seen: Math.min(seen.get(`${a.name}\0${b.name}`) ?? 0, PINGS),
-        delivered: device ? Math.min(delivered.get(`${a.name}\0${b.name}`) ?? 0, PINGS) : null,
-        deliveredOn: device,
+        // host-gw has no device: delivery is proven by the peer's echo replies.
+        delivered: Math.min(delivered.get(`${a.name}\0${b.name}`) ?? 0, PINGS),
+        deliveredOn: device ?? 'an echo reply',
         error,
       });
     }
