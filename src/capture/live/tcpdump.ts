@@ -28,7 +28,7 @@ const WRAPPER = [
   'exec 3<&0',
   '"$@" </dev/null & p=$!',
   // A line on stdin stops tcpdump; EOF alone does not (a runtime without stdin must not stop it at once).
-  '{ read -r _ <&3 && kill -INT $p 2>/dev/null; } & r=$!',
+  '{ read -r _ <&3 && sleep 2 && kill -INT $p 2>/dev/null; } & r=$!',
   '( trap \'kill $c 2>/dev/null; exit 0\' TERM; sleep "$d" & c=$!; wait $c; kill -INT $p 2>/dev/null ) & t=$!',
   'wait $p; s=$?',
   'kill $r $t 2>/dev/null',
