@@ -1,9 +1,9 @@
 /**
  * A check is one small module, shaped like an ESLint rule: metadata (stable ID, severity,
- * title, documentation) and a pure function from the model of a snapshot to reports.
+ * title, documentation) and a pure function from the context the runner hands it to reports.
  */
+import type { ClusterContext, NodeContext } from './context.js';
 import type { Finding, Severity } from './finding.js';
-import type { FlannelNode, Model } from './model.js';
 
 export interface CheckDocs {
   /** What the finding means, in flannel's and Linux's terms. */
@@ -38,13 +38,13 @@ interface CheckMeta {
 export type Report_ = (r: Report) => void;
 
 /**
- * Node checks look at one node at a time: the runner walks nodes outermost, so what is derived
- * for a node (its expectations, its table indexes) is built once and dropped before the next.
- * Cluster checks compare across nodes and see the whole model once.
+ * Node checks look at one node at a time, through its NodeContext (the node, its peers, its expected
+ * state, its indexed tables); the runner builds that once per node and drops it before the next.
+ * Cluster checks compare across nodes and see the ClusterContext once.
  */
 export type Check =
-  | (CheckMeta & { readonly scope: 'node'; runNode(model: Model, node: FlannelNode, report: Report_): void })
-  | (CheckMeta & { readonly scope: 'cluster'; run(model: Model, report: Report_): void });
+  | (CheckMeta & { readonly scope: 'node'; runNode(ctx: NodeContext, report: Report_): void })
+  | (CheckMeta & { readonly scope: 'cluster'; run(ctx: ClusterContext, report: Report_): void });
 
 export function defineCheck(check: Check): Check {
   return check;

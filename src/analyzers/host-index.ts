@@ -1,5 +1,5 @@
 /**
- * Lookups into one node's kernel tables, built once per host and shared by the checks.
+ * Lookups into one node's kernel tables, built once per node context and shared by its checks.
  * Keys are the strings as collected: the kernel and flanneld print canonical addresses, so
  * an exact match is the common case; only a miss pays for the canonicalised index.
  */
@@ -16,8 +16,6 @@ interface Index {
   canonicalRoutes?: Map<string, Route[]>;
   canonicalNeigh?: Map<string, Map<string, Neighbour[]>>;
 }
-
-const cache = new WeakMap<HostState, Index>();
 
 function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {
   const list = m.get(k);
@@ -40,19 +38,13 @@ function nested<T>(
   return m;
 }
 
-export function forgetIndex(host: HostState): void {
-  cache.delete(host);
-}
-
-function indexOf(host: HostState): Index {
-  let idx = cache.get(host);
-  if (idx) return idx;
+function buildIndex(host: HostState): Index {
   const main = (ok(host.routes) ?? []).filter(
     (r) => (r.table === 'main' || r.table === '254') && (r.type === 'unicast' || r.type === ''),
   );
   const routes = new Map<string, Route[]>();
   for (const r of main) push(routes, r.dst, r);
-  idx = {
+  return {
     main,
     routes,
     neigh: nested(
@@ -66,18 +58,55 @@ function indexOf(host: HostState): Index {
       (f) => f.mac.toLowerCase(),
     ),
   };
-  cache.set(host, idx);
-  return idx;
 }
 
-/** Unicast routes of the main table, where flanneld puts all of its routes; undefined when not collected. */
-export function mainRoutes(host: HostState): readonly Route[] | undefined {
-  return host.routes.status === 'ok' ? indexOf(host).main : undefined;
+export interface HostTables {
+  /** Unicast routes of the main table, where flanneld puts all of its routes; undefined when not collected. */
+  mainRoutes(): readonly Route[] | undefined;
+  /** Main-table routes to exactly this prefix. */
+  routesTo(dst: string): readonly Route[];
+  /** Neighbour entries for an address on a device. */
+  neighboursOf(dev: string, dst: string): readonly Neighbour[];
+  /** fdb entries for a MAC on a device (MACs compared in lower case). */
+  fdbOf(dev: string, mac: string): readonly FdbEntry[];
 }
 
-/** Main-table routes to exactly this prefix. */
-export function routesTo(host: HostState, dst: string): readonly Route[] {
-  const idx = indexOf(host);
+/** The tables of one host; the index is built on the first lookup and dropped by release(). */
+class Tables implements HostTables {
+  #index: Index | undefined;
+  constructor(private readonly host: HostState) {}
+
+  private index(): Index {
+    this.#index ??= buildIndex(this.host);
+    return this.#index;
+  }
+
+  mainRoutes(): readonly Route[] | undefined {
+    return this.host.routes.status === 'ok' ? this.index().main : undefined;
+  }
+
+  routesTo(dst: string): readonly Route[] {
+    return routesTo(this.index(), dst);
+  }
+
+  neighboursOf(dev: string, dst: string): readonly Neighbour[] {
+    return neighboursOf(this.host, this.index(), dev, dst);
+  }
+
+  fdbOf(dev: string, mac: string): readonly FdbEntry[] {
+    return this.index().fdb.get(dev)?.get(mac.toLowerCase()) ?? [];
+  }
+
+  release(): void {
+    this.#index = undefined;
+  }
+}
+
+export function indexHost(host: HostState): HostTables & { release(): void } {
+  return new Tables(host);
+}
+
+function routesTo(idx: Index, dst: string): readonly Route[] {
   const exact = idx.routes.get(dst);
   if (exact) return exact;
   const key = parsePrefix(dst)?.text;
@@ -92,9 +121,7 @@ export function routesTo(host: HostState, dst: string): readonly Route[] {
   return idx.canonicalRoutes.get(key) ?? [];
 }
 
-/** Neighbour entries for an address on a device. */
-export function neighboursOf(host: HostState, dev: string, dst: string): readonly Neighbour[] {
-  const idx = indexOf(host);
+function neighboursOf(host: HostState, idx: Index, dev: string, dst: string): readonly Neighbour[] {
   const exact = idx.neigh.get(dev)?.get(dst);
   if (exact) return exact;
   if (!idx.canonicalNeigh)
@@ -104,9 +131,4 @@ export function neighboursOf(host: HostState, dev: string, dst: string): readonl
       (n) => normalizeIP(n.dst) ?? n.dst,
     );
   return idx.canonicalNeigh.get(dev)?.get(normalizeIP(dst) ?? dst) ?? [];
-}
-
-/** fdb entries for a MAC on a device (MACs compared in lower case). */
-export function fdbOf(host: HostState, dev: string, mac: string): readonly FdbEntry[] {
-  return indexOf(host).fdb.get(dev)?.get(mac.toLowerCase()) ?? [];
 }

@@ -153,13 +153,3 @@ export function linkByName(host: HostState, name: string): Link | undefined {
 export function ok<T>(c: { status: string; data?: T } | undefined): T | undefined {
   return c && c.status === 'ok' ? c.data : undefined;
 }
-
-const derived = new WeakMap<Model, Map<string, unknown>>();
-
-/** A value computed from the whole model once and shared by every node's run of a check. */
-export function derive<T>(model: Model, key: string, compute: () => T): T {
-  let m = derived.get(model);
-  if (!m) derived.set(model, (m = new Map()));
-  if (!m.has(key)) m.set(key, compute());
-  return m.get(key) as T;
-}

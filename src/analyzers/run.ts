@@ -3,10 +3,10 @@
 import { UserError } from '../errors.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { type Check, toFinding } from './check.js';
+import { clusterContext, nodeContext } from './context.js';
 import { type Finding, SEVERITY_ORDER } from './finding.js';
 import { CHECKS } from './index.js';
 import { buildModel } from './model.js';
-import { releaseNode } from './release.js';
 
 export interface RunOptions {
   /** Run only these check IDs. */
@@ -47,14 +47,16 @@ export function analyze(snapshot: Snapshot, opts: RunOptions = {}): AnalysisResu
       });
     }
   };
+  const cluster = clusterContext(model);
   for (const check of checks) {
-    if (check.scope === 'cluster') guarded(check, () => check.run(model, (r) => findings.push(toFinding(check, r))));
+    if (check.scope === 'cluster') guarded(check, () => check.run(cluster, (r) => findings.push(toFinding(check, r))));
   }
   const nodeChecks = checks.filter((c) => c.scope === 'node');
   for (const node of model.nodes) {
-    for (const check of nodeChecks)
-      guarded(check, () => check.runNode(model, node, (r) => findings.push(toFinding(check, r))));
-    releaseNode(model, node);
+    // One node's context at a time: its expectations and table indexes are dropped before the next node.
+    const ctx = nodeContext(cluster, node);
+    for (const check of nodeChecks) guarded(check, () => check.runNode(ctx, (r) => findings.push(toFinding(check, r))));
+    ctx.release();
   }
   findings.sort(compareFindings);
   return { findings, checksRun: checks.map((c) => c.id) };

@@ -3,7 +3,14 @@ import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import { extract } from 'tar-stream';
 import { UserError } from '../errors.js';
+import { parseSnapshot } from '../snapshot/io.js';
+import type { Snapshot } from '../snapshot/types.js';
 import { BUNDLE_SNAPSHOT } from './write.js';
+
+/** The snapshot inside a support bundle, checked as a snapshot file is. */
+export async function readBundleSnapshot(path: string): Promise<Snapshot> {
+  return parseSnapshot(await snapshotTextFromBundle(path), path);
+}
 
 export async function snapshotTextFromBundle(path: string): Promise<string> {
   const ex = extract();

@@ -4,8 +4,8 @@
  */
 import { open, readFile } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
-import { parseXfrmState } from '../collectors/parse/xfrm.js';
 import { UserError } from '../errors.js';
+import { parseXfrmState } from '../parse/xfrm.js';
 import type { XfrmState } from '../snapshot/types.js';
 import { EspDecryptor } from './esp/decryptor.js';
 import { ParallelEspDecryptor } from './esp/parallel.js';

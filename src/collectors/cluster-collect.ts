@@ -11,6 +11,7 @@ import type { Exec } from '@kubernetes/client-node';
 import { KubeClient } from '../kube/client.js';
 import { makeExec } from '../kube/exec.js';
 import { type KubeConfigOptions, loadKubeConfig } from '../kube/kubeconfig.js';
+import type { ProgressEvent } from '../snapshot/progress.js';
 import {
   type BackendType,
   type Collected,
@@ -35,27 +36,6 @@ export type CollectHost = (
   runner: CommandRunner,
   opts: { keepKeys: boolean; peerAddresses: readonly string[]; timeoutMs?: number; signal?: AbortSignal },
 ) => Promise<HostState>;
-
-export type NodeState = 'queued' | 'running' | 'ok' | 'failed' | 'timeout';
-
-export type ProgressEvent =
-  | {
-      readonly type: 'phase';
-      readonly phase: 'connect' | 'cluster' | 'nodes' | 'cleanup' | 'done';
-      readonly message: string;
-    }
-  | { readonly type: 'nodes'; readonly nodes: readonly string[] }
-  | {
-      readonly type: 'node';
-      readonly node: string;
-      readonly state: NodeState;
-      /** How the node is reached (flannel pod, helper pod). */
-      readonly via?: string;
-      readonly commands?: number;
-      readonly detail?: string;
-      readonly durationMs?: number;
-    }
-  | { readonly type: 'warning'; readonly message: string };
 
 export interface HelperPodSettings {
   readonly enabled: boolean;

@@ -10,6 +10,7 @@ import type { V1Container, V1DaemonSet, V1Node, V1Pod } from '@kubernetes/client
 import { EXIT, UserError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import { KubeAccessError } from '../kube/errors.js';
+import { parseNetConf, redactNetConfRaw } from '../parse/netconf.js';
 import type {
   ClusterState,
   Collected,
@@ -19,7 +20,6 @@ import type {
   KubeNode,
 } from '../snapshot/types.js';
 import { DEFAULT_ANNOTATION_PREFIX } from '../snapshot/types.js';
-import { parseNetConf, redactNetConfRaw } from './parse/netconf.js';
 
 export interface FlannelLocator {
   /** --flannel-namespace: only look here. Default: kube-flannel, then kube-system. */

@@ -5,6 +5,9 @@
  * removed.
  */
 import { isIP } from 'node:net';
+import { formatIssue, type ParseIssue, type ParseResult } from '../parse/issue.js';
+import { redactSecrets } from '../parse/secrets.js';
+import { parseXfrmPolicy, parseXfrmState, redactXfrmStateText } from '../parse/xfrm.js';
 import type {
   BackendType,
   Collected,
@@ -34,9 +37,6 @@ import {
   XFRM_POLICY,
   XFRM_STATE,
 } from './node-commands.js';
-import { formatIssue, type ParseIssue, type ParseResult } from './parse/issue.js';
-import { redactSecrets } from './parse/secrets.js';
-import { parseXfrmPolicy, parseXfrmState, redactXfrmStateText } from './parse/xfrm.js';
 import type { CommandResult, CommandRunner } from './runner.js';
 
 export interface CollectHostOptions {

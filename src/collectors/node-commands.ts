@@ -4,6 +4,24 @@
  * text forms old iproute2 and busybox `ip` understand. The collector (host.ts) falls back to the
  * next form when one fails and records why in the raw output.
  */
+
+import { parseCniListing } from '../parse/cni.js';
+import { parseBridgeFdbJson } from '../parse/fdb-json.js';
+import { parseBridgeFdbText } from '../parse/fdb-text.js';
+import { iptablesBackendOf, parseIptablesSave } from '../parse/iptables-save.js';
+import type { ParseResult } from '../parse/issue.js';
+import { parseIpAddrJson } from '../parse/links-json.js';
+import { parseIpAddrText } from '../parse/links-text.js';
+import { parseIpNeighJson } from '../parse/neigh-json.js';
+import { parseIpNeighText } from '../parse/neigh-text.js';
+import type { Family } from '../parse/route-common.js';
+import { parseIpRouteJson } from '../parse/routes-json.js';
+import { parseIpRouteText } from '../parse/routes-text.js';
+import { parseIpRuleJson } from '../parse/rules-json.js';
+import { parseIpRuleText } from '../parse/rules-text.js';
+import { ABSENT_MARKER, parseSubnetEnv } from '../parse/subnet-env.js';
+import { parseSysctls } from '../parse/sysctl.js';
+import { parseWgDump, redactWgDump } from '../parse/wireguard.js';
 import type {
   CniState,
   FdbEntry,
@@ -15,23 +33,6 @@ import type {
   SubnetEnv,
   WireguardDevice,
 } from '../snapshot/types.js';
-import { parseCniListing } from './parse/cni.js';
-import { parseBridgeFdbJson } from './parse/fdb-json.js';
-import { parseBridgeFdbText } from './parse/fdb-text.js';
-import { iptablesBackendOf, parseIptablesSave } from './parse/iptables-save.js';
-import type { ParseResult } from './parse/issue.js';
-import { parseIpAddrJson } from './parse/links-json.js';
-import { parseIpAddrText } from './parse/links-text.js';
-import { parseIpNeighJson } from './parse/neigh-json.js';
-import { parseIpNeighText } from './parse/neigh-text.js';
-import type { Family } from './parse/route-common.js';
-import { parseIpRouteJson } from './parse/routes-json.js';
-import { parseIpRouteText } from './parse/routes-text.js';
-import { parseIpRuleJson } from './parse/rules-json.js';
-import { parseIpRuleText } from './parse/rules-text.js';
-import { ABSENT_MARKER, parseSubnetEnv } from './parse/subnet-env.js';
-import { parseSysctls } from './parse/sysctl.js';
-import { parseWgDump, redactWgDump } from './parse/wireguard.js';
 
 export interface CommandForm<T> {
   /** `<command id>:json`, `<command id>:text`, …; names the form in raw output. */

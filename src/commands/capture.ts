@@ -1,8 +1,9 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { formatLiveSummary, runLiveCapture } from '../capture/live/run.js';
 import { runCapture } from '../capture/run.js';
 import { EXIT, UserError } from '../errors.js';
+import { formatLiveSummary, runLiveCapture } from '../live/run.js';
 import { addClusterOptions, type ClusterFlagValues, clusterOptionsFrom, parseDuration } from './cluster-options.js';
+import { addExitCodes, CLUSTER_UNREACHABLE } from './exit-codes.js';
 
 /** Live capture defaults: every capture is bounded even when no limit is given. */
 export const CAPTURE_DEFAULTS = { duration: '60s', count: 100_000, maxSize: '100M', snaplen: 262144 } as const;
@@ -48,8 +49,13 @@ interface CaptureFlags extends ClusterFlagValues {
 }
 
 export function registerCapture(program: Command): void {
-  const cmd = program
-    .command('capture')
+  const cmd = program.command('capture');
+  addExitCodes(cmd, [
+    [EXIT.ok, 'the output was written (packets that could not be decrypted are kept, and counted)'],
+    CLUSTER_UNREACHABLE,
+    [EXIT.runtime, 'live: some source (node interface or pod) could not be captured; the others are in the output'],
+  ]);
+  cmd
     .description(
       'Capture live on nodes (--node, -l) and inside pods (--pod) into one pcapng, or read a pcap/pcapng file (-r); ' +
         'with --decrypt-esp, replace each ESP packet (flannel ipsec backend, any xfrm tunnel) by its decrypted inner ' +

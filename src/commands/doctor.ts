@@ -1,18 +1,21 @@
 /** `kubectl flannel doctor`: obtain a snapshot, analyse it, render the findings, exit by severity. */
 import { type Command, Option } from 'commander';
 import { analyze } from '../analyzers/run.js';
-import { probeUnderlay } from '../capture/live/underlay-probe.js';
 import { EXIT, type ExitCode, UserError } from '../errors.js';
+import { probeUnderlay } from '../live/underlay-probe.js';
 import { buildReport, type DoctorReport } from '../render/report.js';
 import { renderJSON, renderYAML } from '../render/structured.js';
 import { styleFor } from '../render/style.js';
 import { renderText } from '../render/text.js';
-import { readSnapshot, writeSnapshot } from '../snapshot/io.js';
+import { writeSnapshot } from '../snapshot/io.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { addClusterOptions, type ClusterFlagValues, clusterOptionsFrom } from './cluster-options.js';
+import { addExitCodes, CLUSTER_UNREACHABLE } from './exit-codes.js';
+import { obtainSnapshot, type SnapshotSource } from './options.js';
 
 export interface DoctorOptions {
   from?: string;
+  example?: boolean;
   save?: string;
   output: 'text' | 'json' | 'yaml';
   check: string[];
@@ -22,9 +25,6 @@ export interface DoctorOptions {
   probe?: boolean;
   probeLimit?: number;
 }
-
-/** How doctor gets a snapshot when not reading one from a file; set by the live collection module. */
-export type SnapshotSource = (cmd: Command) => Promise<Snapshot>;
 
 const collect = (value: string, previous: string[]) => [
   ...previous,
@@ -41,6 +41,12 @@ export function registerDoctor(program: Command, live?: SnapshotSource): Command
       "Collect flannel's state from every node, compare it with what flannel must have configured, and report every difference with evidence and the fix",
     )
     .option('--from <file>', 'analyse a saved snapshot (doctor --save, or a support bundle) instead of the cluster')
+    .addOption(
+      new Option(
+        '--example',
+        'analyse the bundled example: a simulated 3-node vxlan cluster with five faults',
+      ).conflicts('from'),
+    )
     .option('--save <file>', 'also write the collected snapshot (secrets removed) to this file')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json', 'yaml']).default('text'))
     .option('--check <id>', 'run only this check (repeatable, or comma-separated)', collect, [])
@@ -64,22 +70,31 @@ export function registerDoctor(program: Command, live?: SnapshotSource): Command
       },
       50,
     );
-  addClusterOptions(cmd)
+  addClusterOptions(cmd);
+  addExitCodes(cmd, [
+    [EXIT.ok, 'no problem found (warnings only, without --fail-on warning)'],
+    [EXIT.warnings, 'warnings found, with --fail-on warning'],
+    [EXIT.errors, 'errors found'],
+    CLUSTER_UNREACHABLE,
+  ])
     .addHelpText(
       'after',
       `
-Exit codes: 0 no problem found; 2 errors found; 1 warnings found with --fail-on warning;
-            3 bad usage or unreadable input; 4 cluster unreachable or access denied.
-
 Examples:
   kubectl flannel doctor
+  kubectl flannel doctor --example
   kubectl flannel doctor --from snapshot.json -o json
   kubectl flannel doctor --check vxlan-fdb,peer-routes --fail-on warning`,
     )
     .action(async (opts: DoctorOptions, self: Command) => {
-      if (opts.probe && opts.from)
-        throw new UserError('--probe sends packets in the cluster: it cannot be used with --from', EXIT.usage);
-      let snapshot = await obtainSnapshot(opts.from, self, live);
+      if (opts.probe && (opts.from || opts.example))
+        throw new UserError(
+          '--probe sends packets in the cluster: it cannot be used with --from or --example',
+          EXIT.usage,
+        );
+      let snapshot = opts.example
+        ? (await import('../snapshot/example.js')).exampleSnapshot()
+        : await obtainSnapshot(opts.from, self, live);
       if (opts.probe)
         snapshot = { ...snapshot, underlayProbe: await probeSnapshot(self, snapshot, opts.probeLimit ?? 50) };
       if (opts.save) await writeSnapshot(opts.save, snapshot);
@@ -116,17 +131,6 @@ async function probeSnapshot(cmd: Command, snapshot: Snapshot, limit: number): P
   } catch (e) {
     return { status: 'failed', error: (e as Error).message };
   }
-}
-
-/** The snapshot a command works on: a saved file (snapshot or bundle) with --from, else collected live. */
-export async function obtainSnapshot(
-  from: string | undefined,
-  cmd: Command,
-  live: SnapshotSource | undefined,
-): Promise<Snapshot> {
-  if (from) return readSnapshot(from);
-  if (!live) throw new UserError('live collection is not available in this build; use --from FILE', EXIT.usage);
-  return live(cmd);
 }
 
 export function render(report: DoctorReport, opts: Pick<DoctorOptions, 'output' | 'color'>): string {

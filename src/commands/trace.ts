@@ -1,20 +1,22 @@
 /** `kubectl flannel trace SRC DST`: the packet's path hop by hop, on a live cluster or a saved snapshot. */
 import { type Command, Option } from 'commander';
 import { trace } from '../analyzers/trace/trace.js';
-import { type ProbeResult, renderProbe, runProbe } from '../capture/live/probe.js';
 import { EXIT, UserError } from '../errors.js';
 import { KubeClient } from '../kube/client.js';
 import { loadKubeConfig } from '../kube/kubeconfig.js';
+import { type ProbeResult, renderProbe, runProbe } from '../live/probe.js';
 import { familyOf } from '../net/cidr.js';
 import { styleFor } from '../render/style.js';
 import { renderTraceText } from '../render/trace.js';
 import { addClusterOptions, type ClusterFlagValues, clusterOptionsFrom } from './cluster-options.js';
-import { obtainSnapshot, type SnapshotSource } from './doctor.js';
+import { addExitCodes, CLUSTER_UNREACHABLE } from './exit-codes.js';
+import { obtainSnapshot, type SnapshotSource } from './options.js';
 import { resolvePodIPs } from './pod-address.js';
 
 export function registerTrace(program: Command, live?: SnapshotSource): Command {
   const cmd = program.command('trace');
   addClusterOptions(cmd);
+  addExitCodes(cmd, [[EXIT.ok, 'the packet arrives'], [EXIT.errors, 'a hop breaks'], CLUSTER_UNREACHABLE]);
   return cmd
     .description(
       'Follow a packet from SRC to DST hop by hop through the kernel tables of each node, and show the first hop that breaks',
@@ -34,8 +36,6 @@ export function registerTrace(program: Command, live?: SnapshotSource): Command 
     .addHelpText(
       'after',
       `
-Exit codes: 0 the packet arrives; 2 a hop breaks; 3 bad usage or input; 4 cluster unreachable.
-
 Examples:
   kubectl flannel trace default/client default/server
   kubectl flannel trace 10.244.1.5 10.244.2.7 --from snapshot.json -o json`,

@@ -8,13 +8,12 @@
  * - Exec's handler would `end()` process.stdout on a v5 close frame, so it gets private streams.
  */
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { PassThrough, type Readable, Writable } from 'node:stream';
 import tls from 'node:tls';
 import { Exec, type KubeConfig, type V1Status } from '@kubernetes/client-node';
 // Not re-exported by the package index; the package has no `exports` map, so the deep path is public.
 import { WebSocketHandler, type WebSocketInterface } from '@kubernetes/client-node/dist/web-socket-handler.js';
-import type { CommandResult } from '../collectors/runner.js';
+import IsomorphicWs from 'isomorphic-ws';
 import { KubeAccessError, toKubeAccessError } from './errors.js';
 
 export interface ExecRequest {
@@ -37,7 +36,20 @@ export interface ExecRequest {
 
 export type ExecStatus = 'ok' | 'nonzero' | 'failed' | 'timeout';
 
-export interface ExecResult extends CommandResult {
+/**
+ * One exec's outcome. Its first fields are exactly the collectors' CommandResult, so a pod runner
+ * returns it as it is; it is spelled out here because kube sits below collectors and imports nothing from them.
+ */
+export interface ExecResult {
+  readonly argv: readonly string[];
+  /** null when the command could not be started or did not finish. */
+  readonly exitCode: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly durationMs: number;
+  /** Set when the command did not run to completion (not found, timeout, transport error). */
+  readonly error?: string;
+  readonly timedOut?: boolean;
   readonly status: ExecStatus;
   /** The command's executable does not exist in the container (exit 126/127 or a runtime error saying so). */
   readonly toolMissing: boolean;
@@ -92,8 +104,9 @@ type WsOptions = Record<string, unknown> & {
   rejectUnauthorized?: boolean;
 };
 type WsCtor = new (uri: string, protocols: string[], opts: WsOptions) => unknown;
-// client-node's own WebSocket implementation (isomorphic-ws is `ws` on Node); untyped here on purpose.
-const WebSocketImpl = createRequire(import.meta.url)('isomorphic-ws') as WsCtor;
+// client-node's own WebSocket implementation (isomorphic-ws is `ws` on Node). A static import, so a bundler
+// (scripts/bundle.mjs) sees it; its types name `ws`, whose typings are not installed, hence the cast.
+const WebSocketImpl = IsomorphicWs as unknown as WsCtor;
 
 /**
  * One TLS SecureContext per credential set instead of one per exec: building it (parsing the

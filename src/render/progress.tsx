@@ -8,7 +8,7 @@
 
 import { Box, type Instance, render, Text } from 'ink';
 import type React from 'react';
-import type { NodeState, ProgressEvent } from '../collectors/cluster-collect.js';
+import type { NodeState, ProgressEvent } from '../snapshot/progress.js';
 
 export interface ProgressRenderer {
   readonly onProgress: (e: ProgressEvent) => void;

@@ -1,17 +1,16 @@
-/** Reading and writing snapshot files, with errors that name the file and what is wrong. */
+/**
+ * Reading and writing snapshot files, with errors that name the file and what is wrong.
+ * A support bundle is read by src/bundle/read.ts, which hands its snapshot.json to parseSnapshot.
+ */
 import { readFile, writeFile } from 'node:fs/promises';
-import { snapshotTextFromBundle } from '../bundle/read.js';
 import { UserError } from '../errors.js';
 import { SCHEMA_VERSION, type Snapshot } from './types.js';
 
 export async function readSnapshot(path: string): Promise<Snapshot> {
   let text: string;
   try {
-    const bytes = await readFile(path);
-    // A support bundle (gzip): its snapshot.json is the snapshot.
-    text = bytes[0] === 0x1f && bytes[1] === 0x8b ? await snapshotTextFromBundle(path) : bytes.toString('utf8');
+    text = await readFile(path, 'utf8');
   } catch (e) {
-    if (e instanceof UserError) throw e;
     const err = e as NodeJS.ErrnoException;
     throw new UserError(
       `cannot read snapshot ${path}: ${err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory' : err.message}`,

@@ -14,11 +14,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { isListening, parseCounters, STOP_LINE, tcpdumpArgv } from '../../src/capture/live/tcpdump.js';
 import { TimeMerger } from '../../src/capture/merge.js';
 import type { CapturedPacket, PacketBatch } from '../../src/capture/packet.js';
 import { CaptureReader } from '../../src/capture/pcap-reader.js';
 import { PcapngWriter } from '../../src/capture/pcapng-writer.js';
+import { isListening, parseCounters, STOP_LINE, tcpdumpArgv } from '../../src/live/tcpdump.js';
 
 const id = randomBytes(3).toString('hex');
 const nsA = `kfma${id}`;

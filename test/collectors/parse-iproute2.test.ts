@@ -2,16 +2,16 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseBridgeFdbJson } from '../../src/collectors/parse/fdb-json.js';
-import { parseBridgeFdbText } from '../../src/collectors/parse/fdb-text.js';
-import { parseIpAddrJson } from '../../src/collectors/parse/links-json.js';
-import { parseIpAddrText } from '../../src/collectors/parse/links-text.js';
-import { parseIpNeighJson } from '../../src/collectors/parse/neigh-json.js';
-import { parseIpNeighText } from '../../src/collectors/parse/neigh-text.js';
-import { parseIpRouteJson } from '../../src/collectors/parse/routes-json.js';
-import { parseIpRouteText } from '../../src/collectors/parse/routes-text.js';
-import { parseIpRuleJson } from '../../src/collectors/parse/rules-json.js';
-import { parseIpRuleText } from '../../src/collectors/parse/rules-text.js';
+import { parseBridgeFdbJson } from '../../src/parse/fdb-json.js';
+import { parseBridgeFdbText } from '../../src/parse/fdb-text.js';
+import { parseIpAddrJson } from '../../src/parse/links-json.js';
+import { parseIpAddrText } from '../../src/parse/links-text.js';
+import { parseIpNeighJson } from '../../src/parse/neigh-json.js';
+import { parseIpNeighText } from '../../src/parse/neigh-text.js';
+import { parseIpRouteJson } from '../../src/parse/routes-json.js';
+import { parseIpRouteText } from '../../src/parse/routes-text.js';
+import { parseIpRuleJson } from '../../src/parse/rules-json.js';
+import { parseIpRuleText } from '../../src/parse/rules-text.js';
 import { raw } from './fixtures.js';
 
 const clean = <T>(r: { value: T; errors: readonly unknown[] }): T => {

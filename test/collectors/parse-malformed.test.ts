@@ -2,20 +2,20 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseBridgeFdbJson } from '../../src/collectors/parse/fdb-json.js';
-import { parseBridgeFdbText } from '../../src/collectors/parse/fdb-text.js';
-import { parseIptablesSave } from '../../src/collectors/parse/iptables-save.js';
-import { parseIpAddrJson } from '../../src/collectors/parse/links-json.js';
-import { parseIpAddrText } from '../../src/collectors/parse/links-text.js';
-import { parseIpNeighJson } from '../../src/collectors/parse/neigh-json.js';
-import { parseIpNeighText } from '../../src/collectors/parse/neigh-text.js';
-import { parseIpRouteJson } from '../../src/collectors/parse/routes-json.js';
-import { parseIpRouteText } from '../../src/collectors/parse/routes-text.js';
-import { parseIpRuleJson } from '../../src/collectors/parse/rules-json.js';
-import { parseIpRuleText } from '../../src/collectors/parse/rules-text.js';
-import { parseSubnetEnv } from '../../src/collectors/parse/subnet-env.js';
-import { parseSysctls } from '../../src/collectors/parse/sysctl.js';
-import { parseWgDump } from '../../src/collectors/parse/wireguard.js';
+import { parseBridgeFdbJson } from '../../src/parse/fdb-json.js';
+import { parseBridgeFdbText } from '../../src/parse/fdb-text.js';
+import { parseIptablesSave } from '../../src/parse/iptables-save.js';
+import { parseIpAddrJson } from '../../src/parse/links-json.js';
+import { parseIpAddrText } from '../../src/parse/links-text.js';
+import { parseIpNeighJson } from '../../src/parse/neigh-json.js';
+import { parseIpNeighText } from '../../src/parse/neigh-text.js';
+import { parseIpRouteJson } from '../../src/parse/routes-json.js';
+import { parseIpRouteText } from '../../src/parse/routes-text.js';
+import { parseIpRuleJson } from '../../src/parse/rules-json.js';
+import { parseIpRuleText } from '../../src/parse/rules-text.js';
+import { parseSubnetEnv } from '../../src/parse/subnet-env.js';
+import { parseSysctls } from '../../src/parse/sysctl.js';
+import { parseWgDump } from '../../src/parse/wireguard.js';
 import { raw } from './fixtures.js';
 
 const parsers: [string, (s: string) => { errors: readonly unknown[] }][] = [

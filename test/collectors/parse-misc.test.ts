@@ -3,11 +3,11 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { localRunner } from '../../src/collectors/local.js';
 import { SYSCTLS } from '../../src/collectors/node-commands.js';
-import { iptablesBackendOf, parseIptablesSave } from '../../src/collectors/parse/iptables-save.js';
-import { redactSecrets } from '../../src/collectors/parse/secrets.js';
-import { ABSENT_MARKER, parseSubnetEnv } from '../../src/collectors/parse/subnet-env.js';
-import { parseSysctls } from '../../src/collectors/parse/sysctl.js';
-import { parseWgDump, redactWgDump } from '../../src/collectors/parse/wireguard.js';
+import { iptablesBackendOf, parseIptablesSave } from '../../src/parse/iptables-save.js';
+import { redactSecrets } from '../../src/parse/secrets.js';
+import { ABSENT_MARKER, parseSubnetEnv } from '../../src/parse/subnet-env.js';
+import { parseSysctls } from '../../src/parse/sysctl.js';
+import { parseWgDump, redactWgDump } from '../../src/parse/wireguard.js';
 import { raw } from './fixtures.js';
 
 test('subnet.env: dual-stack file, absent marker, bad values named by line', () => {
@@ -149,7 +149,7 @@ test('redactSecrets hides PSK-like assignments and keeps the rest', () => {
 // Hand-made from iproute2's documented ipip format (flannel-internals.md §7.3): this kernel
 // has no ipip module, so flannel.ipip cannot be created here.
 test('ip -d addr text: an ipip device has kind ipip, no MAC and no parent', async () => {
-  const { parseIpAddrText } = await import('../../src/collectors/parse/links-text.js');
+  const { parseIpAddrText } = await import('../../src/parse/links-text.js');
   const text = [
     '5: flannel.ipip@NONE: <NOARP,UP,LOWER_UP> mtu 1480 qdisc noqueue state UNKNOWN group default qlen 1000',
     '    link/ipip 192.168.56.11 brd 0.0.0.0 promiscuity 0 minmtu 0 maxmtu 0',

@@ -3,11 +3,11 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseBridgeFdbText } from '../../src/collectors/parse/fdb-text.js';
-import { parseIpAddrText } from '../../src/collectors/parse/links-text.js';
-import { parseIpNeighText } from '../../src/collectors/parse/neigh-text.js';
-import { parseIpRouteText } from '../../src/collectors/parse/routes-text.js';
-import { parseSubnetEnv } from '../../src/collectors/parse/subnet-env.js';
+import { parseBridgeFdbText } from '../../src/parse/fdb-text.js';
+import { parseIpAddrText } from '../../src/parse/links-text.js';
+import { parseIpNeighText } from '../../src/parse/neigh-text.js';
+import { parseIpRouteText } from '../../src/parse/routes-text.js';
+import { parseSubnetEnv } from '../../src/parse/subnet-env.js';
 import { raw } from './fixtures.js';
 
 test('seed 001: ip -d link show flannel.1 without indentation', () => {

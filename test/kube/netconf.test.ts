@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseNetConf, redactNetConfRaw } from '../../src/collectors/parse/netconf.js';
+import { parseNetConf, redactNetConfRaw } from '../../src/parse/netconf.js';
 import type { NetConf } from '../../src/snapshot/types.js';
 
 function ok(text: string): NetConf {

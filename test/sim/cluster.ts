@@ -22,9 +22,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { collectHost } from '../../src/collectors/host.js';
 import { localRunner } from '../../src/collectors/local.js';
-import { parseNetConf, redactNetConfRaw } from '../../src/collectors/parse/netconf.js';
-import { parseWgDump } from '../../src/collectors/parse/wireguard.js';
-import { parseXfrmState } from '../../src/collectors/parse/xfrm.js';
+import { parseNetConf, redactNetConfRaw } from '../../src/parse/netconf.js';
+import { parseWgDump } from '../../src/parse/wireguard.js';
+import { parseXfrmState } from '../../src/parse/xfrm.js';
 import {
   type Collected,
   type FlannelPod,

@@ -14,7 +14,7 @@ export default defineCheck({
     fix: 'Restart every flannel pod so all nodes use the configured backend: kubectl -n kube-flannel rollout restart ds/kube-flannel-ds (and remove leftover devices of the old backend).',
   },
   scope: 'node',
-  runNode(model, n, report) {
+  runNode({ model, node: n }, report) {
     if (!model.backend) return;
     const want = annotationBackendType(model.backend);
     if (!n.managed || n.backendType === null || n.backendType === want) return;

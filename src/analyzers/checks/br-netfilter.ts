@@ -14,7 +14,7 @@ export default defineCheck({
     fix: 'On <node>: modprobe br_netfilter && sysctl -w net.bridge.bridge-nf-call-iptables=1 (persist in /etc/modules-load.d/ and /etc/sysctl.d/).',
   },
   scope: 'node',
-  runNode(model, n, report) {
+  runNode({ model, node: n }, report) {
     const s = ok(n.host?.sysctls);
     if (!s) return;
     const keys = [

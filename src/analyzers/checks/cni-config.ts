@@ -17,7 +17,7 @@ export default defineCheck({
     fix: 'Restart the flannel pod on <node> so its init containers reinstall the config and binary (kubectl -n kube-flannel delete pod <pod>); install the standard plugins (containernetworking-plugins) into /opt/cni/bin; remove configs of CNIs no longer in use from /etc/cni/net.d.',
   },
   scope: 'node',
-  runNode(_model, n, report) {
+  runNode({ node: n }, report) {
     const cni = ok(n.host?.cni);
     if (!cni || !n.managed) return;
     const confs = (cni.confFiles ?? []).filter((f) => /\.(conf|conflist|json)$/.test(f));

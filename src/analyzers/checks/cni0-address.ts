@@ -15,7 +15,7 @@ export default defineCheck({
     fix: 'On <node>: ip link set cni0 down && ip link delete cni0 (and flannel.1 if its address is stale too), then restart the flannel pod; the next pod re-creates cni0.',
   },
   scope: 'node',
-  runNode(_model, n, report) {
+  runNode({ node: n }, report) {
     if (!n.host) return;
     const cni0 = linkByName(n.host, 'cni0');
     // cni0 exists only once the first pod-network pod ran on the node; its absence is normal.

@@ -36,7 +36,7 @@ export default defineCheck({
     fix: 'Re-run doctor for the node (--node <node>) and read the reason; grant the missing permission (rbac/clusterrole.yaml) or use --image for a helper pod with the missing tool.',
   },
   scope: 'cluster',
-  run(model, report) {
+  run({ model }, report) {
     const c = model.snapshot.cluster;
     for (const [what, part] of [
       ['flannel installation', c.flannel],

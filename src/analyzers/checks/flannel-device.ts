@@ -1,7 +1,7 @@
 import { contains, parsePrefix, sameIP } from '../../net/cidr.js';
 import type { Link } from '../../snapshot/types.js';
 import { defineCheck } from '../check.js';
-import { type ExpectedDevice, expectedFor } from '../expected/index.js';
+import type { ExpectedDevice } from '../expected/index.js';
 import { formatAddresses, formatLink } from '../format.js';
 import { type FlannelNode, linkByName, ok } from '../model.js';
 
@@ -18,10 +18,10 @@ export default defineCheck({
     fix: 'On <node>: ip link delete <device>, then restart the flannel pod (kubectl -n kube-flannel delete pod <pod>) so flanneld re-creates the device and re-programs every peer. If the kernel lacks the module (vxlan, wireguard, ipip), install it first.',
   },
   scope: 'node',
-  runNode(model, n, report) {
+  runNode({ model, node: n, expected }, report) {
     const links = ok(n.host?.links);
     if (!n.host || !links) return;
-    for (const want of expectedFor(model, n).devices) {
+    for (const want of expected.devices) {
       const link = linkByName(n.host, want.name);
       if (!link) {
         report({

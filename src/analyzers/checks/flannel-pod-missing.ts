@@ -13,7 +13,7 @@ export default defineCheck({
     fix: "Add a toleration for the node's taints to the DaemonSet (operator: Exists) or remove the taint, then check `kubectl -n kube-flannel get ds kube-flannel-ds` reaches the node.",
   },
   scope: 'node',
-  runNode(model, n, report) {
+  runNode({ model, node: n }, report) {
     const pods = model.snapshot.cluster.flannelPods;
     if (pods.status !== 'ok' || model.snapshot.cluster.flannel.status !== 'ok') return;
     const withPod = new Set(pods.data.map((p) => p.node));

@@ -14,7 +14,7 @@ export default defineCheck({
     fix: 'Fix the cause named in the finding, then delete the pod so the DaemonSet restarts it: kubectl -n kube-flannel delete pod <pod>.',
   },
   scope: 'cluster',
-  run(model, report) {
+  run({ model }, report) {
     const pods = model.snapshot.cluster.flannelPods;
     if (pods.status !== 'ok') return;
     const at = Date.parse(model.snapshot.collectedAt);

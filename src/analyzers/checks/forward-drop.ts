@@ -16,7 +16,7 @@ export default defineCheck({
     fix: "Remove the earlier DROP/REJECT rule (or insert an ACCEPT for the pod Network above it), e.g. on <node>: iptables -D FORWARD -j REJECT --reject-with icmp-host-prohibited; keep flanneld's --iptables-forward-rules on (the default).",
   },
   scope: 'cluster',
-  run(model, report) {
+  run({ model }, report) {
     const net = model.network;
     for (const n of model.nodes) {
       const fw = ok(n.host?.firewall);

@@ -1,6 +1,5 @@
 import { defineCheck } from '../check.js';
 import { formatRoute } from '../format.js';
-import { peersOf } from '../model.js';
 
 export default defineCheck({
   id: 'hostgw-not-onlink',
@@ -15,11 +14,11 @@ export default defineCheck({
     fix: 'Use a backend that tunnels across L3 (vxlan, optionally with DirectRouting: true to keep host-gw speed between on-link peers), or put all nodes on one L2 segment.',
   },
   scope: 'node',
-  runNode(model, n, report) {
+  runNode({ model, node: n, peers }, report) {
     if (model.backend?.type !== 'host-gw') return;
     const gets = n.host?.routeGets;
     if (gets?.status !== 'ok') return;
-    for (const p of peersOf(model, n)) {
+    for (const p of peers) {
       for (const ip of [p.publicIP, model.netConf?.enableIPv6 ? p.publicIPv6 : null]) {
         const r = ip ? gets.data[ip] : undefined;
         if (!ip || r === undefined) continue;

@@ -14,7 +14,7 @@ export default defineCheck({
     fix: 'On <node>: sysctl -w net.ipv4.ip_forward=1 (and net.ipv6.conf.all.forwarding=1), and make it persistent in /etc/sysctl.d/.',
   },
   scope: 'node',
-  runNode(model, n, report) {
+  runNode({ model, node: n }, report) {
     const s = ok(n.host?.sysctls);
     if (!s) return;
     const keys = [

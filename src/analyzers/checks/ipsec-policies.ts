@@ -1,6 +1,5 @@
 import { sameIP, samePrefix } from '../../net/cidr.js';
 import { defineCheck } from '../check.js';
-import { expectedFor } from '../expected/index.js';
 import { formatPolicy } from '../format.js';
 import { ok } from '../model.js';
 
@@ -20,11 +19,12 @@ export default defineCheck({
     fix: 'Restart the flannel pod on <node> to re-install policies; delete stale ones with: ip xfrm policy delete src <src> dst <dst> dir <dir>.',
   },
   scope: 'node',
-  runNode(model, n, report) {
+  runNode(ctx, report) {
+    const { model, node: n } = ctx;
     if (model.backend?.type !== 'ipsec') return;
     const policies = ok(n.host?.xfrmPolicies);
     if (!policies) return;
-    const expected = expectedFor(model, n).xfrmPolicies;
+    const expected = ctx.expected.xfrmPolicies;
     for (const want of expected) {
       const found = policies.find(
         (p) => p.dir === want.dir && samePrefix(p.src, want.src) && samePrefix(p.dst, want.dst),

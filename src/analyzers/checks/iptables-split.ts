@@ -15,7 +15,7 @@ export default defineCheck({
     fix: "Make every agent on <node> use one backend: set the host's iptables alternative (update-alternatives --set iptables /usr/sbin/iptables-nft), delete the stray chains from the other backend, and restart kube-proxy and flannel pods.",
   },
   scope: 'node',
-  runNode(model, n, report) {
+  runNode({ model, node: n }, report) {
     if (model.netConf?.enableNFTables) return;
     const fw = ok(n.host?.firewall);
     if (!fw) return;

@@ -1,5 +1,5 @@
 import { defineCheck } from '../check.js';
-import { expectedFor, FLANNEL_DEVICE_PATTERN } from '../expected/index.js';
+import { FLANNEL_DEVICE_PATTERN } from '../expected/index.js';
 import { ok } from '../model.js';
 
 export default defineCheck({
@@ -15,11 +15,11 @@ export default defineCheck({
     fix: 'On <node>: ip link delete <device> (and check `ip route` for routes through it).',
   },
   scope: 'node',
-  runNode(model, n, report) {
+  runNode({ model, node: n, expected }, report) {
     if (!model.backend || model.backend.type === 'other') return;
     const links = ok(n.host?.links);
     if (!links || !n.managed) return;
-    const wanted = new Set(expectedFor(model, n).devices.map((d) => d.name));
+    const wanted = new Set(expected.devices.map((d) => d.name));
     for (const l of links) {
       if (!FLANNEL_DEVICE_PATTERN.test(l.name) || wanted.has(l.name)) continue;
       report({

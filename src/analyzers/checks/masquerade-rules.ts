@@ -16,7 +16,7 @@ export default defineCheck({
     fix: 'Restart the flannel pod on <node> (it re-creates the rules; in iptables mode it re-checks them every 5 s, so rules that keep vanishing point at another agent flushing the nat table or at an iptables legacy/nft split).',
   },
   scope: 'node',
-  runNode(model, n, report) {
+  runNode({ model, node: n }, report) {
     const net = model.network;
     if (!net || model.netConf?.enableIPv4 === false) return;
     const env = ok(n.host?.subnetEnv);

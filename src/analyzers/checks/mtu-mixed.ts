@@ -14,7 +14,7 @@ export default defineCheck({
     fix: 'Set one MTU for the cluster (Backend.MTU in net-conf.json for vxlan/wireguard, or equal uplink MTUs), then restart the flannel pods and re-create pods.',
   },
   scope: 'cluster',
-  run(model, report) {
+  run({ model }, report) {
     const byNode = model.nodes.flatMap((n) => {
       const mtu = ok(n.host?.subnetEnv)?.mtu;
       return typeof mtu === 'number' ? [{ name: n.name, mtu }] : [];

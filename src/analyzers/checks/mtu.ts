@@ -1,5 +1,5 @@
 import { defineCheck } from '../check.js';
-import { expectedFor, vxlanDeviceName } from '../expected/index.js';
+import { vxlanDeviceName } from '../expected/index.js';
 import { linkByName, ok } from '../model.js';
 import { encapOverhead, uplinkOf } from '../uplink.js';
 
@@ -16,7 +16,7 @@ export default defineCheck({
     fix: 'Make the chain consistent: set Backend.MTU (vxlan/wireguard) or fix the uplink MTU, then on <node>: ip link delete <tunnel device>, restart the flannel pod, and re-create pods whose veth MTU is stale.',
   },
   scope: 'node',
-  runNode(model, n, report) {
+  runNode({ model, node: n, expected }, report) {
     const b = model.backend;
     if (!b) return;
     const overhead = encapOverhead(b);
@@ -33,7 +33,7 @@ export default defineCheck({
         evidence,
       });
     }
-    for (const dev of expectedFor(model, n).devices) {
+    for (const dev of expected.devices) {
       const link = linkByName(n.host, dev.name);
       if (!link) continue;
       const ev = [...evidence, `${link.name} mtu ${link.mtu}`];

@@ -1,6 +1,6 @@
 import { defineCheck } from '../check.js';
 
-const DUAL_STACK_BACKENDS = new Set(['vxlan', 'host-gw', 'wireguard']);
+const DUAL_STACK_BACKENDS: ReadonlySet<string> = new Set(['vxlan', 'host-gw', 'wireguard']);
 
 export default defineCheck({
   id: 'netconf-invalid',
@@ -15,7 +15,7 @@ export default defineCheck({
     fix: 'Edit the ConfigMap (kubectl -n kube-flannel edit cm kube-flannel-cfg), then restart the flannel pods: kubectl -n kube-flannel rollout restart ds/kube-flannel-ds.',
   },
   scope: 'cluster',
-  run(model, report) {
+  run({ model }, report) {
     const f = model.snapshot.cluster.flannel;
     if (f.status !== 'ok') return;
     const nc = f.data.netConf;

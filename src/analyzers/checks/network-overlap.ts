@@ -16,7 +16,7 @@ export default defineCheck({
     fix: "Choose a Network that overlaps nothing real (kube-controller-manager --cluster-cidr and net-conf.json together); changing it requires re-creating the nodes' podCIDRs.",
   },
   scope: 'node',
-  runNode(model, n, report) {
+  runNode({ model, node: n }, report) {
     const nets = [model.network, model.network6].filter((x) => x !== null);
     if (nets.length === 0) return;
     const hits = new Set<string>();

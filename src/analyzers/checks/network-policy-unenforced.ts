@@ -14,7 +14,7 @@ export default defineCheck({
     fix: 'Install a NetworkPolicy engine next to flannel (Canal, or kube-network-policies), or delete the policies so they do not promise isolation that is not there.',
   },
   scope: 'cluster',
-  run(model, report) {
+  run({ model }, report) {
     const np = model.snapshot.cluster.networkPolicies;
     if (np.status !== 'ok' || np.data.length === 0) return;
     // Canal puts Calico's cali* veths on the nodes; Calico enforces the policies there.

@@ -12,7 +12,7 @@ export default defineCheck({
     fix: 'Check the flannel pod on <node>; once flanneld completes its lease it sets the condition to False itself.',
   },
   scope: 'node',
-  runNode(_model, n, report) {
+  runNode({ node: n }, report) {
     const c = n.kube.networkUnavailable;
     if (c.status !== 'True') return;
     report({

@@ -13,7 +13,7 @@ export default defineCheck({
     fix: 'Check the flannel pod on <node> (kubectl -n kube-flannel logs <pod>): it has not acquired its lease. Once it runs, it writes the annotations itself.',
   },
   scope: 'node',
-  runNode(model, n, report) {
+  runNode({ model, node: n }, report) {
     if (!model.backend) return;
     const needsData = model.backend.type === 'vxlan' || model.backend.type === 'wireguard';
     const a = n.kube.flannelAnnotations;

@@ -68,7 +68,7 @@ export default defineCheck({
     fix: 'Allow the port from the other nodes, e.g. on <node>: iptables -I INPUT -p udp --dport 8472 -s <node subnet> -j ACCEPT (firewalld: firewall-cmd --permanent --add-port=8472/udp && firewall-cmd --reload), and remove the DROP rule.',
   },
   scope: 'node',
-  runNode(model, n, report) {
+  runNode({ model, node: n }, report) {
     if (!model.backend || model.netConf?.enableNFTables) return;
     const ports = overlayPorts(model.backend);
     const fw = ok(n.host?.firewall);

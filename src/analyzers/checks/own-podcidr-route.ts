@@ -1,7 +1,6 @@
 import { samePrefix } from '../../net/cidr.js';
 import { defineCheck } from '../check.js';
 import { formatRoute } from '../format.js';
-import { mainRoutes } from '../host-index.js';
 
 export default defineCheck({
   id: 'own-podcidr-route',
@@ -16,8 +15,8 @@ export default defineCheck({
     fix: "On <node>: ip route del <route>. The bridge plugin's `<podCIDR> dev cni0 proto kernel scope link` route is the only one that should remain.",
   },
   scope: 'node',
-  runNode(_model, n, report) {
-    const routes = n.host ? mainRoutes(n.host) : undefined;
+  runNode({ node: n, tables }, report) {
+    const routes = tables?.mainRoutes();
     if (!routes) return;
     for (const cidr of [n.podCIDR, n.podCIDRv6]) {
       if (!cidr) continue;

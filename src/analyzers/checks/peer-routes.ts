@@ -1,7 +1,5 @@
 import { defineCheck } from '../check.js';
-import { expectedFor } from '../expected/index.js';
 import { formatExpectedRoute, formatRoute } from '../format.js';
-import { mainRoutes, routesTo } from '../host-index.js';
 import { satisfies } from '../routes.js';
 
 export default defineCheck({
@@ -17,10 +15,10 @@ export default defineCheck({
     fix: 'Restart the flannel pod on <node> (kubectl -n kube-flannel delete pod <pod>): vxlan never re-adds deleted routes by itself. To repair by hand, add the expected route, e.g. ip route replace <expected>.',
   },
   scope: 'node',
-  runNode(model, n, report) {
-    if (!n.host || !mainRoutes(n.host)) return;
-    for (const want of expectedFor(model, n).routes) {
-      const sameDst = routesTo(n.host, want.dst);
+  runNode({ node: n, expected, tables }, report) {
+    if (!tables?.mainRoutes()) return;
+    for (const want of expected.routes) {
+      const sameDst = tables.routesTo(want.dst);
       if (sameDst.some((r) => satisfies(r, want))) continue;
       const expected = [want, ...want.alternatives].map(formatExpectedRoute).join(' or ');
       report({

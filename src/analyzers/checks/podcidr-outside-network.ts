@@ -14,7 +14,7 @@ export default defineCheck({
     fix: 'Make kube-flannel-cfg net-conf.json Network equal the cluster CIDR (kube-controller-manager --cluster-cidr), then restart the flannel pods: kubectl -n kube-flannel rollout restart ds/kube-flannel-ds.',
   },
   scope: 'node',
-  runNode(model, n, report) {
+  runNode({ model, node: n }, report) {
     for (const [cidr, net, label] of [
       [n.podCIDR, model.network, 'Network'],
       [n.podCIDRv6, model.network6, 'IPv6Network'],

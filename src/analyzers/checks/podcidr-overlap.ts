@@ -14,7 +14,7 @@ export default defineCheck({
     fix: 'Give one of the nodes a fresh podCIDR: drain it, `kubectl delete node <node>`, re-register it so kube-controller-manager allocates a new range, then restart its flannel pod.',
   },
   scope: 'cluster',
-  run(model, report) {
+  run({ model }, report) {
     const nodes = model.nodes;
     for (let i = 0; i < nodes.length; i++) {
       for (let j = i + 1; j < nodes.length; j++) {

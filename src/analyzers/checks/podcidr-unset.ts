@@ -13,7 +13,7 @@ export default defineCheck({
     fix: 'Run kube-controller-manager with --allocate-node-cidrs=true --cluster-cidr=<Network> (kubeadm: --pod-network-cidr), or set spec.podCIDR when creating the Node; check Node events for CIDRNotAvailable.',
   },
   scope: 'node',
-  runNode(model, n, report) {
+  runNode({ model, node: n }, report) {
     const v4 = model.netConf?.enableIPv4 !== false;
     const v6 = model.netConf?.enableIPv6 === true;
     const missing = [v4 && !n.podCIDR ? 'IPv4' : null, v6 && !n.podCIDRv6 ? 'IPv6' : null].filter(

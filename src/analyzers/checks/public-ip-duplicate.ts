@@ -14,7 +14,7 @@ export default defineCheck({
     fix: 'Start flanneld with --iface=<nic> or --iface-regex, or annotate each node with its own address: kubectl annotate node <node> flannel.alpha.coreos.com/node-public-ip=<address>, then restart the flannel pods.',
   },
   scope: 'cluster',
-  run(model, report) {
+  run({ model }, report) {
     for (const key of ['publicIP', 'publicIPv6'] as const) {
       const byIP = new Map<string, string[]>();
       for (const n of model.nodes) {

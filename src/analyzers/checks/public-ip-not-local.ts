@@ -15,7 +15,7 @@ export default defineCheck({
     fix: 'Restart the flannel pod on <node> so it re-reads its address (kubectl -n kube-flannel delete pod <pod>); if node-public-ip is wrong, fix it: kubectl annotate node <node> --overwrite flannel.alpha.coreos.com/node-public-ip=<address>.',
   },
   scope: 'node',
-  runNode(_model, n, report) {
+  runNode({ node: n }, report) {
     const links = ok(n.host?.links);
     if (!links) return;
     const addrs = links.flatMap((l) => l.addresses.map((a) => a.local));

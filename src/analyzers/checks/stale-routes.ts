@@ -1,8 +1,6 @@
 import { covers, parsePrefix, samePrefix } from '../../net/cidr.js';
 import { defineCheck } from '../check.js';
 import { formatRoute } from '../format.js';
-import { mainRoutes } from '../host-index.js';
-import { derive } from '../model.js';
 
 export default defineCheck({
   id: 'stale-routes',
@@ -17,14 +15,12 @@ export default defineCheck({
     fix: 'On <node>: ip route del <route> (and the matching neighbour and fdb entries); restarting flanneld does not remove stale routes.',
   },
   scope: 'node',
-  runNode(model, n, report) {
+  runNode({ model, node: n, cluster, tables }, report) {
     const nets = [model.network, model.network6].filter((p) => p !== null);
     if (nets.length === 0) return;
-    const owned = derive(model, 'podCIDRs', () =>
-      model.nodes.flatMap((x) => [x.podCIDR, x.podCIDRv6]).filter((p) => p !== null),
-    );
-    const ownedText = derive(model, 'podCIDR texts', () => new Set(owned.map((o) => o.text)));
-    const routes = n.host ? mainRoutes(n.host) : undefined;
+    const owned = cluster.podCIDRs;
+    const ownedText = cluster.podCIDRTexts;
+    const routes = tables?.mainRoutes();
     if (!routes) return;
     const seen = new Map<string, number>();
     for (const r of routes) {

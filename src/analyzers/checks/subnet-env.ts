@@ -14,7 +14,7 @@ export default defineCheck({
     fix: 'Restart the flannel pod on <node> so it rewrites the file (kubectl -n kube-flannel delete pod <pod>); if it does not come back, read its log.',
   },
   scope: 'node',
-  runNode(model, n, report) {
+  runNode({ model, node: n }, report) {
     const c = n.host?.subnetEnv;
     if (c?.status !== 'ok' || !n.managed) return;
     const env = c.data;

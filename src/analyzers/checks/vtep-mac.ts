@@ -15,7 +15,7 @@ export default defineCheck({
     fix: 'Stop udev/NetworkManager from managing flannel devices (a .link file with MACAddressPolicy=none for flannel*, or NetworkManager unmanaged-devices=interface-name:flannel*), then on <node>: ip link delete flannel.1 and restart the flannel pod.',
   },
   scope: 'node',
-  runNode(model, n, report) {
+  runNode({ model, node: n }, report) {
     const b = model.backend;
     if (b?.type !== 'vxlan') return;
     if (n.host?.links.status !== 'ok') return;

@@ -1,9 +1,8 @@
 import { normalizeIP, sameIP } from '../../net/cidr.js';
 import { defineCheck } from '../check.js';
-import { expectedFor, FLANNEL_DEVICE_PATTERN } from '../expected/index.js';
+import { FLANNEL_DEVICE_PATTERN } from '../expected/index.js';
 import { formatFdb } from '../format.js';
-import { fdbOf } from '../host-index.js';
-import { derive, ok, peersOf } from '../model.js';
+import { ok } from '../model.js';
 
 export default defineCheck({
   id: 'vxlan-fdb',
@@ -18,22 +17,19 @@ export default defineCheck({
     fix: 'Restart the flannel pod on <node>, or by hand: bridge fdb replace <VtepMAC> dev flannel.<VNI> dst <peer public-ip> self permanent.',
   },
   scope: 'node',
-  runNode(model, n, report) {
+  runNode(ctx, report) {
+    const { model, node: n } = ctx;
     if (model.backend?.type !== 'vxlan') return;
-    const macs = derive(
-      model,
-      'VtepMACs',
-      () => new Set(model.nodes.flatMap((x) => [x.vxlan?.vtepMAC, x.vxlanV6?.vtepMAC]).filter((m): m is string => !!m)),
-    );
     const fdb = ok(n.host?.fdb);
     if (!fdb) return;
-    const expected = expectedFor(model, n).fdb;
+    const macs = ctx.cluster.vtepMACs;
+    const expected = ctx.expected.fdb;
     const expectedMacs = new Set(expected.map((w) => w.mac));
     // A peer's correct entry is fine even where it is not demanded (DirectRouting with on-link-ness unknown).
     let peerEntries: Set<string> | undefined;
     const peerEntriesOf = () =>
       (peerEntries ??= new Set(
-        peersOf(model, n)
+        ctx.peers
           .flatMap((p) => [
             p.vxlan && p.publicIP ? `${p.vxlan.vtepMAC}|${normalizeIP(p.publicIP)}` : null,
             p.vxlanV6 && p.publicIPv6 ? `${p.vxlanV6.vtepMAC}|${normalizeIP(p.publicIPv6)}` : null,
@@ -41,7 +37,7 @@ export default defineCheck({
           .filter((x): x is string => x !== null),
       ));
     for (const want of expected) {
-      const found = fdbOf(n.host!, want.dev, want.mac);
+      const found = ctx.tables!.fdbOf(want.dev, want.mac);
       if (found.some((f) => sameIP(f.dst, want.dst))) continue;
       report({
         node: n.name,

@@ -1,9 +1,8 @@
 import { normalizeIP } from '../../net/cidr.js';
 import { defineCheck } from '../check.js';
-import { expectedFor, FLANNEL_DEVICE_PATTERN } from '../expected/index.js';
+import { FLANNEL_DEVICE_PATTERN } from '../expected/index.js';
 import { formatNeighbour } from '../format.js';
-import { neighboursOf } from '../host-index.js';
-import { derive, ok } from '../model.js';
+import { ok } from '../model.js';
 
 export default defineCheck({
   id: 'vxlan-neighbours',
@@ -18,20 +17,15 @@ export default defineCheck({
     fix: 'Restart the flannel pod on <node> (vxlan has no periodic reconcile), or by hand: ip neigh replace <peer subnet address> lladdr <VtepMAC> dev flannel.<VNI> nud permanent.',
   },
   scope: 'node',
-  runNode(model, n, report) {
+  runNode(ctx, report) {
+    const { model, node: n } = ctx;
     if (model.backend?.type !== 'vxlan') return;
-    const owned = derive(
-      model,
-      'podCIDR network addresses',
-      () =>
-        new Set(model.nodes.flatMap((x) => [x.podCIDR?.network, x.podCIDRv6?.network]).filter((a): a is string => !!a)),
-    );
     const neigh = ok(n.host?.neighbours);
     if (!neigh) return;
-    const expected = expectedFor(model, n).neighbours;
-    const host = n.host!;
+    const owned = ctx.cluster.podCIDRNetworks;
+    const expected = ctx.expected.neighbours;
     for (const want of expected) {
-      const found = neighboursOf(host, want.dev, want.dst);
+      const found = ctx.tables!.neighboursOf(want.dev, want.dst);
       if (found.some((x) => x.lladdr?.toLowerCase() === want.lladdr)) continue;
       const line = `ip neigh replace ${want.dst} lladdr ${want.lladdr} dev ${want.dev} nud permanent`;
       report({

@@ -15,7 +15,7 @@ export default defineCheck({
     fix: 'Make net-conf.json the only source: on the odd node, ip link delete flannel.<VNI> and restart its flannel pod so it re-creates the device from the ConfigMap.',
   },
   scope: 'cluster',
-  run(model, report) {
+  run({ model }, report) {
     const b = model.backend;
     if (b?.type !== 'vxlan') return;
     const seen = model.nodes.flatMap((n) => {

@@ -1,7 +1,6 @@
 import { samePrefix } from '../../net/cidr.js';
 import { defineCheck } from '../check.js';
-import { expectedFor } from '../expected/index.js';
-import { derive, ok } from '../model.js';
+import { ok } from '../model.js';
 
 export default defineCheck({
   id: 'wireguard-peers',
@@ -16,21 +15,13 @@ export default defineCheck({
     fix: 'Restart the flannel pod on <node>. For a NATed endpoint set the public address: kubectl annotate node <peer> flannel.alpha.coreos.com/public-ip-overwrite=<reachable address>; remove stale peers with: wg set flannel-wg peer <key> remove.',
   },
   scope: 'node',
-  runNode(model, n, report) {
+  runNode(ctx, report) {
+    const { model, node: n } = ctx;
     if (model.backend?.type !== 'wireguard') return;
-    const knownKeys = derive(
-      model,
-      'WireGuard keys',
-      () =>
-        new Set(
-          model.nodes
-            .flatMap((x) => [x.wireguard?.publicKey, x.wireguardV6?.publicKey])
-            .filter((k): k is string => !!k),
-        ),
-    );
     const devices = ok(n.host?.wireguard);
     if (!devices) return;
-    const expected = expectedFor(model, n).wireguardPeers;
+    const knownKeys = ctx.cluster.wireguardKeys;
+    const expected = ctx.expected.wireguardPeers;
     for (const dev of devices.filter((d) => d.name.startsWith('flannel-wg'))) {
       const own = dev.name.endsWith('-v6') ? (n.wireguardV6 ?? n.wireguard) : n.wireguard;
       if (own && dev.publicKey !== own.publicKey) {

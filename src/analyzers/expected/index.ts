@@ -6,7 +6,7 @@
 
 import { hostPrefixLength, type Prefix } from '../../net/cidr.js';
 import type { Backend } from '../../snapshot/types.js';
-import { type FlannelNode, type Model, peersOf } from '../model.js';
+import type { FlannelNode, Model } from '../model.js';
 import { EMPTY_EXPECTED, type ExpectedDevice, type ExpectedNode, type ExpectedRoute } from './types.js';
 
 export * from './types.js';
@@ -19,26 +19,13 @@ export function vxlanDeviceName(vni: number, family: 'inet' | 'inet6'): string {
 /** Every device name some flannel backend creates, to spot leftovers of another backend. */
 export const FLANNEL_DEVICE_PATTERN = /^(flannel\.\d+|flannel-v6\.\d+|flannel\.ipip|flannel-wg(-v6)?|flannel\d+)$/;
 
-// Several checks read the same node's expectations; computing them once per model keeps a
-// 1,000-node analysis linear in the number of entries.
-const cache = new WeakMap<Model, Map<string, ExpectedNode>>();
-
-export function expectedFor(model: Model, node: FlannelNode): ExpectedNode {
-  let perModel = cache.get(model);
-  if (!perModel) cache.set(model, (perModel = new Map()));
-  let e = perModel.get(node.name);
-  if (!e) perModel.set(node.name, (e = computeExpected(model, node)));
-  return e;
-}
-
-export function forgetExpected(model: Model, node: FlannelNode): void {
-  cache.get(model)?.delete(node.name);
-}
-
-function computeExpected(model: Model, node: FlannelNode): ExpectedNode {
+/**
+ * What flanneld on `node` must have programmed toward `peers` (peersOf). The runner computes it once per node
+ * context, where several checks read it.
+ */
+export function expectedFor(model: Model, node: FlannelNode, peers: readonly FlannelNode[]): ExpectedNode {
   const backend = model.backend;
   if (!backend || !node.managed) return EMPTY_EXPECTED;
-  const peers = peersOf(model, node);
   switch (backend.type) {
     case 'vxlan':
       return vxlan(model, node, peers, backend);
@@ -103,7 +90,7 @@ export function isOnLink(node: FlannelNode, peerIP: string): boolean | null {
 function vxlan(
   model: Model,
   node: FlannelNode,
-  peers: FlannelNode[],
+  peers: readonly FlannelNode[],
   b: Extract<Backend, { type: 'vxlan' }>,
 ): ExpectedNode {
   const families: ('inet' | 'inet6')[] = [];
@@ -152,7 +139,7 @@ function vxlan(
   return { ...EMPTY_EXPECTED, ...result };
 }
 
-function ipip(node: FlannelNode, peers: FlannelNode[], directRouting: boolean): ExpectedNode {
+function ipip(node: FlannelNode, peers: readonly FlannelNode[], directRouting: boolean): ExpectedNode {
   const devices = node.podCIDR ? [device('flannel.ipip', 'ipip', node.podCIDR)] : [];
   const routes = peers.flatMap((p) => {
     if (!p.podCIDR || !p.publicIP) return [];
@@ -178,7 +165,7 @@ function udp(model: Model, node: FlannelNode): ExpectedNode {
 function wireguard(
   model: Model,
   node: FlannelNode,
-  peers: FlannelNode[],
+  peers: readonly FlannelNode[],
   b: Extract<Backend, { type: 'wireguard' }>,
 ): ExpectedNode {
   const v4 = model.netConf?.enableIPv4 !== false;
@@ -231,7 +218,7 @@ function wireguard(
   return { ...EMPTY_EXPECTED, devices, routes, wireguardPeers };
 }
 
-function ipsec(node: FlannelNode, peers: FlannelNode[]): ExpectedNode {
+function ipsec(node: FlannelNode, peers: readonly FlannelNode[]): ExpectedNode {
   const own = node.podCIDR;
   const local = node.publicIP;
   if (!own || !local) return EMPTY_EXPECTED;
