@@ -12,7 +12,7 @@ set -euo pipefail
 FAULTS="route-deleted route-wrong-via fdb-deleted fdb-wrong-dst neigh-deleted neigh-wrong-mac mtu-flannel
 mtu-underlay flanneld-stopped vxlan-device-deleted public-ip-wrong duplicate-vtepmac annotations-removed
 vxlan-port-blocked forward-policy-drop forward-drop-rule ip-forward-off cni0-wrong-address subnet-env-removed cni-conf-removed
-stale-node-entries network-unavailable netconf-drift flanneld-hung nft-postrtg-flushed route6-deleted"
+stale-node-entries network-unavailable netconf-drift flanneld-hung nft-postrtg-flushed route6-deleted underlay-drop arrival-drop"
 
 describe() {
   case $1 in
@@ -42,9 +42,24 @@ describe() {
     route6-deleted) echo "dual-stack only: NODE's IPv6 route to a peer's IPv6 podCIDR is deleted (IPv4 keeps working)" ;;
     flanneld-hung) echo "flanneld on NODE hung (SIGSTOP): its pod still shows Running and ready, /healthz never answers" ;;
     netconf-drift) echo "kube-flannel-cfg's net-conf.json Backend changed (to host-gw/vxlan) but flanneld was not restarted; NODE is ignored" ;;
+    underlay-drop) echo "the underlay (the lab bridge, in the root netns: no node shows it) drops the overlay's traffic from NODE to its peer" ;;
+    arrival-drop) echo "NODE drops the overlay's traffic from its peer on arrival at eth0 (nft netdev ingress, below every table doctor reads)" ;;
     *) return 1 ;;
   esac
 }
+
+# What the overlay puts on the underlay between two nodes, as an nft match: the encapsulation port, or for host-gw
+# (and DirectRouting's on-link peers) the routed pod packet itself towards the receiver's podCIDR.
+overlay_matches() {  # overlay_matches SENDER RECEIVER
+  local encap="ip saddr $(node_ip_of "$1")" routed="ip saddr $(pod_cidr "$1") ip daddr $(pod_cidr "$2")"
+  case $BACKEND in
+    vxlan) echo "$encap udp dport 8472" ;;
+    udp) echo "$encap udp dport 8285" ;;
+    host-gw) echo "$routed" ;;
+    vxlan-directrouting) echo "$encap udp dport 8472"; echo "$routed" ;;
+  esac
+}
+node_ip_of() { lab_kubectl get node "$1" -o jsonpath='{.status.addresses[?(@.type=="InternalIP")].address}'; }
 
 FDIR=$LAB_RUN/faults
 fault_file=""
@@ -220,6 +235,25 @@ do_break() {
         jq --argjson b "$(backend_json $other)" '.Backend = $b')" '{data: {"net-conf.json": $v}}')" >/dev/null
       undo "lab_kubectl -n kube-flannel patch cm kube-flannel-cfg --type merge -p $(q "$(jq -n --arg v "$line" '{data: {"net-conf.json": $v}}')") >/dev/null"
       echo "ConfigMap Backend now $other, flanneld still runs $BACKEND" ;;
+    underlay-drop)
+      # A bridge-family filter on the root netns bridge: what a cloud security group or NSX does to one node pair.
+      local t="kfl${LAB_INSTANCE}_underlay_${NODE//-/_}" m
+      nft add table bridge "$t"
+      undo "nft delete table bridge $t"
+      nft add chain bridge "$t" filter_fwd '{ type filter hook forward priority 0; }'
+      while IFS= read -r m; do
+        nft add rule bridge "$t" filter_fwd iifname "v-$NODE" oifname "v-$peer" $m drop
+      done < <(overlay_matches "$NODE" "$peer")
+      echo "peer=$peer bridge $LAB_BRIDGE drops $(overlay_matches "$NODE" "$peer" | paste -sd, -) from $NODE to $peer" ;;
+    arrival-drop)
+      local t="kfl_arrival_drop" m
+      in_node nft add table netdev "$t"
+      undo "in_node nft delete table netdev $t"
+      in_node nft add chain netdev "$t" arrival '{ type filter hook ingress device eth0 priority 0; }'
+      while IFS= read -r m; do
+        in_node nft add rule netdev "$t" arrival $m drop
+      done < <(overlay_matches "$peer" "$NODE")
+      echo "peer=$peer eth0 ingress drops $(overlay_matches "$peer" "$NODE" | paste -sd, -) from $peer" ;;
   esac
 }
 

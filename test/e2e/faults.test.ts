@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type Backend, FAULTS, type FaultContext, type FaultSpec, type Role } from './faults.js';
-import { doctor, eventually, type Lab, type LabPod, labCmd, ping, requireLab, testPods } from './lab.js';
+import { doctor, eventually, kubectl, type Lab, type LabPod, labCmd, ping, requireLab, testPods } from './lab.js';
 
 function context(lab: Lab, index: number): FaultContext {
   const n = lab.nodes.length;
@@ -115,6 +115,14 @@ FAULTS.forEach((spec, index) => {
           return;
         }
         const exp = spec.doctor;
+        if (exp === 'clean' && spec.packets) {
+          assert.deepEqual(
+            d.findings,
+            [],
+            `${spec.name}: only packets show this fault; plain doctor must report nothing`,
+          );
+          return;
+        }
         if (exp === 'clean') {
           const errors = d.findings.filter((f) => f.severity === 'error');
           assert.deepEqual(errors, [], `${spec.name}: flannel tolerates this, doctor should report no error`);
@@ -139,6 +147,46 @@ FAULTS.forEach((spec, index) => {
           );
         }
       });
+      const pk = spec.packets;
+      if (pk)
+        await t.test('trace --probe finds where the packets vanish', () => {
+          const [a, b] = [podFor(ctx, pk.from), podFor(ctx, pk.to)];
+          const r = kubectl(
+            lab,
+            [
+              'flannel',
+              'trace',
+              `${lab.podNamespace}/${a.name}`,
+              `${lab.podNamespace}/${b.name}`,
+              '--probe',
+              '-o',
+              'json',
+            ],
+            180_000,
+          );
+          assert.equal(r.code, 2, `trace --probe must exit 2 (broken): ${r.stderr}`);
+          const out = JSON.parse(r.stdout) as {
+            brokenAt: number | null;
+            probe: { sent: number; requestLastSeen: string | null; requestVanishedAt: string | null };
+          };
+          assert.equal(out.brokenAt, null, 'the tables say the packet arrives');
+          assert.equal(out.probe.sent, 3);
+          assert.equal(out.probe.requestLastSeen, `${nodeOf(ctx, pk.lastSeenOn)}/eth0`, JSON.stringify(out.probe));
+          assert.notEqual(out.probe.requestVanishedAt, null);
+        });
+      if (pk)
+        await t.test('doctor --probe names the dropping pair, and nothing else', () => {
+          const r = kubectl(lab, ['flannel', 'doctor', '--probe', '-o', 'json'], 180_000);
+          const findings = (
+            JSON.parse(r.stdout) as { findings: { check: string; severity: string; node: string; peer: string }[] }
+          ).findings;
+          assert.deepEqual(
+            findings.map((f) => [f.check, f.severity, f.node, f.peer]),
+            [['underlay-probe', 'error', nodeOf(ctx, pk.dropped.from), nodeOf(ctx, pk.dropped.to)]],
+            r.stderr,
+          );
+          assert.equal(r.code, 2);
+        });
     } finally {
       const h = labCmd(['heal'], 240_000);
       assert.equal(h.code, 0, `lab heal after ${spec.name} failed: ${h.stderr}`);

@@ -64,6 +64,13 @@ export interface FaultSpec {
   dualOnly?: true;
   /** Where a dual-stack lab changes the effect. */
   effectOnDual?: Effect;
+  /**
+   * Faults only packets reveal: `trace --probe` from the `from` role's pod to the `to` role's must see its probe
+   * last on `lastSeenOn`'s uplink (eth0 in the lab) and nowhere after it. Plain doctor must report nothing at all;
+   * `doctor --probe` exactly one underlay-probe error, on node `dropped.from` with peer `dropped.to` (the sender for
+   * a drop in the underlay, the receiver for a drop on arrival).
+   */
+  packets?: { from: Role; to: Role; lastSeenOn: Role; dropped: { from: Role; to: Role } };
 }
 
 const vx: Backend[] = ['vxlan'];
@@ -317,6 +324,22 @@ export const FAULTS: FaultSpec[] = [
     },
     doctor: { checks: ['backend-type-mismatch'], on: 'any', severity: 'error' },
     kubeFlannelOnly: true,
+  },
+  {
+    name: 'underlay-drop',
+    changes: "underlay: the lab bridge (root netns, nft bridge family) drops the overlay's packets from node to peer",
+    backends: all,
+    effect: { kind: 'unreachable', from: 'node', to: 'peer' },
+    doctor: 'clean',
+    packets: { from: 'node', to: 'peer', lastSeenOn: 'node', dropped: { from: 'node', to: 'peer' } },
+  },
+  {
+    name: 'arrival-drop',
+    changes: "kernel: nft netdev ingress on node's eth0 drops the overlay's packets from peer (no table doctor reads)",
+    backends: all,
+    effect: { kind: 'unreachable', from: 'peer', to: 'node' },
+    doctor: 'clean',
+    packets: { from: 'peer', to: 'node', lastSeenOn: 'node', dropped: { from: 'node', to: 'peer' } },
   },
 ];
 

@@ -5,6 +5,7 @@
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Snapshot } from '../../src/snapshot/types.js';
 import { healthyPod, type SimBackend, type SimCluster, sh } from './cluster.js';
 
 export interface ExpectedFinding {
@@ -20,6 +21,11 @@ export interface Fault {
   readonly backend: SimBackend;
   readonly description: string;
   apply(c: SimCluster): void;
+  /**
+   * Data the simulation cannot produce, added to the collected snapshot: doctor --probe's packet counts (the
+   * namespaces have no underlay between them to drop on). Shaped exactly as doctor --probe records them.
+   */
+  readonly addToSnapshot?: (s: Snapshot) => Snapshot;
   readonly expect: readonly ExpectedFinding[];
   /** Checks that may also fire, as consequences of the same fault. */
   readonly alsoAllowed?: readonly string[];
@@ -28,6 +34,38 @@ export interface Fault {
 const FORWARD_REJECT = ['-I', 'FORWARD', '1', '-j', 'REJECT', '--reject-with', 'icmp-host-prohibited'];
 
 export const FAULTS: readonly Fault[] = [
+  {
+    id: 'underlay-drops-vxlan',
+    backend: 'vxlan',
+    description:
+      "doctor --probe: node2's VXLAN probes never reach node3's uplink (an underlay filter between them; the counts are doctor --probe's, as recorded on the lab's underlay-drop fault)",
+    apply: () => undefined,
+    addToSnapshot: (s) => {
+      const nodes = s.cluster.nodes.status === 'ok' ? s.cluster.nodes.data : [];
+      const ip = (n: string) => nodes.find((k) => k.name === n)?.flannelAnnotations['public-ip'] ?? '';
+      const names = nodes.map((n) => n.name);
+      const pairs = names.flatMap((from) =>
+        names
+          .filter((to) => to !== from)
+          .map((to) => {
+            const dropped = from === 'node2' && to === 'node3';
+            return {
+              from,
+              to,
+              fromIP: ip(from),
+              toIP: ip(to),
+              sent: 2,
+              seen: dropped ? 0 : 2,
+              delivered: dropped ? 0 : 2,
+              deliveredOn: 'flannel.1',
+              error: null,
+            };
+          }),
+      );
+      return { ...s, underlayProbe: { status: 'ok', data: { what: 'UDP 8472 (vxlan)', sampled: false, pairs } } };
+    },
+    expect: [{ check: 'underlay-probe', node: 'node2', peer: 'node3', evidence: /seen 0 on node3's uplink/ }],
+  },
   {
     id: 'peer-route-deleted',
     backend: 'vxlan',
