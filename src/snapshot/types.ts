@@ -170,6 +170,13 @@ export interface HostState {
   readonly cni?: Collected<CniState>;
   /** `ip route get <peer public-ip>` per address, for DirectRouting and host-gw on-link tests. */
   readonly routeGets: Collected<Readonly<Record<string, Route | null>>>;
+  /**
+   * The kernel's own answer, from one `ip -batch` of `route get`, for the first and last usable
+   * address of every peer podCIDR (and each peer public-ip): as the node itself sends, and as
+   * forwarded pod traffic (`from <pod address> iif cni0`). Absent in snapshots made before it
+   * was collected and in `--local` runs without a cluster.
+   */
+  readonly routeDecisions?: Collected<readonly RouteDecision[]>;
   /** Raw output of every command, secrets removed, for bundles and re-parsing. */
   readonly raw: readonly RawCommand[];
 }
@@ -235,6 +242,23 @@ export interface Route {
   readonly prefsrc: string | null;
   readonly metric: number | null;
   readonly flags: readonly string[];
+}
+
+/** One `ip route get` answer, kept compact: the query and what the kernel decided. */
+export interface RouteDecision {
+  readonly dst: string;
+  /** `node`: sent by the node itself; `pod`: forwarded from a pod (`from <pod address> iif cni0`). */
+  readonly as: 'node' | 'pod';
+  /** The pod source address used for `as: pod`. */
+  readonly src: string | null;
+  /** unicast, local, broadcast, …; null when the kernel answered with an error. */
+  readonly type: string | null;
+  readonly dev: string | null;
+  readonly gateway: string | null;
+  readonly table: string | null;
+  readonly prefsrc: string | null;
+  /** The error `ip route get` printed (e.g. `No route to host`), or null. */
+  readonly error: string | null;
 }
 
 export interface RoutingRule {

@@ -19,6 +19,8 @@ export interface FibRule {
   readonly not: boolean;
   readonly from: Addr | null;
   readonly to: Addr | null;
+  /** `to` as printed, for fixes. */
+  readonly toText: string | null;
   readonly iif: string | null;
   readonly oif: string | null;
   readonly fwmark: number;
@@ -71,6 +73,7 @@ export function parseRule(priority: number, text: string, family: 'inet' | 'inet
   let not = false;
   let from: Addr | null = null;
   let to: Addr | null = null;
+  let toText: string | null = null;
   let iif: string | null = null;
   let oif: string | null = null;
   let fwmark = 0;
@@ -95,7 +98,10 @@ export function parseRule(priority: number, text: string, family: 'inet' | 'inet
         i++;
         break;
       case 'to':
-        if (v !== 'all') to = v ? parseAddrPrefix(v, family) : null;
+        if (v !== 'all') {
+          to = v ? parseAddrPrefix(v, family) : null;
+          toText = v ?? null;
+        }
         i++;
         break;
       case 'iif':
@@ -183,6 +189,7 @@ export function parseRule(priority: number, text: string, family: 'inet' | 'inet
     not,
     from,
     to,
+    toText,
     iif,
     oif,
     fwmark,
