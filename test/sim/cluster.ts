@@ -20,6 +20,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { routeDecisionPlan } from '../../src/collectors/cluster-collect.js';
 import { collectHost } from '../../src/collectors/host.js';
 import { localRunner } from '../../src/collectors/local.js';
 import { parseNetConf, redactNetConfRaw } from '../../src/collectors/parse/netconf.js';
@@ -465,6 +466,10 @@ export class SimCluster {
             ? this.flannelType
             : null,
         peerAddresses: this.nodes.filter((p) => p !== n).flatMap((p) => (this.dualStack ? [p.ip, p.ip6] : [p.ip])),
+        routeDecisions: routeDecisionPlan(
+          n.kube,
+          this.nodes.map((x) => x.kube),
+        ),
         subnetEnvPath: this.subnetEnvPath(n),
         cniConfDir: this.cniConfDir(n),
         cniBinDir: this.cniBinDir(n),

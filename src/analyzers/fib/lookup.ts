@@ -245,7 +245,10 @@ function fibLookup(state: FibState, pkt: FibPacket): FibAnswer {
     // Without custom rules the kernel looks in local+main as one trie (on one prefix the local
     // table's entries come first), then in default when that found nothing or hit a throw.
     const res = tableLookup(c.localMain, dst, oif);
-    if (res.kind !== 'again' || !c.tables.has('default')) return fromTable(res, c.rules[1] ?? null, [], 'main');
+    if (res.kind !== 'again' || !c.tables.has('default')) {
+      const fromLocal = res.r !== null && tableName(res.r.route.table) === 'local';
+      return fromTable(res, c.rules[fromLocal ? 0 : 1] ?? null, [], 'main');
+    }
     return fromTable(tableLookup(c.tables.get('default'), dst, oif), c.rules[2] ?? null, [], 'default');
   }
   const unmodelled: string[] = [];
