@@ -271,7 +271,8 @@ export const FAULTS: readonly Fault[] = [
       ...(['node1', 'node3'] as const).map((node) => ({
         check: 'mtu-mixed',
         node,
-        count: 2,
+        severity: 'warning' as const,
+        count: 1,
         evidence: new RegExp(`host packets of 1401-1500 bytes from ${node} to node2 are dropped`),
       })),
     ],

@@ -69,7 +69,9 @@ function uplinksDiffer(model: Model, report: Report_): void {
       fix: `Give every node's uplink the same MTU (ip link set ${u.dev} mtu ${groups[0]!.mtu} on ${u.name}, and in its network configuration), or raise the others and the network to ${u.mtu}.`,
     });
     const podLimit = (v: { mtu: number }) => v.mtu - overhead;
-    const podVictims = u.F === null ? [] : smaller.filter((v) => u.F! > podLimit(v));
+    // A receiver whose own FLANNEL_MTU exceeds its uplink is mtu's finding there; only a consistent receiver is a victim of this sender.
+    const podVictims =
+      u.F === null ? [] : smaller.filter((v) => u.F! > podLimit(v) && v.F !== null && v.F <= podLimit(v));
     if (podVictims.length > 0)
       report({
         node: u.name,
