@@ -257,7 +257,7 @@ export const FAULTS: FaultSpec[] = [
   // Issue 9: something other than flannel's entries decides the packet's fate. Appended, so earlier faults keep their nodes.
   {
     name: 'policy-rule-other-table',
-    changes: "kernel: ip rule pref 100 to <peer podCIDR> lookup 100; table 100 routes it via 10.250.X.99 on node",
+    changes: 'kernel: ip rule pref 100 to <peer podCIDR> lookup 100; table 100 routes it via 10.250.X.99 on node',
     backends: all,
     effect: { kind: 'unreachable', from: 'node', to: 'peer' },
     doctor: { checks: ['route-decision'], on: 'node', severity: 'error' },
