@@ -29,7 +29,7 @@ export default defineCheck({
     if (!b || b.type === 'ipsec' || b.type === 'other' || !n.host) return;
     const host = n.host;
     const fib = fibStateOf(host);
-    const kernel = ok(host.routeDecisions);
+    const kernel = decisionIndex(host);
     if (!kernel && !fib) return;
     const expected = expectedFor(model, n).routes;
     for (const p of peersOf(model, n)) {
@@ -81,7 +81,7 @@ function wrongAnswers(
   host: HostState,
   cidr: Prefix,
   want: readonly ExpectedRoute[],
-  kernel: readonly RouteDecision[] | undefined,
+  kernel: ReadonlyMap<string, RouteDecision> | undefined,
   fib: ReturnType<typeof fibStateOf>,
 ): Wrong[] {
   const own = cidr.family === 'inet' ? n.podCIDR : n.podCIDRv6;
@@ -95,9 +95,11 @@ function wrongAnswers(
       const src = as === 'pod' ? podSrc : null;
       if (as === 'pod' && !src) continue;
       const q = { dst, as, src };
-      const k = kernel?.find((d) => d.dst === dst && d.as === as);
+      const k = kernel?.get(`${as} ${dst}`);
       // cni0 absent (no pod yet on the node): no forwarded answer, and cni0-address says why.
       if (k?.error && /Cannot find device/.test(k.error)) continue;
+      if (k && fits(k, want)) continue;
+      // The model runs only where the kernel did not answer or answered wrong (to name what won).
       const m = fib ? lookup(fib, { dst, src, ...(as === 'pod' ? { iif: 'cni0' } : {}) }) : null;
       const md = m ? { answer: m, decision: decisionOf(m, q) } : null;
       const answer = k ?? md?.decision;
@@ -157,4 +159,15 @@ function freePriorityBelow(host: HostState, priority: number, family: 'inet' | '
   const used = new Set((ok(host.rules) ?? []).filter((r) => r.family === family).map((r) => r.priority));
   for (let p = priority - 1; p > 0; p--) if (!used.has(p)) return p;
   return Math.max(1, priority - 1);
+}
+
+const indexes = new WeakMap<HostState, ReadonlyMap<string, RouteDecision> | undefined>();
+
+/** The kernel's answers by `<as> <dst>`: a 1,000-node snapshot holds thousands per node. */
+function decisionIndex(host: HostState): ReadonlyMap<string, RouteDecision> | undefined {
+  if (!indexes.has(host)) {
+    const d = ok(host.routeDecisions);
+    indexes.set(host, d ? new Map(d.map((x) => [`${x.as} ${x.dst}`, x])) : undefined);
+  }
+  return indexes.get(host);
 }

@@ -60,13 +60,39 @@ export const ERRORS = {
 interface Compiled {
   readonly family: 'inet' | 'inet6';
   readonly rules: readonly FibRule[];
-  readonly tables: ReadonlyMap<string, readonly CompiledRoute[]>;
+  readonly tables: ReadonlyMap<string, Table>;
   /** No custom rule: IPv4 merges local and main (fib_has_custom_rules is false). */
   readonly merged: boolean;
-  readonly localMain: readonly CompiledRoute[];
+  readonly localMain: Table;
   /** A local route someone added (not the kernel's own for an address): source checks take the slow path. */
   readonly customLocal: boolean;
   readonly interfaceAddresses: ReadonlySet<string>;
+}
+
+/**
+ * A table indexed like the kernel's trie: by prefix length (longest first), then by network,
+ * so a lookup costs one map probe per distinct length instead of a scan of every route. On one
+ * prefix the routes keep the order the kernel tries them in.
+ */
+interface Table {
+  readonly byLength: readonly {
+    readonly length: number;
+    readonly bits: number;
+    readonly routes: Map<bigint, CompiledRoute[]>;
+  }[];
+}
+
+function indexTable(sorted: readonly CompiledRoute[]): Table {
+  const byLength: { length: number; bits: number; routes: Map<bigint, CompiledRoute[]> }[] = [];
+  for (const r of sorted) {
+    let level = byLength.at(-1);
+    if (!level || level.length !== r.prefix.length)
+      byLength.push((level = { length: r.prefix.length, bits: r.prefix.bits, routes: new Map() }));
+    const list = level.routes.get(r.prefix.value);
+    if (list) list.push(r);
+    else level.routes.set(r.prefix.value, [r]);
+  }
+  return { byLength };
 }
 
 interface CompiledRoute {
@@ -110,16 +136,19 @@ function compile(state: FibState, family: 'inet' | 'inet6'): Compiled {
   const interfaceAddresses = new Set(
     locals.filter((r) => r.protocol === 'kernel' && r.prefsrc !== null).map((r) => r.dst.replace(/\/(32|128)$/, '')),
   );
-  const localMain = merged
-    ? [...(tables.get('local') ?? []), ...(tables.get('main') ?? [])].sort(
-        (a, b) =>
-          b.prefix.length - a.prefix.length ||
-          Number(tableName(a.route.table) !== 'local') - Number(tableName(b.route.table) !== 'local') ||
-          a.metric - b.metric ||
-          a.order - b.order,
-      )
-    : [];
-  const c: Compiled = { family, rules, tables, merged, localMain, customLocal, interfaceAddresses };
+  const localMain = indexTable(
+    merged
+      ? [...(tables.get('local') ?? []), ...(tables.get('main') ?? [])].sort(
+          (a, b) =>
+            b.prefix.length - a.prefix.length ||
+            Number(tableName(a.route.table) !== 'local') - Number(tableName(b.route.table) !== 'local') ||
+            a.metric - b.metric ||
+            a.order - b.order,
+        )
+      : [],
+  );
+  const indexed = new Map([...tables].map(([name, list]) => [name, indexTable(list)]));
+  const c: Compiled = { family, rules, tables: indexed, merged, localMain, customLocal, interfaceAddresses };
   perState.set(family, c);
   return c;
 }
@@ -177,15 +206,18 @@ type TableResult =
   | { readonly kind: 'error'; readonly r: CompiledRoute; readonly type: 'blackhole' | 'unreachable' | 'prohibit' }
   | { readonly kind: 'again'; readonly r: CompiledRoute | null };
 
-function tableLookup(routes: readonly CompiledRoute[] | undefined, dst: Addr, oif: string | null): TableResult {
-  for (const r of routes ?? []) {
-    if (!inPrefix(r.prefix, dst)) continue;
-    const t = r.route.type;
-    if (t === 'throw') return { kind: 'again', r };
-    if (t === 'blackhole' || t === 'unreachable' || t === 'prohibit') return { kind: 'error', r, type: t };
-    // A route out of another device than the one asked for does not serve; the lookup backtracks.
-    if (oif !== null && r.route.dev !== oif) continue;
-    return { kind: 'route', r };
+function tableLookup(table: Table | undefined, dst: Addr, oif: string | null): TableResult {
+  for (const level of table?.byLength ?? []) {
+    const shift = BigInt(level.bits - level.length);
+    const key = level.length === 0 ? 0n : (dst.value >> shift) << shift;
+    for (const r of level.routes.get(key) ?? []) {
+      const t = r.route.type;
+      if (t === 'throw') return { kind: 'again', r };
+      if (t === 'blackhole' || t === 'unreachable' || t === 'prohibit') return { kind: 'error', r, type: t };
+      // A route out of another device than the one asked for does not serve; the lookup backtracks.
+      if (oif !== null && r.route.dev !== oif) continue;
+      return { kind: 'route', r };
+    }
   }
   return { kind: 'again', r: null };
 }
