@@ -103,7 +103,11 @@ function host(k: number): HostState {
     via: 'bench',
     links: ok(links),
     routes: ok(routes),
-    rules: ok([]),
+    rules: ok([
+      { family: 'inet' as const, priority: 0, text: 'from all lookup local' },
+      { family: 'inet' as const, priority: 32766, text: 'from all lookup main' },
+      { family: 'inet' as const, priority: 32767, text: 'from all lookup default' },
+    ]),
     neighbours: ok(neigh),
     fdb: ok(fdb),
     xfrmStates: ok([]),

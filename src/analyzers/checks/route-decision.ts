@@ -31,11 +31,19 @@ export default defineCheck({
     const fib = fibStateOf(host);
     const kernel = decisionIndex(host);
     if (!kernel && !fib) return;
-    const expected = expectedFor(model, n).routes;
+    // By peer once: a per-peer scan of every expected route would be quadratic in the node count.
+    const byPeer = new Map<string | null, ExpectedRoute[]>();
+    for (const w of expectedFor(model, n).routes) {
+      const list = byPeer.get(w.peer);
+      if (list) list.push(w);
+      else byPeer.set(w.peer, [w]);
+    }
     for (const p of peersOf(model, n)) {
       for (const cidr of [p.podCIDR, p.podCIDRv6]) {
         if (!cidr) continue;
-        const want = expected.filter((w) => w.family === cidr.family && (w.peer === p.name || w.peer === null));
+        const want = [...(byPeer.get(p.name) ?? []), ...(byPeer.get(null) ?? [])].filter(
+          (w) => w.family === cidr.family,
+        );
         if (want.length === 0) continue;
         // flanneld's own route missing or wrong is peer-routes' finding; what the kernel does then follows from it.
         if (!want.some((w) => routesTo(host, w.dst).some((r) => satisfies(r, w)))) continue;
