@@ -12,7 +12,8 @@ set -euo pipefail
 FAULTS="route-deleted route-wrong-via fdb-deleted fdb-wrong-dst neigh-deleted neigh-wrong-mac mtu-flannel
 mtu-underlay flanneld-stopped vxlan-device-deleted public-ip-wrong duplicate-vtepmac annotations-removed
 vxlan-port-blocked forward-policy-drop forward-drop-rule ip-forward-off cni0-wrong-address subnet-env-removed cni-conf-removed
-stale-node-entries network-unavailable netconf-drift flanneld-hung nft-postrtg-flushed route6-deleted underlay-drop arrival-drop"
+stale-node-entries network-unavailable netconf-drift flanneld-hung nft-postrtg-flushed route6-deleted underlay-drop arrival-drop
+policy-rule-other-table podcidr-shadowed blackhole-local-table cni0-mtu-low uplink-mtu-differs"
 
 describe() {
   case $1 in
@@ -41,6 +42,11 @@ describe() {
     nft-postrtg-flushed) echo "nftables mode: NODE's flannel-ipv4 postrtg chain flushed (a firewall reload); pods lose masquerading" ;;
     route6-deleted) echo "dual-stack only: NODE's IPv6 route to a peer's IPv6 podCIDR is deleted (IPv4 keeps working)" ;;
     flanneld-hung) echo "flanneld on NODE hung (SIGSTOP): its pod still shows Running and ready, /healthz never answers" ;;
+    policy-rule-other-table) echo "a policy rule on NODE (pref 100) sends a peer's podCIDR to table 100, whose route leads to an absent host" ;;
+    podcidr-shadowed) echo "a more specific route on NODE takes the lower half of a peer's podCIDR (/25) off flannel's route" ;;
+    blackhole-local-table) echo "a blackhole route for a peer's podCIDR in NODE's local table (consulted before main)" ;;
+    cni0-mtu-low) echo "cni0 on NODE has MTU 1400, below FLANNEL_MTU: large packets into NODE's pods die" ;;
+    uplink-mtu-differs) echo "NODE's eth0 has MTU 9000 while the underlay and the other nodes carry 1500" ;;
     netconf-drift) echo "kube-flannel-cfg's net-conf.json Backend changed (to host-gw/vxlan) but flanneld was not restarted; NODE is ignored" ;;
     underlay-drop) echo "the underlay (the lab bridge, in the root netns: no node shows it) drops the overlay's traffic from NODE to its peer" ;;
     arrival-drop) echo "NODE drops the overlay's traffic from its peer on arrival at eth0 (nft netdev ingress, below every table doctor reads)" ;;
@@ -110,6 +116,25 @@ do_break() {
       line=$(in_node ip route show "$pcidr"); [ -n "$line" ] || die "break: $NODE has no route to $pcidr"
       in_node ip route del "$pcidr"
       undo "in_node ip route replace $line"; echo "peer=$peer route=$line" ;;
+    policy-rule-other-table)
+      in_node ip route add "$pcidr" via "$LAB_UNDERLAY_PREFIX.99" dev eth0 onlink table 100
+      undo "in_node ip route flush table 100"
+      in_node ip rule add pref 100 to "$pcidr" lookup 100
+      undo "in_node ip rule del pref 100 to $pcidr lookup 100"; echo "peer=$peer rule=100:to $pcidr lookup 100" ;;
+    podcidr-shadowed)
+      in_node ip route add "$pgw/25" via "$LAB_UNDERLAY_PREFIX.99" dev eth0 onlink
+      undo "in_node ip route del $pgw/25"; echo "peer=$peer shadow=$pgw/25" ;;
+    blackhole-local-table)
+      in_node ip route add blackhole "$pcidr" table local
+      undo "in_node ip route del blackhole $pcidr table local"; echo "peer=$peer route=blackhole $pcidr table local" ;;
+    cni0-mtu-low)
+      line=$(in_node cat /sys/class/net/cni0/mtu)
+      in_node ip link set cni0 mtu 1400
+      undo "in_node ip link set cni0 mtu $line"; echo "cni0 mtu $line -> 1400" ;;
+    uplink-mtu-differs)
+      line=$(in_node cat /sys/class/net/eth0/mtu)
+      in_node ip link set eth0 mtu 9000
+      undo "in_node ip link set eth0 mtu $line"; echo "eth0 mtu $line -> 9000" ;;
     route-wrong-via)
       line=$(in_node ip route show "$pcidr"); [ -n "$line" ] || die "break: $NODE has no route to $pcidr"
       in_node ip route replace "$pcidr" via "$LAB_UNDERLAY_PREFIX.99" dev eth0

@@ -31,6 +31,19 @@ export function assertFault(fault: Fault, snapshot: Snapshot): void {
       `${fault.id}: expected ${want.check} on ${want.node ?? 'cluster'}${want.peer ? ` toward ${want.peer}` : ''} with evidence ${want.evidence}; got:\n${findings.map((f) => `  ${f.check} ${f.node} ${f.peer ?? ''}: ${f.message} | ${f.evidence.join(' | ')}`).join('\n')}`,
     );
   }
+  for (const want of fault.expect) {
+    const same = findings.filter(
+      (f) => f.check === want.check && f.node === want.node && (want.peer === undefined || f.peer === want.peer),
+    );
+    if (want.count !== undefined)
+      assert.equal(same.length, want.count, `${fault.id}: ${want.check} on ${want.node} count`);
+    if (want.severity !== undefined)
+      assert.deepEqual(
+        same.map((f) => f.severity),
+        same.map(() => want.severity),
+        `${fault.id}: ${want.check} on ${want.node} severity`,
+      );
+  }
   const allowed = new Set([
     ...fault.expect.map((e) => e.check),
     ...(fault.alsoAllowed ?? []),

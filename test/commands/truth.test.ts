@@ -88,7 +88,7 @@ test('a check that throws makes the run incomplete; a gap counts even with its c
 });
 
 test('doctor --help documents exit code 6', () => {
-  assert.match(cli(['doctor', '--help']).out, /^  6  no errors found, but the analysis is incomplete/m);
+  assert.match(cli(['doctor', '--help']).out, /^ {2}6 {2}no errors found, but the analysis is incomplete/m);
 });
 
 // --local on a network namespace of our own: real sysctls, real iproute2 output.

@@ -341,6 +341,46 @@ export const FAULTS: FaultSpec[] = [
     doctor: 'clean',
     packets: { from: 'peer', to: 'node', lastSeenOn: 'node', dropped: { from: 'node', to: 'peer' } },
   },
+  // Issue 9: something other than flannel's entries decides the packet's fate. Appended, so earlier faults keep their nodes.
+  {
+    name: 'policy-rule-other-table',
+    changes: 'kernel: ip rule pref 100 to <peer podCIDR> lookup 100; table 100 routes it via 10.250.X.99 on node',
+    backends: all,
+    effect: { kind: 'unreachable', from: 'node', to: 'peer' },
+    doctor: { checks: ['route-decision'], on: 'node', severity: 'error' },
+  },
+  {
+    name: 'podcidr-shadowed',
+    changes: "kernel: <peer podCIDR network>/25 via 10.250.X.99 dev eth0 onlink on node (shadows the test pod's half)",
+    backends: all,
+    effect: { kind: 'unreachable', from: 'node', to: 'peer' },
+    doctor: { checks: ['route-decision'], on: 'node', severity: 'error' },
+  },
+  {
+    name: 'blackhole-local-table',
+    changes: 'kernel: blackhole <peer podCIDR> table local on node',
+    backends: all,
+    effect: { kind: 'unreachable', from: 'node', to: 'peer' },
+    doctor: { checks: ['route-decision'], on: 'node', severity: 'error' },
+  },
+  {
+    name: 'cni0-mtu-low',
+    changes: 'kernel: cni0 MTU 1400 on node (FLANNEL_MTU 1450 for vxlan, 1500 for host-gw)',
+    backends: ['vxlan', 'vxlan-directrouting', 'host-gw'],
+    effect: { kind: 'big-packets-dropped', from: 'peer', to: 'node' },
+    doctor: { checks: ['mtu'], on: 'node', severity: 'error' },
+  },
+  {
+    name: 'uplink-mtu-differs',
+    changes: 'kernel: eth0 MTU 9000 on node; the underlay bridge and the other nodes carry 1500',
+    backends: all,
+    effect: { kind: 'reachable', from: 'node', to: 'peer' },
+    probe: {
+      what: "node's eth0 MTU",
+      check: (c) => inNode(c.node, ['cat', '/sys/class/net/eth0/mtu']).stdout.trim() === '9000',
+    },
+    doctor: { checks: ['mtu-mixed'], on: 'node', severity: 'warning' },
+  },
 ];
 
 // --- state probes ----------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { K3S_PATHS } from '../../src/collectors/api/cluster.js';
+import { routeDecisionPlan } from '../../src/collectors/collect.js';
 import { collectHost } from '../../src/collectors/node/host.js';
 import { localRunner } from '../../src/collectors/node/local.js';
 import { installFromNodeFiles, probeFlanneld, readNodeNetConf } from '../../src/collectors/node/node-files.js';
@@ -656,6 +657,10 @@ export class SimCluster {
         peerAddresses: this.nodes
           .filter((p) => p !== n)
           .flatMap((p) => (this.dualStack ? [p.ip, p.ip6] : this.v4 ? [p.ip] : [p.ip6])),
+        routeDecisions: routeDecisionPlan(
+          n.kube,
+          this.nodes.map((x) => x.kube),
+        ),
         subnetEnvPath: this.subnetEnvPath(n),
         cniConfDir: this.cniConfDir(n),
         cniBinDir: this.cniBinDir(n),

@@ -14,6 +14,18 @@ export interface ExpectedFinding {
   readonly peer?: string;
   /** Must match one evidence line (or the message). */
   readonly evidence: RegExp;
+  /** When given, the finding's severity. */
+  readonly severity?: 'error' | 'warning' | 'info';
+  /** When given, exactly this many findings of the check on this node (and peer). */
+  readonly count?: number;
+}
+
+/** Pod traffic the fault breaks, proven live before the findings are asserted (test/analyzers/sim-live.test.ts). */
+export interface Breaks {
+  readonly from: string;
+  readonly to: string;
+  /** ICMP payload bytes, sent with DF set; default 56. */
+  readonly size?: number;
 }
 
 export interface Fault {
@@ -29,6 +41,7 @@ export interface Fault {
   readonly expect: readonly ExpectedFinding[];
   /** Checks that may also fire, as consequences of the same fault. */
   readonly alsoAllowed?: readonly string[];
+  readonly breaks?: readonly Breaks[];
 }
 
 const FORWARD_REJECT = ['-I', 'FORWARD', '1', '-j', 'REJECT', '--reject-with', 'icmp-host-prohibited'];
@@ -150,12 +163,157 @@ export const FAULTS: readonly Fault[] = [
     },
     expect: [{ check: 'vtep-mac', node: 'node3', evidence: /flannel\.1: link\/ether 02:42:ac:11:00:02/ }],
   },
+  // Something other than flannel's entries decides the packet's fate (issue 9).
+  {
+    id: 'policy-rule-other-table',
+    backend: 'vxlan',
+    description: "a policy rule on node1 sends traffic for node2's podCIDR to table 100, whose route leads nowhere",
+    apply: (c) => {
+      const n = c.node('node1');
+      c.ns(n, 'ip', 'route', 'add', '10.244.2.0/24', 'via', '192.168.56.99', 'dev', 'eth0', 'onlink', 'table', '100');
+      c.ns(n, 'ip', 'rule', 'add', 'pref', '100', 'to', '10.244.2.0/24', 'lookup', '100');
+    },
+    expect: [
+      {
+        check: 'route-decision',
+        node: 'node1',
+        peer: 'node2',
+        severity: 'error',
+        count: 1,
+        evidence:
+          /decided by: rule 100 \(from all to 10\.244\.2\.0\/24 lookup 100\), route 10\.244\.2\.0\/24 via 192\.168\.56\.99 dev eth0 table 100/,
+      },
+    ],
+    breaks: [{ from: 'node1', to: 'node2' }],
+  },
+  {
+    id: 'hostgw-policy-rule-other-table',
+    backend: 'host-gw',
+    description: "a policy rule on node1 sends traffic for node2's podCIDR to table 100, whose route leads nowhere",
+    apply: (c) => {
+      const n = c.node('node1');
+      c.ns(n, 'ip', 'route', 'add', '10.244.2.0/24', 'via', '192.168.56.99', 'dev', 'eth0', 'onlink', 'table', '100');
+      c.ns(n, 'ip', 'rule', 'add', 'pref', '100', 'to', '10.244.2.0/24', 'lookup', '100');
+    },
+    expect: [
+      {
+        check: 'route-decision',
+        node: 'node1',
+        peer: 'node2',
+        severity: 'error',
+        count: 1,
+        evidence: /decided by: rule 100 \(from all to 10\.244\.2\.0\/24 lookup 100\)/,
+      },
+    ],
+    breaks: [{ from: 'node1', to: 'node2' }],
+  },
+  {
+    id: 'peer-podcidr-shadowed',
+    backend: 'vxlan',
+    description:
+      "a more specific route on node1 takes the upper half of node3's podCIDR (10.244.3.128/25) off the overlay",
+    apply: (c) =>
+      c.ns(c.node('node1'), 'ip', 'route', 'add', '10.244.3.128/25', 'via', '192.168.56.99', 'dev', 'eth0', 'onlink'),
+    expect: [
+      {
+        check: 'route-decision',
+        node: 'node1',
+        peer: 'node3',
+        severity: 'error',
+        count: 1,
+        evidence:
+          /10\.244\.3\.0\/24 \(10\.244\.3\.254\) leaves via 192\.168\.56\.99 dev eth0 .*route 10\.244\.3\.128\/25 via 192\.168\.56\.99 dev eth0/,
+      },
+    ],
+  },
+  {
+    id: 'blackhole-in-local-table',
+    backend: 'vxlan',
+    description: "a blackhole route for node1's podCIDR in node2's local table (consulted before main)",
+    apply: (c) => c.ns(c.node('node2'), 'ip', 'route', 'add', 'blackhole', '10.244.1.0/24', 'table', 'local'),
+    expect: [
+      {
+        check: 'route-decision',
+        node: 'node2',
+        peer: 'node1',
+        severity: 'error',
+        count: 1,
+        evidence: /decided by: rule 0 \(from all lookup local\), route blackhole 10\.244\.1\.0\/24 table local/,
+      },
+    ],
+    breaks: [{ from: 'node2', to: 'node1' }],
+  },
+  {
+    id: 'prohibit-for-forwarded-pods',
+    backend: 'vxlan',
+    description:
+      "on node3 a rule sends forwarded pod traffic (iif cni0) to table 200, where node2's podCIDR is prohibit",
+    apply: (c) => {
+      const n = c.node('node3');
+      c.ns(n, 'ip', 'route', 'add', 'prohibit', '10.244.2.0/24', 'table', '200');
+      c.ns(n, 'ip', 'rule', 'add', 'pref', '200', 'iif', 'cni0', 'lookup', '200');
+    },
+    expect: [
+      {
+        check: 'route-decision',
+        node: 'node3',
+        peer: 'node2',
+        severity: 'error',
+        count: 1,
+        evidence: /kernel: ip route get 10\.244\.2\.1 from 10\.244\.3\.2 iif cni0: Permission denied/,
+      },
+    ],
+    breaks: [{ from: 'node3', to: 'node2' }],
+  },
+  {
+    id: 'cni0-mtu-below-flannel-mtu',
+    backend: 'vxlan',
+    description: "node2's cni0 MTU set to 1400, below FLANNEL_MTU 1450: large packets into node2's pods die",
+    apply: (c) => c.ns(c.node('node2'), 'ip', 'link', 'set', 'cni0', 'mtu', '1400'),
+    expect: [
+      {
+        check: 'mtu',
+        node: 'node2',
+        severity: 'error',
+        count: 1,
+        evidence: /cni0 MTU 1400 is below FLANNEL_MTU 1450: pod packets of 1401-1450 bytes toward node2's pods die/,
+      },
+    ],
+    breaks: [{ from: 'node1', to: 'node2', size: 1422 }],
+  },
+  {
+    id: 'uplink-mtu-differs',
+    backend: 'vxlan',
+    description: "node3's NIC MTU raised to 9000 while the others and the switch carry 1500",
+    apply: (c) => c.ns(c.node('node3'), 'ip', 'link', 'set', 'eth0', 'mtu', '9000'),
+    expect: [
+      {
+        check: 'mtu-mixed',
+        node: 'node3',
+        severity: 'warning',
+        count: 1,
+        evidence:
+          /eth0 MTU 9000 exceeds the 1500 of node1, node2: host packets of 1501-9000 bytes from node3 to node1, node2 are dropped/,
+      },
+    ],
+  },
+
   {
     id: 'uplink-mtu-lowered',
     backend: 'vxlan',
     description: "node2's NIC MTU lowered to 1400 after flannel.1 was created (flannel.1 keeps 1450)",
     apply: (c) => c.ns(c.node('node2'), 'ip', 'link', 'set', 'eth0', 'mtu', '1400'),
-    expect: [{ check: 'mtu', node: 'node2', evidence: /eth0 \(uplink\) mtu 1400/ }],
+    expect: [
+      { check: 'mtu', node: 'node2', evidence: /eth0 \(uplink\) mtu 1400/ },
+      // The peers still send 1500-byte host packets and 1450-byte pod packets that node2's uplink cannot take.
+      ...(['node1', 'node3'] as const).map((node) => ({
+        check: 'mtu-mixed',
+        node,
+        severity: 'warning' as const,
+        count: 1,
+        evidence: new RegExp(`host packets of 1401-1500 bytes from ${node} to node2 are dropped`),
+      })),
+    ],
   },
   {
     id: 'ip-forward-off',
@@ -337,9 +495,18 @@ export const FAULTS: readonly Fault[] = [
       const n = c.node('node2');
       n.kube = { ...n.kube, flannelAnnotations: { ...n.kube.flannelAnnotations, 'backend-type': 'host-gw' } };
     },
-    expect: [{ check: 'backend-type-mismatch', node: 'node2', evidence: /backend-type: "host-gw"/ }],
-    // Peers ignore node2's lease, so their entries toward it look like leftovers.
-    alsoAllowed: ['stale-routes', 'vxlan-neighbours', 'vxlan-fdb'],
+    expect: [
+      { check: 'backend-type-mismatch', node: 'node2', evidence: /backend-type: "host-gw"/ },
+      // Peers ignore node2's lease, but their live fdb entry toward it still carries traffic: named, never deleted.
+      ...(['node1', 'node3'] as const).map((node) => ({
+        check: 'vxlan-fdb',
+        node,
+        peer: 'node2',
+        severity: 'info' as const,
+        count: 1,
+        evidence: /belongs to node2, whose backend-type annotation "host-gw" differs .*\(backend-type mismatch\)/,
+      })),
+    ],
   },
   {
     id: 'flannel-crashloop-br-netfilter',
