@@ -59,8 +59,12 @@ function matches(rule: NfRule, p: NfPacket, env: EvalEnv, oracle: Oracle): boole
   return true;
 }
 
+/** NF_IP_PRI_CONNTRACK: chains before it on PREROUTING and OUTPUT see a packet without a conntrack entry. */
+const CONNTRACK_PRIORITY = -200;
+
 function runChain(base: BaseChain, packet: NfPacket, env: EvalEnv, oracle: Oracle): ChainOutcome {
-  let p = packet;
+  const untracked = (base.hook === 'prerouting' || base.hook === 'output') && base.priority < CONNTRACK_PRIORITY;
+  let p: NfPacket = { ...packet, ctState: untracked ? 'INVALID' : 'NEW' };
   const stack: { chain: NfChain; at: number }[] = [];
   let frame = { chain: base.chain, at: 0 };
   let steps = 0;
@@ -99,7 +103,11 @@ function runChain(base: BaseChain, packet: NfPacket, env: EvalEnv, oracle: Oracl
         continue;
       case 'nat':
         if (base.type !== 'nat') return { kind: 'unknown', rule: rule.text };
-        return { kind: 'accept', packet: applyNat(p, a.nat, env), nat: { nat: a.nat, by: ref(base, frame.chain.name, rule.text) } };
+        return {
+          kind: 'accept',
+          packet: applyNat(p, a.nat, env),
+          nat: { nat: a.nat, by: ref(base, frame.chain.name, rule.text) },
+        };
       case 'jump':
       case 'goto': {
         const target = base.chains.get(a.chain);
@@ -132,7 +140,8 @@ function runHook(bases: readonly BaseChain[], packet: NfPacket, env: EvalEnv, or
 }
 
 function sameVerdict(a: HookVerdict, b: HookVerdict): boolean {
-  if (a.kind === 'unknown' || b.kind === 'unknown') return a.kind === 'unknown' && b.kind === 'unknown' && a.rule === b.rule;
+  if (a.kind === 'unknown' || b.kind === 'unknown')
+    return a.kind === 'unknown' && b.kind === 'unknown' && a.rule === b.rule;
   if (a.kind === 'drop' || b.kind === 'drop') return a.kind === b.kind;
   const ap = a.packet;
   const bp = b.packet;
@@ -141,7 +150,13 @@ function sameVerdict(a: HookVerdict, b: HookVerdict): boolean {
   );
 }
 
-function withForks(bases: readonly BaseChain[], packet: NfPacket, env: EvalEnv, oracle: Map<NfRule, boolean>, depth: number): HookVerdict {
+function withForks(
+  bases: readonly BaseChain[],
+  packet: NfPacket,
+  env: EvalEnv,
+  oracle: Map<NfRule, boolean>,
+  depth: number,
+): HookVerdict {
   try {
     return runHook(bases, packet, env, oracle);
   } catch (e) {

@@ -5,15 +5,7 @@
  * answers null, so the evaluator tries both outcomes instead of guessing.
  */
 import type { IptablesDump } from '../../snapshot/types.js';
-import {
-  ifaceMatches,
-  markMatcher,
-  PORT_PROTOS,
-  parsePortRanges,
-  portIn,
-  prefixMatcher,
-  protoName,
-} from './match.js';
+import { ifaceMatches, markMatcher, PORT_PROTOS, parsePortRanges, portIn, prefixMatcher, protoName } from './match.js';
 import type { Action, BaseChain, Hook, MatchFn, NfChain, NfFamily, NfRule, Writer } from './types.js';
 
 /** Splits a rule into words, keeping quoted strings whole. */
@@ -21,10 +13,7 @@ function words(spec: string): string[] {
   return [...spec.matchAll(/"((?:[^"\\]|\\.)*)"|(\S+)/g)].map((m) => m[1] ?? m[2]!);
 }
 
-const unknown =
-  (): MatchFn =>
-  () =>
-    null;
+const unknown = (): MatchFn => () => null;
 const not =
   (f: MatchFn, negated: boolean): MatchFn =>
   (p, e) => {
@@ -33,16 +22,14 @@ const not =
   };
 
 /** Targets that neither decide nor change what later rules see. */
-const NOOP_TARGETS = new Set(['LOG', 'NFLOG', 'ULOG', 'TRACE', 'NOTRACK', 'CT', 'TCPMSS', 'CHECKSUM', 'AUDIT', 'TEE']);
-
-/** conntrack states of a flow's first packet, as the model sends it. */
-const NEW_STATES = new Set(['NEW']);
+// NOTRACK and CT are not here: an untracked packet skips NAT, which the model does not follow.
+const NOOP_TARGETS = new Set(['LOG', 'NFLOG', 'ULOG', 'TRACE', 'TCPMSS', 'CHECKSUM', 'AUDIT']);
 
 function stateMatcher(list: string): MatchFn {
   const states = list.split(',').map((s) => s.toUpperCase());
   // SNAT/DNAT are conntrack "virtual" states, true only once a NAT mapping exists: not decidable here.
   if (states.some((s) => s === 'SNAT' || s === 'DNAT')) return unknown();
-  return () => states.some((s) => NEW_STATES.has(s));
+  return (p) => states.includes(p.ctState ?? 'NEW');
 }
 
 interface Cursor {
@@ -84,7 +71,11 @@ function targetAction(target: string, opts: readonly string[], isGoto: boolean, 
       // A range of addresses or ports: which one the kernel picks is not decidable; the first is the model's.
       return {
         kind: 'nat',
-        nat: { kind: target === 'SNAT' ? 'snat' : 'dnat', addr: m[1]!.split('-')[0]!, port: m[2] ? Number(m[2]) : null },
+        nat: {
+          kind: target === 'SNAT' ? 'snat' : 'dnat',
+          addr: m[1]!.split('-')[0]!,
+          port: m[2] ? Number(m[2]) : null,
+        },
       };
     }
     case 'REDIRECT': {
@@ -192,7 +183,13 @@ export function compileIptablesRule(
   return { text: `-A ${chain} ${spec}`.trimEnd(), matches, action };
 }
 
-function moduleOption(module: string, opt: string, args: readonly string[], negated: boolean, proto: string | null): MatchFn {
+function moduleOption(
+  module: string,
+  opt: string,
+  args: readonly string[],
+  negated: boolean,
+  proto: string | null,
+): MatchFn {
   const a0 = args[0] ?? '';
   if (opt === '--comment') return () => true;
   const ports = (which: 'sport' | 'dport' | 'any') => {

@@ -14,7 +14,11 @@ const isObj = (x: Json): x is Obj => typeof x === 'object' && x !== null && !Arr
 
 /** A value read off the packet: address, name, number, or null when the packet has none (no match). */
 type Value = string | number | null;
-type Selector = { read: (p: NfPacket) => Value; kind: 'addr' | 'name' | 'num' | 'proto' | 'ctstate'; need?: (p: NfPacket) => boolean };
+type Selector = {
+  read: (p: NfPacket) => Value;
+  kind: 'addr' | 'name' | 'num' | 'proto' | 'ctstate';
+  need?: (p: NfPacket) => boolean;
+};
 
 const HOOKS: ReadonlySet<string> = new Set(['prerouting', 'input', 'forward', 'output', 'postrouting']);
 
@@ -40,9 +44,7 @@ function selector(left: Json): Selector | null {
     }
     if (['tcp', 'udp', 'sctp', 'udplite', 'dccp', 'th'].includes(proto) && (field === 'sport' || field === 'dport')) {
       const need =
-        proto === 'th'
-          ? (p: NfPacket) => p.sport !== null || p.dport !== null
-          : (p: NfPacket) => p.proto === proto;
+        proto === 'th' ? (p: NfPacket) => p.sport !== null || p.dport !== null : (p: NfPacket) => p.proto === proto;
       return { kind: 'num', read: (p) => (field === 'sport' ? p.sport : p.dport), need };
     }
     return null;
@@ -66,7 +68,8 @@ function selector(left: Json): Selector | null {
     return null;
   }
   const ct = left['ct'];
-  if (isObj(ct) && ct['key'] === 'state' && ct['dir'] === undefined) return { kind: 'ctstate', read: () => 'new' };
+  if (isObj(ct) && ct['key'] === 'state' && ct['dir'] === undefined)
+    return { kind: 'ctstate', read: (p) => (p.ctState ?? 'NEW').toLowerCase() };
   const and = left['&'];
   if (Array.isArray(and) && and.length === 2 && typeof and[1] === 'number') {
     const inner = selector(and[0]);
@@ -197,7 +200,6 @@ function compileRule(
         continue;
       case 'counter':
       case 'log':
-      case 'notrack':
       case 'comment':
         continue;
       case 'accept':
@@ -229,7 +231,10 @@ function compileRule(
         action = { kind: 'nat', nat: { kind: 'masquerade' } };
         break;
       case 'redirect':
-        action = { kind: 'nat', nat: { kind: 'redirect', port: isObj(v) && typeof v['port'] === 'number' ? v['port'] : null } };
+        action = {
+          kind: 'nat',
+          nat: { kind: 'redirect', port: isObj(v) && typeof v['port'] === 'number' ? v['port'] : null },
+        };
         break;
       default:
         // An expression the model does not read, as a match (limit, quota, fib, xt …): undecidable.
@@ -238,7 +243,8 @@ function compileRule(
     }
     break;
   }
-  if (markSet) action = action.kind === 'continue' ? markSet : { kind: 'unknown', name: 'meta mark set, then a verdict' };
+  if (markSet)
+    action = action.kind === 'continue' ? markSet : { kind: 'unknown', name: 'meta mark set, then a verdict' };
   return { text, matches, action };
 }
 

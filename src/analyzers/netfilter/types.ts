@@ -22,6 +22,12 @@ export interface NfPacket {
   /** Output device (FORWARD, OUTPUT, POSTROUTING); null where the hook has none. */
   readonly oif: string | null;
   readonly mark: number;
+  /**
+   * Conntrack's view: NEW once conntrack has seen the packet; INVALID in chains that run before it (priority
+   * below -200 on PREROUTING and OUTPUT, e.g. the raw table), where the packet has no conntrack entry yet.
+   * The evaluator sets it per chain.
+   */
+  readonly ctState?: 'NEW' | 'INVALID';
   /** Bridge ports when br_netfilter hands a bridged frame to iptables; absent for routed packets. */
   readonly physIn?: string | null;
   readonly physOut?: string | null;
