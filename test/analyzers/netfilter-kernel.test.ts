@@ -77,9 +77,10 @@ function iptMatches(g: Gen, chain: string): string {
   if (g.chance(0.3)) {
     const proto = g.pick(['udp', 'udp', 'tcp']);
     m.push(`-p ${proto}`);
-    if (g.chance(0.5)) m.push(`-m ${proto} ${neg()}--dport ${g.pick(PORTS)}`);
-    else if (g.chance(0.4)) m.push(`-m ${proto} --sport ${g.int(20000, 21000)}:${g.int(21000, 22000)}`);
-    else if (g.chance(0.5))
+    const k = g.int(0, 4);
+    if (k <= 1) m.push(`-m ${proto} ${neg()}--dport ${g.pick(PORTS)}`);
+    else if (k === 2) m.push(`-m ${proto} --sport ${g.int(20000, 21000)}:${g.int(21000, 22000)}`);
+    else if (k === 3)
       m.push(`-m multiport ${neg()}--dports ${g.pick(PORTS)},${g.int(7000, 7002)}:${g.int(7003, 7005)}`);
   } else if (g.chance(0.1)) m.push(`! -p udp`);
   if (g.chance(0.15))

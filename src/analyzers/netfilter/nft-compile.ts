@@ -73,7 +73,7 @@ function selector(left: Json): Selector | null {
   const and = left['&'];
   if (Array.isArray(and) && and.length === 2 && typeof and[1] === 'number') {
     const inner = selector(and[0]);
-    if (!inner || inner.kind !== 'num') return null;
+    if (inner?.kind !== 'num') return null;
     const mask = and[1] >>> 0;
     return {
       kind: 'num',
