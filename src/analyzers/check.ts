@@ -43,7 +43,15 @@ export type Report_ = (r: Report) => void;
  * Cluster checks compare across nodes and see the ClusterContext once.
  */
 export type Check =
-  | (CheckMeta & { readonly scope: 'node'; runNode(ctx: NodeContext, report: Report_): void })
+  | (CheckMeta & {
+      readonly scope: 'node';
+      /**
+       * Runs after every other check on the node, and its context carries their findings (`explained`), so a
+       * check that follows whole paths can leave a cause another check already named to that check.
+       */
+      readonly late?: true;
+      runNode(ctx: NodeContext, report: Report_): void;
+    })
   | (CheckMeta & { readonly scope: 'cluster'; run(ctx: ClusterContext, report: Report_): void });
 
 export function defineCheck(check: Check): Check {

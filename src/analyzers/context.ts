@@ -6,6 +6,7 @@
 import type { Prefix } from '../net/cidr.js';
 import type { HostState } from '../snapshot/types.js';
 import { type ExpectedNode, expectedFor } from './expected/index.js';
+import type { Finding } from './finding.js';
 import { type HostTables, indexHost } from './host-index.js';
 import { type FlannelNode, type Model, peersOf } from './model.js';
 
@@ -36,6 +37,8 @@ export interface NodeContext {
   readonly expected: ExpectedNode;
   /** Indexed lookups into the node's kernel tables; null when the host was not collected. */
   readonly tables: HostTables | null;
+  /** For late checks only: the findings every other check made so far (cluster checks, this node's checks). */
+  readonly explained?: readonly Finding[];
 }
 
 /** A value computed on first read; the context object owns it, so it goes when the context goes. */
@@ -88,6 +91,8 @@ export function clusterContext(model: Model): ClusterContext {
 /** A node's context as the runner holds it: it can drop what it derived once the node's checks are done. */
 export interface NodeScope extends NodeContext {
   release(): void;
+  /** Hands the late checks the findings made before them. */
+  explain(findings: readonly Finding[]): void;
 }
 
 class NodeState implements NodeScope {
@@ -96,6 +101,7 @@ class NodeState implements NodeScope {
   #peers: readonly FlannelNode[] | undefined;
   #expected: ExpectedNode | undefined;
   #tables: (HostTables & { release(): void }) | null | undefined;
+  #explained: readonly Finding[] | undefined;
 
   constructor(
     readonly cluster: ClusterContext,
@@ -115,6 +121,14 @@ class NodeState implements NodeScope {
     return this.#expected;
   }
 
+  get explained(): readonly Finding[] | undefined {
+    return this.#explained;
+  }
+
+  explain(findings: readonly Finding[]): void {
+    this.#explained = findings;
+  }
+
   get tables(): HostTables | null {
     if (this.#tables === undefined) this.#tables = this.node.host ? indexHost(this.node.host) : null;
     return this.#tables;
@@ -129,6 +143,7 @@ class NodeState implements NodeScope {
     this.#expected = undefined;
     this.#tables?.release();
     this.#tables = undefined;
+    this.#explained = undefined;
   }
 }
 

@@ -83,11 +83,21 @@ export function analyze(snapshot: Snapshot, opts: RunOptions = {}): AnalysisResu
     if (check.scope === 'cluster' && check !== collectionIncomplete)
       guarded(check, () => check.run(cluster, (r) => findings.push(toFinding(check, r))));
   }
-  const nodeChecks = checks.filter((c) => c.scope === 'node');
+  type NodeCheck = Extract<Check, { scope: 'node' }>;
+  const nodeChecks = checks.filter((c): c is NodeCheck => c.scope === 'node' && !c.late);
+  const lateChecks = checks.filter((c): c is NodeCheck => c.scope === 'node' && c.late === true);
+  const clusterFindings = findings.length;
   for (const node of model.nodes) {
     // One node's context at a time: its expectations and table indexes are dropped before the next node.
     const ctx = nodeContext(cluster, node);
+    const start = findings.length;
     for (const check of nodeChecks) guarded(check, () => check.runNode(ctx, (r) => findings.push(toFinding(check, r))));
+    if (lateChecks.length > 0) {
+      // Late checks see what the others found about this node: the cluster checks' and this node's own.
+      ctx.explain([...findings.slice(0, clusterFindings), ...findings.slice(start)]);
+      for (const check of lateChecks)
+        guarded(check, () => check.runNode(ctx, (r) => findings.push(toFinding(check, r))));
+    }
     ctx.release();
   }
   findings.sort(compareFindings);

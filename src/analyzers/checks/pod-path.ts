@@ -1,0 +1,108 @@
+import { defineCheck, type Report } from '../check.js';
+import { fibStateOf } from '../fib/state.js';
+import type { NfFamily } from '../netfilter/types.js';
+import { NodeFilter } from '../path/node-filter.js';
+import { type Break, egress, ingress, type NodeView, type PacketClass } from '../path/walk.js';
+
+/**
+ * Findings that say the node's pods do not live where its lease says (or flannel is not running its config):
+ * every path to and from the node follows from them, so the walk has nothing of its own to add there.
+ */
+const PREMISE_CHECKS = [
+  'cni0-address',
+  'subnet-env',
+  'podcidr-outside-network',
+  'podcidr-overlap',
+  'podcidr-unset',
+  'netconf-invalid',
+  'backend-type-mismatch',
+];
+
+/** Peers named in one message; the rest are counted. */
+const NAMED_PEERS = 5;
+
+export default defineCheck({
+  id: 'pod-path',
+  severity: 'error',
+  title: 'Pod traffic between every pair of nodes passes every hop the kernel consults',
+  failureModes: [],
+  docs: {
+    meaning:
+      "For every ordered pair of nodes, the packet of a pod (and of the node itself) toward the peer's pods is followed through everything the kernel consults: cni0, netfilter in every table and hook it crosses (iptables-legacy, iptables-nft and native nftables, each rule matched on the packet's fields), the routing decision, ip_forward, the backend's encapsulation (vxlan neighbour and fdb, flannel0, or the routed packet), the outer packet's OUTPUT and POSTROUTING, and on the receiving node INPUT for the outer packet, the flannel device and its rp_filter, FORWARD and POSTROUTING for the inner packet. A finding names the node and hop where the packet stops, or the NAT rule that rewrites pod-to-pod traffic. A break another check already explains on the same node is not repeated; a rule the model cannot evaluate offline is never reported as a break.",
+    impact:
+      'Pods on the nodes named cannot reach each other (or the node cannot reach the pods), although every flannel entry may be in place: a rule, a device or a setting outside flannel decides the packet.',
+    fix: 'The fix named in the finding: remove or narrow the rule that drops or rewrites the packet, bring the device up, or make rp_filter loose on the flannel device.',
+  },
+  scope: 'node',
+  late: true,
+  runNode(ctx, report) {
+    const { model, node, host } = ctx;
+    const backend = model.backend;
+    if (!host || !backend || !ctx.tables) return;
+    const firewall = host.firewall.status === 'ok' ? host.firewall.data : null;
+    if (!firewall) return;
+    const decisions = host.routeDecisions?.status === 'ok' ? host.routeDecisions.data : null;
+    const view: NodeView = {
+      node,
+      host,
+      backend,
+      filter: new NodeFilter(host),
+      fib: fibStateOf(host),
+      tables: ctx.tables,
+      decisions: decisions ? new Map(decisions.map((d) => [`${d.dst} ${d.as}`, d])) : null,
+    };
+    // Collection gaps in the rules make every verdict uncertain: say nothing rather than guess.
+    if (view.filter.ruleset && view.filter.ruleset.gaps.length > 0) return;
+    const explained = new Set(ctx.explained?.filter((f) => f.node === node.name).map((f) => f.check) ?? []);
+    if (PREMISE_CHECKS.some((id) => explained.has(id))) return;
+    const groups = new Map<
+      string,
+      { b: Break; dir: 'egress' | 'ingress'; classes: Set<PacketClass>; peers: string[] }
+    >();
+    const add = (b: Break | 'passes' | null, dir: 'egress' | 'ingress', cls: PacketClass, peer: string) => {
+      if (b === null || b === 'passes' || b.kind === 'unknown') return;
+      if (b.explainedBy.some((id) => explained.has(id))) return;
+      const key = `${dir}|${b.kind}|${b.hop}|${b.cause ?? b.what}`;
+      let g = groups.get(key);
+      if (!g) groups.set(key, (g = { b, dir, classes: new Set(), peers: [] }));
+      g.classes.add(cls);
+      if (!g.peers.includes(peer)) g.peers.push(peer);
+    };
+    const families: NfFamily[] = ['inet', 'inet6'];
+    for (const peer of ctx.peers) {
+      for (const family of families) {
+        for (const cls of ['pod', 'node'] as const) {
+          add(egress(view, peer, cls, family), 'egress', cls, peer.name);
+          add(ingress(view, peer, cls, family), 'ingress', cls, peer.name);
+        }
+      }
+    }
+    for (const g of groups.values()) report(toReport(node.name, g));
+  },
+});
+
+function toReport(
+  node: string,
+  g: { b: Break; dir: 'egress' | 'ingress'; classes: Set<PacketClass>; peers: string[] },
+): Report {
+  const who = g.classes.has('pod')
+    ? g.classes.has('node')
+      ? 'pod and node traffic'
+      : 'pod traffic'
+    : 'node-to-pod traffic';
+  const named = g.peers.slice(0, NAMED_PEERS).join(', ');
+  const more = g.peers.length > NAMED_PEERS ? ` and ${g.peers.length - NAMED_PEERS} more` : '';
+  const peers = g.peers.length === 1 ? g.peers[0]! : `${g.peers.length} peers (${named}${more})`;
+  const what = g.b.kind === 'rewritten' ? g.b.what : `${g.b.what}`;
+  return {
+    node,
+    peer: g.peers.length === 1 ? g.peers[0]! : null,
+    severity: g.b.kind === 'rewritten' ? 'warning' : 'error',
+    message: `${who} ${g.dir === 'egress' ? `to ${peers}` : `from ${peers}`} stops at ${g.b.hop}: ${what}`.replace(
+      / stops at (\S+): pod-to-pod traffic is rewritten/,
+      ' is rewritten at $1:',
+    ),
+    evidence: g.b.evidence,
+    ...(g.b.fix ? { fix: g.b.fix } : {}),
+  };
+}
