@@ -3,6 +3,7 @@
  * on a real one (a kernel entry deleted or changed, an annotation edited, a pod crashing), with
  * the findings doctor must report. Used to generate the broken fixtures and by the live tests.
  */
+import { createHash } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Snapshot } from '../../src/snapshot/types.js';
@@ -329,6 +330,125 @@ export const FAULTS: readonly Fault[] = [
     apply: (c) => c.ns(c.node('node3'), 'iptables-nft', ...FORWARD_REJECT),
     expect: [
       { check: 'forward-drop', node: 'node3', evidence: /-A FORWARD -j REJECT --reject-with icmp-host-prohibited/ },
+    ],
+  },
+  {
+    id: 'raw-drop-peer-podcidr',
+    backend: 'vxlan',
+    description: "a raw-table DROP on node2 for node1's podCIDR, where no flannel check looks (only the path walk)",
+    apply: (c) =>
+      c.ns(c.node('node2'), 'iptables-nft', '-t', 'raw', '-A', 'PREROUTING', '-s', '10.244.1.0/24', '-j', 'DROP'),
+    expect: [
+      {
+        check: 'pod-path',
+        node: 'node2',
+        peer: 'node1',
+        evidence: /raw chain PREROUTING: -A PREROUTING -s 10\.244\.1\.0\/24 -j DROP/,
+        severity: 'error',
+        count: 1,
+      },
+    ],
+    breaks: [{ from: 'node1', to: 'node2' }],
+  },
+  {
+    id: 'hostgw-mangle-drop-peer-podcidr',
+    backend: 'host-gw',
+    description: "a mangle-table DROP on node1 for node2's podCIDR (host-gw: the routed pod packet)",
+    apply: (c) =>
+      c.ns(c.node('node1'), 'iptables-nft', '-t', 'mangle', '-A', 'PREROUTING', '-s', '10.244.2.0/24', '-j', 'DROP'),
+    expect: [
+      {
+        check: 'pod-path',
+        node: 'node1',
+        peer: 'node2',
+        evidence: /mangle chain PREROUTING: -A PREROUTING -s 10\.244\.2\.0\/24 -j DROP/,
+        severity: 'error',
+        count: 1,
+      },
+    ],
+    breaks: [{ from: 'node2', to: 'node1' }],
+  },
+  {
+    id: 'nft-table-drops-pods',
+    backend: 'vxlan',
+    description: 'a native nftables table on node3 drops traffic to its pods at priority -300, before any flannel rule',
+    apply: (c) => {
+      const n = c.node('node3');
+      c.ns(n, 'nft', 'add', 'table', 'inet', 'kfl_guard');
+      c.ns(
+        n,
+        'nft',
+        'add',
+        'chain',
+        'inet',
+        'kfl_guard',
+        'pre',
+        '{ type filter hook prerouting priority -300; policy accept; }',
+      );
+      c.ns(n, 'nft', 'add', 'rule', 'inet', 'kfl_guard', 'pre', 'ip', 'daddr', '10.244.3.0/24', 'drop');
+    },
+    expect: [
+      { check: 'pod-path', node: 'node3', evidence: /nft inet kfl_guard pre handle \d+/, severity: 'error', count: 1 },
+    ],
+    breaks: [
+      { from: 'node1', to: 'node3' },
+      { from: 'node2', to: 'node3' },
+    ],
+  },
+  {
+    id: 'dnat-pod-traffic',
+    backend: 'vxlan',
+    description: "a DNAT on node2 rewrites pod traffic from node1's pods to an address no pod has",
+    apply: (c) =>
+      c.ns(
+        c.node('node2'),
+        'iptables-nft',
+        '-t',
+        'nat',
+        '-I',
+        'PREROUTING',
+        '-s',
+        '10.244.1.0/24',
+        '-d',
+        '10.244.2.0/24',
+        '-j',
+        'DNAT',
+        '--to-destination',
+        '10.244.2.99',
+      ),
+    expect: [
+      {
+        check: 'pod-path',
+        node: 'node2',
+        peer: 'node1',
+        evidence: /DNAT --to-destination 10\.244\.2\.99/,
+        severity: 'warning',
+        count: 1,
+      },
+    ],
+    breaks: [{ from: 'node1', to: 'node2' }],
+  },
+  {
+    id: 'cni0-port-disabled',
+    backend: 'vxlan',
+    description: "node3's pod port on cni0 set to the disabled state",
+    apply: (c) => {
+      const n = c.node('node3');
+      c.ns(
+        n,
+        'bridge',
+        'link',
+        'set',
+        'dev',
+        `veth${createHash('sha256').update(n.podIP).digest('hex').slice(0, 8)}`,
+        'state',
+        '0',
+      );
+    },
+    expect: [{ check: 'pod-path', node: 'node3', evidence: /master cni0 state disabled/, severity: 'error', count: 1 }],
+    breaks: [
+      { from: 'node1', to: 'node3' },
+      { from: 'node2', to: 'node3' },
     ],
   },
   {

@@ -1,5 +1,6 @@
 import { defineCheck, type Report } from '../check.js';
 import { fibStateOf } from '../fib/state.js';
+import type { HostState } from '../../snapshot/types.js';
 import type { NfFamily } from '../netfilter/types.js';
 import { NodeFilter } from '../path/node-filter.js';
 import { type Break, egress, ingress, type NodeView, type PacketClass } from '../path/walk.js';
@@ -78,8 +79,36 @@ export default defineCheck({
       }
     }
     for (const g of groups.values()) report(toReport(node.name, g));
+    for (const r of cutOffPorts(node.name, host)) report(r);
   },
 });
+
+/**
+ * The last hop of every path to a pod: its port on cni0. A port out of the forwarding state (`bridge link set
+ * … state 0`, STP blocking) passes no frame, from any peer or from the node itself.
+ */
+function cutOffPorts(node: string, host: HostState): Report[] {
+  const ports = host.bridgePorts?.status === 'ok' ? host.bridgePorts.data : [];
+  const out: Report[] = [];
+  for (const port of ports) {
+    if (port.master !== 'cni0' || port.state === 'forwarding' || port.state === '') continue;
+    const macs = new Set(
+      (host.fdb.status === 'ok' ? host.fdb.data : [])
+        .filter((f) => f.dev === port.dev && f.master === 'cni0' && !f.flags.includes('self'))
+        .map((f) => f.mac.toLowerCase()),
+    );
+    const pods = (host.neighbours.status === 'ok' ? host.neighbours.data : [])
+      .filter((n) => n.dev === 'cni0' && n.lladdr && macs.has(n.lladdr.toLowerCase()))
+      .map((n) => n.dst);
+    out.push({
+      node,
+      message: `the pod${pods.length ? ` ${pods.join(', ')}` : ''} behind cni0 port ${port.dev} is cut off: the port is ${port.state}, so no frame reaches it from any node`,
+      evidence: [`bridge link show dev ${port.dev}: master cni0 state ${port.state}`],
+      fix: `On ${node}: bridge link set dev ${port.dev} state 3 (forwarding)`,
+    });
+  }
+  return out;
+}
 
 function toReport(
   node: string,
@@ -98,10 +127,10 @@ function toReport(
     node,
     peer: g.peers.length === 1 ? g.peers[0]! : null,
     severity: g.b.kind === 'rewritten' ? 'warning' : 'error',
-    message: `${who} ${g.dir === 'egress' ? `to ${peers}` : `from ${peers}`} stops at ${g.b.hop}: ${what}`.replace(
-      / stops at (\S+): pod-to-pod traffic is rewritten/,
-      ' is rewritten at $1:',
-    ),
+    message:
+      g.b.kind === 'rewritten'
+        ? `${who} ${g.dir === 'egress' ? `to ${peers}` : `from ${peers}`} is rewritten in ${g.b.hop} (${what.replace(/^pod-to-pod traffic is rewritten: /, '')})`
+        : `${who} ${g.dir === 'egress' ? `to ${peers}` : `from ${peers}`} stops at ${g.b.hop}: ${what}`,
     evidence: g.b.evidence,
     ...(g.b.fix ? { fix: g.b.fix } : {}),
   };

@@ -276,12 +276,16 @@ export function egress(view: NodeView, peer: FlannelNode, cls: PacketClass, fami
     oif: null,
     mark: 0,
   };
+  const start = p;
+  const nat: string[] = [];
   if (cls === 'pod') {
     const down = cni0Break(view, 'cni0');
     if (down) return down;
     const pre = pass(view, 'prerouting', p, '', FIREWALL_CHECKS);
     if (isBreak(pre)) return pre;
     p = pre.packet;
+    nat.push(...pre.nat);
+    if (changed(start, p)) return rewritten(view, start, p, nat);
     // With forwarding off the kernel's lookup for forwarded traffic already fails (ip_route_input: EHOSTUNREACH).
     const fwd = forwardingBreak(view, family);
     if (fwd) return fwd;
@@ -328,21 +332,24 @@ export function egress(view: NodeView, peer: FlannelNode, cls: PacketClass, fami
     if (isBreak(f)) return f;
     p = f.packet;
   }
-  const before = p;
   const post = pass(view, 'postrouting', p, '', FIREWALL_CHECKS);
   if (isBreak(post)) return post;
   p = post.packet;
-  if (cls === 'pod' && (p.src !== before.src || p.dst !== before.dst || p.dport !== before.dport))
-    return rewritten(view, 'POSTROUTING', before, p, post.nat);
+  nat.push(...post.nat);
+  if (cls === 'pod' && changed(start, p)) return rewritten(view, start, p, nat);
   if (underlay === 'routed') return 'passes';
   return outer(view, peer, family, underlay, r);
 }
 
-function rewritten(view: NodeView, hop: string, from: NfPacket, to: NfPacket, nat: readonly string[]): Break {
+const changed = (a: NfPacket, b: NfPacket): boolean => a.src !== b.src || a.dst !== b.dst || a.dport !== b.dport;
+
+function rewritten(view: NodeView, from: NfPacket, to: NfPacket, nat: readonly string[]): Break {
+  const hop = /^\S+ (\S+) (\S+):/.exec(nat[0] ?? '')?.[2] ?? 'NAT';
   return {
     kind: 'rewritten',
     hop,
-    what: `pod-to-pod traffic is rewritten in ${hop}: ${from.src} -> ${from.dst}:${from.dport} becomes ${to.src} -> ${to.dst}:${to.dport}`,
+    what: `pod-to-pod traffic is rewritten: ${from.src} -> ${from.dst}:${from.dport} becomes ${to.src} -> ${to.dst}:${to.dport}`,
+    cause: nat.join(' '),
     evidence: [...nat],
     fix: `On ${view.node.name}: exempt the pod Network from that NAT rule (flanneld's own rules RETURN for pod-to-pod traffic before masquerading)`,
     explainedBy: ['masquerade-rules'],
@@ -472,9 +479,13 @@ export function ingress(
   const rp = rpFilterBreak(view, iif, src, family);
   if (rp) return rp;
   let p: NfPacket = { family, src, dst, proto: PROTO, sport: POD_SPORT, dport: POD_DPORT, iif, oif: null, mark: 0 };
+  const start = p;
   const pre = pass(view, 'prerouting', p, '', FIREWALL_CHECKS);
   if (isBreak(pre)) return pre;
   p = pre.packet;
+  const nat = [...pre.nat];
+  // DNAT to another node's pod or off the node is a rewrite; the route below is for where the packet now goes.
+  if (cls === 'pod' && changed(start, p)) return rewritten(view, start, p, nat);
   const fwd = forwardingBreak(view, family);
   if (fwd) return fwd;
   const r = route(view, { dst: p.dst, as: 'pod', src: p.src, iif, mark: p.mark });
@@ -492,12 +503,11 @@ export function ingress(
   const f = pass(view, 'forward', p, '', FIREWALL_CHECKS);
   if (isBreak(f)) return f;
   p = f.packet;
-  const before = p;
   const post = pass(view, 'postrouting', p, '', FIREWALL_CHECKS);
   if (isBreak(post)) return post;
   p = post.packet;
-  if (cls === 'pod' && (p.src !== before.src || p.dst !== before.dst || p.dport !== before.dport))
-    return rewritten(view, 'POSTROUTING', before, p, post.nat);
+  nat.push(...post.nat);
+  if (cls === 'pod' && changed(start, p)) return rewritten(view, start, p, nat);
   const down = cni0Break(view, 'cni0');
   if (down) return down;
   return 'passes';
