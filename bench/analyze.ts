@@ -36,6 +36,12 @@ if (process.argv[3] === '--analyze') {
   console.log(
     `analysis: ${((t2 - t1) / 1000).toFixed(2)} s wall, ${result.checksRun.length} checks, ${result.findings.length} findings`,
   );
+  const t3 = performance.now();
+  const walk = analyze(snapshot, { only: ['pod-path'] });
+  const t4 = performance.now();
+  console.log(
+    `pod-path alone (every ordered pair, both halves, pod and node traffic): ${((t4 - t3) / 1000).toFixed(2)} s, ${walk.findings.length} findings; ${((t4 - t3) / (t1 - t0)).toFixed(2)}x read + JSON.parse`,
+  );
   globalThis.gc?.();
   console.log(
     `peak RSS during analysis: ${mb(peak)} (whole process, snapshot included); heap kept after analysis: ${mb(process.memoryUsage().heapUsed - heapSnapshot)}`,
