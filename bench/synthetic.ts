@@ -89,7 +89,10 @@ function flannelRules(k: number): IptablesDump {
           { chain: 'KUBE-SVC-NPX46M4PTMTKRN6Y', spec: '-p tcp -m tcp -j DNAT --to-destination 172.16.0.1:6443' },
           { chain: 'KUBE-POSTROUTING', spec: '-m mark ! --mark 0x4000/0x4000 -j RETURN' },
           { chain: 'KUBE-POSTROUTING', spec: '-j MARK --set-xmark 0x4000/0x0' },
-          { chain: 'KUBE-POSTROUTING', spec: '-m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully' },
+          {
+            chain: 'KUBE-POSTROUTING',
+            spec: '-m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully',
+          },
         ],
       },
     },

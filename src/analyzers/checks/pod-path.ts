@@ -1,6 +1,6 @@
+import type { HostState } from '../../snapshot/types.js';
 import { defineCheck, type Report } from '../check.js';
 import { fibStateOf } from '../fib/state.js';
-import type { HostState } from '../../snapshot/types.js';
 import type { NfFamily } from '../netfilter/types.js';
 import { NodeFilter } from '../path/node-filter.js';
 import { type Break, egress, ingress, type NodeView, type PacketClass } from '../path/walk.js';

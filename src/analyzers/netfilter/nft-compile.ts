@@ -248,8 +248,57 @@ function compileRule(
   return { text, matches, action };
 }
 
+/** One expression as `nft list ruleset` prints it, near enough to find the rule; JSON where it has no short form. */
+function exprText(x: Json): string {
+  if (typeof x === 'string' || typeof x === 'number') return String(x);
+  if (Array.isArray(x)) return `{ ${x.map(exprText).join(', ')} }`;
+  if (!isObj(x)) return JSON.stringify(x);
+  const [k] = Object.keys(x);
+  const v = k === undefined ? null : x[k];
+  switch (k) {
+    case 'payload':
+      return isObj(v) ? `${String(v['protocol'])} ${String(v['field'])}` : JSON.stringify(x);
+    case 'meta':
+      return isObj(v) ? `meta ${String(v['key'])}` : JSON.stringify(x);
+    case 'ct':
+      return isObj(v) ? `ct ${String(v['key'])}` : JSON.stringify(x);
+    case 'prefix':
+      return isObj(v) ? `${String(v['addr'])}/${String(v['len'])}` : JSON.stringify(x);
+    case 'range':
+      return Array.isArray(v) ? v.map(exprText).join('-') : JSON.stringify(x);
+    case 'set':
+      return Array.isArray(v) ? `{ ${v.map(exprText).join(', ')} }` : JSON.stringify(x);
+    case '&':
+      return Array.isArray(v) ? v.map(exprText).join(' & ') : JSON.stringify(x);
+    case 'match': {
+      if (!isObj(v)) return JSON.stringify(x);
+      const op = String(v['op'] ?? '==');
+      return `${exprText(v['left'])} ${op === '==' || op === 'in' ? '' : `${op} `}${exprText(v['right'])}`;
+    }
+    case 'counter':
+      return 'counter';
+    case 'accept':
+    case 'drop':
+    case 'return':
+    case 'reject':
+    case 'masquerade':
+      return k;
+    case 'jump':
+    case 'goto':
+      return isObj(v) ? `${k} ${String(v['target'])}` : k;
+    case 'snat':
+    case 'dnat':
+      return isObj(v)
+        ? `${k} to ${String(v['addr'] ?? '')}${v['port'] !== undefined ? `:${String(v['port'])}` : ''}`
+        : k;
+    default:
+      return JSON.stringify(x);
+  }
+}
+
 function ruleText(r: Obj): string {
-  return `nft ${String(r['family'])} ${String(r['table'])} ${String(r['chain'])} handle ${String(r['handle'])}: ${JSON.stringify(r['expr'])}`;
+  const expr = Array.isArray(r['expr']) ? (r['expr'] as Json[]) : [];
+  return `nft ${String(r['family'])} ${String(r['table'])} ${String(r['chain'])} handle ${String(r['handle'])}: ${expr.map(exprText).join(' ')}`;
 }
 
 /**

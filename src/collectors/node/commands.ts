@@ -255,7 +255,10 @@ export const NFT_JSON: NodeCommand<string> = {
           JSON.parse(s);
           return text(s);
         } catch (e) {
-          return { value: '', errors: [{ line: 1, text: s.slice(0, 80), message: `not JSON: ${(e as Error).message}` }] };
+          return {
+            value: '',
+            errors: [{ line: 1, text: s.slice(0, 80), message: `not JSON: ${(e as Error).message}` }],
+          };
         }
       },
     },

@@ -21,6 +21,7 @@ import type {
   WireguardDevice,
 } from '../../snapshot/types.js';
 import {
+  BRIDGE_PORTS,
   cniCommand,
   DEFAULT_SUBNET_ENV,
   FDB,
@@ -30,7 +31,6 @@ import {
   NEIGHBOURS,
   NFT_JSON,
   NFT_RULESET,
-  BRIDGE_PORTS,
   type NodeCommand,
   type RouteDecisionPlan,
   routeDecisionsCommand,
