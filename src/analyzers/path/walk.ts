@@ -219,8 +219,21 @@ function routeBreak(evidence: string, error: string | null, kind: Break['kind'] 
   };
 }
 
+/** The first usable address, the one the kernel's collected answers are for. */
+function firstUsable(cidr: Prefix): string | undefined {
+  if (cidr.family === 'inet' && cidr.length <= 30) {
+    const o = cidr.network.split('.').map(Number);
+    if (o.length === 4 && o[3]! <= 254) return `${o[0]}.${o[1]}.${o[2]}.${o[3]! + 1}`;
+  }
+  return usableEnds(cidr)[0];
+}
+
 function podAddress(cidr: Prefix): string | null {
-  // cni0 holds the first address; the second is the first a pod is given.
+  // cni0 holds the first address; the second is the first a pod is given. IPv4 by hand: one per peer and node.
+  if (cidr.family === 'inet' && cidr.length <= 30) {
+    const o = cidr.network.split('.').map(Number);
+    if (o.length === 4 && o[3]! <= 253) return `${o[0]}.${o[1]}.${o[2]}.${o[3]! + 2}`;
+  }
   return hostAt(cidr, 2);
 }
 
@@ -264,7 +277,7 @@ export function egress(view: NodeView, peer: FlannelNode, cls: PacketClass, fami
   const dst = podAddress(theirs);
   const src = podAddress(own);
   if (!dst || !src) return null;
-  const answerFor = usableEnds(theirs)[0];
+  const answerFor = firstUsable(theirs);
   let p: NfPacket = {
     family,
     src,
@@ -416,7 +429,7 @@ function arrival(view: NodeView, peer: FlannelNode, family: NfFamily): 'vxlan' |
   // route to the peer's podCIDR mirrors (flanneld decides both the same way).
   if (b.type === 'vxlan' && b.directRouting) {
     const theirs = cidrOf(peer, family);
-    const first = theirs ? usableEnds(theirs)[0] : undefined;
+    const first = theirs ? firstUsable(theirs) : undefined;
     const d = first ? view.decisions?.get(`${first} node`) : undefined;
     const vx = vxlanDevice(view, family);
     const routes = theirs ? view.tables.routesTo(theirs.text) : [];
