@@ -40,8 +40,9 @@ export default defineCheck({
     const { model, node, host } = ctx;
     const backend = model.backend;
     if (!host || !backend || !ctx.tables) return;
-    const firewall = host.firewall.status === 'ok' ? host.firewall.data : null;
-    if (!firewall) return;
+    // Every part the walk reads must be there: a part not collected is collection-incomplete's finding, not a break.
+    const parts = [host.links, host.routes, host.rules, host.neighbours, host.fdb, host.sysctls, host.firewall];
+    if (parts.some((x) => x.status !== 'ok')) return;
     const decisions = host.routeDecisions?.status === 'ok' ? host.routeDecisions.data : null;
     const view: NodeView = {
       node,

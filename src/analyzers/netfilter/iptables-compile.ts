@@ -23,7 +23,7 @@ const not =
 
 /** Targets that neither decide nor change what later rules see. */
 // NOTRACK and CT are not here: an untracked packet skips NAT, which the model does not follow.
-const NOOP_TARGETS = new Set(['LOG', 'NFLOG', 'ULOG', 'TRACE', 'TCPMSS', 'CHECKSUM', 'AUDIT']);
+const NOOP_TARGETS: ReadonlySet<string> = new Set(['LOG', 'NFLOG', 'ULOG', 'TRACE', 'TCPMSS', 'CHECKSUM', 'AUDIT']);
 
 function stateMatcher(list: string): MatchFn {
   const states = list.split(',').map((s) => s.toUpperCase());

@@ -12,7 +12,8 @@ import { type EvalEnv, evaluateHook } from '../netfilter/evaluate.js';
 import { type Ruleset, rulesetOf } from '../netfilter/ruleset.js';
 import type { Hook, HookVerdict, NfFamily, NfPacket } from '../netfilter/types.js';
 
-const ADDRESS =
+/** Address literals in rule text; a fresh expression per use, since a global one carries its lastIndex. */
+const addressPattern = (): RegExp =>
   /(?<![\w.:])(\d{1,3}(?:\.\d{1,3}){3}(?:\/\d{1,2})?|[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?:\/\d{1,3})?)(?![\w.:])/gi;
 
 export class NodeFilter {
@@ -32,7 +33,7 @@ export class NodeFilter {
       ];
       const seen = new Set<string>();
       for (const t of texts)
-        for (const m of t.matchAll(ADDRESS)) {
+        for (const m of t.matchAll(addressPattern())) {
           if (seen.has(m[1]!)) continue;
           seen.add(m[1]!);
           const a = parseAddrPrefix(m[1]!);
