@@ -3,7 +3,8 @@
  * with a route, neighbour and fdb entry per peer: ~1,000 of each per node). The snapshot is
  * written to a file first; a fresh process then reads it as `doctor --from` does and analyses
  * it, printing wall time and memory.
- * Run: npm run bench:analyze [-- NODES [--fault=underlay-ip-changed]]
+ * Run: npm run bench:analyze [-- NODES [--fault=underlay-ip-changed] [--bare]]
+ * (--bare: no ip rules and no iptables rules, as the synthetic snapshot was before the path walk).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -50,7 +51,7 @@ if (process.argv[3] === '--analyze') {
   const dir = mkdtempSync(join(tmpdir(), 'kf-bench-'));
   const file = join(dir, 'snapshot.json');
   try {
-    writeFileSync(file, JSON.stringify(syntheticSnapshot(N, fault)));
+    writeFileSync(file, JSON.stringify(syntheticSnapshot(N, fault, { full: !process.argv.includes('--bare') })));
     console.log(`nodes: ${N}, per node: ${N - 1} routes + ${N - 1} neighbours + ${N - 1} fdb entries`);
     const r = spawnSync(process.execPath, ['--expose-gc', process.argv[1]!, String(N), '--analyze', file], {
       stdio: 'inherit',

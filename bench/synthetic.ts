@@ -99,7 +99,13 @@ function flannelRules(k: number): IptablesDump {
   };
 }
 
-function host(N: number, k: number, fault: SyntheticFault | null): HostState {
+/** What each node lists besides flannel's entries; `full` adds the default ip rules and the iptables rules. */
+export interface SyntheticOptions {
+  /** The default `ip rule`s and flanneld's iptables rules, so the FIB model and the path walk run (bench:analyze). */
+  readonly full?: boolean;
+}
+
+function host(N: number, k: number, fault: SyntheticFault | null, opts: SyntheticOptions): HostState {
   const name = `node-${k}`;
   const link = (ifindex: number, n: string, mtu: number, extra: Partial<Link>): Link => ({
     ifindex,
@@ -205,7 +211,7 @@ function host(N: number, k: number, fault: SyntheticFault | null): HostState {
     via: 'bench',
     links: ok(links),
     routes: ok(routes),
-    rules: ok(DEFAULT_RULES),
+    rules: ok(opts.full ? DEFAULT_RULES : []),
     neighbours: ok(neigh),
     fdb: ok(fdb),
     xfrmStates: ok([]),
@@ -220,7 +226,7 @@ function host(N: number, k: number, fault: SyntheticFault | null): HostState {
       ipMasq: true,
     }),
     sysctls: ok({ 'net.ipv4.ip_forward': '1', 'net.bridge.bridge-nf-call-iptables': '1' }),
-    firewall: ok({ iptables: [flannelRules(k)], nftRuleset: null }),
+    firewall: ok({ iptables: opts.full ? [flannelRules(k)] : [], nftRuleset: null }),
     routeGets: ok({}),
     raw: [],
   };
@@ -244,7 +250,11 @@ function node(N: number, k: number, fault: SyntheticFault | null): KubeNode {
   };
 }
 
-export function syntheticSnapshot(N: number, fault: SyntheticFault | null = null): Snapshot {
+export function syntheticSnapshot(
+  N: number,
+  fault: SyntheticFault | null = null,
+  opts: SyntheticOptions = {},
+): Snapshot {
   return {
     schemaVersion: SCHEMA_VERSION,
     collectedAt: new Date().toISOString(),
@@ -295,7 +305,7 @@ export function syntheticSnapshot(N: number, fault: SyntheticFault | null = null
       ),
       networkPolicies: ok([]),
     },
-    hosts: Object.fromEntries(Array.from({ length: N }, (_, k) => [`node-${k}`, ok(host(N, k, fault))])),
+    hosts: Object.fromEntries(Array.from({ length: N }, (_, k) => [`node-${k}`, ok(host(N, k, fault, opts))])),
     errors: [],
   };
 }
