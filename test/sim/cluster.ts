@@ -20,6 +20,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { SimBackend } from '../../src/analyzers/fault-catalog/types.js';
 import { collectHost } from '../../src/collectors/host.js';
 import { localRunner } from '../../src/collectors/local.js';
 import { parseNetConf, redactNetConfRaw } from '../../src/parse/netconf.js';
@@ -34,15 +35,7 @@ import {
   type Snapshot,
 } from '../../src/snapshot/types.js';
 
-export type SimBackend =
-  | 'vxlan'
-  | 'vxlan-directrouting'
-  | 'vxlan-dualstack'
-  | 'host-gw'
-  | 'udp'
-  | 'ipip'
-  | 'wireguard'
-  | 'ipsec';
+export type { SimBackend };
 export const SIM_BACKENDS: readonly SimBackend[] = [
   'vxlan',
   'vxlan-directrouting',
