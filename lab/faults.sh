@@ -3,44 +3,22 @@
 # Each `break` changes real kernel or API state the way a real failure would, and writes
 # $LAB_RUN/faults/FAULT@NODE.fault: line 1 describes the fault, every further line is a command that undoes one
 # step. `heal` runs those commands newest first, then waits until every test pod reaches every other one.
-# The expectation table (which state changed where, what doctor must report) is test/e2e/faults.ts.
+# What each fault changes and what doctor must report: the fault catalog, src/analyzers/fault-catalog/catalog.ts.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
 . "$LAB_SRC/lib/pki.sh"
 . "$LAB_SRC/lib/flannel.sh"
 
-FAULTS="route-deleted route-wrong-via fdb-deleted fdb-wrong-dst neigh-deleted neigh-wrong-mac mtu-flannel
-mtu-underlay flanneld-stopped vxlan-device-deleted public-ip-wrong duplicate-vtepmac annotations-removed
-vxlan-port-blocked forward-policy-drop forward-drop-rule ip-forward-off cni0-wrong-address subnet-env-removed cni-conf-removed
-stale-node-entries network-unavailable netconf-drift"
-
-describe() {
-  case $1 in
-    route-deleted) echo "NODE's route to a peer's podCIDR is deleted (host-gw: flanneld re-adds it within 10 s)" ;;
-    route-wrong-via) echo "NODE's route to a peer's podCIDR points at a wrong next hop on the underlay" ;;
-    fdb-deleted) echo "NODE's flannel.1 fdb entry for a peer's VtepMAC is deleted" ;;
-    fdb-wrong-dst) echo "NODE's flannel.1 fdb entry for a peer's VtepMAC points at a wrong underlay IP" ;;
-    neigh-deleted) echo "NODE's permanent neighbour entry for a peer's flannel.1 address is deleted" ;;
-    neigh-wrong-mac) echo "NODE's neighbour entry for a peer's flannel.1 address has a wrong MAC" ;;
-    mtu-flannel) echo "flannel.1 on NODE has MTU 1350 while subnet.env says 1450" ;;
-    mtu-underlay) echo "NODE's underlay interface eth0 has MTU 1400; the VXLAN overhead no longer fits" ;;
-    flanneld-stopped) echo "flanneld on NODE is stopped; its pod's status says so, as a kubelet would report it" ;;
-    vxlan-device-deleted) echo "flannel.1 on NODE is deleted while flanneld runs (it re-creates the device, not the peer entries)" ;;
-    public-ip-wrong) echo "NODE's flannel.alpha.coreos.com/public-ip annotation names an IP no node has" ;;
-    duplicate-vtepmac) echo "NODE's backend-data annotation carries a peer's VtepMAC" ;;
-    annotations-removed) echo "flanneld on NODE stopped and NODE's flannel annotations removed (running peers ignore this and keep their entries)" ;;
-    vxlan-port-blocked) echo "NODE's INPUT chain drops UDP 8472 (udp backend: 8285)" ;;
-    forward-policy-drop) echo "NODE's FORWARD policy is DROP; flannel's FLANNEL-FWD accept rules still pass pod traffic" ;;
-    forward-drop-rule) echo "a DROP rule ahead of flannel's FLANNEL-FWD jump in NODE's FORWARD chain" ;;
-    ip-forward-off) echo "net.ipv4.ip_forward=0 on NODE" ;;
-    cni0-wrong-address) echo "cni0 on NODE has 10.244.99.1/24 instead of the gateway of NODE's podCIDR" ;;
-    subnet-env-removed) echo "/run/flannel/subnet.env on NODE is removed: CNI ADD fails there" ;;
-    cni-conf-removed) echo "/etc/cni/net.d/10-flannel.conflist on NODE is removed: CNI ADD fails there" ;;
-    stale-node-entries) echo "NODE keeps the route, neighbour and fdb entries of a deleted node (10.244.250.0/24 at 10.250.0.250)" ;;
-    network-unavailable) echo "NODE's NetworkUnavailable condition is True" ;;
-    netconf-drift) echo "kube-flannel-cfg's net-conf.json Backend changed (to host-gw/vxlan) but flanneld was not restarted; NODE is ignored" ;;
-    *) return 1 ;;
-  esac
+# The faults, their injection functions and descriptions come from the fault catalog (src/analyzers/fault-catalog,
+# compiled to dist/): adding a fault is one catalog entry plus, for a new kind of injection, one inject_* function.
+catalog() {
+  local node=$LAB_SRC/../node_modules/.bin/node
+  [ -x "$node" ] || node=node
+  [ -e "$LAB_SRC/../dist/src/analyzers/fault-catalog/catalog.js" ] || die "faults: the catalog is not compiled; run npx tsc -p . first"
+  "$node" "$LAB_SRC/lib/catalog.mjs"
+}
+catalog_field() {  # FAULT FIELD(2=inject 3=backends 4=changes)
+  awk -F'\t' -v f="$1" -v k="$2" '$1==f {print $k; found=1} END {exit !found}' <<<"$CATALOG"
 }
 
 FDIR=$LAB_RUN/faults
@@ -78,132 +56,162 @@ pod_running() {
       state: {running: {startedAt: $now}}}]}}')" >/dev/null
 }
 
+# --- injections: inject_<catalog lab.inject>, run with NODE, FAULT, peer, pcidr (the peer's podCIDR) and pgw set --
+inject_route_deleted() {
+  line=$(in_node ip route show "$pcidr"); [ -n "$line" ] || die "break: $NODE has no route to $pcidr"
+  in_node ip route del "$pcidr"
+  undo "in_node ip route replace $line"; echo "peer=$peer route=$line"
+}
+inject_route_wrong_via() {
+  line=$(in_node ip route show "$pcidr"); [ -n "$line" ] || die "break: $NODE has no route to $pcidr"
+  in_node ip route replace "$pcidr" via "$LAB_UNDERLAY_PREFIX.99" dev eth0
+  undo "in_node ip route replace $line"; echo "peer=$peer route-was=$line now=via $LAB_UNDERLAY_PREFIX.99"
+}
+fdb_fault() {  # delete | wrong-dst
+  need_vxlan; mac=$(vtep_mac "$peer"); pip=$(annotation "$peer" public-ip)
+  in_node bridge fdb show dev flannel.1 | grep -q "^$mac dst $pip" || die "break: no fdb entry $mac dst $pip on $NODE"
+  if [ "$1" = delete ]; then in_node bridge fdb del "$mac" dev flannel.1 dst "$pip"
+  else in_node bridge fdb replace "$mac" dev flannel.1 dst "$LAB_UNDERLAY_PREFIX.99" self permanent; fi
+  undo "in_node bridge fdb replace $mac dev flannel.1 dst $pip self permanent"; echo "peer=$peer vtepmac=$mac dst=$pip"
+}
+inject_fdb_deleted() { fdb_fault delete; }
+inject_fdb_wrong_dst() { fdb_fault wrong-dst; }
+neigh_fault() {  # delete | wrong-mac
+  need_vxlan; mac=$(vtep_mac "$peer")
+  in_node ip neigh show "$pgw" dev flannel.1 | grep -q "lladdr $mac" || die "break: no neighbour $pgw lladdr $mac on $NODE"
+  if [ "$1" = delete ]; then in_node ip neigh del "$pgw" dev flannel.1
+  else in_node ip neigh replace "$pgw" lladdr 02:00:00:00:00:99 dev flannel.1 nud permanent; fi
+  undo "in_node ip neigh replace $pgw lladdr $mac dev flannel.1 nud permanent"; echo "peer=$peer neigh=$pgw lladdr=$mac"
+}
+inject_neigh_deleted() { neigh_fault delete; }
+inject_neigh_wrong_mac() { neigh_fault wrong-mac; }
+inject_mtu_flannel() {
+  local dev=flannel.1; [ "$BACKEND" = udp ] && dev=flannel0
+  in_node ip link show "$dev" >/dev/null 2>&1 || die "break: $NODE has no $dev"
+  i=$(in_node cat "/sys/class/net/$dev/mtu")
+  in_node ip link set "$dev" mtu 1350
+  undo "in_node ip link set $dev mtu $i"; echo "device=$dev mtu-was=$i now=1350"
+}
+inject_mtu_underlay() {
+  i=$(in_node cat /sys/class/net/eth0/mtu)
+  in_node ip link set eth0 mtu 1400
+  undo "in_node ip link set eth0 mtu $i"; echo "device=eth0 mtu-was=$i now=1400"
+}
+inject_flanneld_stopped() {
+  stop_flanneld "$NODE"; pod_terminated "$NODE"
+  undo "start_flanneld $NODE; wait_flanneld $NODE"
+  undo "pod_running $NODE"
+  echo "flanneld stopped, pod $(flannel_pod "$NODE") not ready"
+}
+inject_vxlan_device_deleted() {
+  need_vxlan; in_node ip link del flannel.1
+  undo "stop_flanneld $NODE; start_flanneld $NODE; wait_flanneld $NODE"; echo "flannel.1 deleted"
+}
+inject_public_ip_wrong() {
+  pip=$(annotation "$NODE" public-ip)
+  lab_kubectl annotate node "$NODE" --overwrite "flannel.alpha.coreos.com/public-ip=$LAB_UNDERLAY_PREFIX.99" >/dev/null
+  undo "lab_kubectl annotate node $NODE --overwrite flannel.alpha.coreos.com/public-ip=$pip >/dev/null"
+  echo "public-ip-was=$pip now=$LAB_UNDERLAY_PREFIX.99"
+}
+inject_duplicate_vtepmac() {
+  need_vxlan; line=$(annotation "$NODE" backend-data); mac=$(vtep_mac "$peer")
+  lab_kubectl annotate node "$NODE" --overwrite "flannel.alpha.coreos.com/backend-data=$(echo "$line" | jq -c --arg m "$mac" '.VtepMAC = $m')" >/dev/null
+  # the peers' flanneld re-pointed the duplicated MAC; restarting them replays every lease
+  undo "restart_flanneld_all"
+  undo "lab_kubectl annotate node $NODE --overwrite $(q "flannel.alpha.coreos.com/backend-data=$line") >/dev/null"
+  echo "peer=$peer vtepmac=$mac own-was=$(echo "$line" | jq -r .VtepMAC)"
+}
+inject_annotations_removed() {
+  stop_flanneld "$NODE"; pod_terminated "$NODE"
+  undo "pod_running $NODE"
+  lab_kubectl annotate node "$NODE" flannel.alpha.coreos.com/backend-data- flannel.alpha.coreos.com/backend-type- \
+    flannel.alpha.coreos.com/public-ip- flannel.alpha.coreos.com/kube-subnet-manager- >/dev/null
+  undo "start_flanneld $NODE; wait_flanneld $NODE"; echo "flanneld stopped, flannel annotations removed"
+}
+inject_vxlan_port_blocked() {
+  local port=8472; [ "$BACKEND" = udp ] && port=8285
+  [ "$BACKEND" = host-gw ] && die "break: host-gw has no encapsulation port"
+  in_node iptables -I INPUT -p udp --dport $port -m comment --comment kfl-lab-fault -j DROP
+  undo "in_node iptables -D INPUT -p udp --dport $port -m comment --comment kfl-lab-fault -j DROP"; echo "udp/$port dropped in INPUT"
+}
+inject_forward_drop_rule() {
+  in_node iptables -I FORWARD 1 -m comment --comment kfl-lab-fault -j DROP
+  undo "in_node iptables -D FORWARD -m comment --comment kfl-lab-fault -j DROP"; echo "DROP inserted at FORWARD 1"
+}
+inject_forward_policy_drop() {
+  line=$(in_node iptables -S FORWARD | awk '$1=="-P"{print $3}')
+  in_node iptables -P FORWARD DROP
+  undo "in_node iptables -P FORWARD $line"; echo "FORWARD policy was $line, now DROP"
+}
+inject_ip_forward_off() {
+  i=$(in_node sysctl -n net.ipv4.ip_forward)
+  in_node sysctl -qw net.ipv4.ip_forward=0
+  undo "in_node sysctl -qw net.ipv4.ip_forward=$i"; echo "ip_forward was $i, now 0"
+}
+inject_cni0_wrong_address() {
+  line=$(in_node ip -4 -o addr show dev cni0 | awk '{print $4}' | head -1)
+  [ -n "$line" ] || die "break: cni0 on $NODE has no IPv4 address"
+  in_node ip addr del "$line" dev cni0
+  in_node ip addr add 10.244.99.1/24 dev cni0
+  undo "in_node ip addr add $line dev cni0"
+  undo "in_node ip addr del 10.244.99.1/24 dev cni0"
+  echo "cni0 was $line, now 10.244.99.1/24"
+}
+inject_subnet_env_removed() {
+  mv "$(node_dir "$NODE")/run-flannel/subnet.env" "$fault_file.subnet.env"
+  undo "mv $fault_file.subnet.env $(node_dir "$NODE")/run-flannel/subnet.env"; echo "subnet.env removed"
+}
+inject_cni_conf_removed() {
+  mv "$(node_dir "$NODE")/etc-cni-net.d/10-flannel.conflist" "$fault_file.conflist"
+  undo "mv $fault_file.conflist $(node_dir "$NODE")/etc-cni-net.d/10-flannel.conflist"; echo "10-flannel.conflist removed"
+}
+inject_stale_node_entries() {
+  local gw=10.244.250.0 smac=0a:fa:fa:fa:fa:fa sip=$LAB_UNDERLAY_PREFIX.250
+  if in_node ip link show flannel.1 >/dev/null 2>&1; then
+    in_node ip neigh replace $gw lladdr $smac dev flannel.1 nud permanent
+    in_node bridge fdb append $smac dev flannel.1 dst $sip self permanent
+    in_node ip route replace 10.244.250.0/24 via $gw dev flannel.1 onlink
+    undo "in_node bridge fdb del $smac dev flannel.1 dst $sip"
+    undo "in_node ip neigh del $gw dev flannel.1"
+  else
+    in_node ip route replace 10.244.250.0/24 via $sip dev eth0 onlink
+  fi
+  undo "in_node ip route del 10.244.250.0/24"
+  echo "entries for 10.244.250.0/24 (vtep $smac at $sip) left behind"
+}
+inject_network_unavailable() {
+  lab_kubectl patch node "$NODE" --subresource=status --type=strategic -p \
+    '{"status":{"conditions":[{"type":"NetworkUnavailable","status":"True","reason":"NoRouteCreated","message":"injected by kubectl-flannel lab"}]}}' >/dev/null
+  undo "lab_kubectl patch node $NODE --subresource=status --type=strategic -p '{\"status\":{\"conditions\":[{\"type\":\"NetworkUnavailable\",\"status\":\"False\",\"reason\":\"FlannelIsUp\",\"message\":\"Flannel is running on this node\"}]}}' >/dev/null"
+  echo "NetworkUnavailable=True"
+}
+inject_netconf_drift() {
+  line=$(lab_kubectl -n kube-flannel get cm kube-flannel-cfg -o json | jq -r '.data["net-conf.json"]')
+  local other=host-gw; [ "$BACKEND" = host-gw ] && other=vxlan
+  lab_kubectl -n kube-flannel patch cm kube-flannel-cfg --type merge -p "$(jq -n --arg v "$(echo "$line" |
+    jq --argjson b "$(backend_json $other)" '.Backend = $b')" '{data: {"net-conf.json": $v}}')" >/dev/null
+  undo "lab_kubectl -n kube-flannel patch cm kube-flannel-cfg --type merge -p $(q "$(jq -n --arg v "$line" '{data: {"net-conf.json": $v}}')") >/dev/null"
+  echo "ConfigMap Backend now $other, flanneld still runs $BACKEND"
+}
+
 do_break() {
-  local peer pcidr pgw line mac pip i
+  local peer pcidr pgw line mac pip i fn
   peer=$(peer_of "$NODE"); pcidr=$(pod_cidr "$peer"); pgw=${pcidr%/*}
-  case $FAULT in
-    route-deleted)
-      line=$(in_node ip route show "$pcidr"); [ -n "$line" ] || die "break: $NODE has no route to $pcidr"
-      in_node ip route del "$pcidr"
-      undo "in_node ip route replace $line"; echo "peer=$peer route=$line" ;;
-    route-wrong-via)
-      line=$(in_node ip route show "$pcidr"); [ -n "$line" ] || die "break: $NODE has no route to $pcidr"
-      in_node ip route replace "$pcidr" via "$LAB_UNDERLAY_PREFIX.99" dev eth0
-      undo "in_node ip route replace $line"; echo "peer=$peer route-was=$line now=via $LAB_UNDERLAY_PREFIX.99" ;;
-    fdb-deleted|fdb-wrong-dst)
-      need_vxlan; mac=$(vtep_mac "$peer"); pip=$(annotation "$peer" public-ip)
-      in_node bridge fdb show dev flannel.1 | grep -q "^$mac dst $pip" || die "break: no fdb entry $mac dst $pip on $NODE"
-      if [ "$FAULT" = fdb-deleted ]; then in_node bridge fdb del "$mac" dev flannel.1 dst "$pip"
-      else in_node bridge fdb replace "$mac" dev flannel.1 dst "$LAB_UNDERLAY_PREFIX.99" self permanent; fi
-      undo "in_node bridge fdb replace $mac dev flannel.1 dst $pip self permanent"; echo "peer=$peer vtepmac=$mac dst=$pip" ;;
-    neigh-deleted|neigh-wrong-mac)
-      need_vxlan; mac=$(vtep_mac "$peer")
-      in_node ip neigh show "$pgw" dev flannel.1 | grep -q "lladdr $mac" || die "break: no neighbour $pgw lladdr $mac on $NODE"
-      if [ "$FAULT" = neigh-deleted ]; then in_node ip neigh del "$pgw" dev flannel.1
-      else in_node ip neigh replace "$pgw" lladdr 02:00:00:00:00:99 dev flannel.1 nud permanent; fi
-      undo "in_node ip neigh replace $pgw lladdr $mac dev flannel.1 nud permanent"; echo "peer=$peer neigh=$pgw lladdr=$mac" ;;
-    mtu-flannel)
-      local dev=flannel.1; [ "$BACKEND" = udp ] && dev=flannel0
-      in_node ip link show "$dev" >/dev/null 2>&1 || die "break: $NODE has no $dev"
-      i=$(in_node cat "/sys/class/net/$dev/mtu")
-      in_node ip link set "$dev" mtu 1350
-      undo "in_node ip link set $dev mtu $i"; echo "device=$dev mtu-was=$i now=1350" ;;
-    mtu-underlay)
-      i=$(in_node cat /sys/class/net/eth0/mtu)
-      in_node ip link set eth0 mtu 1400
-      undo "in_node ip link set eth0 mtu $i"; echo "device=eth0 mtu-was=$i now=1400" ;;
-    flanneld-stopped)
-      stop_flanneld "$NODE"; pod_terminated "$NODE"
-      undo "start_flanneld $NODE; wait_flanneld $NODE"
-      undo "pod_running $NODE"
-      echo "flanneld stopped, pod $(flannel_pod "$NODE") not ready" ;;
-    vxlan-device-deleted)
-      need_vxlan; in_node ip link del flannel.1
-      undo "stop_flanneld $NODE; start_flanneld $NODE; wait_flanneld $NODE"; echo "flannel.1 deleted" ;;
-    public-ip-wrong)
-      pip=$(annotation "$NODE" public-ip)
-      lab_kubectl annotate node "$NODE" --overwrite "flannel.alpha.coreos.com/public-ip=$LAB_UNDERLAY_PREFIX.99" >/dev/null
-      undo "lab_kubectl annotate node $NODE --overwrite flannel.alpha.coreos.com/public-ip=$pip >/dev/null"
-      echo "public-ip-was=$pip now=$LAB_UNDERLAY_PREFIX.99" ;;
-    duplicate-vtepmac)
-      need_vxlan; line=$(annotation "$NODE" backend-data); mac=$(vtep_mac "$peer")
-      lab_kubectl annotate node "$NODE" --overwrite "flannel.alpha.coreos.com/backend-data=$(echo "$line" | jq -c --arg m "$mac" '.VtepMAC = $m')" >/dev/null
-      # the peers' flanneld re-pointed the duplicated MAC; restarting them replays every lease
-      undo "restart_flanneld_all"
-      undo "lab_kubectl annotate node $NODE --overwrite $(q "flannel.alpha.coreos.com/backend-data=$line") >/dev/null"
-      echo "peer=$peer vtepmac=$mac own-was=$(echo "$line" | jq -r .VtepMAC)" ;;
-    annotations-removed)
-      stop_flanneld "$NODE"; pod_terminated "$NODE"
-      undo "pod_running $NODE"
-      lab_kubectl annotate node "$NODE" flannel.alpha.coreos.com/backend-data- flannel.alpha.coreos.com/backend-type- \
-        flannel.alpha.coreos.com/public-ip- flannel.alpha.coreos.com/kube-subnet-manager- >/dev/null
-      undo "start_flanneld $NODE; wait_flanneld $NODE"; echo "flanneld stopped, flannel annotations removed" ;;
-    vxlan-port-blocked)
-      local port=8472; [ "$BACKEND" = udp ] && port=8285
-      [ "$BACKEND" = host-gw ] && die "break: host-gw has no encapsulation port"
-      in_node iptables -I INPUT -p udp --dport $port -m comment --comment kfl-lab-fault -j DROP
-      undo "in_node iptables -D INPUT -p udp --dport $port -m comment --comment kfl-lab-fault -j DROP"; echo "udp/$port dropped in INPUT" ;;
-    forward-drop-rule)
-      in_node iptables -I FORWARD 1 -m comment --comment kfl-lab-fault -j DROP
-      undo "in_node iptables -D FORWARD -m comment --comment kfl-lab-fault -j DROP"; echo "DROP inserted at FORWARD 1" ;;
-    forward-policy-drop)
-      line=$(in_node iptables -S FORWARD | awk '$1=="-P"{print $3}')
-      in_node iptables -P FORWARD DROP
-      undo "in_node iptables -P FORWARD $line"; echo "FORWARD policy was $line, now DROP" ;;
-    ip-forward-off)
-      i=$(in_node sysctl -n net.ipv4.ip_forward)
-      in_node sysctl -qw net.ipv4.ip_forward=0
-      undo "in_node sysctl -qw net.ipv4.ip_forward=$i"; echo "ip_forward was $i, now 0" ;;
-    cni0-wrong-address)
-      line=$(in_node ip -4 -o addr show dev cni0 | awk '{print $4}' | head -1)
-      [ -n "$line" ] || die "break: cni0 on $NODE has no IPv4 address"
-      in_node ip addr del "$line" dev cni0
-      in_node ip addr add 10.244.99.1/24 dev cni0
-      undo "in_node ip addr add $line dev cni0"
-      undo "in_node ip addr del 10.244.99.1/24 dev cni0"
-      echo "cni0 was $line, now 10.244.99.1/24" ;;
-    subnet-env-removed)
-      mv "$(node_dir "$NODE")/run-flannel/subnet.env" "$fault_file.subnet.env"
-      undo "mv $fault_file.subnet.env $(node_dir "$NODE")/run-flannel/subnet.env"; echo "subnet.env removed" ;;
-    cni-conf-removed)
-      mv "$(node_dir "$NODE")/etc-cni-net.d/10-flannel.conflist" "$fault_file.conflist"
-      undo "mv $fault_file.conflist $(node_dir "$NODE")/etc-cni-net.d/10-flannel.conflist"; echo "10-flannel.conflist removed" ;;
-    stale-node-entries)
-      local gw=10.244.250.0 smac=0a:fa:fa:fa:fa:fa sip=$LAB_UNDERLAY_PREFIX.250
-      if in_node ip link show flannel.1 >/dev/null 2>&1; then
-        in_node ip neigh replace $gw lladdr $smac dev flannel.1 nud permanent
-        in_node bridge fdb append $smac dev flannel.1 dst $sip self permanent
-        in_node ip route replace 10.244.250.0/24 via $gw dev flannel.1 onlink
-        undo "in_node bridge fdb del $smac dev flannel.1 dst $sip"
-        undo "in_node ip neigh del $gw dev flannel.1"
-      else
-        in_node ip route replace 10.244.250.0/24 via $sip dev eth0 onlink
-      fi
-      undo "in_node ip route del 10.244.250.0/24"
-      echo "entries for 10.244.250.0/24 (vtep $smac at $sip) left behind" ;;
-    network-unavailable)
-      lab_kubectl patch node "$NODE" --subresource=status --type=strategic -p \
-        '{"status":{"conditions":[{"type":"NetworkUnavailable","status":"True","reason":"NoRouteCreated","message":"injected by kubectl-flannel lab"}]}}' >/dev/null
-      undo "lab_kubectl patch node $NODE --subresource=status --type=strategic -p '{\"status\":{\"conditions\":[{\"type\":\"NetworkUnavailable\",\"status\":\"False\",\"reason\":\"FlannelIsUp\",\"message\":\"Flannel is running on this node\"}]}}' >/dev/null"
-      echo "NetworkUnavailable=True" ;;
-    netconf-drift)
-      line=$(lab_kubectl -n kube-flannel get cm kube-flannel-cfg -o json | jq -r '.data["net-conf.json"]')
-      local other=host-gw; [ "$BACKEND" = host-gw ] && other=vxlan
-      lab_kubectl -n kube-flannel patch cm kube-flannel-cfg --type merge -p "$(jq -n --arg v "$(echo "$line" |
-        jq --argjson b "$(backend_json $other)" '.Backend = $b')" '{data: {"net-conf.json": $v}}')" >/dev/null
-      undo "lab_kubectl -n kube-flannel patch cm kube-flannel-cfg --type merge -p $(q "$(jq -n --arg v "$line" '{data: {"net-conf.json": $v}}')") >/dev/null"
-      echo "ConfigMap Backend now $other, flanneld still runs $BACKEND" ;;
-  esac
+  fn=inject_$(catalog_field "$FAULT" 2)
+  declare -F "$fn" >/dev/null || die "break $FAULT: the catalog names $fn, which lab/faults.sh does not define"
+  "$fn"
 }
 
 cmd=${1:-}; shift || true
 case $cmd in
   faults)
-    for f in $FAULTS; do printf '%-22s %s\n' "$f" "$(describe "$f")"; done ;;
+    CATALOG=$(catalog) || exit 1
+    while IFS=$'\t' read -r f _ _ changes; do printf '%-22s %s\n' "$f" "$changes"; done <<<"$CATALOG" ;;
   break)
     need_root; load_state
     FAULT=${1:-}; NODE=${2:-}
-    describe "$FAULT" >/dev/null 2>&1 || die "break: unknown fault '$FAULT'; lab/lab faults lists them"
+    CATALOG=$(catalog) || exit 1
+    catalog_field "$FAULT" 2 >/dev/null || die "break: unknown fault '$FAULT'; lab/lab faults lists them"
     echo " $NODE_NAMES " | grep -q " $NODE " || die "break: '$NODE' is not a lab node (nodes: $NODE_NAMES)"
     fault_file=$FDIR/$FAULT@$NODE.fault
     [ -e "$fault_file" ] && die "break: $FAULT is already injected on $NODE"
