@@ -4,7 +4,7 @@
  * report. Adding a fault is one entry here plus, where its packaging needs a new kind of injection, one function
  * (test/sim/inject.ts; inject_<name> in lab/faults.sh). Shape and roles: types.ts.
  */
-import { type FaultEntry, type LabBackend, rx } from './types.js';
+import { type FaultEntry, type LabBackend, type RunVars, rx } from './types.js';
 
 const vx: LabBackend[] = ['vxlan'];
 const all: LabBackend[] = ['vxlan', 'vxlan-directrouting', 'host-gw', 'udp'];
@@ -336,6 +336,23 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       inject: 'duplicate_vtepmac',
       effect: { kind: 'unreachable', from: 'third', to: 'peer' },
       expect: [{ check: 'vtep-mac', node: 'node', severity: 'error', evidence: /VtepMAC/ }],
+      consequences: [
+        {
+          check: 'vxlan-fdb',
+          node: 'third',
+          peer: 'peer',
+          severity: 'error',
+          evidence: (v) => rx`actual: .* dev flannel\.1 dst ${v.node.ip} self permanent`,
+          reason: "the third node's flanneld re-pointed the duplicated MAC at the node, away from the peer",
+        },
+        ...(['peer', 'third'] as const).map((node) => ({
+          check: 'vxlan-fdb',
+          node,
+          severity: 'warning' as const,
+          evidence: (v: RunVars) => rx`dev flannel\.1 dst ${v.node.ip} self permanent`,
+          reason: "the fdb entry for the node's real VtepMAC no longer matches any node's annotation",
+        })),
+      ],
     },
   },
   {
@@ -917,6 +934,30 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
         { check: 'node-not-registered', node: 'node', severity: 'error', evidence: /no flannel\.alpha\.coreos\.com/ },
         { check: 'flannel-pod-unhealthy', node: 'node', severity: 'error', evidence: /CrashLoopBackOff/ },
       ],
+      consequences: (['peer', 'third'] as const).map((node) => ({
+        check: 'vxlan-fdb',
+        node,
+        severity: 'warning' as const,
+        evidence: (v: RunVars) => rx`dev flannel\.1 dst ${v.node.ip} self permanent`,
+        reason: "running peers keep the node's fdb entry; without its annotations it belongs to no current node",
+      })),
+      // no fdb without vxlan: only the fault itself
+      findingsOn: Object.fromEntries(
+        (['host-gw', 'udp'] as const).map((b) => [
+          b,
+          {
+            expect: [
+              {
+                check: 'node-not-registered',
+                node: 'node',
+                severity: 'error',
+                evidence: /no flannel\.alpha\.coreos\.com/,
+              },
+              { check: 'flannel-pod-unhealthy', node: 'node', severity: 'error', evidence: /CrashLoopBackOff/ },
+            ],
+          },
+        ]),
+      ),
     },
   },
   {
