@@ -116,6 +116,10 @@ inject_public_ip_wrong() {
 inject_duplicate_vtepmac() {
   need_vxlan; line=$(annotation "$NODE" backend-data); mac=$(vtep_mac "$peer")
   lab_kubectl annotate node "$NODE" --overwrite "flannel.alpha.coreos.com/backend-data=$(echo "$line" | jq -c --arg m "$mac" '.VtepMAC = $m')" >/dev/null
+  # the peer's flanneld added an fdb entry for its own MAC toward NODE, which no restart removes (doctor reported it
+  # as a leftover after heal in the lab); heal deletes it last
+  pip=$(annotation "$NODE" public-ip)
+  undo "ip netns exec $peer bridge fdb del $mac dev flannel.1 dst $pip 2>/dev/null || true"
   # the peers' flanneld re-pointed the duplicated MAC; restarting them replays every lease
   undo "restart_flanneld_all"
   undo "lab_kubectl annotate node $NODE --overwrite $(q "flannel.alpha.coreos.com/backend-data=$line") >/dev/null"

@@ -1052,15 +1052,6 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       backend: 'ipsec',
       on: 'node1',
       expect: [{ check: 'netconf-invalid', node: null, severity: 'error', evidence: /Backend\.PSK length: 32/ }],
-      consequences: [
-        {
-          check: 'netconf-invalid',
-          node: null,
-          severity: 'warning',
-          evidence: /Backend\.PSK is 32 characters/,
-          reason: 'the net-conf.json validation repeats the same finding as a warning',
-        },
-      ],
     },
   },
   {
