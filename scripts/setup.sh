@@ -8,6 +8,8 @@ LAB_PKGS=(jq curl iputils-ping gcc libc6-dev)
 
 # Debian tools used by tests, fixtures and benchmarks (real iproute2, tcpdump, tshark, scapy).
 PKGS=(iproute2 iputils-ping iptables nftables tcpdump tshark python3-scapy ethtool openssl busybox)
+# The packaging stage runs the linux/arm64 release executable under user-mode emulation, with arm64's C/C++ runtime.
+PKGS+=(qemu-user libc6-arm64-cross libstdc++6-arm64-cross libgcc-s1-arm64-cross)
 missing=()
 for p in "${PKGS[@]}" "${LAB_PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -2,7 +2,9 @@
 # The test command. Stage 1: set up (idempotent), then every unit, fixture, live-netns and CLI test.
 # Stage 2: the real-flannel lab (lab/ci-stage.sh): builds the upstream binaries if they are not cached,
 # brings a lab up per backend, runs test/e2e against it, and tears it down.
-#   scripts/test.sh            both stages
+# Stage 3: packaging (scripts/package-test.sh): the release archives installed with real krew and run through
+# kubectl without node (on the bundled example and a lab), and the npm package installed offline.
+#   scripts/test.sh            every stage
 #   scripts/test.sh --unit     stage 1 only (no lab)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -38,5 +40,12 @@ if [ $lab = 3 ]; then
     lab=0
   fi
 fi
-echo "total: $((up + ${lp:-0})) passed, $((uf + ${lf:-0})) failed"
-[ $unit = 0 ] && [ $lab = 0 ]
+pkglog=$(mktemp)
+scripts/package-test.sh | tee "$pkglog"
+pkg=${PIPESTATUS[0]}
+pp=$(sed -n 's/^package: \([0-9]*\) passed, \([0-9]*\) failed.*/\1/p' "$pkglog" | tail -1)
+pf=$(sed -n 's/^package: \([0-9]*\) passed, \([0-9]*\) failed.*/\2/p' "$pkglog" | tail -1)
+[ -n "$pf" ] || pf=1   # the stage died before its count
+rm -f "$pkglog"
+echo "total: $((up + ${lp:-0} + ${pp:-0})) passed, $((uf + ${lf:-0} + pf)) failed"
+[ $unit = 0 ] && [ $lab = 0 ] && [ $pkg = 0 ]

@@ -10,7 +10,9 @@ import { registerCleanup } from './commands/cleanup.js';
 import { liveSnapshot } from './commands/cluster-options.js';
 import { registerComplete } from './commands/complete.js';
 import { registerDoctor } from './commands/doctor.js';
+import { addExitCodes, CLUSTER_UNREACHABLE } from './commands/exit-codes.js';
 import { registerTrace } from './commands/trace.js';
+import { registerVersion } from './commands/version.js';
 import { EXIT, UserError } from './errors.js';
 import { VERSION } from './version.js';
 
@@ -27,12 +29,18 @@ registerChecks(program);
 registerCapture(program);
 registerCleanup(program);
 registerComplete(program);
+registerVersion(program);
+addExitCodes(program, [
+  [EXIT.ok, 'success; doctor: no problem found'],
+  [EXIT.warnings, 'doctor: warnings found, with --fail-on warning'],
+  [EXIT.errors, 'doctor: errors found; trace: a hop breaks'],
+  CLUSTER_UNREACHABLE,
+]).addHelpText('after', "Each command's --help lists the codes it can end with.");
 
-try {
-  await program.parseAsync(process.argv);
-} catch (e) {
+// No top-level await: the release bundle is CommonJS (scripts/bundle.mjs).
+program.parseAsync(process.argv).catch((e: unknown) => {
   process.exitCode = exitFor(e);
-}
+});
 
 function exitFor(e: unknown): number {
   if (e instanceof CommanderError) {

@@ -2,17 +2,19 @@
 import type { Command } from 'commander';
 import { analyze } from '../analyzers/run.js';
 import { bundleFiles, writeBundle } from '../bundle/write.js';
-import { UserError } from '../errors.js';
+import { EXIT, UserError } from '../errors.js';
 import { buildReport } from '../render/report.js';
 import { renderJSON } from '../render/structured.js';
 import { styleFor } from '../render/style.js';
 import { renderText } from '../render/text.js';
 import { addClusterOptions } from './cluster-options.js';
+import { addExitCodes, CLUSTER_UNREACHABLE } from './exit-codes.js';
 import { obtainSnapshot, type SnapshotSource } from './options.js';
 
 export function registerBundle(program: Command, live?: SnapshotSource): Command {
   const cmd = program.command('bundle');
   addClusterOptions(cmd);
+  addExitCodes(cmd, [[EXIT.ok, 'the bundle was written (whatever it found)'], CLUSTER_UNREACHABLE]);
   return cmd
     .description(
       "Write a support bundle (.tar.gz): the snapshot, the report and every node's command output, secrets removed; `doctor --from` re-analyses it offline",

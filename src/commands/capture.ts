@@ -1,9 +1,12 @@
 import type { Command } from 'commander';
 import { runCapture } from '../capture/run.js';
+import { EXIT } from '../errors.js';
+import { addExitCodes } from './exit-codes.js';
 
 export function registerCapture(program: Command): void {
-  program
-    .command('capture')
+  const cmd = program.command('capture');
+  addExitCodes(cmd, [[EXIT.ok, 'the output was written (packets that could not be decrypted are kept, and counted)']]);
+  cmd
     .description(
       'Read packets from a pcap/pcapng file and write them as pcap; with --decrypt-esp, replace each ESP packet ' +
         '(flannel ipsec backend, any xfrm tunnel) by its decrypted inner packet, using the keys from `ip xfrm state`',

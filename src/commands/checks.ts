@@ -2,11 +2,14 @@
 import { type Command, Option } from 'commander';
 import { table } from 'table';
 import { CHECKS } from '../analyzers/index.js';
+import { EXIT } from '../errors.js';
 import { checksMarkdown } from '../render/checks-doc.js';
+import { addExitCodes } from './exit-codes.js';
 
 export function registerChecks(program: Command): Command {
-  return program
-    .command('checks')
+  const cmd = program.command('checks');
+  addExitCodes(cmd, [[EXIT.ok, 'the catalog was printed']]);
+  return cmd
     .description('List every check doctor runs, with what it means and how to fix it')
     .addOption(
       new Option('-o, --output <format>', 'output format').choices(['text', 'json', 'markdown']).default('text'),

@@ -2,10 +2,9 @@
 import { type Command, Option } from 'commander';
 import { deleteLeftoverHelperPods, HELPER_SELECTOR } from '../collectors/helper-pods.js';
 import { EXIT, UserError } from '../errors.js';
-import { KubeClient } from '../kube/client.js';
 import { KubeAccessError } from '../kube/errors.js';
-import { loadKubeConfig } from '../kube/kubeconfig.js';
 import { parseDuration } from './cluster-options.js';
+import { addExitCodes, CLUSTER_UNREACHABLE } from './exit-codes.js';
 
 interface CleanupOptions {
   kubeconfig?: string;
@@ -15,8 +14,9 @@ interface CleanupOptions {
 }
 
 export function registerCleanup(program: Command): Command {
-  return program
-    .command('cleanup')
+  const cmd = program.command('cleanup');
+  addExitCodes(cmd, [[EXIT.ok, 'every leftover helper pod was deleted (or there was none)'], CLUSTER_UNREACHABLE]);
+  return cmd
     .description('Delete helper pods left behind by an interrupted or killed run')
     .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)')
     .option('--context <name>', 'kubeconfig context to use')
@@ -35,6 +35,11 @@ those nodes as failed). They also stop by themselves after --helper-deadline (ac
 removes them at once, e.g. after kubectl-flannel was killed with SIGKILL.`,
     )
     .action(async (opts: CleanupOptions) => {
+      // Loaded on use, not at start: the Kubernetes client and ink are most of the start-up time (bench/startup.sh).
+      const [{ KubeClient }, { loadKubeConfig }] = await Promise.all([
+        import('../kube/client.js'),
+        import('../kube/kubeconfig.js'),
+      ]);
       const cfg = loadKubeConfig({ kubeconfig: opts.kubeconfig, context: opts.context });
       const client = new KubeClient(cfg.kc, opts.requestTimeout);
       let result: Awaited<ReturnType<typeof deleteLeftoverHelperPods>>;

@@ -8,10 +8,9 @@
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_FLANNEL_SELECTOR } from '../collectors/cluster.js';
-import { type CollectOptions, collectSnapshot } from '../collectors/cluster-collect.js';
+import type { CollectOptions } from '../collectors/cluster-collect.js';
 import { EXIT, UserError } from '../errors.js';
 import { KubeAccessError } from '../kube/errors.js';
-import { progressRenderer } from '../render/progress.js';
 import type { Snapshot } from '../snapshot/types.js';
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -273,6 +272,11 @@ export function clusterOptionsFrom(o: ClusterFlagValues): CollectOptions {
  */
 export async function liveSnapshot(cmd: Command): Promise<Snapshot> {
   const options = clusterOptionsFrom(cmd.opts<ClusterFlagValues>());
+  // Loaded on use, not at start: the Kubernetes client and ink are most of the start-up time (bench/startup.sh).
+  const [{ collectSnapshot }, { progressRenderer }] = await Promise.all([
+    import('../collectors/cluster-collect.js'),
+    import('../render/progress.js'),
+  ]);
   const progress = progressRenderer();
   try {
     return await collectSnapshot({ ...options, onProgress: progress.onProgress });

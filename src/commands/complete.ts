@@ -8,8 +8,8 @@
  * here; --context comes from the kubeconfig and --node from the cluster (bounded to 3 s).
  */
 import type { Command, Option } from 'commander';
-import { KubeClient } from '../kube/client.js';
-import { loadKubeConfig, readKubeConfigFiles } from '../kube/kubeconfig.js';
+import { EXIT } from '../errors.js';
+import { addExitCodes } from './exit-codes.js';
 
 const NO_FILE = 4;
 const DEFAULT = 0;
@@ -37,6 +37,11 @@ function optionValue(args: readonly string[], names: readonly string[]): string 
 async function valuesFor(flag: string, args: readonly string[]): Promise<string[]> {
   const kube = { kubeconfig: optionValue(args, ['--kubeconfig']), context: optionValue(args, ['--context']) };
   try {
+    // Loaded on use, not at start: the Kubernetes client and ink are most of the start-up time (bench/startup.sh).
+    const [{ KubeClient }, { loadKubeConfig, readKubeConfigFiles }] = await Promise.all([
+      import('../kube/client.js'),
+      import('../kube/kubeconfig.js'),
+    ]);
     if (flag === '--context')
       return readKubeConfigFiles({ kubeconfig: kube.kubeconfig })
         .kc.getContexts()
@@ -92,8 +97,9 @@ export function registerComplete(program: Command): void {
     .action(async (words: string[]) => {
       process.stdout.write(await complete(program, words));
     });
-  program
-    .command('completion')
+  const completion = program.command('completion');
+  addExitCodes(completion, [[EXIT.ok, 'the script was printed']]);
+  completion
     .description('Print a bash completion script (`kubectl flannel` completes through kubectl_complete-flannel)')
     .argument('<shell>', 'bash')
     .action((shell: string) => {
@@ -101,7 +107,7 @@ export function registerComplete(program: Command): void {
         process.stderr.write(
           `kubectl-flannel: completion for ${JSON.stringify(shell)} is not available; supported: bash (kubectl's own completion covers the others through kubectl_complete-flannel)\n`,
         );
-        process.exitCode = 3;
+        process.exitCode = EXIT.usage;
         return;
       }
       process.stdout.write(`# kubectl-flannel bash completion: source <(kubectl-flannel completion bash)

@@ -8,10 +8,12 @@ import { styleFor } from '../render/style.js';
 import { renderText } from '../render/text.js';
 import { writeSnapshot } from '../snapshot/io.js';
 import { addClusterOptions } from './cluster-options.js';
+import { addExitCodes, CLUSTER_UNREACHABLE } from './exit-codes.js';
 import { obtainSnapshot, type SnapshotSource } from './options.js';
 
 export interface DoctorOptions {
   from?: string;
+  example?: boolean;
   save?: string;
   output: 'text' | 'json' | 'yaml';
   check: string[];
@@ -35,6 +37,12 @@ export function registerDoctor(program: Command, live?: SnapshotSource): Command
       "Collect flannel's state from every node, compare it with what flannel must have configured, and report every difference with evidence and the fix",
     )
     .option('--from <file>', 'analyse a saved snapshot (doctor --save, or a support bundle) instead of the cluster')
+    .addOption(
+      new Option(
+        '--example',
+        'analyse the bundled example: a simulated 3-node vxlan cluster with five faults',
+      ).conflicts('from'),
+    )
     .option('--save <file>', 'also write the collected snapshot (secrets removed) to this file')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json', 'yaml']).default('text'))
     .option('--check <id>', 'run only this check (repeatable, or comma-separated)', collect, [])
@@ -45,20 +53,26 @@ export function registerDoctor(program: Command, live?: SnapshotSource): Command
         .default('error'),
     )
     .option('--no-color', 'never colour the output (NO_COLOR is honoured too)');
-  addClusterOptions(cmd)
+  addClusterOptions(cmd);
+  addExitCodes(cmd, [
+    [EXIT.ok, 'no problem found (warnings only, without --fail-on warning)'],
+    [EXIT.warnings, 'warnings found, with --fail-on warning'],
+    [EXIT.errors, 'errors found'],
+    CLUSTER_UNREACHABLE,
+  ])
     .addHelpText(
       'after',
       `
-Exit codes: 0 no problem found; 2 errors found; 1 warnings found with --fail-on warning;
-            3 bad usage or unreadable input; 4 cluster unreachable or access denied.
-
 Examples:
   kubectl flannel doctor
+  kubectl flannel doctor --example
   kubectl flannel doctor --from snapshot.json -o json
   kubectl flannel doctor --check vxlan-fdb,peer-routes --fail-on warning`,
     )
     .action(async (opts: DoctorOptions, self: Command) => {
-      const snapshot = await obtainSnapshot(opts.from, self, live);
+      const snapshot = opts.example
+        ? (await import('../snapshot/example.js')).exampleSnapshot()
+        : await obtainSnapshot(opts.from, self, live);
       if (opts.save) await writeSnapshot(opts.save, snapshot);
       const result = analyze(snapshot, { only: opts.check, skip: opts.skip });
       const report = buildReport(snapshot, result);

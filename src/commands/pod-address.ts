@@ -5,9 +5,7 @@
  */
 import type { Command } from 'commander';
 import { EXIT, UserError } from '../errors.js';
-import { KubeClient } from '../kube/client.js';
 import { KubeAccessError } from '../kube/errors.js';
-import { loadKubeConfig } from '../kube/kubeconfig.js';
 import { familyOf } from '../net/cidr.js';
 import { DEFAULTS, parseDuration } from './cluster-options.js';
 
@@ -15,6 +13,11 @@ export async function resolvePodIPs(cmd: Command, args: readonly string[]): Prom
   const o = cmd.opts<{ kubeconfig?: string; context?: string; requestTimeout?: number; node?: string[] }>();
   if (args.every((a) => familyOf(a))) return [...args];
   try {
+    // Loaded on use, not at start: the Kubernetes client and ink are most of the start-up time (bench/startup.sh).
+    const [{ KubeClient }, { loadKubeConfig }] = await Promise.all([
+      import('../kube/client.js'),
+      import('../kube/kubeconfig.js'),
+    ]);
     const cfg = loadKubeConfig({ kubeconfig: o.kubeconfig, context: o.context });
     const client = new KubeClient(
       cfg.kc,

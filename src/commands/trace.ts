@@ -6,12 +6,14 @@ import { familyOf } from '../net/cidr.js';
 import { styleFor } from '../render/style.js';
 import { renderTraceText } from '../render/trace.js';
 import { addClusterOptions } from './cluster-options.js';
+import { addExitCodes, CLUSTER_UNREACHABLE } from './exit-codes.js';
 import { obtainSnapshot, type SnapshotSource } from './options.js';
 import { resolvePodIPs } from './pod-address.js';
 
 export function registerTrace(program: Command, live?: SnapshotSource): Command {
   const cmd = program.command('trace');
   addClusterOptions(cmd);
+  addExitCodes(cmd, [[EXIT.ok, 'the packet arrives'], [EXIT.errors, 'a hop breaks'], CLUSTER_UNREACHABLE]);
   return cmd
     .description(
       'Follow a packet from SRC to DST hop by hop through the kernel tables of each node, and show the first hop that breaks',
@@ -27,8 +29,6 @@ export function registerTrace(program: Command, live?: SnapshotSource): Command 
     .addHelpText(
       'after',
       `
-Exit codes: 0 the packet arrives; 2 a hop breaks; 3 bad usage or input; 4 cluster unreachable.
-
 Examples:
   kubectl flannel trace default/client default/server
   kubectl flannel trace 10.244.1.5 10.244.2.7 --from snapshot.json -o json`,

@@ -8,12 +8,12 @@
  * - Exec's handler would `end()` process.stdout on a v5 close frame, so it gets private streams.
  */
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { PassThrough, Writable } from 'node:stream';
 import tls from 'node:tls';
 import { Exec, type KubeConfig, type V1Status } from '@kubernetes/client-node';
 // Not re-exported by the package index; the package has no `exports` map, so the deep path is public.
 import { WebSocketHandler, type WebSocketInterface } from '@kubernetes/client-node/dist/web-socket-handler.js';
+import IsomorphicWs from 'isomorphic-ws';
 import { KubeAccessError, toKubeAccessError } from './errors.js';
 
 export interface ExecRequest {
@@ -87,8 +87,9 @@ type WsOptions = Record<string, unknown> & {
   rejectUnauthorized?: boolean;
 };
 type WsCtor = new (uri: string, protocols: string[], opts: WsOptions) => unknown;
-// client-node's own WebSocket implementation (isomorphic-ws is `ws` on Node); untyped here on purpose.
-const WebSocketImpl = createRequire(import.meta.url)('isomorphic-ws') as WsCtor;
+// client-node's own WebSocket implementation (isomorphic-ws is `ws` on Node). A static import, so a bundler
+// (scripts/bundle.mjs) sees it; its types name `ws`, whose typings are not installed, hence the cast.
+const WebSocketImpl = IsomorphicWs as unknown as WsCtor;
 
 /**
  * One TLS SecureContext per credential set instead of one per exec: building it (parsing the

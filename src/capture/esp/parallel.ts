@@ -10,6 +10,9 @@ import type { PacketBatch } from '../packet.js';
 import { DecryptStats } from './decryptor.js';
 import { mergeStats, type StatsWire } from './stats-wire.js';
 
+/** decrypt-worker's bundled source, set by scripts/bundle.mjs: a single executable has no worker file to load. */
+declare const KUBECTL_FLANNEL_DECRYPT_WORKER: string | undefined;
+
 interface Pending {
   resolve(b: PacketBatch): void;
   reject(e: Error): void;
@@ -24,7 +27,10 @@ export class ParallelEspDecryptor {
 
   constructor(states: readonly XfrmState[], threads: number) {
     this.workers = Array.from({ length: threads }, () => {
-      const w = new Worker(new URL('./decrypt-worker.js', import.meta.url), { workerData: states });
+      const w =
+        typeof KUBECTL_FLANNEL_DECRYPT_WORKER === 'string'
+          ? new Worker(KUBECTL_FLANNEL_DECRYPT_WORKER, { eval: true, workerData: states })
+          : new Worker(new URL('./decrypt-worker.js', import.meta.url), { workerData: states });
       w.on('message', (m: { id: number; batch: ArrayBuffer; stats: StatsWire }) => {
         const p = this.pending.get(m.id);
         this.pending.delete(m.id);
