@@ -3,7 +3,7 @@
  * usage: node collect-child.js KUBECONFIG CONCURRENCY NODE[,NODE…]
  * prints one JSON line: { nodes, concurrency, wallMs, nodePhaseMs, maxRssMiB, hostsOk }
  */
-import { collectSnapshot } from '../src/collectors/cluster-collect.js';
+import { collectSnapshot } from '../src/collectors/collect.js';
 
 const [kubeconfig, concurrency, nodes] = process.argv.slice(2) as [string, string, string];
 const nodeNames = nodes.split(',');

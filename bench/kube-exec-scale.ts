@@ -11,9 +11,9 @@
 
 import fs from 'node:fs';
 import os from 'node:os';
-import { mapLimit, readClusterState, usablePod } from '../src/collectors/cluster.js';
-import { collectHost } from '../src/collectors/host.js';
-import { NodeRunner } from '../src/collectors/pod-runner.js';
+import { mapLimit, readClusterState, usablePod } from '../src/collectors/api/cluster.js';
+import { collectHost } from '../src/collectors/node/host.js';
+import { NodeRunner } from '../src/collectors/node/pod-runner.js';
 import { KubeClient } from '../src/kube/client.js';
 import { makeExec } from '../src/kube/exec.js';
 import { loadKubeConfig } from '../src/kube/kubeconfig.js';

@@ -14,7 +14,7 @@ while [ $# -gt 0 ]; do
     *) die "up: unknown argument '$1' (expected --nodes N, --backend vxlan|host-gw|vxlan-directrouting|udp)" ;;
   esac
 done
-[[ $NODES =~ ^[0-9]+$ ]] && [ "$NODES" -ge 1 ] && [ "$NODES" -le 9 ] || die "up: --nodes must be 1..9, got '$NODES'"
+[[ $NODES =~ ^[0-9]+$ ]] && [ "$NODES" -ge 1 ] && [ "$NODES" -le 60 ] || die "up: --nodes must be 1..60 (faults use underlay .99 and 10.244.99.0/24), got '$NODES'"
 case $BACKEND in
   ipip|wireguard|ipsec|extension|alloc) die "up: backend '$BACKEND' cannot run here: this kernel has no ipip, WireGuard or ESP (fixtures cover those backends)" ;;
 esac
@@ -166,7 +166,12 @@ for i in $(seq "$NODES"); do
     --manage-single-node="$n" --node-name="$n" --node-ip="$(node_ip "$i")" \
     --node-port=10250 --server-address=0.0.0.0:10250 --node-lease-duration-seconds=40
 done
-wait_for 90 "nodes Ready" lab_kubectl wait --for=condition=Ready node --all --timeout=1s
+# KWOKs start one after another on shared cores: the wait grows with the node count.
+# One list of every Node per poll (`kubectl wait --all --timeout=1s` gave up on 30 nodes before it had read them all).
+nodes_ready() {
+  [ "$(lab_kubectl get nodes -o json | jq '[.items[] | select(any(.status.conditions[]?; .type == "Ready" and .status == "True"))] | length')" -ge "$NODES" ]
+}
+wait_for $(( 90 + 6 * NODES )) "nodes Ready" nodes_ready
 log "up: $NODES nodes Ready after $(( $(date +%s) - T0 ))s"
 ensure_flannel_pods
 for n in $NODE_NAMES; do start_flanneld "$n"; done

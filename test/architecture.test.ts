@@ -17,6 +17,8 @@ import { test } from 'node:test';
  * - analyzers: pure functions of a snapshot: not of the parsers, the API or the collectors.
  * - render: findings and progress to text; not the collectors (progress types live in snapshot).
  * - bundle, capture: side branches that read a snapshot or the parsers; neither sees the other or analysis.
+ *   bundle and commands may use parse's redactors (parse/redact/): a saved snapshot or bundle file is redacted
+ *   again on the way out, with the same per-format allowlists collection used.
  * - commands: wire options to the layers below; a command module never imports another (shared: options.ts).
  * - cli: registers the commands.
  */
@@ -28,9 +30,12 @@ const LAYERS: readonly { readonly name: string; readonly may: readonly string[] 
   { name: 'collectors', may: ['base', 'snapshot', 'parse', 'kube'] },
   { name: 'analyzers', may: ['base', 'snapshot'] },
   { name: 'render', may: ['base', 'snapshot', 'analyzers'] },
-  { name: 'bundle', may: ['base', 'snapshot'] },
+  { name: 'bundle', may: ['base', 'snapshot', 'parse'] },
   { name: 'capture', may: ['base', 'snapshot', 'parse'] },
-  { name: 'commands', may: ['base', 'snapshot', 'kube', 'collectors', 'analyzers', 'render', 'bundle', 'capture'] },
+  {
+    name: 'commands',
+    may: ['base', 'snapshot', 'parse', 'kube', 'collectors', 'analyzers', 'render', 'bundle', 'capture'],
+  },
   { name: 'cli', may: ['base', 'commands'] },
 ];
 

@@ -64,14 +64,13 @@ ensure_flannel_pods() {
           spec: (.spec.template.spec + {nodeName: $n})}' | lab_kubectl create -f - >/dev/null
     done
   fi
-  for i in $(seq 120); do
-    local ok=1
-    for n in $NODE_NAMES; do
-      local p; p=$(flannel_pod "$n")
-      [ -n "$p" ] && [ "$(lab_kubectl -n kube-flannel get pod "$p" -o jsonpath='{.status.phase}')" = Running ] || ok=0
-    done
-    [ $ok = 1 ] && break
-    [ "$i" = 120 ] && die "flannel DaemonSet pods did not become Running on every node"
+  # One list per poll, not one per node: with 30 nodes on two busy cores a per-node poll takes longer than the wait.
+  local end=$(( $(date +%s) + 60 + 4 * NODES )) running
+  while :; do
+    running=$(lab_kubectl -n kube-flannel get pods -l app=flannel -o json 2>/dev/null |
+      jq -r '[.items[] | select(.status.phase == "Running") | .spec.nodeName] | unique | length' 2>/dev/null || echo 0)
+    [ "${running:-0}" -ge "$NODES" ] && break
+    [ "$(date +%s)" -ge "$end" ] && die "flannel DaemonSet pods did not become Running on every node ($running of $NODES)"
     sleep 0.5
   done
   local token
@@ -98,8 +97,9 @@ start_flanneld() {
   local i; for i in $(seq 50); do [ -s "$pidf" ] && break; sleep 0.1; done
 }
 wait_flanneld() {  # wait_flanneld NODE: until flanneld wrote subnet.env and published its lease on the Node
-  local n=$1 i
-  for i in $(seq 120); do
+  local n=$1 limit=$(( 60 + 2 * ${NODES:-3} )) end
+  end=$(( $(date +%s) + limit ))
+  while [ "$(date +%s)" -lt "$end" ]; do
     # subnet.env and the annotation may be left from a previous run of flanneld; healthz answers only from this one
     if [ -s "$(node_dir "$n")/run-flannel/subnet.env" ] &&
        ip netns exec "$n" curl -fs --max-time 1 http://127.0.0.1:8081/healthz >/dev/null 2>&1 &&
@@ -109,6 +109,6 @@ wait_flanneld() {  # wait_flanneld NODE: until flanneld wrote subnet.env and pub
     pid_alive "$LAB_RUN/pids/flanneld-$n.pid" || die "flanneld on $n exited; see $(node_dir "$n")/flanneld.log"
     sleep 0.5
   done
-  die "flanneld on $n did not become ready in 60s; see $(node_dir "$n")/flanneld.log"
+  die "flanneld on $n did not become ready in ${limit}s; see $(node_dir "$n")/flanneld.log"
 }
 stop_flanneld() { stop_pidfile "$LAB_RUN/pids/flanneld-$1.pid"; }

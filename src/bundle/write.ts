@@ -2,12 +2,14 @@
  * A support bundle: one .tar.gz to attach to a ticket. It holds the snapshot (the only thing
  * `doctor --from` needs to re-analyse offline) plus the same data laid out for people: the
  * report, each node's command output as files, the Node objects and the flannel pods' logs.
- * Secrets are already out of the snapshot; the bundle adds nothing that is not in it.
+ * Secrets are already out of the snapshot; the bundle adds nothing that is not in it, and runs the
+ * redaction guard over the snapshot and the reports once more before anything is written.
  */
 import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { pack } from 'tar-stream';
+import { guardSnapshot, guardText } from '../parse/redact/guard.js';
 import type { Snapshot } from '../snapshot/types.js';
 
 export const BUNDLE_SNAPSHOT = 'snapshot.json';
@@ -18,13 +20,15 @@ export interface BundleFile {
 }
 
 /** Every file of the bundle, in the order they are written. */
-export function bundleFiles(snapshot: Snapshot, reportText: string, reportJSON: string): BundleFile[] {
+export function bundleFiles(collected: Snapshot, reportText: string, reportJSON: string): BundleFile[] {
+  // A bundle is meant to be shared: never keys, whatever the snapshot holds.
+  const snapshot = guardSnapshot(collected, { keepXfrmKeys: false });
   const root = `flannel-bundle-${snapshot.collectedAt.replace(/[:.]/g, '-')}`;
   const files: BundleFile[] = [
     { name: 'README.txt', content: readme(snapshot) },
     { name: BUNDLE_SNAPSHOT, content: JSON.stringify(snapshot, null, 1) + '\n' },
-    { name: 'report.txt', content: reportText },
-    { name: 'report.json', content: reportJSON },
+    { name: 'report.txt', content: guardText(reportText) },
+    { name: 'report.json', content: guardText(reportJSON) },
   ];
   const c = snapshot.cluster;
   if (c.flannel.status === 'ok' && c.flannel.data.netConfRaw !== null)

@@ -14,7 +14,13 @@ const PCAP_HEADER = 24;
 const PCAP_RECORD_HEADER = 16;
 /** libpcap refuses records larger than max(snaplen, 262144); so do we. */
 const MAX_SNAPLEN = 262144;
-const MAX_PCAPNG_BLOCK = 16 * 1024 * 1024;
+/** Whatever snaplen a header claims, no record or block is buffered beyond this: memory stays bounded. */
+const MAX_RECORD = 16 * 1024 * 1024;
+const MAX_PCAPNG_BLOCK = MAX_RECORD;
+/** Interface Description Block: header (8), link type (2), reserved (2), snaplen (4), trailing length (4). */
+const MIN_IDB = 20;
+/** Simple Packet Block: header (8), original length (4), trailing length (4). */
+const MIN_SPB = 16;
 
 const MAGIC_US = 0xa1b2c3d4;
 const MAGIC_NS = 0xa1b23c4d;
@@ -86,7 +92,7 @@ export class CaptureReader implements AsyncIterable<PacketBatch> {
       const snaplen = u32(16);
       const nanosecond = (this.bigEndian ? be : le) === MAGIC_NS;
       this.format = { container: 'pcap', nanosecond, snaplen, bigEndian: this.bigEndian };
-      return (b) => this.parsePcap(b, linkType, Math.max(snaplen, MAX_SNAPLEN), nanosecond);
+      return (b) => this.parsePcap(b, linkType, Math.min(Math.max(snaplen, MAX_SNAPLEN), MAX_RECORD), nanosecond);
     }
     if (le === PCAPNG_SHB) {
       return (b) => this.parsePcapng(b);
@@ -158,8 +164,13 @@ export class CaptureReader implements AsyncIterable<PacketBatch> {
       if (b.length - off < len) break;
       const block = b.subarray(off, off + len);
       const blockType = this.bigEndian ? block.readUInt32BE(0) : block.readUInt32LE(0);
-      if (blockType === 1) this.addInterface(block);
-      else if (blockType === 6 || blockType === 3)
+      if (blockType === 1) {
+        if (len < MIN_IDB)
+          throw new UserError(
+            `${this.name}: pcapng interface description block at byte ${this.consumed + off} is ${len} bytes, too short for one; the file is corrupt`,
+          );
+        this.addInterface(block);
+      } else if (blockType === 6 || blockType === 3)
         batch.push(this.packetFromBlock(block, blockType, this.consumed + off));
       off += len;
     }
@@ -199,6 +210,7 @@ export class CaptureReader implements AsyncIterable<PacketBatch> {
       new UserError(`${this.name}: pcapng packet block at byte ${at} ${what}; the file is corrupt`);
     this.packetsRead++;
     if (blockType === 3) {
+      if (block.length < MIN_SPB) throw bad('is too short');
       // Simple Packet Block: interface 0, no timestamp.
       const iface = this.interfaces[0];
       if (!iface) throw bad('comes before any interface description');

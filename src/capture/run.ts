@@ -5,6 +5,7 @@
 import { open, readFile } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { UserError } from '../errors.js';
+import { redactXfrmStateText } from '../parse/redact/xfrm.js';
 import { parseXfrmState } from '../parse/xfrm.js';
 import { EspDecryptor } from './esp/decryptor.js';
 import { ParallelEspDecryptor } from './esp/parallel.js';
@@ -64,11 +65,14 @@ async function loadSas(path: string, io: CaptureIo): Promise<SaTable> {
     throw new UserError(`--xfrm-state ${path}: cannot read: ${(e as Error).message}`);
   }
   const { states, errors } = parseXfrmState(text, { keepKeys: true });
-  for (const e of errors) io.stderr.write(`warning: ${path} line ${e.line}: ${e.message}: ${e.text}\n`);
+  // The parser already shows malformed lines token by token; the guard makes sure no key material
+  // (a long hex or base64 run) reaches the terminal whatever a message was built from.
+  const warn = (line: string): void => void io.stderr.write(`${redactXfrmStateText(line)}\n`);
+  for (const e of errors) warn(`warning: ${path} line ${e.line}: ${e.message}: ${e.text}`);
   const table = new SaTable(states);
   for (const s of table.skipped) {
-    io.stderr.write(
-      `warning: ${path}: SA spi 0x${s.state.spi.toString(16).padStart(8, '0')} ${s.state.src} -> ${s.state.dst} skipped: ${s.reason}\n`,
+    warn(
+      `warning: ${path}: SA spi 0x${s.state.spi.toString(16).padStart(8, '0')} ${s.state.src} -> ${s.state.dst} skipped: ${s.reason}`,
     );
   }
   if (table.sas.length === 0) {
@@ -211,7 +215,8 @@ async function* readWithContext(
   try {
     yield* reader;
   } catch (e) {
-    if (e instanceof UserError) throw e;
-    throw new UserError(`--read ${source}: ${(e as Error).message}`);
+    // Only the file system's errors are the input's fault; a reader bug must surface as one (exit 5).
+    if (e instanceof UserError || !(e instanceof Error) || !('syscall' in e)) throw e;
+    throw new UserError(`--read ${source}: ${e.message}`);
   }
 }

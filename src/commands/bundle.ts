@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { analyze } from '../analyzers/run.js';
 import { bundleFiles, writeBundle } from '../bundle/write.js';
 import { EXIT, UserError } from '../errors.js';
+import { guardSnapshot } from '../parse/redact/guard.js';
 import { buildReport } from '../render/report.js';
 import { renderJSON } from '../render/structured.js';
 import { styleFor } from '../render/style.js';
@@ -27,7 +28,8 @@ export function registerBundle(program: Command, live?: SnapshotSource): Command
     .action(async (opts: { file?: string; from?: string; decryptEsp?: boolean }, self: Command) => {
       if (opts.decryptEsp)
         throw new UserError('bundle never includes xfrm keys: it is meant to be shared; drop --decrypt-esp');
-      const snapshot = await obtainSnapshot(opts.from, self, live);
+      // Guarded before analysis, so the report quotes only what the bundle may hold.
+      const snapshot = guardSnapshot(await obtainSnapshot(opts.from, self, live), { keepXfrmKeys: false });
       const report = buildReport(snapshot, analyze(snapshot));
       const files = bundleFiles(snapshot, renderText(report, styleFor({ isTTY: false }, {}, true)), renderJSON(report));
       const path = opts.file ?? `flannel-bundle-${snapshot.collectedAt.replace(/[:.]/g, '-')}.tar.gz`;

@@ -1,6 +1,6 @@
 /** `kubectl flannel cleanup`: delete every helper pod any run left behind (found by label). */
 import { type Command, Option } from 'commander';
-import { deleteLeftoverHelperPods, HELPER_SELECTOR } from '../collectors/helper-pods.js';
+import { deleteLeftoverHelperPods, HELPER_SELECTOR } from '../collectors/node/helper-pods.js';
 import { EXIT, UserError } from '../errors.js';
 import { KubeAccessError } from '../kube/errors.js';
 import { parseDuration } from './cluster-options.js';

@@ -7,8 +7,8 @@
  *   … collectSnapshot({ ...clusterOptionsFrom(cmd.opts()), onProgress })
  */
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_FLANNEL_SELECTOR } from '../collectors/cluster.js';
-import type { CollectOptions } from '../collectors/cluster-collect.js';
+import { DEFAULT_FLANNEL_SELECTOR } from '../collectors/api/cluster.js';
+import type { CollectOptions } from '../collectors/collect.js';
 import { EXIT, UserError } from '../errors.js';
 import { KubeAccessError } from '../kube/errors.js';
 import type { Snapshot } from '../snapshot/types.js';
@@ -274,7 +274,7 @@ export async function liveSnapshot(cmd: Command): Promise<Snapshot> {
   const options = clusterOptionsFrom(cmd.opts<ClusterFlagValues>());
   // Loaded on use, not at start: the Kubernetes client and ink are most of the start-up time (bench/startup.sh).
   const [{ collectSnapshot }, { progressRenderer }] = await Promise.all([
-    import('../collectors/cluster-collect.js'),
+    import('../collectors/collect.js'),
     import('../render/progress.js'),
   ]);
   const progress = progressRenderer();

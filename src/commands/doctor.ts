@@ -2,10 +2,11 @@
 import { type Command, Option } from 'commander';
 import { analyze } from '../analyzers/run.js';
 import { EXIT, type ExitCode } from '../errors.js';
+import { guardSnapshot } from '../parse/redact/guard.js';
 import { buildReport, type DoctorReport } from '../render/report.js';
 import { renderJSON, renderYAML } from '../render/structured.js';
 import { styleFor } from '../render/style.js';
-import { renderText } from '../render/text.js';
+import { DEFAULT_WIDTH, renderText } from '../render/text.js';
 import { writeSnapshot } from '../snapshot/io.js';
 import { addClusterOptions } from './cluster-options.js';
 import { addExitCodes, CLUSTER_UNREACHABLE } from './exit-codes.js';
@@ -73,7 +74,9 @@ Examples:
       const snapshot = opts.example
         ? (await import('../snapshot/example.js')).exampleSnapshot()
         : await obtainSnapshot(opts.from, self, live);
-      if (opts.save) await writeSnapshot(opts.save, snapshot);
+      // Keys stay in a saved file only when this run was asked for them (--decrypt-esp).
+      if (opts.save)
+        await writeSnapshot(opts.save, guardSnapshot(snapshot, { keepXfrmKeys: snapshot.source.keysIncluded }));
       const result = analyze(snapshot, { only: opts.check, skip: opts.skip });
       const report = buildReport(snapshot, result);
       process.stdout.write(render(report, opts));
@@ -85,7 +88,8 @@ Examples:
 export function render(report: DoctorReport, opts: Pick<DoctorOptions, 'output' | 'color'>): string {
   if (opts.output === 'json') return renderJSON(report);
   if (opts.output === 'yaml') return renderYAML(report);
-  return renderText(report, styleFor(process.stdout, process.env, !opts.color));
+  const width = process.stdout.isTTY && process.stdout.columns > 0 ? process.stdout.columns : DEFAULT_WIDTH;
+  return renderText(report, styleFor(process.stdout, process.env, !opts.color), width);
 }
 
 export function exitCodeFor(report: DoctorReport, failOn: 'error' | 'warning'): ExitCode {

@@ -1,6 +1,6 @@
 /** `kubectl flannel version`: this plugin's version and, when a cluster answers, the flannel it runs. */
 import { type Command, Option } from 'commander';
-import type { FlannelVersion } from '../collectors/flannel-version.js';
+import type { FlannelVersion } from '../collectors/api/flannel-version.js';
 import { EXIT } from '../errors.js';
 import { VERSION } from '../version.js';
 import { parseDuration } from './cluster-options.js';
@@ -58,7 +58,7 @@ async function clusterFlannel(opts: VersionOptions): Promise<FlannelVersion> {
     const [{ KubeClient }, { loadKubeConfig }, { detectFlannelVersion }] = await Promise.all([
       import('../kube/client.js'),
       import('../kube/kubeconfig.js'),
-      import('../collectors/flannel-version.js'),
+      import('../collectors/api/flannel-version.js'),
     ]);
     const cfg = loadKubeConfig({ kubeconfig: opts.kubeconfig, context: opts.context });
     return await detectFlannelVersion(new KubeClient(cfg.kc, opts.requestTimeout));

@@ -4,6 +4,7 @@
  */
 import type { CniState } from '../snapshot/types.js';
 import type { ParseResult } from './issue.js';
+import { jsonErrorMessage } from './redact/json-error.js';
 
 export function parseCniListing(text: string, confDir: string, binDir: string): ParseResult<CniState> {
   const lines = text.split('\n');
@@ -60,10 +61,14 @@ function pluginTypes(body: string): { types: string[]; error: string | null } {
   try {
     conf = JSON.parse(body);
   } catch (e) {
-    return { types: [], error: `not JSON: ${(e as Error).message}` };
+    return { types: [], error: `not JSON: ${jsonErrorMessage(e)}` };
   }
   const o = conf as { type?: unknown; plugins?: unknown };
   const list = Array.isArray(o.plugins) ? o.plugins : [o];
-  const types = list.map((p) => (p as { type?: unknown }).type).filter((t): t is string => typeof t === 'string');
+  // A plugin type is a binary name; anything else in that field is not shown.
+  const types = list
+    .map((p) => (p as { type?: unknown } | null)?.type)
+    .filter((t): t is string => typeof t === 'string')
+    .map((t) => (/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(t) ? t : '<redacted>'));
   return types.length ? { types, error: null } : { types, error: 'no plugin type in the file' };
 }

@@ -8,24 +8,21 @@
  * exits). Defaults are the ones flanneld applies (flannel-internals.md §2).
  *
  * Secrets (the wireguard/ipsec PSK, tencent-vpc's AccessKeySecret) never leave this module:
- * NetConf only records whether a PSK is set and how long it is, and `redactNetConfRaw` blanks
- * them in the raw text that goes into a snapshot.
+ * NetConf only records whether a PSK is set and how long it is; redact/netconf.ts gives the text
+ * that may be stored, and every message here is scrubbed of whatever that redaction removed (a
+ * type error quotes the offending value, which may be the PSK).
  */
 import type { Backend, NetConf } from '../snapshot/types.js';
+import { goFold } from './go-fold.js';
+import { jsonErrorMessage } from './redact/json-error.js';
+import { scrub } from './redact/json-like.js';
+import { redactNetConf } from './redact/netconf.js';
 
 export type NetConfResult =
   | { readonly ok: true; readonly netConf: NetConf }
   | { readonly ok: false; readonly error: string };
 
 type JsonObject = { readonly [key: string]: unknown };
-
-/** Go's encoding/json folds keys with Unicode simple folding; these two are the non-ASCII cases that hit ASCII letters. */
-function goFold(s: string): string {
-  return s
-    .replace(/\u017f/g, 's')
-    .replace(/\u212a/g, 'k')
-    .toLowerCase();
-}
 
 /** The value Go would decode into `field`, following its key-matching rules; undefined when absent. */
 function goField(obj: JsonObject, field: string): { key: string; value: unknown } | undefined {
@@ -50,6 +47,9 @@ function jsonType(v: unknown): string {
 }
 
 function typeError(path: string, want: string, v: unknown): NetConfError {
+  // A secret of the wrong type is still a secret: name its type only.
+  if (/(^|\.)(psk|accesskeysecret)$/.test(goFold(path)))
+    return new NetConfError(`${path} must be ${want}, got ${jsonType(v)}`);
   return new NetConfError(`${path} must be ${want}, got ${jsonType(v)} ${JSON.stringify(v)}`);
 }
 
@@ -255,13 +255,21 @@ function parseBackend(raw: unknown, present: boolean, warnings: string[]): Backe
   return backend;
 }
 
-/** Parses net-conf.json text the way flanneld does. Never throws. */
+/** Parses net-conf.json text the way flanneld does. Never throws; no message carries a secret. */
 export function parseNetConf(text: string): NetConfResult {
+  const r = parseUnscrubbed(text);
+  const removed = redactNetConf(text).removed;
+  if (!r.ok) return { ok: false, error: scrub(r.error, removed) };
+  const warnings = r.netConf.warnings.map((w) => scrub(w, removed));
+  return { ok: true, netConf: { ...r.netConf, warnings } };
+}
+
+function parseUnscrubbed(text: string): NetConfResult {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    return { ok: false, error: `net-conf.json is not valid JSON: ${(e as Error).message}` };
+    return { ok: false, error: `net-conf.json is not valid JSON: ${jsonErrorMessage(e)}` };
   }
   if (!isObject(doc)) return { ok: false, error: `net-conf.json must be a JSON object, got ${jsonType(doc)}` };
   const warnings: string[] = [];
@@ -301,59 +309,4 @@ export function parseNetConf(text: string): NetConfResult {
     if (e instanceof NetConfError) return { ok: false, error: `net-conf.json: ${e.message}` };
     throw e;
   }
-}
-
-/** Keys whose string values are secrets, compared Go-style (case-insensitive). */
-const SECRET_KEYS = new Set(['psk', 'accesskeysecret']);
-
-/**
- * Replaces the value of every secret key in net-conf.json text with a placeholder giving its
- * length, keeping the rest of the text byte for byte. It scans JSON tokens itself rather than
- * re-serialising, so it also works on text that JSON.parse rejects.
- */
-export function redactNetConfRaw(text: string): string {
-  let out = '';
-  let i = 0;
-  let lastString: { value: string; end: number } | null = null;
-  let redactNext = false;
-  while (i < text.length) {
-    const c = text[i]!;
-    if (c === '"') {
-      let j = i + 1;
-      while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
-      const end = Math.min(j + 1, text.length);
-      const token = text.slice(i, end);
-      if (redactNext) {
-        let len = token.length - 2;
-        try {
-          len = (JSON.parse(token) as string).length;
-        } catch {
-          // keep the raw length
-        }
-        out += JSON.stringify(`<redacted: ${len} characters>`);
-        redactNext = false;
-        lastString = null;
-      } else {
-        out += token;
-        let value = token.slice(1, -1);
-        try {
-          value = JSON.parse(token) as string;
-        } catch {
-          // unterminated string: compare the raw text
-        }
-        lastString = { value, end };
-      }
-      i = end;
-      continue;
-    }
-    if (c === ':' && lastString && SECRET_KEYS.has(goFold(lastString.value))) redactNext = true;
-    else if (!/\s/.test(c)) {
-      // A secret key with a non-string value (number, object) has nothing to hide.
-      if (c !== ':') redactNext = false;
-      lastString = null;
-    }
-    out += c;
-    i++;
-  }
-  return out;
 }

@@ -1,5 +1,6 @@
 import type { WireguardDevice } from '../snapshot/types.js';
 import { issue, numberedLines, type ParseIssue, type ParseResult } from './issue.js';
+import { redactWgDump } from './redact/wireguard.js';
 
 /**
  * `wg show all dump`: tab-separated, every line starting with the interface name.
@@ -45,21 +46,3 @@ export function parseWgDump(text: string): ParseResult<WireguardDevice[]> {
   }
   return { value: devices, errors };
 }
-
-/** The dump with private and preshared keys replaced, for raw output and error messages. */
-export function redactWgDump(text: string): string {
-  return text
-    .split('\n')
-    .map((line) => {
-      const f = line.split('\t');
-      if (f.length === 5 && f[1] !== '(none)') f[1] = '(redacted)';
-      else if (f.length === 9 && f[2] !== '(none)') f[2] = '(redacted)';
-      else if (f.length !== 5 && f.length !== 9) return line.replace(WG_KEY, '(redacted)');
-      return f.join('\t');
-    })
-    .join('\n');
-}
-
-// A WireGuard key is 32 bytes in base64: 43 characters and `=`. On a malformed line any of
-// them may be private, so all are hidden there.
-const WG_KEY = /[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=/g;

@@ -6,6 +6,7 @@
  * `... 128anti-replay context:`. We split a token where a keyword follows something that is a
  * complete value on its own (an address, a number, a mode or flag word), and never inside a key.
  */
+import { isIP } from 'node:net';
 
 export interface Token {
   readonly text: string;
@@ -15,7 +16,7 @@ export interface Token {
   readonly lineStart: boolean;
 }
 
-const KEYWORDS = [
+export const KEYWORDS = [
   'src',
   'dst',
   'proto',
@@ -66,7 +67,7 @@ export function hexGivenBack(hex: string, following: string): number {
   return 0;
 }
 
-const VALUE_WORDS = new Set([
+export const VALUE_WORDS = new Set([
   // modes
   'tunnel',
   'transport',
@@ -193,5 +194,10 @@ export function parseNumber(s: string | undefined): number | null {
 }
 
 export function isAddress(s: string | undefined): s is string {
-  return s !== undefined && (IPV4.test(s) || (IPV6.test(s) && s.includes(':')));
+  if (s === undefined || !(IPV4.test(s) || (IPV6.test(s) && s.includes(':')))) return false;
+  // The shapes above let through `82224e0e234cfd00:56::12` or `300.1.1.1`; the address must be one.
+  const [addr = '', len, ...rest] = s.split('/');
+  const family = isIP(addr);
+  if (family === 0 || rest.length > 0) return false;
+  return len === undefined || (/^\d{1,3}$/.test(len) && Number(len) <= (family === 4 ? 32 : 128));
 }

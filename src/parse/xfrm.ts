@@ -5,46 +5,13 @@
  * Keys never leave this module unless the caller asks (`keepKeys`): every key becomes a digest, and
  * parse issues quote the offending line with keys redacted.
  */
-import { createHash } from 'node:crypto';
 import type { XfrmKey, XfrmPolicy, XfrmState } from '../snapshot/types.js';
-import { hexGivenBack, isAddress, parseNumber, splitRecords, type Token, tokenize } from './xfrm-tokens.js';
+import { isSafeXfrmToken, keyDigest, shownToken, shownXfrmLine } from './redact/xfrm.js';
+import { isAddress, parseNumber, splitRecords, type Token, tokenize } from './xfrm-tokens.js';
 
 export type ParseIssue = { line: number; text: string; message: string };
 
 type KeyKind = 'aead' | 'enc' | 'auth' | 'auth-trunc';
-
-/** First 16 hex chars of SHA-256 over the key bytes. */
-export function keyDigest(key: Uint8Array): string {
-  return createHash('sha256').update(key).digest('hex').slice(0, 16);
-}
-
-const KEY_IN_TEXT = /(aead|enc|auth-trunc|auth)(\s+\S+\s+)0x([0-9a-f]+)/gi;
-// Anything hex that is long enough to be a key, even where the algorithm word was mangled.
-const LONG_HEX = /0x([0-9a-f]{24,})/gi;
-
-function redactedHex(hex: string): string {
-  return hex.length % 2 === 0 ? `<redacted sha256:${keyDigest(Buffer.from(hex, 'hex'))}>` : '<redacted>';
-}
-
-/** A hex run followed by a glued keyword (`0x…0fencap`) keeps the keyword's letters out of the key. */
-function splitGluedHex(hex: string, text: string, end: number): { key: string; back: string } {
-  const n = hexGivenBack(hex, text.slice(end, end + 16));
-  return n > 0 ? { key: hex.slice(0, -n), back: hex.slice(-n) } : { key: hex, back: '' };
-}
-
-export function redactXfrmStateText(text: string): string {
-  const once = text.replace(
-    KEY_IN_TEXT,
-    (m: string, kind: string, mid: string, hex: string, at: number, all: string) => {
-      const { key, back } = splitGluedHex(hex, all, at + m.length);
-      return `${kind}${mid}${redactedHex(key)}${back}`;
-    },
-  );
-  return once.replace(LONG_HEX, (m: string, hex: string, at: number, all: string) => {
-    const { key, back } = splitGluedHex(hex, all, at + m.length);
-    return `${redactedHex(key)}${back}`;
-  });
-}
 
 function lineTexts(text: string): string[] {
   return text.split(/\r?\n/);
@@ -52,7 +19,8 @@ function lineTexts(text: string): string[] {
 
 function issueAt(lines: readonly string[], line: number, message: string, redact: boolean): ParseIssue {
   const raw = (lines[line - 1] ?? '').trim();
-  const shown = redact ? redactXfrmStateText(raw) : raw;
+  // State lines may hold keys: a malformed one is shown only token by token, vocabulary only.
+  const shown = redact ? shownXfrmLine(raw) : raw;
   return { line, text: shown.length > 200 ? `${shown.slice(0, 200)}…` : shown, message };
 }
 
@@ -83,7 +51,9 @@ class RecordError extends Error {
 function parseKey(kind: KeyKind, toks: readonly Token[], i: number, keepKeys: boolean): { key: XfrmKey; next: number } {
   const nameTok = toks[i + 1];
   const at = toks[i]!.line;
-  if (!nameTok) throw new RecordError(`"${kind}" without an algorithm name`, at);
+  // A key where the name should be (`enc 0x…`) must not end up as the name, shown in messages.
+  if (!nameTok || /^(0x|<redacted)/i.test(nameTok.text) || !isSafeXfrmToken(nameTok.text))
+    throw new RecordError(`"${kind}" without an algorithm name`, at);
   const keyTok = toks[i + 2];
   let next = i + 2;
   let bytes: Buffer = Buffer.alloc(0);
@@ -92,7 +62,7 @@ function parseKey(kind: KeyKind, toks: readonly Token[], i: number, keepKeys: bo
     present = true;
     const hex = keyTok.text.slice(2);
     if (hex.length % 2 !== 0)
-      throw new RecordError(`${kind} ${nameTok.text}: key has an odd number of hex digits`, keyTok.line);
+      throw new RecordError(`${kind} ${shownToken(nameTok.text)}: key has an odd number of hex digits`, keyTok.line);
     bytes = Buffer.from(hex, 'hex');
     next = i + 3;
   }
@@ -104,7 +74,7 @@ function parseKey(kind: KeyKind, toks: readonly Token[], i: number, keepKeys: bo
     const n = parseNumber(toks[next]?.text);
     if (n === null) {
       throw new RecordError(
-        `${kind} ${nameTok.text}: missing ${kind === 'aead' ? 'ICV' : 'truncation'} length in bits`,
+        `${kind} ${shownToken(nameTok.text)}: missing ${kind === 'aead' ? 'ICV' : 'truncation'} length in bits`,
         at,
       );
     }
@@ -144,27 +114,27 @@ function parseStateRecord(toks: readonly Token[], keepKeys: boolean): XfrmState 
     switch (t.text) {
       case 'proto':
         // The first `proto` is the SA's; a later one belongs to `sel` (e.g. `sel ... proto tcp`).
-        if (proto === null) proto = toks[i + 1]?.text ?? null;
+        if (proto === null) proto = shownToken(toks[i + 1]?.text);
         i += 2;
         continue;
       case 'spi': {
         if (spi === null) {
           spi = parseNumber(toks[i + 1]?.text);
-          if (spi === null) throw new RecordError(`spi "${toks[i + 1]?.text ?? ''}" is not a number`, t.line);
+          if (spi === null) throw new RecordError(`spi "${shownToken(toks[i + 1]?.text)}" is not a number`, t.line);
         }
         i += 2;
         continue;
       }
       case 'reqid': {
         const n = parseNumber(toks[i + 1]?.text);
-        if (n === null) throw new RecordError(`reqid "${toks[i + 1]?.text ?? ''}" is not a number`, t.line);
+        if (n === null) throw new RecordError(`reqid "${shownToken(toks[i + 1]?.text)}" is not a number`, t.line);
         reqid = n;
         i += 2;
         continue;
       }
       case 'mode':
         // `crypto offload parameters: ... mode packet` comes later; the SA mode is the first one.
-        if (mode === null) mode = toks[i + 1]?.text ?? null;
+        if (mode === null) mode = shownToken(toks[i + 1]?.text);
         i += 2;
         continue;
       case 'aead':
@@ -181,6 +151,7 @@ function parseStateRecord(toks: readonly Token[], keepKeys: boolean): XfrmState 
       case 'encap': {
         // encap type espinudp sport 4500 dport 4500 addr 0.0.0.0
         const type = toks[i + 1]?.text === 'type' ? toks[i + 2]?.text : undefined;
+        if (type !== undefined && !isSafeXfrmToken(type)) throw new RecordError('"encap" type is not a word', t.line);
         const sport = toks[i + 3]?.text === 'sport' ? parseNumber(toks[i + 4]?.text) : null;
         const dport = toks[i + 5]?.text === 'dport' ? parseNumber(toks[i + 6]?.text) : null;
         if (type === undefined || sport === null || dport === null) {
@@ -252,7 +223,7 @@ function parseTemplate(toks: readonly Token[], start: number): { tmpl: Template;
     else if (t.text === 'mode') mode = toks[i + 1]?.text ?? '';
     else if (t.text === 'reqid') {
       const n = parseNumber(toks[i + 1]?.text);
-      if (n === null) throw new RecordError(`reqid "${toks[i + 1]?.text ?? ''}" is not a number`, t.line);
+      if (n === null) throw new RecordError(`reqid "${shownToken(toks[i + 1]?.text)}" is not a number`, t.line);
       reqid = n;
     } else {
       i += 1;
@@ -283,12 +254,12 @@ function parsePolicyRecord(toks: readonly Token[]): XfrmPolicy | null {
     if (t.text === 'dir') {
       const d = toks[i + 1]?.text;
       if (d !== 'in' && d !== 'out' && d !== 'fwd')
-        throw new RecordError(`dir "${d ?? ''}" is not in, out or fwd`, t.line);
+        throw new RecordError(`dir "${shownToken(d)}" is not in, out or fwd`, t.line);
       dir = d;
       i += 2;
     } else if (t.text === 'priority') {
       const n = parseNumber(toks[i + 1]?.text);
-      if (n === null) throw new RecordError(`priority "${toks[i + 1]?.text ?? ''}" is not a number`, t.line);
+      if (n === null) throw new RecordError(`priority "${shownToken(toks[i + 1]?.text)}" is not a number`, t.line);
       priority = n;
       i += 2;
     } else if (t.text === 'action') {

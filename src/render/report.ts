@@ -1,5 +1,6 @@
 /** The doctor report: findings plus what was looked at. JSON and YAML output are this object. */
 import type { Finding } from '../analyzers/finding.js';
+import { type FindingGroup, groupFindings } from '../analyzers/group.js';
 import type { AnalysisResult } from '../analyzers/run.js';
 import type { Snapshot } from '../snapshot/types.js';
 
@@ -17,6 +18,8 @@ export interface DoctorReport {
     readonly collectedAt: string;
   };
   readonly findings: readonly Finding[];
+  /** Findings sharing a root cause; each points at its members in `findings` by index. */
+  readonly groups: readonly FindingGroup[];
   readonly checks: readonly string[];
   /** Every Node in the snapshot, for the node-pair matrix. */
   readonly nodes: readonly string[];
@@ -43,6 +46,7 @@ export function buildReport(snapshot: Snapshot, result: AnalysisResult): DoctorR
       collectedAt: snapshot.collectedAt,
     },
     findings: result.findings,
+    groups: groupFindings(result.findings, snapshot),
     checks: result.checksRun,
     nodes: nodes.map((n) => n.name),
   };

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { redactXfrmStateText } from '../../src/parse/xfrm.js';
+import { redactXfrmStateText } from '../../src/parse/redact/xfrm.js';
 import { cli, makeVectors, type Vectors } from './helpers.js';
 
 let v: Vectors;

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { V1Node } from '@kubernetes/client-node';
-import { imageTag, k3sVersion, versionFromTag } from '../../src/collectors/flannel-version.js';
+import { imageTag, k3sVersion, versionFromTag } from '../../src/collectors/api/flannel-version.js';
 
 test('imageTag: the tag after the last colon of the last path segment; none for a port or a digest only', () => {
   assert.equal(imageTag('ghcr.io/flannel-io/flannel:v0.28.9'), 'v0.28.9');

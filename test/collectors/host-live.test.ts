@@ -7,9 +7,9 @@ import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { collectHost } from '../../src/collectors/host.js';
-import { localRunner } from '../../src/collectors/local.js';
-import type { CommandRunner } from '../../src/collectors/runner.js';
+import { collectHost } from '../../src/collectors/node/host.js';
+import { localRunner } from '../../src/collectors/node/local.js';
+import type { CommandRunner } from '../../src/collectors/node/runner.js';
 import type { Collected } from '../../src/snapshot/types.js';
 import { buildVxlanLab, canBuildLab, PEER_VTEP_MAC, VTEP_MAC } from './netns-lab.js';
 

@@ -6,9 +6,9 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { collectHost } from '../../src/collectors/host.js';
-import { localRunner } from '../../src/collectors/local.js';
-import type { CommandRunner } from '../../src/collectors/runner.js';
+import { collectHost } from '../../src/collectors/node/host.js';
+import { localRunner } from '../../src/collectors/node/local.js';
+import type { CommandRunner } from '../../src/collectors/node/runner.js';
 import { raw } from './fixtures.js';
 import { buildVxlanLab, canBuildLab } from './netns-lab.js';
 

@@ -4,7 +4,6 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { localRunner } from '../../src/collectors/local.js';
 import {
   FDB,
   LINKS,
@@ -12,8 +11,9 @@ import {
   type NodeCommand,
   routesCommand,
   rulesCommand,
-} from '../../src/collectors/node-commands.js';
-import type { CommandRunner } from '../../src/collectors/runner.js';
+} from '../../src/collectors/node/commands.js';
+import { localRunner } from '../../src/collectors/node/local.js';
+import type { CommandRunner } from '../../src/collectors/node/runner.js';
 import { buildVxlanLab, canBuildLab } from './netns-lab.js';
 
 async function both<T>(runner: CommandRunner, cmd: NodeCommand<T>): Promise<[T, T]> {

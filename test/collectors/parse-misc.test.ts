@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { localRunner } from '../../src/collectors/local.js';
-import { SYSCTLS } from '../../src/collectors/node-commands.js';
+import { SYSCTLS } from '../../src/collectors/node/commands.js';
+import { localRunner } from '../../src/collectors/node/local.js';
 import { iptablesBackendOf, parseIptablesSave } from '../../src/parse/iptables-save.js';
-import { redactSecrets } from '../../src/parse/secrets.js';
+import { redactCommandOutput as redactSecrets } from '../../src/parse/redact/command-output.js';
+import { redactWgDump } from '../../src/parse/redact/wireguard.js';
 import { ABSENT_MARKER, parseSubnetEnv } from '../../src/parse/subnet-env.js';
 import { parseSysctls } from '../../src/parse/sysctl.js';
-import { parseWgDump, redactWgDump } from '../../src/parse/wireguard.js';
+import { parseWgDump } from '../../src/parse/wireguard.js';
 import { raw } from './fixtures.js';
 
 test('subnet.env: dual-stack file, absent marker, bad values named by line', () => {
@@ -143,7 +144,7 @@ test('redactSecrets hides PSK-like assignments and keeps the rest', () => {
   const out = redactSecrets(input);
   for (const s of ['hunter2hunter2', 'abc123=', 's3cret']) assert.ok(!out.includes(s), s);
   assert.match(out, /Backend type vxlan/);
-  assert.match(out, /"PSK": \(redacted\)/);
+  assert.match(out, /"PSK": "<redacted>"/);
 });
 
 // Hand-made from iproute2's documented ipip format (flannel-internals.md §7.3): this kernel

@@ -11,11 +11,11 @@ import {
   daemonSetSelector,
   flagValue,
   normaliseAnnotationPrefix,
-  redactLogLine,
   toFlannelPod,
   toKubeNode,
   usablePod,
-} from '../../src/collectors/cluster.js';
+} from '../../src/collectors/api/cluster.js';
+import { redactLogLine } from '../../src/parse/redact/log-line.js';
 import { plainProgress } from '../../src/render/progress.js';
 
 test('--kube-annotation-prefix is read from args in any Go flag form, or from FLANNELD_ env', () => {

@@ -13,7 +13,7 @@ import {
   labelSafe,
   NODE_LABEL,
   RUN_LABEL,
-} from '../../src/collectors/helper-pods.js';
+} from '../../src/collectors/node/helper-pods.js';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const opts = {

@@ -15,9 +15,9 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { CoreV1Api, RbacAuthorizationV1Api, type V1PolicyRule } from '@kubernetes/client-node';
 import YAML from 'yaml';
-import { readClusterState } from '../../src/collectors/cluster.js';
-import { collectSnapshot } from '../../src/collectors/cluster-collect.js';
-import { HELPER_SELECTOR, RUN_LABEL } from '../../src/collectors/helper-pods.js';
+import { readClusterState } from '../../src/collectors/api/cluster.js';
+import { collectSnapshot } from '../../src/collectors/collect.js';
+import { HELPER_SELECTOR, RUN_LABEL } from '../../src/collectors/node/helper-pods.js';
 import { LAB_KUBECONFIG, type Lab, notPristine, requireLab, skipUnlessLab } from './lab-support.js';
 
 const run = promisify(execFile);

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { localRunner } from '../../src/collectors/local.js';
-import { findPodNetns, netnsRunner } from '../../src/collectors/pod-runner.js';
+import { localRunner } from '../../src/collectors/node/local.js';
+import { findPodNetns, netnsRunner } from '../../src/collectors/node/pod-runner.js';
 
 const isRoot = process.getuid?.() === 0;
 

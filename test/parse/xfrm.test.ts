@@ -3,7 +3,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { parseXfrmPolicy, parseXfrmState, redactXfrmStateText } from '../../src/parse/xfrm.js';
+import { redactXfrmStateText } from '../../src/parse/redact/xfrm.js';
+import { parseXfrmPolicy, parseXfrmState } from '../../src/parse/xfrm.js';
 
 const fx = (name: string): string => readFileSync(new URL(`../../../fixtures/xfrm/${name}`, import.meta.url), 'utf8');
 const digest = (hex: string): string => createHash('sha256').update(Buffer.from(hex, 'hex')).digest('hex').slice(0, 16);

@@ -21,9 +21,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SimBackend } from '../../src/analyzers/fault-catalog/types.js';
-import { collectHost } from '../../src/collectors/host.js';
-import { localRunner } from '../../src/collectors/local.js';
-import { parseNetConf, redactNetConfRaw } from '../../src/parse/netconf.js';
+import { collectHost } from '../../src/collectors/node/host.js';
+import { localRunner } from '../../src/collectors/node/local.js';
+import { parseNetConf } from '../../src/parse/netconf.js';
+import { redactNetConf } from '../../src/parse/redact/netconf.js';
 import { parseWgDump } from '../../src/parse/wireguard.js';
 import { parseXfrmState } from '../../src/parse/xfrm.js';
 import {
@@ -482,7 +483,7 @@ export class SimCluster {
               ready: this.nodes.filter((n) => n.pod?.ready).length,
             },
             netConf: netConf.ok ? { status: 'ok', data: netConf.netConf } : { status: 'failed', error: netConf.error },
-            netConfRaw: redactNetConfRaw(this.netConfText),
+            netConfRaw: redactNetConf(this.netConfText).text,
             cniConfRaw: null,
           },
         },

@@ -10,8 +10,8 @@
  *   commands inside it with nsenter (helper pods only: they mount /var/run/netns and hold SYS_ADMIN).
  */
 import type { Exec } from '@kubernetes/client-node';
-import { KubeAccessError } from '../kube/errors.js';
-import { execInPod } from '../kube/exec.js';
+import { KubeAccessError } from '../../kube/errors.js';
+import { execInPod } from '../../kube/exec.js';
 import type { HelperPods } from './helper-pods.js';
 import { HELPER_CONTAINER } from './helper-pods.js';
 import type { CommandResult, CommandRunner } from './runner.js';
@@ -44,6 +44,7 @@ export type PodRunResult = CommandResult & {
 
 export class PodExecRunner implements CommandRunner {
   readonly description: string;
+  readonly shell = { rerunMissingTools: false };
   constructor(
     private readonly exec: Exec,
     readonly target: PodTarget,
@@ -113,6 +114,11 @@ export class NodeRunner implements CommandRunner {
       ? new PodExecRunner(o.exec, o.flannelPod, { timeoutMs: o.timeoutMs, signal: o.signal })
       : null;
     if (!this.primary) this.noteFallback(o.noFlannelPodReason ?? 'no running kube-flannel pod on this node');
+  }
+
+  /** flannel's image and the helper's both have a shell. */
+  get shell(): CommandRunner['shell'] {
+    return { rerunMissingTools: this.o.helpers !== null && this.o.fallbackOnMissingTool === true };
   }
 
   get description(): string {

@@ -1,13 +1,13 @@
 /**
- * The per-node collector: runs node-commands.ts through any CommandRunner (local, netns, pod
+ * The per-node collector: runs commands.ts through any CommandRunner (local, netns, pod
  * exec) and turns the output into a HostState. Every part is a Collected<T>, so one failing
  * command never loses the others, and every command's output is kept in `raw` with secrets
  * removed.
  */
 import { isIP } from 'node:net';
-import { formatIssue, type ParseIssue, type ParseResult } from '../parse/issue.js';
-import { redactSecrets } from '../parse/secrets.js';
-import { parseXfrmPolicy, parseXfrmState, redactXfrmStateText } from '../parse/xfrm.js';
+import { formatIssue, type ParseIssue, type ParseResult } from '../../parse/issue.js';
+import { redactMessage, redactRawOutput } from '../../parse/redact/raw.js';
+import { parseXfrmPolicy, parseXfrmState } from '../../parse/xfrm.js';
 import type {
   BackendType,
   Collected,
@@ -17,7 +17,7 @@ import type {
   RawCommand,
   Route,
   WireguardDevice,
-} from '../snapshot/types.js';
+} from '../../snapshot/types.js';
 import {
   cniCommand,
   DEFAULT_SUBNET_ENV,
@@ -36,8 +36,9 @@ import {
   WIREGUARD,
   XFRM_POLICY,
   XFRM_STATE,
-} from './node-commands.js';
+} from './commands.js';
 import type { CommandResult, CommandRunner } from './runner.js';
+import { buildNodeScript, parseScriptOutput, type ScriptStep } from './script.js';
 
 export interface CollectHostOptions {
   /** Keep xfrm keys in the parsed states (--decrypt-esp). Raw output is always redacted. */
@@ -64,11 +65,23 @@ export interface CollectHostOptions {
 type Failure = Exclude<Collected<never>, { status: 'ok' }>;
 type Outcome<T> = { readonly status: 'ok'; readonly data: T } | Failure;
 
-export async function collectHost(node: string, runner: CommandRunner, opts: CollectHostOptions): Promise<HostState> {
+export async function collectHost(
+  node: string,
+  nodeRunner: CommandRunner,
+  opts: CollectHostOptions,
+): Promise<HostState> {
   const raw: RawEntry[] = [];
   const limit = limiter(opts.concurrency ?? 4);
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const wantWg =
+    opts.backend === undefined || opts.backend === null || opts.backend === 'wireguard' || opts.backend === 'other';
+  // Where the node has a shell, the whole plan runs there as one script (one exec session);
+  // what follows reads its results as if each command had run on its own.
+  const runner = nodeRunner.shell
+    ? await scripted(nodeRunner, scriptSteps(opts, wantWg), timeoutMs, opts.signal)
+    : nodeRunner;
   const run = <T>(cmd: NodeCommand<T>): Promise<Outcome<T>> =>
-    limit(() => runCommand(cmd, runner, raw, opts.timeoutMs ?? 10_000, opts.signal));
+    limit(() => runCommand(cmd, runner, raw, timeoutMs, opts.signal));
 
   // Started in the order of Appendix B; `limit` keeps that order when slots free up.
   const kernel = run(KERNEL);
@@ -81,8 +94,6 @@ export async function collectHost(node: string, runner: CommandRunner, opts: Col
   const cni = run(cniCommand(opts.cniConfDir, opts.cniBinDir));
   const sysctls = run(SYSCTLS);
   const xfrm = collectXfrm(run, opts.keepKeys);
-  const wantWg =
-    opts.backend === undefined || opts.backend === null || opts.backend === 'wireguard' || opts.backend === 'other';
   const wireguard: Promise<Outcome<WireguardDevice[]>> = wantWg
     ? run(WIREGUARD)
     : Promise.resolve({ status: 'skipped', error: `not a wireguard cluster (backend ${opts.backend})` });
@@ -116,6 +127,68 @@ export async function collectHost(node: string, runner: CommandRunner, opts: Col
 
 type RawEntry = RawCommand & { startedAt: number };
 
+/** What collectHost runs, in the order it starts them, as steps of the node script. */
+function scriptSteps(opts: CollectHostOptions, wantWg: boolean): ScriptStep[] {
+  const saves = [
+    iptablesCommand('legacy', 'inet'),
+    iptablesCommand('nft', 'inet'),
+    iptablesCommand('legacy', 'inet6'),
+    iptablesCommand('nft', 'inet6'),
+  ];
+  const addresses = opts.peerAddresses.every((a) => isIP(a) !== 0) ? [...new Set(opts.peerAddresses)] : [];
+  const detect = { ifAllMissing: saves.map((c) => c.id) };
+  return [
+    KERNEL,
+    LINKS,
+    routesCommand('inet'),
+    routesCommand('inet6'),
+    rulesCommand('inet'),
+    rulesCommand('inet6'),
+    NEIGHBOURS,
+    FDB,
+    subnetEnvCommand(opts.subnetEnvPath ?? DEFAULT_SUBNET_ENV),
+    cniCommand(opts.cniConfDir, opts.cniBinDir),
+    SYSCTLS,
+    XFRM_STATE,
+    XFRM_POLICY,
+    ...(wantWg ? [WIREGUARD] : []),
+    ...saves,
+    NFT_RULESET,
+    ...addresses.map(routeGetCommand),
+  ]
+    .map((command): ScriptStep => ({ command: command as NodeCommand<unknown> }))
+    .concat([
+      { command: iptablesCommand('detect', 'inet') as NodeCommand<unknown>, ...detect },
+      { command: iptablesCommand('detect', 'inet6') as NodeCommand<unknown>, ...detect },
+    ]);
+}
+
+/**
+ * Runs the script in one exec and returns a runner that answers from its results. A command
+ * the script did not answer (output cut, an unexpected fallback, no temp dir on the node) runs
+ * on its own; so does a missing tool when the runner re-runs those elsewhere (a helper pod).
+ */
+async function scripted(
+  inner: CommandRunner,
+  steps: readonly ScriptStep[],
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<CommandRunner> {
+  const script = buildNodeScript(steps, timeoutMs);
+  // The script's commands each have `timeoutMs` on the node; the exec as a whole gets a few of those.
+  const res = await runSafely(inner, script.argv, { timeoutMs: timeoutMs * 4, ...(signal ? { signal } : {}) });
+  const results = parseScriptOutput(script, res.stdout);
+  const rerunMissing = inner.shell?.rerunMissingTools === true;
+  return {
+    description: inner.description,
+    run(argv, o) {
+      const r = results.get(argv.join('\0'));
+      if (!r || (rerunMissing && (r.exitCode === 126 || r.exitCode === 127))) return inner.run(argv, o);
+      return Promise.resolve(r);
+    },
+  };
+}
+
 /** Runs a command's forms in order until one gives a parsed result. */
 async function runCommand<T>(
   cmd: NodeCommand<T>,
@@ -131,13 +204,13 @@ async function runCommand<T>(
     const res = await runSafely(runner, form.argv, { timeoutMs, ...(signal ? { signal } : {}) });
     // Parsers see the output as printed (the xfrm parser digests keys); what is stored, and
     // any line quoted in an error, is redacted.
-    const redact = (t: string): string => redactSecrets(cmd.redact ? cmd.redact(t) : t);
+    const redact = (t: string): string => redactMessage(cmd.id, t);
     const entry: RawEntry = {
       id: form.id,
       argv: form.argv,
       exitCode: res.exitCode,
-      stdout: redact(res.stdout),
-      stderr: redactSecrets(res.stderr),
+      stdout: redactRawOutput(cmd.id, res.stdout),
+      stderr: redact(res.stderr),
       durationMs: res.durationMs,
       startedAt,
       ...(fallbackReason !== null ? { fallbackReason } : {}),
@@ -146,14 +219,16 @@ async function runCommand<T>(
     const where = form.argv.join(' ');
 
     if (res.timedOut)
-      return { status: 'timeout', error: `${where}: ${res.error ?? `timed out after ${timeoutMs} ms`}` };
+      return { status: 'timeout', error: redact(`${where}: ${res.error ?? `timed out after ${timeoutMs} ms`}`) };
     // The node's deadline passed or the run was cancelled: no point trying other forms.
     if (signal?.aborted)
       return { status: 'timeout', error: `${where}: stopped (node deadline reached or run cancelled)` };
-    if (isMissingTool(res)) return { status: 'unavailable', error: `${where}: ${missingText(res)}` };
+    if (isMissingTool(res)) return { status: 'unavailable', error: redact(`${where}: ${missingText(res)}`) };
     if (res.exitCode !== 0) {
       if (cmd.emptyWhen?.test(res.stderr)) return parsed(parseSafely(form.parse, ''), where, redact);
-      const why = `${where}: ${res.exitCode === null ? (res.error ?? 'did not run') : `exit ${res.exitCode}`}${firstLine(res.stderr)}`;
+      const why = redact(
+        `${where}: ${res.exitCode === null ? (res.error ?? 'did not run') : `exit ${res.exitCode}`}${firstLine(res.stderr)}`,
+      );
       if (isLast) return { status: 'failed', error: why };
       fallbackReason = why;
       continue;
@@ -197,7 +272,7 @@ function parseSafely<T>(parse: (s: string) => ParseResult<T>, stdout: string): P
 function parsed<T>(
   result: ParseResult<T> | { crash: string },
   where: string,
-  redact: (text: string) => string = redactSecrets,
+  redact: (text: string) => string = (t) => redactMessage('', t),
 ): Outcome<T> {
   if ('crash' in result) return { status: 'failed', error: `${where}: ${result.crash}` };
   const [first, ...more] = result.errors;
@@ -235,7 +310,7 @@ async function collectXfrm(
   run: <T>(cmd: NodeCommand<T>) => Promise<Outcome<T>>,
   keepKeys: boolean,
 ): Promise<Pick<HostState, 'xfrmStates' | 'xfrmPolicies'>> {
-  const [state, policy] = await Promise.all([run({ ...XFRM_STATE, redact: redactXfrmStateText }), run(XFRM_POLICY)]);
+  const [state, policy] = await Promise.all([run(XFRM_STATE), run(XFRM_POLICY)]);
   const where = (c: NodeCommand<string>): string => c.forms[0].argv.join(' ');
   const states = (text: string) => {
     const r = parseXfrmState(text, { keepKeys });
@@ -246,7 +321,10 @@ async function collectXfrm(
     return { value: r.policies, errors: r.errors };
   };
   return {
-    xfrmStates: state.status !== 'ok' ? state : parsed(states(state.data), where(XFRM_STATE), redactXfrmStateText),
+    xfrmStates:
+      state.status !== 'ok'
+        ? state
+        : parsed(states(state.data), where(XFRM_STATE), (t) => redactMessage(XFRM_STATE.id, t)),
     xfrmPolicies: policy.status !== 'ok' ? policy : parsed(policies(policy.data), where(XFRM_POLICY)),
   };
 }

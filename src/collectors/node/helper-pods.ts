@@ -9,8 +9,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { V1Pod } from '@kubernetes/client-node';
-import type { KubeClient } from '../kube/client.js';
-import { KubeAccessError } from '../kube/errors.js';
+import type { KubeClient } from '../../kube/client.js';
+import { KubeAccessError } from '../../kube/errors.js';
 
 export const HELPER_LABELS = {
   'app.kubernetes.io/name': 'kubectl-flannel',

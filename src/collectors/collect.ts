@@ -23,14 +23,14 @@ import {
   type Snapshot,
 } from '../snapshot/types.js';
 import { VERSION } from '../version.js';
-import { type FlannelLocator, mapLimit, readClusterState, usablePod } from './cluster.js';
-import { HelperPods, installSignalCleanup, newRunId, RUN_LABEL } from './helper-pods.js';
-import { collectHost as defaultCollectHost } from './host.js';
-import { localRunner } from './local.js';
-import { NodeRunner } from './pod-runner.js';
-import type { CommandResult, CommandRunner } from './runner.js';
+import { type FlannelLocator, mapLimit, readClusterState, usablePod } from './api/cluster.js';
+import { HelperPods, installSignalCleanup, newRunId, RUN_LABEL } from './node/helper-pods.js';
+import { collectHost as defaultCollectHost } from './node/host.js';
+import { localRunner } from './node/local.js';
+import { NodeRunner } from './node/pod-runner.js';
+import type { CommandResult, CommandRunner } from './node/runner.js';
 
-/** The per-node collector's signature (src/collectors/host.ts). */
+/** The per-node collector's signature (src/collectors/node/host.ts). */
 export type CollectHost = (
   node: string,
   runner: CommandRunner,
@@ -95,6 +95,9 @@ class CountingRunner implements CommandRunner {
   ) {}
   get description(): string {
     return this.inner.description;
+  }
+  get shell(): CommandRunner['shell'] {
+    return this.inner.shell;
   }
   async run(argv: readonly string[], opts?: { timeoutMs?: number; signal?: AbortSignal }): Promise<CommandResult> {
     const r = await this.inner.run(argv, opts);

@@ -8,8 +8,8 @@
  *   kubelet version) is reported and flannel's is "unknown".
  */
 import type { V1DaemonSet, V1Node } from '@kubernetes/client-node';
-import type { KubeClient } from '../kube/client.js';
-import { KubeAccessError } from '../kube/errors.js';
+import type { KubeClient } from '../../kube/client.js';
+import { KubeAccessError } from '../../kube/errors.js';
 import { type FlannelLocator, locateFlannel } from './cluster.js';
 
 export type Packaging = 'kube-flannel' | 'canal' | 'k3s';

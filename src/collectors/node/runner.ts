@@ -19,6 +19,12 @@ export interface CommandResult {
 export interface CommandRunner {
   /** A short human description, e.g. "pod kube-flannel/kube-flannel-ds-abcde" or "netns node1". */
   readonly description: string;
+  /**
+   * Set by runners that reach a POSIX shell on the node: the per-node collector then sends its
+   * whole plan as one script (node-script.ts). `rerunMissingTools`: a tool missing there is
+   * worth running on its own, because the runner then tries it elsewhere (a helper pod).
+   */
+  readonly shell?: { readonly rerunMissingTools: boolean };
   run(
     argv: readonly string[],
     opts?: { readonly timeoutMs?: number; readonly signal?: AbortSignal },

@@ -7,10 +7,14 @@
  * RBAC gap on, say, pods/log costs the log tails and nothing else.
  */
 import type { V1Container, V1DaemonSet, V1Node, V1Pod } from '@kubernetes/client-node';
-import { EXIT, UserError } from '../errors.js';
-import type { KubeClient } from '../kube/client.js';
-import { KubeAccessError } from '../kube/errors.js';
-import { parseNetConf, redactNetConfRaw } from '../parse/netconf.js';
+import { EXIT, UserError } from '../../errors.js';
+import type { KubeClient } from '../../kube/client.js';
+import { KubeAccessError } from '../../kube/errors.js';
+import { parseNetConf } from '../../parse/netconf.js';
+import { redactCniConf } from '../../parse/redact/cni.js';
+import { redactArgv } from '../../parse/redact/free-text.js';
+import { redactLogLine } from '../../parse/redact/log-line.js';
+import { redactNetConf } from '../../parse/redact/netconf.js';
 import type {
   ClusterState,
   Collected,
@@ -18,8 +22,8 @@ import type {
   FlannelInstall,
   FlannelPod,
   KubeNode,
-} from '../snapshot/types.js';
-import { DEFAULT_ANNOTATION_PREFIX } from '../snapshot/types.js';
+} from '../../snapshot/types.js';
+import { DEFAULT_ANNOTATION_PREFIX } from '../../snapshot/types.js';
 
 export interface FlannelLocator {
   /** --flannel-namespace: only look here. Default: kube-flannel, then kube-system. */
@@ -158,13 +162,14 @@ export async function readInstall(client: KubeClient, loc: FlannelLocation): Pro
   const daemonSet = {
     name: ds.metadata?.name ?? '',
     image: loc.image,
-    args: loc.args,
+    args: redactArgv(loc.args),
     desired: ds.status?.desiredNumberScheduled ?? 0,
     ready: ds.status?.numberReady ?? 0,
   };
   try {
     const cm = await client.readConfigMap(loc.namespace, loc.configMap);
     const netRaw = cm.data?.['net-conf.json'] ?? null;
+    const cniRaw = cm.data?.['cni-conf.json'] ?? null;
     const parsed = netRaw === null ? null : parseNetConf(netRaw);
     return {
       namespace: loc.namespace,
@@ -178,8 +183,8 @@ export async function readInstall(client: KubeClient, loc: FlannelLocation): Pro
           : parsed.ok
             ? ok(parsed.netConf)
             : { status: 'failed', error: `ConfigMap ${loc.namespace}/${loc.configMap}: ${parsed.error}` },
-      netConfRaw: netRaw === null ? null : redactNetConfRaw(netRaw),
-      cniConfRaw: cm.data?.['cni-conf.json'] ?? null,
+      netConfRaw: netRaw === null ? null : redactNetConf(netRaw).text,
+      cniConfRaw: cniRaw === null ? null : redactCniConf(cniRaw),
     };
   } catch (e) {
     return { namespace: loc.namespace, daemonSet, netConf: failure(e), netConfRaw: null, cniConfRaw: null };
@@ -281,23 +286,6 @@ export async function mapLimit<T, R>(
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
   return out;
-}
-
-/**
- * flanneld prints its whole flag set at start-up ("CLI flags config: {… etcdPassword:…}"), and a
- * mis-set net-conf may echo a PSK: blank anything that looks like a credential before it can be saved.
- */
-export function redactLogLine(line: string): string {
-  const keys = 'etcdPassword|etcdKeyfile|password|passwd|token|psk|presharedkey|accesskeysecret';
-  return (
-    line
-      // JSON: "PSK": "…"
-      .replace(new RegExp(`("(?:${keys})"\\s*:\\s*)"[^"]*"`, 'gi'), '$1"<redacted>"')
-      // Go %+v and flags: etcdPassword:… / --etcd-password=…
-      .replace(new RegExp(`\\b(${keys})([:=])(?!<redacted>)([^\\s,}"]+)`, 'gi'), '$1$2<redacted>')
-      .replace(/\b(--?etcd-password[= ])(\S+)/g, '$1<redacted>')
-      .replace(/\bBearer\s+[A-Za-z0-9._~+/=-]+/g, 'Bearer <redacted>')
-  );
 }
 
 async function logTail(client: KubeClient, pod: V1Pod, container: string, lines: number): Promise<string[]> {

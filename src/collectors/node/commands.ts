@@ -5,23 +5,23 @@
  * next form when one fails and records why in the raw output.
  */
 
-import { parseCniListing } from '../parse/cni.js';
-import { parseBridgeFdbJson } from '../parse/fdb-json.js';
-import { parseBridgeFdbText } from '../parse/fdb-text.js';
-import { iptablesBackendOf, parseIptablesSave } from '../parse/iptables-save.js';
-import type { ParseResult } from '../parse/issue.js';
-import { parseIpAddrJson } from '../parse/links-json.js';
-import { parseIpAddrText } from '../parse/links-text.js';
-import { parseIpNeighJson } from '../parse/neigh-json.js';
-import { parseIpNeighText } from '../parse/neigh-text.js';
-import type { Family } from '../parse/route-common.js';
-import { parseIpRouteJson } from '../parse/routes-json.js';
-import { parseIpRouteText } from '../parse/routes-text.js';
-import { parseIpRuleJson } from '../parse/rules-json.js';
-import { parseIpRuleText } from '../parse/rules-text.js';
-import { ABSENT_MARKER, parseSubnetEnv } from '../parse/subnet-env.js';
-import { parseSysctls } from '../parse/sysctl.js';
-import { parseWgDump, redactWgDump } from '../parse/wireguard.js';
+import { parseCniListing } from '../../parse/cni.js';
+import { parseBridgeFdbJson } from '../../parse/fdb-json.js';
+import { parseBridgeFdbText } from '../../parse/fdb-text.js';
+import { iptablesBackendOf, parseIptablesSave } from '../../parse/iptables-save.js';
+import type { ParseResult } from '../../parse/issue.js';
+import { parseIpAddrJson } from '../../parse/links-json.js';
+import { parseIpAddrText } from '../../parse/links-text.js';
+import { parseIpNeighJson } from '../../parse/neigh-json.js';
+import { parseIpNeighText } from '../../parse/neigh-text.js';
+import type { Family } from '../../parse/route-common.js';
+import { parseIpRouteJson } from '../../parse/routes-json.js';
+import { parseIpRouteText } from '../../parse/routes-text.js';
+import { parseIpRuleJson } from '../../parse/rules-json.js';
+import { parseIpRuleText } from '../../parse/rules-text.js';
+import { ABSENT_MARKER, parseSubnetEnv } from '../../parse/subnet-env.js';
+import { parseSysctls } from '../../parse/sysctl.js';
+import { parseWgDump } from '../../parse/wireguard.js';
 import type {
   CniState,
   FdbEntry,
@@ -32,7 +32,7 @@ import type {
   RoutingRule,
   SubnetEnv,
   WireguardDevice,
-} from '../snapshot/types.js';
+} from '../../snapshot/types.js';
 
 export interface CommandForm<T> {
   /** `<command id>:json`, `<command id>:text`, …; names the form in raw output. */
@@ -53,8 +53,6 @@ export interface NodeCommand<T> {
   readonly optional: boolean;
   /** stderr that means "none of these here", giving an empty result (e.g. IPv6 disabled). */
   readonly emptyWhen?: RegExp;
-  /** Removes secrets from stdout before it is stored or parsed. */
-  readonly redact?: (stdout: string) => string;
 }
 
 const ip = (family: Family): string[] => ['ip', family === 'inet' ? '-4' : '-6'];
@@ -148,7 +146,6 @@ export const WIREGUARD: NodeCommand<WireguardDevice[]> = {
   id: 'wireguard',
   forms: [{ id: 'wireguard:text', argv: ['wg', 'show', 'all', 'dump'], parse: parseWgDump }],
   optional: true,
-  redact: redactWgDump,
 };
 
 export const DEFAULT_SUBNET_ENV = '/run/flannel/subnet.env';

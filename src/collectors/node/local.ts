@@ -24,6 +24,7 @@ export function localRunner(opts: LocalRunnerOptions = {}): CommandRunner {
   const ipBin = opts.netns !== undefined ? (which('ip', process.env['PATH'] ?? '') ?? 'ip') : null;
   return {
     description: opts.netns !== undefined ? `netns ${opts.netns}` : 'local host',
+    shell: { rerunMissingTools: false },
     run(argv, runOpts = {}) {
       const start = performance.now();
       const [file, ...args] = ipBin !== null ? [ipBin, 'netns', 'exec', opts.netns ?? '', ...argv] : argv;

@@ -1,0 +1,14 @@
+/**
+ * Writes a synthetic snapshot (bench/synthetic.ts) to a file, to run doctor --from on it by hand:
+ *   node dist/bench/write-synthetic.js NODES FILE [--fault=underlay-ip-changed]
+ */
+import { writeFileSync } from 'node:fs';
+import { SYNTHETIC_FAULTS, syntheticSnapshot } from './synthetic.js';
+
+const [nodes, file] = process.argv.slice(2);
+if (!nodes || !file) {
+  process.stderr.write('usage: write-synthetic NODES FILE [--fault=NAME]\n');
+  process.exit(3);
+}
+const fault = SYNTHETIC_FAULTS.find((f) => process.argv.includes(`--fault=${f}`)) ?? null;
+writeFileSync(file, JSON.stringify(syntheticSnapshot(Number(nodes), fault)));
