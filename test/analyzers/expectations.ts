@@ -7,7 +7,7 @@ import { mismatches, rolesOf } from '../catalog/match.js';
 import type { SimBackend } from '../sim/cluster.js';
 import type { Fault } from '../sim/faults.js';
 
-const SIM_NODES = ['node1', 'node2', 'node3'];
+export const SIM_NODES = ['node1', 'node2', 'node3'];
 
 /** A simulated node as test/sim/cluster.ts builds it: nodeK has 192.168.56.1K and 10.244.K.0/24. */
 function simNode(name: string): NodeVars {

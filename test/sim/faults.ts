@@ -4,21 +4,35 @@
  */
 import { FAULT_CATALOG } from '../../src/analyzers/fault-catalog/catalog.js';
 import type { FaultEntry, SimPackaging } from '../../src/analyzers/fault-catalog/types.js';
+import { rolesOf } from '../catalog/match.js';
 import type { SimBackend, SimCluster } from './cluster.js';
 import { SIM_INJECT } from './inject.js';
+
+/** Pod traffic the fault breaks, by node name (test/analyzers/sim-live.test.ts proves it). */
+export interface Breaks {
+  readonly from: string;
+  readonly to: string;
+  /** ICMP payload bytes, sent with DF set; default 56. */
+  readonly size?: number;
+}
 
 export interface Fault {
   readonly id: string;
   readonly backend: SimBackend;
   readonly description: string;
   readonly sim: SimPackaging;
+  readonly breaks?: readonly Breaks[];
   apply(c: SimCluster): void;
 }
+
+const SIM_NODES = ['node1', 'node2', 'node3'];
 
 export const FAULTS: readonly Fault[] = FAULT_CATALOG.filter(
   (e): e is FaultEntry & { sim: SimPackaging } => e.sim !== undefined,
 ).map((e) => {
   const apply = SIM_INJECT[e.id];
   if (!apply) throw new Error(`fault catalog: ${e.id} has a sim packaging but test/sim/inject.ts has no injection`);
-  return { id: e.id, backend: e.sim.backend, description: e.changes, sim: e.sim, apply };
+  const roles = rolesOf(SIM_NODES, e.sim.on);
+  const breaks = e.sim.breaks?.map((b) => ({ from: roles[b.from], to: roles[b.to], size: b.size }));
+  return { id: e.id, backend: e.sim.backend, description: e.changes, sim: e.sim, breaks, apply };
 });

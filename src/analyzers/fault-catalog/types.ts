@@ -86,6 +86,16 @@ export interface SimPackaging extends Findings {
   readonly backend: SimBackend;
   /** the simulated node (node1..node3) the fault is injected on; the roles follow from it */
   readonly on: string;
+  /** pod traffic it breaks, proven live (a ping passes before and fails after) before the findings are asserted */
+  readonly breaks?: readonly SimBreak[];
+}
+
+/** A ping from the test pod of one role's node to another's, with DF set. */
+export interface SimBreak {
+  readonly from: Role;
+  readonly to: Role;
+  /** ICMP payload bytes; default 56 */
+  readonly size?: number;
 }
 
 export interface LabPackaging extends Findings {
