@@ -15,6 +15,8 @@ export const EXIT = {
   cluster: 4,
   /** Something failed at run time that is not the user's input (e.g. a tool missing). */
   runtime: 5,
+  /** No errors found, but the analysis is incomplete: a node or part not collected, or a check failed. */
+  incomplete: 6,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

@@ -59,7 +59,12 @@ export function annotationBackendType(backend: Backend): string {
 export function buildModel(snapshot: Snapshot): Model {
   const flannel = snapshot.cluster.flannel.status === 'ok' ? snapshot.cluster.flannel.data : null;
   const netConf = flannel && flannel.netConf.status === 'ok' ? flannel.netConf.data : null;
-  const kubeNodes = snapshot.cluster.nodes.status === 'ok' ? snapshot.cluster.nodes.data : [];
+  const kubeNodes =
+    snapshot.cluster.nodes.status === 'ok'
+      ? snapshot.cluster.nodes.data
+      : snapshot.source.kind === 'local'
+        ? localNodes(snapshot)
+        : [];
   const nodes = kubeNodes.map((k) => toFlannelNode(k, snapshot));
   return {
     snapshot,
@@ -70,6 +75,31 @@ export function buildModel(snapshot: Snapshot): Model {
     nodes,
     byName: new Map(nodes.map((n) => [n.name, n])),
   };
+}
+
+/**
+ * `doctor --local` reads no Node objects: each collected host stands for a node whose API side
+ * is unknown, with the podCIDR flanneld leased it (subnet.env), so every node check that reads
+ * the kernel runs on it. Checks of Node objects and peers have nothing to compare and stay silent.
+ */
+function localNodes(snapshot: Snapshot): KubeNode[] {
+  return Object.entries(snapshot.hosts).map(([name, h]) => {
+    const env = h.status === 'ok' && h.data.subnetEnv.status === 'ok' ? h.data.subnetEnv.data : null;
+    const subnets = [env?.subnet, env?.ipv6Subnet].flatMap((s) => {
+      const p = s ? parsePrefix(s) : null;
+      return p ? [p.text] : [];
+    });
+    return {
+      name,
+      internalIPs: [],
+      podCIDRs: subnets,
+      flannelAnnotations: {},
+      ready: { status: 'absent' },
+      networkUnavailable: { status: 'absent', reason: null },
+      unschedulable: false,
+      taints: [],
+    };
+  });
 }
 
 function toFlannelNode(kube: KubeNode, snapshot: Snapshot): FlannelNode {

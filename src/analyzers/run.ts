@@ -3,6 +3,7 @@
 import { UserError } from '../errors.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { type Check, toFinding } from './check.js';
+import collectionIncomplete from './checks/collection-incomplete.js';
 import { clusterContext, nodeContext } from './context.js';
 import { type Finding, SEVERITY_ORDER } from './finding.js';
 import { CHECKS } from './index.js';
@@ -17,6 +18,11 @@ export interface RunOptions {
 export interface AnalysisResult {
   readonly findings: readonly Finding[];
   readonly checksRun: readonly string[];
+  /**
+   * Why the analysis does not cover everything: a check that threw, a node or a part that was
+   * not collected. Empty means complete; otherwise no verdict may claim the cluster is clean.
+   */
+  readonly incomplete: readonly string[];
 }
 
 export function selectChecks(opts: RunOptions): Check[] {
@@ -27,14 +33,28 @@ export function selectChecks(opts: RunOptions): Check[] {
   return CHECKS.filter((c) => (!opts.only?.length || opts.only.includes(c.id)) && !opts.skip?.includes(c.id));
 }
 
+/**
+ * Checks whose subject is a Node object or a flannel pod. A `--local` snapshot has neither (the
+ * API is not read), so they are not run rather than report a Node they cannot see.
+ */
+const JUDGE_API_OBJECTS: ReadonlySet<string> = new Set([
+  'podcidr-unset',
+  'node-network-unavailable',
+  'node-not-registered',
+  'flannel-pod-missing',
+]);
+
 export function analyze(snapshot: Snapshot, opts: RunOptions = {}): AnalysisResult {
-  const checks = selectChecks(opts);
+  const local = snapshot.source.kind === 'local' && snapshot.cluster.nodes.status !== 'ok';
+  const checks = selectChecks(opts).filter((c) => !(local && JUDGE_API_OBJECTS.has(c.id)));
   const model = buildModel(snapshot);
   const findings: Finding[] = [];
+  const incomplete: string[] = [];
   const guarded = (check: Check, fn: () => void) => {
     try {
       fn();
     } catch (e) {
+      incomplete.push(`check ${check.id} failed: ${(e as Error)?.message ?? String(e)}`);
       // A bug in one check must not hide what the others found.
       findings.push({
         check: check.id,
@@ -48,8 +68,20 @@ export function analyze(snapshot: Snapshot, opts: RunOptions = {}): AnalysisResu
     }
   };
   const cluster = clusterContext(model);
+  // Gaps in collection make the run incomplete whether or not their check was selected.
+  const gapsCheck = collectionIncomplete;
+  if (gapsCheck.scope === 'cluster') {
+    const selected = checks.includes(gapsCheck);
+    guarded(gapsCheck, () =>
+      gapsCheck.run(cluster, (r) => {
+        incomplete.push(r.node ? `${r.node}: ${r.message}` : r.message);
+        if (selected) findings.push(toFinding(gapsCheck, r));
+      }),
+    );
+  }
   for (const check of checks) {
-    if (check.scope === 'cluster') guarded(check, () => check.run(cluster, (r) => findings.push(toFinding(check, r))));
+    if (check.scope === 'cluster' && check !== collectionIncomplete)
+      guarded(check, () => check.run(cluster, (r) => findings.push(toFinding(check, r))));
   }
   const nodeChecks = checks.filter((c) => c.scope === 'node');
   for (const node of model.nodes) {
@@ -59,7 +91,7 @@ export function analyze(snapshot: Snapshot, opts: RunOptions = {}): AnalysisResu
     ctx.release();
   }
   findings.sort(compareFindings);
-  return { findings, checksRun: checks.map((c) => c.id) };
+  return { findings, checksRun: checks.map((c) => c.id), incomplete };
 }
 
 export function compareFindings(a: Finding, b: Finding): number {

@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import { extract } from 'tar-stream';
 import { UserError } from '../errors.js';
+import { formatBytes, LIMITS } from '../files.js';
 import { parseSnapshot } from '../snapshot/io.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { BUNDLE_SNAPSHOT } from './write.js';
@@ -12,22 +13,42 @@ export async function readBundleSnapshot(path: string): Promise<Snapshot> {
   return parseSnapshot(await snapshotTextFromBundle(path), path);
 }
 
+/**
+ * The bundle's snapshot.json as text. Sizes are bounded while streaming: an entry whose tar
+ * header (or whose inflated bytes) exceed the limit is refused before it is held in memory,
+ * so a small bundle that inflates to gigabytes costs no more than the limit.
+ */
 export async function snapshotTextFromBundle(path: string): Promise<string> {
   const ex = extract();
   const input = createReadStream(path).pipe(createGunzip());
   input.on('error', (e) => ex.destroy(e));
   input.pipe(ex);
+  const tooLarge = (name: string, max: number) =>
+    new UserError(`${path}: bundle entry ${name} is larger than ${formatBytes(max)}, the most it may be; refused`);
   try {
     for await (const entry of ex) {
-      if (entry.header.name.split('/').pop() === BUNDLE_SNAPSHOT) {
+      const name = entry.header.name;
+      const isSnapshot = name.split('/').pop() === BUNDLE_SNAPSHOT;
+      const max = isSnapshot ? LIMITS.snapshotBytes : LIMITS.bundleEntryBytes;
+      if ((entry.header.size ?? 0) > max) throw tooLarge(name, max);
+      if (isSnapshot) {
         const chunks: Buffer[] = [];
-        for await (const c of entry) chunks.push(Buffer.from(c as Uint8Array));
+        let total = 0;
+        for await (const c of entry) {
+          total += (c as Uint8Array).length;
+          if (total > max) throw tooLarge(name, max);
+          chunks.push(Buffer.from(c as Uint8Array));
+        }
         return Buffer.concat(chunks).toString('utf8');
       }
       entry.resume();
     }
   } catch (e) {
+    if (e instanceof UserError) throw e;
     throw new UserError(`${path} is not a readable support bundle: ${(e as Error).message}`);
+  } finally {
+    input.destroy();
+    ex.destroy();
   }
   throw new UserError(`${path} is a tar.gz without ${BUNDLE_SNAPSHOT}: not a kubectl-flannel support bundle`);
 }

@@ -5,7 +5,7 @@
  * Secrets are already out of the snapshot; the bundle adds nothing that is not in it, and runs the
  * redaction guard over the snapshot and the reports once more before anything is written.
  */
-import { createWriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { pack } from 'tar-stream';
@@ -65,11 +65,14 @@ export function bundleFiles(collected: Snapshot, reportText: string, reportJSON:
 }
 
 export async function writeBundle(path: string, files: readonly BundleFile[]): Promise<void> {
+  // Opened first, so a path that cannot be written fails here, before any tar entry is in flight.
+  const fh = await open(path, 'w', 0o600);
   const tar = pack();
   const mtime = new Date();
-  for (const f of files) tar.entry({ name: f.name, mode: 0o600, mtime }, f.content);
+  // An entry's own error is the pipeline's error; the callback keeps it from being thrown unhandled.
+  for (const f of files) tar.entry({ name: f.name, mode: 0o600, mtime }, f.content, () => undefined);
   tar.finalize();
-  await pipeline(tar, createGzip(), createWriteStream(path, { mode: 0o600 }));
+  await pipeline(tar, createGzip(), fh.createWriteStream());
 }
 
 function safe(name: string): string {

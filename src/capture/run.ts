@@ -2,9 +2,10 @@
  * `capture` offline: reader -> (decryptor) -> (writer), plus the optional Wireshark key table.
  * Streams are injected so tests and a future live capture can drive the same code.
  */
-import { open, readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { UserError } from '../errors.js';
+import { LIMITS, readBounded, sameFile } from '../files.js';
 import { redactXfrmStateText } from '../parse/redact/xfrm.js';
 import { parseXfrmState } from '../parse/xfrm.js';
 import { EspDecryptor } from './esp/decryptor.js';
@@ -52,16 +53,31 @@ function validate(o: CaptureOptions, io: CaptureIo): void {
     throw new UserError('--read -: stdin is a terminal; pipe a capture in, e.g. `tcpdump -w - | …`');
   if (o.write === '-' && io.stdout.isTTY)
     throw new UserError('refusing to write pcap data to a terminal: redirect stdout or give --write FILE');
-  if (o.write && o.write !== '-' && o.write === o.read)
-    throw new UserError(`--write ${o.write} would overwrite the input`);
-  if (o.writeKeys && o.writeKeys === o.write) throw new UserError('--write-keys and --write name the same file');
+  // Outputs never overwrite an input or each other, however the paths are spelled (compared as real paths).
+  const outputs = [
+    ['--write', o.write],
+    ['--write-keys', o.writeKeys],
+  ] as const;
+  const inputs = [
+    ['--read', o.read],
+    ['--xfrm-state', o.xfrmState],
+  ] as const;
+  for (const [outFlag, out] of outputs) {
+    if (!out || out === '-') continue;
+    for (const [inFlag, input] of inputs)
+      if (input && input !== '-' && sameFile(out, input))
+        throw new UserError(`${outFlag} ${out} is the same file as ${inFlag} ${input}: it would overwrite the input`);
+  }
+  if (o.writeKeys && o.write && o.write !== '-' && sameFile(o.writeKeys, o.write))
+    throw new UserError('--write-keys and --write name the same file');
 }
 
 async function loadSas(path: string, io: CaptureIo): Promise<SaTable> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = (await readBounded(path, LIMITS.xfrmStateBytes, '--xfrm-state')).toString('utf8');
   } catch (e) {
+    if (e instanceof UserError) throw e;
     throw new UserError(`--xfrm-state ${path}: cannot read: ${(e as Error).message}`);
   }
   const { states, errors } = parseXfrmState(text, { keepKeys: true });

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { analyze } from '../analyzers/run.js';
 import { bundleFiles, writeBundle } from '../bundle/write.js';
 import { EXIT, UserError } from '../errors.js';
+import { sameFile } from '../files.js';
 import { guardSnapshot } from '../parse/redact/guard.js';
 import { buildReport } from '../render/report.js';
 import { renderJSON } from '../render/structured.js';
@@ -28,6 +29,8 @@ export function registerBundle(program: Command, live?: SnapshotSource): Command
     .action(async (opts: { file?: string; from?: string; decryptEsp?: boolean }, self: Command) => {
       if (opts.decryptEsp)
         throw new UserError('bundle never includes xfrm keys: it is meant to be shared; drop --decrypt-esp');
+      if (opts.file && opts.from && sameFile(opts.file, opts.from))
+        throw new UserError(`-f ${opts.file} is the same file as --from ${opts.from}: it would overwrite the snapshot`);
       // Guarded before analysis, so the report quotes only what the bundle may hold.
       const snapshot = guardSnapshot(await obtainSnapshot(opts.from, self, live), { keepXfrmKeys: false });
       const report = buildReport(snapshot, analyze(snapshot));

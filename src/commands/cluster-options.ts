@@ -6,6 +6,7 @@
  *   addClusterOptions(cmd);
  *   … collectSnapshot({ ...clusterOptionsFrom(cmd.opts()), onProgress })
  */
+import { existsSync } from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_FLANNEL_SELECTOR } from '../collectors/api/cluster.js';
 import type { CollectOptions } from '../collectors/collect.js';
@@ -204,6 +205,11 @@ export interface ClusterFlagValues {
   decryptEsp?: boolean;
 }
 
+/** Where `ip netns exec NAME` looks for the namespace: a path as given, else iproute2's run directory. */
+function netnsPath(name: string): string {
+  return name.includes('/') ? name : `/run/netns/${name}`;
+}
+
 export function clusterOptionsFrom(o: ClusterFlagValues): CollectOptions {
   const keepKeys = o.decryptEsp === true;
   const commandTimeoutMs = o.commandTimeout ?? parseDuration(DEFAULTS.commandTimeout, '--command-timeout');
@@ -228,6 +234,11 @@ export function clusterOptionsFrom(o: ClusterFlagValues): CollectOptions {
         EXIT.usage,
       );
     }
+    if (o.netns !== undefined && !existsSync(netnsPath(o.netns)))
+      throw new UserError(
+        `--netns ${o.netns}: no such network namespace (${netnsPath(o.netns)} does not exist; \`ip netns list\` shows them)`,
+        EXIT.usage,
+      );
     return { mode: 'local', netns: o.netns, keepKeys, commandTimeoutMs };
   }
   if (o.nodeAccess === 'helper-pod' && o.helperPods === false)

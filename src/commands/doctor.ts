@@ -1,7 +1,8 @@
 /** `kubectl flannel doctor`: obtain a snapshot, analyse it, render the findings, exit by severity. */
 import { type Command, Option } from 'commander';
 import { analyze } from '../analyzers/run.js';
-import { EXIT, type ExitCode } from '../errors.js';
+import { EXIT, type ExitCode, UserError } from '../errors.js';
+import { sameFile } from '../files.js';
 import { guardSnapshot } from '../parse/redact/guard.js';
 import { buildReport, type DoctorReport } from '../render/report.js';
 import { renderJSON, renderYAML } from '../render/structured.js';
@@ -60,6 +61,7 @@ export function registerDoctor(program: Command, live?: SnapshotSource): Command
     [EXIT.warnings, 'warnings found, with --fail-on warning'],
     [EXIT.errors, 'errors found'],
     CLUSTER_UNREACHABLE,
+    [EXIT.incomplete, 'no errors found, but the analysis is incomplete (the first line says what is missing)'],
   ])
     .addHelpText(
       'after',
@@ -71,6 +73,10 @@ Examples:
   kubectl flannel doctor --check vxlan-fdb,peer-routes --fail-on warning`,
     )
     .action(async (opts: DoctorOptions, self: Command) => {
+      if (opts.save && opts.from && sameFile(opts.save, opts.from))
+        throw new UserError(
+          `--save ${opts.save} is the same file as --from ${opts.from}: it would overwrite the input`,
+        );
       const snapshot = opts.example
         ? (await import('../snapshot/example.js')).exampleSnapshot()
         : await obtainSnapshot(opts.from, self, live);
@@ -94,6 +100,7 @@ export function render(report: DoctorReport, opts: Pick<DoctorOptions, 'output' 
 
 export function exitCodeFor(report: DoctorReport, failOn: 'error' | 'warning'): ExitCode {
   if (report.summary.errors > 0) return EXIT.errors;
+  if (report.summary.incomplete.length > 0) return EXIT.incomplete;
   if (failOn === 'warning' && report.summary.warnings > 0) return EXIT.warnings;
   return EXIT.ok;
 }

@@ -5,7 +5,8 @@ import type { AnalysisResult } from '../analyzers/run.js';
 import type { Snapshot } from '../snapshot/types.js';
 
 export interface DoctorReport {
-  readonly verdict: 'clean' | 'warnings' | 'errors';
+  /** `incomplete`: no errors found, but something was not analysed (summary.incomplete says what). */
+  readonly verdict: 'clean' | 'warnings' | 'errors' | 'incomplete';
   readonly summary: {
     readonly errors: number;
     readonly warnings: number;
@@ -16,6 +17,8 @@ export interface DoctorReport {
     readonly checksRun: number;
     readonly source: string;
     readonly collectedAt: string;
+    /** What the analysis could not cover; empty when complete. */
+    readonly incomplete: readonly string[];
   };
   readonly findings: readonly Finding[];
   /** Findings sharing a root cause; each points at its members in `findings` by index. */
@@ -29,11 +32,17 @@ export function buildReport(snapshot: Snapshot, result: AnalysisResult): DoctorR
   const count = (s: Finding['severity']) => result.findings.filter((f) => f.severity === s).length;
   const flannel = snapshot.cluster.flannel.status === 'ok' ? snapshot.cluster.flannel.data : null;
   const netConf = flannel?.netConf.status === 'ok' ? flannel.netConf.data : null;
-  const nodes = snapshot.cluster.nodes.status === 'ok' ? snapshot.cluster.nodes.data : [];
+  // With --local no Node objects are read: the collected hosts are the nodes.
+  const nodes =
+    snapshot.cluster.nodes.status === 'ok'
+      ? snapshot.cluster.nodes.data
+      : snapshot.source.kind === 'local'
+        ? Object.keys(snapshot.hosts).map((name) => ({ name }))
+        : [];
   const errors = count('error');
   const warnings = count('warning');
   return {
-    verdict: errors ? 'errors' : warnings ? 'warnings' : 'clean',
+    verdict: errors ? 'errors' : result.incomplete.length ? 'incomplete' : warnings ? 'warnings' : 'clean',
     summary: {
       errors,
       warnings,
@@ -44,6 +53,7 @@ export function buildReport(snapshot: Snapshot, result: AnalysisResult): DoctorR
       checksRun: result.checksRun.length,
       source: snapshot.source.description,
       collectedAt: snapshot.collectedAt,
+      incomplete: result.incomplete,
     },
     findings: result.findings,
     groups: groupFindings(result.findings, snapshot),

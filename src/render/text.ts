@@ -7,6 +7,7 @@
 import { table } from 'table';
 import type { Finding, Severity } from '../analyzers/finding.js';
 import type { FindingGroup } from '../analyzers/group.js';
+import { neutraliseAll } from '../neutralise.js';
 import { compactNames } from './names.js';
 import type { DoctorReport } from './report.js';
 import type { Style } from './style.js';
@@ -15,9 +16,12 @@ const HEADINGS: Record<Severity, string> = { error: 'Errors', warning: 'Warnings
 /** Width when the output is not a terminal. */
 export const DEFAULT_WIDTH = 120;
 
-export function renderText(report: DoctorReport, style: Style, width = DEFAULT_WIDTH): string {
+export function renderText(unsafe: DoctorReport, style: Style, width = DEFAULT_WIDTH): string {
+  // Messages and evidence carry collected data: no control character of theirs reaches the terminal.
+  const report = neutraliseAll(unsafe);
   const out: string[] = [];
   const put = (indent: number, text: string, hang = 2) => out.push(...wrap(' '.repeat(indent) + text, width, hang));
+  for (const l of incompleteLine(report, style)) put(0, l);
   put(0, verdictLine(report, style));
   out.push('');
   const grouped = new Set(report.groups.flatMap((g) => g.findings));
@@ -71,16 +75,28 @@ function renderGroup(
   } else put(6, `${style.dim(`fix for all ${g.findings.length}:`)} ${g.fix}`);
 }
 
+/** An incomplete analysis says so before anything else, with what it could not cover. */
+function incompleteLine(r: DoctorReport, style: Style): string[] {
+  const gaps = r.summary.incomplete;
+  if (gaps.length === 0) return [];
+  const shown = gaps.slice(0, 3).join('; ') + (gaps.length > 3 ? `; and ${gaps.length - 3} more` : '');
+  return [
+    `${style.yellow('!')} ${style.bold(`Incomplete analysis (${gaps.length} gap${gaps.length > 1 ? 's' : ''})`)}: ${shown}`,
+  ];
+}
+
 function verdictLine(r: DoctorReport, style: Style): string {
   const s = r.summary;
   const scope = `${s.nodesCollected}/${s.nodes} nodes collected, backend ${s.backend ?? 'unknown'}, ${s.checksRun} checks`;
   if (r.verdict === 'clean') return `${style.green('✔')} ${style.bold('No problems found')} (${scope})`;
+  if (s.errors === 0 && s.warnings === 0)
+    return `${style.yellow('!')} ${style.bold('No problems found in what was analysed')} (${scope})`;
   const affected = new Set(r.findings.filter((f) => f.severity !== 'info').map((f) => f.node ?? '(cluster)')).size;
   const parts = [
     s.errors ? style.red(`${s.errors} error${s.errors > 1 ? 's' : ''}`) : '',
     s.warnings ? style.yellow(`${s.warnings} warning${s.warnings > 1 ? 's' : ''}`) : '',
   ].filter(Boolean);
-  return `${r.verdict === 'errors' ? style.red('✖') : style.yellow('⚠')} ${style.bold(parts.join(', '))} on ${affected} node${affected === 1 ? '' : 's'} (${scope})`;
+  return `${s.errors ? style.red('✖') : style.yellow('⚠')} ${style.bold(parts.join(', '))} on ${affected} node${affected === 1 ? '' : 's'} (${scope})`;
 }
 
 function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {

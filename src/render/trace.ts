@@ -1,8 +1,11 @@
 /** The trace as a numbered list of hops, the first broken one marked and explained. */
 import type { TraceResult } from '../analyzers/trace/trace.js';
+import { neutraliseAll } from '../neutralise.js';
 import type { Style } from './style.js';
 
-export function renderTraceText(t: TraceResult, style: Style): string {
+export function renderTraceText(unsafe: TraceResult, style: Style): string {
+  // Hop notes and entries quote collected data: no control character of theirs reaches the terminal.
+  const t = neutraliseAll(unsafe);
   const who = (e: TraceResult['src']) =>
     `${e.ip} (${e.kind === 'outside' ? 'outside the cluster' : `${e.kind} on ${e.node}`})`;
   const out = [

@@ -2,15 +2,18 @@
  * Reading and writing snapshot files, with errors that name the file and what is wrong.
  * A support bundle is read by src/bundle/read.ts, which hands its snapshot.json to parseSnapshot.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { UserError } from '../errors.js';
+import { LIMITS, readBounded } from '../files.js';
 import { SCHEMA_VERSION, type Snapshot } from './types.js';
+import { validateSnapshot } from './validate.js';
 
 export async function readSnapshot(path: string): Promise<Snapshot> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = (await readBounded(path, LIMITS.snapshotBytes, 'snapshot')).toString('utf8');
   } catch (e) {
+    if (e instanceof UserError) throw e;
     const err = e as NodeJS.ErrnoException;
     throw new UserError(
       `cannot read snapshot ${path}: ${err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory' : err.message}`,
@@ -19,6 +22,7 @@ export async function readSnapshot(path: string): Promise<Snapshot> {
   return parseSnapshot(text, path);
 }
 
+/** Parses and validates: what this returns has every field the schema names, of its type. */
 export function parseSnapshot(text: string, name: string): Snapshot {
   let v: unknown;
   try {
@@ -37,18 +41,7 @@ export function parseSnapshot(text: string, name: string): Snapshot {
     throw new UserError(
       `${name} has snapshot schemaVersion ${JSON.stringify(o.schemaVersion)}; this kubectl-flannel reads version ${SCHEMA_VERSION}`,
     );
-  for (const key of ['cluster', 'hosts'] as const) {
-    if (typeof o[key] !== 'object' || o[key] === null)
-      throw new UserError(`${name} is not a valid snapshot: "${key}" is missing or not an object`);
-  }
-  const cluster = o.cluster as Record<string, unknown>;
-  for (const key of ['flannel', 'nodes', 'flannelPods', 'networkPolicies']) {
-    const part = cluster[key] as { status?: unknown } | undefined;
-    if (typeof part !== 'object' || part === null || typeof part.status !== 'string')
-      throw new UserError(`${name} is not a valid snapshot: "cluster.${key}" is missing or has no status`);
-  }
-  if (!Array.isArray(o.errors)) throw new UserError(`${name} is not a valid snapshot: "errors" is not an array`);
-  return v as Snapshot;
+  return validateSnapshot(v, name);
 }
 
 export async function writeSnapshot(path: string, snapshot: Snapshot): Promise<void> {

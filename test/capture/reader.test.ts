@@ -78,6 +78,11 @@ test('a corrupt record length is an error before anything is buffered, not a mem
   const buf = Buffer.from(readFileSync(join(v.dir, 'ether.pcap')));
   buf.writeUInt32LE(0x7fffffff, 24 + 8); // first record's caplen
   await assert.rejects(readAll(buf, 1 << 16), /packet 1 \(byte offset 24\) claims 2147483647 captured bytes.*corrupt/);
+  // A header snaplen of 4 GiB does not raise the bound: records stay limited to 16 MiB.
+  const huge = Buffer.from(readFileSync(join(v.dir, 'ether.pcap')));
+  huge.writeUInt32LE(0xffffffff, 16);
+  huge.writeUInt32LE(0x7fffffff, 24 + 8);
+  await assert.rejects(readAll(huge, 1 << 16), /claims 2147483647 captured bytes, more than the maximum 16777216/);
   const ng = Buffer.from(readFileSync(join(v.dir, 'ether.pcapng')));
   ng.writeUInt32LE(13, 4); // SHB length not a multiple of 4
   await assert.rejects(readAll(ng, 1 << 16), /pcapng block at byte 0 has invalid length 13/);

@@ -1,0 +1,352 @@
+/**
+ * The snapshot's one schema. Every snapshot read from a file or a bundle is checked against it,
+ * field by field, before anything else sees it; src/snapshot/types.ts derives the TypeScript types
+ * from it, so the two cannot drift.
+ *
+ * TypeBox was chosen by measurement (bench/validate.ts): its compiled check of the 1,000-node bench
+ * snapshot costs a few percent of doctor's analysis time, where valibot and zod cost a multiple.
+ *
+ * One entry per field, one schema per line where it fits, so that additions from parallel work merge
+ * as separate lines. A field added later must be `Type.Optional` so older snapshots stay readable.
+ */
+import Type, { type Static, type TSchema } from 'typebox';
+
+export const SCHEMA_VERSION = 1 as const;
+
+const Str = Type.String();
+const Num = Type.Number();
+const Bool = Type.Boolean();
+const NullableStr = Type.Union([Type.String(), Type.Null()]);
+const NullableNum = Type.Union([Type.Number(), Type.Null()]);
+const Strings = Type.Array(Type.String());
+const Family = Type.Union([Type.Literal('inet'), Type.Literal('inet6')]);
+
+export const CollectedStatus = Type.Union([
+  Type.Literal('failed'),
+  Type.Literal('timeout'),
+  Type.Literal('skipped'),
+  Type.Literal('unavailable'),
+]);
+
+/** A part that can fail to be collected: its data, or why it is missing. */
+export const Collected = <T extends TSchema>(data: T) =>
+  Type.Union([Type.Object({ status: Type.Literal('ok'), data }), Type.Object({ status: CollectedStatus, error: Str })]);
+
+// ---------------------------------------------------------------------------------------
+// Kubernetes side
+
+export const ConditionStatus = Type.Object({
+  status: Type.Union([Type.Literal('True'), Type.Literal('False'), Type.Literal('Unknown'), Type.Literal('absent')]),
+});
+
+export const KubeNode = Type.Object({
+  name: Str,
+  internalIPs: Strings,
+  podCIDRs: Strings,
+  /** Only the flannel annotations, keys without the prefix (e.g. `public-ip`). */
+  flannelAnnotations: Type.Record(Type.String(), Type.String()),
+  ready: ConditionStatus,
+  networkUnavailable: Type.Object({ status: ConditionStatus.properties.status, reason: NullableStr }),
+  unschedulable: Bool,
+  taints: Type.Array(Type.Object({ key: Str, effect: Str })),
+});
+
+export const FlannelPod = Type.Object({
+  name: Str,
+  namespace: Str,
+  node: NullableStr,
+  phase: Str,
+  ready: Bool,
+  restarts: Num,
+  /** e.g. CrashLoopBackOff, ImagePullBackOff. */
+  waitingReason: NullableStr,
+  /** e.g. OOMKilled, Error, with exit code. */
+  lastTermination: Type.Union([Type.Object({ reason: Str, exitCode: Num, finishedAt: NullableStr }), Type.Null()]),
+  image: Str,
+  /** Last lines of the kube-flannel container's log (the previous instance's when it restarted). */
+  logTail: Strings,
+});
+
+// ---------------------------------------------------------------------------------------
+// net-conf.json
+
+export const Backend = Type.Union([
+  Type.Object({
+    type: Type.Literal('vxlan'),
+    vni: Num,
+    port: Num,
+    gbp: Bool,
+    learning: Bool,
+    directRouting: Bool,
+    mtu: NullableNum,
+  }),
+  Type.Object({ type: Type.Literal('host-gw') }),
+  Type.Object({ type: Type.Literal('udp'), port: Num }),
+  Type.Object({ type: Type.Literal('ipip'), directRouting: Bool }),
+  Type.Object({
+    type: Type.Literal('wireguard'),
+    listenPort: Num,
+    listenPortV6: Num,
+    mtu: NullableNum,
+    pskSet: Bool,
+    persistentKeepalive: Num,
+    mode: Type.Union([Type.Literal('separate'), Type.Literal('auto'), Type.Literal('ipv4'), Type.Literal('ipv6')]),
+  }),
+  Type.Object({ type: Type.Literal('ipsec'), pskLength: Num, udpEncap: Bool, espProposal: Str }),
+  Type.Object({ type: Type.Literal('other'), name: Str }),
+]);
+
+export const NetConf = Type.Object({
+  network: NullableStr,
+  ipv6Network: NullableStr,
+  enableIPv4: Bool,
+  enableIPv6: Bool,
+  enableNFTables: Bool,
+  backend: Backend,
+  /** Problems found while parsing that do not stop analysis (e.g. Backend absent means udp). */
+  warnings: Strings,
+});
+
+export const FlannelInstall = Type.Object({
+  namespace: Str,
+  daemonSet: Type.Union([Type.Object({ name: Str, image: Str, args: Strings, desired: Num, ready: Num }), Type.Null()]),
+  /** net-conf.json as parsed; `raw` has the PSK replaced by a placeholder. */
+  netConf: Collected(NetConf),
+  netConfRaw: NullableStr,
+  cniConfRaw: NullableStr,
+});
+
+export const ClusterState = Type.Object({
+  flannel: Collected(FlannelInstall),
+  nodes: Collected(Type.Array(KubeNode)),
+  flannelPods: Collected(Type.Array(FlannelPod)),
+  /** NetworkPolicy objects; flannel enforces none of them. */
+  networkPolicies: Collected(Type.Array(Type.Object({ namespace: Str, name: Str }))),
+});
+
+// ---------------------------------------------------------------------------------------
+// Node kernel state
+
+export const Address = Type.Object({ family: Family, local: Str, prefixlen: Num, scope: Str });
+
+export const VxlanInfo = Type.Object({
+  id: Num,
+  local: NullableStr,
+  dev: NullableStr,
+  port: Num,
+  learning: Bool,
+  gbp: Bool,
+});
+
+export const Link = Type.Object({
+  ifindex: Num,
+  name: Str,
+  flags: Strings,
+  mtu: Num,
+  operstate: Str,
+  mac: NullableStr,
+  /** `ip -d` link kind: vxlan, bridge, veth, tun, ipip, wireguard, … or null for plain devices. */
+  kind: NullableStr,
+  master: NullableStr,
+  /** `link` in iproute2 terms: the peer/lower device name or index, e.g. eth0@if12. */
+  parent: NullableStr,
+  vxlan: Type.Union([VxlanInfo, Type.Null()]),
+  addresses: Type.Array(Address),
+  /**
+   * Set when the node's `ip` prints no link details (busybox `ip addr`): `kind` and `vxlan`
+   * are then unknown, not absent, and `operstate` is UNKNOWN.
+   */
+  detailsMissing: Type.Optional(Type.Literal(true)),
+});
+
+export const Route = Type.Object({
+  family: Family,
+  table: Str,
+  /** `default` is normalised to 0.0.0.0/0 or ::/0; host routes get /32 or /128. */
+  dst: Str,
+  type: Str,
+  gateway: NullableStr,
+  dev: NullableStr,
+  protocol: NullableStr,
+  scope: NullableStr,
+  prefsrc: NullableStr,
+  metric: NullableNum,
+  flags: Strings,
+});
+
+export const RoutingRule = Type.Object({ family: Family, priority: Num, text: Str });
+
+export const Neighbour = Type.Object({ dst: Str, dev: Str, lladdr: NullableStr, state: Strings });
+
+export const FdbEntry = Type.Object({
+  mac: Str,
+  dev: Str,
+  dst: NullableStr,
+  vlan: NullableNum,
+  master: NullableStr,
+  flags: Strings,
+  state: Str,
+});
+
+export const XfrmKey = Type.Object({
+  /** Algorithm as the kernel names it, e.g. rfc4106(gcm(aes)) or hmac(sha256). */
+  name: Str,
+  keyBits: Num,
+  /** ICV length in bits (aead) or truncation length (auth-trunc); null for enc. */
+  icvBits: NullableNum,
+  /** First 16 hex chars of SHA-256 of the key, so keys compare without being shown. */
+  digest: Str,
+  /** The key itself, as 0x-prefixed hex. Present only when keys were requested. */
+  hex: Type.Optional(Str),
+});
+
+const NullableXfrmKey = Type.Union([XfrmKey, Type.Null()]);
+
+export const XfrmState = Type.Object({
+  src: Str,
+  dst: Str,
+  /** esp, ah, comp, or what the kernel printed. */
+  proto: Str,
+  spi: Num,
+  reqid: Num,
+  mode: Str,
+  aead: NullableXfrmKey,
+  enc: NullableXfrmKey,
+  auth: NullableXfrmKey,
+  encap: Type.Union([Type.Object({ type: Str, sport: Num, dport: Num }), Type.Null()]),
+  selector: Type.Union([Type.Object({ src: Str, dst: Str }), Type.Null()]),
+});
+
+export const XfrmPolicy = Type.Object({
+  src: Str,
+  dst: Str,
+  dir: Type.Union([Type.Literal('in'), Type.Literal('out'), Type.Literal('fwd')]),
+  priority: Num,
+  action: Str,
+  templates: Type.Array(Type.Object({ src: Str, dst: Str, proto: Str, reqid: Num, mode: Str })),
+});
+
+export const WireguardPeer = Type.Object({
+  publicKey: Str,
+  presharedKey: Bool,
+  endpoint: NullableStr,
+  allowedIPs: Strings,
+  /** Unix seconds; 0 means never. */
+  latestHandshake: Num,
+  persistentKeepalive: NullableNum,
+});
+
+export const WireguardDevice = Type.Object({
+  name: Str,
+  publicKey: Str,
+  listenPort: Num,
+  peers: Type.Array(WireguardPeer),
+});
+
+export const CniState = Type.Object({
+  confDir: Str,
+  /** Files in the CNI config directory; null when the directory does not exist. */
+  confFiles: Type.Union([Strings, Type.Null()]),
+  /** The config the runtime loads: the first *.conf, *.conflist or *.json by name (libcni's order). */
+  activeConf: Type.Union([Type.Object({ file: Str, types: Strings, error: NullableStr }), Type.Null()]),
+  binDir: Str,
+  /** Plugin binaries; null when the directory does not exist (k3s and RKE2 keep them elsewhere). */
+  binaries: Type.Union([Strings, Type.Null()]),
+});
+
+export const SubnetEnv = Type.Object({
+  network: NullableStr,
+  subnet: NullableStr,
+  ipv6Network: NullableStr,
+  ipv6Subnet: NullableStr,
+  mtu: NullableNum,
+  ipMasq: Type.Union([Type.Boolean(), Type.Null()]),
+});
+
+export const IptablesTable = Type.Object({
+  /** Built-in and user chains with policy (`-` for user chains). */
+  chains: Type.Record(Type.String(), Type.Object({ policy: Str })),
+  /** Rules in order, as `-A CHAIN …` lines. */
+  rules: Type.Array(Type.Object({ chain: Str, spec: Str })),
+});
+
+export const IptablesDump = Type.Object({
+  /** legacy or nft: which iptables backend these rules live in. */
+  backend: Type.Union([Type.Literal('legacy'), Type.Literal('nft')]),
+  family: Family,
+  tables: Type.Record(Type.String(), IptablesTable),
+});
+
+export const Firewall = Type.Object({
+  iptables: Type.Array(IptablesDump),
+  /** `nft list ruleset` text, for the flannel tables and foreign forward hooks. */
+  nftRuleset: NullableStr,
+});
+
+export const RawCommand = Type.Object({
+  id: Str,
+  argv: Strings,
+  exitCode: NullableNum,
+  stdout: Str,
+  stderr: Str,
+  durationMs: Num,
+  /** Set when this is a fallback form (e.g. text after JSON): why the preferred form failed. */
+  fallbackReason: Type.Optional(Str),
+});
+
+export const HostState = Type.Object({
+  node: Str,
+  kernel: NullableStr,
+  /** How the host was reached: the flannel pod, a helper pod, or the local machine. */
+  via: Str,
+  links: Collected(Type.Array(Link)),
+  routes: Collected(Type.Array(Route)),
+  rules: Collected(Type.Array(RoutingRule)),
+  neighbours: Collected(Type.Array(Neighbour)),
+  fdb: Collected(Type.Array(FdbEntry)),
+  xfrmStates: Collected(Type.Array(XfrmState)),
+  xfrmPolicies: Collected(Type.Array(XfrmPolicy)),
+  wireguard: Collected(Type.Array(WireguardDevice)),
+  /** null when /run/flannel/subnet.env does not exist. */
+  subnetEnv: Collected(Type.Union([SubnetEnv, Type.Null()])),
+  /** Keyed by dotted sysctl name, e.g. `net.ipv4.ip_forward`; absent key = file absent. */
+  sysctls: Collected(Type.Record(Type.String(), Type.String())),
+  firewall: Collected(Firewall),
+  /** The CNI configuration and plugins the container runtime uses. Absent in snapshots made before it was collected. */
+  cni: Type.Optional(Collected(CniState)),
+  /** `ip route get <peer public-ip>` per address, for DirectRouting and host-gw on-link tests. */
+  routeGets: Collected(Type.Record(Type.String(), Type.Union([Route, Type.Null()]))),
+  /** Raw output of every command, secrets removed, for bundles and re-parsing. */
+  raw: Type.Array(RawCommand),
+});
+
+export const SnapshotSource = Type.Object({
+  kind: Type.Union([Type.Literal('cluster'), Type.Literal('local'), Type.Literal('fixture')]),
+  description: Str,
+  toolVersion: Str,
+  /** True when xfrm keys were kept because the user asked for them (--decrypt-esp). */
+  keysIncluded: Bool,
+});
+
+export const CollectionError = Type.Object({ node: NullableStr, what: Str, error: Str });
+
+export const Snapshot = Type.Object({
+  schemaVersion: Type.Literal(SCHEMA_VERSION),
+  collectedAt: Str,
+  source: SnapshotSource,
+  /** Objects read from the Kubernetes API. */
+  cluster: ClusterState,
+  /** Kernel state per node, keyed by Node name. A node missing here was not collected. */
+  hosts: Type.Record(Type.String(), Collected(HostState)),
+  /** Errors that are not tied to one part above (for example a node whose exec failed). */
+  errors: Type.Array(CollectionError),
+});
+
+/** The type of a schema above, read-only all the way down: analyzers never change a snapshot. */
+export type Of<S extends TSchema> = DeepReadonly<Static<S>>;
+
+type DeepReadonly<T> = T extends (infer E)[]
+  ? readonly DeepReadonly<E>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
