@@ -17,7 +17,7 @@ catalog() {
   [ -e "$LAB_SRC/../dist/src/analyzers/fault-catalog/catalog.js" ] || die "faults: the catalog is not compiled; run npx tsc -p . first"
   "$node" "$LAB_SRC/lib/catalog.mjs"
 }
-catalog_field() {  # FAULT FIELD(2=inject 3=backends 4=changes)
+catalog_field() {  # FAULT FIELD(2=inject 3=backends 4=changes 5=kube-flannel-only or -)
   awk -F'\t' -v f="$1" -v k="$2" '$1==f {print $k; found=1} END {exit !found}' <<<"$CATALOG"
 }
 
@@ -166,8 +166,29 @@ inject_subnet_env_removed() {
   undo "mv $fault_file.subnet.env $(node_dir "$NODE")/run-flannel/subnet.env"; echo "subnet.env removed"
 }
 inject_cni_conf_removed() {
-  mv "$(node_dir "$NODE")/etc-cni-net.d/10-flannel.conflist" "$fault_file.conflist"
-  undo "mv $fault_file.conflist $(node_dir "$NODE")/etc-cni-net.d/10-flannel.conflist"; echo "10-flannel.conflist removed"
+  local confdir=$(node_dir "$NODE")/etc-cni-net.d
+  [ "${FLAVOR:-kube-flannel}" = k3s ] && confdir=$(node_dir "$NODE")/k3s-agent-etc/cni/net.d
+  mv "$confdir/10-flannel.conflist" "$fault_file.conflist"
+  undo "mv $fault_file.conflist $confdir/10-flannel.conflist"; echo "10-flannel.conflist removed from $(cni_conf_dir)"
+}
+inject_route6_deleted() {
+  [ "${IP_FAMILY:-ipv4}" = dual ] || die "break $FAULT: needs a dual-stack lab (lab/lab up --ip-family dual)"
+  local pcidr6; pcidr6=$(lab_kubectl get node "$peer" -o jsonpath='{.spec.podCIDRs[1]}')
+  line=$(in_node ip -6 route show "$pcidr6"); [ -n "$line" ] || die "break: $NODE has no IPv6 route to $pcidr6"
+  in_node ip -6 route del "$pcidr6"
+  undo "in_node ip -6 route replace $line"; echo "peer=$peer route=$line"
+}
+inject_nft_postrtg_flushed() {
+  [ "${NFTABLES:-0}" = 1 ] || die "break $FAULT: needs a lab in nftables mode (lab/lab up --nftables)"
+  in_node nft list chain ip flannel-ipv4 postrtg > "$fault_file.postrtg"
+  in_node nft flush chain ip flannel-ipv4 postrtg
+  # flanneld writes the chain only at start: restarting it is how the chain comes back
+  undo "stop_flanneld $NODE; start_flanneld $NODE; wait_flanneld $NODE"; echo "postrtg flushed"
+}
+inject_flanneld_hung() {
+  local pid; read -r pid _ < "$LAB_RUN/pids/flanneld-$NODE.pid"
+  pid_alive "$LAB_RUN/pids/flanneld-$NODE.pid" || die "break: flanneld on $NODE is not running"
+  kill -STOP "$pid"; undo "kill -CONT $pid"; echo "flanneld (pid $pid) stopped with SIGSTOP, pod $(flannel_pod "$NODE") still Running"
 }
 inject_stale_node_entries() {
   local gw=10.244.250.0 smac=0a:fa:fa:fa:fa:fa sip=$LAB_UNDERLAY_PREFIX.250
@@ -201,6 +222,9 @@ inject_netconf_drift() {
 do_break() {
   local peer pcidr pgw line mac pip i fn
   peer=$(peer_of "$NODE"); pcidr=$(pod_cidr "$peer"); pgw=${pcidr%/*}
+  if [ "${FLAVOR:-kube-flannel}" != kube-flannel ] && [ "$(catalog_field "$FAULT" 5)" = kube-flannel-only ]; then
+    die "break $FAULT: needs the kube-flannel packaging (flannel pods, ConfigMap or health server); this lab is --flavor $FLAVOR"
+  fi
   fn=inject_$(catalog_field "$FAULT" 2)
   declare -F "$fn" >/dev/null || die "break $FAULT: the catalog names $fn, which lab/faults.sh does not define"
   "$fn"
@@ -210,7 +234,7 @@ cmd=${1:-}; shift || true
 case $cmd in
   faults)
     CATALOG=$(catalog) || exit 1
-    while IFS=$'\t' read -r f _ _ changes; do printf '%-22s %s\n' "$f" "$changes"; done <<<"$CATALOG" ;;
+    while IFS=$'\t' read -r f _ _ changes _; do printf '%-22s %s\n' "$f" "$changes"; done <<<"$CATALOG" ;;
   break)
     need_root; load_state
     FAULT=${1:-}; NODE=${2:-}

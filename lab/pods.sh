@@ -9,7 +9,7 @@ pod_netns() { echo "$LAB_POD_NETNS_PREFIX$1"; }
 
 cni() {  # cni NODE add|del NETNS: cnitool inside the node, with the node's /etc/cni/net.d, /var/lib/cni, /run/flannel
   export LAB_RUN LAB_CNI_BIN
-  "$LAB_SRC/lib/node-exec.sh" "$1" env CNI_PATH=/opt/cni/bin NETCONFPATH=/etc/cni/net.d CNI_IFNAME=eth0 \
+  "$LAB_SRC/lib/node-exec.sh" "$1" env CNI_PATH="$(cni_bin_dir)" NETCONFPATH="$(cni_conf_dir)" CNI_IFNAME=eth0 \
     "$CNITOOL_DIR/bin/cnitool" "$2" cbr0 "/var/run/netns/$3"
 }
 
@@ -20,6 +20,9 @@ case ${1:-} in
     echo "LAB_PATH=$LAB_PATH"
     echo "LAB_NODES=\"$NODE_NAMES\""
     echo "LAB_BACKEND=$BACKEND"
+    echo "LAB_FLAVOR=${FLAVOR:-kube-flannel}"
+    echo "LAB_NFTABLES=${NFTABLES:-0}"
+    echo "LAB_IP_FAMILY=${IP_FAMILY:-ipv4}"
     echo "LAB_POD_NAMESPACE=$NS"
     echo "LAB_RUN=$LAB_RUN"
     echo "LAB_BRIDGE=$LAB_BRIDGE"
@@ -44,6 +47,9 @@ POD
     fi
     out=$(cni "$node" add "$netns") || die "pod-add: CNI ADD for $name on $node failed: $out"
     ip=$(echo "$out" | jq -r '.ips[0].address' | cut -d/ -f1)
+    # dual-stack: the flannel plugin also hands FLANNEL_IPV6_SUBNET to host-local, so CNI ADD returns both families
+    ip6=$(echo "$out" | jq -r '[.ips[].address | select(contains(":"))][0] // empty' | cut -d/ -f1)
+    [ -n "$ip6" ] && lab_kubectl -n $NS annotate pod "$name" --overwrite "lab.flannel.dev/pod-ip6=$ip6" >/dev/null
     lab_kubectl -n $NS annotate pod "$name" --overwrite "lab.flannel.dev/pod-ip=$ip" "lab.flannel.dev/netns=$netns" >/dev/null
     for i in $(seq 60); do
       [ "$(lab_kubectl -n $NS get pod "$name" -o jsonpath='{.status.podIP}')" = "$ip" ] && break

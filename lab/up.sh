@@ -1,19 +1,32 @@
 #!/usr/bin/env bash
-# lab/lab up [--nodes N] [--backend vxlan|host-gw|vxlan-directrouting|udp]
+# lab/lab up [--nodes N] [--backend vxlan|host-gw|vxlan-directrouting|udp] [--flavor kube-flannel|k3s] [--nftables]
+#            [--ip-family ipv4]
 # Starts the lab. Every object it makes is recorded under $LAB_RUN so that down.sh removes exactly that.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
 . "$LAB_SRC/lib/pki.sh"
 . "$LAB_SRC/lib/flannel.sh"
 
-NODES=3 BACKEND=vxlan
+NODES=3 BACKEND=vxlan FLAVOR=kube-flannel NFTABLES=0 IP_FAMILY=ipv4
 while [ $# -gt 0 ]; do
   case $1 in
     --nodes) NODES=${2:-}; shift 2 ;;
     --backend) BACKEND=${2:-}; shift 2 ;;
-    *) die "up: unknown argument '$1' (expected --nodes N, --backend vxlan|host-gw|vxlan-directrouting|udp)" ;;
+    --flavor) FLAVOR=${2:-}; shift 2 ;;
+    --nftables) NFTABLES=1; shift ;;
+    --ip-family) IP_FAMILY=${2:-}; shift 2 ;;
+    *) die "up: unknown argument '$1' (expected --nodes N, --backend vxlan|host-gw|vxlan-directrouting|udp, --flavor kube-flannel|k3s, --nftables, --ip-family ipv4)" ;;
   esac
 done
+case $FLAVOR in
+  kube-flannel|k3s) ;;
+  canal) die "up: --flavor canal cannot run here: Calico's CNI plugin does not build through this machine's module proxy (lab/README.md); fixtures cover Canal" ;;
+  *) die "up: --flavor must be kube-flannel or k3s, got '$FLAVOR'" ;;
+esac
+case $IP_FAMILY in
+  ipv4|dual|ipv6) ;;
+  *) die "up: --ip-family must be ipv4, dual or ipv6, got '$IP_FAMILY'" ;;
+esac
 [[ $NODES =~ ^[0-9]+$ ]] && [ "$NODES" -ge 1 ] && [ "$NODES" -le 60 ] || die "up: --nodes must be 1..60 (faults use underlay .99 and 10.244.99.0/24), got '$NODES'"
 case $BACKEND in
   ipip|wireguard|ipsec|extension|alloc) die "up: backend '$BACKEND' cannot run here: this kernel has no ipip, WireGuard or ESP (fixtures cover those backends)" ;;
@@ -56,6 +69,9 @@ for i in $(seq "$NODES"); do NODE_NAMES="$NODE_NAMES $(node_name "$i")"; done
 cat > "$STATE" <<ST
 NODES=$NODES
 BACKEND=$BACKEND
+FLAVOR=$FLAVOR
+NFTABLES=$NFTABLES
+IP_FAMILY=$IP_FAMILY
 NODE_NAMES="${NODE_NAMES# }"
 HAVE_KCM=$HAVE_KCM
 ST
@@ -64,7 +80,9 @@ trap 'log "up: failed; logs are in $LAB_RUN/logs, remove the partial lab with la
 # --- mount points used by the per-node bind mounts (node-exec.sh) --------------------------------------------
 # They are shared by all lab instances, so what was created is recorded in the cache directory, not in $LAB_RUN;
 # the last instance to go down removes them.
-for d in /run/flannel /etc/cni/net.d /etc/kube-flannel /var/lib/cni /opt/cni/bin; do
+mountpoints="/run/flannel /etc/cni/net.d /etc/kube-flannel /var/lib/cni /opt/cni/bin"
+[ "$FLAVOR" = k3s ] && mountpoints="$mountpoints $K3S_AGENT_ETC $K3S_CNI_BIN"
+for d in $mountpoints; do
   if [ ! -d "$d" ]; then
     top=$d; while [ ! -d "$(dirname "$top")" ]; do top=$(dirname "$top"); done
     mkdir -p "$d"; echo "$top" >> "$LAB_CACHE/created-mountpoints.list"
@@ -78,6 +96,7 @@ make_kubeconfig "$KUBECONFIG_PATH" admin --client-certificate="$LAB_RUN/pki/admi
 # --- underlay: a bridge in the root netns, one veth per node netns --------------------------------------------
 ip link add "$LAB_BRIDGE" type bridge; record link "$LAB_BRIDGE"
 ip addr add "$LAB_UNDERLAY_PREFIX.1/24" dev "$LAB_BRIDGE"
+[ "$IP_FAMILY" != ipv4 ] && ip addr add "$LAB_UNDERLAY6_PREFIX::1/64" dev "$LAB_BRIDGE" nodad
 ip link set "$LAB_BRIDGE" up
 # br_netfilter is built into this kernel, so frames bridged between nodes traverse the root netns FORWARD chain.
 iptables -I FORWARD -i "$LAB_BRIDGE" -o "$LAB_BRIDGE" -m comment --comment kubectl-flannel-lab -j ACCEPT
@@ -85,6 +104,7 @@ record iptables-forward "$LAB_BRIDGE"
 for i in $(seq "$NODES"); do
   n=$(node_name "$i"); S=$(node_dir "$n")
   mkdir -p "$S"/{run-flannel,etc-cni-net.d,etc-kube-flannel,var-lib-cni}
+  [ "$FLAVOR" = k3s ] && mkdir -p "$S"/k3s-agent-etc/{flannel,cni/net.d}
   ip netns add "$n"; record netns "$n"
   ip link add "v-$n" type veth peer name eth0 netns "$n"; record link "v-$n"
   ip link set "v-$n" master "$LAB_BRIDGE" up
@@ -93,6 +113,12 @@ for i in $(seq "$NODES"); do
   ip -n "$n" link set lo up
   ip -n "$n" route add default via "$LAB_UNDERLAY_PREFIX.1"
   ip netns exec "$n" sysctl -qw net.ipv4.ip_forward=1
+  if [ "$IP_FAMILY" != ipv4 ]; then
+    # flanneld picks its IPv6 public address from the interface of the IPv6 default route
+    ip -n "$n" addr add "$(node_ip6 "$i")/64" dev eth0 nodad
+    ip -n "$n" -6 route add default via "$LAB_UNDERLAY6_PREFIX::1"
+    ip netns exec "$n" sysctl -qw net.ipv6.conf.all.forwarding=1
+  fi
 done
 log "up: underlay $LAB_BRIDGE $LAB_UNDERLAY_PREFIX.0/24 with nodes:$NODE_NAMES"
 
@@ -141,18 +167,26 @@ fi
 # --- cluster objects: Nodes with their podCIDR, the official flannel manifest ----------------------------------
 for i in $(seq "$NODES"); do
   n=$(node_name "$i")
+  # k3s's agent annotates its Node (k3s.io/node-args, …); the kubelet it embeds reports v<k8s>+k3s1.
+  k3s_annotations=""
+  [ "$FLAVOR" = k3s ] && k3s_annotations="  annotations: {k3s.io/node-args: '[\"agent\"]', k3s.io/hostname: $n, k3s.io/internal-ip: $(node_ip "$i")}"
   lab_kubectl apply -f - >/dev/null <<NODE
 apiVersion: v1
 kind: Node
 metadata:
   name: $n
   labels: {kubernetes.io/hostname: $n, kubernetes.io/os: linux, kubernetes.io/arch: amd64}
+$k3s_annotations
 spec:
-  podCIDR: 10.244.$i.0/24
-  podCIDRs: ["10.244.$i.0/24"]
+$(case $IP_FAMILY in
+    ipv4) echo "  podCIDR: 10.244.$i.0/24"; echo "  podCIDRs: [\"10.244.$i.0/24\"]" ;;
+    dual) echo "  podCIDR: 10.244.$i.0/24"; echo "  podCIDRs: [\"10.244.$i.0/24\", \"fd00:10:244:$i::/64\"]" ;;
+    ipv6) echo "  podCIDR: fd00:10:244:$i::/64"; echo "  podCIDRs: [\"fd00:10:244:$i::/64\"]" ;;
+  esac)
 NODE
 done
-apply_flannel_manifest "$BACKEND"
+if [ "$FLAVOR" = k3s ]; then write_k3s_files "$BACKEND"   # no DaemonSet, no ConfigMap: k3s's packaging
+else apply_flannel_manifest "$BACKEND"; fi
 
 # --- one KWOK per node, inside the node -------------------------------------------------------------------------
 mkdir -p "$LAB_RUN/kwok"
@@ -160,7 +194,10 @@ export LAB_RUN LAB_CNI_BIN
 for i in $(seq "$NODES"); do
   n=$(node_name "$i"); S=$(node_dir "$n")
   : > "$S/flanneld.log"
-  sed -e "s|__NODE__|$n|g" -e "s|__NODEDIR__|$S|g" "$LAB_SRC/kwok/node.yaml.tmpl" > "$LAB_RUN/kwok/$n.yaml"
+  kubelet_version='{{ printf "kwok-%s" Version | Quote }}'
+  [ "$FLAVOR" = k3s ] && kubelet_version="\"v$K8S_VERSION+k3s1\""
+  sed -e "s|__NODE__|$n|g" -e "s|__NODEDIR__|$S|g" -e "s#__KUBELET_VERSION__#$kubelet_version#" \
+    "$LAB_SRC/kwok/node.yaml.tmpl" > "$LAB_RUN/kwok/$n.yaml"
   start_bg "kwok-$n" kwok "$LAB_RUN/logs/kwok-$n.log" "$LAB_SRC/lib/node-exec.sh" "$n" "$KWOK_DIR/bin/kwok" \
     --kubeconfig="$KUBECONFIG_PATH" --config="$LAB_RUN/kwok/$n.yaml" \
     --manage-single-node="$n" --node-name="$n" --node-ip="$(node_ip "$i")" \
@@ -173,7 +210,7 @@ nodes_ready() {
 }
 wait_for $(( 90 + 6 * NODES )) "nodes Ready" nodes_ready
 log "up: $NODES nodes Ready after $(( $(date +%s) - T0 ))s"
-ensure_flannel_pods
+[ "$FLAVOR" = k3s ] || ensure_flannel_pods
 for n in $NODE_NAMES; do start_flanneld "$n"; done
 for n in $NODE_NAMES; do wait_flanneld "$n"; done
 log "up: flanneld ready on every node after $(( $(date +%s) - T0 ))s"
@@ -187,6 +224,6 @@ else
 fi
 for i in $(seq "$NODES"); do "$LAB_SRC/pods.sh" pod-add "$(node_name "$i")" "pod$i" >/dev/null; done
 trap - ERR
-log "up: lab up in $(( $(date +%s) - T0 ))s; backend $BACKEND; nodes:$NODE_NAMES"
+log "up: lab up in $(( $(date +%s) - T0 ))s; backend $BACKEND; flavor $FLAVOR$([ "$NFTABLES" = 1 ] && echo ', nftables mode'); nodes:$NODE_NAMES"
 log "up: kubeconfig $KUBECONFIG_PATH  (export KUBECONFIG=$KUBECONFIG_PATH PATH=$K8S_DIR/bin:\$PATH)"
 echo "$KUBECONFIG_PATH"

@@ -16,6 +16,8 @@ LAB_RUN=/var/run/kubectl-flannel-lab${sfx:+-$sfx}  # runtime state: PIDs, PKI, k
 LAB_BRIDGE=kflbr$LAB_INSTANCE
 LAB_UNDERLAY_PREFIX=10.250.$LAB_INSTANCE      # bridge .1 (apiserver), node i = .(10+i)
 LAB_POD_NETWORK=10.244.0.0/16                 # lives only inside the lab's namespaces, so instances may share it
+LAB_UNDERLAY6_PREFIX=fd00:250:$LAB_INSTANCE   # --ip-family dual: bridge ::1, node i = ::(10+i)
+LAB_POD_NETWORK6=fd00:10:244::/56              # --ip-family dual: node i's podCIDR is fd00:10:244:i::/64
 LAB_SERVICE_RANGE=10.96.0.0/16
 LAB_APISERVER=https://$LAB_UNDERLAY_PREFIX.1:6443
 LAB_ETCD_PORT=$((23790 + 10 * LAB_INSTANCE))
@@ -42,12 +44,20 @@ unset HTTP_PROXY HTTPS_PROXY http_proxy https_proxy
 log() { printf '[lab %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
+# k3s's packaging (--flavor k3s): flannel's files where k3s keeps them (k3s pkg/agent/config, pkg/data).
+K3S_AGENT_ETC=/var/lib/rancher/k3s/agent/etc
+K3S_CNI_BIN=/var/lib/rancher/k3s/data/cni
+# Where CNI config and plugins are on a node of the running lab's flavor (FLAVOR from state.env).
+cni_conf_dir() { if [ "${FLAVOR:-kube-flannel}" = k3s ]; then echo "$K3S_AGENT_ETC/cni/net.d"; else echo /etc/cni/net.d; fi; }
+cni_bin_dir() { if [ "${FLAVOR:-kube-flannel}" = k3s ]; then echo "$K3S_CNI_BIN"; else echo /opt/cni/bin; fi; }
+
 KUBECONFIG_PATH=$LAB_RUN/kubeconfig           # admin kubeconfig; fixed path other tools can rely on
 STATE=$LAB_RUN/state.env                      # NODES, BACKEND of the running lab
 need_root() { [ "$(id -u)" = 0 ] || die "the lab needs root (network namespaces, bridges, iptables)"; }
 lab_kubectl() { KUBECONFIG=$KUBECONFIG_PATH "$K8S_DIR/bin/kubectl" "$@"; }
 node_name() { echo "$LAB_PREFIX-node$1"; }
 node_ip() { echo "$LAB_UNDERLAY_PREFIX.$((10 + $1))"; }
+node_ip6() { echo "$LAB_UNDERLAY6_PREFIX::$((10 + $1))"; }
 node_dir() { echo "$LAB_RUN/nodes/$1"; }
 load_state() { [ -f "$STATE" ] || die "the lab is not up (no $STATE); run lab/lab up"; . "$STATE"; }
 

@@ -19,12 +19,18 @@ flannel_manifest() {
 }
 
 # apply_flannel_manifest BACKEND: the official manifest, with net-conf.json's Backend set to BACKEND (what an admin
-# does when choosing a backend), then the ConfigMap's files put where the DaemonSet's volumes would put them.
+# does when choosing a backend) and EnableNFTables with --nftables, then the ConfigMap's files put where the
+# DaemonSet's volumes would put them.
 apply_flannel_manifest() {
   local backend=$1 netconf
   lab_kubectl apply -f "$(flannel_manifest)" >/dev/null
   netconf=$(lab_kubectl -n kube-flannel get cm kube-flannel-cfg -o json | jq -r '.data["net-conf.json"]' |
-            jq --argjson b "$(backend_json "$backend")" '.Backend = $b')
+            jq --argjson b "$(backend_json "$backend")" --argjson nft "$([ "${NFTABLES:-0}" = 1 ] && echo true || echo false)" \
+              --arg net6 "$([ "${IP_FAMILY:-ipv4}" != ipv4 ] && echo "$LAB_POD_NETWORK6")" \
+              --argjson v4 "$([ "${IP_FAMILY:-ipv4}" = ipv6 ] && echo false || echo true)" \
+              '.Backend = $b | if $nft then .EnableNFTables = true else . end
+               | if $net6 != "" then .EnableIPv6 = true | .IPv6Network = $net6 else . end
+               | if $v4 then . else .EnableIPv4 = false | del(.Network) end')
   lab_kubectl -n kube-flannel patch cm kube-flannel-cfg --type merge \
     -p "$(jq -n --arg v "$netconf" '{data: {"net-conf.json": $v}}')" >/dev/null
   sync_flannel_config
@@ -39,6 +45,24 @@ sync_flannel_config() {
     echo "$cm" | jq -r '.data["net-conf.json"]' > "$S/etc-kube-flannel/net-conf.json"
     echo "$cm" | jq -r '.data["cni-conf.json"]' > "$S/etc-kube-flannel/cni-conf.json"
     echo "$cm" | jq -r '.data["cni-conf.json"]' > "$S/etc-cni-net.d/10-flannel.conflist"
+  done
+}
+
+# write_k3s_files BACKEND: what k3s writes on every node before it starts its embedded flannel
+# (k3s pkg/agent/flannel/setup.go): net-conf.json from its template (single-stack IPv4: IPv6Network "::/0") and
+# 10-flannel.conflist (cbr0: flannel, portmap; k3s writes cniVersion 1.0.0 and chains bandwidth, which the lab's
+# flannel plugin v0.9.1 (CNI <= 0.4.0) and plugin build do not support: 0.3.1 and no bandwidth here).
+write_k3s_files() {
+  local backend=$1 n S
+  for n in $NODE_NAMES; do
+    S=$(node_dir "$n")
+    jq -n --arg net "$LAB_POD_NETWORK" --argjson b "$(backend_json "$backend")" \
+      --argjson nft "$([ "${NFTABLES:-0}" = 1 ] && echo true || echo false)" \
+      '{Network: $net, EnableIPv6: false, EnableIPv4: true, IPv6Network: "::/0", Backend: $b}
+       + (if $nft then {EnableNFTables: true} else {} end)' > "$S/k3s-agent-etc/flannel/net-conf.json"
+    jq -n '{name: "cbr0", cniVersion: "0.3.1", plugins: [
+        {type: "flannel", delegate: {hairpinMode: true, forceAddress: true, isDefaultGateway: true}},
+        {type: "portmap", capabilities: {portMappings: true}}]}' > "$S/k3s-agent-etc/cni/net.d/10-flannel.conflist"
   done
 }
 
@@ -85,6 +109,7 @@ start_flanneld() {
   local n=$1 S pod pidf
   S=$(node_dir "$n"); pidf=$LAB_RUN/pids/flanneld-$n.pid
   pid_alive "$pidf" && return 0
+  if [ "${FLAVOR:-kube-flannel}" = k3s ]; then start_flanneld_k3s "$n"; return; fi
   pod=$(flannel_pod "$n")
   [ -n "$pod" ] || die "no kube-flannel pod on $n"
   export LAB_RUN LAB_CNI_BIN
@@ -96,14 +121,30 @@ start_flanneld() {
     </dev/null >/dev/null 2>&1 &
   local i; for i in $(seq 50); do [ -s "$pidf" ] && break; sleep 0.1; done
 }
+# start_flanneld_k3s NODE: flanneld as k3s runs it embedded: a host process (no pod), NODE_NAME from the agent,
+# --ip-masq and the kube subnet manager, net-conf.json from k3s's agent dir, no health server (k3s starts none).
+# k3s uses its node or k3s-controller credentials; the lab uses its admin kubeconfig.
+start_flanneld_k3s() {
+  local n=$1 S pidf
+  S=$(node_dir "$n"); pidf=$LAB_RUN/pids/flanneld-$n.pid
+  export LAB_RUN LAB_CNI_BIN
+  ( "$LAB_SRC/lib/node-exec.sh" "$n" env NODE_NAME="$n" PIDFILE="$pidf" FLANNELD="$FLANNEL_DIR/bin/flanneld" \
+        KCFG="$KUBECONFIG_PATH" NETCONF="$K3S_AGENT_ETC/flannel/net-conf.json" \
+      sh -c 'echo "$$ flanneld" > "$PIDFILE"; exec "$FLANNELD" --ip-masq --kube-subnet-mgr --net-config-path="$NETCONF" --kubeconfig-file="$KCFG" 2>&1' \
+    >> "$S/flanneld.log" ) </dev/null >/dev/null 2>&1 &
+  local i; for i in $(seq 50); do [ -s "$pidf" ] && break; sleep 0.1; done
+}
 wait_flanneld() {  # wait_flanneld NODE: until flanneld wrote subnet.env and published its lease on the Node
-  local n=$1 limit=$(( 60 + 2 * ${NODES:-3} )) end
+  local n=$1 healthy limit=$(( 60 + 2 * ${NODES:-3} )) end
   end=$(( $(date +%s) + limit ))
   while [ "$(date +%s)" -lt "$end" ]; do
     # subnet.env and the annotation may be left from a previous run of flanneld; healthz answers only from this one
-    if [ -s "$(node_dir "$n")/run-flannel/subnet.env" ] &&
-       ip netns exec "$n" curl -fs --max-time 1 http://127.0.0.1:8081/healthz >/dev/null 2>&1 &&
-       [ -n "$(lab_kubectl get node "$n" -o jsonpath='{.metadata.annotations.flannel\.alpha\.coreos\.com/public-ip}')" ]; then
+    # (k3s: no health server; the lab's fresh node dirs hold no old subnet.env)
+    healthy=1
+    if [ "${FLAVOR:-kube-flannel}" = k3s ] ||
+       ip netns exec "$n" curl -fs --max-time 1 http://127.0.0.1:8081/healthz >/dev/null 2>&1; then healthy=0; fi
+    if [ -s "$(node_dir "$n")/run-flannel/subnet.env" ] && [ "$healthy" = 0 ] &&
+       [ -n "$(lab_kubectl get node "$n" -o jsonpath="{.metadata.annotations.flannel\.alpha\.coreos\.com/public-ip$([ "${IP_FAMILY:-ipv4}" = ipv6 ] && echo v6)}")" ]; then
       return 0
     fi
     pid_alive "$LAB_RUN/pids/flanneld-$n.pid" || die "flanneld on $n exited; see $(node_dir "$n")/flanneld.log"

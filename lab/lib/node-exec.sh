@@ -15,4 +15,9 @@ exec ip netns exec "$node" unshare --mount --uts --propagation unchanged -- /bin
   mount --bind "$S/etc-kube-flannel" /etc/kube-flannel
   mount --bind "$S/var-lib-cni"      /var/lib/cni
   mount --bind "$cnibin"             /opt/cni/bin
+  # --flavor k3s: flannel'"'"'s files in k3s'"'"'s layout (net-conf.json and CNI config under agent/etc, plugins in data/cni)
+  if [ -d "$S/k3s-agent-etc" ]; then
+    mount --bind "$S/k3s-agent-etc" /var/lib/rancher/k3s/agent/etc
+    mount --bind "$cnibin"          /var/lib/rancher/k3s/data/cni
+  fi
   exec "$@"' sh "$node" "$LAB_RUN/nodes/$node" "$LAB_CNI_BIN" "$@"

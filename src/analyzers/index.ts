@@ -4,13 +4,16 @@
  */
 import type { Check } from './check.js';
 import backendTypeMismatch from './checks/backend-type-mismatch.js';
+import blackholeRoute from './checks/blackhole-route.js';
 import brNetfilter from './checks/br-netfilter.js';
 import cniConfig from './checks/cni-config.js';
 import cni0Address from './checks/cni0-address.js';
 import collectionIncomplete from './checks/collection-incomplete.js';
+import firewallModeConflict from './checks/firewall-mode-conflict.js';
 import flannelDevice from './checks/flannel-device.js';
 import flannelPodMissing from './checks/flannel-pod-missing.js';
 import flannelPodUnhealthy from './checks/flannel-pod-unhealthy.js';
+import flanneldHealth from './checks/flanneld-health.js';
 import forwardDrop from './checks/forward-drop.js';
 import hostgwNotOnlink from './checks/hostgw-not-onlink.js';
 import ipForward from './checks/ip-forward.js';
@@ -24,6 +27,7 @@ import mtuMixed from './checks/mtu-mixed.js';
 import netconfInvalid from './checks/netconf-invalid.js';
 import networkOverlap from './checks/network-overlap.js';
 import networkPolicyUnenforced from './checks/network-policy-unenforced.js';
+import nftablesRules from './checks/nftables-rules.js';
 import nodeNetworkUnavailable from './checks/node-network-unavailable.js';
 import nodeNotRegistered from './checks/node-not-registered.js';
 import overlayPortBlocked from './checks/overlay-port-blocked.js';
@@ -43,6 +47,10 @@ import vxlanPortMismatch from './checks/vxlan-port-mismatch.js';
 import wireguardPeers from './checks/wireguard-peers.js';
 
 export const CHECKS: readonly Check[] = [
+  blackholeRoute,
+  firewallModeConflict,
+  flanneldHealth,
+  nftablesRules,
   backendTypeMismatch,
   brNetfilter,
   cni0Address,

@@ -70,8 +70,10 @@ export function buildModel(snapshot: Snapshot): Model {
     snapshot,
     netConf,
     backend: netConf?.backend ?? null,
-    network: netConf?.network ? parsePrefix(netConf.network) : null,
-    network6: netConf?.ipv6Network ? parsePrefix(netConf.ipv6Network) : null,
+    // flanneld ignores the Network of a disabled family, and k3s fills it with a placeholder
+    // (0.0.0.0/0 when IPv4 is off, ::/0 when IPv6 is off) that would cover every address.
+    network: netConf?.network && netConf.enableIPv4 ? parsePrefix(netConf.network) : null,
+    network6: netConf?.ipv6Network && netConf.enableIPv6 ? parsePrefix(netConf.ipv6Network) : null,
     nodes,
     byName: new Map(nodes.map((n) => [n.name, n])),
   };

@@ -7,6 +7,7 @@
  * pods are deleted when collection ends, however it ends.
  */
 import os from 'node:os';
+import { dirname } from 'node:path';
 import type { Exec } from '@kubernetes/client-node';
 import { KubeClient } from '../kube/client.js';
 import { makeExec } from '../kube/exec.js';
@@ -23,10 +24,11 @@ import {
   type Snapshot,
 } from '../snapshot/types.js';
 import { VERSION } from '../version.js';
-import { type FlannelLocator, mapLimit, readClusterState, usablePod } from './api/cluster.js';
+import { type FlannelLocator, mapLimit, type NodePaths, readClusterState, usablePod } from './api/cluster.js';
 import { HelperPods, installSignalCleanup, newRunId, RUN_LABEL } from './node/helper-pods.js';
 import { collectHost as defaultCollectHost } from './node/host.js';
 import { localRunner } from './node/local.js';
+import { healthzPort, installFromNodeFiles, probeFlanneld, readNodeNetConf } from './node/node-files.js';
 import { NodeRunner } from './node/pod-runner.js';
 import type { CommandResult, CommandRunner } from './node/runner.js';
 
@@ -209,7 +211,8 @@ async function collectCluster(opts: ClusterCollectOptions): Promise<Snapshot> {
   });
   const errors: CollectionError[] = [];
   for (const [what, part] of Object.entries(read.state) as [string, Collected<unknown>][]) {
-    if (part.status !== 'ok') errors.push({ node: null, what, error: part.error });
+    // skipped = deliberately not read (embedded flannel has no pods), not a collection failure.
+    if (part.status !== 'ok' && part.status !== 'skipped') errors.push({ node: null, what, error: part.error });
   }
 
   const helpers = opts.helperPods.enabled
@@ -221,6 +224,7 @@ async function collectCluster(opts: ClusterCollectOptions): Promise<Snapshot> {
           imagePullSecrets: opts.helperPods.imagePullSecrets,
           runId: newRunId(),
           deadlineSeconds: opts.helperPods.deadlineSeconds,
+          hostPaths: helperHostPaths(read.location.nodePaths),
         },
         opts.helperPods.startTimeoutMs,
       )
@@ -239,6 +243,8 @@ async function collectCluster(opts: ClusterCollectOptions): Promise<Snapshot> {
 
   const hosts: Record<string, Collected<HostState>> = {};
   const peers = peerAddresses(read.state.nodes.status === 'ok' ? read.state.nodes.data : read.nodes);
+  const paths = read.location.nodePaths;
+  const port = healthzPort(read.location.args);
   try {
     const names = read.nodes.map((n) => n.name);
     emit({ type: 'nodes', nodes: names });
@@ -272,7 +278,12 @@ async function collectCluster(opts: ClusterCollectOptions): Promise<Snapshot> {
             (pod?.spec?.containers.find((c) => c.name === read.location.container)?.image ?? read.location.image),
         timeoutMs: opts.commandTimeoutMs,
         signal: nodeSignal,
-        noFlannelPodReason: pod && opts.helperPods.always ? '--node-access helper-pod' : undefined,
+        noFlannelPodReason:
+          pod && opts.helperPods.always
+            ? '--node-access helper-pod'
+            : read.location.packaging.kind === 'embedded'
+              ? `flanneld is embedded in ${read.location.packaging.distribution === 'k3s' ? 'k3s' : 'the node agent'}, no flannel pod`
+              : undefined,
         onFallback: (reason) => emit({ type: 'node', node: name, state: 'running', via: 'helper pod', detail: reason }),
       });
       const counter = new CountingRunner(nodeRunner, (n) =>
@@ -289,6 +300,20 @@ async function collectCluster(opts: ClusterCollectOptions): Promise<Snapshot> {
             ),
             timeoutMs: opts.commandTimeoutMs,
             signal: nodeSignal,
+            subnetEnvPath: paths.subnetEnv,
+            cniConfDir: paths.cniConfDir,
+            cniBinDir: paths.cniBinDir,
+          }).then(async (h) => {
+            // The packaging's own files and flanneld's health endpoints, read the same way.
+            const [netConfFile, flanneldHealth] = await Promise.all([
+              paths.netConf ? readNodeNetConf(counter, paths.netConf, opts.commandTimeoutMs, nodeSignal) : null,
+              port !== null && pod ? probeFlanneld(counter, port, opts.commandTimeoutMs, nodeSignal) : null,
+            ]);
+            return {
+              ...h,
+              ...(netConfFile ? { netConfFile } : {}),
+              ...(flanneldHealth ? { flanneldHealth } : {}),
+            };
           }),
           nodeSignal,
         );
@@ -332,6 +357,19 @@ async function collectCluster(opts: ClusterCollectOptions): Promise<Snapshot> {
     uninstall();
   }
   emit({ type: 'phase', phase: 'done', message: 'collected' });
+  let cluster = read.state;
+  if (paths.netConf && cluster.flannel.status === 'ok') {
+    // Embedded flannel: no ConfigMap; every node's flanneld reads its own file.
+    const { install, differing } = installFromNodeFiles(cluster.flannel.data, hosts, paths.netConf);
+    cluster = { ...cluster, flannel: { status: 'ok', data: install } };
+    if (install.netConf.status !== 'ok') errors.push({ node: null, what: 'flannel', error: install.netConf.error });
+    for (const node of differing)
+      errors.push({
+        node,
+        what: 'netConf',
+        error: `${paths.netConf} on ${node} differs from the one most nodes hold; analysed with the majority's`,
+      });
+  }
   return {
     schemaVersion: SCHEMA_VERSION,
     collectedAt: new Date().toISOString(),
@@ -341,11 +379,17 @@ async function collectCluster(opts: ClusterCollectOptions): Promise<Snapshot> {
       toolVersion: opts.toolVersion ?? VERSION,
       keysIncluded: opts.keepKeys,
     },
-    cluster: read.state,
+    cluster,
     // Completion order is random; a stable order keeps saved snapshots diffable.
     hosts: Object.fromEntries(Object.entries(hosts).sort(([a], [b]) => a.localeCompare(b))),
     errors: [...errors].sort((a, b) => (a.node ?? '').localeCompare(b.node ?? '') || a.what.localeCompare(b.what)),
   };
+}
+
+/** Directories a helper pod must see besides the standard ones: where this packaging keeps flannel's files. */
+function helperHostPaths(p: NodePaths): string[] {
+  const dirs = [p.netConf ? dirname(p.netConf) : null, dirname(p.subnetEnv), p.cniConfDir, p.cniBinDir];
+  return [...new Set(dirs.filter((d): d is string => d !== null))];
 }
 
 /** The configured backend type, so the host collector skips commands that backend never needs. */

@@ -8,7 +8,7 @@
  */
 import { existsSync } from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_FLANNEL_SELECTOR } from '../collectors/api/cluster.js';
+import { CANAL_SELECTOR, DEFAULT_FLANNEL_SELECTOR } from '../collectors/api/cluster.js';
 import type { CollectOptions } from '../collectors/collect.js';
 import { EXIT, UserError } from '../errors.js';
 import { KubeAccessError } from '../kube/errors.js';
@@ -94,9 +94,11 @@ export function addClusterOptions(cmd: Command): Command {
       ).helpGroup('Finding flannel:'),
     )
     .addOption(
-      new Option('--flannel-selector <selector>', 'label selector of the flannel DaemonSet')
-        .default(DEFAULT_FLANNEL_SELECTOR)
-        .helpGroup('Finding flannel:'),
+      // No commander default: without any --flannel-* flag discovery also tries Canal and embedded flannel (k3s).
+      new Option(
+        '--flannel-selector <selector>',
+        `label selector of the flannel DaemonSet (default: ${DEFAULT_FLANNEL_SELECTOR}, then Canal's ${CANAL_SELECTOR}, then flannel embedded in k3s)`,
+      ).helpGroup('Finding flannel:'),
     )
     .addOption(
       new Option(

@@ -107,7 +107,30 @@ export const NetConf = Type.Object({
   warnings: Strings,
 });
 
+/**
+ * How flannel is installed, which decides where its configuration lives and what the nodes must hold:
+ * - kube-flannel: the upstream DaemonSet and ConfigMap (bridge CNI, cni0);
+ * - canal: flannel as a container of the Canal DaemonSet (Calico's CNI plugin wires pods: cali* veths with /32
+ *   routes, no cni0; Calico enforces NetworkPolicy);
+ * - embedded: flanneld inside another process (k3s, RKE2's flannel mode), no flannel pod, net-conf.json a file
+ *   on every node. Seen from the API only through flannel's node annotations.
+ */
+export const Packaging = Type.Union([
+  Type.Object({ kind: Type.Literal('kube-flannel') }),
+  Type.Object({ kind: Type.Literal('canal') }),
+  Type.Object({
+    kind: Type.Literal('embedded'),
+    distribution: Type.Union([Type.Literal('k3s'), Type.Literal('rke2'), Type.Literal('unknown')]),
+    /** kubeletVersion of the first node, e.g. v1.33.4+k3s1: k3s releases pin their flannel version. */
+    version: NullableStr,
+    /** Where net-conf.json was read on the nodes. */
+    netConfPath: Str,
+  }),
+]);
+
 export const FlannelInstall = Type.Object({
+  /** Absent in snapshots made before packagings were told apart: kube-flannel. */
+  packaging: Type.Optional(Packaging),
   namespace: Str,
   daemonSet: Type.Union([Type.Object({ name: Str, image: Str, args: Strings, desired: Num, ready: Num }), Type.Null()]),
   /** net-conf.json as parsed; `raw` has the PSK replaced by a placeholder. */
@@ -294,6 +317,25 @@ export const RawCommand = Type.Object({
   fallbackReason: Type.Optional(Str),
 });
 
+/** net-conf.json as read from a node's file (embedded flannel). */
+export const NodeNetConf = Type.Object({
+  path: Str,
+  /** The file's text, PSK redacted. */
+  raw: Str,
+  /** Parsed from the unredacted text at collection; null with `error` when flanneld would reject it. */
+  netConf: Type.Union([NetConf, Type.Null()]),
+  error: NullableStr,
+});
+
+/** One HTTP probe: the status code, or null when nothing answered (refused or timed out). */
+export const HttpProbe = Type.Object({
+  code: Type.Union([Num, Type.Null()]),
+  /** What the probe printed when there was no status (curl/wget's reason), for the evidence. */
+  detail: Str,
+});
+
+export const FlanneldHealth = Type.Object({ port: Num, healthz: HttpProbe, readyz: HttpProbe });
+
 export const HostState = Type.Object({
   node: Str,
   kernel: NullableStr,
@@ -316,6 +358,10 @@ export const HostState = Type.Object({
   cni: Type.Optional(Collected(CniState)),
   /** `ip route get <peer public-ip>` per address, for DirectRouting and host-gw on-link tests. */
   routeGets: Collected(Type.Record(Type.String(), Type.Union([Route, Type.Null()]))),
+  /** flanneld's /healthz and /readyz on the node, when it serves them (--healthz-port). */
+  flanneldHealth: Type.Optional(Collected(FlanneldHealth)),
+  /** net-conf.json as read from this node's file (embedded flannel only); null when the file is absent. */
+  netConfFile: Type.Optional(Collected(Type.Union([NodeNetConf, Type.Null()]))),
   /** Raw output of every command, secrets removed, for bundles and re-parsing. */
   raw: Type.Array(RawCommand),
 });

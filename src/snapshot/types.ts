@@ -30,6 +30,7 @@ export type FlannelInstall = Of<typeof S.FlannelInstall>;
 export type KubeNode = Of<typeof S.KubeNode>;
 export type ConditionStatus = Of<typeof S.ConditionStatus>;
 export type FlannelPod = Of<typeof S.FlannelPod>;
+export type Packaging = Of<typeof S.Packaging>;
 
 /** Annotation prefix flanneld was started with (`--kube-annotation-prefix`), normalised to end in `/` or `-`. */
 export const DEFAULT_ANNOTATION_PREFIX = 'flannel.alpha.coreos.com/';
@@ -63,3 +64,6 @@ export type IptablesTable = Of<typeof S.IptablesTable>;
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const collectedMatchesSchema: Same<Of<ReturnType<typeof S.Collected<typeof S.Route>>>, Collected<Route>> = true;
 void collectedMatchesSchema;
+export type NodeNetConf = Of<typeof S.NodeNetConf>;
+export type HttpProbe = Of<typeof S.HttpProbe>;
+export type FlanneldHealth = Of<typeof S.FlanneldHealth>;

@@ -12,6 +12,8 @@ import { fixturePath } from '../sim/scenario.js';
 const pod = (k: number) => `10.244.${k}.2`;
 
 for (const backend of SIM_BACKENDS) {
+  // IPv6-only pods hold only their IPv6 address (test/sim/cluster.ts).
+  const podOf = (k: number) => (backend === 'vxlan-ipv6' ? `fd00:10:244:${k}::2` : pod(k));
   test(`trace: pods reach each other on a healthy ${backend} cluster`, async () => {
     const snap = await readSnapshot(fixturePath(backend));
     for (const [a, b] of [
@@ -20,8 +22,8 @@ for (const backend of SIM_BACKENDS) {
       [3, 1],
       [1, 1],
     ] as const) {
-      const t = trace(snap, pod(a), pod(b));
-      assert.equal(t.brokenAt, null, `${pod(a)} -> ${pod(b)}: ${JSON.stringify(t.hops, null, 1)}`);
+      const t = trace(snap, podOf(a), podOf(b));
+      assert.equal(t.brokenAt, null, `${podOf(a)} -> ${podOf(b)}: ${JSON.stringify(t.hops, null, 1)}`);
       assert.equal(t.hops.at(-1)?.note, 'delivered locally');
       assert.equal(t.hops.at(-1)?.node, `node${b}`);
     }
@@ -41,6 +43,8 @@ const breaks: [string, SimBackend, number, number, string, RegExp][] = [
   ['ipsec-sa-key-mismatch', 'ipsec', 2, 3, 'xfrm state (receive)', /another key/],
   ['wireguard-peer-missing', 'wireguard', 1, 3, 'wireguard peer', /no peer's allowed-ips/],
   ['ipv6-route-deleted', 'vxlan-dualstack', 1, 2, 'route lookup', /no route/],
+  ['canal-fdb-deleted', 'vxlan-canal', 2, 1, 'fdb', /no fdb entry/],
+  ['k3s-peer-route-deleted', 'vxlan-k3s', 1, 2, 'route lookup', /no route/],
 ];
 
 for (const [id, backend, a, b, step, note] of breaks) {

@@ -30,7 +30,10 @@ function podFor(ctx: FaultContext, role: Role): LabPod {
 async function proveEffect(fault: LabFault, ctx: FaultContext): Promise<void> {
   const spec = fault.lab;
   const name = fault.name;
-  const e = spec.effectOn?.[ctx.lab.backend as Backend] ?? spec.effect;
+  const e =
+    (ctx.lab.ipFamily === 'dual' ? spec.effectOnDual : undefined) ??
+    spec.effectOn?.[ctx.lab.backend as Backend] ??
+    spec.effect;
   switch (e.kind) {
     case 'unreachable': {
       const [a, b] = [podFor(ctx, e.from), podFor(ctx, e.to)];
@@ -85,6 +88,27 @@ FAULTS.forEach((fault, index) => {
     const backend = lab.backend as Backend;
     if (!fault.lab.backends.includes(backend)) {
       t.skip(`${fault.name} does not apply to backend ${lab.backend}`);
+      return;
+    }
+    const l = fault.lab;
+    if (l.kubeFlannelOnly && lab.flavor !== 'kube-flannel') {
+      t.skip(`${fault.name} needs the kube-flannel packaging (flannel pods, ConfigMap or health server)`);
+      return;
+    }
+    if (l.nftablesOnly && !lab.nftables) {
+      t.skip(`${fault.name} applies only in nftables mode (lab/lab up --nftables)`);
+      return;
+    }
+    if (l.dualOnly && lab.ipFamily !== 'dual') {
+      t.skip(`${fault.name} applies only on a dual-stack lab (lab/lab up --ip-family dual)`);
+      return;
+    }
+    if (l.notInNftables && lab.nftables) {
+      t.skip(`${fault.name} does not apply in nftables mode: ${l.notInNftables}`);
+      return;
+    }
+    if (process.env.KFL_LAB_FAULTS && !process.env.KFL_LAB_FAULTS.split(/[ ,]+/).includes(fault.name)) {
+      t.skip(`${fault.name} is not in KFL_LAB_FAULTS (the reduced fault set of this CI flavor)`);
       return;
     }
     const ctx = context(lab, index);

@@ -57,6 +57,22 @@ export const PROBES: Readonly<Record<ProbeName, { what: string; check: (c: Fault
     what: 'NetworkUnavailable condition',
     check: (c) => conditionStatus(c, c.node, 'NetworkUnavailable') === 'True',
   },
+  'public-ip-99': {
+    what: "node's public-ip annotation",
+    check: (c) => nodeAnnotation(c, c.node, 'flannel.alpha.coreos.com/public-ip')?.endsWith('.99') === true,
+  },
+  'route6-missing': {
+    what: "node's IPv6 route to the peer's podCIDR",
+    check: (c) => !routeExists(c.node, nodeJSON(c, c.peer).spec.podCIDRs?.[1] ?? 'none', true),
+  },
+  'nft-postrtg-no-masquerade': {
+    what: 'postrtg rules on node',
+    check: (c) => !/masquerade/.test(inNodeOut(c.node, ['nft', 'list', 'chain', 'ip', 'flannel-ipv4', 'postrtg'])),
+  },
+  'eth0-mtu-9000': {
+    what: "node's eth0 MTU",
+    check: (c) => inNode(c.node, ['cat', '/sys/class/net/eth0/mtu']).stdout.trim() === '9000',
+  },
   // not compared with the node's backend-type annotation: flanneld's udp backend publishes backend-type "" and
   // backend-data "null" (seen in the lab), so a doctor check must not read "" as a mismatch either
   'netconf-backend-differs': {
@@ -81,12 +97,12 @@ export function runVars(c: FaultContext): RunVars {
 function inNodeOut(node: string, cmd: string[]): string {
   return inNode(node, cmd).stdout;
 }
-function routeExists(node: string, cidr: string): boolean {
-  return inNodeOut(node, ['ip', 'route', 'show', cidr]).trim() !== '';
+function routeExists(node: string, cidr: string, ipv6 = false): boolean {
+  return inNodeOut(node, ['ip', ...(ipv6 ? ['-6'] : []), 'route', 'show', cidr]).trim() !== '';
 }
 interface NodeJSON {
   metadata: { annotations?: Record<string, string> };
-  spec: { podCIDR?: string };
+  spec: { podCIDR?: string; podCIDRs?: string[] };
   status: { conditions?: { type: string; status: string }[]; addresses?: { type: string; address: string }[] };
 }
 function nodeJSON(c: FaultContext, node: string): NodeJSON {

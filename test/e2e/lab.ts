@@ -18,6 +18,12 @@ export interface Lab {
   binPath: string;
   nodes: string[];
   backend: string;
+  /** How flannel is packaged: kube-flannel (DaemonSet) or k3s (embedded, no flannel pods). */
+  flavor: 'kube-flannel' | 'k3s';
+  /** flanneld in nftables mode (EnableNFTables). */
+  nftables: boolean;
+  /** Pod networking: IPv4, dual-stack or IPv6-only (flanneld's EnableIPv4/EnableIPv6, the nodes' podCIDRs). */
+  ipFamily: 'ipv4' | 'dual' | 'ipv6';
   podNamespace: string;
   /** the underlay bridge in the root netns, where inter-node traffic can be captured */
   bridge: string;
@@ -59,6 +65,9 @@ export function currentLab(): { lab?: Lab; reason?: string } {
       binPath: need('LAB_PATH'),
       nodes: need('LAB_NODES').split(/\s+/).filter(Boolean),
       backend: need('LAB_BACKEND'),
+      flavor: vars.get('LAB_FLAVOR') === 'k3s' ? 'k3s' : 'kube-flannel',
+      nftables: vars.get('LAB_NFTABLES') === '1',
+      ipFamily: ((f) => (f === 'dual' || f === 'ipv6' ? f : 'ipv4'))(vars.get('LAB_IP_FAMILY')),
       podNamespace: need('LAB_POD_NAMESPACE'),
       bridge: need('LAB_BRIDGE'),
     },
@@ -109,6 +118,8 @@ export interface LabPod {
   ip: string;
   /** the pod's network namespace, wired by CNI ADD */
   netns: string;
+  /** the pod's IPv6 address on a dual-stack lab, else '' */
+  ip6: string;
 }
 
 export function testPods(lab: Lab): LabPod[] {
@@ -124,6 +135,7 @@ export function testPods(lab: Lab): LabPod[] {
     node: p.spec.nodeName,
     ip: p.status.podIP ?? '',
     netns: p.metadata.annotations?.['lab.flannel.dev/netns'] ?? '',
+    ip6: p.metadata.annotations?.['lab.flannel.dev/pod-ip6'] ?? '',
   }));
 }
 
@@ -137,12 +149,13 @@ export function podOn(lab: Lab, node: string): LabPod {
 export function ping(
   from: LabPod,
   to: LabPod,
-  opts: { size?: number; dontFragment?: boolean; count?: number } = {},
+  opts: { size?: number; dontFragment?: boolean; count?: number; ipv6?: boolean } = {},
 ): boolean {
   const args = ['netns', 'exec', from.netns, 'ping', '-n', '-q', '-c', String(opts.count ?? 2), '-i', '0.2', '-W', '1'];
+  if (opts.ipv6) args.push('-6');
   if (opts.size !== undefined) args.push('-s', String(opts.size));
   if (opts.dontFragment) args.push('-M', 'do');
-  args.push(to.ip);
+  args.push(opts.ipv6 ? to.ip6 : to.ip);
   return run('ip', args, process.env, 30_000).code === 0;
 }
 

@@ -35,7 +35,7 @@ test('durations follow kubectl: Go units, or a bare number of seconds', () => {
   assert.throws(() => parseDuration('1m junk', '--node-timeout'), /not a duration/);
 });
 
-test('defaults: 32 nodes at once, helper pods on with a 10 min deadline, flannel found by app=flannel', () => {
+test('defaults: 32 nodes at once, helper pods on with a 10 min deadline, no --flannel-* restriction (discovery tries app=flannel, Canal, embedded)', () => {
   const o = clusterOptionsFrom(parse([]));
   assert.equal(o.mode, 'cluster');
   if (o.mode !== 'cluster') return;
@@ -46,7 +46,7 @@ test('defaults: 32 nodes at once, helper pods on with a 10 min deadline, flannel
   assert.deepEqual(o.flannel, {
     namespace: undefined,
     daemonSet: undefined,
-    selector: 'app=flannel',
+    selector: undefined,
     configMap: undefined,
   });
   assert.equal(o.helperPods.enabled, true);
@@ -104,7 +104,7 @@ test('flags map onto collection options: nodes repeatable and comma-separated, s
   assert.deepEqual(o.flannel, {
     namespace: 'kube-system',
     daemonSet: 'kube-flannel-ds-amd64',
-    selector: 'app=flannel',
+    selector: undefined,
     configMap: 'cfg',
   });
 });

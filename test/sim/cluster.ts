@@ -15,23 +15,27 @@
  * is what flanneld and the API server would hold for this state; the lab (lab/) runs the real
  * flanneld and kube-apiserver.
  */
-import { execFileSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SimBackend } from '../../src/analyzers/fault-catalog/types.js';
+import { K3S_PATHS } from '../../src/collectors/api/cluster.js';
 import { collectHost } from '../../src/collectors/node/host.js';
 import { localRunner } from '../../src/collectors/node/local.js';
+import { installFromNodeFiles, probeFlanneld, readNodeNetConf } from '../../src/collectors/node/node-files.js';
 import { parseNetConf } from '../../src/parse/netconf.js';
 import { redactNetConf } from '../../src/parse/redact/netconf.js';
 import { parseWgDump } from '../../src/parse/wireguard.js';
 import { parseXfrmState } from '../../src/parse/xfrm.js';
 import {
   type Collected,
+  type FlannelInstall,
   type FlannelPod,
   type HostState,
   type KubeNode,
+  type Packaging,
   SCHEMA_VERSION,
   type Snapshot,
 } from '../../src/snapshot/types.js';
@@ -46,7 +50,23 @@ export const SIM_BACKENDS: readonly SimBackend[] = [
   'ipip',
   'wireguard',
   'ipsec',
+  'vxlan-nftables',
+  'vxlan-canal',
+  'vxlan-k3s',
+  'vxlan-ipv6',
+  'host-gw-dualstack',
 ];
+
+/** Where k3s keeps flannel's files under its data dir (see src/collectors/cluster.ts K3S_PATHS). */
+const K3S_CNI_CONF = {
+  name: 'cbr0',
+  cniVersion: '1.0.0',
+  plugins: [
+    { type: 'flannel', delegate: { hairpinMode: true, forceAddress: true, isDefaultGateway: true } },
+    { type: 'portmap', capabilities: { portMappings: true } },
+    { type: 'bandwidth', capabilities: { bandwidth: true } },
+  ],
+};
 
 export interface SimNode {
   readonly name: string;
@@ -72,6 +92,7 @@ export interface SimNode {
 export const NETWORK = '10.244.0.0/16';
 export const NETWORK6 = 'fd00:10:244::/56';
 const UPLINK_MTU = 1500;
+const HEALTHZ_PORT = 8081;
 
 const OVERHEAD: Record<string, number> = { vxlan: 50, 'host-gw': 0, udp: 28, ipip: 20, wireguard: 80, ipsec: 77 };
 
@@ -94,6 +115,8 @@ export class SimCluster {
   /** Per node, `wg show all dump` text standing in for WireGuard (the kernel has no wireguard). */
   readonly wgDump = new Map<string, string>();
   private destroyed = false;
+  /** Per node, the stand-in for flanneld's health server (--healthz-port), when the flavor has one. */
+  private readonly healthServers = new Map<string, ChildProcess>();
 
   constructor(
     readonly backend: SimBackend,
@@ -104,11 +127,84 @@ export class SimCluster {
   }
 
   get flannelType(): string {
-    return this.backend.startsWith('vxlan') ? 'vxlan' : this.backend;
+    return this.backend.startsWith('vxlan') ? 'vxlan' : this.backend.startsWith('host-gw') ? 'host-gw' : this.backend;
   }
 
   get dualStack(): boolean {
-    return this.backend === 'vxlan-dualstack';
+    return this.backend === 'vxlan-dualstack' || this.backend === 'host-gw-dualstack';
+  }
+
+  /** IPv4 pod networking (off only for IPv6-only). */
+  get v4(): boolean {
+    return this.backend !== 'vxlan-ipv6';
+  }
+
+  /** IPv6 pod networking: dual-stack or IPv6-only. */
+  get v6(): boolean {
+    return this.dualStack || !this.v4;
+  }
+
+  get nftables(): boolean {
+    return this.backend === 'vxlan-nftables';
+  }
+
+  /** Canal: Calico's CNI plugin wires pods (cali* veths, a /32 route each, no cni0); flanneld adds the blackhole route. */
+  get canal(): boolean {
+    return this.backend === 'vxlan-canal';
+  }
+
+  /** k3s: flanneld embedded in k3s, no DaemonSet, net-conf.json and the CNI config under /var/lib/rancher/k3s. */
+  get k3s(): boolean {
+    return this.backend === 'vxlan-k3s';
+  }
+
+  /** flanneld's flags as the packaging passes them. */
+  get flanneldArgs(): string[] {
+    if (this.k3s) return [];
+    return [
+      '--ip-masq',
+      '--kube-subnet-mgr',
+      ...(this.canal ? ['--ip-blackhole-route'] : []),
+      ...(this.healthz ? [`--healthz-port=${HEALTHZ_PORT}`] : []),
+    ];
+  }
+
+  /** The nftables flavor runs with kube-flannel.yml's --healthz-port=8081 and a health server per node. */
+  get healthz(): boolean {
+    return this.nftables;
+  }
+
+  /**
+   * A stand-in for flanneld's health server on the node: a real HTTP server in the node's network
+   * namespace answering /healthz and /readyz with 200 as flanneld does once ready. `hang` stops it
+   * (SIGSTOP), the way a hung flanneld still holds its listening socket.
+   */
+  private startHealthServer(n: SimNode): void {
+    const script = `require('node:http').createServer((q, r) => { r.statusCode = q.url === '/healthz' || q.url === '/readyz' ? 200 : 404; r.end(); }).listen(${HEALTHZ_PORT}, '0.0.0.0')`;
+    const child = spawn('ip', ['netns', 'exec', n.ns, process.execPath, '-e', script], { stdio: 'ignore' });
+    child.unref();
+    this.healthServers.set(n.name, child);
+  }
+
+  hang(n: SimNode): void {
+    this.healthServers.get(n.name)?.kill('SIGSTOP');
+  }
+
+  private async waitHealthServers(): Promise<void> {
+    for (const n of this.nodes) {
+      for (let i = 0; i < 50; i++) {
+        try {
+          sh('ip', 'netns', 'exec', n.ns, 'curl', '-fs', '--max-time', '1', `http://127.0.0.1:${HEALTHZ_PORT}/healthz`);
+          break;
+        } catch {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    }
+  }
+
+  netConfPath(n: SimNode): string {
+    return join(n.dir, 'net-conf.json');
   }
 
   /** FLANNEL_MTU for this backend on a 1500-byte uplink. */
@@ -133,6 +229,7 @@ export class SimCluster {
       sh('ip', '-n', this.sw, 'link', 'set', 'br0', 'up');
       for (let k = 1; k <= this.size; k++) this.nodes.push(this.addNode(k));
       for (const n of this.nodes) this.programBackend(n);
+      if (this.healthz) for (const n of this.nodes) this.startHealthServer(n);
       return this;
     } catch (e) {
       this.destroy();
@@ -173,39 +270,63 @@ export class SimCluster {
     const x = (...argv: string[]) => this.ns(n, ...argv);
     x('ip', 'link', 'set', 'lo', 'up');
     x('ip', 'addr', 'add', `${n.ip}/24`, 'dev', 'eth0');
-    if (this.dualStack) x('ip', 'addr', 'add', `${n.ip6}/64`, 'dev', 'eth0', 'nodad');
+    if (this.v6) x('ip', 'addr', 'add', `${n.ip6}/64`, 'dev', 'eth0', 'nodad');
     x('ip', 'link', 'set', 'eth0', 'up');
     x('sysctl', '-qw', 'net.ipv4.ip_forward=1');
-    if (this.dualStack) x('sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1');
-    // cni0 and one pod, as the bridge CNI plugin leaves them after the first pod ADD.
-    x('ip', 'link', 'add', 'cni0', 'mtu', String(this.mtu), 'type', 'bridge');
-    x('ip', 'addr', 'add', `10.244.${k}.1/24`, 'dev', 'cni0');
-    if (this.dualStack) x('ip', 'addr', 'add', `fd00:10:244:${k}::1/64`, 'dev', 'cni0', 'nodad');
-    x('ip', 'link', 'set', 'cni0', 'up');
-    const veth = `veth${createHash('sha256').update(n.podIP).digest('hex').slice(0, 8)}`;
-    x('ip', 'link', 'add', veth, 'mtu', String(this.mtu), 'type', 'veth', 'peer', 'name', 'eth0', 'netns', podNs);
-    x('ip', 'link', 'set', veth, 'master', 'cni0', 'up');
+    if (this.v6) x('sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1');
     const p = (...argv: string[]) => sh('ip', 'netns', 'exec', podNs, ...argv);
-    p('ip', 'link', 'set', 'lo', 'up');
-    p('ip', 'link', 'set', 'eth0', 'mtu', String(this.mtu), 'up');
-    p('ip', 'addr', 'add', `${n.podIP}/24`, 'dev', 'eth0');
-    p('ip', 'route', 'add', 'default', 'via', `10.244.${k}.1`);
-    if (this.dualStack) {
-      p('ip', 'addr', 'add', `fd00:10:244:${k}::2/64`, 'dev', 'eth0', 'nodad');
-      p('ip', '-6', 'route', 'add', 'default', 'via', `fd00:10:244:${k}::1`);
+    if (this.canal) {
+      // Calico's CNI plugin: a cali<hash> veth without a bridge or address, a /32 route to the pod on it,
+      // and in the pod a default route via 169.254.1.1 that the host answers by proxy ARP.
+      const cali = `cali${createHash('sha256').update(n.podIP).digest('hex').slice(0, 11)}`;
+      x('ip', 'link', 'add', cali, 'mtu', String(this.mtu), 'type', 'veth', 'peer', 'name', 'eth0', 'netns', podNs);
+      x('ip', 'link', 'set', cali, 'up');
+      x('sysctl', '-qw', `net.ipv4.conf.${cali}.proxy_arp=1`);
+      x('ip', 'route', 'add', `${n.podIP}/32`, 'dev', cali, 'scope', 'link');
+      p('ip', 'link', 'set', 'lo', 'up');
+      p('ip', 'link', 'set', 'eth0', 'mtu', String(this.mtu), 'up');
+      p('ip', 'addr', 'add', `${n.podIP}/32`, 'dev', 'eth0');
+      p('ip', 'route', 'add', '169.254.1.1', 'dev', 'eth0', 'scope', 'link');
+      p('ip', 'route', 'add', 'default', 'via', '169.254.1.1', 'dev', 'eth0');
+      // flanneld --ip-blackhole-route (main.go: "in case the bridge plugin is not enabled (e.g. Canal)").
+      x('ip', 'route', 'add', 'blackhole', n.podCIDR);
+    } else {
+      // cni0 and one pod, as the bridge CNI plugin leaves them after the first pod ADD.
+      x('ip', 'link', 'add', 'cni0', 'mtu', String(this.mtu), 'type', 'bridge');
+      if (this.v4) x('ip', 'addr', 'add', `10.244.${k}.1/24`, 'dev', 'cni0');
+      if (this.v6) x('ip', 'addr', 'add', `fd00:10:244:${k}::1/64`, 'dev', 'cni0', 'nodad');
+      x('ip', 'link', 'set', 'cni0', 'up');
+      const veth = `veth${createHash('sha256').update(n.podIP).digest('hex').slice(0, 8)}`;
+      x('ip', 'link', 'add', veth, 'mtu', String(this.mtu), 'type', 'veth', 'peer', 'name', 'eth0', 'netns', podNs);
+      x('ip', 'link', 'set', veth, 'master', 'cni0', 'up');
+      p('ip', 'link', 'set', 'lo', 'up');
+      p('ip', 'link', 'set', 'eth0', 'mtu', String(this.mtu), 'up');
+      if (this.v4) {
+        p('ip', 'addr', 'add', `${n.podIP}/24`, 'dev', 'eth0');
+        p('ip', 'route', 'add', 'default', 'via', `10.244.${k}.1`);
+      }
+      if (this.v6) {
+        p('ip', 'addr', 'add', `fd00:10:244:${k}::2/64`, 'dev', 'eth0', 'nodad');
+        p('ip', '-6', 'route', 'add', 'default', 'via', `fd00:10:244:${k}::1`);
+      }
     }
+    if (this.k3s) writeFileSync(this.netConfPath(n), this.netConfText);
     this.writeSubnetEnv(n);
     this.installCni(n);
     this.installRules(n);
     n.kube = this.kubeNode(n);
-    n.pod = healthyPod(n.name);
+    n.pod = this.k3s
+      ? null
+      : this.canal
+        ? { ...healthyPod(n.name), name: `canal-${healthyPod(n.name).name.slice(-5)}`, namespace: 'kube-system' }
+        : healthyPod(n.name);
     return n;
   }
 
   writeSubnetEnv(n: SimNode): void {
     const k = n.podNet.split('.')[2];
-    const lines = [`FLANNEL_NETWORK=${NETWORK}`, `FLANNEL_SUBNET=10.244.${k}.1/24`];
-    if (this.dualStack) lines.push(`FLANNEL_IPV6_NETWORK=${NETWORK6}`, `FLANNEL_IPV6_SUBNET=fd00:10:244:${k}::1/64`);
+    const lines = this.v4 ? [`FLANNEL_NETWORK=${NETWORK}`, `FLANNEL_SUBNET=10.244.${k}.1/24`] : [];
+    if (this.v6) lines.push(`FLANNEL_IPV6_NETWORK=${NETWORK6}`, `FLANNEL_IPV6_SUBNET=fd00:10:244:${k}::1/64`);
     lines.push(`FLANNEL_MTU=${this.mtu}`, 'FLANNEL_IPMASQ=true');
     writeFileSync(this.subnetEnvPath(n), lines.join('\n') + '\n');
   }
@@ -226,6 +347,37 @@ export class SimCluster {
   private installCni(n: SimNode): void {
     mkdirSync(this.cniConfDir(n));
     mkdirSync(this.cniBinDir(n));
+    if (this.canal) {
+      // calico's install-cni: 10-canal.conflist from canal-config's cni_network_config, Calico's binaries.
+      writeFileSync(
+        join(this.cniConfDir(n), '10-canal.conflist'),
+        JSON.stringify({
+          name: 'k8s-pod-network',
+          cniVersion: '1.0.0',
+          plugins: [
+            {
+              type: 'calico',
+              datastore_type: 'kubernetes',
+              nodename: n.name,
+              mtu: 0,
+              ipam: { type: 'host-local', subnet: 'usePodCidr' },
+              policy: { type: 'k8s' },
+            },
+            { type: 'portmap', snat: true, capabilities: { portMappings: true } },
+          ],
+        }),
+      );
+      for (const b of ['bandwidth', 'calico', 'calico-ipam', 'flannel', 'host-local', 'loopback', 'portmap'])
+        writeFileSync(join(this.cniBinDir(n), b), '');
+      return;
+    }
+    if (this.k3s) {
+      // k3s writes its own 10-flannel.conflist; its data/cni dir holds links to the cni multicall binary.
+      writeFileSync(join(this.cniConfDir(n), '10-flannel.conflist'), JSON.stringify(K3S_CNI_CONF, null, 2));
+      for (const b of ['bandwidth', 'bridge', 'cni', 'firewall', 'flannel', 'host-local', 'loopback', 'portmap'])
+        writeFileSync(join(this.cniBinDir(n), b), '');
+      return;
+    }
     writeFileSync(
       join(this.cniConfDir(n), '10-flannel.conflist'),
       JSON.stringify(
@@ -247,6 +399,8 @@ export class SimCluster {
 
   /** flanneld's masquerade and forward rules, exactly as §8.1 (iptables mode, --ip-masq). */
   private installRules(n: SimNode): void {
+    if (this.nftables) return this.installNftRules(n);
+    if (!this.v4) return;
     const ipt = (...a: string[]) => this.ns(n, 'iptables-nft', ...a);
     const masq = ['-m', 'comment', '--comment', 'flanneld masq'];
     const fwd = ['-m', 'comment', '--comment', 'flanneld forward'];
@@ -292,6 +446,38 @@ export class SimCluster {
     ipt('-A', 'FLANNEL-FWD', '-d', NETWORK, ...fwd, '-j', 'ACCEPT');
   }
 
+  /**
+   * nftables mode as flanneld v0.28.9 programs it (pkg/trafficmngr/nftables): both tables at start, then
+   * per enabled family a forward chain and a postrtg chain of six rules. The kernel prints them back.
+   */
+  private installNftRules(n: SimNode): void {
+    const lines: string[] = [];
+    for (const [fam, table] of [
+      ['ip', 'flannel-ipv4'],
+      ['ip6', 'flannel-ipv6'],
+    ] as const)
+      lines.push(`add table ${fam} ${table} { comment "rules for ${table}"; }`);
+    const chains = (fam: 'ip' | 'ip6', table: string, net: string, pod: string, mcast: string) => {
+      lines.push(
+        `add chain ${fam} ${table} forward { comment "chain to accept flannel traffic"; type filter hook forward priority filter; }`,
+        `add rule ${fam} ${table} forward ${fam} saddr ${net} accept`,
+        `add rule ${fam} ${table} forward ${fam} daddr ${net} accept`,
+        `add chain ${fam} ${table} postrtg { comment "chain to manage traffic masquerading by flannel"; type nat hook postrouting priority srcnat; }`,
+        `add rule ${fam} ${table} postrtg meta mark 0x4000 return`,
+        `add rule ${fam} ${table} postrtg ${fam} saddr ${pod} ${fam} daddr ${net} return`,
+        `add rule ${fam} ${table} postrtg ${fam} saddr ${net} ${fam} daddr ${pod} return`,
+        `add rule ${fam} ${table} postrtg ${fam} saddr != ${pod} ${fam} daddr ${net} return`,
+        `add rule ${fam} ${table} postrtg ${fam} saddr ${net} ${fam} daddr != ${mcast} masquerade fully-random`,
+        `add rule ${fam} ${table} postrtg ${fam} saddr != ${net} ${fam} daddr ${net} masquerade fully-random`,
+      );
+    };
+    if (this.v4) chains('ip', 'flannel-ipv4', NETWORK, n.podCIDR, '224.0.0.0/4');
+    if (this.v6) chains('ip6', 'flannel-ipv6', NETWORK6, n.podCIDR6, 'ff00::/8');
+    const file = join(n.dir, 'flannel.nft');
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    this.ns(n, 'nft', '-f', file);
+  }
+
   private kubeNode(n: SimNode): KubeNode {
     const t = this.flannelType;
     const a: Record<string, string> = {
@@ -299,17 +485,23 @@ export class SimCluster {
       'backend-type': t === 'udp' ? '' : t,
       'public-ip': n.ip,
     };
-    if (t === 'vxlan') a['backend-data'] = JSON.stringify({ VNI: 1, VtepMAC: n.vtepMAC });
+    if (!this.v4) {
+      // IPv6-only vxlan: flanneld writes backend-data and public-ip only when the v4 lease data is not
+      // "null" (pkg/subnet/kube/kube.go), so only the v6 lease annotations exist.
+      a['public-ipv6'] = n.ip6;
+      if (t === 'vxlan') a['backend-v6-data'] = JSON.stringify({ VNI: 1, VtepMAC: n.vtepMAC6 });
+      delete a['public-ip'];
+    } else if (t === 'vxlan') a['backend-data'] = JSON.stringify({ VNI: 1, VtepMAC: n.vtepMAC });
     else if (t === 'wireguard') a['backend-data'] = JSON.stringify({ PublicKey: n.wgPublicKey, Port: 51820 });
     else a['backend-data'] = 'null';
     if (this.dualStack) {
       a['public-ipv6'] = n.ip6;
-      a['backend-v6-data'] = JSON.stringify({ VNI: 1, VtepMAC: n.vtepMAC6 });
+      if (t === 'vxlan') a['backend-v6-data'] = JSON.stringify({ VNI: 1, VtepMAC: n.vtepMAC6 });
     }
     return {
       name: n.name,
-      internalIPs: this.dualStack ? [n.ip, n.ip6] : [n.ip],
-      podCIDRs: this.dualStack ? [n.podCIDR, n.podCIDR6] : [n.podCIDR],
+      internalIPs: this.dualStack ? [n.ip, n.ip6] : this.v4 ? [n.ip] : [n.ip6],
+      podCIDRs: this.dualStack ? [n.podCIDR, n.podCIDR6] : this.v4 ? [n.podCIDR] : [n.podCIDR6],
       flannelAnnotations: a,
       ready: { status: 'True' },
       networkUnavailable: { status: 'False', reason: 'FlannelIsUp' },
@@ -324,37 +516,14 @@ export class SimCluster {
     const peers = this.nodes.filter((p) => p !== n);
     const t = this.flannelType;
     if (t === 'vxlan') {
-      x(
-        'ip',
-        'link',
-        'add',
-        'flannel.1',
-        'address',
-        n.vtepMAC,
-        'mtu',
-        String(this.mtu),
-        'type',
-        'vxlan',
-        'id',
-        '1',
-        'local',
-        n.ip,
-        'dev',
-        'eth0',
-        'dstport',
-        '8472',
-        'nolearning',
-      );
-      x('ip', 'addr', 'add', `${n.podNet}/32`, 'dev', 'flannel.1');
-      x('ip', 'link', 'set', 'flannel.1', 'up');
-      if (this.dualStack) {
+      const vxlanDev = (name: string, mac: string, local: string) =>
         x(
           'ip',
           'link',
           'add',
-          'flannel-v6.1',
+          name,
           'address',
-          n.vtepMAC6,
+          mac,
           'mtu',
           String(this.mtu),
           'type',
@@ -362,13 +531,20 @@ export class SimCluster {
           'id',
           '1',
           'local',
-          n.ip6,
+          local,
           'dev',
           'eth0',
           'dstport',
           '8472',
           'nolearning',
         );
+      if (this.v4) {
+        vxlanDev('flannel.1', n.vtepMAC, n.ip);
+        x('ip', 'addr', 'add', `${n.podNet}/32`, 'dev', 'flannel.1');
+        x('ip', 'link', 'set', 'flannel.1', 'up');
+      }
+      if (this.v6) {
+        vxlanDev('flannel-v6.1', n.vtepMAC6, n.ip6);
         x('ip', 'addr', 'add', `${n.podNet6}/128`, 'dev', 'flannel-v6.1', 'nodad');
         x('ip', 'link', 'set', 'flannel-v6.1', 'up');
       }
@@ -377,17 +553,22 @@ export class SimCluster {
           x('ip', 'route', 'replace', p.podCIDR, 'via', p.ip);
           continue;
         }
-        x('ip', 'neigh', 'replace', p.podNet, 'lladdr', p.vtepMAC, 'dev', 'flannel.1', 'nud', 'permanent');
-        x('bridge', 'fdb', 'append', p.vtepMAC, 'dev', 'flannel.1', 'dst', p.ip, 'self', 'permanent');
-        x('ip', 'route', 'replace', p.podCIDR, 'via', p.podNet, 'dev', 'flannel.1', 'onlink');
-        if (this.dualStack) {
+        if (this.v4) {
+          x('ip', 'neigh', 'replace', p.podNet, 'lladdr', p.vtepMAC, 'dev', 'flannel.1', 'nud', 'permanent');
+          x('bridge', 'fdb', 'append', p.vtepMAC, 'dev', 'flannel.1', 'dst', p.ip, 'self', 'permanent');
+          x('ip', 'route', 'replace', p.podCIDR, 'via', p.podNet, 'dev', 'flannel.1', 'onlink');
+        }
+        if (this.v6) {
           x('ip', '-6', 'neigh', 'replace', p.podNet6, 'lladdr', p.vtepMAC6, 'dev', 'flannel-v6.1', 'nud', 'permanent');
           x('bridge', 'fdb', 'append', p.vtepMAC6, 'dev', 'flannel-v6.1', 'dst', p.ip6, 'self', 'permanent');
           x('ip', '-6', 'route', 'replace', p.podCIDR6, 'via', p.podNet6, 'dev', 'flannel-v6.1', 'onlink');
         }
       }
     } else if (t === 'host-gw') {
-      for (const p of peers) x('ip', 'route', 'replace', p.podCIDR, 'via', p.ip, 'dev', 'eth0');
+      for (const p of peers) {
+        x('ip', 'route', 'replace', p.podCIDR, 'via', p.ip, 'dev', 'eth0');
+        if (this.v6) x('ip', '-6', 'route', 'replace', p.podCIDR6, 'via', p.ip6, 'dev', 'eth0');
+      }
     } else if (t === 'udp') {
       x('ip', 'tuntap', 'add', 'dev', 'flannel0', 'mode', 'tun');
       x('ip', 'link', 'set', 'flannel0', 'mtu', String(this.mtu));
@@ -445,6 +626,7 @@ export class SimCluster {
 
   /** Collects every node with the real host collector and assembles the snapshot. */
   async snapshot(description = `simulated ${this.backend} cluster (network namespaces)`): Promise<Snapshot> {
+    if (this.healthz) await this.waitHealthServers();
     const hosts: Record<string, Collected<HostState>> = {};
     for (const n of this.nodes) {
       const host = await collectHost(n.name, localRunner({ netns: n.ns }), {
@@ -458,42 +640,75 @@ export class SimCluster {
           this.flannelType === 'ipsec'
             ? this.flannelType
             : null,
-        peerAddresses: this.nodes.filter((p) => p !== n).flatMap((p) => (this.dualStack ? [p.ip, p.ip6] : [p.ip])),
+        peerAddresses: this.nodes
+          .filter((p) => p !== n)
+          .flatMap((p) => (this.dualStack ? [p.ip, p.ip6] : this.v4 ? [p.ip] : [p.ip6])),
         subnetEnvPath: this.subnetEnvPath(n),
         cniConfDir: this.cniConfDir(n),
         cniBinDir: this.cniBinDir(n),
       });
-      hosts[n.name] = { status: 'ok', data: this.substitute(n, host) };
+      // k3s: net-conf.json read from the node's file, as cluster collection does for embedded flannel.
+      const netConfFile = this.k3s
+        ? await readNodeNetConf(localRunner({ netns: n.ns }), this.netConfPath(n), 10_000)
+        : undefined;
+      // flanneld's health endpoints, probed the way cluster collection probes them on the node.
+      const flanneldHealth = this.healthz
+        ? await probeFlanneld(localRunner({ netns: n.ns }), HEALTHZ_PORT, 10_000)
+        : undefined;
+      hosts[n.name] = {
+        status: 'ok',
+        data: {
+          ...this.substitute(n, host),
+          ...(netConfFile ? { netConfFile } : {}),
+          ...(flanneldHealth ? { flanneldHealth } : {}),
+        },
+      };
     }
     const netConf = parseNetConf(this.netConfText);
-    return {
+    const packaging: Packaging = this.canal
+      ? { kind: 'canal' }
+      : this.k3s
+        ? { kind: 'embedded', distribution: 'k3s', version: 'v1.34.2+k3s1', netConfPath: K3S_PATHS.netConf! }
+        : { kind: 'kube-flannel' };
+    const install: FlannelInstall = {
+      packaging,
+      namespace: this.canal || this.k3s ? 'kube-system' : 'kube-flannel',
+      daemonSet: this.k3s
+        ? null
+        : {
+            name: this.canal ? 'canal' : 'kube-flannel-ds',
+            image: 'ghcr.io/flannel-io/flannel:v0.28.9',
+            args: this.flanneldArgs,
+            desired: this.nodes.length,
+            ready: this.nodes.filter((n) => n.pod?.ready).length,
+          },
+      netConf: netConf.ok ? { status: 'ok', data: netConf.netConf } : { status: 'failed', error: netConf.error },
+      netConfRaw: redactNetConf(this.netConfText).text,
+      cniConfRaw: null,
+    };
+    const snapshot: Snapshot = {
       schemaVersion: SCHEMA_VERSION,
       collectedAt: new Date().toISOString(),
       source: { kind: 'fixture', description, toolVersion: 'sim', keysIncluded: false },
       cluster: {
-        flannel: {
-          status: 'ok',
-          data: {
-            namespace: 'kube-flannel',
-            daemonSet: {
-              name: 'kube-flannel-ds',
-              image: 'ghcr.io/flannel-io/flannel:v0.28.9',
-              args: ['--ip-masq', '--kube-subnet-mgr'],
-              desired: this.nodes.length,
-              ready: this.nodes.filter((n) => n.pod?.ready).length,
-            },
-            netConf: netConf.ok ? { status: 'ok', data: netConf.netConf } : { status: 'failed', error: netConf.error },
-            netConfRaw: redactNetConf(this.netConfText).text,
-            cniConfRaw: null,
-          },
-        },
+        flannel: { status: 'ok', data: install },
         nodes: { status: 'ok', data: this.nodes.map((n) => n.kube) },
-        flannelPods: { status: 'ok', data: this.nodes.flatMap((n) => (n.pod ? [n.pod] : [])) },
+        flannelPods: this.k3s
+          ? { status: 'skipped', error: 'flanneld is embedded in k3s: there are no flannel pods' }
+          : { status: 'ok', data: this.nodes.flatMap((n) => (n.pod ? [n.pod] : [])) },
         networkPolicies: { status: 'ok', data: this.networkPolicies },
       },
       hosts,
       errors: [],
     };
+    if (!this.k3s) return snapshot;
+    // The install as cluster collection builds it for embedded flannel: from the nodes' files.
+    const fromNodes = installFromNodeFiles(
+      { ...install, netConf: { status: 'unavailable', error: 'read on the nodes' }, netConfRaw: null },
+      hosts,
+      K3S_PATHS.netConf!,
+    );
+    return { ...snapshot, cluster: { ...snapshot.cluster, flannel: { status: 'ok', data: fromNodes.install } } };
   }
 
   /** Rewrites what this kernel cannot produce (see the file comment). */
@@ -531,6 +746,10 @@ export class SimCluster {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
+    for (const child of this.healthServers.values()) {
+      child.kill('SIGCONT');
+      child.kill('SIGKILL');
+    }
     for (const ns of [this.sw, ...this.nodes.flatMap((n) => [n.ns, n.podNs])]) {
       try {
         sh('ip', 'netns', 'del', ns);
@@ -544,17 +763,26 @@ export class SimCluster {
 
 function netConfFor(b: SimBackend): string {
   const backend: Record<string, unknown> =
-    b === 'vxlan'
-      ? { Type: 'vxlan' }
-      : b === 'vxlan-directrouting'
-        ? { Type: 'vxlan', DirectRouting: true }
-        : b === 'vxlan-dualstack'
-          ? { Type: 'vxlan' }
+    b === 'vxlan-directrouting'
+      ? { Type: 'vxlan', DirectRouting: true }
+      : b.startsWith('vxlan')
+        ? { Type: 'vxlan' }
+        : b.startsWith('host-gw')
+          ? { Type: 'host-gw' }
           : b === 'ipsec'
             ? { Type: 'ipsec', PSK: 'a'.repeat(48) + 'b'.repeat(48) }
             : { Type: b };
-  const conf: Record<string, unknown> = { Network: NETWORK, EnableNFTables: false, Backend: backend };
-  if (b === 'vxlan-dualstack') Object.assign(conf, { IPv6Network: NETWORK6, EnableIPv6: true });
+  if (b === 'vxlan-k3s') {
+    // k3s's template (pkg/agent/flannel/setup.go flannelConf), single-stack IPv4: IPv6Network is the ::/0 placeholder.
+    return `{\n\t"Network": "${NETWORK}",\n\t"EnableIPv6": false,\n\t"EnableIPv4": true,\n\t"IPv6Network": "::/0",\n\t"Backend": {\n\t"Type": "vxlan"\n}\n}\n`;
+  }
+  const conf: Record<string, unknown> = { Network: NETWORK, EnableNFTables: b === 'vxlan-nftables', Backend: backend };
+  if (b === 'vxlan-dualstack' || b === 'host-gw-dualstack')
+    Object.assign(conf, { IPv6Network: NETWORK6, EnableIPv6: true });
+  if (b === 'vxlan-ipv6') {
+    delete conf.Network;
+    Object.assign(conf, { EnableIPv4: false, EnableIPv6: true, IPv6Network: NETWORK6 });
+  }
   return JSON.stringify(conf, null, 2);
 }
 

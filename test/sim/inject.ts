@@ -282,4 +282,48 @@ export const SIM_INJECT: Readonly<Record<string, (c: SimCluster) => void>> = {
     n.kube = { ...n.kube, networkUnavailable: { status: 'True', reason: 'NoRouteCreated' } };
   },
   'node-unreachable': (c) => sh('ip', 'netns', 'del', c.node('node3').ns),
+  // packagings and modes (issue 11)
+  'nft-postrtg-flushed': (c) => c.ns(c.node('node2'), 'nft', 'flush', 'chain', 'ip', 'flannel-ipv4', 'postrtg'),
+  'nft-forward-rule-changed': (c) => {
+    const n = c.node('node3');
+    c.ns(n, 'nft', 'flush', 'chain', 'ip', 'flannel-ipv4', 'forward');
+    c.ns(n, 'nft', 'add', 'rule', 'ip', 'flannel-ipv4', 'forward', 'ip', 'saddr', n.podCIDR, 'accept');
+    c.ns(n, 'nft', 'add', 'rule', 'ip', 'flannel-ipv4', 'forward', 'ip', 'daddr', '10.244.0.0/16', 'accept');
+  },
+  'flanneld-hung': (c) => c.hang(c.node('node3')),
+  'iptables-chains-left-in-nft-mode': (c) =>
+    c.ns(c.node('node1'), 'iptables-nft', '-t', 'nat', '-N', 'FLANNEL-POSTRTG'),
+  'blackhole-route-deleted': (c) => c.ns(c.node('node3'), 'ip', 'route', 'del', 'blackhole', '10.244.3.0/24'),
+  'networkpolicy-enforced-by-calico': (c) => {
+    c.networkPolicies = [{ namespace: 'default', name: 'deny-all' }];
+  },
+  'canal-fdb-deleted': (c) =>
+    c.ns(
+      c.node('node2'),
+      'bridge',
+      'fdb',
+      'del',
+      c.node('node1').vtepMAC,
+      'dev',
+      'flannel.1',
+      'dst',
+      c.node('node1').ip,
+      'self',
+    ),
+  'k3s-peer-route-deleted': (c) => c.ns(c.node('node1'), 'ip', 'route', 'del', '10.244.2.0/24'),
+  'k3s-cni-conf-removed': (c) => rmSync(join(c.cniConfDir(c.node('node2')), '10-flannel.conflist')),
+  'ipv6only-fdb-deleted': (c) =>
+    c.ns(
+      c.node('node3'),
+      'bridge',
+      'fdb',
+      'del',
+      c.node('node2').vtepMAC6,
+      'dev',
+      'flannel-v6.1',
+      'dst',
+      c.node('node2').ip6,
+      'self',
+    ),
+  'hostgw-ipv6-route-deleted': (c) => c.ns(c.node('node2'), 'ip', '-6', 'route', 'del', 'fd00:10:244:3::/64'),
 };

@@ -1,5 +1,6 @@
 import { defineCheck } from '../check.js';
 import { ok } from '../model.js';
+import { packagingOf } from '../packaging.js';
 
 export default defineCheck({
   id: 'network-policy-unenforced',
@@ -17,7 +18,8 @@ export default defineCheck({
   run({ model }, report) {
     const np = model.snapshot.cluster.networkPolicies;
     if (np.status !== 'ok' || np.data.length === 0) return;
-    // Canal puts Calico's cali* veths on the nodes; Calico enforces the policies there.
+    // In Canal, Calico enforces the policies (its cali* veths also show it where the packaging is unknown).
+    if (packagingOf(model).kind === 'canal') return;
     const calico = model.nodes.some((n) => ok(n.host?.links)?.some((l) => l.name.startsWith('cali')));
     if (calico) return;
     report({

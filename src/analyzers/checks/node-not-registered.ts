@@ -23,8 +23,11 @@ export default defineCheck({
     if (model.netConf?.enableIPv6 && !a['public-ipv6']) missing.push('public-ipv6');
     if (a['backend-type'] === undefined) missing.push('backend-type');
     // backend-data is only read from leases of the configured type; another type is backend-type-mismatch's finding.
-    if (needsData && a['backend-type'] === model.backend.type && !n.vxlan && !n.wireguard && !n.backendDataError)
-      missing.push('backend-data');
+    // IPv6-only: flanneld writes no v4 backend-data for vxlan (kube.go skips a "null" one); the v6 lease is what counts.
+    const v4 = model.netConf?.enableIPv4 !== false;
+    const has = v4 ? n.vxlan || n.wireguard : n.vxlanV6 || n.wireguardV6;
+    if (needsData && a['backend-type'] === model.backend.type && !has && !n.backendDataError)
+      missing.push(v4 ? 'backend-data' : 'backend-v6-data');
     if (n.backendDataError) missing.push(`backend-data (${n.backendDataError})`);
     if (missing.length === 0) return;
     report({

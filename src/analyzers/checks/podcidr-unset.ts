@@ -14,8 +14,11 @@ export default defineCheck({
   },
   scope: 'node',
   runNode({ model, node: n }, report) {
-    const v4 = model.netConf?.enableIPv4 !== false;
-    const v6 = model.netConf?.enableIPv6 === true;
+    // Without net-conf.json the families flanneld needs are unknown: only a node with no podCIDR at all is wrong
+    // (an IPv6-only node has no IPv4 one).
+    const known = model.netConf !== null;
+    const v4 = known ? model.netConf?.enableIPv4 !== false : !n.podCIDR && !n.podCIDRv6;
+    const v6 = known && model.netConf?.enableIPv6 === true;
     const missing = [v4 && !n.podCIDR ? 'IPv4' : null, v6 && !n.podCIDRv6 ? 'IPv6' : null].filter(
       (x): x is string => x !== null,
     );

@@ -541,6 +541,7 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     id: 'forward-drop-rule',
     changes: 'kernel: iptables -I FORWARD 1 -j DROP on the node, ahead of the FLANNEL-FWD jump',
     lab: {
+      notInNftables: 'forward-drop judges the rule against the FLANNEL-FWD jump, which does not exist in nftables mode',
       backends: all,
       inject: 'forward_drop_rule',
       effect: { kind: 'unreachable', from: 'node', to: 'peer' },
@@ -560,6 +561,8 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     id: 'forward-policy-drop',
     changes: "kernel: iptables -P FORWARD DROP on the node; flannel's FLANNEL-FWD accept rules still pass pod traffic",
     lab: {
+      notInNftables:
+        "flannel's accept rules live in its own nft table there; iptables' FORWARD DROP policy still drops pod traffic",
       backends: all,
       inject: 'forward_policy_drop',
       effect: { kind: 'reachable', from: 'node', to: 'peer' },
@@ -593,6 +596,7 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       ],
     },
     lab: {
+      notInNftables: "overlay-port-blocked reads iptables' INPUT chain, which is not where an nftables host filters",
       backends: ['vxlan', 'udp'],
       inject: 'vxlan_port_blocked',
       effect: { kind: 'unreachable', from: 'peer', to: 'node' },
@@ -682,7 +686,8 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
   },
   {
     id: 'cni-conf-removed',
-    changes: "file: the node's /etc/cni/net.d/10-flannel.conflist removed (CNI ADD fails there)",
+    changes:
+      "file: the node's 10-flannel.conflist removed (/etc/cni/net.d; k3s: agent/etc/cni/net.d): CNI ADD fails there",
     sim: {
       backend: 'host-gw',
       on: 'node1',
@@ -746,6 +751,11 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     changes:
       "API: the node's flannel.alpha.coreos.com/public-ip names 10.250.X.99; peers re-point their fdb and routes",
     lab: {
+      // Dual-stack: flanneld v0.28.9 ignores a Node update that changes only the IPv4 lease (kube.go
+      // handleUpdateLeaseEvent: an unchanged IPv6 lease resets `changed`), so peers keep the old fdb and traffic
+      // flows; the lab showed it. The annotation is still wrong, and doctor must still say so.
+      effectOnDual: { kind: 'reachable', from: 'peer', to: 'node' },
+      probe: 'public-ip-99',
       backends: all,
       inject: 'public_ip_wrong',
       effect: { kind: 'unreachable', from: 'peer', to: 'node' },
@@ -885,6 +895,7 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     id: 'netconf-drift',
     changes: "API: kube-flannel-cfg's net-conf.json Backend changed (cluster-wide); flanneld not restarted",
     lab: {
+      kubeFlannelOnly: true,
       backends: all,
       inject: 'netconf_drift',
       effect: { kind: 'reachable', from: 'node', to: 'peer' },
@@ -925,6 +936,7 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     changes:
       "process+API: flanneld on the node stopped (pod not ready) and the node's flannel annotations removed; running peers ignore this and keep their entries (kube.go handleUpdateLeaseEvent returns early)",
     lab: {
+      kubeFlannelOnly: true,
       backends: all,
       inject: 'annotations_removed',
       effect: { kind: 'reachable', from: 'peer', to: 'node' },
@@ -980,6 +992,7 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     id: 'flanneld-stopped',
     changes: 'process: flanneld on the node stopped; API: its pod not ready (CrashLoopBackOff)',
     lab: {
+      kubeFlannelOnly: true,
       backends: all,
       inject: 'flanneld_stopped',
       effect: { kind: 'reachable', from: 'node', to: 'peer' },
@@ -1187,6 +1200,184 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
           count: 9,
           evidence: /^\w+: failed: [\s\S]*Cannot open network namespace/,
         },
+      ],
+    },
+  },
+  // --- packagings and modes (issue 11): nftables mode, Canal, k3s, IPv6-only, dual-stack host-gw -------------------
+  // lab entries are appended last so that the lab's earlier faults keep their nodes
+  {
+    id: 'nft-postrtg-flushed',
+    changes:
+      "kernel: the node's flannel-ipv4 postrtg chain flushed (a firewall service reloading nftables); pods lose masquerading",
+    sim: {
+      backend: 'vxlan-nftables',
+      on: 'node2',
+      expect: [
+        {
+          check: 'nftables-rules',
+          node: 'node',
+          severity: 'error',
+          evidence: /postrtg: missing rules: meta mark 0x00004000 return/,
+        },
+      ],
+    },
+    lab: {
+      backends: all,
+      inject: 'nft_postrtg_flushed',
+      effect: { kind: 'reachable', from: 'node', to: 'peer' },
+      probe: 'nft-postrtg-no-masquerade',
+      nftablesOnly: true,
+      expect: [{ check: 'nftables-rules', node: 'node', severity: 'error', evidence: /meta mark 0x00004000 return/ }],
+    },
+  },
+  {
+    id: 'nft-forward-rule-changed',
+    changes: "kernel: the node's nftables forward chain accepts only the node's own podCIDR instead of the Network",
+    sim: {
+      backend: 'vxlan-nftables',
+      on: 'node3',
+      expect: [
+        {
+          check: 'nftables-rules',
+          node: 'node',
+          severity: 'error',
+          evidence: /forward: missing rule: ip saddr 10\.244\.0\.0\/16 accept/,
+        },
+      ],
+    },
+  },
+  {
+    id: 'iptables-chains-left-in-nft-mode',
+    changes: 'kernel: the node still has iptables-mode FLANNEL-POSTRTG from before the switch to nftables mode',
+    sim: {
+      backend: 'vxlan-nftables',
+      on: 'node1',
+      expect: [
+        { check: 'firewall-mode-conflict', node: 'node', severity: 'warning', evidence: /chain FLANNEL-POSTRTG/ },
+      ],
+    },
+  },
+  {
+    id: 'blackhole-route-deleted',
+    changes: "kernel: the node's blackhole route for its podCIDR deleted (flanneld runs with --ip-blackhole-route)",
+    sim: {
+      backend: 'vxlan-canal',
+      on: 'node3',
+      expect: [{ check: 'blackhole-route', node: 'node', severity: 'warning', evidence: /--ip-blackhole-route/ }],
+    },
+  },
+  {
+    id: 'networkpolicy-enforced-by-calico',
+    changes: 'API: NetworkPolicies exist; in Canal Calico enforces them, so doctor must report nothing',
+    sim: { backend: 'vxlan-canal', on: 'node1', expect: [] },
+  },
+  {
+    id: 'canal-fdb-deleted',
+    changes: "kernel: the node's fdb entry for the third node's VtepMAC deleted (flannel's overlay under Calico's CNI)",
+    sim: {
+      backend: 'vxlan-canal',
+      on: 'node2',
+      expect: [
+        {
+          check: 'vxlan-fdb',
+          node: 'node',
+          peer: 'third',
+          severity: 'error',
+          evidence: /dst 192\.168\.56\.11 self permanent/,
+        },
+      ],
+    },
+  },
+  {
+    id: 'k3s-peer-route-deleted',
+    changes: 'kernel: the node (k3s, embedded flannel) lost its route to the peer',
+    sim: {
+      backend: 'vxlan-k3s',
+      on: 'node1',
+      expect: [
+        {
+          check: 'peer-routes',
+          node: 'node',
+          peer: 'peer',
+          severity: 'error',
+          evidence: /expected: 10\.244\.2\.0\/24 via 10\.244\.2\.0 dev flannel\.1 onlink/,
+        },
+      ],
+    },
+  },
+  {
+    id: 'k3s-cni-conf-removed',
+    changes: "file: the node's k3s CNI config (agent/etc/cni/net.d/10-flannel.conflist) removed",
+    sim: {
+      backend: 'vxlan-k3s',
+      on: 'node2',
+      expect: [{ check: 'cni-config', node: 'node', severity: 'error', evidence: /^ls \S+net\.d: \(empty\)$/ }],
+    },
+  },
+  {
+    id: 'ipv6only-fdb-deleted',
+    changes: "kernel: IPv6-only: the node's fdb entry for the third node's v6 VtepMAC deleted",
+    sim: {
+      backend: 'vxlan-ipv6',
+      on: 'node3',
+      expect: [
+        {
+          check: 'vxlan-fdb',
+          node: 'node',
+          peer: 'third',
+          severity: 'error',
+          evidence: /dev flannel-v6\.1 dst fd00:56::12 self permanent/,
+        },
+      ],
+    },
+  },
+  {
+    id: 'hostgw-ipv6-route-deleted',
+    changes: 'kernel: dual-stack host-gw: the node lost its IPv6 route to the peer while IPv4 works',
+    sim: {
+      backend: 'host-gw-dualstack',
+      on: 'node2',
+      expect: [
+        {
+          check: 'peer-routes',
+          node: 'node',
+          peer: 'peer',
+          severity: 'error',
+          evidence: /fd00:10:244:3::\/64 via fd00:56::13/,
+        },
+      ],
+    },
+  },
+  {
+    id: 'flanneld-hung',
+    changes:
+      'process: flanneld on the node hung (SIGSTOP): its pod still shows Running and ready, /healthz never answers',
+    sim: {
+      backend: 'vxlan-nftables',
+      on: 'node3',
+      expect: [{ check: 'flanneld-health', node: 'node', severity: 'error', evidence: /healthz: no answer/ }],
+    },
+    lab: {
+      backends: all,
+      inject: 'flanneld_hung',
+      effect: { kind: 'reachable', from: 'node', to: 'peer' },
+      effectOn: { udp: { kind: 'unreachable', from: 'node', to: 'peer' } },
+      probe: 'flanneld-healthz-down',
+      kubeFlannelOnly: true,
+      expect: [{ check: 'flanneld-health', node: 'node', severity: 'error', evidence: /healthz: no answer/ }],
+    },
+  },
+  {
+    id: 'route6-deleted',
+    changes: "kernel: dual-stack: the node's IPv6 route to the peer's IPv6 podCIDR deleted; IPv4 keeps working",
+    lab: {
+      backends: routed,
+      inject: 'route6_deleted',
+      effect: { kind: 'reachable', from: 'node', to: 'peer' },
+      probe: 'route6-missing',
+      dualOnly: true,
+      expect: [
+        { check: 'peer-routes', node: 'node', peer: 'peer', severity: 'error', evidence: /expected: \S+::\/\d+ via / },
       ],
     },
   },

@@ -21,7 +21,13 @@ export type SimBackend =
   | 'udp'
   | 'ipip'
   | 'wireguard'
-  | 'ipsec';
+  | 'ipsec'
+  // packagings and modes (issue 11): nftables mode, Canal, k3s's embedded flannel, IPv6-only, dual-stack host-gw
+  | 'vxlan-nftables'
+  | 'vxlan-canal'
+  | 'vxlan-k3s'
+  | 'vxlan-ipv6'
+  | 'host-gw-dualstack';
 export type LabBackend = 'vxlan' | 'vxlan-directrouting' | 'host-gw' | 'udp';
 
 /** What a role's node looks like in one run, for evidence patterns that name addresses. */
@@ -80,7 +86,11 @@ export type ProbeName =
   | 'forward-policy-drop'
   | 'stale-route-present'
   | 'network-unavailable'
-  | 'netconf-backend-differs';
+  | 'netconf-backend-differs'
+  | 'public-ip-99'
+  | 'route6-missing'
+  | 'nft-postrtg-no-masquerade'
+  | 'eth0-mtu-9000';
 
 export interface SimPackaging extends Findings {
   readonly backend: SimBackend;
@@ -108,6 +118,16 @@ export interface LabPackaging extends Findings {
   readonly probe?: ProbeName;
   /** where a backend changes what doctor reports */
   readonly findingsOn?: Partial<Record<LabBackend, Findings>>;
+  /** needs the kube-flannel packaging (flannel pods, ConfigMap, health server): not on --flavor k3s */
+  readonly kubeFlannelOnly?: true;
+  /** only in nftables mode (lab/lab up --nftables) */
+  readonly nftablesOnly?: true;
+  /** why it does not apply in nftables mode, when it does not */
+  readonly notInNftables?: string;
+  /** only on a dual-stack lab (lab/lab up --ip-family dual) */
+  readonly dualOnly?: true;
+  /** where a dual-stack lab changes the effect */
+  readonly effectOnDual?: Effect;
 }
 
 export interface FaultEntry {

@@ -113,7 +113,21 @@ class Walk {
       return void this.hop(null, 'destination', null, false, `${this.dst.ip} belongs to no node`);
     const a = this.host(src.node);
     if (!a) return void this.hop(src.node, 'source', null, false, `node ${src.node}'s kernel state was not collected`);
-    if (src.kind === 'pod') {
+    // Canal: Calico's CNI plugin gives each pod a cali* veth and a /32 route, no bridge; the pod's gateway
+    // 169.254.1.1 is answered by proxy ARP on the veth.
+    const cali = src.kind === 'pod' ? lookupRoute(a.host, src.ip) : null;
+    if (src.kind === 'pod' && cali?.dev?.startsWith('cali') && !linkByName(a.host, 'cni0')) {
+      if (
+        !this.hop(
+          src.node,
+          'pod -> cali veth',
+          formatRoute(cali),
+          true,
+          'the pod sends to 169.254.1.1, answered by proxy ARP on its Calico veth',
+        )
+      )
+        return;
+    } else if (src.kind === 'pod') {
       const cni0 = linkByName(a.host, 'cni0');
       const gw = cni0?.addresses.find(
         (x) => src.node && [a.node.podCIDR, a.node.podCIDRv6].some((c) => c && contains(c, x.local)),
@@ -142,7 +156,8 @@ class Walk {
     if (depth > 3) return void this.hop(node.name, 'loop', null, false, 'the path revisits nodes: a routing loop');
     const route = lookupRoute(host, this.dst.ip);
     if (this.dst.node === node.name) {
-      const local = route !== null && (route.dev === 'cni0' || this.dst.kind === 'node');
+      const local =
+        route !== null && (route.dev === 'cni0' || route.dev?.startsWith('cali') === true || this.dst.kind === 'node');
       this.hop(
         node.name,
         'route lookup',

@@ -22,6 +22,7 @@ import type {
   FlannelInstall,
   FlannelPod,
   KubeNode,
+  Packaging,
 } from '../../snapshot/types.js';
 import { DEFAULT_ANNOTATION_PREFIX } from '../../snapshot/types.js';
 
@@ -39,18 +40,62 @@ export interface FlannelLocator {
 export const DEFAULT_FLANNEL_NAMESPACES = ['kube-flannel', 'kube-system'] as const;
 export const DEFAULT_FLANNEL_SELECTOR = 'app=flannel';
 export const DEFAULT_CONFIGMAP = 'kube-flannel-cfg';
+/** Canal (Calico's canal.yaml and RKE2's rke2-canal chart): DaemonSet labelled k8s-app=canal in kube-system. */
+export const CANAL_SELECTOR = 'k8s-app=canal';
+export const CANAL_NAMESPACE = 'kube-system';
+/** The upstream image, for helper pods where no flannel image runs (embedded flannel); --image overrides it. */
+export const DEFAULT_HELPER_IMAGE = 'ghcr.io/flannel-io/flannel:v0.28.9';
+
+/** Where flannel's files are on a node. */
+export interface NodePaths {
+  /** net-conf.json on the node; read there only for embedded flannel (elsewhere it comes from the ConfigMap). */
+  readonly netConf: string | null;
+  readonly subnetEnv: string;
+  readonly cniConfDir: string;
+  readonly cniBinDir: string;
+}
+
+export const STANDARD_PATHS: NodePaths = {
+  netConf: null,
+  subnetEnv: '/run/flannel/subnet.env',
+  cniConfDir: '/etc/cni/net.d',
+  cniBinDir: '/opt/cni/bin',
+};
+
+/**
+ * k3s's layout (pkg/agent/config: <data-dir>/agent/etc/flannel/net-conf.json and <data-dir>/agent/etc/cni/net.d;
+ * the CNI bin dir is where host-local is on k3s's PATH, the stable <data-dir>/data/cni that k3s fills with links
+ * to its cni multicall binary). subnet.env keeps flannel's default path.
+ */
+export const K3S_PATHS: NodePaths = {
+  netConf: '/var/lib/rancher/k3s/agent/etc/flannel/net-conf.json',
+  subnetEnv: '/run/flannel/subnet.env',
+  cniConfDir: '/var/lib/rancher/k3s/agent/etc/cni/net.d',
+  cniBinDir: '/var/lib/rancher/k3s/data/cni',
+};
+
+/** flanneld's own default --net-config-path, for embedded flannel of an unknown distribution. */
+const UNKNOWN_EMBEDDED_PATHS: NodePaths = { ...STANDARD_PATHS, netConf: '/etc/kube-flannel/net-conf.json' };
 
 /** What the rest of collection needs to know about the flannel installation. */
 export interface FlannelLocation {
+  readonly packaging: Packaging;
+  /** The DaemonSet's namespace; for embedded flannel, where helper pods go (kube-system). */
   readonly namespace: string;
-  readonly daemonSet: V1DaemonSet;
-  /** Name of the container running flanneld (kube-flannel in the shipped manifest). */
+  /** null for embedded flannel: no DaemonSet runs flanneld. */
+  readonly daemonSet: V1DaemonSet | null;
+  /** Name of the container running flanneld (kube-flannel in the shipped manifest and in Canal); '' when embedded. */
   readonly container: string;
+  /** The flannel container's image, or the helper image for embedded flannel. */
   readonly image: string;
   readonly args: readonly string[];
   /** Normalised to end in `/` or `-`, as flanneld does. */
   readonly annotationPrefix: string;
-  readonly configMap: string;
+  /** null for embedded flannel. */
+  readonly configMap: string | null;
+  readonly nodePaths: NodePaths;
+  /** The Node list read while looking for embedded flannel, reused so large clusters are listed once. */
+  readonly nodesSeen?: readonly V1Node[];
 }
 
 function ok<T>(data: T): Collected<T> {
@@ -104,23 +149,23 @@ export function normaliseAnnotationPrefix(prefix: string): string {
   return p;
 }
 
-/** Finds flannel's DaemonSet, or fails saying what was looked for and where. */
-export async function locateFlannel(client: KubeClient, loc: FlannelLocator): Promise<FlannelLocation> {
-  const namespaces = loc.namespace ? [loc.namespace] : [...DEFAULT_FLANNEL_NAMESPACES];
-  const selector = loc.selector ?? DEFAULT_FLANNEL_SELECTOR;
-  const problems: string[] = [];
-  let found: { ns: string; ds: V1DaemonSet } | null = null;
-  for (const ns of namespaces) {
+interface Search {
+  readonly namespaces: readonly string[];
+  readonly selector: string;
+}
+
+/** First DaemonSet matching one search, with the most pods (old manifests had one per arch). */
+async function findDaemonSet(
+  client: KubeClient,
+  search: Search,
+  name: string | undefined,
+  problems: string[],
+): Promise<{ ns: string; ds: V1DaemonSet } | null> {
+  for (const ns of search.namespaces) {
     try {
-      let list: V1DaemonSet[];
-      if (loc.daemonSet) list = [await client.readDaemonSet(ns, loc.daemonSet)];
-      else list = await client.listDaemonSets(ns, selector);
-      // Old manifests had one DaemonSet per arch; the one with the most pods is the one that matters.
+      const list = name ? [await client.readDaemonSet(ns, name)] : await client.listDaemonSets(ns, search.selector);
       list.sort((a, b) => (b.status?.desiredNumberScheduled ?? 0) - (a.status?.desiredNumberScheduled ?? 0));
-      if (list[0]) {
-        found = { ns, ds: list[0] };
-        break;
-      }
+      if (list[0]) return { ns, ds: list[0] };
     } catch (e) {
       if (e instanceof KubeAccessError && e.kind === 'not-found') continue;
       if (e instanceof KubeAccessError && (e.kind === 'unreachable' || e.kind === 'unauthorized'))
@@ -128,10 +173,84 @@ export async function locateFlannel(client: KubeClient, loc: FlannelLocator): Pr
       problems.push((e as Error).message);
     }
   }
+  return null;
+}
+
+/** Embedded flannel is seen only through its lease annotations on the Nodes. */
+export function embeddedFlannel(nodes: readonly V1Node[], prefix: string): Packaging | null {
+  const leased = nodes.filter((n) => {
+    const a = n.metadata?.annotations ?? {};
+    return a[`${prefix}kube-subnet-manager`] !== undefined || a[`${prefix}backend-type`] !== undefined;
+  });
+  if (leased.length === 0) return null;
+  const version = nodes.map((n) => n.status?.nodeInfo?.kubeletVersion).find((v) => v) ?? null;
+  const k3s =
+    (version !== null && /\+k3s\d*/.test(version)) ||
+    nodes.some((n) => Object.keys(n.metadata?.annotations ?? {}).some((k) => k.startsWith('k3s.io/')));
+  return k3s
+    ? { kind: 'embedded', distribution: 'k3s', version, netConfPath: K3S_PATHS.netConf! }
+    : { kind: 'embedded', distribution: 'unknown', version, netConfPath: UNKNOWN_EMBEDDED_PATHS.netConf! };
+}
+
+/**
+ * Finds flannel: the kube-flannel DaemonSet (app=flannel in kube-flannel, then kube-system), else Canal's
+ * (k8s-app=canal in kube-system), else flannel embedded in the distribution (k3s): Nodes carry flannel's
+ * annotations but no DaemonSet runs it. --flannel-namespace/-daemonset/-selector restrict the search to
+ * what they name. Fails saying what was looked for and where.
+ */
+export async function locateFlannel(client: KubeClient, loc: FlannelLocator): Promise<FlannelLocation> {
+  const explicit = loc.namespace !== undefined || loc.daemonSet !== undefined || loc.selector !== undefined;
+  const searches: Search[] = explicit
+    ? [
+        {
+          namespaces: loc.namespace ? [loc.namespace] : [...DEFAULT_FLANNEL_NAMESPACES],
+          selector: loc.selector ?? DEFAULT_FLANNEL_SELECTOR,
+        },
+      ]
+    : [
+        { namespaces: [...DEFAULT_FLANNEL_NAMESPACES], selector: DEFAULT_FLANNEL_SELECTOR },
+        { namespaces: [CANAL_NAMESPACE], selector: CANAL_SELECTOR },
+      ];
+  const problems: string[] = [];
+  let found: { ns: string; ds: V1DaemonSet } | null = null;
+  for (const search of searches) {
+    found = await findDaemonSet(client, search, loc.daemonSet, problems);
+    if (found) break;
+  }
   if (!found) {
-    const what = loc.daemonSet ? `DaemonSet ${loc.daemonSet}` : `a DaemonSet labelled ${selector}`;
+    let nodes: V1Node[] | null = null;
+    if (!explicit) {
+      try {
+        nodes = await client.listNodes();
+      } catch (e) {
+        if (e instanceof KubeAccessError && (e.kind === 'unreachable' || e.kind === 'unauthorized'))
+          throw new UserError(e.message, EXIT.cluster);
+        problems.push(`listing Nodes for embedded flannel: ${(e as Error).message}`);
+      }
+    }
+    const embedded = nodes ? embeddedFlannel(nodes, DEFAULT_ANNOTATION_PREFIX) : null;
+    if (embedded?.kind === 'embedded') {
+      return {
+        packaging: embedded,
+        namespace: loc.namespace ?? CANAL_NAMESPACE,
+        daemonSet: null,
+        container: '',
+        image: DEFAULT_HELPER_IMAGE,
+        args: [],
+        annotationPrefix: DEFAULT_ANNOTATION_PREFIX,
+        configMap: null,
+        nodePaths: embedded.distribution === 'k3s' ? K3S_PATHS : UNKNOWN_EMBEDDED_PATHS,
+        ...(nodes ? { nodesSeen: nodes } : {}),
+      };
+    }
+    const where = searches
+      .map(
+        (s) =>
+          `${loc.daemonSet ? `DaemonSet ${loc.daemonSet}` : `a DaemonSet labelled ${s.selector}`} in namespace${s.namespaces.length > 1 ? 's' : ''} ${s.namespaces.join(', ')}`,
+      )
+      .join(', then ');
     throw new UserError(
-      `flannel not found: looked for ${what} in namespace${namespaces.length > 1 ? 's' : ''} ${namespaces.join(', ')}` +
+      `flannel not found: looked for ${where}${explicit ? '' : `, then for Nodes with flannel's ${DEFAULT_ANNOTATION_PREFIX} annotations (embedded flannel, as in k3s)`}` +
         (problems.length ? ` (${problems.join('; ')})` : '') +
         '. If flannel is installed elsewhere, pass --flannel-namespace, --flannel-daemonset or --flannel-selector.',
       EXIT.cluster,
@@ -146,7 +265,9 @@ export async function locateFlannel(client: KubeClient, loc: FlannelLocator): Pr
       v.configMap &&
       (c?.volumeMounts ?? []).some((m) => m.name === v.name && m.mountPath.startsWith('/etc/kube-flannel')),
   );
+  const canal = (found.ds.spec?.template.spec?.containers ?? []).some((x) => x.name === 'calico-node');
   return {
+    packaging: { kind: canal ? 'canal' : 'kube-flannel' },
     namespace: found.ns,
     daemonSet: found.ds,
     container: c?.name ?? 'kube-flannel',
@@ -154,26 +275,38 @@ export async function locateFlannel(client: KubeClient, loc: FlannelLocator): Pr
     args,
     annotationPrefix: prefix ? normaliseAnnotationPrefix(prefix) : DEFAULT_ANNOTATION_PREFIX,
     configMap: loc.configMap ?? cfgVolume?.configMap?.name ?? DEFAULT_CONFIGMAP,
+    nodePaths: STANDARD_PATHS,
   };
 }
 
 export async function readInstall(client: KubeClient, loc: FlannelLocation): Promise<FlannelInstall> {
   const ds = loc.daemonSet;
-  const daemonSet = {
-    name: ds.metadata?.name ?? '',
-    image: loc.image,
-    args: redactArgv(loc.args),
-    desired: ds.status?.desiredNumberScheduled ?? 0,
-    ready: ds.status?.numberReady ?? 0,
-  };
+  const daemonSet = ds
+    ? {
+        name: ds.metadata?.name ?? '',
+        image: loc.image,
+        args: redactArgv(loc.args),
+        desired: ds.status?.desiredNumberScheduled ?? 0,
+        ready: ds.status?.numberReady ?? 0,
+      }
+    : null;
+  const base = { packaging: loc.packaging, namespace: loc.namespace, daemonSet };
+  if (loc.configMap === null) {
+    // Embedded: net-conf.json is a file on every node; collection fills it in from there.
+    return {
+      ...base,
+      netConf: { status: 'unavailable', error: `net-conf.json is read from ${loc.nodePaths.netConf} on the nodes` },
+      netConfRaw: null,
+      cniConfRaw: null,
+    };
+  }
   try {
     const cm = await client.readConfigMap(loc.namespace, loc.configMap);
     const netRaw = cm.data?.['net-conf.json'] ?? null;
     const cniRaw = cm.data?.['cni-conf.json'] ?? null;
     const parsed = netRaw === null ? null : parseNetConf(netRaw);
     return {
-      namespace: loc.namespace,
-      daemonSet,
+      ...base,
       netConf:
         parsed === null
           ? {
@@ -187,7 +320,7 @@ export async function readInstall(client: KubeClient, loc: FlannelLocation): Pro
       cniConfRaw: cniRaw === null ? null : redactCniConf(cniRaw),
     };
   } catch (e) {
-    return { namespace: loc.namespace, daemonSet, netConf: failure(e), netConfRaw: null, cniConfRaw: null };
+    return { ...base, netConf: failure(e), netConfRaw: null, cniConfRaw: null };
   }
 }
 
@@ -311,6 +444,12 @@ async function logTail(client: KubeClient, pod: V1Pod, container: string, lines:
   return split(await client.readPodLog(ns, name, container, { tailLines: lines, previous: false }));
 }
 
+class EmbeddedNoPods extends Error {
+  constructor(readonly packaging: Packaging) {
+    super('embedded flannel has no pods');
+  }
+}
+
 export interface ClusterReadOptions {
   /** --node: only these nodes (names are checked). */
   readonly nodeNames?: readonly string[] | undefined;
@@ -336,9 +475,11 @@ export async function readClusterState(
 ): Promise<ClusterRead> {
   const location = await locateFlannel(client, locator);
   const installP = readInstall(client, location);
-  const podsP = client.listPods(location.namespace, {
-    labelSelector: daemonSetSelector(location.daemonSet) || DEFAULT_FLANNEL_SELECTOR,
-  });
+  const ds = location.daemonSet;
+  // Embedded flannel has no pods: flanneld runs inside the distribution's own process.
+  const podsP: Promise<V1Pod[] | null> = ds
+    ? client.listPods(location.namespace, { labelSelector: daemonSetSelector(ds) || DEFAULT_FLANNEL_SELECTOR })
+    : Promise.resolve(null);
   const policiesP = client.listNetworkPolicies();
   // Awaited further down; a UserError on the way there must not turn their failure into an unhandled rejection.
   podsP.catch(() => undefined);
@@ -347,7 +488,9 @@ export async function readClusterState(
   let nodes: Collected<readonly KubeNode[]>;
   let focused: KubeNode[] = [];
   try {
-    const all = (await client.listNodes(opts.nodeSelector))
+    const listed =
+      location.nodesSeen && !opts.nodeSelector ? location.nodesSeen : await client.listNodes(opts.nodeSelector);
+    const all = listed
       .map((n) => toKubeNode(n, location.annotationPrefix))
       .sort((a, b) => a.name.localeCompare(b.name));
     focused = all;
@@ -377,6 +520,7 @@ export async function readClusterState(
   let flannelPods: Collected<readonly FlannelPod[]>;
   try {
     const pods = await podsP;
+    if (pods === null) throw new EmbeddedNoPods(location.packaging);
     for (const p of pods) {
       const n = p.spec?.nodeName ?? '';
       podsByNode.set(n, [...(podsByNode.get(n) ?? []), p]);
@@ -397,7 +541,13 @@ export async function readClusterState(
         .sort((a, b) => a.name.localeCompare(b.name)),
     );
   } catch (e) {
-    flannelPods = failure(e);
+    flannelPods =
+      e instanceof EmbeddedNoPods
+        ? {
+            status: 'skipped',
+            error: `flanneld is embedded in ${e.packaging.kind === 'embedded' && e.packaging.distribution !== 'unknown' ? e.packaging.distribution : 'the node agent'}: there are no flannel pods`,
+          }
+        : failure(e);
   }
 
   let networkPolicies: Collected<readonly { namespace: string; name: string }[]>;

@@ -66,7 +66,13 @@ export function k3sVersion(nodes: readonly V1Node[]): string | null {
 export async function detectFlannelVersion(client: KubeClient, loc: FlannelLocator = {}): Promise<FlannelVersion> {
   try {
     const found = await locateFlannel(client, loc);
-    return fromDaemonSet('kube-flannel', found.daemonSet, found.container);
+    // Embedded flannel has no DaemonSet: its version is the distribution's, found below.
+    if (found.daemonSet)
+      return fromDaemonSet(
+        found.packaging.kind === 'canal' ? 'canal' : 'kube-flannel',
+        found.daemonSet,
+        found.container,
+      );
   } catch (e) {
     // locateFlannel says "not found" as a UserError; anything from the API itself is rethrown.
     if (e instanceof KubeAccessError) throw e;

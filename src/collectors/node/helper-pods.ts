@@ -34,6 +34,8 @@ export interface HelperPodOptions {
   readonly runId: string;
   /** Dead-man switch: the kubelet kills the pod after this many seconds whatever happens to us. */
   readonly deadlineSeconds: number;
+  /** Node directories the packaging keeps flannel's files in (k3s: under /var/lib/rancher/k3s), mounted read-only. */
+  readonly hostPaths?: readonly string[];
 }
 
 export function newRunId(): string {
@@ -67,6 +69,8 @@ export function helperPodSpec(node: string, o: HelperPodOptions): V1Pod {
     // Pod network namespaces are bind mounts created after the helper starts: propagate them in.
     hostPath('netns', '/var/run/netns', 'HostToContainer'),
   ];
+  for (const [i, path] of (o.hostPaths ?? []).entries())
+    if (!mounts.some((m) => m.mount.mountPath === path)) mounts.push(hostPath(`flannel-files-${i}`, path));
   return {
     apiVersion: 'v1',
     kind: 'Pod',
