@@ -28,6 +28,10 @@ if [ -f "$LAB_RUN/created.list" ]; then
     esac
   done
 fi
+# an underlay-drop fault left unhealed lives in the root netns (the bridge's nft table), not in any node
+for t in $(nft list tables bridge 2>/dev/null | awk -v p="kfl${LAB_INSTANCE}_underlay_" 'index($3, p) == 1 {print $3}'); do
+  nft delete table bridge "$t" 2>/dev/null
+done
 rm -rf "$LAB_RUN"
 # the shared mount-point directories the lab created: only when no other instance is up, only if still empty
 if ! ls /var/run/kubectl-flannel-lab*/state.env >/dev/null 2>&1 && [ -f "$LAB_CACHE/created-mountpoints.list" ]; then

@@ -21,6 +21,19 @@ catalog_field() {  # FAULT FIELD(2=inject 3=backends 4=changes 5=kube-flannel-on
   awk -F'\t' -v f="$1" -v k="$2" '$1==f {print $k; found=1} END {exit !found}' <<<"$CATALOG"
 }
 
+# What the overlay puts on the underlay between two nodes, as an nft match: the encapsulation port, or for host-gw
+# (and DirectRouting's on-link peers) the routed pod packet itself towards the receiver's podCIDR.
+overlay_matches() {  # overlay_matches SENDER RECEIVER
+  local encap="ip saddr $(node_ip_of "$1")" routed="ip saddr $(pod_cidr "$1") ip daddr $(pod_cidr "$2")"
+  case $BACKEND in
+    vxlan) echo "$encap udp dport 8472" ;;
+    udp) echo "$encap udp dport 8285" ;;
+    host-gw) echo "$routed" ;;
+    vxlan-directrouting) echo "$encap udp dport 8472"; echo "$routed" ;;
+  esac
+}
+node_ip_of() { lab_kubectl get node "$1" -o jsonpath='{.status.addresses[?(@.type=="InternalIP")].address}'; }
+
 FDIR=$LAB_RUN/faults
 fault_file=""
 undo() { echo "$*" >> "$fault_file"; }
@@ -217,6 +230,27 @@ inject_netconf_drift() {
     jq --argjson b "$(backend_json $other)" '.Backend = $b')" '{data: {"net-conf.json": $v}}')" >/dev/null
   undo "lab_kubectl -n kube-flannel patch cm kube-flannel-cfg --type merge -p $(q "$(jq -n --arg v "$line" '{data: {"net-conf.json": $v}}')") >/dev/null"
   echo "ConfigMap Backend now $other, flanneld still runs $BACKEND"
+}
+inject_underlay_drop() {
+  # A bridge-family filter on the root netns bridge: what a cloud security group or NSX does to one node pair.
+  local t="kfl${LAB_INSTANCE}_underlay_${NODE//-/_}" m
+  nft add table bridge "$t"
+  undo "nft delete table bridge $t"
+  nft add chain bridge "$t" filter_fwd '{ type filter hook forward priority 0; }'
+  while IFS= read -r m; do
+    nft add rule bridge "$t" filter_fwd iifname "v-$NODE" oifname "v-$peer" $m drop
+  done < <(overlay_matches "$NODE" "$peer")
+  echo "peer=$peer bridge $LAB_BRIDGE drops $(overlay_matches "$NODE" "$peer" | paste -sd, -) from $NODE to $peer"
+}
+inject_arrival_drop() {
+  local t="kfl_arrival_drop" m
+  in_node nft add table netdev "$t"
+  undo "in_node nft delete table netdev $t"
+  in_node nft add chain netdev "$t" arrival '{ type filter hook ingress device eth0 priority 0; }'
+  while IFS= read -r m; do
+    in_node nft add rule netdev "$t" arrival $m drop
+  done < <(overlay_matches "$peer" "$NODE")
+  echo "peer=$peer eth0 ingress drops $(overlay_matches "$peer" "$NODE" | paste -sd, -) from $peer"
 }
 
 do_break() {

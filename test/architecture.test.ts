@@ -21,6 +21,8 @@ import { test } from 'node:test';
  * - bundle, capture: side branches that read a snapshot or the parsers; neither sees the other or analysis.
  *   bundle and commands may use parse's redactors (parse/redact/): a saved snapshot or bundle file is redacted
  *   again on the way out, with the same per-format allowlists collection used.
+ * - live: live capture and probes: tcpdump reached the collectors' way (flannel pod, helper pod) feeding capture's
+ *   pipeline; doctor --probe's result goes into the snapshot like any collected part.
  * - commands: wire options to the layers below; a command module never imports another (shared: options.ts).
  * - cli: registers the commands.
  */
@@ -34,9 +36,10 @@ const LAYERS: readonly { readonly name: string; readonly may: readonly string[] 
   { name: 'render', may: ['base', 'snapshot', 'analyzers'] },
   { name: 'bundle', may: ['base', 'snapshot', 'parse'] },
   { name: 'capture', may: ['base', 'snapshot', 'parse'] },
+  { name: 'live', may: ['base', 'snapshot', 'parse', 'kube', 'collectors', 'capture'] },
   {
     name: 'commands',
-    may: ['base', 'snapshot', 'parse', 'kube', 'collectors', 'analyzers', 'render', 'bundle', 'capture'],
+    may: ['base', 'snapshot', 'parse', 'kube', 'collectors', 'analyzers', 'render', 'bundle', 'capture', 'live'],
   },
   { name: 'cli', may: ['base', 'commands'] },
 ];

@@ -40,6 +40,7 @@ import publicIpDuplicate from './checks/public-ip-duplicate.js';
 import publicIpNotLocal from './checks/public-ip-not-local.js';
 import staleRoutes from './checks/stale-routes.js';
 import subnetEnv from './checks/subnet-env.js';
+import underlayProbe from './checks/underlay-probe.js';
 import vtepMac from './checks/vtep-mac.js';
 import vxlanFdb from './checks/vxlan-fdb.js';
 import vxlanNeighbours from './checks/vxlan-neighbours.js';
@@ -84,6 +85,7 @@ export const CHECKS: readonly Check[] = [
   publicIpNotLocal,
   staleRoutes,
   subnetEnv,
+  underlayProbe,
   vtepMac,
   vxlanFdb,
   vxlanNeighbours,

@@ -8,6 +8,7 @@ import { UserError } from '../errors.js';
 import { LIMITS, readBounded, sameFile } from '../files.js';
 import { redactXfrmStateText } from '../parse/redact/xfrm.js';
 import { parseXfrmState } from '../parse/xfrm.js';
+import type { XfrmState } from '../snapshot/types.js';
 import { EspDecryptor } from './esp/decryptor.js';
 import { ParallelEspDecryptor } from './esp/parallel.js';
 import { SaTable } from './esp/sa-table.js';
@@ -73,18 +74,8 @@ function validate(o: CaptureOptions, io: CaptureIo): void {
 }
 
 async function loadSas(path: string, io: CaptureIo): Promise<SaTable> {
-  let text: string;
-  try {
-    text = (await readBounded(path, LIMITS.xfrmStateBytes, '--xfrm-state')).toString('utf8');
-  } catch (e) {
-    if (e instanceof UserError) throw e;
-    throw new UserError(`--xfrm-state ${path}: cannot read: ${(e as Error).message}`);
-  }
-  const { states, errors } = parseXfrmState(text, { keepKeys: true });
-  // The parser already shows malformed lines token by token; the guard makes sure no key material
-  // (a long hex or base64 run) reaches the terminal whatever a message was built from.
+  const states = await readXfrmStateFile(path, io);
   const warn = (line: string): void => void io.stderr.write(`${redactXfrmStateText(line)}\n`);
-  for (const e of errors) warn(`warning: ${path} line ${e.line}: ${e.message}: ${e.text}`);
   const table = new SaTable(states);
   for (const s of table.skipped) {
     warn(
@@ -110,7 +101,7 @@ async function openInput(path: string, io: CaptureIo): Promise<AsyncIterable<Buf
   }
 }
 
-async function openOutput(path: string, io: CaptureIo): Promise<{ stream: Writable; close(): Promise<void> }> {
+export async function openOutput(path: string, io: CaptureIo): Promise<{ stream: Writable; close(): Promise<void> }> {
   if (path === '-') return { stream: io.stdout, close: async () => {} };
   let fh: Awaited<ReturnType<typeof open>>;
   try {
@@ -129,24 +120,44 @@ async function openOutput(path: string, io: CaptureIo): Promise<{ stream: Writab
   };
 }
 
+/** The SAs with their keys as a Wireshark esp_sa table, mode 0600: the only place keys are ever written. */
+export async function writeKeyFile(path: string, table: SaTable, io: CaptureIo): Promise<void> {
+  try {
+    // chmod as well: `mode` only applies when the file is created, and keys must not stay world-readable.
+    const fh = await open(path, 'w', 0o600);
+    try {
+      await fh.chmod(0o600);
+      await fh.writeFile(espSaTable(table.sas));
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    throw new UserError(`--write-keys ${path}: cannot write: ${(e as Error).message}`);
+  }
+  io.stderr.write(`wrote ${table.sas.length} SAs with their keys to ${path} (Wireshark esp_sa table)\n`);
+}
+
+/** `ip xfrm state` text from a file, with keys (for --decrypt-esp); size-bounded, warnings free of key material. */
+export async function readXfrmStateFile(path: string, io: CaptureIo): Promise<XfrmState[]> {
+  let text: string;
+  try {
+    text = (await readBounded(path, LIMITS.xfrmStateBytes, '--xfrm-state')).toString('utf8');
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw new UserError(`--xfrm-state ${path}: cannot read: ${(e as Error).message}`);
+  }
+  const { states, errors } = parseXfrmState(text, { keepKeys: true });
+  // The parser already shows malformed lines token by token; the guard makes sure no key material
+  // (a long hex or base64 run) reaches the terminal whatever a message was built from.
+  for (const e of errors)
+    io.stderr.write(`${redactXfrmStateText(`warning: ${path} line ${e.line}: ${e.message}: ${e.text}`)}\n`);
+  return states;
+}
+
 export async function runCapture(o: CaptureOptions, io: CaptureIo): Promise<void> {
   validate(o, io);
   const table = o.xfrmState ? await loadSas(o.xfrmState, io) : null;
-  if (o.writeKeys && table) {
-    try {
-      // chmod as well: `mode` only applies when the file is created, and keys must not stay world-readable.
-      const fh = await open(o.writeKeys, 'w', 0o600);
-      try {
-        await fh.chmod(0o600);
-        await fh.writeFile(espSaTable(table.sas));
-      } finally {
-        await fh.close();
-      }
-    } catch (e) {
-      throw new UserError(`--write-keys ${o.writeKeys}: cannot write: ${(e as Error).message}`);
-    }
-    io.stderr.write(`wrote ${table.sas.length} SAs with their keys to ${o.writeKeys} (Wireshark esp_sa table)\n`);
-  }
+  if (o.writeKeys && table) await writeKeyFile(o.writeKeys, table, io);
   if (!o.read) return;
 
   const source = o.read === '-' ? 'stdin' : o.read;

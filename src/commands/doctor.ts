@@ -3,13 +3,15 @@ import { type Command, Option } from 'commander';
 import { analyze } from '../analyzers/run.js';
 import { EXIT, type ExitCode, UserError } from '../errors.js';
 import { sameFile } from '../files.js';
+import { probeUnderlay } from '../live/underlay-probe.js';
 import { guardSnapshot } from '../parse/redact/guard.js';
 import { buildReport, type DoctorReport } from '../render/report.js';
 import { renderJSON, renderYAML } from '../render/structured.js';
 import { styleFor } from '../render/style.js';
 import { DEFAULT_WIDTH, renderText } from '../render/text.js';
 import { writeSnapshot } from '../snapshot/io.js';
-import { addClusterOptions } from './cluster-options.js';
+import type { Snapshot } from '../snapshot/types.js';
+import { addClusterOptions, type ClusterFlagValues, clusterOptionsFrom } from './cluster-options.js';
 import { addExitCodes, CLUSTER_UNREACHABLE } from './exit-codes.js';
 import { obtainSnapshot, type SnapshotSource } from './options.js';
 
@@ -22,6 +24,8 @@ export interface DoctorOptions {
   skip: string[];
   failOn: 'error' | 'warning';
   color: boolean;
+  probe?: boolean;
+  probeLimit?: number;
 }
 
 const collect = (value: string, previous: string[]) => [
@@ -54,7 +58,20 @@ export function registerDoctor(program: Command, live?: SnapshotSource): Command
         .choices(['error', 'warning'])
         .default('error'),
     )
-    .option('--no-color', 'never colour the output (NO_COLOR is honoured too)');
+    .option('--no-color', 'never colour the output (NO_COLOR is honoured too)')
+    .option(
+      '--probe',
+      'also send real packets of the backend between node pairs and look for them on arrival (finds an underlay that drops the overlay; sends traffic, so opt-in)',
+    )
+    .option(
+      '--probe-limit <n>',
+      'probe every pair up to this many nodes; beyond, each node probes this many random peers',
+      (v: string) => {
+        if (!/^\d+$/.test(v) || Number(v) < 2) throw new UserError(`--probe-limit: "${v}" must be a whole number ≥ 2`);
+        return Number(v);
+      },
+      50,
+    );
   addClusterOptions(cmd);
   addExitCodes(cmd, [
     [EXIT.ok, 'no problem found (warnings only, without --fail-on warning)'],
@@ -73,13 +90,20 @@ Examples:
   kubectl flannel doctor --check vxlan-fdb,peer-routes --fail-on warning`,
     )
     .action(async (opts: DoctorOptions, self: Command) => {
+      if (opts.probe && (opts.from || opts.example))
+        throw new UserError(
+          '--probe sends packets in the cluster: it cannot be used with --from or --example',
+          EXIT.usage,
+        );
       if (opts.save && opts.from && sameFile(opts.save, opts.from))
         throw new UserError(
           `--save ${opts.save} is the same file as --from ${opts.from}: it would overwrite the input`,
         );
-      const snapshot = opts.example
+      let snapshot = opts.example
         ? (await import('../snapshot/example.js')).exampleSnapshot()
         : await obtainSnapshot(opts.from, self, live);
+      if (opts.probe)
+        snapshot = { ...snapshot, underlayProbe: await probeSnapshot(self, snapshot, opts.probeLimit ?? 50) };
       // Keys stay in a saved file only when this run was asked for them (--decrypt-esp).
       if (opts.save)
         await writeSnapshot(opts.save, guardSnapshot(snapshot, { keepXfrmKeys: snapshot.source.keysIncluded }));
@@ -89,6 +113,33 @@ Examples:
       process.exitCode = exitCodeFor(report, opts.failOn);
     });
   return cmd;
+}
+
+async function probeSnapshot(cmd: Command, snapshot: Snapshot, limit: number): Promise<Snapshot['underlayProbe']> {
+  const base = clusterOptionsFrom(cmd.opts<ClusterFlagValues>());
+  if (base.mode !== 'cluster') throw new UserError('--probe needs the cluster; it cannot be used with --local');
+  process.stderr.write('probing the underlay: capturing on every uplink, then pinging between nodes…\n');
+  try {
+    return await probeUnderlay(
+      {
+        kube: base.kube,
+        requestTimeoutMs: base.requestTimeoutMs,
+        flannel: base.flannel,
+        durationMs: 30_000,
+        count: 1_000_000,
+        maxBytes: 256 * 1024 * 1024,
+        snaplen: 128,
+        helperPods: base.helperPods,
+        commandTimeoutMs: base.commandTimeoutMs,
+        handleSignals: true,
+      },
+      snapshot,
+      limit,
+      { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
+    );
+  } catch (e) {
+    return { status: 'failed', error: (e as Error).message };
+  }
 }
 
 export function render(report: DoctorReport, opts: Pick<DoctorOptions, 'output' | 'color'>): string {

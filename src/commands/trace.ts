@@ -2,10 +2,13 @@
 import { type Command, Option } from 'commander';
 import { trace } from '../analyzers/trace/trace.js';
 import { EXIT, UserError } from '../errors.js';
+import { KubeClient } from '../kube/client.js';
+import { loadKubeConfig } from '../kube/kubeconfig.js';
+import { type ProbeResult, renderProbe, runProbe } from '../live/probe.js';
 import { familyOf } from '../net/cidr.js';
 import { styleFor } from '../render/style.js';
 import { renderTraceText } from '../render/trace.js';
-import { addClusterOptions } from './cluster-options.js';
+import { addClusterOptions, type ClusterFlagValues, clusterOptionsFrom } from './cluster-options.js';
 import { addExitCodes, CLUSTER_UNREACHABLE } from './exit-codes.js';
 import { obtainSnapshot, type SnapshotSource } from './options.js';
 import { resolvePodIPs } from './pod-address.js';
@@ -24,6 +27,10 @@ export function registerTrace(program: Command, live?: SnapshotSource): Command 
       '--from <file>',
       'trace on a saved snapshot (doctor --save) instead of the cluster; SRC and DST must then be IP addresses',
     )
+    .option(
+      '--probe',
+      "also send real probes (ICMP echo, DF, FLANNEL_MTU-sized) from SRC's network namespace and capture them at every hop on both nodes; SRC and DST must be pods",
+    )
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
     .option('--no-color', 'never colour the output')
     .addHelpText(
@@ -37,11 +44,14 @@ Examples:
       async (
         srcArg: string,
         dstArg: string,
-        opts: { from?: string; output: 'text' | 'json'; color: boolean },
+        opts: { from?: string; output: 'text' | 'json'; color: boolean; probe?: boolean },
         self: Command,
       ) => {
         let src = srcArg;
         let dst = dstArg;
+        if (opts.probe && opts.from) throw new UserError('--probe sends real packets: it cannot be used with --from');
+        if (opts.probe && [srcArg, dstArg].some((a) => familyOf(a)))
+          throw new UserError('--probe needs SRC and DST to be pods (NAMESPACE/NAME): probes are sent from inside SRC');
         if (opts.from) {
           for (const a of [srcArg, dstArg])
             if (!familyOf(a))
@@ -57,12 +67,43 @@ Examples:
         if (familyOf(src) !== familyOf(dst))
           throw new UserError(`SRC ${src} and DST ${dst} are of different IP families`);
         const result = trace(snapshot, src, dst);
+        const probe = opts.probe ? await probeLive(self, withNamespace(srcArg), withNamespace(dstArg)) : null;
         process.stdout.write(
           opts.output === 'json'
-            ? JSON.stringify(result, null, 2) + '\n'
-            : renderTraceText(result, styleFor(process.stdout, process.env, !opts.color)),
+            ? JSON.stringify(probe ? { ...result, probe } : result, null, 2) + '\n'
+            : renderTraceText(result, styleFor(process.stdout, process.env, !opts.color)) +
+                (probe ? renderProbe(probe, result.brokenAt === null) : ''),
         );
-        process.exitCode = result.brokenAt === null ? EXIT.ok : EXIT.errors;
+        const probeBroken = probe !== null && (probe.sent === 0 || probe.requestVanishedAt !== null);
+        process.exitCode = result.brokenAt === null && !probeBroken ? EXIT.ok : EXIT.errors;
       },
     );
+}
+
+const withNamespace = (a: string): string => (a.includes('/') ? a : `default/${a}`);
+
+async function probeLive(cmd: Command, src: string, dst: string): Promise<ProbeResult> {
+  const base = clusterOptionsFrom(cmd.opts<ClusterFlagValues>());
+  if (base.mode !== 'cluster') throw new UserError('--probe needs the cluster; it cannot be used with --local');
+  const client = new KubeClient(loadKubeConfig(base.kube).kc, base.requestTimeoutMs);
+  process.stderr.write('probing: capturing on both nodes and in both pods, then sending from SRC…\n');
+  return runProbe(
+    {
+      kube: base.kube,
+      requestTimeoutMs: base.requestTimeoutMs,
+      flannel: base.flannel,
+      interfaces: [],
+      durationMs: 30_000,
+      count: 100_000,
+      maxBytes: 64 * 1024 * 1024,
+      snaplen: 262144,
+      helperPods: base.helperPods,
+      commandTimeoutMs: base.commandTimeoutMs,
+      handleSignals: true,
+    },
+    client,
+    src,
+    dst,
+    { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
+  );
 }

@@ -8,7 +8,7 @@
  * - Exec's handler would `end()` process.stdout on a v5 close frame, so it gets private streams.
  */
 import { createHash } from 'node:crypto';
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough, type Readable, Writable } from 'node:stream';
 import tls from 'node:tls';
 import { Exec, type KubeConfig, type V1Status } from '@kubernetes/client-node';
 // Not re-exported by the package index; the package has no `exports` map, so the deep path is public.
@@ -23,6 +23,15 @@ export interface ExecRequest {
   readonly argv: readonly string[];
   readonly timeoutMs: number;
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Streaming: each stdout chunk goes here as it arrives and is not kept (the result's stdout is empty).
+   * For long-running commands whose output is data, such as `tcpdump -w -`.
+   */
+  readonly onStdout?: ((chunk: Buffer) => void) | undefined;
+  /** Each stderr chunk as it arrives; stderr is kept in the result as well. */
+  readonly onStderr?: ((chunk: Buffer) => void) | undefined;
+  /** Sent to the command's stdin; closing it closes the command's stdin. */
+  readonly stdin?: Readable | undefined;
 }
 
 export type ExecStatus = 'ok' | 'nonzero' | 'failed' | 'timeout';
@@ -53,7 +62,15 @@ class Collector extends Writable {
   private readonly chunks: Buffer[] = [];
   private size = 0;
   truncated = false;
+  constructor(
+    private readonly forward?: (chunk: Buffer) => void,
+    private readonly keep = true,
+  ) {
+    super();
+  }
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
+    this.forward?.(chunk);
+    if (!this.keep) return cb();
     if (this.size + chunk.length <= MAX_OUTPUT_BYTES) {
       this.chunks.push(chunk);
       this.size += chunk.length;
@@ -130,8 +147,8 @@ export function makeExec(kc: KubeConfig, ws?: WebSocketInterface): Exec {
  */
 export async function execInPod(exec: Exec, req: ExecRequest): Promise<ExecResult> {
   const started = performance.now();
-  const stdout = new Collector();
-  const stderr = new Collector();
+  const stdout = new Collector(req.onStdout, req.onStdout === undefined);
+  const stderr = new Collector(req.onStderr);
   const deadline = AbortSignal.timeout(req.timeoutMs);
   const signal = req.signal ? AbortSignal.any([deadline, req.signal]) : deadline;
   const op = { verb: 'create', resource: 'pods/exec', namespace: req.namespace, name: req.pod };
@@ -177,7 +194,7 @@ export async function execInPod(exec: Exec, req: ExecRequest): Promise<ExecResul
       [...req.argv],
       stdout,
       stderr,
-      null,
+      req.stdin ?? null,
       false,
       (s) => {
         status = s;

@@ -376,6 +376,34 @@ export const SnapshotSource = Type.Object({
 
 export const CollectionError = Type.Object({ node: NullableStr, what: Str, error: Str });
 
+/** One ordered node pair of doctor --probe: packets of the backend's encapsulation sent and looked for. */
+export const UnderlayProbePair = Type.Object({
+  from: Str,
+  to: Str,
+  fromIP: Str,
+  toIP: Str,
+  sent: Num,
+  /** Probe packets from `from` seen on `to`'s uplink. */
+  seen: Num,
+  /**
+   * Proof that `to` received them: decapsulated on its flannel device (`deliveredOn` names it), or for host-gw
+   * (no device) `to`'s echo replies seen on `from`'s uplink (`deliveredOn` is 'an echo reply').
+   */
+  delivered: Type.Union([Num, Type.Null()]),
+  deliveredOn: NullableStr,
+  /** Why this pair could not be probed (no access to a node, capture failed); then sent/seen mean nothing. */
+  error: NullableStr,
+});
+
+/** What doctor --probe sent and saw. */
+export const UnderlayProbe = Type.Object({
+  /** What was sent, e.g. "UDP 8472 (vxlan)" or "routed pod packets (host-gw)". */
+  what: Str,
+  /** True when the cluster was larger than the limit and only a sample of pairs was probed. */
+  sampled: Bool,
+  pairs: Type.Array(UnderlayProbePair),
+});
+
 export const Snapshot = Type.Object({
   schemaVersion: Type.Literal(SCHEMA_VERSION),
   collectedAt: Str,
@@ -386,6 +414,8 @@ export const Snapshot = Type.Object({
   hosts: Type.Record(Type.String(), Collected(HostState)),
   /** Errors that are not tied to one part above (for example a node whose exec failed). */
   errors: Type.Array(CollectionError),
+  /** doctor --probe only: real overlay packets sent between node pairs and looked for on arrival. */
+  underlayProbe: Type.Optional(Collected(UnderlayProbe)),
 });
 
 /** The type of a schema above, read-only all the way down: analyzers never change a snapshot. */

@@ -23,6 +23,8 @@ export type Collected<T> =
 export type Snapshot = Of<typeof S.Snapshot>;
 export type SnapshotSource = Of<typeof S.SnapshotSource>;
 export type CollectionError = Of<typeof S.CollectionError>;
+export type UnderlayProbe = Of<typeof S.UnderlayProbe>;
+export type UnderlayProbePair = Of<typeof S.UnderlayProbePair>;
 
 // Kubernetes side
 export type ClusterState = Of<typeof S.ClusterState>;

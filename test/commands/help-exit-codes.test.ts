@@ -26,7 +26,7 @@ const EXPECTED: Record<string, number[]> = {
   trace: [0, 2, 3, 4, 5],
   bundle: [0, 3, 4, 5],
   checks: [0, 3, 5],
-  capture: [0, 3, 5],
+  capture: [0, 3, 4, 5],
   cleanup: [0, 3, 4, 5],
   completion: [0, 3, 5],
   version: [0, 3, 5],

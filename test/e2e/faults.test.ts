@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { mismatches } from '../catalog/match.js';
 import { type Backend, FAULTS, type FaultContext, type LabFault, PROBES, type Role, runVars } from './faults.js';
-import { doctor, eventually, type Lab, type LabPod, labCmd, ping, requireLab, testPods } from './lab.js';
+import { doctor, eventually, kubectl, type Lab, type LabPod, labCmd, ping, requireLab, testPods } from './lab.js';
 
 function context(lab: Lab, index: number): FaultContext {
   const n = lab.nodes.length;
@@ -123,6 +123,46 @@ FAULTS.forEach((fault, index) => {
         const d = doctor(lab);
         assert.deepEqual(mismatches(spec, d.findings, vars), [], `${fault.name} on ${ctx.node} (${backend})`);
       });
+      const pk = fault.lab.packets;
+      if (pk)
+        await t.test('trace --probe finds where the packets vanish', () => {
+          const [a, b] = [podFor(ctx, pk.from), podFor(ctx, pk.to)];
+          const r = kubectl(
+            lab,
+            [
+              'flannel',
+              'trace',
+              `${lab.podNamespace}/${a.name}`,
+              `${lab.podNamespace}/${b.name}`,
+              '--probe',
+              '-o',
+              'json',
+            ],
+            180_000,
+          );
+          assert.equal(r.code, 2, `trace --probe must exit 2 (broken): ${r.stderr}`);
+          const out = JSON.parse(r.stdout) as {
+            brokenAt: number | null;
+            probe: { sent: number; requestLastSeen: string | null; requestVanishedAt: string | null };
+          };
+          assert.equal(out.brokenAt, null, 'the tables say the packet arrives');
+          assert.equal(out.probe.sent, 3);
+          assert.equal(out.probe.requestLastSeen, `${nodeOf(ctx, pk.lastSeenOn)}/eth0`, JSON.stringify(out.probe));
+          assert.notEqual(out.probe.requestVanishedAt, null);
+        });
+      if (pk)
+        await t.test('doctor --probe names the dropping pair, and nothing else', () => {
+          const r = kubectl(lab, ['flannel', 'doctor', '--probe', '-o', 'json'], 180_000);
+          const findings = (
+            JSON.parse(r.stdout) as { findings: { check: string; severity: string; node: string; peer: string }[] }
+          ).findings;
+          assert.deepEqual(
+            findings.map((f) => [f.check, f.severity, f.node, f.peer]),
+            [['underlay-probe', 'error', nodeOf(ctx, pk.dropped.from), nodeOf(ctx, pk.dropped.to)]],
+            r.stderr,
+          );
+          assert.equal(r.code, 2);
+        });
     } finally {
       const h = labCmd(['heal'], 240_000);
       assert.equal(h.code, 0, `lab heal after ${fault.name} failed: ${h.stderr}`);

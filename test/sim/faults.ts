@@ -4,9 +4,10 @@
  */
 import { FAULT_CATALOG } from '../../src/analyzers/fault-catalog/catalog.js';
 import type { FaultEntry, SimPackaging } from '../../src/analyzers/fault-catalog/types.js';
+import type { Snapshot } from '../../src/snapshot/types.js';
 import { rolesOf } from '../catalog/match.js';
 import type { SimBackend, SimCluster } from './cluster.js';
-import { SIM_INJECT } from './inject.js';
+import { SIM_ADD_TO_SNAPSHOT, SIM_INJECT } from './inject.js';
 
 /** Pod traffic the fault breaks, by node name (test/analyzers/sim-live.test.ts proves it). */
 export interface Breaks {
@@ -23,6 +24,8 @@ export interface Fault {
   readonly sim: SimPackaging;
   readonly breaks?: readonly Breaks[];
   apply(c: SimCluster): void;
+  /** the probe results doctor --probe would add, for faults only packets reveal */
+  readonly addToSnapshot?: (s: Snapshot) => Snapshot;
 }
 
 const SIM_NODES = ['node1', 'node2', 'node3'];
@@ -34,5 +37,6 @@ export const FAULTS: readonly Fault[] = FAULT_CATALOG.filter(
   if (!apply) throw new Error(`fault catalog: ${e.id} has a sim packaging but test/sim/inject.ts has no injection`);
   const roles = rolesOf(SIM_NODES, e.sim.on);
   const breaks = e.sim.breaks?.map((b) => ({ from: roles[b.from], to: roles[b.to], size: b.size }));
-  return { id: e.id, backend: e.sim.backend, description: e.changes, sim: e.sim, breaks, apply };
+  const addToSnapshot = SIM_ADD_TO_SNAPSHOT[e.id];
+  return { id: e.id, backend: e.sim.backend, description: e.changes, sim: e.sim, breaks, apply, addToSnapshot };
 });

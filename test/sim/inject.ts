@@ -5,6 +5,7 @@
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Snapshot } from '../../src/snapshot/types.js';
 import { healthyPod, type SimCluster, sh } from './cluster.js';
 
 const FORWARD_REJECT = ['-I', 'FORWARD', '1', '-j', 'REJECT', '--reject-with', 'icmp-host-prohibited'];
@@ -326,4 +327,37 @@ export const SIM_INJECT: Readonly<Record<string, (c: SimCluster) => void>> = {
       'self',
     ),
   'hostgw-ipv6-route-deleted': (c) => c.ns(c.node('node2'), 'ip', '-6', 'route', 'del', 'fd00:10:244:3::/64'),
+  // only doctor --probe sees it: the fault is in the probe results added to the snapshot (SIM_ADD_TO_SNAPSHOT)
+  'underlay-drops-vxlan': () => undefined,
+};
+
+/**
+ * Faults that live in what doctor --probe adds to a snapshot, not in kernel state: the probe counts as recorded on
+ * the lab's underlay-drop fault, added after collection.
+ */
+export const SIM_ADD_TO_SNAPSHOT: Readonly<Record<string, (s: Snapshot) => Snapshot>> = {
+  'underlay-drops-vxlan': (s) => {
+    const nodes = s.cluster.nodes.status === 'ok' ? s.cluster.nodes.data : [];
+    const ip = (n: string) => nodes.find((k) => k.name === n)?.flannelAnnotations['public-ip'] ?? '';
+    const names = nodes.map((n) => n.name);
+    const pairs = names.flatMap((from) =>
+      names
+        .filter((to) => to !== from)
+        .map((to) => {
+          const dropped = from === 'node2' && to === 'node3';
+          return {
+            from,
+            to,
+            fromIP: ip(from),
+            toIP: ip(to),
+            sent: 2,
+            seen: dropped ? 0 : 2,
+            delivered: dropped ? 0 : 2,
+            deliveredOn: 'flannel.1',
+            error: null,
+          };
+        }),
+    );
+    return { ...s, underlayProbe: { status: 'ok', data: { what: 'UDP 8472 (vxlan)', sampled: false, pairs } } };
+  },
 };

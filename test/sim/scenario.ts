@@ -13,7 +13,9 @@ export async function runWithFaults(backend: SimBackend, faults: readonly Fault[
   try {
     for (const f of faults) f.apply(c);
     const what = faults.length ? `faults: ${faults.map((f) => `${f.id} (${f.description})`).join('; ')}` : 'healthy';
-    return await c.snapshot(`simulated ${backend} cluster in network namespaces, ${what}`);
+    let snapshot = await c.snapshot(`simulated ${backend} cluster in network namespaces, ${what}`);
+    for (const f of faults) if (f.addToSnapshot) snapshot = f.addToSnapshot(snapshot);
+    return snapshot;
   } finally {
     c.destroy();
   }

@@ -1381,4 +1381,48 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       ],
     },
   },
+  // --- faults only packets reveal (issue 10): lab entries appended last, so earlier faults keep their nodes -------
+  {
+    id: 'underlay-drops-vxlan',
+    changes:
+      "underlay: the node's VXLAN probes never reach the peer's uplink (a filter between them); the counts are doctor --probe's, as recorded on the lab's underlay-drop fault",
+    sim: {
+      backend: 'vxlan',
+      on: 'node2',
+      expect: [
+        {
+          check: 'underlay-probe',
+          node: 'node',
+          peer: 'peer',
+          severity: 'error',
+          evidence: /seen 0 on node3's uplink/,
+        },
+      ],
+    },
+  },
+  {
+    id: 'underlay-drop',
+    changes:
+      "underlay: the lab bridge (root netns, nft bridge family) drops the overlay's packets from the node to the peer",
+    lab: {
+      backends: all,
+      inject: 'underlay_drop',
+      effect: { kind: 'unreachable', from: 'node', to: 'peer' },
+      // no table doctor reads shows it: plain doctor must report nothing; doctor --probe names the pair
+      expect: [],
+      packets: { from: 'node', to: 'peer', lastSeenOn: 'node', dropped: { from: 'node', to: 'peer' } },
+    },
+  },
+  {
+    id: 'arrival-drop',
+    changes:
+      "kernel: nft netdev ingress on the node's eth0 drops the overlay's packets from the peer (no table doctor reads)",
+    lab: {
+      backends: all,
+      inject: 'arrival_drop',
+      effect: { kind: 'unreachable', from: 'peer', to: 'node' },
+      expect: [],
+      packets: { from: 'peer', to: 'node', lastSeenOn: 'node', dropped: { from: 'node', to: 'peer' } },
+    },
+  },
 ];

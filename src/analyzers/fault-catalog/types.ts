@@ -128,6 +128,17 @@ export interface LabPackaging extends Findings {
   readonly dualOnly?: true;
   /** where a dual-stack lab changes the effect */
   readonly effectOnDual?: Effect;
+  /**
+   * Faults only packets reveal (the findings above are then plain doctor's: nothing): `trace --probe` from the
+   * `from` role's pod to the `to` role's must see its probe last on `lastSeenOn`'s uplink and nowhere after it, and
+   * `doctor --probe` must give exactly one underlay-probe error on `dropped.from` toward `dropped.to`.
+   */
+  readonly packets?: {
+    readonly from: Role;
+    readonly to: Role;
+    readonly lastSeenOn: Role;
+    readonly dropped: { readonly from: Role; readonly to: Role };
+  };
 }
 
 export interface FaultEntry {

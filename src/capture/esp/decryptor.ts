@@ -39,9 +39,14 @@ export const NAT_T_PORT = 4500;
 
 export class EspDecryptor {
   readonly stats = new DecryptStats();
-  private readonly natTPorts: ReadonlySet<number>;
+  private natTPorts: ReadonlySet<number> = new Set();
 
-  constructor(private readonly table: SaTable) {
+  constructor(private table: SaTable) {
+    this.replaceTable(table);
+  }
+
+  /** Replaces the SAs (a live capture re-reads them after a rekey); the counts carry on. */
+  replaceTable(table: SaTable): void {
     const ports = new Set<number>([NAT_T_PORT]);
     for (const sa of table.sas) {
       if (sa.state.encap) {
@@ -49,6 +54,7 @@ export class EspDecryptor {
         ports.add(sa.state.encap.dport);
       }
     }
+    this.table = table;
     this.natTPorts = ports;
   }
 

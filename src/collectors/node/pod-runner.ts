@@ -225,12 +225,24 @@ export async function findPodNetns(
     throw new Error(`listing network namespaces via ${runner.description}: ${r.error}`);
   let current: string | null = null;
   const family = podIP.includes(':') ? 'inet6' : 'inet';
+  const holders: string[] = [];
   for (const line of r.stdout.split('\n')) {
     if (line.startsWith('@@netns ')) current = line.slice('@@netns '.length);
-    else if (current && new RegExp(`\\s${family}\\s${podIP.replace(/\./g, '\\.')}/\\d+\\s`).test(line)) return current;
+    else if (current && new RegExp(`\\s${family}\\s${podIP.replace(/\./g, '\\.')}/\\d+\\s`).test(line)) {
+      if (!holders.includes(current)) holders.push(current);
+    }
   }
-  return null;
+  if (holders.length <= 1) return holders[0] ?? null;
+  // Several namespaces hold the IP (a leftover netns, or namespaces of other nodes visible here): the pod's is
+  // the one whose veth peer sits in this node's namespace, which `ip link` names as link-netns.
+  const links = await runner.run(['ip', '-o', 'link', 'show'], opts);
+  const linked = holders.filter((h) =>
+    new RegExp(`\\slink-netns ${escapeRe(h.slice(h.lastIndexOf('/') + 1))}(\\s|$)`, 'm').test(links.stdout),
+  );
+  return linked.length === 1 ? linked[0]! : holders[0]!;
 }
+
+const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** Runs every command inside the network namespace at `nsPath` (needs SYS_ADMIN: helper pods or local root). */
 export function netnsRunner(base: CommandRunner, nsPath: string): CommandRunner {
