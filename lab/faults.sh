@@ -253,6 +253,31 @@ inject_arrival_drop() {
   echo "peer=$peer eth0 ingress drops $(overlay_matches "$peer" "$NODE" | paste -sd, -) from $peer"
 }
 
+inject_policy_rule_other_table() {
+  in_node ip route add "$pcidr" via "$LAB_UNDERLAY_PREFIX.99" dev eth0 onlink table 100
+  undo "in_node ip route flush table 100"
+  in_node ip rule add pref 100 to "$pcidr" lookup 100
+  undo "in_node ip rule del pref 100 to $pcidr lookup 100"; echo "peer=$peer rule=100:to $pcidr lookup 100"
+}
+inject_podcidr_shadowed() {
+  in_node ip route add "$pgw/25" via "$LAB_UNDERLAY_PREFIX.99" dev eth0 onlink
+  undo "in_node ip route del $pgw/25"; echo "peer=$peer shadow=$pgw/25"
+}
+inject_blackhole_local_table() {
+  in_node ip route add blackhole "$pcidr" table local
+  undo "in_node ip route del blackhole $pcidr table local"; echo "peer=$peer route=blackhole $pcidr table local"
+}
+inject_cni0_mtu_low() {
+  line=$(in_node cat /sys/class/net/cni0/mtu)
+  in_node ip link set cni0 mtu 1400
+  undo "in_node ip link set cni0 mtu $line"; echo "cni0 mtu $line -> 1400"
+}
+inject_uplink_mtu_differs() {
+  line=$(in_node cat /sys/class/net/eth0/mtu)
+  in_node ip link set eth0 mtu 9000
+  undo "in_node ip link set eth0 mtu $line"; echo "eth0 mtu $line -> 9000"
+}
+
 do_break() {
   local peer pcidr pgw line mac pip i fn
   peer=$(peer_of "$NODE"); pcidr=$(pod_cidr "$peer"); pgw=${pcidr%/*}

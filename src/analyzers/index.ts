@@ -38,6 +38,7 @@ import podcidrOverlap from './checks/podcidr-overlap.js';
 import podcidrUnset from './checks/podcidr-unset.js';
 import publicIpDuplicate from './checks/public-ip-duplicate.js';
 import publicIpNotLocal from './checks/public-ip-not-local.js';
+import routeDecision from './checks/route-decision.js';
 import staleRoutes from './checks/stale-routes.js';
 import subnetEnv from './checks/subnet-env.js';
 import underlayProbe from './checks/underlay-probe.js';
@@ -83,6 +84,7 @@ export const CHECKS: readonly Check[] = [
   podcidrUnset,
   publicIpDuplicate,
   publicIpNotLocal,
+  routeDecision,
   staleRoutes,
   subnetEnv,
   underlayProbe,

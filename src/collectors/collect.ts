@@ -12,6 +12,7 @@ import type { Exec } from '@kubernetes/client-node';
 import { KubeClient } from '../kube/client.js';
 import { makeExec } from '../kube/exec.js';
 import { type KubeConfigOptions, loadKubeConfig } from '../kube/kubeconfig.js';
+import { hostAt, type Prefix, parsePrefix, usableEnds } from '../net/cidr.js';
 import type { ProgressEvent } from '../snapshot/progress.js';
 import {
   type BackendType,
@@ -25,6 +26,7 @@ import {
 } from '../snapshot/types.js';
 import { VERSION } from '../version.js';
 import { type FlannelLocator, mapLimit, type NodePaths, readClusterState, usablePod } from './api/cluster.js';
+import type { RouteDecisionPlan } from './node/commands.js';
 import { HelperPods, installSignalCleanup, newRunId, RUN_LABEL } from './node/helper-pods.js';
 import { collectHost as defaultCollectHost } from './node/host.js';
 import { localRunner } from './node/local.js';
@@ -36,7 +38,13 @@ import type { CommandResult, CommandRunner } from './node/runner.js';
 export type CollectHost = (
   node: string,
   runner: CommandRunner,
-  opts: { keepKeys: boolean; peerAddresses: readonly string[]; timeoutMs?: number; signal?: AbortSignal },
+  opts: {
+    keepKeys: boolean;
+    peerAddresses: readonly string[];
+    routeDecisions?: RouteDecisionPlan;
+    timeoutMs?: number;
+    signal?: AbortSignal;
+  },
 ) => Promise<HostState>;
 
 export interface HelperPodSettings {
@@ -109,6 +117,22 @@ class CountingRunner implements CommandRunner {
     this.onCommand(this.commands);
     return r;
   }
+}
+
+/**
+ * What the node is asked in its one `ip -batch`: the first and last usable address of every
+ * other node's podCIDRs, and as the pod source an address in its own podCIDR (cni0's + 1).
+ */
+export function routeDecisionPlan(node: KubeNode, nodes: readonly KubeNode[]): RouteDecisionPlan {
+  const own = node.podCIDRs.map(parsePrefix).filter((p): p is Prefix => p !== null);
+  const src = (f: 'inet' | 'inet6'): string | null => {
+    const p = own.find((x) => x.family === f);
+    return p ? hostAt(p, 2) : null;
+  };
+  const dsts = nodes
+    .filter((n) => n.name !== node.name)
+    .flatMap((n) => n.podCIDRs.map(parsePrefix).flatMap((p) => (p ? usableEnds(p) : [])));
+  return { dsts: [...new Set(dsts)], podSource4: src('inet'), podSource6: src('inet6') };
 }
 
 function peerAddresses(nodes: readonly KubeNode[]): string[] {
@@ -242,7 +266,8 @@ async function collectCluster(opts: ClusterCollectOptions): Promise<Snapshot> {
   const uninstall = opts.handleSignals ? installSignalCleanup(controller, cleanup) : () => undefined;
 
   const hosts: Record<string, Collected<HostState>> = {};
-  const peers = peerAddresses(read.state.nodes.status === 'ok' ? read.state.nodes.data : read.nodes);
+  const allNodes = read.state.nodes.status === 'ok' ? read.state.nodes.data : read.nodes;
+  const peers = peerAddresses(allNodes);
   const paths = read.location.nodePaths;
   const port = healthzPort(read.location.args);
   try {
@@ -298,6 +323,7 @@ async function collectCluster(opts: ClusterCollectOptions): Promise<Snapshot> {
             peerAddresses: peers.filter(
               (p) => !node.internalIPs.includes(p) && p !== node.flannelAnnotations['public-ip'],
             ),
+            routeDecisions: routeDecisionPlan(node, allNodes),
             timeoutMs: opts.commandTimeoutMs,
             signal: nodeSignal,
             subnetEnvPath: paths.subnetEnv,

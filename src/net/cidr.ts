@@ -133,3 +133,24 @@ export function samePrefix(a: string | null | undefined, b: string | null | unde
   const pb = parsePrefix(b);
   return pa !== null && pb !== null && pa.text === pb.text;
 }
+
+/** The address `offset` after the network address (negative: before the end of the prefix); null outside it. */
+export function hostAt(prefix: Prefix, offset: number): string | null {
+  const bits = prefix.family === 'inet' ? 32 : 128;
+  const size = 1n << BigInt(bits - prefix.length);
+  const o = BigInt(offset < 0 ? -offset : offset);
+  if (o >= size) return null;
+  let v = 0n;
+  for (const b of prefix.bytes) v = (v << 8n) | BigInt(b);
+  v = offset < 0 ? v + size - o : v + o;
+  const bytes: number[] = [];
+  for (let i = 0; i < bits / 8; i++) bytes.unshift(Number((v >> BigInt(8 * i)) & 0xffn));
+  return ipaddr.fromByteArray(bytes).toString();
+}
+
+/** The first and last address a pod can get (host-local: network+1 … broadcast−1); empty for /31 and smaller. */
+export function usableEnds(prefix: Prefix): string[] {
+  const bits = prefix.family === 'inet' ? 32 : 128;
+  if (bits - prefix.length < 2) return [];
+  return [hostAt(prefix, 1), hostAt(prefix, -2)].filter((a): a is string => a !== null);
+}

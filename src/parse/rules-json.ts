@@ -59,7 +59,8 @@ function ruleText(o: JsonObject): string {
     if (v !== null) parts.push(word, String(v));
   }
   const table = str(o, 'table');
-  const target = num(o, 'target');
+  // iproute2 prints a goto's target as `goto` (`target` in some releases).
+  const target = num(o, 'goto') ?? num(o, 'target');
   if (table !== null) parts.push('lookup', table);
   else if (target !== null) parts.push('goto', String(target));
   const spl = num(o, 'suppress_prefixlen');

@@ -9,9 +9,11 @@ export function renderTraceText(unsafe: TraceResult, style: Style): string {
   const who = (e: TraceResult['src']) =>
     `${e.ip} (${e.kind === 'outside' ? 'outside the cluster' : `${e.kind} on ${e.node}`})`;
   const out = [
-    t.brokenAt === null
-      ? `${style.green('✔')} ${style.bold(`${who(t.src)} reaches ${who(t.dst)}`)} in ${t.hops.length} hops`
-      : `${style.red('✖')} ${style.bold(`${who(t.src)} does not reach ${who(t.dst)}`)}: hop ${t.brokenAt + 1} breaks`,
+    t.brokenAt === null && t.egress
+      ? `${style.green('✔')} ${style.bold(`${who(t.src)} leaves the cluster network via ${t.egress.dev} toward ${t.dst.ip}`)}${t.src.kind === 'pod' ? `, masqueraded by ${t.egress.masquerade}` : ''} (${t.hops.length} hops)`
+      : t.brokenAt === null
+        ? `${style.green('✔')} ${style.bold(`${who(t.src)} reaches ${who(t.dst)}`)}${t.via.length ? `, via ${t.via.join(', ')}` : ''} in ${t.hops.length} hops`
+        : `${style.red('✖')} ${style.bold(`${who(t.src)} does not reach ${who(t.dst)}`)}: hop ${t.brokenAt + 1} breaks`,
     '',
   ];
   t.hops.forEach((h, i) => {

@@ -336,6 +336,23 @@ export const HttpProbe = Type.Object({
 
 export const FlanneldHealth = Type.Object({ port: Num, healthz: HttpProbe, readyz: HttpProbe });
 
+/** One `ip route get` answer, kept compact: the query and what the kernel decided. */
+export const RouteDecision = Type.Object({
+  dst: Str,
+  /** `node`: sent by the node itself; `pod`: forwarded from a pod (`from <pod address> iif cni0`). */
+  as: Type.Union([Type.Literal('node'), Type.Literal('pod')]),
+  /** The pod source address used for `as: pod`. */
+  src: NullableStr,
+  /** unicast, local, broadcast, …; null when the kernel answered with an error. */
+  type: NullableStr,
+  dev: NullableStr,
+  gateway: NullableStr,
+  table: NullableStr,
+  prefsrc: NullableStr,
+  /** The error `ip route get` printed (e.g. `No route to host`), or null. */
+  error: NullableStr,
+});
+
 export const HostState = Type.Object({
   node: Str,
   kernel: NullableStr,
@@ -358,6 +375,13 @@ export const HostState = Type.Object({
   cni: Type.Optional(Collected(CniState)),
   /** `ip route get <peer public-ip>` per address, for DirectRouting and host-gw on-link tests. */
   routeGets: Collected(Type.Record(Type.String(), Type.Union([Route, Type.Null()]))),
+  /**
+   * The kernel's own answer, from one `ip -batch` of `route get`, for the first and last usable
+   * address of every peer podCIDR (and each peer public-ip): as the node itself sends, and as
+   * forwarded pod traffic (`from <pod address> iif cni0`). Absent in snapshots made before it
+   * was collected and in `--local` runs without a cluster.
+   */
+  routeDecisions: Type.Optional(Collected(Type.Array(RouteDecision))),
   /** flanneld's /healthz and /readyz on the node, when it serves them (--healthz-port). */
   flanneldHealth: Type.Optional(Collected(FlanneldHealth)),
   /** net-conf.json as read from this node's file (embedded flannel only); null when the file is absent. */

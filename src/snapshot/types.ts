@@ -69,3 +69,4 @@ void collectedMatchesSchema;
 export type NodeNetConf = Of<typeof S.NodeNetConf>;
 export type HttpProbe = Of<typeof S.HttpProbe>;
 export type FlanneldHealth = Of<typeof S.FlanneldHealth>;
+export type RouteDecision = Of<typeof S.RouteDecision>;

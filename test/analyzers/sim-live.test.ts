@@ -1,12 +1,37 @@
 // The same expectations on freshly built network namespaces, so the checks are tested against
 // the kernel and collector of this run, not only against saved output. Needs root.
+// A fault that declares the pod traffic it breaks is first proven to break it: a ping between
+// the two pods passes on the healthy cluster and fails once the fault is applied.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
-import { canSimulate, SIM_BACKENDS } from '../sim/cluster.js';
-import { FAULTS } from '../sim/faults.js';
+import { canSimulate, SIM_BACKENDS, SimCluster } from '../sim/cluster.js';
+import { type Breaks, FAULTS } from '../sim/faults.js';
 import { runScenario } from '../sim/scenario.js';
 import { assertFault, assertHealthy } from './expectations.js';
 
 const skip = canSimulate() ? false : 'needs root to create network namespaces';
+
+function pings(c: SimCluster, b: Breaks): boolean {
+  const from = c.node(b.from);
+  const to = c.node(b.to);
+  const argv = [
+    'netns',
+    'exec',
+    from.podNs,
+    'ping',
+    '-c',
+    '1',
+    '-W',
+    '1',
+    '-M',
+    'do',
+    '-s',
+    String(b.size ?? 56),
+    to.podIP,
+  ];
+  return spawnSync('ip', argv, { stdio: 'ignore' }).status === 0;
+}
 
 for (const backend of SIM_BACKENDS) {
   test(`live: healthy ${backend} cluster gives no findings`, { skip }, async () => {
@@ -16,6 +41,15 @@ for (const backend of SIM_BACKENDS) {
 
 for (const fault of FAULTS) {
   test(`live: ${fault.backend} ${fault.id} is found`, { skip }, async () => {
-    assertFault(fault, await runScenario(fault.backend, fault));
+    if (!fault.breaks) return assertFault(fault, await runScenario(fault.backend, fault));
+    const c = new SimCluster(fault.backend).build();
+    try {
+      for (const b of fault.breaks) assert.ok(pings(c, b), `${fault.id}: ${b.from} -> ${b.to} works before the fault`);
+      fault.apply(c);
+      for (const b of fault.breaks) assert.ok(!pings(c, b), `${fault.id}: ${b.from} -> ${b.to} is broken by the fault`);
+      assertFault(fault, await c.snapshot(`simulated ${fault.backend} cluster, fault ${fault.id}`));
+    } finally {
+      c.destroy();
+    }
   });
 }

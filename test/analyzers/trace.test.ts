@@ -45,6 +45,18 @@ const breaks: [string, SimBackend, number, number, string, RegExp][] = [
   ['ipv6-route-deleted', 'vxlan-dualstack', 1, 2, 'route lookup', /no route/],
   ['canal-fdb-deleted', 'vxlan-canal', 2, 1, 'fdb', /no fdb entry/],
   ['k3s-peer-route-deleted', 'vxlan-k3s', 1, 2, 'route lookup', /no route/],
+  // Decided outside flannel's entries (issue 9): the rule, the table and the route that win are named.
+  ['policy-rule-other-table', 'vxlan', 1, 2, 'route lookup', /rule 100: from all to 10\.244\.2\.0\/24 lookup 100/],
+  ['hostgw-policy-rule-other-table', 'host-gw', 1, 2, 'route lookup', /table 100/],
+  ['blackhole-in-local-table', 'vxlan', 2, 1, 'route lookup', /route blackhole 10\.244\.1\.0\/24 table local/],
+  [
+    'prohibit-for-forwarded-pods',
+    'vxlan',
+    3,
+    2,
+    'route lookup',
+    /dropped \(prohibit\).*rule 200 \(from all iif cni0 lookup 200\)/,
+  ],
 ];
 
 for (const [id, backend, a, b, step, note] of breaks) {
@@ -64,4 +76,62 @@ test('trace: an address outside every podCIDR and node is reported, not guessed'
   const t = trace(await readSnapshot(fixturePath('vxlan')), '203.0.113.9', pod(1));
   assert.equal(t.src.kind, 'outside');
   assert.equal(t.brokenAt, 0);
+});
+
+test("trace: a node IP as source is that node, and the lookup is the node's own (no iif)", async () => {
+  const t = trace(await readSnapshot(fixturePath('vxlan')), '192.168.56.11', pod(3));
+  assert.equal(t.src.kind, 'node');
+  assert.equal(t.brokenAt, null, JSON.stringify(t.hops, null, 1));
+  assert.equal(t.hops[0]?.node, 'node1');
+});
+
+test('trace: a destination outside the pod network leaves via a device, masqueraded by flannel or not', async () => {
+  const ok = trace(await readSnapshot(fixturePath('vxlan')), pod(1), '192.168.56.200');
+  assert.equal(ok.brokenAt, null, JSON.stringify(ok.hops, null, 1));
+  assert.equal(ok.egress?.dev, 'eth0');
+  assert.match(ok.egress?.masquerade ?? '', /flanneld masq.*MASQUERADE/);
+  const fault = FAULTS.find((f) => f.id === 'masquerade-flushed')!;
+  const bad = trace(await readSnapshot(fixturePath('vxlan', fault)), pod(1), '192.168.56.200');
+  assert.equal(bad.hops[bad.brokenAt!]?.step, 'masquerade');
+  assert.match(bad.hops[bad.brokenAt!]?.note ?? '', /^not masqueraded/);
+});
+
+test('trace: a wrong but forwarding gateway is a detour: reaches, via the third node', async () => {
+  const snap = structuredClone(await readSnapshot(fixturePath('host-gw')));
+  const h = snap.hosts['node1']!;
+  assert.equal(h.status, 'ok');
+  // node1 sends node2's pods to node3, which forwards them on to node2.
+  const routes = h.data.routes.status === 'ok' ? h.data.routes.data : [];
+  const i = routes.findIndex((r) => r.dst === '10.244.2.0/24');
+  (routes as unknown as Record<string, unknown>[])[i] = { ...routes[i]!, gateway: '192.168.56.13' };
+  const t = trace(snap, pod(1), pod(2));
+  assert.equal(t.brokenAt, null, JSON.stringify(t.hops, null, 1));
+  assert.deepEqual(t.via, ['node3']);
+  assert.equal(t.hops.at(-1)?.node, 'node2');
+});
+
+test('trace: a down flannel.1 at the destination breaks at the decapsulation hop', async () => {
+  const snap = structuredClone(await readSnapshot(fixturePath('vxlan')));
+  const h = snap.hosts['node3']!;
+  assert.equal(h.status, 'ok');
+  const links = h.data.links.status === 'ok' ? h.data.links.data : [];
+  const i = links.findIndex((l) => l.name === 'flannel.1');
+  (links as unknown as Record<string, unknown>[])[i] = {
+    ...links[i]!,
+    flags: links[i]!.flags.filter((f) => f !== 'UP' && f !== 'LOWER_UP'),
+    operstate: 'DOWN',
+  };
+  const t = trace(snap, pod(1), pod(3));
+  assert.notEqual(t.brokenAt, null);
+  assert.equal(t.hops[t.brokenAt!]?.step, 'decapsulate');
+  assert.match(t.hops[t.brokenAt!]?.note ?? '', /flannel\.1 DOWN/);
+});
+
+test('trace: a more specific route shadowing part of a peer podCIDR breaks only that part', async () => {
+  const fault = FAULTS.find((f) => f.id === 'peer-podcidr-shadowed')!;
+  const snap = await readSnapshot(fixturePath('vxlan', fault));
+  assert.equal(trace(snap, pod(1), pod(3)).brokenAt, null, 'the lower half still reaches node3');
+  const t = trace(snap, pod(1), '10.244.3.200');
+  assert.equal(t.hops[t.brokenAt!]?.step, 'route lookup');
+  assert.match(t.hops[t.brokenAt!]?.entry ?? '', /^10\.244\.3\.128\/25 via 192\.168\.56\.99 dev eth0/);
 });

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { routeDecisionsCommand } from '../../src/collectors/node/commands.js';
 import { collectHost } from '../../src/collectors/node/host.js';
 import { localRunner } from '../../src/collectors/node/local.js';
 import type { CommandRunner } from '../../src/collectors/node/runner.js';
@@ -259,4 +260,38 @@ test('an ip that ignores -j (iproute2 before JSON support for a subcommand) fall
     undefined,
     'links needed no fallback',
   );
+});
+
+test('one ip -batch answers every route question: node and forwarded pod traffic, JSON and text alike', {
+  skip,
+}, async (t) => {
+  const lab = buildVxlanLab();
+  t.after(() => lab.destroy());
+  execFileSync('ip', ['netns', 'exec', lab.node, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+  const runner = localRunner({ netns: lab.node });
+  const plan = { dsts: ['10.244.2.1', '10.244.2.254', '10.99.0.1'], podSource4: '10.244.1.2', podSource6: null };
+  const host = await collectHost('node-1', runner, {
+    keepKeys: false,
+    peerAddresses: ['192.168.56.12'],
+    routeDecisions: plan,
+  });
+  const d = ok(host.routeDecisions!, 'routeDecisions');
+  const get = (dst: string, as: 'node' | 'pod') => d.find((x) => x.dst === dst && x.as === as);
+  assert.equal(d.length, 8, 'public IP and three podCIDR addresses, each as node and as pod');
+  for (const as of ['node', 'pod'] as const) {
+    assert.equal(get('10.244.2.1', as)?.dev, 'flannel.1');
+    assert.equal(get('10.244.2.1', as)?.gateway, '10.244.2.0');
+    assert.equal(get('10.244.2.254', as)?.dev, 'flannel.1');
+    assert.equal(get('10.99.0.1', as)?.error, 'Network is unreachable');
+  }
+  assert.equal(get('10.244.2.1', 'pod')?.src, '10.244.1.2');
+  assert.equal(get('10.244.2.1', 'node')?.prefsrc, '10.244.1.0');
+  // The public IP's answer from the batch also serves the on-link tests.
+  assert.equal(ok(host.routeGets, 'routeGets')['192.168.56.12']?.gateway, null);
+  assert.equal(ok(host.routeGets, 'routeGets')['192.168.56.12']?.dev, 'eth0');
+  assert.equal(host.raw.filter((r) => r.id.startsWith('routeGet')).length, 0, 'no per-address route get');
+  const cmd = routeDecisionsCommand({ ...plan, dsts: ['192.168.56.12', ...plan.dsts] });
+  const [json, text] = cmd.forms.map((f) => runner.run(f.argv).then((r) => f.parse(r.stdout)));
+  assert.deepEqual((await text!).errors, []);
+  assert.deepEqual((await text!).value, (await json!).value);
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -109,10 +109,14 @@ test('flags map onto collection options: nodes repeatable and comma-separated, s
   });
 });
 
-test('--local and --netns: local mode, and cluster-only flags are refused with a clear message', () => {
-  assert.deepEqual(clusterOptionsFrom(parse(['--local', '--netns', 'n1'])), {
+test('--local and --netns: local mode, and cluster-only flags are refused with a clear message', (t) => {
+  // --netns must name a namespace that exists: this test makes its own.
+  const n1 = `kfco${process.pid}`;
+  execFileSync('ip', ['netns', 'add', n1]);
+  t.after(() => execFileSync('ip', ['netns', 'del', n1]));
+  assert.deepEqual(clusterOptionsFrom(parse(['--local', '--netns', n1])), {
     mode: 'local',
-    netns: 'n1',
+    netns: n1,
     keepKeys: false,
     commandTimeoutMs: 20_000,
   });

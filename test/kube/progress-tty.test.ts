@@ -19,6 +19,8 @@ const isRoot = process.getuid?.() === 0;
 function withNetns(t: { after(fn: () => void): void }): string {
   const ns = `kf${randomBytes(3).toString('hex')}p`;
   execFileSync('ip', ['netns', 'add', ns]);
+  // doctor --local analyses the namespace as a node: with forwarding on, a bare namespace has nothing to report.
+  execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1']);
   t.after(() => execFileSync('ip', ['netns', 'del', ns]));
   return ns;
 }

@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SimBackend } from '../../src/analyzers/fault-catalog/types.js';
 import { K3S_PATHS } from '../../src/collectors/api/cluster.js';
+import { routeDecisionPlan } from '../../src/collectors/collect.js';
 import { collectHost } from '../../src/collectors/node/host.js';
 import { localRunner } from '../../src/collectors/node/local.js';
 import { installFromNodeFiles, probeFlanneld, readNodeNetConf } from '../../src/collectors/node/node-files.js';
@@ -643,6 +644,10 @@ export class SimCluster {
         peerAddresses: this.nodes
           .filter((p) => p !== n)
           .flatMap((p) => (this.dualStack ? [p.ip, p.ip6] : this.v4 ? [p.ip] : [p.ip6])),
+        routeDecisions: routeDecisionPlan(
+          n.kube,
+          this.nodes.map((x) => x.kube),
+        ),
         subnetEnvPath: this.subnetEnvPath(n),
         cniConfDir: this.cniConfDir(n),
         cniBinDir: this.cniBinDir(n),

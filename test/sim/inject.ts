@@ -327,6 +327,28 @@ export const SIM_INJECT: Readonly<Record<string, (c: SimCluster) => void>> = {
       'self',
     ),
   'hostgw-ipv6-route-deleted': (c) => c.ns(c.node('node2'), 'ip', '-6', 'route', 'del', 'fd00:10:244:3::/64'),
+  // something other than flannel's entries decides the packet's fate (issue 9)
+  'policy-rule-other-table': (c) => {
+    const n = c.node('node1');
+    c.ns(n, 'ip', 'route', 'add', '10.244.2.0/24', 'via', '192.168.56.99', 'dev', 'eth0', 'onlink', 'table', '100');
+    c.ns(n, 'ip', 'rule', 'add', 'pref', '100', 'to', '10.244.2.0/24', 'lookup', '100');
+  },
+  'hostgw-policy-rule-other-table': (c) => {
+    const n = c.node('node1');
+    c.ns(n, 'ip', 'route', 'add', '10.244.2.0/24', 'via', '192.168.56.99', 'dev', 'eth0', 'onlink', 'table', '100');
+    c.ns(n, 'ip', 'rule', 'add', 'pref', '100', 'to', '10.244.2.0/24', 'lookup', '100');
+  },
+  'peer-podcidr-shadowed': (c) =>
+    c.ns(c.node('node1'), 'ip', 'route', 'add', '10.244.3.128/25', 'via', '192.168.56.99', 'dev', 'eth0', 'onlink'),
+  'blackhole-in-local-table': (c) =>
+    c.ns(c.node('node2'), 'ip', 'route', 'add', 'blackhole', '10.244.1.0/24', 'table', 'local'),
+  'prohibit-for-forwarded-pods': (c) => {
+    const n = c.node('node3');
+    c.ns(n, 'ip', 'route', 'add', 'prohibit', '10.244.2.0/24', 'table', '200');
+    c.ns(n, 'ip', 'rule', 'add', 'pref', '200', 'iif', 'cni0', 'lookup', '200');
+  },
+  'cni0-mtu-below-flannel-mtu': (c) => c.ns(c.node('node2'), 'ip', 'link', 'set', 'cni0', 'mtu', '1400'),
+  'uplink-mtu-differs': (c) => c.ns(c.node('node3'), 'ip', 'link', 'set', 'eth0', 'mtu', '9000'),
   // only doctor --probe sees it: the fault is in the probe results added to the snapshot (SIM_ADD_TO_SNAPSHOT)
   'underlay-drops-vxlan': () => undefined,
 };

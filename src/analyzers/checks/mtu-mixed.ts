@@ -1,16 +1,18 @@
-import { defineCheck } from '../check.js';
-import { ok } from '../model.js';
+import type { Link } from '../../snapshot/types.js';
+import { defineCheck, type Report_ } from '../check.js';
+import { type Model, ok } from '../model.js';
+import { encapOverhead, uplinkOf } from '../uplink.js';
 
 export default defineCheck({
   id: 'mtu-mixed',
   severity: 'warning',
-  title: 'All nodes use the same FLANNEL_MTU',
+  title: 'All nodes use the same FLANNEL_MTU and uplink MTU',
   failureModes: [34, 35],
   docs: {
     meaning:
-      'FLANNEL_MTU differs between nodes, because their uplinks have different MTUs or some flannel pods started before an MTU change.',
+      'FLANNEL_MTU differs between nodes, because their uplinks have different MTUs or some flannel pods started before an MTU change; or the uplinks themselves differ, so a node sends packets that the network and the other nodes cannot take.',
     impact:
-      "Pods on the node with the larger MTU send packets that the other node's tunnel or pods cannot take: large transfers between those nodes stall while small packets pass.",
+      "Pods on the node with the larger MTU send packets that the other node's tunnel or pods cannot take: large transfers between those nodes stall while small packets pass. A larger uplink MTU on one node drops its host packets above the others' MTU silently (no ICMP from a switch or a veth), in the direction from that node.",
     fix: 'Set one MTU for the cluster (Backend.MTU in net-conf.json for vxlan/wireguard, or equal uplink MTUs), then restart the flannel pods and re-create pods.',
   },
   scope: 'cluster',
@@ -20,17 +22,63 @@ export default defineCheck({
       return typeof mtu === 'number' ? [{ name: n.name, mtu }] : [];
     });
     const values = new Set(byNode.map((x) => x.mtu));
-    if (values.size < 2) return;
-    const counts = [...values]
-      .map((v) => ({ v, c: byNode.filter((x) => x.mtu === v).length }))
-      .sort((a, b) => b.c - a.c || b.v - a.v);
-    const common = counts[0]!.v;
-    for (const x of byNode.filter((x) => x.mtu !== common)) {
-      report({
-        node: x.name,
-        message: `FLANNEL_MTU ${x.mtu} differs from the ${common} most nodes use`,
-        evidence: byNode.map((y) => `${y.name}: FLANNEL_MTU=${y.mtu}`),
-      });
+    if (values.size >= 2) {
+      const counts = [...values]
+        .map((v) => ({ v, c: byNode.filter((x) => x.mtu === v).length }))
+        .sort((a, b) => b.c - a.c || b.v - a.v);
+      const common = counts[0]!.v;
+      for (const x of byNode.filter((x) => x.mtu !== common)) {
+        report({
+          node: x.name,
+          message: `FLANNEL_MTU ${x.mtu} differs from the ${common} most nodes use`,
+          evidence: byNode.map((y) => `${y.name}: FLANNEL_MTU=${y.mtu}`),
+        });
+      }
     }
+    uplinksDiffer(model, report);
   },
 });
+
+/**
+ * Per ordered pair: a node whose uplink MTU is above a peer's sends host packets the peer's
+ * side drops, and pods whose FLANNEL_MTU exceeds the peer's uplink minus the overhead lose
+ * their large packets toward it. Reported at the sending node, with the receivers.
+ */
+function uplinksDiffer(model: Model, report: Report_): void {
+  const b = model.backend;
+  if (!b) return;
+  const overhead = encapOverhead(b);
+  const up = model.nodes.flatMap((n) => {
+    const l: Link | null = uplinkOf(n, b);
+    const F = ok(n.host?.subnetEnv)?.mtu ?? null;
+    return l ? [{ name: n.name, dev: l.name, mtu: l.mtu, F }] : [];
+  });
+  if (new Set(up.map((u) => u.mtu)).size < 2) return;
+  for (const u of up) {
+    const smaller = up.filter((v) => v.mtu < u.mtu);
+    if (smaller.length === 0) continue;
+    const groups = [...new Set(smaller.map((v) => v.mtu))]
+      .sort((a, c) => a - c)
+      .map((mtu) => ({ mtu, names: smaller.filter((v) => v.mtu === mtu).map((v) => v.name) }));
+    const evidence = up.map((v) => `${v.name}: ${v.dev} mtu ${v.mtu}`);
+    report({
+      node: u.name,
+      peer: smaller.length === 1 ? smaller[0]!.name : null,
+      message: `${u.dev} MTU ${u.mtu} exceeds the ${groups.map((g) => `${g.mtu} of ${g.names.join(', ')}`).join('; ')}: ${groups.map((g) => `host packets of ${g.mtu + 1}-${u.mtu} bytes from ${u.name} to ${g.names.join(', ')} are dropped`).join('; ')}`,
+      evidence,
+      fix: `Give every node's uplink the same MTU (ip link set ${u.dev} mtu ${groups[0]!.mtu} on ${u.name}, and in its network configuration), or raise the others and the network to ${u.mtu}.`,
+    });
+    const podLimit = (v: { mtu: number }) => v.mtu - overhead;
+    // A receiver whose own FLANNEL_MTU exceeds its uplink is mtu's finding there; only a consistent receiver is a victim of this sender.
+    const podVictims =
+      u.F === null ? [] : smaller.filter((v) => u.F! > podLimit(v) && v.F !== null && v.F <= podLimit(v));
+    if (podVictims.length > 0)
+      report({
+        node: u.name,
+        severity: 'error',
+        message: `pods on ${u.name} send up to FLANNEL_MTU ${u.F} bytes, more than ${podVictims.map((v) => `${v.name}'s uplink carries (${podLimit(v)} after the ${b.type} overhead ${overhead})`).join(', ')}: pod packets above that from ${u.name} die`,
+        evidence,
+        fix: `Set FLANNEL_MTU on ${u.name} to ${Math.min(...podVictims.map(podLimit))} (Backend.MTU in net-conf.json, or equal uplink MTUs) and restart its flannel pod.`,
+      });
+  }
+}

@@ -6,7 +6,7 @@ import { encapOverhead, uplinkOf } from '../uplink.js';
 export default defineCheck({
   id: 'mtu',
   severity: 'error',
-  title: 'The MTU chain fits: uplink minus overhead >= tunnel device >= FLANNEL_MTU = pod veths',
+  title: 'The MTU chain fits: uplink minus overhead >= tunnel device >= FLANNEL_MTU = cni0 = pod veths',
   failureModes: [34, 35, 36],
   docs: {
     meaning:
@@ -66,6 +66,16 @@ export default defineCheck({
           evidence: ev,
         });
       }
+    }
+    // Every packet into this node's pods is routed out of cni0: a bridge below FLANNEL_MTU drops what the tunnel carried.
+    const cni0 = links.find((l) => l.name === 'cni0');
+    if (cni0 && cni0.mtu < F) {
+      report({
+        node: n.name,
+        message: `cni0 MTU ${cni0.mtu} is below FLANNEL_MTU ${F}: pod packets of ${cni0.mtu + 1}-${F} bytes toward ${n.name}'s pods die`,
+        evidence: [`FLANNEL_MTU=${F}`, `cni0 mtu ${cni0.mtu}`],
+        fix: `On ${n.name}: ip link set cni0 mtu ${F}`,
+      });
     }
     const veths = links.filter((l) => l.master === 'cni0' && l.mtu !== F);
     if (veths.length) {

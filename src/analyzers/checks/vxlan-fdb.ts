@@ -1,8 +1,8 @@
 import { normalizeIP, sameIP } from '../../net/cidr.js';
 import { defineCheck } from '../check.js';
 import { FLANNEL_DEVICE_PATTERN } from '../expected/index.js';
-import { formatFdb } from '../format.js';
-import { ok } from '../model.js';
+import { formatFdb, formatNeighbour } from '../format.js';
+import { annotationBackendType, ok } from '../model.js';
 
 export default defineCheck({
   id: 'vxlan-fdb',
@@ -60,6 +60,27 @@ export default defineCheck({
       // Right MAC with a wrong dst was reported above.
       if (expectedMacs.has(f.mac.toLowerCase())) continue;
       if (peerEntriesOf().has(`${f.mac.toLowerCase()}|${normalizeIP(f.dst)}`)) continue;
+      // A current node's public-ip: its lease says the entry carries traffic even where flanneld ignores the lease.
+      const holder = model.nodes.find((x) => x !== n && (sameIP(x.publicIP, f.dst) || sameIP(x.publicIPv6, f.dst)));
+      const want = model.backend ? annotationBackendType(model.backend) : null;
+      if (holder && want !== null && holder.backendType !== want) {
+        report({
+          node: n.name,
+          peer: holder.name,
+          severity: 'info',
+          message: `fdb entry ${f.mac} dst ${f.dst} on ${f.dev} belongs to ${holder.name}, whose backend-type annotation ${JSON.stringify(holder.backendType)} differs from net-conf.json's ${JSON.stringify(want)} (backend-type mismatch): flanneld here ignores ${holder.name}'s lease, but the entry still carries traffic to it`,
+          evidence: [
+            formatFdb(f),
+            `${holder.name}: public-ip ${holder.publicIP ?? '?'}, backend-type ${JSON.stringify(holder.backendType)}`,
+          ],
+          fix: `Keep this entry; fix the backend-type mismatch on ${holder.name} (restart its flannel pod so it re-annotates with the configured backend).`,
+        });
+        continue;
+      }
+      // The kernel resolves a neighbour on the device to this MAC: the entry is on a live path, deleting it cuts traffic.
+      const user = (ok(n.host?.neighbours) ?? []).find(
+        (x) => x.dev === f.dev && x.lladdr?.toLowerCase() === f.mac.toLowerCase(),
+      );
       const own = [n.vxlan?.vtepMAC, n.vxlanV6?.vtepMAC].includes(f.mac.toLowerCase());
       const why =
         f.mac === '00:00:00:00:00:00'
@@ -73,8 +94,10 @@ export default defineCheck({
         node: n.name,
         severity: 'warning',
         message: `fdb entry ${f.mac} dst ${f.dst} on ${f.dev} ${why}`,
-        evidence: [formatFdb(f)],
-        fix: `On ${n.name}: bridge fdb del ${f.mac} dev ${f.dev} dst ${f.dst} self`,
+        evidence: [formatFdb(f), ...(user ? [`in use by neighbour ${formatNeighbour(user)}`] : [])],
+        fix: user
+          ? `On ${n.name}: remove the neighbour first (ip neigh del ${user.dst} dev ${user.dev}) if no route leads to it, then: bridge fdb del ${f.mac} dev ${f.dev} dst ${f.dst} self`
+          : `On ${n.name}: bridge fdb del ${f.mac} dev ${f.dev} dst ${f.dst} self`,
       });
     }
   },

@@ -475,12 +475,28 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       backend: 'vxlan',
       on: 'node2',
       expect: [{ check: 'mtu', node: 'node', severity: 'error', count: 2, evidence: /eth0 \(uplink\) mtu 1400/ }],
+      consequences: (['peer', 'third'] as const).map((node) => ({
+        check: 'mtu-mixed',
+        node,
+        peer: 'node' as const,
+        severity: 'warning' as const,
+        evidence: /eth0 MTU 1500 exceeds the 1400 of /,
+        reason: "the other nodes' host packets of 1401-1500 bytes toward the node are dropped by its smaller uplink",
+      })),
     },
     lab: {
       backends: routed,
       inject: 'mtu_underlay',
       effect: { kind: 'big-packets-dropped', from: 'peer', to: 'node' },
       expect: [{ check: 'mtu', node: 'node', severity: 'error', count: 2, evidence: /eth0 \(uplink\) mtu 1400/ }],
+      consequences: (['peer', 'third'] as const).map((node) => ({
+        check: 'mtu-mixed',
+        node,
+        peer: 'node' as const,
+        severity: 'warning' as const,
+        evidence: /eth0 MTU 1500 exceeds the 1400 of /,
+        reason: "the other nodes' host packets of 1401-1500 bytes toward the node are dropped by its smaller uplink",
+      })),
     },
   },
   {
@@ -885,9 +901,10 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       consequences: (['peer', 'third'] as const).map((node) => ({
         check: 'vxlan-fdb',
         node,
-        severity: 'warning' as const,
+        peer: 'node' as const,
+        severity: 'info' as const,
         evidence: /dst 192\.168\.56\.12 self permanent/,
-        reason: "peers ignore the node's lease, so their fdb entry toward it looks like a leftover",
+        reason: "peers ignore the node's lease; their fdb entry toward it still carries traffic",
       })),
     },
   },
@@ -1423,6 +1440,192 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       effect: { kind: 'unreachable', from: 'peer', to: 'node' },
       expect: [],
       packets: { from: 'peer', to: 'node', lastSeenOn: 'node', dropped: { from: 'node', to: 'peer' } },
+    },
+  },
+  // --- something other than flannel's entries decides the packet's fate (issue 9) ---------------------------------
+  {
+    id: 'policy-rule-other-table',
+    changes:
+      "kernel: a policy rule (pref 100) on the node sends the peer's podCIDR to table 100, whose route leads to an absent host",
+    sim: {
+      backend: 'vxlan',
+      on: 'node1',
+      breaks: [{ from: 'node', to: 'peer' }],
+      expect: [
+        {
+          check: 'route-decision',
+          node: 'node',
+          peer: 'peer',
+          severity: 'error',
+          evidence:
+            /decided by: rule 100 \(from all to 10\.244\.2\.0\/24 lookup 100\), route 10\.244\.2\.0\/24 via 192\.168\.56\.99 dev eth0 table 100/,
+        },
+      ],
+    },
+    lab: {
+      backends: all,
+      inject: 'policy_rule_other_table',
+      effect: { kind: 'unreachable', from: 'node', to: 'peer' },
+      expect: [
+        {
+          check: 'route-decision',
+          node: 'node',
+          peer: 'peer',
+          severity: 'error',
+          evidence: (v) => rx`decided by: rule 100 \(from all to ${v.peer.podCIDR} lookup 100\)`,
+        },
+      ],
+    },
+  },
+  {
+    id: 'hostgw-policy-rule-other-table',
+    changes:
+      "kernel: host-gw: a policy rule on the node sends the peer's podCIDR to table 100, whose route leads nowhere",
+    sim: {
+      backend: 'host-gw',
+      on: 'node1',
+      breaks: [{ from: 'node', to: 'peer' }],
+      expect: [
+        {
+          check: 'route-decision',
+          node: 'node',
+          peer: 'peer',
+          severity: 'error',
+          evidence: /decided by: rule 100 \(from all to 10\.244\.2\.0\/24 lookup 100\)/,
+        },
+      ],
+    },
+  },
+  {
+    id: 'peer-podcidr-shadowed',
+    changes: "kernel: a more specific route on the node (a /25) takes half of a peer's podCIDR off flannel's route",
+    sim: {
+      backend: 'vxlan',
+      on: 'node1',
+      expect: [
+        {
+          check: 'route-decision',
+          node: 'node',
+          peer: 'third',
+          severity: 'error',
+          evidence:
+            /10\.244\.3\.0\/24 \(10\.244\.3\.254\) leaves via 192\.168\.56\.99 dev eth0 .*route 10\.244\.3\.128\/25 via 192\.168\.56\.99 dev eth0/,
+        },
+      ],
+    },
+    lab: {
+      backends: all,
+      inject: 'podcidr_shadowed',
+      effect: { kind: 'unreachable', from: 'node', to: 'peer' },
+      expect: [
+        {
+          check: 'route-decision',
+          node: 'node',
+          peer: 'peer',
+          severity: 'error',
+          evidence: (v) => rx`route ${v.peer.podNet}/25 via 10\.250\.\d+\.99 dev eth0`,
+        },
+      ],
+    },
+  },
+  {
+    id: 'blackhole-in-local-table',
+    changes: "kernel: a blackhole route for a peer's podCIDR in the node's local table (consulted before main)",
+    sim: {
+      backend: 'vxlan',
+      on: 'node2',
+      breaks: [{ from: 'node', to: 'third' }],
+      expect: [
+        {
+          check: 'route-decision',
+          node: 'node',
+          peer: 'third',
+          severity: 'error',
+          evidence: /decided by: rule 0 \(from all lookup local\), route blackhole 10\.244\.1\.0\/24 table local/,
+        },
+      ],
+    },
+    lab: {
+      backends: all,
+      inject: 'blackhole_local_table',
+      effect: { kind: 'unreachable', from: 'node', to: 'peer' },
+      expect: [
+        {
+          check: 'route-decision',
+          node: 'node',
+          peer: 'peer',
+          severity: 'error',
+          evidence: (v) => rx`route blackhole ${v.peer.podCIDR} table local`,
+        },
+      ],
+    },
+  },
+  {
+    id: 'prohibit-for-forwarded-pods',
+    changes:
+      "kernel: a rule on the node sends forwarded pod traffic (iif cni0) to table 200, where a peer's podCIDR is prohibit",
+    sim: {
+      backend: 'vxlan',
+      on: 'node3',
+      breaks: [{ from: 'node', to: 'third' }],
+      expect: [
+        {
+          check: 'route-decision',
+          node: 'node',
+          peer: 'third',
+          severity: 'error',
+          evidence: /kernel: ip route get 10\.244\.2\.1 from 10\.244\.3\.2 iif cni0: Permission denied/,
+        },
+      ],
+    },
+  },
+  {
+    id: 'cni0-mtu-below-flannel-mtu',
+    changes: "kernel: cni0 MTU 1400 on the node, below FLANNEL_MTU: large packets into the node's pods die",
+    sim: {
+      backend: 'vxlan',
+      on: 'node2',
+      breaks: [{ from: 'third', to: 'node', size: 1422 }],
+      expect: [
+        {
+          check: 'mtu',
+          node: 'node',
+          severity: 'error',
+          evidence: /cni0 MTU 1400 is below FLANNEL_MTU 1450: pod packets of 1401-1450 bytes toward node2's pods die/,
+        },
+      ],
+    },
+    lab: {
+      backends: routed,
+      inject: 'cni0_mtu_low',
+      effect: { kind: 'big-packets-dropped', from: 'peer', to: 'node' },
+      expect: [{ check: 'mtu', node: 'node', severity: 'error', evidence: /cni0 MTU 1400 is below FLANNEL_MTU/ }],
+    },
+  },
+  {
+    id: 'uplink-mtu-differs',
+    changes: "kernel: the node's eth0 MTU raised to 9000 while the underlay and the other nodes carry 1500",
+    sim: {
+      backend: 'vxlan',
+      on: 'node3',
+      expect: [
+        {
+          check: 'mtu-mixed',
+          node: 'node',
+          severity: 'warning',
+          evidence:
+            /eth0 MTU 9000 exceeds the 1500 of node1, node2: host packets of 1501-9000 bytes from node3 to node1, node2 are dropped/,
+        },
+      ],
+    },
+    lab: {
+      backends: all,
+      inject: 'uplink_mtu_differs',
+      effect: { kind: 'reachable', from: 'node', to: 'peer' },
+      probe: 'eth0-mtu-9000',
+      expect: [
+        { check: 'mtu-mixed', node: 'node', severity: 'warning', evidence: /eth0 MTU 9000 exceeds the 1500 of / },
+      ],
     },
   },
 ];

@@ -6,11 +6,16 @@
  */
 
 import { contains, parsePrefix, sameIP } from '../../net/cidr.js';
-import type { HostState, Snapshot } from '../../snapshot/types.js';
+import type { HostState, Route, Snapshot } from '../../snapshot/types.js';
+import { describeWinner } from '../fib/explain.js';
+import { type FibAnswer, lookup } from '../fib/lookup.js';
+import { fibStateOf } from '../fib/state.js';
 import type { Finding } from '../finding.js';
 import { formatFdb, formatNeighbour, formatPolicy, formatRoute, formatState } from '../format.js';
+import { dumpsOf } from '../iptables.js';
 import { buildModel, type FlannelNode, linkByName, type Model, ok } from '../model.js';
 import { analyze } from '../run.js';
+import { uplinkOf } from '../uplink.js';
 import { lookupFdb, lookupNeighbour, lookupRoute } from './lookup.js';
 
 export type EndpointKind = 'pod' | 'node' | 'outside';
@@ -37,6 +42,10 @@ export interface TraceResult {
   readonly hops: readonly Hop[];
   /** Index of the first broken hop, or null when the packet arrives. */
   readonly brokenAt: number | null;
+  /** Nodes the packet crossed that are neither source nor destination (a detour through a wrong gateway). */
+  readonly via: readonly string[];
+  /** Set when the destination is outside the cluster and the packet leaves: the device, and the masquerade rule (null: none). */
+  readonly egress: { readonly dev: string; readonly masquerade: string | null } | null;
 }
 
 /** Doctor checks whose findings on a node break forwarding through it. */
@@ -71,10 +80,23 @@ export function trace(snapshot: Snapshot, srcIP: string, dstIP: string): TraceRe
   const walk = new Walk(model, blockers, hops, src, dst);
   walk.run(src);
   const brokenAt = hops.findIndex((h) => !h.ok);
-  return { src, dst, hops, brokenAt: brokenAt < 0 ? null : brokenAt };
+  return { src, dst, hops, brokenAt: brokenAt < 0 ? null : brokenAt, via: walk.via, egress: walk.egress };
+}
+
+/** Whether a device can carry the packet: administratively up and, where the kernel knows, with carrier. */
+function deviceState(host: HostState, dev: string | null): { up: boolean; text: string } | null {
+  if (!dev) return null;
+  const l = linkByName(host, dev);
+  if (!l) return { up: false, text: `${dev} does not exist` };
+  // Administratively down is certain; carrier is not judged here (a TUN's carrier is its owner process, which
+  // a snapshot cannot see), only shown.
+  const up = l.flags.includes('UP') || l.detailsMissing === true;
+  return { up, text: `${dev} ${up ? 'up' : 'DOWN'} (state ${l.operstate}, mtu ${l.mtu})` };
 }
 
 class Walk {
+  readonly via: string[] = [];
+  egress: TraceResult['egress'] = null;
   constructor(
     private readonly model: Model,
     private readonly blockers: readonly Finding[],
@@ -148,16 +170,47 @@ class Walk {
         return;
     }
     if (!this.nodeHealthy(a.node, 'source')) return;
-    this.forward(a.node, a.host, 0);
+    this.forward(a.node, a.host, 0, src.kind === 'pod' ? 'cni0' : null);
+  }
+
+  /** The kernel's lookup on `host` (the FIB model over `ip rule` and every table), or main only when rules were not collected. */
+  private lookup(host: HostState, iif: string | null): { route: Route | null; answer: FibAnswer | null } {
+    const fib = fibStateOf(host);
+    if (!fib) return { route: lookupRoute(host, this.dst.ip), answer: null };
+    const answer = lookup(fib, {
+      dst: this.dst.ip,
+      ...(iif ? { iif, src: this.src.ip } : {}),
+    });
+    return { route: answer.error === null ? answer.route : null, answer };
+  }
+
+  /** A hop's device must be up: a down device is where the packet stops. */
+  private deviceUp(node: FlannelNode, host: HostState, dev: string | null, step: string): boolean {
+    const st = deviceState(host, dev);
+    if (!st || st.up) return true;
+    return this.hop(node.name, step, st.text, false, `${dev} is down: the packet is dropped here`);
   }
 
   /** Route lookup on `node` toward the destination, then on into the overlay or to the local bridge. */
-  private forward(node: FlannelNode, host: HostState, depth: number): void {
+  private forward(node: FlannelNode, host: HostState, depth: number, iif: string | null = null): void {
     if (depth > 3) return void this.hop(node.name, 'loop', null, false, 'the path revisits nodes: a routing loop');
-    const route = lookupRoute(host, this.dst.ip);
+    const { route, answer } = this.lookup(host, iif);
+    if (answer && answer.error !== null && answer.type !== 'none')
+      return void this.hop(
+        node.name,
+        'route lookup',
+        `ip route get ${this.dst.ip}${iif ? ` from ${this.src.ip} iif ${iif}` : ''}: ${answer.error}`,
+        false,
+        `the packet is dropped (${answer.type}): ${describeWinner(answer)}`,
+      );
+    const decided =
+      answer?.rule && !/^(0|32766|32767)$/.test(String(answer.rule.priority))
+        ? ` (rule ${answer.rule.priority}: ${answer.rule.text})`
+        : '';
     if (this.dst.node === node.name) {
       const local =
         route !== null && (route.dev === 'cni0' || route.dev?.startsWith('cali') === true || this.dst.kind === 'node');
+      if (local && route?.dev && !this.deviceUp(node, host, route.dev, 'route lookup')) return;
       this.hop(
         node.name,
         'route lookup',
@@ -180,8 +233,9 @@ class Walk {
         false,
         'no route matches the destination',
       );
-    const entry = formatRoute(route);
+    const entry = `${formatRoute(route)}${decided}`;
     const dev = route.dev ?? '';
+    if (dev && !this.deviceUp(node, host, dev, 'route lookup')) return;
     if (/^flannel(-v6)?\.\d+$/.test(dev)) return this.vxlan(node, host, entry, dev, route.gateway, depth);
     if (dev === 'flannel-wg' || dev === 'flannel-wg-v6') return this.wireguard(node, host, entry, dev, depth);
     if (dev === 'flannel0') {
@@ -196,32 +250,29 @@ class Walk {
       if (to) this.arrive(to.node, to.host, depth);
       return;
     }
-    if (route.gateway) {
-      const next = nodeByAddress(this.model, route.gateway);
-      if (
-        !this.hop(
+    if (route.gateway || this.dst.kind === 'outside') {
+      const next = route.gateway ? nodeByAddress(this.model, route.gateway) : null;
+      if (!next) {
+        if (this.dst.kind === 'outside') return this.leave(node, host, entry, dev);
+        return void this.hop(
           node.name,
           'route lookup',
           entry,
-          next !== null,
-          next
-            ? `next hop ${route.gateway} is node ${next.name}`
-            : `next hop ${route.gateway} is not a node: the packet leaves the cluster network`,
-        )
-      )
-        return;
-      if (next!.name !== this.dst.node)
-        return void this.hop(
-          next!.name,
-          'underlay',
-          null,
           false,
-          `the packet reaches ${next!.name}, but ${this.dst.ip} is on ${this.dst.node ?? 'no node'}`,
+          `next hop ${route.gateway} is not a node: the packet leaves the cluster network`,
         );
-      const to = this.host(next!.name);
+      }
+      this.hop(node.name, 'route lookup', entry, true, `next hop ${route.gateway} is node ${next.name}`);
+      const to = this.host(next.name);
       if (!to)
-        return void this.hop(next!.name, 'receive', null, false, `node ${next!.name}'s kernel state was not collected`);
-      return this.arrive(to.node, to.host, depth);
+        return void this.hop(next.name, 'receive', null, false, `node ${next.name}'s kernel state was not collected`);
+      if (next.name !== this.dst.node) {
+        // A wrong but forwarding gateway: the packet may still arrive, through a third node.
+        this.via.push(next.name);
+        if (!this.nodeHealthy(next, 'transit')) return;
+        return this.forward(next, to.host, depth + 1, uplinkOf(next, this.model.backend)?.name ?? null);
+      }
+      return this.arrive(to.node, to.host, depth, uplinkOf(to.node, this.model.backend)?.name ?? null);
     }
     this.hop(
       node.name,
@@ -294,13 +345,16 @@ class Walk {
     const macOk = remote?.mac?.toLowerCase() === neigh!.lladdr!.toLowerCase();
     const paramsOk =
       remote?.vxlan && local?.vxlan && remote.vxlan.id === local.vxlan.id && remote.vxlan.port === local.vxlan.port;
+    const remoteState = deviceState(to.host, dev);
     const why = !remote
       ? `${dev} does not exist on ${next!.name}`
-      : !macOk
-        ? `${next!.name}'s ${dev} has MAC ${remote.mac}, not ${neigh!.lladdr}: it drops the frame`
-        : !paramsOk
-          ? `VNI or port differ: ${node.name} sends VNI ${local?.vxlan?.id} port ${local?.vxlan?.port}, ${next!.name} listens on VNI ${remote.vxlan?.id} port ${remote.vxlan?.port}`
-          : `${next!.name} decapsulates on ${dev}`;
+      : remoteState && !remoteState.up
+        ? `${next!.name}'s ${remoteState.text}: the encapsulated packet is dropped`
+        : !macOk
+          ? `${next!.name}'s ${dev} has MAC ${remote.mac}, not ${neigh!.lladdr}: it drops the frame`
+          : !paramsOk
+            ? `VNI or port differ: ${node.name} sends VNI ${local?.vxlan?.id} port ${local?.vxlan?.port}, ${next!.name} listens on VNI ${remote.vxlan?.id} port ${remote.vxlan?.port}`
+            : `${next!.name} decapsulates on ${dev}`;
     if (
       !this.hop(
         next!.name,
@@ -308,7 +362,7 @@ class Walk {
         remote
           ? `${dev}: link/ether ${remote.mac ?? '?'} vxlan id ${remote.vxlan?.id ?? '?'} dstport ${remote.vxlan?.port ?? '?'}`
           : null,
-        !!remote && macOk && !!paramsOk,
+        !!remote && macOk && !!paramsOk && remoteState?.up !== false,
         why,
       )
     )
@@ -438,8 +492,54 @@ class Walk {
   }
 
   /** On the destination node: health, then the local route to the pod. */
-  private arrive(node: FlannelNode, host: HostState, depth: number): void {
+  private arrive(node: FlannelNode, host: HostState, depth: number, iif: string | null = null): void {
     if (!this.nodeHealthy(node, 'destination')) return;
-    this.forward(node, host, depth + 1);
+    this.forward(node, host, depth + 1, iif);
   }
+
+  /** Out of the cluster network: by which device, and whether flanneld's masquerade rule rewrites the pod source. */
+  private leave(node: FlannelNode, host: HostState, entry: string, dev: string): void {
+    this.hop(node.name, 'route lookup', entry, true, `leaves the cluster network via ${dev || 'an unknown device'}`);
+    if (this.src.kind !== 'pod') {
+      this.egress = { dev, masquerade: null };
+      return;
+    }
+    const rule = masqueradeRule(host, this.src.ip.includes(':') ? 'inet6' : 'inet');
+    this.egress = { dev, masquerade: rule };
+    this.hop(
+      node.name,
+      'masquerade',
+      rule,
+      rule !== null,
+      rule
+        ? "flanneld's masquerade rule rewrites the pod source to the node's address"
+        : `not masqueraded: no masquerade rule for the pod network, so replies to ${this.src.ip} never come back`,
+    );
+  }
+}
+
+/** flanneld's masquerade rule (iptables FLANNEL-POSTRTG or nft flannel-ipv4/ipv6 postrtg), as listed; null when absent. */
+function masqueradeRule(host: HostState, family: 'inet' | 'inet6'): string | null {
+  const fw = ok(host.firewall);
+  if (!fw) return null;
+  for (const d of dumpsOf(fw, family)) {
+    const chains = ['FLANNEL-POSTRTG', 'POSTROUTING'];
+    for (const c of chains) {
+      const r = (d.tables['nat']?.rules ?? []).find(
+        (x) => x.chain === c && /-j MASQUERADE/.test(x.spec) && /flanneld masq/.test(x.spec),
+      );
+      if (r) return `-A ${r.chain} ${r.spec}`;
+    }
+  }
+  const text = fw.nftRuleset ?? '';
+  const table = family === 'inet' ? 'flannel-ipv4' : 'flannel-ipv6';
+  const at = text.indexOf(`table ${family === 'inet' ? 'ip' : 'ip6'} ${table}`);
+  if (at >= 0) {
+    const line = text
+      .slice(at)
+      .split('\n')
+      .find((l) => /masquerade/.test(l));
+    if (line) return `nft ${table}: ${line.trim()}`;
+  }
+  return null;
 }

@@ -14,6 +14,7 @@ import { parseIpAddrJson } from '../../parse/links-json.js';
 import { parseIpAddrText } from '../../parse/links-text.js';
 import { parseIpNeighJson } from '../../parse/neigh-json.js';
 import { parseIpNeighText } from '../../parse/neigh-text.js';
+import { parseRouteBatch, type RouteQuery, STDERR_MARKER } from '../../parse/route-batch.js';
 import type { Family } from '../../parse/route-common.js';
 import { parseIpRouteJson } from '../../parse/routes-json.js';
 import { parseIpRouteText } from '../../parse/routes-text.js';
@@ -29,6 +30,7 @@ import type {
   Link,
   Neighbour,
   Route,
+  RouteDecision,
   RoutingRule,
   SubnetEnv,
   WireguardDevice,
@@ -255,9 +257,68 @@ export function routeGetCommand(address: string): NodeCommand<Route[]> {
   };
 }
 
+/** What a node is asked in one batch: addresses, and the pod source per family for forwarded lookups. */
+export interface RouteDecisionPlan {
+  readonly dsts: readonly string[];
+  /** An address in the node's own podCIDR (cni0's + 1): the source of forwarded pod traffic. */
+  readonly podSource4: string | null;
+  readonly podSource6: string | null;
+}
+
+/** The batch lines in the order the node's shell prints them (see ROUTE_BATCH_SCRIPT). */
+export function routeQueries(plan: RouteDecisionPlan): RouteQuery[] {
+  return plan.dsts.flatMap((dst) => {
+    const src = dst.includes(':') ? plan.podSource6 : plan.podSource4;
+    const node: RouteQuery = { dst, as: 'node', src: null };
+    return src ? [node, { dst, as: 'pod', src }] : [node];
+  });
+}
+
+/**
+ * Expands the addresses into `route get` lines on the node (so the argv stays one address per
+ * peer, not one line per query) and runs them through a single `ip -batch`; ip's stderr
+ * (`Command failed -:<line>` per error) follows a marker, after the answers.
+ */
+const ROUTE_BATCH_SCRIPT = (ipArgs: string): string =>
+  [
+    's4=$1; s6=$2; shift 2',
+    'exec 3>&1',
+    `e=$(for a in "$@"; do echo "route get $a"; case $a in *:*) s=$s6;; *) s=$s4;; esac; [ "$s" = - ] || echo "route get $a from $s iif cni0"; done | ip ${ipArgs} -force -batch - 2>&1 >&3)`,
+    `printf '\n${STDERR_MARKER}\n%s\n' "$e"`,
+  ].join('\n');
+
+/** Addresses and sources must be IPs (the caller checks): they become lines of ip's batch input. */
+export function routeDecisionsCommand(plan: RouteDecisionPlan): NodeCommand<RouteDecision[]> {
+  const queries = routeQueries(plan);
+  const args = ['sh', plan.podSource4 ?? '-', plan.podSource6 ?? '-', ...plan.dsts];
+  return {
+    id: 'routeDecisions',
+    forms: [
+      {
+        id: 'routeDecisions:json',
+        argv: ['sh', '-c', ROUTE_BATCH_SCRIPT('-j'), ...args],
+        parse: (s) => parseRouteBatch(s, queries, true),
+      },
+      {
+        id: 'routeDecisions:text',
+        argv: ['sh', '-c', ROUTE_BATCH_SCRIPT(''), ...args],
+        parse: (s) => parseRouteBatch(s, queries, false),
+      },
+    ],
+    // busybox ip has no -batch: the offline model answers instead.
+    optional: true,
+  };
+}
+
 /** Every command one node collection runs, in the order it starts them. */
 export function nodeCommands(
-  opts: { subnetEnvPath?: string; cniConfDir?: string; cniBinDir?: string; peerAddresses?: readonly string[] } = {},
+  opts: {
+    subnetEnvPath?: string;
+    cniConfDir?: string;
+    cniBinDir?: string;
+    peerAddresses?: readonly string[];
+    routeDecisions?: RouteDecisionPlan;
+  } = {},
 ): NodeCommand<unknown>[] {
   return [
     KERNEL,
@@ -279,6 +340,7 @@ export function nodeCommands(
     iptablesCommand('legacy', 'inet6'),
     iptablesCommand('nft', 'inet6'),
     NFT_RULESET,
+    ...(opts.routeDecisions ? [routeDecisionsCommand(opts.routeDecisions)] : []),
     ...(opts.peerAddresses ?? []).map(routeGetCommand),
   ] as NodeCommand<unknown>[];
 }

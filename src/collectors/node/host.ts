@@ -16,6 +16,7 @@ import type {
   IptablesDump,
   RawCommand,
   Route,
+  RouteDecision,
   WireguardDevice,
 } from '../../snapshot/types.js';
 import {
@@ -28,6 +29,8 @@ import {
   NEIGHBOURS,
   NFT_RULESET,
   type NodeCommand,
+  type RouteDecisionPlan,
+  routeDecisionsCommand,
   routeGetCommand,
   routesCommand,
   rulesCommand,
@@ -45,6 +48,11 @@ export interface CollectHostOptions {
   readonly keepKeys: boolean;
   /** Peers' public IPs, for `ip route get` (DirectRouting and host-gw on-link checks). */
   readonly peerAddresses: readonly string[];
+  /**
+   * Peer podCIDR addresses and this node's pod source for the batched `ip route get`; the
+   * peer public IPs above are asked in the same batch. Without it each public IP is asked alone.
+   */
+  readonly routeDecisions?: RouteDecisionPlan;
   /** Per command; default 10 s. */
   readonly timeoutMs?: number;
   /** Default /run/flannel/subnet.env. */
@@ -98,7 +106,8 @@ export async function collectHost(
     ? run(WIREGUARD)
     : Promise.resolve({ status: 'skipped', error: `not a wireguard cluster (backend ${opts.backend})` });
   const firewall = collectFirewall(run);
-  const routeGets = collectRouteGets(run, opts.peerAddresses);
+  const decisions = collectRouteDecisions(run, opts.routeDecisions, opts.peerAddresses);
+  const routeGets = decisions.then((d) => d.routeGets);
 
   const k = await kernel;
   const x = await xfrm;
@@ -119,6 +128,7 @@ export async function collectHost(
     sysctls: await sysctls,
     firewall: await firewall,
     routeGets: await routeGets,
+    ...((await decisions).routeDecisions ? { routeDecisions: (await decisions).routeDecisions! } : {}),
     raw: [],
   };
   // Raw entries arrive in completion order; list them in the order commands are declared.
@@ -354,6 +364,57 @@ async function collectFirewall(run: <T>(cmd: NodeCommand<T>) => Promise<Outcome<
       nftRuleset: nft.status === 'ok' ? nft.data : null,
     },
   };
+}
+
+/**
+ * One `ip -batch` for every peer address (public IPs and podCIDR ends): the kernel's answers,
+ * and the public IPs' answers as routeGets. Where the batch cannot run (busybox ip) the
+ * public IPs are asked one by one as before.
+ */
+async function collectRouteDecisions(
+  run: <T>(cmd: NodeCommand<T>) => Promise<Outcome<T>>,
+  plan: RouteDecisionPlan | undefined,
+  peerAddresses: readonly string[],
+): Promise<{
+  routeDecisions?: Collected<readonly RouteDecision[]>;
+  routeGets: Collected<Readonly<Record<string, Route | null>>>;
+}> {
+  if (!plan) return { routeGets: await collectRouteGets(run, peerAddresses) };
+  const all = [
+    ...(plan.podSource4 ? [plan.podSource4] : []),
+    ...(plan.podSource6 ? [plan.podSource6] : []),
+    ...peerAddresses,
+    ...plan.dsts,
+  ];
+  const bad = all.filter((a) => isIP(a) === 0);
+  if (bad.length > 0) {
+    const error = `ip route get: not an IP address: ${bad.map((b) => JSON.stringify(b)).join(', ')}`;
+    return { routeDecisions: { status: 'failed', error }, routeGets: { status: 'failed', error } };
+  }
+  const dsts = [...new Set([...peerAddresses, ...plan.dsts])];
+  const res = await run(routeDecisionsCommand({ ...plan, dsts }));
+  if (res.status !== 'ok') return { routeDecisions: res, routeGets: await collectRouteGets(run, peerAddresses) };
+  const gets: Record<string, Route | null> = {};
+  for (const a of new Set(peerAddresses)) {
+    const d = res.data.find((x) => x.dst === a && x.as === 'node');
+    gets[a] =
+      d && d.error === null
+        ? {
+            family: a.includes(':') ? 'inet6' : 'inet',
+            table: d.table ?? 'main',
+            dst: `${a}/${a.includes(':') ? 128 : 32}`,
+            type: d.type ?? 'unicast',
+            gateway: d.gateway,
+            dev: d.dev,
+            protocol: null,
+            scope: null,
+            prefsrc: d.prefsrc,
+            metric: null,
+            flags: [],
+          }
+        : null;
+  }
+  return { routeDecisions: res, routeGets: { status: 'ok', data: gets } };
 }
 
 async function collectRouteGets(
