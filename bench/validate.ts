@@ -12,7 +12,7 @@ import * as v from 'valibot';
 import * as z from 'zod';
 import { analyze } from '../src/analyzers/run.js';
 import { Snapshot as SnapshotSchema } from '../src/snapshot/schema.js';
-import { benchSnapshot } from './snapshot-gen.js';
+import { syntheticSnapshot } from './synthetic.js';
 
 interface Node {
   type?: string;
@@ -85,7 +85,7 @@ function time<T>(f: () => T): { ms: number; value: T } {
   return { ms: performance.now() - t0, value };
 }
 
-const snapshot: unknown = JSON.parse(JSON.stringify(benchSnapshot(N)));
+const snapshot: unknown = JSON.parse(JSON.stringify(syntheticSnapshot(N)));
 console.log(`nodes: ${N}, per node: ${N - 1} routes + ${N - 1} neighbours + ${N - 1} fdb entries`);
 const analysis = time(() => analyze(snapshot as Parameters<typeof analyze>[0]));
 console.log(`doctor's analysis: ${seconds(analysis.ms)} (${analysis.value.findings.length} findings)`);

@@ -31,7 +31,7 @@ test('broken cluster: verdict first, grouped by severity and node, exit 2', () =
   assert.equal(r.code, 2);
   const lines = r.out.split('\n');
   assert.match(lines[0]!, /^✖ 5 errors, 5 warnings on 3 nodes/);
-  assert.ok(r.out.indexOf('Errors (5)') < r.out.indexOf('Warnings (5)'));
+  assert.ok(r.out.indexOf('Errors (5)') < r.out.indexOf('Warnings (5, 1 shared cause)'));
   assert.match(r.out, /node2\n(.*\n)*?.*net\.ipv4\.ip_forward is 0 \[ip-forward\]/);
   assert.match(r.out, /Problems between node pairs/);
 });

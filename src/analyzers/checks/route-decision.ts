@@ -131,7 +131,7 @@ function sameDecision(a: RouteDecision, b: RouteDecision): boolean {
   return a.error === b.error && a.dev === b.dev && (a.gateway === b.gateway || sameIP(a.gateway, b.gateway));
 }
 
-const DEFAULT_RULES = new Set(['0 local', '32766 main', '32767 default']);
+const DEFAULT_RULES: ReadonlySet<string> = new Set(['0 local', '32766 main', '32767 default']);
 
 /** A fix that restores the peer's traffic and touches nothing that carries other traffic. */
 function fixFor(model: Model, host: HostState, a: FibAnswer, cidr: Prefix): string {
@@ -169,13 +169,8 @@ function freePriorityBelow(host: HostState, priority: number, family: 'inet' | '
   return Math.max(1, priority - 1);
 }
 
-const indexes = new WeakMap<HostState, ReadonlyMap<string, RouteDecision> | undefined>();
-
 /** The kernel's answers by `<as> <dst>`: a 1,000-node snapshot holds thousands per node. */
 function decisionIndex(host: HostState): ReadonlyMap<string, RouteDecision> | undefined {
-  if (!indexes.has(host)) {
-    const d = ok(host.routeDecisions);
-    indexes.set(host, d ? new Map(d.map((x) => [`${x.as} ${x.dst}`, x])) : undefined);
-  }
-  return indexes.get(host);
+  const d = ok(host.routeDecisions);
+  return d ? new Map(d.map((x) => [`${x.as} ${x.dst}`, x])) : undefined;
 }
