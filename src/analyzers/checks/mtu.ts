@@ -1,6 +1,6 @@
 import { defineCheck } from '../check.js';
 import { vxlanDeviceName } from '../expected/index.js';
-import { linkByName, ok } from '../model.js';
+import { linkByName, ok, runsConfiguredBackend } from '../model.js';
 import { encapOverhead, uplinkOf } from '../uplink.js';
 
 export default defineCheck({
@@ -18,7 +18,8 @@ export default defineCheck({
   scope: 'node',
   runNode({ model, node: n, expected }, report) {
     const b = model.backend;
-    if (!b) return;
+    // FLANNEL_MTU and the devices follow the backend the node's flanneld runs, not a drifted net-conf.json
+    if (!b || !runsConfiguredBackend(model, n)) return;
     const overhead = encapOverhead(b);
     const env = ok(n.host?.subnetEnv);
     const links = ok(n.host?.links);
