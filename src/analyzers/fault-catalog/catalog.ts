@@ -1024,6 +1024,28 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       effectOn: { udp: { kind: 'unreachable', from: 'node', to: 'peer' } },
       probe: 'flanneld-healthz-down',
       expect: [{ check: 'flannel-pod-unhealthy', node: 'node', severity: 'error', evidence: /CrashLoopBackOff/ }],
+      findingsOn: {
+        udp: {
+          expect: [{ check: 'flannel-pod-unhealthy', node: 'node', severity: 'error', evidence: /CrashLoopBackOff/ }],
+          // udp's flannel0 is a TUN device held open by flanneld: it and its route go with the process
+          consequences: [
+            {
+              check: 'flannel-device',
+              node: 'node',
+              severity: 'error',
+              evidence: /flannel0 does not exist/,
+              reason: 'flannel0 is the TUN device flanneld holds open; the kernel removes it when flanneld exits',
+            },
+            {
+              check: 'peer-routes',
+              node: 'node',
+              severity: 'error',
+              evidence: /route to the Network 10\.244\.0\.0\/16 is missing/,
+              reason: "the Network's route is on flannel0 and left with it",
+            },
+          ],
+        },
+      },
     },
   },
   {
