@@ -11,6 +11,7 @@ import { styleFor } from '../render/style.js';
 import { DEFAULT_WIDTH, renderText } from '../render/text.js';
 import { writeSnapshot } from '../snapshot/io.js';
 import type { Snapshot } from '../snapshot/types.js';
+import { analyzeFromFile } from './analyze-from.js';
 import { addClusterOptions, type ClusterFlagValues, clusterOptionsFrom } from './cluster-options.js';
 import { addExitCodes, CLUSTER_UNREACHABLE } from './exit-codes.js';
 import { obtainSnapshot, type SnapshotSource } from './options.js';
@@ -99,6 +100,15 @@ Examples:
         throw new UserError(
           `--save ${opts.save} is the same file as --from ${opts.from}: it would overwrite the input`,
         );
+      const runOpts = { only: opts.check, skip: opts.skip };
+      // A saved file is analysed while it is read; --save needs the whole snapshot to write it again.
+      if (opts.from && !opts.save) {
+        const { snapshot, result } = await analyzeFromFile(opts.from, runOpts);
+        const report = buildReport(snapshot, result);
+        process.stdout.write(render(report, opts));
+        process.exitCode = exitCodeFor(report, opts.failOn);
+        return;
+      }
       let snapshot = opts.example
         ? (await import('../snapshot/example.js')).exampleSnapshot()
         : await obtainSnapshot(opts.from, self, live);
@@ -107,7 +117,7 @@ Examples:
       // Keys stay in a saved file only when this run was asked for them (--decrypt-esp).
       if (opts.save)
         await writeSnapshot(opts.save, guardSnapshot(snapshot, { keepXfrmKeys: snapshot.source.keysIncluded }));
-      const result = analyze(snapshot, { only: opts.check, skip: opts.skip });
+      const result = analyze(snapshot, runOpts);
       const report = buildReport(snapshot, result);
       process.stdout.write(render(report, opts));
       process.exitCode = exitCodeFor(report, opts.failOn);
