@@ -116,10 +116,15 @@ function scanString(buf: Uint8Array, start: number): number {
   return -1;
 }
 
-/** The bytes as they arrive, with the unread rest of the previous chunk kept in front of the next. */
+/**
+ * The bytes as they arrive: `buf` is the unread rest of what came before and the new chunk, in one growing
+ * store. A value spanning many small chunks (a bundle inflates in 16 KiB pieces) is copied once per
+ * doubling, not once per chunk, and read bytes are dropped only when they outweigh the kept ones.
+ */
 class Window {
   buf: Buffer = Buffer.alloc(0);
   pos = 0;
+  #store: Buffer = Buffer.alloc(0);
   #ended = false;
   constructor(private readonly chunks: AsyncIterator<Uint8Array>) {}
 
@@ -135,15 +140,30 @@ class Window {
         this.#ended = true;
         return -1;
       }
-      if (next.value.length === 0) continue;
-      const rest = this.buf.length - keep;
-      const buf = Buffer.allocUnsafe(rest + next.value.length);
-      this.buf.copy(buf, 0, keep);
-      buf.set(next.value, rest);
-      this.buf = buf;
-      this.pos -= keep;
-      return keep;
+      const chunk = next.value;
+      if (chunk.length === 0) continue;
+      const len = this.buf.length;
+      const rest = len - keep;
+      let moved = 0;
+      if (len + chunk.length > this.#store.length) {
+        const store = Buffer.allocUnsafe(Math.max(2 * this.#store.length, rest + chunk.length, 1 << 20));
+        this.#store.copy(store, 0, keep, len);
+        this.#store = store;
+        moved = keep;
+      } else if (keep >= rest && keep > 0) {
+        this.#store.copyWithin(0, keep, len);
+        moved = keep;
+      }
+      const at = len - moved;
+      this.#store.set(chunk, at);
+      this.buf = this.#store.subarray(0, at + chunk.length);
+      this.pos -= moved;
+      return moved;
     }
+  }
+
+  async close(): Promise<void> {
+    await this.chunks.return?.();
   }
 
   /** The next byte that is not JSON whitespace, left unread; -1 at the end of the input. */
@@ -266,38 +286,47 @@ export async function streamSnapshot(chunks: AsyncIterable<Uint8Array>, sink: Sn
     sink.host(name, value as Snapshot['hosts'][string]);
   };
 
-  await w.expect(OPEN_BRACE);
-  if ((await w.peek()) === CLOSE_BRACE) throw new NotStreamable();
-  do {
-    const key = await w.key();
-    if (key !== 'hosts') {
-      member(key, await w.parsed());
-      continue;
-    }
-    if (sawHosts) throw new NotStreamable();
-    sawHosts = true;
+  try {
+    return await read();
+  } finally {
+    // The source's own cleanup (close the file, stop inflating) runs on every exit path.
+    await w.close();
+  }
+
+  async function read(): Promise<SnapshotTail> {
     await w.expect(OPEN_BRACE);
-    if ((await w.peek()) === CLOSE_BRACE) {
-      w.pos++;
-      continue;
-    }
+    if ((await w.peek()) === CLOSE_BRACE) throw new NotStreamable();
     do {
-      const name = await w.key();
-      // JSON.parse keeps the last of duplicate keys; and __proto__ is an own key there: read those whole.
-      if (hostNames.has(name) || name === '__proto__') throw new NotStreamable();
-      hostNames.add(name);
-      if (early) {
-        const [start, end] = await w.value();
-        early.push({ name, bytes: Buffer.from(w.buf.subarray(start, end)) });
-      } else host(name, await w.parsed());
+      const key = await w.key();
+      if (key !== 'hosts') {
+        member(key, await w.parsed());
+        continue;
+      }
+      if (sawHosts) throw new NotStreamable();
+      sawHosts = true;
+      await w.expect(OPEN_BRACE);
+      if ((await w.peek()) === CLOSE_BRACE) {
+        w.pos++;
+        continue;
+      }
+      do {
+        const name = await w.key();
+        // JSON.parse keeps the last of duplicate keys; and __proto__ is an own key there: read those whole.
+        if (hostNames.has(name) || name === '__proto__') throw new NotStreamable();
+        hostNames.add(name);
+        if (early) {
+          const [start, end] = await w.value();
+          early.push({ name, bytes: Buffer.from(w.buf.subarray(start, end)) });
+        } else host(name, await w.parsed());
+      } while (await w.another());
     } while (await w.another());
-  } while (await w.another());
-  if ((await w.peek()) !== -1) throw new NotStreamable();
-  if (early || !sawHosts || !members.has('errors')) throw new NotStreamable();
-  return {
-    errors: members.get('errors') as Snapshot['errors'],
-    ...(members.has('underlayProbe')
-      ? { underlayProbe: members.get('underlayProbe') as Snapshot['underlayProbe'] }
-      : {}),
-  };
+    if ((await w.peek()) !== -1) throw new NotStreamable();
+    if (early || !sawHosts || !members.has('errors')) throw new NotStreamable();
+    return {
+      errors: members.get('errors') as Snapshot['errors'],
+      ...(members.has('underlayProbe')
+        ? { underlayProbe: members.get('underlayProbe') as Snapshot['underlayProbe'] }
+        : {}),
+    };
+  }
 }
