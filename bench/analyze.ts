@@ -1,56 +1,80 @@
 /**
- * Benchmark: doctor's analysis of a synthetic N-node vxlan snapshot (default 1,000 nodes, each
- * with a route, neighbour and fdb entry per peer: ~1,000 of each per node). The snapshot is
- * written to a file first; a fresh process then reads it as `doctor --from` does and analyses
- * it, printing wall time and memory.
- * Run: npm run bench:analyze [-- NODES [--fault=underlay-ip-changed]]
+ * Benchmark: `doctor --from` on a synthetic N-node vxlan snapshot (bench/synthetic.ts: a route, neighbour and
+ * fdb entry per peer on every node), against what a user would otherwise pay to merely look at the file:
+ * reading it and JSON.parse. Each is a fresh process of the pinned Node, run side by side (interleaved, ROUNDS
+ * times), timed from outside and its peak RSS (VmHWM) read at its exit; the ratios compare medians (time) and
+ * maxima (RSS). Several sizes show how the cost grows with the number of entries.
+ * Run: npm run bench:analyze [-- NODES[,NODES…] [--fault=underlay-ip-changed] [--rounds=N]]
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { analyze } from '../src/analyzers/run.js';
-import { readSnapshot } from '../src/snapshot/io.js';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { SYNTHETIC_FAULTS, syntheticSnapshot } from './synthetic.js';
 
-const N = Number(process.argv[2] ?? 1000);
+const sizes = (process.argv[2] ?? '1000').split(',').map(Number);
 const fault = SYNTHETIC_FAULTS.find((f) => process.argv.includes(`--fault=${f}`)) ?? null;
+const rounds = Number(process.argv.find((a) => a.startsWith('--rounds='))?.slice(9) ?? 3);
 
-const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+const here = dirname(fileURLToPath(import.meta.url));
+const peakRSS = join(here, 'peak-rss.js');
+const cli = join(here, '..', 'src', 'cli.js');
 
-if (process.argv[3] === '--analyze') {
-  const file = process.argv[4]!;
+interface Run {
+  readonly seconds: number;
+  readonly rssMB: number;
+  readonly status: number | null;
+}
+
+/** One fresh process: wall time from outside, peak RSS as the process saw it at exit (bench/peak-rss.ts). */
+function measure(args: readonly string[], dir: string): Run {
+  const out = join(dir, 'peak');
   const t0 = performance.now();
-  const snapshot = await readSnapshot(file);
-  const t1 = performance.now();
-  globalThis.gc?.();
-  const heapSnapshot = process.memoryUsage().heapUsed;
-  // Linux: reset the peak-RSS counter (VmHWM) so the peak below is the analysis's, not JSON.parse's.
-  writeFileSync('/proc/self/clear_refs', '5');
-  const result = analyze(snapshot);
-  const t2 = performance.now();
-  const peak = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) * 1024;
-  console.log(
-    `read + JSON.parse: ${((t1 - t0) / 1000).toFixed(2)} s; the parsed snapshot takes ${mb(heapSnapshot)} of JS heap`,
-  );
-  console.log(
-    `analysis: ${((t2 - t1) / 1000).toFixed(2)} s wall, ${result.checksRun.length} checks, ${result.findings.length} findings`,
-  );
-  globalThis.gc?.();
-  console.log(
-    `peak RSS during analysis: ${mb(peak)} (whole process, snapshot included); heap kept after analysis: ${mb(process.memoryUsage().heapUsed - heapSnapshot)}`,
-  );
-} else {
-  const dir = mkdtempSync(join(tmpdir(), 'kf-bench-'));
-  const file = join(dir, 'snapshot.json');
-  try {
-    writeFileSync(file, JSON.stringify(syntheticSnapshot(N, fault)));
-    console.log(`nodes: ${N}, per node: ${N - 1} routes + ${N - 1} neighbours + ${N - 1} fdb entries`);
-    const r = spawnSync(process.execPath, ['--expose-gc', process.argv[1]!, String(N), '--analyze', file], {
-      stdio: 'inherit',
-    });
-    process.exitCode = r.status ?? 1;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  const r = spawnSync(process.execPath, ['--import', peakRSS, ...args], {
+    env: { ...process.env, KF_PEAK_RSS_FILE: out },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  return { seconds, rssMB: Number(readFileSync(out, 'utf8')) / 1024, status: r.status };
+}
+
+const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const load = () => loadavg()[0]!.toFixed(1);
+
+const dir = mkdtempSync(join(tmpdir(), 'kf-bench-'));
+try {
+  console.log(`fault: ${fault ?? 'none'}; ${rounds} rounds per size; load average ${load()} at start`);
+  for (const n of sizes) {
+    const file = join(dir, 'snapshot.json');
+    writeFileSync(file, JSON.stringify(syntheticSnapshot(n, fault)));
+    const entries = 3 * n * (n - 1);
+    const mb = statSync(file).size / 1024 / 1024;
+    const kinds = {
+      'read + JSON.parse': ['-e', `JSON.parse(require('node:fs').readFileSync(${JSON.stringify(file)}, 'utf8'))`],
+      'doctor --from (text)': ['--enable-source-maps', cli, 'doctor', '--from', file],
+      'doctor --from -o json': ['--enable-source-maps', cli, 'doctor', '--from', file, '-o', 'json'],
+    } as const;
+    const runs = new Map<string, Run[]>(Object.keys(kinds).map((k) => [k, []]));
+    for (let i = 0; i < rounds; i++)
+      for (const [k, args] of Object.entries(kinds)) runs.get(k)!.push(measure(args, dir));
+    const base = runs.get('read + JSON.parse')!;
+    const baseT = median(base.map((r) => r.seconds));
+    const baseM = Math.max(...base.map((r) => r.rssMB));
+    console.log(
+      `\n${n} nodes: ${(entries / 1e6).toFixed(2)} M routes + neighbours + fdb entries, ${mb.toFixed(0)} MB of JSON (load ${load()})`,
+    );
+    for (const [k, rs] of runs) {
+      const t = median(rs.map((r) => r.seconds));
+      const m = Math.max(...rs.map((r) => r.rssMB));
+      const exits = [...new Set(rs.map((r) => r.status))].join(',');
+      console.log(
+        `  ${k.padEnd(22)} ${t.toFixed(2).padStart(6)} s (${rs.map((r) => r.seconds.toFixed(1)).join(', ')}), peak RSS ${m.toFixed(0).padStart(5)} MB` +
+          `, ${((t / entries) * 1e9).toFixed(0)} ns per entry, exit ${exits}` +
+          (rs === base ? '' : `: ${(t / baseT).toFixed(2)}x the time, ${(m / baseM).toFixed(2)}x the memory`),
+      );
+    }
   }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
 }
