@@ -2,12 +2,13 @@
  * Benchmark: `doctor --from` on a synthetic N-node vxlan snapshot (bench/synthetic.ts: a route, neighbour and
  * fdb entry per peer on every node), against what a user would otherwise pay to merely look at the file:
  * reading it and JSON.parse. Each is a fresh process of the pinned Node, run side by side (interleaved, ROUNDS
- * times), timed from outside and its peak RSS (VmHWM) read at its exit; the ratios compare medians (time) and
- * maxima (RSS). Several sizes show how the cost grows with the number of entries.
+ * times) under GNU time: wall time, CPU time (user + sys: what the process itself costs, which other jobs on
+ * a shared machine barely change) and peak RSS. The ratios compare medians (time) and maxima (RSS). Several
+ * sizes show how the cost grows with the number of entries.
  * Run: npm run bench:analyze [-- NODES[,NODES…] [--fault=underlay-ip-changed] [--rounds=N]]
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,26 +18,28 @@ const sizes = (process.argv[2] ?? '1000').split(',').map(Number);
 const fault = SYNTHETIC_FAULTS.find((f) => process.argv.includes(`--fault=${f}`)) ?? null;
 const rounds = Number(process.argv.find((a) => a.startsWith('--rounds='))?.slice(9) ?? 3);
 
-const here = dirname(fileURLToPath(import.meta.url));
-const peakRSS = join(here, 'peak-rss.js');
-const cli = join(here, '..', 'src', 'cli.js');
+const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli.js');
+const TIME = '/usr/bin/time';
+if (!existsSync(TIME)) {
+  console.error(`bench:analyze needs GNU time at ${TIME} (apt-get install time)`);
+  process.exit(3);
+}
 
 interface Run {
   readonly seconds: number;
+  readonly cpu: number;
   readonly rssMB: number;
   readonly status: number | null;
 }
 
-/** One fresh process: wall time from outside, peak RSS as the process saw it at exit (bench/peak-rss.ts). */
+/** One fresh process of the pinned Node under GNU time. */
 function measure(args: readonly string[], dir: string): Run {
-  const out = join(dir, 'peak');
-  const t0 = performance.now();
-  const r = spawnSync(process.execPath, ['--import', peakRSS, ...args], {
-    env: { ...process.env, KF_PEAK_RSS_FILE: out },
+  const out = join(dir, 'time');
+  const r = spawnSync(TIME, ['-f', '%e %U %S %M', '-o', out, process.execPath, ...args], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  const seconds = (performance.now() - t0) / 1000;
-  return { seconds, rssMB: Number(readFileSync(out, 'utf8')) / 1024, status: r.status };
+  const [wall, user, sys, kb] = readFileSync(out, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
+  return { seconds: wall!, cpu: user! + sys!, rssMB: kb! / 1024, status: r.status };
 }
 
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -60,18 +63,21 @@ try {
       for (const [k, args] of Object.entries(kinds)) runs.get(k)!.push(measure(args, dir));
     const base = runs.get('read + JSON.parse')!;
     const baseT = median(base.map((r) => r.seconds));
+    const baseC = median(base.map((r) => r.cpu));
     const baseM = Math.max(...base.map((r) => r.rssMB));
     console.log(
       `\n${n} nodes: ${(entries / 1e6).toFixed(2)} M routes + neighbours + fdb entries, ${mb.toFixed(0)} MB of JSON (load ${load()})`,
     );
     for (const [k, rs] of runs) {
       const t = median(rs.map((r) => r.seconds));
+      const c = median(rs.map((r) => r.cpu));
       const m = Math.max(...rs.map((r) => r.rssMB));
       const exits = [...new Set(rs.map((r) => r.status))].join(',');
       console.log(
-        `  ${k.padEnd(22)} ${t.toFixed(2).padStart(6)} s (${rs.map((r) => r.seconds.toFixed(1)).join(', ')}), peak RSS ${m.toFixed(0).padStart(5)} MB` +
-          `, ${((t / entries) * 1e9).toFixed(0)} ns per entry, exit ${exits}` +
-          (rs === base ? '' : `: ${(t / baseT).toFixed(2)}x the time, ${(m / baseM).toFixed(2)}x the memory`),
+        `  ${k.padEnd(22)} wall ${t.toFixed(2).padStart(6)} s (${rs.map((r) => r.seconds.toFixed(1)).join(', ')}), CPU ${c.toFixed(2).padStart(6)} s, peak RSS ${m.toFixed(0).padStart(5)} MB, CPU ${((c / entries) * 1e9).toFixed(0)} ns per entry, exit ${exits}` +
+          (rs === base
+            ? ''
+            : `\n  ${''.padEnd(22)} ratio to read + JSON.parse: wall ${(t / baseT).toFixed(2)}x, CPU ${(c / baseC).toFixed(2)}x, peak RSS ${(m / baseM).toFixed(2)}x`),
       );
     }
   }
