@@ -48,6 +48,8 @@ const load = () => loadavg()[0]!.toFixed(1);
 const dir = mkdtempSync(join(tmpdir(), 'kf-bench-'));
 try {
   console.log(`fault: ${fault ?? 'none'}; ${rounds} rounds per size; load average ${load()} at start`);
+  // The CPU per entry between two sizes: the fixed costs (Node's and the CLI's start-up) cancel out.
+  const previous = new Map<string, { entries: number; cpu: number }>();
   for (const n of sizes) {
     const file = join(dir, 'snapshot.json');
     writeFileSync(file, JSON.stringify(syntheticSnapshot(n, fault)));
@@ -73,8 +75,13 @@ try {
       const c = median(rs.map((r) => r.cpu));
       const m = Math.max(...rs.map((r) => r.rssMB));
       const exits = [...new Set(rs.map((r) => r.status))].join(',');
+      const before = previous.get(k);
+      previous.set(k, { entries, cpu: c });
+      const marginal = before
+        ? `, ${(((c - before.cpu) / (entries - before.entries)) * 1e9).toFixed(0)} ns per entry above the previous size`
+        : '';
       console.log(
-        `  ${k.padEnd(22)} wall ${t.toFixed(2).padStart(6)} s (${rs.map((r) => r.seconds.toFixed(1)).join(', ')}), CPU ${c.toFixed(2).padStart(6)} s, peak RSS ${m.toFixed(0).padStart(5)} MB, CPU ${((c / entries) * 1e9).toFixed(0)} ns per entry, exit ${exits}` +
+        `  ${k.padEnd(22)} wall ${t.toFixed(2).padStart(6)} s (${rs.map((r) => r.seconds.toFixed(1)).join(', ')}), CPU ${c.toFixed(2).padStart(6)} s, peak RSS ${m.toFixed(0).padStart(5)} MB, CPU ${((c / entries) * 1e9).toFixed(0)} ns per entry${marginal}, exit ${exits}` +
           (rs === base
             ? ''
             : `\n  ${''.padEnd(22)} ratio to read + JSON.parse: wall ${(t / baseT).toFixed(2)}x, CPU ${(c / baseC).toFixed(2)}x, peak RSS ${(m / baseM).toFixed(2)}x`),
