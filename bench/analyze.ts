@@ -5,7 +5,9 @@
  * times) under GNU time: wall time, CPU time (user + sys: what the process itself costs, which other jobs on
  * a shared machine barely change) and peak RSS. The ratios compare medians (time) and maxima (RSS). Several
  * sizes show how the cost grows with the number of entries.
- * Run: npm run bench:analyze [-- NODES[,NODES…] [--fault=underlay-ip-changed] [--rounds=N]]
+ * doctor runs as users run it: the one-file bundle that the npm package and the single executable ship
+ * (scripts/bundle.mjs); `--cli=source` runs tsc's module tree instead (with source maps, as developers do).
+ * Run: npm run bench:analyze [-- NODES[,NODES…] [--fault=underlay-ip-changed] [--rounds=N] [--cli=source]]
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -18,7 +20,15 @@ const sizes = (process.argv[2] ?? '1000').split(',').map(Number);
 const fault = SYNTHETIC_FAULTS.find((f) => process.argv.includes(`--fault=${f}`)) ?? null;
 const rounds = Number(process.argv.find((a) => a.startsWith('--rounds='))?.slice(9) ?? 3);
 
-const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli.js');
+const dist = join(dirname(fileURLToPath(import.meta.url)), '..');
+const fromSource = process.argv.includes('--cli=source');
+const cliArgs = fromSource
+  ? ['--enable-source-maps', join(dist, 'src', 'cli.js')]
+  : [join(dist, 'bundle', 'kubectl-flannel.cjs')];
+if (!existsSync(cliArgs.at(-1)!)) {
+  console.error(`bench:analyze: ${cliArgs.at(-1)} is missing (npm run bundle builds it)`);
+  process.exit(3);
+}
 const TIME = '/usr/bin/time';
 if (!existsSync(TIME)) {
   console.error(`bench:analyze needs GNU time at ${TIME} (apt-get install time)`);
@@ -47,7 +57,9 @@ const load = () => loadavg()[0]!.toFixed(1);
 
 const dir = mkdtempSync(join(tmpdir(), 'kf-bench-'));
 try {
-  console.log(`fault: ${fault ?? 'none'}; ${rounds} rounds per size; load average ${load()} at start`);
+  console.log(
+    `fault: ${fault ?? 'none'}; ${rounds} rounds per size; doctor from ${fromSource ? 'the module tree' : 'the bundle'}; load average ${load()} at start`,
+  );
   // The CPU per entry between two sizes: the fixed costs (Node's and the CLI's start-up) cancel out.
   const previous = new Map<string, { entries: number; cpu: number }>();
   for (const n of sizes) {
@@ -57,8 +69,8 @@ try {
     const mb = statSync(file).size / 1024 / 1024;
     const kinds = {
       'read + JSON.parse': ['-e', `JSON.parse(require('node:fs').readFileSync(${JSON.stringify(file)}, 'utf8'))`],
-      'doctor --from (text)': ['--enable-source-maps', cli, 'doctor', '--from', file],
-      'doctor --from -o json': ['--enable-source-maps', cli, 'doctor', '--from', file, '-o', 'json'],
+      'doctor --from (text)': [...cliArgs, 'doctor', '--from', file],
+      'doctor --from -o json': [...cliArgs, 'doctor', '--from', file, '-o', 'json'],
     } as const;
     const runs = new Map<string, Run[]>(Object.keys(kinds).map((k) => [k, []]));
     for (let i = 0; i < rounds; i++)

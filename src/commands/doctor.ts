@@ -3,7 +3,6 @@ import { type Command, Option } from 'commander';
 import { analyze } from '../analyzers/run.js';
 import { EXIT, type ExitCode, UserError } from '../errors.js';
 import { sameFile } from '../files.js';
-import { probeUnderlay } from '../live/underlay-probe.js';
 import { guardSnapshot } from '../parse/redact/guard.js';
 import { buildReport, type DoctorReport } from '../render/report.js';
 import { renderJSON, renderYAML } from '../render/structured.js';
@@ -129,6 +128,8 @@ async function probeSnapshot(cmd: Command, snapshot: Snapshot, limit: number): P
   const base = clusterOptionsFrom(cmd.opts<ClusterFlagValues>());
   if (base.mode !== 'cluster') throw new UserError('--probe needs the cluster; it cannot be used with --local');
   process.stderr.write('probing the underlay: capturing on every uplink, then pinging between nodes…\n');
+  // Loaded on use: probing pulls in the Kubernetes client, which doctor --from must not load at start-up.
+  const { probeUnderlay } = await import('../live/underlay-probe.js');
   try {
     return await probeUnderlay(
       {
