@@ -328,7 +328,10 @@ export async function runProbe(
         .reverse()
         .find((h) => !h.error)
     : undefined;
-  const udp = vanishing(hops, (h) => h.udp > 0);
+  // Where the echoes went all the way, they mark the path: a hop they skipped (the flannel device under host-gw or
+  // DirectRouting) is not where the UDP probe vanished.
+  const echoPath = req.vanishedAt === null && req.lastSeen !== null ? (h: ProbeHop) => h.requests > 0 : () => true;
+  const udp = vanishing(hops, (h) => h.udp > 0, echoPath);
   return {
     sent: sentAt === null ? 0 : COUNT,
     size: PING_PAYLOAD,
@@ -351,9 +354,13 @@ export async function runProbe(
 }
 
 /** The last hop (in path order) that saw the probe, and the first captured hop after it, where it vanished. */
-function vanishing(hops: readonly ProbeHop[], saw: (h: ProbeHop) => boolean) {
+function vanishing(
+  hops: readonly ProbeHop[],
+  saw: (h: ProbeHop) => boolean,
+  onPath: (h: ProbeHop) => boolean = () => true,
+) {
   const last = hops.findLastIndex(saw);
-  const lost = hops.slice(last + 1).find((h) => !h.error);
+  const lost = hops.slice(last + 1).find((h) => !h.error && onPath(h));
   return { lastSeen: last >= 0 ? hops[last]!.name : null, vanishedAt: lost?.name ?? null };
 }
 
@@ -392,28 +399,28 @@ export function renderProbe(r: ProbeResult, tableArrives: boolean): string {
         : `echo requests ${h.requests}${ms(h.firstRequestMs)}, replies ${h.replies}${ms(h.firstReplyMs)}; UDP ${h.udp}${ms(h.firstUdpMs)}${frags}`;
     lines.push(` ${String(i + 1).padStart(2)}. ${mark} ${h.name.padEnd(w)}  ${detail}`);
   });
-  const between = (at: string) => {
-    const i = r.hops.findIndex((h) => h.name === at);
-    const before = r.hops
-      .slice(0, i)
-      .reverse()
-      .find((h) => !h.error);
-    return `between ${before?.name ?? 'the source'} and ${at}: seen at the first, never at the second`;
-  };
+  const between = (last: string | null, at: string) =>
+    `between ${last ?? 'the source'} and ${at}: seen at the first, never at the second`;
   if (r.sent === 0) lines.push('The probe was not sent.');
-  else if (r.requestVanishedAt) lines.push(`The echo requests vanished ${between(r.requestVanishedAt)}.`);
+  else if (r.requestVanishedAt)
+    lines.push(`The echo requests vanished ${between(r.requestLastSeen, r.requestVanishedAt)}.`);
   else if (r.replyVanishedAt) lines.push(`The echo requests arrived; the replies vanished at ${r.replyVanishedAt}.`);
   else lines.push('The echo requests and their replies were seen at every hop.');
   if (u.sent > 0) {
     if (u.vanishedAt) {
-      lines.push(`The ${u.size}-byte UDP probe vanished ${between(u.vanishedAt)}.`);
+      lines.push(`The ${u.size}-byte UDP probe vanished ${between(u.lastSeen, u.vanishedAt)}.`);
       if (!r.requestVanishedAt)
         lines.push(
           `  Small packets pass, ${u.size}-byte ones (FLANNEL_MTU) do not: an MTU on the way is below FLANNEL_MTU (at or just before ${u.vanishedAt}), or the path drops large DF packets.`,
         );
     } else lines.push(`The ${u.size}-byte UDP probe reached every hop.`);
+    const answers = new Map<string, string[]>();
     for (const f of u.fragNeeded)
-      lines.push(`  ${f.from} answered "fragmentation needed, next-hop MTU ${f.mtu}" (seen at ${f.at}).`);
+      answers.set(`${f.from}\0${f.mtu}`, [...(answers.get(`${f.from}\0${f.mtu}`) ?? []), f.at]);
+    for (const [k, at] of answers) {
+      const [from, mtu] = k.split('\0');
+      lines.push(`  ${from} answered "fragmentation needed, next-hop MTU ${mtu}" (seen at ${at.join(', ')}).`);
+    }
   }
   const probeArrives = r.sent > 0 && r.requestVanishedAt === null && (u.sent === 0 || u.vanishedAt === null);
   if (r.sent > 0 && probeArrives !== tableArrives)

@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type Backend, FAULTS, type FaultContext, type FaultSpec, type Role } from './faults.js';
+import { type Backend, type Effect, FAULTS, type FaultContext, type FaultSpec, type Role } from './faults.js';
 import { doctor, eventually, kubectl, type Lab, type LabPod, labCmd, ping, requireLab, testPods } from './lab.js';
 
 function context(lab: Lab, index: number): FaultContext {
@@ -25,11 +25,16 @@ function podFor(ctx: FaultContext, role: Role): LabPod {
   return pod;
 }
 
-async function proveEffect(spec: FaultSpec, ctx: FaultContext): Promise<void> {
-  const e =
+function effectOf(spec: FaultSpec, ctx: FaultContext): Effect {
+  return (
     (ctx.lab.ipFamily === 'dual' ? spec.effectOnDual : undefined) ??
     spec.effectOn?.[ctx.lab.backend as Backend] ??
-    spec.effect;
+    spec.effect
+  );
+}
+
+async function proveEffect(spec: FaultSpec, ctx: FaultContext): Promise<void> {
+  const e = effectOf(spec, ctx);
   switch (e.kind) {
     case 'unreachable': {
       const [a, b] = [podFor(ctx, e.from), podFor(ctx, e.to)];
@@ -147,6 +152,43 @@ FAULTS.forEach((spec, index) => {
           );
         }
       });
+      const mh = spec.mtuHop;
+      const effect = effectOf(spec, ctx);
+      if (mh && effect.kind === 'big-packets-dropped')
+        await t.test(
+          'trace --probe: small echoes arrive, the FLANNEL_MTU-sized UDP probe dies at the right hop',
+          () => {
+            const [a, b] = [podFor(ctx, effect.from), podFor(ctx, effect.to)];
+            const r = kubectl(
+              lab,
+              [
+                'flannel',
+                'trace',
+                `${lab.podNamespace}/${a.name}`,
+                `${lab.podNamespace}/${b.name}`,
+                '--probe',
+                '-o',
+                'json',
+              ],
+              180_000,
+            );
+            assert.equal(r.code, 2, `trace --probe must exit 2 (broken): ${r.stderr}`);
+            const out = JSON.parse(r.stdout) as {
+              probe: {
+                sent: number;
+                requestVanishedAt: string | null;
+                replyVanishedAt: string | null;
+                udp: { sent: number; size: number; vanishedAt: string | null };
+              };
+            };
+            const p = out.probe;
+            assert.equal(p.sent, 3);
+            assert.equal(p.requestVanishedAt, null, `small echoes must arrive: ${JSON.stringify(p)}`);
+            assert.equal(p.replyVanishedAt, null, `small echoes' replies must arrive: ${JSON.stringify(p)}`);
+            assert.equal(p.udp.sent, 3);
+            assert.equal(p.udp.vanishedAt, `${nodeOf(ctx, mh.on)}/${mh.iface}`, JSON.stringify(p));
+          },
+        );
       const pk = spec.packets;
       if (pk)
         await t.test('trace --probe finds where the packets vanish', () => {

@@ -71,6 +71,12 @@ export interface FaultSpec {
    * a drop in the underlay, the receiver for a drop on arrival).
    */
   packets?: { from: Role; to: Role; lastSeenOn: Role; dropped: { from: Role; to: Role } };
+  /**
+   * MTU faults (effect big-packets-dropped): `trace --probe` along the effect's direction must see its small echoes
+   * arrive and its FLANNEL_MTU-sized UDP probe vanish at this hop (the device whose MTU is below FLANNEL_MTU, or the
+   * first hop after the one that cannot carry it), i.e. `node/iface` of the role's node.
+   */
+  mtuHop?: { on: Role; iface: string };
 }
 
 const vx: Backend[] = ['vxlan'];
@@ -126,6 +132,7 @@ export const FAULTS: FaultSpec[] = [
     backends: vx,
     effect: { kind: 'big-packets-dropped', from: 'node', to: 'peer' },
     doctor: { checks: ['mtu', 'mtu-mixed'], on: 'node', severity: 'error' },
+    mtuHop: { on: 'node', iface: 'flannel.1' },
   },
   {
     name: 'mtu-underlay',
@@ -133,6 +140,7 @@ export const FAULTS: FaultSpec[] = [
     backends: ['vxlan', 'vxlan-directrouting', 'host-gw'],
     effect: { kind: 'big-packets-dropped', from: 'peer', to: 'node' },
     doctor: { checks: ['mtu', 'mtu-mixed'], on: 'node', severity: 'error' },
+    mtuHop: { on: 'node', iface: 'eth0' },
   },
   {
     name: 'flanneld-stopped',
@@ -369,6 +377,7 @@ export const FAULTS: FaultSpec[] = [
     backends: ['vxlan', 'vxlan-directrouting', 'host-gw'],
     effect: { kind: 'big-packets-dropped', from: 'peer', to: 'node' },
     doctor: { checks: ['mtu'], on: 'node', severity: 'error' },
+    mtuHop: { on: 'node', iface: 'cni0' },
   },
   {
     name: 'uplink-mtu-differs',
