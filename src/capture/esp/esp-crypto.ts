@@ -1,26 +1,16 @@
 /**
  * ESP payload decryption (RFC 4303) with Node's crypto. Integrity is always settled before any
- * plaintext is returned: HMAC is checked before CBC/CTR decryption, and GCM's tag before its
- * plaintext is made.
+ * plaintext is returned: HMAC is checked before CBC/CTR decryption, and GCM output is used only
+ * after `final()` has verified the tag.
  *
- * Speed: creating a cipher costs Node far more than decrypting a packet with it (measured in
- * bench/esp/throughput.ts), so GCM and CBC use long-lived cipher objects per SA (an engine):
- * GCM's keystream and E(J0) come from one AES-ECB cipher and the tag from GHASH (ghash.ts); CBC
- * runs one decipher across all of an SA's packets and corrects each packet's first block (its
- * chaining input is the previous packet's last ciphertext block instead of the packet's IV);
- * HMAC is two one-shot hashes over the precomputed ipad/opad keys.
+ * Speed (CPU time per packet, old against new in one process: bench/esp/cipher-reuse.ts): CBC and
+ * HMAC use long-lived objects per SA (an engine): one CBC decipher runs across all of an SA's
+ * packets and each packet's first block is corrected (the decipher chained it with the previous
+ * packet's last ciphertext block instead of the packet's IV), and HMAC is two one-shot hashes
+ * over the precomputed ipad/opad keys. GCM keeps one OpenSSL decipher per packet: a GHASH in
+ * JavaScript (keystream from a long-lived AES-ECB cipher) was measured slower than that.
  */
-import {
-  type Cipheriv,
-  createCipheriv,
-  createDecipheriv,
-  createHmac,
-  type Decipheriv,
-  hash,
-  type KeyObject,
-  timingSafeEqual,
-} from 'node:crypto';
-import { type GhashState, ghashLengths, ghashTables, ghashUpdate } from './ghash.js';
+import { createDecipheriv, createHmac, type Decipheriv, hash, type KeyObject, timingSafeEqual } from 'node:crypto';
 import type { EspSA } from './sa-table.js';
 
 export type DecryptFailure = 'integrity check failed' | 'malformed ESP' | 'invalid padding';
@@ -39,53 +29,6 @@ function trailer(plain: Buffer): DecryptResult {
   const end = plain.length - 2 - padLen;
   if (end < 0) return { ok: false, reason: 'invalid padding' };
   return { ok: true, payload: plain.subarray(0, end), nextHeader };
-}
-
-class GcmEngine {
-  private readonly ecb: Cipheriv;
-  private readonly tables: Uint32Array;
-  private readonly state: GhashState = new Uint32Array(4);
-  private counters = Buffer.alloc(0);
-
-  constructor(
-    algo: string,
-    key: KeyObject,
-    private readonly salt: Buffer,
-  ) {
-    this.ecb = createCipheriv(algo.replace(/-gcm$/, '-ecb'), key, null);
-    this.ecb.setAutoPadding(false);
-    this.tables = ghashTables(this.ecb.update(Buffer.alloc(16)));
-  }
-
-  decrypt(esp: Buffer, icvLen: number): DecryptResult {
-    const ctOff = ESP_HEADER + 8;
-    const ctLen = esp.length - ctOff - icvLen;
-    // Counter blocks J0 (for the tag), then J0+1… (the keystream): salt || IV || 32-bit counter from 1.
-    const blocks = 1 + Math.ceil(ctLen / 16);
-    if (this.counters.length < blocks * 16)
-      this.counters = Buffer.alloc(Math.max(blocks * 16, 2 * this.counters.length));
-    const c = this.counters;
-    for (let i = 0; i < blocks; i++) {
-      const o = i * 16;
-      this.salt.copy(c, o);
-      esp.copy(c, o + 4, ESP_HEADER, ESP_HEADER + 8);
-      c.writeUInt32BE(i + 1, o + 12);
-    }
-    const ks = this.ecb.update(c.subarray(0, blocks * 16));
-    const s = this.state;
-    s.fill(0);
-    ghashUpdate(this.tables, s, esp, 0, ESP_HEADER);
-    ghashUpdate(this.tables, s, esp, ctOff, ctLen);
-    ghashLengths(this.tables, s, ESP_HEADER, ctLen);
-    const tag = esp.subarray(esp.length - icvLen);
-    for (let i = 0; i < icvLen; i++) {
-      const byte = ((s[i >>> 2]! >>> (24 - 8 * (i & 3))) & 255) ^ ks[i]!;
-      if (byte !== tag[i]) return { ok: false, reason: 'integrity check failed' };
-    }
-    const plain = Buffer.allocUnsafe(ctLen);
-    for (let i = 0; i < ctLen; i++) plain[i] = esp[ctOff + i]! ^ ks[16 + i]!;
-    return trailer(plain);
-  }
 }
 
 class CbcEngine {
@@ -135,7 +78,6 @@ class HmacEngine {
 }
 
 interface Engines {
-  gcm?: GcmEngine;
   cbc?: CbcEngine;
   hmac?: HmacEngine;
 }
@@ -148,7 +90,6 @@ function enginesOf(sa: EspSA): Engines {
   if (!e) {
     e = {};
     const c = sa.cipher;
-    if (c.kind === 'gcm') e.gcm = new GcmEngine(c.algo, c.key, c.salt);
     if (c.kind === 'cbc') e.cbc = new CbcEngine(c.algo, c.key);
     if (sa.auth && BLOCK[sa.auth.hash]) e.hmac = new HmacEngine(sa.auth.hash, sa.auth.key);
     engines.set(sa, e);
@@ -159,13 +100,25 @@ function enginesOf(sa: EspSA): Engines {
 /** `esp` spans the ESP header through the ICV, nothing after (no link-layer trailer). */
 export function decryptEsp(sa: EspSA, esp: Buffer): DecryptResult {
   const c = sa.cipher;
-  const e = enginesOf(sa);
   if (c.kind === 'gcm') {
     const body = esp.length - ESP_HEADER - 8 - c.icvLen;
     if (body < 0) return { ok: false, reason: 'malformed ESP' };
-    return e.gcm!.decrypt(esp, c.icvLen);
+    const nonce = Buffer.allocUnsafe(12);
+    c.salt.copy(nonce, 0);
+    esp.copy(nonce, 4, ESP_HEADER, ESP_HEADER + 8);
+    const d = createDecipheriv(c.algo as 'aes-128-gcm', c.key, nonce, { authTagLength: c.icvLen });
+    d.setAAD(esp.subarray(0, ESP_HEADER));
+    d.setAuthTag(esp.subarray(esp.length - c.icvLen));
+    const plain = d.update(esp.subarray(ESP_HEADER + 8, esp.length - c.icvLen));
+    try {
+      d.final();
+    } catch {
+      return { ok: false, reason: 'integrity check failed' };
+    }
+    return trailer(plain);
   }
 
+  const e = enginesOf(sa);
   const icvLen = sa.auth?.icvLen ?? 0;
   const authed = esp.length - icvLen;
   if (authed < ESP_HEADER) return { ok: false, reason: 'malformed ESP' };
