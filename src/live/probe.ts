@@ -91,14 +91,14 @@ const COUNT = 3;
  * unless a smaller path MTU is cached, then fragments: those pieces are counted apart, never as the probe), and
  * so does busybox nc -u, the last resort.
  */
-const UDP_SENDER = [
+export const UDP_SENDER = [
   'p=$1 ip=$2 port=$3 n=$4',
   'if command -v python3 >/dev/null 2>&1; then exec python3 -c "$5" "$p" "$ip" "$port" "$n"; fi',
   'if command -v bash >/dev/null 2>&1; then exec bash -c \'for i in $(seq "$4"); do printf %s "$1" >"/dev/udp/$2/$3" || exit 1; sleep 0.3; done; echo "sent by bash /dev/udp"\' bash "$p" "$ip" "$port" "$n"; fi',
   'if command -v nc >/dev/null 2>&1 && nc -h 2>&1 | grep -q -- " -u"; then for i in $(seq "$n"); do printf %s "$p" | nc -u -w1 "$ip" "$port" || exit 1; done; echo "sent by nc -u"; exit 0; fi',
   'echo "no python3, bash or nc -u in the image to send UDP with" >&2; exit 127',
 ].join('\n');
-const UDP_PY = [
+export const UDP_PY = [
   'import socket,sys,time',
   'p,ip,port,n=sys.argv[1].encode(),sys.argv[2],int(sys.argv[3]),int(sys.argv[4])',
   's=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)',
