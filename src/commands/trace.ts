@@ -2,9 +2,7 @@
 import { type Command, Option } from 'commander';
 import { trace } from '../analyzers/trace/trace.js';
 import { EXIT, UserError } from '../errors.js';
-import { KubeClient } from '../kube/client.js';
-import { loadKubeConfig } from '../kube/kubeconfig.js';
-import { type ProbeContext, type ProbeResult, renderProbe, runProbe } from '../live/probe.js';
+import type { ProbeContext, ProbeResult } from '../live/probe.js';
 import { familyOf } from '../net/cidr.js';
 import { styleFor } from '../render/style.js';
 import { renderTraceText } from '../render/trace.js';
@@ -76,11 +74,12 @@ Examples:
         const probe = opts.probe
           ? await probeLive(self, withNamespace(srcArg), withNamespace(dstArg), probeContext(snapshot))
           : null;
+        const renderProbe = probe ? (await import('../live/probe.js')).renderProbe : null;
         process.stdout.write(
           opts.output === 'json'
             ? JSON.stringify(probe ? { ...result, probe } : result, null, 2) + '\n'
             : renderTraceText(result, styleFor(process.stdout, process.env, !opts.color)) +
-                (probe ? renderProbe(probe, result.brokenAt === null) : ''),
+                (probe && renderProbe ? renderProbe(probe, result.brokenAt === null) : ''),
         );
         const probeBroken =
           probe !== null && (probe.sent === 0 || probe.requestVanishedAt !== null || probe.udp.vanishedAt !== null);
@@ -111,6 +110,12 @@ function probeContext(s: Snapshot): ProbeContext {
 async function probeLive(cmd: Command, src: string, dst: string, ctx: ProbeContext): Promise<ProbeResult> {
   const base = clusterOptionsFrom(cmd.opts<ClusterFlagValues>());
   if (base.mode !== 'cluster') throw new UserError('--probe needs the cluster; it cannot be used with --local');
+  // Loaded on use: the Kubernetes client is most of the start-up cost of commands that never reach the cluster.
+  const [{ KubeClient }, { loadKubeConfig }, { runProbe }] = await Promise.all([
+    import('../kube/client.js'),
+    import('../kube/kubeconfig.js'),
+    import('../live/probe.js'),
+  ]);
   const client = new KubeClient(loadKubeConfig(base.kube).kc, base.requestTimeoutMs);
   process.stderr.write('probing: capturing on both nodes and in both pods, then sending from SRC…\n');
   return runProbe(

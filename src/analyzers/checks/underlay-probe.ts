@@ -13,8 +13,7 @@ export default defineCheck({
     fix: 'Allow the overlay between the two nodes in the network that carries it: for vxlan UDP <port> (default 8472) between the node addresses, for the udp backend UDP 8285, for host-gw the pod network routed between the nodes (security group, host firewall between hypervisors, NSX distributed firewall, switch ACLs). Re-run kubectl flannel doctor --probe to confirm.',
   },
   scope: 'cluster',
-  run({ model }, report) {
-    const probe = model.snapshot.underlayProbe;
+  run({ underlayProbe: probe }, report) {
     if (probe?.status !== 'ok') return;
     const pairs = probe.data.pairs;
     for (const p of pairs) {
