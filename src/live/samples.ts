@@ -1,0 +1,178 @@
+/**
+ * `bundle`'s tcpdump samples: a short capture on every node at once, of the overlay's traffic on the uplink (the
+ * encapsulated form, filtered to the backend's port or protocol) and of the flannel device, headers only. Nothing
+ * is sent: the samples show whatever traffic the cluster carries during the window.
+ *
+ * The packets go into one pcapng (one interface per node and device); what the `underlay-samples` check needs of
+ * them (per source: its window, tcpdump's drop counters, the packets by node pair with their times and checksum
+ * errors) goes into the snapshot. ESP stays encrypted: no key is read.
+ */
+import { Writable } from 'node:stream';
+import type { CaptureIo } from '../capture/run.js';
+import { type Encapsulation, type SampleRole, SampleTally } from '../capture/sample-tally.js';
+import { normalizeIP } from '../net/cidr.js';
+import type { Backend, Collected, SampleSource, Snapshot, UnderlaySamples } from '../snapshot/types.js';
+import { flannelDevice, overlayFilter, UPLINK } from './interfaces.js';
+import { type LiveCaptureOptions, runLiveCapture } from './run.js';
+
+export interface SampleLimits {
+  readonly durationMs: number;
+  /** Packets and bytes kept per node interface. */
+  readonly count: number;
+  readonly maxBytes: number;
+}
+
+export const SAMPLE_DEFAULTS: SampleLimits = { durationMs: 5_000, count: 2_000, maxBytes: 512 * 1024 };
+
+/** The name of the samples' pcapng inside the bundle. */
+export const SAMPLES_FILE = 'samples/overlay.pcapng';
+
+/** Headers only: the outer headers the backend adds, then up to 96 bytes (an inner IP and TCP header with options). */
+export function sampleSnaplen(b: Backend | null): number {
+  const headers = 96 + 14;
+  switch (b?.type) {
+    case 'vxlan':
+      return headers + 20 + 8 + 8 + 14; // outer IPv4, UDP, VXLAN, inner Ethernet
+    case 'udp':
+      return headers + 20 + 8;
+    case 'ipip':
+      return headers + 20;
+    default:
+      return headers; // routed packets, or encrypted ones (ESP, WireGuard): nothing inside to read
+  }
+}
+
+function encapsulationOf(b: Backend | null): Encapsulation {
+  if (b?.type === 'vxlan') return { kind: 'vxlan', port: b.port };
+  if (b?.type === 'udp') return { kind: 'udp', port: b.port };
+  return { kind: 'other' };
+}
+
+function describe(b: Backend | null): string {
+  switch (b?.type) {
+    case 'vxlan':
+      return b.directRouting ? `UDP ${b.port} (vxlan) and routed pod packets (DirectRouting)` : `UDP ${b.port} (vxlan)`;
+    case 'udp':
+      return `UDP ${b.port} (udp backend)`;
+    case 'host-gw':
+      return 'routed pod packets (host-gw)';
+    case 'ipsec':
+      return 'ESP and UDP 4500 (ipsec)';
+    case 'wireguard':
+      return `UDP ${b.listenPort} (wireguard)`;
+    default:
+      return `${b?.type ?? 'unknown'} backend packets`;
+  }
+}
+
+export interface SamplesResult {
+  readonly samples: Collected<UnderlaySamples>;
+  /** The pcapng, or null when nothing could be captured. */
+  readonly pcapng: Buffer | null;
+}
+
+export async function collectSamples(
+  base: Pick<LiveCaptureOptions, 'kube' | 'requestTimeoutMs' | 'flannel' | 'helperPods' | 'commandTimeoutMs'>,
+  snapshot: Snapshot,
+  limits: SampleLimits,
+  io: CaptureIo,
+): Promise<SamplesResult> {
+  const flannel = snapshot.cluster.flannel;
+  const netConf = flannel.status === 'ok' && flannel.data.netConf.status === 'ok' ? flannel.data.netConf.data : null;
+  if (!netConf) return { samples: { status: 'unavailable', error: 'net-conf.json was not read' }, pcapng: null };
+  if (snapshot.cluster.nodes.status !== 'ok')
+    return { samples: { status: 'unavailable', error: 'the Node objects were not read' }, pcapng: null };
+  const backend = netConf.backend;
+  const nodes = snapshot.cluster.nodes.data.map((k) => ({
+    name: k.name,
+    ips: [k.flannelAnnotations['public-ip'], k.flannelAnnotations['public-ipv6'], ...k.internalIPs].filter(
+      (ip): ip is string => !!ip && normalizeIP(ip) !== null,
+    ),
+    podCIDRs: k.podCIDRs,
+  }));
+  const tally = new SampleTally(nodes, encapsulationOf(backend));
+  const device = flannelDevice(backend);
+  const snaplen = sampleSnaplen(backend);
+  const roleOf = (source: string): { node: string; role: SampleRole } => {
+    const slash = source.indexOf('/');
+    const node = source.slice(0, slash);
+    return { node, role: device !== null && source.slice(slash + 1) === device ? 'device' : 'uplink' };
+  };
+  // How far each node's clock is from ours: the smallest (arrival - capture time) seen, latency included.
+  const offset = new Map<string, number>();
+  const last = new Map<string, number>();
+  const chunks: Buffer[] = [];
+  const sink = new Writable({
+    write: (c: Buffer, _e, cb) => {
+      chunks.push(c);
+      cb();
+    },
+  });
+  const result = await runLiveCapture(
+    {
+      ...base,
+      nodeNames: nodes.map((n) => n.name),
+      pods: [],
+      interfaces: [],
+      interfaceChoices: [
+        { iface: UPLINK, filter: overlayFilter(backend, netConf.network) },
+        // The device carries the inner packets: their headers need no room for the encapsulation.
+        ...(device ? [{ iface: device, filter: '', snaplen: sampleSnaplen(null) }] : []),
+      ],
+      durationMs: limits.durationMs,
+      count: limits.count * nodes.length * 2,
+      maxBytes: limits.maxBytes * nodes.length * 2,
+      perSource: { count: limits.count, maxBytes: limits.maxBytes },
+      snaplen,
+      write: null,
+      sink,
+      onArrival: (source, batch, now) => {
+        for (const p of batch) {
+          const lag = now - (p.tsSec * 1000 + p.tsNsec / 1e6);
+          offset.set(source, Math.min(offset.get(source) ?? Number.POSITIVE_INFINITY, lag));
+        }
+      },
+      onPacket: (source, p) => {
+        const { node, role } = roleOf(source);
+        tally.add(node, role, p);
+        last.set(source, p.tsSec * 1000 + p.tsNsec / 1e6);
+      },
+    },
+    io,
+  );
+  const sources: SampleSource[] = result.sources.map((s) => {
+    const { node, role } = roleOf(s.name);
+    const iface = s.name.slice(s.name.indexOf('/') + 1);
+    const off = offset.get(s.name) ?? 0;
+    const r = s.result;
+    const capped = s.cappedAtMs !== null || s.written >= limits.count;
+    const lastMs = last.get(s.name);
+    return {
+      node,
+      iface,
+      role,
+      listeningMs: s.setupError ? null : s.listeningMs,
+      endedMs: r?.endedMs ?? Date.now(),
+      cappedAtMs: capped && lastMs !== undefined ? Math.round(lastMs + off) : null,
+      receivedByFilter: r?.counters.receivedByFilter ?? null,
+      droppedByKernel: r?.counters.droppedByKernel ?? null,
+      packets: s.written,
+      error: s.setupError ?? r?.error ?? null,
+      flows: tally.flowsOf(node, role, off),
+    };
+  });
+  const anything = result.sources.some((s) => s.linkType !== null);
+  return {
+    samples: {
+      status: 'ok',
+      data: {
+        what: describe(backend),
+        durationMs: limits.durationMs,
+        snaplen,
+        file: anything ? SAMPLES_FILE : null,
+        sources,
+      },
+    },
+    pcapng: anything ? Buffer.concat(chunks) : null,
+  };
+}
