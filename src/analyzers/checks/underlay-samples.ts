@@ -27,6 +27,11 @@ function span(times: readonly number[]): string {
   return `${clock(Math.min(...times))}-${clock(Math.max(...times))}`;
 }
 
+/** Where a finding's fix can say what to allow: the backend's packets between the two nodes' addresses. */
+function allowFix(what: string, from: string, to: string, kind: SampleFlow['kind']): string {
+  return `Allow ${what} from ${from} to ${to} in the network between them (${kind === 'routed' ? 'the pod network routed between the nodes' : "between the nodes' addresses"}): a cloud security group, a host firewall between hypervisors, an NSX distributed firewall, a switch ACL. Then take a new bundle or run kubectl flannel doctor --probe to confirm.`;
+}
+
 function flowsFrom(s: SampleSource | undefined, from: string, to: string, kind: SampleFlow['kind']): number[] {
   return (s?.flows ?? []).filter((f) => f.from === from && f.to === to && f.kind === kind).flatMap((f) => f.times);
 }
@@ -70,11 +75,14 @@ export default defineCheck({
             `${from} ${a.iface}: ${sent.length} ${kind} packets to ${to} at ${span(sent)}`,
             `${to} ${b.iface}: captured ${clock(b.listeningMs)}-${clock(b.endedMs)}, 0 packets from ${from}, ${b.receivedByFilter ?? 'unknown'} received by filter, 0 dropped by kernel`,
           ],
+          fix: allowFix(what, from, to, kind),
         });
         continue;
       }
       const dev = devices.get(to);
-      if (kind === 'encapsulated' && vouches(dev)) {
+      // Packets with a wrong checksum are dropped on arrival too: that finding (below) says why.
+      const corrupt = (b.flows ?? []).some((f) => f.from === from && f.kind === kind && f.badChecksums > 0);
+      if (kind === 'encapsulated' && !corrupt && vouches(dev)) {
         const reached = within(arrived, window(dev));
         if (reached.length >= MIN_SENT && flowsFrom(dev, from, to, 'inner').length === 0)
           report({
