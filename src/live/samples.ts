@@ -27,9 +27,12 @@ export const SAMPLE_DEFAULTS: SampleLimits = { durationMs: 5_000, count: 2_000, 
 /** The name of the samples' pcapng inside the bundle. */
 export const SAMPLES_FILE = 'samples/overlay.pcapng';
 
-/** Headers only: the outer headers the backend adds, then up to 96 bytes (an inner IP and TCP header with options). */
+/**
+ * Headers only: the outer headers the backend adds, then 66 bytes (Ethernet, IPv4, TCP with the timestamp option):
+ * a pure ACK is captured whole (its checksum can be checked), a data segment keeps at most 12 bytes of payload.
+ */
 export function sampleSnaplen(b: Backend | null): number {
-  const headers = 96 + 14;
+  const headers = 14 + 20 + 32;
   switch (b?.type) {
     case 'vxlan':
       return headers + 20 + 8 + 8 + 14; // outer IPv4, UDP, VXLAN, inner Ethernet
