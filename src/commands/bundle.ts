@@ -1,5 +1,5 @@
 /** `kubectl flannel bundle`: collect (or load) a snapshot and write a support bundle to attach to a ticket. */
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { analyze } from '../analyzers/run.js';
 import { bundleFiles, writeBundle } from '../bundle/write.js';
 import { EXIT, UserError } from '../errors.js';
@@ -28,16 +28,18 @@ export function registerBundle(program: Command, live?: SnapshotSource): Command
       'where to write the bundle (default: flannel-bundle-<time>.tar.gz in the current directory)',
     )
     .option('--from <file>', 'bundle a saved snapshot instead of collecting the cluster')
-    .option(
-      '--samples-duration <duration>',
-      `how long every node's tcpdump sample of the overlay runs (headers only; at most ${SAMPLE_DEFAULTS.count} packets and ${SAMPLE_DEFAULTS.maxBytes / 1024} KiB per node interface)`,
-      (v: string) => {
-        const ms = parseDuration(v, '--samples-duration');
-        if (ms < 1000 || ms > 120_000)
-          throw new UserError(`--samples-duration: "${v}" must be between 1s and 2m`, EXIT.usage);
-        return ms;
-      },
-      SAMPLE_DEFAULTS.durationMs,
+    .addOption(
+      new Option(
+        '--samples-duration <duration>',
+        `how long every node's tcpdump sample of the overlay runs (headers only; at most ${SAMPLE_DEFAULTS.count} packets and ${SAMPLE_DEFAULTS.maxBytes / 1024} KiB per node interface)`,
+      )
+        .default(SAMPLE_DEFAULTS.durationMs, `${SAMPLE_DEFAULTS.durationMs / 1000}s`)
+        .argParser((v: string) => {
+          const ms = parseDuration(v, '--samples-duration');
+          if (ms < 1000 || ms > 120_000)
+            throw new UserError(`--samples-duration: "${v}" must be between 1s and 2m`, EXIT.usage);
+          return ms;
+        }),
     )
     .option('--no-samples', 'take no tcpdump samples (the bundle then holds only the tables and logs)')
     .action(async (opts: BundleOptions, self: Command) => {

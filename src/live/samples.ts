@@ -45,13 +45,14 @@ export function sampleSnaplen(b: Backend | null): number {
   }
 }
 
-function encapsulationOf(b: Backend | null): Encapsulation {
+export function encapsulationOf(b: Backend | null): Encapsulation {
   if (b?.type === 'vxlan') return { kind: 'vxlan', port: b.port };
   if (b?.type === 'udp') return { kind: 'udp', port: b.port };
   return { kind: 'other' };
 }
 
-function describe(b: Backend | null): string {
+/** What the uplinks' samples hold, for messages: "UDP 8472 (vxlan)". */
+export function describeSamples(b: Backend | null): string {
   switch (b?.type) {
     case 'vxlan':
       return b.directRouting ? `UDP ${b.port} (vxlan) and routed pod packets (DirectRouting)` : `UDP ${b.port} (vxlan)`;
@@ -114,7 +115,8 @@ export async function collectSamples(
   const result = await runLiveCapture(
     {
       ...base,
-      nodeNames: nodes.map((n) => n.name),
+      // The nodes this bundle collected (--node, -l); every node's addresses still tell where a packet goes.
+      nodeNames: nodes.map((n) => n.name).filter((n) => n in snapshot.hosts),
       pods: [],
       interfaces: [],
       interfaceChoices: [
@@ -169,7 +171,7 @@ export async function collectSamples(
     samples: {
       status: 'ok',
       data: {
-        what: describe(backend),
+        what: describeSamples(backend),
         durationMs: limits.durationMs,
         snaplen,
         file: anything ? SAMPLES_FILE : null,

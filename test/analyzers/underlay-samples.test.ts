@@ -6,154 +6,14 @@
  * and an nft raw payload write on the bridge that changes the outer TTL without fixing the IPv4 checksum.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { analyze } from '../../src/analyzers/run.js';
-import { CaptureReader } from '../../src/capture/pcap-reader.js';
-import { type SampleRole, SampleTally } from '../../src/capture/sample-tally.js';
-import { flannelDevice, overlayFilter } from '../../src/live/interfaces.js';
-import { parseCounters } from '../../src/live/tcpdump.js';
-import type { Backend, SampleSource, Snapshot, UnderlaySamples } from '../../src/snapshot/types.js';
+import type { SampleRole } from '../../src/capture/sample-tally.js';
+import type { Snapshot, UnderlaySamples } from '../../src/snapshot/types.js';
 import { canSimulate, type SimBackend, SimCluster, sh } from '../sim/cluster.js';
+import { RING, sampleCluster } from '../sim/samples.js';
 
 const skip = canSimulate() ? false : 'needs root to create network namespaces';
-const dir = mkdtempSync(join(tmpdir(), 'kfl-samples-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
-
-interface Running {
-  readonly node: string;
-  readonly iface: string;
-  readonly role: SampleRole;
-  readonly file: string;
-  readonly child: ChildProcess;
-  stderr: string;
-  listeningMs: number | null;
-}
-
-function backendOf(s: Snapshot): Backend {
-  const f = s.cluster.flannel;
-  if (f.status !== 'ok' || f.data.netConf.status !== 'ok') throw new Error('sim snapshot without net-conf');
-  return f.data.netConf.data.backend;
-}
-
-/** Every node's uplink and flannel device captured while `traffic` pings run; returns what bundle would record. */
-async function sample(c: SimCluster, snapshot: Snapshot, traffic: [string, string][]): Promise<UnderlaySamples> {
-  const backend = backendOf(snapshot);
-  const device = flannelDevice(backend);
-  const runs: Running[] = [];
-  for (const n of c.nodes)
-    for (const [iface, role, filter] of [
-      ['eth0', 'uplink', overlayFilter(backend, '10.244.0.0/16')],
-      ...(device ? [[device, 'device', '']] : []),
-    ] as [string, SampleRole, string][]) {
-      const file = join(dir, `${c.prefix}-${n.name}-${iface}.pcap`);
-      const child = spawn(
-        'ip',
-        [
-          'netns',
-          'exec',
-          n.ns,
-          'tcpdump',
-          '-U',
-          '-n',
-          '-i',
-          iface,
-          '-s',
-          '160',
-          '-w',
-          file,
-          ...(filter ? [filter] : []),
-        ],
-        { stdio: ['ignore', 'ignore', 'pipe'] },
-      );
-      const r: Running = { node: n.name, iface, role, file, child, stderr: '', listeningMs: null };
-      child.stderr!.on('data', (d: Buffer) => {
-        r.stderr += d.toString();
-        if (r.listeningMs === null && r.stderr.includes('listening on')) r.listeningMs = Date.now();
-      });
-      runs.push(r);
-    }
-  const start = Date.now();
-  while (runs.some((r) => r.listeningMs === null)) {
-    assert.ok(Date.now() - start < 10_000, `tcpdump did not start: ${runs.map((r) => r.stderr).join('\n')}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  // After a second, so the packets fall inside every window's margins.
-  await new Promise((r) => setTimeout(r, 1100));
-  await Promise.all(
-    traffic.map(
-      ([from, to]) =>
-        new Promise<void>((resolve) => {
-          const p = spawn(
-            'ip',
-            [
-              'netns',
-              'exec',
-              c.node(from).podNs,
-              'ping',
-              '-n',
-              '-q',
-              '-c',
-              '12',
-              '-i',
-              '0.2',
-              '-W',
-              '1',
-              c.node(to).podIP,
-            ],
-            { stdio: 'ignore' },
-          );
-          p.on('exit', () => resolve());
-        }),
-    ),
-  );
-  await new Promise((r) => setTimeout(r, 1100));
-  const ended = await Promise.all(
-    runs.map(
-      (r) =>
-        new Promise<number>((resolve) => {
-          r.child.on('exit', () => resolve(Date.now()));
-          r.child.kill('SIGINT');
-        }),
-    ),
-  );
-  const nodes = snapshot.cluster.nodes.status === 'ok' ? snapshot.cluster.nodes.data : [];
-  const tally = new SampleTally(
-    nodes.map((k) => ({
-      name: k.name,
-      ips: [k.flannelAnnotations['public-ip'], ...k.internalIPs].filter((x): x is string => !!x),
-      podCIDRs: k.podCIDRs,
-    })),
-    backend.type === 'vxlan' ? { kind: 'vxlan', port: backend.port } : { kind: 'other' },
-  );
-  const sources: SampleSource[] = [];
-  for (const [i, r] of runs.entries()) {
-    let packets = 0;
-    for await (const batch of new CaptureReader(createReadStream(r.file), r.file))
-      for (const p of batch) {
-        tally.add(r.node, r.role, p);
-        packets++;
-      }
-    const counters = parseCounters(r.stderr);
-    sources.push({
-      node: r.node,
-      iface: r.iface,
-      role: r.role,
-      listeningMs: r.listeningMs,
-      endedMs: ended[i]!,
-      cappedAtMs: null,
-      receivedByFilter: counters.receivedByFilter,
-      droppedByKernel: counters.droppedByKernel,
-      packets,
-      error: null,
-      flows: tally.flowsOf(r.node, r.role, 0),
-    });
-  }
-  return { what: 'the overlay', durationMs: 0, snaplen: 160, file: null, sources };
-}
 
 function findings(snapshot: Snapshot, samples: UnderlaySamples): string[] {
   return analyze({ ...snapshot, underlaySamples: { status: 'ok', data: samples } }).findings.map(
@@ -166,11 +26,7 @@ function packetsOf(s: UnderlaySamples, node: string, role: SampleRole, from: str
   return src.flows.filter((f) => f.from === from && f.to === to).reduce((n, f) => n + f.times.length, 0);
 }
 
-const ALL_PAIRS: [string, string][] = [
-  ['node1', 'node2'],
-  ['node2', 'node3'],
-  ['node3', 'node1'],
-];
+const ALL_PAIRS = RING;
 
 async function withCluster(backend: SimBackend, f: (c: SimCluster, s: Snapshot) => Promise<void>): Promise<void> {
   const c = new SimCluster(backend).build();
@@ -203,7 +59,7 @@ function onBridge(c: SimCluster, rule: string): void {
 for (const backend of ['vxlan', 'host-gw'] as const) {
   test(`${backend}: pod traffic on a healthy cluster gives no finding, and the samples hold it`, { skip }, () =>
     withCluster(backend, async (c, snapshot) => {
-      const s = await sample(c, snapshot, ALL_PAIRS);
+      const s = await sampleCluster(c, snapshot, ALL_PAIRS);
       assert.deepEqual(findings(snapshot, s), []);
       // Not vacuous: each request crossed the underlay and was seen on both uplinks.
       for (const [from, to] of ALL_PAIRS) {
@@ -217,7 +73,7 @@ for (const backend of ['vxlan', 'host-gw'] as const) {
     withCluster(backend, async (c, snapshot) => {
       const match = backend === 'vxlan' ? 'udp dport 8472' : 'ip daddr 10.244.2.0/24';
       onBridge(c, `iifname "e1" oifname "e2" ${match} drop`);
-      const s = await sample(c, snapshot, ALL_PAIRS);
+      const s = await sampleCluster(c, snapshot, ALL_PAIRS);
       const got = findings(snapshot, s);
       assert.equal(got.length, 1, got.join('\n'));
       assert.match(
@@ -243,9 +99,9 @@ test('vxlan: node3 drops node2 -> node3 on arrival (nft netdev ingress): named o
       '{ type filter hook ingress device eth0 priority 0; }',
     );
     c.ns(n3, 'nft', `add rule netdev kfla arrival ip saddr ${c.node('node2').ip} udp dport 8472 drop`);
-    const s = await sample(c, snapshot, ALL_PAIRS);
+    const s = await sampleCluster(c, snapshot, ALL_PAIRS);
     assert.deepEqual(findings(snapshot, s), [
-      "underlay-samples error node3 node2: the overlay from node2 arrives on node3's uplink but never reaches flannel.1: node3 drops it on arrival, below its routing tables",
+      "underlay-samples error node3 node2: UDP 8472 (vxlan) from node2 arrives on node3's uplink but never reaches flannel.1: node3 drops it on arrival, below its routing tables",
     ]);
   }),
 );
@@ -261,7 +117,7 @@ test(
       x('add', 'table', 'netdev', 'kflc');
       x('add', 'chain', 'netdev', 'kflc', 'out', '{ type filter hook egress device "e3" priority 0; }');
       x(`add rule netdev kflc out ip saddr ${c.node('node1').ip} udp dport 8472 @nh,64,8 set 7`);
-      const s = await sample(c, snapshot, ALL_PAIRS);
+      const s = await sampleCluster(c, snapshot, ALL_PAIRS);
       const got = findings(snapshot, s);
       assert.equal(got.length, 1, got.join('\n'));
       assert.match(

@@ -38,6 +38,11 @@ export interface Fault {
    * namespaces have no underlay between them to drop on). Shaped exactly as doctor --probe records them.
    */
   readonly addToSnapshot?: (s: Snapshot) => Snapshot;
+  /**
+   * The snapshot carries bundle's tcpdump samples (test/sim/samples.ts): real tcpdump on every node while the pods
+   * ping each other in a ring, taken after the fault is applied.
+   */
+  readonly sampled?: true;
   readonly expect: readonly ExpectedFinding[];
   /** Checks that may also fire, as consequences of the same fault. */
   readonly alsoAllowed?: readonly string[];
@@ -78,6 +83,29 @@ export const FAULTS: readonly Fault[] = [
       return { ...s, underlayProbe: { status: 'ok', data: { what: 'UDP 8472 (vxlan)', sampled: false, pairs } } };
     },
     expect: [{ check: 'underlay-probe', node: 'node2', peer: 'node3', evidence: /seen 0 on node3's uplink/ }],
+  },
+  {
+    id: 'underlay-drops-vxlan-samples',
+    backend: 'vxlan',
+    description:
+      "bundle's tcpdump samples: an nft filter on the underlay bridge drops node2's VXLAN packets to node3 while the pods ping (no node shows it)",
+    apply: (c) => {
+      const nft = (...argv: string[]) => sh('ip', 'netns', 'exec', c.sw, 'nft', ...argv);
+      nft('add', 'table', 'bridge', 'kfl_underlay');
+      nft('add', 'chain', 'bridge', 'kfl_underlay', 'filter_fwd', '{ type filter hook forward priority 0; }');
+      nft('add rule bridge kfl_underlay filter_fwd iifname "e2" oifname "e3" udp dport 8472 drop');
+    },
+    sampled: true,
+    expect: [
+      {
+        check: 'underlay-samples',
+        node: 'node2',
+        peer: 'node3',
+        severity: 'error',
+        count: 1,
+        evidence: /^node3 eth0: captured .*, 0 packets from node2, \d+ received by filter, 0 dropped by kernel$/,
+      },
+    ],
   },
   {
     id: 'peer-route-deleted',

@@ -1,0 +1,180 @@
+/**
+ * bundle's tcpdump samples, taken on a simulated cluster the way bundle takes them on a real one: real tcpdump on
+ * every node's uplink (filtered to the overlay) and flannel device while pods ping, the packets tallied by the same
+ * SampleTally. The nodes share this host's clock, so no clock offset applies.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CaptureReader } from '../../src/capture/pcap-reader.js';
+import { type SampleRole, SampleTally } from '../../src/capture/sample-tally.js';
+import { flannelDevice, overlayFilter } from '../../src/live/interfaces.js';
+import { describeSamples, encapsulationOf, sampleSnaplen } from '../../src/live/samples.js';
+import { parseCounters } from '../../src/live/tcpdump.js';
+import type { Backend, SampleSource, Snapshot, UnderlaySamples } from '../../src/snapshot/types.js';
+import type { SimCluster } from './cluster.js';
+
+/** Every ordered pair of the first three nodes has pod traffic: each pod pings the next. */
+export const RING: [string, string][] = [
+  ['node1', 'node2'],
+  ['node2', 'node3'],
+  ['node3', 'node1'],
+];
+
+interface Running {
+  readonly node: string;
+  readonly iface: string;
+  readonly role: SampleRole;
+  readonly file: string;
+  readonly child: ChildProcess;
+  stderr: string;
+  listeningMs: number | null;
+}
+
+function backendOf(s: Snapshot): Backend {
+  const f = s.cluster.flannel;
+  if (f.status !== 'ok' || f.data.netConf.status !== 'ok') throw new Error('sim snapshot without net-conf');
+  return f.data.netConf.data.backend;
+}
+
+export async function sampleCluster(
+  c: SimCluster,
+  snapshot: Snapshot,
+  traffic: [string, string][],
+): Promise<UnderlaySamples> {
+  const backend = backendOf(snapshot);
+  const dir = mkdtempSync(join(tmpdir(), 'kfl-sim-samples-'));
+  try {
+    return await capture(c, snapshot, traffic, backend, dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function capture(
+  c: SimCluster,
+  snapshot: Snapshot,
+  traffic: [string, string][],
+  backend: Backend,
+  dir: string,
+): Promise<UnderlaySamples> {
+  const device = flannelDevice(backend);
+  const runs: Running[] = [];
+  for (const n of c.nodes)
+    for (const [iface, role, filter] of [
+      ['eth0', 'uplink', overlayFilter(backend, '10.244.0.0/16')],
+      ...(device ? [[device, 'device', '']] : []),
+    ] as [string, SampleRole, string][]) {
+      const file = join(dir, `${c.prefix}-${n.name}-${iface}.pcap`);
+      const child = spawn(
+        'ip',
+        [
+          'netns',
+          'exec',
+          n.ns,
+          'tcpdump',
+          '-U',
+          '-n',
+          '-i',
+          iface,
+          '-s',
+          String(sampleSnaplen(role === 'uplink' ? backend : null)),
+          '-w',
+          file,
+          ...(filter ? [filter] : []),
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      const r: Running = { node: n.name, iface, role, file, child, stderr: '', listeningMs: null };
+      child.stderr!.on('data', (d: Buffer) => {
+        r.stderr += d.toString();
+        if (r.listeningMs === null && r.stderr.includes('listening on')) r.listeningMs = Date.now();
+      });
+      runs.push(r);
+    }
+  const start = Date.now();
+  while (runs.some((r) => r.listeningMs === null)) {
+    assert.ok(Date.now() - start < 10_000, `tcpdump did not start: ${runs.map((r) => r.stderr).join('\n')}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  // After a second, so the packets fall inside every window's margins.
+  await new Promise((r) => setTimeout(r, 1100));
+  await Promise.all(
+    traffic.map(
+      ([from, to]) =>
+        new Promise<void>((resolve) => {
+          const p = spawn(
+            'ip',
+            [
+              'netns',
+              'exec',
+              c.node(from).podNs,
+              'ping',
+              '-n',
+              '-q',
+              '-c',
+              '12',
+              '-i',
+              '0.2',
+              '-W',
+              '1',
+              c.node(to).podIP,
+            ],
+            { stdio: 'ignore' },
+          );
+          p.on('exit', () => resolve());
+        }),
+    ),
+  );
+  await new Promise((r) => setTimeout(r, 1100));
+  const ended = await Promise.all(
+    runs.map(
+      (r) =>
+        new Promise<number>((resolve) => {
+          r.child.on('exit', () => resolve(Date.now()));
+          r.child.kill('SIGINT');
+        }),
+    ),
+  );
+  const nodes = snapshot.cluster.nodes.status === 'ok' ? snapshot.cluster.nodes.data : [];
+  const tally = new SampleTally(
+    nodes.map((k) => ({
+      name: k.name,
+      ips: [k.flannelAnnotations['public-ip'], ...k.internalIPs].filter((x): x is string => !!x),
+      podCIDRs: k.podCIDRs,
+    })),
+    encapsulationOf(backend),
+  );
+  const sources: SampleSource[] = [];
+  for (const [i, r] of runs.entries()) {
+    let packets = 0;
+    for await (const batch of new CaptureReader(createReadStream(r.file), r.file))
+      for (const p of batch) {
+        tally.add(r.node, r.role, p);
+        packets++;
+      }
+    const counters = parseCounters(r.stderr);
+    sources.push({
+      node: r.node,
+      iface: r.iface,
+      role: r.role,
+      listeningMs: r.listeningMs,
+      endedMs: ended[i]!,
+      cappedAtMs: null,
+      receivedByFilter: counters.receivedByFilter,
+      droppedByKernel: counters.droppedByKernel,
+      packets,
+      error: null,
+      flows: tally.flowsOf(r.node, r.role, 0),
+    });
+  }
+  return {
+    what: describeSamples(backend),
+    durationMs: Math.max(...ended) - Math.min(...runs.map((r) => r.listeningMs!)),
+    snaplen: sampleSnaplen(backend),
+    file: null,
+    sources,
+  };
+}
