@@ -128,7 +128,14 @@ test('a bundle with samples holds no secret: not in the packets (snaplen), not i
   assert.notEqual(findLeak(full + Buffer.from(full, 'latin1').toString('hex')), null, 'the markers were on the wire');
 
   const chunks: Buffer[] = [];
-  const writer = new PcapngWriter(new Writable({ write: (c: Buffer, _e, cb) => (chunks.push(c), cb()) }));
+  const writer = new PcapngWriter(
+    new Writable({
+      write: (c: Buffer, _e, cb) => {
+        chunks.push(c);
+        cb();
+      },
+    }),
+  );
   await writer.begin();
   for (const [name, file, snaplen] of [
     ['node2/eth0', 'vxlan.pcap', vxlan],
