@@ -141,3 +141,47 @@ for (const name of ['underlay-drop', 'arrival-drop']) {
     }
   });
 }
+
+test("a node whose capture fails: the bundle says why, keeps everyone else's samples, invents nothing", (t) => {
+  const lab = requireLab(t);
+  if (!lab) return;
+  if (process.env.KFL_LAB_FAULTS && !process.env.KFL_LAB_FAULTS.split(/[ ,]+/).includes('public-ip-wrong'))
+    return t.skip('public-ip-wrong is not in KFL_LAB_FAULTS (the reduced fault set of this CI flavor)');
+  // A public-ip annotation no interface holds: the node's uplink cannot be found, so it is not sampled.
+  const node = lab.nodes[2]!;
+  const br = labCmd(['break', 'public-ip-wrong', node]);
+  assert.equal(br.code, 0, br.stderr);
+  try {
+    const { findings, path } = bundleUnderTraffic(lab, 'capture-fails');
+    assert.deepEqual(
+      findings.filter((f) => f.check === 'underlay-samples'),
+      [],
+      'an unsampled uplink proves nothing either way',
+    );
+    assert.ok(
+      findings.some((f) => f.check === 'public-ip-not-local' && f.node === node),
+      JSON.stringify(findings),
+    );
+    const x = join(dir, 'capture-fails');
+    mkdirSync(x);
+    assert.equal(run('tar', ['-xzf', path, '-C', x, '--strip-components=1']).code, 0);
+    const sources = readFileSync(join(x, 'samples', 'sources.txt'), 'utf8');
+    assert.match(
+      sources,
+      new RegExp(`^${node}/uplink: not sampled: no interface holds the node's address \\S+; name it with -i$`, 'm'),
+    );
+    const named = [
+      ...run('capinfos', ['-I', join(x, 'samples', 'overlay.pcapng')]).stdout.matchAll(/^\s+Name = (\S+)$/gm),
+    ]
+      .map((m) => m[1]!)
+      .sort();
+    const device = lab.backend === 'host-gw' ? null : lab.backend === 'udp' ? 'flannel0' : 'flannel.1';
+    const want = lab.nodes
+      .flatMap((n) => [...(n === node ? [] : [`${n}/eth0`]), ...(device ? [`${n}/${device}`] : [])])
+      .sort();
+    assert.deepEqual(named, want, "every other node's samples are kept");
+  } finally {
+    const h = labCmd(['heal'], 240_000);
+    assert.equal(h.code, 0, h.stderr);
+  }
+});
