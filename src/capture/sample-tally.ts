@@ -28,6 +28,7 @@ interface Flow {
   readonly from: string;
   readonly to: string;
   readonly kind: SampleFlow['kind'];
+  readonly family: 4 | 6;
   readonly times: number[];
   badChecksums: number;
   badChecksumExample: string | null;
@@ -71,10 +72,11 @@ export class SampleTally {
     const dst = formatAddress(d.subarray(off + at + len, off + at + 2 * len));
     const cls = this.classify(role, src, dst);
     if (!cls || cls.from === cls.to) return;
-    const key = `${node}\0${role}\0${cls.from}\0${cls.to}\0${cls.kind}`;
+    const family = v === 4 ? 4 : 6;
+    const key = `${node}\0${role}\0${cls.from}\0${cls.to}\0${cls.kind}\0${family}`;
     let f = this.flows.get(key);
     if (!f) {
-      f = { ...cls, times: [], badChecksums: 0, badChecksumExample: null };
+      f = { ...cls, family, times: [], badChecksums: 0, badChecksumExample: null };
       this.flows.set(key, f);
     }
     const ms = p.tsSec * 1000 + p.tsNsec / 1e6;
@@ -99,6 +101,7 @@ export class SampleTally {
           from: f.from,
           to: f.to,
           kind: f.kind,
+          family: f.family,
           times: f.times.map((t) => Math.round(t + offsetMs)),
           badChecksums: f.badChecksums,
           badChecksumExample: f.badChecksumExample,
@@ -115,7 +118,7 @@ export class SampleTally {
     role: SampleRole,
     src: string,
     dst: string,
-  ): Omit<Flow, 'times' | 'badChecksums' | 'badChecksumExample'> | null {
+  ): Omit<Flow, 'family' | 'times' | 'badChecksums' | 'badChecksumExample'> | null {
     if (role === 'uplink') {
       const a = this.byIP.get(src);
       const b = this.byIP.get(dst);

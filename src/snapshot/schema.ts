@@ -435,6 +435,8 @@ export const SampleFlow = Type.Object({
   to: Str,
   /** encapsulated: outer addresses are the two nodes'; routed: pod-network packets on the uplink; inner: on the flannel device. */
   kind: Type.Union([Type.Literal('encapsulated'), Type.Literal('routed'), Type.Literal('inner')]),
+  /** The IP version of the header the pair was told by (the outer one for encapsulated packets). */
+  family: Type.Union([Type.Literal(4), Type.Literal(6)]),
   /** When each packet was captured, ms since the epoch on the plugin's clock (the node's clock, offset as measured). */
   times: Type.Array(Num),
   /** Packets whose IPv4 header or fully captured UDP/TCP checksum is wrong (an offloaded, partial checksum is not). */

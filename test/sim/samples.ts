@@ -39,15 +39,17 @@ function backendOf(s: Snapshot): Backend {
   return f.data.netConf.data.backend;
 }
 
+/** `families`: which pod addresses are pinged (default every family the cluster has). */
 export async function sampleCluster(
   c: SimCluster,
   snapshot: Snapshot,
   traffic: [string, string][],
+  families: readonly (4 | 6)[] = [4, 6],
 ): Promise<UnderlaySamples> {
   const backend = backendOf(snapshot);
   const dir = mkdtempSync(join(tmpdir(), 'kfl-sim-samples-'));
   try {
-    return await capture(c, snapshot, traffic, backend, dir);
+    return await capture(c, snapshot, traffic, families, backend, dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -57,6 +59,7 @@ async function capture(
   c: SimCluster,
   snapshot: Snapshot,
   traffic: [string, string][],
+  families: readonly (4 | 6)[],
   backend: Backend,
   dir: string,
 ): Promise<UnderlaySamples> {
@@ -102,12 +105,15 @@ async function capture(
   // After a second, so the packets fall inside every window's margins.
   await new Promise((r) => setTimeout(r, 1100));
   await Promise.all(
-    traffic.map(
-      ([from, to]) =>
-        new Promise<void>((resolve) => {
-          const p = spawn(
-            'ip',
-            [
+    traffic.flatMap(([from, to]) =>
+      // Both families where the cluster has them (the pods' IPv6 address is the second of their /64).
+      [
+        ...(c.v4 && families.includes(4) ? [c.node(to).podIP] : []),
+        ...(c.v6 && families.includes(6) ? [`${c.node(to).podNet6}2`] : []),
+      ].map(
+        (ip) =>
+          new Promise<void>((resolve) => {
+            const argv = [
               'netns',
               'exec',
               c.node(from).podNs,
@@ -120,12 +126,11 @@ async function capture(
               '0.2',
               '-W',
               '1',
-              c.node(to).podIP,
-            ],
-            { stdio: 'ignore' },
-          );
-          p.on('exit', () => resolve());
-        }),
+              ip,
+            ];
+            spawn('ip', argv, { stdio: 'ignore' }).on('exit', () => resolve());
+          }),
+      ),
     ),
   );
   await new Promise((r) => setTimeout(r, 1100));

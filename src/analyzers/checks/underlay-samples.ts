@@ -32,8 +32,16 @@ function allowFix(what: string, from: string, to: string, kind: SampleFlow['kind
   return `Allow ${what} from ${from} to ${to} in the network between them (${kind === 'routed' ? 'the pod network routed between the nodes' : "between the nodes' addresses"}): a cloud security group, a host firewall between hypervisors, an NSX distributed firewall, a switch ACL. Then take a new bundle or run kubectl flannel doctor --probe to confirm.`;
 }
 
-function flowsFrom(s: SampleSource | undefined, from: string, to: string, kind: SampleFlow['kind']): number[] {
-  return (s?.flows ?? []).filter((f) => f.from === from && f.to === to && f.kind === kind).flatMap((f) => f.times);
+function flowsFrom(
+  s: SampleSource | undefined,
+  from: string,
+  to: string,
+  kind: SampleFlow['kind'],
+  family?: 4 | 6,
+): number[] {
+  return (s?.flows ?? [])
+    .filter((f) => f.from === from && f.to === to && f.kind === kind && (family === undefined || f.family === family))
+    .flatMap((f) => f.times);
 }
 
 export default defineCheck({
@@ -57,34 +65,39 @@ export default defineCheck({
     const devices = new Map(sources.filter((s) => s.role === 'device').map((s) => [s.node, s]));
     const pairs = new Set<string>();
     for (const a of uplinks.values())
-      for (const f of a.flows) if (f.from === a.node && f.kind !== 'inner') pairs.add(`${f.from}\0${f.to}\0${f.kind}`);
+      for (const f of a.flows)
+        if (f.from === a.node && f.kind !== 'inner') pairs.add(`${f.from}\0${f.to}\0${f.kind}\0${f.family}`);
     for (const pair of pairs) {
-      const [from, to, kind] = pair.split('\0') as [string, string, SampleFlow['kind']];
+      const [from, to, kind, v] = pair.split('\0') as [string, string, SampleFlow['kind'], string];
+      // IPv4 and IPv6 are judged apart: a dual-stack underlay may drop one and carry the other.
+      const family = v === '6' ? 6 : 4;
+      const carried = family === 6 ? `${what} over IPv6` : what;
       const a = uplinks.get(from)!;
       const b = uplinks.get(to);
       if (!vouches(b)) continue;
-      const sent = within(flowsFrom(a, from, to, kind), window(b));
+      const sent = within(flowsFrom(a, from, to, kind, family), window(b));
       if (sent.length < MIN_SENT) continue;
-      const arrived = flowsFrom(b, from, to, kind);
+      const arrived = flowsFrom(b, from, to, kind, family);
       if (arrived.length === 0) {
         report({
           node: from,
           peer: to,
-          message: `the underlay drops ${what} from ${from} to ${to}: ${sent.length} packets left ${from} for ${to} during ${to}'s capture and none arrived`,
+          message: `the underlay drops ${carried} from ${from} to ${to}: ${sent.length} packets left ${from} for ${to} during ${to}'s capture and none arrived`,
           evidence: [
             `${from} ${a.iface}: ${sent.length} ${kind} packets to ${to} at ${span(sent)}`,
             `${to} ${b.iface}: captured ${clock(b.listeningMs)}-${clock(b.endedMs)}, 0 packets from ${from}, ${b.receivedByFilter ?? 'unknown'} received by filter, 0 dropped by kernel`,
           ],
-          fix: allowFix(what, from, to, kind),
+          fix: allowFix(carried, from, to, kind),
         });
         continue;
       }
       const dev = devices.get(to);
       // Packets with a wrong checksum are dropped on arrival too: that finding (below) says why.
-      const corrupt = (b.flows ?? []).some((f) => f.from === from && f.kind === kind && f.badChecksums > 0);
-      if (kind === 'encapsulated' && !corrupt && vouches(dev)) {
+      const corrupt = b.flows.some((f) => f.from === from && f.kind === kind && f.badChecksums > 0);
+      // The samples' device is the IPv4 one (flannel.1, flannel0): IPv4 encapsulation ends there, IPv6 does not.
+      if (kind === 'encapsulated' && family === 4 && !corrupt && vouches(dev)) {
         const reached = within(arrived, window(dev));
-        if (reached.length >= MIN_SENT && flowsFrom(dev, from, to, 'inner').length === 0)
+        if (reached.length >= MIN_SENT && flowsFrom(dev, from, to, 'inner', 4).length === 0)
           report({
             node: to,
             peer: from,
