@@ -7,9 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { MIN_SENT } from '../../src/analyzers/checks/underlay-samples.js';
 import { analyze } from '../../src/analyzers/run.js';
 import type { SampleRole } from '../../src/capture/sample-tally.js';
-import type { Snapshot, UnderlaySamples } from '../../src/snapshot/types.js';
+import { readSnapshot } from '../../src/snapshot/io.js';
+import type { SampleSource, Snapshot, UnderlaySamples } from '../../src/snapshot/types.js';
 import { canSimulate, type SimBackend, SimCluster, sh } from '../sim/cluster.js';
 import { RING, sampleCluster } from '../sim/samples.js';
 
@@ -153,3 +155,62 @@ test('dual-stack vxlan: IPv6-only pod traffic on a healthy cluster gives no samp
     for (const [from, to] of ALL_PAIRS) assert.ok(v6(to, from, to) >= 12, `${from} -> ${to} over IPv6 arrived`);
   }),
 );
+
+// The conditions, on the real capture of the sim fault underlay-drops-vxlan-samples (node2 -> node3 dropped): each
+// one taken away in turn must silence the finding, so the check concludes only from evidence.
+test('the samples conclude only from evidence: a receiver that dropped, a window that misses, too few packets', async () => {
+  const fixture = await readSnapshot('fixtures/snapshots/vxlan/underlay-drops-vxlan-samples.json');
+  const u = fixture.underlaySamples;
+  assert.ok(u?.status === 'ok');
+  if (u?.status !== 'ok') return;
+  const edit = (f: (s: SampleSource) => SampleSource): string[] =>
+    findings(fixture, { ...u.data, sources: u.data.sources.map(f) });
+  const node3 = (s: SampleSource) => s.node === 'node3' && s.role === 'uplink';
+  const node2 = (s: SampleSource) => s.node === 'node2' && s.role === 'uplink';
+  assert.equal(edit((s) => s).length, 1, 'the fixture has its finding');
+  assert.deepEqual(
+    edit((s) => (node3(s) ? { ...s, droppedByKernel: 3 } : s)),
+    [],
+    'kernel drops on the receiver',
+  );
+  assert.deepEqual(
+    edit((s) => (node3(s) ? { ...s, droppedByKernel: null } : s)),
+    [],
+    'drops unknown',
+  );
+  assert.deepEqual(
+    edit((s) => (node3(s) ? { ...s, error: 'exec failed: EOF' } : s)),
+    [],
+    'the capture failed',
+  );
+  assert.deepEqual(
+    edit((s) => (node3(s) ? { ...s, listeningMs: null } : s)),
+    [],
+    'never listened',
+  );
+  const last = Math.max(...u.data.sources.find(node2)!.flows.flatMap((f) => f.times));
+  assert.deepEqual(
+    edit((s) => (node3(s) ? { ...s, listeningMs: last } : s)),
+    [],
+    'listening only after the packets',
+  );
+  assert.deepEqual(
+    edit((s) => (node3(s) ? { ...s, cappedAtMs: last - 60_000 } : s)),
+    [],
+    'capped before them',
+  );
+  assert.deepEqual(
+    edit((s) =>
+      node2(s)
+        ? { ...s, flows: s.flows.map((f) => (f.to === 'node3' ? { ...f, times: f.times.slice(0, MIN_SENT - 1) } : f)) }
+        : s,
+    ),
+    [],
+    'fewer packets than the minimum',
+  );
+  assert.deepEqual(
+    findings(fixture, { ...u.data, sources: u.data.sources.filter((s) => !node3(s)) }),
+    [],
+    'node3 not sampled',
+  );
+});
