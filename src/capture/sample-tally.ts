@@ -58,8 +58,8 @@ export class SampleTally {
     }
   }
 
-  /** A packet captured on `node`'s uplink or flannel device. */
-  add(node: string, role: SampleRole, p: CapturedPacket): void {
+  /** A packet captured on `node`'s interface `iface`, its uplink or a flannel device. */
+  add(node: string, iface: string, role: SampleRole, p: CapturedPacket): void {
     const loc = locateIp(p.linkType, p.data);
     if (!loc) return;
     const d = p.data;
@@ -73,7 +73,7 @@ export class SampleTally {
     const cls = this.classify(role, src, dst);
     if (!cls || cls.from === cls.to) return;
     const family = v === 4 ? 4 : 6;
-    const key = `${node}\0${role}\0${cls.from}\0${cls.to}\0${cls.kind}\0${family}`;
+    const key = `${node}\0${iface}\0${cls.from}\0${cls.to}\0${cls.kind}\0${family}`;
     let f = this.flows.get(key);
     if (!f) {
       f = { ...cls, family, times: [], badChecksums: 0, badChecksumExample: null };
@@ -92,9 +92,9 @@ export class SampleTally {
   }
 
   /** The flows seen on one source, their times moved to the plugin's clock by `offsetMs`. */
-  flowsOf(node: string, role: SampleRole, offsetMs: number): SampleFlow[] {
+  flowsOf(node: string, iface: string, offsetMs: number): SampleFlow[] {
     const out: SampleFlow[] = [];
-    const prefix = `${node}\0${role}\0`;
+    const prefix = `${node}\0${iface}\0`;
     for (const [k, f] of this.flows)
       if (k.startsWith(prefix))
         out.push({

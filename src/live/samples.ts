@@ -11,7 +11,7 @@ import { Writable } from 'node:stream';
 import type { CaptureIo } from '../capture/run.js';
 import { type Encapsulation, type SampleRole, SampleTally } from '../capture/sample-tally.js';
 import { normalizeIP } from '../net/cidr.js';
-import type { Backend, Collected, SampleSource, Snapshot, UnderlaySamples } from '../snapshot/types.js';
+import type { Backend, Collected, NetConf, SampleSource, Snapshot, UnderlaySamples } from '../snapshot/types.js';
 import { flannelDevice, overlayFilter, UPLINK } from './interfaces.js';
 import { type LiveCaptureOptions, runLiveCapture } from './run.js';
 
@@ -69,6 +69,26 @@ export function describeSamples(b: Backend | null): string {
   }
 }
 
+/** The flannel devices sampled, with the IP version each carries: IPv6 VXLAN has its own device. */
+export function sampleDevices(n: NetConf): { readonly iface: string; readonly family: 4 | 6 }[] {
+  const v4 = flannelDevice(n.backend);
+  return [
+    ...(v4 && n.enableIPv4 ? [{ iface: v4, family: 4 as const }] : []),
+    ...(n.backend.type === 'vxlan' && n.enableIPv6
+      ? [{ iface: `flannel-v6.${n.backend.vni}`, family: 6 as const }]
+      : []),
+  ];
+}
+
+/** The uplink's filter: the overlay of every family the cluster runs (routed backends: each pod network). */
+export function uplinkFilter(n: NetConf): string {
+  const networks = [n.enableIPv4 ? n.network : null, n.enableIPv6 ? n.ipv6Network : null].filter(
+    (x): x is string => x !== null,
+  );
+  const each = [...new Set((networks.length ? networks : [null]).map((net) => overlayFilter(n.backend, net)))];
+  return each.length === 1 ? each[0]! : each.map((f) => `(${f})`).join(' or ');
+}
+
 export interface SamplesResult {
   readonly samples: Collected<UnderlaySamples>;
   /** The pcapng, or null when nothing could be captured. */
@@ -95,12 +115,13 @@ export async function collectSamples(
     podCIDRs: k.podCIDRs,
   }));
   const tally = new SampleTally(nodes, encapsulationOf(backend));
-  const device = flannelDevice(backend);
+  const devices = sampleDevices(netConf);
   const snaplen = sampleSnaplen(backend);
-  const roleOf = (source: string): { node: string; role: SampleRole } => {
+  const roleOf = (source: string): { node: string; role: SampleRole; family: 4 | 6 | null } => {
     const slash = source.indexOf('/');
     const node = source.slice(0, slash);
-    return { node, role: device !== null && source.slice(slash + 1) === device ? 'device' : 'uplink' };
+    const dev = devices.find((d) => d.iface === source.slice(slash + 1));
+    return { node, role: dev ? 'device' : 'uplink', family: dev?.family ?? null };
   };
   // How far each node's clock is from ours: the smallest (arrival - capture time) seen, latency included.
   const offset = new Map<string, number>();
@@ -120,13 +141,13 @@ export async function collectSamples(
       pods: [],
       interfaces: [],
       interfaceChoices: [
-        { iface: UPLINK, filter: overlayFilter(backend, netConf.network) },
-        // The device carries the inner packets: their headers need no room for the encapsulation.
-        ...(device ? [{ iface: device, filter: '', snaplen: sampleSnaplen(null) }] : []),
+        { iface: UPLINK, filter: uplinkFilter(netConf) },
+        // The devices carry the inner packets: their headers need no room for the encapsulation.
+        ...devices.map((d) => ({ iface: d.iface, filter: '', snaplen: sampleSnaplen(null) })),
       ],
       durationMs: limits.durationMs,
-      count: limits.count * nodes.length * 2,
-      maxBytes: limits.maxBytes * nodes.length * 2,
+      count: limits.count * nodes.length * (1 + devices.length),
+      maxBytes: limits.maxBytes * nodes.length * (1 + devices.length),
       perSource: { count: limits.count, maxBytes: limits.maxBytes },
       snaplen,
       write: null,
@@ -139,14 +160,14 @@ export async function collectSamples(
       },
       onPacket: (source, p) => {
         const { node, role } = roleOf(source);
-        tally.add(node, role, p);
+        tally.add(node, source.slice(source.indexOf('/') + 1), role, p);
         last.set(source, p.tsSec * 1000 + p.tsNsec / 1e6);
       },
     },
     io,
   );
   const sources: SampleSource[] = result.sources.map((s) => {
-    const { node, role } = roleOf(s.name);
+    const { node, role, family } = roleOf(s.name);
     const iface = s.name.slice(s.name.indexOf('/') + 1);
     const off = offset.get(s.name) ?? 0;
     const r = s.result;
@@ -156,6 +177,7 @@ export async function collectSamples(
       node,
       iface,
       role,
+      family,
       listeningMs: s.setupError ? null : s.listeningMs,
       endedMs: r?.endedMs ?? Date.now(),
       cappedAtMs: capped && lastMs !== undefined ? Math.round(lastMs + off) : null,
@@ -163,7 +185,7 @@ export async function collectSamples(
       droppedByKernel: r?.counters.droppedByKernel ?? null,
       packets: s.written,
       error: s.setupError ?? r?.error ?? null,
-      flows: tally.flowsOf(node, role, off),
+      flows: tally.flowsOf(node, iface, off),
     };
   });
   const anything = result.sources.some((s) => s.linkType !== null);

@@ -450,6 +450,8 @@ export const SampleSource = Type.Object({
   node: Str,
   iface: Str,
   role: Type.Union([Type.Literal('uplink'), Type.Literal('device')]),
+  /** The IP version a device's packets have (flannel.<VNI> 4, flannel-v6.<VNI> 6); null for the uplink (both). */
+  family: Type.Union([Type.Literal(4), Type.Literal(6), Type.Null()]),
   /** The plugin's clock when tcpdump said it was listening, and when it ended (null: never listened). */
   listeningMs: NullableNum,
   endedMs: Num,

@@ -214,3 +214,31 @@ test('the samples conclude only from evidence: a receiver that dropped, a window
     'node3 not sampled',
   );
 });
+
+test(
+  'dual-stack vxlan: node3 drops IPv6 VXLAN from node2 on arrival: named for IPv6 and flannel-v6.1 only',
+  { skip },
+  () =>
+    withCluster('vxlan-dualstack', async (c, snapshot) => {
+      const n3 = c.node('node3');
+      c.ns(n3, 'nft', 'add', 'table', 'netdev', 'kfla6');
+      c.ns(
+        n3,
+        'nft',
+        'add',
+        'chain',
+        'netdev',
+        'kfla6',
+        'arrival',
+        '{ type filter hook ingress device eth0 priority 0; }',
+      );
+      c.ns(n3, 'nft', `add rule netdev kfla6 arrival ip6 saddr ${c.node('node2').ip6} udp dport 8472 drop`);
+      const s = await sampleCluster(c, snapshot, ALL_PAIRS);
+      assert.deepEqual(
+        findings(snapshot, s).filter((f) => f.startsWith('underlay-samples')),
+        [
+          "underlay-samples error node3 node2: UDP 8472 (vxlan) over IPv6 from node2 arrives on node3's uplink but never reaches flannel-v6.1: node3 drops it on arrival, below its routing tables",
+        ],
+      );
+    }),
+);

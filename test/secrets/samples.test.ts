@@ -153,6 +153,7 @@ test('a bundle with samples holds no secret: not in the packets (snaplen), not i
     node,
     iface: 'eth0',
     role: 'uplink' as const,
+    family: null,
     listeningMs: error ? null : 1,
     endedMs: 2,
     cappedAtMs: null,

@@ -10,10 +10,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CaptureReader } from '../../src/capture/pcap-reader.js';
 import { type SampleRole, SampleTally } from '../../src/capture/sample-tally.js';
-import { flannelDevice, overlayFilter } from '../../src/live/interfaces.js';
-import { describeSamples, encapsulationOf, sampleSnaplen } from '../../src/live/samples.js';
+import {
+  describeSamples,
+  encapsulationOf,
+  sampleDevices,
+  sampleSnaplen,
+  uplinkFilter,
+} from '../../src/live/samples.js';
 import { parseCounters } from '../../src/live/tcpdump.js';
-import type { Backend, SampleSource, Snapshot, UnderlaySamples } from '../../src/snapshot/types.js';
+import type { NetConf, SampleSource, Snapshot, UnderlaySamples } from '../../src/snapshot/types.js';
 import type { SimCluster } from './cluster.js';
 
 /** Every ordered pair of the first three nodes has pod traffic: each pod pings the next. */
@@ -27,16 +32,17 @@ interface Running {
   readonly node: string;
   readonly iface: string;
   readonly role: SampleRole;
+  readonly family: 4 | 6 | null;
   readonly file: string;
   readonly child: ChildProcess;
   stderr: string;
   listeningMs: number | null;
 }
 
-function backendOf(s: Snapshot): Backend {
+function netConfOf(s: Snapshot): NetConf {
   const f = s.cluster.flannel;
   if (f.status !== 'ok' || f.data.netConf.status !== 'ok') throw new Error('sim snapshot without net-conf');
-  return f.data.netConf.data.backend;
+  return f.data.netConf.data;
 }
 
 /** `families`: which pod addresses are pinged (default every family the cluster has). */
@@ -46,10 +52,10 @@ export async function sampleCluster(
   traffic: [string, string][],
   families: readonly (4 | 6)[] = [4, 6],
 ): Promise<UnderlaySamples> {
-  const backend = backendOf(snapshot);
+  const netConf = netConfOf(snapshot);
   const dir = mkdtempSync(join(tmpdir(), 'kfl-sim-samples-'));
   try {
-    return await capture(c, snapshot, traffic, families, backend, dir);
+    return await capture(c, snapshot, traffic, families, netConf, dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -60,16 +66,16 @@ async function capture(
   snapshot: Snapshot,
   traffic: [string, string][],
   families: readonly (4 | 6)[],
-  backend: Backend,
+  netConf: NetConf,
   dir: string,
 ): Promise<UnderlaySamples> {
-  const device = flannelDevice(backend);
+  const backend = netConf.backend;
   const runs: Running[] = [];
   for (const n of c.nodes)
-    for (const [iface, role, filter] of [
-      ['eth0', 'uplink', overlayFilter(backend, '10.244.0.0/16')],
-      ...(device ? [[device, 'device', '']] : []),
-    ] as [string, SampleRole, string][]) {
+    for (const [iface, role, filter, family] of [
+      ['eth0', 'uplink', uplinkFilter(netConf), null],
+      ...sampleDevices(netConf).map((d) => [d.iface, 'device', '', d.family]),
+    ] as [string, SampleRole, string, 4 | 6 | null][]) {
       const file = join(dir, `${c.prefix}-${n.name}-${iface}.pcap`);
       const child = spawn(
         'ip',
@@ -90,7 +96,7 @@ async function capture(
         ],
         { stdio: ['ignore', 'ignore', 'pipe'] },
       );
-      const r: Running = { node: n.name, iface, role, file, child, stderr: '', listeningMs: null };
+      const r: Running = { node: n.name, iface, role, family, file, child, stderr: '', listeningMs: null };
       child.stderr!.on('data', (d: Buffer) => {
         r.stderr += d.toString();
         if (r.listeningMs === null && r.stderr.includes('listening on')) r.listeningMs = Date.now();
@@ -157,7 +163,7 @@ async function capture(
     let packets = 0;
     for await (const batch of new CaptureReader(createReadStream(r.file), r.file))
       for (const p of batch) {
-        tally.add(r.node, r.role, p);
+        tally.add(r.node, r.iface, r.role, p);
         packets++;
       }
     const counters = parseCounters(r.stderr);
@@ -165,6 +171,7 @@ async function capture(
       node: r.node,
       iface: r.iface,
       role: r.role,
+      family: r.family,
       listeningMs: r.listeningMs,
       endedMs: ended[i]!,
       cappedAtMs: null,
@@ -172,7 +179,7 @@ async function capture(
       droppedByKernel: counters.droppedByKernel,
       packets,
       error: null,
-      flows: tally.flowsOf(r.node, r.role, 0),
+      flows: tally.flowsOf(r.node, r.iface, 0),
     });
   }
   return {

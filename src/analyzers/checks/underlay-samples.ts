@@ -62,7 +62,7 @@ export default defineCheck({
     if (samples?.status !== 'ok') return;
     const { what, sources } = samples.data;
     const uplinks = new Map(sources.filter((s) => s.role === 'uplink').map((s) => [s.node, s]));
-    const devices = new Map(sources.filter((s) => s.role === 'device').map((s) => [s.node, s]));
+    const devices = new Map(sources.filter((s) => s.role === 'device').map((s) => [`${s.node}\0${s.family}`, s]));
     const pairs = new Set<string>();
     for (const a of uplinks.values())
       for (const f of a.flows)
@@ -91,17 +91,19 @@ export default defineCheck({
         });
         continue;
       }
-      const dev = devices.get(to);
+      // Each family's encapsulation ends on its own device (flannel.<VNI>, flannel-v6.<VNI>).
+      const dev = devices.get(`${to}\0${family}`);
       // Packets with a wrong checksum are dropped on arrival too: that finding (below) says why.
       const corrupt = b.flows.some((f) => f.from === from && f.kind === kind && f.badChecksums > 0);
-      // The samples' device is the IPv4 one (flannel.1, flannel0): IPv4 encapsulation ends there, IPv6 does not.
-      if (kind === 'encapsulated' && family === 4 && !corrupt && vouches(dev)) {
+      if (kind === 'encapsulated' && !corrupt && vouches(dev)) {
         const reached = within(arrived, window(dev));
-        if (reached.length >= MIN_SENT && flowsFrom(dev, from, to, 'inner', 4).length === 0)
+        // VXLAN carries its own family inside; a WireGuard device may carry both over one tunnel.
+        const inner = model.backend?.type === 'vxlan' ? family : undefined;
+        if (reached.length >= MIN_SENT && flowsFrom(dev, from, to, 'inner', inner).length === 0)
           report({
             node: to,
             peer: from,
-            message: `${what} from ${from} arrives on ${to}'s uplink but never reaches ${dev.iface}: ${to} drops it on arrival, below its routing tables`,
+            message: `${carried} from ${from} arrives on ${to}'s uplink but never reaches ${dev.iface}: ${to} drops it on arrival, below its routing tables`,
             evidence: [
               `${to} ${b.iface}: ${reached.length} packets from ${from} at ${span(reached)}`,
               `${to} ${dev.iface}: captured ${clock(dev.listeningMs)}-${clock(dev.endedMs)}, 0 packets from ${from}, 0 dropped by kernel`,
