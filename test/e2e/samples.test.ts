@@ -54,6 +54,13 @@ function bundleUnderTraffic(lab: Lab, name: string): { findings: Finding[]; path
   return { findings: (JSON.parse(d.stdout) as { findings: Finding[] }).findings, path };
 }
 
+/** The flannel devices bundle samples on the lab's backend and IP family. */
+function devicesOf(lab: Lab): string[] {
+  if (lab.backend === 'host-gw') return [];
+  if (lab.backend === 'udp') return ['flannel0'];
+  return [...(lab.ipFamily !== 'ipv6' ? ['flannel.1'] : []), ...(lab.ipFamily !== 'ipv4' ? ['flannel-v6.1'] : [])];
+}
+
 function tshark(args: string[]): string {
   const r = run('tshark', args);
   assert.equal(r.code, 0, r.stderr);
@@ -76,8 +83,7 @@ test('healthy lab: bundle samples every node under traffic, tshark reads them, d
   mkdirSync(x);
   assert.equal(run('tar', ['-xzf', path, '-C', x, '--strip-components=1']).code, 0);
   const pcapng = join(x, 'samples', 'overlay.pcapng');
-  const device = lab.backend === 'host-gw' ? null : lab.backend === 'udp' ? 'flannel0' : 'flannel.1';
-  const want = lab.nodes.flatMap((n) => [`${n}/eth0`, ...(device ? [`${n}/${device}`] : [])]).sort();
+  const want = lab.nodes.flatMap((n) => [`${n}/eth0`, ...devicesOf(lab).map((d) => `${n}/${d}`)]).sort();
   // Every interface named node/device in the pcapng's interface descriptions, and the pods' traffic on each (with
   // DirectRouting the nodes share a subnet: pod packets are routed, the flannel device carries none).
   const named = [...run('capinfos', ['-I', pcapng]).stdout.matchAll(/^\s+Name = (\S+)$/gm)].map((m) => m[1]!).sort();
@@ -185,9 +191,8 @@ test("a node whose capture fails: the bundle says why, keeps everyone else's sam
     ]
       .map((m) => m[1]!)
       .sort();
-    const device = lab.backend === 'host-gw' ? null : lab.backend === 'udp' ? 'flannel0' : 'flannel.1';
     const want = lab.nodes
-      .flatMap((n) => [...(n === node ? [] : [`${n}/eth0`]), ...(device ? [`${n}/${device}`] : [])])
+      .flatMap((n) => [...(n === node ? [] : [`${n}/eth0`]), ...devicesOf(lab).map((d) => `${n}/${d}`)])
       .sort();
     assert.deepEqual(named, want, "every other node's samples are kept");
   } finally {
