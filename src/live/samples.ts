@@ -69,13 +69,20 @@ export function describeSamples(b: Backend | null): string {
   }
 }
 
-/** The flannel devices sampled, with the IP version each carries: IPv6 VXLAN has its own device. */
-export function sampleDevices(n: NetConf): { readonly iface: string; readonly family: 4 | 6 }[] {
+/**
+ * The flannel devices sampled, with the IP version each carries (IPv6 VXLAN has its own device) and its snaplen:
+ * a VXLAN device has an Ethernet header, the others (flannel0, flannel.ipip, flannel-wg) start at the IP header.
+ */
+export function sampleDevices(
+  n: NetConf,
+): { readonly iface: string; readonly family: 4 | 6; readonly snaplen: number }[] {
   const v4 = flannelDevice(n.backend);
+  const vxlan = n.backend.type === 'vxlan';
+  const snaplen = sampleSnaplen(null) - (vxlan ? 0 : 14);
   return [
-    ...(v4 && n.enableIPv4 ? [{ iface: v4, family: 4 as const }] : []),
+    ...(v4 && n.enableIPv4 ? [{ iface: v4, family: 4 as const, snaplen }] : []),
     ...(n.backend.type === 'vxlan' && n.enableIPv6
-      ? [{ iface: `flannel-v6.${n.backend.vni}`, family: 6 as const }]
+      ? [{ iface: `flannel-v6.${n.backend.vni}`, family: 6 as const, snaplen }]
       : []),
   ];
 }
@@ -143,7 +150,7 @@ export async function collectSamples(
       interfaceChoices: [
         { iface: UPLINK, filter: uplinkFilter(netConf) },
         // The devices carry the inner packets: their headers need no room for the encapsulation.
-        ...devices.map((d) => ({ iface: d.iface, filter: '', snaplen: sampleSnaplen(null) })),
+        ...devices.map((d) => ({ iface: d.iface, filter: '', snaplen: d.snaplen })),
       ],
       durationMs: limits.durationMs,
       count: limits.count * nodes.length * (1 + devices.length),

@@ -72,10 +72,10 @@ async function capture(
   const backend = netConf.backend;
   const runs: Running[] = [];
   for (const n of c.nodes)
-    for (const [iface, role, filter, family] of [
-      ['eth0', 'uplink', uplinkFilter(netConf), null],
-      ...sampleDevices(netConf).map((d) => [d.iface, 'device', '', d.family]),
-    ] as [string, SampleRole, string, 4 | 6 | null][]) {
+    for (const [iface, role, filter, family, snaplen] of [
+      ['eth0', 'uplink', uplinkFilter(netConf), null, sampleSnaplen(backend)],
+      ...sampleDevices(netConf).map((d) => [d.iface, 'device', '', d.family, d.snaplen]),
+    ] as [string, SampleRole, string, 4 | 6 | null, number][]) {
       const file = join(dir, `${c.prefix}-${n.name}-${iface}.pcap`);
       const child = spawn(
         'ip',
@@ -89,7 +89,7 @@ async function capture(
           '-i',
           iface,
           '-s',
-          String(sampleSnaplen(role === 'uplink' ? backend : null)),
+          String(snaplen),
           '-w',
           file,
           ...(filter ? [filter] : []),
