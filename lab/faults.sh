@@ -3,55 +3,22 @@
 # Each `break` changes real kernel or API state the way a real failure would, and writes
 # $LAB_RUN/faults/FAULT@NODE.fault: line 1 describes the fault, every further line is a command that undoes one
 # step. `heal` runs those commands newest first, then waits until every test pod reaches every other one.
-# The expectation table (which state changed where, what doctor must report) is test/e2e/faults.ts.
+# What each fault changes and what doctor must report: the fault catalog, src/analyzers/fault-catalog/catalog.ts.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
 . "$LAB_SRC/lib/pki.sh"
 . "$LAB_SRC/lib/flannel.sh"
 
-FAULTS="route-deleted route-wrong-via fdb-deleted fdb-wrong-dst neigh-deleted neigh-wrong-mac mtu-flannel
-mtu-underlay flanneld-stopped vxlan-device-deleted public-ip-wrong duplicate-vtepmac annotations-removed
-vxlan-port-blocked forward-policy-drop forward-drop-rule ip-forward-off cni0-wrong-address subnet-env-removed cni-conf-removed
-stale-node-entries network-unavailable netconf-drift flanneld-hung nft-postrtg-flushed route6-deleted underlay-drop arrival-drop
-policy-rule-other-table podcidr-shadowed blackhole-local-table cni0-mtu-low uplink-mtu-differs"
-
-describe() {
-  case $1 in
-    route-deleted) echo "NODE's route to a peer's podCIDR is deleted (host-gw: flanneld re-adds it within 10 s)" ;;
-    route-wrong-via) echo "NODE's route to a peer's podCIDR points at a wrong next hop on the underlay" ;;
-    fdb-deleted) echo "NODE's flannel.1 fdb entry for a peer's VtepMAC is deleted" ;;
-    fdb-wrong-dst) echo "NODE's flannel.1 fdb entry for a peer's VtepMAC points at a wrong underlay IP" ;;
-    neigh-deleted) echo "NODE's permanent neighbour entry for a peer's flannel.1 address is deleted" ;;
-    neigh-wrong-mac) echo "NODE's neighbour entry for a peer's flannel.1 address has a wrong MAC" ;;
-    mtu-flannel) echo "flannel.1 on NODE has MTU 1350 while subnet.env says 1450" ;;
-    mtu-underlay) echo "NODE's underlay interface eth0 has MTU 1400; the VXLAN overhead no longer fits" ;;
-    flanneld-stopped) echo "flanneld on NODE is stopped; its pod's status says so, as a kubelet would report it" ;;
-    vxlan-device-deleted) echo "flannel.1 on NODE is deleted while flanneld runs (it re-creates the device, not the peer entries)" ;;
-    public-ip-wrong) echo "NODE's flannel.alpha.coreos.com/public-ip annotation names an IP no node has" ;;
-    duplicate-vtepmac) echo "NODE's backend-data annotation carries a peer's VtepMAC" ;;
-    annotations-removed) echo "flanneld on NODE stopped and NODE's flannel annotations removed (running peers ignore this and keep their entries)" ;;
-    vxlan-port-blocked) echo "NODE's INPUT chain drops UDP 8472 (udp backend: 8285)" ;;
-    forward-policy-drop) echo "NODE's FORWARD policy is DROP; flannel's FLANNEL-FWD accept rules still pass pod traffic" ;;
-    forward-drop-rule) echo "a DROP rule ahead of flannel's FLANNEL-FWD jump in NODE's FORWARD chain" ;;
-    ip-forward-off) echo "net.ipv4.ip_forward=0 on NODE" ;;
-    cni0-wrong-address) echo "cni0 on NODE has 10.244.99.1/24 instead of the gateway of NODE's podCIDR" ;;
-    subnet-env-removed) echo "/run/flannel/subnet.env on NODE is removed: CNI ADD fails there" ;;
-    cni-conf-removed) echo "/etc/cni/net.d/10-flannel.conflist on NODE is removed: CNI ADD fails there" ;;
-    stale-node-entries) echo "NODE keeps the route, neighbour and fdb entries of a deleted node (10.244.250.0/24 at 10.250.0.250)" ;;
-    network-unavailable) echo "NODE's NetworkUnavailable condition is True" ;;
-    nft-postrtg-flushed) echo "nftables mode: NODE's flannel-ipv4 postrtg chain flushed (a firewall reload); pods lose masquerading" ;;
-    route6-deleted) echo "dual-stack only: NODE's IPv6 route to a peer's IPv6 podCIDR is deleted (IPv4 keeps working)" ;;
-    flanneld-hung) echo "flanneld on NODE hung (SIGSTOP): its pod still shows Running and ready, /healthz never answers" ;;
-    policy-rule-other-table) echo "a policy rule on NODE (pref 100) sends a peer's podCIDR to table 100, whose route leads to an absent host" ;;
-    podcidr-shadowed) echo "a more specific route on NODE takes the lower half of a peer's podCIDR (/25) off flannel's route" ;;
-    blackhole-local-table) echo "a blackhole route for a peer's podCIDR in NODE's local table (consulted before main)" ;;
-    cni0-mtu-low) echo "cni0 on NODE has MTU 1400, below FLANNEL_MTU: large packets into NODE's pods die" ;;
-    uplink-mtu-differs) echo "NODE's eth0 has MTU 9000 while the underlay and the other nodes carry 1500" ;;
-    netconf-drift) echo "kube-flannel-cfg's net-conf.json Backend changed (to host-gw/vxlan) but flanneld was not restarted; NODE is ignored" ;;
-    underlay-drop) echo "the underlay (the lab bridge, in the root netns: no node shows it) drops the overlay's traffic from NODE to its peer" ;;
-    arrival-drop) echo "NODE drops the overlay's traffic from its peer on arrival at eth0 (nft netdev ingress, below every table doctor reads)" ;;
-    *) return 1 ;;
-  esac
+# The faults, their injection functions and descriptions come from the fault catalog (src/analyzers/fault-catalog,
+# compiled to dist/): adding a fault is one catalog entry plus, for a new kind of injection, one inject_* function.
+catalog() {
+  local node=$LAB_SRC/../node_modules/.bin/node
+  [ -x "$node" ] || node=node
+  [ -e "$LAB_SRC/../dist/src/analyzers/fault-catalog/catalog.js" ] || die "faults: the catalog is not compiled; run npx tsc -p . first"
+  "$node" "$LAB_SRC/lib/catalog.mjs"
+}
+catalog_field() {  # FAULT FIELD(2=inject 3=backends 4=changes 5=kube-flannel-only or -)
+  awk -F'\t' -v f="$1" -v k="$2" '$1==f {print $k; found=1} END {exit !found}' <<<"$CATALOG"
 }
 
 # What the overlay puts on the underlay between two nodes, as an nft match: the encapsulation port, or for host-gw
@@ -102,198 +69,236 @@ pod_running() {
       state: {running: {startedAt: $now}}}]}}')" >/dev/null
 }
 
-# Faults that need what only the kube-flannel packaging has (flannel pods, the ConfigMap, flanneld's health server).
-KUBE_FLANNEL_ONLY=" flanneld-stopped annotations-removed netconf-drift flanneld-hung "
+# --- injections: inject_<catalog lab.inject>, run with NODE, FAULT, peer, pcidr (the peer's podCIDR) and pgw set --
+inject_route_deleted() {
+  line=$(in_node ip route show "$pcidr"); [ -n "$line" ] || die "break: $NODE has no route to $pcidr"
+  in_node ip route del "$pcidr"
+  undo "in_node ip route replace $line"; echo "peer=$peer route=$line"
+}
+inject_route_wrong_via() {
+  line=$(in_node ip route show "$pcidr"); [ -n "$line" ] || die "break: $NODE has no route to $pcidr"
+  in_node ip route replace "$pcidr" via "$LAB_UNDERLAY_PREFIX.99" dev eth0
+  undo "in_node ip route replace $line"; echo "peer=$peer route-was=$line now=via $LAB_UNDERLAY_PREFIX.99"
+}
+fdb_fault() {  # delete | wrong-dst
+  need_vxlan; mac=$(vtep_mac "$peer"); pip=$(annotation "$peer" public-ip)
+  in_node bridge fdb show dev flannel.1 | grep -q "^$mac dst $pip" || die "break: no fdb entry $mac dst $pip on $NODE"
+  if [ "$1" = delete ]; then in_node bridge fdb del "$mac" dev flannel.1 dst "$pip"
+  else in_node bridge fdb replace "$mac" dev flannel.1 dst "$LAB_UNDERLAY_PREFIX.99" self permanent; fi
+  undo "in_node bridge fdb replace $mac dev flannel.1 dst $pip self permanent"; echo "peer=$peer vtepmac=$mac dst=$pip"
+}
+inject_fdb_deleted() { fdb_fault delete; }
+inject_fdb_wrong_dst() { fdb_fault wrong-dst; }
+neigh_fault() {  # delete | wrong-mac
+  need_vxlan; mac=$(vtep_mac "$peer")
+  in_node ip neigh show "$pgw" dev flannel.1 | grep -q "lladdr $mac" || die "break: no neighbour $pgw lladdr $mac on $NODE"
+  if [ "$1" = delete ]; then in_node ip neigh del "$pgw" dev flannel.1
+  else in_node ip neigh replace "$pgw" lladdr 02:00:00:00:00:99 dev flannel.1 nud permanent; fi
+  undo "in_node ip neigh replace $pgw lladdr $mac dev flannel.1 nud permanent"; echo "peer=$peer neigh=$pgw lladdr=$mac"
+}
+inject_neigh_deleted() { neigh_fault delete; }
+inject_neigh_wrong_mac() { neigh_fault wrong-mac; }
+inject_mtu_flannel() {
+  local dev=flannel.1; [ "$BACKEND" = udp ] && dev=flannel0
+  in_node ip link show "$dev" >/dev/null 2>&1 || die "break: $NODE has no $dev"
+  i=$(in_node cat "/sys/class/net/$dev/mtu")
+  in_node ip link set "$dev" mtu 1350
+  undo "in_node ip link set $dev mtu $i"; echo "device=$dev mtu-was=$i now=1350"
+}
+inject_mtu_underlay() {
+  i=$(in_node cat /sys/class/net/eth0/mtu)
+  in_node ip link set eth0 mtu 1400
+  undo "in_node ip link set eth0 mtu $i"; echo "device=eth0 mtu-was=$i now=1400"
+}
+inject_flanneld_stopped() {
+  stop_flanneld "$NODE"; pod_terminated "$NODE"
+  undo "start_flanneld $NODE; wait_flanneld $NODE"
+  undo "pod_running $NODE"
+  echo "flanneld stopped, pod $(flannel_pod "$NODE") not ready"
+}
+inject_vxlan_device_deleted() {
+  need_vxlan; in_node ip link del flannel.1
+  undo "stop_flanneld $NODE; start_flanneld $NODE; wait_flanneld $NODE"; echo "flannel.1 deleted"
+}
+inject_public_ip_wrong() {
+  pip=$(annotation "$NODE" public-ip)
+  lab_kubectl annotate node "$NODE" --overwrite "flannel.alpha.coreos.com/public-ip=$LAB_UNDERLAY_PREFIX.99" >/dev/null
+  undo "lab_kubectl annotate node $NODE --overwrite flannel.alpha.coreos.com/public-ip=$pip >/dev/null"
+  echo "public-ip-was=$pip now=$LAB_UNDERLAY_PREFIX.99"
+}
+inject_duplicate_vtepmac() {
+  need_vxlan; line=$(annotation "$NODE" backend-data); mac=$(vtep_mac "$peer")
+  lab_kubectl annotate node "$NODE" --overwrite "flannel.alpha.coreos.com/backend-data=$(echo "$line" | jq -c --arg m "$mac" '.VtepMAC = $m')" >/dev/null
+  # the peer's flanneld added an fdb entry for its own MAC toward NODE, which no restart removes (doctor reported it
+  # as a leftover after heal in the lab); heal deletes it last
+  pip=$(annotation "$NODE" public-ip)
+  undo "ip netns exec $peer bridge fdb del $mac dev flannel.1 dst $pip 2>/dev/null || true"
+  # the peers' flanneld re-pointed the duplicated MAC; restarting them replays every lease
+  undo "restart_flanneld_all"
+  undo "lab_kubectl annotate node $NODE --overwrite $(q "flannel.alpha.coreos.com/backend-data=$line") >/dev/null"
+  echo "peer=$peer vtepmac=$mac own-was=$(echo "$line" | jq -r .VtepMAC)"
+}
+inject_annotations_removed() {
+  stop_flanneld "$NODE"; pod_terminated "$NODE"
+  undo "pod_running $NODE"
+  lab_kubectl annotate node "$NODE" flannel.alpha.coreos.com/backend-data- flannel.alpha.coreos.com/backend-type- \
+    flannel.alpha.coreos.com/public-ip- flannel.alpha.coreos.com/kube-subnet-manager- >/dev/null
+  undo "start_flanneld $NODE; wait_flanneld $NODE"; echo "flanneld stopped, flannel annotations removed"
+}
+inject_vxlan_port_blocked() {
+  local port=8472; [ "$BACKEND" = udp ] && port=8285
+  [ "$BACKEND" = host-gw ] && die "break: host-gw has no encapsulation port"
+  in_node iptables -I INPUT -p udp --dport $port -m comment --comment kfl-lab-fault -j DROP
+  undo "in_node iptables -D INPUT -p udp --dport $port -m comment --comment kfl-lab-fault -j DROP"; echo "udp/$port dropped in INPUT"
+}
+inject_forward_drop_rule() {
+  in_node iptables -I FORWARD 1 -m comment --comment kfl-lab-fault -j DROP
+  undo "in_node iptables -D FORWARD -m comment --comment kfl-lab-fault -j DROP"; echo "DROP inserted at FORWARD 1"
+}
+inject_forward_policy_drop() {
+  line=$(in_node iptables -S FORWARD | awk '$1=="-P"{print $3}')
+  in_node iptables -P FORWARD DROP
+  undo "in_node iptables -P FORWARD $line"; echo "FORWARD policy was $line, now DROP"
+}
+inject_ip_forward_off() {
+  i=$(in_node sysctl -n net.ipv4.ip_forward)
+  in_node sysctl -qw net.ipv4.ip_forward=0
+  undo "in_node sysctl -qw net.ipv4.ip_forward=$i"; echo "ip_forward was $i, now 0"
+}
+inject_cni0_wrong_address() {
+  line=$(in_node ip -4 -o addr show dev cni0 | awk '{print $4}' | head -1)
+  [ -n "$line" ] || die "break: cni0 on $NODE has no IPv4 address"
+  in_node ip addr del "$line" dev cni0
+  in_node ip addr add 10.244.99.1/24 dev cni0
+  undo "in_node ip addr add $line dev cni0"
+  undo "in_node ip addr del 10.244.99.1/24 dev cni0"
+  echo "cni0 was $line, now 10.244.99.1/24"
+}
+inject_subnet_env_removed() {
+  mv "$(node_dir "$NODE")/run-flannel/subnet.env" "$fault_file.subnet.env"
+  undo "mv $fault_file.subnet.env $(node_dir "$NODE")/run-flannel/subnet.env"; echo "subnet.env removed"
+}
+inject_cni_conf_removed() {
+  local confdir=$(node_dir "$NODE")/etc-cni-net.d
+  [ "${FLAVOR:-kube-flannel}" = k3s ] && confdir=$(node_dir "$NODE")/k3s-agent-etc/cni/net.d
+  mv "$confdir/10-flannel.conflist" "$fault_file.conflist"
+  undo "mv $fault_file.conflist $confdir/10-flannel.conflist"; echo "10-flannel.conflist removed from $(cni_conf_dir)"
+}
+inject_route6_deleted() {
+  [ "${IP_FAMILY:-ipv4}" = dual ] || die "break $FAULT: needs a dual-stack lab (lab/lab up --ip-family dual)"
+  local pcidr6; pcidr6=$(lab_kubectl get node "$peer" -o jsonpath='{.spec.podCIDRs[1]}')
+  line=$(in_node ip -6 route show "$pcidr6"); [ -n "$line" ] || die "break: $NODE has no IPv6 route to $pcidr6"
+  in_node ip -6 route del "$pcidr6"
+  undo "in_node ip -6 route replace $line"; echo "peer=$peer route=$line"
+}
+inject_nft_postrtg_flushed() {
+  [ "${NFTABLES:-0}" = 1 ] || die "break $FAULT: needs a lab in nftables mode (lab/lab up --nftables)"
+  in_node nft list chain ip flannel-ipv4 postrtg > "$fault_file.postrtg"
+  in_node nft flush chain ip flannel-ipv4 postrtg
+  # flanneld writes the chain only at start: restarting it is how the chain comes back
+  undo "stop_flanneld $NODE; start_flanneld $NODE; wait_flanneld $NODE"; echo "postrtg flushed"
+}
+inject_flanneld_hung() {
+  local pid; read -r pid _ < "$LAB_RUN/pids/flanneld-$NODE.pid"
+  pid_alive "$LAB_RUN/pids/flanneld-$NODE.pid" || die "break: flanneld on $NODE is not running"
+  kill -STOP "$pid"; undo "kill -CONT $pid"; echo "flanneld (pid $pid) stopped with SIGSTOP, pod $(flannel_pod "$NODE") still Running"
+}
+inject_stale_node_entries() {
+  local gw=10.244.250.0 smac=0a:fa:fa:fa:fa:fa sip=$LAB_UNDERLAY_PREFIX.250
+  if in_node ip link show flannel.1 >/dev/null 2>&1; then
+    in_node ip neigh replace $gw lladdr $smac dev flannel.1 nud permanent
+    in_node bridge fdb append $smac dev flannel.1 dst $sip self permanent
+    in_node ip route replace 10.244.250.0/24 via $gw dev flannel.1 onlink
+    undo "in_node bridge fdb del $smac dev flannel.1 dst $sip"
+    undo "in_node ip neigh del $gw dev flannel.1"
+  else
+    in_node ip route replace 10.244.250.0/24 via $sip dev eth0 onlink
+  fi
+  undo "in_node ip route del 10.244.250.0/24"
+  echo "entries for 10.244.250.0/24 (vtep $smac at $sip) left behind"
+}
+inject_network_unavailable() {
+  lab_kubectl patch node "$NODE" --subresource=status --type=strategic -p \
+    '{"status":{"conditions":[{"type":"NetworkUnavailable","status":"True","reason":"NoRouteCreated","message":"injected by kubectl-flannel lab"}]}}' >/dev/null
+  undo "lab_kubectl patch node $NODE --subresource=status --type=strategic -p '{\"status\":{\"conditions\":[{\"type\":\"NetworkUnavailable\",\"status\":\"False\",\"reason\":\"FlannelIsUp\",\"message\":\"Flannel is running on this node\"}]}}' >/dev/null"
+  echo "NetworkUnavailable=True"
+}
+inject_netconf_drift() {
+  line=$(lab_kubectl -n kube-flannel get cm kube-flannel-cfg -o json | jq -r '.data["net-conf.json"]')
+  local other=host-gw; [ "$BACKEND" = host-gw ] && other=vxlan
+  lab_kubectl -n kube-flannel patch cm kube-flannel-cfg --type merge -p "$(jq -n --arg v "$(echo "$line" |
+    jq --argjson b "$(backend_json $other)" '.Backend = $b')" '{data: {"net-conf.json": $v}}')" >/dev/null
+  undo "lab_kubectl -n kube-flannel patch cm kube-flannel-cfg --type merge -p $(q "$(jq -n --arg v "$line" '{data: {"net-conf.json": $v}}')") >/dev/null"
+  echo "ConfigMap Backend now $other, flanneld still runs $BACKEND"
+}
+inject_underlay_drop() {
+  # A bridge-family filter on the root netns bridge: what a cloud security group or NSX does to one node pair.
+  local t="kfl${LAB_INSTANCE}_underlay_${NODE//-/_}" m
+  nft add table bridge "$t"
+  undo "nft delete table bridge $t"
+  nft add chain bridge "$t" filter_fwd '{ type filter hook forward priority 0; }'
+  while IFS= read -r m; do
+    nft add rule bridge "$t" filter_fwd iifname "v-$NODE" oifname "v-$peer" $m drop
+  done < <(overlay_matches "$NODE" "$peer")
+  echo "peer=$peer bridge $LAB_BRIDGE drops $(overlay_matches "$NODE" "$peer" | paste -sd, -) from $NODE to $peer"
+}
+inject_arrival_drop() {
+  local t="kfl_arrival_drop" m
+  in_node nft add table netdev "$t"
+  undo "in_node nft delete table netdev $t"
+  in_node nft add chain netdev "$t" arrival '{ type filter hook ingress device eth0 priority 0; }'
+  while IFS= read -r m; do
+    in_node nft add rule netdev "$t" arrival $m drop
+  done < <(overlay_matches "$peer" "$NODE")
+  echo "peer=$peer eth0 ingress drops $(overlay_matches "$peer" "$NODE" | paste -sd, -) from $peer"
+}
+
+inject_policy_rule_other_table() {
+  in_node ip route add "$pcidr" via "$LAB_UNDERLAY_PREFIX.99" dev eth0 onlink table 100
+  undo "in_node ip route flush table 100"
+  in_node ip rule add pref 100 to "$pcidr" lookup 100
+  undo "in_node ip rule del pref 100 to $pcidr lookup 100"; echo "peer=$peer rule=100:to $pcidr lookup 100"
+}
+inject_podcidr_shadowed() {
+  in_node ip route add "$pgw/25" via "$LAB_UNDERLAY_PREFIX.99" dev eth0 onlink
+  undo "in_node ip route del $pgw/25"; echo "peer=$peer shadow=$pgw/25"
+}
+inject_blackhole_local_table() {
+  in_node ip route add blackhole "$pcidr" table local
+  undo "in_node ip route del blackhole $pcidr table local"; echo "peer=$peer route=blackhole $pcidr table local"
+}
+inject_cni0_mtu_low() {
+  line=$(in_node cat /sys/class/net/cni0/mtu)
+  in_node ip link set cni0 mtu 1400
+  undo "in_node ip link set cni0 mtu $line"; echo "cni0 mtu $line -> 1400"
+}
+inject_uplink_mtu_differs() {
+  line=$(in_node cat /sys/class/net/eth0/mtu)
+  in_node ip link set eth0 mtu 9000
+  undo "in_node ip link set eth0 mtu $line"; echo "eth0 mtu $line -> 9000"
+}
 
 do_break() {
-  local peer pcidr pgw line mac pip i
-  if [ "${FLAVOR:-kube-flannel}" != kube-flannel ] && [[ $KUBE_FLANNEL_ONLY == *" $FAULT "* ]]; then
+  local peer pcidr pgw line mac pip i fn
+  peer=$(peer_of "$NODE"); pcidr=$(pod_cidr "$peer"); pgw=${pcidr%/*}
+  if [ "${FLAVOR:-kube-flannel}" != kube-flannel ] && [ "$(catalog_field "$FAULT" 5)" = kube-flannel-only ]; then
     die "break $FAULT: needs the kube-flannel packaging (flannel pods, ConfigMap or health server); this lab is --flavor $FLAVOR"
   fi
-  peer=$(peer_of "$NODE"); pcidr=$(pod_cidr "$peer"); pgw=${pcidr%/*}
-  case $FAULT in
-    route-deleted)
-      line=$(in_node ip route show "$pcidr"); [ -n "$line" ] || die "break: $NODE has no route to $pcidr"
-      in_node ip route del "$pcidr"
-      undo "in_node ip route replace $line"; echo "peer=$peer route=$line" ;;
-    policy-rule-other-table)
-      in_node ip route add "$pcidr" via "$LAB_UNDERLAY_PREFIX.99" dev eth0 onlink table 100
-      undo "in_node ip route flush table 100"
-      in_node ip rule add pref 100 to "$pcidr" lookup 100
-      undo "in_node ip rule del pref 100 to $pcidr lookup 100"; echo "peer=$peer rule=100:to $pcidr lookup 100" ;;
-    podcidr-shadowed)
-      in_node ip route add "$pgw/25" via "$LAB_UNDERLAY_PREFIX.99" dev eth0 onlink
-      undo "in_node ip route del $pgw/25"; echo "peer=$peer shadow=$pgw/25" ;;
-    blackhole-local-table)
-      in_node ip route add blackhole "$pcidr" table local
-      undo "in_node ip route del blackhole $pcidr table local"; echo "peer=$peer route=blackhole $pcidr table local" ;;
-    cni0-mtu-low)
-      line=$(in_node cat /sys/class/net/cni0/mtu)
-      in_node ip link set cni0 mtu 1400
-      undo "in_node ip link set cni0 mtu $line"; echo "cni0 mtu $line -> 1400" ;;
-    uplink-mtu-differs)
-      line=$(in_node cat /sys/class/net/eth0/mtu)
-      in_node ip link set eth0 mtu 9000
-      undo "in_node ip link set eth0 mtu $line"; echo "eth0 mtu $line -> 9000" ;;
-    route-wrong-via)
-      line=$(in_node ip route show "$pcidr"); [ -n "$line" ] || die "break: $NODE has no route to $pcidr"
-      in_node ip route replace "$pcidr" via "$LAB_UNDERLAY_PREFIX.99" dev eth0
-      undo "in_node ip route replace $line"; echo "peer=$peer route-was=$line now=via $LAB_UNDERLAY_PREFIX.99" ;;
-    fdb-deleted|fdb-wrong-dst)
-      need_vxlan; mac=$(vtep_mac "$peer"); pip=$(annotation "$peer" public-ip)
-      in_node bridge fdb show dev flannel.1 | grep -q "^$mac dst $pip" || die "break: no fdb entry $mac dst $pip on $NODE"
-      if [ "$FAULT" = fdb-deleted ]; then in_node bridge fdb del "$mac" dev flannel.1 dst "$pip"
-      else in_node bridge fdb replace "$mac" dev flannel.1 dst "$LAB_UNDERLAY_PREFIX.99" self permanent; fi
-      undo "in_node bridge fdb replace $mac dev flannel.1 dst $pip self permanent"; echo "peer=$peer vtepmac=$mac dst=$pip" ;;
-    neigh-deleted|neigh-wrong-mac)
-      need_vxlan; mac=$(vtep_mac "$peer")
-      in_node ip neigh show "$pgw" dev flannel.1 | grep -q "lladdr $mac" || die "break: no neighbour $pgw lladdr $mac on $NODE"
-      if [ "$FAULT" = neigh-deleted ]; then in_node ip neigh del "$pgw" dev flannel.1
-      else in_node ip neigh replace "$pgw" lladdr 02:00:00:00:00:99 dev flannel.1 nud permanent; fi
-      undo "in_node ip neigh replace $pgw lladdr $mac dev flannel.1 nud permanent"; echo "peer=$peer neigh=$pgw lladdr=$mac" ;;
-    mtu-flannel)
-      local dev=flannel.1; [ "$BACKEND" = udp ] && dev=flannel0
-      in_node ip link show "$dev" >/dev/null 2>&1 || die "break: $NODE has no $dev"
-      i=$(in_node cat "/sys/class/net/$dev/mtu")
-      in_node ip link set "$dev" mtu 1350
-      undo "in_node ip link set $dev mtu $i"; echo "device=$dev mtu-was=$i now=1350" ;;
-    mtu-underlay)
-      i=$(in_node cat /sys/class/net/eth0/mtu)
-      in_node ip link set eth0 mtu 1400
-      undo "in_node ip link set eth0 mtu $i"; echo "device=eth0 mtu-was=$i now=1400" ;;
-    flanneld-stopped)
-      stop_flanneld "$NODE"; pod_terminated "$NODE"
-      undo "start_flanneld $NODE; wait_flanneld $NODE"
-      undo "pod_running $NODE"
-      echo "flanneld stopped, pod $(flannel_pod "$NODE") not ready" ;;
-    vxlan-device-deleted)
-      need_vxlan; in_node ip link del flannel.1
-      undo "stop_flanneld $NODE; start_flanneld $NODE; wait_flanneld $NODE"; echo "flannel.1 deleted" ;;
-    public-ip-wrong)
-      pip=$(annotation "$NODE" public-ip)
-      lab_kubectl annotate node "$NODE" --overwrite "flannel.alpha.coreos.com/public-ip=$LAB_UNDERLAY_PREFIX.99" >/dev/null
-      undo "lab_kubectl annotate node $NODE --overwrite flannel.alpha.coreos.com/public-ip=$pip >/dev/null"
-      echo "public-ip-was=$pip now=$LAB_UNDERLAY_PREFIX.99" ;;
-    duplicate-vtepmac)
-      need_vxlan; line=$(annotation "$NODE" backend-data); mac=$(vtep_mac "$peer")
-      lab_kubectl annotate node "$NODE" --overwrite "flannel.alpha.coreos.com/backend-data=$(echo "$line" | jq -c --arg m "$mac" '.VtepMAC = $m')" >/dev/null
-      # the peer's flanneld added an fdb entry for its own MAC toward NODE, which no restart removes (doctor reports
-      # it as a leftover after heal); undos run last-in first-out, so heal deletes it last
-      pip=$(annotation "$NODE" public-ip)
-      undo "ip netns exec $peer bridge fdb del $mac dev flannel.1 dst $pip 2>/dev/null || true"
-      # the peers' flanneld re-pointed the duplicated MAC; restarting them replays every lease
-      undo "restart_flanneld_all"
-      undo "lab_kubectl annotate node $NODE --overwrite $(q "flannel.alpha.coreos.com/backend-data=$line") >/dev/null"
-      echo "peer=$peer vtepmac=$mac own-was=$(echo "$line" | jq -r .VtepMAC)" ;;
-    annotations-removed)
-      stop_flanneld "$NODE"; pod_terminated "$NODE"
-      undo "pod_running $NODE"
-      lab_kubectl annotate node "$NODE" flannel.alpha.coreos.com/backend-data- flannel.alpha.coreos.com/backend-type- \
-        flannel.alpha.coreos.com/public-ip- flannel.alpha.coreos.com/kube-subnet-manager- >/dev/null
-      undo "start_flanneld $NODE; wait_flanneld $NODE"; echo "flanneld stopped, flannel annotations removed" ;;
-    vxlan-port-blocked)
-      local port=8472; [ "$BACKEND" = udp ] && port=8285
-      [ "$BACKEND" = host-gw ] && die "break: host-gw has no encapsulation port"
-      in_node iptables -I INPUT -p udp --dport $port -m comment --comment kfl-lab-fault -j DROP
-      undo "in_node iptables -D INPUT -p udp --dport $port -m comment --comment kfl-lab-fault -j DROP"; echo "udp/$port dropped in INPUT" ;;
-    forward-drop-rule)
-      in_node iptables -I FORWARD 1 -m comment --comment kfl-lab-fault -j DROP
-      undo "in_node iptables -D FORWARD -m comment --comment kfl-lab-fault -j DROP"; echo "DROP inserted at FORWARD 1" ;;
-    forward-policy-drop)
-      line=$(in_node iptables -S FORWARD | awk '$1=="-P"{print $3}')
-      in_node iptables -P FORWARD DROP
-      undo "in_node iptables -P FORWARD $line"; echo "FORWARD policy was $line, now DROP" ;;
-    ip-forward-off)
-      i=$(in_node sysctl -n net.ipv4.ip_forward)
-      in_node sysctl -qw net.ipv4.ip_forward=0
-      undo "in_node sysctl -qw net.ipv4.ip_forward=$i"; echo "ip_forward was $i, now 0" ;;
-    cni0-wrong-address)
-      line=$(in_node ip -4 -o addr show dev cni0 | awk '{print $4}' | head -1)
-      [ -n "$line" ] || die "break: cni0 on $NODE has no IPv4 address"
-      in_node ip addr del "$line" dev cni0
-      in_node ip addr add 10.244.99.1/24 dev cni0
-      undo "in_node ip addr add $line dev cni0"
-      undo "in_node ip addr del 10.244.99.1/24 dev cni0"
-      echo "cni0 was $line, now 10.244.99.1/24" ;;
-    subnet-env-removed)
-      mv "$(node_dir "$NODE")/run-flannel/subnet.env" "$fault_file.subnet.env"
-      undo "mv $fault_file.subnet.env $(node_dir "$NODE")/run-flannel/subnet.env"; echo "subnet.env removed" ;;
-    cni-conf-removed)
-      local confdir=$(node_dir "$NODE")/etc-cni-net.d
-      [ "${FLAVOR:-kube-flannel}" = k3s ] && confdir=$(node_dir "$NODE")/k3s-agent-etc/cni/net.d
-      mv "$confdir/10-flannel.conflist" "$fault_file.conflist"
-      undo "mv $fault_file.conflist $confdir/10-flannel.conflist"; echo "10-flannel.conflist removed from $(cni_conf_dir)" ;;
-    route6-deleted)
-      [ "${IP_FAMILY:-ipv4}" = dual ] || die "break $FAULT: needs a dual-stack lab (lab/lab up --ip-family dual)"
-      local pcidr6; pcidr6=$(lab_kubectl get node "$peer" -o jsonpath='{.spec.podCIDRs[1]}')
-      line=$(in_node ip -6 route show "$pcidr6"); [ -n "$line" ] || die "break: $NODE has no IPv6 route to $pcidr6"
-      in_node ip -6 route del "$pcidr6"
-      undo "in_node ip -6 route replace $line"; echo "peer=$peer route=$line" ;;
-    nft-postrtg-flushed)
-      [ "${NFTABLES:-0}" = 1 ] || die "break $FAULT: needs a lab in nftables mode (lab/lab up --nftables)"
-      in_node nft list chain ip flannel-ipv4 postrtg > "$fault_file.postrtg"
-      in_node nft flush chain ip flannel-ipv4 postrtg
-      # flanneld writes the chain only at start: restarting it is how the chain comes back
-      undo "stop_flanneld $NODE; start_flanneld $NODE; wait_flanneld $NODE"; echo "postrtg flushed" ;;
-    flanneld-hung)
-      local pid; read -r pid _ < "$LAB_RUN/pids/flanneld-$NODE.pid"
-      pid_alive "$LAB_RUN/pids/flanneld-$NODE.pid" || die "break: flanneld on $NODE is not running"
-      kill -STOP "$pid"; undo "kill -CONT $pid"; echo "flanneld (pid $pid) stopped with SIGSTOP, pod $(flannel_pod "$NODE") still Running" ;;
-    stale-node-entries)
-      local gw=10.244.250.0 smac=0a:fa:fa:fa:fa:fa sip=$LAB_UNDERLAY_PREFIX.250
-      if in_node ip link show flannel.1 >/dev/null 2>&1; then
-        in_node ip neigh replace $gw lladdr $smac dev flannel.1 nud permanent
-        in_node bridge fdb append $smac dev flannel.1 dst $sip self permanent
-        in_node ip route replace 10.244.250.0/24 via $gw dev flannel.1 onlink
-        undo "in_node bridge fdb del $smac dev flannel.1 dst $sip"
-        undo "in_node ip neigh del $gw dev flannel.1"
-      else
-        in_node ip route replace 10.244.250.0/24 via $sip dev eth0 onlink
-      fi
-      undo "in_node ip route del 10.244.250.0/24"
-      echo "entries for 10.244.250.0/24 (vtep $smac at $sip) left behind" ;;
-    network-unavailable)
-      lab_kubectl patch node "$NODE" --subresource=status --type=strategic -p \
-        '{"status":{"conditions":[{"type":"NetworkUnavailable","status":"True","reason":"NoRouteCreated","message":"injected by kubectl-flannel lab"}]}}' >/dev/null
-      undo "lab_kubectl patch node $NODE --subresource=status --type=strategic -p '{\"status\":{\"conditions\":[{\"type\":\"NetworkUnavailable\",\"status\":\"False\",\"reason\":\"FlannelIsUp\",\"message\":\"Flannel is running on this node\"}]}}' >/dev/null"
-      echo "NetworkUnavailable=True" ;;
-    netconf-drift)
-      line=$(lab_kubectl -n kube-flannel get cm kube-flannel-cfg -o json | jq -r '.data["net-conf.json"]')
-      local other=host-gw; [ "$BACKEND" = host-gw ] && other=vxlan
-      lab_kubectl -n kube-flannel patch cm kube-flannel-cfg --type merge -p "$(jq -n --arg v "$(echo "$line" |
-        jq --argjson b "$(backend_json $other)" '.Backend = $b')" '{data: {"net-conf.json": $v}}')" >/dev/null
-      undo "lab_kubectl -n kube-flannel patch cm kube-flannel-cfg --type merge -p $(q "$(jq -n --arg v "$line" '{data: {"net-conf.json": $v}}')") >/dev/null"
-      echo "ConfigMap Backend now $other, flanneld still runs $BACKEND" ;;
-    underlay-drop)
-      # A bridge-family filter on the root netns bridge: what a cloud security group or NSX does to one node pair.
-      local t="kfl${LAB_INSTANCE}_underlay_${NODE//-/_}" m
-      nft add table bridge "$t"
-      undo "nft delete table bridge $t"
-      nft add chain bridge "$t" filter_fwd '{ type filter hook forward priority 0; }'
-      while IFS= read -r m; do
-        nft add rule bridge "$t" filter_fwd iifname "v-$NODE" oifname "v-$peer" $m drop
-      done < <(overlay_matches "$NODE" "$peer")
-      echo "peer=$peer bridge $LAB_BRIDGE drops $(overlay_matches "$NODE" "$peer" | paste -sd, -) from $NODE to $peer" ;;
-    arrival-drop)
-      local t="kfl_arrival_drop" m
-      in_node nft add table netdev "$t"
-      undo "in_node nft delete table netdev $t"
-      in_node nft add chain netdev "$t" arrival '{ type filter hook ingress device eth0 priority 0; }'
-      while IFS= read -r m; do
-        in_node nft add rule netdev "$t" arrival $m drop
-      done < <(overlay_matches "$peer" "$NODE")
-      echo "peer=$peer eth0 ingress drops $(overlay_matches "$peer" "$NODE" | paste -sd, -) from $peer" ;;
-  esac
+  fn=inject_$(catalog_field "$FAULT" 2)
+  declare -F "$fn" >/dev/null || die "break $FAULT: the catalog names $fn, which lab/faults.sh does not define"
+  "$fn"
 }
 
 cmd=${1:-}; shift || true
 case $cmd in
   faults)
-    for f in $FAULTS; do printf '%-22s %s\n' "$f" "$(describe "$f")"; done ;;
+    CATALOG=$(catalog) || exit 1
+    while IFS=$'\t' read -r f _ _ changes _; do printf '%-22s %s\n' "$f" "$changes"; done <<<"$CATALOG" ;;
   break)
     need_root; load_state
     FAULT=${1:-}; NODE=${2:-}
-    describe "$FAULT" >/dev/null 2>&1 || die "break: unknown fault '$FAULT'; lab/lab faults lists them"
+    CATALOG=$(catalog) || exit 1
+    catalog_field "$FAULT" 2 >/dev/null || die "break: unknown fault '$FAULT'; lab/lab faults lists them"
     echo " $NODE_NAMES " | grep -q " $NODE " || die "break: '$NODE' is not a lab node (nodes: $NODE_NAMES)"
     fault_file=$FDIR/$FAULT@$NODE.fault
     [ -e "$fault_file" ] && die "break: $FAULT is already injected on $NODE"

@@ -80,14 +80,15 @@ const KNOWN: readonly KnownFailure[] = [
     fix: 'Fix node-public-ip or --public-ip to an address the node holds.',
   },
   {
-    pattern: /Failed to find (any valid interface|interface to use)/,
-    cause: 'no interface matches --iface / --iface-regex',
-    fix: 'Correct --iface/--iface-regex in the DaemonSet args.',
-  },
-  {
+    // before the --iface entry: flanneld wraps the v6 error in "Failed to find any valid interface to use"
     pattern: /default v6 (route|interface)|v6 default route interface/,
     cause: 'dual-stack needs an IPv6 default route on the same interface as the IPv4 one',
     fix: 'Add an IPv6 default route on the IPv4 default interface, or disable EnableIPv6.',
+  },
+  {
+    pattern: /Failed to find (any valid interface|interface to use)/,
+    cause: 'no interface matches --iface / --iface-regex',
+    fix: 'Correct --iface/--iface-regex in the DaemonSet args.',
   },
 ];
 

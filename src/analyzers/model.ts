@@ -166,6 +166,16 @@ function parseBackendData(type: string | null, raw: string | undefined): ParsedB
 }
 
 /**
+ * False when the node's flanneld runs another backend than net-conf.json names (its backend-type annotation
+ * differs: the ConfigMap was changed without a restart). That node's devices and MTU follow the backend it runs,
+ * so checks that derive them from net-conf.json stay silent there; backend-type-mismatch reports the drift.
+ */
+export function runsConfiguredBackend(model: Model, node: FlannelNode): boolean {
+  if (!model.backend) return false;
+  return node.backendType === null || node.backendType === annotationBackendType(model.backend);
+}
+
+/**
  * The leases flanneld on `node` programs toward: every other managed node with a podCIDR
  * whose backend-type matches the configured backend (flanneld ignores the others).
  */

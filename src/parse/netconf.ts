@@ -225,12 +225,8 @@ function parseBackend(raw: unknown, present: boolean, warnings: string[]): Backe
       break;
     }
     case 'ipsec': {
+      // a short PSK is judged by the netconf-invalid check (an error), from pskLength; a warning here repeated it
       const psk = be.string('PSK', '');
-      if (psk.length < 96) {
-        warnings.push(
-          `Backend.PSK is ${psk.length} characters; flanneld needs at least 96 and exits with "config error, password is too short"`,
-        );
-      }
       backend = {
         type,
         pskLength: psk.length,

@@ -1,6 +1,7 @@
 /** docs/checks.md, generated from the checks' own metadata so the two cannot drift. */
 
 import { FAILURE_MODES } from '../analyzers/failure-modes.js';
+import { FAULT_CATALOG } from '../analyzers/fault-catalog/catalog.js';
 import { CHECKS } from '../analyzers/index.js';
 
 export function checksMarkdown(): string {
@@ -41,6 +42,29 @@ export function checksMarkdown(): string {
     lines.push(
       `| ${fm.n} | ${fm.title} | ${by || '—'} | ${covered.has(fm.n) ? '' : (fm.notCovered ?? 'not yet implemented')} |`,
     );
+  }
+  lines.push(
+    '',
+    '## Fault coverage',
+    '',
+    'The faults of the fault catalog (src/analyzers/fault-catalog/catalog.ts) whose expected findings name each check,',
+    'with where each is injected: `sim:` a simulated cluster of that backend (test/sim), `lab:` the real-flanneld lab',
+    '(lab/, `lab/lab break FAULT NODE`) on those backends. Each fault must produce exactly its findings.',
+    '',
+    '| Check | Faults |',
+    '|---|---|',
+  );
+  for (const c of CHECKS) {
+    const faults = FAULT_CATALOG.filter((e) =>
+      [e.sim, e.lab, ...Object.values(e.lab?.findingsOn ?? {})].some((p) => p?.expect.some((x) => x.check === c.id)),
+    ).map((e) => {
+      const where = [
+        ...(e.sim ? [`sim: ${e.sim.backend}`] : []),
+        ...(e.lab ? [`lab: ${e.lab.backends.join(', ')}`] : []),
+      ];
+      return `\`${e.id}\` (${where.join('; ')})`;
+    });
+    lines.push(`| \`${c.id}\` | ${faults.join('<br>') || '—'} |`);
   }
   return lines.join('\n') + '\n';
 }

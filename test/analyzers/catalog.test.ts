@@ -48,6 +48,6 @@ test('every failure mode is covered by a check or says why not', () => {
 });
 
 test('every check has a fault fixture that makes it fire', () => {
-  const exercised = new Set(FAULTS.flatMap((f) => f.expect.map((e) => e.check)));
+  const exercised = new Set(FAULTS.flatMap((f) => f.sim.expect.map((e) => e.check)));
   for (const c of CHECKS) assert.ok(exercised.has(c.id), `${c.id} has no fault that exercises it`);
 });

@@ -14,7 +14,7 @@ for (const backend of SIM_BACKENDS) {
 }
 
 for (const fault of FAULTS) {
-  test(`fixture: ${fault.backend} ${fault.id} is found (${fault.expect.map((e) => e.check).join(', ')})`, async () => {
+  test(`fixture: ${fault.backend} ${fault.id} gives exactly its findings (${fault.sim.expect.map((e) => e.check).join(', ')})`, async () => {
     assertFault(fault, await readSnapshot(fixturePath(fault.backend, fault)));
   });
 }

@@ -31,13 +31,13 @@ for (const backend of SIM_BACKENDS) {
 }
 
 const breaks: [string, SimBackend, number, number, string, RegExp][] = [
-  ['peer-route-deleted', 'vxlan', 1, 2, 'route lookup', /no route/],
+  ['route-deleted', 'vxlan', 1, 2, 'route lookup', /no route/],
   ['fdb-deleted', 'vxlan', 2, 3, 'fdb', /no fdb entry/],
   ['neigh-wrong-mac', 'vxlan', 1, 3, 'fdb', /02:00:00:00:00:99/],
   ['vtep-mac-rewritten', 'vxlan', 1, 3, 'decapsulate', /has MAC 02:42:ac:11:00:02/],
   ['ip-forward-off', 'vxlan', 1, 2, 'destination node health', /ip_forward is 0/],
   ['forward-reject-first', 'vxlan', 3, 1, 'source node health', /REJECT rule in FORWARD/],
-  ['vxlan-port-dropped', 'vxlan', 1, 2, 'destination node health', /UDP 8472/],
+  ['vxlan-port-blocked', 'vxlan', 1, 2, 'destination node health', /UDP 8472/],
   ['hostgw-route-deleted', 'host-gw', 3, 1, 'route lookup', /no route/],
   ['ipsec-sa-absent', 'ipsec', 1, 3, 'xfrm state', /no SA/],
   ['ipsec-sa-key-mismatch', 'ipsec', 2, 3, 'xfrm state (receive)', /another key/],

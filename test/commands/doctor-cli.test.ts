@@ -18,7 +18,7 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}) {
 
 const HEALTHY = 'fixtures/snapshots/vxlan/healthy.json';
 const EXAMPLE = 'fixtures/example/broken-vxlan.json';
-const WARNINGS_ONLY = 'fixtures/snapshots/vxlan/departed-node-leftovers.json';
+const WARNINGS_ONLY = 'fixtures/snapshots/vxlan/stale-node-entries.json';
 
 test('healthy cluster: one clean verdict line, exit 0', () => {
   const r = run(['doctor', '--from', HEALTHY]);

@@ -1,13 +1,15 @@
 /**
- * For each fault of lab/faults.sh: inject it on a lab node, prove it breaks what it should (or, for faults flannel
- * tolerates, that its state is in place), check what `kubectl flannel doctor -o json` reports, heal, and prove the
- * lab is healthy and doctor clean again. The table is in faults.ts. Faults rotate over the nodes so that a check
- * reporting the wrong node fails.
+ * For each lab fault of the catalog (src/analyzers/fault-catalog): inject it on a lab node with `lab/lab break`,
+ * prove it breaks what it should (or, for faults flannel tolerates, that its state is in place), check that
+ * `kubectl flannel doctor -o json` reports exactly the catalog's findings and nothing else, heal, and prove the
+ * lab is healthy and doctor reports nothing at all again. Faults rotate over the nodes so that a check reporting
+ * the wrong node fails.
  */
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type Backend, FAULTS, type FaultContext, type FaultSpec, type Role } from './faults.js';
+import { mismatches } from '../catalog/match.js';
+import { type Backend, FAULTS, type FaultContext, type LabFault, PROBES, type Role, runVars } from './faults.js';
 import { doctor, eventually, kubectl, type Lab, type LabPod, labCmd, ping, requireLab, testPods } from './lab.js';
 
 function context(lab: Lab, index: number): FaultContext {
@@ -25,7 +27,9 @@ function podFor(ctx: FaultContext, role: Role): LabPod {
   return pod;
 }
 
-async function proveEffect(spec: FaultSpec, ctx: FaultContext): Promise<void> {
+async function proveEffect(fault: LabFault, ctx: FaultContext): Promise<void> {
+  const spec = fault.lab;
+  const name = fault.name;
   const e =
     (ctx.lab.ipFamily === 'dual' ? spec.effectOnDual : undefined) ??
     spec.effectOn?.[ctx.lab.backend as Backend] ??
@@ -36,35 +40,38 @@ async function proveEffect(spec: FaultSpec, ctx: FaultContext): Promise<void> {
       // API-driven faults take effect when the peers' flanneld handles the node update
       assert.ok(
         await eventually(() => !ping(a, b, { count: 1 }), 15_000),
-        `${spec.name}: ${a.name}@${a.node} still reaches ${b.name}@${b.node}`,
+        `${name}: ${a.name}@${a.node} still reaches ${b.name}@${b.node}`,
       );
       break;
     }
     case 'big-packets-dropped': {
       const [a, b] = [podFor(ctx, e.from), podFor(ctx, e.to)];
-      assert.ok(ping(a, b), `${spec.name}: small pings ${a.name} -> ${b.name} should still pass`);
+      assert.ok(ping(a, b), `${name}: small pings ${a.name} -> ${b.name} should still pass`);
       assert.ok(
         !ping(a, b, { size: 1400, dontFragment: true }),
-        `${spec.name}: 1400-byte DF pings ${a.name} -> ${b.name} still pass`,
+        `${name}: 1400-byte DF pings ${a.name} -> ${b.name} still pass`,
       );
       break;
     }
     case 'cni-add-fails': {
       const node = nodeOf(ctx, e.on);
-      const probe = `probe-${spec.name}`.slice(0, 40);
+      const probe = `probe-${name}`.slice(0, 40);
       const r = labCmd(['pod-add', node, probe]);
       labCmd(['pod-del', probe]);
-      assert.notEqual(r.code, 0, `${spec.name}: CNI ADD on ${node} still succeeds: ${r.stdout}`);
-      assert.match(r.stderr, /CNI ADD .* failed/, `${spec.name}: pod-add failed for another reason: ${r.stderr}`);
+      assert.notEqual(r.code, 0, `${name}: CNI ADD on ${node} still succeeds: ${r.stdout}`);
+      assert.match(r.stderr, /CNI ADD .* failed/, `${name}: pod-add failed for another reason: ${r.stderr}`);
       break;
     }
     case 'reachable': {
       const [a, b] = [podFor(ctx, e.from), podFor(ctx, e.to)];
-      assert.ok(ping(a, b), `${spec.name}: flannel should tolerate this fault, but ${a.name} -> ${b.name} fails`);
+      assert.ok(ping(a, b), `${name}: flannel should tolerate this fault, but ${a.name} -> ${b.name} fails`);
       break;
     }
   }
-  if (spec.probe) assert.ok(spec.probe.check(ctx), `${spec.name}: ${spec.probe.what} does not show the fault`);
+  if (spec.probe) {
+    const p = PROBES[spec.probe];
+    assert.ok(p.check(ctx), `${name}: ${p.what} does not show the fault`);
+  }
 }
 
 function allPairsPing(pods: LabPod[]): string[] {
@@ -74,80 +81,49 @@ function allPairsPing(pods: LabPod[]): string[] {
   return failed;
 }
 
-FAULTS.forEach((spec, index) => {
-  test(`fault ${spec.name}: injected, proven, reported, healed`, { timeout: 240_000 }, async (t) => {
+FAULTS.forEach((fault, index) => {
+  test(`fault ${fault.name}: injected, proven, reported exactly, healed`, { timeout: 240_000 }, async (t) => {
     const lab = requireLab(t);
     if (!lab) return;
-    if (!spec.backends.includes(lab.backend as never)) {
-      t.skip(`${spec.name} does not apply to backend ${lab.backend}`);
+    const backend = lab.backend as Backend;
+    if (!fault.lab.backends.includes(backend)) {
+      t.skip(`${fault.name} does not apply to backend ${lab.backend}`);
       return;
     }
-    if (spec.kubeFlannelOnly && lab.flavor !== 'kube-flannel') {
-      t.skip(`${spec.name} needs the kube-flannel packaging (flannel pods, ConfigMap or health server)`);
+    const l = fault.lab;
+    if (l.kubeFlannelOnly && lab.flavor !== 'kube-flannel') {
+      t.skip(`${fault.name} needs the kube-flannel packaging (flannel pods, ConfigMap or health server)`);
       return;
     }
-    if (spec.nftablesOnly && !lab.nftables) {
-      t.skip(`${spec.name} applies only in nftables mode (lab/lab up --nftables)`);
+    if (l.nftablesOnly && !lab.nftables) {
+      t.skip(`${fault.name} applies only in nftables mode (lab/lab up --nftables)`);
       return;
     }
-    if (spec.dualOnly && lab.ipFamily !== 'dual') {
-      t.skip(`${spec.name} applies only on a dual-stack lab (lab/lab up --ip-family dual)`);
+    if (l.dualOnly && lab.ipFamily !== 'dual') {
+      t.skip(`${fault.name} applies only on a dual-stack lab (lab/lab up --ip-family dual)`);
       return;
     }
-    if (spec.notInNftables && lab.nftables) {
-      t.skip(`${spec.name} does not apply in nftables mode: ${spec.notInNftables}`);
+    if (l.notInNftables && lab.nftables) {
+      t.skip(`${fault.name} does not apply in nftables mode: ${l.notInNftables}`);
       return;
     }
-    if (process.env.KFL_LAB_FAULTS && !process.env.KFL_LAB_FAULTS.split(/[ ,]+/).includes(spec.name)) {
-      t.skip(`${spec.name} is not in KFL_LAB_FAULTS (the reduced fault set of this CI flavor)`);
+    if (process.env.KFL_LAB_FAULTS && !process.env.KFL_LAB_FAULTS.split(/[ ,]+/).includes(fault.name)) {
+      t.skip(`${fault.name} is not in KFL_LAB_FAULTS (the reduced fault set of this CI flavor)`);
       return;
     }
     const ctx = context(lab, index);
-    t.diagnostic(`${spec.name} on ${ctx.node} (peer ${ctx.peer}): ${spec.changes}`);
-    const br = labCmd(['break', spec.name, ctx.node]);
-    assert.equal(br.code, 0, `lab break ${spec.name} ${ctx.node} failed: ${br.stderr}`);
+    const vars = runVars(ctx);
+    t.diagnostic(`${fault.name} on ${ctx.node} (peer ${ctx.peer}): ${fault.changes}`);
+    const br = labCmd(['break', fault.name, ctx.node]);
+    assert.equal(br.code, 0, `lab break ${fault.name} ${ctx.node} failed: ${br.stderr}`);
     try {
-      await proveEffect(spec, ctx);
-      await t.test('doctor reports it on the right node', (st) => {
+      await proveEffect(fault, ctx);
+      await t.test('doctor reports exactly the catalog findings', () => {
+        const spec = fault.lab.findingsOn?.[backend] ?? fault.lab;
         const d = doctor(lab);
-        if (d.unavailable) {
-          st.todo(`doctor cannot collect live yet: ${d.unavailable}`);
-          return;
-        }
-        const exp = spec.doctor;
-        if (exp === 'clean' && spec.packets) {
-          assert.deepEqual(
-            d.findings,
-            [],
-            `${spec.name}: only packets show this fault; plain doctor must report nothing`,
-          );
-          return;
-        }
-        if (exp === 'clean') {
-          const errors = d.findings.filter((f) => f.severity === 'error');
-          assert.deepEqual(errors, [], `${spec.name}: flannel tolerates this, doctor should report no error`);
-          return;
-        }
-        if ('notCovered' in exp) {
-          st.todo(`not covered by any check: ${exp.notCovered}`);
-          return;
-        }
-        const node = exp.on === 'any' ? undefined : nodeOf(ctx, exp.on);
-        const hit = d.findings.find(
-          (f) => exp.checks.includes(f.check) && f.severity === exp.severity && (node === undefined || f.node === node),
-        );
-        assert.ok(
-          hit,
-          `${spec.name}: expected ${exp.severity} from ${exp.checks.join('|')} on ${node ?? 'any node'}; got ${JSON.stringify(d.findings.map((f) => [f.check, f.severity, f.node]))}`,
-        );
-        for (const needle of exp.evidence?.(ctx) ?? []) {
-          assert.ok(
-            hit.evidence.some((ev) => ev.includes(needle)) || hit.message.includes(needle),
-            `${spec.name}: evidence of ${hit.check} does not mention ${needle}: ${JSON.stringify(hit.evidence)}`,
-          );
-        }
+        assert.deepEqual(mismatches(spec, d.findings, vars), [], `${fault.name} on ${ctx.node} (${backend})`);
       });
-      const pk = spec.packets;
+      const pk = fault.lab.packets;
       if (pk)
         await t.test('trace --probe finds where the packets vanish', () => {
           const [a, b] = [podFor(ctx, pk.from), podFor(ctx, pk.to)];
@@ -189,27 +165,25 @@ FAULTS.forEach((spec, index) => {
         });
     } finally {
       const h = labCmd(['heal'], 240_000);
-      assert.equal(h.code, 0, `lab heal after ${spec.name} failed: ${h.stderr}`);
+      assert.equal(h.code, 0, `lab heal after ${fault.name} failed: ${h.stderr}`);
     }
-    assert.deepEqual(allPairsPing(testPods(lab)), [], `after healing ${spec.name} some pods cannot reach each other`);
-    if (spec.probe)
-      assert.ok(!spec.probe.check(ctx), `${spec.name}: ${spec.probe.what} still shows the fault after heal`);
-    await t.test('doctor is clean after heal', (st) => {
+    assert.deepEqual(allPairsPing(testPods(lab)), [], `after healing ${fault.name} some pods cannot reach each other`);
+    if (fault.lab.probe) {
+      const p = PROBES[fault.lab.probe];
+      assert.ok(!p.check(ctx), `${fault.name}: ${p.what} still shows the fault after heal`);
+    }
+    await t.test('doctor reports nothing after heal', () => {
       const d = doctor(lab);
-      if (d.unavailable) {
-        st.todo(`doctor cannot collect live yet: ${d.unavailable}`);
-        return;
-      }
       assert.deepEqual(
-        d.findings.filter((f) => f.severity === 'error'),
+        d.findings.map((f) => `${f.severity} ${f.check} ${f.node}: ${f.message}`),
         [],
-        `doctor still reports errors after healing ${spec.name}`,
+        `doctor still reports findings after healing ${fault.name}`,
       );
     });
   });
 });
 
-test('the lab knows at least 15 faults and this table covers every one of them', (t) => {
+test('the lab knows at least 15 faults, and they are exactly the catalog lab faults', (t) => {
   const r = labCmd(['faults']);
   assert.equal(r.code, 0, r.stderr);
   const names = r.stdout

@@ -177,21 +177,21 @@ export function inNode(node: string, cmd: string[]): RunResult {
 export interface DoctorFinding {
   check: string;
   severity: string;
-  node?: string | null;
+  node: string | null;
+  peer?: string | null;
   message: string;
   evidence: string[];
 }
 
 /**
- * `kubectl flannel doctor -o json` through kubectl's plugin mechanism. `unavailable` is set when this build cannot
- * collect from a live cluster yet (the command or its live collection is missing), so callers can report a todo
- * instead of a pass.
+ * `kubectl flannel doctor -o json` through kubectl's plugin mechanism. Any exit other than 0 (clean), 1 (warnings)
+ * or 2 (errors) throws: a usage error (3), an unreachable cluster (4) or an internal error (5) in the lab is a
+ * failure of the tool, never a skipped test.
  */
-export function doctor(lab: Lab): { findings: DoctorFinding[]; raw: RunResult; unavailable?: string } {
+export function doctor(lab: Lab): { findings: DoctorFinding[]; raw: RunResult } {
   const raw = kubectl(lab, ['flannel', 'doctor', '-o', 'json'], 180_000);
-  if (raw.code === 3 || /unknown command|unknown option|not available in this build/i.test(raw.stderr)) {
-    return { findings: [], raw, unavailable: raw.stderr.trim().split('\n')[0] ?? `exit ${raw.code}` };
-  }
+  if (raw.code > 2 || raw.code < 0)
+    throw new Error(`doctor exited ${raw.code}: ${raw.stderr.slice(0, 800)} ${raw.stdout.slice(0, 300)}`);
   let parsed: { findings?: DoctorFinding[] };
   try {
     parsed = JSON.parse(raw.stdout) as { findings?: DoctorFinding[] };

@@ -10,7 +10,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { FAULTS, type Role } from './faults.js';
+import type { Role } from '../../src/analyzers/fault-catalog/types.js';
+import { FAULTS } from './faults.js';
 import { kubectl, type Lab, type LabPod, labCmd, requireLab, run, testPods } from './lab.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'kfl-e2e-samples-'));
@@ -132,7 +133,8 @@ for (const name of ['underlay-drop', 'arrival-drop']) {
     const spec = FAULTS.find((f) => f.name === name)!;
     // DirectRouting is left out of the probe's backends (its probe expectation differs); the samples see its routed
     // packets as they see host-gw's.
-    const backends: string[] = name === 'underlay-drop' ? [...spec.backends, 'vxlan-directrouting'] : spec.backends;
+    const backends: string[] =
+      name === 'underlay-drop' ? [...spec.lab.backends, 'vxlan-directrouting'] : [...spec.lab.backends];
     if (!backends.includes(lab.backend)) return t.skip(`${name} is not run on ${lab.backend}`);
     if (process.env.KFL_LAB_FAULTS && !process.env.KFL_LAB_FAULTS.split(/[ ,]+/).includes(name))
       return t.skip(`${name} is not in KFL_LAB_FAULTS (the reduced fault set of this CI flavor)`);
@@ -148,7 +150,7 @@ for (const name of ['underlay-drop', 'arrival-drop']) {
       const peer = /peer=(\S+)/.exec(br.stdout + br.stderr)?.[1];
       assert.ok(peer, `lab break printed no peer: ${br.stdout}`);
       const role = (r: Role) => (r === 'node' ? node : peer);
-      const pk = spec.packets!;
+      const pk = spec.lab.packets!;
       const { findings } = bundleUnderTraffic(lab, name);
       assert.deepEqual(
         findings.filter((f) => !known(lab, f)).map((f) => [f.check, f.severity, f.node, f.peer]),

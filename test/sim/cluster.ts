@@ -20,6 +20,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { SimBackend } from '../../src/analyzers/fault-catalog/types.js';
 import { K3S_PATHS } from '../../src/collectors/api/cluster.js';
 import { routeDecisionPlan } from '../../src/collectors/collect.js';
 import { collectHost } from '../../src/collectors/node/host.js';
@@ -40,21 +41,7 @@ import {
   type Snapshot,
 } from '../../src/snapshot/types.js';
 
-export type SimBackend =
-  | 'vxlan'
-  | 'vxlan-directrouting'
-  | 'vxlan-dualstack'
-  | 'host-gw'
-  | 'udp'
-  | 'ipip'
-  | 'wireguard'
-  | 'ipsec'
-  // Packagings and modes (issue 11): flannel in nftables mode, Canal, k3s's embedded flannel, IPv6-only, dual-stack host-gw.
-  | 'vxlan-nftables'
-  | 'vxlan-canal'
-  | 'vxlan-k3s'
-  | 'vxlan-ipv6'
-  | 'host-gw-dualstack';
+export type { SimBackend };
 export const SIM_BACKENDS: readonly SimBackend[] = [
   'vxlan',
   'vxlan-directrouting',

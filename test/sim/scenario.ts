@@ -28,8 +28,8 @@ export async function runWithFaults(backend: SimBackend, faults: readonly Fault[
 export const EXAMPLE_FAULTS = [
   'fdb-deleted',
   'ip-forward-off',
-  'departed-node-leftovers',
-  'uplink-mtu-lowered',
+  'stale-node-entries',
+  'mtu-underlay',
   'flannel-crashloop-br-netfilter',
 ];
 export const EXAMPLE_PATH = 'fixtures/example/broken-vxlan.json';

@@ -3,7 +3,7 @@ import type { Link } from '../../snapshot/types.js';
 import { defineCheck } from '../check.js';
 import type { ExpectedDevice } from '../expected/index.js';
 import { formatAddresses, formatLink } from '../format.js';
-import { type FlannelNode, linkByName, ok } from '../model.js';
+import { type FlannelNode, linkByName, ok, runsConfiguredBackend } from '../model.js';
 
 export default defineCheck({
   id: 'flannel-device',
@@ -20,7 +20,8 @@ export default defineCheck({
   scope: 'node',
   runNode({ model, node: n, expected }, report) {
     const links = ok(n.host?.links);
-    if (!n.host || !links) return;
+    // a node still running the backend it started with has that backend's devices, not net-conf.json's
+    if (!n.host || !links || !runsConfiguredBackend(model, n)) return;
     for (const want of expected.devices) {
       const link = linkByName(n.host, want.name);
       if (!link) {

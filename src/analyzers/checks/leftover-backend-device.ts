@@ -1,6 +1,6 @@
 import { defineCheck } from '../check.js';
 import { FLANNEL_DEVICE_PATTERN } from '../expected/index.js';
-import { ok } from '../model.js';
+import { ok, runsConfiguredBackend } from '../model.js';
 
 export default defineCheck({
   id: 'leftover-backend-device',
@@ -19,6 +19,8 @@ export default defineCheck({
     if (!model.backend || model.backend.type === 'other') return;
     const links = ok(n.host?.links);
     if (!links || !n.managed) return;
+    // Its devices are in use by the backend it still runs: deleting them would cut working traffic.
+    if (!runsConfiguredBackend(model, n)) return;
     const wanted = new Set(expected.devices.map((d) => d.name));
     for (const l of links) {
       if (!FLANNEL_DEVICE_PATTERN.test(l.name) || wanted.has(l.name)) continue;

@@ -39,6 +39,11 @@ export default defineCheck({
     for (const want of expected) {
       const found = ctx.tables!.fdbOf(want.dev, want.mac);
       if (found.some((f) => sameIP(f.dst, want.dst))) continue;
+      // The entry still sends to the peer's own InternalIP while its public-ip annotation names another address
+      // (edited by hand, or a lease update flanneld ignored): the entry reaches the peer, re-pointing it at the
+      // annotation could cut working traffic; public-ip-not-local reports the annotation on the peer.
+      const peerIPs = (want.peer ? model.byName.get(want.peer)?.kube.internalIPs : undefined) ?? [];
+      if (found.length && found.every((f) => peerIPs.some((ip) => sameIP(ip, f.dst)))) continue;
       report({
         node: n.name,
         peer: want.peer,
