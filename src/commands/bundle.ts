@@ -4,7 +4,7 @@ import { analyze } from '../analyzers/run.js';
 import { bundleFiles, writeBundle } from '../bundle/write.js';
 import { EXIT, UserError } from '../errors.js';
 import { sameFile } from '../files.js';
-import { collectSamples, SAMPLE_DEFAULTS } from '../live/samples.js';
+import { SAMPLE_DEFAULTS } from '../live/sample-limits.js';
 import { guardSnapshot } from '../parse/redact/guard.js';
 import { buildReport } from '../render/report.js';
 import { renderJSON } from '../render/structured.js';
@@ -89,6 +89,8 @@ async function sample(
   if (base.mode !== 'cluster') return { snapshot, pcapng: null };
   process.stderr.write(`sampling the overlay with tcpdump on every node for ${opts.samplesDuration / 1000}s…\n`);
   try {
+    // Loaded on use: sampling pulls in the Kubernetes client, which bundle --from never needs.
+    const { collectSamples } = await import('../live/samples.js');
     const r = await collectSamples(
       base,
       snapshot,

@@ -15,14 +15,9 @@ import type { Backend, Collected, NetConf, SampleSource, Snapshot, UnderlaySampl
 import { flannelDevice, overlayFilter, UPLINK } from './interfaces.js';
 import { type LiveCaptureOptions, runLiveCapture } from './run.js';
 
-export interface SampleLimits {
-  readonly durationMs: number;
-  /** Packets and bytes kept per node interface. */
-  readonly count: number;
-  readonly maxBytes: number;
-}
+import type { SampleLimits } from './sample-limits.js';
 
-export const SAMPLE_DEFAULTS: SampleLimits = { durationMs: 5_000, count: 2_000, maxBytes: 512 * 1024 };
+export { SAMPLE_DEFAULTS, type SampleLimits } from './sample-limits.js';
 
 /** The name of the samples' pcapng inside the bundle. */
 export const SAMPLES_FILE = 'samples/overlay.pcapng';

@@ -57,8 +57,7 @@ export default defineCheck({
     fix: "Allow the overlay between the two nodes in the network that carries it: for vxlan UDP <port> (default 8472) between the node addresses, for the udp backend UDP 8285, for ipsec ESP and UDP 4500, for wireguard its UDP port, for host-gw the pod network routed between the nodes (security group, host firewall between hypervisors, NSX distributed firewall, switch ACLs). Open the bundle's samples/overlay.pcapng in Wireshark to see the packets; confirm with kubectl flannel doctor --probe.",
   },
   scope: 'cluster',
-  run({ model }, report) {
-    const samples = model.snapshot.underlaySamples;
+  run({ model, underlaySamples: samples }, report) {
     if (samples?.status !== 'ok') return;
     const { what, sources } = samples.data;
     const uplinks = new Map(sources.filter((s) => s.role === 'uplink').map((s) => [s.node, s]));
