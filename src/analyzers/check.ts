@@ -2,7 +2,7 @@
  * A check is one small module, shaped like an ESLint rule: metadata (stable ID, severity,
  * title, documentation) and a pure function from the context the runner hands it to reports.
  */
-import type { ClusterContext, NodeContext } from './context.js';
+import type { ClusterScope, NodeContext } from './context.js';
 import type { Finding, Severity } from './finding.js';
 
 export interface CheckDocs {
@@ -38,13 +38,14 @@ interface CheckMeta {
 export type Report_ = (r: Report) => void;
 
 /**
- * Node checks look at one node at a time, through its NodeContext (the node, its peers, its expected
- * state, its indexed tables); the runner builds that once per node and drops it before the next.
- * Cluster checks compare across nodes and see the ClusterContext once.
+ * Node checks look at one node at a time, through its NodeContext (the node, its host, its peers' leases,
+ * its expected state, its indexed tables); the runner builds that once per node and drops it before the next.
+ * Cluster checks compare across nodes and see the ClusterScope once, after every node: the leases and each
+ * node's NodeSummary, never a host (context.ts says why).
  */
 export type Check =
   | (CheckMeta & { readonly scope: 'node'; runNode(ctx: NodeContext, report: Report_): void })
-  | (CheckMeta & { readonly scope: 'cluster'; run(ctx: ClusterContext, report: Report_): void });
+  | (CheckMeta & { readonly scope: 'cluster'; run(ctx: ClusterScope, report: Report_): void });
 
 export function defineCheck(check: Check): Check {
   return check;

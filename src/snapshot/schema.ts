@@ -406,12 +406,19 @@ export const UnderlayProbePair = Type.Object({
   to: Str,
   fromIP: Str,
   toIP: Str,
+  /**
+   * What pod traffic from `from` to `to` really is on the underlay, as `from`'s kernel routes it, e.g. "UDP 8472
+   * (vxlan)" or "routed pod packets (DirectRouting)": with DirectRouting it differs per pair. Absent in snapshots
+   * made before it was recorded per pair (then the probe's `what` holds).
+   */
+  what: Type.Optional(Str),
   sent: Num,
   /** Probe packets from `from` seen on `to`'s uplink. */
   seen: Num,
   /**
-   * Proof that `to` received them: decapsulated on its flannel device (`deliveredOn` names it), or for host-gw
-   * (no device) `to`'s echo replies seen on `from`'s uplink (`deliveredOn` is 'an echo reply').
+   * Proof that `to` received them: decapsulated on its flannel device (`deliveredOn` names it), or for routed
+   * packets (host-gw, DirectRouting's on-link peers: no device on the way) `to`'s echo replies seen on `from`'s
+   * uplink (`deliveredOn` is 'an echo reply').
    */
   delivered: Type.Union([Num, Type.Null()]),
   deliveredOn: NullableStr,

@@ -21,6 +21,11 @@ export type Collected<T> =
   | { readonly status: 'failed' | 'timeout' | 'skipped' | 'unavailable'; readonly error: string };
 
 export type Snapshot = Of<typeof S.Snapshot>;
+/**
+ * What a snapshot says about the cluster as a whole, read before any host: the node checks see this, and
+ * the hosts one at a time. `errors` and `underlayProbe` are the cluster phase's (ClusterScope).
+ */
+export type SnapshotHead = Pick<Snapshot, 'schemaVersion' | 'collectedAt' | 'source' | 'cluster'>;
 export type SnapshotSource = Of<typeof S.SnapshotSource>;
 export type CollectionError = Of<typeof S.CollectionError>;
 export type UnderlayProbe = Of<typeof S.UnderlayProbe>;
