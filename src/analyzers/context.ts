@@ -225,4 +225,5 @@ export interface ClusterScope extends ClusterContext {
   readonly summaryOf: ReadonlyMap<string, NodeSummary>;
   readonly errors: Snapshot['errors'];
   readonly underlayProbe: Snapshot['underlayProbe'];
+  readonly underlaySamples: Snapshot['underlaySamples'];
 }

@@ -68,7 +68,7 @@ export interface Analysis {
   /** Runs the node phase of the node(s) named `name`; a name no node has is ignored, as analyze() does. */
   host(name: string, hostC: Collected<HostState>): void;
   /** Runs the node phase of every node whose host never came (as not collected), then the cluster phase. */
-  finish(rest: Pick<Snapshot, 'errors' | 'underlayProbe'>): AnalysisResult;
+  finish(rest: Pick<Snapshot, 'errors' | 'underlayProbe' | 'underlaySamples'>): AnalysisResult;
 }
 
 /**
@@ -127,6 +127,7 @@ export function startAnalysis(
         summaryOf: new Map(all.map((x) => [x.name, x])),
         errors: rest.errors,
         underlayProbe: rest.underlayProbe,
+        underlaySamples: rest.underlaySamples,
       });
       const findings: Finding[] = [];
       const incomplete: string[] = [];

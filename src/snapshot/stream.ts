@@ -23,7 +23,7 @@ export interface SnapshotSink {
   host(name: string, host: Snapshot['hosts'][string]): void;
 }
 
-export type SnapshotTail = Pick<Snapshot, 'errors' | 'underlayProbe'>;
+export type SnapshotTail = Pick<Snapshot, 'errors' | 'underlayProbe' | 'underlaySamples'>;
 
 const HEAD_KEYS = ['schemaVersion', 'collectedAt', 'source', 'cluster'] as const;
 
@@ -326,6 +326,9 @@ export async function streamSnapshot(chunks: AsyncIterable<Uint8Array>, sink: Sn
       errors: members.get('errors') as Snapshot['errors'],
       ...(members.has('underlayProbe')
         ? { underlayProbe: members.get('underlayProbe') as Snapshot['underlayProbe'] }
+        : {}),
+      ...(members.has('underlaySamples')
+        ? { underlaySamples: members.get('underlaySamples') as Snapshot['underlaySamples'] }
         : {}),
     };
   }

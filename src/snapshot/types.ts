@@ -30,6 +30,9 @@ export type SnapshotSource = Of<typeof S.SnapshotSource>;
 export type CollectionError = Of<typeof S.CollectionError>;
 export type UnderlayProbe = Of<typeof S.UnderlayProbe>;
 export type UnderlayProbePair = Of<typeof S.UnderlayProbePair>;
+export type UnderlaySamples = Of<typeof S.UnderlaySamples>;
+export type SampleSource = Of<typeof S.SampleSource>;
+export type SampleFlow = Of<typeof S.SampleFlow>;
 
 // Kubernetes side
 export type ClusterState = Of<typeof S.ClusterState>;

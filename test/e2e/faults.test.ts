@@ -27,6 +27,16 @@ function podFor(ctx: FaultContext, role: Role): LabPod {
   return pod;
 }
 
+/** `kubectl flannel trace --probe -o json` from one role's lab pod to another's. */
+function traceProbe(lab: Lab, ctx: FaultContext, from: Role, to: Role) {
+  const [a, b] = [podFor(ctx, from), podFor(ctx, to)];
+  return kubectl(
+    lab,
+    ['flannel', 'trace', `${lab.podNamespace}/${a.name}`, `${lab.podNamespace}/${b.name}`, '--probe', '-o', 'json'],
+    180_000,
+  );
+}
+
 function effectOf(fault: LabFault, ctx: FaultContext) {
   const spec = fault.lab;
   return (
@@ -135,20 +145,7 @@ FAULTS.forEach((fault, index) => {
         await t.test(
           'trace --probe: small echoes arrive, the FLANNEL_MTU-sized UDP probe dies at the right hop',
           () => {
-            const [a, b] = [podFor(ctx, effect.from), podFor(ctx, effect.to)];
-            const r = kubectl(
-              lab,
-              [
-                'flannel',
-                'trace',
-                `${lab.podNamespace}/${a.name}`,
-                `${lab.podNamespace}/${b.name}`,
-                '--probe',
-                '-o',
-                'json',
-              ],
-              180_000,
-            );
+            const r = traceProbe(lab, ctx, effect.from, effect.to);
             assert.equal(r.code, 2, `trace --probe must exit 2 (broken): ${r.stderr}`);
             const p = (
               JSON.parse(r.stdout) as {
@@ -170,20 +167,7 @@ FAULTS.forEach((fault, index) => {
       const pk = fault.lab.packets;
       if (pk)
         await t.test('trace --probe finds where the packets vanish', () => {
-          const [a, b] = [podFor(ctx, pk.from), podFor(ctx, pk.to)];
-          const r = kubectl(
-            lab,
-            [
-              'flannel',
-              'trace',
-              `${lab.podNamespace}/${a.name}`,
-              `${lab.podNamespace}/${b.name}`,
-              '--probe',
-              '-o',
-              'json',
-            ],
-            180_000,
-          );
+          const r = traceProbe(lab, ctx, pk.from, pk.to);
           assert.equal(r.code, 2, `trace --probe must exit 2 (broken): ${r.stderr}`);
           const out = JSON.parse(r.stdout) as {
             brokenAt: number | null;

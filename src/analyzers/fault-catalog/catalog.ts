@@ -1446,6 +1446,25 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     },
   },
   {
+    id: 'underlay-drops-vxlan-samples',
+    changes:
+      "underlay: an nft filter on the underlay bridge drops the node's VXLAN packets to the peer while the pods ping; bundle's tcpdump samples show them leave and never arrive",
+    sim: {
+      backend: 'vxlan',
+      on: 'node2',
+      sampled: true,
+      expect: [
+        {
+          check: 'underlay-samples',
+          node: 'node',
+          peer: 'peer',
+          severity: 'error',
+          evidence: /^node3 eth0: captured .*, 0 packets from node2, \d+ received by filter, 0 dropped by kernel$/,
+        },
+      ],
+    },
+  },
+  {
     id: 'underlay-drop',
     changes:
       "underlay: the lab bridge (root netns, nft bridge family) drops the overlay's packets from the node to the peer",

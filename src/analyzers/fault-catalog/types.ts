@@ -98,6 +98,8 @@ export interface SimPackaging extends Findings {
   readonly on: string;
   /** pod traffic it breaks, proven live (a ping passes before and fails after) before the findings are asserted */
   readonly breaks?: readonly SimBreak[];
+  /** the snapshot carries bundle's tcpdump samples, taken while the pods ping after the fault is injected */
+  readonly sampled?: true;
 }
 
 /** A ping from the test pod of one role's node to another's, with DF set. */
