@@ -35,7 +35,6 @@ export default defineCheck({
     fix: 'The fix named in the finding: remove or narrow the rule that drops or rewrites the packet, bring the device up, or make rp_filter loose on the flannel device.',
   },
   scope: 'node',
-  late: true,
   runNode(ctx, report) {
     const { model, node, host } = ctx;
     const backend = model.backend;
@@ -55,16 +54,14 @@ export default defineCheck({
     };
     // Collection gaps in the rules make every verdict uncertain: say nothing rather than guess.
     if (view.filter.ruleset && view.filter.ruleset.gaps.length > 0) return;
-    const explained = new Set(ctx.explained?.filter((f) => f.node === node.name).map((f) => f.check) ?? []);
-    if (PREMISE_CHECKS.some((id) => explained.has(id))) return;
     const groups = new Map<
       string,
       { b: Break; dir: 'egress' | 'ingress'; classes: Set<PacketClass>; peers: string[] }
     >();
     const add = (b: Break | 'passes' | null, dir: 'egress' | 'ingress', cls: PacketClass, peer: string) => {
       if (b === null || b === 'passes' || b.kind === 'unknown') return;
-      if (b.explainedBy.some((id) => explained.has(id))) return;
-      const key = `${dir}|${b.kind}|${b.hop}|${b.cause ?? b.what}`;
+      // The explaining checks are part of the cause: the runner drops a group whose checks reported this node.
+      const key = `${dir}|${b.kind}|${b.hop}|${b.cause ?? b.what}|${b.explainedBy.join(',')}`;
       let g = groups.get(key);
       if (!g) groups.set(key, (g = { b, dir, classes: new Set(), peers: [] }));
       g.classes.add(cls);
@@ -79,8 +76,10 @@ export default defineCheck({
         }
       }
     }
-    for (const g of groups.values()) report(toReport(node.name, g));
-    for (const r of cutOffPorts(node.name, host)) report(r);
+    // A cause another check names on this node (or a premise finding) is left to that check: Report.unless.
+    for (const g of groups.values())
+      report({ ...toReport(node.name, g), unless: [...PREMISE_CHECKS, ...g.b.explainedBy] });
+    for (const r of cutOffPorts(node.name, host)) report({ ...r, unless: PREMISE_CHECKS });
   },
 });
 
