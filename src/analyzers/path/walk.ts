@@ -220,7 +220,7 @@ function routeBreak(evidence: string, error: string | null, kind: Break['kind'] 
 }
 
 /** The first usable address, the one the kernel's collected answers are for. */
-function firstUsable(cidr: Prefix): string | undefined {
+export function firstUsable(cidr: Prefix): string | undefined {
   if (cidr.family === 'inet' && cidr.length <= 30) {
     const o = cidr.network.split('.').map(Number);
     if (o.length === 4 && o[3]! <= 254) return `${o[0]}.${o[1]}.${o[2]}.${o[3]! + 1}`;
@@ -228,7 +228,7 @@ function firstUsable(cidr: Prefix): string | undefined {
   return usableEnds(cidr)[0];
 }
 
-function podAddress(cidr: Prefix): string | null {
+export function podAddress(cidr: Prefix): string | null {
   // cni0 holds the first address; the second is the first a pod is given. IPv4 by hand: one per peer and node.
   if (cidr.family === 'inet' && cidr.length <= 30) {
     const o = cidr.network.split('.').map(Number);
@@ -237,15 +237,15 @@ function podAddress(cidr: Prefix): string | null {
   return hostAt(cidr, 2);
 }
 
-function cidrOf(n: Lease, family: NfFamily): Prefix | null {
+export function cidrOf(n: Lease, family: NfFamily): Prefix | null {
   return family === 'inet' ? n.podCIDR : n.podCIDRv6;
 }
 
-function vxlanDevice(view: NodeView, family: NfFamily): string | null {
+export function vxlanDevice(view: NodeView, family: NfFamily): string | null {
   return view.backend.type === 'vxlan' ? vxlanDeviceName(view.backend.vni, family) : null;
 }
 
-function publicIPOf(n: Lease, family: NfFamily): string | null {
+export function publicIPOf(n: Lease, family: NfFamily): string | null {
   return family === 'inet' ? n.publicIP : n.publicIPv6;
 }
 
