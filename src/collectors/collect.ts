@@ -30,7 +30,7 @@ import type { RouteDecisionPlan } from './node/commands.js';
 import { HelperPods, installSignalCleanup, newRunId, RUN_LABEL } from './node/helper-pods.js';
 import { collectHost as defaultCollectHost } from './node/host.js';
 import { localRunner } from './node/local.js';
-import { healthzPort, installFromNodeFiles, probeFlanneld, readNodeNetConf } from './node/node-files.js';
+import { healthzPort, installFromNodeFiles } from './node/node-files.js';
 import { NodeRunner } from './node/pod-runner.js';
 import type { CommandResult, CommandRunner } from './node/runner.js';
 
@@ -329,17 +329,8 @@ async function collectCluster(opts: ClusterCollectOptions): Promise<Snapshot> {
             subnetEnvPath: paths.subnetEnv,
             cniConfDir: paths.cniConfDir,
             cniBinDir: paths.cniBinDir,
-          }).then(async (h) => {
-            // The packaging's own files and flanneld's health endpoints, read the same way.
-            const [netConfFile, flanneldHealth] = await Promise.all([
-              paths.netConf ? readNodeNetConf(counter, paths.netConf, opts.commandTimeoutMs, nodeSignal) : null,
-              port !== null && pod ? probeFlanneld(counter, port, opts.commandTimeoutMs, nodeSignal) : null,
-            ]);
-            return {
-              ...h,
-              ...(netConfFile ? { netConfFile } : {}),
-              ...(flanneldHealth ? { flanneldHealth } : {}),
-            };
+            netConfPath: paths.netConf,
+            healthzPort: pod ? port : null,
           }),
           nodeSignal,
         );

@@ -19,6 +19,11 @@ export interface ScriptStep {
   readonly command: NodeCommand<unknown>;
   /** Run only when every one of these commands found no tool (exit 126/127). */
   readonly ifAllMissing?: readonly string[];
+  /**
+   * A shell test run on the node first; when it succeeds the step is skipped (e.g. the per-peer
+   * `ip route get`s where `ip -batch` works, because the batch answers them).
+   */
+  readonly unless?: string;
 }
 
 export interface NodeScript {
@@ -83,6 +88,7 @@ export function buildNodeScript(steps: readonly ScriptStep[], timeoutMs: number)
       const tests = step.ifAllMissing.map((id) => `case "$r_${variable(id)}" in 126|127) ;; *) x=0;; esac`);
       text = `x=1; ${tests.join('; ')}; if [ $x = 1 ]; then ${text}; fi`;
     }
+    if (step.unless) text = `if ${step.unless}; then :; else ${text}; fi`;
     // What the command's last form exited with, for the steps that depend on it.
     lines.push(`r=; ${text}; r_${variable(cmd.id)}=$r`);
   }
