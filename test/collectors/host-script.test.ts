@@ -12,7 +12,7 @@ import { KERNEL, type NodeCommand, SYSCTLS } from '../../src/collectors/node/com
 import { type CollectHostOptions, collectHost } from '../../src/collectors/node/host.js';
 import { localRunner } from '../../src/collectors/node/local.js';
 import type { CommandRunner } from '../../src/collectors/node/runner.js';
-import { buildNodeScript, parseScriptOutput } from '../../src/collectors/node/script.js';
+import { buildNodeScript, parseScriptOutput, type ScriptStep } from '../../src/collectors/node/script.js';
 import type { HostState } from '../../src/snapshot/types.js';
 import { buildVxlanLab, canBuildLab } from './netns-lab.js';
 
@@ -162,7 +162,7 @@ async function withClusterPlan(inner: CommandRunner, netns: string, t: { after: 
   const netConfPath = join(dir, 'net-conf.json');
   writeFileSync(netConfPath, '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}\n');
   // Port 1: nothing listens, so both ways read "no answer" (000).
-  return bothWays(inner, ['192.168.56.12'], netns, {
+  return bothWays(inner, ['192.168.56.12', '192.168.56.13', '192.168.56.14'], netns, {
     routeDecisions: { dsts: ['10.244.2.1', '10.244.2.254'], podSource4: '10.244.1.2', podSource6: null },
     netConfPath,
     healthzPort: 1,
@@ -182,6 +182,8 @@ test('cluster plan on real iproute2: route batch, net-conf.json and health probe
   assert.equal(r.scripted.netConfFile?.status, 'ok');
   assert.equal(r.scripted.flanneldHealth?.status, 'ok');
   assert.ok(!r.scripted.raw.some((e) => e.id.startsWith('routeGet')), 'no ip route get ran beside the batch');
+  // The -batch test guards every per-peer step but runs once per node, not once per peer.
+  assert.equal(r.scriptCalls[0]![2]!.split('-batch /dev/null').length - 1, 1);
 });
 
 test('cluster plan on busybox ip (no -batch): the per-peer route gets run in the same script; one exec, same state', {
@@ -255,4 +257,30 @@ test('a timed-out command reads as a timeout, other exit codes as they are', () 
   const [a, b] = script.forms.map((f) => results.get(f.join('\0')));
   assert.deepEqual([a?.exitCode, a?.timedOut], [null, true]);
   assert.deepEqual([b?.exitCode, b?.stderr], [2, 'boom']);
+});
+
+test('the script hands back each stderr byte for byte: no trailing newline, one, none at all', () => {
+  const cmd = (id: string, body: string): ScriptStep => ({
+    command: {
+      id,
+      forms: [{ id: `${id}:text`, argv: ['sh', '-c', body], parse: () => ({ value: '', errors: [] }) }],
+      optional: true,
+    },
+  });
+  const bodies = ["printf 'a\\nb' >&2", "printf 'x\\n' >&2", 'true', "printf '\\n\\nlast\\n\\n' >&2; echo out"];
+  const script = buildNodeScript(
+    bodies.map((b, i) => cmd(`c${i}`, b)),
+    10_000,
+  );
+  const out = execFileSync(script.argv[0]!, script.argv.slice(1), { encoding: 'utf8' });
+  const results = parseScriptOutput(script, out);
+  const got = script.forms.map((f) => results.get(f.join('\0')));
+  assert.deepEqual(
+    got.map((r) => r?.stderr),
+    ['a\nb', 'x\n', '', '\n\nlast\n\n'],
+  );
+  assert.deepEqual(
+    got.map((r) => r?.stdout),
+    ['', '', '', 'out\n'],
+  );
 });
