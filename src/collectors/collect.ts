@@ -232,6 +232,8 @@ async function collectCluster(opts: ClusterCollectOptions): Promise<Snapshot> {
     nodeNames: opts.nodeNames,
     nodeSelector: opts.nodeSelector,
     concurrency: opts.concurrency,
+    // The log tails (one request per flannel pod) are read while the nodes are collected.
+    deferLogs: true,
   });
   const errors: CollectionError[] = [];
   for (const [what, part] of Object.entries(read.state) as [string, Collected<unknown>][]) {
@@ -373,8 +375,8 @@ async function collectCluster(opts: ClusterCollectOptions): Promise<Snapshot> {
     await cleanup();
     uninstall();
   }
+  let cluster = read.flannelPodsWithLogs ? { ...read.state, flannelPods: await read.flannelPodsWithLogs } : read.state;
   emit({ type: 'phase', phase: 'done', message: 'collected' });
-  let cluster = read.state;
   if (paths.netConf && cluster.flannel.status === 'ok') {
     // Embedded flannel: no ConfigMap; every node's flanneld reads its own file.
     const { install, differing } = installFromNodeFiles(cluster.flannel.data, hosts, paths.netConf);
