@@ -292,7 +292,8 @@ test('the FIB model answers every random IPv6 lookup as the kernel does', { skip
  * Seed 1, round 0, reduced, plus the other IPv6 rules the model once got wrong (IPv4's were
  * applied): a link-local destination of forwarded traffic is looked up only among routes out of
  * the input device (the model answered a wider route out of another device), same-metric routes
- * prefer the input device, and a `from` rule never matches a lookup without a source (the model
+ * prefer the input device (or the output device asked for, which without a source admits only
+ * routes out of it), and a `from` rule never matches a lookup without a source (the model
  * matched `::` against `from ::/1`). Compared lookup by lookup with the kernel's answers.
  */
 test('the FIB model picks IPv6 routes by device, metric and source as the kernel does', {
@@ -332,6 +333,13 @@ test('the FIB model picks IPv6 routes by device, metric and source as the kernel
         const m = mark ? ` mark 0x${mark}` : '';
         lookups.push({ line: `route get fibmatch ${dst}${m}`, pkt: { dst, mark } });
         lookups.push({ line: `route get fibmatch ${dst} from ${LOCAL[0]}${m}`, pkt: { dst, src: LOCAL[0]!, mark } });
+        for (const oif of ['v1b', 'v0a']) {
+          lookups.push({ line: `route get fibmatch ${dst} oif ${oif}${m}`, pkt: { dst, oif, mark } });
+          lookups.push({
+            line: `route get fibmatch ${dst} from ${LOCAL[0]} oif ${oif}${m}`,
+            pkt: { dst, src: LOCAL[0]!, oif, mark },
+          });
+        }
         for (const iif of IIFS)
           lookups.push({
             line: `route get fibmatch ${dst} from 2001:db8::50 iif ${iif}${m}`,
@@ -351,6 +359,9 @@ test('the FIB model picks IPv6 routes by device, metric and source as the kernel
     assert.match(answer(`route get fibmatch fd00::1 from ${LOCAL[0]}`), /^unicast fd00::\/16 table 100/);
     assert.match(answer(`route get fibmatch 2001:db8:5::1 from ${LOCAL[0]}`), /via fe80::5 dev v0a$/);
     assert.equal(answer('route get fibmatch 2001:db8:a::1'), 'error: No route to host');
+    // An output device without a source binds the lookup to it; with a source it only scores.
+    assert.equal(answer('route get fibmatch 2001:db8:5::1 oif v1b'), 'error: Network is unreachable');
+    assert.match(answer(`route get fibmatch 2001:db8:5::1 from ${LOCAL[0]} oif v1b`), /via fe80::5 dev v0a$/);
     // Both collection paths hand the model the same IPv6 rules (`[unresolved]` aside, which only the text prints).
     const json = parseIpRuleJson(ip('', '-6', '-j', 'rule', 'show').stdout, 'inet6');
     const text = parseIpRuleText(ip('', '-6', 'rule', 'show').stdout, 'inet6');
