@@ -562,88 +562,6 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     },
   },
   {
-    id: 'raw-drop-peer-podcidr',
-    changes:
-      "kernel: a raw-table DROP on the node for a peer's podCIDR, where no flannel check looks (only the path walk)",
-    sim: {
-      backend: 'vxlan',
-      on: 'node2',
-      breaks: [{ from: 'third', to: 'node' }],
-      expect: [
-        {
-          check: 'pod-path',
-          node: 'node',
-          peer: 'third',
-          severity: 'error',
-          evidence: /raw chain PREROUTING: -A PREROUTING -s 10\.244\.1\.0\/24 -j DROP/,
-        },
-      ],
-    },
-  },
-  {
-    id: 'hostgw-mangle-drop-peer-podcidr',
-    changes: "kernel: a mangle-table DROP on the node for a peer's podCIDR (host-gw: the routed pod packet)",
-    sim: {
-      backend: 'host-gw',
-      on: 'node1',
-      breaks: [{ from: 'peer', to: 'node' }],
-      expect: [
-        {
-          check: 'pod-path',
-          node: 'node',
-          peer: 'peer',
-          severity: 'error',
-          evidence: /mangle chain PREROUTING: -A PREROUTING -s 10\.244\.2\.0\/24 -j DROP/,
-        },
-      ],
-    },
-  },
-  {
-    id: 'nft-table-drops-pods',
-    changes:
-      'kernel: a native nftables table on the node drops traffic to its pods at priority -300, before any flannel rule',
-    sim: {
-      backend: 'vxlan',
-      on: 'node3',
-      breaks: [
-        { from: 'peer', to: 'node' },
-        { from: 'third', to: 'node' },
-      ],
-      expect: [{ check: 'pod-path', node: 'node', severity: 'error', evidence: /nft inet kfl_guard pre handle \d+/ }],
-    },
-  },
-  {
-    id: 'dnat-pod-traffic',
-    changes: "kernel: a DNAT on the node rewrites a peer's pod traffic to an address no pod has",
-    sim: {
-      backend: 'vxlan',
-      on: 'node2',
-      breaks: [{ from: 'third', to: 'node' }],
-      expect: [
-        {
-          check: 'pod-path',
-          node: 'node',
-          peer: 'third',
-          severity: 'warning',
-          evidence: /DNAT --to-destination 10\.244\.2\.99/,
-        },
-      ],
-    },
-  },
-  {
-    id: 'cni0-port-disabled',
-    changes: "kernel: the node's pod port on cni0 set to the disabled state",
-    sim: {
-      backend: 'vxlan',
-      on: 'node3',
-      breaks: [
-        { from: 'peer', to: 'node' },
-        { from: 'third', to: 'node' },
-      ],
-      expect: [{ check: 'pod-path', node: 'node', severity: 'error', evidence: /master cni0 state disabled/ }],
-    },
-  },
-  {
     id: 'forward-drop-rule',
     changes: 'kernel: iptables -I FORWARD 1 -j DROP on the node, ahead of the FLANNEL-FWD jump',
     lab: {
@@ -1738,6 +1656,156 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       expect: [
         { check: 'mtu-mixed', node: 'node', severity: 'warning', evidence: /eth0 MTU 9000 exceeds the 1500 of / },
       ],
+    },
+  },
+  // --- the path walk's own faults (issue 9 item 6): lab entries appended last, so earlier faults keep their nodes ---
+  {
+    id: 'raw-drop-peer-podcidr',
+    changes:
+      "kernel: a raw-table DROP on the node for a peer's podCIDR, where no flannel check looks (only the path walk)",
+    sim: {
+      backend: 'vxlan',
+      on: 'node2',
+      breaks: [{ from: 'third', to: 'node' }],
+      expect: [
+        {
+          check: 'pod-path',
+          node: 'node',
+          peer: 'third',
+          severity: 'error',
+          evidence: /raw chain PREROUTING: -A PREROUTING -s 10\.244\.1\.0\/24 -j DROP/,
+        },
+      ],
+    },
+    lab: {
+      backends: all,
+      inject: 'raw_drop_peer_podcidr',
+      effect: { kind: 'unreachable', from: 'peer', to: 'node' },
+      fixRestores: true,
+      expect: [
+        {
+          check: 'pod-path',
+          node: 'node',
+          peer: 'peer',
+          severity: 'error',
+          evidence: (v) => rx`raw chain PREROUTING: -A PREROUTING -s ${v.peer.podCIDR} -j DROP`,
+        },
+      ],
+    },
+  },
+  {
+    id: 'hostgw-mangle-drop-peer-podcidr',
+    changes: "kernel: a mangle-table DROP on the node for a peer's podCIDR (host-gw: the routed pod packet)",
+    sim: {
+      backend: 'host-gw',
+      on: 'node1',
+      breaks: [{ from: 'peer', to: 'node' }],
+      expect: [
+        {
+          check: 'pod-path',
+          node: 'node',
+          peer: 'peer',
+          severity: 'error',
+          evidence: /mangle chain PREROUTING: -A PREROUTING -s 10\.244\.2\.0\/24 -j DROP/,
+        },
+      ],
+    },
+    lab: {
+      backends: all,
+      inject: 'mangle_drop_peer_podcidr',
+      effect: { kind: 'unreachable', from: 'peer', to: 'node' },
+      fixRestores: true,
+      expect: [
+        {
+          check: 'pod-path',
+          node: 'node',
+          peer: 'peer',
+          severity: 'error',
+          evidence: (v) => rx`mangle chain PREROUTING: -A PREROUTING -s ${v.peer.podCIDR} -j DROP`,
+        },
+      ],
+    },
+  },
+  {
+    id: 'nft-table-drops-pods',
+    changes:
+      'kernel: a native nftables table on the node drops traffic to its pods at priority -300, before any flannel rule',
+    sim: {
+      backend: 'vxlan',
+      on: 'node3',
+      breaks: [
+        { from: 'peer', to: 'node' },
+        { from: 'third', to: 'node' },
+      ],
+      expect: [{ check: 'pod-path', node: 'node', severity: 'error', evidence: /nft inet kfl_guard pre handle \d+/ }],
+    },
+    lab: {
+      backends: all,
+      inject: 'nft_table_drops_pods',
+      effect: { kind: 'unreachable', from: 'peer', to: 'node' },
+      fixRestores: true,
+      // both peers' traffic stops at the same rule: one finding naming no single peer
+      expect: [
+        {
+          check: 'pod-path',
+          node: 'node',
+          severity: 'error',
+          evidence: (v) => rx`nft inet kfl_guard pre handle \d+: ip daddr ${v.node.podCIDR} drop`,
+        },
+      ],
+    },
+  },
+  {
+    id: 'dnat-pod-traffic',
+    changes: "kernel: a DNAT on the node rewrites a peer's pod traffic to an address no pod has",
+    sim: {
+      backend: 'vxlan',
+      on: 'node2',
+      breaks: [{ from: 'third', to: 'node' }],
+      expect: [
+        {
+          check: 'pod-path',
+          node: 'node',
+          peer: 'third',
+          severity: 'warning',
+          evidence: /DNAT --to-destination 10\.244\.2\.99/,
+        },
+      ],
+    },
+    lab: {
+      backends: all,
+      inject: 'dnat_pod_traffic',
+      effect: { kind: 'unreachable', from: 'peer', to: 'node' },
+      fixRestores: true,
+      expect: [
+        {
+          check: 'pod-path',
+          node: 'node',
+          peer: 'peer',
+          severity: 'warning',
+          evidence: (v) => rx`DNAT --to-destination ${v.node.podNet.replace(/\.0$/, '.99')}`,
+        },
+      ],
+    },
+  },
+  {
+    id: 'cni0-port-disabled',
+    changes: "kernel: the node's pod port on cni0 set to the disabled state",
+    sim: {
+      backend: 'vxlan',
+      on: 'node3',
+      breaks: [
+        { from: 'peer', to: 'node' },
+        { from: 'third', to: 'node' },
+      ],
+      expect: [{ check: 'pod-path', node: 'node', severity: 'error', evidence: /master cni0 state disabled/ }],
+    },
+    lab: {
+      backends: all,
+      inject: 'cni0_port_disabled',
+      effect: { kind: 'unreachable', from: 'peer', to: 'node' },
+      fixRestores: true,
+      expect: [{ check: 'pod-path', node: 'node', severity: 'error', evidence: /master cni0 state disabled/ }],
     },
   },
 ];

@@ -70,12 +70,17 @@ function hookName(hook: Hook): string {
 function ruleFix(node: string, by: RuleRef): string {
   if (by.rule.startsWith('policy '))
     return `On ${node}: accept the pod traffic ahead of the policy, e.g. ${by.writer === 'nft' ? `nft insert rule ${by.table} ${by.chain} accept` : `${by.writer === 'iptables-legacy' ? 'iptables-legacy' : 'iptables-nft'} -t ${by.table} -I ${by.chain} -j ACCEPT`} restricted to the pod Network`;
+  return `On ${node}: ${ruleDelete(by)} (or narrow it so pod traffic passes)`;
+}
+
+/** The command that deletes one rule, as its writer spells it. */
+function ruleDelete(by: RuleRef): string {
   if (by.writer === 'nft') {
     const h = /handle (\d+):/.exec(by.rule);
-    return `On ${node}: nft delete rule ${by.table} ${by.chain} handle ${h?.[1] ?? '<handle>'} (or narrow it so pod traffic passes)`;
+    return `nft delete rule ${by.table} ${by.chain} handle ${h?.[1] ?? '<handle>'}`;
   }
   const bin = by.writer === 'iptables-legacy' ? 'iptables-legacy' : 'iptables-nft';
-  return `On ${node}: ${bin} -t ${by.table} ${by.rule.replace(/^-A /, '-D ')} (or narrow it so pod traffic passes)`;
+  return `${bin} -t ${by.table} ${by.rule.replace(/^-A /, '-D ')}`;
 }
 
 function hookBreak(
@@ -114,10 +119,10 @@ function pass(
   p: NfPacket,
   stage: string,
   explainedBy: readonly string[],
-): { packet: NfPacket; nat: readonly string[] } | Break {
+): { packet: NfPacket; nat: readonly RuleRef[] } | Break {
   const v = view.filter.verdict(p.family, hook, p);
   if (v.kind !== 'accept') return hookBreak(view, hook, v, stage, explainedBy);
-  return { packet: v.packet, nat: v.nat.map((n) => `${n.by.writer} ${n.by.table} ${n.by.chain}: ${n.by.rule}`) };
+  return { packet: v.packet, nat: v.nat.map((n) => n.by) };
 }
 
 const isBreak = (x: unknown): x is Break => typeof x === 'object' && x !== null && 'explainedBy' in x;
@@ -290,7 +295,7 @@ export function egress(view: NodeView, peer: FlannelNode, cls: PacketClass, fami
     mark: 0,
   };
   const start = p;
-  const nat: string[] = [];
+  const nat: RuleRef[] = [];
   if (cls === 'pod') {
     const down = cni0Break(view, 'cni0');
     if (down) return down;
@@ -356,15 +361,20 @@ export function egress(view: NodeView, peer: FlannelNode, cls: PacketClass, fami
 
 const changed = (a: NfPacket, b: NfPacket): boolean => a.src !== b.src || a.dst !== b.dst || a.dport !== b.dport;
 
-function rewritten(view: NodeView, from: NfPacket, to: NfPacket, nat: readonly string[]): Break {
-  const hop = /^\S+ (\S+) (\S+):/.exec(nat[0] ?? '')?.[2] ?? 'NAT';
+function rewritten(view: NodeView, from: NfPacket, to: NfPacket, nat: readonly RuleRef[]): Break {
+  const hop = nat[0]?.chain ?? 'NAT';
+  const lines = nat.map((by) => `${by.writer} ${by.table} ${by.chain}: ${by.rule}`);
+  // Deleting the rule is safe: no flannel or kube-proxy rule NATs traffic between two pod addresses.
+  const cmds = nat.filter((by) => !by.rule.startsWith('policy ')).map(ruleDelete);
   return {
     kind: 'rewritten',
     hop,
     what: `pod-to-pod traffic is rewritten: ${from.src} -> ${from.dst}:${from.dport} becomes ${to.src} -> ${to.dst}:${to.dport}`,
-    cause: nat.join(' '),
-    evidence: [...nat],
-    fix: `On ${view.node.name}: exempt the pod Network from that NAT rule (flanneld's own rules RETURN for pod-to-pod traffic before masquerading)`,
+    cause: lines.join(' '),
+    evidence: lines,
+    fix: cmds.length
+      ? `On ${view.node.name}: ${cmds.join('; ')} (or exempt the pod Network from ${cmds.length > 1 ? 'those NAT rules' : 'that NAT rule'}: flanneld's own rules RETURN for pod-to-pod traffic before masquerading)`
+      : `On ${view.node.name}: exempt the pod Network from that NAT rule (flanneld's own rules RETURN for pod-to-pod traffic before masquerading)`,
     explainedBy: ['masquerade-rules'],
   };
 }
