@@ -28,7 +28,8 @@ function pings(c: SimCluster, b: Breaks): boolean {
     'do',
     '-s',
     String(b.size ?? 56),
-    to.podIP,
+    // the simulator gives each pod the second address of its node's IPv6 podCIDR (cni0 holds the first)
+    b.ipv6 ? `${to.podNet6}2` : to.podIP,
   ];
   return spawnSync('ip', argv, { stdio: 'ignore' }).status === 0;
 }

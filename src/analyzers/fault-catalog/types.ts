@@ -106,6 +106,8 @@ export interface SimBreak {
   readonly to: Role;
   /** ICMP payload bytes; default 56 */
   readonly size?: number;
+  /** ping the pod's IPv6 address (dual-stack and IPv6-only clusters) */
+  readonly ipv6?: true;
 }
 
 export interface LabPackaging extends Findings {

@@ -496,6 +496,10 @@ export function ingress(
     const dev = how === 'udp' ? 'flannel0' : vxlanDevice(view, family)!;
     const down = deviceBreak(view, dev, 'decapsulate', DEVICE_CHECKS);
     if (down) return down;
+    if (how === 'vxlan') {
+      const mac = macBreak(view, dev, family);
+      if (mac) return mac;
+    }
     iif = dev;
   }
   if (!iif) return null;
@@ -534,6 +538,25 @@ export function ingress(
   const down = cni0Break(view, 'cni0');
   if (down) return down;
   return 'passes';
+}
+
+/**
+ * Peers address the inner frame to the VtepMAC this node's lease publishes (their neighbour entries come from it):
+ * a VXLAN device whose own MAC differs takes those frames as another host's and drops them.
+ */
+function macBreak(view: NodeView, dev: string, family: NfFamily): Break | null {
+  const lease = family === 'inet' ? view.node.vxlan : view.node.vxlanV6;
+  const mac = linkByName(view.host, dev)?.mac?.toLowerCase();
+  if (!lease || !mac || mac === lease.vtepMAC) return null;
+  return {
+    kind: 'break',
+    hop: 'decapsulate',
+    what: `${dev} has MAC ${mac}, but peers send to the VtepMAC ${lease.vtepMAC} its lease publishes: the frames are not for it`,
+    evidence: [`${dev}: link/ether ${mac}`, `VtepMAC ${lease.vtepMAC}`],
+    fix: null,
+    explainedBy: ['vtep-mac'],
+    cause: `vtep mac ${dev} ${mac}`,
+  };
 }
 
 /**
