@@ -26,6 +26,29 @@ const NOT_A_PATH: Readonly<Record<string, string>> = {
   // size: the walk follows one small representative packet; the largest packet a path carries is the mtu
   // check's (issue 9 item 3), which names the device and the sizes that die
   'cni0-mtu-below-flannel-mtu': 'only packets above 1400 bytes die: path MTU is the mtu check, not the walk',
+  // Canal: pods hang off cali* veths with /32 routes and proxy ARP, no cni0; the walk follows only the node's own
+  // packet there (and reports it for this fault: node-to-pod traffic from node2 to node1 stops at vxlan fdb)
+  'canal-fdb-deleted': 'Canal has no cni0: the walk follows node-to-pod packets only, not pod-to-pod',
+  // what no node's collected state holds
+  'node-unreachable':
+    "node3's state was not collected (its namespace vanished): its half of every path cannot be walked; collection-incomplete names it",
+  'underlay-drops-vxlan':
+    'the drop is on the underlay between two nodes, in no table of either; underlay-probe finds it with packets',
+  // one pod address stands for a node's pods: a break of only some of them is route-decision's, which asks the
+  // kernel for the first and the last address of every peer podCIDR
+  'peer-podcidr-shadowed':
+    "a /25 takes only the upper half of the peer's podCIDR; the walk's pod (.2) is in the lower half",
+};
+
+/**
+ * Faults where the lease itself is wrong (the node's pods do not live in the podCIDR its Node names): the walk
+ * follows the lease's addresses, where no pod lives, so its pairs say nothing about the pods' pings. pod-path
+ * leaves such a node to the check that names the premise (PREMISE_CHECKS in pod-path.ts); the pairs are not compared.
+ */
+const PREMISE: Readonly<Record<string, string>> = {
+  'podcidr-outside-network':
+    "node3's podCIDR 10.224.3.0/24 is outside the Network; its pods still live in 10.244.3.0/24",
+  'podcidr-overlap': "two nodes' podCIDRs overlap: the lease names addresses another node's pods use",
 };
 
 /**
@@ -74,6 +97,7 @@ for (const fault of FAULTS) {
     const walked = unordered(findings.flatMap((f) => pairsOf(f, nodes)));
     const breaks =
       WITHOUT_PINGS[fault.id]?.pairs ?? unordered((fault.breaks ?? []).filter((b) => (b.size ?? 56) <= 56));
+    if (PREMISE[fault.id]) return;
     const reason = NOT_A_PATH[fault.id];
     if (reason) {
       assert.deepEqual(walked, [], `${fault.id} is listed as not a path (${reason}), but the walk reports it`);

@@ -33,6 +33,10 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     sim: {
       backend: 'vxlan',
       on: 'node1',
+      breaks: [
+        { from: 'node', to: 'peer' },
+        { from: 'peer', to: 'node' },
+      ],
       expect: [
         {
           check: 'peer-routes',
@@ -82,6 +86,10 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     sim: {
       backend: 'vxlan-directrouting',
       on: 'node2',
+      breaks: [
+        { from: 'third', to: 'node' },
+        { from: 'node', to: 'third' },
+      ],
       expect: [
         {
           check: 'peer-routes',
@@ -99,6 +107,10 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     sim: {
       backend: 'vxlan-dualstack',
       on: 'node1',
+      breaks: [
+        { from: 'node', to: 'peer', ipv6: true },
+        { from: 'peer', to: 'node', ipv6: true },
+      ],
       expect: [
         {
           check: 'peer-routes',
@@ -116,6 +128,10 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     sim: {
       backend: 'host-gw',
       on: 'node3',
+      breaks: [
+        { from: 'peer', to: 'node' },
+        { from: 'node', to: 'peer' },
+      ],
       expect: [
         {
           check: 'peer-routes',
@@ -167,6 +183,10 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     sim: {
       backend: 'vxlan',
       on: 'node2',
+      breaks: [
+        { from: 'node', to: 'peer' },
+        { from: 'peer', to: 'node' },
+      ],
       expect: [
         {
           check: 'vxlan-fdb',
@@ -234,6 +254,10 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     sim: {
       backend: 'vxlan',
       on: 'node1',
+      breaks: [
+        { from: 'node', to: 'third' },
+        { from: 'third', to: 'node' },
+      ],
       expect: [
         {
           check: 'vxlan-neighbours',
@@ -338,6 +362,12 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     sim: {
       backend: 'vxlan',
       on: 'node3',
+      breaks: [
+        { from: 'peer', to: 'node' },
+        { from: 'third', to: 'node' },
+        { from: 'node', to: 'peer' },
+        { from: 'node', to: 'third' },
+      ],
       expect: [
         { check: 'vtep-mac', node: 'node', severity: 'error', evidence: /flannel\.1: link\/ether 02:42:ac:11:00:02/ },
       ],
@@ -431,6 +461,12 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     sim: {
       backend: 'vxlan',
       on: 'node3',
+      breaks: [
+        { from: 'peer', to: 'node' },
+        { from: 'third', to: 'node' },
+        { from: 'node', to: 'peer' },
+        { from: 'node', to: 'third' },
+      ],
       expect: [
         { check: 'vxlan-port-mismatch', node: 'node', severity: 'error', evidence: /node3: VNI 1 dstport 4789/ },
         { check: 'flannel-device', node: 'node', severity: 'error', evidence: /dstport 4789/ },
@@ -536,6 +572,12 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     sim: {
       backend: 'vxlan',
       on: 'node2',
+      breaks: [
+        { from: 'third', to: 'node' },
+        { from: 'node', to: 'third' },
+        { from: 'node', to: 'peer' },
+        { from: 'peer', to: 'node' },
+      ],
       expect: [{ check: 'ip-forward', node: 'node', severity: 'error', evidence: /net\.ipv4\.ip_forward = 0/ }],
     },
     lab: {
@@ -551,6 +593,12 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     sim: {
       backend: 'vxlan',
       on: 'node3',
+      breaks: [
+        { from: 'peer', to: 'node' },
+        { from: 'third', to: 'node' },
+        { from: 'node', to: 'peer' },
+        { from: 'node', to: 'third' },
+      ],
       expect: [
         {
           check: 'forward-drop',
@@ -578,6 +626,12 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     sim: {
       backend: 'host-gw',
       on: 'node1',
+      breaks: [
+        { from: 'node', to: 'peer' },
+        { from: 'node', to: 'third' },
+        { from: 'peer', to: 'node' },
+        { from: 'third', to: 'node' },
+      ],
       expect: [{ check: 'forward-drop', node: 'node', severity: 'error', evidence: /:FORWARD DROP/ }],
     },
   },
@@ -610,6 +664,12 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     sim: {
       backend: 'vxlan',
       on: 'node2',
+      breaks: [
+        { from: 'third', to: 'node' },
+        { from: 'node', to: 'third' },
+        { from: 'node', to: 'peer' },
+        { from: 'peer', to: 'node' },
+      ],
       expect: [
         {
           check: 'overlay-port-blocked',
@@ -764,6 +824,14 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     sim: {
       backend: 'vxlan',
       on: 'node1',
+      breaks: [
+        { from: 'node', to: 'peer' },
+        { from: 'node', to: 'third' },
+        { from: 'peer', to: 'node' },
+        { from: 'peer', to: 'third' },
+        { from: 'third', to: 'node' },
+        { from: 'third', to: 'peer' },
+      ],
       expect: (['node', 'peer', 'third'] as const).flatMap((node) => [
         { check: 'public-ip-duplicate', node, severity: 'error' as const, evidence: /public-ip=10\.0\.2\.15/ },
         { check: 'public-ip-not-local', node, severity: 'error' as const, evidence: /public-ip: 10\.0\.2\.15/ },
@@ -1238,6 +1306,12 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     sim: {
       backend: 'host-gw',
       on: 'node3',
+      breaks: [
+        { from: 'peer', to: 'node' },
+        { from: 'third', to: 'node' },
+        { from: 'node', to: 'peer' },
+        { from: 'node', to: 'third' },
+      ],
       // one per collected part: cni, fdb, firewall, links, neighbours, routeGets, routes, subnetEnv, sysctls
       expect: [
         {
@@ -1341,6 +1415,10 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     sim: {
       backend: 'vxlan-k3s',
       on: 'node1',
+      breaks: [
+        { from: 'node', to: 'peer' },
+        { from: 'peer', to: 'node' },
+      ],
       expect: [
         {
           check: 'peer-routes',
@@ -1367,6 +1445,10 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     sim: {
       backend: 'vxlan-ipv6',
       on: 'node3',
+      breaks: [
+        { from: 'third', to: 'node', ipv6: true },
+        { from: 'node', to: 'third', ipv6: true },
+      ],
       expect: [
         {
           check: 'vxlan-fdb',
@@ -1384,6 +1466,10 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     sim: {
       backend: 'host-gw-dualstack',
       on: 'node2',
+      breaks: [
+        { from: 'node', to: 'peer', ipv6: true },
+        { from: 'peer', to: 'node', ipv6: true },
+      ],
       expect: [
         {
           check: 'peer-routes',
