@@ -1,63 +1,107 @@
 /**
- * Benchmark: doctor's analysis of a synthetic N-node vxlan snapshot (default 1,000 nodes, each
- * with a route, neighbour and fdb entry per peer: ~1,000 of each per node). The snapshot is
- * written to a file first; a fresh process then reads it as `doctor --from` does and analyses
- * it, printing wall time and memory.
- * Run: npm run bench:analyze [-- NODES [--fault=underlay-ip-changed] [--bare]]
- * (--bare: no ip rules and no iptables rules, as the synthetic snapshot was before the path walk).
+ * Benchmark: `doctor --from` on a synthetic N-node vxlan snapshot (bench/synthetic.ts: a route, neighbour and
+ * fdb entry per peer on every node), against what a user would otherwise pay to merely look at the file:
+ * reading it and JSON.parse. Each is a fresh process of the pinned Node, run side by side (interleaved, ROUNDS
+ * times) under GNU time: wall time, CPU time (user + sys: what the process itself costs, which other jobs on
+ * a shared machine barely change) and peak RSS. The ratios compare medians (time) and maxima (RSS). Several
+ * sizes show how the cost grows with the number of entries.
+ * doctor runs as users run it: the one-file bundle that the npm package and the single executable ship
+ * (scripts/bundle.mjs); `--cli=source` runs tsc's module tree instead (with source maps, as developers do).
+ * Every node carries the default ip rules and an iptables ruleset with flannel's rules, so the path walk
+ * (pod-path) has rules to evaluate; --bare leaves both out, as the synthetic snapshot was before it.
+ * Run: npm run bench:analyze [-- NODES[,NODES…] [--fault=underlay-ip-changed] [--rounds=N] [--cli=source] [--bare]]
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { analyze } from '../src/analyzers/run.js';
-import { readSnapshot } from '../src/snapshot/io.js';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { SYNTHETIC_FAULTS, syntheticSnapshot } from './synthetic.js';
 
-const N = Number(process.argv[2] ?? 1000);
+const sizes = (process.argv[2] ?? '1000').split(',').map(Number);
 const fault = SYNTHETIC_FAULTS.find((f) => process.argv.includes(`--fault=${f}`)) ?? null;
+const rounds = Number(process.argv.find((a) => a.startsWith('--rounds='))?.slice(9) ?? 3);
 
-const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+const dist = join(dirname(fileURLToPath(import.meta.url)), '..');
+const fromSource = process.argv.includes('--cli=source');
+const cliArgs = fromSource
+  ? ['--enable-source-maps', join(dist, 'src', 'cli.js')]
+  : [join(dist, 'bundle', 'kubectl-flannel.cjs')];
+if (!existsSync(cliArgs.at(-1)!)) {
+  console.error(`bench:analyze: ${cliArgs.at(-1)} is missing (npm run bundle builds it)`);
+  process.exit(3);
+}
+const TIME = '/usr/bin/time';
+if (!existsSync(TIME)) {
+  console.error(`bench:analyze needs GNU time at ${TIME} (apt-get install time)`);
+  process.exit(3);
+}
 
-if (process.argv[3] === '--analyze') {
-  const file = process.argv[4]!;
-  const t0 = performance.now();
-  const snapshot = await readSnapshot(file);
-  const t1 = performance.now();
-  globalThis.gc?.();
-  const heapSnapshot = process.memoryUsage().heapUsed;
-  // Linux: reset the peak-RSS counter (VmHWM) so the peak below is the analysis's, not JSON.parse's.
-  writeFileSync('/proc/self/clear_refs', '5');
-  const result = analyze(snapshot);
-  const t2 = performance.now();
-  const peak = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) * 1024;
+interface Run {
+  readonly seconds: number;
+  readonly cpu: number;
+  readonly rssMB: number;
+  readonly status: number | null;
+}
+
+/** One fresh process of the pinned Node under GNU time. */
+function measure(args: readonly string[], dir: string): Run {
+  const out = join(dir, 'time');
+  const r = spawnSync(TIME, ['-f', '%e %U %S %M', '-o', out, process.execPath, ...args], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const [wall, user, sys, kb] = readFileSync(out, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
+  return { seconds: wall!, cpu: user! + sys!, rssMB: kb! / 1024, status: r.status };
+}
+
+const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const load = () => loadavg()[0]!.toFixed(1);
+
+const dir = mkdtempSync(join(tmpdir(), 'kf-bench-'));
+try {
   console.log(
-    `read + JSON.parse: ${((t1 - t0) / 1000).toFixed(2)} s; the parsed snapshot takes ${mb(heapSnapshot)} of JS heap`,
+    `fault: ${fault ?? 'none'}; ${rounds} rounds per size; doctor from ${fromSource ? 'the module tree' : 'the bundle'}; load average ${load()} at start`,
   );
-  console.log(
-    `analysis: ${((t2 - t1) / 1000).toFixed(2)} s wall, ${result.checksRun.length} checks, ${result.findings.length} findings`,
-  );
-  const t3 = performance.now();
-  const walk = analyze(snapshot, { only: ['pod-path'] });
-  const t4 = performance.now();
-  console.log(
-    `pod-path alone (every ordered pair, both halves, pod and node traffic): ${((t4 - t3) / 1000).toFixed(2)} s, ${walk.findings.length} findings; ${((t4 - t3) / (t1 - t0)).toFixed(2)}x read + JSON.parse`,
-  );
-  globalThis.gc?.();
-  console.log(
-    `peak RSS during analysis: ${mb(peak)} (whole process, snapshot included); heap kept after analysis: ${mb(process.memoryUsage().heapUsed - heapSnapshot)}`,
-  );
-} else {
-  const dir = mkdtempSync(join(tmpdir(), 'kf-bench-'));
-  const file = join(dir, 'snapshot.json');
-  try {
-    writeFileSync(file, JSON.stringify(syntheticSnapshot(N, fault, { full: !process.argv.includes('--bare') })));
-    console.log(`nodes: ${N}, per node: ${N - 1} routes + ${N - 1} neighbours + ${N - 1} fdb entries`);
-    const r = spawnSync(process.execPath, ['--expose-gc', process.argv[1]!, String(N), '--analyze', file], {
-      stdio: 'inherit',
-    });
-    process.exitCode = r.status ?? 1;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  // The CPU per entry between two sizes: the fixed costs (Node's and the CLI's start-up) cancel out.
+  const previous = new Map<string, { entries: number; cpu: number }>();
+  for (const n of sizes) {
+    const file = join(dir, 'snapshot.json');
+    writeFileSync(file, JSON.stringify(syntheticSnapshot(n, fault, { full: !process.argv.includes('--bare') })));
+    const entries = 3 * n * (n - 1);
+    const mb = statSync(file).size / 1024 / 1024;
+    const kinds = {
+      'read + JSON.parse': ['-e', `JSON.parse(require('node:fs').readFileSync(${JSON.stringify(file)}, 'utf8'))`],
+      'doctor --from (text)': [...cliArgs, 'doctor', '--from', file],
+      'doctor --from -o json': [...cliArgs, 'doctor', '--from', file, '-o', 'json'],
+    } as const;
+    const runs = new Map<string, Run[]>(Object.keys(kinds).map((k) => [k, []]));
+    for (let i = 0; i < rounds; i++)
+      for (const [k, args] of Object.entries(kinds)) runs.get(k)!.push(measure(args, dir));
+    const base = runs.get('read + JSON.parse')!;
+    const baseT = median(base.map((r) => r.seconds));
+    const baseC = median(base.map((r) => r.cpu));
+    const baseM = Math.max(...base.map((r) => r.rssMB));
+    console.log(
+      `\n${n} nodes: ${(entries / 1e6).toFixed(2)} M routes + neighbours + fdb entries, ${mb.toFixed(0)} MB of JSON (load ${load()})`,
+    );
+    for (const [k, rs] of runs) {
+      const t = median(rs.map((r) => r.seconds));
+      const c = median(rs.map((r) => r.cpu));
+      const m = Math.max(...rs.map((r) => r.rssMB));
+      const exits = [...new Set(rs.map((r) => r.status))].join(',');
+      const before = previous.get(k);
+      previous.set(k, { entries, cpu: c });
+      const marginal = before
+        ? `, ${(((c - before.cpu) / (entries - before.entries)) * 1e9).toFixed(0)} ns per entry above the previous size`
+        : '';
+      console.log(
+        `  ${k.padEnd(22)} wall ${t.toFixed(2).padStart(6)} s (${rs.map((r) => r.seconds.toFixed(1)).join(', ')}), CPU ${c.toFixed(2).padStart(6)} s, peak RSS ${m.toFixed(0).padStart(5)} MB, CPU ${((c / entries) * 1e9).toFixed(0)} ns per entry${marginal}, exit ${exits}` +
+          (rs === base
+            ? ''
+            : `\n  ${''.padEnd(22)} ratio to read + JSON.parse: wall ${(t / baseT).toFixed(2)}x, CPU ${(c / baseC).toFixed(2)}x, peak RSS ${(m / baseM).toFixed(2)}x`),
+      );
+    }
   }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
 }

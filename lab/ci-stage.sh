@@ -72,7 +72,7 @@ for entry in $BACKENDS; do
   fi
   env "${faults_env[@]}" KFL_LAB_REQUIRED=1 PATH="$root/node_modules/.bin:$PATH" node --test --test-concurrency=1 \
     --test-reporter=spec --test-reporter-destination=stdout --test-reporter=tap --test-reporter-destination="$tap" \
-    dist/test/e2e/healthy.test.js dist/test/e2e/faults.test.js   # healthy first: faults leave real residue (e.g. duplicate-vtepmac's fdb entry flanneld never removes)
+    dist/test/e2e/healthy.test.js dist/test/e2e/samples.test.js dist/test/e2e/faults.test.js   # healthy first: faults leave real residue (e.g. duplicate-vtepmac's fdb entry flanneld never removes)
   # The cluster-access tests (test/kube/lab*.test.js) need a real apiserver too: run them once, on vxlan.
   if [ "$entry" = vxlan ]; then
     KF_LAB_KUBECONFIG="$LAB_RUN/kubeconfig" PATH="$root/node_modules/.bin:$PATH" node --test --test-concurrency=1 \

@@ -9,6 +9,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from './errors.js';
 
 const MiB = 1024 * 1024;
+const CHUNK = 4 * MiB;
 
 export const LIMITS = {
   /** A snapshot file or bundle entry: V8 cannot hold a longer string, so JSON.parse could not read it. */
@@ -35,7 +36,7 @@ export async function readBounded(path: string, max: number, what: string): Prom
     const chunks: Buffer[] = [];
     let total = 0;
     for (;;) {
-      const buf = Buffer.allocUnsafe(Math.min(4 * MiB, max + 1 - total));
+      const buf = Buffer.allocUnsafe(Math.min(CHUNK, max + 1 - total));
       const { bytesRead } = await fh.read(buf, 0, buf.length, null);
       if (bytesRead === 0) break;
       chunks.push(buf.subarray(0, bytesRead));
@@ -43,6 +44,27 @@ export async function readBounded(path: string, max: number, what: string): Prom
       if (total > max) throw new UserError(`${what} ${path} is larger than ${formatBytes(max)}, the most it may be`);
     }
     return Buffer.concat(chunks, total);
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * The file's bytes in chunks, as readBounded reads them and refused past `max` with the same error, for a
+ * reader that handles them as they come (a snapshot analysed while it is read).
+ */
+export async function* boundedChunks(path: string, max: number, what: string): AsyncGenerator<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    let total = 0;
+    for (;;) {
+      const buf = Buffer.allocUnsafe(Math.min(CHUNK, max + 1 - total));
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) return;
+      total += bytesRead;
+      if (total > max) throw new UserError(`${what} ${path} is larger than ${formatBytes(max)}, the most it may be`);
+      yield buf.subarray(0, bytesRead);
+    }
   } finally {
     await fh.close();
   }

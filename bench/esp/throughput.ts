@@ -9,7 +9,7 @@
  * ICV) prints one field per packet from the decrypted inner header, which forces the decryption.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,23 +35,36 @@ try {
     stdio: 'ignore',
   });
   const bytes = statSync(pcap).size;
+  // The same pcap header with no packets: each tool's start-up and exit alone.
+  const empty = join(dir, 'empty.pcap');
+  writeFileSync(empty, readFileSync(pcap).subarray(0, 24));
 
+  // CPU time (user + sys, from GNU time) of the last command: what the process itself costs, which other jobs on a
+  // shared machine change far less than its wall time.
+  const cpuFile = join(dir, 'cpu.txt');
+  let lastCpu = 0;
   const timeIt = (
     cmd: string,
     args: string[],
     env: NodeJS.ProcessEnv = {},
   ): { s: number; stdout: string; stderr: string } => {
     const t0 = process.hrtime.bigint();
-    const r = spawnSync(cmd, args, { env: { ...process.env, ...env }, maxBuffer: 1 << 30, encoding: 'utf8' });
+    const r = spawnSync('/usr/bin/time', ['-f', '%U %S', '-o', cpuFile, cmd, ...args], {
+      env: { ...process.env, ...env },
+      maxBuffer: 1 << 30,
+      encoding: 'utf8',
+    });
     const s = Number(process.hrtime.bigint() - t0) / 1e9;
     if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr}`);
+    const [user, sys] = readFileSync(cpuFile, 'utf8').trim().split(/\s+/).slice(-2).map(Number);
+    lastCpu = (user ?? 0) + (sys ?? 0);
     return { s, stdout: r.stdout, stderr: r.stderr };
   };
-  const ours = (threads = 0): number => {
+  const ours = (threads = 0, input = pcap): number => {
     const r = timeIt(cli, [
       'capture',
       '-r',
-      pcap,
+      input,
       '--xfrm-state',
       state,
       '--decrypt-esp',
@@ -61,16 +74,17 @@ try {
       join(dir, 'out.pcap'),
     ]);
     const m = /decrypted: (\d+)/.exec(r.stderr);
-    if (Number(m?.[1]) !== PACKETS) throw new Error(`kubectl-flannel decrypted ${m?.[1]} of ${PACKETS}`);
+    const want = input === pcap ? PACKETS : 0;
+    if (Number(m?.[1] ?? 0) !== want) throw new Error(`kubectl-flannel decrypted ${m?.[1]} of ${want}`);
     return r.s;
   };
-  const tshark = (authCheck: boolean): number => {
+  const tshark = (authCheck: boolean, input = pcap): number => {
     const r = timeIt(
       'tshark',
       [
         '-n',
         '-r',
-        pcap,
+        input,
         '-o',
         'esp.enable_encryption_decode:TRUE',
         '-o',
@@ -85,15 +99,25 @@ try {
       { WIRESHARK_CONFIG_DIR: join(dir, 'wireshark') },
     );
     const inner = r.stdout.split('\n').filter((l) => l === '10.244.2.3').length;
-    if (inner !== PACKETS) throw new Error(`tshark decrypted ${inner} of ${PACKETS}`);
+    const want = input === pcap ? PACKETS : 0;
+    if (inner !== want) throw new Error(`tshark decrypted ${inner} of ${want}`);
     return r.s;
   };
 
   const o: number[] = [];
   const t: number[] = [];
+  const o0: number[] = [];
+  const t0: number[] = [];
+  const cpu = { o: [] as number[], t: [] as number[], o0: [] as number[], t0: [] as number[] };
   for (let i = 0; i < RUNS; i++) {
     o.push(ours());
+    cpu.o.push(lastCpu);
     t.push(tshark(true));
+    cpu.t.push(lastCpu);
+    o0.push(ours(0, empty));
+    cpu.o0.push(lastCpu);
+    t0.push(tshark(true, empty));
+    cpu.t0.push(lastCpu);
   }
   const tNoAuth = tshark(false);
   const threads = Math.max(1, availableParallelism() - 1);
@@ -101,6 +125,7 @@ try {
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const om = median(o);
   const tm = median(t);
+  const [os, ts] = [om - median(o0), tm - median(t0)];
   const mb = bytes / 1e6;
   const row = (name: string, s: number): string =>
     `${name.padEnd(44)} ${s.toFixed(2).padStart(7)} s ${Math.round(PACKETS / s)
@@ -121,8 +146,16 @@ try {
   console.log(row(`kubectl-flannel ... --threads ${threads} (1 run)`, oThreads));
   console.log(row('tshark (decrypt + ICV check)', tm));
   console.log(row('tshark (decrypt, no ICV check; 1 run)', tNoAuth));
+  console.log(row('kubectl-flannel, steady state (start-up taken off)', os));
+  console.log(row('tshark (decrypt + ICV check), steady state', ts));
   console.log(
-    `ratio: kubectl-flannel is ${(tm / om).toFixed(1)}x faster than tshark (${(tNoAuth / om).toFixed(1)}x against tshark without ICV check)`,
+    `ratio: kubectl-flannel is ${(tm / om).toFixed(1)}x faster than tshark (${(tNoAuth / om).toFixed(1)}x against tshark without ICV check); steady state ${(ts / os).toFixed(1)}x`,
+  );
+  console.log(`start-up alone (s, median): kubectl-flannel ${median(o0).toFixed(2)}, tshark ${median(t0).toFixed(2)}`);
+  // Per CPU-second of the process, start-up taken off: the rate one core sustains however loaded the machine is.
+  const [oc, tc] = [median(cpu.o) - median(cpu.o0), median(cpu.t) - median(cpu.t0)];
+  console.log(
+    `CPU time, steady state (s): kubectl-flannel ${oc.toFixed(2)} = ${(mb / oc).toFixed(1)} MB per CPU-second; tshark ${tc.toFixed(2)} = ${(mb / tc).toFixed(1)} MB per CPU-second; ratio ${(tc / oc).toFixed(1)}x`,
   );
   console.log(
     `all runs (s): ours ${o.map((x) => x.toFixed(2)).join(' ')}; tshark ${t.map((x) => x.toFixed(2)).join(' ')}`,

@@ -2,7 +2,7 @@
  * A check is one small module, shaped like an ESLint rule: metadata (stable ID, severity,
  * title, documentation) and a pure function from the context the runner hands it to reports.
  */
-import type { ClusterContext, NodeContext } from './context.js';
+import type { ClusterScope, NodeContext } from './context.js';
 import type { Finding, Severity } from './finding.js';
 
 export interface CheckDocs {
@@ -23,6 +23,14 @@ export interface Report {
   readonly severity?: Severity;
   /** A fix specific to this finding; defaults to docs.fix. */
   readonly fix?: string;
+  /**
+   * Checks that, when any of them reports on the same node, already explain this finding: the runner then
+   * drops it. For a check that follows whole paths (pod-path), whose break is often another check's cause
+   * seen from further away. It is a declaration, not a look at the other findings: node checks run one node
+   * at a time and cluster checks only after every node (context.ts), so no check can see every finding, and
+   * the runner, which does, applies the rule once all are in. The check stays a pure function of its context.
+   */
+  readonly unless?: readonly string[];
 }
 
 interface CheckMeta {
@@ -38,21 +46,14 @@ interface CheckMeta {
 export type Report_ = (r: Report) => void;
 
 /**
- * Node checks look at one node at a time, through its NodeContext (the node, its peers, its expected
- * state, its indexed tables); the runner builds that once per node and drops it before the next.
- * Cluster checks compare across nodes and see the ClusterContext once.
+ * Node checks look at one node at a time, through its NodeContext (the node, its host, its peers' leases,
+ * its expected state, its indexed tables); the runner builds that once per node and drops it before the next.
+ * Cluster checks compare across nodes and see the ClusterScope once, after every node: the leases and each
+ * node's NodeSummary, never a host (context.ts says why).
  */
 export type Check =
-  | (CheckMeta & {
-      readonly scope: 'node';
-      /**
-       * Runs after every other check on the node, and its context carries their findings (`explained`), so a
-       * check that follows whole paths can leave a cause another check already named to that check.
-       */
-      readonly late?: true;
-      runNode(ctx: NodeContext, report: Report_): void;
-    })
-  | (CheckMeta & { readonly scope: 'cluster'; run(ctx: ClusterContext, report: Report_): void });
+  | (CheckMeta & { readonly scope: 'node'; runNode(ctx: NodeContext, report: Report_): void })
+  | (CheckMeta & { readonly scope: 'cluster'; run(ctx: ClusterScope, report: Report_): void });
 
 export function defineCheck(check: Check): Check {
   return check;

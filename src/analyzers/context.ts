@@ -1,16 +1,23 @@
 /**
- * What the runner hands each check. A cluster context is built once per analysis; a node context once per
- * node, and dropped before the next node, so a 1,000-node analysis holds one node's expectations and table
- * indexes at a time. Nothing here outlives the analysis: checks keep no state of their own.
+ * What the runner hands each check, in two phases:
+ *  1. Node phase: one NodeContext per node (its lease, its host, its peers' leases, its expectations and
+ *     indexed tables), built when the node's host is read and dropped before the next one. Node checks run
+ *     here, and summarize() keeps the little the cluster phase needs (a NodeSummary), so the host itself
+ *     can go: a 1,000-node snapshot is analysed while it is read and never held whole.
+ *  2. Cluster phase, once every node is done: cluster checks get the ClusterScope, the leases plus every
+ *     node's NodeSummary. A check that compares nodes' kernel state (or a pair-wide walk split into per-node
+ *     halves) adds the compact fact it needs to NodeSummary, never the host.
+ * Nothing here outlives the analysis: checks keep no state of their own.
  */
 import type { Prefix } from '../net/cidr.js';
-import type { HostState } from '../snapshot/types.js';
-import { type ExpectedNode, expectedFor } from './expected/index.js';
-import type { Finding } from './finding.js';
+import type { Collected, HostState, Snapshot, XfrmState } from '../snapshot/types.js';
+import { relevantParts } from './checks/collection-incomplete.js';
+import { type ExpectedNode, expectedFor, vxlanDeviceName } from './expected/index.js';
 import { type HostTables, indexHost } from './host-index.js';
-import { type FlannelNode, type Model, peersOf } from './model.js';
+import { type FlannelNode, type Lease, linkByName, type Model, ok, peersOf, withHost } from './model.js';
+import { uplinkOf } from './uplink.js';
 
-/** Facts about the whole cluster that several node checks compare against, computed on first use. */
+/** Facts about the whole cluster (from the leases) that several node checks compare against, computed on first use. */
 export interface ClusterContext {
   readonly model: Model;
   /** Every podCIDR (IPv4 and IPv6) some Node holds. */
@@ -31,14 +38,12 @@ export interface NodeContext {
   readonly node: FlannelNode;
   /** The node's kernel state, or null when it was not collected (node.hostError says why). */
   readonly host: HostState | null;
-  /** The leases flanneld on this node programs toward (peersOf). */
-  readonly peers: readonly FlannelNode[];
+  /** The leases flanneld on this node programs toward (peersOf). Their hosts are not here: see NodeSummary. */
+  readonly peers: readonly Lease[];
   /** What flanneld must have programmed on this node. */
   readonly expected: ExpectedNode;
   /** Indexed lookups into the node's kernel tables; null when the host was not collected. */
   readonly tables: HostTables | null;
-  /** For late checks only: the findings every other check made so far (cluster checks, this node's checks). */
-  readonly explained?: readonly Finding[];
 }
 
 /** A value computed on first read; the context object owns it, so it goes when the context goes. */
@@ -91,42 +96,35 @@ export function clusterContext(model: Model): ClusterContext {
 /** A node's context as the runner holds it: it can drop what it derived once the node's checks are done. */
 export interface NodeScope extends NodeContext {
   release(): void;
-  /** Hands the late checks the findings made before them. */
-  explain(findings: readonly Finding[]): void;
 }
 
 class NodeState implements NodeScope {
   readonly model: Model;
+  readonly node: FlannelNode;
   readonly host: HostState | null;
-  #peers: readonly FlannelNode[] | undefined;
+  #peers: readonly Lease[] | undefined;
   #expected: ExpectedNode | undefined;
   #tables: (HostTables & { release(): void }) | null | undefined;
-  #explained: readonly Finding[] | undefined;
 
   constructor(
     readonly cluster: ClusterContext,
-    readonly node: FlannelNode,
+    private readonly lease: Lease,
+    hostC: Collected<HostState> | undefined,
   ) {
     this.model = cluster.model;
-    this.host = node.host;
+    this.node = withHost(lease, hostC);
+    this.host = this.node.host;
   }
 
-  get peers(): readonly FlannelNode[] {
-    this.#peers ??= peersOf(this.model, this.node);
+  get peers(): readonly Lease[] {
+    // The lease itself, not this.node (a copy with the host): peersOf leaves out the node by identity.
+    this.#peers ??= peersOf(this.model, this.lease);
     return this.#peers;
   }
 
   get expected(): ExpectedNode {
     this.#expected ??= expectedFor(this.model, this.node, this.peers);
     return this.#expected;
-  }
-
-  get explained(): readonly Finding[] | undefined {
-    return this.#explained;
-  }
-
-  explain(findings: readonly Finding[]): void {
-    this.#explained = findings;
   }
 
   get tables(): HostTables | null {
@@ -143,10 +141,89 @@ class NodeState implements NodeScope {
     this.#expected = undefined;
     this.#tables?.release();
     this.#tables = undefined;
-    this.#explained = undefined;
   }
 }
 
-export function nodeContext(cluster: ClusterContext, node: FlannelNode): NodeScope {
-  return new NodeState(cluster, node);
+/** The node context of `lease` (one of cluster.model.nodes) with its collected host, if any. */
+export function nodeContext(cluster: ClusterContext, lease: Lease, hostC: Collected<HostState> | undefined): NodeScope {
+  return new NodeState(cluster, lease, hostC);
+}
+
+/** A part of a node's host that was not collected, among those its backend's checks read. */
+export interface HostGap {
+  readonly part: keyof HostState;
+  readonly status: string;
+  readonly error: string | undefined;
+}
+
+/**
+ * What the cluster phase keeps of one node after its host is dropped: a few facts per node, never its
+ * tables. Add a field here (computed in summarize) for a check that compares nodes' kernel state.
+ */
+export interface NodeSummary {
+  readonly name: string;
+  /** Why the host is missing (FlannelNode.hostError); null when it was collected. */
+  readonly hostError: string | null;
+  /** The parts the backend's checks read that were not collected (relevantParts order). */
+  readonly gaps: readonly HostGap[];
+  /** FLANNEL_MTU from subnet.env; null when absent or not collected. */
+  readonly flannelMTU: number | null;
+  /** The device the backend sends on (uplinkOf), with its MTU. */
+  readonly uplink: { readonly name: string; readonly mtu: number } | null;
+  /** vxlan: the IPv4 flannel.<VNI> device's VNI and UDP port as the kernel has them. */
+  readonly vxlanDevice: { readonly id: number; readonly port: number } | null;
+  /** Some link is a Calico veth (cali*): Calico enforces NetworkPolicies here. */
+  readonly calicoLinks: boolean;
+  /** ipsec: the node's xfrm states (to compare SAs across the pair) and the SA pairs flanneld expects. */
+  readonly ipsec: { readonly states: readonly XfrmState[]; readonly pairs: ExpectedNode['saPairs'] } | null;
+}
+
+export function summarize(ctx: NodeContext): NodeSummary {
+  const { node, host, model } = ctx;
+  const b = model.backend;
+  const gaps: HostGap[] = [];
+  if (host)
+    for (const part of relevantParts(b?.type ?? null)) {
+      const c = host[part] as { status: string; error?: string } | undefined;
+      // Absent: a snapshot from a version that did not collect this part.
+      if (c && c.status !== 'ok' && c.status !== 'skipped') gaps.push({ part, status: c.status, error: c.error });
+    }
+  const uplink = uplinkOf(node, b);
+  const vx = b?.type === 'vxlan' && host ? linkByName(host, vxlanDeviceName(b.vni, 'inet'))?.vxlan : undefined;
+  const states = b?.type === 'ipsec' ? ok(host?.xfrmStates) : undefined;
+  return {
+    name: node.name,
+    hostError: node.hostError,
+    gaps,
+    flannelMTU: ok(host?.subnetEnv)?.mtu ?? null,
+    uplink: uplink ? { name: uplink.name, mtu: uplink.mtu } : null,
+    vxlanDevice: vx ? { id: vx.id, port: vx.port } : null,
+    calicoLinks: ok(host?.links)?.some((l) => l.name.startsWith('cali')) ?? false,
+    ipsec: states ? { states, pairs: ctx.expected.saPairs } : null,
+  };
+}
+
+/** The summary of a node whose summarize() failed (the runner reports that): nothing to compare. */
+export function emptySummary(name: string, hostError: string | null): NodeSummary {
+  return {
+    name,
+    hostError,
+    gaps: [],
+    flannelMTU: null,
+    uplink: null,
+    vxlanDevice: null,
+    calicoLinks: false,
+    ipsec: null,
+  };
+}
+
+/** What cluster checks see: the leases, every node's summary, and the snapshot's cluster-wide records. */
+export interface ClusterScope extends ClusterContext {
+  /** One per model.nodes entry, in the same order. */
+  readonly summaries: readonly NodeSummary[];
+  /** By node name (the last of a name, as model.byName). */
+  readonly summaryOf: ReadonlyMap<string, NodeSummary>;
+  readonly errors: Snapshot['errors'];
+  readonly underlayProbe: Snapshot['underlayProbe'];
+  readonly underlaySamples: Snapshot['underlaySamples'];
 }

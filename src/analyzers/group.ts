@@ -10,7 +10,7 @@
  * - `node`: one node wrong about many peers in the same way (its flanneld stopped programming).
  *   Key: check, severity, node and the message with names and addresses taken out.
  */
-import type { FlannelPod, Snapshot } from '../snapshot/types.js';
+import type { FlannelPod, SnapshotHead } from '../snapshot/types.js';
 import type { Finding, Severity } from './finding.js';
 
 export interface FindingGroup {
@@ -36,7 +36,7 @@ const MIN_GROUP = 2;
 /** Up to this many pods are restarted by name; beyond, by naming the few nodes left out. */
 const LIST_PODS = 6;
 
-export function groupFindings(findings: readonly Finding[], snapshot: Snapshot): FindingGroup[] {
+export function groupFindings(findings: readonly Finding[], snapshot: SnapshotHead): FindingGroup[] {
   const groups: FindingGroup[] = [];
   const taken = new Set<number>();
   const same = bucket(findings, (f) =>
@@ -75,7 +75,7 @@ function makeGroup(
   kind: FindingGroup['kind'],
   members: number[],
   findings: readonly Finding[],
-  snapshot: Snapshot,
+  snapshot: SnapshotHead,
 ): FindingGroup {
   const first = findings[members[0]!]!;
   const all = members.map((i) => findings[i]!);
@@ -103,7 +103,7 @@ function makeGroup(
 /** The per-node fixes flanneld's restart covers start with this; the rest is the by-hand way. */
 const RESTART = (node: string) => `Restart the flannel pod on ${node}`;
 
-function groupFix(all: readonly Finding[], nodes: readonly string[], snapshot: Snapshot): string {
+function groupFix(all: readonly Finding[], nodes: readonly string[], snapshot: SnapshotHead): string {
   if (all.every((f) => f.fix.startsWith(RESTART(f.node!)))) {
     const restart = restartCommand(nodes, snapshot);
     if (restart) return restart;
@@ -121,7 +121,7 @@ function groupFix(all: readonly Finding[], nodes: readonly string[], snapshot: S
  * The one command that restarts the flannel pods on exactly `nodes`: by pod name when few, else by
  * naming the few nodes whose pods stay (the pods' DaemonSet name keeps other pods of the namespace out).
  */
-export function restartCommand(nodes: readonly string[], snapshot: Snapshot): string | null {
+export function restartCommand(nodes: readonly string[], snapshot: SnapshotHead): string | null {
   const pods = snapshot.cluster.flannelPods.status === 'ok' ? snapshot.cluster.flannelPods.data : null;
   if (!pods) return null;
   const wanted = new Set(nodes);
@@ -143,7 +143,7 @@ export function restartCommand(nodes: readonly string[], snapshot: Snapshot): st
 }
 
 /** The DaemonSet the pods belong to, when every one of them is named after it. */
-function daemonSetOf(pods: readonly FlannelPod[], snapshot: Snapshot): string | null {
+function daemonSetOf(pods: readonly FlannelPod[], snapshot: SnapshotHead): string | null {
   const flannel = snapshot.cluster.flannel.status === 'ok' ? snapshot.cluster.flannel.data : null;
   const ds = flannel?.daemonSet?.name;
   return ds && pods.every((p) => p.name.startsWith(`${ds}-`)) ? ds : null;

@@ -43,6 +43,7 @@ import routeDecision from './checks/route-decision.js';
 import staleRoutes from './checks/stale-routes.js';
 import subnetEnv from './checks/subnet-env.js';
 import underlayProbe from './checks/underlay-probe.js';
+import underlaySamples from './checks/underlay-samples.js';
 import vtepMac from './checks/vtep-mac.js';
 import vxlanFdb from './checks/vxlan-fdb.js';
 import vxlanNeighbours from './checks/vxlan-neighbours.js';
@@ -90,6 +91,7 @@ export const CHECKS: readonly Check[] = [
   staleRoutes,
   subnetEnv,
   underlayProbe,
+  underlaySamples,
   vtepMac,
   vxlanFdb,
   vxlanNeighbours,

@@ -5,7 +5,16 @@
  */
 
 import { type Prefix, parsePrefix } from '../net/cidr.js';
-import type { Backend, HostState, KubeNode, Link, NetConf, Snapshot } from '../snapshot/types.js';
+import type {
+  Backend,
+  Collected,
+  HostState,
+  KubeNode,
+  Link,
+  NetConf,
+  Snapshot,
+  SnapshotHead,
+} from '../snapshot/types.js';
 
 export interface VxlanLeaseData {
   readonly vni: number | null;
@@ -17,12 +26,10 @@ export interface WireguardLeaseData {
   readonly port: number;
 }
 
-export interface FlannelNode {
+/** A node as flanneld sees it through the API: its Node object and the lease its annotations publish. */
+export interface Lease {
   readonly name: string;
   readonly kube: KubeNode;
-  /** Kernel state, or null when it was not collected (see hostError). */
-  readonly host: HostState | null;
-  readonly hostError: string | null;
   readonly podCIDR: Prefix | null;
   readonly podCIDRv6: Prefix | null;
   /** flanneld ignores nodes without `kube-subnet-manager: "true"`: no routes or fdb toward them. */
@@ -39,12 +46,31 @@ export interface FlannelNode {
   readonly backendDataError: string | null;
 }
 
+/** A lease with the node's collected kernel state next to it. */
+export interface FlannelNode extends Lease {
+  /** Kernel state, or null when it was not collected (see hostError). */
+  readonly host: HostState | null;
+  readonly hostError: string | null;
+}
+
+/**
+ * The cluster as the analysis sees it: configuration and every node's lease, but no node's
+ * kernel state. Checks see one host at a time (NodeContext.host), so a snapshot can be analysed
+ * while it is read, host by host, without holding every host at once.
+ */
 export interface Model {
-  readonly snapshot: Snapshot;
+  readonly snapshot: SnapshotHead;
   readonly netConf: NetConf | null;
   readonly backend: Backend | null;
   readonly network: Prefix | null;
   readonly network6: Prefix | null;
+  readonly nodes: readonly Lease[];
+  readonly byName: ReadonlyMap<string, Lease>;
+}
+
+/** The model of a whole snapshot in memory, every host included (for trace, which walks across hosts). */
+export interface SnapshotModel extends Model {
+  readonly snapshot: Snapshot;
   readonly nodes: readonly FlannelNode[];
   readonly byName: ReadonlyMap<string, FlannelNode>;
 }
@@ -56,26 +82,50 @@ export function annotationBackendType(backend: Backend): string {
   return backend.type;
 }
 
-export function buildModel(snapshot: Snapshot): Model {
+export function buildModel(snapshot: Snapshot): SnapshotModel {
+  const hosts = new Map(Object.entries(snapshot.hosts));
+  const nodes = kubeNodesOf(snapshot, hosts).map((k) => withHost(toLease(k), hosts.get(k.name)));
+  return { ...configOf(snapshot), snapshot, nodes, byName: new Map(nodes.map((n) => [n.name, n])) };
+}
+
+/**
+ * The model without kernel state: what the analysis needs before the first host is read. `hosts` is
+ * needed only for a `--local` snapshot without Node objects, whose nodes are its hosts.
+ */
+export function buildLeaseModel(head: SnapshotHead, hosts: ReadonlyMap<string, Collected<HostState>>): Model {
+  const nodes = kubeNodesOf(head, hosts).map(toLease);
+  return { ...configOf(head), snapshot: head, nodes, byName: new Map(nodes.map((n) => [n.name, n])) };
+}
+
+/** True when the nodes come from the hosts (a `--local` snapshot without Node objects), not from the API. */
+export function nodesFromHosts(head: SnapshotHead): boolean {
+  return head.cluster.nodes.status !== 'ok' && head.source.kind === 'local';
+}
+
+/** The lease with its host: the node a node check looks at. */
+export function withHost(lease: Lease, hostC: Collected<HostState> | undefined): FlannelNode {
+  return {
+    ...lease,
+    host: hostC?.status === 'ok' ? hostC.data : null,
+    hostError: hostC === undefined ? 'not collected' : hostC.status === 'ok' ? null : `${hostC.status}: ${hostC.error}`,
+  };
+}
+
+function kubeNodesOf(head: SnapshotHead, hosts: ReadonlyMap<string, Collected<HostState>>): readonly KubeNode[] {
+  if (head.cluster.nodes.status === 'ok') return head.cluster.nodes.data;
+  return nodesFromHosts(head) ? localNodes(hosts) : [];
+}
+
+function configOf(snapshot: SnapshotHead): Omit<Model, 'snapshot' | 'nodes' | 'byName'> {
   const flannel = snapshot.cluster.flannel.status === 'ok' ? snapshot.cluster.flannel.data : null;
   const netConf = flannel && flannel.netConf.status === 'ok' ? flannel.netConf.data : null;
-  const kubeNodes =
-    snapshot.cluster.nodes.status === 'ok'
-      ? snapshot.cluster.nodes.data
-      : snapshot.source.kind === 'local'
-        ? localNodes(snapshot)
-        : [];
-  const nodes = kubeNodes.map((k) => toFlannelNode(k, snapshot));
   return {
-    snapshot,
     netConf,
     backend: netConf?.backend ?? null,
     // flanneld ignores the Network of a disabled family, and k3s fills it with a placeholder
     // (0.0.0.0/0 when IPv4 is off, ::/0 when IPv6 is off) that would cover every address.
     network: netConf?.network && netConf.enableIPv4 ? parsePrefix(netConf.network) : null,
     network6: netConf?.ipv6Network && netConf.enableIPv6 ? parsePrefix(netConf.ipv6Network) : null,
-    nodes,
-    byName: new Map(nodes.map((n) => [n.name, n])),
   };
 }
 
@@ -84,8 +134,8 @@ export function buildModel(snapshot: Snapshot): Model {
  * is unknown, with the podCIDR flanneld leased it (subnet.env), so every node check that reads
  * the kernel runs on it. Checks of Node objects and peers have nothing to compare and stay silent.
  */
-function localNodes(snapshot: Snapshot): KubeNode[] {
-  return Object.entries(snapshot.hosts).map(([name, h]) => {
+function localNodes(hosts: ReadonlyMap<string, Collected<HostState>>): KubeNode[] {
+  return [...hosts].map(([name, h]) => {
     const env = h.status === 'ok' && h.data.subnetEnv.status === 'ok' ? h.data.subnetEnv.data : null;
     const subnets = [env?.subnet, env?.ipv6Subnet].flatMap((s) => {
       const p = s ? parsePrefix(s) : null;
@@ -104,9 +154,8 @@ function localNodes(snapshot: Snapshot): KubeNode[] {
   });
 }
 
-function toFlannelNode(kube: KubeNode, snapshot: Snapshot): FlannelNode {
+function toLease(kube: KubeNode): Lease {
   const a = kube.flannelAnnotations;
-  const hostC = snapshot.hosts[kube.name];
   const cidrs = kube.podCIDRs.map(parsePrefix);
   const backendType = a['backend-type'] ?? null;
   const data = parseBackendData(backendType, a['backend-data']);
@@ -114,8 +163,6 @@ function toFlannelNode(kube: KubeNode, snapshot: Snapshot): FlannelNode {
   return {
     name: kube.name,
     kube,
-    host: hostC?.status === 'ok' ? hostC.data : null,
-    hostError: hostC === undefined ? 'not collected' : hostC.status === 'ok' ? null : `${hostC.status}: ${hostC.error}`,
     podCIDR: cidrs.find((c) => c?.family === 'inet') ?? null,
     podCIDRv6: cidrs.find((c) => c?.family === 'inet6') ?? null,
     managed: a['kube-subnet-manager'] === 'true',
@@ -179,7 +226,7 @@ export function runsConfiguredBackend(model: Model, node: FlannelNode): boolean 
  * The leases flanneld on `node` programs toward: every other managed node with a podCIDR
  * whose backend-type matches the configured backend (flanneld ignores the others).
  */
-export function peersOf(model: Model, node: FlannelNode): FlannelNode[] {
+export function peersOf(model: Model, node: Lease): Lease[] {
   if (!model.backend) return [];
   const want = annotationBackendType(model.backend);
   return model.nodes.filter(

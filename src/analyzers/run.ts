@@ -1,13 +1,21 @@
-/** Runs the checks over a snapshot. Pure: the same snapshot always gives the same findings. */
+/** Runs the checks over a snapshot, whole or host by host. Pure: the same snapshot always gives the same findings. */
 
 import { UserError } from '../errors.js';
-import type { Snapshot } from '../snapshot/types.js';
+import type { Collected, HostState, Snapshot, SnapshotHead } from '../snapshot/types.js';
 import { type Check, toFinding } from './check.js';
 import collectionIncomplete from './checks/collection-incomplete.js';
-import { clusterContext, nodeContext } from './context.js';
+import {
+  type ClusterContext,
+  type ClusterScope,
+  clusterContext,
+  emptySummary,
+  type NodeSummary,
+  nodeContext,
+  summarize,
+} from './context.js';
 import { type Finding, SEVERITY_ORDER } from './finding.js';
 import { CHECKS } from './index.js';
-import { buildModel } from './model.js';
+import { buildLeaseModel, nodesFromHosts } from './model.js';
 
 export interface RunOptions {
   /** Run only these check IDs. */
@@ -45,63 +53,136 @@ const JUDGE_API_OBJECTS: ReadonlySet<string> = new Set([
 ]);
 
 export function analyze(snapshot: Snapshot, opts: RunOptions = {}): AnalysisResult {
-  const local = snapshot.source.kind === 'local' && snapshot.cluster.nodes.status !== 'ok';
+  const hosts = new Map(Object.entries(snapshot.hosts));
+  const analysis = startAnalysis(snapshot, opts, hosts);
+  for (const [name, hostC] of hosts) analysis.host(name, hostC);
+  return analysis.finish(snapshot);
+}
+
+/**
+ * An analysis fed one host at a time, in any order (the order a file holds them): the node phase of a
+ * node runs when its host arrives, the cluster phase at finish() (context.ts describes both). The result
+ * does not depend on the order: findings and gaps are kept per node and put in model order at the end.
+ */
+export interface Analysis {
+  /** Runs the node phase of the node(s) named `name`; a name no node has is ignored, as analyze() does. */
+  host(name: string, hostC: Collected<HostState>): void;
+  /** Runs the node phase of every node whose host never came (as not collected), then the cluster phase. */
+  finish(rest: Pick<Snapshot, 'errors' | 'underlayProbe' | 'underlaySamples'>): AnalysisResult;
+}
+
+/**
+ * `hosts` is read only when the nodes are the hosts (nodesFromHosts: a `--local` snapshot without Node
+ * objects); then every host must be in it.
+ */
+export function startAnalysis(
+  head: SnapshotHead,
+  opts: RunOptions = {},
+  hosts: ReadonlyMap<string, Collected<HostState>> = new Map(),
+): Analysis {
+  const local = nodesFromHosts(head);
   const checks = selectChecks(opts).filter((c) => !(local && JUDGE_API_OBJECTS.has(c.id)));
-  const model = buildModel(snapshot);
-  const findings: Finding[] = [];
-  const incomplete: string[] = [];
-  const guarded = (check: Check, fn: () => void) => {
-    try {
-      fn();
-    } catch (e) {
-      incomplete.push(`check ${check.id} failed: ${(e as Error)?.message ?? String(e)}`);
-      // A bug in one check must not hide what the others found.
-      findings.push({
-        check: check.id,
-        severity: 'warning',
-        node: null,
-        peer: null,
-        message: `the check itself failed: ${(e as Error).message}`,
-        evidence: [],
-        fix: 'Report this as a kubectl-flannel bug, with the snapshot (doctor --save).',
-      });
-    }
-  };
+  const nodeChecks = checks.filter((c) => c.scope === 'node');
+  const model = buildLeaseModel(head, hosts);
   const cluster = clusterContext(model);
-  // Gaps in collection make the run incomplete whether or not their check was selected.
-  const gapsCheck = collectionIncomplete;
-  if (gapsCheck.scope === 'cluster') {
-    const selected = checks.includes(gapsCheck);
-    guarded(gapsCheck, () =>
-      gapsCheck.run(cluster, (r) => {
-        incomplete.push(r.node ? `${r.node}: ${r.message}` : r.message);
-        if (selected) findings.push(toFinding(gapsCheck, r));
-      }),
-    );
-  }
-  for (const check of checks) {
-    if (check.scope === 'cluster' && check !== collectionIncomplete)
-      guarded(check, () => check.run(cluster, (r) => findings.push(toFinding(check, r))));
-  }
-  type NodeCheck = Extract<Check, { scope: 'node' }>;
-  const nodeChecks = checks.filter((c): c is NodeCheck => c.scope === 'node' && !c.late);
-  const lateChecks = checks.filter((c): c is NodeCheck => c.scope === 'node' && c.late === true);
-  const clusterFindings = findings.length;
-  for (const node of model.nodes) {
-    // One node's context at a time: its expectations and table indexes are dropped before the next node.
-    const ctx = nodeContext(cluster, node);
-    const start = findings.length;
-    for (const check of nodeChecks) guarded(check, () => check.runNode(ctx, (r) => findings.push(toFinding(check, r))));
-    if (lateChecks.length > 0) {
-      // Late checks see what the others found about this node: the cluster checks' and this node's own.
-      ctx.explain([...findings.slice(0, clusterFindings), ...findings.slice(start)]);
-      for (const check of lateChecks)
-        guarded(check, () => check.runNode(ctx, (r) => findings.push(toFinding(check, r))));
+  const indexes = new Map<string, number[]>();
+  model.nodes.forEach((n, i) => {
+    const list = indexes.get(n.name);
+    if (list) list.push(i);
+    else indexes.set(n.name, [i]);
+  });
+  // Per node, in model order: what its node phase found, and its summary for the cluster phase.
+  const nodeFindings: Finding[][] = model.nodes.map(() => []);
+  const nodeIncomplete: string[][] = model.nodes.map(() => []);
+  // Node findings whose report named checks that explain it (Report.unless): judged in finish(), once every
+  // finding is known, since a cluster check's finding (podcidr-overlap, public-ip-duplicate…) explains them too.
+  const deferred: { finding: Finding; unless: readonly string[] }[][] = model.nodes.map(() => []);
+  const summaries: (NodeSummary | undefined)[] = model.nodes.map(() => undefined);
+  const seen = new Set<string>();
+
+  const runNode = (i: number, hostC: Collected<HostState> | undefined) => {
+    const findings = nodeFindings[i]!;
+    const incomplete = nodeIncomplete[i]!;
+    const later = deferred[i]!;
+    // One node's context at a time: its host, expectations and table indexes are dropped before the next node.
+    const ctx = nodeContext(cluster, model.nodes[i]!, hostC);
+    for (const check of nodeChecks)
+      guarded(check, findings, incomplete, () =>
+        check.runNode(ctx, (r) =>
+          r.unless?.length
+            ? later.push({ finding: toFinding(check, r), unless: r.unless })
+            : findings.push(toFinding(check, r)),
+        ),
+      );
+    try {
+      summaries[i] = summarize(ctx);
+    } catch (e) {
+      incomplete.push(`the summary of ${ctx.node.name} failed: ${(e as Error)?.message ?? String(e)}`);
+      summaries[i] = emptySummary(ctx.node.name, ctx.node.hostError);
     }
     ctx.release();
+  };
+
+  return {
+    host(name, hostC) {
+      if (seen.has(name)) throw new Error(`host ${name} given twice`);
+      seen.add(name);
+      for (const i of indexes.get(name) ?? []) runNode(i, hostC);
+    },
+    finish(rest) {
+      for (const [name, list] of indexes) if (!seen.has(name)) for (const i of list) runNode(i, undefined);
+      const all = summaries as NodeSummary[];
+      const scope: ClusterScope = Object.assign(Object.create(cluster) as ClusterContext, {
+        summaries: all,
+        summaryOf: new Map(all.map((x) => [x.name, x])),
+        errors: rest.errors,
+        underlayProbe: rest.underlayProbe,
+        underlaySamples: rest.underlaySamples,
+      });
+      const findings: Finding[] = [];
+      const incomplete: string[] = [];
+      // Gaps in collection make the run incomplete whether or not their check was selected.
+      const gapsCheck = collectionIncomplete;
+      if (gapsCheck.scope === 'cluster') {
+        const selected = checks.includes(gapsCheck);
+        guarded(gapsCheck, findings, incomplete, () =>
+          gapsCheck.run(scope, (r) => {
+            incomplete.push(r.node ? `${r.node}: ${r.message}` : r.message);
+            if (selected) findings.push(toFinding(gapsCheck, r));
+          }),
+        );
+      }
+      for (const check of checks) {
+        if (check.scope === 'cluster' && check !== collectionIncomplete)
+          guarded(check, findings, incomplete, () => check.run(scope, (r) => findings.push(toFinding(check, r))));
+      }
+      findings.push(...nodeFindings.flat());
+      const named = new Set(findings.map((f) => `${f.node}\n${f.check}`));
+      for (const d of deferred.flat())
+        if (!d.unless.some((id) => named.has(`${d.finding.node}\n${id}`))) findings.push(d.finding);
+      incomplete.push(...nodeIncomplete.flat());
+      findings.sort(compareFindings);
+      return { findings, checksRun: checks.map((c) => c.id), incomplete };
+    },
+  };
+}
+
+function guarded(check: Check, findings: Finding[], incomplete: string[], fn: () => void): void {
+  try {
+    fn();
+  } catch (e) {
+    incomplete.push(`check ${check.id} failed: ${(e as Error)?.message ?? String(e)}`);
+    // A bug in one check must not hide what the others found.
+    findings.push({
+      check: check.id,
+      severity: 'warning',
+      node: null,
+      peer: null,
+      message: `the check itself failed: ${(e as Error).message}`,
+      evidence: [],
+      fix: 'Report this as a kubectl-flannel bug, with the snapshot (doctor --save).',
+    });
   }
-  findings.sort(compareFindings);
-  return { findings, checksRun: checks.map((c) => c.id), incomplete };
 }
 
 export function compareFindings(a: Finding, b: Finding): number {

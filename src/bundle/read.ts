@@ -13,12 +13,19 @@ export async function readBundleSnapshot(path: string): Promise<Snapshot> {
   return parseSnapshot(await snapshotTextFromBundle(path), path);
 }
 
-/**
- * The bundle's snapshot.json as text. Sizes are bounded while streaming: an entry whose tar
- * header (or whose inflated bytes) exceed the limit is refused before it is held in memory,
- * so a small bundle that inflates to gigabytes costs no more than the limit.
- */
+/** The bundle's snapshot.json as text (snapshotChunksFromBundle says how sizes are bounded). */
 export async function snapshotTextFromBundle(path: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of snapshotChunksFromBundle(path)) chunks.push(c);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * The bundle's snapshot.json, inflated chunk by chunk. Sizes are bounded while streaming: an entry whose
+ * tar header (or whose inflated bytes) exceed the limit is refused before it is held in memory, so a small
+ * bundle that inflates to gigabytes costs no more than the limit.
+ */
+export async function* snapshotChunksFromBundle(path: string): AsyncGenerator<Buffer> {
   const ex = extract();
   const input = createReadStream(path).pipe(createGunzip());
   input.on('error', (e) => ex.destroy(e));
@@ -32,14 +39,13 @@ export async function snapshotTextFromBundle(path: string): Promise<string> {
       const max = isSnapshot ? LIMITS.snapshotBytes : LIMITS.bundleEntryBytes;
       if ((entry.header.size ?? 0) > max) throw tooLarge(name, max);
       if (isSnapshot) {
-        const chunks: Buffer[] = [];
         let total = 0;
         for await (const c of entry) {
           total += (c as Uint8Array).length;
           if (total > max) throw tooLarge(name, max);
-          chunks.push(Buffer.from(c as Uint8Array));
+          yield Buffer.isBuffer(c) ? c : Buffer.from(c as Uint8Array);
         }
-        return Buffer.concat(chunks).toString('utf8');
+        return;
       }
       entry.resume();
     }

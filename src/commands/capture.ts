@@ -1,7 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { runCapture } from '../capture/run.js';
 import { EXIT, UserError } from '../errors.js';
-import { formatLiveSummary, runLiveCapture } from '../live/run.js';
 import { addClusterOptions, type ClusterFlagValues, clusterOptionsFrom, parseDuration } from './cluster-options.js';
 import { addExitCodes, CLUSTER_UNREACHABLE } from './exit-codes.js';
 
@@ -147,6 +146,9 @@ export function registerCapture(program: Command): void {
           throw new UserError(`--pod ${p}: expected NAMESPACE/NAME`);
       const base = clusterOptionsFrom(opts);
       if (base.mode !== 'cluster') throw new UserError('capture has no --local mode: it captures through the cluster');
+      // Loaded on use: live capture pulls in the Kubernetes client, which commands that never touch the cluster
+      // (doctor --from, --example) must not pay for at start-up.
+      const { formatLiveSummary, runLiveCapture } = await import('../live/run.js');
       const result = await runLiveCapture(
         {
           kube: base.kube,

@@ -3,7 +3,6 @@ import { type Command, Option } from 'commander';
 import { analyze } from '../analyzers/run.js';
 import { EXIT, type ExitCode, UserError } from '../errors.js';
 import { sameFile } from '../files.js';
-import { probeUnderlay } from '../live/underlay-probe.js';
 import { guardSnapshot } from '../parse/redact/guard.js';
 import { buildReport, type DoctorReport } from '../render/report.js';
 import { renderJSON, renderYAML } from '../render/structured.js';
@@ -11,6 +10,7 @@ import { styleFor } from '../render/style.js';
 import { DEFAULT_WIDTH, renderText } from '../render/text.js';
 import { writeSnapshot } from '../snapshot/io.js';
 import type { Snapshot } from '../snapshot/types.js';
+import { analyzeFromFile } from './analyze-from.js';
 import { addClusterOptions, type ClusterFlagValues, clusterOptionsFrom } from './cluster-options.js';
 import { addExitCodes, CLUSTER_UNREACHABLE } from './exit-codes.js';
 import { obtainSnapshot, type SnapshotSource } from './options.js';
@@ -99,6 +99,15 @@ Examples:
         throw new UserError(
           `--save ${opts.save} is the same file as --from ${opts.from}: it would overwrite the input`,
         );
+      const runOpts = { only: opts.check, skip: opts.skip };
+      // A saved file is analysed while it is read; --save needs the whole snapshot to write it again.
+      if (opts.from && !opts.save) {
+        const { snapshot, result } = await analyzeFromFile(opts.from, runOpts);
+        const report = buildReport(snapshot, result);
+        process.stdout.write(render(report, opts));
+        process.exitCode = exitCodeFor(report, opts.failOn);
+        return;
+      }
       let snapshot = opts.example
         ? (await import('../snapshot/example.js')).exampleSnapshot()
         : await obtainSnapshot(opts.from, self, live);
@@ -107,7 +116,7 @@ Examples:
       // Keys stay in a saved file only when this run was asked for them (--decrypt-esp).
       if (opts.save)
         await writeSnapshot(opts.save, guardSnapshot(snapshot, { keepXfrmKeys: snapshot.source.keysIncluded }));
-      const result = analyze(snapshot, { only: opts.check, skip: opts.skip });
+      const result = analyze(snapshot, runOpts);
       const report = buildReport(snapshot, result);
       process.stdout.write(render(report, opts));
       process.exitCode = exitCodeFor(report, opts.failOn);
@@ -119,6 +128,8 @@ async function probeSnapshot(cmd: Command, snapshot: Snapshot, limit: number): P
   const base = clusterOptionsFrom(cmd.opts<ClusterFlagValues>());
   if (base.mode !== 'cluster') throw new UserError('--probe needs the cluster; it cannot be used with --local');
   process.stderr.write('probing the underlay: capturing on every uplink, then pinging between nodes…\n');
+  // Loaded on use: probing pulls in the Kubernetes client, which doctor --from must not load at start-up.
+  const { probeUnderlay } = await import('../live/underlay-probe.js');
   try {
     return await probeUnderlay(
       {

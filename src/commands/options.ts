@@ -18,13 +18,18 @@ export async function obtainSnapshot(
   cmd: Command,
   live: SnapshotSource | undefined,
 ): Promise<Snapshot> {
-  if (from) return (await isGzip(from)) ? readBundleSnapshot(from) : readSnapshot(from);
+  if (from) return readSnapshotFile(from);
   if (!live) throw new UserError('live collection is not available in this build; use --from FILE', EXIT.usage);
   return live(cmd);
 }
 
+/** A saved snapshot or a support bundle, read whole. */
+export async function readSnapshotFile(path: string): Promise<Snapshot> {
+  return (await isGzip(path)) ? readBundleSnapshot(path) : readSnapshot(path);
+}
+
 /** A support bundle is a .tar.gz; a file that cannot be opened is left to readSnapshot, which names the reason. */
-async function isGzip(path: string): Promise<boolean> {
+export async function isGzip(path: string): Promise<boolean> {
   const fh = await open(path, 'r').catch(() => null);
   if (!fh) return false;
   try {

@@ -2,12 +2,11 @@
 import { type Command, Option } from 'commander';
 import { trace } from '../analyzers/trace/trace.js';
 import { EXIT, UserError } from '../errors.js';
-import { KubeClient } from '../kube/client.js';
-import { loadKubeConfig } from '../kube/kubeconfig.js';
-import { type ProbeResult, renderProbe, runProbe } from '../live/probe.js';
+import type { ProbeContext, ProbeResult } from '../live/probe.js';
 import { familyOf } from '../net/cidr.js';
 import { styleFor } from '../render/style.js';
 import { renderTraceText } from '../render/trace.js';
+import type { Snapshot } from '../snapshot/types.js';
 import { addClusterOptions, type ClusterFlagValues, clusterOptionsFrom } from './cluster-options.js';
 import { addExitCodes, CLUSTER_UNREACHABLE } from './exit-codes.js';
 import { obtainSnapshot, type SnapshotSource } from './options.js';
@@ -16,7 +15,12 @@ import { resolvePodIPs } from './pod-address.js';
 export function registerTrace(program: Command, live?: SnapshotSource): Command {
   const cmd = program.command('trace');
   addClusterOptions(cmd);
-  addExitCodes(cmd, [[EXIT.ok, 'the packet arrives'], [EXIT.errors, 'a hop breaks'], CLUSTER_UNREACHABLE]);
+  addExitCodes(cmd, [
+    [EXIT.ok, 'the packet arrives'],
+    [EXIT.errors, 'a hop breaks (tables or probe)'],
+    CLUSTER_UNREACHABLE,
+    [EXIT.runtime, '--probe: the UDP probe could not be sent (no sender in the image)'],
+  ]);
   return cmd
     .description(
       'Follow a packet from SRC to DST hop by hop through the kernel tables of each node, and show the first hop that breaks',
@@ -29,7 +33,7 @@ export function registerTrace(program: Command, live?: SnapshotSource): Command 
     )
     .option(
       '--probe',
-      "also send real probes (ICMP echo, DF, FLANNEL_MTU-sized) from SRC's network namespace and capture them at every hop on both nodes; SRC and DST must be pods",
+      "also send real probes from SRC's network namespace (small ICMP echoes, and UDP datagrams of FLANNEL_MTU bytes with DF set) and capture them at every hop on both nodes; SRC and DST must be pods",
     )
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
     .option('--no-color', 'never colour the output')
@@ -67,24 +71,51 @@ Examples:
         if (familyOf(src) !== familyOf(dst))
           throw new UserError(`SRC ${src} and DST ${dst} are of different IP families`);
         const result = trace(snapshot, src, dst);
-        const probe = opts.probe ? await probeLive(self, withNamespace(srcArg), withNamespace(dstArg)) : null;
+        const probe = opts.probe
+          ? await probeLive(self, withNamespace(srcArg), withNamespace(dstArg), probeContext(snapshot))
+          : null;
+        const renderProbe = probe ? (await import('../live/probe.js')).renderProbe : null;
         process.stdout.write(
           opts.output === 'json'
             ? JSON.stringify(probe ? { ...result, probe } : result, null, 2) + '\n'
             : renderTraceText(result, styleFor(process.stdout, process.env, !opts.color)) +
-                (probe ? renderProbe(probe, result.brokenAt === null) : ''),
+                (probe && renderProbe ? renderProbe(probe, result.brokenAt === null) : ''),
         );
-        const probeBroken = probe !== null && (probe.sent === 0 || probe.requestVanishedAt !== null);
-        process.exitCode = result.brokenAt === null && !probeBroken ? EXIT.ok : EXIT.errors;
+        const probeBroken =
+          probe !== null && (probe.sent === 0 || probe.requestVanishedAt !== null || probe.udp.vanishedAt !== null);
+        // A UDP probe that could not be sent leaves the packets' verdict incomplete: never a clean exit.
+        const probeIncomplete = probe !== null && probe.udp.sent === 0;
+        process.exitCode =
+          result.brokenAt !== null || probeBroken ? EXIT.errors : probeIncomplete ? EXIT.runtime : EXIT.ok;
       },
     );
 }
 
 const withNamespace = (a: string): string => (a.includes('/') ? a : `default/${a}`);
 
-async function probeLive(cmd: Command, src: string, dst: string): Promise<ProbeResult> {
+/** What the probe needs from the collected snapshot: the backend's encapsulation and each node's FLANNEL_MTU. */
+function probeContext(s: Snapshot): ProbeContext {
+  const f = s.cluster.flannel;
+  const backend = f.status === 'ok' && f.data.netConf.status === 'ok' ? f.data.netConf.data.backend : null;
+  return {
+    backend,
+    flannelMtuOf: (node) => {
+      const h = s.hosts[node];
+      const env = h?.status === 'ok' && h.data.subnetEnv.status === 'ok' ? h.data.subnetEnv.data : null;
+      return env?.mtu ?? null;
+    },
+  };
+}
+
+async function probeLive(cmd: Command, src: string, dst: string, ctx: ProbeContext): Promise<ProbeResult> {
   const base = clusterOptionsFrom(cmd.opts<ClusterFlagValues>());
   if (base.mode !== 'cluster') throw new UserError('--probe needs the cluster; it cannot be used with --local');
+  // Loaded on use: the Kubernetes client is most of the start-up cost of commands that never reach the cluster.
+  const [{ KubeClient }, { loadKubeConfig }, { runProbe }] = await Promise.all([
+    import('../kube/client.js'),
+    import('../kube/kubeconfig.js'),
+    import('../live/probe.js'),
+  ]);
   const client = new KubeClient(loadKubeConfig(base.kube).kc, base.requestTimeoutMs);
   process.stderr.write('probing: capturing on both nodes and in both pods, then sending from SRC…\n');
   return runProbe(
@@ -105,5 +136,6 @@ async function probeLive(cmd: Command, src: string, dst: string): Promise<ProbeR
     src,
     dst,
     { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
+    ctx,
   );
 }

@@ -9,6 +9,8 @@ export interface InterfaceChoice {
   /** A device name, or 'uplink' for the interface that holds the node's public-ip. */
   readonly iface: string;
   readonly filter: string;
+  /** Bytes kept of each packet on this interface, when it differs from the capture's snaplen. */
+  readonly snaplen?: number;
 }
 
 export const UPLINK = 'uplink';

@@ -40,6 +40,8 @@ export interface LiveCaptureOptions {
   readonly pods: readonly string[];
   /** -i: interfaces on every node (default: the backend's). */
   readonly interfaces: readonly string[];
+  /** Interfaces with their own filter and snaplen on every node, instead of -i (bundle's samples). */
+  readonly interfaceChoices?: readonly InterfaceChoice[];
   readonly filter?: string | undefined;
   readonly durationMs: number;
   readonly count: number;
@@ -47,6 +49,12 @@ export interface LiveCaptureOptions {
   readonly snaplen: number;
   /** Output file ('-' for stdout); null keeps no file (trace --probe only looks at the packets). */
   readonly write: string | null;
+  /** Where the pcapng goes instead of `write` (bundle's samples, kept in memory). */
+  readonly sink?: Writable;
+  /** Bounds per source besides the totals: packets and bytes kept of one interface (bundle's samples). */
+  readonly perSource?: { readonly count: number; readonly maxBytes: number };
+  /** Every batch as it arrives, with the plugin's clock then (how far a node's clock is from ours). */
+  readonly onArrival?: (source: string, batch: readonly CapturedPacket[], nowMs: number) => void;
   /** Every packet as it is released in time order, with its source's name (trace --probe). */
   readonly onPacket?: (source: string, packet: CapturedPacket) => void;
   readonly helperPods: HelperPodSettings;
@@ -88,6 +96,12 @@ export interface SourceReport {
   readonly setupError: string | null;
   /** Packets of this source written to the output. */
   written: number;
+  /** Bytes of this source written (with the per-packet block overhead). */
+  bytes: number;
+  /** The plugin's clock when tcpdump said it was listening. */
+  listeningMs: number | null;
+  /** The plugin's clock when a per-source bound first discarded a packet of this source. */
+  cappedAtMs: number | null;
 }
 
 export interface LiveCaptureResult {
@@ -198,9 +212,11 @@ async function plan(
   });
 
   const nodeJobs = (wantNodes ? read.nodes : []).map(async (node: KubeNode): Promise<Planned[]> => {
-    const choices: InterfaceChoice[] = o.interfaces.length
-      ? o.interfaces.map((iface) => ({ iface, filter: '' }))
-      : defaultInterfaces(backend, network);
+    const choices: readonly InterfaceChoice[] =
+      o.interfaceChoices ??
+      (o.interfaces.length
+        ? o.interfaces.map((iface) => ({ iface, filter: '' }))
+        : defaultInterfaces(backend, network));
     try {
       const a = await onNode(node.name, false);
       let uplink: string | null = null;
@@ -232,7 +248,7 @@ async function plan(
     name: `${node}/${c.iface}`,
     via: a.via,
     target: a.target,
-    choice: { iface: c.iface, filter: o.filter ?? c.filter },
+    choice: { iface: c.iface, filter: o.filter ?? c.filter, ...(c.snaplen ? { snaplen: c.snaplen } : {}) },
     setupError: null,
   });
 
@@ -365,6 +381,9 @@ async function capture(
     result: null,
     setupError: p.setupError,
     written: 0,
+    bytes: 0,
+    listeningMs: null,
+    cappedAtMs: null,
   }));
   if (runnable.length === 0) {
     return {
@@ -394,8 +413,9 @@ async function capture(
     decryptor = new EspDecryptor(keyRead.table);
     if (o.writeKeys) await writeKeyFile(o.writeKeys, keyRead.table, io);
   }
-  const output =
-    o.write !== null
+  const output = o.sink
+    ? { stream: o.sink, close: async () => void (await new Promise<void>((r) => o.sink!.end(r))) }
+    : o.write !== null
       ? await openOutput(o.write, io)
       : { stream: new Writable({ write: (_c, _e, cb) => cb() }), close: async () => {} };
   let outputError: Error | null = null;
@@ -436,13 +456,20 @@ async function capture(
       const out: { iface: number; packet: (typeof released)[number]['packet'] }[] = [];
       for (const m of released) {
         const size = 32 + m.packet.data.length;
+        const r = reports[m.source]!;
+        if (o.perSource && (r.written >= o.perSource.count || r.bytes + size > o.perSource.maxBytes)) {
+          r.cappedAtMs ??= Date.now();
+          discarded++;
+          continue;
+        }
         if (written >= o.count || bytes + size > o.maxBytes) {
           discarded++;
           continue;
         }
         written++;
         bytes += size;
-        reports[m.source]!.written++;
+        r.written++;
+        r.bytes += size;
         const packet = decryptor ? decryptor.process(m.packet) : m.packet;
         o.onPacket?.(planned[m.source]!.name, packet);
         out.push({ iface: ifaceOf.get(m.source)!, packet });
@@ -481,8 +508,8 @@ async function capture(
       {
         iface: p.choice.iface,
         filter: p.choice.filter,
-        snaplen: o.snaplen,
-        count: o.count,
+        snaplen: p.choice.snaplen ?? o.snaplen,
+        count: o.perSource ? Math.min(o.count, o.perSource.count) : o.count,
         durationS: o.durationMs / 1000 + 2,
         netns: p.choice.netns,
       },
@@ -510,10 +537,12 @@ async function capture(
             );
           }),
         onBatch: (batch) => {
+          o.onArrival?.(p.name, batch, Date.now());
           merger.push(i, batch, Date.now());
           scheduleFlush();
         },
         onListening: () => {
+          reports[i]!.listeningMs = Date.now();
           if (++listening === indexes.length)
             o.onAllListening?.(
               indexes.length,

@@ -18,6 +18,7 @@ import { type LiveCaptureOptions, runLiveCapture } from './run.js';
 
 const PINGS = 2;
 
+/** What the whole probe sent, for its summary line. */
 function describe(b: Backend | null): string {
   switch (b?.type) {
     case 'vxlan':
@@ -29,6 +30,41 @@ function describe(b: Backend | null): string {
     default:
       return `${b?.type ?? 'unknown'} backend packets`;
   }
+}
+
+export type Carriage = 'encapsulated' | 'routed';
+
+/** What one pair's probe packets are on the underlay. */
+export function describePair(b: Backend | null, how: Carriage): string {
+  if (b?.type !== 'vxlan') return describe(b);
+  return how === 'routed' ? 'routed pod packets (DirectRouting)' : `UDP ${b.port} (vxlan)`;
+}
+
+/**
+ * How `from` sends pod traffic to a peer's cni0 gateway: encapsulated through the flannel device, or routed over
+ * the uplink. Fixed by the backend, except with DirectRouting, where flanneld routes on-link peers directly and
+ * encapsulates the others: there `from`'s kernel says (its `ip route get` for that address as pod traffic, else
+ * as the node, else its route to the peer's podCIDR; with none of these, flannel's default, VXLAN).
+ */
+export function carriage(
+  snapshot: Snapshot,
+  from: string,
+  peer: { readonly cidr: string; readonly gateway: string },
+  backend: Backend | null,
+): Carriage {
+  const device = flannelDevice(backend);
+  if (device === null) return 'routed';
+  if (backend?.type !== 'vxlan' || !backend.directRouting) return 'encapsulated';
+  const host = snapshot.hosts[from];
+  const h = host?.status === 'ok' ? host.data : null;
+  const decisions = h?.routeDecisions?.status === 'ok' ? h.routeDecisions.data : [];
+  const decided = (as: 'pod' | 'node') =>
+    decisions.find((d) => d.dst === peer.gateway && d.as === as && d.error === null && d.dev !== null)?.dev;
+  const route = (h?.routes.status === 'ok' ? h.routes.data : []).find(
+    (r) => r.table === 'main' && r.dst === peer.cidr,
+  )?.dev;
+  const dev = decided('pod') ?? decided('node') ?? route ?? device;
+  return dev === device ? 'encapsulated' : 'routed';
 }
 
 /** The gateway (first address) of an IPv4 podCIDR: cni0 on that node, reached through the overlay. */
@@ -151,8 +187,8 @@ export async function probeUnderlay(
         const byNodeIP = byIP.get(src);
         const from = onDevice ? inCidr(src) : (byNodeIP ?? inCidr(src));
         if (!from || from === at) return;
-        if (!onDevice && !byNodeIP && !device) {
-          // host-gw: the probe is routed as it is. A request from `from` proves from -> at; a reply from `from`
+        if (!onDevice && !byNodeIP) {
+          // Routed (host-gw, DirectRouting's on-link peers): the probe crosses the underlay as it is. A request from `from` proves from -> at; a reply from `from`
           // proves that `from` received this node's request (at -> from delivered).
           const ihl = (p.data[loc.ipOff]! & 15) * 4;
           const type = p.data[loc.ipOff + 9] === 1 ? p.data[loc.ipOff + ihl] : undefined;
@@ -183,17 +219,19 @@ export async function probeUnderlay(
           : captureError.has(b.name)
             ? null
             : `capturing on ${b.name}: not captured`;
+      const how = carriage(snapshot, a.name, b, backend);
       pairs.push({
         from: a.name,
         to: b.name,
         fromIP: a.ip,
         toIP: b.ip,
+        what: describePair(backend, how),
         sent: error ? 0 : PINGS,
         // Requests only: with no reply coming back the count stays below PINGS even when they arrive.
         seen: Math.min(seen.get(`${a.name}\0${b.name}`) ?? 0, PINGS),
-        // host-gw has no device: delivery is proven by the peer's echo replies.
+        // Routed packets pass no flannel device: delivery is proven by the peer's echo replies.
         delivered: Math.min(delivered.get(`${a.name}\0${b.name}`) ?? 0, PINGS),
-        deliveredOn: device ?? 'an echo reply',
+        deliveredOn: how === 'encapsulated' && device ? device : 'an echo reply',
         error,
       });
     }

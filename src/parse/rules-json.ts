@@ -29,10 +29,40 @@ function prefix(o: JsonObject, key: string, lenKey: string): string | null {
   return len !== null ? `${v}/${len}` : v;
 }
 
-/** The order follows iproute2's `print_rule`. */
+/** A scalar as `ip rule` prints it: iproute2 writes some fields as JSON numbers (uid, ports, tun_id), others as strings. */
+function scalar(o: JsonObject, key: string): string | null {
+  const v = o[key];
+  return typeof v === 'string' ? v : typeof v === 'number' && Number.isFinite(v) ? String(v) : null;
+}
+
+/** iproute2's `print_null` flags (`not`, `nop`, `l3mdev`) are keys with a null value. */
+const flag = (o: JsonObject, key: string): boolean => key in o && (o[key] === null || o[key] === true);
+
+/** A port selector: one port, a range (`sport_start`/`sport_end`) or a port with a mask (iproute2 ≥ 6.15). */
+function port(o: JsonObject, key: 'sport' | 'dport'): string | null {
+  const start = scalar(o, `${key}_start`);
+  if (start !== null) return `${start}-${scalar(o, `${key}_end`) ?? start}`;
+  const one = scalar(o, key);
+  if (one === null) return null;
+  const mask = scalar(o, `${key}_mask`);
+  return mask !== null && mask !== '0xffff' ? `${hex(one)}/${mask}` : one;
+}
+
+/** `%#x`, as iproute2 prints a masked port or DSCP (0 stays `0`; a name stays a name). */
+const hex = (v: string): string => {
+  const n = Number(v);
+  return v.startsWith('0x') || !Number.isInteger(n) ? v : n === 0 ? '0' : `0x${n.toString(16)}`;
+};
+
+/**
+ * The text `ip rule` prints, field by field in the order of iproute2's `print_rule` (ip/iprule.c),
+ * so a rule collected as JSON reads exactly as one collected as text. A field left out here is a
+ * selector or an action the FIB model never sees: `{"nop": null}` once came out as a rule with no
+ * action, which the model dropped, so a `goto` to it fell through to the wrong rules.
+ */
 function ruleText(o: JsonObject): string {
   const parts: string[] = [];
-  if (o['not'] === null || o['not'] === true) parts.push('not');
+  if (flag(o, 'not')) parts.push('not');
   parts.push('from', prefix(o, 'src', 'srclen') ?? 'all');
   const to = prefix(o, 'dst', 'dstlen');
   if (to !== null) parts.push('to', to);
@@ -47,25 +77,50 @@ function ruleText(o: JsonObject): string {
   if (iif !== null) parts.push('iif', iif);
   const oif = str(o, 'oif');
   if (oif !== null) parts.push('oif', oif);
-  const uidrange = str(o, 'uid_start');
-  if (uidrange !== null) parts.push('uidrange', `${uidrange}-${str(o, 'uid_end') ?? uidrange}`);
+  if (flag(o, 'l3mdev')) parts.push('lookup', '[l3mdev-table]');
+  const uid = scalar(o, 'uid_start');
+  if (uid !== null) parts.push('uidrange', `${uid}-${scalar(o, 'uid_end') ?? uid}`);
   const ipproto = str(o, 'ipproto');
   if (ipproto !== null) parts.push('ipproto', ipproto);
-  for (const [key, word] of [
-    ['sport', 'sport'],
-    ['dport', 'dport'],
-  ] as const) {
-    const v = num(o, key) ?? str(o, key);
-    if (v !== null) parts.push(word, String(v));
+  for (const key of ['sport', 'dport'] as const) {
+    const v = port(o, key);
+    if (v !== null) parts.push(key, v);
   }
+  const tunId = scalar(o, 'tun_id');
+  if (tunId !== null) parts.push('tun_id', tunId);
   const table = str(o, 'table');
-  // iproute2 prints a goto's target as `goto` (`target` in some releases).
-  const target = num(o, 'goto') ?? num(o, 'target');
-  if (table !== null) parts.push('lookup', table);
-  else if (target !== null) parts.push('goto', String(target));
-  const spl = num(o, 'suppress_prefixlen');
-  if (spl !== null) parts.push('suppress_prefixlength', String(spl));
+  if (table !== null) {
+    parts.push('lookup', table);
+    const spl = num(o, 'suppress_prefixlen');
+    if (spl !== null) parts.push('suppress_prefixlength', String(spl));
+    const group = scalar(o, 'suppress_ifgroup');
+    if (group !== null) parts.push('suppress_ifgroup', group);
+  }
+  const flowTo = str(o, 'flow_to');
+  if (flowTo !== null) {
+    const flowFrom = str(o, 'flow_from');
+    parts.push('realms', flowFrom !== null ? `${flowFrom}/${flowTo}` : flowTo);
+  }
+  const natGateway = str(o, 'nat_gateway');
+  // iproute2 prints a goto's target as `goto` (`target` in some releases), or `goto none`.
+  const target = scalar(o, 'goto') ?? scalar(o, 'target');
   const action = str(o, 'action');
-  if (table === null && target === null && action !== null) parts.push(action);
+  if (natGateway !== null) parts.push('map-to', natGateway);
+  else if (flag(o, 'masquerade')) parts.push('masquerade');
+  else if (target !== null) parts.push('goto', target);
+  else if (flag(o, 'nop')) parts.push('nop');
+  else if (table === null && action !== null) parts.push(action);
+  const protocol = str(o, 'protocol');
+  if (protocol !== null) parts.push('proto', protocol);
+  const dscp = str(o, 'dscp');
+  if (dscp !== null) {
+    const mask = scalar(o, 'dscp_mask');
+    parts.push('dscp', mask !== null && mask !== '0x3f' ? `${hex(dscp)}/${mask}` : dscp);
+  }
+  const flowlabel = str(o, 'flowlabel');
+  if (flowlabel !== null) {
+    const mask = str(o, 'flowlabel_mask');
+    parts.push('flowlabel', mask !== null && mask !== '0xfffff' ? `${flowlabel}/${mask}` : flowlabel);
+  }
   return parts.join(' ');
 }

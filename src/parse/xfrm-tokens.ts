@@ -103,6 +103,49 @@ export const VALUE_WORDS = new Set([
   'context:',
 ]);
 
+/**
+ * The algorithm names `ip xfrm state` can print: the kernel copies its own canonical name from
+ * net/xfrm/xfrm_algo.c into the SA whatever name the SA was added with (`aes` becomes `cbc(aes)`),
+ * so this list is the whole vocabulary, not a guess at it.
+ */
+export const XFRM_ALGORITHMS = new Set([
+  // aead
+  'rfc4106(gcm(aes))',
+  'rfc4309(ccm(aes))',
+  'rfc4543(gcm(aes))',
+  'rfc7539esp(chacha20,poly1305)',
+  // auth
+  'digest_null',
+  'hmac(md5)',
+  'hmac(sha1)',
+  'hmac(sha256)',
+  'hmac(sha384)',
+  'hmac(sha512)',
+  'hmac(rmd160)',
+  'hmac(sm3)',
+  'xcbc(aes)',
+  'cmac(aes)',
+  // enc
+  'ecb(cipher_null)',
+  'cbc(des)',
+  'cbc(des3_ede)',
+  'cbc(cast5)',
+  'cbc(blowfish)',
+  'cbc(aes)',
+  'cbc(serpent)',
+  'cbc(camellia)',
+  'cbc(twofish)',
+  'cbc(sm4)',
+  'rfc3686(ctr(aes))',
+  // comp
+  'deflate',
+  'lzs',
+  'lzjh',
+]);
+
+/** The keywords followed by an algorithm name and then its key. */
+export const KEY_KEYWORDS = new Set(['aead', 'enc', 'auth', 'auth-trunc']);
+
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?$/;
 const IPV6 = /^[0-9a-f]*:[0-9a-f:.]*(\/\d{1,3})?$/i;
 const NUMBER = /^\d+(\(\S*\))?,?$/;

@@ -2,16 +2,37 @@
  * Parsers for `ip xfrm state` and `ip xfrm policy` as iproute2 prints them (plain, -s, -d), including
  * output whose newlines were lost (records run together on one line, as in scraped blog posts).
  *
- * Keys never leave this module unless the caller asks (`keepKeys`): every key becomes a digest, and
- * parse issues quote the offending line with keys redacted.
+ * Keys never leave this module unless the caller asks (`keepKeys`): every key becomes a digest. A
+ * state parse issue never quotes a value from the line it is about (it names the line and gives its
+ * outline in xfrm vocabulary); policy issues, which hold no keys, quote the line.
  */
 import type { XfrmKey, XfrmPolicy, XfrmState } from '../snapshot/types.js';
-import { isSafeXfrmToken, keyDigest, shownToken, shownXfrmLine } from './redact/xfrm.js';
+import {
+  isAlgorithmShaped,
+  isSafeXfrmToken,
+  keyDigest,
+  outlineXfrmLine,
+  shownAlgorithm,
+  shownToken,
+} from './redact/xfrm.js';
 import { isAddress, parseNumber, splitRecords, type Token, tokenize } from './xfrm-tokens.js';
 
 export type ParseIssue = { line: number; text: string; message: string };
 
 type KeyKind = 'aead' | 'enc' | 'auth' | 'auth-trunc';
+
+/**
+ * A number no larger than its field can hold. A field that holds more took a piece of something
+ * else, a key cut by a newline most likely (its tail may be all decimal digits), and must not be
+ * stored as if it were the field.
+ */
+function bounded(s: string | undefined, max: number): number | null {
+  const n = parseNumber(s);
+  return n !== null && n <= max ? n : null;
+}
+const U32 = 0xffffffff;
+/** The kernel takes ICV and truncation lengths up to 512 bits (MAX_AH_AUTH_LEN, 64 bytes). */
+const MAX_ICV_BITS = 512;
 
 function lineTexts(text: string): string[] {
   return text.split(/\r?\n/);
@@ -19,8 +40,8 @@ function lineTexts(text: string): string[] {
 
 function issueAt(lines: readonly string[], line: number, message: string, redact: boolean): ParseIssue {
   const raw = (lines[line - 1] ?? '').trim();
-  // State lines may hold keys: a malformed one is shown only token by token, vocabulary only.
-  const shown = redact ? shownXfrmLine(raw) : raw;
+  // State lines may hold keys, cut or mangled where the parser failed: only their outline is shown.
+  const shown = redact ? outlineXfrmLine(raw) : raw;
   return { line, text: shown.length > 200 ? `${shown.slice(0, 200)}…` : shown, message };
 }
 
@@ -52,8 +73,7 @@ function parseKey(kind: KeyKind, toks: readonly Token[], i: number, keepKeys: bo
   const nameTok = toks[i + 1];
   const at = toks[i]!.line;
   // A key where the name should be (`enc 0x…`) must not end up as the name, shown in messages.
-  if (!nameTok || /^(0x|<redacted)/i.test(nameTok.text) || !isSafeXfrmToken(nameTok.text))
-    throw new RecordError(`"${kind}" without an algorithm name`, at);
+  if (!nameTok || !isAlgorithmShaped(nameTok.text)) throw new RecordError(`"${kind}" without an algorithm name`, at);
   const keyTok = toks[i + 2];
   let next = i + 2;
   let bytes: Buffer = Buffer.alloc(0);
@@ -62,7 +82,10 @@ function parseKey(kind: KeyKind, toks: readonly Token[], i: number, keepKeys: bo
     present = true;
     const hex = keyTok.text.slice(2);
     if (hex.length % 2 !== 0)
-      throw new RecordError(`${kind} ${shownToken(nameTok.text)}: key has an odd number of hex digits`, keyTok.line);
+      throw new RecordError(
+        `${kind} ${shownAlgorithm(nameTok.text)}: key has an odd number of hex digits`,
+        keyTok.line,
+      );
     bytes = Buffer.from(hex, 'hex');
     next = i + 3;
   }
@@ -71,10 +94,10 @@ function parseKey(kind: KeyKind, toks: readonly Token[], i: number, keepKeys: bo
   if (redacted) next = i + 4;
   let icvBits: number | null = null;
   if (kind === 'aead' || kind === 'auth-trunc') {
-    const n = parseNumber(toks[next]?.text);
+    const n = bounded(toks[next]?.text, MAX_ICV_BITS);
     if (n === null) {
       throw new RecordError(
-        `${kind} ${shownToken(nameTok.text)}: missing ${kind === 'aead' ? 'ICV' : 'truncation'} length in bits`,
+        `${kind} ${shownAlgorithm(nameTok.text)}: no ${kind === 'aead' ? 'ICV' : 'truncation'} length in bits (up to ${MAX_ICV_BITS}) after the key`,
         at,
       );
     }
@@ -119,15 +142,16 @@ function parseStateRecord(toks: readonly Token[], keepKeys: boolean): XfrmState 
         continue;
       case 'spi': {
         if (spi === null) {
-          spi = parseNumber(toks[i + 1]?.text);
-          if (spi === null) throw new RecordError(`spi "${shownToken(toks[i + 1]?.text)}" is not a number`, t.line);
+          spi = bounded(toks[i + 1]?.text, U32);
+          // The value is not quoted: a token that failed to parse may be anything, a key included.
+          if (spi === null) throw new RecordError('"spi" is not followed by a 32-bit number', t.line);
         }
         i += 2;
         continue;
       }
       case 'reqid': {
-        const n = parseNumber(toks[i + 1]?.text);
-        if (n === null) throw new RecordError(`reqid "${shownToken(toks[i + 1]?.text)}" is not a number`, t.line);
+        const n = bounded(toks[i + 1]?.text, U32);
+        if (n === null) throw new RecordError('"reqid" is not followed by a 32-bit number', t.line);
         reqid = n;
         i += 2;
         continue;
@@ -152,8 +176,8 @@ function parseStateRecord(toks: readonly Token[], keepKeys: boolean): XfrmState 
         // encap type espinudp sport 4500 dport 4500 addr 0.0.0.0
         const type = toks[i + 1]?.text === 'type' ? toks[i + 2]?.text : undefined;
         if (type !== undefined && !isSafeXfrmToken(type)) throw new RecordError('"encap" type is not a word', t.line);
-        const sport = toks[i + 3]?.text === 'sport' ? parseNumber(toks[i + 4]?.text) : null;
-        const dport = toks[i + 5]?.text === 'dport' ? parseNumber(toks[i + 6]?.text) : null;
+        const sport = toks[i + 3]?.text === 'sport' ? bounded(toks[i + 4]?.text, 0xffff) : null;
+        const dport = toks[i + 5]?.text === 'dport' ? bounded(toks[i + 6]?.text, 0xffff) : null;
         if (type === undefined || sport === null || dport === null) {
           throw new RecordError('"encap" is not "type <type> sport <port> dport <port>"', t.line);
         }

@@ -2,7 +2,7 @@
 import type { Finding } from '../analyzers/finding.js';
 import { type FindingGroup, groupFindings } from '../analyzers/group.js';
 import type { AnalysisResult } from '../analyzers/run.js';
-import type { Snapshot } from '../snapshot/types.js';
+import type { SnapshotHead } from '../snapshot/types.js';
 
 export interface DoctorReport {
   /** `incomplete`: no errors found, but something was not analysed (summary.incomplete says what). */
@@ -28,7 +28,10 @@ export interface DoctorReport {
   readonly nodes: readonly string[];
 }
 
-export function buildReport(snapshot: Snapshot, result: AnalysisResult): DoctorReport {
+/** What the report reads of a snapshot: its head and each host's status (a streamed analysis keeps no more). */
+export type ReportSnapshot = SnapshotHead & { readonly hosts: Readonly<Record<string, { readonly status: string }>> };
+
+export function buildReport(snapshot: ReportSnapshot, result: AnalysisResult): DoctorReport {
   const count = (s: Finding['severity']) => result.findings.filter((f) => f.severity === s).length;
   const flannel = snapshot.cluster.flannel.status === 'ok' ? snapshot.cluster.flannel.data : null;
   const netConf = flannel?.netConf.status === 'ok' ? flannel.netConf.data : null;

@@ -413,12 +413,19 @@ export const UnderlayProbePair = Type.Object({
   to: Str,
   fromIP: Str,
   toIP: Str,
+  /**
+   * What pod traffic from `from` to `to` really is on the underlay, as `from`'s kernel routes it, e.g. "UDP 8472
+   * (vxlan)" or "routed pod packets (DirectRouting)": with DirectRouting it differs per pair. Absent in snapshots
+   * made before it was recorded per pair (then the probe's `what` holds).
+   */
+  what: Type.Optional(Str),
   sent: Num,
   /** Probe packets from `from` seen on `to`'s uplink. */
   seen: Num,
   /**
-   * Proof that `to` received them: decapsulated on its flannel device (`deliveredOn` names it), or for host-gw
-   * (no device) `to`'s echo replies seen on `from`'s uplink (`deliveredOn` is 'an echo reply').
+   * Proof that `to` received them: decapsulated on its flannel device (`deliveredOn` names it), or for routed
+   * packets (host-gw, DirectRouting's on-link peers: no device on the way) `to`'s echo replies seen on `from`'s
+   * uplink (`deliveredOn` is 'an echo reply').
    */
   delivered: Type.Union([Num, Type.Null()]),
   deliveredOn: NullableStr,
@@ -435,6 +442,56 @@ export const UnderlayProbe = Type.Object({
   pairs: Type.Array(UnderlayProbePair),
 });
 
+/** Packets of one node pair seen by one sample source (bundle's tcpdump samples). */
+export const SampleFlow = Type.Object({
+  /** The node the packets came from and the node they were addressed to (by node IP or podCIDR). */
+  from: Str,
+  to: Str,
+  /** encapsulated: outer addresses are the two nodes'; routed: pod-network packets on the uplink; inner: on the flannel device. */
+  kind: Type.Union([Type.Literal('encapsulated'), Type.Literal('routed'), Type.Literal('inner')]),
+  /** The IP version of the header the pair was told by (the outer one for encapsulated packets). */
+  family: Type.Union([Type.Literal(4), Type.Literal(6)]),
+  /** When each packet was captured, ms since the epoch on the plugin's clock (the node's clock, offset as measured). */
+  times: Type.Array(Num),
+  /** Packets whose IPv4 header or fully captured UDP/TCP checksum is wrong (an offloaded, partial checksum is not). */
+  badChecksums: Num,
+  /** One bad checksum, as evidence: which header, what it held, what it should hold. */
+  badChecksumExample: NullableStr,
+});
+
+/** One tcpdump of the bundle's samples: a node's uplink (overlay traffic only) or its flannel device. */
+export const SampleSource = Type.Object({
+  node: Str,
+  iface: Str,
+  role: Type.Union([Type.Literal('uplink'), Type.Literal('device')]),
+  /** The IP version a device's packets have (flannel.<VNI> 4, flannel-v6.<VNI> 6); null for the uplink (both). */
+  family: Type.Union([Type.Literal(4), Type.Literal(6), Type.Null()]),
+  /** The plugin's clock when tcpdump said it was listening, and when it ended (null: never listened). */
+  listeningMs: NullableNum,
+  endedMs: Num,
+  /** Set when the per-interface packet or byte bound stopped keeping packets: the window ends at that time. */
+  cappedAtMs: NullableNum,
+  /** tcpdump's own counters (null when it printed none). */
+  receivedByFilter: NullableNum,
+  droppedByKernel: NullableNum,
+  /** Packets kept (and written to the bundle's pcapng). */
+  packets: Num,
+  /** Why this source has no or partial samples (not reachable, no tcpdump, the capture failed). */
+  error: NullableStr,
+  flows: Type.Array(SampleFlow),
+});
+
+/** `bundle`'s short tcpdump samples on every node: what the analyzers need of them (the packets are in the pcapng). */
+export const UnderlaySamples = Type.Object({
+  /** The traffic sampled on the uplinks, e.g. "UDP 8472 (vxlan)". */
+  what: Str,
+  durationMs: Num,
+  snaplen: Num,
+  /** The pcapng inside the bundle that holds the packets (one interface per node and device). */
+  file: NullableStr,
+  sources: Type.Array(SampleSource),
+});
+
 export const Snapshot = Type.Object({
   schemaVersion: Type.Literal(SCHEMA_VERSION),
   collectedAt: Str,
@@ -447,6 +504,8 @@ export const Snapshot = Type.Object({
   errors: Type.Array(CollectionError),
   /** doctor --probe only: real overlay packets sent between node pairs and looked for on arrival. */
   underlayProbe: Type.Optional(Collected(UnderlayProbe)),
+  /** bundle only: short tcpdump samples of the overlay on every node's uplink and flannel device. */
+  underlaySamples: Type.Optional(Collected(UnderlaySamples)),
 });
 
 /** The type of a schema above, read-only all the way down: analyzers never change a snapshot. */

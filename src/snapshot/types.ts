@@ -21,10 +21,18 @@ export type Collected<T> =
   | { readonly status: 'failed' | 'timeout' | 'skipped' | 'unavailable'; readonly error: string };
 
 export type Snapshot = Of<typeof S.Snapshot>;
+/**
+ * What a snapshot says about the cluster as a whole, read before any host: the node checks see this, and
+ * the hosts one at a time. `errors` and `underlayProbe` are the cluster phase's (ClusterScope).
+ */
+export type SnapshotHead = Pick<Snapshot, 'schemaVersion' | 'collectedAt' | 'source' | 'cluster'>;
 export type SnapshotSource = Of<typeof S.SnapshotSource>;
 export type CollectionError = Of<typeof S.CollectionError>;
 export type UnderlayProbe = Of<typeof S.UnderlayProbe>;
 export type UnderlayProbePair = Of<typeof S.UnderlayProbePair>;
+export type UnderlaySamples = Of<typeof S.UnderlaySamples>;
+export type SampleSource = Of<typeof S.SampleSource>;
+export type SampleFlow = Of<typeof S.SampleFlow>;
 
 // Kubernetes side
 export type ClusterState = Of<typeof S.ClusterState>;

@@ -13,6 +13,7 @@ import { test } from 'node:test';
 import { type FibPacket, type FibState, lookup } from '../../src/analyzers/fib/lookup.js';
 import { parseIpRouteJson } from '../../src/parse/routes-json.js';
 import { parseIpRuleJson } from '../../src/parse/rules-json.js';
+import { parseIpRuleText } from '../../src/parse/rules-text.js';
 
 const root = process.getuid?.() === 0;
 
@@ -254,4 +255,124 @@ test('the FIB model answers every random IPv4 lookup as the kernel does', { skip
   console.log(`fib-kernel: ${total} lookups compared`);
   assert.ok(total >= 10_000, `only ${total} lookups`);
   assert.deepEqual(mismatches, [], `seed ${seed}`);
+});
+
+/**
+ * Seed 1607089359, round 4, reduced: `goto` onto a `not from all nop` rule, which `ip -j rule`
+ * prints as `{"not":null,"nop":null}` (no `action` key). The JSON reader once dropped the nop, the
+ * model lost the rule, and every marked lookup that took the goto fell through to the wrong rules.
+ * Also rule actions the kernel ends as EINVAL (throw, nat) and selectors `ip -j` prints as numbers
+ * or ranges (uidrange, sport range), all from the kernel's own `ip -j rule` and compared lookup by lookup.
+ */
+test('the FIB model follows a goto onto a nop rule, throw/nat rules and uid/port ranges as the kernel does', {
+  skip: !root && 'needs root',
+}, () => {
+  const { ns, ip } = makeNamespace();
+  try {
+    const setup = [
+      'route add 172.16.0.0/12 dev v0a',
+      'route add 172.16.0.0/24 dev v1a table 100',
+      'route add 172.16.1.0/24 dev v2a table 200',
+      'rule add pref 100 fwmark 0x1/0x1 goto 300',
+      'rule add pref 200 to 172.16.0.0/16 lookup 100',
+      'rule add pref 300 not from all nop',
+      'rule add pref 400 fwmark 0x3/0xff0 blackhole',
+      'rule add pref 500 fwmark 0x11 prohibit',
+      'rule add pref 600 fwmark 0x8 throw',
+      'rule add pref 700 fwmark 0x40 nat 10.0.0.1',
+      'rule add pref 800 uidrange 100-200 lookup 200',
+      'rule add pref 900 ipproto udp sport 1000-2000 lookup 200',
+      'rule add pref 1000 l3mdev',
+    ];
+    const res0 = ip(setup.join('\n'), '-batch', '-');
+    assert.doesNotMatch(res0.stderr, /Command failed/, res0.stderr);
+    const lookups: Round['lookups'] = [];
+    for (const dst of ['172.16.0.5', '172.16.1.5', '10.2.63.26', '192.0.2.77'])
+      for (const mark of [0, 1, 2, 3, 0x8, 0x10, 0x11, 0x21, 0x40]) {
+        const m = mark ? ` mark 0x${mark.toString(16)}` : '';
+        lookups.push({ line: `route get fibmatch ${dst}${m}`, pkt: { dst, mark } });
+        lookups.push({
+          line: `route get fibmatch ${dst} from 192.168.1.20 iif v2b${m}`,
+          pkt: { dst, src: '192.168.1.20', iif: 'v2b', mark },
+        });
+      }
+    for (const dst of ['172.16.0.5', '172.16.1.5']) {
+      for (const uid of [50, 150]) lookups.push({ line: `route get fibmatch ${dst} uid ${uid}`, pkt: { dst, uid } });
+      for (const sport of [80, 1500])
+        lookups.push({
+          line: `route get fibmatch ${dst} ipproto udp sport ${sport}`,
+          pkt: { dst, ipproto: 'udp', sport },
+        });
+    }
+    const json = parseIpRuleJson(ip('', '-4', '-j', 'rule', 'show').stdout, 'inet');
+    const text = parseIpRuleText(ip('', '-4', 'rule', 'show').stdout, 'inet');
+    const routes = parseIpRouteJson(ip('', '-4', '-j', 'route', 'show', 'table', 'all').stdout, 'inet');
+    const state: FibState = { rules: json.value, routes: routes.value };
+    const res = ip(lookups.map((l) => l.line).join('\n'), '-j', '-force', '-batch', '-');
+    const kernel = kernelAnswers(res.stdout, res.stderr, lookups.length);
+    const mismatches = lookups.flatMap((l, i) => {
+      const got = describeModel(state, l.pkt);
+      return kernel[i] === got ? [] : [`${l.line}\n    kernel: ${kernel[i]}\n    model:  ${got}`];
+    });
+    assert.deepEqual(mismatches, []);
+    // Both collection paths must hand the model the same rules.
+    assert.deepEqual(
+      json.value.map((r) => `${r.priority}: ${r.text}`),
+      text.value.map((r) => `${r.priority}: ${r.text.replace(/ \[(detached|unresolved)\]/g, '')}`),
+    );
+    // The case is only worth having while it exercises every branch: each answer kind appears.
+    const kinds = new Set(kernel.map((k) => (k.startsWith('error') ? k : k.split(' ')[0])));
+    for (const want of [
+      'unicast',
+      'error: Invalid argument',
+      'error: Permission denied',
+      'error: Network is unreachable',
+    ])
+      assert.ok(kinds.has(want), `no ${want} among ${[...kinds].join(', ')}`);
+  } finally {
+    execFileSync('ip', ['netns', 'del', ns]);
+  }
+});
+
+/** Every field `ip -j rule` prints, read back to the text `ip rule` prints for the same kernel rules. */
+test('ip -j rule and ip rule give the model the same rules, for every selector and action', {
+  skip: !root && 'needs root',
+}, () => {
+  const { ns, ip } = makeNamespace();
+  try {
+    const rules = [
+      'pref 10 not from all nop',
+      'pref 11 fwmark 0x1/0x1 goto 10000',
+      'pref 12 uidrange 100-200 lookup 100',
+      'pref 13 sport 1000-2000 lookup 100',
+      'pref 14 dport 53 ipproto udp lookup 100',
+      'pref 15 tos 0x10 lookup 100',
+      'pref 16 l3mdev',
+      'pref 17 realms 3/4 lookup 100',
+      'pref 18 tun_id 7 lookup 100',
+      'pref 19 lookup main suppress_ifgroup 5',
+      'pref 20 lookup main suppress_prefixlength 0 proto static',
+      'pref 21 iif nosuch oif nosuch2 prohibit',
+      'pref 22 goto 23',
+      'pref 23 from 10.0.0.0/8 to 10.1.2.3 unreachable',
+      'pref 24 sport 80 dport 1-1024 lookup 100',
+      'pref 25 realms 4 blackhole',
+      'pref 28 fwmark 0x5 throw',
+      'pref 29 nat 10.0.0.1',
+      'pref 30 from 0/4 lookup 100',
+      'pref 31 not to 10.0.0.0/8 iif v0b fwmark 0x10/0xff0 lookup default',
+    ];
+    const res = ip(rules.map((r) => `rule add ${r}`).join('\n'), '-batch', '-');
+    assert.doesNotMatch(res.stderr, /Command failed/, res.stderr);
+    const json = parseIpRuleJson(ip('', '-4', '-j', 'rule', 'show').stdout, 'inet');
+    const text = parseIpRuleText(ip('', '-4', 'rule', 'show').stdout, 'inet');
+    assert.deepEqual(json.errors, []);
+    assert.equal(json.value.length, rules.length + 3);
+    assert.deepEqual(
+      json.value.map((r) => `${r.priority}: ${r.text}`),
+      text.value.map((r) => `${r.priority}: ${r.text.replace(/ \[(detached|unresolved)\]/g, '')}`),
+    );
+  } finally {
+    execFileSync('ip', ['netns', 'del', ns]);
+  }
 });

@@ -3,7 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -63,4 +64,52 @@ test('a damaged bundle is a clear error, exit 3', () => {
   assert.equal(r.status, 3);
   assert.match(r.stderr, /bad\.tar\.gz is not a readable support bundle/);
   assert.doesNotMatch(r.stderr, /^\s+at /m);
+});
+
+test('a snapshot with samples: the bundle lists them (sources.txt, manifest with every file and its SHA-256), doctor --from judges them', () => {
+  const snap = 'fixtures/snapshots/vxlan/underlay-drops-vxlan-samples.json';
+  const file = join(dir, 'b5.tar.gz');
+  assert.equal(cli(['bundle', '--from', snap, '-f', file]).status, 0);
+  const x = mkdtempSync(join(dir, 'x-'));
+  execFileSync('tar', ['xzf', file, '-C', x, '--strip-components=1']);
+  const manifest = JSON.parse(readFileSync(join(x, 'manifest.json'), 'utf8')) as {
+    files: { name: string; bytes: number; sha256: string }[];
+    samples: { status: string; interfaces: { name: string; error: string | null }[] };
+  };
+  const listed = manifest.files.map((f) => f.name);
+  assert.ok(listed.includes('snapshot.json') && listed.includes('samples/sources.txt'), listed.join(' '));
+  for (const f of manifest.files) {
+    const body = readFileSync(join(x, f.name));
+    assert.equal(body.length, f.bytes, f.name);
+    assert.equal(createHash('sha256').update(body).digest('hex'), f.sha256, f.name);
+  }
+  assert.equal(manifest.samples.status, 'ok');
+  assert.deepEqual(manifest.samples.interfaces.map((i) => i.name).sort(), [
+    'node1/eth0',
+    'node1/flannel.1',
+    'node2/eth0',
+    'node2/flannel.1',
+    'node3/eth0',
+    'node3/flannel.1',
+  ]);
+  assert.match(
+    readFileSync(join(x, 'samples/sources.txt'), 'utf8'),
+    /^node3\/eth0: \d+ packets, \d+ received by filter, 0 dropped by kernel$/m,
+  );
+  const d = cli(['doctor', '--from', file, '-o', 'json']);
+  assert.equal(d.status, 2);
+  const findings = (JSON.parse(d.stdout) as { findings: { check: string; node: string; peer: string }[] }).findings;
+  assert.deepEqual(
+    findings.map((f) => [f.check, f.node, f.peer]),
+    [['underlay-samples', 'node2', 'node3']],
+  );
+});
+
+test('bundle --samples-duration out of range or not a duration: one line, exit 3', () => {
+  for (const v of ['0.5s', '3m', 'soon']) {
+    const r = cli(['bundle', '--from', SNAP, '--samples-duration', v, '-f', join(dir, 'never.tar.gz')]);
+    assert.equal(r.status, 3, r.stderr);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /--samples-duration: "[^"]+" (must be between 1s and 2m|is not a duration)/);
+  }
 });

@@ -192,7 +192,7 @@ test('capture --decrypt-esp live: scapy ESP sent from a lab pod is decrypted as 
   assert.doesNotMatch(readFileSync(out).toString('latin1'), /xfrm|aead/, 'no key material in the capture');
 });
 
-test('healthy lab: doctor --probe reports nothing, trace --probe sees every hop both ways', (t) => {
+test('healthy lab: doctor --probe reports nothing, trace --probe sees every hop both ways, the UDP probe whole', (t) => {
   const lab = requireLab(t);
   if (!lab) return;
   const d = run('kubectl', ['flannel', 'doctor', '--probe', '-o', 'json'], labEnv(lab), 180_000);
@@ -212,15 +212,27 @@ test('healthy lab: doctor --probe reports nothing, trace --probe sees every hop 
         sent: number;
         requestVanishedAt: string | null;
         replyVanishedAt: string | null;
-        hops: { name: string; requests: number; replies: number }[];
+        hops: { name: string; requests: number; replies: number; udp: number; udpFragments: number }[];
+        udp: { sent: number; size: number; vanishedAt: string | null; fragNeeded: unknown[] };
       };
     }
   ).probe;
   assert.equal(probe.sent, 3);
+  // The FLANNEL_MTU-sized UDP probe goes wherever the echoes go, whole, on a healthy lab.
+  assert.equal(probe.udp.sent, 3);
+  assert.equal(probe.udp.vanishedAt, null, JSON.stringify(probe.udp));
+  assert.deepEqual(probe.udp.fragNeeded, []);
+  assert.equal(probe.udp.size, lab.backend === 'host-gw' ? 1500 : lab.backend === 'udp' ? 1472 : 1450);
   assert.equal(probe.requestVanishedAt, null);
   assert.equal(probe.replyVanishedAt, null);
   const onPath = probe.hops.filter((h) => h.requests > 0);
   // host-gw and DirectRouting bypass the flannel device; every other hop carries all three requests and replies.
   assert.ok(onPath.length >= 6, JSON.stringify(probe.hops));
-  for (const h of onPath) assert.deepEqual([h.name, h.requests, h.replies], [h.name, 3, 3]);
+  for (const h of onPath)
+    assert.deepEqual([h.name, h.requests, h.replies, h.udp, h.udpFragments], [h.name, 3, 3, 3, 0]);
+  assert.deepEqual(
+    probe.hops.filter((h) => h.requests === 0 && h.udp > 0),
+    [],
+    'the UDP probe is seen only where the echoes are',
+  );
 });

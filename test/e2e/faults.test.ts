@@ -39,13 +39,29 @@ function podFor(ctx: FaultContext, role: Role): LabPod {
   return pod;
 }
 
+/** `kubectl flannel trace --probe -o json` from one role's lab pod to another's. */
+function traceProbe(lab: Lab, ctx: FaultContext, from: Role, to: Role) {
+  const [a, b] = [podFor(ctx, from), podFor(ctx, to)];
+  return kubectl(
+    lab,
+    ['flannel', 'trace', `${lab.podNamespace}/${a.name}`, `${lab.podNamespace}/${b.name}`, '--probe', '-o', 'json'],
+    180_000,
+  );
+}
+
+function effectOf(fault: LabFault, ctx: FaultContext) {
+  const spec = fault.lab;
+  return (
+    (ctx.lab.ipFamily === 'dual' ? spec.effectOnDual : undefined) ??
+    spec.effectOn?.[ctx.lab.backend as Backend] ??
+    spec.effect
+  );
+}
+
 async function proveEffect(fault: LabFault, ctx: FaultContext): Promise<void> {
   const spec = fault.lab;
   const name = fault.name;
-  const e =
-    (ctx.lab.ipFamily === 'dual' ? spec.effectOnDual : undefined) ??
-    spec.effectOn?.[ctx.lab.backend as Backend] ??
-    spec.effect;
+  const e = effectOf(fault, ctx);
   switch (e.kind) {
     case 'unreachable': {
       const [a, b] = [podFor(ctx, e.from), podFor(ctx, e.to)];
@@ -107,7 +123,7 @@ async function proveFix(fault: LabFault, ctx: FaultContext, findings: DoctorFind
     const r = inNode(c.node, ['sh', '-c', c.command]);
     assert.equal(r.code, 0, `${fault.name}: the printed fix failed on ${c.node}: ${c.command}: ${r.stderr}`);
   }
-  const e = fault.lab.effect;
+  const e = effectOf(fault, ctx);
   if (e.kind === 'unreachable' || e.kind === 'big-packets-dropped') {
     const [a, b] = [podFor(ctx, e.from), podFor(ctx, e.to)];
     assert.ok(
@@ -178,27 +194,35 @@ FAULTS.forEach((fault, index) => {
         assert.deepEqual(mismatches(spec, d.findings, vars), [], `${fault.name} on ${ctx.node} (${backend})`);
         reported = d.findings;
       });
-      if (l.fixRestores)
-        await t.test('the fix doctor prints restores traffic and breaks no pair that worked', () =>
-          proveFix(fault, ctx, reported, worked),
+      const mh = fault.lab.mtuHop;
+      const effect = effectOf(fault, ctx);
+      if (mh && effect.kind === 'big-packets-dropped')
+        await t.test(
+          'trace --probe: small echoes arrive, the FLANNEL_MTU-sized UDP probe dies at the right hop',
+          () => {
+            const r = traceProbe(lab, ctx, effect.from, effect.to);
+            assert.equal(r.code, 2, `trace --probe must exit 2 (broken): ${r.stderr}`);
+            const p = (
+              JSON.parse(r.stdout) as {
+                probe: {
+                  sent: number;
+                  requestVanishedAt: string | null;
+                  replyVanishedAt: string | null;
+                  udp: { sent: number; vanishedAt: string | null };
+                };
+              }
+            ).probe;
+            assert.equal(p.sent, 3);
+            assert.equal(p.requestVanishedAt, null, `small echoes must arrive: ${JSON.stringify(p)}`);
+            assert.equal(p.replyVanishedAt, null, `small echoes' replies must arrive: ${JSON.stringify(p)}`);
+            assert.equal(p.udp.sent, 3);
+            assert.equal(p.udp.vanishedAt, `${nodeOf(ctx, mh.on)}/${mh.iface}`, JSON.stringify(p));
+          },
         );
       const pk = fault.lab.packets;
       if (pk)
         await t.test('trace --probe finds where the packets vanish', () => {
-          const [a, b] = [podFor(ctx, pk.from), podFor(ctx, pk.to)];
-          const r = kubectl(
-            lab,
-            [
-              'flannel',
-              'trace',
-              `${lab.podNamespace}/${a.name}`,
-              `${lab.podNamespace}/${b.name}`,
-              '--probe',
-              '-o',
-              'json',
-            ],
-            180_000,
-          );
+          const r = traceProbe(lab, ctx, pk.from, pk.to);
           assert.equal(r.code, 2, `trace --probe must exit 2 (broken): ${r.stderr}`);
           const out = JSON.parse(r.stdout) as {
             brokenAt: number | null;
@@ -222,6 +246,11 @@ FAULTS.forEach((fault, index) => {
           );
           assert.equal(r.code, 2);
         });
+      // last while the fault is in place: running the fix removes it
+      if (l.fixRestores)
+        await t.test('the fix doctor prints restores traffic and breaks no pair that worked', () =>
+          proveFix(fault, ctx, reported, worked),
+        );
     } finally {
       const h = labCmd(['heal'], 240_000);
       assert.equal(h.code, 0, `lab heal after ${fault.name} failed: ${h.stderr}`);

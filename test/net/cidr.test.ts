@@ -44,3 +44,34 @@ test('addresses compare canonically, IPv4-mapped IPv6 included', () => {
   assert.equal(normalizeIP('not-an-ip'), null);
   assert.ok(samePrefix('10.244.1.1/24', '10.244.1.0/24'), 'same network');
 });
+
+test('covers and contains agree with a BigInt model on every prefix length, both families', () => {
+  const toBig = (bytes: readonly number[]) => bytes.reduce((n, b) => (n << 8n) | BigInt(b), 0n);
+  const inside = (outer: NonNullable<ReturnType<typeof parsePrefix>>, addr: bigint, bits: number) => {
+    const shift = BigInt(bits - outer.length);
+    return addr >> shift === toBig(outer.bytes) >> shift;
+  };
+  let seed = 7;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  for (const [bits, make] of [
+    [32, () => Array.from({ length: 4 }, () => rand(256)).join('.')],
+    [128, () => Array.from({ length: 8 }, () => rand(65536).toString(16)).join(':')],
+  ] as const) {
+    for (let i = 0; i < 2000; i++) {
+      const base = make();
+      const outer = parsePrefix(`${base}/${rand(bits + 1)}`)!;
+      // Half the time an inner prefix sharing outer's leading bits, to exercise the bit just past the byte.
+      const inner = parsePrefix(`${rand(2) ? base : make()}/${rand(bits + 1)}`)!;
+      const addr = toBig(inner.bytes);
+      assert.equal(
+        covers(outer, inner),
+        inner.length >= outer.length && inside(outer, addr, bits),
+        `${outer.text} ⊇ ${inner.text}`,
+      );
+      assert.equal(contains(outer, inner.network), inside(outer, addr, bits), `${outer.text} ∋ ${inner.network}`);
+    }
+  }
+});

@@ -326,8 +326,8 @@ test('every net-conf.json variant: collected, analysed, rendered in every format
       renderJSON(report),
       renderYAML(report),
       JSON.stringify(guardSnapshot(snap, { keepXfrmKeys: false })),
-      ...bundleFiles(snap, renderText(report, styleFor({ isTTY: false }, {}, true)), renderJSON(report)).map(
-        (f) => f.content,
+      ...bundleFiles(snap, renderText(report, styleFor({ isTTY: false }, {}, true)), renderJSON(report)).map((f) =>
+        typeof f.content === 'string' ? f.content : f.content.toString('latin1'),
       ),
     ];
     for (const [i, o] of outputs.entries()) noLeak(`${nc.id} output ${i}`, o);

@@ -261,6 +261,22 @@ export const XFRM_STATES: readonly string[] = [
       `\tauth-trunc hmac(sha256) 0x${marker('xfrm-short-key', 'hex', 16)}`,
       `${marker('xfrm-stray-line', 'hex', 48)} outside any record`,
     ].join('\n'),
+  // Keys cut by a newline whose tails are only decimal digits (as a real key's tail may be: the
+  // seed page's first key ends in 6074495753293433), landing where a counter, an ICV length, an
+  // algorithm name or an SPI goes; the first SA lost its `src`, so it is text outside any record.
+  [
+    '172.18.0.3 dst 172.18.0.2 proto esp spi 0x0000d001 reqid 11 mode tunnel',
+    `\treplay-window 0 flag af-unspec aead rfc4106(gcm(aes)) 0x${marker('xfrm-cut-stray-head', 'hex', 24)}`,
+    `${marker('xfrm-cut-stray-tail', 'digits', 16)} 128 anti-replay context: seq 0x0, oseq 0x0, bitmap 0x00000000`,
+    'src 172.18.0.2 dst 172.18.0.3 proto esp spi 0x0000d002 reqid 11 mode tunnel',
+    `\taead rfc4106(gcm(aes)) 0x${marker('xfrm-cut-icv-head', 'hex', 24)}`,
+    `${marker('xfrm-cut-icv-tail', 'digits', 16)} 128`,
+    'src 172.18.0.2 dst 172.18.0.3 proto esp spi 0x0000d003 reqid 11 mode tunnel',
+    `\tenc ${marker('xfrm-cut-name-tail', 'digits', 16)} 0x${marker('xfrm-cut-name-head', 'hex', 24)}`,
+    `src 172.18.0.2 dst 172.18.0.3 proto esp spi ${marker('xfrm-cut-spi-tail', 'digits', 16)} reqid 11 mode tunnel`,
+    'src 172.18.0.2 dst 172.18.0.3 proto esp spi 0x0000d005 reqid 11 mode tunnel',
+    `\taead rfc4106(gcm(aes)) ${marker('xfrm-no-0x-decimal', 'digits', 40)} 128`,
+  ].join('\n'),
 ];
 
 const wgPrivate = (id: string) => marker(id, 'base64');

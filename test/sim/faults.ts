@@ -28,6 +28,8 @@ export interface Fault {
   apply(c: SimCluster): void;
   /** the probe results doctor --probe would add, for faults only packets reveal */
   readonly addToSnapshot?: (s: Snapshot) => Snapshot;
+  /** the snapshot carries bundle's tcpdump samples (test/sim/samples.ts), taken after the fault is applied */
+  readonly sampled?: true;
 }
 
 const SIM_NODES = ['node1', 'node2', 'node3'];
@@ -40,5 +42,14 @@ export const FAULTS: readonly Fault[] = FAULT_CATALOG.filter(
   const roles = rolesOf(SIM_NODES, e.sim.on);
   const breaks = e.sim.breaks?.map((b) => ({ from: roles[b.from], to: roles[b.to], size: b.size, ipv6: b.ipv6 }));
   const addToSnapshot = SIM_ADD_TO_SNAPSHOT[e.id];
-  return { id: e.id, backend: e.sim.backend, description: e.changes, sim: e.sim, breaks, apply, addToSnapshot };
+  return {
+    id: e.id,
+    backend: e.sim.backend,
+    description: e.changes,
+    sim: e.sim,
+    breaks,
+    apply,
+    addToSnapshot,
+    ...(e.sim.sampled ? { sampled: true as const } : {}),
+  };
 });

@@ -401,6 +401,12 @@ export const SIM_INJECT: Readonly<Record<string, (c: SimCluster) => void>> = {
   'uplink-mtu-differs': (c) => c.ns(c.node('node3'), 'ip', 'link', 'set', 'eth0', 'mtu', '9000'),
   // only doctor --probe sees it: the fault is in the probe results added to the snapshot (SIM_ADD_TO_SNAPSHOT)
   'underlay-drops-vxlan': () => undefined,
+  'underlay-drops-vxlan-samples': (c) => {
+    const nft = (...argv: string[]) => sh('ip', 'netns', 'exec', c.sw, 'nft', ...argv);
+    nft('add', 'table', 'bridge', 'kfl_underlay');
+    nft('add', 'chain', 'bridge', 'kfl_underlay', 'filter_fwd', '{ type filter hook forward priority 0; }');
+    nft('add rule bridge kfl_underlay filter_fwd iifname "e2" oifname "e3" udp dport 8472 drop');
+  },
 };
 
 /**

@@ -3,6 +3,7 @@
 import type { Snapshot } from '../../src/snapshot/types.js';
 import { type SimBackend, SimCluster } from './cluster.js';
 import type { Fault } from './faults.js';
+import { RING, sampleCluster } from './samples.js';
 
 export async function runScenario(backend: SimBackend, fault?: Fault): Promise<Snapshot> {
   return runWithFaults(backend, fault ? [fault] : []);
@@ -15,6 +16,8 @@ export async function runWithFaults(backend: SimBackend, faults: readonly Fault[
     const what = faults.length ? `faults: ${faults.map((f) => `${f.id} (${f.description})`).join('; ')}` : 'healthy';
     let snapshot = await c.snapshot(`simulated ${backend} cluster in network namespaces, ${what}`);
     for (const f of faults) if (f.addToSnapshot) snapshot = f.addToSnapshot(snapshot);
+    if (faults.some((f) => f.sampled))
+      snapshot = { ...snapshot, underlaySamples: { status: 'ok', data: await sampleCluster(c, snapshot, RING) } };
     return snapshot;
   } finally {
     c.destroy();

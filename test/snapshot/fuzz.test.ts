@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { analyze } from '../../src/analyzers/run.js';
+import { analyzeChunks } from '../../src/commands/analyze-from.js';
 import { exitCodeFor } from '../../src/commands/doctor.js';
 import { EXIT, UserError } from '../../src/errors.js';
 import { neutralise } from '../../src/neutralise.js';
@@ -21,6 +22,7 @@ import { renderJSON } from '../../src/render/structured.js';
 import { styleFor } from '../../src/render/style.js';
 import { renderText } from '../../src/render/text.js';
 import { parseSnapshot } from '../../src/snapshot/io.js';
+import { NotStreamable } from '../../src/snapshot/stream.js';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type Path = readonly (string | number)[];
@@ -192,6 +194,36 @@ test('2,000 mutated snapshots over every backend: no crash, documented exit, bou
     [EXIT.ok, EXIT.errors, EXIT.warnings, EXIT.incomplete].reduce((n: number, k) => n + (seen.get(k) ?? 0), 0) > 100,
     `analysed: ${JSON.stringify([...seen])}`,
   );
+});
+
+test('the corpus and 300 mutated snapshots: the streamed analysis reports as the whole-file one, or refuses what it refuses', async () => {
+  const rendered = (r: ReturnType<typeof buildReport>) =>
+    `${renderJSON(r)}\n${renderText(r, styleFor({ isTTY: false }, {}, true))}\nexit ${exitCodeFor(r, 'warning')}`;
+  const cases = [...REGRESSIONS, ...fc.sample(caseArb, { numRuns: 300, seed: Number(process.env.FUZZ_SEED ?? 13) })];
+  let refused = 0;
+  for (const c of cases) {
+    const text = mutated(c);
+    let want: string | null = null;
+    try {
+      const snapshot = parseSnapshot(text, 'fuzz.json');
+      want = rendered(buildReport(snapshot, analyze(snapshot)));
+    } catch (e) {
+      if (!(e instanceof UserError)) throw e;
+    }
+    // Odd chunk sizes: boundaries fall inside keys, strings and escapes.
+    const chunks = (async function* () {
+      const bytes = Buffer.from(text);
+      for (let i = 0; i < bytes.length; i += 997) yield bytes.subarray(i, i + 997);
+    })();
+    if (want === null) {
+      refused++;
+      await assert.rejects(analyzeChunks(chunks, {}), NotStreamable, JSON.stringify(c));
+      continue;
+    }
+    const { snapshot, result } = await analyzeChunks(chunks, {});
+    assert.equal(rendered(buildReport(snapshot, result)), want, JSON.stringify(c));
+  }
+  assert.ok(refused > 20 && refused < cases.length - 20, `both sides: ${refused} of ${cases.length} refused`);
 });
 
 test('two dozen mutated snapshots through the real CLI binary', async () => {

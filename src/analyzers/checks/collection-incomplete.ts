@@ -36,7 +36,7 @@ export default defineCheck({
     fix: 'Re-run doctor for the node (--node <node>) and read the reason; grant the missing permission (rbac/clusterrole.yaml) or use --image for a helper pod with the missing tool.',
   },
   scope: 'cluster',
-  run({ model }, report) {
+  run({ model, summaries, errors }, report) {
     const c = model.snapshot.cluster;
     for (const [what, part] of [
       ['flannel installation', c.flannel],
@@ -51,9 +51,8 @@ export default defineCheck({
           evidence: [`${what}: ${part.status}: ${part.error}`],
         });
     }
-    const relevant = relevantParts(model.backend?.type ?? null);
-    for (const n of model.nodes) {
-      if (!n.host) {
+    for (const n of summaries) {
+      if (n.hostError !== null) {
         report({
           node: n.name,
           message: `kernel state was not collected: ${n.hostError}`,
@@ -61,18 +60,14 @@ export default defineCheck({
         });
         continue;
       }
-      for (const key of relevant) {
-        const part = n.host[key] as { status: string; error?: string } | undefined;
-        // Absent: a snapshot from a version that did not collect this part.
-        if (!part || part.status === 'ok' || part.status === 'skipped') continue;
+      for (const { part, status, error } of n.gaps)
         report({
           node: n.name,
-          message: `${key} was not collected (${part.status}): ${part.error}`,
-          evidence: [`${key}: ${part.status}: ${part.error}`],
+          message: `${part} was not collected (${status}): ${error}`,
+          evidence: [`${part}: ${status}: ${error}`],
         });
-      }
     }
-    for (const e of model.snapshot.errors)
+    for (const e of errors)
       report({ node: e.node, message: `${e.what}: ${e.error}`, evidence: [`${e.what}: ${e.error}`] });
   },
 });

@@ -15,55 +15,51 @@ export default defineCheck({
       'The receiving node drops cross-node pod traffic in FORWARD: a node reaches its own pods, but pods on different nodes cannot talk.',
     fix: "Remove the earlier DROP/REJECT rule (or insert an ACCEPT for the pod Network above it), e.g. on <node>: iptables -D FORWARD -j REJECT --reject-with icmp-host-prohibited; keep flanneld's --iptables-forward-rules on (the default).",
   },
-  scope: 'cluster',
-  run({ model }, report) {
+  scope: 'node',
+  runNode({ model, node: n }, report) {
     const net = model.network;
-    for (const n of model.nodes) {
-      const fw = ok(n.host?.firewall);
-      if (!fw || !net) continue;
-      for (const dump of dumpsOf(fw, 'inet')) {
-        const table = dump.tables.filter;
-        if (!table) continue;
-        const forward = rulesOf(dump, 'filter', 'FORWARD');
-        const policy = table.chains.FORWARD?.policy ?? 'ACCEPT';
-        const jumpAt = forward.findIndex((r) => r.target === 'FLANNEL-FWD');
-        const where = `iptables-${dump.backend}`;
-        if (jumpAt >= 0) {
-          const blocker = forward.slice(0, jumpAt).find((r) => blocks(r, net.text));
-          if (blocker)
-            report({
-              node: n.name,
-              message: `${blocker.target} rule in FORWARD comes before the FLANNEL-FWD jump (${where})`,
-              evidence: [blocker.text, forward[jumpAt]!.text],
-              fix: `On ${n.name}: iptables -D FORWARD ${blocker.text.replace(/^-A FORWARD /, '')} (or insert an ACCEPT for ${net.text} above it)`,
-            });
-          continue;
-        }
-        // flanneld's rules live in this backend only if it holds any flannel chain; otherwise judge the other dump.
-        if (!holdsFlannel(dump) && dumpsOf(fw, 'inet').some((d) => d !== dump && holdsFlannel(d))) continue;
-        const accepted = forward.some((r) => r.target === 'ACCEPT' && acceptsNetwork(r, net.text));
-        const forwardRules =
-          flannelArgs(model) === null ? true : boolFlag(flannelArgs(model)!, 'iptables-forward-rules') !== false;
-        if (policy === 'DROP' && !accepted) {
+    const fw = ok(n.host?.firewall);
+    if (!fw || !net) return;
+    for (const dump of dumpsOf(fw, 'inet')) {
+      const table = dump.tables.filter;
+      if (!table) continue;
+      const forward = rulesOf(dump, 'filter', 'FORWARD');
+      const policy = table.chains.FORWARD?.policy ?? 'ACCEPT';
+      const jumpAt = forward.findIndex((r) => r.target === 'FLANNEL-FWD');
+      const where = `iptables-${dump.backend}`;
+      if (jumpAt >= 0) {
+        const blocker = forward.slice(0, jumpAt).find((r) => blocks(r, net.text));
+        if (blocker)
           report({
             node: n.name,
-            message: `FORWARD policy is DROP and nothing accepts the pod Network ${net.text} (${where}${forwardRules ? '; the FLANNEL-FWD jump is missing' : '; flanneld runs with --iptables-forward-rules=false'})`,
-            evidence: [`:FORWARD DROP`, ...forward.slice(0, 8).map((r) => r.text)],
+            message: `${blocker.target} rule in FORWARD comes before the FLANNEL-FWD jump (${where})`,
+            evidence: [blocker.text, forward[jumpAt]!.text],
+            fix: `On ${n.name}: iptables -D FORWARD ${blocker.text.replace(/^-A FORWARD /, '')} (or insert an ACCEPT for ${net.text} above it)`,
           });
-        } else {
-          const blocker = forward.find((r) => blocks(r, net.text));
-          if (
-            blocker &&
-            !forward
-              .slice(0, forward.indexOf(blocker))
-              .some((r) => r.target === 'ACCEPT' && acceptsNetwork(r, net.text))
-          ) {
-            report({
-              node: n.name,
-              message: `${blocker.target} rule in FORWARD drops pod traffic and no FLANNEL-FWD jump accepts it first (${where})`,
-              evidence: [blocker.text],
-            });
-          }
+        continue;
+      }
+      // flanneld's rules live in this backend only if it holds any flannel chain; otherwise judge the other dump.
+      if (!holdsFlannel(dump) && dumpsOf(fw, 'inet').some((d) => d !== dump && holdsFlannel(d))) continue;
+      const accepted = forward.some((r) => r.target === 'ACCEPT' && acceptsNetwork(r, net.text));
+      const forwardRules =
+        flannelArgs(model) === null ? true : boolFlag(flannelArgs(model)!, 'iptables-forward-rules') !== false;
+      if (policy === 'DROP' && !accepted) {
+        report({
+          node: n.name,
+          message: `FORWARD policy is DROP and nothing accepts the pod Network ${net.text} (${where}${forwardRules ? '; the FLANNEL-FWD jump is missing' : '; flanneld runs with --iptables-forward-rules=false'})`,
+          evidence: [`:FORWARD DROP`, ...forward.slice(0, 8).map((r) => r.text)],
+        });
+      } else {
+        const blocker = forward.find((r) => blocks(r, net.text));
+        if (
+          blocker &&
+          !forward.slice(0, forward.indexOf(blocker)).some((r) => r.target === 'ACCEPT' && acceptsNetwork(r, net.text))
+        ) {
+          report({
+            node: n.name,
+            message: `${blocker.target} rule in FORWARD drops pod traffic and no FLANNEL-FWD jump accepts it first (${where})`,
+            evidence: [blocker.text],
+          });
         }
       }
     }

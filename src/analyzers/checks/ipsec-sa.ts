@@ -1,9 +1,7 @@
 import { sameIP } from '../../net/cidr.js';
 import type { XfrmState } from '../../snapshot/types.js';
 import { defineCheck } from '../check.js';
-import { expectedFor } from '../expected/index.js';
 import { formatState } from '../format.js';
-import { ok, peersOf } from '../model.js';
 import { FLANNEL_REQID } from './ipsec-policies.js';
 
 export default defineCheck({
@@ -20,12 +18,11 @@ export default defineCheck({
     fix: 'Check IKE between the nodes (UDP 500/4500 and ESP allowed; charon log: kubectl -n kube-flannel logs <pod> | grep -i ike); with NAT between nodes set UDPEncap: true. Then restart the flannel pods on both nodes, or in the pod: swanctl --terminate --ike <name> && swanctl --initiate --child <name>.',
   },
   scope: 'cluster',
-  run({ model }, report) {
+  run({ model, summaries, summaryOf }, report) {
     if (model.backend?.type !== 'ipsec') return;
-    for (const n of model.nodes) {
-      const states = ok(n.host?.xfrmStates);
-      if (!states) continue;
-      const pairs = expectedFor(model, n, peersOf(model, n)).saPairs;
+    for (const n of summaries) {
+      if (!n.ipsec) continue;
+      const { states, pairs } = n.ipsec;
       // charon's SAs for flannel carry reqid 11; one whose endpoints match no current peer outlived its node.
       for (const sa of states.filter((x) => x.proto === 'esp' && x.reqid === FLANNEL_REQID)) {
         const known = pairs.some(
@@ -61,7 +58,7 @@ export default defineCheck({
           continue;
         }
         // Compare with the peer's own view of the same SAs; only when the peer was collected.
-        const peerStates = ok(model.byName.get(pair.peer)?.host?.xfrmStates);
+        const peerStates = summaryOf.get(pair.peer)?.ipsec?.states;
         if (!peerStates) continue;
         for (const sa of outSAs) {
           const twin = peerStates.find((s) => s.spi === sa.spi && sameIP(s.src, sa.src) && sameIP(s.dst, sa.dst));

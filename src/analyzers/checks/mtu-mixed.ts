@@ -1,7 +1,7 @@
-import type { Link } from '../../snapshot/types.js';
 import { defineCheck, type Report_ } from '../check.js';
-import { type Model, ok } from '../model.js';
-import { encapOverhead, uplinkOf } from '../uplink.js';
+import type { NodeSummary } from '../context.js';
+import type { Model } from '../model.js';
+import { encapOverhead } from '../uplink.js';
 
 export default defineCheck({
   id: 'mtu-mixed',
@@ -16,11 +16,8 @@ export default defineCheck({
     fix: 'Set one MTU for the cluster (Backend.MTU in net-conf.json for vxlan/wireguard, or equal uplink MTUs), then restart the flannel pods and re-create pods.',
   },
   scope: 'cluster',
-  run({ model }, report) {
-    const byNode = model.nodes.flatMap((n) => {
-      const mtu = ok(n.host?.subnetEnv)?.mtu;
-      return typeof mtu === 'number' ? [{ name: n.name, mtu }] : [];
-    });
+  run({ model, summaries }, report) {
+    const byNode = summaries.flatMap((n) => (n.flannelMTU !== null ? [{ name: n.name, mtu: n.flannelMTU }] : []));
     const values = new Set(byNode.map((x) => x.mtu));
     if (values.size >= 2) {
       const counts = [...values]
@@ -35,7 +32,7 @@ export default defineCheck({
         });
       }
     }
-    uplinksDiffer(model, report);
+    uplinksDiffer(model, summaries, report);
   },
 });
 
@@ -44,15 +41,13 @@ export default defineCheck({
  * side drops, and pods whose FLANNEL_MTU exceeds the peer's uplink minus the overhead lose
  * their large packets toward it. Reported at the sending node, with the receivers.
  */
-function uplinksDiffer(model: Model, report: Report_): void {
+function uplinksDiffer(model: Model, summaries: readonly NodeSummary[], report: Report_): void {
   const b = model.backend;
   if (!b) return;
   const overhead = encapOverhead(b);
-  const up = model.nodes.flatMap((n) => {
-    const l: Link | null = uplinkOf(n, b);
-    const F = ok(n.host?.subnetEnv)?.mtu ?? null;
-    return l ? [{ name: n.name, dev: l.name, mtu: l.mtu, F }] : [];
-  });
+  const up = summaries.flatMap((n) =>
+    n.uplink ? [{ name: n.name, dev: n.uplink.name, mtu: n.uplink.mtu, F: n.flannelMTU }] : [],
+  );
   if (new Set(up.map((u) => u.mtu)).size < 2) return;
   for (const u of up) {
     const smaller = up.filter((v) => v.mtu < u.mtu);

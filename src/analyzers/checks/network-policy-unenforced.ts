@@ -1,5 +1,4 @@
 import { defineCheck } from '../check.js';
-import { ok } from '../model.js';
 import { packagingOf } from '../packaging.js';
 
 export default defineCheck({
@@ -15,13 +14,12 @@ export default defineCheck({
     fix: 'Install a NetworkPolicy engine next to flannel (Canal, or kube-network-policies), or delete the policies so they do not promise isolation that is not there.',
   },
   scope: 'cluster',
-  run({ model }, report) {
+  run({ model, summaries }, report) {
     const np = model.snapshot.cluster.networkPolicies;
     if (np.status !== 'ok' || np.data.length === 0) return;
     // In Canal, Calico enforces the policies (its cali* veths also show it where the packaging is unknown).
     if (packagingOf(model).kind === 'canal') return;
-    const calico = model.nodes.some((n) => ok(n.host?.links)?.some((l) => l.name.startsWith('cali')));
-    if (calico) return;
+    if (summaries.some((n) => n.calicoLinks)) return;
     report({
       node: null,
       message: `${np.data.length} NetworkPolicy object${np.data.length > 1 ? 's exist' : ' exists'} but flannel enforces none`,

@@ -1,4 +1,5 @@
-import { samePrefix } from '../../net/cidr.js';
+import { parsePrefix } from '../../net/cidr.js';
+import type { Route } from '../../snapshot/types.js';
 import { defineCheck } from '../check.js';
 import { formatRoute } from '../format.js';
 
@@ -18,9 +19,20 @@ export default defineCheck({
   runNode({ node: n, tables }, report) {
     const routes = tables?.mainRoutes();
     if (!routes) return;
-    for (const cidr of [n.podCIDR, n.podCIDRv6]) {
+    const cidrs = [n.podCIDR, n.podCIDRv6];
+    // One pass over the routes for both families (parsePrefix once per route), each family's in table order.
+    const hits: Route[][] = [[], []];
+    if (cidrs[0] || cidrs[1])
+      for (const r of routes) {
+        const text = r.dst === cidrs[0]?.text || r.dst === cidrs[1]?.text ? r.dst : parsePrefix(r.dst)?.text;
+        if (text === undefined) continue;
+        if (text === cidrs[0]?.text) hits[0]!.push(r);
+        else if (text === cidrs[1]?.text) hits[1]!.push(r);
+      }
+    for (let f = 0; f < 2; f++) {
+      const cidr = cidrs[f];
       if (!cidr) continue;
-      for (const r of routes.filter((x) => samePrefix(x.dst, cidr.text))) {
+      for (const r of hits[f]!) {
         if (r.dev === 'cni0' && r.gateway === null) continue;
         report({
           node: n.name,

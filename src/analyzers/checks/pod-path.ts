@@ -2,6 +2,7 @@ import type { HostState } from '../../snapshot/types.js';
 import { defineCheck, type Report } from '../check.js';
 import { fibStateOf } from '../fib/state.js';
 import type { NfFamily } from '../netfilter/types.js';
+import { PeerClasses } from '../path/classes.js';
 import { NodeFilter } from '../path/node-filter.js';
 import { type Break, egress, ingress, type NodeView, type PacketClass } from '../path/walk.js';
 
@@ -35,7 +36,6 @@ export default defineCheck({
     fix: 'The fix named in the finding: remove or narrow the rule that drops or rewrites the packet, bring the device up, or make rp_filter loose on the flannel device.',
   },
   scope: 'node',
-  late: true,
   runNode(ctx, report) {
     const { model, node, host } = ctx;
     const backend = model.backend;
@@ -55,32 +55,55 @@ export default defineCheck({
     };
     // Collection gaps in the rules make every verdict uncertain: say nothing rather than guess.
     if (view.filter.ruleset && view.filter.ruleset.gaps.length > 0) return;
-    const explained = new Set(ctx.explained?.filter((f) => f.node === node.name).map((f) => f.check) ?? []);
-    if (PREMISE_CHECKS.some((id) => explained.has(id))) return;
     const groups = new Map<
       string,
       { b: Break; dir: 'egress' | 'ingress'; classes: Set<PacketClass>; peers: string[] }
     >();
     const add = (b: Break | 'passes' | null, dir: 'egress' | 'ingress', cls: PacketClass, peer: string) => {
       if (b === null || b === 'passes' || b.kind === 'unknown') return;
-      if (b.explainedBy.some((id) => explained.has(id))) return;
-      const key = `${dir}|${b.kind}|${b.hop}|${b.cause ?? b.what}`;
+      // The explaining checks are part of the cause: the runner drops a group whose checks reported this node.
+      const key = `${dir}|${b.kind}|${b.hop}|${b.cause ?? b.what}|${b.explainedBy.join(',')}`;
       let g = groups.get(key);
       if (!g) groups.set(key, (g = { b, dir, classes: new Set(), peers: [] }));
       g.classes.add(cls);
       if (!g.peers.includes(peer)) g.peers.push(peer);
     };
+    // One walk per class of peers this node's state does not tell apart (classes.ts). A class's result serves
+    // every member when it names no peer: it passes, or its cause (rule, device, error) is the peer's no more
+    // than the group's key is. A break that describes the pair itself (no `cause`) is walked per peer.
     const families: NfFamily[] = ['inet', 'inet6'];
+    const halves = [
+      ['pod', 'egress'],
+      ['pod', 'ingress'],
+      ['node', 'egress'],
+      ['node', 'ingress'],
+    ] as const;
+    type Result = ReturnType<typeof egress>;
+    const shared = (r: Result) => r === null || r === 'passes' || r.cause !== undefined;
+    const classes = families.map((f) => new PeerClasses(view, f, ctx.cluster.podCIDRs, ctx.peers));
+    // By family and class: the first member's result for each half (pod/node × egress/ingress).
+    const walked = families.map(() => new Map<string, (Result | undefined)[]>());
     for (const peer of ctx.peers) {
-      for (const family of families) {
-        for (const cls of ['pod', 'node'] as const) {
-          add(egress(view, peer, cls, family), 'egress', cls, peer.name);
-          add(ingress(view, peer, cls, family), 'ingress', cls, peer.name);
+      for (let i = 0; i < families.length; i++) {
+        const family = families[i]!;
+        const k = classes[i]!.key(peer);
+        let results = walked[i]!.get(k);
+        if (!results) walked[i]!.set(k, (results = []));
+        for (let h = 0; h < halves.length; h++) {
+          const [cls, dir] = halves[h]!;
+          let r = results[h];
+          if (r === undefined || !shared(r)) {
+            r = dir === 'egress' ? egress(view, peer, cls, family) : ingress(view, peer, cls, family);
+            results[h] ??= r;
+          }
+          add(r, dir, cls, peer.name);
         }
       }
     }
-    for (const g of groups.values()) report(toReport(node.name, g));
-    for (const r of cutOffPorts(node.name, host)) report(r);
+    // A cause another check names on this node (or a premise finding) is left to that check: Report.unless.
+    for (const g of groups.values())
+      report({ ...toReport(node.name, g), unless: [...PREMISE_CHECKS, ...g.b.explainedBy] });
+    for (const r of cutOffPorts(node.name, host)) report({ ...r, unless: PREMISE_CHECKS });
   },
 });
 

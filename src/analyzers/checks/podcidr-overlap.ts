@@ -20,10 +20,10 @@ export default defineCheck({
       for (let j = i + 1; j < nodes.length; j++) {
         const a = nodes[i]!;
         const b = nodes[j]!;
-        for (const [x, y] of [
-          [a.podCIDR, b.podCIDR],
-          [a.podCIDRv6, b.podCIDRv6],
-        ] as const) {
+        // Both families by hand: an array of pairs per node pair costs more than the comparisons (500k pairs at 1,000 nodes).
+        for (let f = 0; f < 2; f++) {
+          const x = f === 0 ? a.podCIDR : a.podCIDRv6;
+          const y = f === 0 ? b.podCIDR : b.podCIDRv6;
           if (!x || !y || !overlaps(x, y)) continue;
           report({
             node: b.name,

@@ -7,18 +7,18 @@ export default defineCheck({
   failureModes: [21],
   docs: {
     meaning:
-      "With doctor --probe, every node pinged the cni0 gateway of each peer's podCIDR, so the kernel sent the backend's own packet (a VXLAN frame on the configured port, the udp backend's datagram, host-gw's routed packet), while every node captured on its uplink. A pair is reported when none of the probe packets from the first node arrived on the second node's uplink: every route, neighbour and fdb entry can be right while the network between the two nodes drops the traffic (a cloud security group, a firewall or NSX between the hosts, a switch ACL). A pair is also reported, on the receiving node, when the packets arrive on its uplink but never reach its flannel device: something below the routing tables drops or corrupts them on arrival (an ingress filter, XDP, a checksum offload bug). Without --probe this check has nothing to judge and stays silent.",
+      "With doctor --probe, every node pinged the cni0 gateway of each peer's podCIDR, so the kernel sent the backend's own packet (a VXLAN frame on the configured port, the udp backend's datagram, host-gw's routed packet; with DirectRouting, per pair what the sender's kernel does: routed to on-link peers, VXLAN to the others), while every node captured on its uplink. A pair is reported when none of the probe packets from the first node arrived on the second node's uplink: every route, neighbour and fdb entry can be right while the network between the two nodes drops the traffic (a cloud security group, a firewall or NSX between the hosts, a switch ACL). A pair is also reported, on the receiving node, when the packets arrive on its uplink but never reach its flannel device: something below the routing tables drops or corrupts them on arrival (an ingress filter, XDP, a checksum offload bug). Without --probe this check has nothing to judge and stays silent.",
     impact:
       'Pods on the first node cannot reach pods on the second (and replies from the second node never come back), while both nodes look healthy.',
     fix: 'Allow the overlay between the two nodes in the network that carries it: for vxlan UDP <port> (default 8472) between the node addresses, for the udp backend UDP 8285, for host-gw the pod network routed between the nodes (security group, host firewall between hypervisors, NSX distributed firewall, switch ACLs). Re-run kubectl flannel doctor --probe to confirm.',
   },
   scope: 'cluster',
-  run({ model }, report) {
-    const probe = model.snapshot.underlayProbe;
+  run({ underlayProbe: probe }, report) {
     if (probe?.status !== 'ok') return;
     const pairs = probe.data.pairs;
     for (const p of pairs) {
       if (p.error !== null || p.sent === 0) continue;
+      const what = p.what ?? probe.data.what;
       if (p.seen > 0) {
         // With replies as the proof (host-gw), a lost reply only means something when the way back works.
         const back = pairs.find((q) => q.from === p.to && q.to === p.from);
@@ -29,8 +29,8 @@ export default defineCheck({
             peer: p.from,
             message:
               p.deliveredOn === 'an echo reply'
-                ? `${probe.data.what} from ${p.from} arrives on ${p.to}'s uplink but ${p.to} never answers, though the way back works: ${p.to} drops it on arrival, below its routing tables`
-                : `${probe.data.what} from ${p.from} arrives on ${p.to}'s uplink but never reaches ${p.deliveredOn}: ${p.to} drops it on arrival, below its routing tables`,
+                ? `${what} from ${p.from} arrives on ${p.to}'s uplink but ${p.to} never answers, though the way back works: ${p.to} drops it on arrival, below its routing tables`
+                : `${what} from ${p.from} arrives on ${p.to}'s uplink but never reaches ${p.deliveredOn}: ${p.to} drops it on arrival, below its routing tables`,
             evidence: [
               `sent ${p.sent} from ${p.from} (${p.fromIP}), seen ${p.seen} on ${p.to}'s uplink (${p.toIP}), ${p.delivered} on ${p.deliveredOn}`,
             ],
@@ -41,7 +41,7 @@ export default defineCheck({
       report({
         node: p.from,
         peer: p.to,
-        message: `the underlay drops ${probe.data.what} from ${p.from} to ${p.to}: ${p.seen} of ${p.sent} probe packets arrived`,
+        message: `the underlay drops ${what} from ${p.from} to ${p.to}: ${p.seen} of ${p.sent} probe packets arrived`,
         evidence: [
           `sent ${p.sent} from ${p.from} (${p.fromIP}), seen ${p.seen} on ${p.to}'s uplink (${p.toIP})`,
           ...(probe.data.sampled ? ['(a sample of the node pairs was probed)'] : []),

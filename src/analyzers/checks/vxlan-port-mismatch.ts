@@ -1,6 +1,5 @@
 import { defineCheck } from '../check.js';
 import { vxlanDeviceName } from '../expected/index.js';
-import { linkByName } from '../model.js';
 
 export default defineCheck({
   id: 'vxlan-port-mismatch',
@@ -15,11 +14,11 @@ export default defineCheck({
     fix: 'Make net-conf.json the only source: on the odd node, ip link delete flannel.<VNI> and restart its flannel pod so it re-creates the device from the ConfigMap.',
   },
   scope: 'cluster',
-  run({ model }, report) {
+  run({ model, summaries }, report) {
     const b = model.backend;
     if (b?.type !== 'vxlan') return;
-    const seen = model.nodes.flatMap((n) => {
-      const v = n.host ? linkByName(n.host, vxlanDeviceName(b.vni, 'inet'))?.vxlan : undefined;
+    const seen = summaries.flatMap((n) => {
+      const v = n.vxlanDevice;
       return v ? [{ name: n.name, key: `VNI ${v.id} dstport ${v.port}` }] : [];
     });
     const counts = new Map<string, number>();

@@ -6,7 +6,7 @@
 
 import { hostPrefixLength, type Prefix } from '../../net/cidr.js';
 import type { Backend } from '../../snapshot/types.js';
-import type { FlannelNode, Model } from '../model.js';
+import type { FlannelNode, Lease, Model } from '../model.js';
 import { EMPTY_EXPECTED, type ExpectedDevice, type ExpectedNode, type ExpectedRoute } from './types.js';
 
 export * from './types.js';
@@ -23,7 +23,7 @@ export const FLANNEL_DEVICE_PATTERN = /^(flannel\.\d+|flannel-v6\.\d+|flannel\.i
  * What flanneld on `node` must have programmed toward `peers` (peersOf). The runner computes it once per node
  * context, where several checks read it.
  */
-export function expectedFor(model: Model, node: FlannelNode, peers: readonly FlannelNode[]): ExpectedNode {
+export function expectedFor(model: Model, node: FlannelNode, peers: readonly Lease[]): ExpectedNode {
   const backend = model.backend;
   if (!backend || !node.managed) return EMPTY_EXPECTED;
   switch (backend.type) {
@@ -66,7 +66,7 @@ function route(
 }
 
 /** host-gw style routes toward a peer's public IP(s), one per enabled family. */
-function gatewayRoutes(model: Model, peer: FlannelNode, dev: string | null, onlink: boolean): ExpectedRoute[] {
+function gatewayRoutes(model: Model, peer: Lease, dev: string | null, onlink: boolean): ExpectedRoute[] {
   const out: ExpectedRoute[] = [];
   if (model.netConf?.enableIPv4 !== false && peer.podCIDR && peer.publicIP)
     out.push(route('inet', peer.name, peer.podCIDR.text, peer.publicIP, dev, onlink));
@@ -90,7 +90,7 @@ export function isOnLink(node: FlannelNode, peerIP: string): boolean | null {
 function vxlan(
   model: Model,
   node: FlannelNode,
-  peers: readonly FlannelNode[],
+  peers: readonly Lease[],
   b: Extract<Backend, { type: 'vxlan' }>,
 ): ExpectedNode {
   const families: ('inet' | 'inet6')[] = [];
@@ -139,7 +139,7 @@ function vxlan(
   return { ...EMPTY_EXPECTED, ...result };
 }
 
-function ipip(node: FlannelNode, peers: readonly FlannelNode[], directRouting: boolean): ExpectedNode {
+function ipip(node: FlannelNode, peers: readonly Lease[], directRouting: boolean): ExpectedNode {
   const devices = node.podCIDR ? [device('flannel.ipip', 'ipip', node.podCIDR)] : [];
   const routes = peers.flatMap((p) => {
     if (!p.podCIDR || !p.publicIP) return [];
@@ -165,7 +165,7 @@ function udp(model: Model, node: FlannelNode): ExpectedNode {
 function wireguard(
   model: Model,
   node: FlannelNode,
-  peers: readonly FlannelNode[],
+  peers: readonly Lease[],
   b: Extract<Backend, { type: 'wireguard' }>,
 ): ExpectedNode {
   const v4 = model.netConf?.enableIPv4 !== false;
@@ -218,7 +218,7 @@ function wireguard(
   return { ...EMPTY_EXPECTED, devices, routes, wireguardPeers };
 }
 
-function ipsec(node: FlannelNode, peers: readonly FlannelNode[]): ExpectedNode {
+function ipsec(node: FlannelNode, peers: readonly Lease[]): ExpectedNode {
   const own = node.podCIDR;
   const local = node.publicIP;
   if (!own || !local) return EMPTY_EXPECTED;

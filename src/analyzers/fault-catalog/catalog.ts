@@ -8,11 +8,6 @@ import { type FaultEntry, type LabBackend, type RunVars, rx } from './types.js';
 
 const vx: LabBackend[] = ['vxlan'];
 const all: LabBackend[] = ['vxlan', 'vxlan-directrouting', 'host-gw', 'udp'];
-/**
- * Where doctor --probe's expectations were proven on the lab. With DirectRouting, on-link peers get routed (not
- * VXLAN) packets and the probe's expected encapsulation differs: its lab run failed, so it is left out until fixed.
- */
-const probed: LabBackend[] = ['vxlan', 'host-gw', 'udp'];
 const routed: LabBackend[] = ['vxlan', 'vxlan-directrouting', 'host-gw'];
 
 /** mtu-underlay's consequence: the other nodes' larger uplinks toward the node (mtu-mixed, on each of them). */
@@ -532,6 +527,8 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       backends: routed,
       inject: 'mtu_underlay',
       effect: { kind: 'big-packets-dropped', from: 'peer', to: 'node' },
+      // the peer's full-size packet is too big for the node's eth0: the veth drops it before the node sees it
+      mtuHop: { on: 'node', iface: 'eth0' },
       expect: [{ check: 'mtu', node: 'node', severity: 'error', count: 2, evidence: /eth0 \(uplink\) mtu 1400/ }],
       consequences: uplinkMixed,
       // host-gw has no tunnel device: only FLANNEL_MTU exceeds the lowered uplink
@@ -550,6 +547,7 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       backends: vx,
       inject: 'mtu_flannel',
       effect: { kind: 'big-packets-dropped', from: 'node', to: 'peer' },
+      mtuHop: { on: 'node', iface: 'flannel.1' },
       expect: [{ check: 'mtu', node: 'node', severity: 'error', evidence: /flannel\.1 mtu 1350/ }],
     },
   },
@@ -1534,11 +1532,30 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     },
   },
   {
+    id: 'underlay-drops-vxlan-samples',
+    changes:
+      "underlay: an nft filter on the underlay bridge drops the node's VXLAN packets to the peer while the pods ping; bundle's tcpdump samples show them leave and never arrive",
+    sim: {
+      backend: 'vxlan',
+      on: 'node2',
+      sampled: true,
+      expect: [
+        {
+          check: 'underlay-samples',
+          node: 'node',
+          peer: 'peer',
+          severity: 'error',
+          evidence: /^node3 eth0: captured .*, 0 packets from node2, \d+ received by filter, 0 dropped by kernel$/,
+        },
+      ],
+    },
+  },
+  {
     id: 'underlay-drop',
     changes:
       "underlay: the lab bridge (root netns, nft bridge family) drops the overlay's packets from the node to the peer",
     lab: {
-      backends: probed,
+      backends: all,
       inject: 'underlay_drop',
       effect: { kind: 'unreachable', from: 'node', to: 'peer' },
       // no table doctor reads shows it: plain doctor must report nothing; doctor --probe names the pair
@@ -1551,7 +1568,7 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     changes:
       "kernel: nft netdev ingress on the node's eth0 drops the overlay's packets from the peer (no table doctor reads)",
     lab: {
-      backends: probed,
+      backends: all,
       inject: 'arrival_drop',
       effect: { kind: 'unreachable', from: 'peer', to: 'node' },
       expect: [],
@@ -1715,6 +1732,7 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       backends: routed,
       inject: 'cni0_mtu_low',
       effect: { kind: 'big-packets-dropped', from: 'peer', to: 'node' },
+      mtuHop: { on: 'node', iface: 'cni0' },
       expect: [{ check: 'mtu', node: 'node', severity: 'error', evidence: /cni0 MTU 1400 is below FLANNEL_MTU/ }],
     },
   },

@@ -98,6 +98,8 @@ export interface SimPackaging extends Findings {
   readonly on: string;
   /** pod traffic it breaks, proven live (a ping passes before and fails after) before the findings are asserted */
   readonly breaks?: readonly SimBreak[];
+  /** the snapshot carries bundle's tcpdump samples, taken while the pods ping after the fault is injected */
+  readonly sampled?: true;
 }
 
 /** A ping from the test pod of one role's node to another's, with DF set. */
@@ -140,6 +142,12 @@ export interface LabPackaging extends Findings {
    * `from` role's pod to the `to` role's must see its probe last on `lastSeenOn`'s uplink and nowhere after it, and
    * `doctor --probe` must give exactly one underlay-probe error on `dropped.from` toward `dropped.to`.
    */
+  /**
+   * MTU faults (effect big-packets-dropped): `trace --probe` along the effect's direction must see its small echoes
+   * arrive and its FLANNEL_MTU-sized UDP probe vanish at this hop, `node/iface` of the role's node (the device whose
+   * MTU is below FLANNEL_MTU, or the first hop after the one that cannot carry the packet).
+   */
+  readonly mtuHop?: { readonly on: Role; readonly iface: string };
   readonly packets?: {
     readonly from: Role;
     readonly to: Role;

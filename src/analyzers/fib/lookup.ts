@@ -114,10 +114,7 @@ function compile(state: FibState, family: 'inet' | 'inet6'): Compiled {
     .filter((r) => r.family === family)
     .map((r, i) => ({ r, i }))
     .sort((a, b) => a.r.priority - b.r.priority || a.i - b.i)
-    .flatMap(({ r }) => {
-      const p = parseRule(r.priority, r.text, family);
-      return p ? [p] : [];
-    });
+    .map(({ r }) => parseRule(r.priority, r.text, family));
   const tables = new Map<string, CompiledRoute[]>();
   state.routes.forEach((route, order) => {
     if (route.family !== family || route.type === 'multicast') return;
@@ -299,7 +296,8 @@ function fibLookup(state: FibState, pkt: FibPacket): FibAnswer {
     }
     if (rule.action.kind === 'nop') continue;
     if (rule.action.kind !== 'lookup') {
-      const a = answer(rule.action.kind, rule, null, null, unmodelled);
+      // Any action the kernel does not know as a rule's (throw, nat) ends the lookup as a blackhole does.
+      const a = answer(rule.action.kind === 'other' ? 'blackhole' : rule.action.kind, rule, null, null, unmodelled);
       // A rule's unreachable is ENETUNREACH; a route's unreachable is EHOSTUNREACH.
       return rule.action.kind === 'unreachable' ? { ...a, error: ERRORS.none } : a;
     }

@@ -10,7 +10,12 @@ export type RuleAction =
   | { readonly kind: 'lookup'; readonly table: string }
   | { readonly kind: 'goto'; readonly target: number }
   | { readonly kind: 'nop' }
-  | { readonly kind: 'blackhole' | 'unreachable' | 'prohibit' };
+  | { readonly kind: 'blackhole' | 'unreachable' | 'prohibit' }
+  /**
+   * Any other action (`throw`, the deprecated `nat`/`masquerade`, a number): the kernel's rule action
+   * (fib4_rule_action, fib6_rule_action) ends the lookup with EINVAL, as a blackhole rule does.
+   */
+  | { readonly kind: 'other' };
 
 export interface FibRule {
   readonly priority: number;
@@ -64,8 +69,8 @@ function range(s: string | undefined): readonly [number, number] | null {
   return lo === null || hi === null ? null : [lo, hi];
 }
 
-/** Reads one rule; null when the text has no action this model knows. */
-export function parseRule(priority: number, text: string, family: 'inet' | 'inet6'): FibRule | null {
+/** Reads one rule; every rule keeps its place, since a `goto` may target any of them. */
+export function parseRule(priority: number, text: string, family: 'inet' | 'inet6'): FibRule {
   const t = text
     .replace(/\[(detached|unresolved)\]/g, '')
     .trim()
@@ -130,11 +135,11 @@ export function parseRule(priority: number, text: string, family: 'inet' | 'inet
         i++;
         break;
       case 'sport':
-        sport = range(v);
-        i++;
-        break;
       case 'dport':
-        dport = range(v);
+        // A masked port (`sport 0x10/0xfff0`) is not a range: left to the caller as unmodelled.
+        if (v?.includes('/')) unmodelled.push(`${w} ${v}`);
+        else if (w === 'sport') sport = range(v);
+        else dport = range(v);
         i++;
         break;
       case 'uidrange':
@@ -143,6 +148,8 @@ export function parseRule(priority: number, text: string, family: 'inet' | 'inet
         break;
       case 'lookup':
       case 'table':
+        // An l3mdev rule prints `lookup [l3mdev-table]`: it matches only packets in a VRF, which this model does not know.
+        if (v === '[l3mdev-table]') unmodelled.push('l3mdev');
         action = { kind: 'lookup', table: tableName(v ?? 'main') };
         i++;
         break;
@@ -157,6 +164,15 @@ export function parseRule(priority: number, text: string, family: 'inet' | 'inet
       case 'unreachable':
       case 'prohibit':
         action = { kind: w };
+        break;
+      // NAT prints `lookup main masquerade` or `map-to <gw>`: the action is NAT, not the lookup.
+      case 'throw':
+      case 'masquerade':
+        action = { kind: 'other' };
+        break;
+      case 'map-to':
+        action = { kind: 'other' };
+        i++;
         break;
       case 'suppress_prefixlength':
         suppress = num(v);
@@ -175,6 +191,7 @@ export function parseRule(priority: number, text: string, family: 'inet' | 'inet
       case 'suppress_ifgroup':
       case 'tun_id':
       case 'flowlabel':
+      case 'dscp':
         unmodelled.push(`${w} ${v ?? ''}`.trim());
         i++;
         break;
@@ -182,7 +199,10 @@ export function parseRule(priority: number, text: string, family: 'inet' | 'inet
         if (w) unmodelled.push(w);
     }
   }
-  if (!action) return null;
+  if (!action) {
+    action = { kind: 'other' };
+    unmodelled.push(`rule ${priority} without a known action`);
+  }
   return {
     priority,
     text,

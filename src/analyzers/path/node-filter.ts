@@ -50,6 +50,11 @@ export class NodeFilter {
     };
   }
 
+  /** The address literals the rules name: the only way a rule tells two peers' packets apart. */
+  get literals(): readonly Addr[] {
+    return this.#literals;
+  }
+
   /** Which of the rules' literals an address falls in, and whether it is the node's own. */
   #signature(ip: string): string {
     let s = this.#signatures.get(ip);

@@ -16,7 +16,7 @@ import type { Backend, HostState, RouteDecision } from '../../snapshot/types.js'
 import { vxlanDeviceName } from '../expected/index.js';
 import { type FibAnswer, type FibState, lookup } from '../fib/lookup.js';
 import type { HostTables } from '../host-index.js';
-import { type FlannelNode, linkByName, ok } from '../model.js';
+import { type FlannelNode, type Lease, linkByName, ok } from '../model.js';
 import type { Hook, HookVerdict, NfFamily, NfPacket, RuleRef } from '../netfilter/types.js';
 import { uplinkOf } from '../uplink.js';
 import type { NodeFilter } from './node-filter.js';
@@ -225,7 +225,7 @@ function routeBreak(evidence: string, error: string | null, kind: Break['kind'] 
 }
 
 /** The first usable address, the one the kernel's collected answers are for. */
-function firstUsable(cidr: Prefix): string | undefined {
+export function firstUsable(cidr: Prefix): string | undefined {
   if (cidr.family === 'inet' && cidr.length <= 30) {
     const o = cidr.network.split('.').map(Number);
     if (o.length === 4 && o[3]! <= 254) return `${o[0]}.${o[1]}.${o[2]}.${o[3]! + 1}`;
@@ -233,7 +233,7 @@ function firstUsable(cidr: Prefix): string | undefined {
   return usableEnds(cidr)[0];
 }
 
-function podAddress(cidr: Prefix): string | null {
+export function podAddress(cidr: Prefix): string | null {
   // cni0 holds the first address; the second is the first a pod is given. IPv4 by hand: one per peer and node.
   if (cidr.family === 'inet' && cidr.length <= 30) {
     const o = cidr.network.split('.').map(Number);
@@ -242,15 +242,15 @@ function podAddress(cidr: Prefix): string | null {
   return hostAt(cidr, 2);
 }
 
-function cidrOf(n: FlannelNode, family: NfFamily): Prefix | null {
+export function cidrOf(n: Lease, family: NfFamily): Prefix | null {
   return family === 'inet' ? n.podCIDR : n.podCIDRv6;
 }
 
-function vxlanDevice(view: NodeView, family: NfFamily): string | null {
+export function vxlanDevice(view: NodeView, family: NfFamily): string | null {
   return view.backend.type === 'vxlan' ? vxlanDeviceName(view.backend.vni, family) : null;
 }
 
-function publicIPOf(n: FlannelNode, family: NfFamily): string | null {
+export function publicIPOf(n: Lease, family: NfFamily): string | null {
   return family === 'inet' ? n.publicIP : n.publicIPv6;
 }
 
@@ -270,7 +270,7 @@ function cni0Break(view: NodeView, hop: string): Break | null {
  * The source node's half toward `peer`. null when the pair is not walked (no cni0 on a Canal node, a backend
  * the walk does not model, a family one side lacks).
  */
-export function egress(view: NodeView, peer: FlannelNode, cls: PacketClass, family: NfFamily): Break | 'passes' | null {
+export function egress(view: NodeView, peer: Lease, cls: PacketClass, family: NfFamily): Break | 'passes' | null {
   const own = cidrOf(view.node, family);
   const theirs = cidrOf(peer, family);
   // Overlapping podCIDRs have no path to follow (podcidr-overlap's finding).
@@ -380,13 +380,7 @@ function rewritten(view: NodeView, from: NfPacket, to: NfPacket, nat: readonly R
 }
 
 /** vxlan and udp: the neighbour and fdb entries toward the peer, then the outer packet's own hooks. */
-function outer(
-  view: NodeView,
-  peer: FlannelNode,
-  family: NfFamily,
-  underlay: 'vxlan' | 'udp',
-  r: Routed,
-): Break | 'passes' {
+function outer(view: NodeView, peer: Lease, family: NfFamily, underlay: 'vxlan' | 'udp', r: Routed): Break | 'passes' {
   const peerIP = publicIPOf(peer, family);
   let dst = peerIP;
   let port = view.backend.type === 'udp' ? view.backend.port : 8472;
@@ -431,7 +425,7 @@ function outer(
 }
 
 /** How `peer` encapsulates toward this node: the routed packet (host-gw, DirectRouting on-link) or a tunnel. */
-function arrival(view: NodeView, peer: FlannelNode, family: NfFamily): 'vxlan' | 'udp' | 'routed' {
+function arrival(view: NodeView, peer: Lease, family: NfFamily): 'vxlan' | 'udp' | 'routed' {
   const b = view.backend;
   if (b.type === 'host-gw') return 'routed';
   if (b.type === 'udp') return 'udp';
@@ -449,12 +443,7 @@ function arrival(view: NodeView, peer: FlannelNode, family: NfFamily): 'vxlan' |
 }
 
 /** The destination node's half: the packet from `peer` arriving here. */
-export function ingress(
-  view: NodeView,
-  peer: FlannelNode,
-  cls: PacketClass,
-  family: NfFamily,
-): Break | 'passes' | null {
+export function ingress(view: NodeView, peer: Lease, cls: PacketClass, family: NfFamily): Break | 'passes' | null {
   const own = cidrOf(view.node, family);
   const theirs = cidrOf(peer, family);
   if (!own || !theirs || overlaps(own, theirs)) return null;

@@ -13,7 +13,7 @@ import { fibStateOf } from '../fib/state.js';
 import type { Finding } from '../finding.js';
 import { formatFdb, formatNeighbour, formatPolicy, formatRoute, formatState } from '../format.js';
 import { dumpsOf } from '../iptables.js';
-import { buildModel, type FlannelNode, linkByName, type Model, ok } from '../model.js';
+import { buildModel, type FlannelNode, linkByName, ok, type SnapshotModel } from '../model.js';
 import type { Hook, NfPacket } from '../netfilter/types.js';
 import { NodeFilter } from '../path/node-filter.js';
 import { analyze } from '../run.js';
@@ -53,7 +53,7 @@ export interface TraceResult {
 /** Doctor checks whose findings on a node break forwarding through it. */
 const NODE_BLOCKERS = ['ip-forward', 'forward-drop', 'overlay-port-blocked', 'flannel-device', 'vtep-mac'];
 
-export function resolveEndpoint(model: Model, ip: string): Endpoint {
+export function resolveEndpoint(model: SnapshotModel, ip: string): Endpoint {
   for (const n of model.nodes) {
     if ([n.podCIDR, n.podCIDRv6].some((c) => c && contains(c, ip))) return { ip, kind: 'pod', node: n.name };
   }
@@ -65,7 +65,7 @@ export function resolveEndpoint(model: Model, ip: string): Endpoint {
 }
 
 /** The node holding an underlay address (public-ip, InternalIP, or an address on its links). */
-function nodeByAddress(model: Model, ip: string): FlannelNode | null {
+function nodeByAddress(model: SnapshotModel, ip: string): FlannelNode | null {
   return (
     model.nodes.find((n) => [...n.kube.internalIPs, n.publicIP, n.publicIPv6].some((a) => sameIP(a, ip))) ??
     model.nodes.find((n) => ok(n.host?.links)?.some((l) => l.addresses.some((a) => sameIP(a.local, ip)))) ??
@@ -100,7 +100,7 @@ class Walk {
   readonly via: string[] = [];
   egress: TraceResult['egress'] = null;
   constructor(
-    private readonly model: Model,
+    private readonly model: SnapshotModel,
     private readonly blockers: readonly Finding[],
     private readonly hops: Hop[],
     private readonly src: Endpoint,

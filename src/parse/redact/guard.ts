@@ -103,6 +103,15 @@ export function guardSnapshot(s: Snapshot, o: GuardOptions): Snapshot {
     },
     hosts: Object.fromEntries(Object.entries(s.hosts).map(([n, h]) => [n, collected(h, (d) => host(d, o))])),
     errors: s.errors.map((e) => ({ ...e, error: message(e.error) })),
+    ...(s.underlaySamples
+      ? {
+          // Only counts, times and node names, and the reasons a node has no samples (free text from the node).
+          underlaySamples: collected(s.underlaySamples, (d) => ({
+            ...d,
+            sources: d.sources.map((x) => ({ ...x, error: x.error === null ? null : message(x.error) })),
+          })),
+        }
+      : {}),
   };
 }
 
