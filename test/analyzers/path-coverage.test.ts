@@ -34,6 +34,8 @@ const NOT_A_PATH: Readonly<Record<string, string>> = {
     "node3's state was not collected (its namespace vanished): its half of every path cannot be walked; collection-incomplete names it",
   'underlay-drops-vxlan':
     'the drop is on the underlay between two nodes, in no table of either; underlay-probe finds it with packets',
+  'underlay-drops-vxlan-samples':
+    "the simulator's switch drops node2's VXLAN to node3, in no table of either node; underlay-samples finds it in the bundle's packet samples",
   // one pod address stands for a node's pods: a break of only some of them is route-decision's, which asks the
   // kernel for the first and the last address of every peer podCIDR
   'peer-podcidr-shadowed':
