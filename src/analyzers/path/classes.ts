@@ -18,17 +18,26 @@ import { type Lease, ok } from '../model.js';
 import type { NfFamily } from '../netfilter/types.js';
 import { cidrOf, firstUsable, type NodeView, podAddress, publicIPOf, vxlanDevice } from './walk.js';
 
-/** IPv4 `a.b.c.d` as an unsigned 32-bit number; null for anything else. */
+/** IPv4 `a.b.c.d` as an unsigned 32-bit number; null for anything else. By hand: it runs for every peer of every node. */
 function quad(ip: string): number | null {
-  const parts = ip.split('.');
-  if (parts.length !== 4) return null;
   let v = 0;
-  for (const p of parts) {
-    const n = Number(p);
-    if (p === '' || !Number.isInteger(n) || n < 0 || n > 255) return null;
-    v = v * 256 + n;
+  let n = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || ++dots > 3) return null;
+      v = v * 256 + n;
+      n = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57 && digits < 3) {
+      n = n * 10 + (c - 48);
+      digits++;
+      if (n > 255) return null;
+    } else return null;
   }
-  return v;
+  return dots === 3 && digits > 0 ? v * 256 + n : null;
 }
 
 interface V4Prefix {
@@ -46,6 +55,7 @@ export class PeerClasses {
   readonly #prefixes: readonly Addr[] | null;
   readonly #v4: readonly V4Prefix[];
   readonly #local: ReadonlySet<string>;
+  readonly #localV4: readonly number[];
   /** This family's routes whose dst is some lease's podCIDR, by that dst. */
   readonly #podRoutes = new Map<string, Route[]>();
   readonly #sigs = new Map<string, string>();
@@ -54,6 +64,7 @@ export class PeerClasses {
     this.#family = family;
     this.#view = view;
     this.#local = view.filter.env.localAddresses;
+    this.#localV4 = [...this.#local].map(quad).filter((a): a is number => a !== null);
     const mine = podCIDRs.filter((c) => c.family === family);
     const texts = new Set(mine.map((c) => c.text));
     this.#prefixes = exact(mine, texts, peers, family) ? this.#splitters(texts) : null;
@@ -111,20 +122,21 @@ export class PeerClasses {
    * The prefixes holding the addresses the walk takes from the podCIDR (its network, first usable and pod
    * address): one test per prefix for the whole podCIDR, unless a prefix lies inside it and splits it.
    */
-  #podSig(theirs: Prefix, first: string | null): string {
+  #podSig(theirs: Prefix): string {
+    const each = () =>
+      `${this.#sig(podAddress(theirs))}${this.#sig(theirs.network)}${this.#sig(firstUsable(theirs) ?? null)}`;
     const net = this.#family === 'inet' ? quad(theirs.network) : null;
-    if (net === null) return `${this.#sig(podAddress(theirs))}${this.#sig(theirs.network)}${this.#sig(first)}`;
+    if (net === null) return each();
+    const whole = { value: net, length: theirs.length };
+    // The node's own addresses are never in a peer's podCIDR unless a podCIDR is misassigned: then test each.
+    if (this.#localV4.some((a) => inV4(whole, a))) return each();
     let s = '';
     for (const p of this.#v4) {
       if (p.length <= theirs.length) s += inV4(p, net) ? '1' : '0';
-      else if (inV4({ value: net, length: theirs.length }, p.value))
-        return `${this.#sig(podAddress(theirs))}${this.#sig(theirs.network)}${this.#sig(first)}`;
+      else if (inV4(whole, p.value)) return each();
       else s += '0';
     }
-    // The node's own addresses are never in a peer's podCIDR unless a podCIDR is misassigned: then test each.
-    return this.#local.size > 0 && [theirs.network, first, podAddress(theirs)].some((x) => x && this.#local.has(x))
-      ? `${this.#sig(podAddress(theirs))}${this.#sig(theirs.network)}${this.#sig(first)}`
-      : s;
+    return s;
   }
 
   /** The peer's class for this family: equal keys, equal walks (both halves, both packet classes). */
@@ -139,8 +151,8 @@ export class PeerClasses {
     const mac = (family === 'inet' ? peer.vxlan : peer.vxlanV6)?.vtepMAC ?? null;
     const rel = (x: string | null | undefined): string =>
       x === null || x === undefined ? '-' : x === peerIP ? 'P' : x === theirs.network ? 'N' : x;
-    const first = firstUsable(theirs) ?? null;
-    const parts: string[] = [`${theirs.length}`, this.#podSig(theirs, first), this.#sig(peerIP)];
+    const first = view.decisions ? (firstUsable(theirs) ?? null) : null;
+    const parts: string[] = [`${theirs.length}`, this.#podSig(theirs), this.#sig(peerIP)];
     const gateways = new Set<string>();
     for (const r of this.#podRoutes.get(theirs.text) ?? []) {
       parts.push(
