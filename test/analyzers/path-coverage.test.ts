@@ -30,6 +30,7 @@ const NOT_A_PATH: Readonly<Record<string, string>> = {
   // packet there (and reports it for this fault: node-to-pod traffic from node2 to node1 stops at vxlan fdb)
   'canal-fdb-deleted': 'Canal has no cni0: the walk follows node-to-pod packets only, not pod-to-pod',
   // what no node's collected state holds
+  // no `breaks`: deleting the namespace's name leaves it alive while anything still holds it, so pings may pass
   'node-unreachable':
     "node3's state was not collected (its namespace vanished): its half of every path cannot be walked; collection-incomplete names it",
   'underlay-drops-vxlan':

@@ -1304,12 +1304,6 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     sim: {
       backend: 'host-gw',
       on: 'node3',
-      breaks: [
-        { from: 'peer', to: 'node' },
-        { from: 'third', to: 'node' },
-        { from: 'node', to: 'peer' },
-        { from: 'node', to: 'third' },
-      ],
       // one per collected part: cni, fdb, firewall, links, neighbours, routeGets, routes, subnetEnv, sysctls
       expect: [
         {
