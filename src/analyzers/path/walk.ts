@@ -70,12 +70,17 @@ function hookName(hook: Hook): string {
 function ruleFix(node: string, by: RuleRef): string {
   if (by.rule.startsWith('policy '))
     return `On ${node}: accept the pod traffic ahead of the policy, e.g. ${by.writer === 'nft' ? `nft insert rule ${by.table} ${by.chain} accept` : `${by.writer === 'iptables-legacy' ? 'iptables-legacy' : 'iptables-nft'} -t ${by.table} -I ${by.chain} -j ACCEPT`} restricted to the pod Network`;
+  return `On ${node}: ${ruleDelete(by)} (or narrow it so pod traffic passes)`;
+}
+
+/** The command that deletes one rule, as its writer spells it. */
+function ruleDelete(by: RuleRef): string {
   if (by.writer === 'nft') {
     const h = /handle (\d+):/.exec(by.rule);
-    return `On ${node}: nft delete rule ${by.table} ${by.chain} handle ${h?.[1] ?? '<handle>'} (or narrow it so pod traffic passes)`;
+    return `nft delete rule ${by.table} ${by.chain} handle ${h?.[1] ?? '<handle>'}`;
   }
   const bin = by.writer === 'iptables-legacy' ? 'iptables-legacy' : 'iptables-nft';
-  return `On ${node}: ${bin} -t ${by.table} ${by.rule.replace(/^-A /, '-D ')} (or narrow it so pod traffic passes)`;
+  return `${bin} -t ${by.table} ${by.rule.replace(/^-A /, '-D ')}`;
 }
 
 function hookBreak(
@@ -114,10 +119,10 @@ function pass(
   p: NfPacket,
   stage: string,
   explainedBy: readonly string[],
-): { packet: NfPacket; nat: readonly string[] } | Break {
+): { packet: NfPacket; nat: readonly RuleRef[] } | Break {
   const v = view.filter.verdict(p.family, hook, p);
   if (v.kind !== 'accept') return hookBreak(view, hook, v, stage, explainedBy);
-  return { packet: v.packet, nat: v.nat.map((n) => `${n.by.writer} ${n.by.table} ${n.by.chain}: ${n.by.rule}`) };
+  return { packet: v.packet, nat: v.nat.map((n) => n.by) };
 }
 
 const isBreak = (x: unknown): x is Break => typeof x === 'object' && x !== null && 'explainedBy' in x;
@@ -290,7 +295,7 @@ export function egress(view: NodeView, peer: Lease, cls: PacketClass, family: Nf
     mark: 0,
   };
   const start = p;
-  const nat: string[] = [];
+  const nat: RuleRef[] = [];
   if (cls === 'pod') {
     const down = cni0Break(view, 'cni0');
     if (down) return down;
@@ -356,15 +361,20 @@ export function egress(view: NodeView, peer: Lease, cls: PacketClass, family: Nf
 
 const changed = (a: NfPacket, b: NfPacket): boolean => a.src !== b.src || a.dst !== b.dst || a.dport !== b.dport;
 
-function rewritten(view: NodeView, from: NfPacket, to: NfPacket, nat: readonly string[]): Break {
-  const hop = /^\S+ (\S+) (\S+):/.exec(nat[0] ?? '')?.[2] ?? 'NAT';
+function rewritten(view: NodeView, from: NfPacket, to: NfPacket, nat: readonly RuleRef[]): Break {
+  const hop = nat[0]?.chain ?? 'NAT';
+  const lines = nat.map((by) => `${by.writer} ${by.table} ${by.chain}: ${by.rule}`);
+  // Deleting the rule is safe: no flannel or kube-proxy rule NATs traffic between two pod addresses.
+  const cmds = nat.filter((by) => !by.rule.startsWith('policy ')).map(ruleDelete);
   return {
     kind: 'rewritten',
     hop,
     what: `pod-to-pod traffic is rewritten: ${from.src} -> ${from.dst}:${from.dport} becomes ${to.src} -> ${to.dst}:${to.dport}`,
-    cause: nat.join(' '),
-    evidence: [...nat],
-    fix: `On ${view.node.name}: exempt the pod Network from that NAT rule (flanneld's own rules RETURN for pod-to-pod traffic before masquerading)`,
+    cause: lines.join(' '),
+    evidence: lines,
+    fix: cmds.length
+      ? `On ${view.node.name}: ${cmds.join('; ')} (or exempt the pod Network from ${cmds.length > 1 ? 'those NAT rules' : 'that NAT rule'}: flanneld's own rules RETURN for pod-to-pod traffic before masquerading)`
+      : `On ${view.node.name}: exempt the pod Network from that NAT rule (flanneld's own rules RETURN for pod-to-pod traffic before masquerading)`,
     explainedBy: ['masquerade-rules'],
   };
 }
@@ -475,6 +485,10 @@ export function ingress(view: NodeView, peer: Lease, cls: PacketClass, family: N
     const dev = how === 'udp' ? 'flannel0' : vxlanDevice(view, family)!;
     const down = deviceBreak(view, dev, 'decapsulate', DEVICE_CHECKS);
     if (down) return down;
+    if (how === 'vxlan') {
+      const mac = macBreak(view, dev, family);
+      if (mac) return mac;
+    }
     iif = dev;
   }
   if (!iif) return null;
@@ -513,6 +527,25 @@ export function ingress(view: NodeView, peer: Lease, cls: PacketClass, family: N
   const down = cni0Break(view, 'cni0');
   if (down) return down;
   return 'passes';
+}
+
+/**
+ * Peers address the inner frame to the VtepMAC this node's lease publishes (their neighbour entries come from it):
+ * a VXLAN device whose own MAC differs takes those frames as another host's and drops them.
+ */
+function macBreak(view: NodeView, dev: string, family: NfFamily): Break | null {
+  const lease = family === 'inet' ? view.node.vxlan : view.node.vxlanV6;
+  const mac = linkByName(view.host, dev)?.mac?.toLowerCase();
+  if (!lease || !mac || mac === lease.vtepMAC) return null;
+  return {
+    kind: 'break',
+    hop: 'decapsulate',
+    what: `${dev} has MAC ${mac}, but peers send to the VtepMAC ${lease.vtepMAC} its lease publishes: the frames are not for it`,
+    evidence: [`${dev}: link/ether ${mac}`, `VtepMAC ${lease.vtepMAC}`],
+    fix: null,
+    explainedBy: ['vtep-mac'],
+    cause: `vtep mac ${dev} ${mac}`,
+  };
 }
 
 /**
