@@ -7,7 +7,9 @@
  * sizes show how the cost grows with the number of entries.
  * doctor runs as users run it: the one-file bundle that the npm package and the single executable ship
  * (scripts/bundle.mjs); `--cli=source` runs tsc's module tree instead (with source maps, as developers do).
- * Run: npm run bench:analyze [-- NODES[,NODES…] [--fault=underlay-ip-changed] [--rounds=N] [--cli=source]]
+ * Every node carries the default ip rules and an iptables ruleset with flannel's rules, so the path walk
+ * (pod-path) has rules to evaluate; --bare leaves both out, as the synthetic snapshot was before it.
+ * Run: npm run bench:analyze [-- NODES[,NODES…] [--fault=underlay-ip-changed] [--rounds=N] [--cli=source] [--bare]]
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -64,7 +66,7 @@ try {
   const previous = new Map<string, { entries: number; cpu: number }>();
   for (const n of sizes) {
     const file = join(dir, 'snapshot.json');
-    writeFileSync(file, JSON.stringify(syntheticSnapshot(n, fault)));
+    writeFileSync(file, JSON.stringify(syntheticSnapshot(n, fault, { full: !process.argv.includes('--bare') })));
     const entries = 3 * n * (n - 1);
     const mb = statSync(file).size / 1024 / 1024;
     const kinds = {

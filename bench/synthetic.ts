@@ -7,7 +7,7 @@
  * - `underlay-ip-changed`: node-0 came back with a new underlay IP (its Node, lease, eth0 and
  *   flannel.1 carry it), but every peer's fdb entry for node-0's VtepMAC still sends to the old one.
  */
-import type { HostState, KubeNode, Link, Route, Snapshot } from '../src/snapshot/types.js';
+import type { HostState, IptablesDump, KubeNode, Link, Route, Snapshot } from '../src/snapshot/types.js';
 import { SCHEMA_VERSION } from '../src/snapshot/types.js';
 
 export type SyntheticFault = 'underlay-ip-changed';
@@ -22,7 +22,90 @@ const underlay = (N: number, k: number, fault: SyntheticFault | null) =>
   fault === 'underlay-ip-changed' && k === 0 ? ip(N) : ip(k);
 const ok = <T>(data: T) => ({ status: 'ok' as const, data });
 
-function host(N: number, k: number, fault: SyntheticFault | null): HostState {
+/** The kernel's three default rules, as every node lists them. */
+const DEFAULT_RULES = [
+  { family: 'inet' as const, priority: 0, text: 'from all lookup local' },
+  { family: 'inet' as const, priority: 32766, text: 'from all lookup main' },
+  { family: 'inet' as const, priority: 32767, text: 'from all lookup default' },
+];
+
+/** flanneld's iptables rules for the node (§8.1, --ip-masq), with kube-proxy's usual chains around them. */
+function flannelRules(k: number): IptablesDump {
+  const own = `${podNet(k)}/24`;
+  const net = '10.0.0.0/8';
+  const masq = '-m comment --comment "flanneld masq"';
+  const fwd = '-m comment --comment "flanneld forward"';
+  return {
+    backend: 'nft',
+    family: 'inet',
+    tables: {
+      filter: {
+        chains: {
+          INPUT: { policy: 'ACCEPT' },
+          FORWARD: { policy: 'DROP' },
+          OUTPUT: { policy: 'ACCEPT' },
+          'FLANNEL-FWD': { policy: '-' },
+          'KUBE-FIREWALL': { policy: '-' },
+          'KUBE-FORWARD': { policy: '-' },
+        },
+        rules: [
+          { chain: 'INPUT', spec: '-j KUBE-FIREWALL' },
+          { chain: 'FORWARD', spec: '-m comment --comment "kubernetes forwarding rules" -j KUBE-FORWARD' },
+          { chain: 'FORWARD', spec: `${fwd} -j FLANNEL-FWD` },
+          { chain: 'OUTPUT', spec: '-j KUBE-FIREWALL' },
+          { chain: 'FLANNEL-FWD', spec: `-s ${net} ${fwd} -j ACCEPT` },
+          { chain: 'FLANNEL-FWD', spec: `-d ${net} ${fwd} -j ACCEPT` },
+          {
+            chain: 'KUBE-FIREWALL',
+            spec: '! -s 127.0.0.0/8 -d 127.0.0.0/8 -m comment --comment "block incoming localnet connections" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP',
+          },
+          { chain: 'KUBE-FORWARD', spec: '-m conntrack --ctstate INVALID -j DROP' },
+          { chain: 'KUBE-FORWARD', spec: '-m mark --mark 0x4000/0x4000 -j ACCEPT' },
+        ],
+      },
+      nat: {
+        chains: {
+          PREROUTING: { policy: 'ACCEPT' },
+          INPUT: { policy: 'ACCEPT' },
+          OUTPUT: { policy: 'ACCEPT' },
+          POSTROUTING: { policy: 'ACCEPT' },
+          'FLANNEL-POSTRTG': { policy: '-' },
+          'KUBE-SERVICES': { policy: '-' },
+          'KUBE-POSTROUTING': { policy: '-' },
+          'KUBE-SVC-NPX46M4PTMTKRN6Y': { policy: '-' },
+        },
+        rules: [
+          { chain: 'PREROUTING', spec: '-m comment --comment "kubernetes service portals" -j KUBE-SERVICES' },
+          { chain: 'OUTPUT', spec: '-m comment --comment "kubernetes service portals" -j KUBE-SERVICES' },
+          { chain: 'POSTROUTING', spec: '-m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING' },
+          { chain: 'POSTROUTING', spec: `${masq} -j FLANNEL-POSTRTG` },
+          { chain: 'FLANNEL-POSTRTG', spec: `-m mark --mark 0x4000/0x4000 ${masq} -j RETURN` },
+          { chain: 'FLANNEL-POSTRTG', spec: `-s ${own} -d ${net} ${masq} -j RETURN` },
+          { chain: 'FLANNEL-POSTRTG', spec: `-s ${net} -d ${own} ${masq} -j RETURN` },
+          { chain: 'FLANNEL-POSTRTG', spec: `! -s ${net} -d ${own} ${masq} -j RETURN` },
+          { chain: 'FLANNEL-POSTRTG', spec: `-s ${net} ! -d 224.0.0.0/4 ${masq} -j MASQUERADE --random-fully` },
+          { chain: 'FLANNEL-POSTRTG', spec: `! -s ${net} -d ${net} ${masq} -j MASQUERADE --random-fully` },
+          { chain: 'KUBE-SERVICES', spec: '-d 10.96.0.1/32 -p tcp -m tcp --dport 443 -j KUBE-SVC-NPX46M4PTMTKRN6Y' },
+          { chain: 'KUBE-SVC-NPX46M4PTMTKRN6Y', spec: '-p tcp -m tcp -j DNAT --to-destination 172.16.0.1:6443' },
+          { chain: 'KUBE-POSTROUTING', spec: '-m mark ! --mark 0x4000/0x4000 -j RETURN' },
+          { chain: 'KUBE-POSTROUTING', spec: '-j MARK --set-xmark 0x4000/0x0' },
+          {
+            chain: 'KUBE-POSTROUTING',
+            spec: '-m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully',
+          },
+        ],
+      },
+    },
+  };
+}
+
+/** What each node lists besides flannel's entries; `full` adds the default ip rules and the iptables rules. */
+export interface SyntheticOptions {
+  /** The default `ip rule`s and flanneld's iptables rules, so the FIB model and the path walk run (bench:analyze). */
+  readonly full?: boolean;
+}
+
+function host(N: number, k: number, fault: SyntheticFault | null, opts: SyntheticOptions): HostState {
   const name = `node-${k}`;
   const link = (ifindex: number, n: string, mtu: number, extra: Partial<Link>): Link => ({
     ifindex,
@@ -53,6 +136,32 @@ function host(N: number, k: number, fault: SyntheticFault | null): HostState {
     }),
   ];
   const routes: Route[] = [
+    {
+      family: 'inet',
+      table: 'main',
+      dst: '172.0.0.0/8',
+      type: 'unicast',
+      gateway: null,
+      dev: 'eth0',
+      protocol: 'kernel',
+      scope: 'link',
+      prefsrc: underlay(N, k, fault),
+      metric: null,
+      flags: [],
+    },
+    {
+      family: 'inet',
+      table: 'local',
+      dst: `${underlay(N, k, fault)}/32`,
+      type: 'local',
+      gateway: null,
+      dev: 'eth0',
+      protocol: 'kernel',
+      scope: 'host',
+      prefsrc: underlay(N, k, fault),
+      metric: null,
+      flags: [],
+    },
     {
       family: 'inet',
       table: 'main',
@@ -102,7 +211,7 @@ function host(N: number, k: number, fault: SyntheticFault | null): HostState {
     via: 'bench',
     links: ok(links),
     routes: ok(routes),
-    rules: ok([]),
+    rules: ok(opts.full ? DEFAULT_RULES : []),
     neighbours: ok(neigh),
     fdb: ok(fdb),
     xfrmStates: ok([]),
@@ -117,7 +226,7 @@ function host(N: number, k: number, fault: SyntheticFault | null): HostState {
       ipMasq: true,
     }),
     sysctls: ok({ 'net.ipv4.ip_forward': '1', 'net.bridge.bridge-nf-call-iptables': '1' }),
-    firewall: ok({ iptables: [], nftRuleset: null }),
+    firewall: ok({ iptables: opts.full ? [flannelRules(k)] : [], nftRuleset: null }),
     routeGets: ok({}),
     raw: [],
   };
@@ -141,7 +250,11 @@ function node(N: number, k: number, fault: SyntheticFault | null): KubeNode {
   };
 }
 
-export function syntheticSnapshot(N: number, fault: SyntheticFault | null = null): Snapshot {
+export function syntheticSnapshot(
+  N: number,
+  fault: SyntheticFault | null = null,
+  opts: SyntheticOptions = {},
+): Snapshot {
   return {
     schemaVersion: SCHEMA_VERSION,
     collectedAt: new Date().toISOString(),
@@ -192,7 +305,7 @@ export function syntheticSnapshot(N: number, fault: SyntheticFault | null = null
       ),
       networkPolicies: ok([]),
     },
-    hosts: Object.fromEntries(Array.from({ length: N }, (_, k) => [`node-${k}`, ok(host(N, k, fault))])),
+    hosts: Object.fromEntries(Array.from({ length: N }, (_, k) => [`node-${k}`, ok(host(N, k, fault, opts))])),
     errors: [],
   };
 }

@@ -278,6 +278,39 @@ inject_uplink_mtu_differs() {
   undo "in_node ip link set eth0 mtu $line"; echo "eth0 mtu $line -> 9000"
 }
 
+# --- faults only the pod-path walk finds (issue 9 item 6): something outside flannel's entries on the packet's path --
+peer_podcidr_drop() {  # raw|mangle: drop the peer's pod traffic in PREROUTING, a table no flannel check reads
+  in_node iptables -t "$1" -A PREROUTING -s "$pcidr" -j DROP
+  undo "in_node iptables -t $1 -D PREROUTING -s $pcidr -j DROP 2>/dev/null || true"; echo "peer=$peer $1 PREROUTING drops -s $pcidr"
+}
+inject_raw_drop_peer_podcidr() { peer_podcidr_drop raw; }
+inject_mangle_drop_peer_podcidr() { peer_podcidr_drop mangle; }
+inject_nft_table_drops_pods() {
+  local own; own=$(pod_cidr "$NODE")
+  in_node nft add table inet kfl_guard
+  undo "in_node nft delete table inet kfl_guard"
+  in_node nft add chain inet kfl_guard pre '{ type filter hook prerouting priority -300; policy accept; }'
+  in_node nft add rule inet kfl_guard pre ip daddr "$own" drop
+  echo "nft inet kfl_guard pre (priority -300) drops ip daddr $own"
+}
+inject_dnat_pod_traffic() {
+  local own to; own=$(pod_cidr "$NODE"); to=${own%.0/*}.99
+  in_node iptables -t nat -I PREROUTING -s "$pcidr" -d "$own" -j DNAT --to-destination "$to"
+  undo "in_node iptables -t nat -D PREROUTING -s $pcidr -d $own -j DNAT --to-destination $to 2>/dev/null || true"
+  echo "peer=$peer nat PREROUTING DNATs $pcidr -> $own to $to"
+}
+inject_cni0_port_disabled() {
+  # the test pod's veth on the node: the node-side end of the pod's eth0
+  local netns idx dev
+  netns=$(lab_kubectl -n kfl-e2e get pods --field-selector "spec.nodeName=$NODE" -o jsonpath='{.items[0].metadata.annotations.lab\.flannel\.dev/netns}')
+  [ -n "$netns" ] || die "break: no test pod on $NODE"
+  idx=$(ip netns exec "$netns" cat /sys/class/net/eth0/iflink)
+  dev=$(in_node ip -j link show | jq -r --argjson i "$idx" '.[] | select(.ifindex == $i) | .ifname')
+  [ -n "$dev" ] || die "break: no veth with ifindex $idx on $NODE"
+  in_node bridge link set dev "$dev" state 0
+  undo "in_node bridge link set dev $dev state 3"; echo "cni0 port $dev (pod netns $netns) disabled"
+}
+
 do_break() {
   local peer pcidr pgw line mac pip i fn
   peer=$(peer_of "$NODE"); pcidr=$(pod_cidr "$peer"); pgw=${pcidr%/*}

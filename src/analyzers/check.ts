@@ -23,6 +23,14 @@ export interface Report {
   readonly severity?: Severity;
   /** A fix specific to this finding; defaults to docs.fix. */
   readonly fix?: string;
+  /**
+   * Checks that, when any of them reports on the same node, already explain this finding: the runner then
+   * drops it. For a check that follows whole paths (pod-path), whose break is often another check's cause
+   * seen from further away. It is a declaration, not a look at the other findings: node checks run one node
+   * at a time and cluster checks only after every node (context.ts), so no check can see every finding, and
+   * the runner, which does, applies the rule once all are in. The check stays a pure function of its context.
+   */
+  readonly unless?: readonly string[];
 }
 
 interface CheckMeta {

@@ -33,6 +33,7 @@ import nodeNotRegistered from './checks/node-not-registered.js';
 import overlayPortBlocked from './checks/overlay-port-blocked.js';
 import ownPodcidrRoute from './checks/own-podcidr-route.js';
 import peerRoutes from './checks/peer-routes.js';
+import podPath from './checks/pod-path.js';
 import podcidrOutsideNetwork from './checks/podcidr-outside-network.js';
 import podcidrOverlap from './checks/podcidr-overlap.js';
 import podcidrUnset from './checks/podcidr-unset.js';
@@ -80,6 +81,7 @@ export const CHECKS: readonly Check[] = [
   overlayPortBlocked,
   ownPodcidrRoute,
   peerRoutes,
+  podPath,
   podcidrOutsideNetwork,
   podcidrOverlap,
   podcidrUnset,

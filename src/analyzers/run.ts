@@ -94,16 +94,26 @@ export function startAnalysis(
   // Per node, in model order: what its node phase found, and its summary for the cluster phase.
   const nodeFindings: Finding[][] = model.nodes.map(() => []);
   const nodeIncomplete: string[][] = model.nodes.map(() => []);
+  // Node findings whose report named checks that explain it (Report.unless): judged in finish(), once every
+  // finding is known, since a cluster check's finding (podcidr-overlap, public-ip-duplicate…) explains them too.
+  const deferred: { finding: Finding; unless: readonly string[] }[][] = model.nodes.map(() => []);
   const summaries: (NodeSummary | undefined)[] = model.nodes.map(() => undefined);
   const seen = new Set<string>();
 
   const runNode = (i: number, hostC: Collected<HostState> | undefined) => {
     const findings = nodeFindings[i]!;
     const incomplete = nodeIncomplete[i]!;
+    const later = deferred[i]!;
     // One node's context at a time: its host, expectations and table indexes are dropped before the next node.
     const ctx = nodeContext(cluster, model.nodes[i]!, hostC);
     for (const check of nodeChecks)
-      guarded(check, findings, incomplete, () => check.runNode(ctx, (r) => findings.push(toFinding(check, r))));
+      guarded(check, findings, incomplete, () =>
+        check.runNode(ctx, (r) =>
+          r.unless?.length
+            ? later.push({ finding: toFinding(check, r), unless: r.unless })
+            : findings.push(toFinding(check, r)),
+        ),
+      );
     try {
       summaries[i] = summarize(ctx);
     } catch (e) {
@@ -147,6 +157,9 @@ export function startAnalysis(
           guarded(check, findings, incomplete, () => check.run(scope, (r) => findings.push(toFinding(check, r))));
       }
       findings.push(...nodeFindings.flat());
+      const named = new Set(findings.map((f) => `${f.node}\n${f.check}`));
+      for (const d of deferred.flat())
+        if (!d.unless.some((id) => named.has(`${d.finding.node}\n${id}`))) findings.push(d.finding);
       incomplete.push(...nodeIncomplete.flat());
       findings.sort(compareFindings);
       return { findings, checksRun: checks.map((c) => c.id), incomplete };

@@ -304,6 +304,8 @@ export const Firewall = Type.Object({
   iptables: Type.Array(IptablesDump),
   /** `nft list ruleset` text, for the flannel tables and foreign forward hooks. */
   nftRuleset: NullableStr,
+  /** `nft -j list ruleset`, which the netfilter model evaluates; absent in older snapshots and where nft has no JSON. */
+  nftJson: Type.Optional(NullableStr),
 });
 
 export const RawCommand = Type.Object({
@@ -335,6 +337,9 @@ export const HttpProbe = Type.Object({
 });
 
 export const FlanneldHealth = Type.Object({ port: Num, healthz: HttpProbe, readyz: HttpProbe });
+
+/** One bridge port as `bridge -j link show` lists it: the port, its bridge and its STP state. */
+export const BridgePort = Type.Object({ dev: Str, master: NullableStr, state: Str });
 
 /** One `ip route get` answer, kept compact: the query and what the kernel decided. */
 export const RouteDecision = Type.Object({
@@ -382,6 +387,8 @@ export const HostState = Type.Object({
    * was collected and in `--local` runs without a cluster.
    */
   routeDecisions: Type.Optional(Collected(Type.Array(RouteDecision))),
+  /** Bridge ports and their state (`bridge -j link show`); absent in snapshots made before it was collected. */
+  bridgePorts: Type.Optional(Collected(Type.Array(BridgePort))),
   /** flanneld's /healthz and /readyz on the node, when it serves them (--healthz-port). */
   flanneldHealth: Type.Optional(Collected(FlanneldHealth)),
   /** net-conf.json as read from this node's file (embedded flannel only); null when the file is absent. */

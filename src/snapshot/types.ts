@@ -78,3 +78,4 @@ export type NodeNetConf = Of<typeof S.NodeNetConf>;
 export type HttpProbe = Of<typeof S.HttpProbe>;
 export type FlanneldHealth = Of<typeof S.FlanneldHealth>;
 export type RouteDecision = Of<typeof S.RouteDecision>;
+export type BridgePort = Of<typeof S.BridgePort>;

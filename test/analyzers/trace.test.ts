@@ -48,6 +48,24 @@ const breaks: [string, SimBackend, number, number, string, RegExp][] = [
   // Decided outside flannel's entries (issue 9): the rule, the table and the route that win are named.
   ['policy-rule-other-table', 'vxlan', 1, 2, 'route lookup', /rule 100: from all to 10\.244\.2\.0\/24 lookup 100/],
   ['hostgw-policy-rule-other-table', 'host-gw', 1, 2, 'route lookup', /table 100/],
+  // netfilter on the path, in any table and by any writer (issue 9 item 6).
+  [
+    'raw-drop-peer-podcidr',
+    'vxlan',
+    1,
+    2,
+    'netfilter',
+    /dropped in PREROUTING.*raw PREROUTING: -A PREROUTING -s 10\.244\.1\.0\/24 -j DROP/,
+  ],
+  ['hostgw-mangle-drop-peer-podcidr', 'host-gw', 2, 1, 'netfilter', /mangle PREROUTING/],
+  [
+    'nft-table-drops-pods',
+    'vxlan',
+    2,
+    3,
+    'netfilter',
+    /nft inet kfl_guard pre handle \d+: ip daddr 10\.244\.3\.0\/24 drop/,
+  ],
   ['blackhole-in-local-table', 'vxlan', 2, 1, 'route lookup', /route blackhole 10\.244\.1\.0\/24 table local/],
   [
     'prohibit-for-forwarded-pods',

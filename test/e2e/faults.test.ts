@@ -10,7 +10,19 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { mismatches } from '../catalog/match.js';
 import { type Backend, FAULTS, type FaultContext, type LabFault, PROBES, type Role, runVars } from './faults.js';
-import { doctor, eventually, kubectl, type Lab, type LabPod, labCmd, ping, requireLab, testPods } from './lab.js';
+import {
+  type DoctorFinding,
+  doctor,
+  eventually,
+  inNode,
+  kubectl,
+  type Lab,
+  type LabPod,
+  labCmd,
+  ping,
+  requireLab,
+  testPods,
+} from './lab.js';
 
 function context(lab: Lab, index: number): FaultContext {
   const n = lab.nodes.length;
@@ -90,6 +102,43 @@ async function proveEffect(fault: LabFault, ctx: FaultContext): Promise<void> {
   }
 }
 
+/** The command of a fix as doctor prints it, "On <node>: <command> (<remark>)", or null when it is prose. */
+function fixCommand(fix: string): { node: string; command: string } | null {
+  const m = /^On (\S+): (.*?)(?: \([^()]*\))?$/.exec(fix);
+  if (!m || !/^(iptables|iptables-nft|iptables-legacy|ip6tables|nft|bridge|ip|sysctl) /.test(m[2] ?? '')) return null;
+  return { node: m[1] as string, command: m[2] as string };
+}
+
+/**
+ * Runs the fix doctor printed for every finding, as printed, in the named node's network namespace; then the
+ * effect's pods must reach each other again and every pair that worked before the fault must still work.
+ */
+async function proveFix(fault: LabFault, ctx: FaultContext, findings: DoctorFinding[], worked: string[]) {
+  assert.ok(findings.length > 0, `${fault.name}: doctor printed no fix to run`);
+  for (const f of findings) {
+    const c = fixCommand(f.fix);
+    assert.ok(c, `${fault.name}: the fix of ${f.check} on ${f.node} is not a command: ${f.fix}`);
+    assert.ok(ctx.lab.nodes.includes(c.node), `${fault.name}: the fix names ${c.node}, not a lab node: ${f.fix}`);
+    assert.equal(c.node, f.node, `${fault.name}: the fix runs on another node than the finding's: ${f.fix}`);
+    const r = inNode(c.node, ['sh', '-c', c.command]);
+    assert.equal(r.code, 0, `${fault.name}: the printed fix failed on ${c.node}: ${c.command}: ${r.stderr}`);
+  }
+  const e = effectOf(fault, ctx);
+  if (e.kind === 'unreachable' || e.kind === 'big-packets-dropped') {
+    const [a, b] = [podFor(ctx, e.from), podFor(ctx, e.to)];
+    assert.ok(
+      await eventually(() => ping(a, b, { count: 1 }), 15_000),
+      `${fault.name}: after the printed fix ${a.name}@${a.node} still cannot reach ${b.name}@${b.node}`,
+    );
+  }
+  const now = new Set(allPairsPing(ctx.pods));
+  assert.deepEqual(
+    worked.filter((p) => now.has(p)),
+    [],
+    `${fault.name}: after the printed fix these pairs that worked before the fault fail`,
+  );
+}
+
 function allPairsPing(pods: LabPod[]): string[] {
   const failed: string[] = [];
   for (const a of pods)
@@ -130,14 +179,20 @@ FAULTS.forEach((fault, index) => {
     const ctx = context(lab, index);
     const vars = runVars(ctx);
     t.diagnostic(`${fault.name} on ${ctx.node} (peer ${ctx.peer}): ${fault.changes}`);
+    // the pairs that work before the fault: a printed fix must leave every one of them working
+    const allPairs = ctx.pods.flatMap((a) => ctx.pods.filter((b) => b !== a).map((b) => `${a.name}->${b.name}`));
+    const failedBefore = new Set(l.fixRestores ? allPairsPing(ctx.pods) : []);
+    const worked = allPairs.filter((p) => !failedBefore.has(p));
     const br = labCmd(['break', fault.name, ctx.node]);
     assert.equal(br.code, 0, `lab break ${fault.name} ${ctx.node} failed: ${br.stderr}`);
+    let reported: DoctorFinding[] = [];
     try {
       await proveEffect(fault, ctx);
       await t.test('doctor reports exactly the catalog findings', () => {
         const spec = fault.lab.findingsOn?.[backend] ?? fault.lab;
         const d = doctor(lab);
         assert.deepEqual(mismatches(spec, d.findings, vars), [], `${fault.name} on ${ctx.node} (${backend})`);
+        reported = d.findings;
       });
       const mh = fault.lab.mtuHop;
       const effect = effectOf(fault, ctx);
@@ -191,6 +246,11 @@ FAULTS.forEach((fault, index) => {
           );
           assert.equal(r.code, 2);
         });
+      // last while the fault is in place: running the fix removes it
+      if (l.fixRestores)
+        await t.test('the fix doctor prints restores traffic and breaks no pair that worked', () =>
+          proveFix(fault, ctx, reported, worked),
+        );
     } finally {
       const h = labCmd(['heal'], 240_000);
       assert.equal(h.code, 0, `lab heal after ${fault.name} failed: ${h.stderr}`);

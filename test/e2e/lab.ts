@@ -181,6 +181,8 @@ export interface DoctorFinding {
   peer?: string | null;
   message: string;
   evidence: string[];
+  /** "On <node>: <command> (…)" or prose */
+  fix: string;
 }
 
 /**

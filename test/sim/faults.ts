@@ -15,6 +15,8 @@ export interface Breaks {
   readonly to: string;
   /** ICMP payload bytes, sent with DF set; default 56. */
   readonly size?: number;
+  /** ping the pod's IPv6 address */
+  readonly ipv6?: true;
 }
 
 export interface Fault {
@@ -38,7 +40,7 @@ export const FAULTS: readonly Fault[] = FAULT_CATALOG.filter(
   const apply = SIM_INJECT[e.id];
   if (!apply) throw new Error(`fault catalog: ${e.id} has a sim packaging but test/sim/inject.ts has no injection`);
   const roles = rolesOf(SIM_NODES, e.sim.on);
-  const breaks = e.sim.breaks?.map((b) => ({ from: roles[b.from], to: roles[b.to], size: b.size }));
+  const breaks = e.sim.breaks?.map((b) => ({ from: roles[b.from], to: roles[b.to], size: b.size, ipv6: b.ipv6 }));
   const addToSnapshot = SIM_ADD_TO_SNAPSHOT[e.id];
   return {
     id: e.id,

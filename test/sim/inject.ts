@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /**
  * How the simulator injects each fault of the catalog (src/analyzers/fault-catalog): the kernel entry deleted or
  * changed, the annotation edited, the pod crashing, as on a real cluster. Keyed by the catalog's id; a test
@@ -53,6 +54,55 @@ export const SIM_INJECT: Readonly<Record<string, (c: SimCluster) => void>> = {
   'mtu-underlay': (c) => c.ns(c.node('node2'), 'ip', 'link', 'set', 'eth0', 'mtu', '1400'),
   'ip-forward-off': (c) => c.ns(c.node('node2'), 'sysctl', '-qw', 'net.ipv4.ip_forward=0'),
   'forward-reject-first': (c) => c.ns(c.node('node3'), 'iptables-nft', ...FORWARD_REJECT),
+  'raw-drop-peer-podcidr': (c) =>
+    c.ns(c.node('node2'), 'iptables-nft', '-t', 'raw', '-A', 'PREROUTING', '-s', '10.244.1.0/24', '-j', 'DROP'),
+  'hostgw-mangle-drop-peer-podcidr': (c) =>
+    c.ns(c.node('node1'), 'iptables-nft', '-t', 'mangle', '-A', 'PREROUTING', '-s', '10.244.2.0/24', '-j', 'DROP'),
+  'nft-table-drops-pods': (c) => {
+    const n = c.node('node3');
+    c.ns(n, 'nft', 'add', 'table', 'inet', 'kfl_guard');
+    c.ns(
+      n,
+      'nft',
+      'add',
+      'chain',
+      'inet',
+      'kfl_guard',
+      'pre',
+      '{ type filter hook prerouting priority -300; policy accept; }',
+    );
+    c.ns(n, 'nft', 'add', 'rule', 'inet', 'kfl_guard', 'pre', 'ip', 'daddr', '10.244.3.0/24', 'drop');
+  },
+  'dnat-pod-traffic': (c) =>
+    c.ns(
+      c.node('node2'),
+      'iptables-nft',
+      '-t',
+      'nat',
+      '-I',
+      'PREROUTING',
+      '-s',
+      '10.244.1.0/24',
+      '-d',
+      '10.244.2.0/24',
+      '-j',
+      'DNAT',
+      '--to-destination',
+      '10.244.2.99',
+    ),
+  'cni0-port-disabled': (c) => {
+    const n = c.node('node3');
+    c.ns(
+      n,
+      'bridge',
+      'link',
+      'set',
+      'dev',
+      `veth${createHash('sha256').update(n.podIP).digest('hex').slice(0, 8)}`,
+      'state',
+      '0',
+    );
+  },
   'forward-policy-drop-no-flannel-fwd': (c) => {
     const n = c.node('node1');
     c.ns(n, 'iptables-nft', '-F', 'FORWARD');

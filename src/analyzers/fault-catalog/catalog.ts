@@ -28,6 +28,10 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     sim: {
       backend: 'vxlan',
       on: 'node1',
+      breaks: [
+        { from: 'node', to: 'peer' },
+        { from: 'peer', to: 'node' },
+      ],
       expect: [
         {
           check: 'peer-routes',
@@ -77,6 +81,10 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     sim: {
       backend: 'vxlan-directrouting',
       on: 'node2',
+      breaks: [
+        { from: 'third', to: 'node' },
+        { from: 'node', to: 'third' },
+      ],
       expect: [
         {
           check: 'peer-routes',
@@ -94,6 +102,10 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     sim: {
       backend: 'vxlan-dualstack',
       on: 'node1',
+      breaks: [
+        { from: 'node', to: 'peer', ipv6: true },
+        { from: 'peer', to: 'node', ipv6: true },
+      ],
       expect: [
         {
           check: 'peer-routes',
@@ -111,6 +123,10 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     sim: {
       backend: 'host-gw',
       on: 'node3',
+      breaks: [
+        { from: 'peer', to: 'node' },
+        { from: 'node', to: 'peer' },
+      ],
       expect: [
         {
           check: 'peer-routes',
@@ -162,6 +178,10 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     sim: {
       backend: 'vxlan',
       on: 'node2',
+      breaks: [
+        { from: 'node', to: 'peer' },
+        { from: 'peer', to: 'node' },
+      ],
       expect: [
         {
           check: 'vxlan-fdb',
@@ -229,6 +249,10 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     sim: {
       backend: 'vxlan',
       on: 'node1',
+      breaks: [
+        { from: 'node', to: 'third' },
+        { from: 'third', to: 'node' },
+      ],
       expect: [
         {
           check: 'vxlan-neighbours',
@@ -333,6 +357,12 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     sim: {
       backend: 'vxlan',
       on: 'node3',
+      breaks: [
+        { from: 'peer', to: 'node' },
+        { from: 'third', to: 'node' },
+        { from: 'node', to: 'peer' },
+        { from: 'node', to: 'third' },
+      ],
       expect: [
         { check: 'vtep-mac', node: 'node', severity: 'error', evidence: /flannel\.1: link\/ether 02:42:ac:11:00:02/ },
       ],
@@ -426,6 +456,12 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     sim: {
       backend: 'vxlan',
       on: 'node3',
+      breaks: [
+        { from: 'peer', to: 'node' },
+        { from: 'third', to: 'node' },
+        { from: 'node', to: 'peer' },
+        { from: 'node', to: 'third' },
+      ],
       expect: [
         { check: 'vxlan-port-mismatch', node: 'node', severity: 'error', evidence: /node3: VNI 1 dstport 4789/ },
         { check: 'flannel-device', node: 'node', severity: 'error', evidence: /dstport 4789/ },
@@ -534,6 +570,12 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     sim: {
       backend: 'vxlan',
       on: 'node2',
+      breaks: [
+        { from: 'third', to: 'node' },
+        { from: 'node', to: 'third' },
+        { from: 'node', to: 'peer' },
+        { from: 'peer', to: 'node' },
+      ],
       expect: [{ check: 'ip-forward', node: 'node', severity: 'error', evidence: /net\.ipv4\.ip_forward = 0/ }],
     },
     lab: {
@@ -549,6 +591,12 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     sim: {
       backend: 'vxlan',
       on: 'node3',
+      breaks: [
+        { from: 'peer', to: 'node' },
+        { from: 'third', to: 'node' },
+        { from: 'node', to: 'peer' },
+        { from: 'node', to: 'third' },
+      ],
       expect: [
         {
           check: 'forward-drop',
@@ -576,6 +624,12 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     sim: {
       backend: 'host-gw',
       on: 'node1',
+      breaks: [
+        { from: 'node', to: 'peer' },
+        { from: 'node', to: 'third' },
+        { from: 'peer', to: 'node' },
+        { from: 'third', to: 'node' },
+      ],
       expect: [{ check: 'forward-drop', node: 'node', severity: 'error', evidence: /:FORWARD DROP/ }],
     },
   },
@@ -608,6 +662,12 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     sim: {
       backend: 'vxlan',
       on: 'node2',
+      breaks: [
+        { from: 'third', to: 'node' },
+        { from: 'node', to: 'third' },
+        { from: 'node', to: 'peer' },
+        { from: 'peer', to: 'node' },
+      ],
       expect: [
         {
           check: 'overlay-port-blocked',
@@ -762,6 +822,14 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     sim: {
       backend: 'vxlan',
       on: 'node1',
+      breaks: [
+        { from: 'node', to: 'peer' },
+        { from: 'node', to: 'third' },
+        { from: 'peer', to: 'node' },
+        { from: 'peer', to: 'third' },
+        { from: 'third', to: 'node' },
+        { from: 'third', to: 'peer' },
+      ],
       expect: (['node', 'peer', 'third'] as const).flatMap((node) => [
         { check: 'public-ip-duplicate', node, severity: 'error' as const, evidence: /public-ip=10\.0\.2\.15/ },
         { check: 'public-ip-not-local', node, severity: 'error' as const, evidence: /public-ip: 10\.0\.2\.15/ },
@@ -1339,6 +1407,10 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     sim: {
       backend: 'vxlan-k3s',
       on: 'node1',
+      breaks: [
+        { from: 'node', to: 'peer' },
+        { from: 'peer', to: 'node' },
+      ],
       expect: [
         {
           check: 'peer-routes',
@@ -1365,6 +1437,10 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     sim: {
       backend: 'vxlan-ipv6',
       on: 'node3',
+      breaks: [
+        { from: 'third', to: 'node', ipv6: true },
+        { from: 'node', to: 'third', ipv6: true },
+      ],
       expect: [
         {
           check: 'vxlan-fdb',
@@ -1382,6 +1458,10 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     sim: {
       backend: 'host-gw-dualstack',
       on: 'node2',
+      breaks: [
+        { from: 'node', to: 'peer', ipv6: true },
+        { from: 'peer', to: 'node', ipv6: true },
+      ],
       expect: [
         {
           check: 'peer-routes',
@@ -1674,6 +1754,156 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       expect: [
         { check: 'mtu-mixed', node: 'node', severity: 'warning', evidence: /eth0 MTU 9000 exceeds the 1500 of / },
       ],
+    },
+  },
+  // --- the path walk's own faults (issue 9 item 6): lab entries appended last, so earlier faults keep their nodes ---
+  {
+    id: 'raw-drop-peer-podcidr',
+    changes:
+      "kernel: a raw-table DROP on the node for a peer's podCIDR, where no flannel check looks (only the path walk)",
+    sim: {
+      backend: 'vxlan',
+      on: 'node2',
+      breaks: [{ from: 'third', to: 'node' }],
+      expect: [
+        {
+          check: 'pod-path',
+          node: 'node',
+          peer: 'third',
+          severity: 'error',
+          evidence: /raw chain PREROUTING: -A PREROUTING -s 10\.244\.1\.0\/24 -j DROP/,
+        },
+      ],
+    },
+    lab: {
+      backends: all,
+      inject: 'raw_drop_peer_podcidr',
+      effect: { kind: 'unreachable', from: 'peer', to: 'node' },
+      fixRestores: true,
+      expect: [
+        {
+          check: 'pod-path',
+          node: 'node',
+          peer: 'peer',
+          severity: 'error',
+          evidence: (v) => rx`raw chain PREROUTING: -A PREROUTING -s ${v.peer.podCIDR} -j DROP`,
+        },
+      ],
+    },
+  },
+  {
+    id: 'hostgw-mangle-drop-peer-podcidr',
+    changes: "kernel: a mangle-table DROP on the node for a peer's podCIDR (host-gw: the routed pod packet)",
+    sim: {
+      backend: 'host-gw',
+      on: 'node1',
+      breaks: [{ from: 'peer', to: 'node' }],
+      expect: [
+        {
+          check: 'pod-path',
+          node: 'node',
+          peer: 'peer',
+          severity: 'error',
+          evidence: /mangle chain PREROUTING: -A PREROUTING -s 10\.244\.2\.0\/24 -j DROP/,
+        },
+      ],
+    },
+    lab: {
+      backends: all,
+      inject: 'mangle_drop_peer_podcidr',
+      effect: { kind: 'unreachable', from: 'peer', to: 'node' },
+      fixRestores: true,
+      expect: [
+        {
+          check: 'pod-path',
+          node: 'node',
+          peer: 'peer',
+          severity: 'error',
+          evidence: (v) => rx`mangle chain PREROUTING: -A PREROUTING -s ${v.peer.podCIDR} -j DROP`,
+        },
+      ],
+    },
+  },
+  {
+    id: 'nft-table-drops-pods',
+    changes:
+      'kernel: a native nftables table on the node drops traffic to its pods at priority -300, before any flannel rule',
+    sim: {
+      backend: 'vxlan',
+      on: 'node3',
+      breaks: [
+        { from: 'peer', to: 'node' },
+        { from: 'third', to: 'node' },
+      ],
+      expect: [{ check: 'pod-path', node: 'node', severity: 'error', evidence: /nft inet kfl_guard pre handle \d+/ }],
+    },
+    lab: {
+      backends: all,
+      inject: 'nft_table_drops_pods',
+      effect: { kind: 'unreachable', from: 'peer', to: 'node' },
+      fixRestores: true,
+      // both peers' traffic stops at the same rule: one finding naming no single peer
+      expect: [
+        {
+          check: 'pod-path',
+          node: 'node',
+          severity: 'error',
+          evidence: (v) => rx`nft inet kfl_guard pre handle \d+: ip daddr ${v.node.podCIDR} drop`,
+        },
+      ],
+    },
+  },
+  {
+    id: 'dnat-pod-traffic',
+    changes: "kernel: a DNAT on the node rewrites a peer's pod traffic to an address no pod has",
+    sim: {
+      backend: 'vxlan',
+      on: 'node2',
+      breaks: [{ from: 'third', to: 'node' }],
+      expect: [
+        {
+          check: 'pod-path',
+          node: 'node',
+          peer: 'third',
+          severity: 'warning',
+          evidence: /DNAT --to-destination 10\.244\.2\.99/,
+        },
+      ],
+    },
+    lab: {
+      backends: all,
+      inject: 'dnat_pod_traffic',
+      effect: { kind: 'unreachable', from: 'peer', to: 'node' },
+      fixRestores: true,
+      expect: [
+        {
+          check: 'pod-path',
+          node: 'node',
+          peer: 'peer',
+          severity: 'warning',
+          evidence: (v) => rx`DNAT --to-destination ${v.node.podNet.replace(/\.0$/, '.99')}`,
+        },
+      ],
+    },
+  },
+  {
+    id: 'cni0-port-disabled',
+    changes: "kernel: the node's pod port on cni0 set to the disabled state",
+    sim: {
+      backend: 'vxlan',
+      on: 'node3',
+      breaks: [
+        { from: 'peer', to: 'node' },
+        { from: 'third', to: 'node' },
+      ],
+      expect: [{ check: 'pod-path', node: 'node', severity: 'error', evidence: /master cni0 state disabled/ }],
+    },
+    lab: {
+      backends: all,
+      inject: 'cni0_port_disabled',
+      effect: { kind: 'unreachable', from: 'peer', to: 'node' },
+      fixRestores: true,
+      expect: [{ check: 'pod-path', node: 'node', severity: 'error', evidence: /master cni0 state disabled/ }],
     },
   },
 ];

@@ -108,6 +108,8 @@ export interface SimBreak {
   readonly to: Role;
   /** ICMP payload bytes; default 56 */
   readonly size?: number;
+  /** ping the pod's IPv6 address (dual-stack and IPv6-only clusters) */
+  readonly ipv6?: true;
 }
 
 export interface LabPackaging extends Findings {
@@ -118,6 +120,11 @@ export interface LabPackaging extends Findings {
   /** where a backend changes the effect (udp: flanneld itself carries the traffic) */
   readonly effectOn?: Partial<Record<LabBackend, Effect>>;
   readonly probe?: ProbeName;
+  /**
+   * The fix doctor prints for each finding, run as printed (the command after "On <node>:") in that node's network
+   * namespace, must restore the effect's traffic and leave every pair that worked before the fault reachable.
+   */
+  readonly fixRestores?: true;
   /** where a backend changes what doctor reports */
   readonly findingsOn?: Partial<Record<LabBackend, Findings>>;
   /** needs the kube-flannel packaging (flannel pods, ConfigMap, health server): not on --flavor k3s */

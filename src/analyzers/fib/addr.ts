@@ -23,6 +23,12 @@ function parseUncached(text: string, family: 'inet' | 'inet6' | undefined): Addr
   }
   const slash = text.indexOf('/');
   const a = slash < 0 ? text : text.slice(0, slash);
+  const quad = family !== 'inet6' ? dottedQuad(a) : null;
+  if (quad !== null) {
+    const length = slash < 0 ? 32 : Number(text.slice(slash + 1));
+    if (!Number.isInteger(length) || length < 0 || length > 32) return null;
+    return { bits: 32, value: masked(BigInt(quad), 32, length), length };
+  }
   if (!ipaddr.isValid(a)) return null;
   const parsed = ipaddr.parse(a);
   const bits = parsed.kind() === 'ipv4' ? 32 : 128;
@@ -32,6 +38,29 @@ function parseUncached(text: string, family: 'inet' | 'inet6' | undefined): Addr
   let value = 0n;
   for (const b of parsed.toByteArray()) value = (value << 8n) | BigInt(b);
   return { bits, value: masked(value, bits, length), length };
+}
+
+/**
+ * The common case without ipaddr.js: plain dotted decimal, as iproute2 and iptables print it (the path walk parses
+ * one per peer and node). Anything else (leading zeros, which ipaddr.js reads as octal, hex, short forms) is null and
+ * goes the general way.
+ */
+function dottedQuad(a: string): number | null {
+  const parts = a.split('.');
+  if (parts.length !== 4) return null;
+  let v = 0;
+  for (const p of parts) {
+    if (p.length === 0 || p.length > 3 || (p.length > 1 && p[0] === '0')) return null;
+    let n = 0;
+    for (let i = 0; i < p.length; i++) {
+      const c = p.charCodeAt(i) - 48;
+      if (c < 0 || c > 9) return null;
+      n = n * 10 + c;
+    }
+    if (n > 255) return null;
+    v = v * 256 + n;
+  }
+  return v;
 }
 
 function masked(v: bigint, bits: number, length: number): bigint {

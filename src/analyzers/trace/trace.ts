@@ -14,6 +14,8 @@ import type { Finding } from '../finding.js';
 import { formatFdb, formatNeighbour, formatPolicy, formatRoute, formatState } from '../format.js';
 import { dumpsOf } from '../iptables.js';
 import { buildModel, type FlannelNode, linkByName, ok, type SnapshotModel } from '../model.js';
+import type { Hook, NfPacket } from '../netfilter/types.js';
+import { NodeFilter } from '../path/node-filter.js';
 import { analyze } from '../run.js';
 import { uplinkOf } from '../uplink.js';
 import { lookupFdb, lookupNeighbour, lookupRoute } from './lookup.js';
@@ -104,6 +106,58 @@ class Walk {
     private readonly src: Endpoint,
     private readonly dst: Endpoint,
   ) {}
+
+  readonly #filters = new Map<string, NodeFilter>();
+
+  /**
+   * netfilter on this node for the traced packet (an ICMP echo, as ping sends): PREROUTING, FORWARD and POSTROUTING
+   * when forwarded, OUTPUT and POSTROUTING when the node sends it. A drop breaks here; a rule the model cannot
+   * evaluate is shown, never a break.
+   */
+  private netfilter(node: FlannelNode, host: HostState, iif: string | null, oif: string | null): boolean {
+    if (!ok(host.firewall)) return true;
+    let filter = this.#filters.get(node.name);
+    if (!filter) this.#filters.set(node.name, (filter = new NodeFilter(host)));
+    const family = this.dst.ip.includes(':') ? 'inet6' : 'inet';
+    let p: NfPacket = {
+      family,
+      src: this.src.ip,
+      dst: this.dst.ip,
+      proto: family === 'inet' ? 'icmp' : 'ipv6-icmp',
+      sport: null,
+      dport: null,
+      iif,
+      oif: null,
+      mark: 0,
+    };
+    const hooks: Hook[] = iif ? ['prerouting', 'forward', 'postrouting'] : ['output', 'postrouting'];
+    const seen: string[] = [];
+    for (const h of hooks) {
+      if (h !== 'prerouting') p = { ...p, oif };
+      const v = filter.verdict(family, h, p);
+      if (v.kind === 'drop')
+        return this.hop(
+          node.name,
+          'netfilter',
+          `${v.by.writer} ${v.by.table} ${v.by.chain}: ${v.by.rule}`,
+          false,
+          `dropped in ${h.toUpperCase()}`,
+        );
+      if (v.kind === 'unknown') {
+        seen.push(`${h.toUpperCase()} unknown: ${v.rule}`);
+        break;
+      }
+      p = v.packet;
+      seen.push(`${h.toUpperCase()} accept${v.nat.length ? ` (NAT: ${v.nat.map((n) => n.by.rule).join('; ')})` : ''}`);
+    }
+    return this.hop(
+      node.name,
+      'netfilter',
+      seen.join(', '),
+      true,
+      'every table on the hooks the packet crosses lets it pass',
+    );
+  }
 
   private hop(node: string | null, step: string, entry: string | null, ok: boolean, note: string): boolean {
     this.hops.push({ node, step, entry, ok, note });
@@ -211,6 +265,7 @@ class Walk {
       const local =
         route !== null && (route.dev === 'cni0' || route.dev?.startsWith('cali') === true || this.dst.kind === 'node');
       if (local && route?.dev && !this.deviceUp(node, host, route.dev, 'route lookup')) return;
+      if (local && route?.dev && this.dst.kind === 'pod' && !this.netfilter(node, host, iif, route.dev)) return;
       this.hop(
         node.name,
         'route lookup',
@@ -236,6 +291,7 @@ class Walk {
     const entry = `${formatRoute(route)}${decided}`;
     const dev = route.dev ?? '';
     if (dev && !this.deviceUp(node, host, dev, 'route lookup')) return;
+    if (dev && !this.netfilter(node, host, iif, dev)) return;
     if (/^flannel(-v6)?\.\d+$/.test(dev)) return this.vxlan(node, host, entry, dev, route.gateway, depth);
     if (dev === 'flannel-wg' || dev === 'flannel-wg-v6') return this.wireguard(node, host, entry, dev, depth);
     if (dev === 'flannel0') {
@@ -375,7 +431,8 @@ class Walk {
         false,
         `the packet reaches ${next!.name}, but ${this.dst.ip} is on ${this.dst.node ?? 'no node'}`,
       );
-    this.arrive(to.node, to.host, depth);
+    // Decapsulated, the inner packet enters the destination's stack on the VXLAN device.
+    this.arrive(to.node, to.host, depth, dev);
   }
 
   private wireguard(node: FlannelNode, host: HostState, entry: string, dev: string, depth: number): void {

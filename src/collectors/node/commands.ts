@@ -5,6 +5,7 @@
  * next form when one fails and records why in the raw output.
  */
 
+import { parseBridgeLinkJson } from '../../parse/bridge-link-json.js';
 import { parseCniListing } from '../../parse/cni.js';
 import { parseBridgeFdbJson } from '../../parse/fdb-json.js';
 import { parseBridgeFdbText } from '../../parse/fdb-text.js';
@@ -24,6 +25,7 @@ import { ABSENT_MARKER, parseSubnetEnv } from '../../parse/subnet-env.js';
 import { parseSysctls } from '../../parse/sysctl.js';
 import { parseWgDump } from '../../parse/wireguard.js';
 import type {
+  BridgePort,
   CniState,
   FdbEntry,
   IptablesDump,
@@ -241,6 +243,36 @@ export const NFT_RULESET: NodeCommand<string> = {
   optional: true,
 };
 
+/** `nft -j list ruleset`: the form the netfilter model evaluates (the text above stays for older nft and the checks). */
+export const NFT_JSON: NodeCommand<string> = {
+  id: 'nftJson',
+  forms: [
+    {
+      id: 'nftJson:json',
+      argv: ['nft', '-j', 'list', 'ruleset'],
+      parse: (s) => {
+        try {
+          JSON.parse(s);
+          return text(s);
+        } catch (e) {
+          return {
+            value: '',
+            errors: [{ line: 1, text: s.slice(0, 80), message: `not JSON: ${(e as Error).message}` }],
+          };
+        }
+      },
+    },
+  ],
+  optional: true,
+};
+
+/** Bridge ports and their STP state: a disabled cni0 port cuts its pod off. */
+export const BRIDGE_PORTS: NodeCommand<BridgePort[]> = {
+  id: 'bridgePorts',
+  forms: [{ id: 'bridgePorts:json', argv: ['bridge', '-j', 'link', 'show'], parse: parseBridgeLinkJson }],
+  optional: true,
+};
+
 /** `ip route get` for one address; the caller checks it is an IP, so it cannot read as an option. */
 export function routeGetCommand(address: string): NodeCommand<Route[]> {
   const family: Family = address.includes(':') ? 'inet6' : 'inet';
@@ -340,6 +372,8 @@ export function nodeCommands(
     iptablesCommand('legacy', 'inet6'),
     iptablesCommand('nft', 'inet6'),
     NFT_RULESET,
+    NFT_JSON,
+    BRIDGE_PORTS,
     ...(opts.routeDecisions ? [routeDecisionsCommand(opts.routeDecisions)] : []),
     ...(opts.peerAddresses ?? []).map(routeGetCommand),
   ] as NodeCommand<unknown>[];

@@ -10,6 +10,7 @@ import { redactMessage, redactRawOutput } from '../../parse/redact/raw.js';
 import { parseXfrmPolicy, parseXfrmState } from '../../parse/xfrm.js';
 import type {
   BackendType,
+  BridgePort,
   Collected,
   Firewall,
   FlanneldHealth,
@@ -22,6 +23,7 @@ import type {
   WireguardDevice,
 } from '../../snapshot/types.js';
 import {
+  BRIDGE_PORTS,
   cniCommand,
   DEFAULT_SUBNET_ENV,
   FDB,
@@ -29,6 +31,7 @@ import {
   KERNEL,
   LINKS,
   NEIGHBOURS,
+  NFT_JSON,
   NFT_RULESET,
   type NodeCommand,
   type RouteDecisionPlan,
@@ -113,6 +116,7 @@ export async function collectHost(
     ? run(WIREGUARD)
     : Promise.resolve({ status: 'skipped', error: `not a wireguard cluster (backend ${opts.backend})` });
   const firewall = collectFirewall(run);
+  const bridgePorts = run(BRIDGE_PORTS);
   const decisions = collectRouteDecisions(run, opts.routeDecisions, opts.peerAddresses);
   const routeGets = decisions.then((d) => d.routeGets);
   const signal = opts.signal;
@@ -143,6 +147,7 @@ export async function collectHost(
     cni: await cni,
     sysctls: await sysctls,
     firewall: await firewall,
+    ...(await bridgePortsOf(bridgePorts)),
     routeGets: await routeGets,
     ...((await decisions).routeDecisions ? { routeDecisions: (await decisions).routeDecisions! } : {}),
     ...(await packagingState(netConfFile, flanneldHealth)),
@@ -201,6 +206,8 @@ function scriptSteps(opts: CollectHostOptions, wantWg: boolean): ScriptStep[] {
     ...(wantWg ? [WIREGUARD] : []),
     ...saves,
     NFT_RULESET,
+    NFT_JSON,
+    BRIDGE_PORTS,
     ...(batch ? [routeDecisionsCommand(batch)] : []),
   ]
     .map((command): ScriptStep => ({ command: command as NodeCommand<unknown> }))
@@ -391,6 +398,12 @@ async function collectXfrm(
   };
 }
 
+/** Absent when the node has no `bridge` with JSON: the walk then does not judge bridge ports. */
+async function bridgePortsOf(p: Promise<Outcome<BridgePort[]>>): Promise<{ bridgePorts?: Collected<BridgePort[]> }> {
+  const r = await p;
+  return r.status === 'unavailable' ? {} : { bridgePorts: r };
+}
+
 async function collectFirewall(run: <T>(cmd: NodeCommand<T>) => Promise<Outcome<T>>): Promise<Collected<Firewall>> {
   const saves = await Promise.all([
     run(iptablesCommand('legacy', 'inet')),
@@ -399,6 +412,7 @@ async function collectFirewall(run: <T>(cmd: NodeCommand<T>) => Promise<Outcome<
     run(iptablesCommand('nft', 'inet6')),
   ]);
   const nft = await run(NFT_RULESET);
+  const nftJson = await run(NFT_JSON);
   let results: Outcome<IptablesDump>[] = saves;
   // Before iptables 1.8 there is only `iptables-save` (always legacy); read the backend from it.
   if (saves.every((s) => s.status === 'unavailable')) {
@@ -414,6 +428,7 @@ async function collectFirewall(run: <T>(cmd: NodeCommand<T>) => Promise<Outcome<
       // A backend without any table holds no rules (its kernel modules are not even loaded).
       iptables: results.flatMap((r) => (r.status === 'ok' && Object.keys(r.data.tables).length > 0 ? [r.data] : [])),
       nftRuleset: nft.status === 'ok' ? nft.data : null,
+      ...(nftJson.status === 'ok' ? { nftJson: nftJson.data } : {}),
     },
   };
 }
