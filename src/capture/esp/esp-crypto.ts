@@ -21,7 +21,8 @@ export type DecryptResult =
 
 const ESP_HEADER = 8;
 
-function trailer(plain: Buffer): DecryptResult {
+/** Splits decrypted ESP into payload and next header (RFC 4303 §2.4-2.6). */
+export function trailer(plain: Buffer): DecryptResult {
   // Plaintext ends with padding, pad length, next header.
   if (plain.length < 2) return { ok: false, reason: 'malformed ESP' };
   const padLen = plain[plain.length - 2]!;
