@@ -115,8 +115,7 @@ function words(b: Buffer): Uint32Array {
   return Uint32Array.of(b.readUInt32BE(0), b.readUInt32BE(4), b.readUInt32BE(8), b.readUInt32BE(12));
 }
 
-const swap32 = (x: number): number =>
-  ((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24);
+const swap32 = (x: number): number => ((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24);
 
 class GcmBatchEngine {
   private readonly ecb: Cipheriv;
