@@ -77,7 +77,7 @@ for entry in $BACKENDS; do
   if [ "$entry" = vxlan ]; then
     KF_LAB_KUBECONFIG="$LAB_RUN/kubeconfig" PATH="$root/node_modules/.bin:$PATH" node --test --test-concurrency=1 \
       --test-reporter=spec --test-reporter-destination=stdout --test-reporter=tap --test-reporter-destination="$tap.kube" \
-      dist/test/kube/lab.test.js dist/test/kube/lab-cli.test.js
+      dist/test/kube/lab.test.js dist/test/kube/lab-cli.test.js dist/test/kube/lab-exec-count.test.js
     kc() { awk -v k="$1" '$1=="#" && $2==k {print $3; exit}' "$tap.kube"; }
     kp=$(kc pass) kf=$(kc fail) ks=$(kc skipped)
     kp=${kp:-0} kf=${kf:-0} ks=${ks:-0}

@@ -16,6 +16,24 @@ export function formatRoute(r: Route): string {
   return parts.join(' ');
 }
 
+/**
+ * A route as `ip route del` takes it: what selects exactly this route (type, prefix, first hop,
+ * table, metric), without the state flags iproute2 prints after it (`linkdown`, `dead`,
+ * `offload`, …), which `ip route del` rejects as garbage arguments.
+ */
+export function formatRouteSpec(r: Route): string {
+  return [
+    r.type !== 'unicast' && r.type ? r.type : '',
+    r.dst,
+    r.gateway ? `via ${r.gateway}` : '',
+    r.dev ? `dev ${r.dev}` : '',
+    `table ${r.table}`,
+    r.metric !== null ? `metric ${r.metric}` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+}
+
 export function formatExpectedRoute(r: ExpectedRoute): string {
   return [r.dst, r.gateway ? `via ${r.gateway}` : '', r.dev ? `dev ${r.dev}` : '', r.onlink ? 'onlink' : '']
     .filter(Boolean)

@@ -30,7 +30,7 @@ import type { RouteDecisionPlan } from './node/commands.js';
 import { HelperPods, installSignalCleanup, newRunId, RUN_LABEL } from './node/helper-pods.js';
 import { collectHost as defaultCollectHost } from './node/host.js';
 import { localRunner } from './node/local.js';
-import { healthzPort, installFromNodeFiles, probeFlanneld, readNodeNetConf } from './node/node-files.js';
+import { healthzPort, installFromNodeFiles } from './node/node-files.js';
 import { NodeRunner } from './node/pod-runner.js';
 import type { CommandResult, CommandRunner } from './node/runner.js';
 
@@ -232,6 +232,8 @@ async function collectCluster(opts: ClusterCollectOptions): Promise<Snapshot> {
     nodeNames: opts.nodeNames,
     nodeSelector: opts.nodeSelector,
     concurrency: opts.concurrency,
+    // The log tails (one request per flannel pod) are read while the nodes are collected.
+    deferLogs: true,
   });
   const errors: CollectionError[] = [];
   for (const [what, part] of Object.entries(read.state) as [string, Collected<unknown>][]) {
@@ -329,17 +331,8 @@ async function collectCluster(opts: ClusterCollectOptions): Promise<Snapshot> {
             subnetEnvPath: paths.subnetEnv,
             cniConfDir: paths.cniConfDir,
             cniBinDir: paths.cniBinDir,
-          }).then(async (h) => {
-            // The packaging's own files and flanneld's health endpoints, read the same way.
-            const [netConfFile, flanneldHealth] = await Promise.all([
-              paths.netConf ? readNodeNetConf(counter, paths.netConf, opts.commandTimeoutMs, nodeSignal) : null,
-              port !== null && pod ? probeFlanneld(counter, port, opts.commandTimeoutMs, nodeSignal) : null,
-            ]);
-            return {
-              ...h,
-              ...(netConfFile ? { netConfFile } : {}),
-              ...(flanneldHealth ? { flanneldHealth } : {}),
-            };
+            netConfPath: paths.netConf,
+            healthzPort: pod ? port : null,
           }),
           nodeSignal,
         );
@@ -382,8 +375,8 @@ async function collectCluster(opts: ClusterCollectOptions): Promise<Snapshot> {
     await cleanup();
     uninstall();
   }
+  let cluster = read.flannelPodsWithLogs ? { ...read.state, flannelPods: await read.flannelPodsWithLogs } : read.state;
   emit({ type: 'phase', phase: 'done', message: 'collected' });
-  let cluster = read.state;
   if (paths.netConf && cluster.flannel.status === 'ok') {
     // Embedded flannel: no ConfigMap; every node's flanneld reads its own file.
     const { install, differing } = installFromNodeFiles(cluster.flannel.data, hosts, paths.netConf);

@@ -13,6 +13,7 @@ import type { CollectOptions } from '../collectors/collect.js';
 import { EXIT, UserError } from '../errors.js';
 import { KubeAccessError } from '../kube/errors.js';
 import type { Snapshot } from '../snapshot/types.js';
+import { timingsFor } from './timings.js';
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
@@ -285,14 +286,23 @@ export function clusterOptionsFrom(o: ClusterFlagValues): CollectOptions {
  */
 export async function liveSnapshot(cmd: Command): Promise<Snapshot> {
   const options = clusterOptionsFrom(cmd.opts<ClusterFlagValues>());
+  const timings = timingsFor(cmd);
+  timings?.begin('loading modules');
   // Loaded on use, not at start: the Kubernetes client and ink are most of the start-up time (bench/startup.sh).
   const [{ collectSnapshot }, { progressRenderer }] = await Promise.all([
     import('../collectors/collect.js'),
     import('../render/progress.js'),
   ]);
   const progress = progressRenderer();
+  if (timings && options.mode === 'cluster') timings.setConcurrency(options.concurrency);
+  const onProgress = timings
+    ? (e: Parameters<typeof progress.onProgress>[0]) => {
+        timings.observe(e);
+        progress.onProgress(e);
+      }
+    : progress.onProgress;
   try {
-    return await collectSnapshot({ ...options, onProgress: progress.onProgress });
+    return await collectSnapshot({ ...options, onProgress });
   } catch (e) {
     if (e instanceof KubeAccessError) throw new UserError(e.message, EXIT.cluster);
     throw e;

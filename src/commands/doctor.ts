@@ -14,6 +14,7 @@ import { analyzeFromFile } from './analyze-from.js';
 import { addClusterOptions, type ClusterFlagValues, clusterOptionsFrom } from './cluster-options.js';
 import { addExitCodes, CLUSTER_UNREACHABLE } from './exit-codes.js';
 import { obtainSnapshot, type SnapshotSource } from './options.js';
+import { timingsFor } from './timings.js';
 
 export interface DoctorOptions {
   from?: string;
@@ -26,6 +27,7 @@ export interface DoctorOptions {
   color: boolean;
   probe?: boolean;
   probeLimit?: number;
+  timings?: boolean;
 }
 
 const collect = (value: string, previous: string[]) => [
@@ -71,7 +73,8 @@ export function registerDoctor(program: Command, live?: SnapshotSource): Command
         return Number(v);
       },
       50,
-    );
+    )
+    .option('--timings', 'print where the run spent its time (API reads, nodes, analysis, rendering, CPU) to stderr');
   addClusterOptions(cmd);
   addExitCodes(cmd, [
     [EXIT.ok, 'no problem found (warnings only, without --fail-on warning)'],
@@ -116,10 +119,14 @@ Examples:
       // Keys stay in a saved file only when this run was asked for them (--decrypt-esp).
       if (opts.save)
         await writeSnapshot(opts.save, guardSnapshot(snapshot, { keepXfrmKeys: snapshot.source.keysIncluded }));
+      const timings = timingsFor(self);
+      timings?.begin('analysis');
       const result = analyze(snapshot, runOpts);
       const report = buildReport(snapshot, result);
+      timings?.begin('render');
       process.stdout.write(render(report, opts));
       process.exitCode = exitCodeFor(report, opts.failOn);
+      if (timings) process.stderr.write(`${timings.lines().join('\n')}\n`);
     });
   return cmd;
 }

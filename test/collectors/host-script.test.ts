@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { KERNEL, type NodeCommand, SYSCTLS } from '../../src/collectors/node/commands.js';
-import { collectHost } from '../../src/collectors/node/host.js';
+import { type CollectHostOptions, collectHost } from '../../src/collectors/node/host.js';
 import { localRunner } from '../../src/collectors/node/local.js';
 import type { CommandRunner } from '../../src/collectors/node/runner.js';
-import { buildNodeScript, parseScriptOutput } from '../../src/collectors/node/script.js';
+import { buildNodeScript, parseScriptOutput, type ScriptStep } from '../../src/collectors/node/script.js';
 import type { HostState } from '../../src/snapshot/types.js';
 import { buildVxlanLab, canBuildLab } from './netns-lab.js';
 
@@ -72,11 +72,16 @@ async function settled(netns: string): Promise<void> {
   }
 }
 
-async function bothWays(inner: CommandRunner, peerAddresses: string[], netns: string) {
+async function bothWays(
+  inner: CommandRunner,
+  peerAddresses: string[],
+  netns: string,
+  more: Partial<CollectHostOptions> = {},
+) {
   await settled(netns);
   const one = counting(inner, true);
   const each = counting(inner, false);
-  const opts = { keepKeys: false, peerAddresses, backend: null };
+  const opts = { keepKeys: false, peerAddresses, backend: null, ...more };
   const scripted = await collectHost('node-1', one.runner, opts);
   const separate = await collectHost('node-1', each.runner, opts);
   return { scripted, separate, scriptCalls: one.calls, separateCalls: each.calls };
@@ -146,6 +151,60 @@ exec ${real} "$@"`,
   );
 });
 
+/**
+ * What cluster collection adds to every node's plan: the batched route decisions (podCIDR ends and
+ * public IPs), the packaging's net-conf.json and flanneld's health port. All of it rides in the one
+ * script; where `ip -batch` works no per-peer `ip route get` runs at all (N per node, N^2 in all).
+ */
+async function withClusterPlan(inner: CommandRunner, netns: string, t: { after: (f: () => void) => void }) {
+  const dir = mkdtempSync(join(tmpdir(), 'kf-netconf-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const netConfPath = join(dir, 'net-conf.json');
+  writeFileSync(netConfPath, '{"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}}\n');
+  // Port 1: nothing listens, so both ways read "no answer" (000).
+  return bothWays(inner, ['192.168.56.12', '192.168.56.13', '192.168.56.14'], netns, {
+    routeDecisions: { dsts: ['10.244.2.1', '10.244.2.254'], podSource4: '10.244.1.2', podSource6: null },
+    netConfPath,
+    healthzPort: 1,
+  });
+}
+
+test('cluster plan on real iproute2: route batch, net-conf.json and health probe in the one exec, no per-peer route get', {
+  skip,
+}, async (t) => {
+  const lab = buildVxlanLab();
+  t.after(() => lab.destroy());
+  const r = await withClusterPlan(localRunner({ netns: lab.node }), lab.node, t);
+  assert.equal(r.scriptCalls.length, 1, r.scriptCalls.map((c) => c.slice(0, 3).join(' ')).join('\n'));
+  assert.deepEqual(comparable(r.scripted), comparable(r.separate));
+  assert.equal(r.scripted.routeDecisions?.status, 'ok');
+  assert.equal(r.scripted.routeGets.status, 'ok');
+  assert.equal(r.scripted.netConfFile?.status, 'ok');
+  assert.equal(r.scripted.flanneldHealth?.status, 'ok');
+  assert.ok(!r.scripted.raw.some((e) => e.id.startsWith('routeGet')), 'no ip route get ran beside the batch');
+  // The -batch test guards every per-peer step but runs once per node, not once per peer.
+  assert.equal(r.scriptCalls[0]![2]!.split('-batch /dev/null').length - 1, 1);
+});
+
+test('cluster plan on busybox ip (no -batch): the per-peer route gets run in the same script; one exec, same state', {
+  skip: skip || (has('busybox') ? false : 'busybox not installed (scripts/setup.sh installs it)'),
+}, async (t) => {
+  const lab = buildVxlanLab();
+  const bin = mkdtempSync(join(tmpdir(), 'kf-bbip-'));
+  t.after(() => {
+    lab.destroy();
+    rmSync(bin, { recursive: true, force: true });
+  });
+  shim(bin, 'ip', 'exec busybox ip "$@"');
+  const inner = localRunner({ netns: lab.node, env: { ...process.env, PATH: `${bin}:${process.env['PATH']}` } });
+  const r = await withClusterPlan(inner, lab.node, t);
+  assert.equal(r.scriptCalls.length, 1, r.scriptCalls.map((c) => c.slice(0, 3).join(' ')).join('\n'));
+  assert.deepEqual(comparable(r.scripted), comparable(r.separate));
+  assert.notEqual(r.scripted.routeDecisions?.status, 'ok');
+  assert.equal(r.scripted.routeGets.status, 'ok');
+  assert.ok(r.scripted.raw.some((e) => e.id.startsWith('routeGet')));
+});
+
 test('a fallback the node did not foresee costs one more exec, not a different answer', { skip }, async (t) => {
   const lab = buildVxlanLab();
   const bin = mkdtempSync(join(tmpdir(), 'kf-badjson-'));
@@ -198,4 +257,30 @@ test('a timed-out command reads as a timeout, other exit codes as they are', () 
   const [a, b] = script.forms.map((f) => results.get(f.join('\0')));
   assert.deepEqual([a?.exitCode, a?.timedOut], [null, true]);
   assert.deepEqual([b?.exitCode, b?.stderr], [2, 'boom']);
+});
+
+test('the script hands back each stderr byte for byte: no trailing newline, one, none at all', () => {
+  const cmd = (id: string, body: string): ScriptStep => ({
+    command: {
+      id,
+      forms: [{ id: `${id}:text`, argv: ['sh', '-c', body], parse: () => ({ value: '', errors: [] }) }],
+      optional: true,
+    },
+  });
+  const bodies = ["printf 'a\\nb' >&2", "printf 'x\\n' >&2", 'true', "printf '\\n\\nlast\\n\\n' >&2; echo out"];
+  const script = buildNodeScript(
+    bodies.map((b, i) => cmd(`c${i}`, b)),
+    10_000,
+  );
+  const out = execFileSync(script.argv[0]!, script.argv.slice(1), { encoding: 'utf8' });
+  const results = parseScriptOutput(script, out);
+  const got = script.forms.map((f) => results.get(f.join('\0')));
+  assert.deepEqual(
+    got.map((r) => r?.stderr),
+    ['a\nb', 'x\n', '', '\n\nlast\n\n'],
+  );
+  assert.deepEqual(
+    got.map((r) => r?.stdout),
+    ['', '', '', 'out\n'],
+  );
 });

@@ -1,7 +1,7 @@
 import { parsePrefix } from '../../net/cidr.js';
 import type { Route } from '../../snapshot/types.js';
 import { defineCheck } from '../check.js';
-import { formatRoute } from '../format.js';
+import { formatRoute, formatRouteSpec } from '../format.js';
 
 export default defineCheck({
   id: 'own-podcidr-route',
@@ -38,7 +38,7 @@ export default defineCheck({
           node: n.name,
           message: `own podCIDR ${cidr.text} is routed ${r.gateway ? `via ${r.gateway}` : ''}${r.dev ? ` dev ${r.dev}` : ''} instead of to cni0`,
           evidence: [formatRoute(r)],
-          fix: `On ${n.name}: ip route del ${formatRoute(r)}`,
+          fix: `On ${n.name}: ip route del ${formatRouteSpec(r)}`,
         });
       }
     }

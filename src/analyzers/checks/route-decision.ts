@@ -5,7 +5,7 @@ import type { ExpectedRoute } from '../expected/index.js';
 import { decisionOf, describeWinner, formatDecision } from '../fib/explain.js';
 import { type FibAnswer, lookup } from '../fib/lookup.js';
 import { fibStateOf } from '../fib/state.js';
-import { formatExpectedRoute } from '../format.js';
+import { formatExpectedRoute, formatRouteSpec } from '../format.js';
 import { type FlannelNode, type Model, ok } from '../model.js';
 import { satisfies } from '../routes.js';
 
@@ -142,22 +142,13 @@ function fixFor(model: Model, host: HostState, a: FibAnswer, cidr: Prefix): stri
   if (rule && byRule) {
     const to = rule.toText ? parsePrefix(rule.toText) : null;
     // A rule that only selects pod traffic can go; a wider one may carry other traffic, so pod traffic is steered around it.
-    if (to && covers(network, to)) return `ip${six} rule del priority ${rule.priority} ${rule.text}`;
+    if (to && covers(network, to)) return `ip${six} rule del priority ${rule.priority} ${rule.spec}`;
     return `ip${six} rule add priority ${freePriorityBelow(host, rule.priority, cidr.family)} to ${network.text} lookup main`;
   }
   const r = a.route;
   if (!r) return 'read `ip rule` and `ip route show table all` for what matches first';
   const dst = parsePrefix(r.dst);
-  const spec = [
-    r.type !== 'unicast' ? r.type : '',
-    r.dst,
-    r.gateway ? `via ${r.gateway}` : '',
-    r.dev ? `dev ${r.dev}` : '',
-    `table ${r.table}`,
-    r.metric !== null ? `metric ${r.metric}` : '',
-  ]
-    .filter(Boolean)
-    .join(' ');
+  const spec = formatRouteSpec(r);
   const dropsOnly = ['blackhole', 'unreachable', 'prohibit', 'throw'].includes(r.type);
   if (dropsOnly || (dst && covers(network, dst))) return `ip${six} route del ${spec}`;
   return `ip${six} route add throw ${network.text} table ${r.table}`;

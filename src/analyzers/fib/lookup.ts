@@ -179,7 +179,7 @@ function isDefaultRuleSet(rules: readonly FibRule[]): boolean {
 const PROTO: Readonly<Record<string, string>> = { '1': 'icmp', '6': 'tcp', '17': 'udp', '58': 'ipv6-icmp' };
 const protoName = (p: string): string => PROTO[p] ?? p;
 
-function ruleMatches(rule: FibRule, pkt: FibPacket, dst: Addr, src: Addr): boolean {
+function ruleMatches(rule: FibRule, pkt: FibPacket, dst: Addr, src: Addr | null): boolean {
   const m = (() => {
     if (rule.iif !== null && rule.iif !== (pkt.iif ?? 'lo')) return false;
     if (rule.oif !== null && rule.oif !== (pkt.oif ?? null)) return false;
@@ -189,7 +189,8 @@ function ruleMatches(rule: FibRule, pkt: FibPacket, dst: Addr, src: Addr): boole
     if (rule.ipproto !== null && protoName(rule.ipproto) !== protoName(pkt.ipproto ?? '')) return false;
     if (rule.sport && !inRange(rule.sport, pkt.sport ?? 0)) return false;
     if (rule.dport && !inRange(rule.dport, pkt.dport ?? 0)) return false;
-    if (rule.from && !inPrefix(rule.from, src)) return false;
+    // IPv6 (fib6_rule_match): a `from` rule never matches a flow without a source address.
+    if (rule.from && (src === null ? rule.from.length > 0 : !inPrefix(rule.from, src))) return false;
     if (rule.to && !inPrefix(rule.to, dst)) return false;
     if (rule.tos !== null && rule.tos !== 0 && rule.tos !== (pkt.tos ?? 0)) return false;
     return true;
@@ -218,6 +219,52 @@ function tableLookup(table: Table | undefined, dst: Addr, oif: string | null): T
     }
   }
   return { kind: 'again', r: null };
+}
+
+/**
+ * IPv6 (net/ipv6/route.c, fib6_table_lookup, rt6_select): the longest prefix whose routes hold
+ * one the packet may take, else the next shorter one (fib6_backtrack). On one prefix the
+ * routes of the lowest metric compete: one out of `dev` (the output device asked for, or the
+ * input device of forwarded traffic) scores above any other, and the first of the best score
+ * wins. `strict` (a link-local or loopback destination, or an output device without a source)
+ * admits only routes out of `dev`, then from any metric. Error and throw routes are out of lo.
+ */
+function tableLookup6(table: Table | undefined, dst: Addr, dev: string | null, strict: boolean): TableResult {
+  for (const level of table?.byLength ?? []) {
+    const shift = BigInt(level.bits - level.length);
+    const key = level.length === 0 ? 0n : (dst.value >> shift) << shift;
+    const routes = level.routes.get(key);
+    const r = routes ? select6(routes, dev, strict) : null;
+    if (!r) continue;
+    const t = r.route.type;
+    if (t === 'throw') return { kind: 'again', r };
+    if (t === 'blackhole' || t === 'unreachable' || t === 'prohibit') return { kind: 'error', r, type: t };
+    return { kind: 'route', r };
+  }
+  return { kind: 'again', r: null };
+}
+
+function select6(routes: readonly CompiledRoute[], dev: string | null, strict: boolean): CompiledRoute | null {
+  const score = (r: CompiledRoute): number => (dev === null || (r.route.dev ?? 'lo') === dev ? 2 : strict ? -1 : 0);
+  let best: CompiledRoute | null = null;
+  let bestScore = -1;
+  let i = 0;
+  const lowest = routes[0]?.metric;
+  for (; i < routes.length && routes[i]!.metric === lowest; i++) {
+    const s = score(routes[i]!);
+    if (s > bestScore) [best, bestScore] = [routes[i]!, s];
+  }
+  // Nothing of the lowest metric may serve: every other route of the prefix, whatever its metric.
+  for (; best === null && i < routes.length; i++) {
+    const s = score(routes[i]!);
+    if (s > bestScore) [best, bestScore] = [routes[i]!, s];
+  }
+  return best;
+}
+
+/** rt6_need_strict: link-local, loopback (and multicast) destinations bind the lookup to the device. */
+function needStrict6(dst: Addr): boolean {
+  return dst.value >> 118n === 0x3fan || dst.value === 1n || dst.value >> 120n === 0xffn;
 }
 
 const answer = (
@@ -268,9 +315,16 @@ function fibLookup(state: FibState, pkt: FibPacket): FibAnswer {
   const c = compile(state, family);
   const dst = parseAddrPrefix(pkt.dst, family);
   const unspecified = family === 'inet' ? '0.0.0.0' : '::';
-  const src = parseAddrPrefix(pkt.src ?? unspecified, family);
-  if (!dst || !src) return answer('none', null, null, null, []);
+  const parsedSrc = parseAddrPrefix(pkt.src ?? unspecified, family);
+  if (!dst || !parsedSrc) return answer('none', null, null, null, []);
+  // IPv6 keeps "no source" apart from `::` (RT6_LOOKUP_F_HAS_SADDR); IPv4 matches 0.0.0.0.
+  const src = family === 'inet6' && parsedSrc.value === 0n ? null : parsedSrc;
   const oif = pkt.oif ?? null;
+  // IPv6 scores routes by the output device, or by the input device for forwarded traffic (ip6_pol_route_input).
+  const dev6 = pkt.iif ? pkt.iif : oif;
+  const strict6 = family === 'inet6' && (needStrict6(dst) || (!pkt.iif && oif !== null && src === null));
+  const inTable = (t: Table | undefined): TableResult =>
+    family === 'inet6' ? tableLookup6(t, dst, dev6, strict6) : tableLookup(t, dst, oif);
   if (c.merged) {
     // Without custom rules the kernel looks in local+main as one trie (on one prefix the local
     // table's entries come first), then in default when that found nothing or hit a throw.
@@ -302,7 +356,7 @@ function fibLookup(state: FibState, pkt: FibPacket): FibAnswer {
       return rule.action.kind === 'unreachable' ? { ...a, error: ERRORS.none } : a;
     }
     const table = rule.action.table;
-    const res = tableLookup(c.tables.get(table), dst, oif);
+    const res = inTable(c.tables.get(table));
     if (res.kind === 'again') continue;
     if (
       res.kind === 'route' &&

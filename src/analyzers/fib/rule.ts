@@ -21,6 +21,8 @@ export interface FibRule {
   readonly priority: number;
   /** The rule as `ip rule` prints it, for evidence. */
   readonly text: string;
+  /** The rule's selectors and action as `ip rule add|del` takes them (see {@link ruleSpec}), for fixes. */
+  readonly spec: string;
   readonly not: boolean;
   readonly from: Addr | null;
   readonly to: Addr | null;
@@ -67,6 +69,21 @@ function range(s: string | undefined): readonly [number, number] | null {
   const lo = num(a);
   const hi = b === undefined ? lo : num(b);
   return lo === null || hi === null ? null : [lo, hi];
+}
+
+/**
+ * What `ip rule` prints, as `ip rule add|del` takes it back: without the state iproute2 appends
+ * (`iif cni0 [detached]` when the device is absent, `goto 95 [unresolved]` when no rule has that
+ * priority), which `ip rule del` rejects as a garbage argument, and with an l3mdev rule's printed
+ * `lookup [l3mdev-table]` as the `l3mdev` it was added with.
+ */
+export function ruleSpec(text: string): string {
+  return text
+    .replace(/\[(detached|unresolved)\]/g, '')
+    .replace(/\blookup \[l3mdev-table\]/g, 'l3mdev')
+    .trim()
+    .split(/\s+/)
+    .join(' ');
 }
 
 /** Reads one rule; every rule keeps its place, since a `goto` may target any of them. */
@@ -206,6 +223,7 @@ export function parseRule(priority: number, text: string, family: 'inet' | 'inet
   return {
     priority,
     text,
+    spec: ruleSpec(text),
     not,
     from,
     to,

@@ -457,6 +457,11 @@ export interface ClusterReadOptions {
   readonly nodeSelector?: string | undefined;
   readonly logTailLines?: number | undefined;
   readonly concurrency?: number | undefined;
+  /**
+   * Don't wait for the flannel pods' log tails (one request per pod): `state.flannelPods` is then
+   * complete only once `flannelPodsWithLogs` settles, and the caller reaches the nodes meanwhile.
+   */
+  readonly deferLogs?: boolean | undefined;
 }
 
 export interface ClusterRead {
@@ -466,6 +471,8 @@ export interface ClusterRead {
   readonly nodes: readonly KubeNode[];
   /** All flannel pods by node name. */
   readonly podsByNode: ReadonlyMap<string, readonly V1Pod[]>;
+  /** With deferLogs: the flannel pods with their log tails (state.flannelPods until then has none). */
+  readonly flannelPodsWithLogs?: Promise<ClusterState['flannelPods']>;
 }
 
 export async function readClusterState(
@@ -518,6 +525,7 @@ export async function readClusterState(
 
   const podsByNode = new Map<string, V1Pod[]>();
   let flannelPods: Collected<readonly FlannelPod[]>;
+  let withLogsLater: Promise<Collected<readonly FlannelPod[]>> | undefined;
   try {
     const pods = await podsP;
     if (pods === null) throw new EmbeddedNoPods(location.packaging);
@@ -527,19 +535,25 @@ export async function readClusterState(
     }
     const focusNames = new Set(focused.map((n) => n.name));
     const withLogs = pods.filter((p) => nodes.status !== 'ok' || focusNames.has(p.spec?.nodeName ?? ''));
-    const logs = await mapLimit(withLogs, opts.concurrency ?? 16, async (p) => {
+    const logsP = mapLimit(withLogs, opts.concurrency ?? 16, async (p) => {
       try {
         return await logTail(client, p, location.container, opts.logTailLines ?? 40);
       } catch (e) {
         return [`(log not available: ${(e as Error).message})`];
       }
     });
-    const logByName = new Map(withLogs.map((p, i) => [p.metadata?.name ?? '', logs[i]!]));
-    flannelPods = ok(
-      pods
-        .map((p) => toFlannelPod(p, location.container, logByName.get(p.metadata?.name ?? '') ?? []))
-        .sort((a, b) => a.name.localeCompare(b.name)),
-    );
+    const podsWith = (logs: readonly string[][]): Collected<readonly FlannelPod[]> => {
+      const logByName = new Map(withLogs.map((p, i) => [p.metadata?.name ?? '', logs[i] ?? []]));
+      return ok(
+        pods
+          .map((p) => toFlannelPod(p, location.container, logByName.get(p.metadata?.name ?? '') ?? []))
+          .sort((a, b) => a.name.localeCompare(b.name)),
+      );
+    };
+    if (opts.deferLogs) {
+      withLogsLater = logsP.then(podsWith);
+      flannelPods = podsWith([]);
+    } else flannelPods = podsWith(await logsP);
   } catch (e) {
     flannelPods =
       e instanceof EmbeddedNoPods
@@ -579,5 +593,6 @@ export async function readClusterState(
     location,
     nodes: focused,
     podsByNode,
+    ...(withLogsLater ? { flannelPodsWithLogs: withLogsLater } : {}),
   };
 }

@@ -12,8 +12,10 @@ import type {
   BackendType,
   Collected,
   Firewall,
+  FlanneldHealth,
   HostState,
   IptablesDump,
+  NodeNetConf,
   RawCommand,
   Route,
   RouteDecision,
@@ -40,6 +42,7 @@ import {
   XFRM_POLICY,
   XFRM_STATE,
 } from './commands.js';
+import { netConfArgv, probeArgv, probeFlanneld, readNodeNetConf } from './node-files.js';
 import type { CommandResult, CommandRunner } from './runner.js';
 import { buildNodeScript, parseScriptOutput, type ScriptStep } from './script.js';
 
@@ -65,6 +68,10 @@ export interface CollectHostOptions {
    * elsewhere it is irrelevant, and a missing `wg` would only cost a helper pod.
    */
   readonly backend?: BackendType | null;
+  /** The packaging's net-conf.json on the node (embedded flannel: no ConfigMap), read as `netConfFile`. */
+  readonly netConfPath?: string | null;
+  /** flanneld's --healthz-port, probed on the node as `flanneldHealth` (only where a flannel pod runs it). */
+  readonly healthzPort?: number | null;
   /** Commands in flight at once; default 4. */
   readonly concurrency?: number;
   readonly signal?: AbortSignal;
@@ -108,6 +115,15 @@ export async function collectHost(
   const firewall = collectFirewall(run);
   const decisions = collectRouteDecisions(run, opts.routeDecisions, opts.peerAddresses);
   const routeGets = decisions.then((d) => d.routeGets);
+  const signal = opts.signal;
+  // The packaging's own file and flanneld's health endpoints, answered by the same script.
+  const netConfFile: Promise<Collected<NodeNetConf | null> | null> = opts.netConfPath
+    ? limit(() => readNodeNetConf(runner, opts.netConfPath!, timeoutMs, signal))
+    : Promise.resolve(null);
+  const flanneldHealth: Promise<Collected<FlanneldHealth> | null> =
+    opts.healthzPort != null
+      ? limit(() => probeFlanneld(runner, opts.healthzPort!, timeoutMs, signal))
+      : Promise.resolve(null);
 
   const k = await kernel;
   const x = await xfrm;
@@ -129,6 +145,7 @@ export async function collectHost(
     firewall: await firewall,
     routeGets: await routeGets,
     ...((await decisions).routeDecisions ? { routeDecisions: (await decisions).routeDecisions! } : {}),
+    ...(await packagingState(netConfFile, flanneldHealth)),
     raw: [],
   };
   // Raw entries arrive in completion order; list them in the order commands are declared.
@@ -136,6 +153,14 @@ export async function collectHost(
 }
 
 type RawEntry = RawCommand & { startedAt: number };
+
+async function packagingState(
+  netConf: Promise<Collected<NodeNetConf | null> | null>,
+  health: Promise<Collected<FlanneldHealth> | null>,
+): Promise<Pick<HostState, 'netConfFile' | 'flanneldHealth'>> {
+  const [n, h] = await Promise.all([netConf, health]);
+  return { ...(n ? { netConfFile: n } : {}), ...(h ? { flanneldHealth: h } : {}) };
+}
 
 /** What collectHost runs, in the order it starts them, as steps of the node script. */
 function scriptSteps(opts: CollectHostOptions, wantWg: boolean): ScriptStep[] {
@@ -147,6 +172,18 @@ function scriptSteps(opts: CollectHostOptions, wantWg: boolean): ScriptStep[] {
   ];
   const addresses = opts.peerAddresses.every((a) => isIP(a) !== 0) ? [...new Set(opts.peerAddresses)] : [];
   const detect = { ifAllMissing: saves.map((c) => c.id) };
+  const batch = routeBatch(opts.routeDecisions, opts.peerAddresses);
+  // Where `ip -batch` works the batch answers every peer: one `ip route get` per peer would cost
+  // N processes per node (N^2 over the cluster) for nothing. Busybox has no -batch: there they run.
+  const routeGets = addresses.map(
+    (a): ScriptStep => ({
+      command: routeGetCommand(a) as NodeCommand<unknown>,
+      ...(batch ? { unless: 'ip -force -batch /dev/null >/dev/null 2>&1' } : {}),
+    }),
+  );
+  const extra = (id: string, argv: string[]): ScriptStep => ({
+    command: { id, forms: [{ id: `${id}:text`, argv, parse: (t) => ({ value: t, errors: [] }) }], optional: true },
+  });
   return [
     KERNEL,
     LINKS,
@@ -164,13 +201,28 @@ function scriptSteps(opts: CollectHostOptions, wantWg: boolean): ScriptStep[] {
     ...(wantWg ? [WIREGUARD] : []),
     ...saves,
     NFT_RULESET,
-    ...addresses.map(routeGetCommand),
+    ...(batch ? [routeDecisionsCommand(batch)] : []),
   ]
     .map((command): ScriptStep => ({ command: command as NodeCommand<unknown> }))
-    .concat([
+    .concat(routeGets, [
       { command: iptablesCommand('detect', 'inet') as NodeCommand<unknown>, ...detect },
       { command: iptablesCommand('detect', 'inet6') as NodeCommand<unknown>, ...detect },
+      ...(opts.netConfPath ? [extra('netConfFile', netConfArgv(opts.netConfPath))] : []),
+      ...(opts.healthzPort != null ? [extra('flanneldHealth', probeArgv(opts.healthzPort))] : []),
     ]);
+}
+
+/** The one `ip -batch` a node is asked: the plan's podCIDR ends plus the peers' public IPs; null when any is not an IP. */
+function routeBatch(plan: RouteDecisionPlan | undefined, peerAddresses: readonly string[]): RouteDecisionPlan | null {
+  if (!plan) return null;
+  const all = [
+    ...(plan.podSource4 ? [plan.podSource4] : []),
+    ...(plan.podSource6 ? [plan.podSource6] : []),
+    ...peerAddresses,
+    ...plan.dsts,
+  ];
+  if (all.some((a) => isIP(a) === 0)) return null;
+  return { ...plan, dsts: [...new Set([...peerAddresses, ...plan.dsts])] };
 }
 
 /**
@@ -391,8 +443,7 @@ async function collectRouteDecisions(
     const error = `ip route get: not an IP address: ${bad.map((b) => JSON.stringify(b)).join(', ')}`;
     return { routeDecisions: { status: 'failed', error }, routeGets: { status: 'failed', error } };
   }
-  const dsts = [...new Set([...peerAddresses, ...plan.dsts])];
-  const res = await run(routeDecisionsCommand({ ...plan, dsts }));
+  const res = await run(routeDecisionsCommand(routeBatch(plan, peerAddresses)!));
   if (res.status !== 'ok') return { routeDecisions: res, routeGets: await collectRouteGets(run, peerAddresses) };
   const gets: Record<string, Route | null> = {};
   for (const a of new Set(peerAddresses)) {

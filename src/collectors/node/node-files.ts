@@ -24,15 +24,18 @@ import type { CommandRunner } from './runner.js';
 const ABSENT = '#absent';
 
 /** net-conf.json from the node; the path goes in as $1, never into the script. */
+export function netConfArgv(path: string): string[] {
+  return ['sh', '-c', `if [ -e "$1" ]; then cat "$1"; else echo "${ABSENT} $1"; fi`, 'sh', path];
+}
+
 export async function readNodeNetConf(
   runner: CommandRunner,
   path: string,
   timeoutMs: number,
   signal?: AbortSignal,
 ): Promise<Collected<NodeNetConf | null>> {
-  const script = `if [ -e "$1" ]; then cat "$1"; else echo "${ABSENT} $1"; fi`;
   try {
-    const r = await runner.run(['sh', '-c', script, 'sh', path], { timeoutMs, ...(signal ? { signal } : {}) });
+    const r = await runner.run(netConfArgv(path), { timeoutMs, ...(signal ? { signal } : {}) });
     if (r.timedOut) return { status: 'timeout', error: `cat ${path}: timed out after ${timeoutMs} ms` };
     if (r.exitCode !== 0)
       return { status: 'failed', error: `cat ${path}: ${r.error ?? `exit ${r.exitCode}`} ${r.stderr.trim()}`.trim() };
@@ -86,6 +89,10 @@ export function parseProbe(stdout: string): { healthz: HttpProbe; readyz: HttpPr
   return { healthz: get('healthz'), readyz: get('readyz') };
 }
 
+export function probeArgv(port: number): string[] {
+  return ['sh', '-c', PROBE, 'sh', String(port)];
+}
+
 export async function probeFlanneld(
   runner: CommandRunner,
   port: number,
@@ -93,7 +100,7 @@ export async function probeFlanneld(
   signal?: AbortSignal,
 ): Promise<Collected<FlanneldHealth>> {
   try {
-    const r = await runner.run(['sh', '-c', PROBE, 'sh', String(port)], {
+    const r = await runner.run(probeArgv(port), {
       timeoutMs,
       ...(signal ? { signal } : {}),
     });
