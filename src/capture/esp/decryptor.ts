@@ -4,7 +4,8 @@
  */
 import { etherTypeFor, ipv4Checksum, locateEsp, locateIp } from '../frame.js';
 import { type CapturedPacket, LinkType, type PacketBatch } from '../packet.js';
-import { type DecryptFailure, decryptEsp } from './esp-crypto.js';
+import { type DecryptFailure, decryptEsp, trailer } from './esp-crypto.js';
+import { batchable, GCM_BATCH_MIN, openGcmBatch } from './gcm-batch.js';
 import type { EspSA, SaTable } from './sa-table.js';
 
 export type FailureReason =
@@ -34,6 +35,16 @@ export class DecryptStats {
   }
 }
 
+/** An ESP packet found and its SAs looked up: what decryption needs. */
+interface Located {
+  readonly p: CapturedPacket;
+  readonly ipOff: number;
+  readonly protoFieldOff: number | null;
+  readonly loc: Extract<ReturnType<typeof locateEsp>, { kind: 'esp' }>;
+  readonly esp: Buffer;
+  readonly candidates: readonly EspSA[];
+}
+
 /** IKE's NAT-T port (RFC 3948); flannel's UDPEncap uses it both ways. */
 export const NAT_T_PORT = 4500;
 
@@ -58,13 +69,52 @@ export class EspDecryptor {
     this.natTPorts = ports;
   }
 
+  /**
+   * Packets of one GCM SA (16-byte ICV) are opened together (gcm-batch.ts); every other packet, and a
+   * group whose batch check fails, goes one by one. Order and counts are those of `process`.
+   */
   processBatch(batch: PacketBatch): PacketBatch {
     const out = new Array<CapturedPacket>(batch.length);
-    for (let i = 0; i < batch.length; i++) out[i] = this.process(batch[i]!);
+    const groups = new Map<EspSA, { at: number[]; jobs: Located[] }>();
+    for (let i = 0; i < batch.length; i++) {
+      const r = this.locate(batch[i]!);
+      if (!('esp' in r)) {
+        out[i] = r;
+        continue;
+      }
+      const sa = r.candidates[0]!;
+      if (r.candidates.length === 1 && r.esp.length >= GCM_BATCH_MIN && batchable(sa)) {
+        let g = groups.get(sa);
+        if (!g) groups.set(sa, (g = { at: [], jobs: [] }));
+        g.at.push(i);
+        g.jobs.push(r);
+      } else out[i] = this.decrypt(r);
+    }
+    for (const [sa, g] of groups) {
+      const plain = openGcmBatch(
+        sa,
+        g.jobs.map((j) => j.esp),
+      );
+      for (let k = 0; k < g.jobs.length; k++) {
+        const j = g.jobs[k]!;
+        if (!plain) {
+          out[g.at[k]!] = this.decrypt(j);
+          continue;
+        }
+        const r = trailer(plain[k]!);
+        out[g.at[k]!] = r.ok ? this.rebuild(j, sa, r.payload, r.nextHeader) : this.failed(j.p, r.reason);
+      }
+    }
     return out;
   }
 
   process(p: CapturedPacket): CapturedPacket {
+    const r = this.locate(p);
+    return 'esp' in r ? this.decrypt(r) : r;
+  }
+
+  /** Finds the ESP payload and its SA candidates; a packet that cannot be decrypted comes back as it was. */
+  private locate(p: CapturedPacket): Located | CapturedPacket {
     this.stats.packets++;
     const ip = locateIp(p.linkType, p.data);
     if (!ip) return p;
@@ -83,16 +133,20 @@ export class EspDecryptor {
       this.stats.unknownSpis.set(spi, (this.stats.unknownSpis.get(spi) ?? 0) + 1);
       return this.failed(p, 'unknown SPI');
     }
+    return { p, ipOff: ip.ipOff, protoFieldOff: ip.protoFieldOff, loc, esp, candidates };
+  }
+
+  private decrypt(j: Located): CapturedPacket {
     let reason: DecryptFailure | null = null;
-    for (const sa of candidates) {
-      const r = decryptEsp(sa, esp);
+    for (const sa of j.candidates) {
+      const r = decryptEsp(sa, j.esp);
       if (!r.ok) {
         reason ??= r.reason;
         continue;
       }
-      return this.rebuild(p, sa, ip.ipOff, ip.protoFieldOff, loc, r.payload, r.nextHeader);
+      return this.rebuild(j, sa, r.payload, r.nextHeader);
     }
-    return this.failed(p, reason ?? 'integrity check failed');
+    return this.failed(j.p, reason ?? 'integrity check failed');
   }
 
   private failed(p: CapturedPacket, reason: FailureReason): CapturedPacket {
@@ -100,15 +154,8 @@ export class EspDecryptor {
     return p;
   }
 
-  private rebuild(
-    p: CapturedPacket,
-    sa: EspSA,
-    ipOff: number,
-    protoFieldOff: number | null,
-    loc: Extract<ReturnType<typeof locateEsp>, { kind: 'esp' }>,
-    payload: Buffer,
-    nextHeader: number,
-  ): CapturedPacket {
+  private rebuild(j: Located, sa: EspSA, payload: Buffer, nextHeader: number): CapturedPacket {
+    const { p, ipOff, protoFieldOff, loc } = j;
     const d = p.data;
     let frame: Buffer;
     if (nextHeader === 59) {

@@ -7,8 +7,9 @@
  * HMAC use long-lived objects per SA (an engine): one CBC decipher runs across all of an SA's
  * packets and each packet's first block is corrected (the decipher chained it with the previous
  * packet's last ciphertext block instead of the packet's IV), and HMAC is two one-shot hashes
- * over the precomputed ipad/opad keys. GCM keeps one OpenSSL decipher per packet: a GHASH in
- * JavaScript (keystream from a long-lived AES-ECB cipher) was measured slower than that.
+ * over the precomputed ipad/opad keys. GCM here is one OpenSSL decipher per packet: the decryptor
+ * sends full-ICV GCM packets through gcm-batch.ts (GHASH over a whole batch in OpenSSL, 3.6x less CPU:
+ * bench/esp/gcm-batch.ts) and uses this path for truncated ICVs and for a batch whose check failed.
  */
 import { createDecipheriv, createHmac, type Decipheriv, hash, type KeyObject, timingSafeEqual } from 'node:crypto';
 import type { EspSA } from './sa-table.js';
@@ -21,7 +22,8 @@ export type DecryptResult =
 
 const ESP_HEADER = 8;
 
-function trailer(plain: Buffer): DecryptResult {
+/** Splits decrypted ESP into payload and next header (RFC 4303 §2.4-2.6). */
+export function trailer(plain: Buffer): DecryptResult {
   // Plaintext ends with padding, pad length, next header.
   if (plain.length < 2) return { ok: false, reason: 'malformed ESP' };
   const padLen = plain[plain.length - 2]!;
