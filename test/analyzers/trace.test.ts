@@ -66,6 +66,8 @@ const breaks: [string, SimBackend, number, number, string, RegExp][] = [
     'netfilter',
     /nft inet kfl_guard pre handle \d+: ip daddr 10\.244\.3\.0\/24 drop/,
   ],
+  ['dnat-pod-traffic', 'vxlan', 1, 2, 'netfilter', /rewritten in PREROUTING: the destination becomes 10\.244\.2\.99/],
+  ['cni0-port-disabled', 'vxlan', 1, 3, 'cni0 -> pod', /master cni0 state disabled/],
   ['blackhole-in-local-table', 'vxlan', 2, 1, 'route lookup', /route blackhole 10\.244\.1\.0\/24 table local/],
   [
     'prohibit-for-forwarded-pods',
@@ -152,4 +154,42 @@ test('trace: a more specific route shadowing part of a peer podCIDR breaks only 
   const t = trace(snap, pod(1), '10.244.3.200');
   assert.equal(t.hops[t.brokenAt!]?.step, 'route lookup');
   assert.match(t.hops[t.brokenAt!]?.entry ?? '', /^10\.244\.3\.128\/25 via 192\.168\.56\.99 dev eth0/);
+});
+
+test("trace: the destination pod's cni0 port is found by its MAC; only that port's state decides", async () => {
+  const snap = structuredClone(
+    await readSnapshot(
+      fixturePath(
+        'vxlan',
+        FAULTS.find((f) => f.id === 'cni0-port-disabled'),
+      ),
+    ),
+  );
+  const h = snap.hosts['node3']!;
+  assert.equal(h.status, 'ok');
+  const d = h.data as unknown as {
+    bridgePorts: { data: { dev: string; master: string; state: string }[] };
+    neighbours: { data: Record<string, unknown>[] };
+    fdb: { data: Record<string, unknown>[] };
+  };
+  const disabled = d.bridgePorts.data[0]!.dev;
+  // A second pod on a forwarding port, and the neighbour entries that name each pod's MAC.
+  d.bridgePorts.data.push({ dev: 'vethb0b0b0b0', master: 'cni0', state: 'forwarding' });
+  d.fdb.data.push({
+    mac: '0a:00:00:00:00:03',
+    dev: 'vethb0b0b0b0',
+    dst: null,
+    vlan: null,
+    master: 'cni0',
+    flags: [],
+    state: '',
+  });
+  const neigh = (ip: string, mac: string) => ({ dst: ip, dev: 'cni0', lladdr: mac, state: ['REACHABLE'] });
+  const disabledMac = d.fdb.data.find((f) => f['dev'] === disabled && f['state'] === '')!['mac'] as string;
+  d.neighbours.data.push(neigh('10.244.3.2', disabledMac), neigh('10.244.3.3', '0a:00:00:00:00:03'));
+  const cut = trace(snap, pod(1), '10.244.3.2');
+  assert.equal(cut.hops[cut.brokenAt!]?.step, 'cni0 -> pod', JSON.stringify(cut.hops, null, 1));
+  assert.match(cut.hops[cut.brokenAt!]?.entry ?? '', new RegExp(`dev ${disabled}: master cni0 state disabled`));
+  const fine = trace(snap, pod(1), '10.244.3.3');
+  assert.equal(fine.brokenAt, null, JSON.stringify(fine.hops, null, 1));
 });

@@ -147,6 +147,16 @@ class Walk {
         seen.push(`${h.toUpperCase()} unknown: ${v.rule}`);
         break;
       }
+      // A DNAT that sends pod-to-pod traffic elsewhere is where the traced packet stops reaching its pod.
+      const dnat = v.nat.find((n) => n.nat.kind === 'dnat' || n.nat.kind === 'redirect');
+      if (dnat && v.packet.dst !== p.dst && this.dst.kind !== 'outside')
+        return this.hop(
+          node.name,
+          'netfilter',
+          `${dnat.by.writer} ${dnat.by.table} ${dnat.by.chain}: ${dnat.by.rule}`,
+          false,
+          `rewritten in ${h.toUpperCase()}: the destination becomes ${v.packet.dst}, so the packet no longer goes to ${this.dst.ip}`,
+        );
       p = v.packet;
       seen.push(`${h.toUpperCase()} accept${v.nat.length ? ` (NAT: ${v.nat.map((n) => n.by.rule).join('; ')})` : ''}`);
     }
@@ -245,6 +255,37 @@ class Walk {
     return this.hop(node.name, step, st.text, false, `${dev} is down: the packet is dropped here`);
   }
 
+  /**
+   * The destination pod's port on cni0 (its MAC from the neighbour entry, the port from the bridge's fdb): a port
+   * out of the forwarding state passes no frame.
+   */
+  private bridgePort(node: FlannelNode, host: HostState): boolean {
+    const ports = host.bridgePorts?.status === 'ok' ? host.bridgePorts.data : null;
+    if (!ports) return true;
+    const onCni0 = ports.filter((x) => x.master === 'cni0');
+    const blocked = (x: (typeof ports)[number]) => x.state !== 'forwarding' && x.state !== '';
+    const mac = lookupNeighbour(host, 'cni0', this.dst.ip)?.lladdr?.toLowerCase();
+    const fdb = mac
+      ? (ok(host.fdb) ?? []).find(
+          (f) => f.master === 'cni0' && f.mac.toLowerCase() === mac && !f.flags.includes('self'),
+        )
+      : undefined;
+    // Without the pod's MAC its port is unknown; only when every port on cni0 is blocked is the answer certain.
+    const port = fdb
+      ? onCni0.find((x) => x.dev === fdb.dev)
+      : !mac && onCni0.length > 0 && onCni0.every(blocked)
+        ? onCni0[0]
+        : undefined;
+    if (!port || !blocked(port)) return true;
+    return this.hop(
+      node.name,
+      'cni0 -> pod',
+      `bridge link show dev ${port.dev}: master cni0 state ${port.state}`,
+      false,
+      `the pod's port ${port.dev} on cni0 is ${port.state}: no frame reaches the pod`,
+    );
+  }
+
   /** Route lookup on `node` toward the destination, then on into the overlay or to the local bridge. */
   private forward(node: FlannelNode, host: HostState, depth: number, iif: string | null = null): void {
     if (depth > 3) return void this.hop(node.name, 'loop', null, false, 'the path revisits nodes: a routing loop');
@@ -266,6 +307,7 @@ class Walk {
         route !== null && (route.dev === 'cni0' || route.dev?.startsWith('cali') === true || this.dst.kind === 'node');
       if (local && route?.dev && !this.deviceUp(node, host, route.dev, 'route lookup')) return;
       if (local && route?.dev && this.dst.kind === 'pod' && !this.netfilter(node, host, iif, route.dev)) return;
+      if (local && route?.dev === 'cni0' && this.dst.kind === 'pod' && !this.bridgePort(node, host)) return;
       this.hop(
         node.name,
         'route lookup',
