@@ -342,6 +342,15 @@ case $cmd in
     { echo "$FAULT $NODE $detail"; tail -n +2 "$fault_file"; } > "${fault_file%.tmp}"; rm -f "$fault_file"
     log "break: $FAULT on $NODE: $detail"
     ;;
+  restart-flanneld)
+    # What a "restart the flannel pod on NODE" fix does: flanneld starts again and re-programs every lease.
+    need_root; load_state
+    NODE=${1:-}
+    echo " $NODE_NAMES " | grep -q " $NODE " || die "restart-flanneld: '$NODE' is not a lab node (nodes: $NODE_NAMES)"
+    stop_flanneld "$NODE"; start_flanneld "$NODE"; wait_flanneld "$NODE"
+    [ "${FLAVOR:-kube-flannel}" = k3s ] || pod_running "$NODE"
+    log "restart-flanneld: flanneld on $NODE restarted"
+    ;;
   heal)
     need_root; load_state
     for f in $(ls -t "$FDIR"/*.fault 2>/dev/null); do

@@ -1779,7 +1779,6 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       backends: all,
       inject: 'raw_drop_peer_podcidr',
       effect: { kind: 'unreachable', from: 'peer', to: 'node' },
-      fixRestores: true,
       expect: [
         {
           check: 'pod-path',
@@ -1812,7 +1811,6 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       backends: all,
       inject: 'mangle_drop_peer_podcidr',
       effect: { kind: 'unreachable', from: 'peer', to: 'node' },
-      fixRestores: true,
       expect: [
         {
           check: 'pod-path',
@@ -1841,7 +1839,6 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       backends: all,
       inject: 'nft_table_drops_pods',
       effect: { kind: 'unreachable', from: 'peer', to: 'node' },
-      fixRestores: true,
       // both peers' traffic stops at the same rule: one finding naming no single peer
       expect: [
         {
@@ -1874,7 +1871,6 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       backends: all,
       inject: 'dnat_pod_traffic',
       effect: { kind: 'unreachable', from: 'peer', to: 'node' },
-      fixRestores: true,
       expect: [
         {
           check: 'pod-path',
@@ -1902,7 +1898,6 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       backends: all,
       inject: 'cni0_port_disabled',
       effect: { kind: 'unreachable', from: 'peer', to: 'node' },
-      fixRestores: true,
       expect: [{ check: 'pod-path', node: 'node', severity: 'error', evidence: /master cni0 state disabled/ }],
     },
   },

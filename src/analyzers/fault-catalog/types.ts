@@ -121,10 +121,13 @@ export interface LabPackaging extends Findings {
   readonly effectOn?: Partial<Record<LabBackend, Effect>>;
   readonly probe?: ProbeName;
   /**
-   * The fix doctor prints for each finding, run as printed (the command after "On <node>:") in that node's network
-   * namespace, must restore the effect's traffic and leave every pair that worked before the fault reachable.
+   * Every lab fault's printed fixes are run as printed (the command after "On <node>:" in that node's network
+   * namespace; "Restart the flannel pod on <node>" restarts that node's flanneld) and must restore the effect's
+   * traffic and leave every pair that worked before the fault reachable. `fixBy` names a fault whose fix is an
+   * operator's change outside the nodes (the ConfigMap, the underlay network, a Node object): the lab cannot run
+   * it as printed, and says why instead.
    */
-  readonly fixRestores?: true;
+  readonly fixBy?: string;
   /** where a backend changes what doctor reports */
   readonly findingsOn?: Partial<Record<LabBackend, Findings>>;
   /** needs the kube-flannel packaging (flannel pods, ConfigMap, health server): not on --flavor k3s */
