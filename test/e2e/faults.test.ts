@@ -274,7 +274,10 @@ FAULTS.forEach((fault, index) => {
           assert.equal(r.code, 2);
         });
       // last while the fault is in place: running the fix removes it
+      const spec = l.findingsOn?.[backend] ?? l;
       if (l.fixBy) t.diagnostic(`${fault.name}: the printed fix is not run in the lab: ${l.fixBy}`);
+      else if (spec.expect.length === 0 && effect.kind === 'reachable')
+        t.diagnostic(`${fault.name}: flannel tolerates it and doctor reports nothing, so there is no fix to run`);
       else
         await t.test('the fix doctor prints restores traffic and breaks no pair that worked', () =>
           proveFix(fault, ctx, reported, worked),

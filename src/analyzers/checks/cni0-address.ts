@@ -34,6 +34,8 @@ export default defineCheck({
           `cni0: ${cni0.addresses.map((a) => `${a.local}/${a.prefixlen}`).join(', ') || '(no addresses)'}`,
           `spec.podCIDRs: ${JSON.stringify(n.kube.podCIDRs)}`,
         ],
+        // The address is replaced in place: deleting cni0 would detach every running pod until it is re-created.
+        fix: `On ${n.name}: ${[...same.map((a) => `ip addr del ${a.local}/${a.prefixlen} dev cni0`), `ip addr add ${want} dev cni0`].join(' && ')} (if flannel.1 has a stale address too, ip link delete flannel.1 and restart the flannel pod)`,
       });
     }
   },

@@ -15,7 +15,7 @@ export default defineCheck({
       "flanneld creates one device per backend: flannel.<VNI> (vxlan, plus flannel-v6.<VNI>), flannel.ipip, flannel-wg(-v6) or flannel0 (udp), with the podCIDR network address as a /32. VXLAN attributes (VNI, dstport, learning, GBP, local) come from net-conf.json and the node's public IP.",
     impact:
       'A missing or down device, a wrong VNI or port, or a stale `local` address drops all cross-node pod traffic from or to this node.',
-    fix: 'On <node>: ip link delete <device>, then restart the flannel pod (kubectl -n kube-flannel delete pod <pod>) so flanneld re-creates the device and re-programs every peer. If the kernel lacks the module (vxlan, wireguard, ipip), install it first.',
+    fix: 'On <node>: ip link delete <the device>, then restart the flannel pod (kubectl -n kube-flannel delete pod <pod>) so flanneld re-creates the device and re-programs every peer. If the kernel lacks the module (vxlan, wireguard, ipip), install it first.',
   },
   scope: 'node',
   runNode({ model, node: n, expected }, report) {
@@ -37,6 +37,7 @@ export default defineCheck({
                 .join(', ') || '(none)'
             }`,
           ],
+          fix: `Restart the flannel pod on ${n.name} (flanneld re-creates ${want.name} and re-programs every peer; if the kernel lacks the module for it, install that first)`,
         });
         continue;
       }
@@ -59,6 +60,7 @@ export default defineCheck({
         node: n.name,
         message: `${want.name} ${problems.join('; ')}`,
         evidence: [formatLink(link), `${want.name} addresses: ${formatAddresses(link)}`],
+        fix: `On ${n.name}: ip link delete ${want.name}, then restart the flannel pod (kubectl -n kube-flannel delete pod <pod>) so flanneld re-creates it and re-programs every peer`,
       });
     }
   },

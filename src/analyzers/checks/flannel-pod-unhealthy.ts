@@ -41,7 +41,9 @@ export default defineCheck({
             : []),
           ...(cause ? [`log: ${cause.line}`] : p.logTail.slice(-3).map((l) => `log: ${l}`)),
         ],
-        fix: cause?.fix ?? `Read the full log: kubectl -n ${p.namespace} logs ${p.name} --previous`,
+        fix:
+          cause?.fix ??
+          `Restart the flannel pod on ${p.node} (kubectl -n ${p.namespace} delete pod ${p.name}); if it fails again, read its log: kubectl -n ${p.namespace} logs ${p.name} --previous`,
       });
     }
   },

@@ -61,7 +61,7 @@ function uplinksDiffer(model: Model, summaries: readonly NodeSummary[], report: 
       peer: smaller.length === 1 ? smaller[0]!.name : null,
       message: `${u.dev} MTU ${u.mtu} exceeds the ${groups.map((g) => `${g.mtu} of ${g.names.join(', ')}`).join('; ')}: ${groups.map((g) => `host packets of ${g.mtu + 1}-${u.mtu} bytes from ${u.name} to ${g.names.join(', ')} are dropped`).join('; ')}`,
       evidence,
-      fix: `Give every node's uplink the same MTU (ip link set ${u.dev} mtu ${groups[0]!.mtu} on ${u.name}, and in its network configuration), or raise the others and the network to ${u.mtu}.`,
+      fix: `On ${u.name}: ip link set ${u.dev} mtu ${groups[0]!.mtu} (and in its network configuration, so every node's uplink has the same MTU; or raise the others and the network to ${u.mtu})`,
     });
     const podLimit = (v: { mtu: number }) => v.mtu - overhead;
     // A receiver whose own FLANNEL_MTU exceeds its uplink is mtu's finding there; only a consistent receiver is a victim of this sender.

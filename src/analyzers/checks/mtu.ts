@@ -58,6 +58,7 @@ export default defineCheck({
           node: n.name,
           message: `${link.name} MTU ${link.mtu} is below FLANNEL_MTU ${F}: pods send packets the tunnel cannot carry`,
           evidence: ev,
+          fix: `On ${n.name}: ip link set ${link.name} mtu ${F}`,
         });
       } else if (link.mtu > F && b.type === 'vxlan') {
         report({
@@ -65,6 +66,7 @@ export default defineCheck({
           severity: 'warning',
           message: `${link.name} MTU ${link.mtu} differs from FLANNEL_MTU ${F}: the device kept the MTU of an earlier configuration`,
           evidence: ev,
+          fix: `On ${n.name}: ip link set ${link.name} mtu ${F}`,
         });
       }
     }

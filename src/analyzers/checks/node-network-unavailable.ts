@@ -9,7 +9,7 @@ export default defineCheck({
     meaning:
       "The Node's NetworkUnavailable condition is True. flanneld sets it to False (reason FlannelIsUp) once its lease is complete; True means flanneld never got that far, or something else (a cloud route controller) reset it.",
     impact: 'The scheduler keeps ordinary pods off the node (node.kubernetes.io/network-unavailable taint).',
-    fix: 'Check the flannel pod on <node>; once flanneld completes its lease it sets the condition to False itself.',
+    fix: "Restart the flannel pod on <node> (once flanneld completes its lease it sets the condition to False itself; if it stays True, read the pod's log).",
   },
   scope: 'node',
   runNode({ node: n }, report) {

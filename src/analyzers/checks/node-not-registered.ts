@@ -10,7 +10,7 @@ export default defineCheck({
       'The Node lacks flannel.alpha.coreos.com/kube-subnet-manager="true", public-ip, backend-type or (for vxlan/wireguard) backend-data. flanneld writes them when it acquires its lease; every other flanneld ignores a node without them.',
     impact:
       'No peer programs a route, fdb entry, tunnel peer or policy toward this node, so its pods are unreachable from other nodes.',
-    fix: 'Check the flannel pod on <node> (kubectl -n kube-flannel logs <pod>): it has not acquired its lease. Once it runs, it writes the annotations itself.',
+    fix: 'Restart the flannel pod on <node> (once it has its lease it writes the annotations itself; if it does not, read kubectl -n kube-flannel logs <pod>).',
   },
   scope: 'node',
   runNode({ model, node: n }, report) {

@@ -84,7 +84,9 @@ export default defineCheck({
           node: n.name,
           message: `UDP ${port} (${model.backend.type}) is dropped by the INPUT chain (iptables-${dump.backend})`,
           evidence: [v.by],
-          fix: `On ${n.name}: remove \`${v.by}\` or insert before it: iptables -I INPUT -p udp --dport ${port} -j ACCEPT`,
+          fix: v.by.startsWith('-A INPUT ')
+            ? `On ${n.name}: iptables-${dump.backend} -D ${v.by.slice(3)} (or, to keep it, insert before it: iptables-${dump.backend} -I INPUT -p udp --dport ${port} -j ACCEPT)`
+            : `On ${n.name}: iptables-${dump.backend} -I INPUT -p udp --dport ${port} -j ACCEPT`,
         });
       }
     }

@@ -34,6 +34,7 @@ export default defineCheck({
           `${dev}: link/ether ${link.mac}`,
           `flannel.alpha.coreos.com/${key}: ${n.kube.flannelAnnotations[key] ?? ''}`,
         ],
+        fix: `On ${n.name}: ip link delete ${dev}, then restart the flannel pod (so flanneld re-creates it with the MAC it publishes; stop udev/NetworkManager from managing flannel devices first: a .link file with MACAddressPolicy=none for flannel*, or NetworkManager unmanaged-devices=interface-name:flannel*)`,
       });
     }
   },

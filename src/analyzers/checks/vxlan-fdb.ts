@@ -101,7 +101,7 @@ export default defineCheck({
         message: `fdb entry ${f.mac} dst ${f.dst} on ${f.dev} ${why}`,
         evidence: [formatFdb(f), ...(user ? [`in use by neighbour ${formatNeighbour(user)}`] : [])],
         fix: user
-          ? `On ${n.name}: remove the neighbour first (ip neigh del ${user.dst} dev ${user.dev}) if no route leads to it, then: bridge fdb del ${f.mac} dev ${f.dev} dst ${f.dst} self`
+          ? `On ${n.name}: bridge fdb del ${f.mac} dev ${f.dev} dst ${f.dst} self (and the neighbour that uses it, ip neigh del ${user.dst} dev ${user.dev}, if no route leads to it)`
           : `On ${n.name}: bridge fdb del ${f.mac} dev ${f.dev} dst ${f.dst} self`,
       });
     }
