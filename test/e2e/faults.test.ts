@@ -208,7 +208,7 @@ FAULTS.forEach((fault, index) => {
     t.diagnostic(`${fault.name} on ${ctx.node} (peer ${ctx.peer}): ${fault.changes}`);
     // the pairs that work before the fault: a printed fix must leave every one of them working
     const allPairs = ctx.pods.flatMap((a) => ctx.pods.filter((b) => b !== a).map((b) => `${a.name}->${b.name}`));
-    const failedBefore = new Set(allPairsPing(ctx.pods));
+    const failedBefore = new Set(l.fixRestores ? allPairsPing(ctx.pods) : []);
     const worked = allPairs.filter((p) => !failedBefore.has(p));
     const br = labCmd(['break', fault.name, ctx.node]);
     assert.equal(br.code, 0, `lab break ${fault.name} ${ctx.node} failed: ${br.stderr}`);
@@ -278,10 +278,11 @@ FAULTS.forEach((fault, index) => {
       if (l.fixBy) t.diagnostic(`${fault.name}: the printed fix is not run in the lab: ${l.fixBy}`);
       else if (spec.expect.length === 0 && effect.kind === 'reachable')
         t.diagnostic(`${fault.name}: flannel tolerates it and doctor reports nothing, so there is no fix to run`);
-      else
+      else if (l.fixRestores)
         await t.test('the fix doctor prints restores traffic and breaks no pair that worked', () =>
           proveFix(fault, ctx, reported, worked),
         );
+      else t.diagnostic(`${fault.name}: its printed fix is not yet proven in the lab (no fixRestores)`);
     } finally {
       const h = labCmd(['heal'], 240_000);
       assert.equal(h.code, 0, `lab heal after ${fault.name} failed: ${h.stderr}`);

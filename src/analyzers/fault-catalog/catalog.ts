@@ -43,6 +43,7 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       ],
     },
     lab: {
+      fixRestores: true,
       backends: routed,
       inject: 'route_deleted',
       effect: { kind: 'unreachable', from: 'node', to: 'peer' },
@@ -61,6 +62,7 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     id: 'route-wrong-via',
     changes: "kernel: the node's route to the peer's podCIDR points at 10.250.X.99 dev eth0, an address no node has",
     lab: {
+      fixRestores: true,
       backends: routed,
       inject: 'route_wrong_via',
       effect: { kind: 'unreachable', from: 'node', to: 'peer' },
@@ -193,6 +195,7 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       ],
     },
     lab: {
+      fixRestores: true,
       backends: vx,
       inject: 'fdb_deleted',
       effect: { kind: 'unreachable', from: 'node', to: 'peer' },
@@ -211,6 +214,7 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     id: 'fdb-wrong-dst',
     changes: "kernel: the node's fdb entry for the peer's VtepMAC points at 10.250.X.99",
     lab: {
+      fixRestores: true,
       backends: vx,
       inject: 'fdb_wrong_dst',
       effect: { kind: 'unreachable', from: 'node', to: 'peer' },
@@ -229,6 +233,7 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     id: 'neigh-deleted',
     changes: "kernel: the node's permanent neighbour for the peer's flannel.1 address deleted",
     lab: {
+      fixRestores: true,
       backends: vx,
       inject: 'neigh_deleted',
       effect: { kind: 'unreachable', from: 'node', to: 'peer' },
@@ -264,6 +269,7 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       ],
     },
     lab: {
+      fixRestores: true,
       backends: vx,
       inject: 'neigh_wrong_mac',
       effect: { kind: 'unreachable', from: 'node', to: 'peer' },
@@ -400,6 +406,7 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     changes:
       'kernel: flannel.1 deleted on the node; real flanneld (0.28.9) re-creates it with the same VtepMAC but without the peer routes, fdb and neighbours',
     lab: {
+      fixRestores: true,
       backends: vx,
       inject: 'vxlan_device_deleted',
       effect: { kind: 'unreachable', from: 'node', to: 'peer' },
@@ -581,6 +588,7 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       expect: [{ check: 'ip-forward', node: 'node', severity: 'error', evidence: /net\.ipv4\.ip_forward = 0/ }],
     },
     lab: {
+      fixRestores: true,
       backends: all,
       inject: 'ip_forward_off',
       effect: { kind: 'unreachable', from: 'node', to: 'peer' },
@@ -613,6 +621,7 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     id: 'forward-drop-rule',
     changes: 'kernel: iptables -I FORWARD 1 -j DROP on the node, ahead of the FLANNEL-FWD jump',
     lab: {
+      fixRestores: true,
       notInNftables: 'forward-drop judges the rule against the FLANNEL-FWD jump, which does not exist in nftables mode',
       backends: all,
       inject: 'forward_drop_rule',
@@ -738,6 +747,7 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       expect: [{ check: 'subnet-env', node: 'node', severity: 'error', evidence: /No such file or directory/ }],
     },
     lab: {
+      fixRestores: true,
       backends: all,
       inject: 'subnet_env_removed',
       effect: { kind: 'cni-add-fails', on: 'node' },
@@ -845,6 +855,7 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     changes:
       "API: the node's flannel.alpha.coreos.com/public-ip names 10.250.X.99; peers re-point their fdb and routes",
     lab: {
+      fixRestores: true,
       // Dual-stack: flanneld v0.28.9 ignores a Node update that changes only the IPv4 lease (kube.go
       // handleUpdateLeaseEvent: an unchanged IPv6 lease resets `changed`), so peers keep the old fdb and traffic
       // flows; the lab showed it. The annotation is still wrong, and doctor must still say so.
@@ -1489,6 +1500,7 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       expect: [{ check: 'flanneld-health', node: 'node', severity: 'error', evidence: /healthz: no answer/ }],
     },
     lab: {
+      fixRestores: true,
       backends: all,
       inject: 'flanneld_hung',
       effect: { kind: 'reachable', from: 'node', to: 'peer' },
@@ -1600,6 +1612,7 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       ],
     },
     lab: {
+      fixRestores: true,
       backends: all,
       inject: 'policy_rule_other_table',
       effect: { kind: 'unreachable', from: 'node', to: 'peer' },
@@ -1651,6 +1664,7 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       ],
     },
     lab: {
+      fixRestores: true,
       backends: all,
       inject: 'podcidr_shadowed',
       effect: { kind: 'unreachable', from: 'node', to: 'peer' },
@@ -1683,6 +1697,7 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       ],
     },
     lab: {
+      fixRestores: true,
       backends: all,
       inject: 'blackhole_local_table',
       effect: { kind: 'unreachable', from: 'node', to: 'peer' },
@@ -1733,6 +1748,7 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       ],
     },
     lab: {
+      fixRestores: true,
       backends: routed,
       inject: 'cni0_mtu_low',
       effect: { kind: 'big-packets-dropped', from: 'peer', to: 'node' },
@@ -1786,6 +1802,7 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       ],
     },
     lab: {
+      fixRestores: true,
       backends: all,
       inject: 'raw_drop_peer_podcidr',
       effect: { kind: 'unreachable', from: 'peer', to: 'node' },
@@ -1818,6 +1835,7 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       ],
     },
     lab: {
+      fixRestores: true,
       backends: all,
       inject: 'mangle_drop_peer_podcidr',
       effect: { kind: 'unreachable', from: 'peer', to: 'node' },
@@ -1846,6 +1864,7 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       expect: [{ check: 'pod-path', node: 'node', severity: 'error', evidence: /nft inet kfl_guard pre handle \d+/ }],
     },
     lab: {
+      fixRestores: true,
       backends: all,
       inject: 'nft_table_drops_pods',
       effect: { kind: 'unreachable', from: 'peer', to: 'node' },
@@ -1878,6 +1897,7 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       ],
     },
     lab: {
+      fixRestores: true,
       backends: all,
       inject: 'dnat_pod_traffic',
       effect: { kind: 'unreachable', from: 'peer', to: 'node' },
@@ -1905,6 +1925,7 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       expect: [{ check: 'pod-path', node: 'node', severity: 'error', evidence: /master cni0 state disabled/ }],
     },
     lab: {
+      fixRestores: true,
       backends: all,
       inject: 'cni0_port_disabled',
       effect: { kind: 'unreachable', from: 'peer', to: 'node' },

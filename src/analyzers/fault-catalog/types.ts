@@ -121,11 +121,14 @@ export interface LabPackaging extends Findings {
   readonly effectOn?: Partial<Record<LabBackend, Effect>>;
   readonly probe?: ProbeName;
   /**
-   * Every lab fault's printed fixes are run as printed (the command after "On <node>:" in that node's network
-   * namespace; "Restart the flannel pod on <node>" restarts that node's flanneld) and must restore the effect's
-   * traffic and leave every pair that worked before the fault reachable. `fixBy` names a fault whose fix is an
-   * operator's change outside the nodes (the ConfigMap, the underlay network, a Node object): the lab cannot run
-   * it as printed, and says why instead.
+   * The fix doctor prints for each finding is proven in the lab: run as printed (the command after "On <node>:" in
+   * that node's network namespace; "Restart the flannel pod on <node>" restarts that node's flanneld), it must
+   * restore the effect's traffic and leave every pair that worked before the fault reachable.
+   */
+  readonly fixRestores?: true;
+  /**
+   * Why the printed fix cannot be run in the lab as printed: an operator's change outside the nodes (the ConfigMap,
+   * the underlay network, the MTU plan).
    */
   readonly fixBy?: string;
   /** where a backend changes what doctor reports */
