@@ -18,6 +18,8 @@ const PREMISE_CHECKS = [
   'podcidr-unset',
   'netconf-invalid',
   'backend-type-mismatch',
+  // No lease: flanneld on the node never programmed it (udp's flannel0 and its routes go with the process).
+  'node-not-registered',
 ];
 
 /** Peers named in one message; the rest are counted. */
