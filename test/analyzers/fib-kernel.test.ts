@@ -14,34 +14,9 @@ import { type FibPacket, type FibState, lookup } from '../../src/analyzers/fib/l
 import { parseIpRouteJson } from '../../src/parse/routes-json.js';
 import { parseIpRuleJson } from '../../src/parse/rules-json.js';
 import { parseIpRuleText } from '../../src/parse/rules-text.js';
+import { rng, run } from './kernel-support.js';
 
 const root = process.getuid?.() === 0;
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function run(argv: string[], input?: string): { stdout: string; stderr: string } {
-  try {
-    const stdout = execFileSync(argv[0]!, argv.slice(1), {
-      encoding: 'utf8',
-      input: input ?? '',
-      stdio: ['pipe', 'pipe', 'pipe'],
-      maxBuffer: 256 * 1024 * 1024,
-    });
-    return { stdout, stderr: '' };
-  } catch (e) {
-    const err = e as { stdout?: string; stderr?: string };
-    return { stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
-  }
-}
 
 const ipToInt = (ip: string): number => ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
 const intToIp = (n: number): string => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');

@@ -16,20 +16,10 @@ import { rulesetOf } from '../../src/analyzers/netfilter/ruleset.js';
 import type { NfPacket } from '../../src/analyzers/netfilter/types.js';
 import { parseIptablesSave } from '../../src/parse/iptables-save.js';
 import type { IptablesDump } from '../../src/snapshot/types.js';
+import { rng } from './kernel-support.js';
 
 const root = process.getuid?.() === 0;
 const NODE = process.execPath;
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function sh(argv: string[], input?: string): string {
   return execFileSync(argv[0]!, argv.slice(1), {
