@@ -50,8 +50,22 @@ export interface TraceResult {
   readonly egress: { readonly dev: string; readonly masquerade: string | null } | null;
 }
 
-/** Doctor checks whose findings on a node break forwarding through it. */
-const NODE_BLOCKERS = ['ip-forward', 'forward-drop', 'overlay-port-blocked', 'flannel-device', 'vtep-mac'];
+/** Where on the path a node stands: it sends the packet, forwards it for another node, or receives it. */
+type Role = 'source' | 'transit' | 'destination';
+
+/**
+ * Doctor checks whose error findings on a node stop the packet there, and what they stop: forwarding (ip_forward,
+ * the FORWARD chain) stops whatever the node forwards; a blocked overlay port, a broken overlay device or a VtepMAC
+ * other than the published one stop only what arrives over the overlay (the node's own sends leave through its
+ * device, whose state the route hop checks, and egress never touches the overlay).
+ */
+const NODE_BLOCKERS: Readonly<Record<string, 'forwarding' | 'arrival'>> = {
+  'ip-forward': 'forwarding',
+  'forward-drop': 'forwarding',
+  'overlay-port-blocked': 'arrival',
+  'flannel-device': 'arrival',
+  'vtep-mac': 'arrival',
+};
 
 export function resolveEndpoint(model: SnapshotModel, ip: string): Endpoint {
   for (const n of model.nodes) {
@@ -64,18 +78,31 @@ export function resolveEndpoint(model: SnapshotModel, ip: string): Endpoint {
   return { ip, kind: 'outside', node: null };
 }
 
-/** The node holding an underlay address (public-ip, InternalIP, or an address on its links). */
+const holds = (n: FlannelNode, ip: string) =>
+  ok(n.host?.links)?.some((l) => l.addresses.some((a) => sameIP(a.local, ip))) === true;
+
+/**
+ * The node holding an underlay address: the one whose collected links carry it (the kernel's truth), else the one
+ * whose public-ip or InternalIP names it (a node whose links were not collected).
+ */
 function nodeByAddress(model: SnapshotModel, ip: string): FlannelNode | null {
   return (
+    model.nodes.find((n) => holds(n, ip)) ??
     model.nodes.find((n) => [...n.kube.internalIPs, n.publicIP, n.publicIPv6].some((a) => sameIP(a, ip))) ??
-    model.nodes.find((n) => ok(n.host?.links)?.some((l) => l.addresses.some((a) => sameIP(a.local, ip)))) ??
     null
   );
 }
 
+/** Who receives a packet the sender addresses to `ip`: the sender itself when the address is its own (the kernel delivers it locally). */
+function receiverOf(model: SnapshotModel, sender: FlannelNode, ip: string): FlannelNode | null {
+  return holds(sender, ip) ? sender : nodeByAddress(model, ip);
+}
+
 export function trace(snapshot: Snapshot, srcIP: string, dstIP: string): TraceResult {
   const model = buildModel(snapshot);
-  const blockers = analyze(snapshot, { only: NODE_BLOCKERS }).findings.filter((f) => f.severity === 'error');
+  const blockers = analyze(snapshot, { only: Object.keys(NODE_BLOCKERS) }).findings.filter(
+    (f) => f.severity === 'error',
+  );
   const src = resolveEndpoint(model, srcIP);
   const dst = resolveEndpoint(model, dstIP);
   const hops: Hop[] = [];
@@ -174,14 +201,26 @@ class Walk {
     return ok;
   }
 
+  /** The node's collected kernel state; null when its routes were not collected (nothing on it can be replayed). */
   private host(name: string | null): { node: FlannelNode; host: HostState } | null {
     const node = name ? this.model.byName.get(name) : undefined;
-    return node?.host ? { node, host: node.host } : null;
+    return node?.host && ok(node.host.routes) ? { node, host: node.host } : null;
   }
 
-  /** Doctor's error findings that stop forwarding through this node. */
-  private nodeHealthy(node: FlannelNode, role: string): boolean {
-    const found = this.blockers.filter((f) => f.node === node.name);
+  /** The receiving node's state, or the hop that says the analysis stops there because it was not collected. */
+  private received(name: string): { node: FlannelNode; host: HostState } | null {
+    const to = this.host(name);
+    if (!to) this.hop(name, 'receive', null, false, `node ${name}'s kernel state was not collected`);
+    return to;
+  }
+
+  /** Doctor's error findings that stop the packet on this node in this role. */
+  private nodeHealthy(node: FlannelNode, role: Role): boolean {
+    // a node's own packet, or one addressed to the node, is not forwarded there: only a pod's crosses FORWARD
+    const forwarded = role === 'transit' || (role === 'source' ? this.src.kind === 'pod' : this.dst.kind !== 'node');
+    const stops = (check: string) =>
+      NODE_BLOCKERS[check] === 'forwarding' ? forwarded : NODE_BLOCKERS[check] === 'arrival' && role === 'destination';
+    const found = this.blockers.filter((f) => f.node === node.name && stops(f.check));
     if (found.length === 0) return true;
     return this.hop(
       node.name,
@@ -246,6 +285,14 @@ class Walk {
       ...(iif ? { iif, src: this.src.ip } : {}),
     });
     return { route: answer.error === null ? answer.route : null, answer };
+  }
+
+  /** Why the node cannot send its own packet to an underlay address (`ip route get` as the node), or null when it can. */
+  private outerRoute(host: HostState, ip: string): string | null {
+    const fib = fibStateOf(host);
+    if (!fib) return lookupRoute(host, ip) ? null : `ip route get ${ip}: no route in main`;
+    const a = lookup(fib, { dst: ip });
+    return a.error === null ? null : `ip route get ${ip}: ${a.error} (${describeWinner(a)})`;
   }
 
   /** A hop's device must be up: a down device is where the packet stops. */
@@ -337,7 +384,6 @@ class Walk {
     if (/^flannel(-v6)?\.\d+$/.test(dev)) return this.vxlan(node, host, entry, dev, route.gateway, depth);
     if (dev === 'flannel-wg' || dev === 'flannel-wg-v6') return this.wireguard(node, host, entry, dev, depth);
     if (dev === 'flannel0') {
-      const to = this.host(this.dst.node);
       this.hop(
         node.name,
         'route lookup',
@@ -345,6 +391,7 @@ class Walk {
         true,
         'udp backend: flanneld carries the packet in user space to the node owning the subnet',
       );
+      const to = this.dst.node ? this.received(this.dst.node) : null;
       if (to) this.arrive(to.node, to.host, depth);
       return;
     }
@@ -361,9 +408,8 @@ class Walk {
         );
       }
       this.hop(node.name, 'route lookup', entry, true, `next hop ${route.gateway} is node ${next.name}`);
-      const to = this.host(next.name);
-      if (!to)
-        return void this.hop(next.name, 'receive', null, false, `node ${next.name}'s kernel state was not collected`);
+      const to = this.received(next.name);
+      if (!to) return;
       if (next.name !== this.dst.node) {
         // A wrong but forwarding gateway: the packet may still arrive, through a third node.
         this.via.push(next.name);
@@ -424,20 +470,30 @@ class Walk {
       )
     )
       return;
-    const next = nodeByAddress(this.model, fdb!.dst!);
+    const underlay = `${node.publicIP ?? '?'} -> ${fdb!.dst} udp ${linkByName(host, dev)?.vxlan?.port ?? '?'}`;
+    // The encapsulated packet is the node's own: it is routed like any, and an fdb dst with no route dies here.
+    const outer = this.outerRoute(host, fdb!.dst!);
+    if (outer)
+      return void this.hop(
+        node.name,
+        'underlay',
+        `${underlay}: ${outer}`,
+        false,
+        `the encapsulated packet is dropped on ${node.name}`,
+      );
+    const next = receiverOf(this.model, node, fdb!.dst!);
     if (
       !this.hop(
         next?.name ?? null,
         'underlay',
-        `${node.publicIP ?? '?'} -> ${fdb!.dst} udp ${linkByName(host, dev)?.vxlan?.port ?? '?'}`,
+        underlay,
         next !== null,
         next ? `the encapsulated packet travels to ${next.name}` : `${fdb!.dst} is no node's address`,
       )
     )
       return;
-    const to = this.host(next!.name);
-    if (!to)
-      return void this.hop(next!.name, 'receive', null, false, `node ${next!.name}'s kernel state was not collected`);
+    const to = this.received(next!.name);
+    if (!to) return;
     const local = linkByName(host, dev);
     const remote = linkByName(to.host, dev);
     const macOk = remote?.mac?.toLowerCase() === neigh!.lladdr!.toLowerCase();
@@ -518,7 +574,7 @@ class Walk {
       )
     )
       return;
-    const to = this.host(next!.name);
+    const to = this.received(next!.name);
     if (to) this.arrive(to.node, to.host, depth);
   }
 
@@ -570,7 +626,7 @@ class Walk {
       )
     )
       return;
-    const to = this.host(next!.name);
+    const to = this.received(next!.name);
     if (!to) return;
     const twin = ok(to.host.xfrmStates)?.find((s) => s.spi === sa!.spi && sameIP(s.dst, sa!.dst));
     if (
