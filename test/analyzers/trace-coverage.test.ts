@@ -77,6 +77,10 @@ const HOP: Readonly<Record<string, Named>> = {
   'ipsec-sa-absent': { at: 'source', step: /^xfrm state$/ },
   // the node encrypts with a key the peer does not hold: the peer's ICV check drops it
   'ipsec-sa-key-mismatch': { at: 'peer', step: /^xfrm state \(receive\)$/ },
+  // lost between the nodes, in no table: the snapshot's packet evidence (doctor --probe's probes, a bundle's
+  // samples) is where trace reads it, on the sender
+  'underlay-drops-vxlan': { at: 'node', step: /^underlay$/ },
+  'underlay-drops-vxlan-samples': { at: 'node', step: /^underlay$/ },
   // trace cannot replay a node it has no state for: it stops there and says so (an incomplete trace is not clean)
   'node-unreachable': { at: 'node', step: /^(source|receive)$/ },
 };
@@ -110,6 +114,16 @@ const WITHOUT_PINGS: Readonly<Record<string, { readonly reason: string; readonly
       "the simulated Canal pods do not reach each other even when healthy (sim-live's ping before the fault fails)",
     pairs: ['node1 <-> node2'],
   },
+  'underlay-drops-vxlan': {
+    reason:
+      "the loss is the lab's: its probe counts are added to the snapshot while the simulator's underlay still carries the packets",
+    pairs: ['node2 <-> node3'],
+  },
+  'underlay-drops-vxlan-samples': {
+    reason:
+      "sim-live pings only faults without bundle samples; the nft drop on the simulator's switch stops node2's VXLAN to node3",
+    pairs: ['node2 <-> node3'],
+  },
   'node-unreachable': {
     reason: "node3's namespace is gone: its pod cannot be pinged, and none of its state was collected",
     pairs: ['node1 <-> node3', 'node2 <-> node3'],
@@ -128,17 +142,13 @@ const EGRESS: Readonly<Record<string, Named>> = {
   'node-unreachable': { at: 'node', step: /^source$/ },
 };
 
-/** Faults that break (some) traffic where no one-way trace of a small packet between collected tables can see it. */
+/** Faults that break only some packets: trace follows one small packet (the mtu checks judge sizes). */
 const NOT_SEEN: Readonly<Record<string, string>> = {
   'cni0-mtu-below-flannel-mtu':
     'only packets above 1400 bytes die: trace follows one small packet; the mtu check names the device and sizes',
   'mtu-underlay': 'only packets above the uplink MTU die: the mtu check',
   'flannel-mtu-differs': "only the largest pod packets die: the mtu check compares the nodes' FLANNEL_MTU",
   'uplink-mtu-differs': 'only host packets above 1500 bytes die: mtu-mixed names the pairs',
-  'underlay-drops-vxlan':
-    'the drop is on the underlay between two nodes, in no table of either; underlay-probe finds it with packets',
-  'underlay-drops-vxlan-samples':
-    "the simulator's switch drops node2's VXLAN to node3, in no table of either node; underlay-samples finds it in the bundle's packet samples",
 };
 
 /**

@@ -67,6 +67,14 @@ const NODE_BLOCKERS: Readonly<Record<string, 'forwarding' | 'arrival'>> = {
   'vtep-mac': 'arrival',
 };
 
+/**
+ * Checks that judge packets the snapshot carries (doctor --probe's probes, a bundle's tcpdump samples): what they
+ * report lost between two nodes, or on arrival below the tables, no table shows. A finding whose message starts
+ * "the underlay drops" is about what its node sends its peer; the others about what its node receives from its peer.
+ */
+const UNDERLAY_EVIDENCE = ['underlay-probe', 'underlay-samples'];
+const BETWEEN = /^the underlay drops /;
+
 export function resolveEndpoint(model: SnapshotModel, ip: string): Endpoint {
   for (const n of model.nodes) {
     if ([n.podCIDR, n.podCIDRv6].some((c) => c && contains(c, ip))) return { ip, kind: 'pod', node: n.name };
@@ -100,7 +108,7 @@ function receiverOf(model: SnapshotModel, sender: FlannelNode, ip: string): Flan
 
 export function trace(snapshot: Snapshot, srcIP: string, dstIP: string): TraceResult {
   const model = buildModel(snapshot);
-  const blockers = analyze(snapshot, { only: Object.keys(NODE_BLOCKERS) }).findings.filter(
+  const blockers = analyze(snapshot, { only: [...Object.keys(NODE_BLOCKERS), ...UNDERLAY_EVIDENCE] }).findings.filter(
     (f) => f.severity === 'error',
   );
   const src = resolveEndpoint(model, srcIP);
@@ -212,6 +220,18 @@ class Walk {
     const to = this.host(name);
     if (!to) this.hop(name, 'receive', null, false, `node ${name}'s kernel state was not collected`);
     return to;
+  }
+
+  /** The packet evidence, if any, that what `from` sends `to` over the underlay is lost: the hop that says so. */
+  private underlayCarries(from: FlannelNode, to: FlannelNode): boolean {
+    const lost = this.blockers.find(
+      (f) =>
+        UNDERLAY_EVIDENCE.includes(f.check) &&
+        (BETWEEN.test(f.message)
+          ? f.node === from.name && f.peer === to.name
+          : f.node === to.name && f.peer === from.name),
+    );
+    return !lost || this.hop(lost.node, 'underlay', lost.evidence[0] ?? null, false, `${lost.message} [${lost.check}]`);
   }
 
   /** Doctor's error findings that stop the packet on this node in this role. */
@@ -391,6 +411,8 @@ class Walk {
         true,
         'udp backend: flanneld carries the packet in user space to the node owning the subnet',
       );
+      const owner = this.dst.node ? this.model.byName.get(this.dst.node) : undefined;
+      if (owner && owner !== node && !this.underlayCarries(node, owner)) return;
       const to = this.dst.node ? this.received(this.dst.node) : null;
       if (to) this.arrive(to.node, to.host, depth);
       return;
@@ -408,6 +430,7 @@ class Walk {
         );
       }
       this.hop(node.name, 'route lookup', entry, true, `next hop ${route.gateway} is node ${next.name}`);
+      if (!this.underlayCarries(node, next)) return;
       const to = this.received(next.name);
       if (!to) return;
       if (next.name !== this.dst.node) {
@@ -492,6 +515,7 @@ class Walk {
       )
     )
       return;
+    if (!this.underlayCarries(node, next!)) return;
     const to = this.received(next!.name);
     if (!to) return;
     const local = linkByName(host, dev);
@@ -574,6 +598,7 @@ class Walk {
       )
     )
       return;
+    if (!this.underlayCarries(node, next!)) return;
     const to = this.received(next!.name);
     if (to) this.arrive(to.node, to.host, depth);
   }
@@ -626,6 +651,7 @@ class Walk {
       )
     )
       return;
+    if (!this.underlayCarries(node, next!)) return;
     const to = this.received(next!.name);
     if (!to) return;
     const twin = ok(to.host.xfrmStates)?.find((s) => s.spi === sa!.spi && sameIP(s.dst, sa!.dst));
