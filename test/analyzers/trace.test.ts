@@ -193,3 +193,58 @@ test("trace: the destination pod's cni0 port is found by its MAC; only that port
   const fine = trace(snap, pod(1), '10.244.3.3');
   assert.equal(fine.brokenAt, null, JSON.stringify(fine.hops, null, 1));
 });
+
+test("trace: a blocked overlay port stops what arrives, not the node's own sends or its pods' egress", async () => {
+  // On the real vxlan lab (vxlan-port-blocked on node2), trace --probe from pod2 to pod1 saw every echo request
+  // arrive in pod1 and the replies vanish on node2: the one-way packet from node2 reaches.
+  const snap = await readSnapshot(
+    fixturePath(
+      'vxlan',
+      FAULTS.find((f) => f.id === 'vxlan-port-blocked'),
+    ),
+  );
+  assert.equal(trace(snap, pod(2), pod(1)).brokenAt, null);
+  const t = trace(snap, pod(1), pod(2));
+  assert.equal(t.hops[t.brokenAt!]?.node, 'node2');
+  assert.equal(t.hops[t.brokenAt!]?.step, 'destination node health');
+  const out = trace(snap, pod(2), '192.168.56.200');
+  assert.equal(out.brokenAt, null, JSON.stringify(out.hops, null, 1));
+  assert.equal(out.egress?.dev, 'eth0');
+});
+
+test('trace: an fdb entry toward an address no node holds dies on the sender, in its route to that address', async () => {
+  const snap = await readSnapshot(
+    fixturePath(
+      'vxlan',
+      FAULTS.find((f) => f.id === 'vagrant-shared-nat-ip'),
+    ),
+  );
+  // every node published 10.0.2.15; the kernel routes the encapsulated packet, not the annotation
+  for (const [a, b] of [
+    [2, 3],
+    [3, 1],
+  ] as const) {
+    const t = trace(snap, pod(a), pod(b));
+    const hop = t.hops[t.brokenAt!]!;
+    assert.equal(hop.node, `node${a}`, JSON.stringify(t.hops, null, 1));
+    assert.equal(hop.step, 'underlay');
+    assert.match(hop.entry ?? '', /-> 10\.0\.2\.15 udp 8472: ip route get 10\.0\.2\.15: Network is unreachable/);
+  }
+});
+
+test("trace: a node whose state was not collected is where the trace stops, said so, on every backend's path", async () => {
+  const snap = await readSnapshot(
+    fixturePath(
+      'host-gw',
+      FAULTS.find((f) => f.id === 'node-unreachable'),
+    ),
+  );
+  const t = trace(snap, pod(1), pod(3));
+  assert.deepEqual(t.hops[t.brokenAt!], {
+    node: 'node3',
+    step: 'receive',
+    entry: null,
+    ok: false,
+    note: "node node3's kernel state was not collected",
+  });
+});

@@ -505,6 +505,7 @@ class Walk {
         `the encapsulated packet is dropped on ${node.name}`,
       );
     const next = receiverOf(this.model, node, fdb!.dst!);
+    if (next && next !== node && !this.underlayCarries(node, next)) return;
     if (
       !this.hop(
         next?.name ?? null,
@@ -515,7 +516,6 @@ class Walk {
       )
     )
       return;
-    if (!this.underlayCarries(node, next!)) return;
     const to = this.received(next!.name);
     if (!to) return;
     const local = linkByName(host, dev);
@@ -584,6 +584,7 @@ class Walk {
     )
       return;
     const next = nodeByAddress(this.model, peer!.endpoint!.replace(/^\[?([^\]]+?)\]?:\d+$/, '$1'));
+    if (next && !this.underlayCarries(node, next)) return;
     if (
       !this.hop(
         next?.name ?? null,
@@ -598,7 +599,6 @@ class Walk {
       )
     )
       return;
-    if (!this.underlayCarries(node, next!)) return;
     const to = this.received(next!.name);
     if (to) this.arrive(to.node, to.host, depth);
   }
@@ -641,6 +641,7 @@ class Walk {
     )
       return;
     const next = nodeByAddress(this.model, tmpl!.dst);
+    if (next && !this.underlayCarries(node, next)) return;
     if (
       !this.hop(
         next?.name ?? null,
@@ -651,7 +652,6 @@ class Walk {
       )
     )
       return;
-    if (!this.underlayCarries(node, next!)) return;
     const to = this.received(next!.name);
     if (!to) return;
     const twin = ok(to.host.xfrmStates)?.find((s) => s.spi === sa!.spi && sameIP(s.dst, sa!.dst));
