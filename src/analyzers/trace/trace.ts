@@ -108,13 +108,13 @@ function receiverOf(model: SnapshotModel, sender: FlannelNode, ip: string): Flan
 
 export function trace(snapshot: Snapshot, srcIP: string, dstIP: string): TraceResult {
   const model = buildModel(snapshot);
-  const blockers = analyze(snapshot, { only: [...Object.keys(NODE_BLOCKERS), ...UNDERLAY_EVIDENCE] }).findings.filter(
+  const stoppers = analyze(snapshot, { only: [...Object.keys(NODE_BLOCKERS), ...UNDERLAY_EVIDENCE] }).findings.filter(
     (f) => f.severity === 'error',
   );
   const src = resolveEndpoint(model, srcIP);
   const dst = resolveEndpoint(model, dstIP);
   const hops: Hop[] = [];
-  const walk = new Walk(model, blockers, hops, src, dst);
+  const walk = new Walk(model, stoppers, hops, src, dst);
   walk.run(src);
   const brokenAt = hops.findIndex((h) => !h.ok);
   return { src, dst, hops, brokenAt: brokenAt < 0 ? null : brokenAt, via: walk.via, egress: walk.egress };
@@ -136,7 +136,8 @@ class Walk {
   egress: TraceResult['egress'] = null;
   constructor(
     private readonly model: SnapshotModel,
-    private readonly blockers: readonly Finding[],
+    /** doctor's error findings of NODE_BLOCKERS and UNDERLAY_EVIDENCE: what stops the packet outside the tables trace replays */
+    private readonly stoppers: readonly Finding[],
     private readonly hops: Hop[],
     private readonly src: Endpoint,
     private readonly dst: Endpoint,
@@ -224,7 +225,7 @@ class Walk {
 
   /** The packet evidence, if any, that what `from` sends `to` over the underlay is lost: the hop that says so. */
   private underlayCarries(from: FlannelNode, to: FlannelNode): boolean {
-    const lost = this.blockers.find(
+    const lost = this.stoppers.find(
       (f) =>
         UNDERLAY_EVIDENCE.includes(f.check) &&
         (BETWEEN.test(f.message)
@@ -240,7 +241,7 @@ class Walk {
     const forwarded = role === 'transit' || (role === 'source' ? this.src.kind === 'pod' : this.dst.kind !== 'node');
     const stops = (check: string) =>
       NODE_BLOCKERS[check] === 'forwarding' ? forwarded : NODE_BLOCKERS[check] === 'arrival' && role === 'destination';
-    const found = this.blockers.filter((f) => f.node === node.name && stops(f.check));
+    const found = this.stoppers.filter((f) => f.node === node.name && stops(f.check));
     if (found.length === 0) return true;
     return this.hop(
       node.name,
