@@ -43,7 +43,9 @@ export default defineCheck({
     const backend = model.backend;
     if (!host || !backend || !ctx.tables) return;
     // Every part the walk reads must be there: a part not collected is collection-incomplete's finding, not a break.
-    const parts = [host.links, host.routes, host.rules, host.neighbours, host.fdb, host.sysctls, host.firewall];
+    const parts: { status: string }[] = [host.links, host.routes, host.rules, host.neighbours, host.fdb, host.sysctls];
+    parts.push(host.firewall, ...(backend.type === 'wireguard' ? [host.wireguard] : []));
+    if (backend.type === 'ipsec') parts.push(host.xfrmStates, host.xfrmPolicies);
     if (parts.some((x) => x.status !== 'ok')) return;
     const decisions = host.routeDecisions?.status === 'ok' ? host.routeDecisions.data : null;
     const view: NodeView = {
