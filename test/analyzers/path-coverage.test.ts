@@ -15,9 +15,6 @@ import { fixturePath } from '../sim/scenario.js';
 
 /** Why the walk does not report a fault that breaks (or may break) pod traffic. */
 const NOT_A_PATH: Readonly<Record<string, string>> = {
-  // the seam between two nodes' SAs: each node's SA toward the other exists, so neither half breaks; the key differs
-  'ipsec-sa-key-mismatch':
-    "node2's SA to node3 and node3's SA of the same SPI hold different keys: only the two nodes' states together show it (ipsec-sa compares them)",
   // size: the walk follows one small representative packet; the largest packet a path carries is the mtu
   // check's (issue 9 item 3), which names the device and the sizes that die
   'cni0-mtu-below-flannel-mtu': 'only packets above 1400 bytes die: path MTU is the mtu check, not the walk',
@@ -81,6 +78,10 @@ const WITHOUT_PINGS: Readonly<Record<string, { readonly reason: string; readonly
   'ipsec-sa-absent': {
     reason: 'no SAs between node1 and node3: the policies select the packets and nothing encrypts or decrypts them',
     pairs: ['node1 <-> node3'],
+  },
+  'ipsec-sa-key-mismatch': {
+    reason: "node2 encrypts toward node3 with a key node3's SA of that SPI does not hold: node3 drops every packet",
+    pairs: ['node2 <-> node3'],
   },
 };
 

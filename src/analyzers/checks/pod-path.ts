@@ -4,6 +4,7 @@ import { fibStateOf } from '../fib/state.js';
 import type { NfFamily } from '../netfilter/types.js';
 import { PeerClasses } from '../path/classes.js';
 import { NodeFilter } from '../path/node-filter.js';
+import { ipsecSeams } from '../path/seam.js';
 import { type Break, egress, ingress, type NodeView, type PacketClass } from '../path/walk.js';
 
 /**
@@ -108,6 +109,10 @@ export default defineCheck({
     for (const g of groups.values())
       report({ ...toReport(node.name, g), unless: [...PREMISE_CHECKS, ...g.b.explainedBy] });
     for (const r of cutOffPorts(node.name, host)) report({ ...r, unless: PREMISE_CHECKS });
+  },
+  // IPsec's keys: the one hop whose verdict needs both nodes' SAs (path/seam.ts).
+  seam(scope, report) {
+    for (const r of ipsecSeams(scope)) report({ ...r, unless: [...PREMISE_CHECKS, 'ipsec-sa'] });
   },
 });
 

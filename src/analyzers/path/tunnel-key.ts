@@ -7,7 +7,7 @@
 import type { Prefix } from '../../net/cidr.js';
 import type { Lease } from '../model.js';
 import type { NfFamily } from '../netfilter/types.js';
-import { templateAccepts, wireguardDevice, wireguardPeerFor, xfrmPolicyFor, xfrmStateFor } from './tunnels.js';
+import { templateAccepts, wireguardDevice } from './tunnels.js';
 import {
   cidrOf,
   type NodeView,
@@ -34,7 +34,7 @@ function wireguardKey(view: NodeView, peer: Lease, family: NfFamily, theirs: Pre
   const sender = key ? wg.peers.find((x) => x.publicKey === key.publicKey) : undefined;
   const parts = [`w${key ? key.port : '-'}`, sender ? 'S' : '-'];
   for (const a of [podAddress(theirs), theirs.network]) {
-    const hit = a ? wireguardPeerFor(wg, a) : null;
+    const hit = a ? view.tables.tunnels().wireguardPeerFor(wg, a) : null;
     if (!hit) {
       parts.push('!');
       continue;
@@ -62,18 +62,18 @@ function ipsecKey(view: NodeView, peer: Lease, family: NfFamily, theirs: Prefix)
   if (!own || !src || !dst || !peerIP || !myIP) return 'x-';
   const rel = (x: string) => (x === theirs.text ? 'T' : x === own.text ? 'O' : x === peerIP ? 'P' : x);
   const parts: string[] = [];
-  const out = xfrmPolicyFor(view.host, 'out', src, dst);
+  const out = view.tables.tunnels().xfrmPolicyFor('out', src, dst);
   const t = out?.templates[0];
   parts.push(out ? `o${rel(out.src)}/${rel(out.dst)}/${out.action}/${out.templates.length}` : 'o-');
   if (t) {
-    const sa = xfrmStateFor(view.host, t);
+    const sa = view.tables.tunnels().xfrmStateFor(t);
     parts.push(
       `t${rel(t.src)}/${rel(t.dst)}/${t.proto}/${t.reqid}/${t.mode}/${sa ? `sa${JSON.stringify(sa.encap)}` : '-'}`,
     );
   }
-  const sa = xfrmStateFor(view.host, { src: peerIP, dst: myIP, proto: 'esp', reqid: 0, mode: 'tunnel' });
+  const sa = view.tables.tunnels().xfrmStateFor({ src: peerIP, dst: myIP, proto: 'esp', reqid: 0, mode: 'tunnel' });
   parts.push(sa ? `r${JSON.stringify(sa.encap)}` : 'r-');
-  const fwd = xfrmPolicyFor(view.host, 'fwd', dst, src);
+  const fwd = view.tables.tunnels().xfrmPolicyFor('fwd', dst, src);
   parts.push(
     fwd
       ? `f${rel(fwd.src)}/${rel(fwd.dst)}/${fwd.action}/${sa ? fwd.templates.some((x) => templateAccepts(x, sa)) : '-'}`

@@ -49,23 +49,6 @@ class PrefixIndex<T> {
   }
 }
 
-const wgIndex = new WeakMap<WireguardDevice, PrefixIndex<WireguardPeer>>();
-
-/**
- * The peer WireGuard sends `ip` to, and accepts `ip` as a source from: allowed-ips form one trie per device
- * and the longest prefix holding the address wins (an allowed IP belongs to one peer only).
- */
-export function wireguardPeerFor(dev: WireguardDevice, ip: string): { peer: WireguardPeer; prefix: string } | null {
-  let index = wgIndex.get(dev);
-  if (!index) {
-    index = new PrefixIndex();
-    for (const peer of dev.peers) for (const a of peer.allowedIPs) index.add(a, peer);
-    wgIndex.set(dev, index);
-  }
-  for (const { prefix, values } of index.holding(ip)) return { peer: values[0]!, prefix };
-  return null;
-}
-
 /** `192.168.56.12:51820` or `[fd00::12]:51821` as wg(8) prints an endpoint. */
 export function endpointParts(endpoint: string): { host: string; port: number } | null {
   const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(endpoint);
@@ -76,63 +59,77 @@ export function formatWireguardPeer(p: WireguardPeer): string {
   return `peer ${p.publicKey} endpoint ${p.endpoint ?? '(none)'} allowed-ips ${p.allowedIPs.join(',') || '(none)'}`;
 }
 
-const policyIndex = new WeakMap<readonly XfrmPolicy[], PrefixIndex<XfrmPolicy>>();
-
-/**
- * The policy of `dir` whose selector holds the packet's addresses: the lowest priority value wins, and among
- * equals the first listed (the kernel keeps equal priorities in insertion order). Selectors here are
- * addresses only: flannel's policies name no protocol or port, and the snapshot keeps none.
- */
-export function xfrmPolicyFor(host: HostState, dir: XfrmPolicy['dir'], src: string, dst: string): XfrmPolicy | null {
-  const all = ok(host.xfrmPolicies);
-  if (!all) return null;
-  let index = policyIndex.get(all);
-  if (!index) {
-    index = new PrefixIndex();
-    for (const p of all) index.add(p.dst, p);
-    policyIndex.set(all, index);
-  }
-  let best: XfrmPolicy | null = null;
-  let order = Number.POSITIVE_INFINITY;
-  for (const { values } of index.holding(dst))
-    for (const p of values) {
-      if (p.dir !== dir || (best && p.priority > best.priority) || !holds(p.src, src)) continue;
-      const i = all.indexOf(p);
-      if (!best || p.priority < best.priority || i < order) {
-        best = p;
-        order = i;
-      }
-    }
-  return best;
-}
-
 const holds = (cidr: string, ip: string): boolean => {
   const p = parsePrefix(cidr);
   return p !== null && contains(p, ip);
 };
 
-const stateIndex = new WeakMap<readonly XfrmState[], Map<string, XfrmState[]>>();
+/** One node's WireGuard peers, xfrm policies and SAs, indexed on first use (HostTables.tunnels holds it). */
+export class TunnelTables {
+  readonly #host: HostState;
+  readonly #peers = new Map<WireguardDevice, PrefixIndex<WireguardPeer>>();
+  #policies: PrefixIndex<{ policy: XfrmPolicy; order: number }> | undefined;
+  #states: Map<string, XfrmState[]> | undefined;
 
-/** The SA a template resolves to (xfrm_state_find): same endpoints, protocol and mode, and its reqid unless 0. */
-export function xfrmStateFor(host: HostState, t: XfrmTemplate): XfrmState | null {
-  const all = ok(host.xfrmStates);
-  if (!all) return null;
-  let index = stateIndex.get(all);
-  if (!index) {
-    index = new Map();
-    for (const s of all) {
-      const k = `${normalizeIP(s.src) ?? s.src} ${normalizeIP(s.dst) ?? s.dst}`;
-      const list = index.get(k);
-      if (list) list.push(s);
-      else index.set(k, [s]);
-    }
-    stateIndex.set(all, index);
+  constructor(host: HostState) {
+    this.#host = host;
   }
-  const k = `${normalizeIP(t.src) ?? t.src} ${normalizeIP(t.dst) ?? t.dst}`;
-  return (
-    index.get(k)?.find((s) => s.proto === t.proto && s.mode === t.mode && (t.reqid === 0 || s.reqid === t.reqid)) ??
-    null
-  );
+
+  /**
+   * The peer WireGuard sends `ip` to, and accepts `ip` as a source from: allowed-ips form one trie per device
+   * and the longest prefix holding the address wins (an allowed IP belongs to one peer only).
+   */
+  wireguardPeerFor(dev: WireguardDevice, ip: string): { peer: WireguardPeer; prefix: string } | null {
+    let index = this.#peers.get(dev);
+    if (!index) {
+      index = new PrefixIndex();
+      for (const peer of dev.peers) for (const a of peer.allowedIPs) index.add(a, peer);
+      this.#peers.set(dev, index);
+    }
+    for (const { prefix, values } of index.holding(ip)) return { peer: values[0]!, prefix };
+    return null;
+  }
+
+  /**
+   * The policy of `dir` whose selector holds the packet's addresses: the lowest priority value wins, and among
+   * equals the first listed (the kernel keeps equal priorities in insertion order). Selectors here are
+   * addresses only: flannel's policies name no protocol or port, and the snapshot keeps none.
+   */
+  xfrmPolicyFor(dir: XfrmPolicy['dir'], src: string, dst: string): XfrmPolicy | null {
+    if (!this.#policies) {
+      this.#policies = new PrefixIndex();
+      const all = ok(this.#host.xfrmPolicies) ?? [];
+      for (let i = 0; i < all.length; i++) this.#policies.add(all[i]!.dst, { policy: all[i]!, order: i });
+    }
+    let best: { policy: XfrmPolicy; order: number } | null = null;
+    for (const { values } of this.#policies.holding(dst))
+      for (const c of values) {
+        const p = c.policy;
+        if (p.dir !== dir || !holds(p.src, src)) continue;
+        if (!best || p.priority < best.policy.priority || (p.priority === best.policy.priority && c.order < best.order))
+          best = c;
+      }
+    return best?.policy ?? null;
+  }
+
+  /** The SA a template resolves to (xfrm_state_find): same endpoints, protocol and mode, and its reqid unless 0. */
+  xfrmStateFor(t: XfrmTemplate): XfrmState | null {
+    if (!this.#states) {
+      this.#states = new Map();
+      for (const s of ok(this.#host.xfrmStates) ?? []) {
+        const k = `${normalizeIP(s.src) ?? s.src} ${normalizeIP(s.dst) ?? s.dst}`;
+        const list = this.#states.get(k);
+        if (list) list.push(s);
+        else this.#states.set(k, [s]);
+      }
+    }
+    const k = `${normalizeIP(t.src) ?? t.src} ${normalizeIP(t.dst) ?? t.dst}`;
+    return (
+      this.#states
+        .get(k)
+        ?.find((s) => s.proto === t.proto && s.mode === t.mode && (t.reqid === 0 || s.reqid === t.reqid)) ?? null
+    );
+  }
 }
 
 /** Whether a received SA satisfies a policy's template (xfrm_state_ok): the check the fwd and in policies make. */

@@ -22,15 +22,7 @@ import { type FlannelNode, type Lease, linkByName, ok } from '../model.js';
 import type { Hook, HookVerdict, NfFamily, NfPacket, RuleRef } from '../netfilter/types.js';
 import { uplinkOf } from '../uplink.js';
 import type { NodeFilter } from './node-filter.js';
-import {
-  endpointParts,
-  formatWireguardPeer,
-  templateAccepts,
-  wireguardDevice,
-  wireguardPeerFor,
-  xfrmPolicyFor,
-  xfrmStateFor,
-} from './tunnels.js';
+import { endpointParts, formatWireguardPeer, templateAccepts, wireguardDevice } from './tunnels.js';
 
 export type PacketClass = 'pod' | 'node';
 
@@ -439,7 +431,7 @@ function wireguardEgress(view: NodeView, peer: Lease, family: NfFamily, dst: str
       explainedBy: WIREGUARD_CHECKS,
       cause: `wireguard ${dev} unconfigured`,
     };
-  const hit = wireguardPeerFor(wg, dst);
+  const hit = view.tables.tunnels().wireguardPeerFor(wg, dst);
   const want = wireguardKeyOf(view, peer, family);
   const peerIP = publicIPOf(peer, wireguardOuterFamily(view, family));
   if (!hit)
@@ -496,7 +488,7 @@ function ipsecEgress(
   nat: RuleRef[],
 ): Break | 'passes' {
   let p = start;
-  const policy = xfrmPolicyFor(view.host, 'out', p.src, p.dst);
+  const policy = view.tables.tunnels().xfrmPolicyFor('out', p.src, p.dst);
   const t = policy?.templates[0];
   const peerIP = publicIPOf(peer, family);
   if (!policy || !t || policy.action !== 'allow')
@@ -521,7 +513,7 @@ function ipsecEgress(
       fix: null,
       explainedBy: IPSEC_POLICY_CHECKS,
     };
-  const sa = xfrmStateFor(view.host, t);
+  const sa = view.tables.tunnels().xfrmStateFor(t);
   if (!sa)
     return {
       kind: 'break',
@@ -694,7 +686,7 @@ function arrivingOuter(
 
 /** The SA this node decrypts `peer`'s ESP with: the one charon installed for src peer, dst this node. */
 function receivingSA(view: NodeView, peerIP: string, myIP: string): XfrmState | null {
-  return xfrmStateFor(view.host, { src: peerIP, dst: myIP, proto: 'esp', reqid: 0, mode: 'tunnel' });
+  return view.tables.tunnels().xfrmStateFor({ src: peerIP, dst: myIP, proto: 'esp', reqid: 0, mode: 'tunnel' });
 }
 
 /** The destination node's half: the packet from `peer` arriving here. */
@@ -822,7 +814,7 @@ function wireguardReceive(view: NodeView, peer: Lease, family: NfFamily, dev: st
       fix: null,
       explainedBy: WIREGUARD_CHECKS,
     };
-  const owner = wireguardPeerFor(wg, src);
+  const owner = view.tables.tunnels().wireguardPeerFor(wg, src);
   if (owner?.peer === sender) return null;
   return {
     kind: 'break',
@@ -839,7 +831,7 @@ function wireguardReceive(view: NodeView, peer: Lease, family: NfFamily, dev: st
  * SA it came through (__xfrm_policy_check; no policy at all drops it too, XfrmInNoPols).
  */
 function fwdPolicyBreak(view: NodeView, peer: Lease, p: NfPacket, sa: XfrmState): Break | null {
-  const policy = xfrmPolicyFor(view.host, 'fwd', p.src, p.dst);
+  const policy = view.tables.tunnels().xfrmPolicyFor('fwd', p.src, p.dst);
   if (policy && policy.action === 'allow' && policy.templates.some((t) => templateAccepts(t, sa))) return null;
   return {
     kind: 'break',
