@@ -406,10 +406,10 @@ export function egress(view: NodeView, peer: Lease, cls: PacketClass, family: Nf
   if (cls === 'pod' && changed(start, p)) return rewritten(view, start, p, nat);
   if (underlay === 'routed') return 'passes';
   if (underlay === 'ipip') {
-    // ipip with `remote any`: the outer destination is the route's (onlink) gateway, protocol 4, no ports.
+    // ipip with `remote any`: the outer destination is the route's (onlink) gateway, protocol 4 (`ipencap`).
     const local = publicIPOf(view.node, family);
     if (!local) return 'passes';
-    return sendOuter(view, family, { src: local, dst: r.gateway!, proto: 'ipip', sport: null, dport: null });
+    return sendOuter(view, family, { src: local, dst: r.gateway!, proto: 'ipencap', sport: null, dport: null });
   }
   if (underlay === 'wireguard') return wireguardEgress(view, peer, family, p.dst, r.dev);
   return outer(view, peer, family, underlay, r);
@@ -666,7 +666,7 @@ function arrivingOuter(
           linkByName(view.host, vxlanDevice(view, family) ?? '')?.vxlan?.port ?? (b.type === 'vxlan' ? b.port : 8472),
       };
     case 'ipip':
-      return { ...base, proto: 'ipip', sport: null, dport: null };
+      return { ...base, proto: 'ipencap', sport: null, dport: null };
     case 'wireguard': {
       const dev = wireguardDeviceOf(view, family)!;
       const key = wireguardKeyOf(view, peer, family);
@@ -819,8 +819,8 @@ function wireguardReceive(view: NodeView, peer: Lease, family: NfFamily, dev: st
   return {
     kind: 'break',
     hop: 'wireguard peer (receive)',
-    what: `${src} is not in the allowed-ips of ${peer.name}'s peer on ${dev}: WireGuard drops the decrypted packet`,
-    evidence: [formatWireguardPeer(sender)],
+    what: `the decrypted packet's source is not in the allowed-ips of ${peer.name}'s peer on ${dev}: WireGuard drops it`,
+    evidence: [formatWireguardPeer(sender), `source ${src}`],
     fix: null,
     explainedBy: WIREGUARD_CHECKS,
   };
