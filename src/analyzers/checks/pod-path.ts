@@ -1,6 +1,5 @@
 import type { HostState } from '../../snapshot/types.js';
 import { defineCheck, type Report } from '../check.js';
-import { fibStateOf } from '../fib/state.js';
 import type { NfFamily } from '../netfilter/types.js';
 import { PeerClasses } from '../path/classes.js';
 import { NodeFilter } from '../path/node-filter.js';
@@ -51,7 +50,7 @@ export default defineCheck({
       host,
       backend,
       filter: new NodeFilter(host),
-      fib: fibStateOf(host),
+      fib: ctx.fib,
       tables: ctx.tables,
       decisions: decisions ? new Map(decisions.map((d) => [`${d.dst} ${d.as}`, d])) : null,
     };

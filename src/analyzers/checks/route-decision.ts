@@ -3,8 +3,8 @@ import type { HostState, RouteDecision } from '../../snapshot/types.js';
 import { defineCheck } from '../check.js';
 import type { ExpectedRoute } from '../expected/index.js';
 import { decisionOf, describeWinner, formatDecision } from '../fib/explain.js';
-import { type FibAnswer, lookup } from '../fib/lookup.js';
-import { fibStateOf } from '../fib/state.js';
+import type { FibAnswer } from '../fib/lookup.js';
+import { PodCIDRLookups } from '../fib/podcidr-lookups.js';
 import { formatExpectedRoute, formatRouteSpec } from '../format.js';
 import { type FlannelNode, type Model, ok } from '../model.js';
 import { satisfies } from '../routes.js';
@@ -28,9 +28,17 @@ export default defineCheck({
     // IPsec selects by xfrm policy, not route; an unknown backend has no expected route.
     if (!b || b.type === 'ipsec' || b.type === 'other' || !n.host) return;
     const host = n.host;
-    const fib = fibStateOf(host);
+    const fib = ctx.fib;
     const kernel = decisionIndex(host);
     if (!kernel && !fib) return;
+    // Peers whose podCIDRs the node's FIB does not tell apart share one lookup (podcidr-lookups.ts).
+    const lookups = fib ? new PodCIDRLookups(fib, ctx.cluster.podCIDRs) : null;
+    const podSources = new Map<string, string | null>();
+    const podSrcOf = (family: 'inet' | 'inet6') => {
+      let s = podSources.get(family);
+      if (s === undefined) podSources.set(family, (s = podSource(n, host, family)));
+      return s;
+    };
     // By peer once: a per-peer scan of every expected route would be quadratic in the node count.
     const byPeer = new Map<string | null, ExpectedRoute[]>();
     for (const w of ctx.expected.routes) {
@@ -47,7 +55,7 @@ export default defineCheck({
         if (want.length === 0) continue;
         // flanneld's own route missing or wrong is peer-routes' finding; what the kernel does then follows from it.
         if (!want.some((w) => ctx.tables!.routesTo(w.dst).some((r) => satisfies(r, w)))) continue;
-        const wrong = wrongAnswers(n, host, cidr, want, kernel, fib);
+        const wrong = wrongAnswers(cidr, podSrcOf(cidr.family), want, kernel, lookups);
         if (wrong.length === 0) continue;
         const first = wrong[0]!;
         const winner = first.model && sameDecision(first.model.decision, first.answer) ? first.model.answer : null;
@@ -84,19 +92,22 @@ interface Wrong {
   readonly model: { readonly answer: FibAnswer; readonly decision: RouteDecision } | null;
 }
 
+/** The pod source of forwarded lookups, or null when none is made (forwarding off, no podCIDR of that family). */
+function podSource(n: FlannelNode, host: HostState, family: 'inet' | 'inet6'): string | null {
+  const own = family === 'inet' ? n.podCIDR : n.podCIDRv6;
+  const sysctls = ok(host.sysctls);
+  const forwarding = sysctls?.[family === 'inet' ? 'net.ipv4.ip_forward' : 'net.ipv6.conf.all.forwarding'] !== '0';
+  // Forwarded lookups need forwarding on (ip-forward reports it off) and a pod source in the node's podCIDR.
+  return own && forwarding ? hostAt(own, 2) : null;
+}
+
 function wrongAnswers(
-  n: FlannelNode,
-  host: HostState,
   cidr: Prefix,
+  podSrc: string | null,
   want: readonly ExpectedRoute[],
   kernel: ReadonlyMap<string, RouteDecision> | undefined,
-  fib: ReturnType<typeof fibStateOf>,
+  lookups: PodCIDRLookups | null,
 ): Wrong[] {
-  const own = cidr.family === 'inet' ? n.podCIDR : n.podCIDRv6;
-  const sysctls = ok(host.sysctls);
-  const forwarding = sysctls?.[cidr.family === 'inet' ? 'net.ipv4.ip_forward' : 'net.ipv6.conf.all.forwarding'] !== '0';
-  // Forwarded lookups need forwarding on (ip-forward reports it off) and a pod source in the node's podCIDR.
-  const podSrc = own && forwarding ? hostAt(own, 2) : null;
   const out: Wrong[] = [];
   for (const dst of usableEnds(cidr)) {
     for (const as of ['node', 'pod'] as const) {
@@ -108,7 +119,7 @@ function wrongAnswers(
       if (k?.error && /Cannot find device/.test(k.error)) continue;
       if (k && fits(k, want)) continue;
       // The model runs only where the kernel did not answer or answered wrong (to name what won).
-      const m = fib ? lookup(fib, { dst, src, ...(as === 'pod' ? { iif: 'cni0' } : {}) }) : null;
+      const m = lookups ? lookups.lookup(cidr, { dst, src, ...(as === 'pod' ? { iif: 'cni0' } : {}) }) : null;
       const md = m ? { answer: m, decision: decisionOf(m, q) } : null;
       const answer = k ?? md?.decision;
       if (!answer || fits(answer, want)) continue;
