@@ -21,8 +21,8 @@ interface V4 {
   readonly length: number;
 }
 
-const inV4 = (p: V4, a: number): boolean =>
-  p.length === 0 || Math.floor(a / 2 ** (32 - p.length)) === Math.floor(p.value / 2 ** (32 - p.length));
+// The leading bits by unsigned shift (a shift of 32 is none in JavaScript, hence length 0 apart).
+const inV4 = (p: V4, a: number): boolean => p.length === 0 || (a ^ p.value) >>> (32 - p.length) === 0;
 
 const v4Of = (bytes: readonly number[]): number => ((bytes[0]! * 256 + bytes[1]!) * 256 + bytes[2]!) * 256 + bytes[3]!;
 
