@@ -126,10 +126,9 @@ export class PodCIDRLookups {
       pkt.uid !== undefined;
     if (!c || other) return lookup(this.#state, pkt);
     const dst = quad(pkt.dst);
-    const src = pkt.src ? quad(pkt.src) : null;
-    const inside = (a: number) => inV4({ value: c.network, length: c.length }, a);
-    // The source inside the podCIDR: the reverse lookup (rp_filter's) would meet the peer's own routes.
-    if (dst === null || !inside(dst) || (pkt.src && (src === null || inside(src)))) return lookup(this.#state, pkt);
+    // The source is part of the key: rp_filter's reverse lookup sees it through the same prefixes (a source in
+    // the podCIDR meets the peer's own routes, which the class holds alike).
+    if (dst === null || !inV4({ value: c.network, length: c.length }, dst)) return lookup(this.#state, pkt);
     const key = `${c.id} ${pkt.src ?? ''} ${pkt.iif ?? ''}`;
     const hit = this.#answers.get(key);
     if (hit) {
