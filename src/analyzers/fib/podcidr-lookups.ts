@@ -45,6 +45,27 @@ interface Shared {
   readonly own: number;
 }
 
+/** The cluster's IPv4 podCIDRs: their texts, and their one length (null when they differ or overlap). */
+interface ClusterCIDRs {
+  readonly texts: ReadonlySet<string>;
+  readonly length: number | null;
+}
+
+// Keyed by the cluster's podCIDR list (ClusterContext.podCIDRs, one array per analysis): the same for every node.
+const byCluster = new WeakMap<readonly Prefix[], ClusterCIDRs>();
+
+function clusterCIDRs(podCIDRs: readonly Prefix[]): ClusterCIDRs {
+  let c = byCluster.get(podCIDRs);
+  if (c) return c;
+  const mine = podCIDRs.filter((x) => x.family === 'inet');
+  const texts = new Set(mine.map((x) => x.text));
+  const length = mine[0]?.length ?? null;
+  const distinct = new Set(mine.map((x) => v4Of(x.bytes))).size === texts.size && texts.size === mine.length;
+  c = { texts, length: length !== null && distinct && mine.every((x) => x.length === length) ? length : null };
+  byCluster.set(podCIDRs, c);
+  return c;
+}
+
 export class PodCIDRLookups {
   readonly #state: FibState;
   /** null: nothing is shared (IPv4 podCIDRs overlap or differ in length). */
@@ -56,21 +77,19 @@ export class PodCIDRLookups {
   readonly #own = new Map<string, Route[]>();
   readonly #classes = new Map<Prefix, PeerClass | null>();
   readonly #ids = new Map<string, number>();
-  readonly #answers = new Map<string, Shared>();
+  /** By class id, then source, then input device: nested maps, so asking builds no key string. */
+  readonly #answers: Map<string, Map<string, Shared>>[] = [];
 
   constructor(state: FibState, podCIDRs: readonly Prefix[]) {
     this.#state = state;
-    const mine = podCIDRs.filter((c) => c.family === 'inet');
-    const texts = new Set(mine.map((c) => c.text));
-    const length = mine[0]?.length ?? null;
-    const distinct = new Set(mine.map((c) => v4Of(c.bytes))).size === texts.size && texts.size === mine.length;
-    this.#length = length !== null && distinct && mine.every((c) => c.length === length) ? length : null;
-    if (this.#length === null) return;
+    const { texts, length } = clusterCIDRs(podCIDRs);
+    this.#length = length;
+    if (length === null) return;
     const add = (p: V4 | null) => {
       if (!p) return;
-      if (p.length < length!) (this.#short as V4[]).push(p);
+      if (p.length < length) (this.#short as V4[]).push(p);
       // One as long as a podCIDR may be a second route on it (a dst written otherwise): its order counts, so split.
-      else this.#split.add(p.length === 0 ? 0 : Math.floor(p.value / 2 ** (32 - length!)));
+      else this.#split.add(Math.floor(p.value / 2 ** (32 - length)));
     };
     const v4 = (text: string): V4 | null => {
       const a = parseAddrPrefix(text, 'inet');
@@ -99,7 +118,7 @@ export class PodCIDRLookups {
     const length = this.#length;
     if (length !== null && cidr.family === 'inet' && cidr.length === length) {
       const network = v4Of(cidr.bytes);
-      if (!this.#split.has(length === 0 ? 0 : Math.floor(network / 2 ** (32 - length)))) {
+      if (!this.#split.has(Math.floor(network / 2 ** (32 - length)))) {
         let key = '';
         for (const p of this.#short) key += inV4(p, network) ? '1' : '0';
         const own = this.#own.get(cidr.text) ?? [];
@@ -129,8 +148,11 @@ export class PodCIDRLookups {
     // The source is part of the key: rp_filter's reverse lookup sees it through the same prefixes (a source in
     // the podCIDR meets the peer's own routes, which the class holds alike).
     if (dst === null || !inV4({ value: c.network, length: c.length }, dst)) return lookup(this.#state, pkt);
-    const key = `${c.id} ${pkt.src ?? ''} ${pkt.iif ?? ''}`;
-    const hit = this.#answers.get(key);
+    let bySrc = this.#answers[c.id];
+    if (!bySrc) this.#answers[c.id] = bySrc = new Map();
+    let byIif = bySrc.get(pkt.src ?? '');
+    if (!byIif) bySrc.set(pkt.src ?? '', (byIif = new Map()));
+    const hit = byIif.get(pkt.iif ?? '');
     if (hit) {
       if (hit.own < 0) return hit.answer;
       const a = hit.answer;
@@ -145,7 +167,7 @@ export class PodCIDRLookups {
       };
     }
     const answer = lookup(this.#state, pkt);
-    this.#answers.set(key, { answer, own: answer.route ? c.own.indexOf(answer.route) : -1 });
+    byIif.set(pkt.iif ?? '', { answer, own: answer.route ? c.own.indexOf(answer.route) : -1 });
     return answer;
   }
 }

@@ -151,33 +151,47 @@ export class PeerClasses {
     const rel = (x: string | null | undefined): string =>
       x === null || x === undefined ? '-' : x === peerIP ? 'P' : x === theirs.network ? 'N' : x;
     const first = view.decisions ? (firstUsable(theirs) ?? null) : null;
-    const parts: string[] = [`${theirs.length}`, this.#podSig(theirs), this.#sig(peerIP)];
-    const gateways = new Set<string>();
+    // Built by appending (as the parts joined by spaces): this runs for every peer of every node.
+    let key = `${theirs.length} ${this.#podSig(theirs)} ${this.#sig(peerIP)}`;
+    // Usually one: a list, in the order met.
+    const gateways: string[] = [];
+    const gateway = (g: string) => {
+      if (!gateways.includes(g)) gateways.push(g);
+    };
     for (const r of this.#podRoutes.get(theirs.text) ?? []) {
-      parts.push(
-        `r${r.table}/${r.type}/${r.dev}/${rel(r.gateway)}/${r.metric}/${rel(r.prefsrc)}/${r.scope}/${r.protocol}/${r.flags.join(',')}`,
-      );
-      if (r.gateway) gateways.add(r.gateway);
+      const flags = r.flags.length === 0 ? '' : r.flags.length === 1 ? r.flags[0] : r.flags.join(',');
+      key += ` r${r.table}/${r.type}/${r.dev}/${rel(r.gateway)}/${r.metric}/${rel(r.prefsrc)}/${r.scope}/${r.protocol}/${flags}`;
+      if (r.gateway) gateway(r.gateway);
     }
     const decision = (dst: string | null, as: 'pod' | 'node') => {
       const d: RouteDecision | undefined = dst ? view.decisions?.get(`${dst} ${as}`) : undefined;
       if (!d) return '-';
-      if (d.gateway) gateways.add(d.gateway);
+      if (d.gateway) gateway(d.gateway);
       return `${d.error}/${d.type}/${d.dev}/${rel(d.gateway)}/${d.table}/${rel(d.prefsrc)}`;
     };
-    if (view.decisions) parts.push(decision(first, 'pod'), decision(first, 'node'), decision(peerIP, 'node'));
+    if (view.decisions) {
+      key += ` ${decision(first, 'pod')}`;
+      key += ` ${decision(first, 'node')}`;
+      key += ` ${decision(peerIP, 'node')}`;
+    }
     const vx = vxlanDevice(view, family);
     if (vx) {
-      for (const g of gateways) {
+      // gateways grows while it is read (a decision toward the fdb's address may name another gateway), as the Set did.
+      for (let i = 0; i < gateways.length; i++) {
+        const g = gateways[i]!;
         const n = view.tables.neighboursOf(vx, g).find((x) => x.lladdr);
         const lladdr = n?.lladdr ?? null;
         const fdb = lladdr ? view.tables.fdbOf(vx, lladdr).find((f) => f.dst) : undefined;
         const fdst = fdb?.dst ?? null;
-        parts.push(`n${rel(g)}/${lladdr === null ? '-' : lladdr.toLowerCase() === mac ? 'V' : lladdr}/${rel(fdst)}`);
-        if (fdst !== null && fdst !== peerIP) parts.push(this.#sig(fdst), view.decisions ? decision(fdst, 'node') : '');
+        const vtep = lladdr === null ? '-' : lladdr === mac || lladdr.toLowerCase() === mac ? 'V' : lladdr;
+        key += ` n${rel(g)}/${vtep}/${rel(fdst)}`;
+        if (fdst !== null && fdst !== peerIP) {
+          key += ` ${this.#sig(fdst)}`;
+          key += ` ${view.decisions ? decision(fdst, 'node') : ''}`;
+        }
       }
     }
-    return parts.join(' ');
+    return key;
   }
 }
 
