@@ -83,7 +83,7 @@ export default defineCheck({
     const shared = (r: Result) => r === null || r === 'passes' || r.cause !== undefined;
     const classes = families.map((f) => new PeerClasses(view, f, ctx.cluster.podCIDRs, ctx.peers));
     // By family and class: the first member's result for each half (pod/node × egress/ingress).
-    const walked = families.map(() => new Map<string, (Result | undefined)[]>());
+    const walked = families.map(() => new Map<number, (Result | undefined)[]>());
     for (const peer of ctx.peers) {
       for (let i = 0; i < families.length; i++) {
         const family = families[i]!;

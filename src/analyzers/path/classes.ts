@@ -59,6 +59,10 @@ export class PeerClasses {
   /** This family's routes whose dst is some lease's podCIDR, by that dst. */
   readonly #podRoutes = new Map<string, Route[]>();
   readonly #sigs = new Map<string, string>();
+  readonly #root = new Trie();
+  readonly #byName = new Map<string, number>();
+  /** The next class id; 0 is NONE. */
+  #ids = 1;
 
   constructor(view: NodeView, family: NfFamily, podCIDRs: readonly Prefix[], peers: readonly Lease[]) {
     this.#family = family;
@@ -138,61 +142,110 @@ export class PeerClasses {
     return s;
   }
 
-  /** The peer's class for this family: equal keys, equal walks (both halves, both packet classes). */
-  key(peer: Lease): string {
-    if (!this.#prefixes) return `peer ${peer.name}`;
+  /**
+   * The peer's class for this family: equal keys, equal walks (both halves, both packet classes). The key's
+   * parts are followed down a trie of maps rather than joined into a string: on the 1,000-node bench, building
+   * and hashing a key string per peer and node was most of the walk's cost.
+   */
+  key(peer: Lease): number {
+    if (!this.#prefixes) {
+      let id = this.#byName.get(peer.name);
+      if (id === undefined) this.#byName.set(peer.name, (id = this.#ids++));
+      return id;
+    }
     const family = this.#family;
     const view = this.#view;
     const theirs = cidrOf(peer, family);
     const own = cidrOf(view.node, family);
-    if (!theirs || !own) return 'none';
+    if (!theirs || !own) return NONE;
     const peerIP = publicIPOf(peer, family);
     const mac = (family === 'inet' ? peer.vxlan : peer.vxlanV6)?.vtepMAC ?? null;
     const rel = (x: string | null | undefined): string =>
       x === null || x === undefined ? '-' : x === peerIP ? 'P' : x === theirs.network ? 'N' : x;
     const first = view.decisions ? (firstUsable(theirs) ?? null) : null;
-    // Built by appending (as the parts joined by spaces): this runs for every peer of every node.
-    let key = `${theirs.length} ${this.#podSig(theirs)} ${this.#sig(peerIP)}`;
+    let t = this.#root;
+    const step = (x: Part) => {
+      let next = t.next.get(x);
+      if (!next) t.next.set(x, (next = new Trie()));
+      t = next;
+    };
+    step(theirs.length);
+    step(this.#podSig(theirs));
+    step(this.#sig(peerIP));
     // Usually one: a list, in the order met.
     const gateways: string[] = [];
     const gateway = (g: string) => {
       if (!gateways.includes(g)) gateways.push(g);
     };
     for (const r of this.#podRoutes.get(theirs.text) ?? []) {
-      const flags = r.flags.length === 0 ? '' : r.flags.length === 1 ? r.flags[0] : r.flags.join(',');
-      key += ` r${r.table}/${r.type}/${r.dev}/${rel(r.gateway)}/${r.metric}/${rel(r.prefsrc)}/${r.scope}/${r.protocol}/${flags}`;
+      step(ROUTE);
+      step(r.table);
+      step(r.type);
+      step(r.dev);
+      step(rel(r.gateway));
+      step(r.metric);
+      step(rel(r.prefsrc));
+      step(r.scope);
+      step(r.protocol);
+      step(r.flags.length === 0 ? '' : r.flags.length === 1 ? r.flags[0]! : r.flags.join(','));
       if (r.gateway) gateway(r.gateway);
     }
     const decision = (dst: string | null, as: 'pod' | 'node') => {
       const d: RouteDecision | undefined = dst ? view.decisions?.get(`${dst} ${as}`) : undefined;
-      if (!d) return '-';
+      if (!d) return step(NO_DECISION);
       if (d.gateway) gateway(d.gateway);
-      return `${d.error}/${d.type}/${d.dev}/${rel(d.gateway)}/${d.table}/${rel(d.prefsrc)}`;
+      step(DECISION);
+      step(d.error);
+      step(d.type);
+      step(d.dev);
+      step(rel(d.gateway));
+      step(d.table);
+      step(rel(d.prefsrc));
     };
     if (view.decisions) {
-      key += ` ${decision(first, 'pod')}`;
-      key += ` ${decision(first, 'node')}`;
-      key += ` ${decision(peerIP, 'node')}`;
+      decision(first, 'pod');
+      decision(first, 'node');
+      decision(peerIP, 'node');
     }
     const vx = vxlanDevice(view, family);
     if (vx) {
-      // gateways grows while it is read (a decision toward the fdb's address may name another gateway), as the Set did.
+      // gateways grows while it is read (a decision toward the fdb's address may name another gateway).
       for (let i = 0; i < gateways.length; i++) {
         const g = gateways[i]!;
         const n = view.tables.neighboursOf(vx, g).find((x) => x.lladdr);
         const lladdr = n?.lladdr ?? null;
         const fdb = lladdr ? view.tables.fdbOf(vx, lladdr).find((f) => f.dst) : undefined;
         const fdst = fdb?.dst ?? null;
-        const vtep = lladdr === null ? '-' : lladdr === mac || lladdr.toLowerCase() === mac ? 'V' : lladdr;
-        key += ` n${rel(g)}/${vtep}/${rel(fdst)}`;
+        step(NEIGHBOUR);
+        step(rel(g));
+        step(lladdr === null ? '-' : lladdr === mac || lladdr.toLowerCase() === mac ? 'V' : lladdr);
+        step(rel(fdst));
         if (fdst !== null && fdst !== peerIP) {
-          key += ` ${this.#sig(fdst)}`;
-          key += ` ${view.decisions ? decision(fdst, 'node') : ''}`;
+          step(this.#sig(fdst));
+          if (view.decisions) decision(fdst, 'node');
         }
       }
     }
-    return key;
+    step(END);
+    if (t.id < 0) t.id = this.#ids++;
+    return t.id;
   }
+}
+
+/** A key's part: a value as collected, or a marker that opens a section (so sections of any length never meet). */
+type Part = string | number | null | symbol;
+const ROUTE = Symbol('route');
+const DECISION = Symbol('decision');
+const NO_DECISION = Symbol('no decision');
+const NEIGHBOUR = Symbol('neighbour');
+const END = Symbol('end');
+/** The class of peers without a podCIDR of the family (or when the node has none): nothing to walk. */
+const NONE = 0;
+
+class Trie {
+  readonly next = new Map<Part, Trie>();
+  /** The class whose key ends here; -1 until one does. */
+  id = -1;
 }
 
 /** One family's podCIDRs and what every node's key reads of them, derived once per cluster. */
