@@ -46,12 +46,14 @@ export default defineCheck({
       if (list) list.push(w);
       else byPeer.set(w.peer, [w]);
     }
+    const everyPeer = byPeer.get(null) ?? [];
     for (const p of ctx.peers) {
       for (const cidr of [p.podCIDR, p.podCIDRv6]) {
         if (!cidr) continue;
-        const want = [...(byPeer.get(p.name) ?? []), ...(byPeer.get(null) ?? [])].filter(
-          (w) => w.family === cidr.family,
-        );
+        // The peer's routes, then those toward every peer, of the podCIDR's family (a loop: once per peer and node).
+        const want: ExpectedRoute[] = [];
+        for (const w of byPeer.get(p.name) ?? []) if (w.family === cidr.family) want.push(w);
+        for (const w of everyPeer) if (w.family === cidr.family) want.push(w);
         if (want.length === 0) continue;
         // flanneld's own route missing or wrong is peer-routes' finding; what the kernel does then follows from it.
         if (!want.some((w) => ctx.tables!.routesTo(w.dst).some((r) => satisfies(r, w)))) continue;
