@@ -51,19 +51,12 @@ interface ClusterCIDRs {
   readonly length: number | null;
 }
 
-// Keyed by the cluster's podCIDR list (ClusterContext.podCIDRs, one array per analysis): the same for every node.
-const byCluster = new WeakMap<readonly Prefix[], ClusterCIDRs>();
-
 function clusterCIDRs(podCIDRs: readonly Prefix[]): ClusterCIDRs {
-  let c = byCluster.get(podCIDRs);
-  if (c) return c;
   const mine = podCIDRs.filter((x) => x.family === 'inet');
   const texts = new Set(mine.map((x) => x.text));
   const length = mine[0]?.length ?? null;
   const distinct = new Set(mine.map((x) => v4Of(x.bytes))).size === texts.size && texts.size === mine.length;
-  c = { texts, length: length !== null && distinct && mine.every((x) => x.length === length) ? length : null };
-  byCluster.set(podCIDRs, c);
-  return c;
+  return { texts, length: length !== null && distinct && mine.every((x) => x.length === length) ? length : null };
 }
 
 export class PodCIDRLookups {

@@ -248,26 +248,18 @@ class Trie {
   id = -1;
 }
 
-/** One family's podCIDRs and what every node's key reads of them, derived once per cluster. */
+/** One family's podCIDRs and what the key reads of them. */
 interface FamilyCIDRs {
   readonly texts: ReadonlySet<string>;
   /** Equal lengths and distinct networks; then `nets` holds the networks (IPv4 as numbers, IPv6 as bigints). */
   readonly length: number | undefined;
   readonly uniform: boolean;
   readonly nets: ReadonlySet<number | bigint>;
-  /** Per lease: its public IP lies in some podCIDR (filled as asked). */
+  /** Per lease: its public IP lies in some podCIDR (filled as asked, by IPv4 numbers). */
   readonly inPodCIDR: Map<Lease, boolean>;
 }
 
-// Keyed by the cluster's podCIDR list (ClusterContext.podCIDRs, one array per analysis): every node reads the
-// same, and a per-node pass over 1,000 podCIDRs and public IPs cost 0.5 s at 1,000 nodes. Goes with the cluster.
-const byCluster = new WeakMap<readonly Prefix[], Map<NfFamily, FamilyCIDRs>>();
-
 function clusterCIDRs(podCIDRs: readonly Prefix[], family: NfFamily): FamilyCIDRs {
-  let families = byCluster.get(podCIDRs);
-  if (!families) byCluster.set(podCIDRs, (families = new Map()));
-  let f = families.get(family);
-  if (f) return f;
   const mine = podCIDRs.filter((c) => c.family === family);
   const texts = new Set(mine.map((c) => c.text));
   const length = mine[0]?.length;
@@ -278,9 +270,7 @@ function clusterCIDRs(podCIDRs: readonly Prefix[], family: NfFamily): FamilyCIDR
     if (n === null) uniform = false;
     else nets.add(n);
   }
-  f = { texts, length, uniform, nets, inPodCIDR: new Map() };
-  families.set(family, f);
-  return f;
+  return { texts, length, uniform, nets, inPodCIDR: new Map() };
 }
 
 /**
@@ -296,7 +286,7 @@ function exact(cidrs: FamilyCIDRs, peers: readonly Lease[], family: NfFamily): b
     let inside = inPodCIDR.get(p);
     if (inside === undefined) {
       if (family === 'inet') {
-        // IPv4 as numbers: this runs once per peer of the cluster.
+        // IPv4 as numbers: this runs for every peer of every node.
         const a = p.publicIP ? quad(p.publicIP) : null;
         inside = a !== null && nets.has(a - (a % size));
       } else {
