@@ -98,7 +98,9 @@ class Tables implements HostTables {
   }
 
   fdbOf(dev: string, mac: string): readonly FdbEntry[] {
-    return this.index().fdb.get(dev)?.get(mac.toLowerCase()) ?? [];
+    const byMAC = this.index().fdb.get(dev);
+    // The index holds lower-case MACs: a hit as given saves lower-casing one MAC per peer and node.
+    return byMAC?.get(mac) ?? byMAC?.get(mac.toLowerCase()) ?? [];
   }
 
   tunnels(): TunnelTables {

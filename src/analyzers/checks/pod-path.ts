@@ -1,6 +1,5 @@
 import type { HostState } from '../../snapshot/types.js';
 import { defineCheck, type Report } from '../check.js';
-import { fibStateOf } from '../fib/state.js';
 import type { NfFamily } from '../netfilter/types.js';
 import { PeerClasses } from '../path/classes.js';
 import { NodeFilter } from '../path/node-filter.js';
@@ -54,7 +53,7 @@ export default defineCheck({
       host,
       backend,
       filter: new NodeFilter(host),
-      fib: fibStateOf(host),
+      fib: ctx.fib,
       tables: ctx.tables,
       decisions: decisions ? new Map(decisions.map((d) => [`${d.dst} ${d.as}`, d])) : null,
     };
@@ -87,7 +86,7 @@ export default defineCheck({
     const shared = (r: Result) => r === null || r === 'passes' || r.cause !== undefined;
     const classes = families.map((f) => new PeerClasses(view, f, ctx.cluster.podCIDRs, ctx.peers));
     // By family and class: the first member's result for each half (pod/node × egress/ingress).
-    const walked = families.map(() => new Map<string, (Result | undefined)[]>());
+    const walked = families.map(() => new Map<number, (Result | undefined)[]>());
     for (const peer of ctx.peers) {
       for (let i = 0; i < families.length; i++) {
         const family = families[i]!;
