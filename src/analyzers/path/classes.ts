@@ -16,6 +16,7 @@ import type { Route, RouteDecision } from '../../snapshot/types.js';
 import { type Addr, inPrefix, parseAddrPrefix } from '../fib/addr.js';
 import { type Lease, ok } from '../model.js';
 import type { NfFamily } from '../netfilter/types.js';
+import { tunnelKey } from './tunnel-key.js';
 import { cidrOf, firstUsable, type NodeView, podAddress, publicIPOf, vxlanDevice } from './walk.js';
 
 /** IPv4 `a.b.c.d` as an unsigned 32-bit number; null for anything else. By hand: it runs for every peer of every node. */
@@ -45,8 +46,8 @@ interface V4Prefix {
   readonly length: number;
 }
 
-const inV4 = (p: V4Prefix, a: number): boolean =>
-  p.length === 0 || Math.floor(a / 2 ** (32 - p.length)) === Math.floor(p.value / 2 ** (32 - p.length));
+// The leading bits by unsigned shift (a shift of 32 is none in JavaScript, hence length 0 apart).
+const inV4 = (p: V4Prefix, a: number): boolean => p.length === 0 || (a ^ p.value) >>> (32 - p.length) === 0;
 
 export class PeerClasses {
   readonly #family: NfFamily;
@@ -59,15 +60,18 @@ export class PeerClasses {
   /** This family's routes whose dst is some lease's podCIDR, by that dst. */
   readonly #podRoutes = new Map<string, Route[]>();
   readonly #sigs = new Map<string, string>();
+  readonly #root = new Trie();
+  readonly #byName = new Map<string, number>();
+  /** The next class id; 0 is NONE. */
+  #ids = 1;
 
   constructor(view: NodeView, family: NfFamily, podCIDRs: readonly Prefix[], peers: readonly Lease[]) {
     this.#family = family;
     this.#view = view;
     this.#local = view.filter.env.localAddresses;
     this.#localV4 = [...this.#local].map(quad).filter((a): a is number => a !== null);
-    const mine = podCIDRs.filter((c) => c.family === family);
-    const texts = new Set(mine.map((c) => c.text));
-    this.#prefixes = exact(mine, texts, peers, family) ? this.#splitters(texts) : null;
+    const cidrs = clusterCIDRs(podCIDRs, family);
+    this.#prefixes = exact(cidrs, peers, family) ? this.#splitters(cidrs.texts) : null;
     this.#v4 =
       family === 'inet' && this.#prefixes
         ? this.#prefixes.map((p) => ({ value: Number(p.value), length: p.length }))
@@ -139,82 +143,164 @@ export class PeerClasses {
     return s;
   }
 
-  /** The peer's class for this family: equal keys, equal walks (both halves, both packet classes). */
-  key(peer: Lease): string {
-    if (!this.#prefixes) return `peer ${peer.name}`;
+  /**
+   * The peer's class for this family: equal keys, equal walks (both halves, both packet classes). The key's
+   * parts are followed down a trie of maps rather than joined into a string: on the 1,000-node bench, building
+   * and hashing a key string per peer and node was most of the walk's cost.
+   */
+  key(peer: Lease): number {
+    if (!this.#prefixes) {
+      let id = this.#byName.get(peer.name);
+      if (id === undefined) this.#byName.set(peer.name, (id = this.#ids++));
+      return id;
+    }
     const family = this.#family;
     const view = this.#view;
     const theirs = cidrOf(peer, family);
     const own = cidrOf(view.node, family);
-    if (!theirs || !own) return 'none';
+    if (!theirs || !own) return NONE;
     const peerIP = publicIPOf(peer, family);
     const mac = (family === 'inet' ? peer.vxlan : peer.vxlanV6)?.vtepMAC ?? null;
     const rel = (x: string | null | undefined): string =>
       x === null || x === undefined ? '-' : x === peerIP ? 'P' : x === theirs.network ? 'N' : x;
     const first = view.decisions ? (firstUsable(theirs) ?? null) : null;
-    const parts: string[] = [`${theirs.length}`, this.#podSig(theirs), this.#sig(peerIP)];
-    const gateways = new Set<string>();
+    let t = this.#root;
+    const step = (x: Part) => {
+      let next = t.next.get(x);
+      if (!next) t.next.set(x, (next = new Trie()));
+      t = next;
+    };
+    step(theirs.length);
+    step(this.#podSig(theirs));
+    step(this.#sig(peerIP));
+    // Usually one: a list, in the order met.
+    const gateways: string[] = [];
+    const gateway = (g: string) => {
+      if (!gateways.includes(g)) gateways.push(g);
+    };
     for (const r of this.#podRoutes.get(theirs.text) ?? []) {
-      parts.push(
-        `r${r.table}/${r.type}/${r.dev}/${rel(r.gateway)}/${r.metric}/${rel(r.prefsrc)}/${r.scope}/${r.protocol}/${r.flags.join(',')}`,
-      );
-      if (r.gateway) gateways.add(r.gateway);
+      step(ROUTE);
+      step(r.table);
+      step(r.type);
+      step(r.dev);
+      step(rel(r.gateway));
+      step(r.metric);
+      step(rel(r.prefsrc));
+      step(r.scope);
+      step(r.protocol);
+      step(r.flags.length === 0 ? '' : r.flags.length === 1 ? r.flags[0]! : r.flags.join(','));
+      if (r.gateway) gateway(r.gateway);
     }
     const decision = (dst: string | null, as: 'pod' | 'node') => {
       const d: RouteDecision | undefined = dst ? view.decisions?.get(`${dst} ${as}`) : undefined;
-      if (!d) return '-';
-      if (d.gateway) gateways.add(d.gateway);
-      return `${d.error}/${d.type}/${d.dev}/${rel(d.gateway)}/${d.table}/${rel(d.prefsrc)}`;
+      if (!d) return step(NO_DECISION);
+      if (d.gateway) gateway(d.gateway);
+      step(DECISION);
+      step(d.error);
+      step(d.type);
+      step(d.dev);
+      step(rel(d.gateway));
+      step(d.table);
+      step(rel(d.prefsrc));
     };
-    if (view.decisions) parts.push(decision(first, 'pod'), decision(first, 'node'), decision(peerIP, 'node'));
+    if (view.decisions) {
+      decision(first, 'pod');
+      decision(first, 'node');
+      decision(peerIP, 'node');
+    }
     const vx = vxlanDevice(view, family);
     if (vx) {
-      for (const g of gateways) {
+      // gateways grows while it is read (a decision toward the fdb's address may name another gateway).
+      for (let i = 0; i < gateways.length; i++) {
+        const g = gateways[i]!;
         const n = view.tables.neighboursOf(vx, g).find((x) => x.lladdr);
         const lladdr = n?.lladdr ?? null;
         const fdb = lladdr ? view.tables.fdbOf(vx, lladdr).find((f) => f.dst) : undefined;
         const fdst = fdb?.dst ?? null;
-        parts.push(`n${rel(g)}/${lladdr === null ? '-' : lladdr.toLowerCase() === mac ? 'V' : lladdr}/${rel(fdst)}`);
-        if (fdst !== null && fdst !== peerIP) parts.push(this.#sig(fdst), view.decisions ? decision(fdst, 'node') : '');
+        step(NEIGHBOUR);
+        step(rel(g));
+        step(lladdr === null ? '-' : lladdr === mac || lladdr.toLowerCase() === mac ? 'V' : lladdr);
+        step(rel(fdst));
+        if (fdst !== null && fdst !== peerIP) {
+          step(this.#sig(fdst));
+          if (view.decisions) decision(fdst, 'node');
+        }
       }
     }
-    return parts.join(' ');
+    // WireGuard's peers and IPsec's policies and SAs: per-peer entries, like the podCIDR routes above ('' elsewhere).
+    const tunnel = tunnelKey(view, peer, family, theirs);
+    if (tunnel !== '') step(tunnel);
+    step(END);
+    if (t.id < 0) t.id = this.#ids++;
+    return t.id;
   }
+}
+
+/** A key's part: a value as collected, or a marker that opens a section (so sections of any length never meet). */
+type Part = string | number | null | symbol;
+const ROUTE = Symbol('route');
+const DECISION = Symbol('decision');
+const NO_DECISION = Symbol('no decision');
+const NEIGHBOUR = Symbol('neighbour');
+const END = Symbol('end');
+/** The class of peers without a podCIDR of the family (or when the node has none): nothing to walk. */
+const NONE = 0;
+
+class Trie {
+  readonly next = new Map<Part, Trie>();
+  /** The class whose key ends here; -1 until one does. */
+  id = -1;
+}
+
+/** One family's podCIDRs and what the key reads of them. */
+interface FamilyCIDRs {
+  readonly texts: ReadonlySet<string>;
+  /** Equal lengths and distinct networks; then `nets` holds the networks (IPv4 as numbers, IPv6 as bigints). */
+  readonly length: number | undefined;
+  readonly uniform: boolean;
+  readonly nets: ReadonlySet<number | bigint>;
+  /** Per lease: its public IP lies in some podCIDR (filled as asked, by IPv4 numbers). */
+  readonly inPodCIDR: Map<Lease, boolean>;
+}
+
+function clusterCIDRs(podCIDRs: readonly Prefix[], family: NfFamily): FamilyCIDRs {
+  const mine = podCIDRs.filter((c) => c.family === family);
+  const texts = new Set(mine.map((c) => c.text));
+  const length = mine[0]?.length;
+  let uniform = !mine.some((c) => c.length !== length) && texts.size === mine.length;
+  const nets = new Set<number | bigint>();
+  for (const c of uniform ? mine : []) {
+    const n = family === 'inet' ? quad(c.network) : (parseAddrPrefix(c.text, family)?.value ?? null);
+    if (n === null) uniform = false;
+    else nets.add(n);
+  }
+  return { texts, length, uniform, nets, inPodCIDR: new Map() };
 }
 
 /**
  * The key is exact when a podCIDR route contains only its own peer's addresses: no two podCIDRs overlap
  * (equal lengths, distinct networks) and no peer's public IP lies in one.
  */
-function exact(podCIDRs: readonly Prefix[], texts: ReadonlySet<string>, peers: readonly Lease[], family: NfFamily) {
-  const length = podCIDRs[0]?.length;
-  if (podCIDRs.some((c) => c.length !== length) || texts.size !== podCIDRs.length) return false;
+function exact(cidrs: FamilyCIDRs, peers: readonly Lease[], family: NfFamily): boolean {
+  const { length, nets, inPodCIDR } = cidrs;
+  if (!cidrs.uniform) return false;
   if (length === undefined) return true;
-  if (family === 'inet') {
-    // IPv4 as numbers: this runs once per node over every peer.
-    const nets = new Set<number>();
-    for (const c of podCIDRs) {
-      const n = quad(c.network);
-      if (n === null) return false;
-      nets.add(n);
-    }
-    const size = 2 ** (32 - length);
-    for (const p of peers) {
-      const a = p.publicIP ? quad(p.publicIP) : null;
-      if (a !== null && nets.has(a - (a % size))) return false;
-    }
-    return true;
-  }
-  const nets = new Set<bigint>();
-  for (const c of podCIDRs) {
-    const n = parseAddrPrefix(c.text, family);
-    if (!n) return false;
-    nets.add(n.value);
-  }
+  const size = 2 ** (32 - length);
   for (const p of peers) {
-    const ip = publicIPOf(p, family);
-    const a = ip ? parseAddrPrefix(`${ip}/${length}`, family) : null;
-    if (a && nets.has(a.value)) return false;
+    let inside = inPodCIDR.get(p);
+    if (inside === undefined) {
+      if (family === 'inet') {
+        // IPv4 as numbers: this runs for every peer of every node.
+        const a = p.publicIP ? quad(p.publicIP) : null;
+        inside = a !== null && nets.has(a - (a % size));
+      } else {
+        const ip = publicIPOf(p, family);
+        const a = ip ? parseAddrPrefix(`${ip}/${length}`, family) : null;
+        inside = a !== null && nets.has(a.value);
+      }
+      inPodCIDR.set(p, inside);
+    }
+    if (inside) return false;
   }
   return true;
 }
