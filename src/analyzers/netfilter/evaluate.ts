@@ -168,7 +168,59 @@ function withForks(
   }
 }
 
-/** The verdict of every base chain `bases` holds for this packet (the caller passes one hook's, of the packet's family). */
+/** Orders of a hook's chains tried beyond the sorted one; past this, only the sorted and the reversed ties. */
+const MAX_ORDERS = 24;
+
+/** A chain without rules whose policy accepts changes nothing, wherever it runs. */
+const isNoop = (b: BaseChain): boolean => b.chain.rules.length === 0 && b.chain.policy !== 'drop';
+
+function permutations<T>(xs: readonly T[]): T[][] {
+  if (xs.length <= 1) return [[...xs]];
+  return xs.flatMap((x, i) => permutations([...xs.slice(0, i), ...xs.slice(i + 1)]).map((rest) => [x, ...rest]));
+}
+
+/**
+ * Every order the kernel may run the hook's chains in. Chains of equal priority run in the order they were
+ * registered, the newest first (nf_hook_entries_grow inserts a hook before the first one of equal or higher
+ * priority), and no dump says when a table was created: iptables-legacy's mangle and an iptables-nft or native
+ * mangle chain at -150 may run either way. The sorted order comes first.
+ */
+function ordersOf(bases: readonly BaseChain[]): { readonly orders: readonly (readonly BaseChain[])[]; tie: string } {
+  const groups: BaseChain[][] = [];
+  for (const b of bases) {
+    if (isNoop(b)) continue;
+    const last = groups.at(-1);
+    if (last && last[0]!.priority === b.priority) last.push(b);
+    else groups.push([b]);
+  }
+  const ties = groups.filter((g) => g.length > 1);
+  if (ties.length === 0) return { orders: [bases], tie: '' };
+  const tie = ties
+    .map((g) => `${g.map((b) => `${b.writer} ${b.table} ${b.chain.name}`).join(', ')} share priority ${g[0]!.priority}`)
+    .join('; ');
+  const count = ties.reduce((n, g) => n * permutations(g).length, 1);
+  let orders: BaseChain[][] = [[]];
+  for (const g of groups) {
+    const ways = g.length === 1 ? [g] : count <= MAX_ORDERS ? permutations(g) : [g, [...g].reverse()];
+    orders = orders.flatMap((o) => ways.map((w) => [...o, ...w]));
+  }
+  return { orders: [bases, ...orders.slice(1)], tie };
+}
+
+/**
+ * The verdict of every base chain `bases` holds for this packet (the caller passes one hook's, of the packet's
+ * family). Where chains of equal priority give different verdicts in different orders, the verdict is unknown.
+ */
 export function evaluateHook(bases: readonly BaseChain[], packet: NfPacket, env: EvalEnv): HookVerdict {
-  return withForks(bases, packet, env, new Map(), 0);
+  const { orders, tie } = ordersOf(bases);
+  const first = withForks(orders[0]!, packet, env, new Map(), 0);
+  for (const order of orders.slice(1)) {
+    const other = withForks(order, packet, env, new Map(), 0);
+    if (!sameVerdict(first, other))
+      return {
+        kind: 'unknown',
+        rule: `${tie}: the kernel runs them in the order they were registered, which no dump holds`,
+      };
+  }
+  return first;
 }
