@@ -78,6 +78,16 @@ export default defineCheck({
       // Right MAC with a wrong dst was reported above.
       if (expectedMacs.has(f.mac.toLowerCase())) continue;
       if (peerEntriesOf().has(`${f.mac.toLowerCase()}|${normalizeIP(f.dst)}`)) continue;
+      // A current Node without a lease (its flannel annotations are gone: node-not-registered reports it there, and
+      // its fix, a restart, re-annotates it so every peer programs it again): the peers keep its entry and it still
+      // carries their traffic to it, so it is kept, not offered for deletion.
+      const unregistered = model.nodes.find(
+        (x) =>
+          x !== n &&
+          (!x.managed || x.backendType === null) &&
+          [x.publicIP, x.publicIPv6, ...x.kube.internalIPs].some((ip) => sameIP(ip, f.dst)),
+      );
+      if (unregistered) continue;
       // A current node's public-ip: its lease says the entry carries traffic even where flanneld ignores the lease.
       const holder = model.nodes.find((x) => x !== n && (sameIP(x.publicIP, f.dst) || sameIP(x.publicIPv6, f.dst)));
       // Toward a node whose published VtepMAC is a duplicate, an entry no lease names is most likely that node's real
