@@ -78,21 +78,29 @@ export default defineCheck({
       // Right MAC with a wrong dst was reported above.
       if (expectedMacs.has(f.mac.toLowerCase())) continue;
       if (peerEntriesOf().has(`${f.mac.toLowerCase()}|${normalizeIP(f.dst)}`)) continue;
+      // The kernel resolves a neighbour on the device to this MAC: the entry is on a live path, deleting it cuts traffic.
+      const user = (ok(n.host?.neighbours) ?? []).find(
+        (x) => x.dev === f.dev && x.lladdr?.toLowerCase() === f.mac.toLowerCase(),
+      );
       // A current Node without a lease (its flannel annotations are gone: node-not-registered reports it there, and
       // its fix, a restart, re-annotates it so every peer programs it again): the peers keep its entry and it still
-      // carries their traffic to it, so it is kept, not offered for deletion.
+      // carries their traffic to it, so it is kept, not offered for deletion. The Node is known by an address of its
+      // own, or by its podCIDR's network address in the neighbour that uses the entry (the IPv6 public address is in
+      // no field of a Node whose annotations are gone).
       const unregistered = model.nodes.find(
         (x) =>
           x !== n &&
           (!x.managed || x.backendType === null) &&
-          [x.publicIP, x.publicIPv6, ...x.kube.internalIPs].some((ip) => sameIP(ip, f.dst)),
+          ([x.publicIP, x.publicIPv6, ...x.kube.internalIPs].some((ip) => sameIP(ip, f.dst)) ||
+            (user !== undefined && [x.podCIDR, x.podCIDRv6].some((p) => p !== null && sameIP(p.network, user.dst)))),
       );
       if (unregistered) continue;
       // A current node's public-ip: its lease says the entry carries traffic even where flanneld ignores the lease.
       const holder = model.nodes.find((x) => x !== n && (sameIP(x.publicIP, f.dst) || sameIP(x.publicIPv6, f.dst)));
       // Toward a node whose published VtepMAC is a duplicate, an entry no lease names is most likely that node's real
       // MAC (its device's, which vtep-mac's fix publishes again, and flanneld here then uses it): deleting it would cut
-      // the traffic that fix restores, so it is not reported (once the duplicate is fixed, a run reports it if no lease names it then).
+      // the traffic that fix restores, so it is not reported (once the duplicate is fixed, a run reports it if no
+      // lease names it then).
       const holderMACs = [holder?.vxlan?.vtepMAC, holder?.vxlanV6?.vtepMAC];
       if (holderMACs.some((m) => m !== undefined && ctx.cluster.duplicateVtepMACs.has(m))) continue;
       const want = model.backend ? annotationBackendType(model.backend) : null;
@@ -110,10 +118,6 @@ export default defineCheck({
         });
         continue;
       }
-      // The kernel resolves a neighbour on the device to this MAC: the entry is on a live path, deleting it cuts traffic.
-      const user = (ok(n.host?.neighbours) ?? []).find(
-        (x) => x.dev === f.dev && x.lladdr?.toLowerCase() === f.mac.toLowerCase(),
-      );
       const own = [n.vxlan?.vtepMAC, n.vxlanV6?.vtepMAC].includes(f.mac.toLowerCase());
       const why =
         f.mac === '00:00:00:00:00:00'
