@@ -89,7 +89,7 @@ export default defineCheck({
       // no field of a Node whose annotations are gone).
       const unregistered = model.nodes.find(
         (x) =>
-          x !== n &&
+          x.name !== n.name &&
           (!x.managed || x.backendType === null) &&
           ([x.publicIP, x.publicIPv6, ...x.kube.internalIPs].some((ip) => sameIP(ip, f.dst)) ||
             (user !== undefined && [x.podCIDR, x.podCIDRv6].some((p) => p !== null && sameIP(p.network, user.dst)))),
