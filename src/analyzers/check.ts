@@ -52,7 +52,15 @@ export type Report_ = (r: Report) => void;
  * node's NodeSummary, never a host (context.ts says why).
  */
 export type Check =
-  | (CheckMeta & { readonly scope: 'node'; runNode(ctx: NodeContext, report: Report_): void })
+  | (CheckMeta & {
+      readonly scope: 'node';
+      runNode(ctx: NodeContext, report: Report_): void;
+      /**
+       * A node check whose subject spans two nodes (pod-path's pairs) judges the seam between its per-node
+       * halves here, once every node is done, from the NodeSummary facts both sides left (context.ts).
+       */
+      seam?(ctx: ClusterScope, report: Report_): void;
+    })
   | (CheckMeta & { readonly scope: 'cluster'; run(ctx: ClusterScope, report: Report_): void });
 
 export function defineCheck(check: Check): Check {

@@ -7,6 +7,7 @@
 import { normalizeIP, parsePrefix } from '../net/cidr.js';
 import type { FdbEntry, HostState, Neighbour, Route } from '../snapshot/types.js';
 import { ok } from './model.js';
+import { TunnelTables } from './path/tunnels.js';
 
 interface Index {
   readonly main: readonly Route[];
@@ -69,11 +70,14 @@ export interface HostTables {
   neighboursOf(dev: string, dst: string): readonly Neighbour[];
   /** fdb entries for a MAC on a device (MACs compared in lower case). */
   fdbOf(dev: string, mac: string): readonly FdbEntry[];
+  /** WireGuard peers by allowed-ips, xfrm policies by selector, SAs by endpoints. */
+  tunnels(): TunnelTables;
 }
 
 /** The tables of one host; the index is built on the first lookup and dropped by release(). */
 class Tables implements HostTables {
   #index: Index | undefined;
+  #tunnels: TunnelTables | undefined;
   constructor(private readonly host: HostState) {}
 
   private index(): Index {
@@ -97,8 +101,14 @@ class Tables implements HostTables {
     return this.index().fdb.get(dev)?.get(mac.toLowerCase()) ?? [];
   }
 
+  tunnels(): TunnelTables {
+    this.#tunnels ??= new TunnelTables(this.host);
+    return this.#tunnels;
+  }
+
   release(): void {
     this.#index = undefined;
+    this.#tunnels = undefined;
   }
 }
 

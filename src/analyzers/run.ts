@@ -152,13 +152,22 @@ export function startAnalysis(
           }),
         );
       }
+      const seams: { finding: Finding; unless: readonly string[] }[] = [];
       for (const check of checks) {
         if (check.scope === 'cluster' && check !== collectionIncomplete)
           guarded(check, findings, incomplete, () => check.run(scope, (r) => findings.push(toFinding(check, r))));
+        else if (check.scope === 'node' && check.seam)
+          guarded(check, findings, incomplete, () =>
+            check.seam!(scope, (r) =>
+              r.unless?.length
+                ? seams.push({ finding: toFinding(check, r), unless: r.unless })
+                : findings.push(toFinding(check, r)),
+            ),
+          );
       }
       findings.push(...nodeFindings.flat());
       const named = new Set(findings.map((f) => `${f.node}\n${f.check}`));
-      for (const d of deferred.flat())
+      for (const d of [...deferred.flat(), ...seams])
         if (!d.unless.some((id) => named.has(`${d.finding.node}\n${id}`))) findings.push(d.finding);
       incomplete.push(...nodeIncomplete.flat());
       findings.sort(compareFindings);

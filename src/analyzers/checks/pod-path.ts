@@ -4,6 +4,7 @@ import { fibStateOf } from '../fib/state.js';
 import type { NfFamily } from '../netfilter/types.js';
 import { PeerClasses } from '../path/classes.js';
 import { NodeFilter } from '../path/node-filter.js';
+import { ipsecSeams } from '../path/seam.js';
 import { type Break, egress, ingress, type NodeView, type PacketClass } from '../path/walk.js';
 
 /**
@@ -32,7 +33,7 @@ export default defineCheck({
   failureModes: [],
   docs: {
     meaning:
-      "For every ordered pair of nodes, the packet of a pod (and of the node itself) toward the peer's pods is followed through everything the kernel consults: cni0, netfilter in every table and hook it crosses (iptables-legacy, iptables-nft and native nftables, each rule matched on the packet's fields), the routing decision, ip_forward, the backend's encapsulation (vxlan neighbour and fdb, flannel0, or the routed packet), the outer packet's OUTPUT and POSTROUTING, and on the receiving node INPUT for the outer packet, the flannel device and its rp_filter, FORWARD and POSTROUTING for the inner packet. A finding names the node and hop where the packet stops, or the NAT rule that rewrites pod-to-pod traffic. A break another check already explains on the same node is not repeated; a rule the model cannot evaluate offline is never reported as a break.",
+      "For every ordered pair of nodes, the packet of a pod (and of the node itself) toward the peer's pods is followed through everything the kernel consults: cni0, netfilter in every table and hook it crosses (iptables-legacy, iptables-nft and native nftables, each rule matched on the packet's fields), the routing decision, ip_forward, the backend's encapsulation (vxlan neighbour and fdb, flannel0, ipip's onlink route, the WireGuard peer whose allowed-ips hold the destination with its key and endpoint, the xfrm policy out and the SA its template resolves to, or the routed packet), the outer packet's OUTPUT and POSTROUTING, and on the receiving node INPUT for the outer packet, the flannel device and its rp_filter (WireGuard: a peer with the sender's key whose allowed-ips hold the source; IPsec: an SA to decrypt with, holding the sender's key, and the fwd policy admitting it), FORWARD and POSTROUTING for the inner packet. A finding names the node and hop where the packet stops, or the NAT rule that rewrites pod-to-pod traffic. A break another check already explains on the same node is not repeated; a rule the model cannot evaluate offline is never reported as a break.",
     impact:
       'Pods on the nodes named cannot reach each other (or the node cannot reach the pods), although every flannel entry may be in place: a rule, a device or a setting outside flannel decides the packet.',
     fix: 'The fix named in the finding: remove or narrow the rule that drops or rewrites the packet, bring the device up, or make rp_filter loose on the flannel device.',
@@ -43,7 +44,9 @@ export default defineCheck({
     const backend = model.backend;
     if (!host || !backend || !ctx.tables) return;
     // Every part the walk reads must be there: a part not collected is collection-incomplete's finding, not a break.
-    const parts = [host.links, host.routes, host.rules, host.neighbours, host.fdb, host.sysctls, host.firewall];
+    const parts: { status: string }[] = [host.links, host.routes, host.rules, host.neighbours, host.fdb, host.sysctls];
+    parts.push(host.firewall, ...(backend.type === 'wireguard' ? [host.wireguard] : []));
+    if (backend.type === 'ipsec') parts.push(host.xfrmStates, host.xfrmPolicies);
     if (parts.some((x) => x.status !== 'ok')) return;
     const decisions = host.routeDecisions?.status === 'ok' ? host.routeDecisions.data : null;
     const view: NodeView = {
@@ -106,6 +109,10 @@ export default defineCheck({
     for (const g of groups.values())
       report({ ...toReport(node.name, g), unless: [...PREMISE_CHECKS, ...g.b.explainedBy] });
     for (const r of cutOffPorts(node.name, host)) report({ ...r, unless: PREMISE_CHECKS });
+  },
+  // IPsec's keys: the one hop whose verdict needs both nodes' SAs (path/seam.ts).
+  seam(scope, report) {
+    for (const r of ipsecSeams(scope)) report({ ...r, unless: [...PREMISE_CHECKS, 'ipsec-sa'] });
   },
 });
 

@@ -25,6 +25,10 @@ export function nftIfaceMatches(pattern: string, dev: string | null | undefined)
   return pattern.endsWith('*') ? dev.startsWith(pattern.slice(0, -1)) : dev === pattern;
 }
 
+/**
+ * Numbers (and aliases) to the names iptables-save and nft print, which are /etc/protocols': protocol 4 (IP in
+ * IP, what flannel's ipip backend sends) is `ipencap`; `ipip` is protocol 94.
+ */
 const PROTO_NUMBERS: Readonly<Record<string, string>> = {
   '1': 'icmp',
   '6': 'tcp',
@@ -32,7 +36,9 @@ const PROTO_NUMBERS: Readonly<Record<string, string>> = {
   '58': 'ipv6-icmp',
   '132': 'sctp',
   '136': 'udplite',
-  '4': 'ipip',
+  '4': 'ipencap',
+  'ip-encap': 'ipencap',
+  '94': 'ipip',
   '50': 'esp',
   '47': 'gre',
 };

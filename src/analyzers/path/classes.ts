@@ -16,6 +16,7 @@ import type { Route, RouteDecision } from '../../snapshot/types.js';
 import { type Addr, inPrefix, parseAddrPrefix } from '../fib/addr.js';
 import { type Lease, ok } from '../model.js';
 import type { NfFamily } from '../netfilter/types.js';
+import { tunnelKey } from './tunnel-key.js';
 import { cidrOf, firstUsable, type NodeView, podAddress, publicIPOf, vxlanDevice } from './walk.js';
 
 /** IPv4 `a.b.c.d` as an unsigned 32-bit number; null for anything else. By hand: it runs for every peer of every node. */
@@ -178,6 +179,8 @@ export class PeerClasses {
         if (fdst !== null && fdst !== peerIP) parts.push(this.#sig(fdst), view.decisions ? decision(fdst, 'node') : '');
       }
     }
+    // WireGuard's peers and IPsec's policies and SAs: per-peer entries, like the podCIDR routes above.
+    parts.push(tunnelKey(view, peer, family, theirs));
     return parts.join(' ');
   }
 }

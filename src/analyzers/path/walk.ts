@@ -2,24 +2,27 @@
  * The whole path of a pod packet between two nodes, split at the underlay into two halves so that each
  * needs one node's kernel state and the other node's lease only:
  * - egress, on the source node: the pod's bridge, PREROUTING, the routing decision, ip_forward, FORWARD,
- *   POSTROUTING, the backend's encapsulation (vxlan neighbour and fdb, flannel0, or the routed packet), then
+ *   POSTROUTING, the backend's encapsulation (vxlan neighbour and fdb, flannel0, the ipip device, the WireGuard
+ *   peer whose allowed-ips hold the destination, the xfrm policy out and its SA, or the routed packet), then
  *   the outer packet's route, OUTPUT and POSTROUTING;
- * - ingress, on the destination node: PREROUTING and INPUT for the outer packet, the flannel device and its
- *   rp_filter, PREROUTING, the routing decision, ip_forward, FORWARD and POSTROUTING for the inner packet,
- *   cni0.
+ * - ingress, on the destination node: PREROUTING and INPUT for the outer packet, the flannel device (or the SA
+ *   that decrypts ESP) and its rp_filter, PREROUTING, the routing decision, ip_forward, the WireGuard peer's
+ *   allowed-ips for the inner source or the xfrm fwd policy, FORWARD and POSTROUTING for the inner packet, cni0.
  * Each half ends in a result: passes, breaks at a hop (with the cause and the checks that already explain
  * that cause), rewritten (NAT of pod-to-pod traffic), or unknown (a rule the model cannot evaluate).
  * A node-to-pod packet (`node` class) starts in OUTPUT instead of at the bridge.
  */
-import { hostAt, overlaps, type Prefix, usableEnds } from '../../net/cidr.js';
-import type { Backend, HostState, RouteDecision } from '../../snapshot/types.js';
+import { hostAt, overlaps, type Prefix, sameIP, usableEnds } from '../../net/cidr.js';
+import type { Backend, HostState, RouteDecision, XfrmState } from '../../snapshot/types.js';
 import { vxlanDeviceName } from '../expected/index.js';
 import { type FibAnswer, type FibState, lookup } from '../fib/lookup.js';
+import { formatPolicy } from '../format.js';
 import type { HostTables } from '../host-index.js';
 import { type FlannelNode, type Lease, linkByName, ok } from '../model.js';
 import type { Hook, HookVerdict, NfFamily, NfPacket, RuleRef } from '../netfilter/types.js';
 import { uplinkOf } from '../uplink.js';
 import type { NodeFilter } from './node-filter.js';
+import { endpointParts, formatWireguardPeer, templateAccepts, wireguardDevice } from './tunnels.js';
 
 export type PacketClass = 'pod' | 'node';
 
@@ -266,9 +269,47 @@ function cni0Break(view: NodeView, hop: string): Break | null {
   return deviceBreak(view, 'cni0', hop, ['cni0-address', 'cni-config']);
 }
 
+/** The backends the walk follows: what each one's route and encapsulation look like is modelled below. */
+const WALKED: ReadonlySet<Backend['type']> = new Set(['vxlan', 'host-gw', 'udp', 'ipip', 'wireguard', 'ipsec']);
+
+/** flannel.ipip, or the kernel's fallback ipip device (routes through it work alike). */
+const IPIP_DEVICES: ReadonlySet<string> = new Set(['flannel.ipip', 'tunl0']);
+const WIREGUARD_CHECKS = ['wireguard-peers', 'flannel-device', 'backend-type-mismatch'];
+const IPSEC_POLICY_CHECKS = ['ipsec-policies'];
+const IPSEC_SA_CHECKS = ['ipsec-sa'];
+const OUTER_CHECKS = ['overlay-port-blocked', 'underlay-probe'];
+
+/** The WireGuard device a family's pod traffic takes: two in the default `separate` mode, else one for both. */
+export function wireguardDeviceOf(view: NodeView, family: NfFamily): string | null {
+  const b = view.backend;
+  if (b.type !== 'wireguard') return null;
+  return family === 'inet6' && b.mode === 'separate' ? 'flannel-wg-v6' : 'flannel-wg';
+}
+
+/** The family of the outer WireGuard packet: the inner one in `separate` mode, else the one the Mode picks. */
+export function wireguardOuterFamily(view: NodeView, family: NfFamily): NfFamily {
+  const b = view.backend;
+  if (b.type !== 'wireguard' || b.mode === 'separate') return family;
+  return b.mode === 'ipv6' ? 'inet6' : 'inet';
+}
+
+/** The key a peer publishes for the device a family's traffic takes (backend-data, or backend-v6-data). */
+export function wireguardKeyOf(
+  view: NodeView,
+  peer: Lease,
+  family: NfFamily,
+): { publicKey: string; port: number } | null {
+  const b = view.backend;
+  if (b.type !== 'wireguard') return null;
+  const data = family === 'inet6' && b.mode === 'separate' ? peer.wireguardV6 : peer.wireguard;
+  if (!data) return null;
+  const fallback = family === 'inet6' && b.mode === 'separate' ? b.listenPortV6 : b.listenPort;
+  return { publicKey: data.publicKey, port: data.port || fallback };
+}
+
 /**
  * The source node's half toward `peer`. null when the pair is not walked (no cni0 on a Canal node, a backend
- * the walk does not model, a family one side lacks).
+ * the walk does not model, a family one side lacks, node traffic on ipsec, whose policies select pod subnets only).
  */
 export function egress(view: NodeView, peer: Lease, cls: PacketClass, family: NfFamily): Break | 'passes' | null {
   const own = cidrOf(view.node, family);
@@ -276,7 +317,9 @@ export function egress(view: NodeView, peer: Lease, cls: PacketClass, family: Nf
   // Overlapping podCIDRs have no path to follow (podcidr-overlap's finding).
   if (!own || !theirs || overlaps(own, theirs)) return null;
   const b = view.backend;
-  if (b.type !== 'vxlan' && b.type !== 'host-gw' && b.type !== 'udp') return null;
+  if (!WALKED.has(b.type)) return null;
+  // flannel's policies select pod subnet to pod subnet: host traffic leaves unencrypted by design (#966).
+  if (b.type === 'ipsec' && cls === 'node') return null;
   const hasBridge = linkByName(view.host, 'cni0') !== undefined;
   if (cls === 'pod' && !hasBridge) return null;
   const dst = podAddress(theirs);
@@ -308,6 +351,7 @@ export function egress(view: NodeView, peer: Lease, cls: PacketClass, family: Nf
     const fwd = forwardingBreak(view, family);
     if (fwd) return fwd;
   }
+  if (b.type === 'ipsec') return ipsecEgress(view, peer, family, p, start, nat);
   const r = route(view, {
     dst: p.dst,
     as: cls,
@@ -319,15 +363,20 @@ export function egress(view: NodeView, peer: Lease, cls: PacketClass, family: Nf
   if (isBreak(r)) return r;
   if (!r.dev) return routeBreak(r.entry, 'no device');
   const vx = vxlanDevice(view, family);
+  const wg = wireguardDeviceOf(view, family);
   const peerIP = publicIPOf(peer, family);
-  const underlay: 'vxlan' | 'udp' | 'routed' | null =
+  const underlay: 'vxlan' | 'udp' | 'ipip' | 'wireguard' | 'routed' | null =
     r.dev === vx
       ? 'vxlan'
       : r.dev === 'flannel0'
         ? 'udp'
-        : r.gateway && peerIP && r.gateway === peerIP
-          ? 'routed'
-          : null;
+        : r.dev === wg
+          ? 'wireguard'
+          : b.type === 'ipip' && IPIP_DEVICES.has(r.dev) && r.gateway && peerIP && r.gateway === peerIP
+            ? 'ipip'
+            : r.gateway && peerIP && r.gateway === peerIP
+              ? 'routed'
+              : null;
   if (!underlay)
     return {
       kind: 'break',
@@ -356,7 +405,144 @@ export function egress(view: NodeView, peer: Lease, cls: PacketClass, family: Nf
   nat.push(...post.nat);
   if (cls === 'pod' && changed(start, p)) return rewritten(view, start, p, nat);
   if (underlay === 'routed') return 'passes';
+  if (underlay === 'ipip') {
+    // ipip with `remote any`: the outer destination is the route's (onlink) gateway, protocol 4 (`ipencap`).
+    const local = publicIPOf(view.node, family);
+    if (!local) return 'passes';
+    return sendOuter(view, family, { src: local, dst: r.gateway!, proto: 'ipencap', sport: null, dport: null });
+  }
+  if (underlay === 'wireguard') return wireguardEgress(view, peer, family, p.dst, r.dev);
   return outer(view, peer, family, underlay, r);
+}
+
+/**
+ * WireGuard's cryptokey routing: the peer whose allowed-ips hold the destination takes the packet, encrypted
+ * to its key and sent to its endpoint; no such peer and the device drops it (wg_xmit: -ENOKEY).
+ */
+function wireguardEgress(view: NodeView, peer: Lease, family: NfFamily, dst: string, dev: string): Break | 'passes' {
+  const wg = wireguardDevice(view.host, dev);
+  if (!wg)
+    return {
+      kind: 'break',
+      hop: 'wireguard peer',
+      what: `${dev} has no WireGuard configuration (wg show ${dev}: nothing)`,
+      evidence: [`wg show ${dev} dump: (nothing)`],
+      fix: null,
+      explainedBy: WIREGUARD_CHECKS,
+      cause: `wireguard ${dev} unconfigured`,
+    };
+  const hit = view.tables.tunnels().wireguardPeerFor(wg, dst);
+  const want = wireguardKeyOf(view, peer, family);
+  const peerIP = publicIPOf(peer, wireguardOuterFamily(view, family));
+  if (!hit)
+    return {
+      kind: 'break',
+      hop: 'wireguard peer',
+      what: `no peer's allowed-ips on ${dev} hold ${dst}: WireGuard drops the packet`,
+      evidence: [`wg show ${dev} allowed-ips: no entry holds ${dst}`],
+      fix: null,
+      explainedBy: WIREGUARD_CHECKS,
+    };
+  const entry = formatWireguardPeer(hit.peer);
+  const ep = hit.peer.endpoint ? endpointParts(hit.peer.endpoint) : null;
+  const why =
+    want && hit.peer.publicKey !== want.publicKey
+      ? `the packet is encrypted to ${hit.peer.publicKey}, not to ${peer.name}'s key ${want.publicKey}: ${peer.name} cannot decrypt it`
+      : !ep
+        ? `the peer for ${hit.prefix} has no endpoint: WireGuard cannot send the packet`
+        : peerIP && !sameIP(ep.host, peerIP)
+          ? `the peer for ${hit.prefix} sends to ${hit.peer.endpoint}, not to ${peer.name}'s address ${peerIP}`
+          : null;
+  if (why)
+    return {
+      kind: 'break',
+      hop: 'wireguard peer',
+      what: why,
+      evidence: [entry],
+      fix: null,
+      explainedBy: WIREGUARD_CHECKS,
+    };
+  const src = publicIPOf(view.node, wireguardOuterFamily(view, family));
+  if (!src) return 'passes';
+  return sendOuter(view, wireguardOuterFamily(view, family), {
+    src,
+    dst: ep!.host,
+    proto: 'udp',
+    sport: wg.listenPort,
+    dport: ep!.port,
+  });
+}
+
+/**
+ * IPsec has no device and flannel no route for it: the xfrm policy out that selects the pod packet turns it
+ * into ESP (tunnel mode) through the SA its template resolves to, toward the template's destination. The
+ * kernel also needs some route for the inner destination first (the default route on real nodes); the walk
+ * does not require one, since flannel installs none and the simulated nodes have no default route.
+ */
+function ipsecEgress(
+  view: NodeView,
+  peer: Lease,
+  family: NfFamily,
+  start: NfPacket,
+  original: NfPacket,
+  nat: RuleRef[],
+): Break | 'passes' {
+  let p = start;
+  const policy = view.tables.tunnels().xfrmPolicyFor('out', p.src, p.dst);
+  const t = policy?.templates[0];
+  const peerIP = publicIPOf(peer, family);
+  if (!policy || !t || policy.action !== 'allow')
+    return {
+      kind: 'break',
+      hop: 'xfrm policy out',
+      what: !policy
+        ? `no xfrm policy out selects ${p.src} -> ${p.dst}: the packet is not encrypted, and ${peer.name} takes pod traffic only as ESP`
+        : policy.action !== 'allow'
+          ? `the xfrm policy out for ${p.src} -> ${p.dst} blocks it`
+          : `the xfrm policy out for ${p.src} -> ${p.dst} has no template: the packet leaves unencrypted`,
+      evidence: [policy ? formatPolicy(policy) : `ip xfrm policy: no dir out policy selects ${p.src} -> ${p.dst}`],
+      fix: null,
+      explainedBy: IPSEC_POLICY_CHECKS,
+    };
+  if (!peerIP || !sameIP(t.dst, peerIP))
+    return {
+      kind: 'break',
+      hop: 'xfrm policy out',
+      what: `the xfrm policy out sends ${p.dst} through a tunnel to ${t.dst}, not to ${peer.name}${peerIP ? ` (${peerIP})` : ''}`,
+      evidence: [formatPolicy(policy)],
+      fix: null,
+      explainedBy: IPSEC_POLICY_CHECKS,
+    };
+  const sa = view.tables.tunnels().xfrmStateFor(t);
+  if (!sa)
+    return {
+      kind: 'break',
+      hop: 'xfrm state',
+      what: `no SA ${t.src} -> ${t.dst} (${t.proto} reqid ${t.reqid}) for the policy's template: IKE has not completed, the kernel drops the packet`,
+      evidence: [formatPolicy(policy), `ip xfrm state: no SA ${t.src} -> ${t.dst}`],
+      fix: null,
+      explainedBy: IPSEC_SA_CHECKS,
+    };
+  // The bundle's route is the tunnel's: the outer packet's device is what FORWARD and POSTROUTING see.
+  const o = route(view, { dst: t.dst, as: 'node', src: null, iif: null, mark: 0, answerFor: t.dst });
+  if (isBreak(o)) return { ...o, hop: 'route (outer)' };
+  p = { ...p, oif: o.dev };
+  const f = pass(view, 'forward', p, '', FIREWALL_CHECKS);
+  if (isBreak(f)) return f;
+  p = f.packet;
+  const post = pass(view, 'postrouting', p, '', FIREWALL_CHECKS);
+  if (isBreak(post)) return post;
+  p = post.packet;
+  nat.push(...post.nat);
+  if (changed(original, p)) return rewritten(view, original, p, nat);
+  // The ESP packet passes OUTPUT and POSTROUTING again (xfrm_output_resume); UDPEncap carries it in UDP 4500.
+  return sendOuter(
+    view,
+    family,
+    sa.encap
+      ? { src: t.src, dst: t.dst, proto: 'udp', sport: sa.encap.sport, dport: sa.encap.dport }
+      : { src: t.src, dst: t.dst, proto: 'esp', sport: null, dport: null },
+  );
 }
 
 const changed = (a: NfPacket, b: NfPacket): boolean => a.src !== b.src || a.dst !== b.dst || a.dport !== b.dport;
@@ -413,33 +599,94 @@ function outer(view: NodeView, peer: Lease, family: NfFamily, underlay: 'vxlan' 
     dst = fdb.dst;
   }
   if (!dst || !src) return 'passes';
-  const o = route(view, { dst, as: 'node', src: null, iif: null, mark: 0, answerFor: dst });
-  if (isBreak(o)) return { ...o, hop: 'route (outer)' };
-  let p: NfPacket = { family, src, dst, proto: 'udp', sport: null, dport: port, iif: null, oif: o.dev, mark: 0 };
-  const out = pass(view, 'output', p, ' (outer)', ['overlay-port-blocked', 'underlay-probe']);
+  return sendOuter(view, family, { src, dst, proto: 'udp', sport: null, dport: port });
+}
+
+/** The encapsulated packet leaving the node: its route, then OUTPUT and POSTROUTING. */
+function sendOuter(
+  view: NodeView,
+  family: NfFamily,
+  o: { src: string; dst: string; proto: string; sport: number | null; dport: number | null },
+): Break | 'passes' {
+  const r = route(view, { dst: o.dst, as: 'node', src: null, iif: null, mark: 0, answerFor: o.dst });
+  if (isBreak(r)) return { ...r, hop: 'route (outer)' };
+  let p: NfPacket = { family, ...o, iif: null, oif: r.dev, mark: 0 };
+  const out = pass(view, 'output', p, ' (outer)', OUTER_CHECKS);
   if (isBreak(out)) return out;
   p = out.packet;
-  const post = pass(view, 'postrouting', p, ' (outer)', ['overlay-port-blocked', 'underlay-probe']);
+  const post = pass(view, 'postrouting', p, ' (outer)', OUTER_CHECKS);
   if (isBreak(post)) return post;
   return 'passes';
 }
 
+type Arrival = 'vxlan' | 'udp' | 'ipip' | 'wireguard' | 'ipsec' | 'routed';
+
 /** How `peer` encapsulates toward this node: the routed packet (host-gw, DirectRouting on-link) or a tunnel. */
-function arrival(view: NodeView, peer: Lease, family: NfFamily): 'vxlan' | 'udp' | 'routed' {
+function arrival(view: NodeView, peer: Lease, family: NfFamily): Arrival {
   const b = view.backend;
   if (b.type === 'host-gw') return 'routed';
-  if (b.type === 'udp') return 'udp';
+  if (b.type === 'udp' || b.type === 'wireguard' || b.type === 'ipsec') return b.type;
   // DirectRouting: the peer routes straight to this node when they share a subnet, which this node's own
   // route to the peer's podCIDR mirrors (flanneld decides both the same way).
-  if (b.type === 'vxlan' && b.directRouting) {
+  if ((b.type === 'vxlan' || b.type === 'ipip') && b.directRouting) {
     const theirs = cidrOf(peer, family);
     const first = theirs ? firstUsable(theirs) : undefined;
     const d = first ? view.decisions?.get(`${first} node`) : undefined;
-    const vx = vxlanDevice(view, family);
+    const tunnel = (dev: string | null) =>
+      b.type === 'vxlan' ? dev === vxlanDevice(view, family) : IPIP_DEVICES.has(dev ?? '');
     const routes = theirs ? view.tables.routesTo(theirs.text) : [];
-    if (d ? d.dev !== vx : routes.some((x) => x.dev !== vx && x.gateway !== null)) return 'routed';
+    if (d ? !tunnel(d.dev) : routes.some((x) => !tunnel(x.dev) && x.gateway !== null)) return 'routed';
   }
-  return 'vxlan';
+  return b.type === 'ipip' ? 'ipip' : 'vxlan';
+}
+
+/** The outer packet `peer` sends this node, as its INPUT sees it; null when an address is missing. */
+function arrivingOuter(
+  view: NodeView,
+  peer: Lease,
+  family: NfFamily,
+  how: Exclude<Arrival, 'routed'>,
+): NfPacket | null {
+  const b = view.backend;
+  const outerFamily = how === 'wireguard' ? wireguardOuterFamily(view, family) : family;
+  const peerIP = publicIPOf(peer, outerFamily);
+  const myIP = publicIPOf(view.node, outerFamily);
+  if (!peerIP || !myIP) return null;
+  const uplink = uplinkOf(view.node, b)?.name ?? null;
+  const base = { family: outerFamily, src: peerIP, dst: myIP, iif: uplink, oif: null, mark: 0 };
+  switch (how) {
+    case 'udp':
+      return { ...base, proto: 'udp', sport: null, dport: b.type === 'udp' ? b.port : 8285 };
+    case 'vxlan':
+      return {
+        ...base,
+        proto: 'udp',
+        sport: null,
+        dport:
+          linkByName(view.host, vxlanDevice(view, family) ?? '')?.vxlan?.port ?? (b.type === 'vxlan' ? b.port : 8472),
+      };
+    case 'ipip':
+      return { ...base, proto: 'ipencap', sport: null, dport: null };
+    case 'wireguard': {
+      const dev = wireguardDeviceOf(view, family)!;
+      const key = wireguardKeyOf(view, peer, family);
+      const listen =
+        wireguardDevice(view.host, dev)?.listenPort ??
+        (b.type === 'wireguard' ? (dev === 'flannel-wg-v6' ? b.listenPortV6 : b.listenPort) : 51820);
+      return { ...base, proto: 'udp', sport: key?.port ?? null, dport: listen };
+    }
+    case 'ipsec': {
+      const sa = receivingSA(view, peerIP, myIP);
+      return sa?.encap
+        ? { ...base, proto: 'udp', sport: sa.encap.sport, dport: sa.encap.dport }
+        : { ...base, proto: 'esp', sport: null, dport: null };
+    }
+  }
+}
+
+/** The SA this node decrypts `peer`'s ESP with: the one charon installed for src peer, dst this node. */
+function receivingSA(view: NodeView, peerIP: string, myIP: string): XfrmState | null {
+  return view.tables.tunnels().xfrmStateFor({ src: peerIP, dst: myIP, proto: 'esp', reqid: 0, mode: 'tunnel' });
 }
 
 /** The destination node's half: the packet from `peer` arriving here. */
@@ -448,48 +695,64 @@ export function ingress(view: NodeView, peer: Lease, cls: PacketClass, family: N
   const theirs = cidrOf(peer, family);
   if (!own || !theirs || overlaps(own, theirs)) return null;
   const b = view.backend;
-  if (b.type !== 'vxlan' && b.type !== 'host-gw' && b.type !== 'udp') return null;
+  if (!WALKED.has(b.type)) return null;
+  if (b.type === 'ipsec' && cls === 'node') return null;
   if (!linkByName(view.host, 'cni0')) return null;
   const dst = podAddress(own);
   const how = arrival(view, peer, family);
   const peerIP = publicIPOf(peer, family);
-  const src = cls === 'pod' ? podAddress(theirs) : how === 'vxlan' ? theirs.network : peerIP;
+  // The node's own packet into the overlay leaves from its flannel device's address (the route's prefsrc).
+  const src =
+    cls === 'pod'
+      ? podAddress(theirs)
+      : how === 'vxlan' || how === 'ipip' || how === 'wireguard'
+        ? theirs.network
+        : peerIP;
   if (!dst || !src) return null;
   const uplink = uplinkOf(view.node, b)?.name ?? null;
   let iif: string | null = uplink;
+  let sa: XfrmState | null = null;
   if (how !== 'routed') {
-    const myIP = publicIPOf(view.node, family);
-    if (!peerIP || !myIP) return null;
-    const port =
-      how === 'udp'
-        ? b.type === 'udp'
-          ? b.port
-          : 8285
-        : (linkByName(view.host, vxlanDevice(view, family) ?? '')?.vxlan?.port ?? (b.type === 'vxlan' ? b.port : 8472));
-    let o: NfPacket = {
-      family,
-      src: peerIP,
-      dst: myIP,
-      proto: 'udp',
-      sport: null,
-      dport: port,
-      iif: uplink,
-      oif: null,
-      mark: 0,
-    };
-    const pre = pass(view, 'prerouting', o, ' (outer)', ['overlay-port-blocked', 'underlay-probe']);
+    let o = arrivingOuter(view, peer, family, how);
+    if (!o) return null;
+    const pre = pass(view, 'prerouting', o, ' (outer)', OUTER_CHECKS);
     if (isBreak(pre)) return pre;
     o = pre.packet;
-    const input = pass(view, 'input', o, ' (outer)', ['overlay-port-blocked', 'underlay-probe', 'vxlan-port-mismatch']);
+    const input = pass(view, 'input', o, ' (outer)', [...OUTER_CHECKS, 'vxlan-port-mismatch']);
     if (isBreak(input)) return input;
-    const dev = how === 'udp' ? 'flannel0' : vxlanDevice(view, family)!;
-    const down = deviceBreak(view, dev, 'decapsulate', DEVICE_CHECKS);
-    if (down) return down;
-    if (how === 'vxlan') {
-      const mac = macBreak(view, dev, family);
-      if (mac) return mac;
+    if (how === 'ipsec') {
+      sa = receivingSA(view, o.src, o.dst);
+      if (!sa)
+        return {
+          kind: 'break',
+          hop: 'xfrm state (receive)',
+          what: `no SA ${o.src} -> ${o.dst} to decrypt ${peer.name}'s ESP: the packet is dropped`,
+          evidence: [`ip xfrm state: no SA ${o.src} -> ${o.dst}`],
+          fix: null,
+          explainedBy: IPSEC_SA_CHECKS,
+        };
+      // Decrypted in tunnel mode, the inner packet enters the stack again on the device the ESP came in on.
+    } else {
+      const dev =
+        how === 'udp'
+          ? 'flannel0'
+          : how === 'ipip'
+            ? 'flannel.ipip'
+            : how === 'wireguard'
+              ? wireguardDeviceOf(view, family)!
+              : vxlanDevice(view, family)!;
+      const down = deviceBreak(view, dev, 'decapsulate', how === 'wireguard' ? WIREGUARD_CHECKS : DEVICE_CHECKS);
+      if (down) return down;
+      if (how === 'vxlan') {
+        const mac = macBreak(view, dev, family);
+        if (mac) return mac;
+      }
+      if (how === 'wireguard') {
+        const wg = wireguardReceive(view, peer, family, dev, src);
+        if (wg) return wg;
+      }
+      iif = dev;
     }
-    iif = dev;
   }
   if (!iif) return null;
   const rp = rpFilterBreak(view, iif, src, family);
@@ -515,6 +778,10 @@ export function ingress(view: NodeView, peer: Lease, cls: PacketClass, family: N
       fix: null,
       explainedBy: [...ROUTE_CHECKS, 'cni0-address'],
     };
+  if (sa) {
+    const pol = fwdPolicyBreak(view, peer, p, sa);
+    if (pol) return pol;
+  }
   p = { ...p, oif: 'cni0' };
   const f = pass(view, 'forward', p, '', FIREWALL_CHECKS);
   if (isBreak(f)) return f;
@@ -527,6 +794,55 @@ export function ingress(view: NodeView, peer: Lease, cls: PacketClass, family: N
   const down = cni0Break(view, 'cni0');
   if (down) return down;
   return 'passes';
+}
+
+/**
+ * WireGuard on receipt: the handshake names the sender by its static key, which must be a peer of the
+ * device; the decrypted packet's source must then be in that same peer's allowed-ips (wg_packet_rx_poll).
+ */
+function wireguardReceive(view: NodeView, peer: Lease, family: NfFamily, dev: string, src: string): Break | null {
+  const key = wireguardKeyOf(view, peer, family);
+  const wg = wireguardDevice(view.host, dev);
+  if (!key || !wg) return null;
+  const sender = wg.peers.find((x) => x.publicKey === key.publicKey);
+  if (!sender)
+    return {
+      kind: 'break',
+      hop: 'wireguard peer (receive)',
+      what: `${dev} has no peer with ${peer.name}'s key ${key.publicKey}: its handshake is rejected`,
+      evidence: [`wg show ${dev} peers: no ${key.publicKey}`],
+      fix: null,
+      explainedBy: WIREGUARD_CHECKS,
+    };
+  const owner = view.tables.tunnels().wireguardPeerFor(wg, src);
+  if (owner?.peer === sender) return null;
+  return {
+    kind: 'break',
+    hop: 'wireguard peer (receive)',
+    what: `the decrypted packet's source is not in the allowed-ips of ${peer.name}'s peer on ${dev}: WireGuard drops it`,
+    evidence: [formatWireguardPeer(sender), `source ${src}`],
+    fix: null,
+    explainedBy: WIREGUARD_CHECKS,
+  };
+}
+
+/**
+ * A packet decrypted in tunnel mode is forwarded only if a fwd policy selects it and its template accepts the
+ * SA it came through (__xfrm_policy_check; no policy at all drops it too, XfrmInNoPols).
+ */
+function fwdPolicyBreak(view: NodeView, peer: Lease, p: NfPacket, sa: XfrmState): Break | null {
+  const policy = view.tables.tunnels().xfrmPolicyFor('fwd', p.src, p.dst);
+  if (policy && policy.action === 'allow' && policy.templates.some((t) => templateAccepts(t, sa))) return null;
+  return {
+    kind: 'break',
+    hop: 'xfrm policy fwd',
+    what: policy
+      ? `the xfrm policy fwd for ${p.src} -> ${p.dst} does not accept the SA ${sa.src} -> ${sa.dst} ${peer.name}'s packet came through`
+      : `no xfrm policy fwd selects ${p.src} -> ${p.dst}: the kernel drops decrypted packets no policy admits`,
+    evidence: [policy ? formatPolicy(policy) : `ip xfrm policy: no dir fwd policy selects ${p.src} -> ${p.dst}`],
+    fix: null,
+    explainedBy: IPSEC_POLICY_CHECKS,
+  };
 }
 
 /**
