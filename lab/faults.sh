@@ -142,7 +142,8 @@ inject_annotations_removed() {
   stop_flanneld "$NODE"; pod_terminated "$NODE"
   undo "pod_running $NODE"
   lab_kubectl annotate node "$NODE" flannel.alpha.coreos.com/backend-data- flannel.alpha.coreos.com/backend-type- \
-    flannel.alpha.coreos.com/public-ip- flannel.alpha.coreos.com/kube-subnet-manager- >/dev/null
+    flannel.alpha.coreos.com/public-ip- flannel.alpha.coreos.com/kube-subnet-manager- \
+    flannel.alpha.coreos.com/backend-v6-data- flannel.alpha.coreos.com/public-ipv6- >/dev/null   # v6: on a dual lab
   undo "start_flanneld $NODE; wait_flanneld $NODE"; echo "flanneld stopped, flannel annotations removed"
 }
 inject_vxlan_port_blocked() {

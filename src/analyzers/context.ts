@@ -30,6 +30,11 @@ export interface ClusterContext {
   readonly podCIDRNetworks: ReadonlySet<string>;
   /** Every VtepMAC a lease publishes, lower case. */
   readonly vtepMACs: ReadonlySet<string>;
+  /**
+   * Every VtepMAC more than one lease publishes, lower case: at most one of those nodes owns the MAC, so an fdb
+   * entry for it is right toward one of them and flanneld's own replay cannot be trusted to pick which.
+   */
+  readonly duplicateVtepMACs: ReadonlySet<string>;
   /** Every WireGuard PublicKey a lease publishes. */
   readonly wireguardKeys: ReadonlySet<string>;
 }
@@ -77,6 +82,14 @@ export function clusterContext(model: Model): ClusterContext {
   const vtepMACs = lazy(
     () => new Set(model.nodes.flatMap((x) => [x.vxlan?.vtepMAC, x.vxlanV6?.vtepMAC]).filter(present)),
   );
+  const duplicateVtepMACs = lazy(() => {
+    const seen = new Set<string>();
+    const dup = new Set<string>();
+    for (const x of model.nodes)
+      for (const mac of new Set([x.vxlan?.vtepMAC, x.vxlanV6?.vtepMAC].filter(present)))
+        (seen.has(mac) ? dup : seen).add(mac);
+    return dup;
+  });
   const wireguardKeys = lazy(
     () => new Set(model.nodes.flatMap((x) => [x.wireguard?.publicKey, x.wireguardV6?.publicKey]).filter(present)),
   );
@@ -93,6 +106,9 @@ export function clusterContext(model: Model): ClusterContext {
     },
     get vtepMACs() {
       return vtepMACs();
+    },
+    get duplicateVtepMACs() {
+      return duplicateVtepMACs();
     },
     get wireguardKeys() {
       return wireguardKeys();

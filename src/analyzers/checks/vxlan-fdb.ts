@@ -14,7 +14,7 @@ export default defineCheck({
       "flanneld adds one fdb entry per peer on flannel.<VNI>: the peer's VtepMAC -> dst <peer public-ip> self permanent. It tells the kernel which node to send the encapsulated UDP packet to. Entries whose MAC belongs to no node are left from departed or re-created peers.",
     impact:
       'Missing: frames for that peer have no destination and are dropped. Wrong dst: the outer packet goes to an old or NAT address and is lost.',
-    fix: 'Restart the flannel pod on <node>, or by hand: bridge fdb replace <VtepMAC> dev flannel.<VNI> dst <peer public-ip> self permanent.',
+    fix: 'Restart the flannel pod on <node>, or by hand: bridge fdb replace <VtepMAC> dev flannel.<VNI> dst <peer public-ip> self permanent. When two leases publish the same VtepMAC (vtep-mac reports the duplicate), only the command fixes the entry: a restart replays both leases and the last one wins.',
   },
   scope: 'node',
   runNode(ctx, report) {
@@ -44,19 +44,32 @@ export default defineCheck({
       // annotation could cut working traffic; public-ip-not-local reports the annotation on the peer.
       const peerIPs = (want.peer ? model.byName.get(want.peer)?.kube.internalIPs : undefined) ?? [];
       if (found.length && found.every((f) => peerIPs.some((ip) => sameIP(ip, f.dst)))) continue;
+      // Another lease publishes the same VtepMAC: restarting flanneld here replays both leases and whichever comes
+      // last wins the entry, so only the command is a fix (vtep-mac reports the duplicate on the node whose device
+      // has another MAC).
+      const sharers = ctx.cluster.duplicateVtepMACs.has(want.mac)
+        ? model.nodes
+            .filter((x) => x.name !== want.peer && (x.vxlan?.vtepMAC === want.mac || x.vxlanV6?.vtepMAC === want.mac))
+            .map((x) => x.name)
+        : [];
+      const byHand = `bridge fdb replace ${want.mac} dev ${want.dev} dst ${want.dst} self permanent`;
       report({
         node: n.name,
         peer: want.peer,
-        message: found.length
-          ? `fdb entry for ${want.peer}'s VtepMAC ${want.mac} sends to ${found.map((f) => f.dst ?? '(no dst)').join(', ')} instead of ${want.dst}`
-          : `no fdb entry for ${want.peer}'s VtepMAC ${want.mac} on ${want.dev}`,
+        message:
+          (found.length
+            ? `fdb entry for ${want.peer}'s VtepMAC ${want.mac} sends to ${found.map((f) => f.dst ?? '(no dst)').join(', ')} instead of ${want.dst}`
+            : `no fdb entry for ${want.peer}'s VtepMAC ${want.mac} on ${want.dev}`) +
+          (sharers.length ? ` (${sharers.join(', ')} publishes the same VtepMAC: a duplicate)` : ''),
         evidence: [
           `expected: ${want.mac} dev ${want.dev} dst ${want.dst} self permanent`,
           ...(found.length
             ? found.map((f) => `actual: ${formatFdb(f)}`)
             : [`bridge fdb show dev ${want.dev} | grep ${want.mac}: (nothing)`]),
         ],
-        fix: `Restart the flannel pod on ${n.name}, or by hand: bridge fdb replace ${want.mac} dev ${want.dev} dst ${want.dst} self permanent`,
+        fix: sharers.length
+          ? `On ${n.name}: ${byHand} (restarting flanneld here does not fix it while ${sharers.join(', ')} publishes the same VtepMAC: whichever lease it replays last wins the entry)`
+          : `Restart the flannel pod on ${n.name}, or by hand: ${byHand}`,
       });
     }
     for (const f of fdb) {
@@ -65,8 +78,31 @@ export default defineCheck({
       // Right MAC with a wrong dst was reported above.
       if (expectedMacs.has(f.mac.toLowerCase())) continue;
       if (peerEntriesOf().has(`${f.mac.toLowerCase()}|${normalizeIP(f.dst)}`)) continue;
+      // The kernel resolves a neighbour on the device to this MAC: the entry is on a live path, deleting it cuts traffic.
+      const user = (ok(n.host?.neighbours) ?? []).find(
+        (x) => x.dev === f.dev && x.lladdr?.toLowerCase() === f.mac.toLowerCase(),
+      );
+      // A current Node without a lease (its flannel annotations are gone: node-not-registered reports it there, and
+      // its fix, a restart, re-annotates it so every peer programs it again): the peers keep its entry and it still
+      // carries their traffic to it, so it is kept, not offered for deletion. The Node is known by an address of its
+      // own, or by its podCIDR's network address in the neighbour that uses the entry (the IPv6 public address is in
+      // no field of a Node whose annotations are gone).
+      const unregistered = model.nodes.find(
+        (x) =>
+          x.name !== n.name &&
+          (!x.managed || x.backendType === null) &&
+          ([x.publicIP, x.publicIPv6, ...x.kube.internalIPs].some((ip) => sameIP(ip, f.dst)) ||
+            (user !== undefined && [x.podCIDR, x.podCIDRv6].some((p) => p !== null && sameIP(p.network, user.dst)))),
+      );
+      if (unregistered) continue;
       // A current node's public-ip: its lease says the entry carries traffic even where flanneld ignores the lease.
       const holder = model.nodes.find((x) => x !== n && (sameIP(x.publicIP, f.dst) || sameIP(x.publicIPv6, f.dst)));
+      // Toward a node whose published VtepMAC is a duplicate, an entry no lease names is most likely that node's real
+      // MAC (its device's, which vtep-mac's fix publishes again, and flanneld here then uses it): deleting it would cut
+      // the traffic that fix restores, so it is not reported (once the duplicate is fixed, a run reports it if no
+      // lease names it then).
+      const holderMACs = [holder?.vxlan?.vtepMAC, holder?.vxlanV6?.vtepMAC];
+      if (holderMACs.some((m) => m !== undefined && ctx.cluster.duplicateVtepMACs.has(m))) continue;
       const want = model.backend ? annotationBackendType(model.backend) : null;
       if (holder && want !== null && holder.backendType !== want) {
         report({
@@ -82,10 +118,6 @@ export default defineCheck({
         });
         continue;
       }
-      // The kernel resolves a neighbour on the device to this MAC: the entry is on a live path, deleting it cuts traffic.
-      const user = (ok(n.host?.neighbours) ?? []).find(
-        (x) => x.dev === f.dev && x.lladdr?.toLowerCase() === f.mac.toLowerCase(),
-      );
       const own = [n.vxlan?.vtepMAC, n.vxlanV6?.vtepMAC].includes(f.mac.toLowerCase());
       const why =
         f.mac === '00:00:00:00:00:00'
