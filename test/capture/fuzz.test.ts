@@ -90,7 +90,8 @@ function lengthFields(b: Buffer): number[] {
       off += 16 + (be ? b.readUInt32BE(off + 8) : b.readUInt32LE(off + 8));
     }
   }
-  return out.filter((o) => o + 4 <= b.length);
+  // a lying block length (0) puts its trailing copy before the block: only offsets inside the buffer are fields
+  return out.filter((o) => o >= 0 && o + 4 <= b.length);
 }
 
 type BinMutation =
