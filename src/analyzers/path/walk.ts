@@ -130,6 +130,20 @@ function pass(
 
 const isBreak = (x: unknown): x is Break => typeof x === 'object' && x !== null && 'explainedBy' in x;
 
+/**
+ * A routed packet leaving by its device: FORWARD for a forwarded one (OUTPUT for the node's own), then
+ * POSTROUTING. The NAT is POSTROUTING's (FORWARD and OUTPUT bind none the walk reports).
+ */
+function leave(
+  view: NodeView,
+  first: 'forward' | 'output',
+  p: NfPacket,
+): { packet: NfPacket; nat: readonly RuleRef[] } | Break {
+  const f = pass(view, first, p, '', FIREWALL_CHECKS);
+  if (isBreak(f)) return f;
+  return pass(view, 'postrouting', f.packet, '', FIREWALL_CHECKS);
+}
+
 function deviceBreak(view: NodeView, dev: string, hop: string, explainedBy: readonly string[]): Break | null {
   const l = linkByName(view.host, dev);
   if (!l)
@@ -389,17 +403,8 @@ export function egress(view: NodeView, peer: Lease, cls: PacketClass, family: Nf
   const down = deviceBreak(view, r.dev, 'route', DEVICE_CHECKS);
   if (down) return down;
   p = { ...p, oif: r.dev };
-  if (cls === 'node') {
-    p = { ...p, src: r.prefsrc ?? view.filter.env.primaryAddress(r.dev, family) ?? p.src };
-    const out = pass(view, 'output', p, '', FIREWALL_CHECKS);
-    if (isBreak(out)) return out;
-    p = out.packet;
-  } else {
-    const f = pass(view, 'forward', p, '', FIREWALL_CHECKS);
-    if (isBreak(f)) return f;
-    p = f.packet;
-  }
-  const post = pass(view, 'postrouting', p, '', FIREWALL_CHECKS);
+  if (cls === 'node') p = { ...p, src: r.prefsrc ?? view.filter.env.primaryAddress(r.dev, family) ?? p.src };
+  const post = leave(view, cls === 'node' ? 'output' : 'forward', p);
   if (isBreak(post)) return post;
   p = post.packet;
   nat.push(...post.nat);
@@ -526,11 +531,7 @@ function ipsecEgress(
   // The bundle's route is the tunnel's: the outer packet's device is what FORWARD and POSTROUTING see.
   const o = route(view, { dst: t.dst, as: 'node', src: null, iif: null, mark: 0, answerFor: t.dst });
   if (isBreak(o)) return { ...o, hop: 'route (outer)' };
-  p = { ...p, oif: o.dev };
-  const f = pass(view, 'forward', p, '', FIREWALL_CHECKS);
-  if (isBreak(f)) return f;
-  p = f.packet;
-  const post = pass(view, 'postrouting', p, '', FIREWALL_CHECKS);
+  const post = leave(view, 'forward', { ...p, oif: o.dev });
   if (isBreak(post)) return post;
   p = post.packet;
   nat.push(...post.nat);
