@@ -96,9 +96,10 @@ const withNamespace = (a: string): string => (a.includes('/') ? a : `default/${a
 /** What the probe needs from the collected snapshot: the backend's encapsulation and each node's FLANNEL_MTU. */
 function probeContext(s: Snapshot): ProbeContext {
   const f = s.cluster.flannel;
-  const backend = f.status === 'ok' && f.data.netConf.status === 'ok' ? f.data.netConf.data.backend : null;
+  const netConf = f.status === 'ok' && f.data.netConf.status === 'ok' ? f.data.netConf.data : null;
   return {
-    backend,
+    backend: netConf?.backend ?? null,
+    network: netConf?.network ?? null,
     flannelMtuOf: (node) => {
       const h = s.hosts[node];
       const env = h?.status === 'ok' && h.data.subnetEnv.status === 'ok' ? h.data.subnetEnv.data : null;

@@ -74,6 +74,8 @@ export interface UdpProbeResult {
 
 export interface ProbeContext {
   readonly backend: Backend | null;
+  /** net-conf.json's Network (the uplink's capture filter on host-gw needs it); null when unknown. */
+  readonly network: string | null;
   /** FLANNEL_MTU in a node's subnet.env, as collected; null when unknown. */
   readonly flannelMtuOf: (node: string) => number | null;
 }
@@ -253,6 +255,7 @@ export async function runProbe(
       ...base,
       nodeNames: [...new Set([src.node, dst.node])],
       pods: [`${src.ns}/${src.name}`, `${dst.ns}/${dst.name}`],
+      netConf: { backend: ctx.backend, network: ctx.network },
       write: null,
       stopSignal: stop.signal,
       onAllListening: (_n, pods) =>

@@ -40,6 +40,11 @@ export interface LiveCaptureOptions {
   readonly pods: readonly string[];
   /** -i: interfaces on every node (default: the backend's). */
   readonly interfaces: readonly string[];
+  /**
+   * The backend and Network when the caller knows them from a collected snapshot: k3s keeps net-conf.json on
+   * the node, not in a ConfigMap the cluster read finds, and without it the flannel device is not captured.
+   */
+  readonly netConf?: { readonly backend: Backend | null; readonly network: string | null } | undefined;
   /** Interfaces with their own filter and snaplen on every node, instead of -i (bundle's samples). */
   readonly interfaceChoices?: readonly InterfaceChoice[];
   readonly filter?: string | undefined;
@@ -162,7 +167,7 @@ async function plan(
     nodeSelector: o.nodeSelector,
     logTailLines: 1,
   });
-  const { backend, network } = backendOf(read);
+  const { backend, network } = o.netConf?.backend ? o.netConf : backendOf(read);
   const helperImage = helpers?.options.image ?? read.location.image;
   const nodeByName = new Map(read.nodes.map((n) => [n.name, n]));
 
