@@ -70,9 +70,13 @@ for entry in $BACKENDS; do
     lines+=("lab e2e ($entry): 0 passed, 1 failed (lab up failed; logs in $LAB_CACHE/last-run-logs)")
     TF=$((TF + 1)); "$here/down.sh" >/dev/null 2>&1; rm -f "$tap"; continue
   fi
+  # Live capture (three nodes and a pod into one pcapng, live ESP, the probes) on vxlan and on k3s, whose
+  # net-conf.json is on the node: the backend's default interfaces come from there.
+  capture_tests=()
+  case $entry in vxlan | vxlan:k3s) capture_tests=(dist/test/e2e/capture.test.js) ;; esac
   env "${faults_env[@]}" KFL_LAB_REQUIRED=1 PATH="$root/node_modules/.bin:$PATH" node --test --test-concurrency=1 \
     --test-reporter=spec --test-reporter-destination=stdout --test-reporter=tap --test-reporter-destination="$tap" \
-    dist/test/e2e/healthy.test.js dist/test/e2e/samples.test.js dist/test/e2e/faults.test.js   # healthy first: faults leave real residue (e.g. duplicate-vtepmac's fdb entry flanneld never removes)
+    dist/test/e2e/healthy.test.js dist/test/e2e/samples.test.js "${capture_tests[@]}" dist/test/e2e/faults.test.js   # healthy first: faults leave real residue (e.g. duplicate-vtepmac's fdb entry flanneld never removes)
   # The cluster-access tests (test/kube/lab*.test.js) need a real apiserver too: run them once, on vxlan.
   if [ "$entry" = vxlan ]; then
     KF_LAB_KUBECONFIG="$LAB_RUN/kubeconfig" PATH="$root/node_modules/.bin:$PATH" node --test --test-concurrency=1 \

@@ -19,6 +19,7 @@ import { openOutput, readXfrmStateFile, writeKeyFile } from '../capture/run.js';
 import { type FlannelLocator, locateFlannel, readClusterState, usablePod } from '../collectors/api/cluster.js';
 import type { HelperPodSettings } from '../collectors/collect.js';
 import { HELPER_CONTAINER, HelperPods, newRunId } from '../collectors/node/helper-pods.js';
+import { readNodeNetConf } from '../collectors/node/node-files.js';
 import { findPodNetns, PodExecRunner, type PodTarget } from '../collectors/node/pod-runner.js';
 import { EXIT, UserError } from '../errors.js';
 import { KubeClient } from '../kube/client.js';
@@ -216,14 +217,23 @@ async function plan(
     setupError: (e as Error).message,
   });
 
+  // Embedded flannel (k3s) has no ConfigMap: the backend's interfaces come from the node's own net-conf.json.
+  const packaging = read.location.packaging;
+  const nodeNetConf = !backend && packaging.kind === 'embedded' ? packaging.netConfPath : null;
   const nodeJobs = (wantNodes ? read.nodes : []).map(async (node: KubeNode): Promise<Planned[]> => {
-    const choices: readonly InterfaceChoice[] =
+    let choices: readonly InterfaceChoice[] =
       o.interfaceChoices ??
       (o.interfaces.length
         ? o.interfaces.map((iface) => ({ iface, filter: '' }))
         : defaultInterfaces(backend, network));
     try {
       const a = await onNode(node.name, false);
+      if (nodeNetConf && !o.interfaceChoices && !o.interfaces.length) {
+        const runner = new PodExecRunner(exec, a.target, { timeoutMs: o.commandTimeoutMs });
+        const f = await readNodeNetConf(runner, nodeNetConf, o.commandTimeoutMs, signal);
+        const nc = f.status === 'ok' ? f.data?.netConf : null;
+        if (nc) choices = defaultInterfaces(nc.backend, nc.network);
+      }
       let uplink: string | null = null;
       if (choices.some((c) => c.iface === UPLINK)) {
         const ip = node.flannelAnnotations['public-ip'] ?? node.internalIPs[0];
