@@ -28,6 +28,18 @@ function okData<T>(c: { status: string; data?: T }): T {
   return c.data as T;
 }
 
+type WireguardPeer = Extract<HostState['wireguard'], { status: 'ok' }>['data'][number]['peers'][number];
+
+/** The WireGuard fixture with one node's peers rewritten. */
+const wireguardPeersEdited = (node: string, edit: (p: WireguardPeer) => WireguardPeer): Promise<Snapshot> =>
+  edited('wireguard', node, (h) => ({
+    ...h,
+    wireguard: {
+      status: 'ok',
+      data: okData(h.wireguard).map((d) => ({ ...d, peers: d.peers.map(edit) })),
+    },
+  }));
+
 test('tunnel walk: healthy ipip, WireGuard and IPsec fixtures walk clean', async () => {
   for (const b of ['ipip', 'wireguard', 'ipsec'] as const)
     assert.deepEqual(walked(await readSnapshot(fixturePath(b))), []);
@@ -74,36 +86,18 @@ test('tunnel walk: ipip outer packets (protocol 4) dropped in INPUT break arriva
 });
 
 test("tunnel walk: a WireGuard peer whose endpoint is another address breaks the way to that peer's pods", async () => {
-  const s = await edited('wireguard', 'node1', (h) => ({
-    ...h,
-    wireguard: {
-      status: 'ok',
-      data: okData(h.wireguard).map((d) => ({
-        ...d,
-        peers: d.peers.map((p) =>
-          p.endpoint === '192.168.56.13:51820' ? { ...p, endpoint: '192.168.56.99:51820' } : p,
-        ),
-      })),
-    },
-  }));
+  const s = await wireguardPeersEdited('node1', (p) =>
+    p.endpoint === '192.168.56.13:51820' ? { ...p, endpoint: '192.168.56.99:51820' } : p,
+  );
   assert.deepEqual(walked(s), [
     "error node1: pod and node traffic to node3 stops at wireguard peer: the peer for 10.244.3.0/24 sends to 192.168.56.99:51820, not to node3's address 192.168.56.13",
   ]);
 });
 
 test("tunnel walk: allowed-ips that lose a peer's podCIDR break both directions on that node", async () => {
-  const s = await edited('wireguard', 'node3', (h) => ({
-    ...h,
-    wireguard: {
-      status: 'ok',
-      data: okData(h.wireguard).map((d) => ({
-        ...d,
-        peers: d.peers.map((p) =>
-          p.allowedIPs.includes('10.244.1.0/24') ? { ...p, allowedIPs: ['10.244.9.0/24'] } : p,
-        ),
-      })),
-    },
-  }));
+  const s = await wireguardPeersEdited('node3', (p) =>
+    p.allowedIPs.includes('10.244.1.0/24') ? { ...p, allowedIPs: ['10.244.9.0/24'] } : p,
+  );
   assert.deepEqual(
     walked(s),
     [
