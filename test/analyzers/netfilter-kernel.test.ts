@@ -297,7 +297,7 @@ function modelOutcome(fw: ReturnType<typeof rulesetOf>, c: Case): Outcome | 'unk
   };
   for (const hook of ['prerouting', 'forward', 'postrouting'] as const) {
     if (hook === 'forward') p = { ...p, oif: 'rs0' };
-    const v = evaluateHook(fw.chains('inet', hook), p, env);
+    const v = evaluateHook(fw.hook('inet', hook), p, env);
     if (v.kind === 'unknown') return 'unknown';
     if (v.kind === 'drop') return { kind: 'dropped' };
     p = v.packet;

@@ -5,7 +5,7 @@
  * model cannot decide is tried both ways: when both give the same verdict that verdict stands,
  * otherwise the hook's verdict is "unknown" naming the rule, never a guess.
  */
-import type { BaseChain, HookVerdict, Nat, NfChain, NfEnv, NfPacket, NfRule, RuleRef } from './types.js';
+import type { BaseChain, HookChains, HookVerdict, Nat, NfChain, NfEnv, NfPacket, NfRule, RuleRef } from './types.js';
 
 /** The model's packet after NAT reads the node's own addresses (MASQUERADE, REDIRECT). */
 export interface EvalEnv extends NfEnv {
@@ -185,7 +185,7 @@ function permutations<T>(xs: readonly T[]): T[][] {
  * priority), and no dump says when a table was created: iptables-legacy's mangle and an iptables-nft or native
  * mangle chain at -150 may run either way. The sorted order comes first.
  */
-function ordersOf(bases: readonly BaseChain[]): { readonly orders: readonly (readonly BaseChain[])[]; tie: string } {
+export function hookChains(bases: readonly BaseChain[]): HookChains {
   const groups: BaseChain[][] = [];
   for (const b of bases) {
     if (isNoop(b)) continue;
@@ -194,7 +194,7 @@ function ordersOf(bases: readonly BaseChain[]): { readonly orders: readonly (rea
     else groups.push([b]);
   }
   const ties = groups.filter((g) => g.length > 1);
-  if (ties.length === 0) return { orders: [bases], tie: '' };
+  if (ties.length === 0) return { chains: bases, orders: [bases], tie: '' };
   const tie = ties
     .map((g) => `${g.map((b) => `${b.writer} ${b.table} ${b.chain.name}`).join(', ')} share priority ${g[0]!.priority}`)
     .join('; ');
@@ -204,15 +204,15 @@ function ordersOf(bases: readonly BaseChain[]): { readonly orders: readonly (rea
     const ways = g.length === 1 ? [g] : count <= MAX_ORDERS ? permutations(g) : [g, [...g].reverse()];
     orders = orders.flatMap((o) => ways.map((w) => [...o, ...w]));
   }
-  return { orders: [bases, ...orders.slice(1)], tie };
+  return { chains: bases, orders: [bases, ...orders.slice(1)], tie };
 }
 
 /**
  * The verdict of every base chain `bases` holds for this packet (the caller passes one hook's, of the packet's
  * family). Where chains of equal priority give different verdicts in different orders, the verdict is unknown.
  */
-export function evaluateHook(bases: readonly BaseChain[], packet: NfPacket, env: EvalEnv): HookVerdict {
-  const { orders, tie } = ordersOf(bases);
+export function evaluateHook(hook: HookChains, packet: NfPacket, env: EvalEnv): HookVerdict {
+  const { orders, tie } = hook;
   const first = withForks(orders[0]!, packet, env, new Map(), 0);
   for (const order of orders.slice(1)) {
     const other = withForks(order, packet, env, new Map(), 0);

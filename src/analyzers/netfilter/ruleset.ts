@@ -1,12 +1,13 @@
 /** A node's netfilter rules, every writer's base chains grouped by family and hook in priority order. */
 import type { Firewall } from '../../snapshot/types.js';
+import { hookChains } from './evaluate.js';
 import { iptablesBaseChains } from './iptables-compile.js';
 import { nftBaseChains } from './nft-compile.js';
-import type { BaseChain, Hook, NfFamily } from './types.js';
+import type { BaseChain, Hook, HookChains, NfFamily } from './types.js';
 
 export interface Ruleset {
-  /** Base chains of one family and hook, sorted by priority (ties keep iptables-legacy, iptables-nft, nft order). */
-  chains(family: NfFamily, hook: Hook): readonly BaseChain[];
+  /** Base chains of one family and hook, with the orders they may run in (worked out once per hook). */
+  hook(family: NfFamily, hook: Hook): HookChains;
   /** Why part of the rules could not be read (e.g. nft JSON that does not parse); the walk then says unknown. */
   readonly gaps: readonly string[];
 }
@@ -39,8 +40,13 @@ export function rulesetOf(fw: Firewall, nftJson: string | null): Ruleset {
     by.set(k, list);
     list.push(b);
   }
-  for (const list of by.values()) list.sort((a, b) => a.priority - b.priority || order[a.writer] - order[b.writer]);
-  return { chains: (family, hook) => by.get(`${family} ${hook}`) ?? [], gaps };
+  const hooks = new Map<string, HookChains>();
+  for (const [k, list] of by) {
+    list.sort((a, b) => a.priority - b.priority || order[a.writer] - order[b.writer]);
+    hooks.set(k, hookChains(list));
+  }
+  const none = hookChains([]);
+  return { hook: (family, hook) => hooks.get(`${family} ${hook}`) ?? none, gaps };
 }
 
 /** True when every table in the nft text is one iptables-nft wrote (so the iptables-save dumps cover it). */

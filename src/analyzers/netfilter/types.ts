@@ -83,6 +83,16 @@ export interface BaseChain {
   readonly chains: ReadonlyMap<string, NfChain>;
 }
 
+/** One hook's base chains, with every order the kernel may run them in (ties of equal priority). */
+export interface HookChains {
+  /** Sorted by priority (ties keep iptables-legacy, iptables-nft, nft order). */
+  readonly chains: readonly BaseChain[];
+  /** The sorted order first, then every other order of chains of equal priority that do something. */
+  readonly orders: readonly (readonly BaseChain[])[];
+  /** Which chains share a priority, for the verdict that depends on their order; '' when none do. */
+  readonly tie: string;
+}
+
 /** Where a verdict was decided: writer, table, chain and the rule's text (or the policy). */
 export interface RuleRef {
   readonly writer: Writer;

@@ -85,7 +85,7 @@ export class NodeFilter {
     ].join('|');
     const hit = this.#memo.get(key);
     if (hit) return hit.kind === 'accept' ? { kind: 'accept', packet: { ...p, mark: hit.packet.mark }, nat: [] } : hit;
-    const v = evaluateHook(this.ruleset.chains(family, hook), p, this.env);
+    const v = evaluateHook(this.ruleset.hook(family, hook), p, this.env);
     // A rewritten packet carries its own addresses: only verdicts without NAT are shared.
     if (v.kind !== 'accept' || v.nat.length === 0) this.#memo.set(key, v);
     return v;
