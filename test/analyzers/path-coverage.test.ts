@@ -29,10 +29,6 @@ const NOT_A_PATH: Readonly<Record<string, string>> = {
     'the drop is on the underlay between two nodes, in no table of either; underlay-probe finds it with packets',
   'underlay-drops-vxlan-samples':
     "the simulator's switch drops node2's VXLAN to node3, in no table of either node; underlay-samples finds it in the bundle's packet samples",
-  // one pod address stands for a node's pods: a break of only some of them is route-decision's, which asks the
-  // kernel for the first and the last address of every peer podCIDR
-  'peer-podcidr-shadowed':
-    "a /25 takes only the upper half of the peer's podCIDR; the walk's pod (.2) is in the lower half",
 };
 
 /**
@@ -91,7 +87,9 @@ interface Pair {
 }
 
 const PEERS =
-  /^(?:pod and node traffic|pod traffic) (to|from) (?:(\S+)|\d+ peers \(([^)]*)\)) (?:stops at|is rewritten in) /;
+  /^(?:pod and node traffic|pod traffic) (to|from) (?:(\S+ of \S+'s pods|\S+)|\d+ peers \(([^)]*)\)) (?:stops at|is rewritten in) /;
+/** A peer as a finding names it: the node, or the part of its podCIDR that breaks (`10.244.3.128/25 of node3's pods`). */
+const PART = /^(?:\S+(?: outside \S+)? of )?(\S+?)(?:'s pods)?$/;
 const CUT_OFF = /^the pod\b.* behind cni0 port \S+ is cut off/;
 
 /** The ordered pod pairs one pod-path finding says break; node-to-pod-only findings break no pod ping. */
@@ -102,7 +100,7 @@ function pairsOf(f: Finding, nodes: readonly string[]): Pair[] {
   if (/^node-to-pod traffic /.test(f.message)) return [];
   const m = PEERS.exec(f.message);
   assert.ok(m, `pod-path finding the coverage test cannot read (its message format changed?): ${f.message}`);
-  const peers = m[2] ? [m[2]] : (m[3] ?? '').split(', ');
+  const peers = (m[2] ? [m[2]] : (m[3] ?? '').split(', ')).map((p) => PART.exec(p)?.[1] ?? p);
   // a group naming more peers than it lists would hide pairs: the simulator has three nodes, so it never does
   assert.ok(!peers.some((p) => / and \d+ more$/.test(p)), f.message);
   return peers.map((p) => (m[1] === 'to' ? { from: node, to: p } : { from: p, to: node }));

@@ -12,6 +12,22 @@ import { assertFault, assertHealthy } from './expectations.js';
 
 const skip = canSimulate() ? false : 'needs root to create network namespaces';
 
+/** Address `host` of the IPv4 podCIDR whose network is `podNet` (a.b.c.0 of a /24). */
+const hostOf = (podNet: string, host: number): string => podNet.replace(/\.0$/, `.${host}`);
+
+/**
+ * A break toward another address of the destination's podCIDR than its pod's: the pod holds that address too (a
+ * second pod on the same node takes the same route and bridge), so the ping before the fault proves it reachable.
+ */
+function addTargets(c: SimCluster, breaks: readonly Breaks[]): void {
+  for (const b of breaks) {
+    if (!b.toHost) continue;
+    const to = c.node(b.to);
+    const argv = ['netns', 'exec', to.podNs, 'ip', 'addr', 'add', `${hostOf(to.podNet, b.toHost)}/24`, 'dev', 'eth0'];
+    assert.equal(spawnSync('ip', argv, { stdio: 'ignore' }).status, 0, `ip ${argv.join(' ')}`);
+  }
+}
+
 function pings(c: SimCluster, b: Breaks): boolean {
   const from = c.node(b.from);
   const to = c.node(b.to);
@@ -29,7 +45,7 @@ function pings(c: SimCluster, b: Breaks): boolean {
     '-s',
     String(b.size ?? 56),
     // the simulator gives each pod the second address of its node's IPv6 podCIDR (cni0 holds the first)
-    b.ipv6 ? `${to.podNet6}2` : to.podIP,
+    b.ipv6 ? `${to.podNet6}2` : b.toHost ? hostOf(to.podNet, b.toHost) : to.podIP,
   ];
   return spawnSync('ip', argv, { stdio: 'ignore' }).status === 0;
 }
@@ -45,6 +61,7 @@ for (const fault of FAULTS) {
     if (!fault.breaks) return assertFault(fault, await runScenario(fault.backend, fault));
     const c = new SimCluster(fault.backend).build();
     try {
+      addTargets(c, fault.breaks);
       // a fresh cluster's first IPv6 echo can wait for neighbour discovery longer than ping's 1 s: three tries
       for (const b of fault.breaks)
         assert.ok(

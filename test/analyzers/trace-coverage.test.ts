@@ -187,7 +187,8 @@ function brokenPairs(fault: (typeof FAULTS)[number]): Set<string> {
   if (byConstruction) return new Set(byConstruction);
   return new Set(
     (fault.breaks ?? [])
-      .filter((b) => (b.size ?? 56) <= 56)
+      // trace follows the test pods (.2); a break toward another address of a podCIDR is the path walk's
+      .filter((b) => (b.size ?? 56) <= 56 && b.toHost === undefined)
       .map((b) => pairKey(b.ipv6 || fault.backend === 'vxlan-ipv6' ? 6 : 4, b.from, b.to)),
   );
 }

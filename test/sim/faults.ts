@@ -17,6 +17,8 @@ export interface Breaks {
   readonly size?: number;
   /** ping the pod's IPv6 address */
   readonly ipv6?: true;
+  /** ping this address of the destination's podCIDR (added to its pod first), not the pod's own .2 */
+  readonly toHost?: number;
 }
 
 export interface Fault {
@@ -40,7 +42,13 @@ export const FAULTS: readonly Fault[] = FAULT_CATALOG.filter(
   const apply = SIM_INJECT[e.id];
   if (!apply) throw new Error(`fault catalog: ${e.id} has a sim packaging but test/sim/inject.ts has no injection`);
   const roles = rolesOf(SIM_NODES, e.sim.on);
-  const breaks = e.sim.breaks?.map((b) => ({ from: roles[b.from], to: roles[b.to], size: b.size, ipv6: b.ipv6 }));
+  const breaks = e.sim.breaks?.map((b) => ({
+    from: roles[b.from],
+    to: roles[b.to],
+    size: b.size,
+    ipv6: b.ipv6,
+    toHost: b.toHost,
+  }));
   const addToSnapshot = SIM_ADD_TO_SNAPSHOT[e.id];
   return {
     id: e.id,

@@ -1,8 +1,10 @@
 import type { HostState } from '../../snapshot/types.js';
 import { defineCheck, type Report } from '../check.js';
+import type { Lease } from '../model.js';
 import type { NfFamily } from '../netfilter/types.js';
 import { PeerClasses } from '../path/classes.js';
 import { NodeFilter } from '../path/node-filter.js';
+import type { PodPart } from '../path/pod-parts.js';
 import { ipsecSeams } from '../path/seam.js';
 import { type Break, egress, ingress, type NodeView, type PacketClass } from '../path/walk.js';
 
@@ -21,6 +23,38 @@ const PREMISE_CHECKS = [
   // No lease: flanneld on the node never programmed it (udp's flannel0 and its routes go with the process).
   'node-not-registered',
 ];
+
+type Result = ReturnType<typeof egress>;
+type Group = { b: Break; dir: 'egress' | 'ingress'; classes: Set<PacketClass>; peers: string[]; names: string[] };
+type Add = (b: Result, dir: 'egress' | 'ingress', cls: PacketClass, peer: string, label?: string) => void;
+
+/**
+ * A peer whose podCIDR the node splits (path/pod-parts.ts): each half is walked once per part. A break every
+ * part meets alike is the peer's; one that only some parts meet is reported for those parts by name.
+ */
+function walkParts(
+  view: NodeView,
+  peer: Lease,
+  family: NfFamily,
+  parts: readonly PodPart[],
+  add: Add,
+  causeOf: (b: Break, dir: 'egress' | 'ingress') => string,
+): void {
+  for (const cls of ['pod', 'node'] as const)
+    for (const dir of ['egress', 'ingress'] as const) {
+      // The node's own packet arriving from the peer comes from the peer's node address, not a pod's.
+      if (cls === 'node' && dir === 'ingress') {
+        add(ingress(view, peer, cls, family), dir, cls, peer.name);
+        continue;
+      }
+      const rs = parts.map((p) =>
+        dir === 'egress' ? egress(view, peer, cls, family, p) : ingress(view, peer, cls, family, p),
+      );
+      const key = (r: Result) => (r === null || r === 'passes' || r.kind === 'unknown' ? '' : causeOf(r, dir));
+      const alike = rs.every((r) => key(r) === key(rs[0]!));
+      rs.forEach((r, j) => add(r, dir, cls, peer.name, alike ? undefined : parts[j]!.label));
+    }
+}
 
 /** Peers named in one message; the rest are counted. */
 const NAMED_PEERS = 5;
@@ -59,18 +93,20 @@ export default defineCheck({
     };
     // Collection gaps in the rules make every verdict uncertain: say nothing rather than guess.
     if (view.filter.ruleset && view.filter.ruleset.gaps.length > 0) return;
-    const groups = new Map<
-      string,
-      { b: Break; dir: 'egress' | 'ingress'; classes: Set<PacketClass>; peers: string[] }
-    >();
-    const add = (b: Break | 'passes' | null, dir: 'egress' | 'ingress', cls: PacketClass, peer: string) => {
+    const groups = new Map<string, Group>();
+    // The explaining checks are part of the cause: the runner drops a group whose checks reported this node.
+    const causeOf = (b: Break, dir: 'egress' | 'ingress') =>
+      `${dir}|${b.kind}|${b.hop}|${b.cause ?? b.what}|${b.explainedBy.join(',')}`;
+    /** `label`: the part of the peer's podCIDR that breaks, when the rest does not. */
+    const add = (b: Result, dir: 'egress' | 'ingress', cls: PacketClass, peer: string, label?: string) => {
       if (b === null || b === 'passes' || b.kind === 'unknown') return;
-      // The explaining checks are part of the cause: the runner drops a group whose checks reported this node.
-      const key = `${dir}|${b.kind}|${b.hop}|${b.cause ?? b.what}|${b.explainedBy.join(',')}`;
+      const key = causeOf(b, dir);
       let g = groups.get(key);
-      if (!g) groups.set(key, (g = { b, dir, classes: new Set(), peers: [] }));
+      if (!g) groups.set(key, (g = { b, dir, classes: new Set(), peers: [], names: [] }));
       g.classes.add(cls);
-      if (!g.peers.includes(peer)) g.peers.push(peer);
+      const who = label ? `${label} of ${peer}'s pods` : peer;
+      if (!g.peers.includes(who)) g.peers.push(who);
+      if (!g.names.includes(peer)) g.names.push(peer);
     };
     // One walk per class of peers this node's state does not tell apart (classes.ts). A class's result serves
     // every member when it names no peer: it passes, or its cause (rule, device, error) is the peer's no more
@@ -82,7 +118,6 @@ export default defineCheck({
       ['node', 'egress'],
       ['node', 'ingress'],
     ] as const;
-    type Result = ReturnType<typeof egress>;
     const shared = (r: Result) => r === null || r === 'passes' || r.cause !== undefined;
     const classes = families.map((f) => new PeerClasses(view, f, ctx.cluster.podCIDRs, ctx.peers));
     // By family and class: the first member's result for each half (pod/node × egress/ingress).
@@ -91,6 +126,11 @@ export default defineCheck({
       for (let i = 0; i < families.length; i++) {
         const family = families[i]!;
         const k = classes[i]!.key(peer);
+        const parts = classes[i]!.parts(peer);
+        if (parts) {
+          walkParts(view, peer, family, parts, add, causeOf);
+          continue;
+        }
         let results = walked[i]!.get(k);
         if (!results) walked[i]!.set(k, (results = []));
         for (let h = 0; h < halves.length; h++) {
@@ -142,10 +182,7 @@ function cutOffPorts(node: string, host: HostState): Report[] {
   return out;
 }
 
-function toReport(
-  node: string,
-  g: { b: Break; dir: 'egress' | 'ingress'; classes: Set<PacketClass>; peers: string[] },
-): Report {
+function toReport(node: string, g: Group): Report {
   const who = g.classes.has('pod')
     ? g.classes.has('node')
       ? 'pod and node traffic'
@@ -157,7 +194,7 @@ function toReport(
   const what = g.b.kind === 'rewritten' ? g.b.what : `${g.b.what}`;
   return {
     node,
-    peer: g.peers.length === 1 ? g.peers[0]! : null,
+    peer: g.names.length === 1 ? g.names[0]! : null,
     severity: g.b.kind === 'rewritten' ? 'warning' : 'error',
     message:
       g.b.kind === 'rewritten'

@@ -1629,6 +1629,8 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     sim: {
       backend: 'vxlan',
       on: 'node1',
+      // the test pod (.2) is in the lower half, which still works: the ping goes to an address of the upper half
+      breaks: [{ from: 'node', to: 'third', toHost: 130 }],
       expect: [
         {
           check: 'route-decision',

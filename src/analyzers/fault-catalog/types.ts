@@ -110,6 +110,11 @@ export interface SimBreak {
   readonly size?: number;
   /** ping the pod's IPv6 address (dual-stack and IPv6-only clusters) */
   readonly ipv6?: true;
+  /**
+   * ping address N of the destination node's podCIDR instead of its test pod's (.2): the simulator adds that
+   * address to the pod for the ping, for faults that break only part of a podCIDR
+   */
+  readonly toHost?: number;
 }
 
 export interface LabPackaging extends Findings {

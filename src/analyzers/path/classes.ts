@@ -16,6 +16,7 @@ import type { Route, RouteDecision } from '../../snapshot/types.js';
 import { type Addr, inPrefix, parseAddrPrefix } from '../fib/addr.js';
 import { type Lease, ok } from '../model.js';
 import type { NfFamily } from '../netfilter/types.js';
+import { type PodPart, podParts } from './pod-parts.js';
 import { tunnelKey } from './tunnel-key.js';
 import { cidrOf, firstUsable, type NodeView, podAddress, publicIPOf, vxlanDevice } from './walk.js';
 
@@ -62,6 +63,8 @@ export class PeerClasses {
   readonly #sigs = new Map<string, string>();
   readonly #root = new Trie();
   readonly #byName = new Map<string, number>();
+  /** Peers whose podCIDR a splitting prefix divides, with their parts (pod-parts.ts); each is its own class. */
+  readonly #split = new Map<string, readonly PodPart[]>();
   /** The next class id; 0 is NONE. */
   #ids = 1;
 
@@ -124,23 +127,42 @@ export class PeerClasses {
 
   /**
    * The prefixes holding the addresses the walk takes from the podCIDR (its network, first usable and pod
-   * address): one test per prefix for the whole podCIDR, unless a prefix lies inside it and splits it.
+   * address): one test per prefix for the whole podCIDR. SPLIT when a prefix lies inside it: one address
+   * no longer stands for the podCIDR (pod-parts.ts).
    */
-  #podSig(theirs: Prefix): string {
-    const each = () =>
-      `${this.#sig(podAddress(theirs))}${this.#sig(theirs.network)}${this.#sig(firstUsable(theirs) ?? null)}`;
+  #podSig(theirs: Prefix): string | typeof SPLIT {
+    const each = () => this.#podSigEach(theirs);
     const net = this.#family === 'inet' ? quad(theirs.network) : null;
-    if (net === null) return each();
+    if (net === null) return this.#inner(theirs).length > 0 ? SPLIT : each();
     const whole = { value: net, length: theirs.length };
     // The node's own addresses are never in a peer's podCIDR unless a podCIDR is misassigned: then test each.
     if (this.#localV4.some((a) => inV4(whole, a))) return each();
     let s = '';
     for (const p of this.#v4) {
       if (p.length <= theirs.length) s += inV4(p, net) ? '1' : '0';
-      else if (inV4(whole, p.value)) return each();
+      else if (inV4(whole, p.value)) return SPLIT;
       else s += '0';
     }
     return s;
+  }
+
+  #podSigEach(theirs: Prefix): string {
+    return `${this.#sig(podAddress(theirs))}${this.#sig(theirs.network)}${this.#sig(firstUsable(theirs) ?? null)}`;
+  }
+
+  /** The splitting prefixes that lie strictly inside a podCIDR. */
+  #inner(theirs: Prefix): Addr[] {
+    const whole = parseAddrPrefix(theirs.text, this.#family);
+    if (!whole) return [];
+    return (this.#prefixes ?? []).filter((p) => p.length > whole.length && inPrefix(whole, p));
+  }
+
+  /**
+   * The parts of the peer's podCIDR this node tells apart, once key() has seen the peer: null while one pod
+   * address stands for the whole podCIDR (always when the key is not exact: every peer is then walked alone).
+   */
+  parts(peer: Lease): readonly PodPart[] | null {
+    return this.#split.get(peer.name) ?? null;
   }
 
   /**
@@ -170,8 +192,17 @@ export class PeerClasses {
       if (!next) t.next.set(x, (next = new Trie()));
       t = next;
     };
+    const podSig = this.#podSig(theirs);
+    const inner = podSig === SPLIT ? this.#inner(theirs) : [];
+    if (inner.length > 0) {
+      // Rare (a route or rule inside a peer's podCIDR): the peer is walked alone, once per part.
+      this.#split.set(peer.name, podParts(theirs, inner, podAddress(theirs) ?? ''));
+      let id = this.#byName.get(peer.name);
+      if (id === undefined) this.#byName.set(peer.name, (id = this.#ids++));
+      return id;
+    }
     step(theirs.length);
-    step(this.#podSig(theirs));
+    step(podSig === SPLIT ? this.#podSigEach(theirs) : podSig);
     step(this.#sig(peerIP));
     // Usually one: a list, in the order met.
     const gateways: string[] = [];
@@ -243,6 +274,8 @@ const DECISION = Symbol('decision');
 const NO_DECISION = Symbol('no decision');
 const NEIGHBOUR = Symbol('neighbour');
 const END = Symbol('end');
+/** #podSig's answer when a splitting prefix lies inside the podCIDR. */
+const SPLIT = Symbol('split');
 /** The class of peers without a podCIDR of the family (or when the node has none): nothing to walk. */
 const NONE = 0;
 

@@ -10,7 +10,8 @@
  *   allowed-ips for the inner source or the xfrm fwd policy, FORWARD and POSTROUTING for the inner packet, cni0.
  * Each half ends in a result: passes, breaks at a hop (with the cause and the checks that already explain
  * that cause), rewritten (NAT of pod-to-pod traffic), or unknown (a rule the model cannot evaluate).
- * A node-to-pod packet (`node` class) starts in OUTPUT instead of at the bridge.
+ * A node-to-pod packet (`node` class) starts in OUTPUT instead of at the bridge. A half follows one pod address
+ * of the peer's podCIDR, or the address of one part of it the node tells apart (pod-parts.ts).
  */
 import { hostAt, overlaps, type Prefix, sameIP, usableEnds } from '../../net/cidr.js';
 import type { Backend, HostState, RouteDecision, XfrmState } from '../../snapshot/types.js';
@@ -22,6 +23,7 @@ import { type FlannelNode, type Lease, linkByName, ok } from '../model.js';
 import type { Hook, HookVerdict, NfFamily, NfPacket, RuleRef } from '../netfilter/types.js';
 import { uplinkOf } from '../uplink.js';
 import type { NodeFilter } from './node-filter.js';
+import type { PodPart } from './pod-parts.js';
 import { endpointParts, formatWireguardPeer, templateAccepts, wireguardDevice } from './tunnels.js';
 
 export type PacketClass = 'pod' | 'node';
@@ -325,7 +327,13 @@ export function wireguardKeyOf(
  * The source node's half toward `peer`. null when the pair is not walked (no cni0 on a Canal node, a backend
  * the walk does not model, a family one side lacks, node traffic on ipsec, whose policies select pod subnets only).
  */
-export function egress(view: NodeView, peer: Lease, cls: PacketClass, family: NfFamily): Break | 'passes' | null {
+export function egress(
+  view: NodeView,
+  peer: Lease,
+  cls: PacketClass,
+  family: NfFamily,
+  part?: PodPart,
+): Break | 'passes' | null {
   const own = cidrOf(view.node, family);
   const theirs = cidrOf(peer, family);
   // Overlapping podCIDRs have no path to follow (podcidr-overlap's finding).
@@ -336,10 +344,10 @@ export function egress(view: NodeView, peer: Lease, cls: PacketClass, family: Nf
   if (b.type === 'ipsec' && cls === 'node') return null;
   const hasBridge = linkByName(view.host, 'cni0') !== undefined;
   if (cls === 'pod' && !hasBridge) return null;
-  const dst = podAddress(theirs);
+  const dst = part ? part.addr : podAddress(theirs);
   const src = podAddress(own);
   if (!dst || !src) return null;
-  const answerFor = firstUsable(theirs);
+  const answerFor = part ? (part.answerFor ?? undefined) : firstUsable(theirs);
   let p: NfPacket = {
     family,
     src,
@@ -691,7 +699,13 @@ function receivingSA(view: NodeView, peerIP: string, myIP: string): XfrmState | 
 }
 
 /** The destination node's half: the packet from `peer` arriving here. */
-export function ingress(view: NodeView, peer: Lease, cls: PacketClass, family: NfFamily): Break | 'passes' | null {
+export function ingress(
+  view: NodeView,
+  peer: Lease,
+  cls: PacketClass,
+  family: NfFamily,
+  part?: PodPart,
+): Break | 'passes' | null {
   const own = cidrOf(view.node, family);
   const theirs = cidrOf(peer, family);
   if (!own || !theirs || overlaps(own, theirs)) return null;
@@ -705,7 +719,7 @@ export function ingress(view: NodeView, peer: Lease, cls: PacketClass, family: N
   // The node's own packet into the overlay leaves from its flannel device's address (the route's prefsrc).
   const src =
     cls === 'pod'
-      ? podAddress(theirs)
+      ? (part?.addr ?? podAddress(theirs))
       : how === 'vxlan' || how === 'ipip' || how === 'wireguard'
         ? theirs.network
         : peerIP;
