@@ -109,11 +109,6 @@ const WITHOUT_PINGS: Readonly<Record<string, { readonly reason: string; readonly
       "a ping right after the fault still passes on the pod's cached neighbour entry for its gateway 10.244.2.1; it fails once that entry is probed, as no address answers",
     pairs: ['node1 <-> node2', 'node2 <-> node3'],
   },
-  'canal-fdb-deleted': {
-    reason:
-      "the simulated Canal pods do not reach each other even when healthy (sim-live's ping before the fault fails)",
-    pairs: ['node1 <-> node2'],
-  },
   'underlay-drops-vxlan': {
     reason:
       "the loss is the lab's: its probe counts are added to the snapshot while the simulator's underlay still carries the packets",

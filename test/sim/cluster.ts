@@ -283,12 +283,18 @@ export class SimCluster {
       x('ip', 'link', 'add', cali, 'mtu', String(this.mtu), 'type', 'veth', 'peer', 'name', 'eth0', 'netns', podNs);
       x('ip', 'link', 'set', cali, 'up');
       x('sysctl', '-qw', `net.ipv4.conf.${cali}.proxy_arp=1`);
+      // felix answers at once (the kernel's default delays a proxied reply by up to 0.8 s)
+      x('sysctl', '-qw', `net.ipv4.neigh.${cali}.proxy_delay=0`);
       x('ip', 'route', 'add', `${n.podIP}/32`, 'dev', cali, 'scope', 'link');
       p('ip', 'link', 'set', 'lo', 'up');
       p('ip', 'link', 'set', 'eth0', 'mtu', String(this.mtu), 'up');
       p('ip', 'addr', 'add', `${n.podIP}/32`, 'dev', 'eth0');
       p('ip', 'route', 'add', '169.254.1.1', 'dev', 'eth0', 'scope', 'link');
       p('ip', 'route', 'add', 'default', 'via', '169.254.1.1', 'dev', 'eth0');
+      // The kernel answers ARP for 169.254.1.1 by proxy only when it routes that address out of another device
+      // (arp_process); a real node does through its default route, so the simulated Canal node has one too
+      // (the gateway, like 169.254.1.1 itself, is never reached by pod-to-pod traffic).
+      x('ip', 'route', 'add', 'default', 'via', '192.168.56.1', 'dev', 'eth0', 'onlink');
       // flanneld --ip-blackhole-route (main.go: "in case the bridge plugin is not enabled (e.g. Canal)").
       x('ip', 'route', 'add', 'blackhole', n.podCIDR);
     } else {

@@ -2,7 +2,7 @@
  * Regenerates fixtures/snapshots from simulated clusters (needs root): `npm run fixtures`.
  * Every fixture is real kernel state collected by the real collector; see cluster.ts for the
  * parts this kernel cannot produce. With arguments, only those: fault IDs, `healthy` (every
- * backend's), `example`: `npm run fixtures -- blackhole-in-local-table example`.
+ * backend's), `healthy:<backend>` (one backend's), `example`: `npm run fixtures -- blackhole-in-local-table example`.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -15,7 +15,7 @@ const wanted = (id: string): boolean => only.size === 0 || only.has(id);
 
 for (const backend of SIM_BACKENDS) {
   for (const fault of [undefined, ...FAULTS.filter((f) => f.backend === backend)]) {
-    if (!wanted(fault ? fault.id : 'healthy')) continue;
+    if (!wanted(fault ? fault.id : 'healthy') && !(fault === undefined && wanted(`healthy:${backend}`))) continue;
     const path = fixturePath(backend, fault);
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, JSON.stringify(await runScenario(backend, fault), null, 1) + '\n');

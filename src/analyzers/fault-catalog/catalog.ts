@@ -1383,6 +1383,10 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     sim: {
       backend: 'vxlan-canal',
       on: 'node2',
+      breaks: [
+        { from: 'node', to: 'third' },
+        { from: 'third', to: 'node' },
+      ],
       expect: [
         {
           check: 'vxlan-fdb',
