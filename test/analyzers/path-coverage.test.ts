@@ -18,9 +18,6 @@ const NOT_A_PATH: Readonly<Record<string, string>> = {
   // size: the walk follows one small representative packet; the largest packet a path carries is the mtu
   // check's (issue 9 item 3), which names the device and the sizes that die
   'cni0-mtu-below-flannel-mtu': 'only packets above 1400 bytes die: path MTU is the mtu check, not the walk',
-  // Canal: pods hang off cali* veths with /32 routes and proxy ARP, no cni0; the walk follows only the node's own
-  // packet there (and reports it for this fault: node-to-pod traffic from node2 to node1 stops at vxlan fdb)
-  'canal-fdb-deleted': 'Canal has no cni0: the walk follows node-to-pod packets only, not pod-to-pod',
   // what no node's collected state holds
   // no `breaks`: deleting the namespace's name leaves it alive while anything still holds it, so pings may pass
   'node-unreachable':

@@ -13,7 +13,7 @@
  * A node-to-pod packet (`node` class) starts in OUTPUT instead of at the bridge. A half follows one pod address
  * of the peer's podCIDR, or the address of one part of it the node tells apart (pod-parts.ts).
  */
-import { hostAt, overlaps, type Prefix, sameIP, usableEnds } from '../../net/cidr.js';
+import { contains, hostAt, overlaps, type Prefix, sameIP, usableEnds } from '../../net/cidr.js';
 import type { Backend, HostState, RouteDecision, XfrmState } from '../../snapshot/types.js';
 import { vxlanDeviceName } from '../expected/index.js';
 import { type FibAnswer, type FibState, lookup } from '../fib/lookup.js';
@@ -285,6 +285,51 @@ function cni0Break(view: NodeView, hop: string): Break | null {
   return deviceBreak(view, 'cni0', hop, ['cni0-address', 'cni-config']);
 }
 
+/** Where the node's pods hang off: the bridge CNI's cni0, or one of Calico's cali* veths (Canal). */
+export interface PodSide {
+  readonly dev: string;
+  /** A local pod's address: the podCIDR's pod address behind cni0, the address of the cali veth's /32 route. */
+  readonly addr: string;
+  readonly bridge: boolean;
+}
+
+const podSides = new WeakMap<NodeView, Map<NfFamily, PodSide | null>>();
+
+/**
+ * The node's pod side for a family; null when there is no pod to follow (no cni0 and no cali route). Calico's
+ * CNI (Canal, RKE2's default) has no bridge: each pod is a veth `cali<hash>` with a host route to the pod's
+ * address (/32, /128, scope link) on it, and the pod's default route via 169.254.1.1, which the node answers
+ * by proxy ARP. The walk follows the first such pod in the podCIDR.
+ */
+export function podSide(view: NodeView, family: NfFamily): PodSide | null {
+  let byFamily = podSides.get(view);
+  if (!byFamily) podSides.set(view, (byFamily = new Map()));
+  let side = byFamily.get(family);
+  if (side !== undefined) return side;
+  side = null;
+  const own = cidrOf(view.node, family);
+  if (own && linkByName(view.host, 'cni0')) {
+    const addr = podAddress(own);
+    side = addr ? { dev: 'cni0', addr, bridge: true } : null;
+  } else if (own) {
+    const host = family === 'inet' ? '/32' : '/128';
+    for (const r of ok(view.host.routes) ?? []) {
+      if (r.family !== family || r.table !== 'main' || r.type !== 'unicast' || !r.dev?.startsWith('cali')) continue;
+      if (!r.dst.endsWith(host) || r.gateway) continue;
+      const addr = r.dst.slice(0, -host.length);
+      if (!contains(own, addr)) continue;
+      side = { dev: r.dev, addr, bridge: false };
+      break;
+    }
+  }
+  byFamily.set(family, side);
+  return side;
+}
+
+function podDeviceBreak(view: NodeView, side: PodSide, hop: string): Break | null {
+  return side.bridge ? cni0Break(view, hop) : deviceBreak(view, side.dev, hop, ['cni-config']);
+}
+
 /** The backends the walk follows: what each one's route and encapsulation look like is modelled below. */
 const WALKED: ReadonlySet<Backend['type']> = new Set(['vxlan', 'host-gw', 'udp', 'ipip', 'wireguard', 'ipsec']);
 
@@ -324,7 +369,7 @@ export function wireguardKeyOf(
 }
 
 /**
- * The source node's half toward `peer`. null when the pair is not walked (no cni0 on a Canal node, a backend
+ * The source node's half toward `peer`. null when the pair is not walked (no pod on the node to start from, a backend
  * the walk does not model, a family one side lacks, node traffic on ipsec, whose policies select pod subnets only).
  */
 export function egress(
@@ -342,12 +387,14 @@ export function egress(
   if (!WALKED.has(b.type)) return null;
   // flannel's policies select pod subnet to pod subnet: host traffic leaves unencrypted by design (#966).
   if (b.type === 'ipsec' && cls === 'node') return null;
-  const hasBridge = linkByName(view.host, 'cni0') !== undefined;
-  if (cls === 'pod' && !hasBridge) return null;
+  const side = podSide(view, family);
+  if (cls === 'pod' && !side) return null;
   const dst = part ? part.addr : podAddress(theirs);
-  const src = podAddress(own);
+  const src = side?.addr ?? podAddress(own);
   if (!dst || !src) return null;
-  const answerFor = part ? (part.answerFor ?? undefined) : firstUsable(theirs);
+  // The kernel's answers for pod traffic were asked `iif cni0`: on Calico's veths they say nothing (the model does).
+  const asked = cls === 'node' || side?.bridge === true;
+  const answerFor = !asked ? undefined : part ? (part.answerFor ?? undefined) : firstUsable(theirs);
   let p: NfPacket = {
     family,
     src,
@@ -355,14 +402,14 @@ export function egress(
     proto: PROTO,
     sport: POD_SPORT,
     dport: POD_DPORT,
-    iif: cls === 'pod' ? 'cni0' : null,
+    iif: cls === 'pod' ? side!.dev : null,
     oif: null,
     mark: 0,
   };
   const start = p;
   const nat: RuleRef[] = [];
   if (cls === 'pod') {
-    const down = cni0Break(view, 'cni0');
+    const down = podDeviceBreak(view, side!, side!.dev);
     if (down) return down;
     const pre = pass(view, 'prerouting', p, '', FIREWALL_CHECKS);
     if (isBreak(pre)) return pre;
@@ -712,8 +759,9 @@ export function ingress(
   const b = view.backend;
   if (!WALKED.has(b.type)) return null;
   if (b.type === 'ipsec' && cls === 'node') return null;
-  if (!linkByName(view.host, 'cni0')) return null;
-  const dst = podAddress(own);
+  const side = podSide(view, family);
+  if (!side) return null;
+  const dst = side.addr;
   const how = arrival(view, peer, family);
   const peerIP = publicIPOf(peer, family);
   // The node's own packet into the overlay leaves from its flannel device's address (the route's prefsrc).
@@ -784,11 +832,11 @@ export function ingress(
   if (fwd) return fwd;
   const r = route(view, { dst: p.dst, as: 'pod', src: p.src, iif, mark: p.mark });
   if (isBreak(r)) return r;
-  if (r.dev !== 'cni0')
+  if (r.dev !== side.dev)
     return {
       kind: 'break',
       hop: 'route',
-      what: `the packet for a local pod is routed ${r.gateway ? `via ${r.gateway} ` : ''}out of ${r.dev ?? 'nowhere'}, not to cni0`,
+      what: `the packet for a local pod is routed ${r.gateway ? `via ${r.gateway} ` : ''}out of ${r.dev ?? 'nowhere'}, not to ${side.dev}`,
       evidence: [r.entry],
       fix: null,
       explainedBy: [...ROUTE_CHECKS, 'cni0-address'],
@@ -797,7 +845,7 @@ export function ingress(
     const pol = fwdPolicyBreak(view, peer, p, sa);
     if (pol) return pol;
   }
-  p = { ...p, oif: 'cni0' };
+  p = { ...p, oif: side.dev };
   const f = pass(view, 'forward', p, '', FIREWALL_CHECKS);
   if (isBreak(f)) return f;
   p = f.packet;
@@ -806,7 +854,7 @@ export function ingress(
   p = post.packet;
   nat.push(...post.nat);
   if (cls === 'pod' && changed(start, p)) return rewritten(view, start, p, nat);
-  const down = cni0Break(view, 'cni0');
+  const down = podDeviceBreak(view, side, side.dev);
   if (down) return down;
   return 'passes';
 }
