@@ -12,7 +12,7 @@ import { buildModel } from '../../src/analyzers/model.js';
 import type { NfFamily } from '../../src/analyzers/netfilter/types.js';
 import { PeerClasses } from '../../src/analyzers/path/classes.js';
 import { NodeFilter } from '../../src/analyzers/path/node-filter.js';
-import { type Break, egress, ingress, type NodeView } from '../../src/analyzers/path/walk.js';
+import { type Break, egress, ingress, type NodeView, podSidesOf } from '../../src/analyzers/path/walk.js';
 import { readSnapshot } from '../../src/snapshot/io.js';
 import type { Snapshot } from '../../src/snapshot/types.js';
 import { SIM_BACKENDS } from '../sim/cluster.js';
@@ -47,6 +47,7 @@ function checkClasses(snapshot: Snapshot, label: string): { peers: number; class
         host.routeDecisions?.status === 'ok'
           ? new Map(host.routeDecisions.data.map((d) => [`${d.dst} ${d.as}`, d]))
           : null,
+      pods: podSidesOf(ctx.node, host),
     };
     for (const family of ['inet', 'inet6'] as NfFamily[]) {
       const pc = new PeerClasses(view, family, cluster.podCIDRs, ctx.peers);

@@ -6,7 +6,7 @@ import { PeerClasses } from '../path/classes.js';
 import { NodeFilter } from '../path/node-filter.js';
 import type { PodPart } from '../path/pod-parts.js';
 import { ipsecSeams } from '../path/seam.js';
-import { type Break, egress, ingress, type NodeView, type PacketClass } from '../path/walk.js';
+import { type Break, egress, ingress, type NodeView, type PacketClass, podSidesOf } from '../path/walk.js';
 
 /**
  * Findings that say the node's pods do not live where its lease says (or flannel is not running its config):
@@ -90,6 +90,7 @@ export default defineCheck({
       fib: ctx.fib,
       tables: ctx.tables,
       decisions: decisions ? new Map(decisions.map((d) => [`${d.dst} ${d.as}`, d])) : null,
+      pods: podSidesOf(node, host),
     };
     // Collection gaps in the rules make every verdict uncertain: say nothing rather than guess.
     if (view.filter.ruleset && view.filter.ruleset.gaps.length > 0) return;

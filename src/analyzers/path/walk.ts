@@ -53,6 +53,8 @@ export interface NodeView {
   readonly tables: HostTables;
   /** The kernel's answers by `dst as`. */
   readonly decisions: ReadonlyMap<string, RouteDecision> | null;
+  /** Where the node's pods hang off, per family (podSidesOf). */
+  readonly pods: Readonly<Record<NfFamily, PodSide | null>>;
 }
 
 const FIREWALL_CHECKS = ['forward-drop', 'nftables-rules', 'firewall-mode-conflict', 'iptables-split'];
@@ -293,38 +295,35 @@ export interface PodSide {
   readonly bridge: boolean;
 }
 
-const podSides = new WeakMap<NodeView, Map<NfFamily, PodSide | null>>();
-
 /**
- * The node's pod side for a family; null when there is no pod to follow (no cni0 and no cali route). Calico's
- * CNI (Canal, RKE2's default) has no bridge: each pod is a veth `cali<hash>` with a host route to the pod's
- * address (/32, /128, scope link) on it, and the pod's default route via 169.254.1.1, which the node answers
- * by proxy ARP. The walk follows the first such pod in the podCIDR.
+ * The node's pod side per family (null: no pod to follow: no cni0 and no cali route), found once per node for
+ * NodeView. Calico's CNI (Canal, RKE2's default) has no bridge: each pod is a veth `cali<hash>` with a host
+ * route to the pod's address (/32, /128, scope link) on it, and the pod's default route via 169.254.1.1, which
+ * the node answers by proxy ARP. The walk follows the first such pod in the podCIDR.
  */
-export function podSide(view: NodeView, family: NfFamily): PodSide | null {
-  let byFamily = podSides.get(view);
-  if (!byFamily) podSides.set(view, (byFamily = new Map()));
-  let side = byFamily.get(family);
-  if (side !== undefined) return side;
-  side = null;
-  const own = cidrOf(view.node, family);
-  if (own && linkByName(view.host, 'cni0')) {
-    const addr = podAddress(own);
-    side = addr ? { dev: 'cni0', addr, bridge: true } : null;
-  } else if (own) {
-    const host = family === 'inet' ? '/32' : '/128';
-    for (const r of ok(view.host.routes) ?? []) {
-      if (r.family !== family || r.table !== 'main' || r.type !== 'unicast' || !r.dev?.startsWith('cali')) continue;
-      if (!r.dst.endsWith(host) || r.gateway) continue;
-      const addr = r.dst.slice(0, -host.length);
-      if (!contains(own, addr)) continue;
-      side = { dev: r.dev, addr, bridge: false };
-      break;
+export function podSidesOf(node: FlannelNode, host: HostState): Readonly<Record<NfFamily, PodSide | null>> {
+  const bridge = linkByName(host, 'cni0') !== undefined;
+  const routes = ok(host.routes) ?? [];
+  const of = (family: NfFamily): PodSide | null => {
+    const own = cidrOf(node, family);
+    if (!own) return null;
+    if (bridge) {
+      const addr = podAddress(own);
+      return addr ? { dev: 'cni0', addr, bridge: true } : null;
     }
-  }
-  byFamily.set(family, side);
-  return side;
+    const len = family === 'inet' ? '/32' : '/128';
+    for (const r of routes) {
+      if (r.family !== family || r.table !== 'main' || r.type !== 'unicast' || !r.dev?.startsWith('cali')) continue;
+      if (!r.dst.endsWith(len) || r.gateway) continue;
+      const addr = r.dst.slice(0, -len.length);
+      if (contains(own, addr)) return { dev: r.dev, addr, bridge: false };
+    }
+    return null;
+  };
+  return { inet: of('inet'), inet6: of('inet6') };
 }
+
+const podSide = (view: NodeView, family: NfFamily): PodSide | null => view.pods[family];
 
 function podDeviceBreak(view: NodeView, side: PodSide, hop: string): Break | null {
   return side.bridge ? cni0Break(view, hop) : deviceBreak(view, side.dev, hop, ['cni-config']);
