@@ -59,6 +59,8 @@ function clusterCIDRs(podCIDRs: readonly Prefix[]): ClusterCIDRs {
   return { texts, length: length !== null && distinct && mine.every((x) => x.length === length) ? length : null };
 }
 
+const END = Symbol('end');
+
 export class PodCIDRLookups {
   readonly #state: FibState;
   /** null: nothing is shared (IPv4 podCIDRs overlap or differ in length). */
@@ -69,7 +71,17 @@ export class PodCIDRLookups {
   readonly #split = new Set<number>();
   readonly #own = new Map<string, Route[]>();
   readonly #classes = new Map<Prefix, PeerClass | null>();
-  readonly #ids = new Map<string, number>();
+  /**
+   * Where the #short prefixes start and end, in podCIDR-sized networks, sorted: between two of them every
+   * network lies in the same #short prefixes, so its membership is worked out once per stretch (by #stretch)
+   * instead of once per peer and prefix (1.2 µs a peer on the 1,000-node bench).
+   */
+  #edges: Float64Array | null = null;
+  readonly #stretch = new Map<number, number>();
+  readonly #memberships = new Map<string, number>();
+  /** Class ids by membership, then each own route's table, type, device and metric, then END. */
+  readonly #ids = new Map<unknown, unknown>();
+  #nextId = 0;
   /** By class id, then source, then input device: nested maps, so asking builds no key string. */
   readonly #answers: Map<string, Map<string, Shared>>[] = [];
 
@@ -112,17 +124,69 @@ export class PodCIDRLookups {
     if (length !== null && cidr.family === 'inet' && cidr.length === length) {
       const network = v4Of(cidr.bytes);
       if (!this.#split.has(Math.floor(network / 2 ** (32 - length)))) {
-        let key = '';
-        for (const p of this.#short) key += inV4(p, network) ? '1' : '0';
         const own = this.#own.get(cidr.text) ?? [];
-        for (const r of own) key += `|${r.table}/${r.type}/${r.dev}/${r.metric}`;
-        let id = this.#ids.get(key);
-        if (id === undefined) this.#ids.set(key, (id = this.#ids.size));
-        c = { id, network, length, own };
+        c = { id: this.#idOf(this.#membership(network, length), own), network, length, own };
       }
     }
     this.#classes.set(cidr, c);
     return c;
+  }
+
+  /** Which #short prefixes hold the podCIDR at `network`, as an interned number. */
+  #membership(network: number, length: number): number {
+    const unit = 2 ** (32 - length);
+    if (!this.#edges) {
+      const edges = new Set<number>();
+      for (const p of this.#short) {
+        const start = Math.floor(p.value / 2 ** (32 - p.length)) * 2 ** (length - p.length);
+        edges.add(start).add(start + 2 ** (length - p.length));
+      }
+      this.#edges = Float64Array.from(edges).sort();
+    }
+    // The stretch: how many edges lie at or below the network (a binary search).
+    const at = Math.floor(network / unit);
+    const edges = this.#edges;
+    let lo = 0;
+    let hi = edges.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (edges[mid]! <= at) lo = mid + 1;
+      else hi = mid;
+    }
+    let m = this.#stretch.get(lo);
+    if (m === undefined) {
+      let key = '';
+      for (const p of this.#short) key += inV4(p, network) ? '1' : '0';
+      m = this.#memberships.get(key);
+      if (m === undefined) this.#memberships.set(key, (m = this.#memberships.size));
+      this.#stretch.set(lo, m);
+    }
+    return m;
+  }
+
+  /** The class id of a membership and own routes (what the lookup reads of them), by a trie: no key string. */
+  #idOf(membership: number, own: readonly Route[]): number {
+    let node = this.#ids;
+    const step = (k: unknown) => {
+      let next = node.get(k) as Map<unknown, unknown> | undefined;
+      if (!next) node.set(k, (next = new Map()));
+      node = next;
+    };
+    step(membership);
+    for (const r of own) {
+      step(r.table);
+      step(r.type);
+      step(r.dev);
+      step(r.metric);
+    }
+    let id = node.get(END) as number | undefined;
+    if (id === undefined) node.set(END, (id = this.#nextId++));
+    return id;
+  }
+
+  /** Whether `cidr`'s lookups are shared: then every address in it gets the same answer for the same source and input device. */
+  shares(cidr: Prefix): boolean {
+    return this.#classOf(cidr) !== null;
   }
 
   /** lookup(state, pkt) for `pkt.dst` in `cidr`, a lease's podCIDR. */
