@@ -33,7 +33,7 @@ export default defineCheck({
     const kernel = decisionIndex(host);
     if (!kernel && !fib) return;
     // Peers whose podCIDRs the node's FIB does not tell apart share one lookup (podcidr-lookups.ts).
-    const lookups = fib ? new PodCIDRLookups(fib, ctx.cluster.podCIDRs) : null;
+    const lookups = fib ? new PodCIDRLookups(fib, ctx.cluster.podCIDRShape) : null;
     const podSources = new Map<string, string | null>();
     const podSrcOf = (family: 'inet' | 'inet6') => {
       let s = podSources.get(family);

@@ -45,13 +45,16 @@ interface Shared {
   readonly own: number;
 }
 
-/** The cluster's IPv4 podCIDRs: their texts, and their one length (null when they differ or overlap). */
-interface ClusterCIDRs {
+/**
+ * The cluster's IPv4 podCIDRs: their texts, and their one length (null when they differ or overlap). The same for
+ * every node: ClusterContext.podCIDRShape holds it once per analysis.
+ */
+export interface PodCIDRShape {
   readonly texts: ReadonlySet<string>;
   readonly length: number | null;
 }
 
-function clusterCIDRs(podCIDRs: readonly Prefix[]): ClusterCIDRs {
+export function podCIDRShape(podCIDRs: readonly Prefix[]): PodCIDRShape {
   const mine = podCIDRs.filter((x) => x.family === 'inet');
   const texts = new Set(mine.map((x) => x.text));
   const length = mine[0]?.length ?? null;
@@ -85,9 +88,9 @@ export class PodCIDRLookups {
   /** By class id, then source, then input device: nested maps, so asking builds no key string. */
   readonly #answers: Map<string, Map<string, Shared>>[] = [];
 
-  constructor(state: FibState, podCIDRs: readonly Prefix[]) {
+  constructor(state: FibState, shape: PodCIDRShape) {
     this.#state = state;
-    const { texts, length } = clusterCIDRs(podCIDRs);
+    const { texts, length } = shape;
     this.#length = length;
     if (length === null) return;
     const add = (p: V4 | null) => {
