@@ -59,19 +59,18 @@ export default defineCheck({
     };
     // Collection gaps in the rules make every verdict uncertain: say nothing rather than guess.
     if (view.filter.ruleset && view.filter.ruleset.gaps.length > 0) return;
-    // peers as a set (in the order met): a cause every peer shares would make an array's membership test quadratic.
     const groups = new Map<
       string,
-      { b: Break; dir: 'egress' | 'ingress'; classes: Set<PacketClass>; peers: Set<string> }
+      { b: Break; dir: 'egress' | 'ingress'; classes: Set<PacketClass>; peers: string[] }
     >();
     const add = (b: Break | 'passes' | null, dir: 'egress' | 'ingress', cls: PacketClass, peer: string) => {
       if (b === null || b === 'passes' || b.kind === 'unknown') return;
       // The explaining checks are part of the cause: the runner drops a group whose checks reported this node.
       const key = `${dir}|${b.kind}|${b.hop}|${b.cause ?? b.what}|${b.explainedBy.join(',')}`;
       let g = groups.get(key);
-      if (!g) groups.set(key, (g = { b, dir, classes: new Set(), peers: new Set() }));
+      if (!g) groups.set(key, (g = { b, dir, classes: new Set(), peers: [] }));
       g.classes.add(cls);
-      g.peers.add(peer);
+      if (!g.peers.includes(peer)) g.peers.push(peer);
     };
     // One walk per class of peers this node's state does not tell apart (classes.ts). A class's result serves
     // every member when it names no peer: it passes, or its cause (rule, device, error) is the peer's no more
@@ -107,10 +106,7 @@ export default defineCheck({
     }
     // A cause another check names on this node (or a premise finding) is left to that check: Report.unless.
     for (const g of groups.values())
-      report({
-        ...toReport(node.name, { ...g, peers: [...g.peers] }),
-        unless: [...PREMISE_CHECKS, ...g.b.explainedBy],
-      });
+      report({ ...toReport(node.name, g), unless: [...PREMISE_CHECKS, ...g.b.explainedBy] });
     for (const r of cutOffPorts(node.name, host)) report({ ...r, unless: PREMISE_CHECKS });
   },
   // IPsec's keys: the one hop whose verdict needs both nodes' SAs (path/seam.ts).
