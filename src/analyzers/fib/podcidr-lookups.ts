@@ -15,6 +15,7 @@ import type { Route } from '../../snapshot/types.js';
 import { dottedQuad, parseAddrPrefix } from './addr.js';
 import { type FibAnswer, type FibPacket, type FibState, lookup } from './lookup.js';
 import { parseRule } from './rule.js';
+import { V4Stretches } from './v4-stretches.js';
 
 interface V4 {
   readonly value: number;
@@ -74,13 +75,8 @@ export class PodCIDRLookups {
   readonly #split = new Set<number>();
   readonly #own = new Map<string, Route[]>();
   readonly #classes = new Map<Prefix, PeerClass | null>();
-  /**
-   * Where the #short prefixes start and end, in podCIDR-sized networks, sorted: between two of them every
-   * network lies in the same #short prefixes, so its membership is worked out once per stretch (by #stretch)
-   * instead of once per peer and prefix (1.2 µs a peer on the 1,000-node bench).
-   */
-  #edges: Float64Array | null = null;
-  readonly #stretch = new Map<number, number>();
+  /** Which #short prefixes hold a podCIDR, by stretch of addresses (v4-stretches.ts), then interned. */
+  #stretches: V4Stretches | null = null;
   readonly #memberships = new Map<string, number>();
   /** Class ids by membership, then each own route's table, type, device and metric, then END. */
   readonly #ids = new Map<unknown, unknown>();
@@ -128,7 +124,7 @@ export class PodCIDRLookups {
       const network = v4Of(cidr.bytes);
       if (!this.#split.has(Math.floor(network / 2 ** (32 - length)))) {
         const own = this.#own.get(cidr.text) ?? [];
-        c = { id: this.#idOf(this.#membership(network, length), own), network, length, own };
+        c = { id: this.#idOf(this.#membership(network), own), network, length, own };
       }
     }
     this.#classes.set(cidr, c);
@@ -136,34 +132,11 @@ export class PodCIDRLookups {
   }
 
   /** Which #short prefixes hold the podCIDR at `network`, as an interned number. */
-  #membership(network: number, length: number): number {
-    const unit = 2 ** (32 - length);
-    if (!this.#edges) {
-      const edges = new Set<number>();
-      for (const p of this.#short) {
-        const start = Math.floor(p.value / 2 ** (32 - p.length)) * 2 ** (length - p.length);
-        edges.add(start).add(start + 2 ** (length - p.length));
-      }
-      this.#edges = Float64Array.from(edges).sort();
-    }
-    // The stretch: how many edges lie at or below the network (a binary search).
-    const at = Math.floor(network / unit);
-    const edges = this.#edges;
-    let lo = 0;
-    let hi = edges.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (edges[mid]! <= at) lo = mid + 1;
-      else hi = mid;
-    }
-    let m = this.#stretch.get(lo);
-    if (m === undefined) {
-      let key = '';
-      for (const p of this.#short) key += inV4(p, network) ? '1' : '0';
-      m = this.#memberships.get(key);
-      if (m === undefined) this.#memberships.set(key, (m = this.#memberships.size));
-      this.#stretch.set(lo, m);
-    }
+  #membership(network: number): number {
+    this.#stretches ??= new V4Stretches(this.#short);
+    const key = this.#stretches.bits(network);
+    let m = this.#memberships.get(key);
+    if (m === undefined) this.#memberships.set(key, (m = this.#memberships.size));
     return m;
   }
 
