@@ -346,8 +346,12 @@ class Walk {
   private nodeHealthy(node: FlannelNode, role: Role): boolean {
     // a node's own packet, or one addressed to the node, is not forwarded there: only a pod's crosses FORWARD
     const forwarded = role === 'transit' || (role === 'source' ? this.src.kind === 'pod' : this.dst.kind !== 'node');
+    // a node's packet to another node's address crosses the underlay only, never the overlay
+    const overlay = !(this.src.kind === 'node' && this.dst.kind === 'node');
     const stops = (check: string) =>
-      NODE_BLOCKERS[check] === 'forwarding' ? forwarded : NODE_BLOCKERS[check] === 'arrival' && role === 'destination';
+      NODE_BLOCKERS[check] === 'forwarding'
+        ? forwarded
+        : NODE_BLOCKERS[check] === 'arrival' && role === 'destination' && overlay;
     const found = this.stoppers.filter((f) => f.node === node.name && stops(f.check));
     if (found.length === 0) return true;
     return this.hop(
@@ -494,7 +498,12 @@ class Walk {
       const local =
         route !== null && (route.dev === 'cni0' || route.dev?.startsWith('cali') === true || this.dst.kind === 'node');
       if (local && route?.dev && !this.deviceUp(node, host, route.dev, 'route lookup')) return;
-      if (local && route?.dev && this.dst.kind === 'pod' && !this.fits(node, host, route.dev, 'route lookup', formatRoute(route)))
+      if (
+        local &&
+        route?.dev &&
+        this.dst.kind === 'pod' &&
+        !this.fits(node, host, route.dev, 'route lookup', formatRoute(route))
+      )
         return;
       if (local && route?.dev && this.dst.kind === 'pod' && !this.netfilter(node, host, iif, route.dev)) return;
       if (local && route?.dev === 'cni0' && this.dst.kind === 'pod' && !this.bridgePort(node, host)) return;
