@@ -4,8 +4,8 @@
  */
 import { etherTypeFor, ipv4Checksum, locateEsp, locateIp } from '../frame.js';
 import { type CapturedPacket, LinkType, type PacketBatch } from '../packet.js';
-import { type DecryptFailure, decryptEsp, trailer } from './esp-crypto.js';
-import { batchable, GCM_BATCH_MIN, openGcmBatch } from './gcm-batch.js';
+import { type DecryptFailure, decryptEsp } from './esp-crypto.js';
+import { batchable, GCM_BATCH_MIN, GCM_OVERHEAD, openGcmBatchInPlace } from './gcm-batch.js';
 import type { EspSA, SaTable } from './sa-table.js';
 
 export type FailureReason =
@@ -95,18 +95,24 @@ export class EspDecryptor {
       } else out[i] = this.decrypt(r);
     }
     for (const [sa, g] of groups) {
-      const plain = openGcmBatch(
+      const opened = openGcmBatchInPlace(
         sa,
         g.jobs.map((j) => j.esp),
       );
       for (let k = 0; k < g.jobs.length; k++) {
         const j = g.jobs[k]!;
-        if (!plain) {
+        if (!opened) {
           out[g.at[k]!] = this.decrypt(j);
           continue;
         }
-        const r = trailer(plain[k]!);
-        out[g.at[k]!] = r.ok ? this.rebuild(j, sa, r.payload, r.nextHeader) : this.failed(j.p, r.reason);
+        // The ESP trailer read in place (RFC 4303 §2.4-2.6: padding, pad length, next header), as trailer() does.
+        const { mem } = opened;
+        const start = opened.ctOff[k]!;
+        const end = start + j.esp.length - GCM_OVERHEAD;
+        const payloadEnd = end - 2 - mem[end - 2]!;
+        if (end - start < 2) out[g.at[k]!] = this.failed(j.p, 'malformed ESP');
+        else if (payloadEnd < start) out[g.at[k]!] = this.failed(j.p, 'invalid padding');
+        else out[g.at[k]!] = this.rebuild(j, sa, mem, start, payloadEnd, mem[end - 1]!);
       }
     }
     return out;
@@ -148,7 +154,7 @@ export class EspDecryptor {
         reason ??= r.reason;
         continue;
       }
-      return this.rebuild(j, sa, r.payload, r.nextHeader);
+      return this.rebuild(j, sa, r.payload, 0, r.payload.length, r.nextHeader);
     }
     return this.failed(j.p, reason ?? 'integrity check failed');
   }
@@ -158,8 +164,10 @@ export class EspDecryptor {
     return p;
   }
 
-  private rebuild(j: Located, sa: EspSA, payload: Buffer, nextHeader: number): CapturedPacket {
+  /** The decrypted frame: `src` from `start` to `end` is the payload ESP carried (the inner packet in tunnel mode). */
+  private rebuild(j: Located, sa: EspSA, src: Buffer, start: number, end: number, nextHeader: number): CapturedPacket {
     const { p, ipOff, protoFieldOff, loc } = j;
+    const payloadLength = end - start;
     const d = p.data;
     let frame: Buffer;
     if (nextHeader === 59) {
@@ -176,22 +184,22 @@ export class EspDecryptor {
       ) {
         return this.failed(p, 'inner packet does not fit the link type');
       }
-      frame = this.frame(ipOff + payload.length);
+      frame = this.frame(ipOff + payloadLength);
       d.copy(frame, 0, 0, ipOff);
-      payload.copy(frame, ipOff);
+      src.copy(frame, ipOff, start, end);
       if (protoFieldOff !== null) frame.writeUInt16BE(etherTypeFor(innerVersion), protoFieldOff);
     } else {
       // Transport mode: keep the IP header(s), drop ESP (and the UDP encapsulation), name the payload's protocol.
       const hdrLen = loc.transportOff - ipOff;
-      frame = this.frame(loc.transportOff + payload.length);
+      frame = this.frame(loc.transportOff + payloadLength);
       d.copy(frame, 0, 0, loc.transportOff);
-      payload.copy(frame, loc.transportOff);
+      src.copy(frame, loc.transportOff, start, end);
       frame[loc.nextHeaderFieldOff] = nextHeader;
       if (loc.version === 4) {
-        frame.writeUInt16BE(hdrLen + payload.length, ipOff + 2);
+        frame.writeUInt16BE(hdrLen + payloadLength, ipOff + 2);
         frame.writeUInt16BE(ipv4Checksum(frame.subarray(ipOff, loc.transportOff)), ipOff + 10);
       } else {
-        frame.writeUInt16BE(hdrLen - 40 + payload.length, ipOff + 4);
+        frame.writeUInt16BE(hdrLen - 40 + payloadLength, ipOff + 4);
       }
     }
     this.count(sa);
