@@ -4,7 +4,7 @@
  */
 import { etherTypeFor, ipv4Checksum, locateEsp, locateIp } from '../frame.js';
 import { type CapturedPacket, LinkType, type PacketBatch } from '../packet.js';
-import { type DecryptFailure, decryptEsp } from './esp-crypto.js';
+import { cbcBatchable, type DecryptFailure, decryptCbcBatch, decryptEsp } from './esp-crypto.js';
 import { batchable, GCM_BATCH_MIN, GCM_OVERHEAD, openGcmBatchInPlace } from './gcm-batch.js';
 import type { EspSA, SaTable } from './sa-table.js';
 
@@ -74,12 +74,14 @@ export class EspDecryptor {
   }
 
   /**
-   * Packets of one GCM SA (16-byte ICV) are opened together (gcm-batch.ts); every other packet, and a
-   * group whose batch check fails, goes one by one. Order and counts are those of `process`.
+   * Packets of one GCM SA (16-byte ICV) are opened together (gcm-batch.ts), those of one CBC + HMAC SA
+   * deciphered together after each one's ICV (decryptCbcBatch); every other packet, and a GCM group whose
+   * batch check fails, goes one by one. Order and counts are those of `process`.
    */
   processBatch(batch: PacketBatch): PacketBatch {
     const out = new Array<CapturedPacket>(batch.length);
     const groups = new Map<EspSA, { at: number[]; jobs: Located[] }>();
+    const cbcGroups = new Map<EspSA, { at: number[]; jobs: Located[] }>();
     for (let i = 0; i < batch.length; i++) {
       const r = this.locate(batch[i]!);
       if (!('esp' in r)) {
@@ -92,7 +94,24 @@ export class EspDecryptor {
         if (!g) groups.set(sa, (g = { at: [], jobs: [] }));
         g.at.push(i);
         g.jobs.push(r);
+      } else if (r.candidates.length === 1 && cbcBatchable(sa)) {
+        let g = cbcGroups.get(sa);
+        if (!g) cbcGroups.set(sa, (g = { at: [], jobs: [] }));
+        g.at.push(i);
+        g.jobs.push(r);
       } else out[i] = this.decrypt(r);
+    }
+    for (const [sa, g] of cbcGroups) {
+      const results = decryptCbcBatch(
+        sa,
+        g.jobs.map((j) => j.esp),
+      );
+      results.forEach((r, k) => {
+        const j = g.jobs[k]!;
+        out[g.at[k]!] = r.ok
+          ? this.rebuild(j, sa, r.payload, 0, r.payload.length, r.nextHeader)
+          : this.failed(j.p, r.reason);
+      });
     }
     for (const [sa, g] of groups) {
       const opened = openGcmBatchInPlace(
