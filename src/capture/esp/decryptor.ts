@@ -157,7 +157,9 @@ export class EspDecryptor {
     const esp = d.subarray(loc.espOff, loc.ipEnd);
     if (esp.length < 8) return this.failed(p, 'malformed ESP');
     const spi = esp.readUInt32BE(0);
-    const candidates = this.table.candidates(spi, d.subarray(loc.dstOff, loc.dstOff + (loc.version === 4 ? 4 : 16)));
+    const candidates = this.table.candidates(spi, () =>
+      d.subarray(loc.dstOff, loc.dstOff + (loc.version === 4 ? 4 : 16)),
+    );
     if (candidates.length === 0) {
       this.stats.unknownSpis.set(spi, (this.stats.unknownSpis.get(spi) ?? 0) + 1);
       return this.failed(p, 'unknown SPI');
