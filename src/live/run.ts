@@ -19,8 +19,10 @@ import { openOutput, readXfrmStateFile, writeKeyFile } from '../capture/run.js';
 import { type FlannelLocator, locateFlannel, readClusterState, usablePod } from '../collectors/api/cluster.js';
 import type { HelperPodSettings } from '../collectors/collect.js';
 import { HELPER_CONTAINER, HelperPods, newRunId } from '../collectors/node/helper-pods.js';
-import { readNodeNetConf } from '../collectors/node/node-files.js';
-import { findPodNetns, PodExecRunner, type PodTarget } from '../collectors/node/pod-runner.js';
+import { netConfArgv, readNodeNetConf } from '../collectors/node/node-files.js';
+import { findPodNetns, PodExecRunner, type PodTarget, podNetnsArgv } from '../collectors/node/pod-runner.js';
+import type { CommandRunner } from '../collectors/node/runner.js';
+import { type ScriptStep, scripted, textCommand } from '../collectors/node/script.js';
 import { EXIT, UserError } from '../errors.js';
 import { KubeClient } from '../kube/client.js';
 import { KubeAccessError } from '../kube/errors.js';
@@ -28,6 +30,9 @@ import { makeExec } from '../kube/exec.js';
 import { type KubeConfigOptions, loadKubeConfig } from '../kube/kubeconfig.js';
 import type { Backend, KubeNode } from '../snapshot/types.js';
 import { defaultInterfaces, type InterfaceChoice, interfaceHolding, UPLINK } from './interfaces.js';
+
+const ADDRESSES_ARGV = ['ip', '-o', 'addr', 'show'] as const;
+
 import { LiveKeys } from './keys.js';
 import { LiveSource, type SourceResult } from './source.js';
 
@@ -147,8 +152,10 @@ function backendOf(read: Awaited<ReturnType<typeof readClusterState>>): {
   return { backend: f.data.netConf.data.backend, network: f.data.netConf.data.network };
 }
 
-async function hasTcpdump(exec: Exec, t: PodTarget, timeoutMs: number): Promise<{ ok: boolean; why: string }> {
-  const r = await new PodExecRunner(exec, t, { timeoutMs }).run(['tcpdump', '--version']);
+const TCPDUMP_VERSION = ['tcpdump', '--version'] as const;
+
+async function hasTcpdump(runner: CommandRunner, timeoutMs: number): Promise<{ ok: boolean; why: string }> {
+  const r = await runner.run(TCPDUMP_VERSION, { timeoutMs });
   if (r.exitCode === 0) return { ok: true, why: '' };
   if (r.error && r.exitCode === null && !('toolMissing' in r && r.toolMissing)) return { ok: false, why: r.error };
   return { ok: false, why: 'tcpdump is not installed' };
@@ -172,39 +179,43 @@ async function plan(
   const helperImage = helpers?.options.image ?? read.location.image;
   const nodeByName = new Map(read.nodes.map((n) => [n.name, n]));
 
-  /** The node's capture pod: flannel pod with tcpdump, else a helper pod with tcpdump. */
-  const access = new Map<string, Promise<{ target: PodTarget; via: string }>>();
-  const onNode = (node: string, netnsWork: boolean): Promise<{ target: PodTarget; via: string }> => {
-    const key = `${node}\0${netnsWork}`;
-    let p = access.get(key);
-    if (!p) {
-      p = (async () => {
-        const reasons: string[] = [];
-        const pod = usablePod(read.podsByNode.get(node) ?? [], read.location.container);
-        if (!netnsWork && pod && !o.helperPods.always) {
-          const t = {
-            namespace: read.location.namespace,
-            pod: pod.metadata?.name ?? '',
-            container: read.location.container,
-          };
-          const has = await hasTcpdump(exec, t, o.commandTimeoutMs);
-          if (has.ok) return { target: t, via: `flannel pod ${t.namespace}/${t.pod}` };
-          reasons.push(`flannel pod ${t.pod}: ${has.why}`);
-        } else if (!netnsWork) reasons.push(pod ? '--node-access helper-pod' : 'no running flannel pod');
-        else reasons.push('pod network namespaces need a helper pod (SYS_ADMIN)');
-        if (!helpers) throw new Error(`${reasons.join('; ')}, and helper pods are disabled`);
-        const ref = await helpers.ensure(node, signal);
-        const t = { namespace: ref.namespace, pod: ref.name, container: HELPER_CONTAINER };
-        const has = await hasTcpdump(exec, t, o.commandTimeoutMs);
-        if (!has.ok)
-          throw new Error(
-            `${reasons.join('; ')}; helper pod (image ${helperImage}): ${has.why}; pass --image with an image that has tcpdump (e.g. nicolaka/netshoot)`,
-          );
-        return { target: t, via: `helper pod ${t.namespace}/${t.pod}` };
-      })();
-      access.set(key, p);
-    }
-    return p;
+  /**
+   * The node's capture pod (flannel pod with tcpdump, else a helper pod with tcpdump), and a runner that answers
+   * what the job will ask there (`steps`) from one script: the set-up costs one exec per node (issue 13), the
+   * tcpdump check included. Each (node, netnsWork) pair is asked once, by the one job that needs it.
+   */
+  const onNode = async (
+    node: string,
+    netnsWork: boolean,
+    steps: readonly ScriptStep[],
+  ): Promise<{ target: PodTarget; via: string; runner: CommandRunner }> => {
+    const withTcpdump = [{ command: textCommand('tcpdump', TCPDUMP_VERSION) }, ...steps];
+    const runnerOn = (t: PodTarget) =>
+      scripted(new PodExecRunner(exec, t, { timeoutMs: o.commandTimeoutMs }), withTcpdump, o.commandTimeoutMs, signal);
+    const reasons: string[] = [];
+    const pod = usablePod(read.podsByNode.get(node) ?? [], read.location.container);
+    if (!netnsWork && pod && !o.helperPods.always) {
+      const t = {
+        namespace: read.location.namespace,
+        pod: pod.metadata?.name ?? '',
+        container: read.location.container,
+      };
+      const runner = await runnerOn(t);
+      const has = await hasTcpdump(runner, o.commandTimeoutMs);
+      if (has.ok) return { target: t, via: `flannel pod ${t.namespace}/${t.pod}`, runner };
+      reasons.push(`flannel pod ${t.pod}: ${has.why}`);
+    } else if (!netnsWork) reasons.push(pod ? '--node-access helper-pod' : 'no running flannel pod');
+    else reasons.push('pod network namespaces need a helper pod (SYS_ADMIN)');
+    if (!helpers) throw new Error(`${reasons.join('; ')}, and helper pods are disabled`);
+    const ref = await helpers.ensure(node, signal);
+    const t = { namespace: ref.namespace, pod: ref.name, container: HELPER_CONTAINER };
+    const runner = await runnerOn(t);
+    const has = await hasTcpdump(runner, o.commandTimeoutMs);
+    if (!has.ok)
+      throw new Error(
+        `${reasons.join('; ')}; helper pod (image ${helperImage}): ${has.why}; pass --image with an image that has tcpdump (e.g. nicolaka/netshoot)`,
+      );
+    return { target: t, via: `helper pod ${t.namespace}/${t.pod}`, runner };
   };
 
   const planned: Planned[] = [];
@@ -227,9 +238,14 @@ async function plan(
         ? o.interfaces.map((iface) => ({ iface, filter: '' }))
         : defaultInterfaces(backend, network));
     try {
-      const a = await onNode(node.name, false);
-      if (nodeNetConf && !o.interfaceChoices && !o.interfaces.length) {
-        const runner = new PodExecRunner(exec, a.target, { timeoutMs: o.commandTimeoutMs });
+      const readNetConf = nodeNetConf !== null && !o.interfaceChoices && !o.interfaces.length;
+      const wantUplink = readNetConf || choices.some((c) => c.iface === UPLINK);
+      const a = await onNode(node.name, false, [
+        ...(readNetConf ? [{ command: textCommand('netconf', netConfArgv(nodeNetConf)) }] : []),
+        ...(wantUplink ? [{ command: textCommand('addresses', ADDRESSES_ARGV) }] : []),
+      ]);
+      const runner = a.runner;
+      if (readNetConf) {
         const f = await readNodeNetConf(runner, nodeNetConf, o.commandTimeoutMs, signal);
         const nc = f.status === 'ok' ? f.data?.netConf : null;
         if (nc) choices = defaultInterfaces(nc.backend, nc.network);
@@ -237,12 +253,7 @@ async function plan(
       let uplink: string | null = null;
       if (choices.some((c) => c.iface === UPLINK)) {
         const ip = node.flannelAnnotations['public-ip'] ?? node.internalIPs[0];
-        const r = await new PodExecRunner(exec, a.target, { timeoutMs: o.commandTimeoutMs }).run([
-          'ip',
-          '-o',
-          'addr',
-          'show',
-        ]);
+        const r = await runner.run(ADDRESSES_ARGV, { timeoutMs: o.commandTimeoutMs, ...(signal ? { signal } : {}) });
         uplink = ip ? interfaceHolding(r.stdout, ip) : null;
         if (!uplink)
           return [
@@ -284,8 +295,8 @@ async function plan(
     if (pod.spec?.hostNetwork)
       return [failedPlan(label, new Error(`--pod ${ref} uses the host network: capture on its node (--node ${node})`))];
     try {
-      const a = await onNode(node, true);
-      const netns = await findPodNetns(new PodExecRunner(exec, a.target, { timeoutMs: o.commandTimeoutMs }), ip);
+      const a = await onNode(node, true, [{ command: textCommand('netns', podNetnsArgv()) }]);
+      const netns = await findPodNetns(a.runner, ip);
       if (!netns) throw new Error(`no network namespace on ${node} holds the pod's IP ${ip}`);
       return [
         {

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { CaptureReader } from '../../src/capture/pcap-reader.js';
 import { makeVectors, PYTHON, readPcapFile } from '../capture/helpers.js';
-import { kubectlJSON, labEnv, ping, repoRoot, requireLab, run, testPods } from './lab.js';
+import { kubectl, kubectlJSON, type Lab, labEnv, ping, repoRoot, requireLab, run, testPods } from './lab.js';
 
 /** The uplink is where the node's underlay address lives (the lab names it per node). */
 function uplinkOf(node: string, ip: string): string {
@@ -21,6 +21,17 @@ function uplinkOf(node: string, ip: string): string {
   const line = r.stdout.split('\n').find((l) => l.includes(` ${ip}/`));
   if (!line) throw new Error(`no interface of ${node} holds ${ip}`);
   return line.split(/\s+/)[1]!.replace(/@.*/, '');
+}
+
+/** The API server's own count of pods/exec requests (apiserver_request_total, every series). */
+function execRequests(lab: Lab): number {
+  const r = kubectl(lab, ['get', '--raw', '/metrics']);
+  if (r.code !== 0) throw new Error(`kubectl get --raw /metrics: ${r.stderr}`);
+  let total = 0;
+  for (const line of r.stdout.split('\n'))
+    if (line.startsWith('apiserver_request_total{') && line.includes('subresource="exec"'))
+      total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  return total;
 }
 
 const DEVICE: Record<string, string | null> = {
@@ -41,6 +52,7 @@ test('capture on three nodes and a pod at once: one pcapng, every interface name
   const dir = mkdtempSync(join(tmpdir(), 'kf-cap-e2e-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const out = join(dir, 'out.pcapng');
+  const execsBefore = execRequests(lab);
 
   const cli = spawn(
     join(repoRoot, 'bin/kubectl-flannel'),
@@ -104,6 +116,11 @@ test('capture on three nodes and a pod at once: one pcapng, every interface name
   assert.equal(rows.length, expected.length * 4 * count, 'no ICMP on any other interface');
   const capinfos = run('capinfos', ['-T', '-r', '-c', out]).stdout;
   assert.match(capinfos, /\t\d+$/m, capinfos);
+  // One exec per node to plan it (its addresses and, on k3s, its net-conf.json, as one script), one per tcpdump,
+  // and the pod's: one to find its network namespace and its tcpdump.
+  const execs = execRequests(lab) - execsBefore;
+  const bound = nodes.length + (expected.length - 1) + 2;
+  assert.ok(execs <= bound, `${execs} exec sessions, at most ${bound} expected\n${stderr}`);
 
   const left = kubectlJSON<{ items: unknown[] }>(lab, [
     'get',

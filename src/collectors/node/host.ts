@@ -47,7 +47,7 @@ import {
 } from './commands.js';
 import { netConfArgv, probeArgv, probeFlanneld, readNodeNetConf } from './node-files.js';
 import type { CommandResult, CommandRunner } from './runner.js';
-import { buildNodeScript, parseScriptOutput, type ScriptStep } from './script.js';
+import { runSafely, type ScriptStep, scripted } from './script.js';
 
 export interface CollectHostOptions {
   /** Keep xfrm keys in the parsed states (--decrypt-esp). Raw output is always redacted. */
@@ -232,32 +232,6 @@ function routeBatch(plan: RouteDecisionPlan | undefined, peerAddresses: readonly
   return { ...plan, dsts: [...new Set([...peerAddresses, ...plan.dsts])] };
 }
 
-/**
- * Runs the script in one exec and returns a runner that answers from its results. A command
- * the script did not answer (output cut, an unexpected fallback, no temp dir on the node) runs
- * on its own; so does a missing tool when the runner re-runs those elsewhere (a helper pod).
- */
-async function scripted(
-  inner: CommandRunner,
-  steps: readonly ScriptStep[],
-  timeoutMs: number,
-  signal: AbortSignal | undefined,
-): Promise<CommandRunner> {
-  const script = buildNodeScript(steps, timeoutMs);
-  // The script's commands each have `timeoutMs` on the node; the exec as a whole gets a few of those.
-  const res = await runSafely(inner, script.argv, { timeoutMs: timeoutMs * 4, ...(signal ? { signal } : {}) });
-  const results = parseScriptOutput(script, res.stdout);
-  const rerunMissing = inner.shell?.rerunMissingTools === true;
-  return {
-    description: inner.description,
-    run(argv, o) {
-      const r = results.get(argv.join('\0'));
-      if (!r || (rerunMissing && (r.exitCode === 126 || r.exitCode === 127))) return inner.run(argv, o);
-      return Promise.resolve(r);
-    },
-  };
-}
-
 /** Runs a command's forms in order until one gives a parsed result. */
 async function runCommand<T>(
   cmd: NodeCommand<T>,
@@ -315,18 +289,6 @@ async function runCommand<T>(
 }
 
 /** A runner that throws (transport bug, exec error) becomes a result, so other parts carry on. */
-async function runSafely(
-  runner: CommandRunner,
-  argv: readonly string[],
-  o: { timeoutMs: number; signal?: AbortSignal },
-): Promise<CommandResult> {
-  try {
-    return await runner.run(argv, o);
-  } catch (e) {
-    const message = e instanceof Error ? e.message.split('\n')[0] : String(e);
-    return { argv, exitCode: null, stdout: '', stderr: '', durationMs: 0, error: `runner error: ${message}` };
-  }
-}
 
 /** Parsers do not throw by contract; this keeps a parser bug from losing the whole host. */
 function parseSafely<T>(parse: (s: string) => ParseResult<T>, stdout: string): ParseResult<T> | { crash: string } {

@@ -206,6 +206,16 @@ export class NodeRunner implements CommandRunner {
 /** Default directory where containerd and CRI-O keep pod network namespaces. */
 export const NETNS_DIR = '/var/run/netns';
 
+/** Every network namespace's addresses under `dir`, in one shell loop: nodes can hold hundreds of pod netns. */
+export function podNetnsArgv(dir = NETNS_DIR): string[] {
+  if (!/^\/[\w./-]*$/.test(dir)) throw new Error(`unsafe netns directory: ${dir}`);
+  return [
+    'sh',
+    '-c',
+    `for f in ${dir}/*; do [ -e "$f" ] || continue; echo "@@netns $f"; nsenter --net="$f" ip -o addr show 2>/dev/null; done`,
+  ];
+}
+
 /**
  * Finds the network namespace under `dir` that holds `podIP`, by listing every namespace's
  * addresses in one exec. Returns the namespace's path, or null.
@@ -218,9 +228,7 @@ export async function findPodNetns(
   const dir = opts.dir ?? NETNS_DIR;
   if (!/^[0-9a-fA-F:.]+$/.test(podIP)) throw new Error(`not an IP address: ${podIP}`);
   if (!/^\/[\w./-]*$/.test(dir)) throw new Error(`unsafe netns directory: ${dir}`);
-  // One shell loop instead of one exec per namespace: nodes can hold hundreds of pod netns.
-  const script = `for f in ${dir}/*; do [ -e "$f" ] || continue; echo "@@netns $f"; nsenter --net="$f" ip -o addr show 2>/dev/null; done`;
-  const r = await runner.run(['sh', '-c', script], opts);
+  const r = await runner.run(podNetnsArgv(dir), opts);
   if (r.exitCode === null && r.error)
     throw new Error(`listing network namespaces via ${runner.description}: ${r.error}`);
   let current: string | null = null;

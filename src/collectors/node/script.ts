@@ -12,8 +12,9 @@
  * one more exec, never a different answer.
  */
 import { randomBytes } from 'node:crypto';
+import type { ParseResult } from '../../parse/issue.js';
 import type { NodeCommand } from './commands.js';
-import type { CommandResult } from './runner.js';
+import type { CommandResult, CommandRunner } from './runner.js';
 
 export interface ScriptStep {
   readonly command: NodeCommand<unknown>;
@@ -135,4 +136,53 @@ export function parseScriptOutput(script: NodeScript, stdout: string): Map<strin
     );
   }
   return out;
+}
+
+/**
+ * Runs the script in one exec and returns a runner that answers from its results. A command
+ * the script did not answer (output cut, an unexpected fallback, no temp dir on the node) runs
+ * on its own; so does a missing tool when the runner re-runs those elsewhere (a helper pod).
+ */
+export async function scripted(
+  inner: CommandRunner,
+  steps: readonly ScriptStep[],
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<CommandRunner> {
+  const script = buildNodeScript(steps, timeoutMs);
+  // The script's commands each have `timeoutMs` on the node; the exec as a whole gets a few of those.
+  const res = await runSafely(inner, script.argv, { timeoutMs: timeoutMs * 4, ...(signal ? { signal } : {}) });
+  const results = parseScriptOutput(script, res.stdout);
+  const rerunMissing = inner.shell?.rerunMissingTools === true;
+  return {
+    description: inner.description,
+    run(argv, o) {
+      const r = results.get(argv.join('\0'));
+      if (!r || (rerunMissing && (r.exitCode === 126 || r.exitCode === 127))) return inner.run(argv, o);
+      return Promise.resolve(r);
+    },
+  };
+}
+
+/** A runner that throws (a transport error) gives a failed result instead. */
+export async function runSafely(
+  runner: CommandRunner,
+  argv: readonly string[],
+  o: { timeoutMs: number; signal?: AbortSignal },
+): Promise<CommandResult> {
+  try {
+    return await runner.run(argv, o);
+  } catch (e) {
+    const message = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    return { argv, exitCode: null, stdout: '', stderr: '', durationMs: 0, error: `runner error: ${message}` };
+  }
+}
+
+/** A one-form command whose output is taken as printed, for a script step outside the collector's plan. */
+export function textCommand(id: string, argv: readonly string[]): NodeCommand<string> {
+  return {
+    id,
+    forms: [{ id: `${id}:text`, argv, parse: (s): ParseResult<string> => ({ value: s, errors: [] }) }],
+    optional: false,
+  };
 }
