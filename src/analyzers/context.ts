@@ -14,6 +14,7 @@ import type { Collected, HostState, Snapshot, XfrmState } from '../snapshot/type
 import { relevantParts } from './checks/collection-incomplete.js';
 import { type ExpectedNode, expectedFor, vxlanDeviceName } from './expected/index.js';
 import type { FibState } from './fib/lookup.js';
+import { type PodCIDRShape, podCIDRShape } from './fib/podcidr-lookups.js';
 import { fibStateOf } from './fib/state.js';
 import { type HostTables, indexHost } from './host-index.js';
 import { type FlannelNode, type Lease, linkByName, type Model, ok, peersOf, withHost } from './model.js';
@@ -37,6 +38,8 @@ export interface ClusterContext {
   readonly duplicateVtepMACs: ReadonlySet<string>;
   /** Every WireGuard PublicKey a lease publishes. */
   readonly wireguardKeys: ReadonlySet<string>;
+  /** The IPv4 podCIDRs' texts and common length, as the shared FIB lookups read them (podcidr-lookups.ts). */
+  readonly podCIDRShape: PodCIDRShape;
 }
 
 export interface NodeContext {
@@ -93,8 +96,12 @@ export function clusterContext(model: Model): ClusterContext {
   const wireguardKeys = lazy(
     () => new Set(model.nodes.flatMap((x) => [x.wireguard?.publicKey, x.wireguardV6?.publicKey]).filter(present)),
   );
+  const shape = lazy(() => podCIDRShape(podCIDRs()));
   return {
     model,
+    get podCIDRShape() {
+      return shape();
+    },
     get podCIDRs() {
       return podCIDRs();
     },

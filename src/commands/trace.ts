@@ -35,6 +35,10 @@ export function registerTrace(program: Command, live?: SnapshotSource): Command 
       '--probe',
       "also send real probes from SRC's network namespace (small ICMP echoes, and UDP datagrams of FLANNEL_MTU bytes with DF set) and capture them at every hop on both nodes; SRC and DST must be pods",
     )
+    .option(
+      '--size <bytes>',
+      "the packet's size in bytes, IP header included, sent with DF (default: the largest the source sends: FLANNEL_MTU from a pod, the route's device MTU from a node); --probe's UDP datagrams take this size too",
+    )
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
     .option('--no-color', 'never colour the output')
     .addHelpText(
@@ -48,9 +52,10 @@ Examples:
       async (
         srcArg: string,
         dstArg: string,
-        opts: { from?: string; output: 'text' | 'json'; color: boolean; probe?: boolean },
+        opts: { from?: string; output: 'text' | 'json'; color: boolean; probe?: boolean; size?: string },
         self: Command,
       ) => {
+        const size = opts.size === undefined ? undefined : packetSize(opts.size);
         let src = srcArg;
         let dst = dstArg;
         if (opts.probe && opts.from) throw new UserError('--probe sends real packets: it cannot be used with --from');
@@ -70,9 +75,12 @@ Examples:
         const snapshot = await obtainSnapshot(opts.from, self, live);
         if (familyOf(src) !== familyOf(dst))
           throw new UserError(`SRC ${src} and DST ${dst} are of different IP families`);
-        const result = trace(snapshot, src, dst);
+        const result = trace(snapshot, src, dst, size === undefined ? {} : { size });
         const probe = opts.probe
-          ? await probeLive(self, withNamespace(srcArg), withNamespace(dstArg), probeContext(snapshot))
+          ? await probeLive(self, withNamespace(srcArg), withNamespace(dstArg), {
+              ...probeContext(snapshot),
+              ...(size === undefined ? {} : { size }),
+            })
           : null;
         const renderProbe = probe ? (await import('../live/probe.js')).renderProbe : null;
         process.stdout.write(
@@ -89,6 +97,19 @@ Examples:
           result.brokenAt !== null || probeBroken ? EXIT.errors : probeIncomplete ? EXIT.runtime : EXIT.ok;
       },
     );
+}
+
+/** The smallest IPv4 packet with an ICMP or UDP header is 28 bytes; an IP packet is at most 65535. */
+const MIN_SIZE = 28;
+const MAX_SIZE = 65535;
+
+function packetSize(v: string): number {
+  const n = /^\d+$/.test(v) ? Number(v) : Number.NaN;
+  if (!Number.isInteger(n) || n < MIN_SIZE || n > MAX_SIZE)
+    throw new UserError(
+      `--size "${v}" is not a packet size: give a whole number of bytes from ${MIN_SIZE} to ${MAX_SIZE} (the IP header included)`,
+    );
+  return n;
 }
 
 const withNamespace = (a: string): string => (a.includes('/') ? a : `default/${a}`);

@@ -78,6 +78,8 @@ export interface ProbeContext {
   readonly network: string | null;
   /** FLANNEL_MTU in a node's subnet.env, as collected; null when unknown. */
   readonly flannelMtuOf: (node: string) => number | null;
+  /** `trace --size`: the UDP probe is this many bytes, so it tests the size the table trace follows. */
+  readonly size?: number;
 }
 
 /** The pod MTU's overhead: IPv4 header (20) + UDP header (8), or + ICMP header (8). */
@@ -186,9 +188,9 @@ export async function runProbe(
   let ping = 'not sent';
   let sender = 'not sent';
   let udpSent = 0;
-  const flannelMtu = ctx.flannelMtuOf(src.node);
+  const flannelMtu = ctx.size ?? ctx.flannelMtuOf(src.node);
   let udpSize = flannelMtu ?? 0;
-  let sizeFrom = `${src.node}'s subnet.env (FLANNEL_MTU)`;
+  let sizeFrom = ctx.size !== undefined ? '--size' : `${src.node}'s subnet.env (FLANNEL_MTU)`;
   const stop = new AbortController();
   const exec = makeExec(loadKubeConfig(base.kube).kc);
 

@@ -16,6 +16,7 @@ export function renderTraceText(unsafe: TraceResult, style: Style): string {
         : `${style.red('✖')} ${style.bold(`${who(t.src)} does not reach ${who(t.dst)}`)}: hop ${t.brokenAt + 1} breaks`,
     '',
   ];
+  if (t.size !== null) out[0] += ` ${style.dim(`(a ${t.size}-byte packet, DF)`)}`;
   t.hops.forEach((h, i) => {
     const mark = h.ok ? style.green('✔') : style.red('✖');
     out.push(`${String(i + 1).padStart(2)}. ${mark} ${style.bold(h.node ?? '-')} ${h.step}: ${h.note}`);

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type FibPacket, type FibState, lookup } from '../../src/analyzers/fib/lookup.js';
-import { PodCIDRLookups } from '../../src/analyzers/fib/podcidr-lookups.js';
+import { PodCIDRLookups, podCIDRShape } from '../../src/analyzers/fib/podcidr-lookups.js';
 import { type Prefix, parsePrefix } from '../../src/net/cidr.js';
 import type { Route, RoutingRule } from '../../src/snapshot/types.js';
 import { rng } from './kernel-support.js';
@@ -110,7 +110,7 @@ test('PodCIDRLookups answers exactly as lookup() on random FIBs, in any order of
   for (let seed = 1; seed <= 400; seed++) {
     const { state, cidrs } = randomFib(seed);
     const r = rng(seed * 7919);
-    const shared = new PodCIDRLookups(state, cidrs);
+    const shared = new PodCIDRLookups(state, podCIDRShape(cidrs));
     const queries: { cidr: Prefix; pkt: FibPacket }[] = [];
     for (const cidr of cidrs.slice(1)) {
       const base = cidr.network.replace(/\.0$/, '');
@@ -143,7 +143,7 @@ test('PodCIDRLookups keeps each peer its own route: an answer shared by a class 
   const routes = state.routes.filter((x) => x.dst !== cidrText(1) && x.dst !== cidrText(2));
   const plain = (k: number) => route({ dst: cidrText(k), gateway: `10.0.${k}.0`, dev: 'flannel.1', flags: ['onlink'] });
   const s: FibState = { rules: state.rules.slice(0, 3), routes: [...routes, plain(1), plain(2)], compiled: new Map() };
-  const shared = new PodCIDRLookups(s, cidrs);
+  const shared = new PodCIDRLookups(s, podCIDRShape(cidrs));
   const one = shared.lookup(cidrs[1]!, { dst: '10.0.1.1' });
   const two = shared.lookup(cidrs[2]!, { dst: '10.0.2.1' });
   assert.equal(one.route?.dst, cidrText(1));

@@ -248,3 +248,89 @@ test("trace: a node whose state was not collected is where the trace stops, said
     note: "node node3's kernel state was not collected",
   });
 });
+
+// --- packet size (issue 9 item 3): the packet is FLANNEL_MTU bytes from a pod, the route's device MTU from a node ---
+
+const hopOf = (t: ReturnType<typeof trace>) => (t.brokenAt === null ? null : t.hops[t.brokenAt]!);
+
+test("trace: a FLANNEL_MTU packet into node2's pods does not fit its cni0 (mtu 1400); a 1400-byte one reaches", async () => {
+  const snap = await readSnapshot(
+    fixturePath(
+      'vxlan',
+      FAULTS.find((f) => f.id === 'cni0-mtu-below-flannel-mtu'),
+    ),
+  );
+  const t = trace(snap, pod(1), pod(2));
+  assert.equal(t.size, 1450);
+  assert.deepEqual(
+    [hopOf(t)?.node, hopOf(t)?.step, hopOf(t)?.note],
+    [
+      'node2',
+      'route lookup',
+      'a 1450-byte packet does not fit cni0 (mtu 1400) on node2: packets of 1401-1450 bytes die',
+    ],
+  );
+  assert.equal(trace(snap, pod(1), pod(2), { size: 1400 }).brokenAt, null);
+  // node2's own pods send out of the bridge, not into it: their packets leave
+  assert.equal(trace(snap, pod(2), pod(3)).brokenAt, null);
+});
+
+test("trace: node2's eth0 lowered to 1400 drops what arrives in VXLAN; node2's own outer packets leave in fragments", async () => {
+  const snap = await readSnapshot(
+    fixturePath(
+      'vxlan',
+      FAULTS.find((f) => f.id === 'mtu-underlay'),
+    ),
+  );
+  const t = trace(snap, pod(1), pod(2));
+  assert.deepEqual(
+    [hopOf(t)?.node, hopOf(t)?.step, hopOf(t)?.note],
+    [
+      'node2',
+      'uplink',
+      'a 1500-byte packet (1450 + the vxlan overhead 50) from node1 does not fit eth0 (mtu 1400) on node2: it is dropped on arrival, so packets of 1351-1450 bytes die',
+    ],
+  );
+  const out = trace(snap, pod(2), pod(1));
+  assert.equal(out.brokenAt, null, JSON.stringify(out.hops));
+  assert.ok(
+    out.hops.some((h) => h.node === 'node2' && h.step === 'uplink' && /sends it in fragments/.test(h.note)),
+    'the fragmenting hop is shown',
+  );
+  assert.equal(trace(snap, pod(1), pod(2), { size: 1350 }).brokenAt, null);
+});
+
+test("trace: node3's 9000-byte uplink: its host packets die at the others' eth0, its pods' packets still reach", async () => {
+  const snap = await readSnapshot(
+    fixturePath(
+      'vxlan',
+      FAULTS.find((f) => f.id === 'uplink-mtu-differs'),
+    ),
+  );
+  const t = trace(snap, '192.168.56.13', '192.168.56.11');
+  assert.equal(t.size, 9000);
+  assert.deepEqual(
+    [hopOf(t)?.node, hopOf(t)?.step, hopOf(t)?.note],
+    [
+      'node1',
+      'uplink',
+      'a 9000-byte packet from node3 does not fit eth0 (mtu 1500) on node1: it is dropped on arrival, so packets of 1501-9000 bytes die',
+    ],
+  );
+  assert.equal(trace(snap, '192.168.56.11', '192.168.56.13').brokenAt, null);
+  assert.equal(trace(snap, '192.168.56.13', '192.168.56.11', { size: 1500 }).brokenAt, null);
+  // a host packet toward a pod leaves by flannel.1 (mtu 1450): it fits everywhere
+  assert.equal(trace(snap, '192.168.56.13', pod(1)).brokenAt, null);
+  assert.equal(trace(snap, pod(3), pod(1)).brokenAt, null);
+});
+
+test('trace: a size above what the pod sends breaks at the pod; on dual-stack IPv6 the designed clamp is a Packet Too Big', async () => {
+  const vx = await readSnapshot(fixturePath('vxlan'));
+  const big = trace(vx, pod(1), pod(2), { size: 1500 });
+  assert.deepEqual([hopOf(big)?.node, hopOf(big)?.step], ['node1', 'pod -> cni0']);
+  assert.match(hopOf(big)!.note, /a 1500-byte packet does not fit the pod's eth0 \(mtu 1450\)/);
+  const ds = await readSnapshot(fixturePath('vxlan-dualstack'));
+  const v6 = trace(ds, 'fd00:10:244:1::2', 'fd00:10:244:2::2');
+  assert.equal(v6.brokenAt, null, JSON.stringify(v6.hops));
+  assert.ok(v6.hops.some((h) => h.step === 'mtu' && /Packet Too Big .* resends at 1430 bytes/.test(h.note)));
+});

@@ -5,6 +5,7 @@
  */
 
 import assert from 'node:assert/strict';
+import { createCipheriv } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -99,4 +100,54 @@ test('a tampered packet among good ones: the batch fails, each packet is checked
   });
   assert.equal(d.stats.decrypted, ok.length);
   assert.equal(d.stats.failures.get('integrity check failed'), 1);
+});
+
+test('authentic packets with a bad ESP trailer in a batch: named as the per-packet path names them, kept as captured', () => {
+  const input = frames('ether.pcap');
+  const expected = frames('ether.expected.pcap');
+  const ok = indexes('esp-ok', 'gcm128');
+  const sa = gcm128();
+  if (sa.cipher.kind !== 'gcm') throw new Error('gcm128 is not GCM');
+  const { key, salt } = sa.cipher;
+  // A good packet's Ethernet and IPv4 headers around ESP that Node's OpenSSL encrypts: the tag is right,
+  // the trailer is not (a pad length longer than the plaintext; a plaintext too short for a trailer).
+  const forge = (plain: Buffer, seq: number): CapturedPacket => {
+    const base = input[ok[0]!]!.data;
+    const hdr = Buffer.alloc(8);
+    hdr.writeUInt32BE(sa.spi, 0);
+    hdr.writeUInt32BE(seq, 4);
+    const iv = Buffer.from([1, 2, 3, 4, 5, 6, 7, seq]);
+    const c = createCipheriv('aes-128-gcm', key, Buffer.concat([salt, iv]));
+    c.setAAD(hdr);
+    const ct = Buffer.concat([c.update(plain), c.final()]);
+    const ip = Buffer.from(base.subarray(14, 34));
+    ip.writeUInt16BE(20 + 16 + ct.length + 16, 2);
+    const data = Buffer.concat([base.subarray(0, 14), ip, hdr, iv, ct, c.getAuthTag()]);
+    return { tsSec: 1, tsNsec: 0, origLen: data.length, linkType: LinkType.ethernet, data };
+  };
+  const badPad = forge(Buffer.from([0x45, 0x00, 0xff, 4]), 200);
+  const short = forge(Buffer.from([4]), 201);
+  const batch = [input[ok[0]!]!, badPad, input[ok[1]!]!, short, input[ok[2]!]!];
+  const before = { ...gcmBatchCounts };
+  const d = new EspDecryptor(table);
+  const out = d.processBatch(batch);
+  assert.equal(gcmBatchCounts.batches - before.batches, 1);
+  assert.equal(gcmBatchCounts.failedBatches, before.failedBatches, 'every tag is right: the batch passes');
+  assert.deepEqual(
+    out.map((p) => p.data),
+    [expected[ok[0]!]!.data, badPad.data, expected[ok[1]!]!.data, short.data, expected[ok[2]!]!.data],
+  );
+  assert.equal(d.stats.decrypted, 3);
+  assert.deepEqual(
+    [...d.stats.failures],
+    [
+      ['invalid padding', 1],
+      ['malformed ESP', 1],
+    ],
+  );
+  // The per-packet path (one packet alone is not batched) names them the same.
+  const one = new EspDecryptor(table);
+  one.process(badPad);
+  one.process(short);
+  assert.deepEqual([...one.stats.failures], [...d.stats.failures]);
 });

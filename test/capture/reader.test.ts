@@ -50,6 +50,31 @@ test('any chunking of the input gives the same packets (1, 7, 4096 bytes; pcap a
   }
 });
 
+test('records longer than the join of a cut record (64 KiB) read whole across chunks of every size around it', async () => {
+  const sizes = [200_000, 10, 150_000, 70_000, 65_536, 65_535, 3, 262_144];
+  const recs = sizes.map((n, i) => Buffer.alloc(n, i + 1));
+  const header = Buffer.alloc(24);
+  header.writeUInt32LE(0xa1b2c3d4, 0);
+  header.writeUInt16LE(2, 4);
+  header.writeUInt16LE(4, 6);
+  header.writeUInt32LE(262_144, 16);
+  header.writeUInt32LE(1, 20);
+  const file = Buffer.concat([
+    header,
+    ...recs.flatMap((r) => {
+      const h = Buffer.alloc(16);
+      h.writeUInt32LE(r.length, 8);
+      h.writeUInt32LE(r.length, 12);
+      return [h, r];
+    }),
+  ]);
+  for (const chunk of [1000, 65_535, 65_536, 65_537, 100_000, 300_000, 1 << 20]) {
+    const { reader, packets } = await readAll(file, chunk);
+    assert.deepEqual(packets, recs, `chunks of ${chunk}`);
+    assert.equal(reader.truncatedTail, null);
+  }
+});
+
 test('timestamps: µs, ns and pcapng are read to the nanosecond the file holds', async () => {
   const us = await readAll(readFileSync(join(v.dir, 'ether.pcap')), 1 << 16);
   const ns = await readAll(readFileSync(join(v.dir, 'ether-ns.pcap')), 1 << 16);

@@ -133,3 +133,20 @@ test('trace --from: exit 0 when the packet arrives, 2 at the first broken hop, 3
   assert.equal(bad.code, 3);
   assert.match(bad.err, /SRC and DST must be IP addresses \("default\/client" is not\)/);
 });
+
+test('trace --size: the header names the size; a packet a device cannot carry breaks there; bad sizes are one line', () => {
+  const mtu = 'fixtures/snapshots/vxlan/cni0-mtu-below-flannel-mtu.json';
+  const dies = run(['trace', '--from', mtu, '10.244.1.2', '10.244.2.2']);
+  assert.equal(dies.code, 2);
+  assert.match(dies.out, /^✖ .* hop \d+ breaks \(a 1450-byte packet, DF\)$/m);
+  assert.match(dies.out, /a 1450-byte packet does not fit cni0 \(mtu 1400\) on node2/);
+  const fits = run(['trace', '--from', mtu, '10.244.1.2', '10.244.2.2', '--size', '1400']);
+  assert.equal(fits.code, 0);
+  assert.match(fits.out, /^✔ .* reaches .* \(a 1400-byte packet, DF\)$/m);
+  for (const v of ['12x', '20', '70000', '-5', '1e3']) {
+    const r = run(['trace', '--from', mtu, '10.244.1.2', '10.244.2.2', '--size', v]);
+    assert.equal(r.code, 3, `--size ${v} exits 3`);
+    assert.equal(r.err.trim().split('\n').length, 1, r.err);
+    assert.match(r.err, new RegExp(`--size "${v.replace('-', '\\-')}" is not a packet size`));
+  }
+});

@@ -1,6 +1,6 @@
 import { defineCheck } from '../check.js';
-import { vxlanDeviceName } from '../expected/index.js';
 import { linkByName, ok, runsConfiguredBackend } from '../model.js';
+import { isFlannelV6Clamp } from '../mtu-model.js';
 import { encapOverhead, uplinkOf } from '../uplink.js';
 
 export default defineCheck({
@@ -44,15 +44,8 @@ export default defineCheck({
           message: `${link.name} MTU ${link.mtu} exceeds uplink ${uplink.name} MTU ${uplink.mtu} minus the ${b.type} overhead ${overhead}`,
           evidence: ev,
         });
-      } else if (
-        b.type === 'vxlan' &&
-        dev.name === vxlanDeviceName(b.vni, 'inet6') &&
-        link.mtu < F &&
-        link.mtu >= F - 20
-      ) {
-        // Every healthy dual-stack cluster: flannel subtracts 50 where IPv6 VXLAN needs 70, so the kernel clamps
-        // flannel-v6.1 20 bytes below FLANNEL_MTU. That is flannel's design (ICMPv6 Packet Too Big covers it), not
-        // a fault of this cluster; a device lower still falls through to the error below.
+      } else if (isFlannelV6Clamp(b, dev.name, link.mtu, F)) {
+        // flannel's design, not this cluster's fault (mtu-model.ts)
       } else if (link.mtu < F) {
         report({
           node: n.name,

@@ -16,15 +16,19 @@ export default defineCheck({
     fix: "On <node>: ip route del <route>. The bridge plugin's `<podCIDR> dev cni0 proto kernel scope link` route is the only one that should remain.",
   },
   scope: 'node',
-  runNode({ node: n, tables }, report) {
+  runNode({ node: n, tables, cluster }, report) {
     const routes = tables?.mainRoutes();
     if (!routes) return;
     const cidrs = [n.podCIDR, n.podCIDRv6];
+    const podCIDRs = cluster.podCIDRTexts;
     // One pass over the routes for both families (parsePrefix once per route), each family's in table order.
     const hits: Route[][] = [[], []];
     if (cidrs[0] || cidrs[1])
       for (const r of routes) {
-        const text = r.dst === cidrs[0]?.text || r.dst === cidrs[1]?.text ? r.dst : parsePrefix(r.dst)?.text;
+        const mine = r.dst === cidrs[0]?.text || r.dst === cidrs[1]?.text;
+        // Another node's podCIDR written canonically (flanneld's route to a peer) is not this node's: no parse.
+        if (!mine && podCIDRs.has(r.dst)) continue;
+        const text = mine ? r.dst : parsePrefix(r.dst)?.text;
         if (text === undefined) continue;
         if (text === cidrs[0]?.text) hits[0]!.push(r);
         else if (text === cidrs[1]?.text) hits[1]!.push(r);

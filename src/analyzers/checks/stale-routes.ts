@@ -24,10 +24,15 @@ export default defineCheck({
     if (!routes) return;
     const seen = new Map<string, number>();
     for (const r of routes) {
-      const dst = parsePrefix(r.dst);
-      if (!dst) continue;
       // Connected routes come from an address on a link, not from a lease; network-overlap covers them.
       if (r.protocol === 'kernel') continue;
+      // A route to a podCIDR as written canonically (flanneld's, one per peer): owned, so only counted.
+      if (ownedText.has(r.dst)) {
+        seen.set(r.dst, (seen.get(r.dst) ?? 0) + 1);
+        continue;
+      }
+      const dst = parsePrefix(r.dst);
+      if (!dst) continue;
       seen.set(dst.text, (seen.get(dst.text) ?? 0) + 1);
       const net = nets.find((x) => covers(x, dst));
       // The whole-Network route is wireguard's and udp's; routes outside Network are not flannel's business.

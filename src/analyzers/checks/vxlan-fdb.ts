@@ -1,4 +1,5 @@
 import { normalizeIP, sameIP } from '../../net/cidr.js';
+import type { FdbEntry } from '../../snapshot/types.js';
 import { defineCheck } from '../check.js';
 import { FLANNEL_DEVICE_PATTERN } from '../expected/index.js';
 import { formatFdb, formatNeighbour } from '../format.js';
@@ -38,7 +39,7 @@ export default defineCheck({
       ));
     for (const want of expected) {
       const found = ctx.tables!.fdbOf(want.dev, want.mac);
-      if (found.some((f) => sameIP(f.dst, want.dst))) continue;
+      if (sendsTo(found, want.dst)) continue;
       // The entry still sends to the peer's own InternalIP while its public-ip annotation names another address
       // (edited by hand, or a lease update flanneld ignored): the entry reaches the peer, re-pointing it at the
       // annotation could cut working traffic; public-ip-not-local reports the annotation on the peer.
@@ -72,11 +73,16 @@ export default defineCheck({
           : `Restart the flannel pod on ${n.name}, or by hand: ${byHand}`,
       });
     }
+    // The pattern by device, not by entry: a node holds one entry per peer on one or two devices.
+    const flannelDev = new Map<string, boolean>();
     for (const f of fdb) {
       // Only unicast entries with a remote dst are flanneld's; the device's own multicast list has none.
-      if (!FLANNEL_DEVICE_PATTERN.test(f.dev) || f.dst === null) continue;
+      if (f.dst === null) continue;
+      let flannel = flannelDev.get(f.dev);
+      if (flannel === undefined) flannelDev.set(f.dev, (flannel = FLANNEL_DEVICE_PATTERN.test(f.dev)));
+      if (!flannel) continue;
       // Right MAC with a wrong dst was reported above.
-      if (expectedMacs.has(f.mac.toLowerCase())) continue;
+      if (expectedMacs.has(f.mac) || expectedMacs.has(f.mac.toLowerCase())) continue;
       if (peerEntriesOf().has(`${f.mac.toLowerCase()}|${normalizeIP(f.dst)}`)) continue;
       // The kernel resolves a neighbour on the device to this MAC: the entry is on a live path, deleting it cuts traffic.
       const user = (ok(n.host?.neighbours) ?? []).find(
@@ -139,3 +145,9 @@ export default defineCheck({
     }
   },
 });
+
+/** found.some((f) => sameIP(f.dst, dst)), without a closure per expected entry. */
+function sendsTo(found: readonly FdbEntry[], dst: string): boolean {
+  for (const f of found) if (sameIP(f.dst, dst)) return true;
+  return false;
+}

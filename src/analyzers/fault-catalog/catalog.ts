@@ -524,6 +524,11 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     sim: {
       backend: 'vxlan',
       on: 'node2',
+      // a FLANNEL_MTU packet (1422 + 28) is 1500 bytes in VXLAN: node2's eth0 drops the frame on arrival
+      breaks: [
+        { from: 'peer', to: 'node', size: 1422 },
+        { from: 'third', to: 'node', size: 1422 },
+      ],
       expect: [{ check: 'mtu', node: 'node', severity: 'error', count: 2, evidence: /eth0 \(uplink\) mtu 1400/ }],
       consequences: uplinkMixed,
     },
@@ -1720,7 +1725,10 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     sim: {
       backend: 'vxlan',
       on: 'node2',
-      breaks: [{ from: 'third', to: 'node', size: 1422 }],
+      breaks: [
+        { from: 'third', to: 'node', size: 1422 },
+        { from: 'peer', to: 'node', size: 1422 },
+      ],
       expect: [
         {
           check: 'mtu',

@@ -15,6 +15,7 @@ import type { Route } from '../../snapshot/types.js';
 import { dottedQuad, parseAddrPrefix } from './addr.js';
 import { type FibAnswer, type FibPacket, type FibState, lookup } from './lookup.js';
 import { parseRule } from './rule.js';
+import { V4Stretches } from './v4-stretches.js';
 
 interface V4 {
   readonly value: number;
@@ -45,19 +46,24 @@ interface Shared {
   readonly own: number;
 }
 
-/** The cluster's IPv4 podCIDRs: their texts, and their one length (null when they differ or overlap). */
-interface ClusterCIDRs {
+/**
+ * The cluster's IPv4 podCIDRs: their texts, and their one length (null when they differ or overlap). The same for
+ * every node: ClusterContext.podCIDRShape holds it once per analysis.
+ */
+export interface PodCIDRShape {
   readonly texts: ReadonlySet<string>;
   readonly length: number | null;
 }
 
-function clusterCIDRs(podCIDRs: readonly Prefix[]): ClusterCIDRs {
+export function podCIDRShape(podCIDRs: readonly Prefix[]): PodCIDRShape {
   const mine = podCIDRs.filter((x) => x.family === 'inet');
   const texts = new Set(mine.map((x) => x.text));
   const length = mine[0]?.length ?? null;
   const distinct = new Set(mine.map((x) => v4Of(x.bytes))).size === texts.size && texts.size === mine.length;
   return { texts, length: length !== null && distinct && mine.every((x) => x.length === length) ? length : null };
 }
+
+const END = Symbol('end');
 
 export class PodCIDRLookups {
   readonly #state: FibState;
@@ -69,13 +75,18 @@ export class PodCIDRLookups {
   readonly #split = new Set<number>();
   readonly #own = new Map<string, Route[]>();
   readonly #classes = new Map<Prefix, PeerClass | null>();
-  readonly #ids = new Map<string, number>();
+  /** Which #short prefixes hold a podCIDR, by stretch of addresses (v4-stretches.ts), then interned. */
+  #stretches: V4Stretches | null = null;
+  readonly #memberships = new Map<string, number>();
+  /** Class ids by membership, then each own route's table, type, device and metric, then END. */
+  readonly #ids = new Map<unknown, unknown>();
+  #nextId = 0;
   /** By class id, then source, then input device: nested maps, so asking builds no key string. */
   readonly #answers: Map<string, Map<string, Shared>>[] = [];
 
-  constructor(state: FibState, podCIDRs: readonly Prefix[]) {
+  constructor(state: FibState, shape: PodCIDRShape) {
     this.#state = state;
-    const { texts, length } = clusterCIDRs(podCIDRs);
+    const { texts, length } = shape;
     this.#length = length;
     if (length === null) return;
     const add = (p: V4 | null) => {
@@ -112,17 +123,46 @@ export class PodCIDRLookups {
     if (length !== null && cidr.family === 'inet' && cidr.length === length) {
       const network = v4Of(cidr.bytes);
       if (!this.#split.has(Math.floor(network / 2 ** (32 - length)))) {
-        let key = '';
-        for (const p of this.#short) key += inV4(p, network) ? '1' : '0';
         const own = this.#own.get(cidr.text) ?? [];
-        for (const r of own) key += `|${r.table}/${r.type}/${r.dev}/${r.metric}`;
-        let id = this.#ids.get(key);
-        if (id === undefined) this.#ids.set(key, (id = this.#ids.size));
-        c = { id, network, length, own };
+        c = { id: this.#idOf(this.#membership(network), own), network, length, own };
       }
     }
     this.#classes.set(cidr, c);
     return c;
+  }
+
+  /** Which #short prefixes hold the podCIDR at `network`, as an interned number. */
+  #membership(network: number): number {
+    this.#stretches ??= new V4Stretches(this.#short);
+    const key = this.#stretches.bits(network);
+    let m = this.#memberships.get(key);
+    if (m === undefined) this.#memberships.set(key, (m = this.#memberships.size));
+    return m;
+  }
+
+  /** The class id of a membership and own routes (what the lookup reads of them), by a trie: no key string. */
+  #idOf(membership: number, own: readonly Route[]): number {
+    let node = this.#ids;
+    const step = (k: unknown) => {
+      let next = node.get(k) as Map<unknown, unknown> | undefined;
+      if (!next) node.set(k, (next = new Map()));
+      node = next;
+    };
+    step(membership);
+    for (const r of own) {
+      step(r.table);
+      step(r.type);
+      step(r.dev);
+      step(r.metric);
+    }
+    let id = node.get(END) as number | undefined;
+    if (id === undefined) node.set(END, (id = this.#nextId++));
+    return id;
+  }
+
+  /** Whether `cidr`'s lookups are shared: then every address in it gets the same answer for the same source and input device. */
+  shares(cidr: Prefix): boolean {
+    return this.#classOf(cidr) !== null;
   }
 
   /** lookup(state, pkt) for `pkt.dst` in `cidr`, a lease's podCIDR. */

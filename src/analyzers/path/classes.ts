@@ -14,6 +14,7 @@
 import type { Prefix } from '../../net/cidr.js';
 import type { Route, RouteDecision } from '../../snapshot/types.js';
 import { type Addr, inPrefix, parseAddrPrefix } from '../fib/addr.js';
+import { V4Stretches } from '../fib/v4-stretches.js';
 import { type Lease, ok } from '../model.js';
 import type { NfFamily } from '../netfilter/types.js';
 import { type PodPart, podParts } from './pod-parts.js';
@@ -61,6 +62,8 @@ export class PeerClasses {
   /** This family's routes whose dst is some lease's podCIDR, by that dst. */
   readonly #podRoutes = new Map<string, Route[]>();
   readonly #sigs = new Map<string, string>();
+  /** #v4's tests of an address, once per stretch of addresses rather than per peer (v4-stretches.ts). */
+  #v4Stretches: V4Stretches | undefined;
   readonly #root = new Trie();
   readonly #byName = new Map<string, number>();
   /** Peers whose podCIDR a splitting prefix divides, with their parts (pod-parts.ts); each is its own class. */
@@ -115,7 +118,7 @@ export class PeerClasses {
     if (s !== undefined) return s;
     s = this.#local.has(ip) ? 'L' : '-';
     const v4 = this.#family === 'inet' ? quad(ip) : null;
-    if (v4 !== null) for (const p of this.#v4) s += inV4(p, v4) ? '1' : '0';
+    if (v4 !== null) s += (this.#v4Stretches ??= new V4Stretches(this.#v4)).bits(v4);
     else {
       const a = parseAddrPrefix(ip, this.#family);
       if (a) for (const p of this.#prefixes ?? []) s += inPrefix(p, a) ? '1' : '0';

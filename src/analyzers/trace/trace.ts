@@ -14,6 +14,7 @@ import type { Finding } from '../finding.js';
 import { formatFdb, formatNeighbour, formatPolicy, formatRoute, formatState } from '../format.js';
 import { dumpsOf } from '../iptables.js';
 import { buildModel, type FlannelNode, linkByName, ok, type SnapshotModel } from '../model.js';
+import { fragmentsOuter, isFlannelV6Clamp, outerSize } from '../mtu-model.js';
 import type { Hook, NfPacket } from '../netfilter/types.js';
 import { NodeFilter } from '../path/node-filter.js';
 import { analyze } from '../run.js';
@@ -48,6 +49,17 @@ export interface TraceResult {
   readonly via: readonly string[];
   /** Set when the destination is outside the cluster and the packet leaves: the device, and the masquerade rule (null: none). */
   readonly egress: { readonly dev: string; readonly masquerade: string | null } | null;
+  /**
+   * The IP packet's size in bytes, sent with DF (as `trace --probe` sends its FLANNEL_MTU-sized probe): by default the
+   * largest the source sends (a pod: its node's FLANNEL_MTU; a node: the MTU of the device its route picks). Null
+   * when no MTU was collected, so no device's MTU was judged.
+   */
+  readonly size: number | null;
+}
+
+export interface TraceOptions {
+  /** the packet's size in bytes (IP header included); default: the largest the source sends */
+  readonly size?: number;
 }
 
 /** Where on the path a node stands: it sends the packet, forwards it for another node, or receives it. */
@@ -106,7 +118,7 @@ function receiverOf(model: SnapshotModel, sender: FlannelNode, ip: string): Flan
   return holds(sender, ip) ? sender : nodeByAddress(model, ip);
 }
 
-export function trace(snapshot: Snapshot, srcIP: string, dstIP: string): TraceResult {
+export function trace(snapshot: Snapshot, srcIP: string, dstIP: string, opts: TraceOptions = {}): TraceResult {
   const model = buildModel(snapshot);
   const stoppers = analyze(snapshot, { only: [...Object.keys(NODE_BLOCKERS), ...UNDERLAY_EVIDENCE] }).findings.filter(
     (f) => f.severity === 'error',
@@ -114,10 +126,18 @@ export function trace(snapshot: Snapshot, srcIP: string, dstIP: string): TraceRe
   const src = resolveEndpoint(model, srcIP);
   const dst = resolveEndpoint(model, dstIP);
   const hops: Hop[] = [];
-  const walk = new Walk(model, stoppers, hops, src, dst);
+  const walk = new Walk(model, stoppers, hops, src, dst, opts.size ?? null);
   walk.run(src);
   const brokenAt = hops.findIndex((h) => !h.ok);
-  return { src, dst, hops, brokenAt: brokenAt < 0 ? null : brokenAt, via: walk.via, egress: walk.egress };
+  return {
+    src,
+    dst,
+    hops,
+    brokenAt: brokenAt < 0 ? null : brokenAt,
+    via: walk.via,
+    egress: walk.egress,
+    size: walk.sent,
+  };
 }
 
 /** Whether a device can carry the packet: administratively up and, where the kernel knows, with carrier. */
@@ -141,7 +161,94 @@ class Walk {
     private readonly hops: Hop[],
     private readonly src: Endpoint,
     private readonly dst: Endpoint,
-  ) {}
+    /** the size the user asked for; null: the largest the source sends */
+    private readonly asked: number | null,
+  ) {
+    this.size = asked;
+    this.sent = asked;
+  }
+
+  /** The packet's size as it travels (a Packet Too Big the design answers lowers it); null: sizes are not judged. */
+  private size: number | null;
+  /** The size the source sends. */
+  sent: number | null;
+
+  /**
+   * A node's own packet is as large as the device its route picks allows (the kernel's PMTU for the route); toward a
+   * pod, no larger than FLANNEL_MTU, the pod network's MTU (a DirectRouting route leaves by the uplink, but the
+   * destination's cni0 carries FLANNEL_MTU by design).
+   */
+  private sizeFrom(host: HostState, dev: string | null): void {
+    if (this.asked !== null || this.sent !== null || this.src.kind !== 'node' || !dev) return;
+    const mtu = linkByName(host, dev)?.mtu;
+    const F = this.dst.kind === 'pod' ? (ok(host.subnetEnv)?.mtu ?? null) : null;
+    if (mtu !== undefined) this.size = this.sent = F !== null ? Math.min(mtu, F) : mtu;
+  }
+
+  /**
+   * The packet must fit the device the route sends it out of: with DF, a larger one dies there (the kernel answers
+   * ICMP "fragmentation needed"). flannel-v6.1's designed 20-byte clamp is answered by a Packet Too Big the pod
+   * resends after: shown, and the packet travels on at the device's MTU.
+   */
+  private fits(node: FlannelNode, host: HostState, dev: string, step: string, entry: string): boolean {
+    const l = linkByName(host, dev);
+    if (this.size === null || !l || this.size <= l.mtu) return true;
+    const F = ok(host.subnetEnv)?.mtu ?? null;
+    if (F !== null && this.size <= F && isFlannelV6Clamp(this.model.backend, dev, l.mtu, F)) {
+      const note = `a ${this.size}-byte packet is above ${dev} (mtu ${l.mtu}): the kernel answers ICMPv6 Packet Too Big and the source resends at ${l.mtu} bytes (flannel's IPv6 VXLAN design)`;
+      this.size = l.mtu;
+      return this.hop(node.name, 'mtu', `${dev} mtu ${l.mtu}`, true, note);
+    }
+    return this.hop(
+      node.name,
+      step,
+      `${entry} (${dev} mtu ${l.mtu})`,
+      false,
+      `a ${this.size}-byte packet does not fit ${dev} (mtu ${l.mtu}) on ${node.name}: packets of ${l.mtu + 1}-${this.size} bytes die`,
+    );
+  }
+
+  /**
+   * The uplinks at both ends must carry the packet between two nodes: `encap`, inside the backend's outer header.
+   * The sender fragments an outer packet its uplink cannot carry where the backend's outer header has no DF; the
+   * receiver's uplink drops any frame above its MTU.
+   */
+  private uplinksCarry(from: FlannelNode, to: FlannelNode, encap: boolean, outerV6: boolean): boolean {
+    if (this.size === null) return true;
+    const b = this.model.backend;
+    const inner = this.size;
+    const outer = encap ? outerSize(b, inner, outerV6) : inner;
+    const added = encap && b ? ` (${inner} + the ${b.type} overhead ${outer - inner})` : '';
+    const out = uplinkOf(from, b);
+    let wire = outer;
+    if (out && outer > out.mtu) {
+      if (!encap || !fragmentsOuter(b))
+        return this.hop(
+          from.name,
+          'uplink',
+          `${out.name} mtu ${out.mtu}`,
+          false,
+          `a ${outer}-byte packet${added} does not fit ${out.name} (mtu ${out.mtu}) on ${from.name}: packets of ${inner - (outer - out.mtu) + 1}-${inner} bytes die`,
+        );
+      this.hop(
+        from.name,
+        'uplink',
+        `${out.name} mtu ${out.mtu}`,
+        true,
+        `the ${outer}-byte packet${added} is above ${out.name} (mtu ${out.mtu}): the kernel sends it in fragments`,
+      );
+      wire = out.mtu;
+    }
+    const inn = uplinkOf(to, b);
+    if (!inn || wire <= inn.mtu) return true;
+    return this.hop(
+      to.name,
+      'uplink',
+      `${inn.name} mtu ${inn.mtu}`,
+      false,
+      `a ${wire}-byte packet${wire === outer ? added : ' (a fragment)'} from ${from.name} does not fit ${inn.name} (mtu ${inn.mtu}) on ${to.name}: it is dropped on arrival, so packets of ${inner - (wire - inn.mtu) + 1}-${inner} bytes die`,
+    );
+  }
 
   readonly #filters = new Map<string, NodeFilter>();
 
@@ -239,8 +346,12 @@ class Walk {
   private nodeHealthy(node: FlannelNode, role: Role): boolean {
     // a node's own packet, or one addressed to the node, is not forwarded there: only a pod's crosses FORWARD
     const forwarded = role === 'transit' || (role === 'source' ? this.src.kind === 'pod' : this.dst.kind !== 'node');
+    // a node's packet to another node's address crosses the underlay only, never the overlay
+    const overlay = !(this.src.kind === 'node' && this.dst.kind === 'node');
     const stops = (check: string) =>
-      NODE_BLOCKERS[check] === 'forwarding' ? forwarded : NODE_BLOCKERS[check] === 'arrival' && role === 'destination';
+      NODE_BLOCKERS[check] === 'forwarding'
+        ? forwarded
+        : NODE_BLOCKERS[check] === 'arrival' && role === 'destination' && overlay;
     const found = this.stoppers.filter((f) => f.node === node.name && stops(f.check));
     if (found.length === 0) return true;
     return this.hop(
@@ -292,6 +403,19 @@ class Walk {
         )
       )
         return;
+    }
+    if (src.kind === 'pod') {
+      // The pod's eth0 was created with FLANNEL_MTU: that is the largest packet it sends.
+      const F = ok(a.host.subnetEnv)?.mtu ?? linkByName(a.host, 'cni0')?.mtu ?? null;
+      if (this.sent === null) this.size = this.sent = F;
+      else if (F !== null && this.sent > F)
+        return void this.hop(
+          src.node,
+          'pod -> cni0',
+          `FLANNEL_MTU=${F}`,
+          false,
+          `a ${this.sent}-byte packet does not fit the pod's eth0 (mtu ${F}): the pod cannot send it with DF`,
+        );
     }
     if (!this.nodeHealthy(a.node, 'source')) return;
     this.forward(a.node, a.host, 0, src.kind === 'pod' ? 'cni0' : null);
@@ -374,6 +498,13 @@ class Walk {
       const local =
         route !== null && (route.dev === 'cni0' || route.dev?.startsWith('cali') === true || this.dst.kind === 'node');
       if (local && route?.dev && !this.deviceUp(node, host, route.dev, 'route lookup')) return;
+      if (
+        local &&
+        route?.dev &&
+        this.dst.kind === 'pod' &&
+        !this.fits(node, host, route.dev, 'route lookup', formatRoute(route))
+      )
+        return;
       if (local && route?.dev && this.dst.kind === 'pod' && !this.netfilter(node, host, iif, route.dev)) return;
       if (local && route?.dev === 'cni0' && this.dst.kind === 'pod' && !this.bridgePort(node, host)) return;
       this.hop(
@@ -401,6 +532,8 @@ class Walk {
     const entry = `${formatRoute(route)}${decided}`;
     const dev = route.dev ?? '';
     if (dev && !this.deviceUp(node, host, dev, 'route lookup')) return;
+    this.sizeFrom(host, dev);
+    if (dev && !this.fits(node, host, dev, 'route lookup', entry)) return;
     if (dev && !this.netfilter(node, host, iif, dev)) return;
     if (/^flannel(-v6)?\.\d+$/.test(dev)) return this.vxlan(node, host, entry, dev, route.gateway, depth);
     if (dev === 'flannel-wg' || dev === 'flannel-wg-v6') return this.wireguard(node, host, entry, dev, depth);
@@ -414,8 +547,18 @@ class Walk {
       );
       const owner = this.dst.node ? this.model.byName.get(this.dst.node) : undefined;
       if (owner && owner !== node && !this.underlayCarries(node, owner)) return;
+      if (owner && owner !== node && !this.uplinksCarry(node, owner, true, false)) return;
       const to = this.dst.node ? this.received(this.dst.node) : null;
       if (to) this.arrive(to.node, to.host, depth);
+      return;
+    }
+    const onLink = !route.gateway && this.dst.kind === 'node' ? nodeByAddress(this.model, this.dst.ip) : null;
+    if (onLink && onLink !== node) {
+      // A node's own packet to another node's address on the underlay: delivered there directly.
+      this.hop(node.name, 'route lookup', entry, true, `on-link: ${this.dst.ip} is node ${onLink.name}`);
+      if (!this.uplinksCarry(node, onLink, false, false)) return;
+      const to = this.received(onLink.name);
+      if (to) this.arrive(to.node, to.host, depth, uplinkOf(to.node, this.model.backend)?.name ?? null);
       return;
     }
     if (route.gateway || this.dst.kind === 'outside') {
@@ -432,6 +575,9 @@ class Walk {
       }
       this.hop(node.name, 'route lookup', entry, true, `next hop ${route.gateway} is node ${next.name}`);
       if (!this.underlayCarries(node, next)) return;
+      // ipip's tunnel device adds its header; a route out of the uplink itself (host-gw, DirectRouting) adds none
+      const tunnelled = dev !== '' && dev !== uplinkOf(node, this.model.backend)?.name;
+      if (!this.uplinksCarry(node, next, tunnelled, dev.includes('v6'))) return;
       const to = this.received(next.name);
       if (!to) return;
       if (next.name !== this.dst.node) {
@@ -517,6 +663,7 @@ class Walk {
       )
     )
       return;
+    if (next !== node && !this.uplinksCarry(node, next!, true, dev.includes('-v6'))) return;
     const to = this.received(next!.name);
     if (!to) return;
     const local = linkByName(host, dev);
@@ -600,6 +747,7 @@ class Walk {
       )
     )
       return;
+    if (!this.uplinksCarry(node, next!, true, dev.endsWith('-v6'))) return;
     const to = this.received(next!.name);
     if (to) this.arrive(to.node, to.host, depth);
   }
@@ -653,6 +801,7 @@ class Walk {
       )
     )
       return;
+    if (!this.uplinksCarry(node, next!, true, tmpl!.dst.includes(':'))) return;
     const to = this.received(next!.name);
     if (!to) return;
     const twin = ok(to.host.xfrmStates)?.find((s) => s.spi === sa!.spi && sameIP(s.dst, sa!.dst));

@@ -4,8 +4,8 @@
  */
 import { etherTypeFor, ipv4Checksum, locateEsp, locateIp } from '../frame.js';
 import { type CapturedPacket, LinkType, type PacketBatch } from '../packet.js';
-import { type DecryptFailure, decryptEsp, trailer } from './esp-crypto.js';
-import { batchable, GCM_BATCH_MIN, openGcmBatch } from './gcm-batch.js';
+import { cbcBatchable, type DecryptFailure, decryptCbcBatch, decryptEsp } from './esp-crypto.js';
+import { batchable, GCM_BATCH_MIN, GCM_OVERHEAD, openGcmBatchInPlace } from './gcm-batch.js';
 import type { EspSA, SaTable } from './sa-table.js';
 
 export type FailureReason =
@@ -74,12 +74,14 @@ export class EspDecryptor {
   }
 
   /**
-   * Packets of one GCM SA (16-byte ICV) are opened together (gcm-batch.ts); every other packet, and a
-   * group whose batch check fails, goes one by one. Order and counts are those of `process`.
+   * Packets of one GCM SA (16-byte ICV) are opened together (gcm-batch.ts), those of one CBC + HMAC SA
+   * deciphered together after each one's ICV (decryptCbcBatch); every other packet, and a GCM group whose
+   * batch check fails, goes one by one. Order and counts are those of `process`.
    */
   processBatch(batch: PacketBatch): PacketBatch {
     const out = new Array<CapturedPacket>(batch.length);
     const groups = new Map<EspSA, { at: number[]; jobs: Located[] }>();
+    const cbcGroups = new Map<EspSA, { at: number[]; jobs: Located[] }>();
     for (let i = 0; i < batch.length; i++) {
       const r = this.locate(batch[i]!);
       if (!('esp' in r)) {
@@ -92,21 +94,44 @@ export class EspDecryptor {
         if (!g) groups.set(sa, (g = { at: [], jobs: [] }));
         g.at.push(i);
         g.jobs.push(r);
+      } else if (r.candidates.length === 1 && cbcBatchable(sa)) {
+        let g = cbcGroups.get(sa);
+        if (!g) cbcGroups.set(sa, (g = { at: [], jobs: [] }));
+        g.at.push(i);
+        g.jobs.push(r);
       } else out[i] = this.decrypt(r);
     }
+    for (const [sa, g] of cbcGroups) {
+      const results = decryptCbcBatch(
+        sa,
+        g.jobs.map((j) => j.esp),
+      );
+      results.forEach((r, k) => {
+        const j = g.jobs[k]!;
+        out[g.at[k]!] = r.ok
+          ? this.rebuild(j, sa, r.payload, 0, r.payload.length, r.nextHeader)
+          : this.failed(j.p, r.reason);
+      });
+    }
     for (const [sa, g] of groups) {
-      const plain = openGcmBatch(
+      const opened = openGcmBatchInPlace(
         sa,
         g.jobs.map((j) => j.esp),
       );
       for (let k = 0; k < g.jobs.length; k++) {
         const j = g.jobs[k]!;
-        if (!plain) {
+        if (!opened) {
           out[g.at[k]!] = this.decrypt(j);
           continue;
         }
-        const r = trailer(plain[k]!);
-        out[g.at[k]!] = r.ok ? this.rebuild(j, sa, r.payload, r.nextHeader) : this.failed(j.p, r.reason);
+        // The ESP trailer read in place (RFC 4303 §2.4-2.6: padding, pad length, next header), as trailer() does.
+        const { mem } = opened;
+        const start = opened.ctOff[k]!;
+        const end = start + j.esp.length - GCM_OVERHEAD;
+        const payloadEnd = end - 2 - mem[end - 2]!;
+        if (end - start < 2) out[g.at[k]!] = this.failed(j.p, 'malformed ESP');
+        else if (payloadEnd < start) out[g.at[k]!] = this.failed(j.p, 'invalid padding');
+        else out[g.at[k]!] = this.rebuild(j, sa, mem, start, payloadEnd, mem[end - 1]!);
       }
     }
     return out;
@@ -132,7 +157,9 @@ export class EspDecryptor {
     const esp = d.subarray(loc.espOff, loc.ipEnd);
     if (esp.length < 8) return this.failed(p, 'malformed ESP');
     const spi = esp.readUInt32BE(0);
-    const candidates = this.table.candidates(spi, d.subarray(loc.dstOff, loc.dstOff + (loc.version === 4 ? 4 : 16)));
+    const candidates = this.table.candidates(spi, () =>
+      d.subarray(loc.dstOff, loc.dstOff + (loc.version === 4 ? 4 : 16)),
+    );
     if (candidates.length === 0) {
       this.stats.unknownSpis.set(spi, (this.stats.unknownSpis.get(spi) ?? 0) + 1);
       return this.failed(p, 'unknown SPI');
@@ -148,7 +175,7 @@ export class EspDecryptor {
         reason ??= r.reason;
         continue;
       }
-      return this.rebuild(j, sa, r.payload, r.nextHeader);
+      return this.rebuild(j, sa, r.payload, 0, r.payload.length, r.nextHeader);
     }
     return this.failed(j.p, reason ?? 'integrity check failed');
   }
@@ -158,8 +185,10 @@ export class EspDecryptor {
     return p;
   }
 
-  private rebuild(j: Located, sa: EspSA, payload: Buffer, nextHeader: number): CapturedPacket {
+  /** The decrypted frame: `src` from `start` to `end` is the payload ESP carried (the inner packet in tunnel mode). */
+  private rebuild(j: Located, sa: EspSA, src: Buffer, start: number, end: number, nextHeader: number): CapturedPacket {
     const { p, ipOff, protoFieldOff, loc } = j;
+    const payloadLength = end - start;
     const d = p.data;
     let frame: Buffer;
     if (nextHeader === 59) {
@@ -176,22 +205,22 @@ export class EspDecryptor {
       ) {
         return this.failed(p, 'inner packet does not fit the link type');
       }
-      frame = this.frame(ipOff + payload.length);
+      frame = this.frame(ipOff + payloadLength);
       d.copy(frame, 0, 0, ipOff);
-      payload.copy(frame, ipOff);
+      src.copy(frame, ipOff, start, end);
       if (protoFieldOff !== null) frame.writeUInt16BE(etherTypeFor(innerVersion), protoFieldOff);
     } else {
       // Transport mode: keep the IP header(s), drop ESP (and the UDP encapsulation), name the payload's protocol.
       const hdrLen = loc.transportOff - ipOff;
-      frame = this.frame(loc.transportOff + payload.length);
+      frame = this.frame(loc.transportOff + payloadLength);
       d.copy(frame, 0, 0, loc.transportOff);
-      payload.copy(frame, loc.transportOff);
+      src.copy(frame, loc.transportOff, start, end);
       frame[loc.nextHeaderFieldOff] = nextHeader;
       if (loc.version === 4) {
-        frame.writeUInt16BE(hdrLen + payload.length, ipOff + 2);
+        frame.writeUInt16BE(hdrLen + payloadLength, ipOff + 2);
         frame.writeUInt16BE(ipv4Checksum(frame.subarray(ipOff, loc.transportOff)), ipOff + 10);
       } else {
-        frame.writeUInt16BE(hdrLen - 40 + payload.length, ipOff + 4);
+        frame.writeUInt16BE(hdrLen - 40 + payloadLength, ipOff + 4);
       }
     }
     this.count(sa);

@@ -83,11 +83,12 @@ class GcmBatchEngine {
   }
 
   /**
-   * Each `esp` spans the ESP header through the ICV, with at least an IV and an ICV. Returns each
-   * packet's plaintext (ESP trailer included) when every tag is right, null when any is not. The
-   * plaintexts are views of the shared scratch memory: valid until the next `openGcmBatch` call.
+   * Each `esp` spans the ESP header through the ICV, with at least an IV and an ICV. When every tag is
+   * right, returns the scratch memory with each packet's plaintext (ESP trailer included) at
+   * `ctOff[i]`, `esps[i].length - 32` bytes long; null when any tag is not. The memory is shared:
+   * valid until the next batch is opened.
    */
-  open(esps: readonly Buffer[]): Buffer[] | null {
+  open(esps: readonly Buffer[]): OpenedBatch | null {
     const m = esps.length;
     const ctOff = new Array<number>(m);
     let blocks = 0;
@@ -99,26 +100,18 @@ class GcmBatchEngine {
     // Per packet, from 0: [AAD | ciphertext, zero-padded | lengths | tag, then S]; the counter blocks
     // mirror it from `size`: [J0 | counters 2.. | two more], so one ECB call yields each packet's tag
     // mask at its AAD's place and its keystream at its ciphertext's. The memory is reused: every byte
-    // that GHASH reads is written here.
+    // that GHASH reads is written here (the packet copied whole, then `lay` moves the ICV, zeroes the
+    // IV's place and the padding, and writes the lengths and the counter blocks).
     const size = blocks * 16;
     const { mem, wasm } = scratch(2 * size);
     const salt = this.c.salt.readInt32LE(0);
     for (let i = 0; i < m; i++) {
       const esp = esps[i]!;
-      const ctLen = esp.length - ESP_HEADER - IV - ICV;
       const at = ctOff[i]! - 16;
-      esp.copy(mem, at, 0, ESP_HEADER);
-      mem.fill(0, at + ESP_HEADER, at + 16);
-      esp.copy(mem, at + 16, ESP_HEADER + IV, esp.length - ICV);
-      const lenAt = ctOff[i]! + ((ctLen + 15) & ~15);
-      mem.fill(0, at + 16 + ctLen, lenAt + 16);
-      mem.writeUInt32BE(ESP_HEADER * 8, lenAt + 4);
-      mem.writeUInt32BE(ctLen * 8, lenAt + 12);
-      esp.copy(mem, lenAt + 16, esp.length - ICV);
-      const n = 3 + ((ctLen + 15) >> 4);
-      wasm.counters(size + at, salt, esp.readInt32LE(ESP_HEADER), esp.readInt32LE(ESP_HEADER + 4), n);
+      mem.set(esp, at);
+      wasm.lay(at, size, esp.length - ESP_HEADER - IV - ICV, salt, mem.readInt32LE(at + 8), mem.readInt32LE(at + 12));
     }
-    mem.set(this.ecb.update(mem.subarray(size, 2 * size)), size);
+    this.ecb.update(mem.subarray(size, 2 * size)).copy(mem, size);
     // T_i becomes S_i = T_i ⊕ E_K(J0_i), the keystream block at packet i's AAD.
     for (let i = 0; i < m; i++) {
       const at = ctOff[i]! - 16;
@@ -139,14 +132,18 @@ class GcmBatchEngine {
 
     // Authentic: decrypt in place (ciphertext ⊕ keystream; the other blocks become junk, unused).
     wasm.xor(0, size, size);
-    const out = new Array<Buffer>(m);
-    for (let i = 0; i < m; i++) {
-      const o = ctOff[i]!;
-      out[i] = mem.subarray(o, o + esps[i]!.length - ESP_HEADER - IV - ICV);
-    }
-    return out;
+    return { mem, ctOff };
   }
 }
+
+/** A batch whose tags were all right: packet i's plaintext is in `mem` from `ctOff[i]`, its ESP length - 32 bytes. */
+export interface OpenedBatch {
+  readonly mem: Buffer;
+  readonly ctOff: readonly number[];
+}
+
+/** The ESP bytes around the plaintext: header and IV before it, ICV after it. */
+export const GCM_OVERHEAD = ESP_HEADER + IV + ICV;
 
 /** The part of the WebAssembly global used here (the project's `lib` has no DOM, where its types live). */
 declare const WebAssembly: {
@@ -157,6 +154,7 @@ declare const WebAssembly: {
 interface GcmWasm {
   readonly memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
   counters(dst: number, salt: number, iv0: number, iv1: number, n: number): void;
+  lay(at: number, size: number, ct: number, salt: number, iv0: number, iv1: number): void;
   xor(dst: number, src: number, len: number): void;
 }
 
@@ -191,7 +189,14 @@ export const GCM_BATCH_MIN = ESP_HEADER + IV + ICV;
 /** Process-wide counts, so tests and benchmarks can tell the batch path from the per-packet fallback. */
 export const gcmBatchCounts = { batches: 0, packets: 0, failedBatches: 0 };
 
+/** Each packet's plaintext (ESP trailer included) when every tag is right, null when any is not; views of shared memory. */
 export function openGcmBatch(sa: EspSA, esps: readonly Buffer[]): Buffer[] | null {
+  const r = openGcmBatchInPlace(sa, esps);
+  return r && esps.map((e, i) => r.mem.subarray(r.ctOff[i]!, r.ctOff[i]! + e.length - GCM_OVERHEAD));
+}
+
+/** openGcmBatch without a view per packet: the plaintexts are read from the shared memory by offset. */
+export function openGcmBatchInPlace(sa: EspSA, esps: readonly Buffer[]): OpenedBatch | null {
   if (sa.cipher.kind !== 'gcm') throw new Error('openGcmBatch: not a GCM SA');
   let e = engines.get(sa);
   if (!e) {

@@ -1,6 +1,6 @@
 /**
  * Runs the decryption stage on worker threads (`--threads N`, off by default): each batch is copied
- * to a worker and back, which on 2 cores costs about what it saves (docs/capture.md, Performance).
+ * to a worker and back, which on 2 cores costs more CPU than it saves (docs/capture.md, Performance).
  * Batches come back in input order, with a bounded number in flight so memory stays constant.
  */
 import { Worker } from 'node:worker_threads';

@@ -169,9 +169,11 @@ export class SaTable {
    * SAs to try for a packet, best match first: same SPI and destination, then same SPI only
    * (behind NAT the captured destination is not the SA's). The ICV decides which one is right.
    */
-  candidates(spi: number, dst: Uint8Array): readonly EspSA[] {
+  candidates(spi: number, dst: Uint8Array | (() => Uint8Array)): readonly EspSA[] {
     const list = this.bySpi.get(spi);
     if (!list || list.length === 1) return list ?? [];
-    return [...list].sort((a, b) => Number(b.dstBytes.equals(dst)) - Number(a.dstBytes.equals(dst)));
+    // A function: the destination is only cut out of the packet when an SPI has several SAs (rare).
+    const d = typeof dst === 'function' ? dst() : dst;
+    return [...list].sort((a, b) => Number(b.dstBytes.equals(d)) - Number(a.dstBytes.equals(d)));
   }
 }
