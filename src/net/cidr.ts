@@ -170,8 +170,13 @@ function hostAtUncached(prefix: Prefix, offset: number): string | null {
   let v = 0n;
   for (const b of prefix.bytes) v = (v << 8n) | BigInt(b);
   v = offset < 0 ? v + size - o : v + o;
+  return addressText(v, bits);
+}
+
+/** The address whose `bits`-bit value is `v`, written as iproute2 writes it. */
+export function addressText(v: bigint, bits: 32 | 128): string {
   const bytes: number[] = [];
-  for (let i = 0; i < bits / 8; i++) bytes.unshift(Number((v >> BigInt(8 * i)) & 0xffn));
+  for (let i = bits / 8 - 1; i >= 0; i--) bytes.push(Number((v >> BigInt(8 * i)) & 0xffn));
   return ipaddr.fromByteArray(bytes).toString();
 }
 

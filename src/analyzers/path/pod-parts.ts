@@ -5,8 +5,7 @@
  * or verdict than the rest. Every region between such prefixes' bounds is one address class; one pod address
  * stands for each, so the walk sees every distinct FIB and netfilter answer over the podCIDR.
  */
-import ipaddr from 'ipaddr.js';
-import type { Prefix } from '../../net/cidr.js';
+import { type Prefix, addressText as text } from '../../net/cidr.js';
 import { type Addr, inPrefix, parseAddrPrefix } from '../fib/addr.js';
 
 export interface PodPart {
@@ -16,12 +15,6 @@ export interface PodPart {
   readonly label: string;
   /** The address (first or last usable) whose collected `ip route get` answer holds for this part; null: none. */
   readonly answerFor: string | null;
-}
-
-function text(v: bigint, bits: 32 | 128): string {
-  const bytes: number[] = [];
-  for (let i = bits / 8 - 1; i >= 0; i--) bytes.push(Number((v >> BigInt(8 * i)) & 0xffn));
-  return ipaddr.fromByteArray(bytes).toString();
 }
 
 const size = (p: Addr): bigint => 1n << BigInt(p.bits - p.length);
