@@ -212,6 +212,8 @@ interface Pair {
   readonly from: string;
   readonly to: string;
   readonly addr: string;
+  /** ICMP payload bytes with DF set (a fault's large-packet break); default 56 without DF */
+  readonly size?: number;
 }
 
 /** Every ordered pod pair in every family the cluster has, and the extra destination addresses the fault names. */
@@ -223,20 +225,24 @@ function pairsOf(c: SimCluster, fault: Fault): Pair[] {
       if (c.v4) out.push({ from: a.name, to: b.name, addr: b.podIP });
       if (c.v6) out.push({ from: a.name, to: b.name, addr: `${b.podNet6}2` });
     }
+  // the fault's own breaks too: another address of the podCIDR, or packets of FLANNEL_MTU size that must pass again
   for (const br of fault.breaks ?? []) {
-    if (!br.toHost) continue;
     const to = c.node(br.to);
-    const addr = to.podNet.replace(/\.0$/, `.${br.toHost}`);
-    sh('ip', 'netns', 'exec', to.podNs, 'ip', 'addr', 'add', `${addr}/24`, 'dev', 'eth0');
-    out.push({ from: br.from, to: br.to, addr });
+    if (br.toHost) {
+      const addr = to.podNet.replace(/\.0$/, `.${br.toHost}`);
+      sh('ip', 'netns', 'exec', to.podNs, 'ip', 'addr', 'add', `${addr}/24`, 'dev', 'eth0');
+      out.push({ from: br.from, to: br.to, addr });
+    }
+    if (br.size) out.push({ from: br.from, to: br.to, addr: br.ipv6 ? `${to.podNet6}2` : to.podIP, size: br.size });
   }
   return out;
 }
 
-const pairText = (p: Pair) => `${p.from} -> ${p.to} (${p.addr})`;
+const pairText = (p: Pair) => `${p.from} -> ${p.to} (${p.addr}${p.size ? `, ${p.size} bytes DF` : ''})`;
 
 function pings(c: SimCluster, p: Pair): boolean {
-  const argv = ['netns', 'exec', c.node(p.from).podNs, 'ping', '-c', '1', '-W', '1', p.addr];
+  const size = p.size ? ['-M', 'do', '-s', String(p.size)] : [];
+  const argv = ['netns', 'exec', c.node(p.from).podNs, 'ping', '-c', '1', '-W', '1', ...size, p.addr];
   // a fresh path's first echo can wait for neighbour discovery longer than ping's 1 s: three tries
   for (let i = 0; i < 3; i++) if (spawnSync('ip', argv, { stdio: 'ignore' }).status === 0) return true;
   return false;
