@@ -170,7 +170,7 @@ const OPERATOR: Readonly<Record<string, Operator>> = {
 };
 
 /** A fix that says to do nothing on this node (the finding explains another one's fix). */
-const NO_ACTION = /^(?:Keep this entry|Leave \S+ on \S+ at \d+): /;
+const NO_ACTION = /^(?:Keep this (?:entry|route)|Leave \S+ on \S+ at \d+)\b/;
 /** "Restart every flannel pod …: kubectl -n <ns> rollout restart ds/<name>" restarts flanneld on every node. */
 const ROLLOUT = /^Restart every flannel pod\b.*\brollout restart ds\/\S+/;
 
@@ -196,14 +196,13 @@ const CANNOT: Readonly<Record<string, { readonly reason: string; readonly stops:
       /^the fix of podcidr-outside-network on node3 is prose, not a command: Make kube-flannel-cfg net-conf.json Network equal the cluster CIDR/,
   },
   'podcidr-unset': {
-    reason:
-      "the fix is kube-controller-manager allocating node2 a podCIDR; the simulator has no controller (and stale-routes' ip route del on the peers cuts node2's pods, which still answer)",
+    reason: 'the fix is kube-controller-manager allocating node2 a podCIDR; the simulator has no controller',
     stops:
       /^the fix of podcidr-unset on node2 is prose, not a command: Run kube-controller-manager with --allocate-node-cidrs=true/,
   },
   'podcidr-overlap': {
     reason:
-      'the fix drains, deletes and re-registers node3 for a fresh podCIDR; the simulator has no controller, and its pods keep their addresses',
+      "the fix drains, deletes and re-registers node3 for a fresh podCIDR; the simulator has no controller, and its pods keep their addresses (peer-routes' restart on node1 and node2 follows node3's overlapping lease and re-points node2's podCIDR at node3)",
     stops: /^the fix of podcidr-overlap on node3 is prose, not a command: Give one of the nodes a fresh podCIDR/,
   },
 };
