@@ -24,6 +24,7 @@ import type { Hook, HookVerdict, NfFamily, NfPacket, RuleRef } from '../netfilte
 import { uplinkOf } from '../uplink.js';
 import type { NodeFilter } from './node-filter.js';
 import type { PodPart } from './pod-parts.js';
+import { egressSizeBreak } from './sizes.js';
 import { endpointParts, formatWireguardPeer, templateAccepts, wireguardDevice } from './tunnels.js';
 
 export type PacketClass = 'pod' | 'node';
@@ -330,7 +331,7 @@ function podDeviceBreak(view: NodeView, side: PodSide, hop: string): Break | nul
 }
 
 /** The backends the walk follows: what each one's route and encapsulation look like is modelled below. */
-const WALKED: ReadonlySet<Backend['type']> = new Set(['vxlan', 'host-gw', 'udp', 'ipip', 'wireguard', 'ipsec']);
+export const WALKED: ReadonlySet<Backend['type']> = new Set(['vxlan', 'host-gw', 'udp', 'ipip', 'wireguard', 'ipsec']);
 
 /** flannel.ipip, or the kernel's fallback ipip device (routes through it work alike). */
 const IPIP_DEVICES: ReadonlySet<string> = new Set(['flannel.ipip', 'tunl0']);
@@ -456,6 +457,9 @@ export function egress(
     };
   const down = deviceBreak(view, r.dev, 'route', DEVICE_CHECKS);
   if (down) return down;
+  // The largest pod packet, judged where its device is known; it stands only if the small packet passes.
+  const big = cls === 'pod' ? egressSizeBreak(view.node, view.host, b, family, r.dev, uplinkOf(view.node, b)) : null;
+  const sized = (x: Break | 'passes'): Break | 'passes' => (x === 'passes' && big ? big : x);
   p = { ...p, oif: r.dev };
   if (cls === 'node') p = { ...p, src: r.prefsrc ?? view.filter.env.primaryAddress(r.dev, family) ?? p.src };
   const post = leave(view, cls === 'node' ? 'output' : 'forward', p);
@@ -463,15 +467,15 @@ export function egress(
   p = post.packet;
   nat.push(...post.nat);
   if (cls === 'pod' && changed(start, p)) return rewritten(view, start, p, nat);
-  if (underlay === 'routed') return 'passes';
+  if (underlay === 'routed') return sized('passes');
   if (underlay === 'ipip') {
     // ipip with `remote any`: the outer destination is the route's (onlink) gateway, protocol 4 (`ipencap`).
     const local = publicIPOf(view.node, family);
-    if (!local) return 'passes';
-    return sendOuter(view, family, { src: local, dst: r.gateway!, proto: 'ipencap', sport: null, dport: null });
+    if (!local) return sized('passes');
+    return sized(sendOuter(view, family, { src: local, dst: r.gateway!, proto: 'ipencap', sport: null, dport: null }));
   }
-  if (underlay === 'wireguard') return wireguardEgress(view, peer, family, p.dst, r.dev);
-  return outer(view, peer, family, underlay, r);
+  if (underlay === 'wireguard') return sized(wireguardEgress(view, peer, family, p.dst, r.dev));
+  return sized(outer(view, peer, family, underlay, r));
 }
 
 /**
@@ -591,13 +595,17 @@ function ipsecEgress(
   nat.push(...post.nat);
   if (changed(original, p)) return rewritten(view, original, p, nat);
   // The ESP packet passes OUTPUT and POSTROUTING again (xfrm_output_resume); UDPEncap carries it in UDP 4500.
-  return sendOuter(
+  const big = o.dev
+    ? egressSizeBreak(view.node, view.host, view.backend, family, o.dev, uplinkOf(view.node, view.backend))
+    : null;
+  const sent = sendOuter(
     view,
     family,
     sa.encap
       ? { src: t.src, dst: t.dst, proto: 'udp', sport: sa.encap.sport, dport: sa.encap.dport }
       : { src: t.src, dst: t.dst, proto: 'esp', sport: null, dport: null },
   );
+  return sent === 'passes' && big ? big : sent;
 }
 
 const changed = (a: NfPacket, b: NfPacket): boolean => a.src !== b.src || a.dst !== b.dst || a.dport !== b.dport;
