@@ -3,8 +3,9 @@
 // marks a cause explained) and the pod pairs it reports broken must be exactly the pairs the catalog's `breaks`
 // says the fault breaks (sim-live proves those with real pings). A ping needs the request and the reply, so a pair
 // counts as broken in both directions when either one-way packet stops: the comparison is over unordered pairs.
-// Faults the walk cannot see by their nature are listed below with the reason; the test fails if the walk starts
-// seeing one (the exception would then be stale) or if a listed fault is not in the catalog.
+// Every size counts: the walk follows the largest pod packet (FLANNEL_MTU, DF) as well as a small one. Faults the
+// walk cannot see by their nature are listed below with the reason; the test fails if the walk starts seeing one
+// (the exception would then be stale) or if a listed fault is not in the catalog.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Finding } from '../../src/analyzers/finding.js';
@@ -128,6 +129,39 @@ for (const fault of FAULTS) {
     assert.deepEqual(walked, breaks, `${fault.id}: pairs the walk reports broken vs the pairs the fault breaks`);
   });
 }
+
+/**
+ * The faults the walk finds by the largest packet and by the snapshot's packets: doctor's normal output names each
+ * once, by the check that already explains it on the same node, and pod-path stays silent there (Report.unless).
+ */
+const EXPLAINED: Readonly<Record<string, { readonly check: string; readonly node: string }>> = {
+  'cni0-mtu-below-flannel-mtu': { check: 'mtu', node: 'node2' },
+  'mtu-underlay': { check: 'mtu', node: 'node2' },
+  'underlay-drops-vxlan': { check: 'underlay-probe', node: 'node2' },
+  'underlay-drops-vxlan-samples': { check: 'underlay-samples', node: 'node2' },
+};
+
+for (const [id, by] of Object.entries(EXPLAINED))
+  test(`path coverage: ${id}: the walk's break is reported once, by ${by.check} on ${by.node}`, async () => {
+    const fault = FAULTS.find((f) => f.id === id);
+    assert.ok(fault, `${id} is not a simulator fault`);
+    const snapshot = await readSnapshot(fixturePath(fault.backend, fault));
+    const alone = analyze(snapshot, { only: ['pod-path'] }).findings;
+    assert.ok(
+      alone.some((f) => f.node === by.node),
+      `pod-path alone reports ${id} on ${by.node}: ${alone.map((f) => f.message).join('; ')}`,
+    );
+    const { findings } = analyze(snapshot);
+    assert.ok(
+      findings.some((f) => f.check === by.check && f.node === by.node),
+      `${by.check} names ${id} on ${by.node}`,
+    );
+    assert.deepEqual(
+      findings.filter((f) => f.check === 'pod-path').map((f) => `${f.node}: ${f.message}`),
+      [],
+      `${id}: doctor reports the break twice`,
+    );
+  });
 
 test('path coverage: every listed exception is a catalog fault', () => {
   const ids = new Set(FAULTS.map((f) => f.id));

@@ -82,10 +82,12 @@ export function egressSizeBreak(
   if (F === null) return null;
   const l = linkByName(host, dev);
   if (l && F > l.mtu && !isFlannelV6Clamp(backend, dev, l.mtu, F))
-    return sizeBreak(dev, `packets of ${l.mtu + 1}-${F} bytes die at ${dev} (mtu ${l.mtu}) on ${node.name}`, [
-      `FLANNEL_MTU=${F}`,
-      `${dev} mtu ${l.mtu}`,
-    ]);
+    return sizeBreak(
+      dev,
+      `packets of ${l.mtu + 1}-${F} bytes die at ${dev} (mtu ${l.mtu}) on ${node.name}`,
+      [`FLANNEL_MTU=${F}`, `${dev} mtu ${l.mtu}`],
+      `On ${node.name}: ip link set ${dev} mtu ${F}`,
+    );
   if (!uplink || fragmentsOuter(backend) || backend.type === 'host-gw') return null;
   const inner = l && isFlannelV6Clamp(backend, dev, l.mtu, F) ? l.mtu : F;
   const outer = outerSize(backend, inner, family === 'inet6');
@@ -95,12 +97,13 @@ export function egressSizeBreak(
     uplink.name,
     `a ${outer}-byte packet (${inner} + the ${backend.type} overhead ${overhead}) does not fit ${uplink.name} (mtu ${uplink.mtu}) on ${node.name}: packets of ${uplink.mtu - overhead + 1}-${inner} bytes die`,
     [`FLANNEL_MTU=${F}`, `${uplink.name} (uplink) mtu ${uplink.mtu}`],
+    `Either raise ${uplink.name}'s MTU on ${node.name} to ${outer}, or set FLANNEL_MTU to ${uplink.mtu - overhead} (the uplink minus the ${backend.type} overhead), restart the flannel pods and re-create the pods`,
   );
 }
 
-function sizeBreak(dev: string, what: string, evidence: readonly string[]): Break {
+function sizeBreak(dev: string, what: string, evidence: readonly string[], fix: string): Break {
   // The cause is the device and the sizes: every peer the packet leaves toward by it shares it.
-  return { kind: 'break', hop: dev, what, evidence, fix: null, explainedBy: MTU_CHECKS, cause: `size ${what}` };
+  return { kind: 'break', hop: dev, what, evidence, fix, explainedBy: MTU_CHECKS, cause: `size ${what}` };
 }
 
 /** The peers whose largest packet dies at the same hop of one node, as one report. */
@@ -110,6 +113,7 @@ interface Group {
   readonly hop: string;
   readonly what: string;
   readonly evidence: readonly string[];
+  readonly fix: string;
   readonly peers: string[];
 }
 
@@ -154,6 +158,7 @@ export function mtuSeams(scope: ClusterScope): Report[] {
       peer: all.length === 1 ? all[0]! : null,
       message: `pod traffic ${g.dir} ${peers} stops at ${g.hop}: ${g.what}`,
       evidence: g.evidence,
+      fix: g.fix,
     };
   });
 }
@@ -177,12 +182,14 @@ function judge(
     const wire = out && fragmentsOuter(b) ? Math.min(outer, out.mtu) : outer;
     if (wire > inn.mtu) {
       const largest = inn.mtu - overhead;
-      const what = `a ${outer}-byte packet${overhead ? ` (${size} + the ${b.type} overhead ${overhead})` : ''} from ${from.name} does not fit ${inn.name} (mtu ${inn.mtu}) on ${to.name}: packets of ${largest + 1}-${size} bytes die on arrival`;
-      const evidence = [`${to.name}: ${inn.name} (uplink) mtu ${inn.mtu}`, `${from.name}: FLANNEL_MTU ${s.sends}`];
+      const what = `a ${outer}-byte packet${overhead ? ` (${size} + the ${b.type} overhead ${overhead})` : ''} does not fit ${inn.name} (mtu ${inn.mtu}) on ${to.name}: packets of ${largest + 1}-${size} bytes die on arrival`;
+      const evidence = [`${to.name}: ${inn.name} (uplink) mtu ${inn.mtu}`, `sender's FLANNEL_MTU ${size}`];
+      const fix = `raise ${to.name}'s ${inn.name} MTU to ${outer} (ip link set ${inn.name} mtu ${outer}, and in its network configuration), or lower FLANNEL_MTU to ${largest} on every node (Backend.MTU in net-conf.json; host-gw: the uplinks) and re-create the pods`;
       // A consistent receiver (its own FLANNEL_MTU fits its uplink) is the victim of the sender's larger MTU.
       const consistent = to.flannelMTU !== null && to.flannelMTU + overhead <= inn.mtu;
-      if (consistent) return { node: from.name, dir: 'to', hop: `${inn.name} of ${to.name}`, what, evidence };
-      return { node: to.name, dir: 'from', hop: inn.name, what, evidence };
+      if (consistent)
+        return { node: from.name, dir: 'to', hop: `${inn.name} of ${to.name}`, what, evidence, fix: `Either ${fix}` };
+      return { node: to.name, dir: 'from', hop: inn.name, what, evidence, fix: `Either ${fix}` };
     }
   }
   if (r.takes && size > r.takes.mtu) {
@@ -192,7 +199,8 @@ function judge(
       dir: 'from',
       hop: dev,
       what: `packets of ${mtu + 1}-${size} bytes die at ${dev} (mtu ${mtu}) on ${to.name}`,
-      evidence: [`${to.name}: ${dev} mtu ${mtu}`, `${from.name}: FLANNEL_MTU ${s.sends}`],
+      evidence: [`${to.name}: ${dev} mtu ${mtu}`, `sender's FLANNEL_MTU ${size}`],
+      fix: `On ${to.name}: ip link set ${dev} mtu ${to.flannelMTU ?? size}`,
     };
   }
   return null;
