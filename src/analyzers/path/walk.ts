@@ -201,10 +201,15 @@ function route(
   view: NodeView,
   q: { dst: string; as: PacketClass; src: string | null; iif: string | null; mark: number; answerFor?: string },
 ): Routed | Break {
-  const d = q.mark === 0 && q.answerFor ? view.decisions?.get(`${q.answerFor} ${q.as}`) : undefined;
+  const k = q.mark === 0 && q.answerFor ? view.decisions?.get(`${q.answerFor} ${q.as}`) : undefined;
+  // A forwarded answer stands for this packet only if it was asked the same way: from this pod, by its device.
+  const d = k && (k.as === 'node' || ((k.iif ?? 'cni0') === q.iif && k.src === q.src)) ? k : undefined;
   if (d) {
     if (d.error !== null)
-      return routeBreak(`ip route get ${d.dst}${d.src ? ` from ${d.src} iif cni0` : ''}: ${d.error}`, d.error);
+      return routeBreak(
+        `ip route get ${d.dst}${d.src ? ` from ${d.src} iif ${d.iif ?? 'cni0'}` : ''}: ${d.error}`,
+        d.error,
+      );
     return {
       dev: d.dev,
       gateway: d.gateway,
@@ -392,9 +397,8 @@ export function egress(
   const dst = part ? part.addr : podAddress(theirs);
   const src = side?.addr ?? podAddress(own);
   if (!dst || !src) return null;
-  // The kernel's answers for pod traffic were asked `iif cni0`: on Calico's veths they say nothing (the model does).
-  const asked = cls === 'node' || side?.bridge === true;
-  const answerFor = !asked ? undefined : part ? (part.answerFor ?? undefined) : firstUsable(theirs);
+  // The kernel's answers for pod traffic stand where they were asked from this pod and device (route() checks).
+  const answerFor = part ? (part.answerFor ?? undefined) : firstUsable(theirs);
   let p: NfPacket = {
     family,
     src,
