@@ -598,6 +598,11 @@ export class SimCluster {
       x('ip', 'route', 'replace', NETWORK, 'dev', 'flannel-wg', 'scope', 'link');
       this.wgDump.set(n.name, wgDumpFor(n, peers));
     } else if (t === 'ipsec') {
+      // flannel installs no route for IPsec: a pod packet to a peer's podCIDR takes the node's default route, and
+      // the kernel looks the xfrm policy up only for a packet it has a route for (ip_route_input, then
+      // xfrm_route_forward in ip_forward). A real node has that route; so does the simulated one (never reached: the
+      // policy turns the packet into ESP toward the peer's address, which is on-link).
+      x('ip', 'route', 'add', 'default', 'via', '192.168.56.1', 'dev', 'eth0', 'onlink');
       for (const p of peers) {
         const pol = (dir: string, src: string, dst: string, ts: string, td: string) =>
           x(

@@ -543,8 +543,8 @@ function wireguardEgress(view: NodeView, peer: Lease, family: NfFamily, dst: str
 /**
  * IPsec has no device and flannel no route for it: the xfrm policy out that selects the pod packet turns it
  * into ESP (tunnel mode) through the SA its template resolves to, toward the template's destination. The
- * kernel also needs some route for the inner destination first (the default route on real nodes); the walk
- * does not require one, since flannel installs none and the simulated nodes have no default route.
+ * kernel needs some route for the inner destination first (the default route on real nodes): a forwarded packet
+ * without one is dropped in ip_route_input, before ip_forward's xfrm_route_forward looks any policy up.
  */
 function ipsecEgress(
   view: NodeView,
@@ -555,6 +555,18 @@ function ipsecEgress(
   nat: RuleRef[],
 ): Break | 'passes' {
   let p = start;
+  const theirs = cidrOf(peer, family);
+  const first = theirs ? firstUsable(theirs) : undefined;
+  const inner = route(view, {
+    dst: p.dst,
+    as: 'pod',
+    src: p.src,
+    iif: p.iif,
+    mark: p.mark,
+    ...(first ? { answerFor: first } : {}),
+  });
+  if (isBreak(inner))
+    return { ...inner, what: `${inner.what}: the kernel drops it before it looks up the xfrm policy` };
   const policy = view.tables.tunnels().xfrmPolicyFor('out', p.src, p.dst);
   const t = policy?.templates[0];
   const peerIP = publicIPOf(peer, family);
