@@ -18,6 +18,9 @@ import { type PodCIDRShape, podCIDRShape } from './fib/podcidr-lookups.js';
 import { fibStateOf } from './fib/state.js';
 import { type HostTables, indexHost } from './host-index.js';
 import { type FlannelNode, type Lease, linkByName, type Model, ok, peersOf, withHost } from './model.js';
+import type { NfFamily } from './netfilter/types.js';
+import { type PodSizes, podSizesOf } from './path/sizes.js';
+import { podSidesOf } from './path/walk.js';
 import { uplinkOf } from './uplink.js';
 
 /** Facts about the whole cluster (from the leases) that several node checks compare against, computed on first use. */
@@ -213,6 +216,8 @@ export interface NodeSummary {
   readonly calicoLinks: boolean;
   /** ipsec: the node's xfrm states (to compare SAs across the pair) and the SA pairs flanneld expects. */
   readonly ipsec: { readonly states: readonly XfrmState[]; readonly pairs: ExpectedNode['saPairs'] } | null;
+  /** Per family, the largest pod packet the node sends and the device into its pods (path/sizes.ts); null: not judged. */
+  readonly podSizes: Readonly<Record<NfFamily, PodSizes | null>> | null;
 }
 
 export function summarize(ctx: NodeContext): NodeSummary {
@@ -237,7 +242,21 @@ export function summarize(ctx: NodeContext): NodeSummary {
     vxlanDevice: vx ? { id: vx.id, port: vx.port } : null,
     calicoLinks: ok(host?.links)?.some((l) => l.name.startsWith('cali')) ?? false,
     ipsec: states ? { states, pairs: ctx.expected.saPairs } : null,
+    podSizes: sizesOf(node, host, b),
   };
+}
+
+/** The walk's pod side and the vxlan device per family: what the size seam compares across nodes. */
+function sizesOf(node: FlannelNode, host: HostState | null, b: Model['backend']): NodeSummary['podSizes'] {
+  if (!host || !b) return null;
+  const sides = podSidesOf(node, host);
+  const vx = (f: NfFamily) => (b.type === 'vxlan' ? vxlanDeviceName(b.vni, f) : null);
+  return podSizesOf(
+    b,
+    host,
+    { inet: sides.inet?.dev ?? null, inet6: sides.inet6?.dev ?? null },
+    { inet: vx('inet'), inet6: vx('inet6') },
+  );
 }
 
 /** The summary of a node whose summarize() failed (the runner reports that): nothing to compare. */
@@ -251,6 +270,7 @@ export function emptySummary(name: string, hostError: string | null): NodeSummar
     vxlanDevice: null,
     calicoLinks: false,
     ipsec: null,
+    podSizes: null,
   };
 }
 

@@ -11,6 +11,8 @@ export interface RouteQuery {
 }
 
 export const STDERR_MARKER = '#stderr';
+/** After the marker: `pod-iif <family> <source> <device>`, what forwarded pod traffic was asked with. */
+export const POD_IIF = 'pod-iif';
 
 /**
  * The output of `ip [-j] -force -batch -` of `route get` lines, then `#stderr` and what ip wrote
@@ -32,12 +34,23 @@ export function parseRouteBatch(
     const m = /^Command failed -:(\d+)\s*$/.exec(l);
     if (m) failed.set(Number(m[1]), (err[i - 1] ?? '').replace(/^RTNETLINK answers:\s*/, '').trim());
   });
+  // The source and device the node's shell asked pod traffic with: cni0, or a cali veth and its pod on Canal.
+  const asked = new Map<string, { src: string; iif: string }>();
+  for (const l of err) {
+    const m = /^pod-iif (inet6?) (\S+) (\S+)$/.exec(l);
+    if (m && m[2] !== '-') asked.set(m[1]!, { src: m[2]!, iif: m[3]! });
+  }
   const answers = json ? out.split('\n').filter((l) => l.startsWith('[')) : textAnswers(out);
   const errors: ParseIssue[] = [];
   const value: RouteDecision[] = [];
   let k = 0;
   for (const [i, q] of queries.entries()) {
-    const base = { dst: q.dst, as: q.as, src: q.src };
+    const pod = q.as === 'pod' ? asked.get(q.dst.includes(':') ? 'inet6' : 'inet') : undefined;
+    // cni0 is the default and left out, so snapshots keep their shape; another device is recorded with its source.
+    const base =
+      pod && pod.iif !== 'cni0'
+        ? { dst: q.dst, as: q.as, src: pod.src, iif: pod.iif }
+        : { dst: q.dst, as: q.as, src: q.src };
     const e = failed.get(i + 1);
     if (e !== undefined) {
       value.push({ ...base, type: null, dev: null, gateway: null, table: null, prefsrc: null, error: e || 'failed' });
@@ -48,7 +61,13 @@ export function parseRouteBatch(
     const parsed = a === undefined ? null : json ? parseIpRouteJson(a, family) : parseIpRouteText(a, family);
     const r = parsed?.value[0];
     if (!parsed || !r || parsed.errors.length > 0) {
-      errors.push(issue(i + 1, a ?? '', `no answer for route get ${q.dst}${q.src ? ` from ${q.src} iif cni0` : ''}`));
+      errors.push(
+        issue(
+          i + 1,
+          a ?? '',
+          `no answer for route get ${q.dst}${base.src ? ` from ${base.src} iif ${pod?.iif ?? 'cni0'}` : ''}`,
+        ),
+      );
       continue;
     }
     value.push({

@@ -344,10 +344,15 @@ export const BridgePort = Type.Object({ dev: Str, master: NullableStr, state: St
 /** One `ip route get` answer, kept compact: the query and what the kernel decided. */
 export const RouteDecision = Type.Object({
   dst: Str,
-  /** `node`: sent by the node itself; `pod`: forwarded from a pod (`from <pod address> iif cni0`). */
+  /** `node`: sent by the node itself; `pod`: forwarded from a pod (`from <pod address> iif cni0`, or `iif` below). */
   as: Type.Union([Type.Literal('node'), Type.Literal('pod')]),
   /** The pod source address used for `as: pod`. */
   src: NullableStr,
+  /**
+   * The device pod traffic was asked as entering by, when not cni0: on Canal (no cni0) a pod's cali veth, `src`
+   * then being that pod's address. Absent: cni0.
+   */
+  iif: Type.Optional(Str),
   /** unicast, local, broadcast, …; null when the kernel answered with an error. */
   type: NullableStr,
   dev: NullableStr,

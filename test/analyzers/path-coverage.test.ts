@@ -3,8 +3,9 @@
 // marks a cause explained) and the pod pairs it reports broken must be exactly the pairs the catalog's `breaks`
 // says the fault breaks (sim-live proves those with real pings). A ping needs the request and the reply, so a pair
 // counts as broken in both directions when either one-way packet stops: the comparison is over unordered pairs.
-// Faults the walk cannot see by their nature are listed below with the reason; the test fails if the walk starts
-// seeing one (the exception would then be stale) or if a listed fault is not in the catalog.
+// Every size counts: the walk follows the largest pod packet (FLANNEL_MTU, DF) as well as a small one. Faults the
+// walk cannot see by their nature are listed below with the reason; the test fails if the walk starts seeing one
+// (the exception would then be stale) or if a listed fault is not in the catalog.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Finding } from '../../src/analyzers/finding.js';
@@ -15,17 +16,10 @@ import { fixturePath } from '../sim/scenario.js';
 
 /** Why the walk does not report a fault that breaks (or may break) pod traffic. */
 const NOT_A_PATH: Readonly<Record<string, string>> = {
-  // size: the walk follows one small representative packet; the largest packet a path carries is the mtu
-  // check's (issue 9 item 3), which names the device and the sizes that die
-  'cni0-mtu-below-flannel-mtu': 'only packets above 1400 bytes die: path MTU is the mtu check, not the walk',
   // what no node's collected state holds
   // no `breaks`: deleting the namespace's name leaves it alive while anything still holds it, so pings may pass
   'node-unreachable':
     "node3's state was not collected (its namespace vanished): its half of every path cannot be walked; collection-incomplete names it",
-  'underlay-drops-vxlan':
-    'the drop is on the underlay between two nodes, in no table of either; underlay-probe finds it with packets',
-  'underlay-drops-vxlan-samples':
-    "the simulator's switch drops node2's VXLAN to node3, in no table of either node; underlay-samples finds it in the bundle's packet samples",
 };
 
 /**
@@ -72,6 +66,18 @@ const WITHOUT_PINGS: Readonly<Record<string, { readonly reason: string; readonly
     reason: 'no SAs between node1 and node3: the policies select the packets and nothing encrypts or decrypts them',
     pairs: ['node1 <-> node3'],
   },
+  // lost between the nodes, in no table of either: the walk's underlay hop takes its verdict from the snapshot's
+  // packets (doctor --probe's counts, a bundle's samples)
+  'underlay-drops-vxlan': {
+    reason:
+      "the loss is the lab's: its probe counts are added to the snapshot while the simulator's underlay still carries the packets",
+    pairs: ['node2 <-> node3'],
+  },
+  'underlay-drops-vxlan-samples': {
+    reason:
+      "sim-live pings only faults without bundle samples; the nft drop on the simulator's switch stops node2's VXLAN to node3",
+    pairs: ['node2 <-> node3'],
+  },
   'ipsec-sa-key-mismatch': {
     reason: "node2 encrypts toward node3 with a key node3's SA of that SPI does not hold: node3 drops every packet",
     pairs: ['node2 <-> node3'],
@@ -112,8 +118,8 @@ for (const fault of FAULTS) {
     const nodes = (snapshot.cluster.nodes.status === 'ok' ? snapshot.cluster.nodes.data : []).map((n) => n.name);
     const { findings } = analyze(snapshot, { only: ['pod-path'] });
     const walked = unordered(findings.flatMap((f) => pairsOf(f, nodes)));
-    const breaks =
-      WITHOUT_PINGS[fault.id]?.pairs ?? unordered((fault.breaks ?? []).filter((b) => (b.size ?? 56) <= 56));
+    // every size: the walk follows the largest pod packet (FLANNEL_MTU, DF) as well as a small one
+    const breaks = WITHOUT_PINGS[fault.id]?.pairs ?? unordered(fault.breaks ?? []);
     if (PREMISE[fault.id]) return;
     const reason = NOT_A_PATH[fault.id];
     if (reason) {
@@ -123,6 +129,39 @@ for (const fault of FAULTS) {
     assert.deepEqual(walked, breaks, `${fault.id}: pairs the walk reports broken vs the pairs the fault breaks`);
   });
 }
+
+/**
+ * The faults the walk finds by the largest packet and by the snapshot's packets: doctor's normal output names each
+ * once, by the check that already explains it on the same node, and pod-path stays silent there (Report.unless).
+ */
+const EXPLAINED: Readonly<Record<string, { readonly check: string; readonly node: string }>> = {
+  'cni0-mtu-below-flannel-mtu': { check: 'mtu', node: 'node2' },
+  'mtu-underlay': { check: 'mtu', node: 'node2' },
+  'underlay-drops-vxlan': { check: 'underlay-probe', node: 'node2' },
+  'underlay-drops-vxlan-samples': { check: 'underlay-samples', node: 'node2' },
+};
+
+for (const [id, by] of Object.entries(EXPLAINED))
+  test(`path coverage: ${id}: the walk's break is reported once, by ${by.check} on ${by.node}`, async () => {
+    const fault = FAULTS.find((f) => f.id === id);
+    assert.ok(fault, `${id} is not a simulator fault`);
+    const snapshot = await readSnapshot(fixturePath(fault.backend, fault));
+    const alone = analyze(snapshot, { only: ['pod-path'] }).findings;
+    assert.ok(
+      alone.some((f) => f.node === by.node),
+      `pod-path alone reports ${id} on ${by.node}: ${alone.map((f) => f.message).join('; ')}`,
+    );
+    const { findings } = analyze(snapshot);
+    assert.ok(
+      findings.some((f) => f.check === by.check && f.node === by.node),
+      `${by.check} names ${id} on ${by.node}`,
+    );
+    assert.deepEqual(
+      findings.filter((f) => f.check === 'pod-path').map((f) => `${f.node}: ${f.message}`),
+      [],
+      `${id}: doctor reports the break twice`,
+    );
+  });
 
 test('path coverage: every listed exception is a catalog fault', () => {
   const ids = new Set(FAULTS.map((f) => f.id));

@@ -4,9 +4,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { analyze } from '../../src/analyzers/run.js';
+import { trace } from '../../src/analyzers/trace/trace.js';
 import { readSnapshot } from '../../src/snapshot/io.js';
 import type { HostState, Snapshot } from '../../src/snapshot/types.js';
-import type { SimBackend } from '../sim/cluster.js';
+import { canSimulate, type SimBackend, SimCluster } from '../sim/cluster.js';
 import { fixturePath } from '../sim/scenario.js';
 
 async function edited(backend: SimBackend, node: string, edit: (h: HostState) => HostState): Promise<Snapshot> {
@@ -153,4 +154,30 @@ test('tunnel walk: UDPEncap SAs carry ESP in UDP 4500, which the receiving INPUT
     found[0]!,
     /^error node2: pod traffic from 2 peers \(node1, node3\) stops at INPUT \(outer\): dropped in INPUT \(outer\) by iptables-\S+ filter INPUT: -A INPUT -p udp -m udp --dport 4500 -j DROP$/,
   );
+});
+
+test('tunnel walk: an IPsec node without a route to the peer podCIDR drops its pods packets before any xfrm policy', {
+  skip: canSimulate() ? false : 'needs root to create network namespaces',
+}, async () => {
+  // Real kernel state: the simulated IPsec node has the default route a real node has, and loses it here, so the
+  // kernel's own answers (ip route get … iif cni0) say "unreachable" while every policy and SA is in place.
+  const c = new SimCluster('ipsec').build();
+  try {
+    c.ns(c.node('node1'), 'ip', 'route', 'del', 'default');
+    const s = await c.snapshot('simulated ipsec cluster, node1 without its default route');
+    const found = walked(s);
+    assert.equal(found.length, 1, found.join('\n'));
+    assert.match(
+      found[0]!,
+      /^error node1: pod traffic to 2 peers \(node2, node3\) stops at route: the routing decision drops the packet \([^)]*unreachable[^)]*\): the kernel drops it before it looks up the xfrm policy$/i,
+    );
+    // trace agrees: it stops on node1 at the route lookup, and the way back (node2 -> node1) still has its route
+    const t = trace(s, '10.244.1.2', '10.244.2.2');
+    assert.notEqual(t.brokenAt, null);
+    assert.equal(t.hops[t.brokenAt!]!.node, 'node1');
+    assert.equal(t.hops[t.brokenAt!]!.step, 'route lookup');
+    assert.equal(trace(s, '10.244.2.2', '10.244.3.2').brokenAt, null, 'node2 -> node3 is untouched');
+  } finally {
+    c.destroy();
+  }
 });

@@ -285,12 +285,44 @@ test('one ip -batch answers every route question: node and forwarded pod traffic
     assert.equal(get('10.99.0.1', as)?.error, 'Network is unreachable');
   }
   assert.equal(get('10.244.2.1', 'pod')?.src, '10.244.1.2');
+  assert.equal(get('10.244.2.1', 'pod')?.iif, undefined, 'cni0, the default, is not recorded');
   assert.equal(get('10.244.2.1', 'node')?.prefsrc, '10.244.1.0');
   // The public IP's answer from the batch also serves the on-link tests.
   assert.equal(ok(host.routeGets, 'routeGets')['192.168.56.12']?.gateway, null);
   assert.equal(ok(host.routeGets, 'routeGets')['192.168.56.12']?.dev, 'eth0');
   assert.equal(host.raw.filter((r) => r.id.startsWith('routeGet')).length, 0, 'no per-address route get');
   const cmd = routeDecisionsCommand({ ...plan, dsts: ['192.168.56.12', ...plan.dsts] });
+  const [json, text] = cmd.forms.map((f) => runner.run(f.argv).then((r) => f.parse(r.stdout)));
+  assert.deepEqual((await text!).errors, []);
+  assert.deepEqual((await text!).value, (await json!).value);
+});
+
+test('Canal (no cni0): forwarded pod traffic is asked from the first pod behind its cali veth, JSON and text alike', {
+  skip,
+}, async (t) => {
+  const lab = buildVxlanLab();
+  t.after(() => lab.destroy());
+  const x = (...argv: string[]) => execFileSync('ip', ['netns', 'exec', lab.node, ...argv]);
+  x('sysctl', '-qw', 'net.ipv4.ip_forward=1');
+  // Calico's CNI: no bridge, each pod a veth cali<hash> with a /32 host route to its address
+  x('ip', 'link', 'del', 'cni0');
+  x('ip', 'link', 'add', 'cali1a2b3c4d5e6', 'type', 'veth', 'peer', 'name', 'podside');
+  x('ip', 'link', 'set', 'cali1a2b3c4d5e6', 'up');
+  x('ip', 'link', 'set', 'podside', 'up');
+  x('ip', 'route', 'add', '10.244.1.7/32', 'dev', 'cali1a2b3c4d5e6', 'scope', 'link');
+  const runner = localRunner({ netns: lab.node });
+  // the plan is made before the node is read: it names cni0's + 1 as the pod source
+  const plan = { dsts: ['10.244.2.1', '10.244.2.254'], podSource4: '10.244.1.2', podSource6: null };
+  const host = await collectHost('node-1', runner, { keepKeys: false, peerAddresses: [], routeDecisions: plan });
+  const pods = ok(host.routeDecisions!, 'routeDecisions').filter((d) => d.as === 'pod');
+  assert.equal(pods.length, 2);
+  for (const d of pods) {
+    assert.equal(d.error, null, `${d.dst}: ${d.error}`);
+    assert.equal(d.iif, 'cali1a2b3c4d5e6', 'asked as entering by the pod veth');
+    assert.equal(d.src, '10.244.1.7', "with that pod's address");
+    assert.equal(d.dev, 'flannel.1');
+  }
+  const cmd = routeDecisionsCommand(plan);
   const [json, text] = cmd.forms.map((f) => runner.run(f.argv).then((r) => f.parse(r.stdout)));
   assert.deepEqual((await text!).errors, []);
   assert.deepEqual((await text!).value, (await json!).value);

@@ -275,6 +275,12 @@ export class SimCluster {
     x('ip', 'link', 'set', 'eth0', 'up');
     x('sysctl', '-qw', 'net.ipv4.ip_forward=1');
     if (this.v6) x('sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1');
+    // flannel installs no route for IPsec: a pod packet to a peer's podCIDR takes the node's default route, and the
+    // kernel looks the xfrm policy up only for a packet it has a route for (ip_route_input, then xfrm_route_forward
+    // in ip_forward). A real node has that route; so does the simulated one (never reached: the policy turns the
+    // packet into ESP toward the peer's address, which is on-link).
+    if (this.flannelType === 'ipsec')
+      x('ip', 'route', 'add', 'default', 'via', '192.168.56.1', 'dev', 'eth0', 'onlink');
     const p = (...argv: string[]) => sh('ip', 'netns', 'exec', podNs, ...argv);
     if (this.canal) {
       // Calico's CNI plugin: a cali<hash> veth without a bridge or address, a /32 route to the pod on it,

@@ -6,7 +6,9 @@ import { PeerClasses } from '../path/classes.js';
 import { NodeFilter } from '../path/node-filter.js';
 import type { PodPart } from '../path/pod-parts.js';
 import { ipsecSeams } from '../path/seam.js';
-import { type Break, egress, ingress, type NodeView, type PacketClass, podSidesOf } from '../path/walk.js';
+import { MTU_CHECKS, mtuSeams } from '../path/sizes.js';
+import { underlaySeams } from '../path/underlay.js';
+import { type Break, egress, ingress, type NodeView, type PacketClass, podSidesOf, WALKED } from '../path/walk.js';
 
 /**
  * Findings that say the node's pods do not live where its lease says (or flannel is not running its config):
@@ -153,8 +155,12 @@ export default defineCheck({
     for (const r of cutOffPorts(node.name, host)) report({ ...r, unless: PREMISE_CHECKS });
   },
   // IPsec's keys: the one hop whose verdict needs both nodes' SAs (path/seam.ts).
+  // The largest packet's sizes at the destination, and the underlay between the two nodes when packets were recorded.
   seam(scope, report) {
     for (const r of ipsecSeams(scope)) report({ ...r, unless: [...PREMISE_CHECKS, 'ipsec-sa'] });
+    if (!scope.model.backend || !WALKED.has(scope.model.backend.type)) return;
+    for (const r of mtuSeams(scope)) report({ ...r, unless: [...PREMISE_CHECKS, ...MTU_CHECKS] });
+    for (const r of underlaySeams(scope)) report({ ...r, unless: [...PREMISE_CHECKS, ...(r.unless ?? [])] });
   },
 });
 

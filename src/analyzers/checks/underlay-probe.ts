@@ -1,3 +1,4 @@
+import type { UnderlayProbe } from '../../snapshot/types.js';
 import { defineCheck } from '../check.js';
 
 export default defineCheck({
@@ -17,36 +18,52 @@ export default defineCheck({
     if (probe?.status !== 'ok') return;
     const pairs = probe.data.pairs;
     for (const p of pairs) {
-      if (p.error !== null || p.sent === 0) continue;
+      // None seen at all is the loss between the two nodes (probeDrops, below).
+      if (p.error !== null || p.sent === 0 || p.seen === 0) continue;
       const what = p.what ?? probe.data.what;
-      if (p.seen > 0) {
-        // With replies as the proof (host-gw), a lost reply only means something when the way back works.
-        const back = pairs.find((q) => q.from === p.to && q.to === p.from);
-        const wayBack = p.deliveredOn !== 'an echo reply' || (back !== undefined && back.seen > 0);
-        if (p.delivered === 0 && wayBack)
-          report({
-            node: p.to,
-            peer: p.from,
-            message:
-              p.deliveredOn === 'an echo reply'
-                ? `${what} from ${p.from} arrives on ${p.to}'s uplink but ${p.to} never answers, though the way back works: ${p.to} drops it on arrival, below its routing tables`
-                : `${what} from ${p.from} arrives on ${p.to}'s uplink but never reaches ${p.deliveredOn}: ${p.to} drops it on arrival, below its routing tables`,
-            evidence: [
-              `sent ${p.sent} from ${p.from} (${p.fromIP}), seen ${p.seen} on ${p.to}'s uplink (${p.toIP}), ${p.delivered} on ${p.deliveredOn}`,
-            ],
-            fix: `On ${p.to}: look below the tables doctor reads for what drops the overlay from ${p.fromIP} on arrival: nft list ruleset (netdev ingress hooks), tc filter show dev <uplink> ingress, XDP programs (ip link show <uplink>), and checksum offload (ethtool -k <uplink>; try ethtool -K flannel.1 tx-checksum-ip-generic off).`,
-          });
-        continue;
-      }
-      report({
-        node: p.from,
-        peer: p.to,
-        message: `the underlay drops ${what} from ${p.from} to ${p.to}: ${p.seen} of ${p.sent} probe packets arrived`,
-        evidence: [
-          `sent ${p.sent} from ${p.from} (${p.fromIP}), seen ${p.seen} on ${p.to}'s uplink (${p.toIP})`,
-          ...(probe.data.sampled ? ['(a sample of the node pairs was probed)'] : []),
-        ],
-      });
+      // With replies as the proof (host-gw), a lost reply only means something when the way back works.
+      const back = pairs.find((q) => q.from === p.to && q.to === p.from);
+      const wayBack = p.deliveredOn !== 'an echo reply' || (back !== undefined && back.seen > 0);
+      if (p.delivered === 0 && wayBack)
+        report({
+          node: p.to,
+          peer: p.from,
+          message:
+            p.deliveredOn === 'an echo reply'
+              ? `${what} from ${p.from} arrives on ${p.to}'s uplink but ${p.to} never answers, though the way back works: ${p.to} drops it on arrival, below its routing tables`
+              : `${what} from ${p.from} arrives on ${p.to}'s uplink but never reaches ${p.deliveredOn}: ${p.to} drops it on arrival, below its routing tables`,
+          evidence: [
+            `sent ${p.sent} from ${p.from} (${p.fromIP}), seen ${p.seen} on ${p.to}'s uplink (${p.toIP}), ${p.delivered} on ${p.deliveredOn}`,
+          ],
+          fix: `On ${p.to}: look below the tables doctor reads for what drops the overlay from ${p.fromIP} on arrival: nft list ruleset (netdev ingress hooks), tc filter show dev <uplink> ingress, XDP programs (ip link show <uplink>), and checksum offload (ethtool -k <uplink>; try ethtool -K flannel.1 tx-checksum-ip-generic off).`,
+        });
     }
+    for (const d of probeDrops(probe.data))
+      report({ node: d.from, peer: d.to, message: d.message, evidence: d.evidence });
   },
 });
+
+/** Packets one node sent another that the second never saw on its uplink: lost between the two. */
+export interface UnderlayDrop {
+  readonly from: string;
+  readonly to: string;
+  /** "the underlay drops … from A to B: …" */
+  readonly message: string;
+  readonly evidence: readonly string[];
+  readonly fix?: string;
+}
+
+/** The probed pairs whose probes left the sender and none arrived (doctor --probe's counts). */
+export function probeDrops(data: UnderlayProbe): UnderlayDrop[] {
+  return data.pairs
+    .filter((p) => p.error === null && p.sent > 0 && p.seen === 0)
+    .map((p) => ({
+      from: p.from,
+      to: p.to,
+      message: `the underlay drops ${p.what ?? data.what} from ${p.from} to ${p.to}: ${p.seen} of ${p.sent} probe packets arrived`,
+      evidence: [
+        `sent ${p.sent} from ${p.from} (${p.fromIP}), seen ${p.seen} on ${p.to}'s uplink (${p.toIP})`,
+        ...(data.sampled ? ['(a sample of the node pairs was probed)'] : []),
+      ],
+    }));
+}

@@ -1,5 +1,6 @@
-import type { SampleFlow, SampleSource } from '../../snapshot/types.js';
+import type { SampleFlow, SampleSource, UnderlaySamples } from '../../snapshot/types.js';
 import { defineCheck } from '../check.js';
+import type { UnderlayDrop } from './underlay-probe.js';
 
 /** Fewer packets than this in the window prove nothing either way. */
 export const MIN_SENT = 5;
@@ -59,35 +60,13 @@ export default defineCheck({
   scope: 'cluster',
   run({ model, underlaySamples: samples }, report) {
     if (samples?.status !== 'ok') return;
-    const { what, sources } = samples.data;
-    const uplinks = new Map(sources.filter((s) => s.role === 'uplink').map((s) => [s.node, s]));
+    const { sources } = samples.data;
+    const uplinks = uplinksOf(samples.data);
     const devices = new Map(sources.filter((s) => s.role === 'device').map((s) => [`${s.node}\0${s.family}`, s]));
-    const pairs = new Set<string>();
-    for (const a of uplinks.values())
-      for (const f of a.flows)
-        if (f.from === a.node && f.kind !== 'inner') pairs.add(`${f.from}\0${f.to}\0${f.kind}\0${f.family}`);
-    for (const pair of pairs) {
-      const [from, to, kind, v] = pair.split('\0') as [string, string, SampleFlow['kind'], string];
-      // IPv4 and IPv6 are judged apart: a dual-stack underlay may drop one and carry the other.
-      const family = v === '6' ? 6 : 4;
-      const carried = family === 6 ? `${what} over IPv6` : what;
-      const a = uplinks.get(from)!;
-      const b = uplinks.get(to);
-      if (!vouches(b)) continue;
-      const sent = within(flowsFrom(a, from, to, kind, family), window(b));
-      if (sent.length < MIN_SENT) continue;
-      const arrived = flowsFrom(b, from, to, kind, family);
+    for (const x of judgedPairs(samples.data)) {
+      const { from, to, kind, family, carried, b, arrived } = x;
       if (arrived.length === 0) {
-        report({
-          node: from,
-          peer: to,
-          message: `the underlay drops ${carried} from ${from} to ${to}: ${sent.length} packets left ${from} for ${to} during ${to}'s capture and none arrived`,
-          evidence: [
-            `${from} ${a.iface}: ${sent.length} ${kind} packets to ${to} at ${span(sent)}`,
-            `${to} ${b.iface}: captured ${clock(b.listeningMs)}-${clock(b.endedMs)}, 0 packets from ${from}, ${b.receivedByFilter ?? 'unknown'} received by filter, 0 dropped by kernel`,
-          ],
-          fix: allowFix(carried, from, to, kind),
-        });
+        report({ node: from, peer: to, ...lostBetween(x) });
         continue;
       }
       // Each family's encapsulation ends on its own device (flannel.<VNI>, flannel-v6.<VNI>).
@@ -124,3 +103,62 @@ export default defineCheck({
       }
   },
 });
+
+const uplinksOf = (data: UnderlaySamples) =>
+  new Map(data.sources.filter((s) => s.role === 'uplink').map((s) => [s.node, s]));
+
+/** A node pair and family whose packets the receiver's healthy capture could have seen, with what it saw. */
+interface JudgedPair {
+  readonly from: string;
+  readonly to: string;
+  readonly kind: SampleFlow['kind'];
+  readonly family: 4 | 6;
+  /** What the packets are, e.g. "UDP 8472 (vxlan) over IPv6". */
+  readonly carried: string;
+  readonly a: SampleSource;
+  readonly b: SampleSource & { listeningMs: number };
+  /** When the sender's uplink saw them leave, within the receiver's window. */
+  readonly sent: readonly number[];
+  /** When the receiver's uplink saw them. */
+  readonly arrived: readonly number[];
+}
+
+/** Every pair with at least MIN_SENT packets sent during a capture on the receiver that vouches for what it saw. */
+function* judgedPairs(data: UnderlaySamples): Generator<JudgedPair> {
+  const uplinks = uplinksOf(data);
+  const pairs = new Set<string>();
+  for (const a of uplinks.values())
+    for (const f of a.flows)
+      if (f.from === a.node && f.kind !== 'inner') pairs.add(`${f.from}\0${f.to}\0${f.kind}\0${f.family}`);
+  for (const pair of pairs) {
+    const [from, to, kind, v] = pair.split('\0') as [string, string, SampleFlow['kind'], string];
+    // IPv4 and IPv6 are judged apart: a dual-stack underlay may drop one and carry the other.
+    const family = v === '6' ? 6 : 4;
+    const a = uplinks.get(from)!;
+    const b = uplinks.get(to);
+    if (!vouches(b)) continue;
+    const sent = within(flowsFrom(a, from, to, kind, family), window(b));
+    if (sent.length < MIN_SENT) continue;
+    const carried = family === 6 ? `${data.what} over IPv6` : data.what;
+    yield { from, to, kind, family, carried, a, b, sent, arrived: flowsFrom(b, from, to, kind, family) };
+  }
+}
+
+function lostBetween(x: JudgedPair): { message: string; evidence: string[]; fix: string } {
+  const { from, to, kind, carried, a, b, sent } = x;
+  return {
+    message: `the underlay drops ${carried} from ${from} to ${to}: ${sent.length} packets left ${from} for ${to} during ${to}'s capture and none arrived`,
+    evidence: [
+      `${from} ${a.iface}: ${sent.length} ${kind} packets to ${to} at ${span(sent)}`,
+      `${to} ${b.iface}: captured ${clock(b.listeningMs)}-${clock(b.endedMs)}, 0 packets from ${from}, ${b.receivedByFilter ?? 'unknown'} received by filter, 0 dropped by kernel`,
+    ],
+    fix: allowFix(carried, from, to, kind),
+  };
+}
+
+/** The pairs whose packets left the sender during the receiver's healthy capture and none arrived. */
+export function sampleDrops(data: UnderlaySamples): UnderlayDrop[] {
+  return [...judgedPairs(data)]
+    .filter((x) => x.arrived.length === 0)
+    .map((x) => ({ from: x.from, to: x.to, ...lostBetween(x) }));
+}

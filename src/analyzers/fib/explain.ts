@@ -14,7 +14,7 @@ export function describeWinner(a: FibAnswer): string {
 
 /** The kernel's answer as `ip route get` prints it, compactly. */
 export function formatDecision(d: RouteDecision): string {
-  const q = `ip route get ${d.dst}${d.src ? ` from ${d.src} iif cni0` : ''}`;
+  const q = `ip route get ${d.dst}${d.src ? ` from ${d.src} iif ${d.iif ?? 'cni0'}` : ''}`;
   if (d.error !== null) return `${q}: ${d.error}`;
   const parts = [
     d.type && d.type !== 'unicast' ? d.type : '',

@@ -24,6 +24,7 @@ import type { Hook, HookVerdict, NfFamily, NfPacket, RuleRef } from '../netfilte
 import { uplinkOf } from '../uplink.js';
 import type { NodeFilter } from './node-filter.js';
 import type { PodPart } from './pod-parts.js';
+import { egressSizeBreak } from './sizes.js';
 import { endpointParts, formatWireguardPeer, templateAccepts, wireguardDevice } from './tunnels.js';
 
 export type PacketClass = 'pod' | 'node';
@@ -200,10 +201,15 @@ function route(
   view: NodeView,
   q: { dst: string; as: PacketClass; src: string | null; iif: string | null; mark: number; answerFor?: string },
 ): Routed | Break {
-  const d = q.mark === 0 && q.answerFor ? view.decisions?.get(`${q.answerFor} ${q.as}`) : undefined;
+  const k = q.mark === 0 && q.answerFor ? view.decisions?.get(`${q.answerFor} ${q.as}`) : undefined;
+  // A forwarded answer stands for this packet only if it was asked the same way: from this pod, by its device.
+  const d = k && (k.as === 'node' || ((k.iif ?? 'cni0') === q.iif && k.src === q.src)) ? k : undefined;
   if (d) {
     if (d.error !== null)
-      return routeBreak(`ip route get ${d.dst}${d.src ? ` from ${d.src} iif cni0` : ''}: ${d.error}`, d.error);
+      return routeBreak(
+        `ip route get ${d.dst}${d.src ? ` from ${d.src} iif ${d.iif ?? 'cni0'}` : ''}: ${d.error}`,
+        d.error,
+      );
     return {
       dev: d.dev,
       gateway: d.gateway,
@@ -330,7 +336,7 @@ function podDeviceBreak(view: NodeView, side: PodSide, hop: string): Break | nul
 }
 
 /** The backends the walk follows: what each one's route and encapsulation look like is modelled below. */
-const WALKED: ReadonlySet<Backend['type']> = new Set(['vxlan', 'host-gw', 'udp', 'ipip', 'wireguard', 'ipsec']);
+export const WALKED: ReadonlySet<Backend['type']> = new Set(['vxlan', 'host-gw', 'udp', 'ipip', 'wireguard', 'ipsec']);
 
 /** flannel.ipip, or the kernel's fallback ipip device (routes through it work alike). */
 const IPIP_DEVICES: ReadonlySet<string> = new Set(['flannel.ipip', 'tunl0']);
@@ -391,9 +397,8 @@ export function egress(
   const dst = part ? part.addr : podAddress(theirs);
   const src = side?.addr ?? podAddress(own);
   if (!dst || !src) return null;
-  // The kernel's answers for pod traffic were asked `iif cni0`: on Calico's veths they say nothing (the model does).
-  const asked = cls === 'node' || side?.bridge === true;
-  const answerFor = !asked ? undefined : part ? (part.answerFor ?? undefined) : firstUsable(theirs);
+  // The kernel's answers for pod traffic stand where they were asked from this pod and device (route() checks).
+  const answerFor = part ? (part.answerFor ?? undefined) : firstUsable(theirs);
   let p: NfPacket = {
     family,
     src,
@@ -456,6 +461,9 @@ export function egress(
     };
   const down = deviceBreak(view, r.dev, 'route', DEVICE_CHECKS);
   if (down) return down;
+  // The largest pod packet, judged where its device is known; it stands only if the small packet passes.
+  const big = cls === 'pod' ? egressSizeBreak(view.node, view.host, b, family, r.dev, uplinkOf(view.node, b)) : null;
+  const sized = (x: Break | 'passes'): Break | 'passes' => (x === 'passes' && big ? big : x);
   p = { ...p, oif: r.dev };
   if (cls === 'node') p = { ...p, src: r.prefsrc ?? view.filter.env.primaryAddress(r.dev, family) ?? p.src };
   const post = leave(view, cls === 'node' ? 'output' : 'forward', p);
@@ -463,15 +471,15 @@ export function egress(
   p = post.packet;
   nat.push(...post.nat);
   if (cls === 'pod' && changed(start, p)) return rewritten(view, start, p, nat);
-  if (underlay === 'routed') return 'passes';
+  if (underlay === 'routed') return sized('passes');
   if (underlay === 'ipip') {
     // ipip with `remote any`: the outer destination is the route's (onlink) gateway, protocol 4 (`ipencap`).
     const local = publicIPOf(view.node, family);
-    if (!local) return 'passes';
-    return sendOuter(view, family, { src: local, dst: r.gateway!, proto: 'ipencap', sport: null, dport: null });
+    if (!local) return sized('passes');
+    return sized(sendOuter(view, family, { src: local, dst: r.gateway!, proto: 'ipencap', sport: null, dport: null }));
   }
-  if (underlay === 'wireguard') return wireguardEgress(view, peer, family, p.dst, r.dev);
-  return outer(view, peer, family, underlay, r);
+  if (underlay === 'wireguard') return sized(wireguardEgress(view, peer, family, p.dst, r.dev));
+  return sized(outer(view, peer, family, underlay, r));
 }
 
 /**
@@ -535,8 +543,8 @@ function wireguardEgress(view: NodeView, peer: Lease, family: NfFamily, dst: str
 /**
  * IPsec has no device and flannel no route for it: the xfrm policy out that selects the pod packet turns it
  * into ESP (tunnel mode) through the SA its template resolves to, toward the template's destination. The
- * kernel also needs some route for the inner destination first (the default route on real nodes); the walk
- * does not require one, since flannel installs none and the simulated nodes have no default route.
+ * kernel needs some route for the inner destination first (the default route on real nodes): a forwarded packet
+ * without one is dropped in ip_route_input, before ip_forward's xfrm_route_forward looks any policy up.
  */
 function ipsecEgress(
   view: NodeView,
@@ -547,6 +555,18 @@ function ipsecEgress(
   nat: RuleRef[],
 ): Break | 'passes' {
   let p = start;
+  const theirs = cidrOf(peer, family);
+  const first = theirs ? firstUsable(theirs) : undefined;
+  const inner = route(view, {
+    dst: p.dst,
+    as: 'pod',
+    src: p.src,
+    iif: p.iif,
+    mark: p.mark,
+    ...(first ? { answerFor: first } : {}),
+  });
+  if (isBreak(inner))
+    return { ...inner, what: `${inner.what}: the kernel drops it before it looks up the xfrm policy` };
   const policy = view.tables.tunnels().xfrmPolicyFor('out', p.src, p.dst);
   const t = policy?.templates[0];
   const peerIP = publicIPOf(peer, family);
@@ -591,13 +611,17 @@ function ipsecEgress(
   nat.push(...post.nat);
   if (changed(original, p)) return rewritten(view, original, p, nat);
   // The ESP packet passes OUTPUT and POSTROUTING again (xfrm_output_resume); UDPEncap carries it in UDP 4500.
-  return sendOuter(
+  const big = o.dev
+    ? egressSizeBreak(view.node, view.host, view.backend, family, o.dev, uplinkOf(view.node, view.backend))
+    : null;
+  const sent = sendOuter(
     view,
     family,
     sa.encap
       ? { src: t.src, dst: t.dst, proto: 'udp', sport: sa.encap.sport, dport: sa.encap.dport }
       : { src: t.src, dst: t.dst, proto: 'esp', sport: null, dport: null },
   );
+  return sent === 'passes' && big ? big : sent;
 }
 
 const changed = (a: NfPacket, b: NfPacket): boolean => a.src !== b.src || a.dst !== b.dst || a.dport !== b.dport;

@@ -518,9 +518,18 @@ class Walk {
       );
       return;
     }
-    // IPsec selects traffic by xfrm policy, not by route: flannel installs no routes for it.
+    // IPsec selects traffic by xfrm policy, not by route: flannel installs no routes for it. The kernel still needs
+    // a route first (the default route on real nodes): without one the packet is dropped before any policy lookup.
     const policy = this.outPolicy(host);
-    if (policy) return this.ipsec(node, host, policy);
+    if (policy && route) return this.ipsec(node, host, policy);
+    if (policy)
+      return void this.hop(
+        node.name,
+        'route lookup',
+        `ip route get ${this.dst.ip}: unreachable`,
+        false,
+        'no route matches the destination: the kernel drops the packet before it looks up the xfrm policy (flannel installs no route for ipsec; the default route carries it)',
+      );
     if (!route)
       return void this.hop(
         node.name,

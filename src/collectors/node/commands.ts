@@ -15,7 +15,7 @@ import { parseIpAddrJson } from '../../parse/links-json.js';
 import { parseIpAddrText } from '../../parse/links-text.js';
 import { parseIpNeighJson } from '../../parse/neigh-json.js';
 import { parseIpNeighText } from '../../parse/neigh-text.js';
-import { parseRouteBatch, type RouteQuery, STDERR_MARKER } from '../../parse/route-batch.js';
+import { POD_IIF, parseRouteBatch, type RouteQuery, STDERR_MARKER } from '../../parse/route-batch.js';
 import type { Family } from '../../parse/route-common.js';
 import { parseIpRouteJson } from '../../parse/routes-json.js';
 import { parseIpRouteText } from '../../parse/routes-text.js';
@@ -314,10 +314,21 @@ export function routeQueries(plan: RouteDecisionPlan): RouteQuery[] {
 const ROUTE_BATCH_SCRIPT = (ipArgs: string): string =>
   [
     's4=$1; s6=$2; shift 2',
+    'i4=cni0; i6=cni0',
+    // Calico's CNI (Canal) has no cni0: forwarded pod traffic is asked as it enters from the first pod's cali veth,
+    // with that pod's address (its /32 or /128 host route names both), as the walk follows it.
+    'if ! ip link show cni0 >/dev/null 2>&1; then',
+    `  p=$( { ip -4 route show | awk '${CALI_ROUTE}'; } 2>/dev/null); [ "$s4" = - ] || [ -z "$p" ] || { s4=\${p% *}; i4=\${p#* }; }`,
+    `  p=$( { ip -6 route show | awk '${CALI_ROUTE}'; } 2>/dev/null); [ "$s6" = - ] || [ -z "$p" ] || { s6=\${p% *}; i6=\${p#* }; }`,
+    'fi',
     'exec 3>&1',
-    `e=$(for a in "$@"; do echo "route get $a"; case $a in *:*) s=$s6;; *) s=$s4;; esac; [ "$s" = - ] || echo "route get $a from $s iif cni0"; done | ip ${ipArgs} -force -batch - 2>&1 >&3)`,
-    `printf '\n${STDERR_MARKER}\n%s\n' "$e"`,
+    `e=$(for a in "$@"; do echo "route get $a"; case $a in *:*) s=$s6; i=$i6;; *) s=$s4; i=$i4;; esac; [ "$s" = - ] || echo "route get $a from $s iif $i"; done | ip ${ipArgs} -force -batch - 2>&1 >&3)`,
+    // The pod source and device each family was asked with, ahead of ip's stderr (parseRouteBatch reads them).
+    `printf '\n${STDERR_MARKER}\n${POD_IIF} inet %s %s\n${POD_IIF} inet6 %s %s\n%s\n' "$s4" "$i4" "$s6" "$i6" "$e"`,
   ].join('\n');
+
+/** The first host route on a cali veth: `10.244.1.5 dev cali1a2b scope link` prints `10.244.1.5 cali1a2b`. */
+const CALI_ROUTE = '$2 == "dev" && $3 ~ /^cali/ && $1 !~ /\\// { print $1, $3; exit }';
 
 /** Addresses and sources must be IPs (the caller checks): they become lines of ip's batch input. */
 export function routeDecisionsCommand(plan: RouteDecisionPlan): NodeCommand<RouteDecision[]> {
