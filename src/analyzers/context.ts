@@ -18,6 +18,7 @@ import { type PodCIDRShape, podCIDRShape } from './fib/podcidr-lookups.js';
 import { fibStateOf } from './fib/state.js';
 import { type HostTables, indexHost } from './host-index.js';
 import { type FlannelNode, type Lease, linkByName, type Model, ok, peersOf, withHost } from './model.js';
+import { type IngressChain, ingressChains } from './netfilter/ingress.js';
 import { uplinkOf } from './uplink.js';
 
 /** Facts about the whole cluster (from the leases) that several node checks compare against, computed on first use. */
@@ -213,6 +214,11 @@ export interface NodeSummary {
   readonly calicoLinks: boolean;
   /** ipsec: the node's xfrm states (to compare SAs across the pair) and the SA pairs flanneld expects. */
   readonly ipsec: { readonly states: readonly XfrmState[]; readonly pairs: ExpectedNode['saPairs'] } | null;
+  /**
+   * nftables ingress chains on the uplink (netdev or inet family), where underlay-probe looks for what drops the
+   * overlay on arrival; empty on nearly every node, so it costs nothing to keep.
+   */
+  readonly uplinkIngress: readonly IngressChain[];
 }
 
 export function summarize(ctx: NodeContext): NodeSummary {
@@ -237,6 +243,7 @@ export function summarize(ctx: NodeContext): NodeSummary {
     vxlanDevice: vx ? { id: vx.id, port: vx.port } : null,
     calicoLinks: ok(host?.links)?.some((l) => l.name.startsWith('cali')) ?? false,
     ipsec: states ? { states, pairs: ctx.expected.saPairs } : null,
+    uplinkIngress: uplinkIngressOf(host, uplink?.name ?? null),
   };
 }
 
@@ -251,6 +258,7 @@ export function emptySummary(name: string, hostError: string | null): NodeSummar
     vxlanDevice: null,
     calicoLinks: false,
     ipsec: null,
+    uplinkIngress: [],
   };
 }
 
@@ -263,4 +271,11 @@ export interface ClusterScope extends ClusterContext {
   readonly errors: Snapshot['errors'];
   readonly underlayProbe: Snapshot['underlayProbe'];
   readonly underlaySamples: Snapshot['underlaySamples'];
+}
+
+function uplinkIngressOf(host: HostState | null, uplink: string | null): IngressChain[] {
+  const json = ok(host?.firewall)?.nftJson;
+  // the text form says whether any ingress hook exists: most nodes have none and skip the JSON parse
+  if (!json || !uplink || !/hook ingress/.test(ok(host?.firewall)?.nftRuleset ?? 'hook ingress')) return [];
+  return ingressChains(json).filter((c) => c.devices.includes(uplink));
 }

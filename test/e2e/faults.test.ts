@@ -19,8 +19,10 @@ import {
   type Lab,
   type LabPod,
   labCmd,
+  labEnv,
   ping,
   requireLab,
+  run,
   testPods,
 } from './lab.js';
 
@@ -108,18 +110,42 @@ const FIX_TOOLS =
 
 type FixAction =
   | { readonly node: string; readonly command: string }
-  | { readonly node: string; readonly restart: true };
+  | { readonly node: string; readonly restart: true }
+  /** a kubectl command against the cluster's API: no node */
+  | { readonly kubectl: string }
+  /** what the underlay between two nodes must let through: `lab/lab underlay-allow` arguments */
+  | { readonly from: string; readonly to: string; readonly underlayAllow: readonly string[] };
 
 /**
- * What a printed fix does, read the way an operator reads it: "On <node>: <command>" (a trailing remark in
- * parentheses and ", and persist it in …" are advice, not part of the command) runs the command on that node,
- * followed by a restart when it ends ", then restart the flannel pod"; "Restart the flannel pod on <node>" (or
- * "Restart flanneld on <node>") restarts that node's flanneld, which is what deleting the pod does. Anything else is
- * prose: null.
+ * What a printed fix does, read the way an operator reads it (a trailing remark in parentheses and ", and persist
+ * it in …" are advice, not part of the command):
+ * - "On <node>: <command>" runs the command on that node, followed by a restart when it ends ", then restart the
+ *   flannel pod"; "On <node>: systemctl restart k3s" (k3s: the service that runs the embedded flanneld) restarts it;
+ * - "Restart the flannel pod on <node>" (or "Restart flanneld on <node>") restarts that node's flanneld, which is
+ *   what deleting the pod does (lab/lab restart-flanneld also does what the new pod's install-cni does);
+ * - "In the cluster: kubectl …" runs that kubectl against the lab's API (the first choice, before "; or");
+ * - "Allow UDP port P (…) from A (IP) to B (IP) in the network …" and "Allow IP from S to D (…) on the way from A
+ *   (IP) to B (IP) …" make the lab's underlay (the one network between its nodes) let exactly that through.
+ * Anything else is prose: null.
  */
 function fixActions(fix: string): FixAction[] | null {
   const restart = /^Restart (?:the flannel pod|flanneld) on (\S+?)(?=[\s,.:;(]|$)/.exec(fix);
   if (restart) return [{ node: restart[1] as string, restart: true }];
+  const k3s = /^On (\S+): systemctl restart k3s\b/.exec(fix);
+  if (k3s) return [{ node: k3s[1] as string, restart: true }];
+  const cluster = /^In the cluster: (kubectl .*?)(?: \([^()]*\))?(?:; or\b.*)?\.?$/.exec(fix);
+  if (cluster) return [{ kubectl: cluster[1] as string }];
+  const between = String.raw`from (\S+) \((\S+)\) to (\S+) \((\S+)\) in the network between them`;
+  const udp = new RegExp(String.raw`^Allow UDP port (\d+) \([^()]*\) ${between}`).exec(fix);
+  if (udp) {
+    const [, port, from, fromIP, to, toIP] = udp as unknown as string[];
+    return [{ from: from!, to: to!, underlayAllow: ['udp', port!, fromIP!, toIP!] }];
+  }
+  const routed = new RegExp(String.raw`^Allow IP from (\S+) to (\S+) \([^()]*\) on the way ${between}`).exec(fix);
+  if (routed) {
+    const [, src, dst, from, fromIP, to, toIP] = routed as unknown as string[];
+    return [{ from: from!, to: to!, underlayAllow: ['ip', src!, dst!, fromIP!, toIP!] }];
+  }
   const m =
     /^On (\S+): (.*?)(, then restart the flannel pod\b.*)?(?:, and persist it in \S+?)?(?: \([^()]*\))?\.?$/.exec(fix);
   if (!m || !FIX_TOOLS.test(m[2] ?? '')) return null;
@@ -131,12 +157,32 @@ function fixActions(fix: string): FixAction[] | null {
 async function proveFix(fault: LabFault, ctx: FaultContext, findings: DoctorFinding[], worked: string[]) {
   assert.ok(findings.length > 0, `${fault.name}: doctor printed no fix to run`);
   const restarts = new Set<string>();
+  const done = new Set<string>();
   for (const f of findings) {
     const actions = fixActions(f.fix);
     assert.ok(actions, `${fault.name}: the fix of ${f.check} on ${f.node} is not a command: ${f.fix}`);
     for (const c of actions) {
+      // the same command printed for several findings (one cause seen from each node) is run once
+      const key = JSON.stringify(c);
+      if (done.has(key)) continue;
+      done.add(key);
+      if ('kubectl' in c) {
+        const r = run('sh', ['-c', c.kubectl], labEnv(ctx.lab));
+        assert.equal(r.code, 0, `${fault.name}: the printed fix failed: ${c.kubectl}: ${r.stderr}`);
+        continue;
+      }
+      if ('underlayAllow' in c) {
+        assert.deepEqual([c.from, c.to], [f.node, f.peer], `${fault.name}: the fix names another pair: ${f.fix}`);
+        const r = labCmd(['underlay-allow', ...c.underlayAllow]);
+        assert.equal(r.code, 0, `${fault.name}: the underlay does not carry what the fix names: ${f.fix}: ${r.stderr}`);
+        continue;
+      }
       assert.ok(ctx.lab.nodes.includes(c.node), `${fault.name}: the fix names ${c.node}, not a lab node: ${f.fix}`);
-      assert.equal(c.node, f.node, `${fault.name}: the fix runs on another node than the finding's: ${f.fix}`);
+      // a finding seen from one node whose cause is its peer (mtu-mixed toward the node out of step) mends the peer
+      assert.ok(
+        c.node === f.node || c.node === f.peer,
+        `${fault.name}: the fix runs on another node than the finding's or its peer's: ${f.fix}`,
+      );
       if ('restart' in c) {
         restarts.add(c.node);
         continue;
@@ -157,6 +203,18 @@ async function proveFix(fault: LabFault, ctx: FaultContext, findings: DoctorFind
       await eventually(() => ping(a, b, { count: 1 }), 15_000),
       `${fault.name}: after the printed fix ${a.name}@${a.node} still cannot reach ${b.name}@${b.node}`,
     );
+    if (e.kind === 'big-packets-dropped')
+      assert.ok(
+        ping(a, b, { size: 1400, dontFragment: true }),
+        `${fault.name}: after the printed fix 1400-byte DF pings ${a.name} -> ${b.name} still fail`,
+      );
+  }
+  if (e.kind === 'cni-add-fails') {
+    const node = nodeOf(ctx, e.on);
+    const probe = `probe-fixed-${fault.name}`.slice(0, 40);
+    const r = labCmd(['pod-add', node, probe]);
+    labCmd(['pod-del', probe]);
+    assert.equal(r.code, 0, `${fault.name}: after the printed fix CNI ADD on ${node} still fails: ${r.stderr}`);
   }
   const now = new Set(allPairsPing(ctx.pods));
   assert.deepEqual(
@@ -164,6 +222,12 @@ async function proveFix(fault: LabFault, ctx: FaultContext, findings: DoctorFind
     [],
     `${fault.name}: after the printed fix these pairs that worked before the fault fail`,
   );
+}
+
+/** `kubectl flannel doctor --probe -o json`: the findings and the exit code. */
+function doctorProbe(lab: Lab): { findings: DoctorFinding[]; code: number; stderr: string } {
+  const r = kubectl(lab, ['flannel', 'doctor', '--probe', '-o', 'json'], 180_000);
+  return { findings: (JSON.parse(r.stdout) as { findings: DoctorFinding[] }).findings, code: r.code, stderr: r.stderr };
 }
 
 function allPairsPing(pods: LabPod[]): string[] {
@@ -262,27 +326,36 @@ FAULTS.forEach((fault, index) => {
         });
       if (pk)
         await t.test('doctor --probe names the dropping pair, and nothing else', () => {
-          const r = kubectl(lab, ['flannel', 'doctor', '--probe', '-o', 'json'], 180_000);
-          const findings = (
-            JSON.parse(r.stdout) as { findings: { check: string; severity: string; node: string; peer: string }[] }
-          ).findings;
+          const r = doctorProbe(lab);
           assert.deepEqual(
-            findings.map((f) => [f.check, f.severity, f.node, f.peer]),
+            r.findings.map((f) => [f.check, f.severity, f.node, f.peer]),
             [['underlay-probe', 'error', nodeOf(ctx, pk.dropped.from), nodeOf(ctx, pk.dropped.to)]],
             r.stderr,
           );
           assert.equal(r.code, 2);
+          // plain doctor sees nothing: the fix to run is the one the probe's finding prints
+          reported = r.findings;
         });
       // last while the fault is in place: running the fix removes it
       const spec = l.findingsOn?.[backend] ?? l;
       if (l.fixBy) t.diagnostic(`${fault.name}: the printed fix is not run in the lab: ${l.fixBy}`);
       else if (spec.expect.length === 0 && effect.kind === 'reachable')
         t.diagnostic(`${fault.name}: flannel tolerates it and doctor reports nothing, so there is no fix to run`);
-      else if (l.fixRestores)
+      else if (l.fixRestores) {
         await t.test('the fix doctor prints restores traffic and breaks no pair that worked', () =>
           proveFix(fault, ctx, reported, worked),
         );
-      else t.diagnostic(`${fault.name}: its printed fix is not yet proven in the lab (no fixRestores)`);
+        if (pk)
+          await t.test('after the printed fix doctor --probe is clean', () => {
+            const r = doctorProbe(lab);
+            assert.deepEqual(
+              r.findings.map((f) => `${f.severity} ${f.check} ${f.node} ${f.peer}: ${f.message}`),
+              [],
+              r.stderr,
+            );
+            assert.equal(r.code, 0);
+          });
+      } else t.diagnostic(`${fault.name}: its printed fix is not yet proven in the lab (no fixRestores)`);
     } finally {
       const h = labCmd(['heal'], 240_000);
       assert.equal(h.code, 0, `lab heal after ${fault.name} failed: ${h.stderr}`);

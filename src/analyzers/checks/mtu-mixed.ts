@@ -61,7 +61,9 @@ function uplinksDiffer(model: Model, summaries: readonly NodeSummary[], report: 
       peer: smaller.length === 1 ? smaller[0]!.name : null,
       message: `${u.dev} MTU ${u.mtu} exceeds the ${groups.map((g) => `${g.mtu} of ${g.names.join(', ')}`).join('; ')}: ${groups.map((g) => `host packets of ${g.mtu + 1}-${u.mtu} bytes from ${u.name} to ${g.names.join(', ')} are dropped`).join('; ')}`,
       evidence,
-      fix: `On ${u.name}: ip link set ${u.dev} mtu ${groups[0]!.mtu} (and in its network configuration, so every node's uplink has the same MTU; or raise the others and the network to ${u.mtu})`,
+      fix:
+        raiseSmaller(u, smaller, overhead) ??
+        `On ${u.name}: ip link set ${u.dev} mtu ${groups[0]!.mtu} (and in its network configuration, so every node's uplink has the same MTU; or raise the others and the network to ${u.mtu})`,
     });
     const podLimit = (v: { mtu: number }) => v.mtu - overhead;
     // A receiver whose own FLANNEL_MTU exceeds its uplink is mtu's finding there; only a consistent receiver is a victim of this sender.
@@ -76,4 +78,23 @@ function uplinksDiffer(model: Model, summaries: readonly NodeSummary[], report: 
         fix: `Set FLANNEL_MTU on ${u.name} to ${Math.min(...podVictims.map(podLimit))} (Backend.MTU in net-conf.json, or equal uplink MTUs) and restart its flannel pod.`,
       });
   }
+}
+
+interface Uplink {
+  readonly name: string;
+  readonly dev: string;
+  readonly mtu: number;
+  readonly F: number | null;
+}
+
+/**
+ * When the one smaller uplink is the node out of step (its own FLANNEL_MTU no longer fits it: mtu's finding there)
+ * and this uplink carries that node's chain, the mend is on that node: lowering this uplink to match would cut the
+ * big packets every other node's pods send.
+ */
+function raiseSmaller(u: Uplink, smaller: readonly Uplink[], overhead: number): string | null {
+  if (smaller.length !== 1) return null;
+  const v = smaller[0]!;
+  if (v.F === null || v.F <= v.mtu - overhead || u.mtu < v.F + overhead) return null;
+  return `On ${v.name}: ip link set ${v.dev} mtu ${u.mtu} (its FLANNEL_MTU ${v.F} needs ${v.F + overhead} on the uplink: ${v.name}'s uplink is the one out of step; persist it in its network configuration)`;
 }

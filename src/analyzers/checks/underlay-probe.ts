@@ -1,4 +1,7 @@
+import { firstHost } from '../../net/cidr.js';
 import { defineCheck } from '../check.js';
+import type { ClusterScope } from '../context.js';
+import { ingressVerdict } from '../netfilter/ingress.js';
 
 export default defineCheck({
   id: 'underlay-probe',
@@ -13,7 +16,8 @@ export default defineCheck({
     fix: 'Allow the overlay between the two nodes in the network that carries it: for vxlan UDP <port> (default 8472) between the node addresses, for the udp backend UDP 8285, for host-gw the pod network routed between the nodes (security group, host firewall between hypervisors, NSX distributed firewall, switch ACLs). Re-run kubectl flannel doctor --probe to confirm.',
   },
   scope: 'cluster',
-  run({ underlayProbe: probe }, report) {
+  run(scope, report) {
+    const { model, underlayProbe: probe } = scope;
     if (probe?.status !== 'ok') return;
     const pairs = probe.data.pairs;
     for (const p of pairs) {
@@ -34,7 +38,9 @@ export default defineCheck({
             evidence: [
               `sent ${p.sent} from ${p.from} (${p.fromIP}), seen ${p.seen} on ${p.to}'s uplink (${p.toIP}), ${p.delivered} on ${p.deliveredOn}`,
             ],
-            fix: `On ${p.to}: look below the tables doctor reads for what drops the overlay from ${p.fromIP} on arrival: nft list ruleset (netdev ingress hooks), tc filter show dev <uplink> ingress, XDP programs (ip link show <uplink>), and checksum offload (ethtool -k <uplink>; try ethtool -K flannel.1 tx-checksum-ip-generic off).`,
+            fix:
+              arrivalFix(scope, p, what) ??
+              `On ${p.to}: look below the tables doctor reads for what drops the overlay from ${p.fromIP} on arrival: nft list ruleset (netdev ingress hooks), tc filter show dev <uplink> ingress, XDP programs (ip link show <uplink>), and checksum offload (ethtool -k <uplink>; try ethtool -K flannel.1 tx-checksum-ip-generic off).`,
           });
         continue;
       }
@@ -46,7 +52,66 @@ export default defineCheck({
           `sent ${p.sent} from ${p.from} (${p.fromIP}), seen ${p.seen} on ${p.to}'s uplink (${p.toIP})`,
           ...(probe.data.sampled ? ['(a sample of the node pairs was probed)'] : []),
         ],
+        fix: allowFix(what, p, model.byName.get(p.from)?.podCIDR?.text, model.byName.get(p.to)?.podCIDR?.text),
       });
     }
   },
 });
+
+/**
+ * What the network between two nodes must let through, named the way a firewall rule names it: the backend's UDP
+ * port between the node addresses, or for routed pod packets (host-gw, DirectRouting's on-link peers) the two
+ * podCIDRs they travel between. No command on a node changes the network between them, so the fix says what to
+ * allow, not how.
+ */
+function allowFix(
+  what: string,
+  p: { readonly from: string; readonly to: string; readonly fromIP: string; readonly toIP: string },
+  fromCIDR: string | undefined,
+  toCIDR: string | undefined,
+): string {
+  const between = `from ${p.from} (${p.fromIP}) to ${p.to} (${p.toIP})`;
+  const where =
+    'in the network between them (a security group, a host firewall between hypervisors, an NSX distributed firewall, a switch ACL), then re-run kubectl flannel doctor --probe';
+  const port = /^UDP (\d+) \(([^)]*)\)$/.exec(what);
+  if (port) return `Allow UDP port ${port[1]} (${port[2]}) ${between} ${where}.`;
+  const routed = /^routed pod packets \(([^)]*)\)$/.exec(what);
+  if (routed && fromCIDR && toCIDR)
+    return `Allow IP from ${fromCIDR} to ${toCIDR} (pod packets routed by ${routed[1]}) on the way ${between} ${where}.`;
+  return `Allow ${what} ${between} ${where}.`;
+}
+
+/**
+ * The receiver's nftables ingress rule on its uplink that drops the probe, when the collected ruleset has one: the
+ * probe saw the packet arrive (taps run before the ingress hook) and never reach the stack. The probe's own packet
+ * is evaluated: the outer UDP datagram between the node addresses, or the routed echo between the cni0 gateways.
+ */
+function arrivalFix(
+  { model, summaryOf }: ClusterScope,
+  p: { readonly from: string; readonly to: string; readonly fromIP: string; readonly toIP: string },
+  what: string,
+): string | null {
+  const to = summaryOf.get(p.to);
+  if (!to?.uplink || to.uplinkIngress.length === 0) return null;
+  const port = /^UDP (\d+)/.exec(what);
+  const fromCIDR = model.byName.get(p.from)?.podCIDR;
+  const toCIDR = model.byName.get(p.to)?.podCIDR;
+  const [src, dst] = port ? [p.fromIP, p.toIP] : [fromCIDR && firstHost(fromCIDR), toCIDR && firstHost(toCIDR)];
+  if (!src || !dst) return null;
+  const v = ingressVerdict(to.uplinkIngress, to.uplink.name, {
+    family: 'inet',
+    src,
+    dst,
+    proto: port ? 'udp' : 'icmp',
+    sport: null,
+    dport: port ? Number(port[1]) : null,
+    iif: to.uplink.name,
+    oif: null,
+    mark: 0,
+  });
+  if (typeof v !== 'object') return null;
+  const where = `${v.family} ${v.table} ${v.chain}`;
+  return v.handle === null
+    ? `On ${p.to}: nft chain ${where} '{ policy accept; }' (its drop policy on ${to.uplink.name} ingress drops ${what} from ${p.fromIP})`
+    : `On ${p.to}: nft delete rule ${where} handle ${v.handle} (it drops ${what} from ${p.fromIP} on ${to.uplink.name} ingress: ${v.text.replace(/[()]/g, '')})`;
+}
