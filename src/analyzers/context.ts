@@ -274,8 +274,9 @@ export interface ClusterScope extends ClusterContext {
 }
 
 function uplinkIngressOf(host: HostState | null, uplink: string | null): IngressChain[] {
-  const json = ok(host?.firewall)?.nftJson;
+  const fw = ok(host?.firewall);
+  const json = fw?.nftJson;
   // the text form says whether any ingress hook exists: most nodes have none and skip the JSON parse
-  if (!json || !uplink || !/hook ingress/.test(ok(host?.firewall)?.nftRuleset ?? 'hook ingress')) return [];
-  return ingressChains(json).filter((c) => c.devices.includes(uplink));
+  if (!json || !uplink || !/hook ingress/.test(fw?.nftRuleset ?? 'hook ingress')) return [];
+  return ingressChains(json, fw?.nftRuleset ?? null).filter((c) => c.devices.includes(uplink));
 }

@@ -111,7 +111,8 @@ function arrivalFix(
   });
   if (typeof v !== 'object') return null;
   const where = `${v.family} ${v.table} ${v.chain}`;
+  const probe = port ? `the overlay's UDP ${port[1]} from ${src}` : `the pod packets routed from ${src} to ${dst}`;
   return v.handle === null
-    ? `On ${p.to}: nft chain ${where} '{ policy accept; }' (its drop policy on ${to.uplink.name} ingress drops ${what} from ${p.fromIP})`
-    : `On ${p.to}: nft delete rule ${where} handle ${v.handle} (it drops ${what} from ${p.fromIP} on ${to.uplink.name} ingress: ${v.text.replace(/[()]/g, '')})`;
+    ? `On ${p.to}: nft 'chain ${where} { policy accept; }' (its policy on ${to.uplink.name} ingress drops ${probe})`
+    : `On ${p.to}: nft delete rule ${where} handle ${v.handle} (on ${to.uplink.name} ingress it drops ${probe}: ${v.text.replace(/[()]/g, '')})`;
 }

@@ -32,7 +32,28 @@ export interface IngressDrop {
   readonly text: string;
 }
 
-export function ingressChains(json: string): IngressChain[] {
+/**
+ * The devices of each ingress chain from `nft list ruleset`'s text (`family table chain` -> devices): nft 1.0.6's
+ * JSON leaves the device out of the chain (seen on Debian 12), the text always has `device "eth0"` or
+ * `devices = { … }`.
+ */
+function devicesFromText(text: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  let table = '';
+  let chain = '';
+  for (const line of text.split('\n')) {
+    const t = /^table (\S+) (\S+) \{/.exec(line);
+    if (t) table = `${t[1]} ${t[2]}`;
+    const c = /^\s+chain (\S+) \{/.exec(line);
+    if (c) chain = c[1]!;
+    const d = /hook ingress (?:device "?([^";\s]+)"?|devices = \{([^}]*)\})/.exec(line);
+    if (d && table && chain)
+      out.set(`${table} ${chain}`, d[1] ? [d[1]] : d[2]!.split(',').map((x) => x.trim().replace(/^"|"$/g, '')));
+  }
+  return out;
+}
+
+export function ingressChains(json: string, text: string | null = null): IngressChain[] {
   let doc: Json;
   try {
     doc = JSON.parse(json);
@@ -60,8 +81,9 @@ export function ingressChains(json: string): IngressChain[] {
     chain.rules.push(compileRule(r['expr'] as Json[], text, String(r['family']), new Map()));
     chain.handles.push(Number(r['handle']));
   }
+  const fromText = text ? devicesFromText(text) : new Map<string, string[]>();
   return bases.map((b) => {
-    const dev = b['dev'];
+    const dev = b['dev'] ?? fromText.get(`${key(b)} ${String(b['name'])}`);
     const chains = new Map(
       [...tables.get(key(b))!].map(([n, c]) => [n, { name: n, rules: c.rules, handles: c.handles, policy: null }]),
     );
