@@ -12,7 +12,7 @@ export default defineCheck({
       "A Node's flannel.alpha.coreos.com/backend-type annotation differs from Backend.Type in net-conf.json, because the ConfigMap was edited without restarting every flannel pod, or the node kept an old annotation.",
     impact:
       'flanneld ignores leases of another backend (`Ignoring non-vxlan subnet`), so no route, fdb or tunnel is programmed between nodes of different backends.',
-    fix: 'Restart every flannel pod so all nodes use the configured backend: kubectl -n kube-flannel rollout restart ds/kube-flannel-ds (and remove leftover devices of the old backend).',
+    fix: 'One node behind the others: restart its flannel pod. Every node on one backend and net-conf.json naming another (the ConfigMap was edited): either put the running backend back in kube-flannel-cfg (the finding prints the kubectl patch, which changes nothing running) or move every node to the configured one with kubectl -n kube-flannel rollout restart ds/kube-flannel-ds (and remove leftover devices of the old backend).',
   },
   scope: 'node',
   runNode({ model, node: n }, report) {
