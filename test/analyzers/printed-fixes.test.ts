@@ -152,3 +152,15 @@ test('underlay-drop: the fix names what to allow (UDP port, or the podCIDRs rout
     },
   ]);
 });
+
+test('k3s: a "restart the flannel pod" fix names the k3s service, the only thing that restarts its flanneld', () => {
+  assert.deepEqual(fixesOf(load('vxlan-k3s/k3s-peer-route-deleted'), 'peer-routes'), [
+    {
+      node: 'node1',
+      peer: 'node2',
+      fix: 'On node1: systemctl restart k3s (k3s runs flanneld embedded; k3s-agent on an agent node), or by hand: ip route replace 10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink',
+    },
+  ]);
+  // kube-flannel keeps the pod restart
+  assert.match(fixesOf(load('vxlan/route-deleted'), 'peer-routes')[0]!.fix, /^Restart the flannel pod on node/);
+});

@@ -216,6 +216,14 @@ async function proveFix(fault: LabFault, ctx: FaultContext, findings: DoctorFind
     labCmd(['pod-del', probe]);
     assert.equal(r.code, 0, `${fault.name}: after the printed fix CNI ADD on ${node} still fails: ${r.stderr}`);
   }
+  // faults traffic does not show (netconf-drift, tolerated ones): the state the probe reads must be mended too
+  if (fault.lab.probe) {
+    const p = PROBES[fault.lab.probe];
+    assert.ok(
+      await eventually(() => !p.check(ctx), 15_000),
+      `${fault.name}: after the printed fix ${p.what} still shows the fault`,
+    );
+  }
   const now = new Set(allPairsPing(ctx.pods));
   assert.deepEqual(
     worked.filter((p) => now.has(p)),
