@@ -541,6 +541,11 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       mtuHop: { on: 'node', iface: 'eth0' },
       expect: [{ check: 'mtu', node: 'node', severity: 'error', count: 2, evidence: /eth0 \(uplink\) mtu 1400/ }],
       consequences: uplinkMixed,
+      // dual-stack: flannel-v6.1 (1430) exceeds the lowered uplink too, and has the same fix
+      findingsOnDual: {
+        expect: [{ check: 'mtu', node: 'node', severity: 'error', count: 3, evidence: /eth0 \(uplink\) mtu 1400/ }],
+        consequences: uplinkMixed,
+      },
       // host-gw has no tunnel device: only FLANNEL_MTU exceeds the lowered uplink
       findingsOn: {
         'host-gw': {

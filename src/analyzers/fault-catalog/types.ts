@@ -148,6 +148,8 @@ export interface LabPackaging extends Findings {
   readonly dualOnly?: true;
   /** where a dual-stack lab changes the effect */
   readonly effectOnDual?: Effect;
+  /** where a dual-stack lab changes what doctor reports (flannel-v6.1 is one more device on the path) */
+  readonly findingsOnDual?: Findings;
   /**
    * Faults only packets reveal (the findings above are then plain doctor's: nothing): `trace --probe` from the
    * `from` role's pod to the `to` role's must see its probe last on `lastSeenOn`'s uplink and nowhere after it, and
