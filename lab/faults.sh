@@ -348,9 +348,42 @@ case $cmd in
     need_root; load_state
     NODE=${1:-}
     echo " $NODE_NAMES " | grep -q " $NODE " || die "restart-flanneld: '$NODE' is not a lab node (nodes: $NODE_NAMES)"
-    stop_flanneld "$NODE"; start_flanneld "$NODE"; wait_flanneld "$NODE"
+    stop_flanneld "$NODE"
+    # What starts with it: the new kube-flannel pod mounts the ConfigMap as it is now (/etc/kube-flannel) and its
+    # install-cni init container copies cni-conf.json to 10-flannel.conflist; k3s writes its net-conf.json and
+    # conflist each time it starts (a k3s restart is how its embedded flannel restarts).
+    if [ "${FLAVOR:-kube-flannel}" = k3s ]; then write_k3s_files "$BACKEND" "$NODE"; else install_cni "$NODE"; fi
+    start_flanneld "$NODE"; wait_flanneld "$NODE"
     [ "${FLAVOR:-kube-flannel}" = k3s ] || pod_running "$NODE"
     log "restart-flanneld: flanneld on $NODE restarted"
+    ;;
+  underlay-allow)
+    # What an underlay-probe fix tells the operator to do in the network between two nodes, done to the lab's
+    # underlay (the root netns bridge): delete this instance's bridge-family filter rules that drop exactly that
+    # traffic on its way between the two nodes' bridge ports, nothing else.
+    #   underlay-allow udp PORT FROM_IP TO_IP          the backend's encapsulation between the node addresses
+    #   underlay-allow ip SRC_CIDR DST_CIDR FROM_IP TO_IP   routed pod packets between two podCIDRs
+    need_root; load_state
+    case ${1:-} in
+      udp) [ $# = 4 ] || die "usage: underlay-allow udp PORT FROM_IP TO_IP"; from_ip=$3 to_ip=$4 ;;
+      ip) [ $# = 5 ] || die "usage: underlay-allow ip SRC_CIDR DST_CIDR FROM_IP TO_IP"; from_ip=$4 to_ip=$5 ;;
+      *) die "usage: underlay-allow udp PORT FROM_IP TO_IP | ip SRC_CIDR DST_CIDR FROM_IP TO_IP" ;;
+    esac
+    from="" to=""
+    for n in $NODE_NAMES; do
+      ip=$(node_ip_of "$n"); [ "$ip" = "$from_ip" ] && from=$n; [ "$ip" = "$to_ip" ] && to=$n
+    done
+    [ -n "$from" ] && [ -n "$to" ] || die "underlay-allow: $from_ip or $to_ip is no lab node's address"
+    if [ "$1" = udp ]; then want="ip saddr $from_ip udp dport $2"; else want="ip saddr $2 ip daddr $3"; fi
+    deleted=0
+    for t in $(nft list tables bridge | awk -v p="kfl${LAB_INSTANCE}_underlay_" '$1=="table" && index($3, p)==1 {print $3}'); do
+      while read -r chain handle; do
+        nft delete rule bridge "$t" "$chain" handle "$handle"; deleted=$((deleted + 1))
+      done < <(nft -a list table bridge "$t" | awk -v sel="iifname \"v-$from\" oifname \"v-$to\" $want drop" '
+        $1 == "chain" {chain = $2} index($0, sel " # handle ") {print chain, $NF}')
+    done
+    [ $deleted -gt 0 ] || die "underlay-allow: no underlay filter drops '$want' from $from to $to"
+    log "underlay-allow: $deleted rule(s) dropping '$want' from $from to $to deleted"
     ;;
   heal)
     need_root; load_state

@@ -44,17 +44,26 @@ sync_flannel_config() {
     S=$(node_dir "$n")
     echo "$cm" | jq -r '.data["net-conf.json"]' > "$S/etc-kube-flannel/net-conf.json"
     echo "$cm" | jq -r '.data["cni-conf.json"]' > "$S/etc-kube-flannel/cni-conf.json"
-    echo "$cm" | jq -r '.data["cni-conf.json"]' > "$S/etc-cni-net.d/10-flannel.conflist"
+    install_cni "$n" --copy-only
   done
+}
+# install_cni NODE [--copy-only]: what a new kube-flannel pod on NODE does before flanneld starts: the kubelet
+# mounts the ConfigMap as it is now (sync_flannel_config) and the install-cni init container runs
+# `cp -f /etc/kube-flannel/cni-conf.json /etc/cni/net.d/10-flannel.conflist`. (install-cni-plugin copies the
+# flannel binary to /opt/cni/bin: the lab's nodes share one read-only plugin directory, which no fault touches.)
+install_cni() {
+  local S; S=$(node_dir "$1")
+  [ "${2:-}" = --copy-only ] || sync_flannel_config "$1"
+  cp -f "$S/etc-kube-flannel/cni-conf.json" "$S/etc-cni-net.d/10-flannel.conflist"
 }
 
 # write_k3s_files BACKEND: what k3s writes on every node before it starts its embedded flannel
 # (k3s pkg/agent/flannel/setup.go): net-conf.json from its template (single-stack IPv4: IPv6Network "::/0") and
 # 10-flannel.conflist (cbr0: flannel, portmap; k3s writes cniVersion 1.0.0 and chains bandwidth, which the lab's
 # flannel plugin v0.9.1 (CNI <= 0.4.0) and plugin build do not support: 0.3.1 and no bandwidth here).
-write_k3s_files() {
-  local backend=$1 n S
-  for n in $NODE_NAMES; do
+write_k3s_files() {  # write_k3s_files BACKEND [NODE...]
+  local backend=$1 n S; shift
+  for n in ${*:-$NODE_NAMES}; do
     S=$(node_dir "$n")
     jq -n --arg net "$LAB_POD_NETWORK" --argjson b "$(backend_json "$backend")" \
       --argjson nft "$([ "${NFTABLES:-0}" = 1 ] && echo true || echo false)" \

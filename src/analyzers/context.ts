@@ -18,6 +18,7 @@ import { type PodCIDRShape, podCIDRShape } from './fib/podcidr-lookups.js';
 import { fibStateOf } from './fib/state.js';
 import { type HostTables, indexHost } from './host-index.js';
 import { type FlannelNode, type Lease, linkByName, type Model, ok, peersOf, withHost } from './model.js';
+import { type IngressChain, ingressChains } from './netfilter/ingress.js';
 import type { NfFamily } from './netfilter/types.js';
 import { type PodSizes, podSizesOf } from './path/sizes.js';
 import { podSidesOf } from './path/walk.js';
@@ -218,6 +219,11 @@ export interface NodeSummary {
   readonly ipsec: { readonly states: readonly XfrmState[]; readonly pairs: ExpectedNode['saPairs'] } | null;
   /** Per family, the largest pod packet the node sends and the device into its pods (path/sizes.ts); null: not judged. */
   readonly podSizes: Readonly<Record<NfFamily, PodSizes | null>> | null;
+  /**
+   * nftables ingress chains on the uplink (netdev or inet family), where underlay-probe looks for what drops the
+   * overlay on arrival; empty on nearly every node, so it costs nothing to keep.
+   */
+  readonly uplinkIngress: readonly IngressChain[];
 }
 
 export function summarize(ctx: NodeContext): NodeSummary {
@@ -243,6 +249,7 @@ export function summarize(ctx: NodeContext): NodeSummary {
     calicoLinks: ok(host?.links)?.some((l) => l.name.startsWith('cali')) ?? false,
     ipsec: states ? { states, pairs: ctx.expected.saPairs } : null,
     podSizes: sizesOf(node, host, b),
+    uplinkIngress: uplinkIngressOf(host, uplink?.name ?? null),
   };
 }
 
@@ -271,6 +278,7 @@ export function emptySummary(name: string, hostError: string | null): NodeSummar
     calicoLinks: false,
     ipsec: null,
     podSizes: null,
+    uplinkIngress: [],
   };
 }
 
@@ -283,4 +291,12 @@ export interface ClusterScope extends ClusterContext {
   readonly errors: Snapshot['errors'];
   readonly underlayProbe: Snapshot['underlayProbe'];
   readonly underlaySamples: Snapshot['underlaySamples'];
+}
+
+function uplinkIngressOf(host: HostState | null, uplink: string | null): IngressChain[] {
+  const fw = ok(host?.firewall);
+  const json = fw?.nftJson;
+  // the text form says whether any ingress hook exists: most nodes have none and skip the JSON parse
+  if (!json || !uplink || !/hook ingress/.test(fw?.nftRuleset ?? 'hook ingress')) return [];
+  return ingressChains(json, fw?.nftRuleset ?? null).filter((c) => c.devices.includes(uplink));
 }

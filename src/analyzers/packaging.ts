@@ -24,3 +24,21 @@ export function boolFlag(args: readonly string[], name: string, dflt: boolean): 
   }
   return v;
 }
+
+/**
+ * The checks say "restart the flannel pod", kube-flannel's way to restart flanneld. k3s has no flannel pod: its
+ * flanneld runs inside k3s, so the same action is restarting the k3s service on that node (k3s-agent on agents).
+ * Returns the rewrite of a fix for the snapshot's packaging, or null where the checks' words already fit.
+ */
+export function restartFor(p: Packaging): ((fix: string) => string) | null {
+  if (p.kind !== 'embedded' || p.distribution !== 'k3s') return null;
+  const service = 'systemctl restart k3s (k3s runs flanneld embedded; k3s-agent on an agent node)';
+  return (fix) =>
+    fix
+      .replace(/ \(kubectl -n \S+ delete pod [^()]*\)/g, '')
+      .replace(
+        /^Restart (?:the flannel pod|flanneld) on (\S+?)(?=[\s,.:;(]|$)/,
+        (_m, node: string) => `On ${node}: ${service}`,
+      )
+      .replace(/, then restart the flannel pod\b/g, ', then systemctl restart k3s');
+}

@@ -16,6 +16,7 @@ import {
 import { type Finding, SEVERITY_ORDER } from './finding.js';
 import { CHECKS } from './index.js';
 import { buildLeaseModel, nodesFromHosts } from './model.js';
+import { packagingOf, restartFor } from './packaging.js';
 
 export interface RunOptions {
   /** Run only these check IDs. */
@@ -171,7 +172,12 @@ export function startAnalysis(
         if (!d.unless.some((id) => named.has(`${d.finding.node}\n${id}`))) findings.push(d.finding);
       incomplete.push(...nodeIncomplete.flat());
       findings.sort(compareFindings);
-      return { findings, checksRun: checks.map((c) => c.id), incomplete };
+      const restart = restartFor(packagingOf(model));
+      return {
+        findings: restart ? findings.map((f) => ({ ...f, fix: restart(f.fix) })) : findings,
+        checksRun: checks.map((c) => c.id),
+        incomplete,
+      };
     },
   };
 }

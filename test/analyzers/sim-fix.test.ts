@@ -187,7 +187,8 @@ const CANNOT: Readonly<Record<string, { readonly reason: string; readonly stops:
   'underlay-drops-vxlan': {
     reason:
       'the drop exists only in the probe counts SIM_ADD_TO_SNAPSHOT adds, not in the switch; underlay-drops-vxlan-samples proves the same fix against a real filter on the switch',
-    stops: /^the fix of underlay-probe on node2 is prose, not a command: Allow the overlay between the two nodes/,
+    stops:
+      /^the fix of underlay-probe on node2: no filter on the simulator's switch drops UDP 8472 from node2 to node3/,
   },
   'podcidr-outside-network': {
     reason:
@@ -295,6 +296,37 @@ function runOnNode(c: SimCluster, node: string, command: string): string | null 
   return r.status === 0 ? null : `exit ${r.status}: ${r.stderr.trim()}`;
 }
 
+/**
+ * A kubectl fix against the simulated cluster, whose one ConfigMap is its net-conf.json: `patch configmap
+ * kube-flannel-cfg --type merge -p '{"data":{"net-conf.json": …}}'` replaces it, `rollout restart` restarts every
+ * flanneld (the caller). Returns what could not be done.
+ */
+function runKubectl(c: SimCluster, command: string): string | null {
+  if (/\brollout restart ds\/\S+/.test(command)) return null;
+  const patch = /^kubectl -n \S+ patch configmap kube-flannel-cfg --type merge -p '(.*)'$/.exec(command);
+  if (!patch) return 'the simulator runs only the ConfigMap patch and rollout restart';
+  const netConf = (JSON.parse(patch[1]!) as { data?: Record<string, string> }).data?.['net-conf.json'];
+  if (netConf === undefined) return 'the patch changes no net-conf.json';
+  c.netConfText = netConf;
+  return null;
+}
+
+/**
+ * "Allow UDP port P … from A (IP) to B (IP) in the network between them": the simulator's network between the nodes
+ * is its switch, so the filter that drops exactly that (A's port into B's, UDP P) goes. Returns what could not be done.
+ */
+function allowOnSwitch(c: SimCluster, from: string, to: string, allow: readonly string[]): string | null {
+  const port = (name: string) => `e${c.nodes.findIndex((n) => n.name === name) + 1}`;
+  if (allow[0] !== 'udp') return `the simulator's switch filters only UDP, not ${allow.join(' ')}`;
+  const listed = sh('ip', 'netns', 'exec', c.sw, 'nft', '-a', 'list', 'ruleset');
+  const rule = new RegExp(
+    `iifname "${port(from)}" oifname "${port(to)}" udp dport ${allow[1]} drop # handle (\\d+)`,
+  ).exec(listed);
+  if (!rule) return `no filter on the simulator's switch drops UDP ${allow[1]} from ${from} to ${to}`;
+  sh('ip', 'netns', 'exec', c.sw, 'nft', 'delete', 'rule', 'bridge', 'kfl_underlay', 'filter_fwd', 'handle', rule[1]!);
+  return null;
+}
+
 /** Runs every printed fix; returns what could not be run. Commands first, then each named restart once. */
 function runFixes(c: SimCluster, fault: Fault, findings: readonly Finding[]): string[] {
   const problems: string[] = [];
@@ -314,6 +346,17 @@ function runFixes(c: SimCluster, fault: Fault, findings: readonly Finding[]): st
       continue;
     }
     for (const a of actions) {
+      if ('kubectl' in a) {
+        const failed = runKubectl(c, a.kubectl);
+        if (failed) problems.push(`the fix of ${f.check} on ${f.node} failed: ${a.kubectl}: ${failed}`);
+        else if (/\brollout restart\b/.test(a.kubectl)) for (const n of c.nodes) restarts.add(n.name);
+        continue;
+      }
+      if ('underlayAllow' in a) {
+        const failed = allowOnSwitch(c, a.from, a.to, a.underlayAllow);
+        if (failed) problems.push(`the fix of ${f.check} on ${f.node}: ${failed}: ${f.fix}`);
+        continue;
+      }
       if (!c.nodes.some((n) => n.name === a.node)) {
         problems.push(`the fix of ${f.check} names ${a.node}, not a node: ${f.fix}`);
         continue;

@@ -1,5 +1,6 @@
 import { defineCheck } from '../check.js';
-import { ok } from '../model.js';
+import { type Model, ok } from '../model.js';
+import { packagingOf } from '../packaging.js';
 
 /** What flannel's default conflist needs: its own plugin and the ones it delegates to. */
 const FLANNEL_NEEDS = ['flannel', 'bridge', 'host-local', 'portmap', 'loopback'];
@@ -17,7 +18,7 @@ export default defineCheck({
     fix: 'Restart the flannel pod on <node> so its init containers reinstall the config and binary (kubectl -n kube-flannel delete pod <pod>); install the standard plugins (containernetworking-plugins) into /opt/cni/bin; remove configs of CNIs no longer in use from /etc/cni/net.d.',
   },
   scope: 'node',
-  runNode({ node: n }, report) {
+  runNode({ model, node: n }, report) {
     const cni = ok(n.host?.cni);
     if (!cni || !n.managed) return;
     const confs = (cni.confFiles ?? []).filter((f) => /\.(conf|conflist|json)$/.test(f));
@@ -27,6 +28,7 @@ export default defineCheck({
         node: n.name,
         message: `no CNI config in ${cni.confDir}: every pod sandbox on this node fails`,
         evidence: [dir],
+        fix: reinstallConf(model, n.name, cni.confDir),
       });
       return;
     }
@@ -67,3 +69,17 @@ export default defineCheck({
     });
   },
 });
+
+/**
+ * Who writes flannel's conflist, so the fix names the one action that writes it again: kube-flannel's install-cni
+ * init container copies the ConfigMap's cni-conf.json to 10-flannel.conflist each time the pod starts; k3s writes
+ * its own when it starts (the same process runs the agent, so restarting the service restarts its flannel too).
+ */
+function reinstallConf(model: Model, node: string, confDir: string): string {
+  const p = packagingOf(model);
+  if (p.kind === 'embedded' && p.distribution === 'k3s')
+    return `On ${node}: systemctl restart k3s (k3s-agent on an agent node; k3s writes ${confDir}/10-flannel.conflist when it starts)`;
+  if (p.kind === 'kube-flannel')
+    return `Restart the flannel pod on ${node}: its install-cni init container writes ${confDir}/10-flannel.conflist from kube-flannel-cfg's cni-conf.json (kubectl -n kube-flannel delete pod -l app=flannel --field-selector spec.nodeName=${node})`;
+  return `Restart the pod or service that runs flannel on ${node}, which writes ${confDir}/10-flannel.conflist when it starts.`;
+}

@@ -82,9 +82,10 @@ function uplinksDiffer(model: Model, summaries: readonly NodeSummary[], report: 
       // lowering the sender below its own FLANNEL_MTU plus the overhead would cut its pods' large packets to every
       // node: then the smaller uplinks are the ones to raise (the mtu finding on those nodes says so)
       fix:
-        u.F !== null && u.F > groups[0]!.mtu - overhead
+        raiseSmaller(u, smaller, overhead) ??
+        (u.F !== null && u.F > groups[0]!.mtu - overhead
           ? `Leave ${u.dev} on ${u.name} at ${u.mtu}: at ${groups[0]!.mtu} it would carry less than FLANNEL_MTU ${u.F} plus the ${overhead}-byte overhead; raise the uplink of ${groups[0]!.names.join(', ')} to ${u.mtu} instead (or set Backend.MTU ${groups[0]!.mtu - overhead} for every node and restart the flannel pods)`
-          : `On ${u.name}: ip link set ${u.dev} mtu ${groups[0]!.mtu} (and in its network configuration, so every node's uplink has the same MTU; or raise the others and the network to ${u.mtu})`,
+          : `On ${u.name}: ip link set ${u.dev} mtu ${groups[0]!.mtu} (and in its network configuration, so every node's uplink has the same MTU; or raise the others and the network to ${u.mtu})`),
     });
     const podLimit = (v: { mtu: number }) => v.mtu - overhead;
     // A receiver whose own FLANNEL_MTU exceeds its uplink is mtu's finding there; only a consistent receiver is a victim of this sender.
@@ -99,4 +100,23 @@ function uplinksDiffer(model: Model, summaries: readonly NodeSummary[], report: 
         fix: `Set FLANNEL_MTU on ${u.name} to ${Math.min(...podVictims.map(podLimit))} (Backend.MTU in net-conf.json, or equal uplink MTUs) and restart its flannel pod.`,
       });
   }
+}
+
+interface Uplink {
+  readonly name: string;
+  readonly dev: string;
+  readonly mtu: number;
+  readonly F: number | null;
+}
+
+/**
+ * When the one smaller uplink is the node out of step (its own FLANNEL_MTU no longer fits it: mtu's finding there)
+ * and this uplink carries that node's chain, the mend is on that node: lowering this uplink to match would cut the
+ * big packets every other node's pods send.
+ */
+function raiseSmaller(u: Uplink, smaller: readonly Uplink[], overhead: number): string | null {
+  if (smaller.length !== 1) return null;
+  const v = smaller[0]!;
+  if (v.F === null || v.F <= v.mtu - overhead || u.mtu < v.F + overhead) return null;
+  return `On ${v.name}: ip link set ${v.dev} mtu ${u.mtu} (its FLANNEL_MTU ${v.F} needs ${v.F + overhead} on the uplink: ${v.name}'s uplink is the one out of step; persist it in its network configuration)`;
 }

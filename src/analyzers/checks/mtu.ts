@@ -27,11 +27,17 @@ export default defineCheck({
     const F = env.mtu;
     const uplink = uplinkOf(n, b);
     const evidence = [`FLANNEL_MTU=${F}`, ...(uplink ? [`${uplink.name} (uplink) mtu ${uplink.mtu}`] : [])];
+    // The uplink shrank after flanneld derived FLANNEL_MTU (uplink minus overhead, or Backend.MTU): giving it back
+    // the MTU the chain was built on mends it without touching a pod; a smaller MTU for the cluster is a plan.
+    const uplinkFix = uplink
+      ? `On ${n.name}: ip link set ${uplink.name} mtu ${F + overhead} (FLANNEL_MTU ${F} plus the ${b.type} overhead ${overhead}, what the chain was built on; persist it in the node's network configuration. If the network cannot carry it, plan a smaller MTU instead: Backend.MTU in net-conf.json, restart the flannel pods, re-create the pods)`
+      : undefined;
     if (uplink && F > uplink.mtu - overhead) {
       report({
         node: n.name,
         message: `FLANNEL_MTU ${F} exceeds uplink ${uplink.name} MTU ${uplink.mtu} minus the ${b.type} overhead ${overhead} (= ${uplink.mtu - overhead})`,
         evidence,
+        fix: uplinkFix,
       });
     }
     for (const dev of expected.devices) {
@@ -43,6 +49,8 @@ export default defineCheck({
           node: n.name,
           message: `${link.name} MTU ${link.mtu} exceeds uplink ${uplink.name} MTU ${uplink.mtu} minus the ${b.type} overhead ${overhead}`,
           evidence: ev,
+          // the device was sized for FLANNEL_MTU: the uplink is what moved (else FLANNEL_MTU's own finding says so)
+          ...(link.mtu <= F ? { fix: uplinkFix } : {}),
         });
       } else if (isFlannelV6Clamp(b, dev.name, link.mtu, F)) {
         // flannel's design, not this cluster's fault (mtu-model.ts)

@@ -533,8 +533,7 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       consequences: uplinkMixed,
     },
     lab: {
-      fixBy:
-        "the fix is the operator's choice of MTU: raise the node's uplink back in its network configuration, or set Backend.MTU for the smaller uplink and re-create the pods",
+      fixRestores: true,
       backends: routed,
       inject: 'mtu_underlay',
       effect: { kind: 'big-packets-dropped', from: 'peer', to: 'node' },
@@ -542,6 +541,11 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       mtuHop: { on: 'node', iface: 'eth0' },
       expect: [{ check: 'mtu', node: 'node', severity: 'error', count: 2, evidence: /eth0 \(uplink\) mtu 1400/ }],
       consequences: uplinkMixed,
+      // dual-stack: flannel-v6.1 (1430) exceeds the lowered uplink too, and has the same fix
+      findingsOnDual: {
+        expect: [{ check: 'mtu', node: 'node', severity: 'error', count: 3, evidence: /eth0 \(uplink\) mtu 1400/ }],
+        consequences: uplinkMixed,
+      },
       // host-gw has no tunnel device: only FLANNEL_MTU exceeds the lowered uplink
       findingsOn: {
         'host-gw': {
@@ -793,8 +797,7 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       expect: [{ check: 'cni-config', node: 'node', severity: 'error', evidence: /^ls \S+net\.d: \(empty\)$/ }],
     },
     lab: {
-      fixBy:
-        "the file comes back from the flannel pod's install-cni init container, which the lab's flannel pods (KWOK, flanneld only) do not run",
+      fixRestores: true,
       backends: all,
       inject: 'cni_conf_removed',
       effect: { kind: 'cni-add-fails', on: 'node' },
@@ -1006,8 +1009,7 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     id: 'netconf-drift',
     changes: "API: kube-flannel-cfg's net-conf.json Backend changed (cluster-wide); flanneld not restarted",
     lab: {
-      fixBy:
-        'the operator decides which backend the cluster runs (the ConfigMap or what the nodes run) before the pods restart; no command on a node settles that',
+      fixRestores: true,
       kubeFlannelOnly: true,
       backends: all,
       inject: 'netconf_drift',
@@ -1553,8 +1555,7 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     changes:
       "underlay: the lab bridge (root netns, nft bridge family) drops the overlay's packets from the node to the peer",
     lab: {
-      fixBy:
-        'the drop is in the network between the nodes (the lab underlay bridge), which no command on a node changes; plain doctor reports nothing and doctor --probe names the pair',
+      fixRestores: true,
       backends: all,
       inject: 'underlay_drop',
       effect: { kind: 'unreachable', from: 'node', to: 'peer' },
@@ -1568,8 +1569,7 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     changes:
       "kernel: nft netdev ingress on the node's eth0 drops the overlay's packets from the peer (no table doctor reads)",
     lab: {
-      fixBy:
-        "the drop is below the node's tables (the lab's filter on the node's side of the underlay), which the kernel state doctor reads does not show; doctor --probe names the receiver",
+      fixRestores: true,
       backends: all,
       inject: 'arrival_drop',
       effect: { kind: 'unreachable', from: 'peer', to: 'node' },

@@ -127,14 +127,14 @@ export interface LabPackaging extends Findings {
   readonly probe?: ProbeName;
   /**
    * The fix doctor prints for each finding is proven in the lab: run as printed (the command after "On <node>:" in
-   * that node's network namespace; "Restart the flannel pod on <node>" restarts that node's flanneld), it must
-   * restore the effect's traffic and leave every pair that worked before the fault reachable.
+   * that node's network namespace; "Restart the flannel pod on <node>" or, on k3s, "systemctl restart k3s"
+   * restarts that node's flanneld the way a new pod or k3s does; "In the cluster: kubectl …" against the lab's API;
+   * "Allow … from <node> (<ip>) to <node> (<ip>) in the network between them" through lab/lab underlay-allow, the
+   * lab's one network between nodes), it must restore the effect's traffic (big packets too, CNI ADD too) and leave
+   * every pair that worked before the fault reachable; for the packet faults doctor --probe is clean afterwards.
    */
   readonly fixRestores?: true;
-  /**
-   * Why the printed fix cannot be run in the lab as printed: an operator's change outside the nodes (the ConfigMap,
-   * the underlay network, the MTU plan).
-   */
+  /** Why the printed fix cannot be run in the lab as printed, where no lab action can do what it says. */
   readonly fixBy?: string;
   /** where a backend changes what doctor reports */
   readonly findingsOn?: Partial<Record<LabBackend, Findings>>;
@@ -148,6 +148,8 @@ export interface LabPackaging extends Findings {
   readonly dualOnly?: true;
   /** where a dual-stack lab changes the effect */
   readonly effectOnDual?: Effect;
+  /** where a dual-stack lab changes what doctor reports (flannel-v6.1 is one more device on the path) */
+  readonly findingsOnDual?: Findings;
   /**
    * Faults only packets reveal (the findings above are then plain doctor's: nothing): `trace --probe` from the
    * `from` role's pod to the `to` role's must see its probe last on `lastSeenOn`'s uplink and nowhere after it, and

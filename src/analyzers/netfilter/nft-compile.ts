@@ -181,7 +181,7 @@ function natAction(kind: 'snat' | 'dnat', s: Json): Action {
   return { kind: 'nat', nat: { kind, addr: addr ?? null, port: port ?? null } };
 }
 
-function compileRule(
+export function compileRule(
   expr: readonly Json[],
   text: string,
   tableFamily: string,
@@ -296,7 +296,7 @@ function exprText(x: Json): string {
   }
 }
 
-function ruleText(r: Obj): string {
+export function ruleText(r: Obj): string {
   const expr = Array.isArray(r['expr']) ? (r['expr'] as Json[]) : [];
   return `nft ${String(r['family'])} ${String(r['table'])} ${String(r['chain'])} handle ${String(r['handle'])}: ${expr.map(exprText).join(' ')}`;
 }

@@ -19,7 +19,10 @@ export function underlaySeams(scope: ClusterScope): Report[] {
   const nodes = new Set(scope.model.nodes.map((n) => n.name));
   const sources: { check: string; drops: UnderlayDrop[] }[] = [];
   if (scope.underlayProbe?.status === 'ok')
-    sources.push({ check: 'underlay-probe', drops: probeDrops(scope.underlayProbe.data) });
+    sources.push({
+      check: 'underlay-probe',
+      drops: probeDrops(scope.underlayProbe.data, (n) => scope.model.byName.get(n)?.podCIDR?.text),
+    });
   if (scope.underlaySamples?.status === 'ok')
     sources.push({ check: 'underlay-samples', drops: sampleDrops(scope.underlaySamples.data) });
   const out: Report[] = [];
@@ -44,7 +47,7 @@ export function underlaySeams(scope: ClusterScope): Report[] {
           list.length === 1 ? list[0]!.message : `packets ${from} sent each of them were seen on none of their uplinks`
         } [${check}]`,
         evidence: list.slice(0, EVIDENCE_PAIRS).flatMap((d) => d.evidence),
-        ...(list[0]!.fix ? { fix: list[0]!.fix } : {}),
+        fix: list[0]!.fix,
         unless: [check],
       });
     }
