@@ -18,6 +18,8 @@ import { type PodCIDRShape, podCIDRShape } from './fib/podcidr-lookups.js';
 import { fibStateOf } from './fib/state.js';
 import { type HostTables, indexHost } from './host-index.js';
 import { type FlannelNode, type Lease, linkByName, type Model, ok, peersOf, withHost } from './model.js';
+import type { NfFamily } from './netfilter/types.js';
+import { type FamilyCIDRs, familyCIDRs } from './path/classes.js';
 import { uplinkOf } from './uplink.js';
 
 /** Facts about the whole cluster (from the leases) that several node checks compare against, computed on first use. */
@@ -40,6 +42,8 @@ export interface ClusterContext {
   readonly wireguardKeys: ReadonlySet<string>;
   /** The IPv4 podCIDRs' texts and common length, as the shared FIB lookups read them (podcidr-lookups.ts). */
   readonly podCIDRShape: PodCIDRShape;
+  /** Per family, the podCIDRs as the path walk's peer classes read them (path/classes.ts). */
+  readonly peerClassCIDRs: Readonly<Record<NfFamily, FamilyCIDRs>>;
 }
 
 export interface NodeContext {
@@ -97,8 +101,15 @@ export function clusterContext(model: Model): ClusterContext {
     () => new Set(model.nodes.flatMap((x) => [x.wireguard?.publicKey, x.wireguardV6?.publicKey]).filter(present)),
   );
   const shape = lazy(() => podCIDRShape(podCIDRs()));
+  const peerClassCIDRs = lazy(() => ({
+    inet: familyCIDRs(podCIDRs(), 'inet', model.nodes),
+    inet6: familyCIDRs(podCIDRs(), 'inet6', model.nodes),
+  }));
   return {
     model,
+    get peerClassCIDRs() {
+      return peerClassCIDRs();
+    },
     get podCIDRShape() {
       return shape();
     },

@@ -71,13 +71,13 @@ export class PeerClasses {
   /** The next class id; 0 is NONE. */
   #ids = 1;
 
-  constructor(view: NodeView, family: NfFamily, podCIDRs: readonly Prefix[], peers: readonly Lease[]) {
+  /** `cidrs`: the family's podCIDRs as familyCIDRs gives them, the same for every node (ClusterContext.peerClassCIDRs). */
+  constructor(view: NodeView, family: NfFamily, cidrs: FamilyCIDRs, peers: readonly Lease[]) {
     this.#family = family;
     this.#view = view;
     this.#local = view.filter.env.localAddresses;
     this.#localV4 = [...this.#local].map(quad).filter((a): a is number => a !== null);
-    const cidrs = clusterCIDRs(podCIDRs, family);
-    this.#prefixes = exact(cidrs, peers, family) ? this.#splitters(cidrs.texts) : null;
+    this.#prefixes = exact(cidrs, peers) ? this.#splitters(cidrs.texts) : null;
     this.#v4 =
       family === 'inet' && this.#prefixes
         ? this.#prefixes.map((p) => ({ value: Number(p.value), length: p.length }))
@@ -288,18 +288,17 @@ class Trie {
   id = -1;
 }
 
-/** One family's podCIDRs and what the key reads of them. */
-interface FamilyCIDRs {
+/** One family's podCIDRs and what the key reads of them: cluster-wide, so derived once per analysis, not per node. */
+export interface FamilyCIDRs {
   readonly texts: ReadonlySet<string>;
-  /** Equal lengths and distinct networks; then `nets` holds the networks (IPv4 as numbers, IPv6 as bigints). */
-  readonly length: number | undefined;
+  /** Equal lengths and distinct networks. */
   readonly uniform: boolean;
-  readonly nets: ReadonlySet<number | bigint>;
-  /** Per lease: its public IP lies in some podCIDR (filled as asked, by IPv4 numbers). */
-  readonly inPodCIDR: Map<Lease, boolean>;
+  /** The leases whose public IP lies in some podCIDR of the family (only while uniform). */
+  readonly publicIPInside: ReadonlySet<Lease>;
 }
 
-function clusterCIDRs(podCIDRs: readonly Prefix[], family: NfFamily): FamilyCIDRs {
+/** `leases`: every lease of the cluster (a node's peers are some of them). */
+export function familyCIDRs(podCIDRs: readonly Prefix[], family: NfFamily, leases: readonly Lease[]): FamilyCIDRs {
   const mine = podCIDRs.filter((c) => c.family === family);
   const texts = new Set(mine.map((c) => c.text));
   const length = mine[0]?.length;
@@ -310,23 +309,13 @@ function clusterCIDRs(podCIDRs: readonly Prefix[], family: NfFamily): FamilyCIDR
     if (n === null) uniform = false;
     else nets.add(n);
   }
-  return { texts, length, uniform, nets, inPodCIDR: new Map() };
-}
-
-/**
- * The key is exact when a podCIDR route contains only its own peer's addresses: no two podCIDRs overlap
- * (equal lengths, distinct networks) and no peer's public IP lies in one.
- */
-function exact(cidrs: FamilyCIDRs, peers: readonly Lease[], family: NfFamily): boolean {
-  const { length, nets, inPodCIDR } = cidrs;
-  if (!cidrs.uniform) return false;
-  if (length === undefined) return true;
-  const size = 2 ** (32 - length);
-  for (const p of peers) {
-    let inside = inPodCIDR.get(p);
-    if (inside === undefined) {
+  const publicIPInside = new Set<Lease>();
+  if (uniform && length !== undefined) {
+    const size = 2 ** (32 - length);
+    for (const p of leases) {
+      let inside: boolean;
       if (family === 'inet') {
-        // IPv4 as numbers: this runs for every peer of every node.
+        // IPv4 as numbers.
         const a = p.publicIP ? quad(p.publicIP) : null;
         inside = a !== null && nets.has(a - (a % size));
       } else {
@@ -334,9 +323,18 @@ function exact(cidrs: FamilyCIDRs, peers: readonly Lease[], family: NfFamily): b
         const a = ip ? parseAddrPrefix(`${ip}/${length}`, family) : null;
         inside = a !== null && nets.has(a.value);
       }
-      inPodCIDR.set(p, inside);
+      if (inside) publicIPInside.add(p);
     }
-    if (inside) return false;
   }
-  return true;
+  return { texts, uniform, publicIPInside };
+}
+
+/**
+ * The key is exact when a podCIDR route contains only its own peer's addresses: no two podCIDRs overlap
+ * (equal lengths, distinct networks) and no peer's public IP lies in one.
+ */
+function exact(cidrs: FamilyCIDRs, peers: readonly Lease[]): boolean {
+  if (!cidrs.uniform) return false;
+  if (cidrs.publicIPInside.size === 0) return true;
+  return !peers.some((p) => cidrs.publicIPInside.has(p));
 }
