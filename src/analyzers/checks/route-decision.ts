@@ -175,10 +175,21 @@ function fitsModel(a: FibAnswer, want: readonly ExpectedRoute[]): boolean {
   return fitsRoute(a.route?.dev ?? null, a.route?.gateway ?? null, want);
 }
 
+/** Loops, not closures: twice per peer and node. */
 function fitsRoute(dev: string | null, gateway: string | null, want: readonly ExpectedRoute[]): boolean {
-  const one = (x: { readonly dev: string | null; readonly gateway: string | null }) =>
-    (x.dev === null || x.dev === dev) && (x.gateway === null ? true : sameIP(x.gateway, gateway));
-  return want.some((w) => one(w) || w.alternatives.some(one));
+  for (const w of want) {
+    if (fitsOne(w, dev, gateway)) return true;
+    for (const a of w.alternatives) if (fitsOne(a, dev, gateway)) return true;
+  }
+  return false;
+}
+
+function fitsOne(
+  x: { readonly dev: string | null; readonly gateway: string | null },
+  dev: string | null,
+  gateway: string | null,
+): boolean {
+  return (x.dev === null || x.dev === dev) && (x.gateway === null || sameIP(x.gateway, gateway));
 }
 
 function sameDecision(a: RouteDecision, b: RouteDecision): boolean {
