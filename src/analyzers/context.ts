@@ -20,6 +20,7 @@ import { type HostTables, indexHost } from './host-index.js';
 import { type FlannelNode, type Lease, linkByName, type Model, ok, peersOf, withHost } from './model.js';
 import { type IngressChain, ingressChains } from './netfilter/ingress.js';
 import type { NfFamily } from './netfilter/types.js';
+import { type FamilyCIDRs, familyCIDRs } from './path/classes.js';
 import { type PodSizes, podSizesOf } from './path/sizes.js';
 import { podSidesOf } from './path/walk.js';
 import { uplinkOf } from './uplink.js';
@@ -44,6 +45,8 @@ export interface ClusterContext {
   readonly wireguardKeys: ReadonlySet<string>;
   /** The IPv4 podCIDRs' texts and common length, as the shared FIB lookups read them (podcidr-lookups.ts). */
   readonly podCIDRShape: PodCIDRShape;
+  /** Per family, the podCIDRs as the path walk's peer classes read them (path/classes.ts). */
+  readonly peerClassCIDRs: Readonly<Record<NfFamily, FamilyCIDRs>>;
 }
 
 export interface NodeContext {
@@ -101,8 +104,15 @@ export function clusterContext(model: Model): ClusterContext {
     () => new Set(model.nodes.flatMap((x) => [x.wireguard?.publicKey, x.wireguardV6?.publicKey]).filter(present)),
   );
   const shape = lazy(() => podCIDRShape(podCIDRs()));
+  const peerClassCIDRs = lazy(() => ({
+    inet: familyCIDRs(podCIDRs(), 'inet', model.nodes),
+    inet6: familyCIDRs(podCIDRs(), 'inet6', model.nodes),
+  }));
   return {
     model,
+    get peerClassCIDRs() {
+      return peerClassCIDRs();
+    },
     get podCIDRShape() {
       return shape();
     },

@@ -50,7 +50,7 @@ function checkClasses(snapshot: Snapshot, label: string): { peers: number; class
       pods: podSidesOf(ctx.node, host),
     };
     for (const family of ['inet', 'inet6'] as NfFamily[]) {
-      const pc = new PeerClasses(view, family, cluster.podCIDRs, ctx.peers);
+      const pc = new PeerClasses(view, family, cluster.peerClassCIDRs[family], ctx.peers);
       const seen = new Map<number, { peer: string; walks: string }>();
       for (const peer of ctx.peers) {
         const walks = (['pod', 'node'] as const)

@@ -37,9 +37,17 @@ test('V4Stretches: the same bits as testing each prefix, at every edge and at ra
         if (a >= 0 && a < 2 ** 32) probes.push(a);
     }
     for (let i = 0; i < 50; i++) probes.push(Math.floor(r() * 2 ** 32));
-    // Twice over, so the second asks the memoised stretches.
+    // Twice over, so the second asks the memoised stretches. id(): one number per distinct bit string, both ways.
+    const idOf = new Map<string, number>();
+    const bitsOf = new Map<number, string>();
     for (const a of [...probes, ...probes.reverse()]) {
-      assert.equal(s.bits(a), plain(prefixes, a), `seed ${seed} round ${round}: ${a} in ${JSON.stringify(prefixes)}`);
+      const bits = plain(prefixes, a);
+      assert.equal(s.bits(a), bits, `seed ${seed} round ${round}: ${a} in ${JSON.stringify(prefixes)}`);
+      const id = s.id(a);
+      assert.equal(idOf.get(bits) ?? id, id, `seed ${seed} round ${round}: ${a}: one bit string, two ids`);
+      assert.equal(bitsOf.get(id) ?? bits, bits, `seed ${seed} round ${round}: ${a}: one id, two bit strings`);
+      idOf.set(bits, id);
+      bitsOf.set(id, bits);
       compared++;
     }
   }

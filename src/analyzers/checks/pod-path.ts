@@ -124,7 +124,7 @@ export default defineCheck({
       ['node', 'ingress'],
     ] as const;
     const shared = (r: Result) => r === null || r === 'passes' || r.cause !== undefined;
-    const classes = families.map((f) => new PeerClasses(view, f, ctx.cluster.podCIDRs, ctx.peers));
+    const classes = families.map((f) => new PeerClasses(view, f, ctx.cluster.peerClassCIDRs[f], ctx.peers));
     // By family and class: the first member's result for each half (pod/node × egress/ingress).
     const walked = families.map(() => new Map<number, (Result | undefined)[]>());
     for (const peer of ctx.peers) {

@@ -130,17 +130,17 @@ function wrongAnswers(
   kernel: ReadonlyMap<string, RouteDecision> | undefined,
   lookups: PodCIDRLookups | null,
 ): Wrong[] {
-  const ends = usableEnds(cidr);
   // Without kernel answers and with the podCIDR's lookups shared, both ends get the same answer (podcidr-lookups.ts):
-  // when the first end's fit, so do the last's, and the usual healthy peer costs two lookups, not four.
-  if (!kernel && lookups && ends.length > 0 && lookups.shares(cidr)) {
-    const dst = ends[0]!;
+  // when the first end's fit, so do the last's, and the usual healthy peer costs two class answers, not four
+  // lookups. A shared podCIDR is IPv4; up to /30 it has two usable ends (usableEnds).
+  if (!kernel && lookups && cidr.length <= 30 && lookups.shares(cidr)) {
     if (
-      fitsModel(lookups.lookup(cidr, { dst, src: null }), want) &&
-      (!podSrc || fitsModel(lookups.lookup(cidr, { dst, src: podSrc, iif: 'cni0' }), want))
+      fitsModel(lookups.classAnswer(cidr, null, null), want) &&
+      (!podSrc || fitsModel(lookups.classAnswer(cidr, podSrc, 'cni0'), want))
     )
       return NONE;
   }
+  const ends = usableEnds(cidr);
   const out: Wrong[] = [];
   for (const dst of ends) {
     for (const as of ['node', 'pod'] as const) {
@@ -175,10 +175,21 @@ function fitsModel(a: FibAnswer, want: readonly ExpectedRoute[]): boolean {
   return fitsRoute(a.route?.dev ?? null, a.route?.gateway ?? null, want);
 }
 
+/** Loops, not closures: twice per peer and node. */
 function fitsRoute(dev: string | null, gateway: string | null, want: readonly ExpectedRoute[]): boolean {
-  const one = (x: { readonly dev: string | null; readonly gateway: string | null }) =>
-    (x.dev === null || x.dev === dev) && (x.gateway === null ? true : sameIP(x.gateway, gateway));
-  return want.some((w) => one(w) || w.alternatives.some(one));
+  for (const w of want) {
+    if (fitsOne(w, dev, gateway)) return true;
+    for (const a of w.alternatives) if (fitsOne(a, dev, gateway)) return true;
+  }
+  return false;
+}
+
+function fitsOne(
+  x: { readonly dev: string | null; readonly gateway: string | null },
+  dev: string | null,
+  gateway: string | null,
+): boolean {
+  return (x.dev === null || x.dev === dev) && (x.gateway === null || sameIP(x.gateway, gateway));
 }
 
 function sameDecision(a: RouteDecision, b: RouteDecision): boolean {

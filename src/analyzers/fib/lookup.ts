@@ -65,7 +65,9 @@ export const ERRORS = {
 interface Compiled {
   readonly family: 'inet' | 'inet6';
   readonly rules: readonly FibRule[];
-  readonly tables: ReadonlyMap<string, Table>;
+  /** Each table's routes as listed; sorted and indexed on first lookup (table()). */
+  readonly lists: ReadonlyMap<string, readonly CompiledRoute[]>;
+  readonly indexed: Map<string, Table>;
   /** No custom rule: IPv4 merges local and main (fib_has_custom_rules is false). */
   readonly merged: boolean;
   readonly localMain: Table;
@@ -125,9 +127,6 @@ function compile(state: FibState, family: 'inet' | 'inet6'): Compiled {
     if (!list) tables.set(t, (list = []));
     list.push({ prefix, route, metric: route.metric ?? 0, order });
   });
-  // Longest prefix first; on one prefix the lowest metric, then the kernel's own order (as listed).
-  for (const list of tables.values())
-    list.sort((a, b) => b.prefix.length - a.prefix.length || a.metric - b.metric || a.order - b.order);
   const merged = family === 'inet' && isDefaultRuleSet(rules);
   const locals = state.routes.filter((r) => r.family === family && r.type === 'local');
   const customLocal = locals.some((r) => r.protocol !== 'kernel');
@@ -145,10 +144,33 @@ function compile(state: FibState, family: 'inet' | 'inet6'): Compiled {
         )
       : [],
   );
-  const indexed = new Map([...tables].map(([name, list]) => [name, indexTable(list)]));
-  const c: Compiled = { family, rules, tables: indexed, merged, localMain, customLocal, interfaceAddresses };
+  // While merged, local and main are looked up only as localMain: indexing them again is wasted (every node's FIB).
+  const c: Compiled = {
+    family,
+    rules,
+    lists: tables,
+    indexed: new Map(),
+    merged,
+    localMain,
+    customLocal,
+    interfaceAddresses,
+  };
   state.compiled?.set(family, c);
   return c;
+}
+
+/** A table of the compiled state by name, indexed on first use; undefined when it holds no route. */
+function table(c: Compiled, name: string): Table | undefined {
+  let t = c.indexed.get(name);
+  if (t) return t;
+  const list = c.lists.get(name);
+  if (!list) return undefined;
+  // Longest prefix first; on one prefix the lowest metric, then the kernel's own order (as listed).
+  const sorted = [...list].sort(
+    (a, b) => b.prefix.length - a.prefix.length || a.metric - b.metric || a.order - b.order,
+  );
+  c.indexed.set(name, (t = indexTable(sorted)));
+  return t;
 }
 
 function isDefaultRuleSet(rules: readonly FibRule[]): boolean {
@@ -329,11 +351,11 @@ function fibLookup(state: FibState, pkt: FibPacket): FibAnswer {
     // Without custom rules the kernel looks in local+main as one trie (on one prefix the local
     // table's entries come first), then in default when that found nothing or hit a throw.
     const res = tableLookup(c.localMain, dst, oif);
-    if (res.kind !== 'again' || !c.tables.has('default')) {
+    if (res.kind !== 'again' || !c.lists.has('default')) {
       const fromLocal = res.r !== null && tableName(res.r.route.table) === 'local';
       return fromTable(res, c.rules[fromLocal ? 0 : 1] ?? null, [], 'main');
     }
-    return fromTable(tableLookup(c.tables.get('default'), dst, oif), c.rules[2] ?? null, [], 'default');
+    return fromTable(tableLookup(table(c, 'default'), dst, oif), c.rules[2] ?? null, [], 'default');
   }
   const unmodelled: string[] = [];
   for (let i = 0; i < c.rules.length; i++) {
@@ -355,8 +377,7 @@ function fibLookup(state: FibState, pkt: FibPacket): FibAnswer {
       // A rule's unreachable is ENETUNREACH; a route's unreachable is EHOSTUNREACH.
       return rule.action.kind === 'unreachable' ? { ...a, error: ERRORS.none } : a;
     }
-    const table = rule.action.table;
-    const res = inTable(c.tables.get(table));
+    const res = inTable(table(c, rule.action.table));
     if (res.kind === 'again') continue;
     if (
       res.kind === 'route' &&

@@ -10,7 +10,7 @@
  * conditions (IPv6, a selector other than source and input device, a podCIDR split by a route) is looked up
  * as asked; test/analyzers/fib-podcidr-lookups.test.ts compares both ways.
  */
-import type { Prefix } from '../../net/cidr.js';
+import { hostAt, type Prefix } from '../../net/cidr.js';
 import type { Route } from '../../snapshot/types.js';
 import { dottedQuad, parseAddrPrefix } from './addr.js';
 import { type FibAnswer, type FibPacket, type FibState, lookup } from './lookup.js';
@@ -181,11 +181,29 @@ export class PodCIDRLookups {
     // The source is part of the key: rp_filter's reverse lookup sees it through the same prefixes (a source in
     // the podCIDR meets the peer's own routes, which the class holds alike).
     if (dst === null || !inV4({ value: c.network, length: c.length }, dst)) return lookup(this.#state, pkt);
+    return this.#shared(c, pkt.src ?? '', pkt.iif ?? '', () => pkt);
+  }
+
+  /**
+   * What lookup() answers for any address of `cidr` (shares(cidr) holds) from `src` (null: the node's own packet),
+   * entering by `iif` (null: none): the class's answer, without naming an address unless it is the class's first
+   * lookup (then the podCIDR's first usable address, as route-decision asks). Asked for every peer of every node.
+   */
+  classAnswer(cidr: Prefix, src: string | null, iif: string | null): FibAnswer {
+    const c = this.#classOf(cidr);
+    if (!c) throw new Error(`classAnswer: ${cidr.text} is not shared`);
+    return this.#shared(c, src ?? '', iif ?? '', () => {
+      const dst = hostAt(cidr, 1)!;
+      return iif === null ? { dst, src } : { dst, src, iif };
+    });
+  }
+
+  #shared(c: PeerClass, src: string, iif: string, pkt: () => FibPacket): FibAnswer {
     let bySrc = this.#answers[c.id];
     if (!bySrc) this.#answers[c.id] = bySrc = new Map();
-    let byIif = bySrc.get(pkt.src ?? '');
-    if (!byIif) bySrc.set(pkt.src ?? '', (byIif = new Map()));
-    const hit = byIif.get(pkt.iif ?? '');
+    let byIif = bySrc.get(src);
+    if (!byIif) bySrc.set(src, (byIif = new Map()));
+    const hit = byIif.get(iif);
     if (hit) {
       if (hit.own < 0) return hit.answer;
       const a = hit.answer;
@@ -199,8 +217,8 @@ export class PodCIDRLookups {
         unmodelled: a.unmodelled,
       };
     }
-    const answer = lookup(this.#state, pkt);
-    byIif.set(pkt.iif ?? '', { answer, own: answer.route ? c.own.indexOf(answer.route) : -1 });
+    const answer = lookup(this.#state, pkt());
+    byIif.set(iif, { answer, own: answer.route ? c.own.indexOf(answer.route) : -1 });
     return answer;
   }
 }

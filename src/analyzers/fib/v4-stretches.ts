@@ -20,6 +20,9 @@ export class V4Stretches {
   readonly #edges: Float64Array;
   /** By stretch (how many edges lie at or below the address). */
   readonly #bits = new Map<number, string>();
+  /** id(): by stretch, and the ids of the distinct bit strings. */
+  readonly #ids = new Map<number, number>();
+  readonly #interned = new Map<string, number>();
 
   constructor(prefixes: readonly V4Prefix[]) {
     this.#prefixes = prefixes;
@@ -32,8 +35,26 @@ export class V4Stretches {
     this.#edges = Float64Array.from(edges).sort();
   }
 
+  /** bits(a) as a number, equal for equal strings (interned in order met): a key part without a string per ask. */
+  id(a: number): number {
+    const lo = this.#stretch(a);
+    let id = this.#ids.get(lo);
+    if (id === undefined) {
+      const bits = this.#bitsOf(lo, a);
+      id = this.#interned.get(bits);
+      if (id === undefined) this.#interned.set(bits, (id = this.#interned.size));
+      this.#ids.set(lo, id);
+    }
+    return id;
+  }
+
   /** The prefixes holding `a` (an IPv4 address as a number): '1' where one does, '0' where not. */
   bits(a: number): string {
+    return this.#bitsOf(this.#stretch(a), a);
+  }
+
+  /** How many edges lie at or below `a`: every address of one stretch lies in the same prefixes. */
+  #stretch(a: number): number {
     const edges = this.#edges;
     let lo = 0;
     let hi = edges.length;
@@ -42,6 +63,10 @@ export class V4Stretches {
       if (edges[mid]! <= a) lo = mid + 1;
       else hi = mid;
     }
+    return lo;
+  }
+
+  #bitsOf(lo: number, a: number): string {
     let s = this.#bits.get(lo);
     if (s === undefined) {
       s = '';

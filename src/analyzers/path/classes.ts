@@ -62,6 +62,13 @@ export class PeerClasses {
   /** This family's routes whose dst is some lease's podCIDR, by that dst. */
   readonly #podRoutes = new Map<string, Route[]>();
   readonly #sigs = new Map<string, string>();
+  /** The node's own podCIDR and vxlan device for this family: the same for every peer. */
+  readonly #own: Prefix | null;
+  readonly #vx: string | null;
+  /** #podSig's tables for the one podCIDR length (exact keys have one); built on first use. */
+  #podShape: PodShape | undefined;
+  /** Where key() stands in the trie while it follows a peer's parts. */
+  #t: Trie;
   /** #v4's tests of an address, once per stretch of addresses rather than per peer (v4-stretches.ts). */
   #v4Stretches: V4Stretches | undefined;
   readonly #root = new Trie();
@@ -71,13 +78,16 @@ export class PeerClasses {
   /** The next class id; 0 is NONE. */
   #ids = 1;
 
-  constructor(view: NodeView, family: NfFamily, podCIDRs: readonly Prefix[], peers: readonly Lease[]) {
+  /** `cidrs`: the family's podCIDRs as familyCIDRs gives them, the same for every node (ClusterContext.peerClassCIDRs). */
+  constructor(view: NodeView, family: NfFamily, cidrs: FamilyCIDRs, peers: readonly Lease[]) {
     this.#family = family;
     this.#view = view;
     this.#local = view.filter.env.localAddresses;
     this.#localV4 = [...this.#local].map(quad).filter((a): a is number => a !== null);
-    const cidrs = clusterCIDRs(podCIDRs, family);
-    this.#prefixes = exact(cidrs, peers, family) ? this.#splitters(cidrs.texts) : null;
+    this.#prefixes = exact(cidrs, peers) ? this.#splitters(cidrs.texts) : null;
+    this.#own = cidrOf(view.node, family);
+    this.#vx = vxlanDevice(view, family);
+    this.#t = this.#root;
     this.#v4 =
       family === 'inet' && this.#prefixes
         ? this.#prefixes.map((p) => ({ value: Number(p.value), length: p.length }))
@@ -112,6 +122,18 @@ export class PeerClasses {
     return [...out.values()];
   }
 
+  /**
+   * #sig as a key part: for a dotted IPv4 address a number (its stretch's interned bits, doubled, plus one when
+   * the address is the node's own), so no string is built per peer; otherwise #sig's string. The two never
+   * meet: a number is never equal to a string in a map.
+   */
+  #sigPart(ip: string | null): string | number {
+    const v4 = ip !== null && this.#family === 'inet' ? quad(ip) : null;
+    if (v4 === null) return this.#sig(ip);
+    this.#v4Stretches ??= new V4Stretches(this.#v4);
+    return this.#v4Stretches.id(v4) * 2 + (this.#local.has(ip!) ? 1 : 0);
+  }
+
   #sig(ip: string | null): string {
     if (ip === null) return '!';
     let s = this.#sigs.get(ip);
@@ -133,10 +155,20 @@ export class PeerClasses {
    * address): one test per prefix for the whole podCIDR. SPLIT when a prefix lies inside it: one address
    * no longer stands for the podCIDR (pod-parts.ts).
    */
-  #podSig(theirs: Prefix): string | typeof SPLIT {
+  #podSig(theirs: Prefix): string | number | typeof SPLIT {
     const each = () => this.#podSigEach(theirs);
     const net = this.#family === 'inet' ? quad(theirs.network) : null;
     if (net === null) return this.#inner(theirs).length > 0 ? SPLIT : each();
+    this.#podShape ??= podShape(this.#v4, this.#localV4, theirs.length);
+    const shape = this.#podShape;
+    if (shape.length === theirs.length) {
+      // The same answer as the loop below, by table: which prefixes no longer than the podCIDR hold it (interned),
+      // SPLIT when a longer one starts inside it; a longer one outside it is a '0' for every peer alike.
+      const block = shape.length === 0 ? 0 : Math.floor(net / 2 ** (32 - shape.length));
+      if (shape.localBlocks.has(block)) return each();
+      if (shape.longBlocks.has(block)) return SPLIT;
+      return shape.short.id(net);
+    }
     const whole = { value: net, length: theirs.length };
     // The node's own addresses are never in a peer's podCIDR unless a podCIDR is misassigned: then test each.
     if (this.#localV4.some((a) => inV4(whole, a))) return each();
@@ -174,75 +206,49 @@ export class PeerClasses {
    * and hashing a key string per peer and node was most of the walk's cost.
    */
   key(peer: Lease): number {
-    if (!this.#prefixes) {
-      let id = this.#byName.get(peer.name);
-      if (id === undefined) this.#byName.set(peer.name, (id = this.#ids++));
-      return id;
-    }
+    if (!this.#prefixes) return this.#alone(peer);
     const family = this.#family;
     const view = this.#view;
     const theirs = cidrOf(peer, family);
-    const own = cidrOf(view.node, family);
-    if (!theirs || !own) return NONE;
+    if (!theirs || !this.#own) return NONE;
     const peerIP = publicIPOf(peer, family);
     const mac = (family === 'inet' ? peer.vxlan : peer.vxlanV6)?.vtepMAC ?? null;
-    const rel = (x: string | null | undefined): string =>
-      x === null || x === undefined ? '-' : x === peerIP ? 'P' : x === theirs.network ? 'N' : x;
-    const first = view.decisions ? (firstUsable(theirs) ?? null) : null;
-    let t = this.#root;
-    const step = (x: Part) => {
-      let next = t.next.get(x);
-      if (!next) t.next.set(x, (next = new Trie()));
-      t = next;
-    };
+    const network = theirs.network;
     const podSig = this.#podSig(theirs);
-    const inner = podSig === SPLIT ? this.#inner(theirs) : [];
-    if (inner.length > 0) {
-      // Rare (a route or rule inside a peer's podCIDR): the peer is walked alone, once per part.
-      this.#split.set(peer.name, podParts(theirs, inner, podAddress(theirs) ?? ''));
-      let id = this.#byName.get(peer.name);
-      if (id === undefined) this.#byName.set(peer.name, (id = this.#ids++));
-      return id;
+    if (podSig === SPLIT) {
+      const inner = this.#inner(theirs);
+      if (inner.length > 0) {
+        // Rare (a route or rule inside a peer's podCIDR): the peer is walked alone, once per part.
+        this.#split.set(peer.name, podParts(theirs, inner, podAddress(theirs) ?? ''));
+        return this.#alone(peer);
+      }
     }
-    step(theirs.length);
-    step(podSig === SPLIT ? this.#podSigEach(theirs) : podSig);
-    step(this.#sig(peerIP));
+    this.#t = this.#root;
+    this.#step(theirs.length);
+    this.#step(podSig === SPLIT ? this.#podSigEach(theirs) : podSig);
+    this.#step(this.#sigPart(peerIP));
     // Usually one: a list, in the order met.
     const gateways: string[] = [];
-    const gateway = (g: string) => {
-      if (!gateways.includes(g)) gateways.push(g);
-    };
     for (const r of this.#podRoutes.get(theirs.text) ?? []) {
-      step(ROUTE);
-      step(r.table);
-      step(r.type);
-      step(r.dev);
-      step(rel(r.gateway));
-      step(r.metric);
-      step(rel(r.prefsrc));
-      step(r.scope);
-      step(r.protocol);
-      step(r.flags.length === 0 ? '' : r.flags.length === 1 ? r.flags[0]! : r.flags.join(','));
-      if (r.gateway) gateway(r.gateway);
+      this.#step(ROUTE);
+      this.#step(r.table);
+      this.#step(r.type);
+      this.#step(r.dev);
+      this.#step(rel(r.gateway, peerIP, network));
+      this.#step(r.metric);
+      this.#step(rel(r.prefsrc, peerIP, network));
+      this.#step(r.scope);
+      this.#step(r.protocol);
+      this.#step(r.flags.length === 0 ? '' : r.flags.length === 1 ? r.flags[0]! : r.flags.join(','));
+      if (r.gateway && !gateways.includes(r.gateway)) gateways.push(r.gateway);
     }
-    const decision = (dst: string | null, as: 'pod' | 'node') => {
-      const d: RouteDecision | undefined = dst ? view.decisions?.get(`${dst} ${as}`) : undefined;
-      if (!d) return step(NO_DECISION);
-      if (d.gateway) gateway(d.gateway);
-      step(DECISION);
-      step(d.error);
-      step(d.type);
-      step(d.dev);
-      step(rel(d.gateway));
-      step(d.table);
-      step(rel(d.prefsrc));
-    };
     if (view.decisions) {
-      decision(first, 'pod');
-      decision(first, 'node');
-      decision(peerIP, 'node');
+      const first = firstUsable(theirs) ?? null;
+      this.#decision(first, 'pod', gateways, peerIP, network);
+      this.#decision(first, 'node', gateways, peerIP, network);
+      this.#decision(peerIP, 'node', gateways, peerIP, network);
     }
-    const vx = vxlanDevice(view, family);
+    const vx = this.#vx;
     if (vx) {
       // gateways grows while it is read (a decision toward the fdb's address may name another gateway).
       for (let i = 0; i < gateways.length; i++) {
@@ -251,23 +257,78 @@ export class PeerClasses {
         const lladdr = n?.lladdr ?? null;
         const fdb = lladdr ? view.tables.fdbOf(vx, lladdr).find((f) => f.dst) : undefined;
         const fdst = fdb?.dst ?? null;
-        step(NEIGHBOUR);
-        step(rel(g));
-        step(lladdr === null ? '-' : lladdr === mac || lladdr.toLowerCase() === mac ? 'V' : lladdr);
-        step(rel(fdst));
+        this.#step(NEIGHBOUR);
+        this.#step(rel(g, peerIP, network));
+        this.#step(lladdr === null ? '-' : lladdr === mac || lladdr.toLowerCase() === mac ? 'V' : lladdr);
+        this.#step(rel(fdst, peerIP, network));
         if (fdst !== null && fdst !== peerIP) {
-          step(this.#sig(fdst));
-          if (view.decisions) decision(fdst, 'node');
+          this.#step(this.#sigPart(fdst));
+          if (view.decisions) this.#decision(fdst, 'node', gateways, peerIP, network);
         }
       }
     }
     // WireGuard's peers and IPsec's policies and SAs: per-peer entries, like the podCIDR routes above ('' elsewhere).
     const tunnel = tunnelKey(view, peer, family, theirs);
-    if (tunnel !== '') step(tunnel);
-    step(END);
+    if (tunnel !== '') this.#step(tunnel);
+    this.#step(END);
+    const t = this.#t;
     if (t.id < 0) t.id = this.#ids++;
     return t.id;
   }
+
+  /** A class of its own for the peer (the same one each time it is asked). */
+  #alone(peer: Lease): number {
+    let id = this.#byName.get(peer.name);
+    if (id === undefined) this.#byName.set(peer.name, (id = this.#ids++));
+    return id;
+  }
+
+  /** One step down the trie (no closure per peer: key() runs for every peer of every node). */
+  #step(x: Part): void {
+    const t = this.#t;
+    let next = t.next.get(x);
+    if (!next) t.next.set(x, (next = new Trie()));
+    this.#t = next;
+  }
+
+  /** The kernel's answer toward `dst` as a key part; a gateway it names joins `gateways`. */
+  #decision(dst: string | null, as: 'pod' | 'node', gateways: string[], peerIP: string | null, network: string): void {
+    const d: RouteDecision | undefined = dst ? this.#view.decisions?.get(`${dst} ${as}`) : undefined;
+    if (!d) return this.#step(NO_DECISION);
+    if (d.gateway && !gateways.includes(d.gateway)) gateways.push(d.gateway);
+    this.#step(DECISION);
+    this.#step(d.error);
+    this.#step(d.type);
+    this.#step(d.dev);
+    this.#step(rel(d.gateway, peerIP, network));
+    this.#step(d.table);
+    this.#step(rel(d.prefsrc, peerIP, network));
+  }
+}
+
+/** An address of a per-peer entry relative to the peer: its public IP as `P`, its podCIDR's network as `N`. */
+function rel(x: string | null | undefined, peerIP: string | null, network: string): string {
+  return x === null || x === undefined ? '-' : x === peerIP ? 'P' : x === network ? 'N' : x;
+}
+
+/** #podSig's tables for podCIDRs of one length. */
+interface PodShape {
+  readonly length: number;
+  /** Which prefixes no longer than a podCIDR hold its network. */
+  readonly short: V4Stretches;
+  /** The podCIDR-sized blocks holding a longer prefix's start, or one of the node's addresses. */
+  readonly longBlocks: ReadonlySet<number>;
+  readonly localBlocks: ReadonlySet<number>;
+}
+
+function podShape(v4: readonly V4Prefix[], local: readonly number[], length: number): PodShape {
+  const block = (a: number) => (length === 0 ? 0 : Math.floor(a / 2 ** (32 - length)));
+  return {
+    length,
+    short: new V4Stretches(v4.filter((p) => p.length <= length)),
+    longBlocks: new Set(v4.filter((p) => p.length > length).map((p) => block(p.value))),
+    localBlocks: new Set(local.map(block)),
+  };
 }
 
 /** A key's part: a value as collected, or a marker that opens a section (so sections of any length never meet). */
@@ -288,18 +349,17 @@ class Trie {
   id = -1;
 }
 
-/** One family's podCIDRs and what the key reads of them. */
-interface FamilyCIDRs {
+/** One family's podCIDRs and what the key reads of them: cluster-wide, so derived once per analysis, not per node. */
+export interface FamilyCIDRs {
   readonly texts: ReadonlySet<string>;
-  /** Equal lengths and distinct networks; then `nets` holds the networks (IPv4 as numbers, IPv6 as bigints). */
-  readonly length: number | undefined;
+  /** Equal lengths and distinct networks. */
   readonly uniform: boolean;
-  readonly nets: ReadonlySet<number | bigint>;
-  /** Per lease: its public IP lies in some podCIDR (filled as asked, by IPv4 numbers). */
-  readonly inPodCIDR: Map<Lease, boolean>;
+  /** The leases whose public IP lies in some podCIDR of the family (only while uniform). */
+  readonly publicIPInside: ReadonlySet<Lease>;
 }
 
-function clusterCIDRs(podCIDRs: readonly Prefix[], family: NfFamily): FamilyCIDRs {
+/** `leases`: every lease of the cluster (a node's peers are some of them). */
+export function familyCIDRs(podCIDRs: readonly Prefix[], family: NfFamily, leases: readonly Lease[]): FamilyCIDRs {
   const mine = podCIDRs.filter((c) => c.family === family);
   const texts = new Set(mine.map((c) => c.text));
   const length = mine[0]?.length;
@@ -310,23 +370,13 @@ function clusterCIDRs(podCIDRs: readonly Prefix[], family: NfFamily): FamilyCIDR
     if (n === null) uniform = false;
     else nets.add(n);
   }
-  return { texts, length, uniform, nets, inPodCIDR: new Map() };
-}
-
-/**
- * The key is exact when a podCIDR route contains only its own peer's addresses: no two podCIDRs overlap
- * (equal lengths, distinct networks) and no peer's public IP lies in one.
- */
-function exact(cidrs: FamilyCIDRs, peers: readonly Lease[], family: NfFamily): boolean {
-  const { length, nets, inPodCIDR } = cidrs;
-  if (!cidrs.uniform) return false;
-  if (length === undefined) return true;
-  const size = 2 ** (32 - length);
-  for (const p of peers) {
-    let inside = inPodCIDR.get(p);
-    if (inside === undefined) {
+  const publicIPInside = new Set<Lease>();
+  if (uniform && length !== undefined) {
+    const size = 2 ** (32 - length);
+    for (const p of leases) {
+      let inside: boolean;
       if (family === 'inet') {
-        // IPv4 as numbers: this runs for every peer of every node.
+        // IPv4 as numbers.
         const a = p.publicIP ? quad(p.publicIP) : null;
         inside = a !== null && nets.has(a - (a % size));
       } else {
@@ -334,9 +384,18 @@ function exact(cidrs: FamilyCIDRs, peers: readonly Lease[], family: NfFamily): b
         const a = ip ? parseAddrPrefix(`${ip}/${length}`, family) : null;
         inside = a !== null && nets.has(a.value);
       }
-      inPodCIDR.set(p, inside);
+      if (inside) publicIPInside.add(p);
     }
-    if (inside) return false;
   }
-  return true;
+  return { texts, uniform, publicIPInside };
+}
+
+/**
+ * The key is exact when a podCIDR route contains only its own peer's addresses: no two podCIDRs overlap
+ * (equal lengths, distinct networks) and no peer's public IP lies in one.
+ */
+function exact(cidrs: FamilyCIDRs, peers: readonly Lease[]): boolean {
+  if (!cidrs.uniform) return false;
+  if (cidrs.publicIPInside.size === 0) return true;
+  return !peers.some((p) => cidrs.publicIPInside.has(p));
 }
