@@ -14,7 +14,9 @@ import { ParallelEspDecryptor } from './esp/parallel.js';
 import { SaTable } from './esp/sa-table.js';
 import { espSaTable } from './esp/wireshark-keys.js';
 import { LinkType } from './packet.js';
-import { CaptureReader } from './pcap-reader.js';
+import { PcapChunker } from './pcap-chunks.js';
+import { PCAP_HEADER } from './pcap-records.js';
+import { CaptureReader, pcapHeader } from './pcap-reader.js';
 import { PcapWriter } from './pcap-writer.js';
 import { formatSummary } from './summary.js';
 
@@ -161,15 +163,24 @@ export async function runCapture(o: CaptureOptions, io: CaptureIo): Promise<void
   if (!o.read) return;
 
   const source = o.read === '-' ? 'stdin' : o.read;
-  const reader = new CaptureReader(await openInput(o.read, io), source);
+  const input = await openInput(o.read, io);
   const threads = o.threads ?? 0;
-  const parallel =
-    o.decryptEsp && table && threads > 0
-      ? new ParallelEspDecryptor(
-          table.sas.map((sa) => sa.state),
-          threads,
-        )
-      : null;
+  let reader: CaptureReader | PcapChunker;
+  let parallel: ParallelEspDecryptor | null = null;
+  if (o.decryptEsp && table && threads > 0) {
+    // Workers take chunks of classic pcap records; anything else (pcapng, a header the reader rejects)
+    // goes through the reader on this thread, which reports it as it always does.
+    const { head, rest } = await peekHeader(readWithContext(input, source));
+    const h = pcapHeader(head);
+    if (h && h.major === 2) {
+      reader = new PcapChunker(head, rest, source);
+      parallel = new ParallelEspDecryptor(
+        table.sas.map((sa) => sa.state),
+        reader.layout,
+        threads,
+      );
+    } else reader = new CaptureReader(prepend(head, rest), source);
+  } else reader = new CaptureReader(input, source);
   const decryptor = o.decryptEsp && table && !parallel ? new EspDecryptor(table) : null;
   const output = o.write ? await openOutput(o.write, io) : null;
   let writer: PcapWriter | null = null;
@@ -178,26 +189,35 @@ export async function runCapture(o: CaptureOptions, io: CaptureIo): Promise<void
   output?.stream.on('error', (e: Error) => {
     outputError = e;
   });
+  const writerFor = (out: NonNullable<typeof output>): PcapWriter =>
+    new PcapWriter(out.stream, { nanosecond: reader.format!.nanosecond, snaplen: reader.format!.snaplen }, o.write!);
   try {
-    const input = readWithContext(reader, source);
-    const stream = parallel ? parallel.decrypt(input) : input;
-    for await (const batch of stream) {
-      for (const p of batch) linkTypes.add(p.linkType);
-      const processed = decryptor ? decryptor.processBatch(batch) : batch;
-      if (output) {
-        if (outputError) break;
-        writer ??= new PcapWriter(
-          output.stream,
-          { nanosecond: reader.format!.nanosecond, snaplen: reader.format!.snaplen },
-          o.write!,
-        );
-        try {
-          await writer.write(processed);
-        } catch (e) {
-          if (e instanceof UserError) throw e;
-          outputError = e as Error;
-          break;
-        }
+    /** One batch (or chunk) written; false when the output failed and reading should stop. */
+    const emit = async (write: (w: PcapWriter) => Promise<void>): Promise<boolean> => {
+      if (!output) return true;
+      if (outputError) return false;
+      writer ??= writerFor(output);
+      try {
+        await write(writer);
+      } catch (e) {
+        if (e instanceof UserError) throw e;
+        outputError = e as Error;
+        return false;
+      }
+      return true;
+    };
+    if (parallel && reader instanceof PcapChunker) {
+      const { linkType } = reader.layout;
+      for await (const c of parallel.decrypt(readWithContext(reader, source))) {
+        linkTypes.add(linkType);
+        const recycle = (): void => (reader as PcapChunker).recycle(c.buffer);
+        if (!(await emit((w) => w.writeRecords(c.records, c.count, linkType, recycle)))) break;
+      }
+    } else if (reader instanceof CaptureReader) {
+      for await (const batch of readWithContext(reader, source)) {
+        for (const p of batch) linkTypes.add(p.linkType);
+        const processed = decryptor ? decryptor.processBatch(batch) : batch;
+        if (!(await emit((w) => w.write(processed)))) break;
       }
     }
     if (output && !outputError) {
@@ -234,11 +254,30 @@ export async function runCapture(o: CaptureOptions, io: CaptureIo): Promise<void
   }
 }
 
+/** The input's first pieces until they hold a pcap file header (24 bytes) or the input ends, and the rest. */
+async function peekHeader(
+  input: AsyncIterable<Buffer | string>,
+): Promise<{ head: Buffer; rest: AsyncIterable<Buffer | string> }> {
+  const it = input[Symbol.asyncIterator]();
+  const pieces: Buffer[] = [];
+  let n = 0;
+  while (n < PCAP_HEADER) {
+    const r = await it.next();
+    if (r.done) break;
+    const b = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+    pieces.push(b);
+    n += b.length;
+  }
+  return { head: pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces), rest: { [Symbol.asyncIterator]: () => it } };
+}
+
+async function* prepend(head: Buffer, rest: AsyncIterable<Buffer | string>): AsyncGenerator<Buffer | string> {
+  if (head.length > 0) yield head;
+  yield* rest;
+}
+
 /** Read errors from the file system (EISDIR, EIO) name the input instead of surfacing as a stack. */
-async function* readWithContext(
-  reader: CaptureReader,
-  source: string,
-): AsyncGenerator<import('./packet.js').PacketBatch> {
+async function* readWithContext<T>(reader: AsyncIterable<T>, source: string): AsyncGenerator<T> {
   try {
     yield* reader;
   } catch (e) {
