@@ -28,7 +28,13 @@ export function parsePcapRecords(b: Buffer, off: number, end: number, l: PcapLay
     const caplen = be ? b.readUInt32BE(off + 8) : b.readUInt32LE(off + 8);
     const origLen = be ? b.readUInt32BE(off + 12) : b.readUInt32LE(off + 12);
     const start = off + PCAP_RECORD_HEADER;
-    batch.push({ tsSec, tsNsec: nanosecond ? frac : frac * 1000, origLen, linkType, data: b.subarray(start, start + caplen) });
+    batch.push({
+      tsSec,
+      tsNsec: nanosecond ? frac : frac * 1000,
+      origLen,
+      linkType,
+      data: b.subarray(start, start + caplen),
+    });
     off = start + caplen;
   }
   return batch;

@@ -2,7 +2,7 @@
  * `capture` offline: reader -> (decryptor) -> (writer), plus the optional Wireshark key table.
  * Streams are injected so tests and a future live capture can drive the same code.
  */
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { UserError } from '../errors.js';
 import { LIMITS, readBounded, sameFile } from '../files.js';
@@ -14,9 +14,9 @@ import { ParallelEspDecryptor } from './esp/parallel.js';
 import { SaTable } from './esp/sa-table.js';
 import { espSaTable } from './esp/wireshark-keys.js';
 import { LinkType } from './packet.js';
-import { PcapChunker } from './pcap-chunks.js';
-import { PCAP_HEADER } from './pcap-records.js';
+import { fileSource, PcapChunker, streamSource } from './pcap-chunks.js';
 import { CaptureReader, pcapHeader } from './pcap-reader.js';
+import { PCAP_HEADER } from './pcap-records.js';
 import { PcapWriter } from './pcap-writer.js';
 import { formatSummary } from './summary.js';
 
@@ -93,14 +93,46 @@ async function loadSas(path: string, io: CaptureIo): Promise<SaTable> {
   return table;
 }
 
-async function openInput(path: string, io: CaptureIo): Promise<AsyncIterable<Buffer>> {
-  if (path === '-') return io.stdin as AsyncIterable<Buffer>;
+/** The input: stdin, or an open file (read as a stream, or straight into the workers' chunks). */
+type Input = { kind: 'stream'; stream: AsyncIterable<Buffer> } | { kind: 'file'; fh: FileHandle };
+
+async function openInput(path: string, io: CaptureIo): Promise<Input> {
+  if (path === '-') return { kind: 'stream', stream: io.stdin as AsyncIterable<Buffer> };
   try {
-    const fh = await open(path, 'r');
-    return fh.createReadStream({ highWaterMark: 1 << 20, autoClose: true }) as AsyncIterable<Buffer>;
+    return { kind: 'file', fh: await open(path, 'r') };
   } catch (e) {
     throw new UserError(`--read ${path}: cannot open: ${(e as Error).message}`);
   }
+}
+
+function inputStream(input: Input): AsyncIterable<Buffer> {
+  return input.kind === 'stream'
+    ? input.stream
+    : (input.fh.createReadStream({ highWaterMark: 1 << 20, autoClose: true }) as AsyncIterable<Buffer>);
+}
+
+/**
+ * Workers take chunks of classic pcap records; anything else (pcapng, a header the reader rejects) goes
+ * through the reader on this thread, which reports it as it always does. A file's header is read in place
+ * (the chunker then reads the file from its start); a stream's first pieces are kept and given back.
+ */
+async function chunkerOrReader(input: Input, source: string): Promise<PcapChunker | CaptureReader> {
+  // A named pipe (`-r <(tcpdump -w - …)`) cannot be read at a position: it is read as the stream it is.
+  if (input.kind === 'file' && (await input.fh.stat()).isFile()) {
+    const header = Buffer.alloc(PCAP_HEADER);
+    const { bytesRead } = await input.fh.read(header, 0, PCAP_HEADER, 0).catch((e: Error) => {
+      throw inputError(e, source);
+    });
+    const h = pcapHeader(header.subarray(0, bytesRead));
+    return h && h.major === 2
+      ? new PcapChunker(header, fileSource(input.fh), source)
+      : new CaptureReader(inputStream(input), source);
+  }
+  const { head, rest } = await peekHeader(readWithContext(inputStream(input), source));
+  const h = pcapHeader(head);
+  return h && h.major === 2
+    ? new PcapChunker(head, streamSource(head, rest), source)
+    : new CaptureReader(prepend(head, rest), source);
 }
 
 export async function openOutput(path: string, io: CaptureIo): Promise<{ stream: Writable; close(): Promise<void> }> {
@@ -165,22 +197,18 @@ export async function runCapture(o: CaptureOptions, io: CaptureIo): Promise<void
   const source = o.read === '-' ? 'stdin' : o.read;
   const input = await openInput(o.read, io);
   const threads = o.threads ?? 0;
-  let reader: CaptureReader | PcapChunker;
-  let parallel: ParallelEspDecryptor | null = null;
-  if (o.decryptEsp && table && threads > 0) {
-    // Workers take chunks of classic pcap records; anything else (pcapng, a header the reader rejects)
-    // goes through the reader on this thread, which reports it as it always does.
-    const { head, rest } = await peekHeader(readWithContext(input, source));
-    const h = pcapHeader(head);
-    if (h && h.major === 2) {
-      reader = new PcapChunker(head, rest, source);
-      parallel = new ParallelEspDecryptor(
-        table.sas.map((sa) => sa.state),
-        reader.layout,
-        threads,
-      );
-    } else reader = new CaptureReader(prepend(head, rest), source);
-  } else reader = new CaptureReader(input, source);
+  const reader =
+    o.decryptEsp && table && threads > 0
+      ? await chunkerOrReader(input, source)
+      : new CaptureReader(inputStream(input), source);
+  const parallel =
+    reader instanceof PcapChunker
+      ? new ParallelEspDecryptor(
+          table!.sas.map((sa) => sa.state),
+          reader.layout,
+          threads,
+        )
+      : null;
   const decryptor = o.decryptEsp && table && !parallel ? new EspDecryptor(table) : null;
   const output = o.write ? await openOutput(o.write, io) : null;
   let writer: PcapWriter | null = null;
@@ -231,6 +259,7 @@ export async function runCapture(o: CaptureOptions, io: CaptureIo): Promise<void
     }
   } finally {
     await parallel?.close();
+    if (reader instanceof PcapChunker && input.kind === 'file') await input.fh.close();
     // Nothing to summarise when the input was not even a capture; the error says why.
     if (reader.format)
       io.stderr.write(
@@ -281,8 +310,12 @@ async function* readWithContext<T>(reader: AsyncIterable<T>, source: string): As
   try {
     yield* reader;
   } catch (e) {
-    // Only the file system's errors are the input's fault; a reader bug must surface as one (exit 5).
-    if (e instanceof UserError || !(e instanceof Error) || !('syscall' in e)) throw e;
-    throw new UserError(`--read ${source}: ${e.message}`);
+    throw inputError(e, source);
   }
+}
+
+function inputError(e: unknown, source: string): unknown {
+  // Only the file system's errors are the input's fault; a reader bug must surface as one (exit 5).
+  if (e instanceof UserError || !(e instanceof Error) || !('syscall' in e)) return e;
+  return new UserError(`--read ${source}: ${e.message}`);
 }

@@ -14,7 +14,7 @@ const { states, layout } = workerData as { states: readonly XfrmState[]; layout:
 // One decryptor for the worker's life: a fresh one per chunk cost a new 256 KiB frame slab each time, whose
 // external memory made V8 collect garbage more often (bench/esp profile). Counts are taken per chunk.
 const d = new EspDecryptor(new SaTable(states));
-parentPort!.on('message', (m: { id: number; buffer: SharedArrayBuffer; start: number; end: number }) => {
+parentPort!.on('message', (m: { id: number; buffer: ArrayBuffer; start: number; end: number }) => {
   // Besides the counts (taken per chunk, merged by the main thread in input order) the decryptor keeps no
   // state between packets (no replay window: a capture is decrypted, not defended), so chunks are independent.
   const buf = Buffer.from(m.buffer);
@@ -35,7 +35,7 @@ parentPort!.on('message', (m: { id: number; buffer: SharedArrayBuffer; start: nu
 });
 
 function reply(id: number, buffer: ArrayBufferLike, start: number, size: number, count: number): void {
-  // A SharedArrayBuffer goes back shared; only the fallback's own buffer is transferred.
-  const transfer = buffer instanceof ArrayBuffer ? [buffer] : [];
-  parentPort!.postMessage({ id, buffer, start, size, count, stats: statsToWire(d.takeStats()) }, transfer);
+  parentPort!.postMessage({ id, buffer, start, size, count, stats: statsToWire(d.takeStats()) }, [
+    buffer as ArrayBuffer,
+  ]);
 }

@@ -51,7 +51,12 @@ export class ParallelEspDecryptor {
         (m: { id: number; buffer: ArrayBufferLike; start: number; size: number; count: number; stats: StatsWire }) => {
           const p = this.pending.get(m.id);
           this.pending.delete(m.id);
-          p?.resolve({ buffer: m.buffer, records: Buffer.from(m.buffer, m.start, m.size), count: m.count, stats: m.stats });
+          p?.resolve({
+            buffer: m.buffer,
+            records: Buffer.from(m.buffer, m.start, m.size),
+            count: m.count,
+            stats: m.stats,
+          });
         },
       );
       w.on('error', (e) => this.fail(e));
@@ -70,8 +75,9 @@ export class ParallelEspDecryptor {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      // A SharedArrayBuffer is shared, not transferred: nothing to detach, nothing copied.
-      this.workers[id % this.workers.length]!.postMessage({ id, buffer: c.buffer, start: c.start, end: c.end });
+      this.workers[id % this.workers.length]!.postMessage({ id, buffer: c.buffer, start: c.start, end: c.end }, [
+        c.buffer,
+      ]);
     });
   }
 
