@@ -61,11 +61,15 @@ export class PcapChunker implements AsyncIterable<PcapChunk> {
   /** Chunk buffers back from the workers and the output stream, reused: no allocation (and no GC of it) per chunk. */
   private readonly free: ArrayBuffer[] = [];
 
-  /** `header` is the input's first 24 bytes, recognised by pcapHeader; `source` gives the input from its first byte. */
+  /**
+   * `header` is the input's first 24 bytes, recognised by pcapHeader; `source` gives the input from its first byte.
+   * `chunkSize` is for tests, which cut small inputs into many chunks.
+   */
   constructor(
     header: Buffer,
     private readonly source: ByteSource,
     private readonly name: string,
+    private readonly chunkSize = CHUNK,
   ) {
     const h = pcapHeader(header)!;
     this.format = { container: 'pcap', nanosecond: h.nanosecond, snaplen: h.snaplen, bigEndian: h.bigEndian };
@@ -75,16 +79,18 @@ export class PcapChunker implements AsyncIterable<PcapChunk> {
 
   /** A chunk's buffer once nothing refers to it any more (its records are written). */
   recycle(buffer: ArrayBufferLike): void {
-    if (buffer instanceof ArrayBuffer && buffer.byteLength === CHUNK && this.free.length < 64) this.free.push(buffer);
+    if (buffer instanceof ArrayBuffer && buffer.byteLength === this.chunkSize && this.free.length < 64)
+      this.free.push(buffer);
   }
 
   private buffer(min: number): Buffer {
-    return Buffer.from(min <= CHUNK ? (this.free.pop() ?? new ArrayBuffer(CHUNK)) : new ArrayBuffer(min));
+    const n = this.chunkSize;
+    return Buffer.from(min <= n ? (this.free.pop() ?? new ArrayBuffer(n)) : new ArrayBuffer(min));
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<PcapChunk> {
     const be = this.layout.bigEndian;
-    let buf = this.buffer(CHUNK);
+    let buf = this.buffer(0);
     let fill = 0;
     let start = PCAP_HEADER;
     let scan = PCAP_HEADER;
@@ -124,8 +130,7 @@ export class PcapChunker implements AsyncIterable<PcapChunk> {
       start = scan = count = 0;
       if (full.count > 0) yield full;
     }
-    if (count > 0)
-      yield { buffer: buf.buffer as ArrayBuffer, start, end: scan, count, first: this.packetsRead - count };
+    // The cut tail is measured before the last chunk is yielded, which detaches its buffer.
     const left = fill - scan;
     if (left > 0) {
       const need =
@@ -134,5 +139,7 @@ export class PcapChunker implements AsyncIterable<PcapChunk> {
           : PCAP_RECORD_HEADER;
       this.truncatedTail = { packetIndex: this.packetsRead + 1, have: left, need };
     }
+    if (count > 0)
+      yield { buffer: buf.buffer as ArrayBuffer, start, end: scan, count, first: this.packetsRead - count };
   }
 }
