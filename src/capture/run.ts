@@ -3,6 +3,7 @@
  * Streams are injected so tests and a future live capture can drive the same code.
  */
 import { type FileHandle, open } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { UserError } from '../errors.js';
 import { LIMITS, readBounded, sameFile } from '../files.js';
@@ -26,7 +27,7 @@ export interface CaptureOptions {
   readonly xfrmState?: string;
   readonly decryptEsp?: boolean;
   readonly writeKeys?: string;
-  /** Worker threads for decryption; 0 decrypts on the main thread. */
+  /** Worker threads for decryption of a pcap (default defaultThreads()); 0 decrypts on the main thread. */
   readonly threads?: number;
 }
 
@@ -91,6 +92,16 @@ async function loadSas(path: string, io: CaptureIo): Promise<SaTable> {
     );
   }
   return table;
+}
+
+/**
+ * One decryption worker per core, up to 4 (each ~430 MB/s on this machine: more would wait on the disk and cost
+ * memory and start-up); none on one core. Measured in bench/esp/threads.ts: on 2 cores the busiest thread has
+ * 0.37 CPU-seconds of work for the bench file instead of 0.80, for 1.26 CPU-seconds in all instead of 1.11.
+ */
+export function defaultThreads(): number {
+  const cores = availableParallelism();
+  return cores > 1 ? Math.min(cores, 4) : 0;
 }
 
 /** The input: stdin, or an open file (read as a stream, or straight into the workers' chunks). */
@@ -196,7 +207,7 @@ export async function runCapture(o: CaptureOptions, io: CaptureIo): Promise<void
 
   const source = o.read === '-' ? 'stdin' : o.read;
   const input = await openInput(o.read, io);
-  const threads = o.threads ?? 0;
+  const threads = o.threads ?? defaultThreads();
   const reader =
     o.decryptEsp && table && threads > 0
       ? await chunkerOrReader(input, source)
