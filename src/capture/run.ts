@@ -218,6 +218,8 @@ export async function runCapture(o: CaptureOptions, io: CaptureIo): Promise<void
           table!.sas.map((sa) => sa.state),
           reader.layout,
           threads,
+          // By default a small input (one chunk) is not worth starting workers for; --threads N always starts them.
+          o.threads === undefined,
         )
       : null;
   const decryptor = o.decryptEsp && table && !parallel ? new EspDecryptor(table) : null;

@@ -8,7 +8,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { EspDecryptor } from '../../src/capture/esp/decryptor.js';
@@ -48,13 +48,14 @@ async function single(file: string): Promise<{ records: Buffer; stats: ReturnTyp
 }
 
 /** The same input through the chunker and `threads` workers, in chunks of `chunkSize` bytes. */
-async function parallel(file: string, chunkSize: number, threads: number) {
+async function parallel(file: string, chunkSize: number, threads: number, lazily = false) {
   const bytes = readFileSync(join(v.dir, file));
   const chunker = new PcapChunker(bytes.subarray(0, 24), streamSource(bytes, piecesOf()), file, chunkSize);
   const p = new ParallelEspDecryptor(
     table.sas.map((sa) => sa.state),
     chunker.layout,
     threads,
+    lazily,
   );
   const chunks: Omit<PcapChunk, 'buffer'>[] = [];
   async function* seen() {
@@ -109,6 +110,45 @@ test('every chunk size from one record to the whole file, 1 to 3 workers: the si
     assert.ok(got.records.equals(want.records), `chunk ${chunkSize}, ${threads} threads: bytes`);
     if (chunkSize < size) assert.ok(got.chunks.length > 1, `chunk ${chunkSize}: ${got.chunks.length} chunks`);
   }
+});
+
+test('started lazily (the default): one chunk decrypted on the main thread, more on workers, the same bytes', async () => {
+  const want = await single('ether.pcap');
+  const size = readFileSync(join(v.dir, 'ether.pcap')).length;
+  for (const chunkSize of [size, 3001]) {
+    const got = await parallel('ether.pcap', chunkSize, 2, true);
+    assert.equal(got.chunks.length > 1, chunkSize < size);
+    assert.deepEqual(got.stats, want.stats, `chunk ${chunkSize}: counts`);
+    assert.ok(got.records.equals(want.records), `chunk ${chunkSize}: bytes`);
+  }
+});
+
+test('the CLI default on a file of several chunks (workers) writes the bytes of --threads 0', () => {
+  // ether.pcap's records 150 times over: about 3 MB, three chunks and more.
+  const whole = readFileSync(join(v.dir, 'ether.pcap'));
+  const big = Buffer.concat([whole.subarray(0, 24), ...Array.from({ length: 150 }, () => whole.subarray(24))]);
+  assert.ok(big.length > 2 * (1 << 20));
+  writeFileSync(join(v.dir, 'big.pcap'), big);
+  const run = (extra: string[], out: string) => {
+    const r = cli([
+      'capture',
+      '-r',
+      join(v.dir, 'big.pcap'),
+      '--xfrm-state',
+      join(v.dir, 'xfrm-state.txt'),
+      '--decrypt-esp',
+      ...extra,
+      '-w',
+      join(v.dir, out),
+    ]);
+    assert.equal(r.status, 0, r.stderr.toString());
+    return r.stderr.toString().replace(out, 'OUT');
+  };
+  const a = run(['--threads', '0'], 'big.t0.pcap');
+  const b = run([], 'big.default.pcap');
+  assert.equal(b, a);
+  assert.match(a, new RegExp(`read ${150 * v.manifest.packets.length} packets`));
+  assert.ok(readFileSync(join(v.dir, 'big.default.pcap')).equals(readFileSync(join(v.dir, 'big.t0.pcap'))));
 });
 
 test('a run of one SA cut by a chunk boundary (a batch split across two workers) decrypts the same', async () => {

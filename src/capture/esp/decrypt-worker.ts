@@ -5,7 +5,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { XfrmState } from '../../snapshot/types.js';
-import { type PcapLayout, parsePcapRecords, pcapRecordsSize, writePcapRecords } from '../pcap-records.js';
+import type { PcapLayout } from '../pcap-records.js';
+import { decryptChunk } from './decrypt-chunk.js';
 import { EspDecryptor } from './decryptor.js';
 import { SaTable } from './sa-table.js';
 import { statsToWire } from './stats-wire.js';
@@ -15,27 +16,6 @@ const { states, layout } = workerData as { states: readonly XfrmState[]; layout:
 // external memory made V8 collect garbage more often (bench/esp profile). Counts are taken per chunk.
 const d = new EspDecryptor(new SaTable(states));
 parentPort!.on('message', (m: { id: number; buffer: ArrayBuffer; start: number; end: number }) => {
-  // Besides the counts (taken per chunk, merged by the main thread in input order) the decryptor keeps no
-  // state between packets (no replay window: a capture is decrypted, not defended), so chunks are independent.
-  const buf = Buffer.from(m.buffer);
-  const out = d.processBatch(parsePcapRecords(buf, m.start, m.end, layout));
-  // The output records go where the input records were: each is at most as long as its input (decryption only
-  // removes headers, ICV and padding), so record k is written over input records <= k, which are all parsed and
-  // decrypted by now; a record kept as captured moves down over its own bytes (Buffer.copy handles the overlap).
-  const size = pcapRecordsSize(out);
-  if (size <= m.end - m.start) {
-    writePcapRecords(out, layout.nanosecond, buf, m.start);
-    reply(m.id, m.buffer, m.start, size, out.length);
-  } else {
-    // Never expected; kept so that a longer output could not overwrite input not yet copied.
-    const own = Buffer.allocUnsafeSlow(size);
-    writePcapRecords(out, layout.nanosecond, own, 0);
-    reply(m.id, own.buffer as ArrayBuffer, 0, size, out.length);
-  }
+  const r = decryptChunk(d, layout, m.buffer, m.start, m.end);
+  parentPort!.postMessage({ id: m.id, ...r, stats: statsToWire(d.takeStats()) }, [r.buffer]);
 });
-
-function reply(id: number, buffer: ArrayBufferLike, start: number, size: number, count: number): void {
-  parentPort!.postMessage({ id, buffer, start, size, count, stats: statsToWire(d.takeStats()) }, [
-    buffer as ArrayBuffer,
-  ]);
-}

@@ -13,8 +13,10 @@ import { Worker } from 'node:worker_threads';
 import type { XfrmState } from '../../snapshot/types.js';
 import type { PcapChunk } from '../pcap-chunks.js';
 import type { PcapLayout } from '../pcap-records.js';
-import { DecryptStats } from './decryptor.js';
-import { mergeStats, type StatsWire } from './stats-wire.js';
+import { type DecryptedChunk, decryptChunk } from './decrypt-chunk.js';
+import { DecryptStats, EspDecryptor } from './decryptor.js';
+import { SaTable } from './sa-table.js';
+import { mergeStats, type StatsWire, statsToWire } from './stats-wire.js';
 
 /** decrypt-worker's bundled source, set by scripts/bundle.mjs: a single executable has no worker file to load. */
 declare const KUBECTL_FLANNEL_DECRYPT_WORKER: string | undefined;
@@ -34,31 +36,42 @@ interface Pending {
 
 export class ParallelEspDecryptor {
   readonly stats = new DecryptStats();
-  private readonly workers: Worker[];
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
   private failed: Error | null = null;
 
-  constructor(states: readonly XfrmState[], layout: PcapLayout, threads: number) {
-    const workerData = { states, layout };
-    this.workers = Array.from({ length: threads }, () => {
+  private workers: Worker[] = [];
+
+  /**
+   * With `lazily`, the workers start only once the input has a second chunk: an input of one chunk (1 MiB) is
+   * decrypted on the main thread, as starting workers would cost more than it saves (~40 ms of CPU each).
+   */
+  constructor(
+    private readonly states: readonly XfrmState[],
+    private readonly layout: PcapLayout,
+    private readonly threads: number,
+    private readonly lazily = false,
+  ) {
+    if (!lazily) this.start();
+  }
+
+  private start(): void {
+    const workerData = { states: this.states, layout: this.layout };
+    this.workers = Array.from({ length: this.threads }, () => {
       const w =
         typeof KUBECTL_FLANNEL_DECRYPT_WORKER === 'string'
           ? new Worker(KUBECTL_FLANNEL_DECRYPT_WORKER, { eval: true, workerData })
           : new Worker(new URL('./decrypt-worker.js', import.meta.url), { workerData });
-      w.on(
-        'message',
-        (m: { id: number; buffer: ArrayBufferLike; start: number; size: number; count: number; stats: StatsWire }) => {
-          const p = this.pending.get(m.id);
-          this.pending.delete(m.id);
-          p?.resolve({
-            buffer: m.buffer,
-            records: Buffer.from(m.buffer, m.start, m.size),
-            count: m.count,
-            stats: m.stats,
-          });
-        },
-      );
+      w.on('message', (m: DecryptedChunk & { id: number; stats: StatsWire }) => {
+        const p = this.pending.get(m.id);
+        this.pending.delete(m.id);
+        p?.resolve({
+          buffer: m.buffer,
+          records: Buffer.from(m.buffer, m.start, m.size),
+          count: m.count,
+          stats: m.stats,
+        });
+      });
       w.on('error', (e) => this.fail(e));
       return w;
     });
@@ -87,14 +100,38 @@ export class ParallelEspDecryptor {
    */
   async *decrypt(chunks: AsyncIterable<PcapChunk>): AsyncGenerator<Done> {
     const window: Promise<Done>[] = [];
-    const depth = this.workers.length * 2;
+    const depth = this.threads * 2;
     const next = async (): Promise<Done> => {
       const d = await window.shift()!;
       mergeStats(this.stats, d.stats);
       return d;
     };
-    for await (const c of chunks) {
-      const p = this.submit(c);
+    const it = chunks[Symbol.asyncIterator]();
+    let c = await it.next();
+    if (c.done) return;
+    if (this.lazily) {
+      const second = await it.next();
+      if (second.done) {
+        // One chunk in all: decrypted here, as a worker would.
+        const d = new EspDecryptor(new SaTable(this.states));
+        const r = decryptChunk(d, this.layout, c.value.buffer, c.value.start, c.value.end);
+        mergeStats(this.stats, statsToWire(d.stats));
+        yield {
+          buffer: r.buffer,
+          records: Buffer.from(r.buffer, r.start, r.size),
+          count: r.count,
+          stats: statsToWire(d.stats),
+        };
+        return;
+      }
+      this.start();
+      const first = c.value;
+      c = second;
+      window.push(this.submit(first));
+      window[0]!.catch(() => {});
+    }
+    for (; !c.done; c = await it.next()) {
+      const p = this.submit(c.value);
       p.catch(() => {}); // awaited in order below; this only keeps a failure from going unhandled meanwhile
       window.push(p);
       if (window.length >= depth) yield await next();
