@@ -7,8 +7,16 @@
  * - `underlay-ip-changed`: node-0 came back with a new underlay IP (its Node, lease, eth0 and
  *   flannel.1 carry it), but every peer's fdb entry for node-0's VtepMAC still sends to the old one.
  */
+import { parseNetConf } from '../src/parse/netconf.js';
 import type { HostState, IptablesDump, KubeNode, Link, Route, Snapshot } from '../src/snapshot/types.js';
 import { SCHEMA_VERSION } from '../src/snapshot/types.js';
+
+/** The ConfigMap every synthetic cluster runs: flanneld's VXLAN defaults (VNI 1, port 8472), as its parser reads them. */
+const NET_CONF = (() => {
+  const r = parseNetConf('{"Network": "10.0.0.0/8", "Backend": {"Type": "vxlan"}}');
+  if (!r.ok) throw new Error(r.error);
+  return r.netConf;
+})();
 
 export type SyntheticFault = 'underlay-ip-changed';
 export const SYNTHETIC_FAULTS: readonly SyntheticFault[] = ['underlay-ip-changed'];
@@ -268,23 +276,7 @@ export function syntheticSnapshot(
       flannel: ok({
         namespace: 'kube-flannel',
         daemonSet: { name: 'kube-flannel-ds', image: 'flannel:v0.28.9', args: [], desired: N, ready: N },
-        netConf: ok({
-          network: '10.0.0.0/8',
-          ipv6Network: null,
-          enableIPv4: true,
-          enableIPv6: false,
-          enableNFTables: false,
-          backend: {
-            type: 'vxlan' as const,
-            vni: 1,
-            port: 8472,
-            gbp: false,
-            learning: false,
-            directRouting: false,
-            mtu: null,
-          },
-          warnings: [],
-        }),
+        netConf: ok(NET_CONF),
         netConfRaw: null,
         cniConfRaw: null,
       }),

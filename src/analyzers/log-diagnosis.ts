@@ -22,7 +22,7 @@ const KNOWN: readonly KnownFailure[] = [
   {
     pattern: /Failed to check br_netfilter/,
     cause: 'br_netfilter is not loaded',
-    fix: 'modprobe br_netfilter on the node and persist it in /etc/modules-load.d/.',
+    fix: 'On <node>: modprobe br_netfilter, then restart the flannel pod (persist br_netfilter in /etc/modules-load.d/)',
   },
   {
     pattern: /could not create wireguard interface/,

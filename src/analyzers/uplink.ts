@@ -21,6 +21,11 @@ export function uplinkOf(node: FlannelNode, backend: Backend | null): Link | nul
   return null;
 }
 
+/** The FLANNEL_MTU flanneld writes at start on an uplink of `uplinkMTU`: Backend.MTU when set (vxlan, WireGuard), else the uplink minus the overhead (§5.1). */
+export function computedFlannelMTU(backend: Backend, uplinkMTU: number): number {
+  return 'mtu' in backend && backend.mtu !== null ? backend.mtu : uplinkMTU - encapOverhead(backend);
+}
+
 /** Bytes each backend adds around a pod packet (flannel's own constants, §5.1). */
 export function encapOverhead(backend: Backend): number {
   switch (backend.type) {

@@ -7,19 +7,14 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { fragmentsOuter, outerSize } from '../../src/analyzers/mtu-model.js';
-import type { Backend } from '../../src/snapshot/types.js';
+import { parseNetConf } from '../../src/parse/netconf.js';
 import { run } from './kernel-support.js';
 
 const skip = process.getuid?.() === 0 ? false : 'needs root to create network namespaces';
-const VXLAN: Backend = {
-  type: 'vxlan',
-  vni: 1,
-  port: 8472,
-  gbp: false,
-  learning: false,
-  directRouting: false,
-  mtu: null,
-};
+// flanneld's VXLAN defaults (VNI 1, port 8472), as its net-conf.json parser reads them
+const netConf = parseNetConf('{"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}}');
+assert.ok(netConf.ok);
+const VXLAN = netConf.netConf.backend;
 
 function ip(...args: string[]): string {
   const r = run(['ip', ...args]);

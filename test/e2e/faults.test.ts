@@ -8,6 +8,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { fixActions } from '../catalog/fix-actions.js';
 import { mismatches } from '../catalog/match.js';
 import { type Backend, FAULTS, type FaultContext, type LabFault, PROBES, type Role, runVars } from './faults.js';
 import {
@@ -100,32 +101,6 @@ async function proveEffect(fault: LabFault, ctx: FaultContext): Promise<void> {
     const p = PROBES[spec.probe];
     assert.ok(p.check(ctx), `${name}: ${p.what} does not show the fault`);
   }
-}
-
-/** Tools a printed fix may run on a node, as printed. */
-const FIX_TOOLS =
-  /^(iptables|iptables-nft|iptables-legacy|ip6tables|ip6tables-nft|ip6tables-legacy|nft|bridge|ip|sysctl|wg) /;
-
-type FixAction =
-  | { readonly node: string; readonly command: string }
-  | { readonly node: string; readonly restart: true };
-
-/**
- * What a printed fix does, read the way an operator reads it: "On <node>: <command>" (a trailing remark in
- * parentheses and ", and persist it in …" are advice, not part of the command) runs the command on that node,
- * followed by a restart when it ends ", then restart the flannel pod"; "Restart the flannel pod on <node>" (or
- * "Restart flanneld on <node>") restarts that node's flanneld, which is what deleting the pod does. Anything else is
- * prose: null.
- */
-function fixActions(fix: string): FixAction[] | null {
-  const restart = /^Restart (?:the flannel pod|flanneld) on (\S+?)(?=[\s,.:;(]|$)/.exec(fix);
-  if (restart) return [{ node: restart[1] as string, restart: true }];
-  const m =
-    /^On (\S+): (.*?)(, then restart the flannel pod\b.*)?(?:, and persist it in \S+?)?(?: \([^()]*\))?\.?$/.exec(fix);
-  if (!m || !FIX_TOOLS.test(m[2] ?? '')) return null;
-  const node = m[1] as string;
-  const command = (m[2] as string).replace(/ \([^()]*\)$/, '');
-  return [{ node, command }, ...(m[3] ? [{ node, restart: true as const }] : [])];
 }
 
 async function proveFix(fault: LabFault, ctx: FaultContext, findings: DoctorFinding[], worked: string[]) {

@@ -352,8 +352,9 @@ export class SimCluster {
 
   /** What flannel's init containers and the node's CNI package leave: the cbr0 conflist and the plugins (empty stand-ins; only their names are read). */
   private installCni(n: SimNode): void {
-    mkdirSync(this.cniConfDir(n));
-    mkdirSync(this.cniBinDir(n));
+    // also what the init containers do on every pod start: write the config and the binaries again
+    mkdirSync(this.cniConfDir(n), { recursive: true });
+    mkdirSync(this.cniBinDir(n), { recursive: true });
     if (this.canal) {
       // calico's install-cni: 10-canal.conflist from canal-config's cni_network_config, Calico's binaries.
       writeFileSync(
@@ -517,13 +518,63 @@ export class SimCluster {
     };
   }
 
-  /** What flanneld's backend programs on node `n` for every peer (§7). */
+  /** The lease of `p` as a peer's flanneld reads it from p's Node: its annotations and podCIDRs (§4.1). */
+  private leaseOf(p: SimNode): Lease | null {
+    const a = p.kube.flannelAnnotations;
+    if (a['kube-subnet-manager'] !== 'true') return null;
+    const cidr4 = p.kube.podCIDRs.find((c) => !c.includes(':'));
+    const cidr6 = p.kube.podCIDRs.find((c) => c.includes(':'));
+    const data = (key: string): Record<string, unknown> => {
+      try {
+        return (JSON.parse(a[key] ?? 'null') as Record<string, unknown> | null) ?? {};
+      } catch {
+        return {};
+      }
+    };
+    return {
+      node: p.name,
+      type: a['backend-type'] ?? '',
+      ip: a['public-ip'] ?? null,
+      ip6: a['public-ipv6'] ?? null,
+      mac: (data('backend-data').VtepMAC as string | undefined) ?? null,
+      mac6: (data('backend-v6-data').VtepMAC as string | undefined) ?? null,
+      wgKey: (data('backend-data').PublicKey as string | undefined) ?? null,
+      podCIDR: cidr4 ?? null,
+      podNet: cidr4 ? cidr4.replace(/\/\d+$/, '') : null,
+      podCIDR6: cidr6 ?? null,
+      podNet6: cidr6 ? cidr6.replace(/\/\d+$/, '') : null,
+    };
+  }
+
+  /** The leases node `n`'s flanneld programs: every other node's, of its own backend type (others are ignored, §4.1). */
+  private peerLeases(n: SimNode): Lease[] {
+    const own = this.flannelType === 'udp' ? '' : this.flannelType;
+    return this.nodes.flatMap((p) => {
+      const l = p === n ? null : this.leaseOf(p);
+      return l && l.type === own ? [l] : [];
+    });
+  }
+
+  /** What flanneld's backend programs on node `n`: its device, then every peer's lease (§7). */
   private programBackend(n: SimNode): void {
+    this.setupDevice(n);
+    const leases = this.peerLeases(n);
+    for (const l of leases) this.programLease(n, l);
+    if (this.flannelType === 'wireguard') this.wgDump.set(n.name, wgDumpFor(n, leases));
+    if (this.flannelType === 'ipsec')
+      this.xfrmStateText.set(n.name, leases.map((l) => saText(n.name, n.ip, l) + saTextTo(l, n)).join(''));
+  }
+
+  /** The backend's own device on `n`, created when absent (a present one is kept: see restartFlanneld). */
+  private setupDevice(n: SimNode): void {
     const x = (...argv: string[]) => this.ns(n, ...argv);
-    const peers = this.nodes.filter((p) => p !== n);
     const t = this.flannelType;
     if (t === 'vxlan') {
-      const vxlanDev = (name: string, mac: string, local: string) =>
+      const a = n.kube.flannelAnnotations;
+      // flanneld re-uses the VtepMAC its own backend-data stores (GetStoredMacAddress, §4.1)
+      const stored = (key: string, fallback: string) => /"VtepMAC":"([0-9a-f:]+)"/.exec(a[key] ?? '')?.[1] ?? fallback;
+      const vxlanDev = (name: string, mac: string, local: string, addr: string) => {
+        if (this.hasLink(n, name)) return x('ip', 'link', 'set', name, 'up');
         x(
           'ip',
           'link',
@@ -545,90 +596,188 @@ export class SimCluster {
           '8472',
           'nolearning',
         );
-      if (this.v4) {
-        vxlanDev('flannel.1', n.vtepMAC, n.ip);
-        x('ip', 'addr', 'add', `${n.podNet}/32`, 'dev', 'flannel.1');
-        x('ip', 'link', 'set', 'flannel.1', 'up');
+        x('ip', 'addr', 'add', addr, 'dev', name, ...(addr.includes(':') ? ['nodad'] : []));
+        x('ip', 'link', 'set', name, 'up');
+      };
+      if (this.v4) vxlanDev('flannel.1', stored('backend-data', n.vtepMAC), n.ip, `${n.podNet}/32`);
+      if (this.v6) vxlanDev('flannel-v6.1', stored('backend-v6-data', n.vtepMAC6), n.ip6, `${n.podNet6}/128`);
+    } else if (t === 'udp' || t === 'ipip' || t === 'wireguard') {
+      // udp's flannel0 is a real TUN; ipip and WireGuard are TUN stand-ins of the same name (no modules here)
+      const dev = t === 'udp' ? 'flannel0' : t === 'ipip' ? 'flannel.ipip' : 'flannel-wg';
+      if (this.hasLink(n, dev)) return void x('ip', 'link', 'set', dev, 'up');
+      x('ip', 'tuntap', 'add', 'dev', dev, 'mode', 'tun');
+      x('ip', 'link', 'set', dev, 'mtu', String(this.mtu));
+      x('ip', 'addr', 'add', `${n.podNet}/32`, 'dev', dev);
+      x('ip', 'link', 'set', dev, 'up');
+      // udp and WireGuard route the whole Network to the device (§7.4); ipip routes per peer
+      if (t === 'udp') x('ip', 'route', 'replace', NETWORK, 'dev', 'flannel0');
+      if (t === 'wireguard') x('ip', 'route', 'replace', NETWORK, 'dev', 'flannel-wg', 'scope', 'link');
+    }
+  }
+
+  /** What node `n`'s flanneld programs for one peer lease (flannel-internals.md §7). */
+  private programLease(n: SimNode, l: Lease): void {
+    const x = (...argv: string[]) => this.ns(n, ...argv);
+    const t = this.flannelType;
+    if (t === 'vxlan') {
+      if (this.backend === 'vxlan-directrouting') {
+        if (l.podCIDR && l.ip) x('ip', 'route', 'replace', l.podCIDR, 'via', l.ip);
+        return;
       }
-      if (this.v6) {
-        vxlanDev('flannel-v6.1', n.vtepMAC6, n.ip6);
-        x('ip', 'addr', 'add', `${n.podNet6}/128`, 'dev', 'flannel-v6.1', 'nodad');
-        x('ip', 'link', 'set', 'flannel-v6.1', 'up');
+      if (this.v4 && l.podCIDR && l.podNet && l.mac && l.ip) {
+        x('ip', 'neigh', 'replace', l.podNet, 'lladdr', l.mac, 'dev', 'flannel.1', 'nud', 'permanent');
+        // flanneld's AddFDB is netlink NeighSet, a replace: a stale dst for the MAC is overwritten
+        x('bridge', 'fdb', 'replace', l.mac, 'dev', 'flannel.1', 'dst', l.ip, 'self', 'permanent');
+        x('ip', 'route', 'replace', l.podCIDR, 'via', l.podNet, 'dev', 'flannel.1', 'onlink');
       }
-      for (const p of peers) {
-        if (this.backend === 'vxlan-directrouting') {
-          x('ip', 'route', 'replace', p.podCIDR, 'via', p.ip);
-          continue;
-        }
-        if (this.v4) {
-          x('ip', 'neigh', 'replace', p.podNet, 'lladdr', p.vtepMAC, 'dev', 'flannel.1', 'nud', 'permanent');
-          x('bridge', 'fdb', 'append', p.vtepMAC, 'dev', 'flannel.1', 'dst', p.ip, 'self', 'permanent');
-          x('ip', 'route', 'replace', p.podCIDR, 'via', p.podNet, 'dev', 'flannel.1', 'onlink');
-        }
-        if (this.v6) {
-          x('ip', '-6', 'neigh', 'replace', p.podNet6, 'lladdr', p.vtepMAC6, 'dev', 'flannel-v6.1', 'nud', 'permanent');
-          x('bridge', 'fdb', 'append', p.vtepMAC6, 'dev', 'flannel-v6.1', 'dst', p.ip6, 'self', 'permanent');
-          x('ip', '-6', 'route', 'replace', p.podCIDR6, 'via', p.podNet6, 'dev', 'flannel-v6.1', 'onlink');
-        }
+      if (this.v6 && l.podCIDR6 && l.podNet6 && l.mac6 && l.ip6) {
+        x('ip', '-6', 'neigh', 'replace', l.podNet6, 'lladdr', l.mac6, 'dev', 'flannel-v6.1', 'nud', 'permanent');
+        x('bridge', 'fdb', 'replace', l.mac6, 'dev', 'flannel-v6.1', 'dst', l.ip6, 'self', 'permanent');
+        x('ip', '-6', 'route', 'replace', l.podCIDR6, 'via', l.podNet6, 'dev', 'flannel-v6.1', 'onlink');
       }
     } else if (t === 'host-gw') {
-      for (const p of peers) {
-        x('ip', 'route', 'replace', p.podCIDR, 'via', p.ip, 'dev', 'eth0');
-        if (this.v6) x('ip', '-6', 'route', 'replace', p.podCIDR6, 'via', p.ip6, 'dev', 'eth0');
-      }
-    } else if (t === 'udp') {
-      x('ip', 'tuntap', 'add', 'dev', 'flannel0', 'mode', 'tun');
-      x('ip', 'link', 'set', 'flannel0', 'mtu', String(this.mtu));
-      x('ip', 'addr', 'add', `${n.podNet}/32`, 'dev', 'flannel0');
-      x('ip', 'link', 'set', 'flannel0', 'up');
-      x('ip', 'route', 'replace', NETWORK, 'dev', 'flannel0');
+      if (l.podCIDR && l.ip) x('ip', 'route', 'replace', l.podCIDR, 'via', l.ip, 'dev', 'eth0');
+      if (this.v6 && l.podCIDR6 && l.ip6) x('ip', '-6', 'route', 'replace', l.podCIDR6, 'via', l.ip6, 'dev', 'eth0');
     } else if (t === 'ipip') {
-      // Stand-in: a TUN named flannel.ipip carries flannel's real onlink routes (no ipip module here).
-      x('ip', 'tuntap', 'add', 'dev', 'flannel.ipip', 'mode', 'tun');
-      x('ip', 'link', 'set', 'flannel.ipip', 'mtu', String(this.mtu));
-      x('ip', 'addr', 'add', `${n.podNet}/32`, 'dev', 'flannel.ipip');
-      x('ip', 'link', 'set', 'flannel.ipip', 'up');
-      for (const p of peers) x('ip', 'route', 'replace', p.podCIDR, 'via', p.ip, 'dev', 'flannel.ipip', 'onlink');
-    } else if (t === 'wireguard') {
-      // Stand-in: a TUN named flannel-wg carries the real whole-Network route (no wireguard module here).
-      x('ip', 'tuntap', 'add', 'dev', 'flannel-wg', 'mode', 'tun');
-      x('ip', 'link', 'set', 'flannel-wg', 'mtu', String(this.mtu));
-      x('ip', 'addr', 'add', `${n.podNet}/32`, 'dev', 'flannel-wg');
-      x('ip', 'link', 'set', 'flannel-wg', 'up');
-      x('ip', 'route', 'replace', NETWORK, 'dev', 'flannel-wg', 'scope', 'link');
-      this.wgDump.set(n.name, wgDumpFor(n, peers));
+      if (l.podCIDR && l.ip) x('ip', 'route', 'replace', l.podCIDR, 'via', l.ip, 'dev', 'flannel.ipip', 'onlink');
     } else if (t === 'ipsec') {
-      for (const p of peers) {
-        const pol = (dir: string, src: string, dst: string, ts: string, td: string) =>
-          x(
-            'ip',
-            'xfrm',
-            'policy',
-            'add',
-            'src',
-            src,
-            'dst',
-            dst,
-            'dir',
-            dir,
-            'tmpl',
-            'src',
-            ts,
-            'dst',
-            td,
-            'proto',
-            'esp',
-            'reqid',
-            '11',
-            'mode',
-            'tunnel',
-          );
-        pol('out', n.podCIDR, p.podCIDR, n.ip, p.ip);
-        pol('in', p.podCIDR, n.podCIDR, p.ip, n.ip);
-        pol('fwd', p.podCIDR, n.podCIDR, p.ip, n.ip);
-      }
-      this.xfrmStateText.set(n.name, peers.map((p) => saText(n, p) + saText(p, n)).join(''));
+      if (!l.podCIDR || !l.ip || !n.kube.podCIDRs[0]) return;
+      const own = n.podCIDR;
+      const pol = (dir: string, src: string, dst: string, ts: string, td: string) =>
+        x(
+          'ip',
+          'xfrm',
+          'policy',
+          'update',
+          'src',
+          src,
+          'dst',
+          dst,
+          'dir',
+          dir,
+          'tmpl',
+          'src',
+          ts,
+          'dst',
+          td,
+          'proto',
+          'esp',
+          'reqid',
+          '11',
+          'mode',
+          'tunnel',
+        );
+      pol('out', own, l.podCIDR, n.ip, l.ip);
+      pol('in', l.podCIDR, own, l.ip, n.ip);
+      pol('fwd', l.podCIDR, own, l.ip, n.ip);
     }
+  }
+
+  private hasLink(n: SimNode, dev: string): boolean {
+    return (JSON.parse(this.ns(n, 'ip', '-j', 'link', 'show')) as { ifname: string }[]).some((l) => l.ifname === dev);
+  }
+
+  /**
+   * What happens when the flannel pod on `n` restarts (flannel-internals.md §4.1, §7, §8): the init containers put
+   * the CNI config and the flannel binary back; flanneld writes subnet.env from its lease, keeps a compatible vxlan
+   * device (an incompatible one, by VNI, port or local address, is re-created with the VtepMAC its annotation
+   * stores), re-creates the devices the other backends re-create at start, programs every peer's current lease,
+   * re-creates its masquerade and forward rules (removing the other firewall mode's), publishes its annotations and
+   * clears NetworkUnavailable; then every peer's flanneld handles the lease event and programs n's lease. Nothing
+   * is touched that flanneld does not own: a fault outside it survives the restart.
+   */
+  restartFlanneld(n: SimNode): void {
+    const t = this.flannelType;
+    this.installCni(n);
+    this.writeSubnetEnv(n);
+    if (t === 'vxlan')
+      for (const [dev, local] of [
+        ['flannel.1', n.ip],
+        ['flannel-v6.1', n.ip6],
+      ] as const) {
+        if (!this.hasLink(n, dev)) continue;
+        const l = (JSON.parse(this.ns(n, 'ip', '-j', '-d', 'link', 'show', dev)) as LinkJson[])[0];
+        const d = l?.linkinfo?.info_data;
+        const ok =
+          l?.linkinfo?.info_kind === 'vxlan' && d?.id === 1 && d.port === 8472 && (d.local ?? d.local6) === local;
+        if (!ok) this.ns(n, 'ip', 'link', 'del', dev);
+      }
+    else if (t === 'udp' || t === 'ipip' || t === 'wireguard') {
+      // a new flanneld opens flannel0 afresh; WireGuard's device is deleted and re-created at start (§7.4); the
+      // ipip stand-in cannot be checked for compatibility, so it is re-created too
+      const dev = t === 'udp' ? 'flannel0' : t === 'ipip' ? 'flannel.ipip' : 'flannel-wg';
+      if (this.hasLink(n, dev)) this.ns(n, 'ip', 'link', 'del', dev);
+    } else if (t === 'ipsec') this.ns(n, 'ip', 'xfrm', 'policy', 'flush');
+    // the device first: it takes the VtepMAC the annotation stores, before flanneld publishes its lease again
+    this.setupDevice(n);
+    n.kube = { ...n.kube, flannelAnnotations: this.kubeNode(n).flannelAnnotations };
+    this.publishOwnMac(n);
+    this.programBackend(n);
+    this.reinstallRules(n);
+    n.kube = { ...n.kube, networkUnavailable: { status: 'False', reason: 'FlannelIsUp' } };
+    if (n.pod) n.pod = { ...healthyPod(n.name), name: n.pod.name, namespace: n.pod.namespace };
+    if (this.healthz) {
+      const old = this.healthServers.get(n.name);
+      old?.kill('SIGCONT');
+      old?.kill('SIGKILL');
+      this.startHealthServer(n);
+    }
+    for (const p of this.nodes) {
+      // k3s embeds flanneld: no pod, but it runs
+      const lease = p === n || (!p.pod && !this.k3s) ? undefined : this.peerLeases(p).find((l) => l.node === n.name);
+      if (!lease) continue;
+      try {
+        this.programLease(p, lease);
+      } catch {
+        // flanneld logs the failed netlink call and goes on (a peer whose flannel.1 was deleted has no device to
+        // program until its own restart)
+      }
+      if (t === 'wireguard') this.wgDump.set(p.name, wgDumpFor(p, this.peerLeases(p)));
+      if (t === 'ipsec')
+        this.xfrmStateText.set(
+          p.name,
+          this.peerLeases(p)
+            .map((l) => saText(p.name, p.ip, l) + saTextTo(l, p))
+            .join(''),
+        );
+    }
+  }
+
+  /** flanneld publishes the MAC of the vxlan device it runs with, kept or re-created (§4.1). */
+  private publishOwnMac(n: SimNode): void {
+    if (this.flannelType !== 'vxlan') return;
+    const a = { ...n.kube.flannelAnnotations };
+    for (const [dev, key] of [
+      ['flannel.1', 'backend-data'],
+      ['flannel-v6.1', 'backend-v6-data'],
+    ] as const) {
+      if (!this.hasLink(n, dev) || a[key] === undefined) continue;
+      const mac = (JSON.parse(this.ns(n, 'ip', '-j', 'link', 'show', dev)) as { address: string }[])[0]?.address;
+      a[key] = JSON.stringify({ VNI: 1, VtepMAC: mac });
+    }
+    n.kube = { ...n.kube, flannelAnnotations: a };
+  }
+
+  /** flanneld's rules re-created at start: its own chains or tables replaced, the other mode's removed (§8). */
+  private reinstallRules(n: SimNode): void {
+    const tryNs = (...argv: string[]) => {
+      try {
+        this.ns(n, ...argv);
+      } catch {
+        /* absent */
+      }
+    };
+    const masq = ['-m', 'comment', '--comment', 'flanneld masq'];
+    const fwd = ['-m', 'comment', '--comment', 'flanneld forward'];
+    tryNs('iptables-nft', '-t', 'nat', '-D', 'POSTROUTING', ...masq, '-j', 'FLANNEL-POSTRTG');
+    tryNs('iptables-nft', '-t', 'nat', '-F', 'FLANNEL-POSTRTG');
+    tryNs('iptables-nft', '-t', 'nat', '-X', 'FLANNEL-POSTRTG');
+    tryNs('iptables-nft', '-D', 'FORWARD', ...fwd, '-j', 'FLANNEL-FWD');
+    tryNs('iptables-nft', '-F', 'FLANNEL-FWD');
+    tryNs('iptables-nft', '-X', 'FLANNEL-FWD');
+    tryNs('nft', 'delete', 'table', 'ip', 'flannel-ipv4');
+    tryNs('nft', 'delete', 'table', 'ip6', 'flannel-ipv6');
+    this.installRules(n);
   }
 
   /** Collects every node with the real host collector and assembles the snapshot. */
@@ -772,7 +921,8 @@ export class SimCluster {
   }
 }
 
-function netConfFor(b: SimBackend): string {
+/** net-conf.json as the packaging ships it for backend `b`. */
+export function netConfFor(b: SimBackend): string {
   const backend: Record<string, unknown> =
     b === 'vxlan-directrouting'
       ? { Type: 'vxlan', DirectRouting: true }
@@ -816,16 +966,46 @@ export function healthyPod(node: string): FlannelPod {
   };
 }
 
-/** charon's SA for src -> dst: both nodes hold the same SPI and key for one direction. */
-function saText(src: SimNode, dst: SimNode): string {
-  const seed = createHash('sha256').update(`${src.name}->${dst.name}`).digest('hex');
-  return `src ${src.ip} dst ${dst.ip}\n\tproto esp spi 0x${seed.slice(0, 8)} reqid 11 mode tunnel\n\treplay-window 32 flag af-unspec\n\taead rfc4106(gcm(aes)) 0x${seed.slice(8, 48)} 128\n\tanti-replay context: seq 0x0, oseq 0x0, bitmap 0x00000000\n\tsel src 0.0.0.0/0 dst 0.0.0.0/0\n`;
+/** A peer's lease as node flanneld reads it (see SimCluster.leaseOf). */
+interface Lease {
+  readonly node: string;
+  readonly type: string;
+  readonly ip: string | null;
+  readonly ip6: string | null;
+  readonly mac: string | null;
+  readonly mac6: string | null;
+  readonly wgKey: string | null;
+  readonly podCIDR: string | null;
+  readonly podNet: string | null;
+  readonly podCIDR6: string | null;
+  readonly podNet6: string | null;
 }
 
-function wgDumpFor(n: SimNode, peers: SimNode[]): string {
+interface LinkJson {
+  readonly linkinfo?: {
+    readonly info_kind?: string;
+    readonly info_data?: { id?: number; port?: number; local?: string; local6?: string };
+  };
+}
+
+/** charon's SA for src -> dst: both nodes hold the same SPI and key for one direction. */
+function saText(src: string, srcIP: string, dst: Lease): string {
+  return saRecord(src, srcIP, dst.node, dst.ip ?? '');
+}
+
+function saTextTo(src: Lease, dst: SimNode): string {
+  return saRecord(src.node, src.ip ?? '', dst.name, dst.ip);
+}
+
+function saRecord(src: string, srcIP: string, dst: string, dstIP: string): string {
+  const seed = createHash('sha256').update(`${src}->${dst}`).digest('hex');
+  return `src ${srcIP} dst ${dstIP}\n\tproto esp spi 0x${seed.slice(0, 8)} reqid 11 mode tunnel\n\treplay-window 32 flag af-unspec\n\taead rfc4106(gcm(aes)) 0x${seed.slice(8, 48)} 128\n\tanti-replay context: seq 0x0, oseq 0x0, bitmap 0x00000000\n\tsel src 0.0.0.0/0 dst 0.0.0.0/0\n`;
+}
+
+function wgDumpFor(n: SimNode, peers: readonly Lease[]): string {
   const lines = [`flannel-wg\t(hidden)\t${n.wgPublicKey}\t51820\toff`];
   for (const p of peers)
-    lines.push(`flannel-wg\t${p.wgPublicKey}\t(none)\t${p.ip}:51820\t${p.podCIDR}\t1763776800\t1024\t2048\toff`);
+    lines.push(`flannel-wg\t${p.wgKey}\t(none)\t${p.ip}:51820\t${p.podCIDR}\t1763776800\t1024\t2048\toff`);
   return lines.join('\n') + '\n';
 }
 

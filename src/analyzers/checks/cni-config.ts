@@ -44,6 +44,12 @@ export default defineCheck({
           dir,
           `active: ${cni.confDir}/${active.file}: plugins ${active.types.join(', ') || '(none)'}${active.error ? ` (${active.error})` : ''}`,
         ],
+        // a restart reinstalls flannel's config, which is already there: the other config is what must go
+        ...(flannelConf
+          ? {
+              fix: `On ${n.name}: rm ${cni.confDir}/${active.file} (if ${active.types.join(', ') || 'that config'} is no longer in use: the runtime takes the first config by name, and ${flannelConf} sorts after it)`,
+            }
+          : {}),
       });
       return;
     }

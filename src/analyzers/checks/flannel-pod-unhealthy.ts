@@ -42,7 +42,7 @@ export default defineCheck({
           ...(cause ? [`log: ${cause.line}`] : p.logTail.slice(-3).map((l) => `log: ${l}`)),
         ],
         fix:
-          cause?.fix ??
+          cause?.fix.replaceAll('<node>', p.node ?? 'the node') ??
           `Restart the flannel pod on ${p.node} (kubectl -n ${p.namespace} delete pod ${p.name}); if it fails again, read its log: kubectl -n ${p.namespace} logs ${p.name} --previous`,
       });
     }

@@ -48,6 +48,10 @@ export default defineCheck({
           node: n.name,
           message: `FORWARD policy is DROP and nothing accepts the pod Network ${net.text} (${where}${forwardRules ? '; the FLANNEL-FWD jump is missing' : '; flanneld runs with --iptables-forward-rules=false'})`,
           evidence: [`:FORWARD DROP`, ...forward.slice(0, 8).map((r) => r.text)],
+          // flanneld adds its jump at start: a restart puts it back; with the forward rules off nothing will
+          fix: forwardRules
+            ? `Restart the flannel pod on ${n.name} (flanneld appends its FLANNEL-FWD jump at start; a jump that vanishes again points at another agent flushing FORWARD)`
+            : `On ${n.name}: ${where} -A FORWARD -s ${net.text} -j ACCEPT && ${where} -A FORWARD -d ${net.text} -j ACCEPT (or run flanneld with --iptables-forward-rules, the default)`,
         });
       } else {
         const blocker = forward.find((r) => blocks(r, net.text));

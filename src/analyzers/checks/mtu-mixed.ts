@@ -1,7 +1,7 @@
 import { defineCheck, type Report_ } from '../check.js';
 import type { NodeSummary } from '../context.js';
 import type { Model } from '../model.js';
-import { encapOverhead } from '../uplink.js';
+import { computedFlannelMTU, encapOverhead } from '../uplink.js';
 
 export default defineCheck({
   id: 'mtu-mixed',
@@ -17,7 +17,19 @@ export default defineCheck({
   },
   scope: 'cluster',
   run({ model, summaries }, report) {
-    const byNode = summaries.flatMap((n) => (n.flannelMTU !== null ? [{ name: n.name, mtu: n.flannelMTU }] : []));
+    const b = model.backend;
+    const byNode = summaries.flatMap((n) =>
+      n.flannelMTU !== null
+        ? [
+            {
+              name: n.name,
+              mtu: n.flannelMTU,
+              computed: b && n.uplink ? computedFlannelMTU(b, n.uplink.mtu) : null,
+              uplink: n.uplink,
+            },
+          ]
+        : [],
+    );
     const values = new Set(byNode.map((x) => x.mtu));
     if (values.size >= 2) {
       const counts = [...values]
@@ -29,6 +41,12 @@ export default defineCheck({
           node: x.name,
           message: `FLANNEL_MTU ${x.mtu} differs from the ${common} most nodes use`,
           evidence: byNode.map((y) => `${y.name}: FLANNEL_MTU=${y.mtu}`),
+          // the node's own uplink gives the common MTU: its subnet.env is stale, and a restart rewrites it
+          ...(x.computed === common && x.uplink
+            ? {
+                fix: `Restart the flannel pod on ${x.name} (flanneld computes FLANNEL_MTU ${common} from ${x.uplink.name} MTU ${x.uplink.mtu} and rewrites subnet.env)`,
+              }
+            : {}),
         });
       }
     }
@@ -61,7 +79,12 @@ function uplinksDiffer(model: Model, summaries: readonly NodeSummary[], report: 
       peer: smaller.length === 1 ? smaller[0]!.name : null,
       message: `${u.dev} MTU ${u.mtu} exceeds the ${groups.map((g) => `${g.mtu} of ${g.names.join(', ')}`).join('; ')}: ${groups.map((g) => `host packets of ${g.mtu + 1}-${u.mtu} bytes from ${u.name} to ${g.names.join(', ')} are dropped`).join('; ')}`,
       evidence,
-      fix: `On ${u.name}: ip link set ${u.dev} mtu ${groups[0]!.mtu} (and in its network configuration, so every node's uplink has the same MTU; or raise the others and the network to ${u.mtu})`,
+      // lowering the sender below its own FLANNEL_MTU plus the overhead would cut its pods' large packets to every
+      // node: then the smaller uplinks are the ones to raise (the mtu finding on those nodes says so)
+      fix:
+        u.F !== null && u.F > groups[0]!.mtu - overhead
+          ? `Leave ${u.dev} on ${u.name} at ${u.mtu}: at ${groups[0]!.mtu} it would carry less than FLANNEL_MTU ${u.F} plus the ${overhead}-byte overhead; raise the uplink of ${groups[0]!.names.join(', ')} to ${u.mtu} instead (or set Backend.MTU ${groups[0]!.mtu - overhead} for every node and restart the flannel pods)`
+          : `On ${u.name}: ip link set ${u.dev} mtu ${groups[0]!.mtu} (and in its network configuration, so every node's uplink has the same MTU; or raise the others and the network to ${u.mtu})`,
     });
     const podLimit = (v: { mtu: number }) => v.mtu - overhead;
     // A receiver whose own FLANNEL_MTU exceeds its uplink is mtu's finding there; only a consistent receiver is a victim of this sender.

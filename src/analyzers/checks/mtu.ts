@@ -1,7 +1,7 @@
 import { defineCheck } from '../check.js';
 import { linkByName, ok, runsConfiguredBackend } from '../model.js';
 import { isFlannelV6Clamp } from '../mtu-model.js';
-import { encapOverhead, uplinkOf } from '../uplink.js';
+import { computedFlannelMTU, encapOverhead, uplinkOf } from '../uplink.js';
 
 export default defineCheck({
   id: 'mtu',
@@ -75,12 +75,18 @@ export default defineCheck({
     }
     const veths = links.filter((l) => l.master === 'cni0' && l.mtu !== F);
     if (veths.length) {
+      // the veths already have the MTU flanneld computes from the uplink: the stale part is subnet.env, which a
+      // restart rewrites (re-creating the pods would give them the stale FLANNEL_MTU)
+      const computed = uplink ? computedFlannelMTU(b, uplink.mtu) : null;
+      const envStale = computed !== null && computed !== F && veths.every((v) => v.mtu === computed);
       report({
         node: n.name,
         severity: veths.some((v) => v.mtu > F) ? 'error' : 'warning',
         message: `${veths.length} pod veth${veths.length > 1 ? 's have' : ' has'} an MTU other than FLANNEL_MTU ${F}: those pods were created under another MTU`,
         evidence: [`FLANNEL_MTU=${F}`, ...veths.slice(0, 10).map((v) => `${v.name} mtu ${v.mtu} master cni0`)],
-        fix: `Re-create the pods on ${n.name} whose veth MTU differs (their eth0 has the same MTU).`,
+        fix: envStale
+          ? `Restart the flannel pod on ${n.name} (subnet.env says FLANNEL_MTU ${F}, flanneld computes ${computed} from ${uplink!.name} MTU ${uplink!.mtu} and rewrites it; the pods already use ${computed})`
+          : `Re-create the pods on ${n.name} whose veth MTU differs (their eth0 has the same MTU).`,
       });
     }
   },

@@ -40,11 +40,17 @@ export default defineCheck({
       if (ownedText.has(dst.text)) continue;
       // A host route to a pod (e.g. by another CNI) inside an owned subnet is not a stale lease route.
       if (owned.some((o) => covers(o, dst))) continue;
+      // a gateway that is a current node's address still carries traffic to the pods that node keeps in the
+      // subnet (its Node lost or changed its podCIDR): deleting the route would cut them, so the fix is that Node's
+      const gw = r.gateway;
+      const to = gw ? model.nodes.find((l) => l.publicIP === gw || l.kube.internalIPs.includes(gw)) : undefined;
       report({
         node: n.name,
         message: `route to ${dst.text} leads to a subnet no node owns`,
         evidence: [formatRoute(r), `podCIDRs in the cluster: ${owned.map((o) => o.text).join(', ')}`],
-        fix: `On ${n.name}: ip route del ${dst.text}`,
+        fix: to
+          ? `Keep this route while ${to.name} keeps pods in ${dst.text}: it leads to ${to.name} (${gw}), a current node whose Node does not name this subnet; fix ${to.name}'s podCIDR first, then ip route del ${dst.text} on ${n.name}`
+          : `On ${n.name}: ip route del ${dst.text}`,
       });
     }
     for (const [dst, count] of seen) {

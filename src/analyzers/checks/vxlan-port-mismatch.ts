@@ -30,6 +30,9 @@ export default defineCheck({
         node: s.name,
         message: `${vxlanDeviceName(b.vni, 'inet')} uses ${s.key} while the other nodes use ${common}`,
         evidence: seen.map((x) => `${x.name}: ${x.key}`),
+        // flanneld re-creates a vxlan device whose VNI or port differs from net-conf.json ("incompatible
+        // configuration; recreating device"), then replays every lease: a restart alone is the fix
+        fix: `Restart the flannel pod on ${s.name} (flanneld finds ${vxlanDeviceName(b.vni, 'inet')} incompatible with net-conf.json's VNI and Port, re-creates it and re-programs every peer)`,
       });
     }
   },
