@@ -13,9 +13,9 @@ import type { CapturedPacket, CaptureFormat, PacketBatch } from './packet.js';
 const PCAP_HEADER = 24;
 const PCAP_RECORD_HEADER = 16;
 /** libpcap refuses records larger than max(snaplen, 262144); so do we. */
-const MAX_SNAPLEN = 262144;
+export const MAX_SNAPLEN = 262144;
 /** Whatever snaplen a header claims, no record or block is buffered beyond this: memory stays bounded. */
-const MAX_RECORD = 16 * 1024 * 1024;
+export const MAX_RECORD = 16 * 1024 * 1024;
 const MAX_PCAPNG_BLOCK = MAX_RECORD;
 /** Interface Description Block: header (8), link type (2), reserved (2), snaplen (4), trailing length (4). */
 const MIN_IDB = 20;
@@ -28,6 +28,33 @@ const MAGIC_US = 0xa1b2c3d4;
 const MAGIC_NS = 0xa1b23c4d;
 const PCAPNG_SHB = 0x0a0d0d0a;
 const PCAPNG_BOM = 0x1a2b3c4d;
+
+/** A classic pcap file header (24 bytes), or null when `buf` does not start with one of pcap's magics. */
+export function pcapHeader(buf: Buffer): {
+  bigEndian: boolean;
+  nanosecond: boolean;
+  major: number;
+  minor: number;
+  snaplen: number;
+  linkType: number;
+} | null {
+  if (buf.length < PCAP_HEADER) return null;
+  const le = buf.readUInt32LE(0);
+  const be = buf.readUInt32BE(0);
+  if (le !== MAGIC_US && le !== MAGIC_NS && be !== MAGIC_US && be !== MAGIC_NS) return null;
+  const bigEndian = be === MAGIC_US || be === MAGIC_NS;
+  const u16 = (o: number): number => (bigEndian ? buf.readUInt16BE(o) : buf.readUInt16LE(o));
+  const u32 = (o: number): number => (bigEndian ? buf.readUInt32BE(o) : buf.readUInt32LE(o));
+  return {
+    bigEndian,
+    nanosecond: (bigEndian ? be : le) === MAGIC_NS,
+    major: u16(4),
+    minor: u16(6),
+    snaplen: u32(16),
+    // The link type sits in the low 16 bits; the upper bits carry FCS flags (pcap-ng draft, libpcap >= 1.5).
+    linkType: u32(20) & 0xffff,
+  };
+}
 
 interface Interface {
   readonly linkType: number;
@@ -95,22 +122,16 @@ export class CaptureReader implements AsyncIterable<PacketBatch> {
   }
 
   private start(buf: Buffer): (b: Buffer) => { batch: CapturedPacket[]; used: number } {
-    const le = buf.readUInt32LE(0);
-    const be = buf.readUInt32BE(0);
-    if (le === MAGIC_US || le === MAGIC_NS || be === MAGIC_US || be === MAGIC_NS) {
-      this.bigEndian = be === MAGIC_US || be === MAGIC_NS;
-      const u16 = (o: number): number => (this.bigEndian ? buf.readUInt16BE(o) : buf.readUInt16LE(o));
-      const u32 = (o: number): number => (this.bigEndian ? buf.readUInt32BE(o) : buf.readUInt32LE(o));
-      const major = u16(4);
-      if (major !== 2)
-        throw new UserError(`${this.name}: pcap version ${major}.${u16(6)} is not supported (expected 2.4)`);
-      // The link type sits in the low 16 bits; the upper bits carry FCS flags (pcap-ng draft, libpcap >= 1.5).
-      const linkType = u32(20) & 0xffff;
-      const snaplen = u32(16);
-      const nanosecond = (this.bigEndian ? be : le) === MAGIC_NS;
+    const h = pcapHeader(buf);
+    if (h) {
+      if (h.major !== 2)
+        throw new UserError(`${this.name}: pcap version ${h.major}.${h.minor} is not supported (expected 2.4)`);
+      this.bigEndian = h.bigEndian;
+      const { linkType, snaplen, nanosecond } = h;
       this.format = { container: 'pcap', nanosecond, snaplen, bigEndian: this.bigEndian };
       return (b) => this.parsePcap(b, linkType, Math.min(Math.max(snaplen, MAX_SNAPLEN), MAX_RECORD), nanosecond);
     }
+    const le = buf.readUInt32LE(0);
     if (le === PCAPNG_SHB) {
       return (b) => this.parsePcapng(b);
     }

@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { UserError } from '../errors.js';
 import type { PacketBatch } from './packet.js';
+import { PCAP_HEADER, pcapRecordsSize, writePcapRecords } from './pcap-records.js';
 
 export interface PcapWriterOptions {
   readonly nanosecond: boolean;
@@ -34,29 +35,35 @@ export class PcapWriter {
 
   async write(batch: PacketBatch): Promise<void> {
     if (batch.length === 0) return;
-    let size = 0;
-    for (const p of batch) size += 16 + p.data.length;
     const first = this.linkType === null;
     if (first) this.linkType = batch[0]!.linkType;
-    const buf = Buffer.allocUnsafe(size + (first ? 24 : 0));
-    let off = 0;
-    if (first) off = this.header(this.linkType!).copy(buf, 0);
-    const ns = this.opts.nanosecond;
     for (const p of batch) {
       if (p.linkType !== this.linkType) {
         throw new UserError(
           `${this.name}: packets with different link types (${this.linkType} and ${p.linkType}) cannot share one pcap file`,
         );
       }
-      buf.writeUInt32LE(p.tsSec >>> 0, off);
-      buf.writeUInt32LE(ns ? p.tsNsec : Math.floor(p.tsNsec / 1000), off + 4);
-      buf.writeUInt32LE(p.data.length, off + 8);
-      buf.writeUInt32LE(Math.max(p.origLen, p.data.length), off + 12);
-      off += 16;
-      off += p.data.copy(buf, off);
     }
+    const buf = Buffer.allocUnsafe(pcapRecordsSize(batch) + (first ? PCAP_HEADER : 0));
+    const off = first ? this.header(this.linkType!).copy(buf, 0) : 0;
+    writePcapRecords(batch, this.opts.nanosecond, buf, off);
     this.packetsWritten += batch.length;
     if (!this.out.write(buf)) await once(this.out, 'drain');
+  }
+
+  /**
+   * `count` records already laid out by writePcapRecords (a decryption worker's chunk), all of `linkType`:
+   * written as they are, after the file header if they are the first. `written` is called once the stream is done
+   * with `records`.
+   */
+  async writeRecords(records: Buffer, count: number, linkType: number, written: () => void): Promise<void> {
+    if (count === 0) return written();
+    if (this.linkType === null) {
+      this.linkType = linkType;
+      this.out.write(this.header(linkType));
+    }
+    this.packetsWritten += count;
+    if (!this.out.write(records, () => written())) await once(this.out, 'drain');
   }
 
   /** Writes the file header even when no packet was written, so the output is always a valid pcap. */

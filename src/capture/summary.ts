@@ -12,6 +12,13 @@ export interface SummaryInput {
   readonly written: { readonly target: string; readonly packets: number } | null;
 }
 
+/**
+ * Most first; equal counts by name. Not by first appearance: the decryptor counts a batch's packets SA by SA, so
+ * which of two SAs is counted first depends on where batches (and the workers' chunks) were cut.
+ */
+const byCount = (a: [string, number], b: [string, number]): number =>
+  b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+
 const hex32 = (n: number): string => `0x${n.toString(16).padStart(8, '0')}`;
 
 export function formatSummary(s: SummaryInput): string {
@@ -30,11 +37,11 @@ export function formatSummary(s: SummaryInput): string {
   if (st) {
     out.push(`  ESP packets: ${st.espPackets}`);
     out.push(`  decrypted: ${st.decrypted}`);
-    for (const [label, n] of [...st.decryptedBySa].sort((a, b) => b[1] - a[1])) out.push(`    ${label}: ${n}`);
+    for (const [label, n] of [...st.decryptedBySa].sort(byCount)) out.push(`    ${label}: ${n}`);
     if (st.dummies > 0) out.push(`    (${st.dummies} of them dummy packets, next header 59, kept as captured)`);
     const failed = [...st.failures.values()].reduce((a, b) => a + b, 0);
     out.push(`  not decrypted, kept as captured: ${failed}`);
-    for (const [reason, n] of [...st.failures].sort((a, b) => b[1] - a[1])) {
+    for (const [reason, n] of [...st.failures].sort(byCount)) {
       let extra = '';
       if (reason === 'unknown SPI') {
         const spis = [...st.unknownSpis.keys()].slice(0, 5).map(hex32);

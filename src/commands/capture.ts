@@ -102,7 +102,8 @@ export function registerCapture(program: Command): void {
     .option('--decrypt-esp', 'decrypt ESP packets whose SA is in --xfrm-state; others are kept as captured')
     .option(
       '--threads <n>',
-      'worker threads that decrypt while the main thread reads and writes (default 0: none)',
+      'worker threads that decrypt pcap input while the main thread reads and writes (default: one per core, ' +
+        'up to 4; 0 decrypts on the main thread; pcapng is always decrypted on the main thread)',
       (v: string) => Number(v),
     )
     .option(

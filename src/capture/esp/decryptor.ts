@@ -51,7 +51,8 @@ export const NAT_T_PORT = 4500;
 const SLAB = 256 * 1024;
 
 export class EspDecryptor {
-  readonly stats = new DecryptStats();
+  /** Replaced, not reset, by takeStats. */
+  stats = new DecryptStats();
   private slab = Buffer.alloc(0);
   private slabAt = 0;
   private natTPorts: ReadonlySet<number> = new Set();
@@ -135,6 +136,13 @@ export class EspDecryptor {
       }
     }
     return out;
+  }
+
+  /** The counts so far, which start again from zero (a worker reports each chunk's own). */
+  takeStats(): DecryptStats {
+    const s = this.stats;
+    this.stats = new DecryptStats();
+    return s;
   }
 
   process(p: CapturedPacket): CapturedPacket {
