@@ -479,7 +479,7 @@ async function capture(
   const flush = (released: ReturnType<TimeMerger['take']>) =>
     serial(async () => {
       if (outputError || released.length === 0) return;
-      const out: { iface: number; packet: (typeof released)[number]['packet'] }[] = [];
+      const accepted: (typeof released)[number][] = [];
       for (const m of released) {
         const size = 32 + m.packet.data.length;
         const r = reports[m.source]!;
@@ -496,10 +496,15 @@ async function capture(
         bytes += size;
         r.written++;
         r.bytes += size;
-        const packet = decryptor ? decryptor.process(m.packet) : m.packet;
-        o.onPacket?.(planned[m.source]!.name, packet);
-        out.push({ iface: ifaceOf.get(m.source)!, packet });
+        accepted.push(m);
       }
+      // What arrived together is decrypted together: the offline stage's batches (one GCM or CBC call per SA)
+      const packets = decryptor ? decryptor.processBatch(accepted.map((m) => m.packet)) : accepted.map((m) => m.packet);
+      const out = accepted.map((m, i) => {
+        const packet = packets[i]!;
+        o.onPacket?.(planned[m.source]!.name, packet);
+        return { iface: ifaceOf.get(m.source)!, packet };
+      });
       await writer.write(out);
       if (decryptor && keys && decryptor.stats.unknownSpis.size > 0) {
         const d = decryptor;
