@@ -361,7 +361,9 @@ function runFixes(c: SimCluster, fault: Fault, findings: readonly Finding[]): st
         problems.push(`the fix of ${f.check} names ${a.node}, not a node: ${f.fix}`);
         continue;
       }
-      if (a.node !== f.node) problems.push(`the fix of ${f.check} on ${f.node} runs on ${a.node}: ${f.fix}`);
+      // a fix acts on its finding's node, or on the peer the finding names (mtu-mixed: raise the one uplink out of step)
+      if (a.node !== f.node && a.node !== f.peer)
+        problems.push(`the fix of ${f.check} on ${f.node} runs on ${a.node}: ${f.fix}`);
       if ('restart' in a) restarts.add(a.node);
       else {
         const failed = runOnNode(c, a.node, a.command);
