@@ -148,6 +148,16 @@ function makeRound(r: () => number, customRules: boolean, lookups: number): Roun
 function makeNamespace(): { ns: string; ip: (input: string, ...args: string[]) => { stdout: string; stderr: string } } {
   const ns = `fib6${randomBytes(3).toString('hex')}`;
   execFileSync('ip', ['netns', 'add', ns]);
+  try {
+    return { ns, ip: setUp(ns) };
+  } catch (e) {
+    // the caller's finally only covers a namespace it was handed
+    execFileSync('ip', ['netns', 'del', ns]);
+    throw e;
+  }
+}
+
+function setUp(ns: string): (input: string, ...args: string[]) => { stdout: string; stderr: string } {
   const ip = (input: string, ...args: string[]) => run(['ip', '-n', ns, ...args], input);
   // Before any device exists: addresses without DAD (no tentative address missing its local route), and
   // forwarding on, so the kernel neither scores routes by neighbour reachability nor round-robins them.
@@ -167,7 +177,7 @@ function makeNamespace(): { ns: string; ip: (input: string, ...args: string[]) =
     'addr add 2001:db8:2::1/48 dev v2a nodad',
   ];
   ip(cmds.join('\n'), '-batch', '-');
-  return { ns, ip };
+  return ip;
 }
 
 /** `ip -batch` prints one JSON array per successful command and `Command failed -:<line>` per failure. */
