@@ -211,7 +211,8 @@ class Walk {
   /**
    * The uplinks at both ends must carry the packet between two nodes: `encap`, inside the backend's outer header.
    * The sender fragments an outer packet its uplink cannot carry where the backend's outer header has no DF; the
-   * receiver's uplink drops any frame above its MTU.
+   * receiver's uplink drops any frame above its MTU. What dies there is every packet whose outer size is above it:
+   * one the sender fragments arrives as fragments of the sender's uplink MTU, one it does not arrives whole.
    */
   private uplinksCarry(from: FlannelNode, to: FlannelNode, encap: boolean, outerV6: boolean): boolean {
     if (this.size === null) return true;
@@ -246,7 +247,7 @@ class Walk {
       'uplink',
       `${inn.name} mtu ${inn.mtu}`,
       false,
-      `a ${wire}-byte packet${wire === outer ? added : ' (a fragment)'} from ${from.name} does not fit ${inn.name} (mtu ${inn.mtu}) on ${to.name}: it is dropped on arrival, so packets of ${inner - (wire - inn.mtu) + 1}-${inner} bytes die`,
+      `a ${wire}-byte packet${wire === outer ? added : ' (a fragment)'} from ${from.name} does not fit ${inn.name} (mtu ${inn.mtu}) on ${to.name}: it is dropped on arrival, so packets of ${inner - (outer - inn.mtu) + 1}-${inner} bytes die`,
     );
   }
 
