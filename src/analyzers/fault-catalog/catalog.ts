@@ -546,9 +546,14 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
         expect: [{ check: 'mtu', node: 'node', severity: 'error', count: 3, evidence: /eth0 \(uplink\) mtu 1400/ }],
         consequences: uplinkMixed,
       },
-      // host-gw has no tunnel device: only FLANNEL_MTU exceeds the lowered uplink
+      // host-gw has no tunnel device, and DirectRouting's on-link peers never use flannel.1: only FLANNEL_MTU
+      // exceeds the lowered uplink
       findingsOn: {
         'host-gw': {
+          expect: [{ check: 'mtu', node: 'node', severity: 'error', evidence: /eth0 \(uplink\) mtu 1400/ }],
+          consequences: uplinkMixed,
+        },
+        'vxlan-directrouting': {
           expect: [{ check: 'mtu', node: 'node', severity: 'error', evidence: /eth0 \(uplink\) mtu 1400/ }],
           consequences: uplinkMixed,
         },

@@ -88,7 +88,8 @@ export function egressSizeBreak(
       [`FLANNEL_MTU=${F}`, `${dev} mtu ${l.mtu}`],
       `On ${node.name}: ip link set ${dev} mtu ${F}`,
     );
-  if (!uplink || fragmentsOuter(backend) || backend.type === 'host-gw') return null;
+  // a route out of the uplink itself (host-gw, DirectRouting's on-link peers) adds no outer header
+  if (!uplink || fragmentsOuter(backend) || backend.type === 'host-gw' || dev === uplink.name) return null;
   const inner = l && isFlannelV6Clamp(backend, dev, l.mtu, F) ? l.mtu : F;
   const outer = outerSize(backend, inner, family === 'inet6');
   if (outer <= uplink.mtu) return null;
@@ -176,7 +177,9 @@ function judge(
   const inn = to.uplink;
   const out = from.uplink;
   if (inn) {
-    const overhead = b.type === 'host-gw' ? 0 : outerSize(b, size, family === 'inet6') - size;
+    // a DirectRouting pair's packet leaves the sender's uplink as it is: no outer header to fit
+    const routed = b.type === 'host-gw' || from.directPeers[family].includes(to.name);
+    const overhead = routed ? 0 : outerSize(b, size, family === 'inet6') - size;
     const outer = size + overhead;
     // What leaves the sender: the outer packet whole, or in fragments no larger than the sender's uplink.
     const wire = out && fragmentsOuter(b) ? Math.min(outer, out.mtu) : outer;
