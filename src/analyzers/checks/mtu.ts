@@ -86,27 +86,47 @@ export default defineCheck({
     // Every packet into this node's pods is routed out of cni0: a bridge below FLANNEL_MTU drops what the tunnel carried.
     const cni0 = links.find((l) => l.name === 'cni0');
     if (cni0 && cni0.mtu < F) {
+      // a bridge whose MTU was never set by hand follows its narrowest port: the veth is then the cause too
+      const narrowest = links.find((l) => l.master === 'cni0' && l.mtu === cni0.mtu);
       report({
         node: n.name,
-        message: `cni0 MTU ${cni0.mtu} is below FLANNEL_MTU ${F}: pod packets of ${cni0.mtu + 1}-${F} bytes toward ${n.name}'s pods die`,
+        message: `cni0 MTU ${cni0.mtu} is below FLANNEL_MTU ${F}: pod packets of ${cni0.mtu + 1}-${F} bytes toward ${n.name}'s pods die${narrowest ? ` (a bridge takes its narrowest port's MTU: ${narrowest.name})` : ''}`,
         evidence: [`FLANNEL_MTU=${F}`, `cni0 mtu ${cni0.mtu}`],
         fix: `On ${n.name}: ip link set cni0 mtu ${F}`,
       });
     }
     const veths = links.filter((l) => l.master === 'cni0' && l.mtu !== F);
-    if (veths.length) {
-      // the veths already have the MTU flanneld computes from the uplink: the stale part is subnet.env, which a
-      // restart rewrites (re-creating the pods would give them the stale FLANNEL_MTU)
-      const computed = uplink ? computedFlannelMTU(b, uplink.mtu) : null;
-      const envStale = computed !== null && computed !== F && veths.every((v) => v.mtu === computed);
+    // the veths already have the MTU flanneld computes from the uplink: the stale part is subnet.env, which a
+    // restart rewrites (re-creating the pods would give them the stale FLANNEL_MTU)
+    const computed = uplink ? computedFlannelMTU(b, uplink.mtu) : null;
+    if (veths.length && computed !== null && computed !== F && veths.every((v) => v.mtu === computed)) {
       report({
         node: n.name,
         severity: veths.some((v) => v.mtu > F) ? 'error' : 'warning',
         message: `${veths.length} pod veth${veths.length > 1 ? 's have' : ' has'} an MTU other than FLANNEL_MTU ${F}: those pods were created under another MTU`,
         evidence: [`FLANNEL_MTU=${F}`, ...veths.slice(0, 10).map((v) => `${v.name} mtu ${v.mtu} master cni0`)],
-        fix: envStale
-          ? `Restart the flannel pod on ${n.name} (subnet.env says FLANNEL_MTU ${F}, flanneld computes ${computed} from ${uplink!.name} MTU ${uplink!.mtu} and rewrites it; the pods already use ${computed})`
-          : `Re-create the pods on ${n.name} whose veth MTU differs (their eth0 has the same MTU).`,
+        fix: `Restart the flannel pod on ${n.name} (subnet.env says FLANNEL_MTU ${F}, flanneld computes ${computed} from ${uplink!.name} MTU ${uplink!.mtu} and rewrites it; the pods already use ${computed})`,
+      });
+      return;
+    }
+    const above = veths.filter((v) => v.mtu > F);
+    if (above.length) {
+      report({
+        node: n.name,
+        message: `${above.length} pod veth${above.length > 1 ? 's have' : ' has'} an MTU above FLANNEL_MTU ${F}: those pods were created under another MTU`,
+        evidence: [`FLANNEL_MTU=${F}`, ...above.slice(0, 10).map((v) => `${v.name} mtu ${v.mtu} master cni0`)],
+        fix: `Re-create the pods on ${n.name} whose veth MTU differs (their eth0 has the same MTU).`,
+      });
+    }
+    // A pod's port on cni0 below FLANNEL_MTU: the bridge drops every frame above the port's MTU on its way into the
+    // pod (no ICMP), whatever the pod's eth0 says, so each such veth is its own break, reported once.
+    for (const v of veths.filter((x) => x.mtu < F)) {
+      report({
+        node: n.name,
+        message: `pod veth ${v.name} MTU ${v.mtu} is below FLANNEL_MTU ${F}: pod packets of ${v.mtu + 1}-${F} bytes toward its pod die at ${v.name} on ${n.name}`,
+        evidence: [`FLANNEL_MTU=${F}`, `${v.name} mtu ${v.mtu} master cni0`],
+        // raising the host side cuts nothing: a packet above the pod's own eth0 is dropped there as it was here
+        fix: `On ${n.name}: ip link set ${v.name} mtu ${F} (if the pod's eth0 also has MTU ${v.mtu}, the pod was created under that MTU: re-create it)`,
       });
     }
   },

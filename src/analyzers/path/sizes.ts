@@ -60,10 +60,24 @@ export function podSizesOf(
     const mtu = linkByName(host, dev)?.mtu;
     return {
       sends: clampedSends(backend, host, family, F, overlayDev[family]),
-      takes: mtu === undefined ? null : { dev, mtu },
+      takes: mtu === undefined ? null : narrowestPort(host, { dev, mtu }),
     };
   };
   return { inet: of('inet'), inet6: of('inet6') };
+}
+
+/**
+ * The bridge's narrowest port, when below the bridge: every pod behind cni0 is a destination of the pair, and the
+ * bridge drops a frame above the port's MTU on its way into the pod (the host-side veth of a pod).
+ */
+function narrowestPort(
+  host: HostState,
+  bridge: { readonly dev: string; readonly mtu: number },
+): { readonly dev: string; readonly mtu: number } {
+  let least = bridge;
+  for (const l of ok(host.links) ?? [])
+    if (l.master === bridge.dev && l.mtu < least.mtu) least = { dev: l.name, mtu: l.mtu };
+  return least;
 }
 
 /**
