@@ -9,7 +9,11 @@
  * (scripts/bundle.mjs); `--cli=source` runs tsc's module tree instead (with source maps, as developers do).
  * Every node carries the default ip rules and an iptables ruleset with flannel's rules, so the path walk
  * (pod-path) has rules to evaluate; --bare leaves both out, as the synthetic snapshot was before it.
- * Run: npm run bench:analyze [-- NODES[,NODES…] [--fault=underlay-ip-changed] [--rounds=N] [--cli=source] [--bare]]
+ * --baseline=BUNDLE runs another build's bundle (e.g. main's dist/bundle/kubectl-flannel.cjs, copied aside) in the
+ * same rounds, so a change is compared with what it replaces under the same load: on a shared machine only such
+ * interleaved ratios compare, not seconds across runs.
+ * Run: npm run bench:analyze [-- NODES[,NODES…] [--fault=underlay-ip-changed] [--rounds=N] [--cli=source] [--bare]
+ *   [--baseline=BUNDLE]]
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -29,6 +33,11 @@ const cliArgs = fromSource
   : [join(dist, 'bundle', 'kubectl-flannel.cjs')];
 if (!existsSync(cliArgs.at(-1)!)) {
   console.error(`bench:analyze: ${cliArgs.at(-1)} is missing (npm run bundle builds it)`);
+  process.exit(3);
+}
+const baseline = process.argv.find((a) => a.startsWith('--baseline='))?.slice(11) ?? null;
+if (baseline && !existsSync(baseline)) {
+  console.error(`bench:analyze: the baseline bundle ${baseline} is missing`);
   process.exit(3);
 }
 const TIME = '/usr/bin/time';
@@ -60,7 +69,7 @@ const load = () => loadavg()[0]!.toFixed(1);
 const dir = mkdtempSync(join(tmpdir(), 'kf-bench-'));
 try {
   console.log(
-    `fault: ${fault ?? 'none'}; ${rounds} rounds per size; doctor from ${fromSource ? 'the module tree' : 'the bundle'}; load average ${load()} at start`,
+    `fault: ${fault ?? 'none'}; ${rounds} rounds per size; doctor from ${fromSource ? 'the module tree' : 'the bundle'}${baseline ? `; baseline ${baseline}` : ''}; load average ${load()} at start`,
   );
   // The CPU per entry between two sizes: the fixed costs (Node's and the CLI's start-up) cancel out.
   const previous = new Map<string, { entries: number; cpu: number }>();
@@ -73,7 +82,13 @@ try {
       'read + JSON.parse': ['-e', `JSON.parse(require('node:fs').readFileSync(${JSON.stringify(file)}, 'utf8'))`],
       'doctor --from (text)': [...cliArgs, 'doctor', '--from', file],
       'doctor --from -o json': [...cliArgs, 'doctor', '--from', file, '-o', 'json'],
-    } as const;
+      ...(baseline
+        ? {
+            'baseline (text)': [baseline, 'doctor', '--from', file],
+            'baseline -o json': [baseline, 'doctor', '--from', file, '-o', 'json'],
+          }
+        : {}),
+    } as Record<string, readonly string[]>;
     const runs = new Map<string, Run[]>(Object.keys(kinds).map((k) => [k, []]));
     for (let i = 0; i < rounds; i++)
       for (const [k, args] of Object.entries(kinds)) runs.get(k)!.push(measure(args, dir));

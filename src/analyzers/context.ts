@@ -14,6 +14,7 @@ import type { Collected, HostState, Snapshot, XfrmState } from '../snapshot/type
 import { relevantParts } from './checks/collection-incomplete.js';
 import { directPeers } from './direct-routing.js';
 import { type ExpectedNode, expectedFor, vxlanDeviceName } from './expected/index.js';
+import { type Addr, parseAddrPrefix } from './fib/addr.js';
 import type { FibState } from './fib/lookup.js';
 import { type PodCIDRShape, podCIDRShape } from './fib/podcidr-lookups.js';
 import { fibStateOf } from './fib/state.js';
@@ -44,6 +45,8 @@ export interface ClusterContext {
   readonly duplicateVtepMACs: ReadonlySet<string>;
   /** Every WireGuard PublicKey a lease publishes. */
   readonly wireguardKeys: ReadonlySet<string>;
+  /** Every podCIDR as the FIB model parses a route's dst, by canonical text (FibState.known). */
+  readonly podCIDRAddrs: ReadonlyMap<string, Addr>;
   /** The IPv4 podCIDRs' texts and common length, as the shared FIB lookups read them (podcidr-lookups.ts). */
   readonly podCIDRShape: PodCIDRShape;
   /** Per family, the podCIDRs as the path walk's peer classes read them (path/classes.ts). */
@@ -105,6 +108,14 @@ export function clusterContext(model: Model): ClusterContext {
     () => new Set(model.nodes.flatMap((x) => [x.wireguard?.publicKey, x.wireguardV6?.publicKey]).filter(present)),
   );
   const shape = lazy(() => podCIDRShape(podCIDRs()));
+  const podCIDRAddrs = lazy(() => {
+    const m = new Map<string, Addr>();
+    for (const p of podCIDRs()) {
+      const a = parseAddrPrefix(p.text, p.family);
+      if (a) m.set(p.text, a);
+    }
+    return m;
+  });
   const peerClassCIDRs = lazy(() => ({
     inet: familyCIDRs(podCIDRs(), 'inet', model.nodes),
     inet6: familyCIDRs(podCIDRs(), 'inet6', model.nodes),
@@ -116,6 +127,9 @@ export function clusterContext(model: Model): ClusterContext {
     },
     get podCIDRShape() {
       return shape();
+    },
+    get podCIDRAddrs() {
+      return podCIDRAddrs();
     },
     get podCIDRs() {
       return podCIDRs();
@@ -179,7 +193,8 @@ class NodeState implements NodeScope {
   }
 
   get fib(): FibState | null {
-    if (this.#fib === undefined) this.#fib = this.node.host ? fibStateOf(this.node.host) : null;
+    if (this.#fib === undefined)
+      this.#fib = this.node.host ? fibStateOf(this.node.host, this.cluster.podCIDRAddrs) : null;
     return this.#fib;
   }
 

@@ -21,6 +21,11 @@ export interface FibState {
    * long as the caller keeps the state (one node's analysis), never in module state.
    */
   readonly compiled?: Map<string, Compiled>;
+  /**
+   * Route destinations parsed once for the whole analysis (the cluster's podCIDRs, as canonical text): every node
+   * routes to every peer's podCIDR, so on 1,000 nodes each text would otherwise be parsed 999 times.
+   */
+  readonly known?: ReadonlyMap<string, Addr>;
 }
 
 /** The packet's fields a lookup reads, as `ip route get` takes them. */
@@ -120,7 +125,8 @@ function compile(state: FibState, family: 'inet' | 'inet6'): Compiled {
   const tables = new Map<string, CompiledRoute[]>();
   state.routes.forEach((route, order) => {
     if (route.family !== family || route.type === 'multicast') return;
-    const prefix = parseAddrPrefix(route.dst, family);
+    const hit = state.known?.get(route.dst);
+    const prefix = hit && (hit.bits === 32) === (family === 'inet') ? hit : parseAddrPrefix(route.dst, family);
     if (!prefix) return;
     const t = tableName(route.table);
     let list = tables.get(t);

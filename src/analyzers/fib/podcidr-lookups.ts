@@ -65,6 +65,13 @@ export function podCIDRShape(podCIDRs: readonly Prefix[]): PodCIDRShape {
 
 const END = Symbol('end');
 
+/** One step down a trie of maps. */
+function step(node: Map<unknown, unknown>, k: unknown): Map<unknown, unknown> {
+  let next = node.get(k) as Map<unknown, unknown> | undefined;
+  if (!next) node.set(k, (next = new Map()));
+  return next;
+}
+
 export class PodCIDRLookups {
   readonly #state: FibState;
   /** null: nothing is shared (IPv4 podCIDRs overlap or differ in length). */
@@ -77,7 +84,6 @@ export class PodCIDRLookups {
   readonly #classes = new Map<Prefix, PeerClass | null>();
   /** Which #short prefixes hold a podCIDR, by stretch of addresses (v4-stretches.ts), then interned. */
   #stretches: V4Stretches | null = null;
-  readonly #memberships = new Map<string, number>();
   /** Class ids by membership, then each own route's table, type, device and metric, then END. */
   readonly #ids = new Map<unknown, unknown>();
   #nextId = 0;
@@ -131,29 +137,21 @@ export class PodCIDRLookups {
     return c;
   }
 
-  /** Which #short prefixes hold the podCIDR at `network`, as an interned number. */
+  /** Which #short prefixes hold the podCIDR at `network`, as an interned number (V4Stretches.id: no string per peer). */
   #membership(network: number): number {
     this.#stretches ??= new V4Stretches(this.#short);
-    const key = this.#stretches.bits(network);
-    let m = this.#memberships.get(key);
-    if (m === undefined) this.#memberships.set(key, (m = this.#memberships.size));
-    return m;
+    return this.#stretches.id(network);
   }
 
   /** The class id of a membership and own routes (what the lookup reads of them), by a trie: no key string. */
   #idOf(membership: number, own: readonly Route[]): number {
-    let node = this.#ids;
-    const step = (k: unknown) => {
-      let next = node.get(k) as Map<unknown, unknown> | undefined;
-      if (!next) node.set(k, (next = new Map()));
-      node = next;
-    };
-    step(membership);
+    // Steps written out, not a closure: this runs once per peer of every node.
+    let node = step(this.#ids, membership);
     for (const r of own) {
-      step(r.table);
-      step(r.type);
-      step(r.dev);
-      step(r.metric);
+      node = step(node, r.table);
+      node = step(node, r.type);
+      node = step(node, r.dev);
+      node = step(node, r.metric);
     }
     let id = node.get(END) as number | undefined;
     if (id === undefined) node.set(END, (id = this.#nextId++));

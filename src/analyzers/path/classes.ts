@@ -12,7 +12,7 @@
  * podCIDR overlaps another or holds a public IP; otherwise every peer is its own class.
  */
 import type { Prefix } from '../../net/cidr.js';
-import type { Route, RouteDecision } from '../../snapshot/types.js';
+import type { FdbEntry, Neighbour, Route, RouteDecision } from '../../snapshot/types.js';
 import { type Addr, inPrefix, parseAddrPrefix } from '../fib/addr.js';
 import { V4Stretches } from '../fib/v4-stretches.js';
 import { type Lease, ok } from '../model.js';
@@ -157,7 +157,10 @@ export class PeerClasses {
    */
   #podSig(theirs: Prefix): string | number | typeof SPLIT {
     const each = () => this.#podSigEach(theirs);
-    const net = this.#family === 'inet' ? quad(theirs.network) : null;
+    // The network from the prefix's bytes: no text to parse per peer.
+    const b = theirs.bytes;
+    const net =
+      this.#family === 'inet' && theirs.family === 'inet' ? ((b[0]! * 256 + b[1]!) * 256 + b[2]!) * 256 + b[3]! : null;
     if (net === null) return this.#inner(theirs).length > 0 ? SPLIT : each();
     this.#podShape ??= podShape(this.#v4, this.#localV4, theirs.length);
     const shape = this.#podShape;
@@ -253,10 +256,8 @@ export class PeerClasses {
       // gateways grows while it is read (a decision toward the fdb's address may name another gateway).
       for (let i = 0; i < gateways.length; i++) {
         const g = gateways[i]!;
-        const n = view.tables.neighboursOf(vx, g).find((x) => x.lladdr);
-        const lladdr = n?.lladdr ?? null;
-        const fdb = lladdr ? view.tables.fdbOf(vx, lladdr).find((f) => f.dst) : undefined;
-        const fdst = fdb?.dst ?? null;
+        const lladdr = firstLladdr(view.tables.neighboursOf(vx, g));
+        const fdst = lladdr ? firstDst(view.tables.fdbOf(vx, lladdr)) : null;
         this.#step(NEIGHBOUR);
         this.#step(rel(g, peerIP, network));
         this.#step(lladdr === null ? '-' : lladdr === mac || lladdr.toLowerCase() === mac ? 'V' : lladdr);
@@ -304,6 +305,18 @@ export class PeerClasses {
     this.#step(d.table);
     this.#step(rel(d.prefsrc, peerIP, network));
   }
+}
+
+/** The first neighbour entry's link-layer address (a loop, not find(): once per peer of every node). */
+function firstLladdr(ns: readonly Neighbour[]): string | null {
+  for (const n of ns) if (n.lladdr) return n.lladdr;
+  return null;
+}
+
+/** The first fdb entry's destination. */
+function firstDst(fs: readonly FdbEntry[]): string | null {
+  for (const f of fs) if (f.dst) return f.dst;
+  return null;
 }
 
 /** An address of a per-peer entry relative to the peer: its public IP as `P`, its podCIDR's network as `N`. */
