@@ -336,6 +336,7 @@ function runFixes(c: SimCluster, fault: Fault, findings: readonly Finding[]): st
       if (a.node !== f.node && a.node !== f.peer)
         problems.push(`the fix of ${f.check} on ${f.node} runs on ${a.node}: ${f.fix}`);
       if ('restart' in a) restarts.add(a.node);
+      else if ('kubelet' in a) problems.push(`the fix of ${f.check} registers ${a.node}'s Node again: ${f.fix}`);
       else {
         const failed = runOnNode(c, a.node, a.command);
         if (failed) problems.push(`the fix of ${f.check} failed on ${a.node}: ${a.command}: ${failed}`);

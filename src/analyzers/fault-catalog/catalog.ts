@@ -879,7 +879,16 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
   },
   {
     id: 'podcidr-outside-network',
-    changes: "API: the node's podCIDR comes from kubeadm's --pod-network-cidr 10.224.0.0/16, not flannel's Network",
+    changes:
+      "API: the node's podCIDR comes from kubeadm's --pod-network-cidr 10.224.0.0/16, not flannel's Network; in the lab the Node is registered again with 10.224.X.0/24 and its flanneld, restarted, publishes its lease and exits (Network doesn't contain the PodCIDR)",
+    lab: {
+      fixRestores: true,
+      kubeFlannelOnly: true,
+      backends: all,
+      inject: 'podcidr_outside_network',
+      effect: { kind: 'unreachable', from: 'peer', to: 'node' },
+      expect: [{ check: 'podcidr-outside-network', node: 'node', severity: 'error', evidence: /10\.224\.\d+\.0\/24/ }],
+    },
     sim: {
       backend: 'vxlan',
       on: 'node3',
@@ -929,7 +938,28 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
   },
   {
     id: 'podcidr-unset',
-    changes: 'API: kube-controller-manager never allocated a podCIDR to the node',
+    changes:
+      'API: the node is registered without a podCIDR (kube-controller-manager never allocated one); in the lab the Node is registered again without one and its flanneld, restarted, exits (pod cidr not assigned)',
+    lab: {
+      fixRestores: true,
+      // the crash-looping flannel pod is the lab's pod status patch (pod_terminated), which k3s has no pod for
+      kubeFlannelOnly: true,
+      backends: all,
+      inject: 'podcidr_unset',
+      // the peers' flanneld dropped the node's routes when its Node was deleted, and the new Node has no lease
+      effect: { kind: 'unreachable', from: 'peer', to: 'node' },
+      probe: 'podcidr-empty',
+      expect: [{ check: 'podcidr-unset', node: 'node', severity: 'error', evidence: /spec\.podCIDRs: \[\]/ }],
+      consequences: [
+        {
+          check: 'flannel-pod-unhealthy',
+          node: 'node',
+          severity: 'error',
+          evidence: /pod cidr not assigned/,
+          reason: 'flanneld, restarted on the registered-again Node, exits: it takes its lease from the podCIDR',
+        },
+      ],
+    },
     sim: {
       backend: 'host-gw',
       on: 'node2',
@@ -945,7 +975,17 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
   },
   {
     id: 'podcidr-overlap',
-    changes: 'API: the node was given the same podCIDR as the third node',
+    changes:
+      "API: the node was given the same podCIDR as the third node; in the lab the Node is registered again with the third node's range and its flanneld, restarted, takes it as its lease while its pods stay in the old one",
+    lab: {
+      fixRestores: true,
+      kubeFlannelOnly: true,
+      backends: all,
+      inject: 'podcidr_overlap',
+      // the peer's route to the shared range now leads to the node, where no pod has those addresses
+      effect: { kind: 'unreachable', from: 'peer', to: 'third' },
+      expect: [],
+    },
     sim: {
       backend: 'host-gw',
       on: 'node3',
