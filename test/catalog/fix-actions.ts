@@ -71,7 +71,8 @@ function clusterSteps(fix: string): FixAction[] | null {
     const pods = /^restart the flannel pods? on (.+)$/.exec(step);
     if (kubelet) out.push({ node: kubelet[1] as string, kubelet: true });
     else if (on && FIX_TOOLS.test(on[2] as string)) out.push({ node: on[1] as string, command: on[2] as string });
-    else if (pods) for (const node of (pods[1] as string).split(/, | and /)) out.push({ node, restart: true });
+    else if (pods && /^\S+(?:, \S+)*(?: and \S+)?$/.test(pods[1] as string))
+      for (const node of (pods[1] as string).split(/, | and /)) out.push({ node, restart: true });
     else return null;
   }
   return out;

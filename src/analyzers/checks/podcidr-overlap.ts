@@ -58,7 +58,7 @@ function overlapFix(scope: ClusterScope, a: Lease, x: Prefix, b: Lease, y: Prefi
   const others = scope.model.nodes.filter((n) => n !== redo && n !== keep).map((n) => n.name);
   const why =
     lives(keep, range) && !lives(redo, range)
-      ? `${keep.name} keeps ${range.text}, where its pods live; ${redo.name}'s cni0 (${cni0(redo).join(', ') || 'none'}) is not in it`
+      ? `${keep.name} keeps ${range.text}, where its pods live; ${redo.name}'s cni0, ${cni0(redo).join(' ') || 'none'}, is not in it`
       : `${keep.name} keeps ${range.text}; ${redo.name} gets a fresh range`;
   return reregisterFix(redo.name, others, why);
 }
