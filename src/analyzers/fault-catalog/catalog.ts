@@ -958,6 +958,13 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
           evidence: /pod cidr not assigned/,
           reason: 'flanneld, restarted on the registered-again Node, exits: it takes its lease from the podCIDR',
         },
+        {
+          check: 'node-not-registered',
+          node: 'node',
+          severity: 'error',
+          evidence: /no flannel\.alpha\.coreos\.com\/\* annotations/,
+          reason: 'a Node registered again has none of the annotations flanneld writes once it has a lease',
+        },
       ],
     },
     sim: {
