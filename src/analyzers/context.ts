@@ -12,6 +12,7 @@
 import type { Prefix } from '../net/cidr.js';
 import type { Collected, HostState, Snapshot, XfrmState } from '../snapshot/types.js';
 import { relevantParts } from './checks/collection-incomplete.js';
+import { directPeers } from './direct-routing.js';
 import { type ExpectedNode, expectedFor, vxlanDeviceName } from './expected/index.js';
 import type { FibState } from './fib/lookup.js';
 import { type PodCIDRShape, podCIDRShape } from './fib/podcidr-lookups.js';
@@ -229,6 +230,8 @@ export interface NodeSummary {
   readonly ipsec: { readonly states: readonly XfrmState[]; readonly pairs: ExpectedNode['saPairs'] } | null;
   /** Per family, the largest pod packet the node sends and the device into its pods (path/sizes.ts); null: not judged. */
   readonly podSizes: Readonly<Record<NfFamily, PodSizes | null>> | null;
+  /** DirectRouting: per family, the peers this node routes pod packets to out of the uplink, unencapsulated. */
+  readonly directPeers: Readonly<Record<NfFamily, readonly string[]>>;
   /**
    * nftables ingress chains on the uplink (netdev or inet family), where underlay-probe looks for what drops the
    * overlay on arrival; empty on nearly every node, so it costs nothing to keep.
@@ -264,6 +267,10 @@ export function summarize(ctx: NodeContext): NodeSummary {
     calicoLinks: ok(host?.links)?.some((l) => l.name.startsWith('cali')) ?? false,
     ipsec: states ? { states, pairs: ctx.expected.saPairs } : null,
     podSizes: sizesOf(node, host, b),
+    directPeers: {
+      inet: directPeers(b, ctx.tables, ctx.peers, 'inet'),
+      inet6: directPeers(b, ctx.tables, ctx.peers, 'inet6'),
+    },
     uplinkIngress: uplinkIngressOf(host, uplink?.name ?? null),
     cni0Addresses: cni0AddressesOf(host),
   };
@@ -299,6 +306,7 @@ export function emptySummary(name: string, hostError: string | null): NodeSummar
     calicoLinks: false,
     ipsec: null,
     podSizes: null,
+    directPeers: { inet: [], inet6: [] },
     uplinkIngress: [],
     cni0Addresses: [],
   };

@@ -116,6 +116,14 @@ test('underlay-drop: the fix names what to allow (UDP port, or the podCIDRs rout
       fix: 'Allow UDP port 8472 (vxlan) from node2 (192.168.56.12) to node3 (192.168.56.13) in the network between them (a security group, a host firewall between hypervisors, an NSX distributed firewall, a switch ACL), then re-run kubectl flannel doctor --probe.',
     },
   ]);
+  // a bundle's samples name the same allow, with the addresses from the leases, so the lab and simulator run it too
+  assert.deepEqual(fixesOf(load('vxlan/underlay-drops-vxlan-samples'), 'underlay-samples'), [
+    {
+      node: 'node2',
+      peer: 'node3',
+      fix: 'Allow UDP port 8472 (vxlan) from node2 (192.168.56.12) to node3 (192.168.56.13) in the network between them (a security group, a host firewall between hypervisors, an NSX distributed firewall, a switch ACL), then re-run kubectl flannel doctor --probe.',
+    },
+  ]);
   // host-gw: the routed pod packet, between the two podCIDRs as the nodes hold them
   const s = load('host-gw/healthy');
   const nodes = s.cluster.nodes;

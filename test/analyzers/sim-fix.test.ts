@@ -113,12 +113,6 @@ const OPERATOR: Readonly<Record<string, Operator>> = {
   // "Check IKE …. Then restart the flannel pods on both nodes": the two nodes of the SA the finding names
   'ipsec-sa-absent': { fixes: [IKE], apply: (c, fs) => restartSaNodes(c, fs) },
   'ipsec-sa-key-mismatch': { fixes: [IKE], apply: (c, fs) => restartSaNodes(c, fs) },
-  // "Allow UDP 8472 (vxlan) from node2 to node3 in the network between them" (underlay-samples names no addresses,
-  // so the parser leaves it as prose): the switch's filter that drops it goes, as for underlay-probe's parsed allow
-  'underlay-drops-vxlan-samples': {
-    fixes: [/^Allow UDP 8472 \(vxlan\) from node2 to node3 in the network between them/],
-    apply: (c) => assert.equal(allowOnSwitch(c, 'node2', 'node3', ['udp', '8472']), null),
-  },
   // "Edit the ConfigMap …, then restart the flannel pods": the finding names the short PSK; a 96-character one
   'ipsec-psk-short': {
     fixes: [/^Edit the ConfigMap \(kubectl -n kube-flannel edit cm kube-flannel-cfg\), then restart the flannel pods/],

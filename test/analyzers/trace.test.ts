@@ -300,6 +300,35 @@ test("trace: node2's eth0 lowered to 1400 drops what arrives in VXLAN; node2's o
   assert.equal(trace(snap, pod(1), pod(2), { size: 1350 }).brokenAt, null);
 });
 
+test('trace: a sender that fragments toward a smaller receiver: every packet whose outer size is above the receiver dies', async () => {
+  // mtu-underlay (node2's eth0 at 1400) with node1's eth0 at 1450: node1 sends the 1500-byte outer packet in 1450-byte
+  // fragments, which node2 drops too; a 1351-byte inner packet (1401 outer) leaves whole and dies the same way.
+  const snap = structuredClone(
+    await readSnapshot(
+      fixturePath(
+        'vxlan',
+        FAULTS.find((f) => f.id === 'mtu-underlay'),
+      ),
+    ),
+  );
+  const h = snap.hosts['node1']!;
+  assert.equal(h.status, 'ok');
+  const links = h.data.links.status === 'ok' ? h.data.links.data : [];
+  const i = links.findIndex((l) => l.name === 'eth0');
+  (links as unknown as Record<string, unknown>[])[i] = { ...links[i]!, mtu: 1450 };
+  const t = trace(snap, pod(1), pod(2));
+  assert.deepEqual(
+    [hopOf(t)?.node, hopOf(t)?.step, hopOf(t)?.note],
+    [
+      'node2',
+      'uplink',
+      'a 1450-byte packet (a fragment) from node1 does not fit eth0 (mtu 1400) on node2: it is dropped on arrival, so packets of 1351-1450 bytes die',
+    ],
+  );
+  assert.equal(hopOf(trace(snap, pod(1), pod(2), { size: 1351 }))?.node, 'node2');
+  assert.equal(trace(snap, pod(1), pod(2), { size: 1350 }).brokenAt, null);
+});
+
 test("trace: node3's 9000-byte uplink: its host packets die at the others' eth0, its pods' packets still reach", async () => {
   const snap = await readSnapshot(
     fixturePath(

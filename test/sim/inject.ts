@@ -398,6 +398,8 @@ export const SIM_INJECT: Readonly<Record<string, (c: SimCluster) => void>> = {
     c.ns(n, 'ip', 'rule', 'add', 'pref', '200', 'iif', 'cni0', 'lookup', '200');
   },
   'cni0-mtu-below-flannel-mtu': (c) => c.ns(c.node('node2'), 'ip', 'link', 'set', 'cni0', 'mtu', '1400'),
+  'pod-veth-mtu-low': (c) => podVethMTU(c, 'node2', 1400),
+  'pod-veth-mtu-low-host-gw': (c) => podVethMTU(c, 'node2', 1400),
   'uplink-mtu-differs': (c) => c.ns(c.node('node3'), 'ip', 'link', 'set', 'eth0', 'mtu', '9000'),
   // only doctor --probe sees it: the fault is in the probe results added to the snapshot (SIM_ADD_TO_SNAPSHOT)
   'underlay-drops-vxlan': () => undefined,
@@ -439,3 +441,10 @@ export const SIM_ADD_TO_SNAPSHOT: Readonly<Record<string, (s: Snapshot) => Snaps
     return { ...s, underlayProbe: { status: 'ok', data: { what: 'UDP 8472 (vxlan)', sampled: false, pairs } } };
   },
 };
+
+/** The host-side veth of the node's pod (its port on cni0) set to `mtu`; the pod's eth0 keeps FLANNEL_MTU. */
+function podVethMTU(c: SimCluster, node: string, mtu: number): void {
+  const n = c.node(node);
+  const veth = `veth${createHash('sha256').update(n.podIP).digest('hex').slice(0, 8)}`;
+  c.ns(n, 'ip', 'link', 'set', veth, 'mtu', String(mtu));
+}

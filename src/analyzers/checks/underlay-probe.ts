@@ -3,6 +3,7 @@ import type { UnderlayProbe } from '../../snapshot/types.js';
 import { defineCheck } from '../check.js';
 import type { ClusterScope } from '../context.js';
 import { ingressVerdict } from '../netfilter/ingress.js';
+import { allowFix, type UnderlayDrop } from '../underlay-drop.js';
 
 export default defineCheck({
   id: 'underlay-probe',
@@ -50,29 +51,6 @@ export default defineCheck({
 });
 
 /**
- * What the network between two nodes must let through, named the way a firewall rule names it: the backend's UDP
- * port between the node addresses, or for routed pod packets (host-gw, DirectRouting's on-link peers) the two
- * podCIDRs they travel between. No command on a node changes the network between them, so the fix says what to
- * allow, not how.
- */
-function allowFix(
-  what: string,
-  p: { readonly from: string; readonly to: string; readonly fromIP: string; readonly toIP: string },
-  fromCIDR: string | undefined,
-  toCIDR: string | undefined,
-): string {
-  const between = `from ${p.from} (${p.fromIP}) to ${p.to} (${p.toIP})`;
-  const where =
-    'in the network between them (a security group, a host firewall between hypervisors, an NSX distributed firewall, a switch ACL), then re-run kubectl flannel doctor --probe';
-  const port = /^UDP (\d+) \(([^)]*)\)$/.exec(what);
-  if (port) return `Allow UDP port ${port[1]} (${port[2]}) ${between} ${where}.`;
-  const routed = /^routed pod packets \(([^)]*)\)$/.exec(what);
-  if (routed && fromCIDR && toCIDR)
-    return `Allow IP from ${fromCIDR} to ${toCIDR} (pod packets routed by ${routed[1]}) on the way ${between} ${where}.`;
-  return `Allow ${what} ${between} ${where}.`;
-}
-
-/**
  * The receiver's nftables ingress rule on its uplink that drops the probe, when the collected ruleset has one: the
  * probe saw the packet arrive (taps run before the ingress hook) and never reach the stack. The probe's own packet
  * is evaluated: the outer UDP datagram between the node addresses, or the routed echo between the cni0 gateways.
@@ -106,16 +84,6 @@ function arrivalFix(
   return v.handle === null
     ? `On ${p.to}: nft 'chain ${where} { policy accept; }' (its policy on ${to.uplink.name} ingress drops ${probe})`
     : `On ${p.to}: nft delete rule ${where} handle ${v.handle} (on ${to.uplink.name} ingress it drops ${probe}: ${v.text.replace(/[()]/g, '')})`;
-}
-
-/** Packets one node sent another that the second never saw on its uplink: lost between the two. */
-export interface UnderlayDrop {
-  readonly from: string;
-  readonly to: string;
-  /** "the underlay drops … from A to B: …" */
-  readonly message: string;
-  readonly evidence: readonly string[];
-  readonly fix: string;
 }
 
 /**

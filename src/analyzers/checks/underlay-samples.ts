@@ -1,6 +1,7 @@
 import type { SampleFlow, SampleSource, UnderlaySamples } from '../../snapshot/types.js';
 import { defineCheck } from '../check.js';
-import type { UnderlayDrop } from './underlay-probe.js';
+import type { Lease } from '../model.js';
+import { allowFix, type UnderlayDrop } from '../underlay-drop.js';
 
 /** Fewer packets than this in the window prove nothing either way. */
 export const MIN_SENT = 5;
@@ -26,11 +27,6 @@ function clock(ms: number): string {
 
 function span(times: readonly number[]): string {
   return `${clock(Math.min(...times))}-${clock(Math.max(...times))}`;
-}
-
-/** Where a finding's fix can say what to allow: the backend's packets between the two nodes' addresses. */
-function allowFix(what: string, from: string, to: string, kind: SampleFlow['kind']): string {
-  return `Allow ${what} from ${from} to ${to} in the network between them (${kind === 'routed' ? 'the pod network routed between the nodes' : "between the nodes' addresses"}): a cloud security group, a host firewall between hypervisors, an NSX distributed firewall, a switch ACL. Then take a new bundle or run kubectl flannel doctor --probe to confirm.`;
 }
 
 function flowsFrom(
@@ -66,7 +62,7 @@ export default defineCheck({
     for (const x of judgedPairs(samples.data)) {
       const { from, to, kind, family, carried, b, arrived } = x;
       if (arrived.length === 0) {
-        report({ node: from, peer: to, ...lostBetween(x) });
+        report({ node: from, peer: to, ...lostBetween(x, (n) => model.byName.get(n)) });
         continue;
       }
       // Each family's encapsulation ends on its own device (flannel.<VNI>, flannel-v6.<VNI>).
@@ -113,7 +109,9 @@ interface JudgedPair {
   readonly to: string;
   readonly kind: SampleFlow['kind'];
   readonly family: 4 | 6;
-  /** What the packets are, e.g. "UDP 8472 (vxlan) over IPv6". */
+  /** The backend's packet as the samples name it, e.g. "UDP 8472 (vxlan)". */
+  readonly what: string;
+  /** The same, with its IP version when that is 6: "UDP 8472 (vxlan) over IPv6". */
   readonly carried: string;
   readonly a: SampleSource;
   readonly b: SampleSource & { listeningMs: number };
@@ -140,25 +138,43 @@ function* judgedPairs(data: UnderlaySamples): Generator<JudgedPair> {
     const sent = within(flowsFrom(a, from, to, kind, family), window(b));
     if (sent.length < MIN_SENT) continue;
     const carried = family === 6 ? `${data.what} over IPv6` : data.what;
-    yield { from, to, kind, family, carried, a, b, sent, arrived: flowsFrom(b, from, to, kind, family) };
+    yield {
+      from,
+      to,
+      kind,
+      family,
+      what: data.what,
+      carried,
+      a,
+      b,
+      sent,
+      arrived: flowsFrom(b, from, to, kind, family),
+    };
   }
 }
 
-function lostBetween(x: JudgedPair): { message: string; evidence: string[]; fix: string } {
-  const { from, to, kind, carried, a, b, sent } = x;
+/** A node's lease by name: the addresses and podCIDRs the fix names. */
+type LeaseOf = (node: string) => Lease | undefined;
+
+function lostBetween(x: JudgedPair, leaseOf: LeaseOf): { message: string; evidence: string[]; fix: string } {
+  const { from, to, kind, family, carried, a, b, sent } = x;
+  const [f, t] = [leaseOf(from), leaseOf(to)];
+  const ip = (l: Lease | undefined) => (family === 6 ? l?.publicIPv6 : l?.publicIP) ?? null;
+  const cidr = (l: Lease | undefined) => (family === 6 ? l?.podCIDRv6 : l?.podCIDR)?.text;
   return {
     message: `the underlay drops ${carried} from ${from} to ${to}: ${sent.length} packets left ${from} for ${to} during ${to}'s capture and none arrived`,
     evidence: [
       `${from} ${a.iface}: ${sent.length} ${kind} packets to ${to} at ${span(sent)}`,
       `${to} ${b.iface}: captured ${clock(b.listeningMs)}-${clock(b.endedMs)}, 0 packets from ${from}, ${b.receivedByFilter ?? 'unknown'} received by filter, 0 dropped by kernel`,
     ],
-    fix: allowFix(carried, from, to, kind),
+    // The family's own addresses say which IP version to allow, so the fix names the backend's packet as such.
+    fix: allowFix(x.what, { from, to, fromIP: ip(f), toIP: ip(t) }, cidr(f), cidr(t)),
   };
 }
 
 /** The pairs whose packets left the sender during the receiver's healthy capture and none arrived. */
-export function sampleDrops(data: UnderlaySamples): UnderlayDrop[] {
+export function sampleDrops(data: UnderlaySamples, leaseOf: LeaseOf): UnderlayDrop[] {
   return [...judgedPairs(data)]
     .filter((x) => x.arrived.length === 0)
-    .map((x) => ({ from: x.from, to: x.to, ...lostBetween(x) }));
+    .map((x) => ({ from: x.from, to: x.to, ...lostBetween(x, leaseOf) }));
 }

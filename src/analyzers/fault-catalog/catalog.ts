@@ -546,9 +546,14 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
         expect: [{ check: 'mtu', node: 'node', severity: 'error', count: 3, evidence: /eth0 \(uplink\) mtu 1400/ }],
         consequences: uplinkMixed,
       },
-      // host-gw has no tunnel device: only FLANNEL_MTU exceeds the lowered uplink
+      // host-gw has no tunnel device, and DirectRouting's on-link peers never use flannel.1: only FLANNEL_MTU
+      // exceeds the lowered uplink
       findingsOn: {
         'host-gw': {
+          expect: [{ check: 'mtu', node: 'node', severity: 'error', evidence: /eth0 \(uplink\) mtu 1400/ }],
+          consequences: uplinkMixed,
+        },
+        'vxlan-directrouting': {
           expect: [{ check: 'mtu', node: 'node', severity: 'error', evidence: /eth0 \(uplink\) mtu 1400/ }],
           consequences: uplinkMixed,
         },
@@ -1762,6 +1767,54 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
           peer: 'third',
           severity: 'error',
           evidence: /kernel: ip route get 10\.244\.2\.1 from 10\.244\.3\.2 iif cni0: Permission denied/,
+        },
+      ],
+    },
+  },
+  {
+    id: 'pod-veth-mtu-low',
+    changes:
+      "kernel: the host-side veth of the node's pod (its port on cni0) at MTU 1400, below FLANNEL_MTU; the pod's eth0 keeps 1450",
+    sim: {
+      backend: 'vxlan',
+      on: 'node2',
+      // cni0 takes the 1450-byte packet, the bridge drops it at the 1400-byte port
+      breaks: [
+        { from: 'third', to: 'node', size: 1422 },
+        { from: 'peer', to: 'node', size: 1422 },
+      ],
+      // cni0, whose MTU the bridge CNI sets at creation, not by hand, follows its narrowest port down to 1400:
+      // both are below FLANNEL_MTU, each with its own fix (the kernel's bridge, not a second fault)
+      expect: [
+        {
+          check: 'mtu',
+          node: 'node',
+          severity: 'error',
+          count: 2,
+          evidence: /^(cni0|veth[0-9a-f]+) mtu 1400( master cni0)?$/,
+        },
+      ],
+    },
+  },
+  {
+    id: 'pod-veth-mtu-low-host-gw',
+    changes: "kernel: host-gw, the host-side veth of the node's pod at MTU 1400, below FLANNEL_MTU 1500",
+    sim: {
+      backend: 'host-gw',
+      on: 'node2',
+      breaks: [
+        { from: 'third', to: 'node', size: 1472 },
+        { from: 'peer', to: 'node', size: 1472 },
+      ],
+      // cni0, whose MTU the bridge CNI sets at creation, not by hand, follows its narrowest port down to 1400:
+      // both are below FLANNEL_MTU, each with its own fix (the kernel's bridge, not a second fault)
+      expect: [
+        {
+          check: 'mtu',
+          node: 'node',
+          severity: 'error',
+          count: 2,
+          evidence: /^(cni0|veth[0-9a-f]+) mtu 1400( master cni0)?$/,
         },
       ],
     },

@@ -60,10 +60,24 @@ export function podSizesOf(
     const mtu = linkByName(host, dev)?.mtu;
     return {
       sends: clampedSends(backend, host, family, F, overlayDev[family]),
-      takes: mtu === undefined ? null : { dev, mtu },
+      takes: mtu === undefined ? null : narrowestPort(host, { dev, mtu }),
     };
   };
   return { inet: of('inet'), inet6: of('inet6') };
+}
+
+/**
+ * The bridge's narrowest port, when below the bridge: every pod behind cni0 is a destination of the pair, and the
+ * bridge drops a frame above the port's MTU on its way into the pod (the host-side veth of a pod).
+ */
+function narrowestPort(
+  host: HostState,
+  bridge: { readonly dev: string; readonly mtu: number },
+): { readonly dev: string; readonly mtu: number } {
+  let least = bridge;
+  for (const l of ok(host.links) ?? [])
+    if (l.master === bridge.dev && l.mtu < least.mtu) least = { dev: l.name, mtu: l.mtu };
+  return least;
 }
 
 /**
@@ -88,7 +102,8 @@ export function egressSizeBreak(
       [`FLANNEL_MTU=${F}`, `${dev} mtu ${l.mtu}`],
       `On ${node.name}: ip link set ${dev} mtu ${F}`,
     );
-  if (!uplink || fragmentsOuter(backend) || backend.type === 'host-gw') return null;
+  // a route out of the uplink itself (host-gw, DirectRouting's on-link peers) adds no outer header
+  if (!uplink || fragmentsOuter(backend) || backend.type === 'host-gw' || dev === uplink.name) return null;
   const inner = l && isFlannelV6Clamp(backend, dev, l.mtu, F) ? l.mtu : F;
   const outer = outerSize(backend, inner, family === 'inet6');
   if (outer <= uplink.mtu) return null;
@@ -176,7 +191,9 @@ function judge(
   const inn = to.uplink;
   const out = from.uplink;
   if (inn) {
-    const overhead = b.type === 'host-gw' ? 0 : outerSize(b, size, family === 'inet6') - size;
+    // a DirectRouting pair's packet leaves the sender's uplink as it is: no outer header to fit
+    const routed = b.type === 'host-gw' || from.directPeers[family].includes(to.name);
+    const overhead = routed ? 0 : outerSize(b, size, family === 'inet6') - size;
     const outer = size + overhead;
     // What leaves the sender: the outer packet whole, or in fragments no larger than the sender's uplink.
     const wire = out && fragmentsOuter(b) ? Math.min(outer, out.mtu) : outer;

@@ -6,9 +6,10 @@
  * cluster's record, not a node's.
  */
 import type { Report } from '../check.js';
-import { probeDrops, type UnderlayDrop } from '../checks/underlay-probe.js';
+import { probeDrops } from '../checks/underlay-probe.js';
 import { sampleDrops } from '../checks/underlay-samples.js';
 import type { ClusterScope } from '../context.js';
+import type { UnderlayDrop } from '../underlay-drop.js';
 
 /** Pairs named in one message; the rest are counted (as pod-path's own findings do). */
 const NAMED_PEERS = 5;
@@ -24,7 +25,10 @@ export function underlaySeams(scope: ClusterScope): Report[] {
       drops: probeDrops(scope.underlayProbe.data, (n) => scope.model.byName.get(n)?.podCIDR?.text),
     });
   if (scope.underlaySamples?.status === 'ok')
-    sources.push({ check: 'underlay-samples', drops: sampleDrops(scope.underlaySamples.data) });
+    sources.push({
+      check: 'underlay-samples',
+      drops: sampleDrops(scope.underlaySamples.data, (n) => scope.model.byName.get(n)),
+    });
   const out: Report[] = [];
   for (const { check, drops } of sources) {
     // One finding per sender and kind of evidence: its peers are the pairs whose packets were lost.

@@ -211,7 +211,8 @@ class Walk {
   /**
    * The uplinks at both ends must carry the packet between two nodes: `encap`, inside the backend's outer header.
    * The sender fragments an outer packet its uplink cannot carry where the backend's outer header has no DF; the
-   * receiver's uplink drops any frame above its MTU.
+   * receiver's uplink drops any frame above its MTU. What dies there is every packet whose outer size is above it:
+   * one the sender fragments arrives as fragments of the sender's uplink MTU, one it does not arrives whole.
    */
   private uplinksCarry(from: FlannelNode, to: FlannelNode, encap: boolean, outerV6: boolean): boolean {
     if (this.size === null) return true;
@@ -246,7 +247,7 @@ class Walk {
       'uplink',
       `${inn.name} mtu ${inn.mtu}`,
       false,
-      `a ${wire}-byte packet${wire === outer ? added : ' (a fragment)'} from ${from.name} does not fit ${inn.name} (mtu ${inn.mtu}) on ${to.name}: it is dropped on arrival, so packets of ${inner - (wire - inn.mtu) + 1}-${inner} bytes die`,
+      `a ${wire}-byte packet${wire === outer ? added : ' (a fragment)'} from ${from.name} does not fit ${inn.name} (mtu ${inn.mtu}) on ${to.name}: it is dropped on arrival, so packets of ${inner - (outer - inn.mtu) + 1}-${inner} bytes die`,
     );
   }
 
@@ -449,19 +450,21 @@ class Walk {
 
   /**
    * The destination pod's port on cni0 (its MAC from the neighbour entry, the port from the bridge's fdb): a port
-   * out of the forwarding state passes no frame.
+   * out of the forwarding state passes no frame, nor one above its MTU.
    */
   private bridgePort(node: FlannelNode, host: HostState): boolean {
-    const ports = host.bridgePorts?.status === 'ok' ? host.bridgePorts.data : null;
-    if (!ports) return true;
-    const onCni0 = ports.filter((x) => x.master === 'cni0');
-    const blocked = (x: (typeof ports)[number]) => x.state !== 'forwarding' && x.state !== '';
     const mac = lookupNeighbour(host, 'cni0', this.dst.ip)?.lladdr?.toLowerCase();
     const fdb = mac
       ? (ok(host.fdb) ?? []).find(
           (f) => f.master === 'cni0' && f.mac.toLowerCase() === mac && !f.flags.includes('self'),
         )
       : undefined;
+    const veths = (ok(host.links) ?? []).filter((l) => l.master === 'cni0').map((l) => ({ dev: l.name }));
+    if (!this.portFits(node, host, veths, fdb?.dev ?? null, !mac)) return false;
+    const ports = host.bridgePorts?.status === 'ok' ? host.bridgePorts.data : null;
+    if (!ports) return true;
+    const onCni0 = ports.filter((x) => x.master === 'cni0');
+    const blocked = (x: (typeof ports)[number]) => x.state !== 'forwarding' && x.state !== '';
     // Without the pod's MAC its port is unknown; only when every port on cni0 is blocked is the answer certain.
     const port = fdb
       ? onCni0.find((x) => x.dev === fdb.dev)
@@ -475,6 +478,33 @@ class Walk {
       `bridge link show dev ${port.dev}: master cni0 state ${port.state}`,
       false,
       `the pod's port ${port.dev} on cni0 is ${port.state}: no frame reaches the pod`,
+    );
+  }
+
+  /**
+   * The bridge drops a frame above the egress port's MTU (no ICMP): the pod's host-side veth must take the packet
+   * cni0 did. The pod's port is the fdb's; without the pod's MAC, only a size every port is below is certain.
+   */
+  private portFits(
+    node: FlannelNode,
+    host: HostState,
+    ports: readonly { readonly dev: string }[],
+    known: string | null,
+    macUnknown: boolean,
+  ): boolean {
+    const size = this.size;
+    if (size === null) return true;
+    const mtuOf = (dev: string) => linkByName(host, dev)?.mtu;
+    const narrow = (dev: string) => (mtuOf(dev) ?? size) < size;
+    const dev = known ?? (macUnknown && ports.length > 0 && ports.every((x) => narrow(x.dev)) ? ports[0]!.dev : null);
+    if (!dev || !narrow(dev)) return true;
+    const mtu = mtuOf(dev)!;
+    return this.hop(
+      node.name,
+      'cni0 -> pod',
+      `${dev} mtu ${mtu} master cni0`,
+      false,
+      `a ${size}-byte packet does not fit the pod's veth ${dev} (mtu ${mtu}) on ${node.name}: packets of ${mtu + 1}-${size} bytes die there`,
     );
   }
 
