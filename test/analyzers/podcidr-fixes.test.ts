@@ -135,7 +135,8 @@ test('podcidr-overlap: the node whose pods do not live in the shared range is re
     },
   };
   const g = fixOf(swapped, 'podcidr-overlap');
-  assert.deepEqual([g.node, g.peer], ['node3', 'node2']);
+  // reported on the node that moves, naming the one that keeps the range
+  assert.deepEqual([g.node, g.peer], ['node2', 'node3']);
   assert.match(
     g.fix,
     /^In the cluster: kubectl drain node2 .*\(node3 keeps 10\.244\.3\.0\/24, where its pods live; node2's cni0/,
@@ -170,6 +171,6 @@ test('podcidr-outside-network: one node outside is registered again; every node 
   for (const x of every)
     assert.match(
       x.fix,
-      /^When only some nodes are outside, .*make kube-flannel-cfg net-conf\.json Network equal the cluster CIDR/,
+      /^Make kube-flannel-cfg net-conf\.json Network equal the cluster CIDR .*rollout restart ds\/kube-flannel-ds\.$/,
     );
 });

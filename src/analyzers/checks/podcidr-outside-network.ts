@@ -1,6 +1,6 @@
 import { covers } from '../../net/cidr.js';
 import { defineCheck } from '../check.js';
-import { reregisterFix } from './reregister-fix.js';
+import { reregisterFix } from '../reregister-fix.js';
 
 export default defineCheck({
   id: 'podcidr-outside-network',
@@ -33,7 +33,9 @@ export default defineCheck({
         message: `podCIDR ${cidr.text} is outside ${label} ${net.text}`,
         evidence: [`spec.podCIDRs: ${JSON.stringify(n.kube.podCIDRs)}`, `net-conf.json ${label}: ${net.text}`],
         ...(allOutside(net, label === 'IPv6Network')
-          ? {}
+          ? {
+              fix: `Make kube-flannel-cfg net-conf.json ${label} equal the cluster CIDR (kube-controller-manager --cluster-cidr), then restart the flannel pods: kubectl -n kube-flannel rollout restart ds/kube-flannel-ds.`,
+            }
           : {
               fix: reregisterFix(
                 n.name,
