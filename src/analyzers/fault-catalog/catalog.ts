@@ -989,8 +989,9 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       kubeFlannelOnly: true,
       backends: API_FAULT_BACKENDS,
       inject: 'podcidr_overlap',
-      // the peer's route to the shared range now leads to the node, where no pod has those addresses
-      effect: { kind: 'unreachable', from: 'peer', to: 'third' },
+      // The node's old lease went with its Node: no peer routes the range its pods still live in. (Toward the shared
+      // range the peers' routes lead to the node, which on host-gw still forwards it to the third node: a detour.)
+      effect: { kind: 'unreachable', from: 'peer', to: 'node' },
       // reported on the node that moves (its cni0 is still in its old range), naming the one that keeps the range
       expect: [
         {
