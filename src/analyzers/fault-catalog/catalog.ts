@@ -26,6 +26,36 @@ const uplinkMixed = (['peer', 'third'] as const).map((node) => ({
   reason: "the other nodes' host packets of 1401-1500 bytes toward the node are dropped by its smaller uplink",
 }));
 
+/**
+ * The host-side veth of the node's pod below FLANNEL_MTU (1400): cni0 takes a FLANNEL_MTU packet, the bridge drops
+ * it at the port. cni0, whose MTU the bridge CNI sets at creation, not by hand, follows its narrowest port down to
+ * 1400: both are below FLANNEL_MTU, each with its own fix (the kernel's bridge, not a second fault). `size`: the
+ * ICMP payload of a FLANNEL_MTU packet.
+ */
+function podVethMtuLow(id: string, backend: 'vxlan' | 'host-gw', changes: string, size: number): FaultEntry {
+  return {
+    id,
+    changes,
+    sim: {
+      backend,
+      on: 'node2',
+      breaks: [
+        { from: 'third', to: 'node', size },
+        { from: 'peer', to: 'node', size },
+      ],
+      expect: [
+        {
+          check: 'mtu',
+          node: 'node',
+          severity: 'error',
+          count: 2,
+          evidence: /^(cni0|veth[0-9a-f]+) mtu 1400( master cni0)?$/,
+        },
+      ],
+    },
+  };
+}
+
 export const FAULT_CATALOG: readonly FaultEntry[] = [
   // --- routes, fdb, neighbours ---------------------------------------------------------------------------------
   {
@@ -1764,54 +1794,18 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       ],
     },
   },
-  {
-    id: 'pod-veth-mtu-low',
-    changes:
-      "kernel: the host-side veth of the node's pod (its port on cni0) at MTU 1400, below FLANNEL_MTU; the pod's eth0 keeps 1450",
-    sim: {
-      backend: 'vxlan',
-      on: 'node2',
-      // cni0 takes the 1450-byte packet, the bridge drops it at the 1400-byte port
-      breaks: [
-        { from: 'third', to: 'node', size: 1422 },
-        { from: 'peer', to: 'node', size: 1422 },
-      ],
-      // cni0, whose MTU the bridge CNI sets at creation, not by hand, follows its narrowest port down to 1400:
-      // both are below FLANNEL_MTU, each with its own fix (the kernel's bridge, not a second fault)
-      expect: [
-        {
-          check: 'mtu',
-          node: 'node',
-          severity: 'error',
-          count: 2,
-          evidence: /^(cni0|veth[0-9a-f]+) mtu 1400( master cni0)?$/,
-        },
-      ],
-    },
-  },
-  {
-    id: 'pod-veth-mtu-low-host-gw',
-    changes: "kernel: host-gw, the host-side veth of the node's pod at MTU 1400, below FLANNEL_MTU 1500",
-    sim: {
-      backend: 'host-gw',
-      on: 'node2',
-      breaks: [
-        { from: 'third', to: 'node', size: 1472 },
-        { from: 'peer', to: 'node', size: 1472 },
-      ],
-      // cni0, whose MTU the bridge CNI sets at creation, not by hand, follows its narrowest port down to 1400:
-      // both are below FLANNEL_MTU, each with its own fix (the kernel's bridge, not a second fault)
-      expect: [
-        {
-          check: 'mtu',
-          node: 'node',
-          severity: 'error',
-          count: 2,
-          evidence: /^(cni0|veth[0-9a-f]+) mtu 1400( master cni0)?$/,
-        },
-      ],
-    },
-  },
+  podVethMtuLow(
+    'pod-veth-mtu-low',
+    'vxlan',
+    "kernel: the host-side veth of the node's pod (its port on cni0) at MTU 1400, below FLANNEL_MTU; the pod's eth0 keeps 1450",
+    1422,
+  ),
+  podVethMtuLow(
+    'pod-veth-mtu-low-host-gw',
+    'host-gw',
+    "kernel: host-gw, the host-side veth of the node's pod at MTU 1400, below FLANNEL_MTU 1500",
+    1472,
+  ),
   {
     id: 'cni0-mtu-below-flannel-mtu',
     changes: "kernel: cni0 MTU 1400 on the node, below FLANNEL_MTU: large packets into the node's pods die",
