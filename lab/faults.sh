@@ -8,6 +8,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
 . "$LAB_SRC/lib/pki.sh"
 . "$LAB_SRC/lib/flannel.sh"
+. "$LAB_SRC/lib/node.sh"
 
 # The faults, their injection functions and descriptions come from the fault catalog (src/analyzers/fault-catalog,
 # compiled to dist/): adding a fault is one catalog entry plus, for a new kind of injection, one inject_* function.
@@ -39,7 +40,6 @@ fault_file=""
 undo() { echo "$*" >> "$fault_file"; }
 in_node() { ip netns exec "$NODE" "$@"; }
 
-node_index() { local i=0 n; for n in $NODE_NAMES; do i=$((i + 1)); [ "$n" = "$1" ] && { echo $i; return; }; done; return 1; }
 peer_of() {  # the next node after $1 (wrapping): the peer whose entries a per-peer fault touches
   local arr=($NODE_NAMES) i; i=$(node_index "$1"); echo "${arr[$((i % ${#arr[@]}))]}"
 }
@@ -312,6 +312,52 @@ inject_cni0_port_disabled() {
   undo "in_node bridge link set dev $dev state 3"; echo "cni0 port $dev (pod netns $netns) disabled"
 }
 
+# --- podCIDR allocation: the Node registered again (kubelet) with the range kube-controller-manager or an IPAM
+# gave it, and flanneld on it restarted as it is on a re-joined node. The undo gives the Node back its range:
+# patched when it has none (allowed from empty), else registered again.
+node_cidrs() { lab_kubectl get node "$1" -o json | jq -r '.spec.podCIDRs // [] | join(" ")'; }
+undo_reregister() {  # the last undo to run first: the Node back to up.sh's range, flanneld restarted on it
+  undo "pod_running $NODE"
+  undo "stop_flanneld $NODE; start_flanneld $NODE; wait_flanneld $NODE"
+  undo "restore_node_range $NODE $*"
+}
+# flanneld exits when it cannot take a lease; wait for that and say what it logged
+flanneld_fails() {  # flanneld_fails NODE PATTERN
+  local i
+  for i in $(seq 120); do pid_alive "$LAB_RUN/pids/flanneld-$1.pid" || break; sleep 0.5; done
+  pid_alive "$LAB_RUN/pids/flanneld-$1.pid" && die "break: flanneld on $1 still runs"
+  grep -q "$2" "$(node_dir "$1")/flanneld.log" || die "break: flanneld on $1 exited without logging '$2'"
+  pod_terminated "$1"
+}
+inject_podcidr_unset() {
+  local was; was=$(node_cidrs "$NODE")
+  reregister_node "$NODE"
+  undo_reregister $was
+  stop_flanneld "$NODE"; start_flanneld "$NODE"; flanneld_fails "$NODE" 'pod cidr not assigned'
+  echo "Node registered again without a podCIDR (was $was); flanneld exits: pod cidr not assigned"
+}
+
+inject_podcidr_outside_network() {
+  local was i; was=$(node_cidrs "$NODE"); i=$(node_index "$NODE")
+  [ "${IP_FAMILY:-ipv4}" = ipv4 ] || die "break $FAULT: the lab injects it on IPv4 only"
+  reregister_node "$NODE" "10.224.$i.0/24"
+  undo_reregister $was
+  stop_flanneld "$NODE"; start_flanneld "$NODE"; flanneld_fails "$NODE" "doesn't contain"
+  echo "Node registered again with 10.224.$i.0/24 (kubeadm's --pod-network-cidr 10.224.0.0/16; was $was); flanneld exits: Network doesn't contain it"
+}
+inject_podcidr_overlap() {
+  local was third taken; was=$(node_cidrs "$NODE"); third=$(peer_of "$(peer_of "$NODE")")
+  [ "${IP_FAMILY:-ipv4}" = ipv4 ] || die "break $FAULT: the lab injects it on IPv4 only"
+  taken=$(node_cidrs "$third")
+  # the peers' flanneld re-point the shared range at NODE and drop it again when NODE's lease goes: heal replays
+  undo "restart_flanneld_all"
+  # shellcheck disable=SC2086
+  reregister_node "$NODE" $taken
+  undo_reregister $was
+  stop_flanneld "$NODE"; start_flanneld "$NODE"; wait_flanneld "$NODE"
+  echo "Node registered again with $third's $taken (was $was); flanneld took it as its lease, its pods stay in $was"
+}
+
 do_break() {
   local peer pcidr pgw line mac pip i fn
   peer=$(peer_of "$NODE"); pcidr=$(pod_cidr "$peer"); pgw=${pcidr%/*}
@@ -356,6 +402,22 @@ case $cmd in
     start_flanneld "$NODE"; wait_flanneld "$NODE"
     [ "${FLAVOR:-kube-flannel}" = k3s ] || pod_running "$NODE"
     log "restart-flanneld: flanneld on $NODE restarted"
+    ;;
+  restart-kubelet)
+    # What restarting the kubelet on NODE does when its Node object was deleted: it registers the Node again
+    # (register_node: the labels, and k3s's annotations, up.sh gives it; KWOK, the lab's kubelet, keeps running and
+    # reports its status), and kube-controller-manager allocates it a range at once, done here because the lab's
+    # controller manager runs with --allocate-node-cidrs=false: the lowest free one of the cluster CIDR
+    # (free_ranges). A Node that still exists is left as it is, as a kubelet leaves it.
+    need_root; load_state
+    NODE=${1:-}
+    echo " $NODE_NAMES " | grep -q " $NODE " || die "restart-kubelet: '$NODE' is not a lab node (nodes: $NODE_NAMES)"
+    if lab_kubectl get node "$NODE" >/dev/null 2>&1; then log "restart-kubelet: $NODE is registered; nothing to do"; exit 0; fi
+    ranges=$(free_ranges)
+    # shellcheck disable=SC2086  # one word per range
+    register_node "$(node_index "$NODE")" $ranges
+    wait_node_ready "$NODE"
+    log "restart-kubelet: $NODE registered again with $ranges"
     ;;
   underlay-allow)
     # What an underlay-probe fix tells the operator to do in the network between two nodes, done to the lab's

@@ -6,6 +6,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
 . "$LAB_SRC/lib/pki.sh"
 . "$LAB_SRC/lib/flannel.sh"
+. "$LAB_SRC/lib/node.sh"
 
 NODES=3 BACKEND=vxlan FLAVOR=kube-flannel NFTABLES=0 IP_FAMILY=ipv4
 while [ $# -gt 0 ]; do
@@ -165,26 +166,8 @@ if [ "$HAVE_KCM" = 1 ]; then
 fi
 
 # --- cluster objects: Nodes with their podCIDR, the official flannel manifest ----------------------------------
-for i in $(seq "$NODES"); do
-  n=$(node_name "$i")
-  # k3s's agent annotates its Node (k3s.io/node-args, …); the kubelet it embeds reports v<k8s>+k3s1.
-  k3s_annotations=""
-  [ "$FLAVOR" = k3s ] && k3s_annotations="  annotations: {k3s.io/node-args: '[\"agent\"]', k3s.io/hostname: $n, k3s.io/internal-ip: $(node_ip "$i")}"
-  lab_kubectl apply -f - >/dev/null <<NODE
-apiVersion: v1
-kind: Node
-metadata:
-  name: $n
-  labels: {kubernetes.io/hostname: $n, kubernetes.io/os: linux, kubernetes.io/arch: amd64}
-$k3s_annotations
-spec:
-$(case $IP_FAMILY in
-    ipv4) echo "  podCIDR: 10.244.$i.0/24"; echo "  podCIDRs: [\"10.244.$i.0/24\"]" ;;
-    dual) echo "  podCIDR: 10.244.$i.0/24"; echo "  podCIDRs: [\"10.244.$i.0/24\", \"fd00:10:244:$i::/64\"]" ;;
-    ipv6) echo "  podCIDR: fd00:10:244:$i::/64"; echo "  podCIDRs: [\"fd00:10:244:$i::/64\"]" ;;
-  esac)
-NODE
-done
+# shellcheck disable=SC2046  # one word per range
+for i in $(seq "$NODES"); do register_node "$i" $(lab_pod_cidrs "$i"); done
 if [ "$FLAVOR" = k3s ]; then write_k3s_files "$BACKEND"   # no DaemonSet, no ConfigMap: k3s's packaging
 else apply_flannel_manifest "$BACKEND"; fi
 

@@ -31,6 +31,12 @@ export interface Report {
    * the runner, which does, applies the rule once all are in. The check stays a pure function of its context.
    */
   readonly unless?: readonly string[];
+  /**
+   * The same for the peer the finding names, when a finding of one of these checks names the peer as its node or
+   * its peer: a path or an entry toward a node whose pods do not live where its lease says (a podCIDR outside the
+   * Network, one another node shares) follows from that finding.
+   */
+  readonly unlessPeer?: readonly string[];
 }
 
 interface CheckMeta {
@@ -62,6 +68,19 @@ export type Check =
       seam?(ctx: ClusterScope, report: Report_): void;
     })
   | (CheckMeta & { readonly scope: 'cluster'; run(ctx: ClusterScope, report: Report_): void });
+
+/**
+ * Findings about the node's own state that follows its podCIDR (cni0's address, FLANNEL_SUBNET, flannel.1's
+ * address, the route to its own range) say nothing new when the podCIDR itself is wrong, and their fixes would
+ * move that state onto a range the podCIDR finding's fix gives up: they are left to that finding.
+ */
+export const PODCIDR_WRONG: readonly string[] = ['podcidr-outside-network', 'podcidr-overlap'];
+
+/**
+ * The entries a peer programs toward a node whose podCIDR is wrong (its route, neighbour and fdb entry) follow that
+ * lease: wrong or missing while it is, and re-programmed by the restarts of the podCIDR finding's fix.
+ */
+export const PEER_PODCIDR_WRONG = { unlessPeer: PODCIDR_WRONG } as const;
 
 export function defineCheck(check: Check): Check {
   return check;

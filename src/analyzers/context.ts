@@ -252,6 +252,11 @@ export interface NodeSummary {
    * overlay on arrival; empty on nearly every node, so it costs nothing to keep.
    */
   readonly uplinkIngress: readonly IngressChain[];
+  /**
+   * cni0's addresses (`ip/len`, link-local left out): which podCIDR the node's pods really live in, for the cluster
+   * checks that must tell a Node's range from the one its pods hold (podcidr-overlap).
+   */
+  readonly cni0Addresses: readonly string[];
 }
 
 export function summarize(ctx: NodeContext): NodeSummary {
@@ -282,7 +287,13 @@ export function summarize(ctx: NodeContext): NodeSummary {
       inet6: directPeers(b, ctx.tables, ctx.peers, 'inet6'),
     },
     uplinkIngress: uplinkIngressOf(host, uplink?.name ?? null),
+    cni0Addresses: cni0AddressesOf(host),
   };
+}
+
+function cni0AddressesOf(host: HostState | null): string[] {
+  const cni0 = host ? linkByName(host, 'cni0') : undefined;
+  return cni0?.addresses.filter((a) => a.scope !== 'link').map((a) => `${a.local}/${a.prefixlen}`) ?? [];
 }
 
 /** The walk's pod side and the vxlan device per family: what the size seam compares across nodes. */
@@ -312,6 +323,7 @@ export function emptySummary(name: string, hostError: string | null): NodeSummar
     podSizes: null,
     directPeers: { inet: [], inet6: [] },
     uplinkIngress: [],
+    cni0Addresses: [],
   };
 }
 

@@ -12,12 +12,13 @@ const KNOWN: readonly KnownFailure[] = [
   {
     pattern: /pod cidr not assigned/i,
     cause: 'the node has no podCIDR',
-    fix: 'Run kube-controller-manager with --allocate-node-cidrs=true --cluster-cidr=<Network> (kubeadm: --pod-network-cidr).',
+    // the range itself is podcidr-unset's fix (it names a free one); once the Node has it, a restart takes the lease
+    fix: 'Restart the flannel pod on <node> once the Node has a podCIDR (podcidr-unset names a free range to patch onto it; where kube-controller-manager allocates ranges, --allocate-node-cidrs=true --cluster-cidr=<Network>, it gives one).',
   },
   {
     pattern: /doesn't contain .* PodCIDR/,
     cause: "the node's podCIDR is outside net-conf.json's Network",
-    fix: 'Make net-conf.json Network equal the cluster CIDR, then restart the flannel pods.',
+    fix: "Restart the flannel pod on <node> once its podCIDR lies inside net-conf.json's Network (podcidr-outside-network says how: the Node registered again for a range of the Network, or, when every node's range is outside, Network made equal to the cluster CIDR).",
   },
   {
     pattern: /Failed to check br_netfilter/,

@@ -53,6 +53,13 @@ const JUDGE_API_OBJECTS: ReadonlySet<string> = new Set([
   'flannel-pod-missing',
 ]);
 
+/** A node finding held back until every finding is in: dropped if a check it names reported on its node or peer. */
+interface Deferred {
+  readonly finding: Finding;
+  readonly unless: readonly string[];
+  readonly unlessPeer: readonly string[];
+}
+
 export function analyze(snapshot: Snapshot, opts: RunOptions = {}): AnalysisResult {
   const hosts = new Map(Object.entries(snapshot.hosts));
   const analysis = startAnalysis(snapshot, opts, hosts);
@@ -97,7 +104,7 @@ export function startAnalysis(
   const nodeIncomplete: string[][] = model.nodes.map(() => []);
   // Node findings whose report named checks that explain it (Report.unless): judged in finish(), once every
   // finding is known, since a cluster check's finding (podcidr-overlap, public-ip-duplicate…) explains them too.
-  const deferred: { finding: Finding; unless: readonly string[] }[][] = model.nodes.map(() => []);
+  const deferred: Deferred[][] = model.nodes.map(() => []);
   const summaries: (NodeSummary | undefined)[] = model.nodes.map(() => undefined);
   const seen = new Set<string>();
 
@@ -110,8 +117,8 @@ export function startAnalysis(
     for (const check of nodeChecks)
       guarded(check, findings, incomplete, () =>
         check.runNode(ctx, (r) =>
-          r.unless?.length
-            ? later.push({ finding: toFinding(check, r), unless: r.unless })
+          r.unless?.length || r.unlessPeer?.length
+            ? later.push({ finding: toFinding(check, r), unless: r.unless ?? [], unlessPeer: r.unlessPeer ?? [] })
             : findings.push(toFinding(check, r)),
         ),
       );
@@ -153,23 +160,36 @@ export function startAnalysis(
           }),
         );
       }
-      const seams: { finding: Finding; unless: readonly string[] }[] = [];
+      const seams: Deferred[] = [];
       for (const check of checks) {
         if (check.scope === 'cluster' && check !== collectionIncomplete)
           guarded(check, findings, incomplete, () => check.run(scope, (r) => findings.push(toFinding(check, r))));
         else if (check.scope === 'node' && check.seam)
           guarded(check, findings, incomplete, () =>
             check.seam!(scope, (r) =>
-              r.unless?.length
-                ? seams.push({ finding: toFinding(check, r), unless: r.unless })
+              r.unless?.length || r.unlessPeer?.length
+                ? seams.push({ finding: toFinding(check, r), unless: r.unless ?? [], unlessPeer: r.unlessPeer ?? [] })
                 : findings.push(toFinding(check, r)),
             ),
           );
       }
       findings.push(...nodeFindings.flat());
+      const held = [...deferred.flat(), ...seams];
+      // A held finding explains too, whether it is kept or itself explained away (then by what explains it): pod-path
+      // leaves a missing route to peer-routes, which an overlap explains in turn. No check names a held one's
+      // check in its own unless, so nothing explains itself away in a cycle.
       const named = new Set(findings.map((f) => `${f.node}\n${f.check}`));
-      for (const d of [...deferred.flat(), ...seams])
-        if (!d.unless.some((id) => named.has(`${d.finding.node}\n${id}`))) findings.push(d.finding);
+      for (const d of held) named.add(`${d.finding.node}\n${d.finding.check}`);
+      // unlessPeer asks whether the peer is in a finding of that check at all, as its node or its peer: an overlap
+      // is reported once, on the node that moves, and names the node that keeps the range.
+      const involved = new Set(named);
+      for (const f of findings) if (f.peer) involved.add(`${f.peer}\n${f.check}`);
+      for (const d of held)
+        if (
+          !d.unless.some((id) => named.has(`${d.finding.node}\n${id}`)) &&
+          !d.unlessPeer.some((id) => involved.has(`${d.finding.peer}\n${id}`))
+        )
+          findings.push(d.finding);
       incomplete.push(...nodeIncomplete.flat());
       findings.sort(compareFindings);
       const restart = restartFor(packagingOf(model));

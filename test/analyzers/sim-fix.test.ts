@@ -155,21 +155,22 @@ const CANNOT: Readonly<Record<string, { readonly reason: string; readonly stops:
     stops:
       /^the fix of underlay-probe on node2: no filter on the simulator's switch drops UDP 8472 from node2 to node3/,
   },
+  // The fixes register the Node again or patch its podCIDR through the API, which the simulator's read-only API
+  // objects cannot (no apiserver, no kube-controller-manager): the lab proves them (test/e2e/faults.test.ts).
   'podcidr-outside-network': {
-    reason:
-      "the fix changes the cluster's CIDR allocation (kube-controller-manager, net-conf.json Network) and re-creates the node's podCIDR; the simulator has no controller, and its pods keep their addresses",
+    reason: "the fix deletes node3's Node and has its kubelet register it again; the simulator has no apiserver",
     stops:
-      /^the fix of podcidr-outside-network on node3 is prose, not a command: Make kube-flannel-cfg net-conf.json Network equal the cluster CIDR/,
+      /^the fix of podcidr-outside-network on node3 failed: kubectl drain node3 .*: the simulator runs only the ConfigMap patch and rollout restart$/,
   },
   'podcidr-unset': {
-    reason: 'the fix is kube-controller-manager allocating node2 a podCIDR; the simulator has no controller',
+    reason: "the fix patches node2's podCIDR through the API; the simulator has no apiserver",
     stops:
-      /^the fix of podcidr-unset on node2 is prose, not a command: Run kube-controller-manager with --allocate-node-cidrs=true/,
+      /^the fix of podcidr-unset on node2 failed: kubectl patch node node2 .*: the simulator runs only the ConfigMap patch and rollout restart$/,
   },
   'podcidr-overlap': {
-    reason:
-      "the fix drains, deletes and re-registers node3 for a fresh podCIDR; the simulator has no controller, and its pods keep their addresses (peer-routes' restart on node1 and node2 follows node3's overlapping lease and re-points node2's podCIDR at node3)",
-    stops: /^the fix of podcidr-overlap on node3 is prose, not a command: Give one of the nodes a fresh podCIDR/,
+    reason: "the fix deletes node3's Node and has its kubelet register it again; the simulator has no apiserver",
+    stops:
+      /^the fix of podcidr-overlap on node3 failed: kubectl drain node3 .*: the simulator runs only the ConfigMap patch and rollout restart$/,
   },
 };
 
@@ -330,6 +331,7 @@ function runFixes(c: SimCluster, fault: Fault, findings: readonly Finding[]): st
       if (a.node !== f.node && a.node !== f.peer)
         problems.push(`the fix of ${f.check} on ${f.node} runs on ${a.node}: ${f.fix}`);
       if ('restart' in a) restarts.add(a.node);
+      else if ('kubelet' in a) problems.push(`the fix of ${f.check} registers ${a.node}'s Node again: ${f.fix}`);
       else {
         const failed = runOnNode(c, a.node, a.command);
         if (failed) problems.push(`the fix of ${f.check} failed on ${a.node}: ${a.command}: ${failed}`);

@@ -129,13 +129,20 @@ async function proveFix(fault: LabFault, ctx: FaultContext, findings: DoctorFind
         continue;
       }
       assert.ok(ctx.lab.nodes.includes(c.node), `${fault.name}: the fix names ${c.node}, not a lab node: ${f.fix}`);
+      // A restart may name any node: a lease that goes away takes its routes off every node, also off those
+      // whose route to the same range led to another node (podcidr-overlap restarts them all but the keeper).
+      if ('restart' in c) {
+        restarts.add(c.node);
+        continue;
+      }
       // a finding seen from one node whose cause is its peer (mtu-mixed toward the node out of step) mends the peer
       assert.ok(
         c.node === f.node || c.node === f.peer,
         `${fault.name}: the fix runs on another node than the finding's or its peer's: ${f.fix}`,
       );
-      if ('restart' in c) {
-        restarts.add(c.node);
+      if ('kubelet' in c) {
+        const r = labCmd(['restart-kubelet', c.node], 180_000);
+        assert.equal(r.code, 0, `${fault.name}: restarting the kubelet on ${c.node} failed: ${r.stderr}`);
         continue;
       }
       const r = inNode(c.node, ['sh', '-c', c.command]);
@@ -147,6 +154,7 @@ async function proveFix(fault: LabFault, ctx: FaultContext, findings: DoctorFind
     const r = labCmd(['restart-flanneld', node], 180_000);
     assert.equal(r.code, 0, `${fault.name}: restarting flanneld on ${node} failed: ${r.stderr}`);
   }
+  recreateDrained(ctx);
   const e = effectOf(fault, ctx);
   if (e.kind === 'unreachable' || e.kind === 'big-packets-dropped') {
     const [a, b] = [podFor(ctx, e.from), podFor(ctx, e.to)];
@@ -185,6 +193,22 @@ async function proveFix(fault: LabFault, ctx: FaultContext, findings: DoctorFind
     [],
     `${fault.name}: after the printed fix these pairs that worked before the fault fail`,
   );
+}
+
+/**
+ * A fix that drains a node (a podCIDR that must change) deletes its test pods from the API. What follows in a
+ * cluster is done here: the kubelet tears the deleted pods' sandboxes down and their controller creates them again,
+ * wired by CNI in the node's new range (the lab's test pods are bare pods; pod-del and pod-add are those two steps).
+ * The pairs are then the same pod names on the same nodes.
+ */
+function recreateDrained(ctx: FaultContext): void {
+  const now = new Set(testPods(ctx.lab).map((p) => p.name));
+  for (const p of ctx.pods.filter((x) => !now.has(x.name))) {
+    labCmd(['pod-del', p.name]);
+    const r = labCmd(['pod-add', p.node, p.name]);
+    assert.equal(r.code, 0, `the drained pod ${p.name} cannot be created again on ${p.node}: ${r.stderr}`);
+  }
+  ctx.pods = testPods(ctx.lab);
 }
 
 /** What doctor must report for the fault on this lab: its dual-stack or backend variant, else the entry's own. */

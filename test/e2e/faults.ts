@@ -73,6 +73,7 @@ export const PROBES: Readonly<Record<ProbeName, { what: string; check: (c: Fault
     what: "node's eth0 MTU",
     check: (c) => inNode(c.node, ['cat', '/sys/class/net/eth0/mtu']).stdout.trim() === '9000',
   },
+  'podcidr-empty': { what: "node's spec.podCIDR", check: (c) => podCIDR(c, c.node) === '' },
   // not compared with the node's backend-type annotation: flanneld's udp backend publishes backend-type "" and
   // backend-data "null" (seen in the lab), so a doctor check must not read "" as a mismatch either
   'netconf-backend-differs': {

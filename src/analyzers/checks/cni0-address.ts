@@ -1,5 +1,5 @@
 import { firstHost, sameIP } from '../../net/cidr.js';
-import { defineCheck } from '../check.js';
+import { defineCheck, PODCIDR_WRONG } from '../check.js';
 import { linkByName } from '../model.js';
 
 export default defineCheck({
@@ -35,6 +35,7 @@ export default defineCheck({
           `spec.podCIDRs: ${JSON.stringify(n.kube.podCIDRs)}`,
         ],
         // The address is replaced in place: deleting cni0 would detach every running pod until it is re-created.
+        unless: PODCIDR_WRONG,
         fix: `On ${n.name}: ${[...same.map((a) => `ip addr del ${a.local}/${a.prefixlen} dev cni0`), `ip addr add ${want} dev cni0`].join(' && ')} (if flannel.1 has a stale address too, ip link delete flannel.1 and restart the flannel pod)`,
       });
     }

@@ -1,6 +1,6 @@
 import { contains, parsePrefix, sameIP } from '../../net/cidr.js';
 import type { Link } from '../../snapshot/types.js';
-import { defineCheck } from '../check.js';
+import { defineCheck, PODCIDR_WRONG } from '../check.js';
 import type { ExpectedDevice } from '../expected/index.js';
 import { formatAddresses, formatLink } from '../format.js';
 import { type FlannelNode, linkByName, ok, runsConfiguredBackend } from '../model.js';
@@ -59,6 +59,8 @@ export default defineCheck({
       report({
         node: n.name,
         message: `${want.name} ${problems.join('; ')}`,
+        // only its address wrong: it follows the podCIDR, whose own finding's fix restarts flanneld on a new range
+        ...(problems.every((p) => /^(lacks address|has stale address)/.test(p)) ? { unless: PODCIDR_WRONG } : {}),
         evidence: [formatLink(link), `${want.name} addresses: ${formatAddresses(link)}`],
         fix: `On ${n.name}: ip link delete ${want.name}, then restart the flannel pod (kubectl -n kube-flannel delete pod <pod>) so flanneld re-creates it and re-programs every peer`,
       });

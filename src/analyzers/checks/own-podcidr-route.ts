@@ -1,6 +1,6 @@
 import { parsePrefix } from '../../net/cidr.js';
 import type { Route } from '../../snapshot/types.js';
-import { defineCheck } from '../check.js';
+import { defineCheck, PODCIDR_WRONG } from '../check.js';
 import { formatRoute, formatRouteSpec } from '../format.js';
 
 export default defineCheck({
@@ -43,6 +43,7 @@ export default defineCheck({
           message: `own podCIDR ${cidr.text} is routed ${r.gateway ? `via ${r.gateway}` : ''}${r.dev ? ` dev ${r.dev}` : ''} instead of to cni0`,
           evidence: [formatRoute(r)],
           fix: `On ${n.name}: ip route del ${formatRouteSpec(r)}`,
+          unless: PODCIDR_WRONG,
         });
       }
     }

@@ -1,4 +1,4 @@
-import { defineCheck } from '../check.js';
+import { defineCheck, PEER_PODCIDR_WRONG } from '../check.js';
 import { formatExpectedRoute, formatRoute } from '../format.js';
 import { satisfies } from '../routes.js';
 
@@ -34,6 +34,7 @@ export default defineCheck({
             : [`ip route show ${want.dst}: (nothing)`]),
         ],
         fix: `Restart the flannel pod on ${n.name}, or by hand: ip route replace ${formatExpectedRoute(want)}`,
+        ...PEER_PODCIDR_WRONG,
       });
     }
   },

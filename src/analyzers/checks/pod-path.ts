@@ -26,6 +26,10 @@ const PREMISE_CHECKS = [
   'node-not-registered',
 ];
 
+/** The peer's own podCIDR is wrong: every path toward it follows from that (masquerading toward a range outside the
+ * Network, a route to a range two nodes share). */
+const LEASE_PREMISES = ['podcidr-outside-network', 'podcidr-overlap', 'podcidr-unset'];
+
 type Result = ReturnType<typeof egress>;
 // Sets keep insertion order: the finding lists peers in the order they were met, and membership stays O(1)
 // (a cause every peer shares meets each of 1,000 peers).
@@ -151,7 +155,11 @@ export default defineCheck({
     }
     // A cause another check names on this node (or a premise finding) is left to that check: Report.unless.
     for (const g of groups.values())
-      report({ ...toReport(node.name, g), unless: [...PREMISE_CHECKS, ...g.b.explainedBy] });
+      report({
+        ...toReport(node.name, g),
+        unless: [...PREMISE_CHECKS, ...g.b.explainedBy],
+        unlessPeer: LEASE_PREMISES,
+      });
     for (const r of cutOffPorts(node.name, host)) report({ ...r, unless: PREMISE_CHECKS });
   },
   // IPsec's keys: the one hop whose verdict needs both nodes' SAs (path/seam.ts).

@@ -1,5 +1,5 @@
 import { firstHost, type Prefix, parsePrefix, samePrefix } from '../../net/cidr.js';
-import { defineCheck } from '../check.js';
+import { defineCheck, PODCIDR_WRONG } from '../check.js';
 
 export default defineCheck({
   id: 'subnet-env',
@@ -50,6 +50,10 @@ export default defineCheck({
     if (problems.length === 0) return;
     report({
       node: n.name,
+      // only FLANNEL_SUBNET wrong: it follows the podCIDR, whose own finding's fix restarts flanneld
+      ...(problems.every((p) => p.startsWith('FLANNEL_SUBNET=') || p.startsWith('FLANNEL_IPV6_SUBNET='))
+        ? { unless: PODCIDR_WRONG }
+        : {}),
       message: `subnet.env disagrees with the cluster: ${problems.join('; ')}`,
       evidence: [
         `FLANNEL_NETWORK=${env.network ?? ''}`,

@@ -1,6 +1,6 @@
 import { normalizeIP, sameIP } from '../../net/cidr.js';
 import type { FdbEntry } from '../../snapshot/types.js';
-import { defineCheck } from '../check.js';
+import { defineCheck, PEER_PODCIDR_WRONG } from '../check.js';
 import { FLANNEL_DEVICE_PATTERN } from '../expected/index.js';
 import { formatFdb, formatNeighbour } from '../format.js';
 import { annotationBackendType, ok } from '../model.js';
@@ -71,6 +71,7 @@ export default defineCheck({
         fix: sharers.length
           ? `On ${n.name}: ${byHand} (restarting flanneld here does not fix it while ${sharers.join(', ')} publishes the same VtepMAC: whichever lease it replays last wins the entry)`
           : `Restart the flannel pod on ${n.name}, or by hand: ${byHand}`,
+        ...PEER_PODCIDR_WRONG,
       });
     }
     // The pattern by device, not by entry: a node holds one entry per peer on one or two devices.

@@ -1,5 +1,5 @@
 import { normalizeIP } from '../../net/cidr.js';
-import { defineCheck } from '../check.js';
+import { defineCheck, PEER_PODCIDR_WRONG } from '../check.js';
 import { FLANNEL_DEVICE_PATTERN } from '../expected/index.js';
 import { formatNeighbour } from '../format.js';
 import { ok } from '../model.js';
@@ -41,6 +41,7 @@ export default defineCheck({
             : [`ip neigh show ${want.dst} dev ${want.dev}: (nothing)`]),
         ],
         fix: `Restart the flannel pod on ${n.name}, or by hand: ${line}`,
+        ...PEER_PODCIDR_WRONG,
       });
     }
     // Only PERMANENT entries are flanneld's; learned ones (old flannel, many pod IPs on one MAC) are by design.

@@ -8,6 +8,12 @@ import { type FaultEntry, type LabBackend, rx } from './types.js';
 
 const vx: LabBackend[] = ['vxlan'];
 const all: LabBackend[] = ['vxlan', 'vxlan-directrouting', 'host-gw', 'udp'];
+/**
+ * A fault in the API objects (a Node registered again) reaches every backend the same way, through the lease; the
+ * backend only decides which entries follow the lease: a route, neighbour and fdb entry (vxlan) or a route (host-gw).
+ * Each run registers a Node again and waits for flanneld to exit or take a lease (~40 s a fault).
+ */
+const API_FAULT_BACKENDS: LabBackend[] = ['vxlan', 'host-gw'];
 const routed: LabBackend[] = ['vxlan', 'vxlan-directrouting', 'host-gw'];
 
 /** mtu-underlay's consequence: the other nodes' larger uplinks toward the node (mtu-mixed, on each of them). */
@@ -19,6 +25,36 @@ const uplinkMixed = (['peer', 'third'] as const).map((node) => ({
   evidence: /eth0 MTU 1500 exceeds the 1400 of /,
   reason: "the other nodes' host packets of 1401-1500 bytes toward the node are dropped by its smaller uplink",
 }));
+
+/**
+ * The host-side veth of the node's pod below FLANNEL_MTU (1400): cni0 takes a FLANNEL_MTU packet, the bridge drops
+ * it at the port. cni0, whose MTU the bridge CNI sets at creation, not by hand, follows its narrowest port down to
+ * 1400: both are below FLANNEL_MTU, each with its own fix (the kernel's bridge, not a second fault). `size`: the
+ * ICMP payload of a FLANNEL_MTU packet.
+ */
+function podVethMtuLow(id: string, backend: 'vxlan' | 'host-gw', changes: string, size: number): FaultEntry {
+  return {
+    id,
+    changes,
+    sim: {
+      backend,
+      on: 'node2',
+      breaks: [
+        { from: 'third', to: 'node', size },
+        { from: 'peer', to: 'node', size },
+      ],
+      expect: [
+        {
+          check: 'mtu',
+          node: 'node',
+          severity: 'error',
+          count: 2,
+          evidence: /^(cni0|veth[0-9a-f]+) mtu 1400( master cni0)?$/,
+        },
+      ],
+    },
+  };
+}
 
 export const FAULT_CATALOG: readonly FaultEntry[] = [
   // --- routes, fdb, neighbours ---------------------------------------------------------------------------------
@@ -884,36 +920,34 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
   },
   {
     id: 'podcidr-outside-network',
-    changes: "API: the node's podCIDR comes from kubeadm's --pod-network-cidr 10.224.0.0/16, not flannel's Network",
+    changes:
+      "API: the node's podCIDR comes from kubeadm's --pod-network-cidr 10.224.0.0/16, not flannel's Network; in the lab the Node is registered again with 10.224.X.0/24 and its flanneld, restarted, publishes its lease and exits (Network doesn't contain the PodCIDR)",
+    lab: {
+      fixRestores: true,
+      kubeFlannelOnly: true,
+      backends: API_FAULT_BACKENDS,
+      inject: 'podcidr_outside_network',
+      effect: { kind: 'unreachable', from: 'peer', to: 'node' },
+      expect: [{ check: 'podcidr-outside-network', node: 'node', severity: 'error', evidence: /10\.224\.\d+\.0\/24/ }],
+      consequences: [
+        {
+          check: 'flannel-pod-unhealthy',
+          node: 'node',
+          severity: 'error',
+          evidence: /doesn't contain "10\.224\.\d+\.0\/24" PodCIDR/,
+          reason: 'flanneld, restarted on the registered-again Node, exits: its podCIDR is outside the Network',
+        },
+      ],
+    },
     sim: {
       backend: 'vxlan',
       on: 'node3',
       expect: [{ check: 'podcidr-outside-network', node: 'node', severity: 'error', evidence: /10\.224\.3\.0\/24/ }],
+      // The node's own state (subnet.env, cni0, flannel.1) still follows the old 10.244.3.0/24, and the peers' entries
+      // toward it follow its new lease: the checks that judge them leave them to this finding (PODCIDR_WRONG,
+      // PEER_PODCIDR_WRONG), whose fix registers the Node again, re-creates that state and has the peers re-program it.
       consequences: [
-        ...(['subnet-env', 'cni0-address', 'flannel-device'] as const).map((check) => ({
-          check,
-          node: 'node' as const,
-          severity: 'error' as const,
-          evidence: /10\.244\.3\./,
-          reason: "the node's own state still follows the old podCIDR 10.244.3.0/24",
-        })),
         ...(['peer', 'third'] as const).flatMap((node) => [
-          {
-            check: 'peer-routes',
-            node,
-            peer: 'node' as const,
-            severity: 'error' as const,
-            evidence: /10\.224\.3\.0\/24/,
-            reason: 'peers are expected to route the new podCIDR',
-          },
-          {
-            check: 'vxlan-neighbours',
-            node,
-            peer: 'node' as const,
-            severity: 'error' as const,
-            evidence: /10\.224\.3\.0/,
-            reason: 'peers are expected to hold a neighbour for the new podCIDR',
-          },
           {
             check: 'stale-routes',
             node,
@@ -934,7 +968,35 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
   },
   {
     id: 'podcidr-unset',
-    changes: 'API: kube-controller-manager never allocated a podCIDR to the node',
+    changes:
+      'API: the node is registered without a podCIDR (kube-controller-manager never allocated one); in the lab the Node is registered again without one and its flanneld, restarted, exits (pod cidr not assigned)',
+    lab: {
+      fixRestores: true,
+      // the crash-looping flannel pod is the lab's pod status patch (pod_terminated), which k3s has no pod for
+      kubeFlannelOnly: true,
+      backends: API_FAULT_BACKENDS,
+      inject: 'podcidr_unset',
+      // the peers' flanneld dropped the node's routes when its Node was deleted, and the new Node has no lease
+      effect: { kind: 'unreachable', from: 'peer', to: 'node' },
+      probe: 'podcidr-empty',
+      expect: [{ check: 'podcidr-unset', node: 'node', severity: 'error', evidence: /spec\.podCIDRs: \[\]/ }],
+      consequences: [
+        {
+          check: 'flannel-pod-unhealthy',
+          node: 'node',
+          severity: 'error',
+          evidence: /pod cidr not assigned/,
+          reason: 'flanneld, restarted on the registered-again Node, exits: it takes its lease from the podCIDR',
+        },
+        {
+          check: 'node-not-registered',
+          node: 'node',
+          severity: 'error',
+          evidence: /no flannel\.alpha\.coreos\.com\/\* annotations/,
+          reason: 'a Node registered again has none of the annotations flanneld writes once it has a lease',
+        },
+      ],
+    },
     sim: {
       backend: 'host-gw',
       on: 'node2',
@@ -950,7 +1012,27 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
   },
   {
     id: 'podcidr-overlap',
-    changes: 'API: the node was given the same podCIDR as the third node',
+    changes:
+      "API: the node was given the same podCIDR as the third node; in the lab the Node is registered again with the third node's range and its flanneld, restarted, takes it as its lease while its pods stay in the old one",
+    lab: {
+      fixRestores: true,
+      kubeFlannelOnly: true,
+      backends: API_FAULT_BACKENDS,
+      inject: 'podcidr_overlap',
+      // The node's old lease went with its Node: no peer routes the range its pods still live in. (Toward the shared
+      // range the peers' routes lead to the node, which on host-gw still forwards it to the third node: a detour.)
+      effect: { kind: 'unreachable', from: 'peer', to: 'node' },
+      // reported on the node that moves (its cni0 is still in its old range), naming the one that keeps the range
+      expect: [
+        {
+          check: 'podcidr-overlap',
+          node: 'node',
+          peer: 'third',
+          severity: 'error',
+          evidence: /spec\.podCIDRs: \["10\.244\.\d+\.0\/24"\]/,
+        },
+      ],
+    },
     sim: {
       backend: 'host-gw',
       on: 'node3',
@@ -963,23 +1045,11 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
           evidence: /node3 spec\.podCIDRs: \["10\.244\.2\.0\/24"\]/,
         },
       ],
+      // The node's own state (subnet.env, cni0, the route to its own range) still follows its old 10.244.3.0/24, and
+      // the peers route the shared range to it: left to this finding (PODCIDR_WRONG, PEER_PODCIDR_WRONG), whose fix
+      // registers the Node again with a fresh range and restarts the flannel pods that replay the leases.
       consequences: [
-        ...(['subnet-env', 'cni0-address', 'own-podcidr-route'] as const).map((check) => ({
-          check,
-          node: 'node' as const,
-          severity: 'error' as const,
-          evidence: /10\.244\.[23]\./,
-          reason: "the node's own state still follows its old podCIDR 10.244.3.0/24",
-        })),
         ...(['peer', 'third'] as const).flatMap((node) => [
-          {
-            check: 'peer-routes',
-            node,
-            peer: 'node' as const,
-            severity: 'error' as const,
-            evidence: /10\.244\.2\.0\/24/,
-            reason: 'the peers are expected to route the shared podCIDR to the node',
-          },
           {
             check: 'stale-routes',
             node,
@@ -1724,54 +1794,18 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
       ],
     },
   },
-  {
-    id: 'pod-veth-mtu-low',
-    changes:
-      "kernel: the host-side veth of the node's pod (its port on cni0) at MTU 1400, below FLANNEL_MTU; the pod's eth0 keeps 1450",
-    sim: {
-      backend: 'vxlan',
-      on: 'node2',
-      // cni0 takes the 1450-byte packet, the bridge drops it at the 1400-byte port
-      breaks: [
-        { from: 'third', to: 'node', size: 1422 },
-        { from: 'peer', to: 'node', size: 1422 },
-      ],
-      // cni0, whose MTU the bridge CNI sets at creation, not by hand, follows its narrowest port down to 1400:
-      // both are below FLANNEL_MTU, each with its own fix (the kernel's bridge, not a second fault)
-      expect: [
-        {
-          check: 'mtu',
-          node: 'node',
-          severity: 'error',
-          count: 2,
-          evidence: /^(cni0|veth[0-9a-f]+) mtu 1400( master cni0)?$/,
-        },
-      ],
-    },
-  },
-  {
-    id: 'pod-veth-mtu-low-host-gw',
-    changes: "kernel: host-gw, the host-side veth of the node's pod at MTU 1400, below FLANNEL_MTU 1500",
-    sim: {
-      backend: 'host-gw',
-      on: 'node2',
-      breaks: [
-        { from: 'third', to: 'node', size: 1472 },
-        { from: 'peer', to: 'node', size: 1472 },
-      ],
-      // cni0, whose MTU the bridge CNI sets at creation, not by hand, follows its narrowest port down to 1400:
-      // both are below FLANNEL_MTU, each with its own fix (the kernel's bridge, not a second fault)
-      expect: [
-        {
-          check: 'mtu',
-          node: 'node',
-          severity: 'error',
-          count: 2,
-          evidence: /^(cni0|veth[0-9a-f]+) mtu 1400( master cni0)?$/,
-        },
-      ],
-    },
-  },
+  podVethMtuLow(
+    'pod-veth-mtu-low',
+    'vxlan',
+    "kernel: the host-side veth of the node's pod (its port on cni0) at MTU 1400, below FLANNEL_MTU; the pod's eth0 keeps 1450",
+    1422,
+  ),
+  podVethMtuLow(
+    'pod-veth-mtu-low-host-gw',
+    'host-gw',
+    "kernel: host-gw, the host-side veth of the node's pod at MTU 1400, below FLANNEL_MTU 1500",
+    1472,
+  ),
   {
     id: 'cni0-mtu-below-flannel-mtu',
     changes: "kernel: cni0 MTU 1400 on the node, below FLANNEL_MTU: large packets into the node's pods die",

@@ -90,7 +90,8 @@ export type ProbeName =
   | 'public-ip-99'
   | 'route6-missing'
   | 'nft-postrtg-no-masquerade'
-  | 'eth0-mtu-9000';
+  | 'eth0-mtu-9000'
+  | 'podcidr-empty';
 
 export interface SimPackaging extends Findings {
   readonly backend: SimBackend;
