@@ -7,6 +7,9 @@
  */
 
 import assert from 'node:assert/strict';
+import { existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
 import { fixActions } from '../catalog/fix-actions.js';
 import { mismatches } from '../catalog/match.js';
@@ -26,6 +29,7 @@ import {
   run,
   testPods,
 } from './lab.js';
+import { walkAgrees } from './walk-agrees.js';
 
 function context(lab: Lab, index: number): FaultContext {
   const n = lab.nodes.length;
@@ -245,16 +249,34 @@ FAULTS.forEach((fault, index) => {
     const br = labCmd(['break', fault.name, ctx.node]);
     assert.equal(br.code, 0, `lab break ${fault.name} ${ctx.node} failed: ${br.stderr}`);
     let reported: DoctorFinding[] = [];
+    // the snapshot doctor collects with the fault in place, which the walk and trace read again offline
+    const saved = path.join(tmpdir(), `kfl-lab${process.env.LAB_INSTANCE ?? ''}-${fault.name}.json`);
     try {
       await proveEffect(fault, ctx);
       await t.test('doctor reports exactly the catalog findings', () => {
         const spec = findingsFor(fault.lab, lab);
-        const d = doctor(lab);
+        const d = doctor(lab, saved);
         assert.deepEqual(mismatches(spec, d.findings, vars), [], `${fault.name} on ${ctx.node} (${backend})`);
         reported = d.findings;
       });
       const mh = fault.lab.mtuHop;
       const effect = effectOf(fault, ctx);
+      await t.test(
+        'the walk alone and trace, offline on that snapshot, agree with the pings of every pair',
+        async (st) => {
+          assert.ok(existsSync(saved), 'doctor saved no snapshot');
+          const lines = await walkAgrees({
+            fault: fault.name,
+            spec: findingsFor(fault.lab, lab),
+            roles: { node: ctx.node, peer: ctx.peer, third: ctx.third },
+            pods: ctx.pods,
+            nodes: lab.nodes,
+            file: saved,
+            bigPackets: effect.kind === 'big-packets-dropped',
+          });
+          for (const l of lines) st.diagnostic(l);
+        },
+      );
       if (mh && effect.kind === 'big-packets-dropped')
         await t.test(
           'trace --probe: small echoes arrive, the FLANNEL_MTU-sized UDP probe dies at the right hop',
@@ -325,6 +347,7 @@ FAULTS.forEach((fault, index) => {
           });
       } else t.diagnostic(`${fault.name}: its printed fix is not yet proven in the lab (no fixRestores)`);
     } finally {
+      rmSync(saved, { force: true });
       const h = labCmd(['heal'], 240_000);
       assert.equal(h.code, 0, `lab heal after ${fault.name} failed: ${h.stderr}`);
     }

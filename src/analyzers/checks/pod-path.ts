@@ -14,7 +14,7 @@ import { type Break, egress, ingress, type NodeView, type PacketClass, podSidesO
  * Findings that say the node's pods do not live where its lease says (or flannel is not running its config):
  * every path to and from the node follows from them, so the walk has nothing of its own to add there.
  */
-const PREMISE_CHECKS = [
+export const PREMISE_CHECKS: readonly string[] = [
   'cni0-address',
   'subnet-env',
   'podcidr-outside-network',
