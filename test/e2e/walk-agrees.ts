@@ -52,6 +52,13 @@ export const BREAKS_ON: Readonly<
   },
 };
 
+/**
+ * pod-path's premise findings that say the lease itself is wrong or absent: the walk follows the lease's addresses,
+ * where no pod lives (or there is no lease to follow), so that node's pairs say nothing about its pods' pings and are
+ * not compared. The other premises (cni0-address, subnet-env, …) leave the lease right, and their pairs are compared.
+ */
+const LEASE_PREMISES = PREMISE_CHECKS.filter((c) => c.startsWith('podcidr-') || c === 'node-not-registered');
+
 export interface WalkRun {
   readonly fault: string;
   /** the catalog's findings for this lab (its premise findings say which nodes' leases are wrong) */
@@ -107,9 +114,8 @@ function show(t: TraceResult): string {
 export async function walkAgrees(r: WalkRun): Promise<string[]> {
   const snapshot = await readSnapshot(r.file);
   const pings = await failingPairs(r, snapshot);
-  // A node whose lease is wrong (a premise finding): the walk follows the lease's addresses, where no pod lives.
   const premise = new Set(
-    r.spec.expect.filter((e) => e.node && PREMISE_CHECKS.includes(e.check)).map((e) => r.roles[e.node!]),
+    r.spec.expect.filter((e) => e.node && LEASE_PREMISES.includes(e.check)).map((e) => r.roles[e.node!]),
   );
   const compared = (p: string) => !p.split(' <-> ').some((n) => premise.has(n));
   const failing = [...pings.pairs].filter(compared).sort();
