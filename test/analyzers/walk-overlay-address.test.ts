@@ -60,3 +60,25 @@ test('walk: a public-ip no device of the node holds breaks every peer overlay to
   // trace stops on the sender, whose fdb names an address no node holds
   assert.equal(brokenOn(s, '10.244.2.2', '10.244.1.2'), 'node2 underlay');
 });
+
+test('walk: on host-gw, a public-ip no device of the node holds breaks the routed pod packets of every peer toward it', () => {
+  const s = JSON.parse(readFileSync('fixtures/snapshots/host-gw/healthy.json', 'utf8')) as Snapshot;
+  const nodes = s.cluster.nodes;
+  assert.ok(nodes.status === 'ok');
+  const n1 = nodes.data.find((n) => n.name === 'node1')!;
+  (n1.flannelAnnotations as Record<string, string>)['public-ip'] = '192.168.56.99';
+  // flanneld on the peers routes node1's podCIDR via the new public-ip (the lab's fault: "re-point their routes")
+  for (const peer of ['node2', 'node3']) {
+    const routes = host(s, peer).routes;
+    assert.ok(routes.status === 'ok');
+    for (const r of routes.data.filter((x) => x.dst === '10.244.1.0/24'))
+      (r as { gateway: string | null }).gateway = '192.168.56.99';
+    // and the kernel's answers for node1's pods, as `ip route get` gives them after the change
+    const decisions = host(s, peer).routeDecisions;
+    assert.ok(decisions?.status === 'ok');
+    for (const d of decisions.data.filter((x) => x.dst.startsWith('10.244.1.')))
+      (d as { gateway: string | null }).gateway = '192.168.56.99';
+  }
+  assert.deepEqual(walk(s), ['node1 -: pod and node traffic from 2 peers (node2, node3) stops at underlay']);
+  assert.equal(brokenOn(s, '10.244.2.2', '10.244.1.2'), 'node2 route lookup');
+});

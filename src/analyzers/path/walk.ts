@@ -813,19 +813,8 @@ export function ingress(
   if (how !== 'routed') {
     let o = arrivingOuter(view, peer, family, how);
     if (!o) return null;
-    // Peers send the overlay to the public-ip the lease publishes: an address the node does not hold never arrives.
-    const local = view.filter.env.localAddresses;
-    if (!local.has(o.dst) && ![...local].some((a) => sameIP(a, o!.dst)))
-      return {
-        kind: 'break',
-        hop: 'underlay (outer)',
-        what: `${peer.name} sends the overlay to ${o.dst}, the public-ip ${view.node.name}'s lease publishes, which no device of ${view.node.name} holds`,
-        evidence: [`ip -o addr: no ${o.dst} on ${view.node.name}`],
-        fix: null,
-        explainedBy: ['public-ip-not-local', 'public-ip-duplicate'],
-        // one cause for every peer: the node's own lease
-        cause: `public-ip ${o.dst} not on ${view.node.name}`,
-      };
+    const unheld = unheldPublicIP(view, peer, o.dst, ' (outer)');
+    if (unheld) return unheld;
     const dropped = arrivalBreak(view, uplink, o, ' (outer)');
     if (dropped) return dropped;
     const pre = pass(view, 'prerouting', o, ' (outer)', OUTER_CHECKS);
@@ -869,6 +858,10 @@ export function ingress(
   }
   if (!iif) return null;
   if (how === 'routed') {
+    // the peer's route to this node's pods goes via the public-ip the lease publishes
+    const gateway = publicIPOf(view.node, family);
+    const unheld = gateway ? unheldPublicIP(view, peer, gateway, '') : null;
+    if (unheld) return unheld;
     const arriving = { family, src, dst, proto: PROTO, sport: POD_SPORT, dport: POD_DPORT, iif, oif: null, mark: 0 };
     const dropped = arrivalBreak(view, iif, arriving, '');
     if (dropped) return dropped;
@@ -912,6 +905,22 @@ export function ingress(
   const down = podDeviceBreak(view, side, side.dev);
   if (down) return down;
   return 'passes';
+}
+
+/** Peers send to the public-ip the lease publishes: an address no device of the node holds never arrives. */
+function unheldPublicIP(view: NodeView, peer: Lease, ip: string, stage: string): Break | null {
+  const local = view.filter.env.localAddresses;
+  if (local.has(ip) || [...local].some((a) => sameIP(a, ip))) return null;
+  return {
+    kind: 'break',
+    hop: `underlay${stage}`,
+    what: `${peer.name} sends ${stage ? 'the overlay' : 'its pod packets'} to ${ip}, the public-ip ${view.node.name}'s lease publishes, which no device of ${view.node.name} holds`,
+    evidence: [`ip -o addr: no ${ip} on ${view.node.name}`],
+    fix: null,
+    explainedBy: ['public-ip-not-local', 'public-ip-duplicate'],
+    // one cause for every peer: the node's own lease
+    cause: `public-ip ${ip} not on ${view.node.name}`,
+  };
 }
 
 const uplinkIngress = new WeakMap<HostState, IngressChain[]>();
