@@ -1,6 +1,7 @@
 import type { HostState } from '../../snapshot/types.js';
 import { defineCheck, type Report } from '../check.js';
 import type { Lease } from '../model.js';
+import { uplinkIngressOf } from '../netfilter/ingress.js';
 import type { NfFamily } from '../netfilter/types.js';
 import { PeerClasses } from '../path/classes.js';
 import { NodeFilter } from '../path/node-filter.js';
@@ -9,6 +10,7 @@ import { ipsecSeams } from '../path/seam.js';
 import { MTU_CHECKS, mtuSeams } from '../path/sizes.js';
 import { underlaySeams } from '../path/underlay.js';
 import { type Break, egress, ingress, type NodeView, type PacketClass, podSidesOf, WALKED } from '../path/walk.js';
+import { uplinkOf } from '../uplink.js';
 
 /**
  * Findings that say the node's pods do not live where its lease says (or flannel is not running its config):
@@ -95,6 +97,7 @@ export default defineCheck({
       tables: ctx.tables,
       decisions: decisions ? new Map(decisions.map((d) => [`${d.dst} ${d.as}`, d])) : null,
       pods: podSidesOf(node, host),
+      uplinkIngress: uplinkIngressOf(host, uplinkOf(node, backend)?.name ?? null),
     };
     // Collection gaps in the rules make every verdict uncertain: say nothing rather than guess.
     if (view.filter.ruleset && view.filter.ruleset.gaps.length > 0) return;

@@ -20,7 +20,7 @@ import { type FibAnswer, type FibState, lookup } from '../fib/lookup.js';
 import { formatPolicy } from '../format.js';
 import type { HostTables } from '../host-index.js';
 import { type FlannelNode, type Lease, linkByName, ok } from '../model.js';
-import { type IngressChain, ingressFix, ingressVerdict, uplinkIngressOf } from '../netfilter/ingress.js';
+import { type IngressChain, ingressFix, ingressVerdict } from '../netfilter/ingress.js';
 import type { Hook, HookVerdict, NfFamily, NfPacket, RuleRef } from '../netfilter/types.js';
 import { uplinkOf } from '../uplink.js';
 import type { NodeFilter } from './node-filter.js';
@@ -57,6 +57,8 @@ export interface NodeView {
   readonly decisions: ReadonlyMap<string, RouteDecision> | null;
   /** Where the node's pods hang off, per family (podSidesOf). */
   readonly pods: Readonly<Record<NfFamily, PodSide | null>>;
+  /** nftables ingress chains on the node's uplink (uplinkIngressOf); absent or empty: none. */
+  readonly uplinkIngress?: readonly IngressChain[];
 }
 
 const FIREWALL_CHECKS = ['forward-drop', 'nftables-rules', 'firewall-mode-conflict', 'iptables-split'];
@@ -923,18 +925,14 @@ function unheldPublicIP(view: NodeView, peer: Lease, ip: string, stage: string):
   };
 }
 
-const uplinkIngress = new WeakMap<HostState, IngressChain[]>();
-
 /**
  * The uplink's nftables ingress hook (netdev, or inet): it sees the frame before the IP stack, so a drop there
  * stops what every table after it would pass. doctor --probe sees the same drop as packets that reach the uplink
  * and never the flannel device (underlay-probe names the rule then).
  */
 function arrivalBreak(view: NodeView, dev: string | null, p: NfPacket, stage: string): Break | null {
-  if (!dev) return null;
-  let chains = uplinkIngress.get(view.host);
-  if (!chains) uplinkIngress.set(view.host, (chains = uplinkIngressOf(view.host, dev)));
-  if (chains.length === 0) return null;
+  const chains = view.uplinkIngress ?? [];
+  if (!dev || chains.length === 0) return null;
   const v = ingressVerdict(chains, dev, p);
   if (v === 'pass') return null;
   const hop = `${dev} ingress${stage}`;
