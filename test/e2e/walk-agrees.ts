@@ -15,7 +15,6 @@ import type { Findings, Role } from '../../src/analyzers/fault-catalog/types.js'
 import { type TraceResult, trace } from '../../src/analyzers/trace/trace.js';
 import { analyzeFromFile } from '../../src/commands/analyze-from.js';
 import { readSnapshot } from '../../src/snapshot/io.js';
-import type { Snapshot } from '../../src/snapshot/types.js';
 import { pairsOf, unordered } from '../catalog/walk-pairs.js';
 import { type LabPod, pingAsync, run } from './lab.js';
 
@@ -68,26 +67,33 @@ export interface WalkRun {
   readonly nodes: readonly string[];
   /** the snapshot doctor saved while the fault was in place */
   readonly file: string;
-  readonly bigPackets: boolean;
+  /** the pings taken while doctor collected */
+  readonly pings: Pings;
 }
 
 const pair = (a: string, b: string) => [a, b].sort().join(' <-> ');
 
-/** FLANNEL_MTU of the node as its subnet.env says, from the snapshot. */
-function flannelMtu(s: Snapshot, node: string): number | null {
-  const h = s.hosts[node];
-  return h?.status === 'ok' && h.data.subnetEnv.status === 'ok' ? (h.data.subnetEnv.data?.mtu ?? null) : null;
+/** The pod's eth0 MTU: CNI sets it to its node's FLANNEL_MTU, the largest packet the pod sends. */
+function podMtu(p: LabPod): number | null {
+  const n = Number(run('ip', ['netns', 'exec', p.netns, 'cat', '/sys/class/net/eth0/mtu']).stdout.trim());
+  return Number.isInteger(n) && n > 0 ? n : null;
 }
 
 /** The unordered node pairs whose pods' pings fail (any size tried), and each failing ping. */
-async function failingPairs(r: WalkRun, snapshot: Snapshot): Promise<{ pairs: Set<string>; log: string[] }> {
+export interface Pings {
+  readonly pairs: ReadonlySet<string>;
+  readonly log: readonly string[];
+}
+
+/** Started as doctor collects: the snapshot and the pings must see one state. */
+export async function failingPairs(pods: readonly LabPod[], bigPackets: boolean): Promise<Pings> {
   const jobs: Promise<{ a: LabPod; b: LabPod; what: string } | null>[] = [];
-  for (const a of r.pods)
-    for (const b of r.pods) {
+  for (const a of pods)
+    for (const b of pods) {
       if (a === b) continue;
       jobs.push(pingAsync(a, b).then((ok) => (ok ? null : { a, b, what: 'small' })));
-      const mtu = flannelMtu(snapshot, a.node);
-      if (r.bigPackets && mtu)
+      const mtu = bigPackets ? podMtu(a) : null;
+      if (mtu)
         jobs.push(
           pingAsync(a, b, { size: mtu - 28, dontFragment: true }).then((ok) =>
             ok ? null : { a, b, what: `${mtu} bytes, DF` },
@@ -97,7 +103,7 @@ async function failingPairs(r: WalkRun, snapshot: Snapshot): Promise<{ pairs: Se
   const failed = (await Promise.all(jobs)).filter((x) => x !== null);
   // A DF echo that met a smaller MTU taught its pod that path MTU (kept 600 s): forgotten here, so later pings test
   // the path, not the pod's memory of it.
-  if (r.bigPackets) for (const p of r.pods) run('ip', ['netns', 'exec', p.netns, 'ip', 'route', 'flush', 'cache']);
+  if (bigPackets) for (const p of pods) run('ip', ['netns', 'exec', p.netns, 'ip', 'route', 'flush', 'cache']);
   return {
     pairs: new Set(failed.map((f) => pair(f.a.node, f.b.node))),
     log: failed.map((f) => `${f.a.node} -> ${f.b.node} (${f.what})`),
@@ -113,7 +119,7 @@ function show(t: TraceResult): string {
 /** Asserts that the walk alone and trace agree with the pings; returns lines for the test's diagnostics. */
 export async function walkAgrees(r: WalkRun): Promise<string[]> {
   const snapshot = await readSnapshot(r.file);
-  const pings = await failingPairs(r, snapshot);
+  const pings = r.pings;
   const premise = new Set(
     r.spec.expect.filter((e) => e.node && LEASE_PREMISES.includes(e.check)).map((e) => r.roles[e.node!]),
   );
