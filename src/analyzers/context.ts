@@ -20,7 +20,7 @@ import { type PodCIDRShape, podCIDRShape } from './fib/podcidr-lookups.js';
 import { fibStateOf } from './fib/state.js';
 import { type HostTables, indexHost } from './host-index.js';
 import { type FlannelNode, type Lease, linkByName, type Model, ok, peersOf, withHost } from './model.js';
-import { type IngressChain, ingressChains } from './netfilter/ingress.js';
+import { type IngressChain, uplinkIngressOf } from './netfilter/ingress.js';
 import type { NfFamily } from './netfilter/types.js';
 import { type FamilyCIDRs, familyCIDRs } from './path/classes.js';
 import { type PodSizes, podSizesOf } from './path/sizes.js';
@@ -336,12 +336,4 @@ export interface ClusterScope extends ClusterContext {
   readonly errors: Snapshot['errors'];
   readonly underlayProbe: Snapshot['underlayProbe'];
   readonly underlaySamples: Snapshot['underlaySamples'];
-}
-
-function uplinkIngressOf(host: HostState | null, uplink: string | null): IngressChain[] {
-  const fw = ok(host?.firewall);
-  const json = fw?.nftJson;
-  // the text form says whether any ingress hook exists: most nodes have none and skip the JSON parse
-  if (!json || !uplink || !/hook ingress/.test(fw?.nftRuleset ?? 'hook ingress')) return [];
-  return ingressChains(json, fw?.nftRuleset ?? null).filter((c) => c.devices.includes(uplink));
 }

@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { analyze } from '../../src/analyzers/run.js';
+import { trace } from '../../src/analyzers/trace/trace.js';
 import type { Snapshot } from '../../src/snapshot/types.js';
 
 const root = process.getuid?.() === 0;
@@ -113,13 +114,33 @@ test('arrival-drop: underlay-probe names the nft ingress rule that drops the ove
         },
       },
     };
-    const found = analyze(probed).findings.filter((f) => f.check === 'underlay-probe');
     const handle = /handle (\d+)/.exec(
       nft('-a', 'list', 'chain', 'netdev', table, 'arrival')
         .split('\n')
         .find((l) => l.includes(`ip saddr ${SENDER} udp dport 8472 drop`)) ?? '',
     )?.[1];
     assert.ok(handle);
+    // Without the probe the ruleset alone says it: the walk and trace read the uplink's ingress hook (the lab's
+    // faults.test found both passing node2's overlay to node3 while the pings failed).
+    const plain: Snapshot = { ...probed, underlayProbe: undefined };
+    const walked = analyze(plain, { only: ['pod-path'] }).findings;
+    assert.deepEqual(
+      walked.map((f) => [f.node, f.peer, f.severity, f.message.replace(/: dropped.*/, '')]),
+      [['node3', 'node2', 'error', 'pod and node traffic from node2 stops at eth0 ingress (outer)']],
+    );
+    assert.match(walked[0]!.fix, new RegExp(`^On node3: nft delete rule netdev ${table} arrival handle ${handle} `));
+    const t = trace(plain, '10.244.2.2', '10.244.3.2');
+    assert.notEqual(t.brokenAt, null, 'trace says node2 -> node3 reaches');
+    assert.deepEqual([t.hops[t.brokenAt!]!.node, t.hops[t.brokenAt!]!.step], ['node3', 'ingress']);
+    assert.equal(trace(plain, '10.244.3.2', '10.244.2.2').brokenAt, null, 'node3 -> node2 is not filtered');
+    // with the probe's evidence, underlay-probe names the cause on node3 and the walk does not repeat it
+    assert.deepEqual(
+      analyze(probed)
+        .findings.filter((f) => f.check === 'pod-path')
+        .map((f) => f.message),
+      [],
+    );
+    const found = analyze(probed).findings.filter((f) => f.check === 'underlay-probe');
     assert.deepEqual(
       found.map((f) => [f.node, f.peer, f.fix]),
       [

@@ -8,9 +8,9 @@
 // (the exception would then be stale) or if a listed fault is not in the catalog.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Finding } from '../../src/analyzers/finding.js';
 import { analyze } from '../../src/analyzers/run.js';
 import { readSnapshot } from '../../src/snapshot/io.js';
+import { pairsOf, unordered } from '../catalog/walk-pairs.js';
 import { FAULTS } from '../sim/faults.js';
 import { fixturePath } from '../sim/scenario.js';
 
@@ -83,34 +83,6 @@ const WITHOUT_PINGS: Readonly<Record<string, { readonly reason: string; readonly
     pairs: ['node2 <-> node3'],
   },
 };
-
-interface Pair {
-  readonly from: string;
-  readonly to: string;
-}
-
-const PEERS =
-  /^(?:pod and node traffic|pod traffic) (to|from) (?:(\S+ of \S+'s pods|\S+)|\d+ peers \(([^)]*)\)) (?:stops at|is rewritten in) /;
-/** A peer as a finding names it: the node, or the part of its podCIDR that breaks (`10.244.3.128/25 of node3's pods`). */
-const PART = /^(?:\S+(?: outside \S+)? of )?(\S+?)(?:'s pods)?$/;
-const CUT_OFF = /^the pod\b.* behind cni0 port \S+ is cut off/;
-
-/** The ordered pod pairs one pod-path finding says break; node-to-pod-only findings break no pod ping. */
-function pairsOf(f: Finding, nodes: readonly string[]): Pair[] {
-  const node = f.node;
-  assert.ok(node, `pod-path finding without a node: ${f.message}`);
-  if (CUT_OFF.test(f.message)) return nodes.filter((n) => n !== node).map((n) => ({ from: n, to: node }));
-  if (/^node-to-pod traffic /.test(f.message)) return [];
-  const m = PEERS.exec(f.message);
-  assert.ok(m, `pod-path finding the coverage test cannot read (its message format changed?): ${f.message}`);
-  const peers = (m[2] ? [m[2]] : (m[3] ?? '').split(', ')).map((p) => PART.exec(p)?.[1] ?? p);
-  // a group naming more peers than it lists would hide pairs: the simulator has three nodes, so it never does
-  assert.ok(!peers.some((p) => / and \d+ more$/.test(p)), f.message);
-  return peers.map((p) => (m[1] === 'to' ? { from: node, to: p } : { from: p, to: node }));
-}
-
-const unordered = (ps: readonly Pair[]): string[] =>
-  [...new Set(ps.map((p) => [p.from, p.to].sort().join(' <-> ')))].sort();
 
 for (const fault of FAULTS) {
   test(`path coverage: ${fault.backend} ${fault.id}: the walk's broken pairs are the fault's`, async () => {

@@ -3,7 +3,7 @@
  * ping between pod network namespaces, fault injection, and `kubectl flannel` run through kubectl's own plugin
  * lookup. The lab itself is started by lab/ci-stage.sh (or by hand with `lab/lab up`).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -159,6 +159,26 @@ export function ping(
   return run('ip', args, process.env, 30_000).code === 0;
 }
 
+/**
+ * ping as ping() does, without blocking: the pings of every pair run at once, so a pass over all pairs costs one
+ * echo timeout, not one per failing pair.
+ */
+export function pingAsync(
+  from: LabPod,
+  to: LabPod,
+  opts: { size?: number; dontFragment?: boolean; count?: number } = {},
+): Promise<boolean> {
+  const args = ['netns', 'exec', from.netns, 'ping', '-n', '-q', '-c', String(opts.count ?? 2), '-i', '0.2', '-W', '1'];
+  if (opts.size !== undefined) args.push('-s', String(opts.size));
+  if (opts.dontFragment) args.push('-M', 'do');
+  args.push(to.ip);
+  return new Promise((resolve) => {
+    const p = spawn('ip', args, { stdio: 'ignore', timeout: 30_000 });
+    p.on('error', () => resolve(false));
+    p.on('close', (code) => resolve(code === 0));
+  });
+}
+
 /** Polls cond every 500 ms until it holds or timeoutMs passes; returns whether it held. */
 export async function eventually(cond: () => boolean, timeoutMs: number): Promise<boolean> {
   const end = Date.now() + timeoutMs;
@@ -190,8 +210,8 @@ export interface DoctorFinding {
  * or 2 (errors) throws: a usage error (3), an unreachable cluster (4) or an internal error (5) in the lab is a
  * failure of the tool, never a skipped test.
  */
-export function doctor(lab: Lab): { findings: DoctorFinding[]; raw: RunResult } {
-  const raw = kubectl(lab, ['flannel', 'doctor', '-o', 'json'], 180_000);
+export function doctor(lab: Lab, save?: string): { findings: DoctorFinding[]; raw: RunResult } {
+  const raw = kubectl(lab, ['flannel', 'doctor', '-o', 'json', ...(save ? ['--save', save] : [])], 180_000);
   if (raw.code > 2 || raw.code < 0)
     throw new Error(`doctor exited ${raw.code}: ${raw.stderr.slice(0, 800)} ${raw.stdout.slice(0, 300)}`);
   let parsed: { findings?: DoctorFinding[] };

@@ -1,6 +1,7 @@
 import type { HostState } from '../../snapshot/types.js';
 import { defineCheck, type Report } from '../check.js';
 import type { Lease } from '../model.js';
+import { uplinkIngressOf } from '../netfilter/ingress.js';
 import type { NfFamily } from '../netfilter/types.js';
 import { PeerClasses } from '../path/classes.js';
 import { NodeFilter } from '../path/node-filter.js';
@@ -9,12 +10,13 @@ import { ipsecSeams } from '../path/seam.js';
 import { MTU_CHECKS, mtuSeams } from '../path/sizes.js';
 import { underlaySeams } from '../path/underlay.js';
 import { type Break, egress, ingress, type NodeView, type PacketClass, podSidesOf, WALKED } from '../path/walk.js';
+import { uplinkOf } from '../uplink.js';
 
 /**
  * Findings that say the node's pods do not live where its lease says (or flannel is not running its config):
  * every path to and from the node follows from them, so the walk has nothing of its own to add there.
  */
-const PREMISE_CHECKS = [
+export const PREMISE_CHECKS: readonly string[] = [
   'cni0-address',
   'subnet-env',
   'podcidr-outside-network',
@@ -74,7 +76,7 @@ export default defineCheck({
   failureModes: [],
   docs: {
     meaning:
-      "For every ordered pair of nodes, the packet of a pod (and of the node itself) toward the peer's pods is followed through everything the kernel consults: cni0, netfilter in every table and hook it crosses (iptables-legacy, iptables-nft and native nftables, each rule matched on the packet's fields), the routing decision, ip_forward, the backend's encapsulation (vxlan neighbour and fdb, flannel0, ipip's onlink route, the WireGuard peer whose allowed-ips hold the destination with its key and endpoint, the xfrm policy out and the SA its template resolves to, or the routed packet), the outer packet's OUTPUT and POSTROUTING, and on the receiving node INPUT for the outer packet, the flannel device and its rp_filter (WireGuard: a peer with the sender's key whose allowed-ips hold the source; IPsec: an SA to decrypt with, holding the sender's key, and the fwd policy admitting it), FORWARD and POSTROUTING for the inner packet. A finding names the node and hop where the packet stops, or the NAT rule that rewrites pod-to-pod traffic. A break another check already explains on the same node is not repeated; a rule the model cannot evaluate offline is never reported as a break.",
+      "For every ordered pair of nodes, the packet of a pod (and of the node itself) toward the peer's pods is followed through everything the kernel consults: cni0, netfilter in every table and hook it crosses (iptables-legacy, iptables-nft and native nftables, each rule matched on the packet's fields), the routing decision, ip_forward, the backend's encapsulation (vxlan neighbour and fdb, flannel0, ipip's onlink route, the WireGuard peer whose allowed-ips hold the destination with its key and endpoint, the xfrm policy out and the SA its template resolves to, or the routed packet), the outer packet's OUTPUT and POSTROUTING, and on the receiving node the uplink's nftables ingress hook and INPUT for the outer packet (which must be addressed to an address the node holds), the flannel device and its rp_filter (WireGuard: a peer with the sender's key whose allowed-ips hold the source; IPsec: an SA to decrypt with, holding the sender's key, and the fwd policy admitting it), FORWARD and POSTROUTING for the inner packet. A finding names the node and hop where the packet stops, or the NAT rule that rewrites pod-to-pod traffic. A break another check already explains on the same node is not repeated; a rule the model cannot evaluate offline is never reported as a break.",
     impact:
       'Pods on the nodes named cannot reach each other (or the node cannot reach the pods), although every flannel entry may be in place: a rule, a device or a setting outside flannel decides the packet.',
     fix: 'The fix named in the finding: remove or narrow the rule that drops or rewrites the packet, bring the device up, or make rp_filter loose on the flannel device.',
@@ -99,6 +101,7 @@ export default defineCheck({
       tables: ctx.tables,
       decisions: decisions ? new Map(decisions.map((d) => [`${d.dst} ${d.as}`, d])) : null,
       pods: podSidesOf(node, host),
+      uplinkIngress: uplinkIngressOf(host, uplinkOf(node, backend)?.name ?? null),
     };
     // Collection gaps in the rules make every verdict uncertain: say nothing rather than guess.
     if (view.filter.ruleset && view.filter.ruleset.gaps.length > 0) return;

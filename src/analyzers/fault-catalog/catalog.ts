@@ -1642,13 +1642,22 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
   {
     id: 'arrival-drop',
     changes:
-      "kernel: nft netdev ingress on the node's eth0 drops the overlay's packets from the peer (no table doctor reads)",
+      "kernel: nft netdev ingress on the node's eth0 drops the overlay's packets from the peer (below every iptables and routing table; the walk reads the uplink's ingress hook)",
     lab: {
       fixRestores: true,
       backends: all,
       inject: 'arrival_drop',
       effect: { kind: 'unreachable', from: 'peer', to: 'node' },
-      expect: [],
+      // with --probe, underlay-probe names the same rule on the node and the walk's finding is left to it
+      expect: [
+        {
+          check: 'pod-path',
+          node: 'node',
+          peer: 'peer',
+          severity: 'error',
+          evidence: /\(hook ingress device eth0\): .*drop/,
+        },
+      ],
       packets: { from: 'peer', to: 'node', lastSeenOn: 'node', dropped: { from: 'node', to: 'peer' } },
     },
   },

@@ -4,6 +4,8 @@
  * A drop there is what doctor --probe observes as "arrives on the uplink, never reaches the flannel device". Read
  * from `nft -j list ruleset` with nft-compile's rule compiler, walked in order (jump, goto, return, verdicts).
  */
+
+import type { HostState } from '../../snapshot/types.js';
 import { compileRule, ruleText } from './nft-compile.js';
 import type { NfChain, NfPacket } from './types.js';
 
@@ -148,4 +150,21 @@ export function ingressVerdict(
       return { family: base.family, table: base.table, chain: base.chain, handle: null, text: `policy drop` };
   }
   return 'pass';
+}
+
+/** The node's ingress chains on its uplink: nearly every node has none, and skips the JSON parse. */
+export function uplinkIngressOf(host: HostState | null | undefined, uplink: string | null): IngressChain[] {
+  const fw = host?.firewall?.status === 'ok' ? host.firewall.data : null;
+  const json = fw?.nftJson;
+  // the text form says whether any ingress hook exists
+  if (!json || !uplink || !/hook ingress/.test(fw?.nftRuleset ?? 'hook ingress')) return [];
+  return ingressChains(json, fw?.nftRuleset ?? null).filter((c) => c.devices.includes(uplink));
+}
+
+/** The command that lets the packet through the ingress chain that drops it. */
+export function ingressFix(node: string, device: string, v: IngressDrop): string {
+  const where = `${v.family} ${v.table} ${v.chain}`;
+  return v.handle === null
+    ? `On ${node}: nft 'chain ${where} { policy accept; }' (its policy on ${device} ingress drops the packet)`
+    : `On ${node}: nft delete rule ${where} handle ${v.handle} (on ${device} ingress it drops the packet: ${v.text.replace(/[()]/g, '')})`;
 }

@@ -20,6 +20,7 @@ import { type FibAnswer, type FibState, lookup } from '../fib/lookup.js';
 import { formatPolicy } from '../format.js';
 import type { HostTables } from '../host-index.js';
 import { type FlannelNode, type Lease, linkByName, ok } from '../model.js';
+import { type IngressChain, ingressFix, ingressVerdict } from '../netfilter/ingress.js';
 import type { Hook, HookVerdict, NfFamily, NfPacket, RuleRef } from '../netfilter/types.js';
 import { uplinkOf } from '../uplink.js';
 import type { NodeFilter } from './node-filter.js';
@@ -56,6 +57,8 @@ export interface NodeView {
   readonly decisions: ReadonlyMap<string, RouteDecision> | null;
   /** Where the node's pods hang off, per family (podSidesOf). */
   readonly pods: Readonly<Record<NfFamily, PodSide | null>>;
+  /** nftables ingress chains on the node's uplink (uplinkIngressOf); absent or empty: none. */
+  readonly uplinkIngress?: readonly IngressChain[];
 }
 
 const FIREWALL_CHECKS = ['forward-drop', 'nftables-rules', 'firewall-mode-conflict', 'iptables-split'];
@@ -675,6 +678,17 @@ function outer(view: NodeView, peer: Lease, family: NfFamily, underlay: 'vxlan' 
         fix: null,
         explainedBy: VXLAN_CHECKS,
       };
+    // flanneld points each peer's VtepMAC at that peer's public-ip: another address carries the frame elsewhere
+    // (a third node that is not the destination, or no node at all)
+    if (peerIP && !sameIP(fdb.dst, peerIP))
+      return {
+        kind: 'break',
+        hop: 'vxlan fdb',
+        what: `the fdb entry for ${neigh.lladdr} sends ${peer.name}'s frames to ${fdb.dst}, not to its public-ip ${peerIP}`,
+        evidence: [`bridge fdb show dev ${dev}: ${neigh.lladdr} dst ${fdb.dst}`],
+        fix: null,
+        explainedBy: VXLAN_CHECKS,
+      };
     dst = fdb.dst;
   }
   if (!dst || !src) return 'passes';
@@ -801,6 +815,10 @@ export function ingress(
   if (how !== 'routed') {
     let o = arrivingOuter(view, peer, family, how);
     if (!o) return null;
+    const unheld = unheldPublicIP(view, peer, o.dst, ' (outer)');
+    if (unheld) return unheld;
+    const dropped = arrivalBreak(view, uplink, o, ' (outer)');
+    if (dropped) return dropped;
     const pre = pass(view, 'prerouting', o, ' (outer)', OUTER_CHECKS);
     if (isBreak(pre)) return pre;
     o = pre.packet;
@@ -841,6 +859,15 @@ export function ingress(
     }
   }
   if (!iif) return null;
+  if (how === 'routed') {
+    // the peer's route to this node's pods goes via the public-ip the lease publishes
+    const gateway = publicIPOf(view.node, family);
+    const unheld = gateway ? unheldPublicIP(view, peer, gateway, '') : null;
+    if (unheld) return unheld;
+    const arriving = { family, src, dst, proto: PROTO, sport: POD_SPORT, dport: POD_DPORT, iif, oif: null, mark: 0 };
+    const dropped = arrivalBreak(view, iif, arriving, '');
+    if (dropped) return dropped;
+  }
   const rp = rpFilterBreak(view, iif, src, family);
   if (rp) return rp;
   let p: NfPacket = { family, src, dst, proto: PROTO, sport: POD_SPORT, dport: POD_DPORT, iif, oif: null, mark: 0 };
@@ -880,6 +907,54 @@ export function ingress(
   const down = podDeviceBreak(view, side, side.dev);
   if (down) return down;
   return 'passes';
+}
+
+/** Peers send to the public-ip the lease publishes: an address no device of the node holds never arrives. */
+function unheldPublicIP(view: NodeView, peer: Lease, ip: string, stage: string): Break | null {
+  const local = view.filter.env.localAddresses;
+  if (local.has(ip) || [...local].some((a) => sameIP(a, ip))) return null;
+  return {
+    kind: 'break',
+    hop: `underlay${stage}`,
+    what: `${peer.name} sends ${stage ? 'the overlay' : 'its pod packets'} to ${ip}, the public-ip ${view.node.name}'s lease publishes, which no device of ${view.node.name} holds`,
+    evidence: [`ip -o addr: no ${ip} on ${view.node.name}`],
+    fix: null,
+    explainedBy: ['public-ip-not-local', 'public-ip-duplicate'],
+    // one cause for every peer: the node's own lease
+    cause: `public-ip ${ip} not on ${view.node.name}`,
+  };
+}
+
+/**
+ * The uplink's nftables ingress hook (netdev, or inet): it sees the frame before the IP stack, so a drop there
+ * stops what every table after it would pass. doctor --probe sees the same drop as packets that reach the uplink
+ * and never the flannel device (underlay-probe names the rule then).
+ */
+function arrivalBreak(view: NodeView, dev: string | null, p: NfPacket, stage: string): Break | null {
+  const chains = view.uplinkIngress ?? [];
+  if (!dev || chains.length === 0) return null;
+  const v = ingressVerdict(chains, dev, p);
+  if (v === 'pass') return null;
+  const hop = `${dev} ingress${stage}`;
+  if (v === 'unknown')
+    return {
+      kind: 'unknown',
+      hop,
+      what: `unknown: an nft ingress rule on ${dev} the model cannot evaluate`,
+      evidence: [],
+      fix: null,
+      explainedBy: [],
+      cause: hop,
+    };
+  return {
+    kind: 'break',
+    hop,
+    what: `dropped on arrival by nft ${v.family} ${v.table} ${v.chain}: ${v.text}`,
+    evidence: [`nft ${v.family} table ${v.table} chain ${v.chain} (hook ingress device ${dev}): ${v.text}`],
+    fix: ingressFix(view.node.name, dev, v),
+    explainedBy: ['underlay-probe'],
+    cause: `${v.family} ${v.table} ${v.chain} ${v.text}`,
+  };
 }
 
 /**
