@@ -120,8 +120,11 @@ function show(t: TraceResult): string {
 export async function walkAgrees(r: WalkRun): Promise<string[]> {
   const snapshot = await readSnapshot(r.file);
   const pings = r.pings;
+  // A premise naming a peer (podcidr-overlap) is about both leases: the peer's range is the one two nodes share.
   const premise = new Set(
-    r.spec.expect.filter((e) => e.node && LEASE_PREMISES.includes(e.check)).map((e) => r.roles[e.node!]),
+    r.spec.expect
+      .filter((e) => e.node && LEASE_PREMISES.includes(e.check))
+      .flatMap((e) => [r.roles[e.node!], ...(e.peer ? [r.roles[e.peer]] : [])]),
   );
   const compared = (p: string) => !p.split(' <-> ').some((n) => premise.has(n));
   const failing = [...pings.pairs].filter(compared).sort();
