@@ -20,6 +20,13 @@ const fixOf = (s: Snapshot, check: string) => {
   return fs[0]!;
 };
 const P = (t: string) => parsePrefix(t)!;
+/** The snapshot with each Node's spec.podCIDRs as `cidrs` gives them. */
+const withPodCIDRs = (s: Snapshot, cidrs: (node: string, now: readonly string[]) => string[]): Snapshot => {
+  const nodes = s.cluster.nodes;
+  assert.ok(nodes.status === 'ok');
+  const data = nodes.data.map((n) => ({ ...n, podCIDRs: cidrs(n.name, n.podCIDRs) }));
+  return { ...s, cluster: { ...s.cluster, nodes: { status: 'ok', data } } };
+};
 
 test('lowestFreeRange: the first range of the length that overlaps no taken one, of any length', () => {
   const net = P('10.244.0.0/16');
@@ -116,24 +123,7 @@ test('podcidr-overlap: the node whose pods do not live in the shared range is re
     { node: 'node1', restart: true },
   ]);
   // the other way round: the earlier node is the one out of its range, and it is the one that moves
-  const nodes = s.cluster.nodes;
-  assert.ok(nodes.status === 'ok');
-  const swapped: Snapshot = {
-    ...s,
-    cluster: {
-      ...s.cluster,
-      nodes: {
-        status: 'ok',
-        data: nodes.data.map((n) =>
-          n.name === 'node2'
-            ? { ...n, podCIDRs: ['10.244.3.0/24'] }
-            : n.name === 'node3'
-              ? { ...n, podCIDRs: ['10.244.3.0/24'] }
-              : n,
-        ),
-      },
-    },
-  };
+  const swapped = withPodCIDRs(s, (name, now) => (name === 'node2' || name === 'node3' ? ['10.244.3.0/24'] : [...now]));
   const g = fixOf(swapped, 'podcidr-overlap');
   // reported on the node that moves, naming the one that keeps the range
   assert.deepEqual([g.node, g.peer], ['node2', 'node3']);
@@ -154,18 +144,7 @@ test('podcidr-outside-network: one node outside is registered again; every node 
     { node: 'node3', command: 'ip link delete cni0' },
     { node: 'node3', restart: true },
   ]);
-  const nodes = s.cluster.nodes;
-  assert.ok(nodes.status === 'ok');
-  const all: Snapshot = {
-    ...s,
-    cluster: {
-      ...s.cluster,
-      nodes: {
-        status: 'ok',
-        data: nodes.data.map((n) => ({ ...n, podCIDRs: [n.podCIDRs[0]!.replace('10.244.', '10.224.')] })),
-      },
-    },
-  };
+  const all = withPodCIDRs(s, (_, now) => [now[0]!.replace('10.244.', '10.224.')]);
   const every = analyze(all).findings.filter((x) => x.check === 'podcidr-outside-network');
   assert.equal(every.length, 3);
   for (const x of every)
