@@ -152,9 +152,15 @@ for (const name of ['underlay-drop', 'arrival-drop']) {
       const role = (r: Role) => (r === 'node' ? node : peer);
       const pk = spec.lab.packets!;
       const { findings } = bundleUnderTraffic(lab, name);
+      // On arrival the bundle's state holds the dropping rule too: the walk names it on the node (pod-path, with its
+      // exact nft delete), the samples show the packets reached the uplink and never flannel.1.
+      const walk = name === 'arrival-drop' ? [['pod-path', 'error', node, peer]] : [];
       assert.deepEqual(
-        findings.filter((f) => !known(lab, f)).map((f) => [f.check, f.severity, f.node, f.peer]),
-        [['underlay-samples', 'error', role(pk.dropped.from), role(pk.dropped.to)]],
+        findings
+          .filter((f) => !known(lab, f))
+          .map((f) => [f.check, f.severity, f.node, f.peer])
+          .sort(),
+        [...walk, ['underlay-samples', 'error', role(pk.dropped.from), role(pk.dropped.to)]].sort(),
       );
     } finally {
       const h = labCmd(['heal'], 240_000);
