@@ -166,12 +166,13 @@ export function ping(
 export function pingAsync(
   from: LabPod,
   to: LabPod,
-  opts: { size?: number; dontFragment?: boolean; count?: number } = {},
+  opts: { size?: number; dontFragment?: boolean; count?: number; ipv6?: boolean } = {},
 ): Promise<boolean> {
   const args = ['netns', 'exec', from.netns, 'ping', '-n', '-q', '-c', String(opts.count ?? 2), '-i', '0.2', '-W', '1'];
+  if (opts.ipv6) args.push('-6');
   if (opts.size !== undefined) args.push('-s', String(opts.size));
   if (opts.dontFragment) args.push('-M', 'do');
-  args.push(to.ip);
+  args.push(opts.ipv6 ? to.ip6 : to.ip);
   return new Promise((resolve) => {
     const p = spawn('ip', args, { stdio: 'ignore', timeout: 30_000 });
     p.on('error', () => resolve(false));

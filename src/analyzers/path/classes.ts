@@ -11,7 +11,7 @@
  * Two peers with the same key take the same hops to the same verdicts. The key is exact only while no
  * podCIDR overlaps another or holds a public IP; otherwise every peer is its own class.
  */
-import type { Prefix } from '../../net/cidr.js';
+import { type Prefix, sameIP } from '../../net/cidr.js';
 import type { FdbEntry, Neighbour, Route, RouteDecision } from '../../snapshot/types.js';
 import { type Addr, inPrefix, parseAddrPrefix } from '../fib/addr.js';
 import { V4Stretches } from '../fib/v4-stretches.js';
@@ -263,6 +263,8 @@ export class PeerClasses {
         this.#step(lladdr === null ? '-' : lladdr === mac || lladdr.toLowerCase() === mac ? 'V' : lladdr);
         this.#step(rel(fdst, peerIP, network));
         if (fdst !== null && fdst !== peerIP) {
+          // an fdb toward the peer's own InternalIP still reaches it (walk.ts outer): part of the verdict
+          this.#step(peer.kube.internalIPs.some((a) => sameIP(a, fdst)) ? 'I' : '-');
           this.#step(this.#sigPart(fdst));
           if (view.decisions) this.#decision(fdst, 'node', gateways, peerIP, network);
         }

@@ -174,6 +174,28 @@ function deviceBreak(view: NodeView, dev: string, hop: string, explainedBy: read
   };
 }
 
+/** What doctor reports when flanneld itself is down: the udp backend's packets cross flanneld in user space. */
+const FLANNELD_CHECKS = ['flanneld-health', 'flannel-pod-unhealthy'];
+
+/**
+ * udp's data plane is flanneld: it reads flannel0 and the UDP socket and writes the other. A flanneld that does not
+ * answer /healthz (hung, stopped under a pod that still shows Running) moves no packet, in either direction, although
+ * every kernel entry is in place.
+ */
+function flanneldBreak(view: NodeView, hop: string): Break | null {
+  const h = ok(view.host.flanneldHealth);
+  if (!h || h.healthz.code === 200) return null;
+  return {
+    kind: 'break',
+    hop,
+    what: `flanneld does not answer /healthz (${h.healthz.code === null ? 'no answer' : `HTTP ${h.healthz.code}`}): the udp backend carries packets through flanneld in user space, which moves none`,
+    evidence: [`GET http://127.0.0.1:${h.port}/healthz: ${h.healthz.detail}`],
+    fix: null,
+    explainedBy: FLANNELD_CHECKS,
+    cause: 'flanneld not answering',
+  };
+}
+
 function sysctl(view: NodeView, key: string): string | undefined {
   return ok(view.host.sysctls)?.[key];
 }
@@ -462,7 +484,8 @@ export function egress(
       fix: null,
       explainedBy: ROUTE_CHECKS,
     };
-  const down = deviceBreak(view, r.dev, 'route', DEVICE_CHECKS);
+  const down =
+    deviceBreak(view, r.dev, 'route', DEVICE_CHECKS) ?? (underlay === 'udp' ? flanneldBreak(view, 'flanneld') : null);
   if (down) return down;
   // The largest pod packet, judged where its device is known; it stands only if the small packet passes.
   const big = cls === 'pod' ? egressSizeBreak(view.node, view.host, b, family, r.dev, uplinkOf(view.node, b)) : null;
@@ -679,8 +702,9 @@ function outer(view: NodeView, peer: Lease, family: NfFamily, underlay: 'vxlan' 
         explainedBy: VXLAN_CHECKS,
       };
     // flanneld points each peer's VtepMAC at that peer's public-ip: another address carries the frame elsewhere
-    // (a third node that is not the destination, or no node at all)
-    if (peerIP && !sameIP(fdb.dst, peerIP))
+    // (a third node that is not the destination, or no node at all). The peer's own InternalIP still reaches it:
+    // peers keep the old entry when flanneld ignores a lease change (dual-stack v0.28.9 ignores an IPv4-only one).
+    if (peerIP && !sameIP(fdb.dst, peerIP) && !peer.kube.internalIPs.some((a) => sameIP(a, fdb.dst)))
       return {
         kind: 'break',
         hop: 'vxlan fdb',
@@ -845,7 +869,9 @@ export function ingress(
             : how === 'wireguard'
               ? wireguardDeviceOf(view, family)!
               : vxlanDevice(view, family)!;
-      const down = deviceBreak(view, dev, 'decapsulate', how === 'wireguard' ? WIREGUARD_CHECKS : DEVICE_CHECKS);
+      const down =
+        deviceBreak(view, dev, 'decapsulate', how === 'wireguard' ? WIREGUARD_CHECKS : DEVICE_CHECKS) ??
+        (how === 'udp' ? flanneldBreak(view, 'flanneld') : null);
       if (down) return down;
       if (how === 'vxlan') {
         const mac = macBreak(view, dev, family);

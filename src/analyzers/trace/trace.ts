@@ -644,11 +644,15 @@ class Walk {
         true,
         'udp backend: flanneld carries the packet in user space to the node owning the subnet',
       );
+      if (!this.flanneldMoves(node, host)) return;
       const owner = this.dst.node ? this.model.byName.get(this.dst.node) : undefined;
+      if (owner && owner !== node && !this.udpReachesOwner(node, owner)) return;
       if (owner && owner !== node && !this.underlayCarries(node, owner)) return;
       if (owner && owner !== node && !this.uplinksCarry(node, owner, true, false)) return;
       const to = this.dst.node ? this.received(this.dst.node) : null;
-      if (to) this.arrive(to.node, to.host, depth);
+      if (!to || !this.flanneldMoves(to.node, to.host)) return;
+      // flanneld writes the packet into the destination's flannel0: it enters that node's stack there.
+      this.arrive(to.node, to.host, depth, 'flannel0');
       return;
     }
     const onLink = !route.gateway && this.dst.kind === 'node' ? nodeByAddress(this.model, this.dst.ip) : null;
@@ -849,7 +853,8 @@ class Walk {
       return;
     if (!this.uplinksCarry(node, next!, true, dev.endsWith('-v6'))) return;
     const to = this.received(next!.name);
-    if (to) this.arrive(to.node, to.host, depth);
+    // Decrypted, the inner packet enters the destination's stack on its WireGuard device of the same name.
+    if (to) this.arrive(to.node, to.host, depth, dev);
   }
 
   private outPolicy(host: HostState) {
@@ -920,6 +925,40 @@ class Walk {
     )
       return;
     this.arrive(to.node, to.host, 0);
+  }
+
+  /**
+   * flanneld (udp) sends the packet to the public-ip of the lease whose subnet holds the destination: an address the
+   * owner does not hold goes to another node, or to no node at all.
+   */
+  private udpReachesOwner(node: FlannelNode, owner: FlannelNode): boolean {
+    const to = owner.publicIP;
+    if (!to) return true;
+    const receiver = receiverOf(this.model, node, to);
+    if (receiver === owner) return true;
+    return this.hop(
+      receiver?.name ?? node.name,
+      'underlay',
+      `${node.publicIP ?? '?'} -> ${to} udp (${owner.name}'s lease public-ip)`,
+      false,
+      `flanneld sends ${owner.name}'s packets to the public-ip its lease publishes, ${to}, which ${receiver ? `is node ${receiver.name}'s address` : 'no node holds'}`,
+    );
+  }
+
+  /**
+   * udp's data plane is flanneld in user space: a flanneld that does not answer /healthz (hung, or dead under a pod
+   * still shown Running) reads neither flannel0 nor its socket, so the packet stops with it.
+   */
+  private flanneldMoves(node: FlannelNode, host: HostState): boolean {
+    const h = ok(host.flanneldHealth);
+    if (!h || h.healthz.code === 200) return true;
+    return this.hop(
+      node.name,
+      'flanneld (udp)',
+      `GET http://127.0.0.1:${h.port}/healthz: ${h.healthz.detail}`,
+      false,
+      'flanneld does not answer /healthz: the udp backend carries packets through flanneld, which moves none',
+    );
   }
 
   /** On the destination node: health, then the local route to the pod. */
