@@ -197,7 +197,8 @@ class Walk {
   private fits(node: FlannelNode, host: HostState, dev: string, step: string, entry: string): boolean {
     const l = linkByName(host, dev);
     if (this.size === null || !l || this.size <= l.mtu) return true;
-    const F = ok(host.subnetEnv)?.mtu ?? null;
+    // without subnet.env, cni0's MTU stands for FLANNEL_MTU, as for the pod's size (CNI set both from there)
+    const F = ok(host.subnetEnv)?.mtu ?? linkByName(host, 'cni0')?.mtu ?? null;
     if (F !== null && this.size <= F && isFlannelV6Clamp(this.model.backend, dev, l.mtu, F)) {
       const note = `a ${this.size}-byte packet is above ${dev} (mtu ${l.mtu}): the kernel answers ICMPv6 Packet Too Big and the source resends at ${l.mtu} bytes (flannel's IPv6 VXLAN design)`;
       this.size = l.mtu;
