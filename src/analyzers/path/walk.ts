@@ -22,6 +22,7 @@ import type { HostTables } from '../host-index.js';
 import { type FlannelNode, type Lease, linkByName, ok } from '../model.js';
 import { type IngressChain, ingressFix, ingressVerdict } from '../netfilter/ingress.js';
 import type { Hook, HookVerdict, NfFamily, NfPacket, RuleRef } from '../netfilter/types.js';
+import { flanneldSilence } from '../udp-flanneld.js';
 import { uplinkOf } from '../uplink.js';
 import type { NodeFilter } from './node-filter.js';
 import type { PodPart } from './pod-parts.js';
@@ -177,19 +178,15 @@ function deviceBreak(view: NodeView, dev: string, hop: string, explainedBy: read
 /** What doctor reports when flanneld itself is down: the udp backend's packets cross flanneld in user space. */
 const FLANNELD_CHECKS = ['flanneld-health', 'flannel-pod-unhealthy'];
 
-/**
- * udp's data plane is flanneld: it reads flannel0 and the UDP socket and writes the other. A flanneld that does not
- * answer /healthz (hung, stopped under a pod that still shows Running) moves no packet, in either direction, although
- * every kernel entry is in place.
- */
+/** A udp node's flanneld that moves no packet (udp-flanneld.ts) breaks the half at `hop`. */
 function flanneldBreak(view: NodeView, hop: string): Break | null {
-  const h = ok(view.host.flanneldHealth);
-  if (!h || h.healthz.code === 200) return null;
+  const silent = flanneldSilence(view.host);
+  if (!silent) return null;
   return {
     kind: 'break',
     hop,
-    what: `flanneld does not answer /healthz (${h.healthz.code === null ? 'no answer' : `HTTP ${h.healthz.code}`}): the udp backend carries packets through flanneld in user space, which moves none`,
-    evidence: [`GET http://127.0.0.1:${h.port}/healthz: ${h.healthz.detail}`],
+    what: `flanneld does not answer /healthz (${silent.answer}): the udp backend carries packets through flanneld in user space, which moves none`,
+    evidence: [silent.probe],
     fix: null,
     explainedBy: FLANNELD_CHECKS,
     cause: 'flanneld not answering',

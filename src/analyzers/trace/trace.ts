@@ -19,6 +19,7 @@ import { ingressFix, ingressVerdict, uplinkIngressOf } from '../netfilter/ingres
 import type { Hook, NfPacket } from '../netfilter/types.js';
 import { NodeFilter } from '../path/node-filter.js';
 import { analyze } from '../run.js';
+import { flanneldSilence } from '../udp-flanneld.js';
 import { uplinkOf } from '../uplink.js';
 import { lookupFdb, lookupNeighbour, lookupRoute } from './lookup.js';
 
@@ -647,9 +648,16 @@ class Walk {
       );
       if (!this.flanneldMoves(node, host)) return;
       const owner = this.dst.node ? this.model.byName.get(this.dst.node) : undefined;
-      if (owner && owner !== node && !this.udpReachesOwner(node, owner)) return;
-      if (owner && owner !== node && !this.underlayCarries(node, owner)) return;
-      if (owner && owner !== node && !this.uplinksCarry(node, owner, true, false)) return;
+      if (
+        owner &&
+        owner !== node &&
+        !(
+          this.udpReachesOwner(node, owner) &&
+          this.underlayCarries(node, owner) &&
+          this.uplinksCarry(node, owner, true, false)
+        )
+      )
+        return;
       const to = this.dst.node ? this.received(this.dst.node) : null;
       if (!to || !this.flanneldMoves(to.node, to.host)) return;
       // flanneld writes the packet into the destination's flannel0: it enters that node's stack there.
@@ -946,17 +954,14 @@ class Walk {
     );
   }
 
-  /**
-   * udp's data plane is flanneld in user space: a flanneld that does not answer /healthz (hung, or dead under a pod
-   * still shown Running) reads neither flannel0 nor its socket, so the packet stops with it.
-   */
+  /** A udp node's flanneld that moves no packet (udp-flanneld.ts) stops it, on either end. */
   private flanneldMoves(node: FlannelNode, host: HostState): boolean {
-    const h = ok(host.flanneldHealth);
-    if (!h || h.healthz.code === 200) return true;
+    const silent = flanneldSilence(host);
+    if (!silent) return true;
     return this.hop(
       node.name,
       'flanneld (udp)',
-      `GET http://127.0.0.1:${h.port}/healthz: ${h.healthz.detail}`,
+      silent.probe,
       false,
       'flanneld does not answer /healthz: the udp backend carries packets through flanneld, which moves none',
     );
