@@ -293,16 +293,23 @@ FAULTS.forEach((fault, index) => {
         async (st) => {
           assert.ok(existsSync(saved), 'doctor saved no snapshot');
           const pings = await pinging;
-          const lines = await walkAgrees({
-            fault: fault.name,
-            spec: findingsFor(fault.lab, lab),
-            roles: { node: ctx.node, peer: ctx.peer, third: ctx.third },
-            pods: ctx.pods,
-            nodes: lab.nodes,
-            file: saved,
-            pings,
-          });
-          for (const l of lines) st.diagnostic(l);
+          const lines: string[] = [];
+          try {
+            await walkAgrees(
+              {
+                fault: fault.name,
+                spec: findingsFor(fault.lab, lab),
+                roles: { node: ctx.node, peer: ctx.peer, third: ctx.third },
+                pods: ctx.pods,
+                nodes: lab.nodes,
+                file: saved,
+                pings,
+              },
+              lines,
+            );
+          } finally {
+            for (const l of lines) st.diagnostic(l);
+          }
         },
       );
       if (mh && effect.kind === 'big-packets-dropped')

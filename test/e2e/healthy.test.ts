@@ -45,6 +45,23 @@ test('pods on different nodes reach each other (every ordered pair)', (t) => {
     }
 });
 
+test("every node reaches the other nodes' pods (its own packets, each family the lab has)", (t) => {
+  const lab = requireLab(t);
+  if (!lab) return;
+  const pods = testPods(lab);
+  for (const node of lab.nodes)
+    for (const b of pods) {
+      if (b.node === node) continue;
+      // a lab node's netns is named after the node
+      assert.ok(
+        ping({ netns: node }, b),
+        `node ${node} cannot reach ${b.name}@${b.node} (${b.ip}) over ${lab.backend}`,
+      );
+      if (lab.ipFamily === 'dual')
+        assert.ok(ping({ netns: node }, b, { ipv6: true }), `node ${node} cannot reach ${b.name} (${b.ip6}) over IPv6`);
+    }
+});
+
 test('dual-stack: pods on different nodes reach each other over IPv6 too', (t) => {
   const lab = requireLab(t);
   if (!lab) return;

@@ -145,9 +145,9 @@ export function podOn(lab: Lab, node: string): LabPod {
   return pod;
 }
 
-/** ping from one test pod's netns to another pod's IP; true when every echo was answered. */
+/** ping from one test pod's netns (or a lab node's, named after it) to another pod's IP; true when every echo was answered. */
 export function ping(
-  from: LabPod,
+  from: Pick<LabPod, 'netns'>,
   to: LabPod,
   opts: { size?: number; dontFragment?: boolean; count?: number; ipv6?: boolean } = {},
 ): boolean {
@@ -161,10 +161,10 @@ export function ping(
 
 /**
  * ping as ping() does, without blocking: the pings of every pair run at once, so a pass over all pairs costs one
- * echo timeout, not one per failing pair.
+ * echo timeout, not one per failing pair. `from` is a test pod, or a lab node (its netns is named after it).
  */
 export function pingAsync(
-  from: LabPod,
+  from: Pick<LabPod, 'netns'>,
   to: LabPod,
   opts: { size?: number; dontFragment?: boolean; count?: number; ipv6?: boolean } = {},
 ): Promise<boolean> {

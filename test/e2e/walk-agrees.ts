@@ -12,10 +12,11 @@
 import assert from 'node:assert/strict';
 import { PREMISE_CHECKS } from '../../src/analyzers/checks/pod-path.js';
 import type { Findings, Role } from '../../src/analyzers/fault-catalog/types.js';
+import { buildModel } from '../../src/analyzers/model.js';
 import { type TraceResult, trace } from '../../src/analyzers/trace/trace.js';
 import { analyzeFromFile } from '../../src/commands/analyze-from.js';
 import { readSnapshot } from '../../src/snapshot/io.js';
-import { pairsOf, unordered } from '../catalog/walk-pairs.js';
+import { nodePairsOf, pairsOf, unordered } from '../catalog/walk-pairs.js';
 import { type LabPod, pingAsync, run } from './lab.js';
 
 /**
@@ -93,12 +94,31 @@ function podMtu(p: LabPod): number | null {
   return Number.isInteger(n) && n > 0 ? n : null;
 }
 
+/**
+ * The largest packet a node sends to another node's pod: what its route's device takes, no more than FLANNEL_MTU
+ * (its pods' eth0 MTU), as the kernel sizes a node's own traffic and trace follows it.
+ */
+function nodeMtu(node: string, to: LabPod, pods: readonly LabPod[]): number | null {
+  const own = pods.find((p) => p.node === node);
+  const dev = (JSON.parse(run('ip', ['-n', node, '-j', 'route', 'get', to.ip]).stdout || '[]') as { dev?: string }[])[0]
+    ?.dev;
+  const mtu = dev ? Number(run('ip', ['netns', 'exec', node, 'cat', `/sys/class/net/${dev}/mtu`]).stdout.trim()) : NaN;
+  const F = own ? podMtu(own) : null;
+  return Number.isInteger(mtu) && mtu > 0 && F ? Math.min(mtu, F) : null;
+}
+
 type Family = 'ipv4' | 'ipv6';
 
-/** The unordered node pairs whose pods' pings fail (any size, either family), per family, and each failing ping. */
+/**
+ * The unordered node pairs whose pods' pings fail (any size, either family), per family; the ordered node pairs
+ * (`A -> B`) whose node-to-pod pings fail (A's own echo to B's pods, small, either family); each failing ping.
+ */
 export interface Pings {
   readonly pairs: ReadonlySet<string>;
   readonly byFamily: Readonly<Record<Family, ReadonlySet<string>>>;
+  readonly nodeToPod: Readonly<Record<Family, ReadonlySet<string>>>;
+  /** The ordered node pairs whose node's largest DF echo fails (only for faults that drop big packets; IPv4). */
+  readonly nodeToPodBig: ReadonlySet<string>;
   readonly log: readonly string[];
 }
 
@@ -108,6 +128,22 @@ export interface Pings {
  */
 export async function failingPairs(pods: readonly LabPod[], bigPackets: boolean): Promise<Pings> {
   const jobs: Promise<{ a: LabPod; b: LabPod; family: Family; what: string } | null>[] = [];
+  // a lab node's netns is named after the node: its own packets to another node's pods, the walk's `node` class
+  const nodeJobs: Promise<{ a: string; b: LabPod; family: Family; big?: number } | null>[] = [];
+  for (const a of new Set(pods.map((p) => p.node)))
+    for (const b of pods) {
+      if (b.node === a) continue;
+      nodeJobs.push(pingAsync({ netns: a }, b).then((ok) => (ok ? null : { a, b, family: 'ipv4' })));
+      if (b.ip6)
+        nodeJobs.push(pingAsync({ netns: a }, b, { ipv6: true }).then((ok) => (ok ? null : { a, b, family: 'ipv6' })));
+      const big = bigPackets ? nodeMtu(a, b, pods) : null;
+      if (big)
+        nodeJobs.push(
+          pingAsync({ netns: a }, b, { size: big - 28, dontFragment: true }).then((ok) =>
+            ok ? null : { a, b, family: 'ipv4', big },
+          ),
+        );
+    }
   for (const a of pods)
     for (const b of pods) {
       if (a === b) continue;
@@ -124,16 +160,32 @@ export async function failingPairs(pods: readonly LabPod[], bigPackets: boolean)
           ),
         );
     }
-  const failed = (await Promise.all(jobs)).filter((x) => x !== null);
+  const [failed, nodeFailed] = await Promise.all([
+    Promise.all(jobs).then((xs) => xs.filter((x) => x !== null)),
+    Promise.all(nodeJobs).then((xs) => xs.filter((x) => x !== null)),
+  ]);
   // A DF echo that met a smaller MTU taught its pod that path MTU (kept 600 s): forgotten here, so later pings test
   // the path, not the pod's memory of it.
-  if (bigPackets) for (const p of pods) run('ip', ['netns', 'exec', p.netns, 'ip', 'route', 'flush', 'cache']);
+  // The nodes' own DF echoes teach them too, and a node's cache also holds what its pods' forwarded echoes met.
+  if (bigPackets)
+    for (const netns of [...pods.map((p) => p.netns), ...new Set(pods.map((p) => p.node))])
+      run('ip', ['netns', 'exec', netns, 'ip', 'route', 'flush', 'cache']);
   const of = (family: Family) =>
     new Set(failed.filter((f) => f.family === family).map((f) => pair(f.a.node, f.b.node)));
+  const nodeOf = (family: Family) =>
+    new Set(nodeFailed.filter((f) => f.family === family && !f.big).map((f) => `${f.a} -> ${f.b.node}`));
   return {
     pairs: new Set(failed.map((f) => pair(f.a.node, f.b.node))),
     byFamily: { ipv4: of('ipv4'), ipv6: of('ipv6') },
-    log: failed.map((f) => `${f.a.node} -> ${f.b.node} (${f.what})`),
+    nodeToPod: { ipv4: nodeOf('ipv4'), ipv6: nodeOf('ipv6') },
+    nodeToPodBig: new Set(nodeFailed.filter((f) => f.big).map((f) => `${f.a} -> ${f.b.node}`)),
+    log: [
+      ...failed.map((f) => `${f.a.node} -> ${f.b.node} (${f.what})`),
+      ...nodeFailed.map(
+        (f) =>
+          `node ${f.a} -> ${f.b.node}'s pod (${f.big ? `${f.big} bytes, DF` : 'small'}${f.family === 'ipv6' ? ', IPv6' : ''})`,
+      ),
+    ],
   };
 }
 
@@ -143,8 +195,11 @@ function show(t: TraceResult): string {
   return `breaks on ${h.node ?? '(no node)'} at "${h.step}": ${h.note} | ${h.entry ?? ''}`;
 }
 
-/** Asserts that the walk alone and trace agree with the pings; returns lines for the test's diagnostics. */
-export async function walkAgrees(r: WalkRun): Promise<string[]> {
+/**
+ * Asserts that the walk alone and trace agree with the pings. `lines` gathers what the test's diagnostics show, the
+ * caller's array so that a failed assertion still shows them.
+ */
+export async function walkAgrees(r: WalkRun, lines: string[]): Promise<void> {
   const snapshot = await readSnapshot(r.file);
   const pings = r.pings;
   // A premise naming a peer (podcidr-overlap) is about both leases: the peer's range is the one two nodes share.
@@ -163,7 +218,7 @@ export async function walkAgrees(r: WalkRun): Promise<string[]> {
   const walkPairs = walkFindings.flatMap((f) => pairsOf(f, r.nodes));
   const walked = unordered(walkPairs).filter(walkCompared);
   const showWalk = walkFindings.map((f) => `${f.severity} ${f.node}: ${f.message}`).join('\n  ');
-  const lines = [`pings fail: ${pings.log.join(', ') || 'none'}`, `walk: ${showWalk || 'nothing'}`];
+  lines.push(`pings fail: ${pings.log.join(', ') || 'none'}`, `walk: ${showWalk || 'nothing'}`);
 
   const silent = NOT_IN_THE_SNAPSHOT[r.fault];
   const on = BREAKS_ON[r.fault];
@@ -181,6 +236,40 @@ export async function walkAgrees(r: WalkRun): Promise<string[]> {
     );
     for (const f of walkFindings)
       if (pairsOf(f, r.nodes).some((p) => walkCompared(pair(p.from, p.to))))
+        assert.ok(
+          walkAt.includes(f.node ?? ''),
+          `${r.fault}: the walk names another node than ${walkAt.join(' or ')}: ${f.message}`,
+        );
+  }
+
+  // A node's own echo to another node's pods: the walk's `node` class. Its reply is a pod's packet to that node,
+  // so a failing node ping is explained by the walk's node pair, or by its pod pair back toward the node.
+  const nodeWalked = new Set(walkFindings.flatMap((f) => nodePairsOf(f, r.nodes)).map((p) => `${p.from} -> ${p.to}`));
+  const podWalked = new Set(walkPairs.map((p) => `${p.from} -> ${p.to}`));
+  const nodeFailing = [...new Set([...pings.nodeToPod.ipv4, ...pings.nodeToPod.ipv6])];
+  const ends = (p: string) => p.split(' -> ') as [string, string];
+  const orderedCompared = (p: string) => walkCompared(pair(...ends(p)));
+  if (silent)
+    assert.deepEqual(
+      [...nodeWalked],
+      [],
+      `${r.fault} is listed as not in the snapshot (${silent}), but the walk reports it`,
+    );
+  else {
+    for (const p of [...nodeWalked].filter(orderedCompared))
+      assert.ok(
+        nodeFailing.includes(p),
+        `${r.fault}: the walk says node ${ends(p)[0]}'s packets to ${ends(p)[1]}'s pods stop, but its pings pass\n  ${showWalk}`,
+      );
+    for (const p of nodeFailing.filter(orderedCompared)) {
+      const [a, b] = ends(p);
+      assert.ok(
+        nodeWalked.has(p) || podWalked.has(`${b} -> ${a}`),
+        `${r.fault}: node ${a}'s pings to ${b}'s pods fail, but the walk reports neither ${a}'s packets to ${b}'s pods nor ${b}'s pods' packets to ${a}\n  ${showWalk || 'nothing'}`,
+      );
+    }
+    for (const f of walkFindings)
+      if (nodePairsOf(f, r.nodes).some((p) => orderedCompared(`${p.from} -> ${p.to}`)))
         assert.ok(
           walkAt.includes(f.node ?? ''),
           `${r.fault}: the walk names another node than ${walkAt.join(' or ')}: ${f.message}`,
@@ -214,6 +303,44 @@ export async function walkAgrees(r: WalkRun): Promise<string[]> {
           `${what}: the packet dies on ${at.join(' or ')}, but trace ${show(t)}`,
         );
       }
+  // trace <node IP> <pod>, as a user types it: from the node's InternalIP of the family to each other node's pods
+  const model = buildModel(snapshot);
+  for (const family of families)
+    for (const a of new Set(r.pods.map((p) => p.node))) {
+      const from = model.byName.get(a)?.kube.internalIPs.find((ip) => ip.includes(':') === (family === 'ipv6'));
+      if (!from) continue;
+      for (const b of r.pods) {
+        if (b.node === a || !compared(pair(a, b.node))) continue;
+        const to = family === 'ipv6' ? b.ip6 : b.ip;
+        const t: TraceResult = trace(snapshot, from, to);
+        const what: string = `${r.fault}: trace ${from} (node ${a}) -> ${to} (${b.node})`;
+        lines.push(`${what}: ${show(t)}`);
+        // trace follows the node's largest packet, which the big echo tests where the fault drops big packets
+        const fails =
+          pings.nodeToPod[family].has(`${a} -> ${b.node}`) ||
+          (family === 'ipv4' && pings.nodeToPodBig.has(`${a} -> ${b.node}`));
+        if (silent || !fails) {
+          assert.equal(
+            t.brokenAt,
+            null,
+            `${what}: the node's pings pass${silent ? ` (or ${silent})` : ''}, but trace ${show(t)}`,
+          );
+          continue;
+        }
+        const back = traces.get(`${family} ${b.node} -> ${a}`);
+        assert.ok(
+          t.brokenAt !== null || (back !== undefined && back.brokenAt !== null),
+          `${what}: the node's pings fail, but trace says its packets reach and ${b.node}'s pods' packets to ${a} do too`,
+        );
+        if (t.brokenAt === null) continue;
+        const at = traceAt(a);
+        assert.ok(
+          at.includes(t.hops[t.brokenAt]!.node ?? ''),
+          `${what}: the packet dies on ${at.join(' or ')}, but trace ${show(t)}`,
+        );
+      }
+    }
+
   // every failing pair: at least one of its two one-way traces is broken (both reaching would be a silent miss)
   if (!silent)
     for (const family of families)
@@ -224,5 +351,4 @@ export async function walkAgrees(r: WalkRun): Promise<string[]> {
           `${r.fault}: the ${family} pings between ${p} fail, but trace says both directions reach`,
         );
       }
-  return lines;
 }

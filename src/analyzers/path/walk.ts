@@ -493,7 +493,7 @@ export function egress(
   if (isBreak(post)) return post;
   p = post.packet;
   nat.push(...post.nat);
-  if (cls === 'pod' && changed(start, p)) return rewritten(view, start, p, nat);
+  if (rewrites(cls, start, p)) return rewritten(view, start, p, nat);
   if (underlay === 'routed') return sized('passes');
   if (underlay === 'ipip') {
     // ipip with `remote any`: the outer destination is the route's (onlink) gateway, protocol 4 (`ipencap`).
@@ -648,6 +648,13 @@ function ipsecEgress(
 }
 
 const changed = (a: NfPacket, b: NfPacket): boolean => a.src !== b.src || a.dst !== b.dst || a.dport !== b.dport;
+
+/**
+ * A rewrite the walk reports: any NAT of pod-to-pod traffic; of a node's own packet, a new destination only (flanneld
+ * masquerades a node's packet into the pod network from an address outside it, by design).
+ */
+const rewrites = (cls: PacketClass, a: NfPacket, b: NfPacket): boolean =>
+  cls === 'pod' ? changed(a, b) : a.dst !== b.dst || a.dport !== b.dport;
 
 function rewritten(view: NodeView, from: NfPacket, to: NfPacket, nat: readonly RuleRef[]): Break {
   const hop = nat[0]?.chain ?? 'NAT';
@@ -900,7 +907,7 @@ export function ingress(
   p = pre.packet;
   const nat = [...pre.nat];
   // DNAT to another node's pod or off the node is a rewrite; the route below is for where the packet now goes.
-  if (cls === 'pod' && changed(start, p)) return rewritten(view, start, p, nat);
+  if (rewrites(cls, start, p)) return rewritten(view, start, p, nat);
   const fwd = forwardingBreak(view, family);
   if (fwd) return fwd;
   const r = route(view, { dst: p.dst, as: 'pod', src: p.src, iif, mark: p.mark });
@@ -926,7 +933,7 @@ export function ingress(
   if (isBreak(post)) return post;
   p = post.packet;
   nat.push(...post.nat);
-  if (cls === 'pod' && changed(start, p)) return rewritten(view, start, p, nat);
+  if (rewrites(cls, start, p)) return rewritten(view, start, p, nat);
   const down = podDeviceBreak(view, side, side.dev);
   if (down) return down;
   return 'passes';

@@ -159,6 +159,12 @@ function deviceState(host: HostState, dev: string | null): { up: boolean; text: 
 class Walk {
   readonly via: string[] = [];
   egress: TraceResult['egress'] = null;
+  /**
+   * The source address the packet carries: the pod's, or for a node's own packet the one its kernel picks for the
+   * route (the route's prefsrc, else the device's first global address: flannel.1's on vxlan), as ping or any
+   * unbound socket on the node sends. Set at the source node's route lookup.
+   */
+  private srcIP: string;
   constructor(
     private readonly model: SnapshotModel,
     /** doctor's error findings of NODE_BLOCKERS and UNDERLAY_EVIDENCE: what stops the packet outside the tables trace replays */
@@ -171,6 +177,7 @@ class Walk {
   ) {
     this.size = asked;
     this.sent = asked;
+    this.srcIP = src.ip;
   }
 
   /** The packet's size as it travels (a Packet Too Big the design answers lowers it); null: sizes are not judged. */
@@ -248,7 +255,7 @@ class Walk {
       ? { family, src: outerSrc!, dst: outerDst!, ...outer!, iif: dev, oif: null, mark: 0 }
       : {
           family,
-          src: this.src.ip,
+          src: this.srcIP,
           dst: this.dst.ip,
           proto: 'icmp',
           sport: null,
@@ -285,6 +292,17 @@ class Walk {
     const out = uplinkOf(from, b);
     let wire = outer;
     if (out && outer > out.mtu) {
+      // The VXLAN device lowers the route's path MTU to what the uplink carries as it sends the first packet in
+      // fragments; the node's own later DF packets then fail ("message too long"), while forwarded pod packets
+      // keep the device's MTU (ip_forward_use_pmtu 0) and keep leaving in fragments. Measured in the lab.
+      if (encap && b?.type === 'vxlan' && this.src.kind === 'node')
+        return this.hop(
+          from.name,
+          'uplink',
+          `${out.name} mtu ${out.mtu}`,
+          false,
+          `a ${outer}-byte packet${added} is above ${out.name} (mtu ${out.mtu}) on ${from.name}: the VXLAN device lowers the path MTU to ${out.mtu - (outer - inner)}, so the node's own packets of ${inner - (outer - out.mtu) + 1}-${inner} bytes with DF die after the first`,
+        );
       if (!encap || !fragmentsOuter(b))
         return this.hop(
           from.name,
@@ -327,7 +345,7 @@ class Walk {
     const family = this.dst.ip.includes(':') ? 'inet6' : 'inet';
     let p: NfPacket = {
       family,
-      src: this.src.ip,
+      src: this.srcIP,
       dst: this.dst.ip,
       proto: family === 'inet' ? 'icmp' : 'ipv6-icmp',
       sport: null,
@@ -570,6 +588,24 @@ class Walk {
     );
   }
 
+  /** The node's own packet takes the source its kernel picks for the route; shown when it is not the address asked. */
+  private chooseSource(node: FlannelNode, host: HostState, route: Route, dev: string): void {
+    const family = this.dst.ip.includes(':') ? 'inet6' : 'inet';
+    const chosen =
+      route.prefsrc ??
+      linkByName(host, dev)?.addresses.find((a) => a.family === family && a.scope === 'global')?.local ??
+      null;
+    if (!chosen || sameIP(chosen, this.srcIP)) return;
+    this.hop(
+      node.name,
+      'source address',
+      route.prefsrc ? formatRoute(route) : `${dev}: inet${family === 'inet6' ? '6' : ''} ${chosen}`,
+      true,
+      `the node's own packet leaves from ${chosen}, the address its kernel picks for this route${route.prefsrc ? '' : ` (${dev}'s)`}, not ${this.srcIP}`,
+    );
+    this.srcIP = chosen;
+  }
+
   /** Route lookup on `node` toward the destination, then on into the overlay or to the local bridge. */
   private forward(node: FlannelNode, host: HostState, depth: number, iif: string | null = null): void {
     if (depth > 3) return void this.hop(node.name, 'loop', null, false, 'the path revisits nodes: a routing loop');
@@ -632,6 +668,8 @@ class Walk {
       );
     const entry = `${formatRoute(route)}${decided}`;
     const dev = route.dev ?? '';
+    if (this.src.kind === 'node' && iif === null && node.name === this.src.node)
+      this.chooseSource(node, host, route, dev);
     if (dev && !this.deviceUp(node, host, dev, 'route lookup')) return;
     this.sizeFrom(host, dev);
     if (dev && !this.fits(node, host, dev, 'route lookup', entry)) return;
@@ -873,7 +911,7 @@ class Walk {
       return p !== null && contains(p, ip);
     };
     return (
-      ok(host.xfrmPolicies)?.find((p) => p.dir === 'out' && covers(p.src, this.src.ip) && covers(p.dst, this.dst.ip)) ??
+      ok(host.xfrmPolicies)?.find((p) => p.dir === 'out' && covers(p.src, this.srcIP) && covers(p.dst, this.dst.ip)) ??
       null
     );
   }
