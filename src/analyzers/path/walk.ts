@@ -829,13 +829,9 @@ export function ingress(
   const dst = side.addr;
   const how = arrival(view, peer, family);
   const peerIP = publicIPOf(peer, family);
-  // The node's own packet into the overlay leaves from its flannel device's address (the route's prefsrc).
-  const src =
-    cls === 'pod'
-      ? (part?.addr ?? podAddress(theirs))
-      : how === 'vxlan' || how === 'ipip' || how === 'wireguard'
-        ? theirs.network
-        : peerIP;
+  // The node's own packet into the overlay leaves from its flannel device's address (the route's prefsrc): the
+  // network address of its podCIDR on flannel.<VNI>, flannel0, flannel.ipip and flannel-wg; routed, the uplink's.
+  const src = cls === 'pod' ? (part?.addr ?? podAddress(theirs)) : how === 'routed' ? peerIP : theirs.network;
   if (!dst || !src) return null;
   const uplink = uplinkOf(view.node, b)?.name ?? null;
   let iif: string | null = uplink;

@@ -193,7 +193,8 @@ class Walk {
   private sizeFrom(host: HostState, dev: string | null): void {
     if (this.asked !== null || this.sent !== null || this.src.kind !== 'node' || !dev) return;
     const mtu = linkByName(host, dev)?.mtu;
-    const F = this.dst.kind === 'pod' ? (ok(host.subnetEnv)?.mtu ?? null) : null;
+    // without subnet.env, cni0's MTU stands for FLANNEL_MTU (CNI set it from there)
+    const F = this.dst.kind === 'pod' ? (ok(host.subnetEnv)?.mtu ?? linkByName(host, 'cni0')?.mtu ?? null) : null;
     if (mtu !== undefined) this.size = this.sent = F !== null ? Math.min(mtu, F) : mtu;
   }
 
