@@ -103,6 +103,21 @@ test("trace: a node IP as source is that node, and the lookup is the node's own 
   assert.equal(t.src.kind, 'node');
   assert.equal(t.brokenAt, null, JSON.stringify(t.hops, null, 1));
   assert.equal(t.hops[0]?.node, 'node1');
+  // as ping on the node sends: from flannel.1's address, the route's source, not the InternalIP asked
+  assert.deepEqual(
+    [t.hops[0]?.step, t.hops[0]?.note],
+    [
+      'source address',
+      "the node's own packet leaves from 10.244.1.0, the address its kernel picks for this route (flannel.1's), not 192.168.56.11",
+    ],
+  );
+  // so a rule on node1's pod network on the receiver matches the node's packets too
+  const fault = FAULTS.find((f) => f.id === 'raw-drop-peer-podcidr')!;
+  const dropped = trace(await readSnapshot(fixturePath('vxlan', fault)), '192.168.56.11', pod(2));
+  assert.deepEqual(
+    [dropped.hops[dropped.brokenAt!]?.node, dropped.hops[dropped.brokenAt!]?.step],
+    ['node2', 'netfilter'],
+  );
 });
 
 test('trace: a destination outside the pod network leaves via a device, masqueraded by flannel or not', async () => {
@@ -298,6 +313,16 @@ test("trace: node2's eth0 lowered to 1400 drops what arrives in VXLAN; node2's o
     'the fragmenting hop is shown',
   );
   assert.equal(trace(snap, pod(1), pod(2), { size: 1350 }).brokenAt, null);
+  // node2's own DF packets: the VXLAN device lowers the path MTU after the first (the lab's node pings show it)
+  const own = trace(snap, '192.168.56.12', pod(1));
+  assert.deepEqual(
+    [hopOf(own)?.node, hopOf(own)?.step, hopOf(own)?.note],
+    [
+      'node2',
+      'uplink',
+      "a 1500-byte packet (1450 + the vxlan overhead 50) is above eth0 (mtu 1400) on node2: the VXLAN device lowers the path MTU to 1350, so the node's own packets of 1351-1450 bytes with DF die after the first",
+    ],
+  );
 });
 
 test('trace: a sender that fragments toward a smaller receiver: every packet whose outer size is above the receiver dies', async () => {
