@@ -98,13 +98,11 @@ function podMtu(p: LabPod): number | null {
  * The largest packet a node sends to another node's pod: what its route's device takes, no more than FLANNEL_MTU
  * (its pods' eth0 MTU), as the kernel sizes a node's own traffic and trace follows it.
  */
-function nodeMtu(node: string, to: LabPod, pods: readonly LabPod[]): number | null {
-  const own = pods.find((p) => p.node === node);
+function nodeMtu(node: string, to: LabPod, flannelMtu: number | null): number | null {
   const dev = (JSON.parse(run('ip', ['-n', node, '-j', 'route', 'get', to.ip]).stdout || '[]') as { dev?: string }[])[0]
     ?.dev;
   const mtu = dev ? Number(run('ip', ['netns', 'exec', node, 'cat', `/sys/class/net/${dev}/mtu`]).stdout.trim()) : NaN;
-  const F = own ? podMtu(own) : null;
-  return Number.isInteger(mtu) && mtu > 0 && F ? Math.min(mtu, F) : null;
+  return Number.isInteger(mtu) && mtu > 0 && flannelMtu ? Math.min(mtu, flannelMtu) : null;
 }
 
 type Family = 'ipv4' | 'ipv6';
@@ -130,13 +128,15 @@ export async function failingPairs(pods: readonly LabPod[], bigPackets: boolean)
   const jobs: Promise<{ a: LabPod; b: LabPod; family: Family; what: string } | null>[] = [];
   // a lab node's netns is named after the node: its own packets to another node's pods, the walk's `node` class
   const nodeJobs: Promise<{ a: string; b: LabPod; family: Family; big?: number } | null>[] = [];
-  for (const a of new Set(pods.map((p) => p.node)))
+  for (const a of new Set(pods.map((p) => p.node))) {
+    const own = pods.find((p) => p.node === a);
+    const flannelMtu = bigPackets && own ? podMtu(own) : null;
     for (const b of pods) {
       if (b.node === a) continue;
       nodeJobs.push(pingAsync({ netns: a }, b).then((ok) => (ok ? null : { a, b, family: 'ipv4' })));
       if (b.ip6)
         nodeJobs.push(pingAsync({ netns: a }, b, { ipv6: true }).then((ok) => (ok ? null : { a, b, family: 'ipv6' })));
-      const big = bigPackets ? nodeMtu(a, b, pods) : null;
+      const big = bigPackets ? nodeMtu(a, b, flannelMtu) : null;
       if (big)
         nodeJobs.push(
           pingAsync({ netns: a }, b, { size: big - 28, dontFragment: true }).then((ok) =>
@@ -144,6 +144,7 @@ export async function failingPairs(pods: readonly LabPod[], bigPackets: boolean)
           ),
         );
     }
+  }
   for (const a of pods)
     for (const b of pods) {
       if (a === b) continue;
@@ -276,6 +277,22 @@ export async function walkAgrees(r: WalkRun, lines: string[]): Promise<void> {
         );
   }
 
+  // One trace against its pings: where they pass it must reach; where it breaks, on the node the packet dies on.
+  const judge = (t: TraceResult, what: string, pingsFail: boolean, sender: string) => {
+    if (!pingsFail)
+      return assert.equal(
+        t.brokenAt,
+        null,
+        `${what}: the pings pass${silent ? ` (or ${silent})` : ''}, but trace ${show(t)}`,
+      );
+    if (t.brokenAt === null) return;
+    const at = traceAt(sender);
+    assert.ok(
+      at.includes(t.hops[t.brokenAt]!.node ?? ''),
+      `${what}: the packet dies on ${at.join(' or ')}, but trace ${show(t)}`,
+    );
+  };
+
   // trace runs per family, against that family's pings
   const traces = new Map<string, TraceResult>();
   const families: Family[] = r.pods.every((p) => p.ip6) ? ['ipv4', 'ipv6'] : ['ipv4'];
@@ -288,20 +305,7 @@ export async function walkAgrees(r: WalkRun, lines: string[]): Promise<void> {
         traces.set(`${family} ${a.node} -> ${b.node}`, t);
         const what = `${r.fault}: trace ${from} (${a.node}) -> ${to} (${b.node})`;
         lines.push(`${what}: ${show(t)}`);
-        if (silent || !pings.byFamily[family].has(pair(a.node, b.node))) {
-          assert.equal(
-            t.brokenAt,
-            null,
-            `${what}: the pings pass${silent ? ` (or ${silent})` : ''}, but trace ${show(t)}`,
-          );
-          continue;
-        }
-        if (t.brokenAt === null) continue;
-        const at = traceAt(a.node);
-        assert.ok(
-          at.includes(t.hops[t.brokenAt]!.node ?? ''),
-          `${what}: the packet dies on ${at.join(' or ')}, but trace ${show(t)}`,
-        );
+        judge(t, what, !silent && pings.byFamily[family].has(pair(a.node, b.node)), a.node);
       }
   // trace <node IP> <pod>, as a user types it: from the node's InternalIP of the family to each other node's pods
   const model = buildModel(snapshot);
@@ -319,24 +323,12 @@ export async function walkAgrees(r: WalkRun, lines: string[]): Promise<void> {
         const fails =
           pings.nodeToPod[family].has(`${a} -> ${b.node}`) ||
           (family === 'ipv4' && pings.nodeToPodBig.has(`${a} -> ${b.node}`));
-        if (silent || !fails) {
-          assert.equal(
-            t.brokenAt,
-            null,
-            `${what}: the node's pings pass${silent ? ` (or ${silent})` : ''}, but trace ${show(t)}`,
-          );
-          continue;
-        }
+        judge(t, what, !silent && fails, a);
+        if (silent || !fails) continue;
         const back = traces.get(`${family} ${b.node} -> ${a}`);
         assert.ok(
           t.brokenAt !== null || (back !== undefined && back.brokenAt !== null),
           `${what}: the node's pings fail, but trace says its packets reach and ${b.node}'s pods' packets to ${a} do too`,
-        );
-        if (t.brokenAt === null) continue;
-        const at = traceAt(a);
-        assert.ok(
-          at.includes(t.hops[t.brokenAt]!.node ?? ''),
-          `${what}: the packet dies on ${at.join(' or ')}, but trace ${show(t)}`,
         );
       }
     }

@@ -334,6 +334,13 @@ class Walk {
 
   readonly #filters = new Map<string, NodeFilter>();
 
+  /** The node's compiled rules and addresses, built once per node of the trace. */
+  private filterOf(node: FlannelNode, host: HostState): NodeFilter {
+    let filter = this.#filters.get(node.name);
+    if (!filter) this.#filters.set(node.name, (filter = new NodeFilter(host)));
+    return filter;
+  }
+
   /**
    * netfilter on this node for the traced packet (an ICMP echo, as ping sends): PREROUTING, FORWARD and POSTROUTING
    * when forwarded, OUTPUT and POSTROUTING when the node sends it. A drop breaks here; a rule the model cannot
@@ -341,8 +348,7 @@ class Walk {
    */
   private netfilter(node: FlannelNode, host: HostState, iif: string | null, oif: string | null): boolean {
     if (!ok(host.firewall)) return true;
-    let filter = this.#filters.get(node.name);
-    if (!filter) this.#filters.set(node.name, (filter = new NodeFilter(host)));
+    const filter = this.filterOf(node, host);
     const family = this.dst.ip.includes(':') ? 'inet6' : 'inet';
     let p: NfPacket = {
       family,
@@ -592,10 +598,7 @@ class Walk {
   /** The node's own packet takes the source its kernel picks for the route; shown when it is not the address asked. */
   private chooseSource(node: FlannelNode, host: HostState, route: Route, dev: string): void {
     const family = this.dst.ip.includes(':') ? 'inet6' : 'inet';
-    const chosen =
-      route.prefsrc ??
-      linkByName(host, dev)?.addresses.find((a) => a.family === family && a.scope === 'global')?.local ??
-      null;
+    const chosen = route.prefsrc ?? this.filterOf(node, host).env.primaryAddress(dev, family);
     if (!chosen || sameIP(chosen, this.srcIP)) return;
     this.hop(
       node.name,
