@@ -311,6 +311,15 @@ inject_cni0_port_disabled() {
   in_node bridge link set dev "$dev" state 0
   undo "in_node bridge link set dev $dev state 3"; echo "cni0 port $dev (pod netns $netns) disabled"
 }
+inject_pod_eth0_mtu() {
+  # the test pod's own end of its veth, raised above its peer on the node (a process in the pod with NET_ADMIN)
+  local netns was
+  netns=$(lab_kubectl -n kfl-e2e get pods --field-selector "spec.nodeName=$NODE" -o jsonpath='{.items[0].metadata.annotations.lab\.flannel\.dev/netns}')
+  [ -n "$netns" ] || die "break: no test pod on $NODE"
+  was=$(ip netns exec "$netns" cat /sys/class/net/eth0/mtu)
+  ip netns exec "$netns" ip link set dev eth0 mtu 1500
+  undo "ip netns exec $netns ip link set dev eth0 mtu $was"; echo "pod netns $netns eth0 mtu-was=$was now=1500"
+}
 
 # --- podCIDR allocation: the Node registered again (kubelet) with the range kube-controller-manager or an IPAM
 # gave it, and flanneld on it restarted as it is on a re-joined node. The undo gives the Node back its range:

@@ -33,6 +33,7 @@ import nodeNotRegistered from './checks/node-not-registered.js';
 import overlayPortBlocked from './checks/overlay-port-blocked.js';
 import ownPodcidrRoute from './checks/own-podcidr-route.js';
 import peerRoutes from './checks/peer-routes.js';
+import podEth0Mtu from './checks/pod-eth0-mtu.js';
 import podPath from './checks/pod-path.js';
 import podcidrOutsideNetwork from './checks/podcidr-outside-network.js';
 import podcidrOverlap from './checks/podcidr-overlap.js';
@@ -73,6 +74,7 @@ export const CHECKS: readonly Check[] = [
   masqueradeRules,
   mtu,
   mtuMixed,
+  podEth0Mtu,
   netconfInvalid,
   networkOverlap,
   networkPolicyUnenforced,

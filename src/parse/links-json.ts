@@ -30,6 +30,7 @@ export function parseIpAddrJson(text: string): ParseResult<Link[]> {
       kind,
       master: str(o, 'master'),
       parent: parentOf(o),
+      ...netnsIdOf(o),
       vxlan: kind === 'vxlan' && infoData ? vxlanOf(infoData) : null,
       addresses: addressesOf(o),
     });
@@ -51,6 +52,11 @@ function parentOf(o: JsonObject): string | null {
   if (link !== null) return link;
   const index = num(o, 'link_index');
   return index !== null ? `if${index}` : null;
+}
+
+function netnsIdOf(o: JsonObject): { linkNetnsId?: number } {
+  const id = num(o, 'link_netnsid');
+  return id === null ? {} : { linkNetnsId: id };
 }
 
 function vxlanOf(d: JsonObject): VxlanInfo {

@@ -26,6 +26,9 @@ export function parseIpAddrText(text: string, opts: { detailed?: boolean } = {})
       cur.mac = MAC.test(tokens[1] ?? '') && first !== 'link/none' ? (tokens[1] ?? '').toLowerCase() : null;
       // Some iproute2 versions print `ipip any remote …` etc. after `link/…` on the next line only.
       cur.seenLinkLine = true;
+      // `link-netnsid N` (a peer in a namespace this one has no name for; a named one prints `link-netns NAME`)
+      const id = tokens.indexOf('link-netnsid');
+      if (id >= 0 && /^\d+$/.test(tokens[id + 1] ?? '')) cur.linkNetnsId = Number(tokens[id + 1]);
     } else if (first === 'inet' || first === 'inet6') {
       const a = addressOf(first, tokens);
       if (a) cur.addresses.push(a);
@@ -94,6 +97,7 @@ interface Draft {
   vxlan: VxlanInfo | null;
   addresses: Address[];
   seenLinkLine: boolean;
+  linkNetnsId?: number;
 }
 
 function startLink(m: RegExpExecArray): Draft {
@@ -131,6 +135,7 @@ function finish(d: Draft): Link {
     kind: d.kind ?? null,
     master: d.master,
     parent: d.parent,
+    ...(d.linkNetnsId !== undefined ? { linkNetnsId: d.linkNetnsId } : {}),
     vxlan: d.vxlan,
     addresses: d.addresses,
   };

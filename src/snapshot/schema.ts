@@ -173,6 +173,11 @@ export const Link = Type.Object({
   master: NullableStr,
   /** `link` in iproute2 terms: the peer/lower device name or index, e.g. eth0@if12. */
   parent: NullableStr,
+  /**
+   * A veth whose peer is in another network namespace: that namespace's id as this one knows it (`link_netnsid`).
+   * With `parent` (`if<peer ifindex>`) it names the pod's eth0 behind a host-side veth.
+   */
+  linkNetnsId: Type.Optional(Num),
   vxlan: Type.Union([VxlanInfo, Type.Null()]),
   addresses: Type.Array(Address),
   /**
@@ -363,6 +368,24 @@ export const RouteDecision = Type.Object({
   error: NullableStr,
 });
 
+/**
+ * A pod's own end of its veth, read inside the pod's network namespace (`nsenter --net=<file> ip -j -d addr`): the
+ * MTU the pod sends with, which the host-side veth (a Link of the node) may not match.
+ */
+export const PodInterface = Type.Object({
+  /** The namespace's file, e.g. /var/run/netns/cni-1c3e…: what `nsenter --net=` takes. */
+  netns: Str,
+  /** The namespace's id as the node's namespace knows it (`ip netns list`'s "(id: N)"): a host veth's linkNetnsId. */
+  nsid: Num,
+  name: Str,
+  ifindex: Num,
+  /** The ifindex of its peer in the node's namespace (`eth0@if7`): the host-side veth. */
+  peerIfindex: Num,
+  mtu: Num,
+  operstate: Str,
+  addresses: Type.Array(Address),
+});
+
 export const HostState = Type.Object({
   node: Str,
   kernel: NullableStr,
@@ -394,6 +417,11 @@ export const HostState = Type.Object({
   routeDecisions: Type.Optional(Collected(Type.Array(RouteDecision))),
   /** Bridge ports and their state (`bridge -j link show`); absent in snapshots made before it was collected. */
   bridgePorts: Type.Optional(Collected(Type.Array(BridgePort))),
+  /**
+   * Every pod network namespace's veth ends, where the collector can enter them (/var/run/netns mounted, and
+   * CAP_SYS_ADMIN: a helper pod, --local, not a kube-flannel pod). Absent where it cannot and in older snapshots.
+   */
+  podInterfaces: Type.Optional(Collected(Type.Array(PodInterface))),
   /** flanneld's /healthz and /readyz on the node, when it serves them (--healthz-port). */
   flanneldHealth: Type.Optional(Collected(FlanneldHealth)),
   /** net-conf.json as read from this node's file (embedded flannel only); null when the file is absent. */

@@ -79,3 +79,4 @@ export type HttpProbe = Of<typeof S.HttpProbe>;
 export type FlanneldHealth = Of<typeof S.FlanneldHealth>;
 export type RouteDecision = Of<typeof S.RouteDecision>;
 export type BridgePort = Of<typeof S.BridgePort>;
+export type PodInterface = Of<typeof S.PodInterface>;

@@ -71,8 +71,10 @@ const HOP: Readonly<Record<string, Named>> = {
   // a FLANNEL_MTU packet is routed into cni0 (mtu 1400) on node2 and does not fit
   'cni0-mtu-below-flannel-mtu': { at: 'node', step: /^route lookup$/ },
   // cni0 follows its narrowest port (the pod's veth, 1400) down: the route out of cni0 is the first that is too small
-  'pod-veth-mtu-low': { at: 'node', step: /^route lookup$/ },
-  'pod-veth-mtu-low-host-gw': { at: 'node', step: /^route lookup$/ },
+  // toward the pod, the route's device (its veth) is too small; from it, the veth drops the pod's packet on the way in
+  'pod-veth-mtu-low': { at: 'node', step: /^(route lookup|pod -> cni0)$/ },
+  'pod-veth-mtu-low-host-gw': { at: 'node', step: /^(route lookup|pod -> cni0)$/ },
+  'pod-eth0-mtu-low': { at: 'node', step: /^cni0 -> pod$/ },
   // the 1500-byte VXLAN packet toward node2 does not fit its eth0 (mtu 1400); node2's own leaves in fragments
   'mtu-underlay': { at: 'node', step: /^uplink$/ },
   'cni0-port-disabled': { at: 'node', step: /^cni0 -> pod$/ },

@@ -5,7 +5,7 @@
 
 /** Tools a printed fix may run on a node, as printed. */
 const FIX_TOOLS =
-  /^(iptables|iptables-nft|iptables-legacy|ip6tables|ip6tables-nft|ip6tables-legacy|nft|bridge|ip|sysctl|wg|modprobe|rm) /;
+  /^(iptables|iptables-nft|iptables-legacy|ip6tables|ip6tables-nft|ip6tables-legacy|nft|bridge|ip|sysctl|wg|modprobe|rm|nsenter) /;
 
 export type FixAction =
   | { readonly node: string; readonly command: string }

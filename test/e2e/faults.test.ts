@@ -82,9 +82,10 @@ async function proveEffect(fault: LabFault, ctx: FaultContext): Promise<void> {
     case 'big-packets-dropped': {
       const [a, b] = [podFor(ctx, e.from), podFor(ctx, e.to)];
       assert.ok(ping(a, b), `${name}: small pings ${a.name} -> ${b.name} should still pass`);
+      const size = e.size ?? 1400;
       assert.ok(
-        !ping(a, b, { size: 1400, dontFragment: true }),
-        `${name}: 1400-byte DF pings ${a.name} -> ${b.name} still pass`,
+        !ping(a, b, { size, dontFragment: true }),
+        `${name}: ${size}-byte DF pings ${a.name} -> ${b.name} still pass`,
       );
       break;
     }
@@ -107,6 +108,13 @@ async function proveEffect(fault: LabFault, ctx: FaultContext): Promise<void> {
     const p = PROBES[spec.probe];
     assert.ok(p.check(ctx), `${name}: ${p.what} does not show the fault`);
   }
+}
+
+function podEth0Mtu(p: { readonly netns: string }): number {
+  const r = run('ip', ['netns', 'exec', p.netns, 'cat', '/sys/class/net/eth0/mtu']);
+  const mtu = Number(r.stdout.trim());
+  assert.ok(Number.isInteger(mtu) && mtu > 0, `the MTU of ${p.netns}'s eth0: ${r.stdout}${r.stderr}`);
+  return mtu;
 }
 
 async function proveFix(fault: LabFault, ctx: FaultContext, findings: DoctorFinding[], worked: string[]) {
@@ -170,11 +178,14 @@ async function proveFix(fault: LabFault, ctx: FaultContext, findings: DoctorFind
     // kernel keeps for net.ipv4.route.mtu_expires (600 s) and enforces itself ("message too long"): flushed here as
     // its expiry would, so the ping tests the path the fix mended, not the pod's memory of the broken one.
     if (e.kind === 'big-packets-dropped') run('ip', ['netns', 'exec', a.netns, 'ip', 'route', 'flush', 'cache']);
-    if (e.kind === 'big-packets-dropped')
+    if (e.kind === 'big-packets-dropped') {
+      // the largest echo the pod now sends: a fault on the pod's own eth0 is mended by making it send less
+      const size = e.size ? Math.min(e.size, podEth0Mtu(a) - 28) : 1400;
       assert.ok(
-        ping(a, b, { size: 1400, dontFragment: true }),
-        `${fault.name}: after the printed fix 1400-byte DF pings ${a.name} -> ${b.name} still fail`,
+        ping(a, b, { size, dontFragment: true }),
+        `${fault.name}: after the printed fix ${size}-byte DF pings ${a.name} -> ${b.name} still fail`,
       );
+    }
   }
   if (e.kind === 'cni-add-fails') {
     const node = nodeOf(ctx, e.on);

@@ -399,6 +399,8 @@ export const SIM_INJECT: Readonly<Record<string, (c: SimCluster) => void>> = {
   },
   'cni0-mtu-below-flannel-mtu': (c) => c.ns(c.node('node2'), 'ip', 'link', 'set', 'cni0', 'mtu', '1400'),
   'pod-veth-mtu-low': (c) => podVethMTU(c, 'node2', 1400),
+  'pod-eth0-mtu-low': (c) =>
+    void sh('ip', 'netns', 'exec', c.node('node2').podNs, 'ip', 'link', 'set', 'eth0', 'mtu', '1400'),
   'pod-veth-mtu-low-host-gw': (c) => podVethMTU(c, 'node2', 1400),
   'uplink-mtu-differs': (c) => c.ns(c.node('node3'), 'ip', 'link', 'set', 'eth0', 'mtu', '9000'),
   // only doctor --probe sees it: the fault is in the probe results added to the snapshot (SIM_ADD_TO_SNAPSHOT)

@@ -39,9 +39,12 @@ function podVethMtuLow(id: string, backend: 'vxlan' | 'host-gw', changes: string
     sim: {
       backend,
       on: 'node2',
+      // the pod's own 1450-byte packets die at the same veth on their way out (a veth drops what its receiving end
+      // cannot take)
       breaks: [
         { from: 'third', to: 'node', size },
         { from: 'peer', to: 'node', size },
+        { from: 'node', to: 'peer', size },
       ],
       expect: [
         {
@@ -1818,6 +1821,35 @@ export const FAULT_CATALOG: readonly FaultEntry[] = [
     "kernel: host-gw, the host-side veth of the node's pod at MTU 1400, below FLANNEL_MTU 1500",
     1472,
   ),
+  {
+    id: 'pod-eth0-mtu-low',
+    changes:
+      "kernel: the node's pod's own eth0 at MTU 1400 (set inside the pod); its host-side veth keeps FLANNEL_MTU 1450",
+    sim: {
+      backend: 'vxlan',
+      on: 'node2',
+      // a 1450-byte packet toward the pod passes cni0 and the veth, and dies as the veth hands it to eth0
+      breaks: [
+        { from: 'third', to: 'node', size: 1422 },
+        { from: 'peer', to: 'node', size: 1422 },
+      ],
+      expect: [{ check: 'pod-eth0-mtu', node: 'node', severity: 'error', evidence: /: eth0@if\d+ mtu 1400$/ }],
+    },
+  },
+  {
+    id: 'pod-eth0-mtu-high',
+    changes:
+      "kernel: the node's test pod's own eth0 raised to MTU 1500 (a process in the pod with NET_ADMIN); its host-side veth keeps FLANNEL_MTU",
+    lab: {
+      fixRestores: true,
+      // host-gw's FLANNEL_MTU is already 1500: nothing changes there
+      backends: ['vxlan', 'vxlan-directrouting', 'udp'],
+      inject: 'pod_eth0_mtu',
+      // the pod's 1498-byte DF echo leaves its eth0 and dies at its host veth (FLANNEL_MTU 1450, udp 1472), no ICMP
+      effect: { kind: 'big-packets-dropped', from: 'node', to: 'peer', size: 1470 },
+      expect: [{ check: 'pod-eth0-mtu', node: 'node', severity: 'error', evidence: /: eth0@if\d+ mtu 1500$/ }],
+    },
+  },
   {
     id: 'cni0-mtu-below-flannel-mtu',
     changes: "kernel: cni0 MTU 1400 on the node, below FLANNEL_MTU: large packets into the node's pods die",

@@ -71,8 +71,11 @@ export interface Findings {
 export type Effect =
   /** pings between the two roles' test pods fail */
   | { readonly kind: 'unreachable'; readonly from: Role; readonly to: Role }
-  /** small pings pass, 1400-byte pings with DF set fail */
-  | { readonly kind: 'big-packets-dropped'; readonly from: Role; readonly to: Role }
+  /**
+   * small pings pass, 1400-byte pings (ICMP payload; `size` for another) with DF set fail; after the printed fix the
+   * largest echo the source pod sends (its eth0's MTU, or 1400 bytes when smaller) passes
+   */
+  | { readonly kind: 'big-packets-dropped'; readonly from: Role; readonly to: Role; readonly size?: number }
   /** a new pod on the role's node cannot be wired: CNI ADD fails */
   | { readonly kind: 'cni-add-fails'; readonly on: Role }
   /** traffic is unaffected; the entry's state probe proves the fault is in place */

@@ -17,17 +17,25 @@ import type { ClusterScope, NodeSummary } from '../context.js';
 import { type FlannelNode, linkByName, ok } from '../model.js';
 import { fragmentsOuter, isFlannelV6Clamp, outerSize } from '../mtu-model.js';
 import type { NfFamily } from '../netfilter/types.js';
+import { podEndsOf, podLabel, podMtuCommand } from '../pod-ends.js';
 import type { Break } from './walk.js';
 
 /** What explains a size break: the mtu checks name the device below FLANNEL_MTU and the uplinks that differ. */
-export const MTU_CHECKS = ['mtu', 'mtu-mixed'];
+export const MTU_CHECKS = ['mtu', 'mtu-mixed', 'pod-eth0-mtu'];
 
 /** One end's sizes for one family: what its pods' largest packet is as it leaves, and the device that takes it in. */
 export interface PodSizes {
   /** FLANNEL_MTU, or the flannel device's designed IPv6 clamp below it: the largest pod packet that leaves. */
   readonly sends: number;
   /** The device the node routes packets for its own pods out of, with its MTU (null: no pod side). */
-  readonly takes: { readonly dev: string; readonly mtu: number } | null;
+  readonly takes: Taker | null;
+}
+
+/** The narrowest device into the node's pods; `fix` where it is a pod's own eth0, not a device of the node. */
+interface Taker {
+  readonly dev: string;
+  readonly mtu: number;
+  readonly fix?: string;
 }
 
 /** The overlay device a family's pod packets leave by, where a clamp may lower them (vxlan's flannel-v6.<VNI>). */
@@ -68,16 +76,33 @@ export function podSizesOf(
 
 /**
  * The bridge's narrowest port, when below the bridge: every pod behind cni0 is a destination of the pair, and the
- * bridge drops a frame above the port's MTU on its way into the pod (the host-side veth of a pod).
+ * bridge drops a frame above the port's MTU on its way into the pod (the host-side veth of a pod). Behind the port,
+ * the pod's own eth0 drops a frame above its MTU as the veth hands it over.
  */
-function narrowestPort(
-  host: HostState,
-  bridge: { readonly dev: string; readonly mtu: number },
-): { readonly dev: string; readonly mtu: number } {
-  let least = bridge;
+function narrowestPort(host: HostState, bridge: { readonly dev: string; readonly mtu: number }): Taker {
+  let least: Taker = bridge;
   for (const l of ok(host.links) ?? [])
     if (l.master === bridge.dev && l.mtu < least.mtu) least = { dev: l.name, mtu: l.mtu };
+  for (const { pod, veth } of podEndsOf(host))
+    if (pod.mtu < least.mtu && (veth.master === bridge.dev || veth.name === bridge.dev))
+      least = { dev: `${pod.name} of pod ${podLabel(pod)}`, mtu: pod.mtu, fix: podMtuCommand(pod, veth.mtu) };
   return least;
+}
+
+/**
+ * A pod of the node whose eth0 sends more than its host veth takes: the veth drops its largest packets on the way in
+ * (no ICMP), whatever the destination. The first such pod stands for the node's; pod-eth0-mtu names each.
+ */
+function podEndBreak(node: FlannelNode, host: HostState): Break | null {
+  const end = podEndsOf(host).find((e) => e.pod.mtu > e.veth.mtu);
+  if (!end) return null;
+  const { pod, veth } = end;
+  return sizeBreak(
+    veth.name,
+    `pod ${podLabel(pod)} sends up to ${pod.mtu} bytes (its ${pod.name}'s MTU): packets of ${veth.mtu + 1}-${pod.mtu} bytes die at its host veth ${veth.name} (mtu ${veth.mtu}) on ${node.name}`,
+    [`${pod.netns}: ${pod.name} mtu ${pod.mtu}`, `${veth.name} mtu ${veth.mtu}`],
+    `On ${node.name}: ${podMtuCommand(pod, veth.mtu)}`,
+  );
 }
 
 /**
@@ -92,6 +117,8 @@ export function egressSizeBreak(
   dev: string,
   uplink: { readonly name: string; readonly mtu: number } | null,
 ): Break | null {
+  const pod = podEndBreak(node, host);
+  if (pod) return pod;
   const F = ok(host.subnetEnv)?.mtu ?? null;
   if (F === null) return null;
   const l = linkByName(host, dev);
@@ -217,7 +244,7 @@ function judge(
       hop: dev,
       what: `packets of ${mtu + 1}-${size} bytes die at ${dev} (mtu ${mtu}) on ${to.name}`,
       evidence: [`${to.name}: ${dev} mtu ${mtu}`, `sender's FLANNEL_MTU ${size}`],
-      fix: `On ${to.name}: ip link set ${dev} mtu ${to.flannelMTU ?? size}`,
+      fix: `On ${to.name}: ${r.takes.fix ?? `ip link set ${dev} mtu ${to.flannelMTU ?? size}`}`,
     };
   }
   return null;

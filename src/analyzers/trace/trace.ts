@@ -18,6 +18,7 @@ import { fragmentsOuter, isFlannelV6Clamp, outerSize } from '../mtu-model.js';
 import { ingressFix, ingressVerdict, uplinkIngressOf } from '../netfilter/ingress.js';
 import type { Hook, NfPacket } from '../netfilter/types.js';
 import { NodeFilter } from '../path/node-filter.js';
+import { podEndOf } from '../pod-ends.js';
 import { analyze } from '../run.js';
 import { flanneldSilence } from '../udp-flanneld.js';
 import { uplinkOf } from '../uplink.js';
@@ -492,21 +493,49 @@ class Walk {
       )
         return;
     }
-    if (src.kind === 'pod') {
-      // The pod's eth0 was created with FLANNEL_MTU: that is the largest packet it sends.
-      const F = ok(a.host.subnetEnv)?.mtu ?? linkByName(a.host, 'cni0')?.mtu ?? null;
-      if (this.sent === null) this.size = this.sent = F;
-      else if (F !== null && this.sent > F)
-        return void this.hop(
-          src.node,
-          'pod -> cni0',
-          `FLANNEL_MTU=${F}`,
-          false,
-          `a ${this.sent}-byte packet does not fit the pod's eth0 (mtu ${F}): the pod cannot send it with DF`,
-        );
-    }
+    if (src.kind === 'pod' && !this.podSends(a.node, a.host)) return;
     if (!this.nodeHealthy(a.node, 'source')) return;
     this.forward(a.node, a.host, 0, src.kind === 'pod' ? 'cni0' : null);
+  }
+
+  /**
+   * The largest packet the pod sends is its eth0's MTU: FLANNEL_MTU, which CNI gave it, where the pod's namespace was
+   * not read. Its host veth drops a larger frame on the way in (no ICMP).
+   */
+  private podSends(node: FlannelNode, host: HostState): boolean {
+    const end = podEndOf(host, this.src.ip);
+    const F = ok(host.subnetEnv)?.mtu ?? linkByName(host, 'cni0')?.mtu ?? null;
+    const eth0 = end?.pod.mtu ?? F;
+    if (this.sent === null) this.size = this.sent = eth0;
+    else if (eth0 !== null && this.sent > eth0)
+      return this.hop(
+        node.name,
+        'pod -> cni0',
+        end ? `${end.pod.netns}: ${end.pod.name} mtu ${eth0}` : `FLANNEL_MTU=${eth0}`,
+        false,
+        `a ${this.sent}-byte packet does not fit the pod's eth0 (mtu ${eth0}): the pod cannot send it with DF`,
+      );
+    if (!end || this.size === null || this.size <= end.veth.mtu) return true;
+    return this.hop(
+      node.name,
+      'pod -> cni0',
+      `${end.pod.netns}: ${end.pod.name} mtu ${end.pod.mtu}; ${end.veth.name} mtu ${end.veth.mtu}`,
+      false,
+      `a ${this.size}-byte packet does not fit the pod's host veth ${end.veth.name} (mtu ${end.veth.mtu}) on ${node.name}: packets of ${end.veth.mtu + 1}-${this.size} bytes from the pod die there`,
+    );
+  }
+
+  /** The destination pod's own eth0 drops a frame above its MTU as its veth hands it over (no ICMP). */
+  private podTakes(node: FlannelNode, host: HostState): boolean {
+    const end = podEndOf(host, this.dst.ip);
+    if (!end || this.size === null || this.size <= end.pod.mtu) return true;
+    return this.hop(
+      node.name,
+      'cni0 -> pod',
+      `${end.pod.netns}: ${end.pod.name} mtu ${end.pod.mtu}`,
+      false,
+      `a ${this.size}-byte packet does not fit the pod's eth0 (mtu ${end.pod.mtu}) behind ${end.veth.name} on ${node.name}: packets of ${end.pod.mtu + 1}-${this.size} bytes die there`,
+    );
   }
 
   /** The kernel's lookup on `host` (the FIB model over `ip rule` and every table), or main only when rules were not collected. */
@@ -548,6 +577,7 @@ class Walk {
       : undefined;
     const veths = (ok(host.links) ?? []).filter((l) => l.master === 'cni0').map((l) => ({ dev: l.name }));
     if (!this.portFits(node, host, veths, fdb?.dev ?? null, !mac)) return false;
+    if (!this.podTakes(node, host)) return false;
     const ports = host.bridgePorts?.status === 'ok' ? host.bridgePorts.data : null;
     if (!ports) return true;
     const onCni0 = ports.filter((x) => x.master === 'cni0');

@@ -15,6 +15,7 @@ import { parseIpAddrJson } from '../../parse/links-json.js';
 import { parseIpAddrText } from '../../parse/links-text.js';
 import { parseIpNeighJson } from '../../parse/neigh-json.js';
 import { parseIpNeighText } from '../../parse/neigh-text.js';
+import { NETNS_ABSENT, NETNS_SECTION, NETNS_UNLISTED, parsePodInterfaces } from '../../parse/pod-netns.js';
 import { POD_IIF, parseRouteBatch, type RouteQuery, STDERR_MARKER } from '../../parse/route-batch.js';
 import type { Family } from '../../parse/route-common.js';
 import { parseIpRouteJson } from '../../parse/routes-json.js';
@@ -31,6 +32,7 @@ import type {
   IptablesDump,
   Link,
   Neighbour,
+  PodInterface,
   Route,
   RouteDecision,
   RoutingRule,
@@ -273,6 +275,34 @@ export const BRIDGE_PORTS: NodeCommand<BridgePort[]> = {
   optional: true,
 };
 
+/** Where containerd and CRI-O keep pod network namespaces, and the only directory `ip netns list` reads. */
+export const POD_NETNS_DIR = '/var/run/netns';
+
+/**
+ * Each pod network namespace's own veth end (the MTU the pod sends with), in one shell loop: a node holds up to a
+ * few hundred pods. Only the namespaces this node's namespace has an id for are entered: a pod's veth gives it one,
+ * and any other namespace visible there (another node's, in the lab) holds nothing of this node.
+ */
+const POD_INTERFACES_SCRIPT = [
+  `d=${POD_NETNS_DIR}`,
+  `[ -d "$d" ] || { echo "${NETNS_ABSENT} $d"; exit 0; }`,
+  `l=$(ip netns list 2>&1) || { echo "${NETNS_UNLISTED} $l"; exit 0; }`,
+  // `cni-1c3e… (id: 3)`
+  `printf '%s\\n' "$l" | while read -r n x id; do`,
+  '  [ "$x" = "(id:" ] || continue',
+  `  echo "${NETNS_SECTION}$d/$n \${id%)}"`,
+  '  o=$(nsenter --net="$d/$n" ip -j -d addr show 2>/dev/null) || o=$(nsenter --net="$d/$n" ip -d addr show 2>&1)',
+  `  printf '%s\\n' "$o"`,
+  'done',
+].join('\n');
+
+export const POD_INTERFACES: NodeCommand<PodInterface[] | null> = {
+  id: 'podInterfaces',
+  forms: [{ id: 'podInterfaces:text', argv: ['sh', '-c', POD_INTERFACES_SCRIPT], parse: parsePodInterfaces }],
+  // nsenter missing (a minimal image) leaves the pod ends unread, as a missing /var/run/netns does
+  optional: true,
+};
+
 /** `ip route get` for one address; the caller checks it is an IP, so it cannot read as an option. */
 export function routeGetCommand(address: string): NodeCommand<Route[]> {
   const family: Family = address.includes(':') ? 'inet6' : 'inet';
@@ -385,6 +415,7 @@ export function nodeCommands(
     NFT_RULESET,
     NFT_JSON,
     BRIDGE_PORTS,
+    POD_INTERFACES,
     ...(opts.routeDecisions ? [routeDecisionsCommand(opts.routeDecisions)] : []),
     ...(opts.peerAddresses ?? []).map(routeGetCommand),
   ] as NodeCommand<unknown>[];

@@ -17,6 +17,7 @@ import type {
   HostState,
   IptablesDump,
   NodeNetConf,
+  PodInterface,
   RawCommand,
   Route,
   RouteDecision,
@@ -34,6 +35,7 @@ import {
   NFT_JSON,
   NFT_RULESET,
   type NodeCommand,
+  POD_INTERFACES,
   type RouteDecisionPlan,
   routeDecisionsCommand,
   routeGetCommand,
@@ -117,6 +119,7 @@ export async function collectHost(
     : Promise.resolve({ status: 'skipped', error: `not a wireguard cluster (backend ${opts.backend})` });
   const firewall = collectFirewall(run);
   const bridgePorts = run(BRIDGE_PORTS);
+  const podInterfaces = run(POD_INTERFACES);
   const decisions = collectRouteDecisions(run, opts.routeDecisions, opts.peerAddresses);
   const routeGets = decisions.then((d) => d.routeGets);
   const signal = opts.signal;
@@ -148,6 +151,7 @@ export async function collectHost(
     sysctls: await sysctls,
     firewall: await firewall,
     ...(await bridgePortsOf(bridgePorts)),
+    ...(await podInterfacesOf(podInterfaces)),
     routeGets: await routeGets,
     ...((await decisions).routeDecisions ? { routeDecisions: (await decisions).routeDecisions! } : {}),
     ...(await packagingState(netConfFile, flanneldHealth)),
@@ -208,6 +212,7 @@ function scriptSteps(opts: CollectHostOptions, wantWg: boolean): ScriptStep[] {
     NFT_RULESET,
     NFT_JSON,
     BRIDGE_PORTS,
+    POD_INTERFACES,
     ...(batch ? [routeDecisionsCommand(batch)] : []),
   ]
     .map((command): ScriptStep => ({ command: command as NodeCommand<unknown> }))
@@ -364,6 +369,15 @@ async function collectXfrm(
 async function bridgePortsOf(p: Promise<Outcome<BridgePort[]>>): Promise<{ bridgePorts?: Collected<BridgePort[]> }> {
   const r = await p;
   return r.status === 'unavailable' ? {} : { bridgePorts: r };
+}
+
+/** Left out where the pods' namespaces cannot be read (a kube-flannel pod mounts no /var/run/netns): not a failure. */
+async function podInterfacesOf(
+  p: Promise<Outcome<PodInterface[] | null>>,
+): Promise<{ podInterfaces?: Collected<PodInterface[]> }> {
+  const r = await p;
+  if (r.status === 'unavailable' || (r.status === 'ok' && r.data === null)) return {};
+  return { podInterfaces: r.status === 'ok' ? { status: 'ok', data: r.data! } : r };
 }
 
 async function collectFirewall(run: <T>(cmd: NodeCommand<T>) => Promise<Outcome<T>>): Promise<Collected<Firewall>> {
