@@ -10,16 +10,12 @@ export interface PodEnd {
   readonly veth: Link;
 }
 
-const cache = new WeakMap<HostState, readonly PodEnd[]>();
-
 /**
  * Each pod end whose peer is a veth of this node: the host veth points at the pod's namespace (its link-netnsid is
  * the namespace's id here) and at the pod end's ifindex, and the pod end at the host veth's. Namespace ids and
  * ifindexes are per namespace, so only all three together name one pair.
  */
 export function podEndsOf(host: HostState): readonly PodEnd[] {
-  const hit = cache.get(host);
-  if (hit) return hit;
   const pods = ok(host.podInterfaces) ?? [];
   const links = ok(host.links) ?? [];
   const ends: PodEnd[] = [];
@@ -31,7 +27,6 @@ export function podEndsOf(host: HostState): readonly PodEnd[] {
       if (veth && veth.ifindex === pod.peerIfindex) ends.push({ pod, veth });
     }
   }
-  cache.set(host, ends);
   return ends;
 }
 

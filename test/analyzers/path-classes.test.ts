@@ -3,6 +3,7 @@
 // or a break's kind, hop, cause and explaining checks). Checked on every committed fixture (3-node simulated
 // clusters, healthy and with each catalog fault, so a fault singling out one peer must split its class) and on the
 // synthetic bench snapshot with the underlay-ip-changed fault (one peer's fdb entry differs on every node).
+
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { syntheticSnapshot } from '../../bench/synthetic.js';
@@ -13,6 +14,7 @@ import type { NfFamily } from '../../src/analyzers/netfilter/types.js';
 import { PeerClasses } from '../../src/analyzers/path/classes.js';
 import { NodeFilter } from '../../src/analyzers/path/node-filter.js';
 import { type Break, egress, ingress, type NodeView, podSidesOf } from '../../src/analyzers/path/walk.js';
+import { podEndsOf } from '../../src/analyzers/pod-ends.js';
 import { readSnapshot } from '../../src/snapshot/io.js';
 import type { Snapshot } from '../../src/snapshot/types.js';
 import { SIM_BACKENDS } from '../sim/cluster.js';
@@ -48,6 +50,7 @@ function checkClasses(snapshot: Snapshot, label: string): { peers: number; class
           ? new Map(host.routeDecisions.data.map((d) => [`${d.dst} ${d.as}`, d]))
           : null,
       pods: podSidesOf(ctx.node, host),
+      podEnds: podEndsOf(host),
     };
     for (const family of ['inet', 'inet6'] as NfFamily[]) {
       const pc = new PeerClasses(view, family, cluster.peerClassCIDRs[family], ctx.peers);

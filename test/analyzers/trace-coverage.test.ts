@@ -148,6 +148,9 @@ const EGRESS: Readonly<Record<string, Named>> = {
   'node-unreachable': { at: 'node', step: /^source$/ },
   // a FLANNEL_MTU packet with DF from node2's pods does not fit its eth0 (mtu 1400) on the way out
   'mtu-underlay': { at: 'node', step: /^route lookup$/ },
+  // the pod's own FLANNEL_MTU packet does not fit its host veth (mtu 1400) on the way in
+  'pod-veth-mtu-low': { at: 'node', step: /^pod -> cni0$/ },
+  'pod-veth-mtu-low-host-gw': { at: 'node', step: /^pod -> cni0$/ },
 };
 
 /**

@@ -10,6 +10,7 @@ import { ipsecSeams } from '../path/seam.js';
 import { MTU_CHECKS, mtuSeams } from '../path/sizes.js';
 import { underlaySeams } from '../path/underlay.js';
 import { type Break, egress, ingress, type NodeView, type PacketClass, podSidesOf, WALKED } from '../path/walk.js';
+import { podEndsOf } from '../pod-ends.js';
 import { uplinkOf } from '../uplink.js';
 
 /**
@@ -102,6 +103,7 @@ export default defineCheck({
       decisions: decisions ? new Map(decisions.map((d) => [`${d.dst} ${d.as}`, d])) : null,
       pods: podSidesOf(node, host),
       uplinkIngress: uplinkIngressOf(host, uplinkOf(node, backend)?.name ?? null),
+      podEnds: podEndsOf(host),
     };
     // Collection gaps in the rules make every verdict uncertain: say nothing rather than guess.
     if (view.filter.ruleset && view.filter.ruleset.gaps.length > 0) return;

@@ -17,7 +17,7 @@ import type { ClusterScope, NodeSummary } from '../context.js';
 import { type FlannelNode, linkByName, ok } from '../model.js';
 import { fragmentsOuter, isFlannelV6Clamp, outerSize } from '../mtu-model.js';
 import type { NfFamily } from '../netfilter/types.js';
-import { podEndsOf, podLabel, podMtuCommand } from '../pod-ends.js';
+import { type PodEnd, podEndsOf, podLabel, podMtuCommand } from '../pod-ends.js';
 import type { Break } from './walk.js';
 
 /** What explains a size break: the mtu checks name the device below FLANNEL_MTU and the uplinks that differ. */
@@ -93,8 +93,8 @@ function narrowestPort(host: HostState, bridge: { readonly dev: string; readonly
  * A pod of the node whose eth0 sends more than its host veth takes: the veth drops its largest packets on the way in
  * (no ICMP), whatever the destination. The first such pod stands for the node's; pod-eth0-mtu names each.
  */
-function podEndBreak(node: FlannelNode, host: HostState): Break | null {
-  const end = podEndsOf(host).find((e) => e.pod.mtu > e.veth.mtu);
+function podEndBreak(node: FlannelNode, ends: readonly PodEnd[]): Break | null {
+  const end = ends.find((e) => e.pod.mtu > e.veth.mtu);
   if (!end) return null;
   const { pod, veth } = end;
   return sizeBreak(
@@ -116,8 +116,10 @@ export function egressSizeBreak(
   family: NfFamily,
   dev: string,
   uplink: { readonly name: string; readonly mtu: number } | null,
+  /** The node's pods' own ends (podEndsOf), found once per node. */
+  podEnds: readonly PodEnd[],
 ): Break | null {
-  const pod = podEndBreak(node, host);
+  const pod = podEndBreak(node, podEnds);
   if (pod) return pod;
   const F = ok(host.subnetEnv)?.mtu ?? null;
   if (F === null) return null;

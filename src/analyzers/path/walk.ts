@@ -22,6 +22,7 @@ import type { HostTables } from '../host-index.js';
 import { type FlannelNode, type Lease, linkByName, ok } from '../model.js';
 import { type IngressChain, ingressFix, ingressVerdict } from '../netfilter/ingress.js';
 import type { Hook, HookVerdict, NfFamily, NfPacket, RuleRef } from '../netfilter/types.js';
+import type { PodEnd } from '../pod-ends.js';
 import { flanneldSilence } from '../udp-flanneld.js';
 import { uplinkOf } from '../uplink.js';
 import type { NodeFilter } from './node-filter.js';
@@ -60,6 +61,8 @@ export interface NodeView {
   readonly pods: Readonly<Record<NfFamily, PodSide | null>>;
   /** nftables ingress chains on the node's uplink (uplinkIngressOf); absent or empty: none. */
   readonly uplinkIngress?: readonly IngressChain[];
+  /** The pods' own ends behind their host veths (podEndsOf); empty where the pods' namespaces were not read. */
+  readonly podEnds: readonly PodEnd[];
 }
 
 const FIREWALL_CHECKS = ['forward-drop', 'nftables-rules', 'firewall-mode-conflict', 'iptables-split'];
@@ -485,7 +488,10 @@ export function egress(
     deviceBreak(view, r.dev, 'route', DEVICE_CHECKS) ?? (underlay === 'udp' ? flanneldBreak(view, 'flanneld') : null);
   if (down) return down;
   // The largest pod packet, judged where its device is known; it stands only if the small packet passes.
-  const big = cls === 'pod' ? egressSizeBreak(view.node, view.host, b, family, r.dev, uplinkOf(view.node, b)) : null;
+  const big =
+    cls === 'pod'
+      ? egressSizeBreak(view.node, view.host, b, family, r.dev, uplinkOf(view.node, b), view.podEnds)
+      : null;
   const sized = (x: Break | 'passes'): Break | 'passes' => (x === 'passes' && big ? big : x);
   p = { ...p, oif: r.dev };
   if (cls === 'node') p = { ...p, src: r.prefsrc ?? view.filter.env.primaryAddress(r.dev, family) ?? p.src };
@@ -635,7 +641,15 @@ function ipsecEgress(
   if (changed(original, p)) return rewritten(view, original, p, nat);
   // The ESP packet passes OUTPUT and POSTROUTING again (xfrm_output_resume); UDPEncap carries it in UDP 4500.
   const big = o.dev
-    ? egressSizeBreak(view.node, view.host, view.backend, family, o.dev, uplinkOf(view.node, view.backend))
+    ? egressSizeBreak(
+        view.node,
+        view.host,
+        view.backend,
+        family,
+        o.dev,
+        uplinkOf(view.node, view.backend),
+        view.podEnds,
+      )
     : null;
   const sent = sendOuter(
     view,
