@@ -7,7 +7,7 @@ import { parseIpAddrText } from './links-text.js';
 export const NETNS_ABSENT = '#absent-netns';
 /** Printed when `ip netns list` fails (busybox ip has no netns): nothing says which namespaces are the node's. */
 export const NETNS_UNLISTED = '#unlisted-netns';
-/** Starts one namespace's section: `@@netns <file> <nsid>`, then `ip -d addr show` inside it. */
+/** Starts one namespace's section: `@@netns <file> <nsid>`, then `ip addr show type veth` inside it. */
 export const NETNS_SECTION = '@@netns ';
 
 /**
@@ -42,7 +42,15 @@ export function parsePodInterfaces(text: string): ParseResult<PodInterface[] | n
       .join('\n')
       .trim();
     i = end - 1;
-    const links = body.startsWith('[') ? parseIpAddrJson(body) : /^\d+:\s/.test(body) ? parseIpAddrText(body) : null;
+    // empty: ip's text form for a namespace with no veth (nsenter's failures print something)
+    const links =
+      body === ''
+        ? { value: [], errors: [] }
+        : body.startsWith('[')
+          ? parseIpAddrJson(body)
+          : /^\d+:\s/.test(body)
+            ? parseIpAddrText(body)
+            : null;
     // nsenter's own complaint (the namespace went away, or no CAP_SYS_ADMIN): nothing to read in it
     if (!links || links.errors.length > 0) continue;
     entered++;

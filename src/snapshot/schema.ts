@@ -369,7 +369,7 @@ export const RouteDecision = Type.Object({
 });
 
 /**
- * A pod's own end of its veth, read inside the pod's network namespace (`nsenter --net=<file> ip -j -d addr`): the
+ * A pod's own end of its veth, read inside the pod's network namespace (`nsenter --net=<file> ip -j addr show type veth`): the
  * MTU the pod sends with, which the host-side veth (a Link of the node) may not match.
  */
 export const PodInterface = Type.Object({

@@ -291,7 +291,8 @@ const POD_INTERFACES_SCRIPT = [
   `printf '%s\\n' "$l" | while read -r n x id; do`,
   '  [ "$x" = "(id:" ] || continue',
   `  echo "${NETNS_SECTION}$d/$n \${id%)}"`,
-  '  o=$(nsenter --net="$d/$n" ip -j -d addr show 2>/dev/null) || o=$(nsenter --net="$d/$n" ip -d addr show 2>&1)',
+  // only veths: a pod's end of its veth is one (lo and other devices would only fill the raw output)
+  '  o=$(nsenter --net="$d/$n" ip -j addr show type veth 2>/dev/null) || o=$(nsenter --net="$d/$n" ip addr show type veth 2>&1)',
   `  printf '%s\\n' "$o"`,
   'done',
 ].join('\n');
