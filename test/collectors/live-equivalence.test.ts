@@ -14,6 +14,7 @@ import {
 } from '../../src/collectors/node/commands.js';
 import { localRunner } from '../../src/collectors/node/local.js';
 import type { CommandRunner } from '../../src/collectors/node/runner.js';
+import type { Link } from '../../src/snapshot/types.js';
 import { buildVxlanLab, canBuildLab } from './netns-lab.js';
 
 async function both<T>(runner: CommandRunner, cmd: NodeCommand<T>): Promise<[T, T]> {
@@ -46,6 +47,23 @@ test('this machine: ip -d addr, ip route, ip rule text forms equal the JSON form
   }
 });
 
+/**
+ * The lab's peers sit in named namespaces, for which ip's text form prints the name (`link-netns kf…pod`) instead of
+ * the id JSON gives (`link_netnsid`): that id is dropped from the JSON side where the text has none, and the pod's
+ * veth must carry it in JSON (what pairs a pod's eth0 with its host veth).
+ */
+function withoutNamedNsid(json: readonly Link[], text: readonly Link[]): Link[] {
+  assert.ok(
+    json.some((l) => l.kind === 'veth' && l.linkNetnsId !== undefined),
+    'JSON gives the veths their namespace id',
+  );
+  return json.map((l) => {
+    if (l.linkNetnsId === undefined || text.find((t) => t.name === l.name)?.linkNetnsId !== undefined) return l;
+    const { linkNetnsId: _id, ...rest } = l;
+    return rest;
+  });
+}
+
 test('vxlan/bridge netns node: every text form equals its JSON form', {
   skip: canBuildLab() ? false : 'needs root',
 }, async (t) => {
@@ -61,7 +79,7 @@ test('vxlan/bridge netns node: every text form equals its JSON form', {
     FDB,
   ] as NodeCommand<unknown>[]) {
     const [json, text] = await both(node, cmd);
-    assert.deepEqual(text, json, cmd.id);
+    assert.deepEqual(text, cmd === LINKS ? withoutNamedNsid(json as Link[], text as Link[]) : json, cmd.id);
     assert.ok(Array.isArray(json) && json.length > 0, `${cmd.id} is not empty`);
   }
 });
