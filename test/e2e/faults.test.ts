@@ -291,7 +291,7 @@ FAULTS.forEach((fault, index) => {
       const effect = effectOf(fault, ctx);
       // the pings run while doctor collects (their processes outlive its blocking call): one state for both, as
       // flanneld mends some faults within seconds (host-gw re-adds a deleted route on its next check)
-      const pinging = failingPairs(ctx.pods, effect.kind === 'big-packets-dropped');
+      const pinging = failingPairs(ctx.pods, effect.kind === 'big-packets-dropped', path.dirname(ctx.lab.kubeconfig));
       await t.test('doctor reports exactly the catalog findings', () => {
         const spec = findingsFor(fault.lab, lab);
         const d = doctor(lab, saved);

@@ -10,6 +10,7 @@
  * A ping needs the request and the reply, so pairs are compared unordered, as path-coverage does on the simulator.
  */
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { PREMISE_CHECKS } from '../../src/analyzers/checks/pod-path.js';
 import type { Findings, Role } from '../../src/analyzers/fault-catalog/types.js';
 import { buildModel } from '../../src/analyzers/model.js';
@@ -88,15 +89,29 @@ export interface WalkRun {
 
 const pair = (a: string, b: string) => [a, b].sort().join(' <-> ');
 
-/** The pod's eth0 MTU: CNI sets it to its node's FLANNEL_MTU, the largest packet the pod sends. */
+/** The pod's eth0 MTU: the largest packet the pod sends (CNI sets it to its node's FLANNEL_MTU; a fault may not). */
 function podMtu(p: LabPod): number | null {
   const n = Number(run('ip', ['netns', 'exec', p.netns, 'cat', '/sys/class/net/eth0/mtu']).stdout.trim());
   return Number.isInteger(n) && n > 0 ? n : null;
 }
 
 /**
- * The largest packet a node sends to another node's pod: what its route's device takes, no more than FLANNEL_MTU
- * (its pods' eth0 MTU), as the kernel sizes a node's own traffic and trace follows it.
+ * The node's FLANNEL_MTU: its subnet.env (the lab bind-mounts each node's /run/flannel from `$LAB_RUN/nodes/<node>`),
+ * else cni0's MTU, which CNI set from it (trace and the walk stand in the same way). Not a pod's eth0: a fault may
+ * have changed that one.
+ */
+function flannelMtuOf(labRun: string, node: string): number | null {
+  const env = run('cat', [join(labRun, 'nodes', node, 'run-flannel', 'subnet.env')]).stdout;
+  const m = /^FLANNEL_MTU=(\d+)$/m.exec(env);
+  const n = m
+    ? Number(m[1])
+    : Number(run('ip', ['netns', 'exec', node, 'cat', '/sys/class/net/cni0/mtu']).stdout.trim());
+  return Number.isInteger(n) && n > 0 ? n : null;
+}
+
+/**
+ * The largest packet a node sends to another node's pod: what its route's device takes, no more than FLANNEL_MTU,
+ * as the kernel sizes a node's own traffic and trace follows it.
  */
 function nodeMtu(node: string, to: LabPod, flannelMtu: number | null): number | null {
   const dev = (JSON.parse(run('ip', ['-n', node, '-j', 'route', 'get', to.ip]).stdout || '[]') as { dev?: string }[])[0]
@@ -124,13 +139,12 @@ export interface Pings {
  * Started as doctor collects: the snapshot and the pings must see one state. On dual-stack every pair is pinged over
  * IPv6 too (small echoes), since the walk and trace judge both families.
  */
-export async function failingPairs(pods: readonly LabPod[], bigPackets: boolean): Promise<Pings> {
+export async function failingPairs(pods: readonly LabPod[], bigPackets: boolean, labRun: string): Promise<Pings> {
   const jobs: Promise<{ a: LabPod; b: LabPod; family: Family; what: string } | null>[] = [];
   // a lab node's netns is named after the node: its own packets to another node's pods, the walk's `node` class
   const nodeJobs: Promise<{ a: string; b: LabPod; family: Family; big?: number } | null>[] = [];
   for (const a of new Set(pods.map((p) => p.node))) {
-    const own = pods.find((p) => p.node === a);
-    const flannelMtu = bigPackets && own ? podMtu(own) : null;
+    const flannelMtu = bigPackets ? flannelMtuOf(labRun, a) : null;
     for (const b of pods) {
       if (b.node === a) continue;
       nodeJobs.push(pingAsync({ netns: a }, b).then((ok) => (ok ? null : { a, b, family: 'ipv4' })));
