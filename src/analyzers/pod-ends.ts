@@ -40,7 +40,7 @@ export function podEndOf(host: HostState, ip: string): PodEnd | undefined {
  * another namespace. Any other veth into a named namespace (a node's own tooling) is not a pod's.
  */
 function isPodPort(l: Link): boolean {
-  return l.linkNetnsId !== undefined && l.kind !== 'bridge' && (l.master === 'cni0' || /^cali/.test(l.name));
+  return l.linkNetnsId !== undefined && (l.master === 'cni0' || l.name.startsWith('cali'));
 }
 
 /** A pod as a finding names it: its address and its namespace's file name (the snapshot holds no Pod objects). */

@@ -157,6 +157,11 @@ function deviceState(host: HostState, dev: string | null): { up: boolean; text: 
   return { up, text: `${dev} ${up ? 'up' : 'DOWN'} (state ${l.operstate}, mtu ${l.mtu})` };
 }
 
+/** FLANNEL_MTU, the pod network's MTU; without subnet.env, cni0's MTU stands for it (CNI set both from there). */
+function podNetworkMtu(host: HostState): number | null {
+  return ok(host.subnetEnv)?.mtu ?? linkByName(host, 'cni0')?.mtu ?? null;
+}
+
 class Walk {
   readonly via: string[] = [];
   egress: TraceResult['egress'] = null;
@@ -194,8 +199,7 @@ class Walk {
   private sizeFrom(host: HostState, dev: string | null): void {
     if (this.asked !== null || this.sent !== null || this.src.kind !== 'node' || !dev) return;
     const mtu = linkByName(host, dev)?.mtu;
-    // without subnet.env, cni0's MTU stands for FLANNEL_MTU (CNI set it from there)
-    const F = this.dst.kind === 'pod' ? (ok(host.subnetEnv)?.mtu ?? linkByName(host, 'cni0')?.mtu ?? null) : null;
+    const F = this.dst.kind === 'pod' ? podNetworkMtu(host) : null;
     if (mtu !== undefined) this.size = this.sent = F !== null ? Math.min(mtu, F) : mtu;
   }
 
@@ -207,8 +211,7 @@ class Walk {
   private fits(node: FlannelNode, host: HostState, dev: string, step: string, entry: string): boolean {
     const l = linkByName(host, dev);
     if (this.size === null || !l || this.size <= l.mtu) return true;
-    // without subnet.env, cni0's MTU stands for FLANNEL_MTU, as for the pod's size (CNI set both from there)
-    const F = ok(host.subnetEnv)?.mtu ?? linkByName(host, 'cni0')?.mtu ?? null;
+    const F = podNetworkMtu(host);
     if (F !== null && this.size <= F && isFlannelV6Clamp(this.model.backend, dev, l.mtu, F)) {
       const note = `a ${this.size}-byte packet is above ${dev} (mtu ${l.mtu}): the kernel answers ICMPv6 Packet Too Big and the source resends at ${l.mtu} bytes (flannel's IPv6 VXLAN design)`;
       this.size = l.mtu;
@@ -504,8 +507,7 @@ class Walk {
    */
   private podSends(node: FlannelNode, host: HostState): boolean {
     const end = podEndOf(host, this.src.ip);
-    const F = ok(host.subnetEnv)?.mtu ?? linkByName(host, 'cni0')?.mtu ?? null;
-    const eth0 = end?.pod.mtu ?? F;
+    const eth0 = end?.pod.mtu ?? podNetworkMtu(host);
     if (this.sent === null) this.size = this.sent = eth0;
     else if (eth0 !== null && this.sent > eth0)
       return this.hop(
