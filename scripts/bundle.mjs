@@ -79,6 +79,7 @@ const IMPORT_META_OK = [
   /^dist\/src\/version\.js$/,
   /^dist\/src\/snapshot\/example\.js$/,
   /^dist\/src\/capture\/esp\/parallel\.js$/,
+  /^dist\/src\/commands\/analysis-pool\.js$/,
   /yoga-wasm-base64-esm\.js$/,
 ];
 function checkWarnings(warnings) {
@@ -135,15 +136,26 @@ const common = {
 // The ESP decryption worker runs in a worker thread, which cannot load a file out of a single executable:
 // it is bundled first and handed to the main bundle as source text (new Worker(code, { eval: true })).
 const worker = await build({ ...common, entryPoints: [join(root, 'dist/src/capture/esp/decrypt-worker.js')], write: false });
+// The same for doctor --from's analysis workers (src/commands/analysis-pool.ts).
+const analysisWorker = await build({
+  ...common,
+  entryPoints: [join(root, 'dist/src/commands/analysis-worker.js')],
+  write: false,
+});
 const main = await build({
   ...common,
   entryPoints: [join(root, 'scripts/bundle-entry.mjs')],
   outfile: join(out, 'kubectl-flannel.cjs'),
-  define: { ...common.define, KUBECTL_FLANNEL_DECRYPT_WORKER: JSON.stringify(worker.outputFiles[0].text) },
+  define: {
+    ...common.define,
+    KUBECTL_FLANNEL_DECRYPT_WORKER: JSON.stringify(worker.outputFiles[0].text),
+    KUBECTL_FLANNEL_ANALYSIS_WORKER: JSON.stringify(analysisWorker.outputFiles[0].text),
+  },
   banner: { js: '#!/usr/bin/env node' },
   metafile: true,
 });
 checkWarnings(worker.warnings);
+checkWarnings(analysisWorker.warnings);
 checkWarnings(main.warnings);
 await mkdir(out, { recursive: true });
 await writeFile(join(out, 'meta.json'), JSON.stringify(main.metafile));

@@ -60,6 +60,14 @@ interface Deferred {
   readonly unlessPeer: readonly string[];
 }
 
+/** What one node's phase found; finish() puts every node's in model order. */
+export interface NodeOutcome {
+  readonly findings: readonly Finding[];
+  readonly incomplete: readonly string[];
+  readonly deferred: readonly Deferred[];
+  readonly summary: NodeSummary;
+}
+
 export function analyze(snapshot: Snapshot, opts: RunOptions = {}): AnalysisResult {
   const hosts = new Map(Object.entries(snapshot.hosts));
   const analysis = startAnalysis(snapshot, opts, hosts);
@@ -75,6 +83,13 @@ export function analyze(snapshot: Snapshot, opts: RunOptions = {}): AnalysisResu
 export interface Analysis {
   /** Runs the node phase of the node(s) named `name`; a name no node has is ignored, as analyze() does. */
   host(name: string, hostC: Collected<HostState>): void;
+  /**
+   * The node phase of the node(s) named `name` (model order), not kept: what another thread's analysis of the
+   * same head and options hands to record(). Plain data, so it crosses threads as a structured clone.
+   */
+  nodePhase(name: string, hostC: Collected<HostState>): NodeOutcome[];
+  /** Keeps the outcomes nodePhase() gave for `name`, as host() does with its own. */
+  record(name: string, outcomes: readonly NodeOutcome[]): void;
   /** Runs the node phase of every node whose host never came (as not collected), then the cluster phase. */
   finish(rest: Pick<Snapshot, 'errors' | 'underlayProbe' | 'underlaySamples'>): AnalysisResult;
 }
@@ -100,18 +115,18 @@ export function startAnalysis(
     else indexes.set(n.name, [i]);
   });
   // Per node, in model order: what its node phase found, and its summary for the cluster phase.
-  const nodeFindings: Finding[][] = model.nodes.map(() => []);
-  const nodeIncomplete: string[][] = model.nodes.map(() => []);
+  const nodeFindings: (readonly Finding[])[] = model.nodes.map(() => []);
+  const nodeIncomplete: (readonly string[])[] = model.nodes.map(() => []);
   // Node findings whose report named checks that explain it (Report.unless): judged in finish(), once every
   // finding is known, since a cluster check's finding (podcidr-overlap, public-ip-duplicate…) explains them too.
-  const deferred: Deferred[][] = model.nodes.map(() => []);
+  const deferred: (readonly Deferred[])[] = model.nodes.map(() => []);
   const summaries: (NodeSummary | undefined)[] = model.nodes.map(() => undefined);
   const seen = new Set<string>();
 
-  const runNode = (i: number, hostC: Collected<HostState> | undefined) => {
-    const findings = nodeFindings[i]!;
-    const incomplete = nodeIncomplete[i]!;
-    const later = deferred[i]!;
+  const runNode = (i: number, hostC: Collected<HostState> | undefined): NodeOutcome => {
+    const findings: Finding[] = [];
+    const incomplete: string[] = [];
+    const later: Deferred[] = [];
     // One node's context at a time: its host, expectations and table indexes are dropped before the next node.
     const ctx = nodeContext(cluster, model.nodes[i]!, hostC);
     for (const check of nodeChecks)
@@ -122,23 +137,43 @@ export function startAnalysis(
             : findings.push(toFinding(check, r)),
         ),
       );
+    let summary: NodeSummary;
     try {
-      summaries[i] = summarize(ctx);
+      summary = summarize(ctx);
     } catch (e) {
       incomplete.push(`the summary of ${ctx.node.name} failed: ${(e as Error)?.message ?? String(e)}`);
-      summaries[i] = emptySummary(ctx.node.name, ctx.node.hostError);
+      summary = emptySummary(ctx.node.name, ctx.node.hostError);
     }
     ctx.release();
+    return { findings, incomplete, deferred: later, summary };
+  };
+  const keep = (i: number, o: NodeOutcome) => {
+    nodeFindings[i] = o.findings;
+    nodeIncomplete[i] = o.incomplete;
+    deferred[i] = o.deferred;
+    summaries[i] = o.summary;
+  };
+  const record = (name: string, outcomes: readonly NodeOutcome[]) => {
+    if (seen.has(name)) throw new Error(`host ${name} given twice`);
+    const list = indexes.get(name) ?? [];
+    if (outcomes.length !== list.length)
+      throw new Error(`host ${name}: ${outcomes.length} outcomes for ${list.length} nodes`);
+    seen.add(name);
+    list.forEach((i, k) => keep(i, outcomes[k]!));
   };
 
   return {
     host(name, hostC) {
       if (seen.has(name)) throw new Error(`host ${name} given twice`);
-      seen.add(name);
-      for (const i of indexes.get(name) ?? []) runNode(i, hostC);
+      record(
+        name,
+        (indexes.get(name) ?? []).map((i) => runNode(i, hostC)),
+      );
     },
+    nodePhase: (name, hostC) => (indexes.get(name) ?? []).map((i) => runNode(i, hostC)),
+    record,
     finish(rest) {
-      for (const [name, list] of indexes) if (!seen.has(name)) for (const i of list) runNode(i, undefined);
+      for (const [name, list] of indexes) if (!seen.has(name)) for (const i of list) keep(i, runNode(i, undefined));
       const all = summaries as NodeSummary[];
       const scope: ClusterScope = Object.assign(Object.create(cluster) as ClusterContext, {
         summaries: all,

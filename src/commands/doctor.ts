@@ -10,6 +10,7 @@ import { styleFor } from '../render/style.js';
 import { DEFAULT_WIDTH, renderText } from '../render/text.js';
 import { writeSnapshot } from '../snapshot/io.js';
 import type { Snapshot } from '../snapshot/types.js';
+import { POOL_MIN_NODES } from './analysis-pool.js';
 import { analyzeFromFile } from './analyze-from.js';
 import { addClusterOptions, type ClusterFlagValues, clusterOptionsFrom } from './cluster-options.js';
 import { addExitCodes, CLUSTER_UNREACHABLE } from './exit-codes.js';
@@ -28,6 +29,7 @@ export interface DoctorOptions {
   probe?: boolean;
   probeLimit?: number;
   timings?: boolean;
+  threads?: number;
 }
 
 const collect = (value: string, previous: string[]) => [
@@ -74,7 +76,16 @@ export function registerDoctor(program: Command, live?: SnapshotSource): Command
       },
       50,
     )
-    .option('--timings', 'print where the run spent its time (API reads, nodes, analysis, rendering, CPU) to stderr');
+    .option('--timings', 'print where the run spent its time (API reads, nodes, analysis, rendering, CPU) to stderr')
+    .option(
+      '--threads <n>',
+      `with --from: worker threads that analyse the nodes while the main thread reads the file (default: one per core, up to 4, from ${POOL_MIN_NODES} nodes; 0: all on the main thread)`,
+      (v: string) => {
+        if (!/^\d+$/.test(v) || Number(v) > 64)
+          throw new UserError(`--threads: "${v}" must be a whole number from 0 to 64`);
+        return Number(v);
+      },
+    );
   addClusterOptions(cmd);
   addExitCodes(cmd, [
     [EXIT.ok, 'no problem found (warnings only, without --fail-on warning)'],
@@ -105,7 +116,7 @@ Examples:
       const runOpts = { only: opts.check, skip: opts.skip };
       // A saved file is analysed while it is read; --save needs the whole snapshot to write it again.
       if (opts.from && !opts.save) {
-        const { snapshot, result } = await analyzeFromFile(opts.from, runOpts);
+        const { snapshot, result } = await analyzeFromFile(opts.from, runOpts, opts.threads);
         const report = buildReport(snapshot, result);
         process.stdout.write(render(report, opts));
         process.exitCode = exitCodeFor(report, opts.failOn);

@@ -21,6 +21,12 @@ export interface SnapshotSink {
   head(head: SnapshotHead): void;
   /** Called once per host, in the file's order, each validated. */
   host(name: string, host: Snapshot['hosts'][string]): void;
+  /**
+   * When present, called instead of host() with each host's JSON text as bytes, valid only during the call:
+   * the sink parses them (parseHost, on whichever thread it likes) and stops the read with NotStreamable if
+   * they do not parse. What it returns is awaited before the read goes on, so a busy sink slows the reader.
+   */
+  hostBytes?(name: string, bytes: Uint8Array): void | Promise<void>;
 }
 
 export type SnapshotTail = Pick<Snapshot, 'errors' | 'underlayProbe' | 'underlaySamples'>;
@@ -247,6 +253,13 @@ class Window {
   }
 }
 
+/** One host's JSON text, parsed and checked against its schema as streamSnapshot does; NotStreamable if it fails. */
+export function parseHost(bytes: Uint8Array): Snapshot['hosts'][string] {
+  const value = parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0, bytes.byteLength);
+  if (!compiled().host.Check(value)) throw new NotStreamable();
+  return value as Snapshot['hosts'][string];
+}
+
 function parse(buf: Buffer, start: number, end: number): unknown {
   try {
     return JSON.parse(buf.toString('utf8', start, end));
@@ -266,6 +279,8 @@ export async function streamSnapshot(chunks: AsyncIterable<Uint8Array>, sink: Sn
   const members = new Map<string, unknown>();
   const hostNames = new Set<string>();
   let early: { name: string; bytes: Buffer }[] | null = [];
+  // Hosts read before the head was complete, handed to the sink once it is.
+  const pendingHosts: { name: string; bytes: Buffer }[] = [];
   let sawHosts = false;
 
   const member = (key: string, value: unknown) => {
@@ -278,12 +293,17 @@ export async function streamSnapshot(chunks: AsyncIterable<Uint8Array>, sink: Sn
       sink.head(Object.fromEntries(HEAD_KEYS.map((k) => [k, members.get(k)])) as unknown as SnapshotHead);
       const pending = early;
       early = null;
-      for (const h of pending) host(h.name, parse(h.bytes, 0, h.bytes.length));
+      for (const h of pending) pendingHosts.push(h);
     }
   };
-  const host = (name: string, value: unknown) => {
+  const host = async (name: string, buf: Buffer, start: number, end: number) => {
+    if (sink.hostBytes) return sink.hostBytes(name, buf.subarray(start, end));
+    const value = parse(buf, start, end);
     if (!hostCheck.Check(value)) throw new NotStreamable();
     sink.host(name, value as Snapshot['hosts'][string]);
+  };
+  const flushPending = async () => {
+    for (const h of pendingHosts.splice(0)) await host(h.name, h.bytes, 0, h.bytes.length);
   };
 
   try {
@@ -300,6 +320,7 @@ export async function streamSnapshot(chunks: AsyncIterable<Uint8Array>, sink: Sn
       const key = await w.key();
       if (key !== 'hosts') {
         member(key, await w.parsed());
+        await flushPending();
         continue;
       }
       if (sawHosts) throw new NotStreamable();
@@ -317,7 +338,10 @@ export async function streamSnapshot(chunks: AsyncIterable<Uint8Array>, sink: Sn
         if (early) {
           const [start, end] = await w.value();
           early.push({ name, bytes: Buffer.from(w.buf.subarray(start, end)) });
-        } else host(name, await w.parsed());
+        } else {
+          const [start, end] = await w.value();
+          await host(name, w.buf, start, end);
+        }
       } while (await w.another());
     } while (await w.another());
     if ((await w.peek()) !== -1) throw new NotStreamable();
