@@ -135,6 +135,13 @@ if [ -n "$kr" ]; then
       && ok "kubectl flannel capture --decrypt-esp --threads 2: byte for byte fixtures/pcap/esp-mix.decrypted.pcap" \
       || bad "kubectl flannel capture --decrypt-esp --threads 2" "output differs from esp-mix.decrypted.pcap"
   fi
+  # doctor --from on analysis workers: the same, their code handed over as text. The report must be the one-thread one.
+  snap=fixtures/snapshots/vxlan/blackhole-in-local-table.json
+  want_from=$(bin/kubectl-flannel doctor --from "$snap" -o json --threads 0 2>/dev/null)
+  if expect "kubectl flannel doctor --from --threads 2" 2 user kubectl flannel doctor --from "$snap" -o json --threads 2; then
+    [ "$out" = "$want_from" ] && ok "kubectl flannel doctor --from --threads 2: exit 2, the one-thread report" \
+      || bad "kubectl flannel doctor --from --threads 2" "report differs from --threads 0"
+  fi
   # Completion: kubectl runs kubectl_complete-flannel from PATH (the helper itself is a sh script).
   mkdir -p "$work/completion" && ln -s "$kr/store/flannel/$tag/kubectl_complete-flannel" "$work/completion/"
   if expect "kubectl __complete flannel do" 0 env -i HOME="$work" PATH="$upath:$work/completion:/usr/bin:/bin" \

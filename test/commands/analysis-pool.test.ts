@@ -4,6 +4,7 @@
 // stops the read as the one-thread reader does; no worker or port outlives a run, on any exit path.
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { syntheticSnapshot } from '../../bench/synthetic.js';
@@ -58,7 +59,8 @@ test('250 nodes, a node moved underlay IP: workers and the main thread together 
 test('a host whose JSON a worker finds off-schema stops the read with NotStreamable, and no worker is left', async () => {
   const snap = syntheticSnapshot(20, null) as Snapshot & { hosts: Record<string, unknown> };
   const names = Object.keys(snap.hosts);
-  (snap.hosts as Record<string, unknown>)[names[7]!] = { status: 'ok', data: { links: 'not a list' } };
+  // The second host: the first hosts always go to a worker (its queue is empty), so a worker finds it.
+  (snap.hosts as Record<string, unknown>)[names[1]!] = { status: 'ok', data: { links: 'not a list' } };
   for (const threads of [1, 2])
     await assert.rejects(analyzeChunks(chunked(Buffer.from(JSON.stringify(snap)), 4096), {}, threads), NotStreamable);
   assert.equal(openThreads(), 0);
@@ -92,4 +94,21 @@ test('threads by default: none below POOL_MIN_NODES or on one core, at most 3', 
   assert.equal(defaultAnalysisThreads(POOL_MIN_NODES - 1), 0);
   const n = defaultAnalysisThreads(1000);
   assert.ok(n >= 0 && n <= 3);
+});
+
+test('doctor --threads: a bad value is one line naming it (exit 3); through the CLI, 2 workers print the one-thread report', () => {
+  const cli = (args: string[]) =>
+    spawnSync('bin/kubectl-flannel', args, { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  const snap = 'fixtures/snapshots/vxlan/blackhole-in-local-table.json';
+  for (const bad of ['x', '-1', '65', '1.5']) {
+    const r = cli(['doctor', '--from', snap, '--threads', bad]);
+    assert.equal(r.status, 3, bad);
+    assert.equal(r.stderr, `kubectl-flannel: --threads: "${bad}" must be a whole number from 0 to 64\n`);
+  }
+  const one = cli(['doctor', '--from', snap, '--threads', '0']);
+  const two = cli(['doctor', '--from', snap, '--threads', '2']);
+  assert.equal(one.status, 2);
+  assert.equal(two.status, 2);
+  assert.equal(two.stdout, one.stdout);
+  assert.match(one.stdout, /blackhole/);
 });
