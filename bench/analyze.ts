@@ -12,8 +12,9 @@
  * --baseline=BUNDLE runs another build's bundle (e.g. main's dist/bundle/kubectl-flannel.cjs, copied aside) in the
  * same rounds, so a change is compared with what it replaces under the same load: on a shared machine only such
  * interleaved ratios compare, not seconds across runs.
+ * --one-thread also runs this build's doctor with --threads 0 (no analysis workers) in the same rounds.
  * Run: npm run bench:analyze [-- NODES[,NODES…] [--fault=underlay-ip-changed] [--rounds=N] [--cli=source] [--bare]
- *   [--baseline=BUNDLE]]
+ *   [--baseline=BUNDLE] [--one-thread]]
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -40,6 +41,7 @@ if (baseline && !existsSync(baseline)) {
   console.error(`bench:analyze: the baseline bundle ${baseline} is missing`);
   process.exit(3);
 }
+const oneThread = process.argv.includes('--one-thread');
 const TIME = '/usr/bin/time';
 if (!existsSync(TIME)) {
   console.error(`bench:analyze needs GNU time at ${TIME} (apt-get install time)`);
@@ -82,6 +84,10 @@ try {
       'read + JSON.parse': ['-e', `JSON.parse(require('node:fs').readFileSync(${JSON.stringify(file)}, 'utf8'))`],
       'doctor --from (text)': [...cliArgs, 'doctor', '--from', file],
       'doctor --from -o json': [...cliArgs, 'doctor', '--from', file, '-o', 'json'],
+      // The same build on one thread (--threads 0): what the analysis workers save, in the same rounds.
+      ...(oneThread
+        ? { '--threads 0 -o json': [...cliArgs, 'doctor', '--from', file, '-o', 'json', '--threads', '0'] }
+        : {}),
       ...(baseline
         ? {
             'baseline (text)': [baseline, 'doctor', '--from', file],
