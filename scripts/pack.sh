@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The npm package, a second channel beside the krew archives: the one-file bundle (scripts/bundle.mjs) as the
 # kubectl-flannel command, with no dependencies, so `npm i -g kubectl-flannel-X.tgz` installs offline and
-# needs only Node >= 22.12. Built with `npm pack` from a staging directory whose package.json lists no
-# dependencies (the repository's lists what the bundle was made from).
+# needs only Node >= engines.node (22.19; scripts/bundle.mjs fails when a bundled package needs more). Built
+# with `npm pack` from a staging directory whose package.json lists no dependencies (the repository's lists
+# what the bundle was made from).
 #   scripts/pack.sh            -> dist/npm/kubectl-flannel-<version>.tgz (run after scripts/bundle.mjs)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -240,6 +240,20 @@ if scripts/pack.sh > "$work/pack.log" 2>&1; then
       grep -q "^kubectl-flannel $version " <<<"$out" && ok "kubectl-flannel version from the npm package: $version" \
         || bad "kubectl-flannel version (npm)" "$out"
     fi
+    # A Node older than engines.node (Debian's own, 20): one line naming both versions, exit 5, before any work;
+    # without the check, doctor failed after collecting every node (undici 8 needs 22.19).
+    floor=$("$node_bin" -p 'require("./package.json").engines.node.replace(/^>=\s*/, "")')
+    old_node=$(command -v /usr/bin/node nodejs 2>/dev/null | head -1)
+    if [ -n "$old_node" ] && "$old_node" -e "const [a,b]=process.versions.node.split('.').map(Number), [c,d]='$floor'.split('.').map(Number); process.exit(a < c || (a === c && b < d) ? 0 : 1)"; then
+      have=$("$old_node" -p process.versions.node)
+      if expect "kubectl-flannel on Node $have (npm)" 5 env -i HOME="$work" PATH="$prefix/bin:$(dirname "$old_node")" kubectl-flannel doctor --example; then
+        [ -z "$out" ] && [ "$(wc -l <<<"$err")" = 1 ] && grep -q "needs Node >= $floor\(\.0\)*, but $old_node is Node $have:" <<<"$err" \
+          && ok "kubectl-flannel on Node $have (npm): exit 5, one line: needs Node >= $floor" \
+          || bad "kubectl-flannel on Node $have (npm)" "stdout $(wc -c <<<"$out") bytes; stderr: $err"
+      fi
+    else
+      echo "  skip  no Node older than $floor on this machine (/usr/bin/node, nodejs): the version check is not run"
+    fi
   fi
 else
   tail -5 "$work/pack.log"; bad "scripts/pack.sh builds the npm package"

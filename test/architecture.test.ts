@@ -9,7 +9,8 @@ import { test } from 'node:test';
 /**
  * The layers, lowest first, each with the layers it may import (its own is always allowed).
  * - base: errors.ts (exit codes and UserError: what any layer raises when the user's input is wrong; it imports
- *   nothing and prints nothing, the CLI alone turns it into a line and an exit code), version.ts, net/ (CIDR math),
+ *   nothing and prints nothing, the CLI alone turns it into a line and an exit code), version.ts, node-floor.ts (the
+ *   oldest Node the npm package runs on), net/ (CIDR math),
  *   files.ts (size-limited reads of user-named files, same-file tests), neutralise.ts (control characters shown
  *   escaped in anything printed).
  * - snapshot: the versioned data every later stage reads, its file I/O, and the progress events collection emits.
@@ -46,7 +47,11 @@ const LAYERS: readonly { readonly name: string; readonly may: readonly string[] 
 
 /** The layer of a path relative to src/ (e.g. "analyzers/run.ts"). */
 function layerOf(path: string): string {
-  if (['errors.ts', 'version.ts', 'files.ts', 'neutralise.ts'].includes(path) || path.startsWith('net/')) return 'base';
+  if (
+    ['errors.ts', 'version.ts', 'node-floor.ts', 'files.ts', 'neutralise.ts'].includes(path) ||
+    path.startsWith('net/')
+  )
+    return 'base';
   if (path === 'cli.ts') return 'cli';
   const top = path.split('/')[0]!;
   if (!path.includes('/') || !LAYERS.some((l) => l.name === top)) throw new Error(`src/${path} is in no layer`);
