@@ -1,6 +1,6 @@
 /** `kubectl flannel doctor`: obtain a snapshot, analyse it, render the findings, exit by severity. */
 import { type Command, Option } from 'commander';
-import { analyze } from '../analyzers/run.js';
+import { analyze, selectChecks } from '../analyzers/run.js';
 import { EXIT, type ExitCode, UserError } from '../errors.js';
 import { sameFile } from '../files.js';
 import { guardSnapshot } from '../parse/redact/guard.js';
@@ -122,6 +122,8 @@ Examples:
         process.exitCode = exitCodeFor(report, opts.failOn);
         return;
       }
+      // A mistyped check ID is a usage error before any node is collected, not after (minutes on a large cluster).
+      selectChecks(runOpts);
       let snapshot = opts.example
         ? (await import('../snapshot/example.js')).exampleSnapshot()
         : await obtainSnapshot(opts.from, self, live);

@@ -101,6 +101,24 @@ test('bad input: a clear one-line error naming the input, exit 3, no stack trace
   }
 });
 
+test('an unknown check ID against a cluster is a usage error before the cluster is read', () => {
+  // The server is a closed port: reaching for it would end as exit 4 (cluster unreachable), after connecting.
+  const dir = mkdtempSync(join(tmpdir(), 'kf-cli-'));
+  const kubeconfig = join(dir, 'kubeconfig');
+  writeFileSync(
+    kubeconfig,
+    'apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\n' +
+      'contexts: [{name: c, context: {cluster: c, user: u}}]\nusers: [{name: u, user: {token: t}}]\n',
+  );
+  for (const flag of ['--check', '--skip']) {
+    const r = run(['doctor', '--kubeconfig', kubeconfig, flag, 'no-such-check']);
+    assert.equal(r.code, 3, `${flag}: ${r.err}`);
+    assert.equal(r.err, 'kubectl-flannel: unknown check ID "no-such-check"; `kubectl flannel checks` lists them\n');
+  }
+  // the example too: nothing is analysed under a mistyped name
+  assert.equal(run(['doctor', '--example', '--check', 'no-such-check']).code, 3);
+});
+
 test('checks lists every check; -o json is machine-readable', () => {
   const list = JSON.parse(run(['checks', '-o', 'json']).out) as {
     id: string;
