@@ -1,9 +1,10 @@
 /**
- * Reading user-named files with a size limit, and telling whether two paths name one file.
+ * Reading user-named files with a size limit, telling whether two paths name one file, and refusing an output
+ * path that cannot be written before the work that fills it.
  * Every input has a limit so that a wrong path (/dev/zero, a huge log) is refused with a
  * clear line instead of growing memory until the machine gives up.
  */
-import { realpathSync, statSync } from 'node:fs';
+import { accessSync, constants, realpathSync, type Stats, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { UserError } from './errors.js';
@@ -92,5 +93,48 @@ export function sameFile(a: string, b: string): boolean {
     return sa.dev === sb.dev && sa.ino === sb.ino;
   } catch {
     return false;
+  }
+}
+
+/**
+ * Throws a UserError naming `flag` and `path` when the file could not be created or replaced there: a missing
+ * or non-directory parent, a directory in its place, no write permission. Called before collecting, because a
+ * snapshot or bundle is minutes of work on a large cluster, and finding the path wrong at the end loses it.
+ * The write itself still reports what this cannot foresee (a full disk).
+ */
+export function assertWritable(flag: string, path: string): void {
+  const target = statOrNull(path, flag, path);
+  if (target?.isDirectory()) throw new UserError(`${flag} ${path}: is a directory; name a file in it`);
+  if (target) return canWrite(path, `${flag} ${path}: cannot write the file`);
+  const dir = dirname(resolve(path));
+  const parent = statOrNull(dir, flag, path);
+  if (!parent) throw new UserError(`${flag} ${path}: directory ${dir} does not exist`);
+  if (!parent.isDirectory()) throw new UserError(`${flag} ${path}: ${dir} is not a directory`);
+  canWrite(dir, `${flag} ${path}: cannot write in ${dir}`);
+}
+
+/** The same for a file to be created in the current directory under a name chosen later (bundle without -f). */
+export function assertCurrentDirectoryWritable(what: string): void {
+  canWrite('.', `cannot write ${what} in the current directory ${process.cwd()}`);
+}
+
+function canWrite(p: string, message: string): void {
+  try {
+    accessSync(p, constants.W_OK);
+  } catch (e) {
+    throw new UserError(
+      `${message} (${(e as NodeJS.ErrnoException).code === 'EROFS' ? 'read-only file system' : 'permission denied'})`,
+    );
+  }
+}
+
+function statOrNull(p: string, flag: string, path: string): Stats | null {
+  try {
+    return statSync(p);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return null;
+    if (code === 'ENOTDIR') throw new UserError(`${flag} ${path}: a part of the path is not a directory`);
+    throw new UserError(`${flag} ${path}: ${(e as Error).message}`);
   }
 }

@@ -3,7 +3,7 @@ import { type Command, Option } from 'commander';
 import { analyze } from '../analyzers/run.js';
 import { bundleFiles, writeBundle } from '../bundle/write.js';
 import { EXIT, UserError } from '../errors.js';
-import { sameFile } from '../files.js';
+import { assertCurrentDirectoryWritable, assertWritable, sameFile } from '../files.js';
 import { SAMPLE_DEFAULTS } from '../live/sample-limits.js';
 import { guardSnapshot } from '../parse/redact/guard.js';
 import { buildReport } from '../render/report.js';
@@ -47,6 +47,9 @@ export function registerBundle(program: Command, live?: SnapshotSource): Command
         throw new UserError('bundle never includes xfrm keys: it is meant to be shared; drop --decrypt-esp');
       if (opts.file && opts.from && sameFile(opts.file, opts.from))
         throw new UserError(`-f ${opts.file} is the same file as --from ${opts.from}: it would overwrite the snapshot`);
+      // Before collecting and sampling, which is what a wrong path at the end would throw away.
+      if (opts.file) assertWritable('-f', opts.file);
+      else assertCurrentDirectoryWritable('the bundle (no -f given)');
       // Guarded before analysis, so the report quotes only what the bundle may hold.
       let collected = await obtainSnapshot(opts.from, self, live);
       let pcapng: Buffer | null = null;

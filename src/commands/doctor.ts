@@ -2,7 +2,7 @@
 import { type Command, Option } from 'commander';
 import { analyze, selectChecks } from '../analyzers/run.js';
 import { EXIT, type ExitCode, UserError } from '../errors.js';
-import { sameFile } from '../files.js';
+import { assertWritable, sameFile } from '../files.js';
 import { guardSnapshot } from '../parse/redact/guard.js';
 import { buildReport, type DoctorReport } from '../render/report.js';
 import { renderJSON, renderYAML } from '../render/structured.js';
@@ -122,8 +122,10 @@ Examples:
         process.exitCode = exitCodeFor(report, opts.failOn);
         return;
       }
-      // A mistyped check ID is a usage error before any node is collected, not after (minutes on a large cluster).
+      // A mistyped check ID or an unwritable --save is a usage error before any node is collected, not after
+      // (minutes on a large cluster).
       selectChecks(runOpts);
+      if (opts.save) assertWritable('--save', opts.save);
       let snapshot = opts.example
         ? (await import('../snapshot/example.js')).exampleSnapshot()
         : await obtainSnapshot(opts.from, self, live);

@@ -101,7 +101,7 @@ test('bad input: a clear one-line error naming the input, exit 3, no stack trace
   }
 });
 
-test('an unknown check ID against a cluster is a usage error before the cluster is read', () => {
+test('a mistyped check ID or an unwritable output is a usage error before the cluster is read', () => {
   // The server is a closed port: reaching for it would end as exit 4 (cluster unreachable), after connecting.
   const dir = mkdtempSync(join(tmpdir(), 'kf-cli-'));
   const kubeconfig = join(dir, 'kubeconfig');
@@ -110,10 +110,30 @@ test('an unknown check ID against a cluster is a usage error before the cluster 
     'apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\n' +
       'contexts: [{name: c, context: {cluster: c, user: u}}]\nusers: [{name: u, user: {token: t}}]\n',
   );
-  for (const flag of ['--check', '--skip']) {
-    const r = run(['doctor', '--kubeconfig', kubeconfig, flag, 'no-such-check']);
-    assert.equal(r.code, 3, `${flag}: ${r.err}`);
-    assert.equal(r.err, 'kubectl-flannel: unknown check ID "no-such-check"; `kubectl flannel checks` lists them\n');
+  writeFileSync(join(dir, 'plain'), '');
+  const unknown = 'kubectl-flannel: unknown check ID "no-such-check"; `kubectl flannel checks` lists them\n';
+  const cases: [string[], string][] = [
+    [['doctor', '--check', 'no-such-check'], unknown],
+    [['doctor', '--skip', 'no-such-check'], unknown],
+    [
+      ['doctor', '--save', join(dir, 'no', 's.json')],
+      `kubectl-flannel: --save ${join(dir, 'no', 's.json')}: directory ${join(dir, 'no')} does not exist\n`,
+    ],
+    [['doctor', '--save', dir], `kubectl-flannel: --save ${dir}: is a directory; name a file in it\n`],
+    [
+      ['doctor', '--save', join(dir, 'plain', 's.json')],
+      `kubectl-flannel: --save ${join(dir, 'plain', 's.json')}: a part of the path is not a directory\n`,
+    ],
+    [
+      ['bundle', '-f', join(dir, 'no', 'b.tar.gz')],
+      `kubectl-flannel: -f ${join(dir, 'no', 'b.tar.gz')}: directory ${join(dir, 'no')} does not exist\n`,
+    ],
+    [['bundle', '-f', dir], `kubectl-flannel: -f ${dir}: is a directory; name a file in it\n`],
+  ];
+  for (const [args, message] of cases) {
+    const r = run([...args, '--kubeconfig', kubeconfig]);
+    assert.equal(r.code, 3, `${args.join(' ')}: ${r.err}`);
+    assert.equal(r.err, message, args.join(' '));
   }
   // the example too: nothing is analysed under a mistyped name
   assert.equal(run(['doctor', '--example', '--check', 'no-such-check']).code, 3);
