@@ -337,6 +337,16 @@ test('lab: flannel not where it is looked for: the error says what was looked fo
   assert.match(cm.stdout, /not found: get configmaps nope in namespace kube-flannel/);
 });
 
+test('lab: a node selector the API server cannot parse is a usage error naming --selector (exit 3), no node collected', {
+  skip,
+}, async () => {
+  const r = await runCli(['doctor', '--kubeconfig', LAB_KUBECONFIG, '-l', '!!bad']);
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /^kubectl-flannel: --selector !!bad: the API server refused it: unable to parse requirement/m);
+  assert.doesNotMatch(r.stderr, /collecting/);
+  assert.equal(r.stdout, '');
+});
+
 test('lab: doctor --node-access helper-pod collects every node through helper pods and leaves none behind', {
   skip,
 }, async () => {

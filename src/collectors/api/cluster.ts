@@ -520,6 +520,9 @@ export async function readClusterState(
     nodes = ok(all);
   } catch (e) {
     if (e instanceof UserError) throw e;
+    // A selector the API server cannot parse is the user's input, not a gap in the analysis.
+    if (opts.nodeSelector && e instanceof KubeAccessError && e.httpStatus === 400)
+      throw new UserError(`--selector ${opts.nodeSelector}: the API server refused it: ${e.detail}`, EXIT.usage);
     nodes = failure(e);
   }
 
