@@ -108,7 +108,15 @@ function groupFix(all: readonly Finding[], nodes: readonly string[], snapshot: S
     const restart = restartCommand(nodes, snapshot);
     if (restart) return restart;
   }
-  const templates = new Set(all.map((f) => withoutName(f.fix, f.node!, '<node>')));
+  // A fix names its node's flannel pod (packaging.ts podCommandsFor): one template for all takes both names out.
+  const pods = snapshot.cluster.flannelPods.status === 'ok' ? snapshot.cluster.flannelPods.data : [];
+  const templates = new Set(
+    all.map((f) =>
+      pods
+        .filter((p) => p.node === f.node)
+        .reduce((t, p) => withoutName(t, p.name, '<pod>'), withoutName(f.fix, f.node!, '<node>')),
+    ),
+  );
   if (templates.size === 1) {
     const [t] = templates as Set<string> & [string];
     if (t.startsWith('On <node>: ') && !t.slice(11).includes('<node>')) return `On each of them: ${t.slice(11)}`;

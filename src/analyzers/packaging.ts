@@ -42,3 +42,27 @@ export function restartFor(p: Packaging): ((fix: string) => string) | null {
       )
       .replace(/, then restart the flannel pod\b/g, ', then systemctl restart k3s');
 }
+
+/**
+ * The checks write flannel's pod as `kubectl -n kube-flannel delete pod <pod>` (or `logs <pod>`). Where the
+ * snapshot has the pod on the finding's node, the command names it and the namespace flannel runs in (Canal:
+ * kube-system, whose pods also run calico-node, so its logs name the kube-flannel container), so it can be pasted.
+ * Returns null for embedded flannel (no pod) and snapshots whose pods were not read.
+ */
+export function podCommandsFor(model: Model): ((fix: string, node: string | null) => string) | null {
+  const f = model.snapshot.cluster.flannel;
+  const pods = model.snapshot.cluster.flannelPods;
+  if (f.status !== 'ok' || pods.status !== 'ok' || packagingOf(model).kind === 'embedded') return null;
+  const byNode = new Map<string, (typeof pods.data)[number][]>();
+  for (const p of pods.data) if (p.node !== null) byNode.set(p.node, [...(byNode.get(p.node) ?? []), p]);
+  const logs = packagingOf(model).kind === 'canal' ? 'logs -c kube-flannel' : 'logs';
+  return (fix, node) => {
+    const own = node === null ? undefined : byNode.get(node);
+    if (!own || own.length !== 1) return fix;
+    const [pod] = own as [(typeof own)[number]];
+    return fix.replace(
+      /kubectl -n kube-flannel (delete pod|logs) <pod>/g,
+      (_m, verb: string) => `kubectl -n ${pod.namespace} ${verb === 'logs' ? logs : verb} ${pod.name}`,
+    );
+  };
+}

@@ -16,7 +16,7 @@ import {
 import { type Finding, SEVERITY_ORDER } from './finding.js';
 import { CHECKS } from './index.js';
 import { buildLeaseModel, nodesFromHosts } from './model.js';
-import { packagingOf, restartFor } from './packaging.js';
+import { packagingOf, podCommandsFor, restartFor } from './packaging.js';
 
 export interface RunOptions {
   /** Run only these check IDs. */
@@ -228,8 +228,13 @@ export function startAnalysis(
       incomplete.push(...nodeIncomplete.flat());
       findings.sort(compareFindings);
       const restart = restartFor(packagingOf(model));
+      const podCommands = podCommandsFor(model);
+      const fixOf = (f: Finding) => {
+        const fix = restart ? restart(f.fix) : f.fix;
+        return podCommands ? podCommands(fix, f.node) : fix;
+      };
       return {
-        findings: restart ? findings.map((f) => ({ ...f, fix: restart(f.fix) })) : findings,
+        findings: restart || podCommands ? findings.map((f) => ({ ...f, fix: fixOf(f) })) : findings,
         checksRun: checks.map((c) => c.id),
         incomplete,
       };

@@ -172,3 +172,26 @@ test('k3s: a "restart the flannel pod" fix names the k3s service, the only thing
   // kube-flannel keeps the pod restart
   assert.match(fixesOf(load('vxlan/route-deleted'), 'peer-routes')[0]!.fix, /^Restart the flannel pod on node/);
 });
+
+test("a fix that deletes or reads the flannel pod names the node's own pod and flannel's namespace (Canal: kube-system)", () => {
+  // vagrant-shared-nat-ip: every node published the same NAT address, so each has its own public-ip-not-local
+  const kubeFlannel = fixesOf(load('vxlan/vagrant-shared-nat-ip'), 'public-ip-not-local');
+  const pods = load('vxlan/vagrant-shared-nat-ip').cluster.flannelPods;
+  assert.equal(pods.status, 'ok');
+  assert.deepEqual(
+    kubeFlannel.map((f) => /\(kubectl -n (\S+) delete pod (\S+)\)/.exec(f.fix)?.slice(1)),
+    kubeFlannel.map((f) => ['kube-flannel', pods.data.find((p) => p.node === f.node)!.name]),
+  );
+  // Canal: the same fault on node1 of the Canal fixture (its annotation moved to an address no node has)
+  const canal = load('vxlan-canal/healthy');
+  assert.equal(canal.cluster.nodes.status, 'ok');
+  const node1 = canal.cluster.nodes.data[0]!;
+  (node1.flannelAnnotations as Record<string, string>)['public-ip'] = '192.168.56.99';
+  assert.deepEqual(fixesOf(canal, 'public-ip-not-local'), [
+    {
+      node: 'node1',
+      peer: null,
+      fix: 'Restart the flannel pod on node1 so it re-reads its address (kubectl -n kube-system delete pod canal-ca12f); if node-public-ip is wrong, fix it: kubectl annotate node node1 --overwrite flannel.alpha.coreos.com/node-public-ip=<address>.',
+    },
+  ]);
+});
