@@ -58,8 +58,9 @@ export function podCommandsFor(model: Model): ((fix: string, node: string | null
   const logs = packagingOf(model).kind === 'canal' ? 'logs -c kube-flannel' : 'logs';
   return (fix, node) => {
     const own = node === null ? undefined : byNode.get(node);
-    if (!own || own.length !== 1) return fix;
-    const [pod] = own as [(typeof own)[number]];
+    // Two pods on one node (a rollout in flight): which one to name is not known.
+    const pod = own?.length === 1 ? own[0] : undefined;
+    if (!pod) return fix;
     return fix.replace(
       /kubectl -n kube-flannel (delete pod|logs) <pod>/g,
       (_m, verb: string) => `kubectl -n ${pod.namespace} ${verb === 'logs' ? logs : verb} ${pod.name}`,
