@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import { EXIT, UserError } from '../errors.js';
+import type { KubeClient } from '../kube/client.js';
 import { KubeAccessError } from '../kube/errors.js';
 import { familyOf } from '../net/cidr.js';
 import { DEFAULTS, parseDuration } from './cluster-options.js';
@@ -32,7 +33,10 @@ export async function resolvePodIPs(cmd: Command, args: readonly string[]): Prom
         continue;
       }
       const [ns, name] = a.includes('/') ? (a.split('/', 2) as [string, string]) : [defaultNs, a];
-      const pod = await client.readPod(ns, name);
+      const pod = await client.readPod(ns, name).catch(async (e: unknown) => {
+        if (a.includes('/') || !(e instanceof KubeAccessError) || e.kind !== 'not-found') throw e;
+        throw new UserError(await notInNamespace(client, ns, name), EXIT.usage);
+      });
       const ip = pod.status?.podIP;
       if (!ip) throw new UserError(`pod ${ns}/${name} has no IP yet (phase ${pod.status?.phase ?? 'unknown'})`);
       if (pod.spec?.hostNetwork)
@@ -49,4 +53,21 @@ export async function resolvePodIPs(cmd: Command, args: readonly string[]): Prom
       throw new UserError(e.message, e.kind === 'not-found' ? EXIT.usage : EXIT.cluster);
     throw e;
   }
+}
+
+/**
+ * A bare NAME is looked up in the context's namespace, as kubectl does; the pod is often in another one. Saying
+ * where it is spares the user a `kubectl get pods -A`. The search is one list filtered by the API server; if it
+ * is refused, the message says only what was not found.
+ */
+async function notInNamespace(client: KubeClient, ns: string, name: string): Promise<string> {
+  const base = `no pod ${name} in namespace ${ns} (the context's namespace)`;
+  const elsewhere = await client
+    .listPodsAllNamespaces('', undefined, `metadata.name=${name}`)
+    .then((pods) => [...new Set(pods.map((p) => p.metadata?.namespace ?? '').filter(Boolean))].sort())
+    .catch(() => null);
+  if (elsewhere === null) return `${base}; give NAMESPACE/NAME`;
+  if (elsewhere.length === 0) return `${base}, nor in any other namespace`;
+  const shown = elsewhere.slice(0, 3).map((n) => `${n}/${name}`);
+  return `${base}; give NAMESPACE/NAME: ${shown.join(', ')}${elsewhere.length > 3 ? `, … (${elsewhere.length} namespaces)` : ''}`;
 }

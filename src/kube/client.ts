@@ -156,10 +156,12 @@ export class KubeClient {
     );
   }
 
-  listPodsAllNamespaces(labelSelector: string, opts?: CallOptions): Promise<V1Pod[]> {
+  listPodsAllNamespaces(labelSelector: string, opts?: CallOptions, fieldSelector?: string): Promise<V1Pod[]> {
     return this.call(
       { verb: 'list', resource: 'pods' },
-      async (o) => (await this.core.listPodForAllNamespaces({ labelSelector }, o)).items,
+      async (o) =>
+        (await this.core.listPodForAllNamespaces({ labelSelector, ...(fieldSelector ? { fieldSelector } : {}) }, o))
+          .items,
       opts,
     );
   }

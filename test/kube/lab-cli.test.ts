@@ -337,6 +337,27 @@ test('lab: flannel not where it is looked for: the error says what was looked fo
   assert.match(cm.stdout, /not found: get configmaps nope in namespace kube-flannel/);
 });
 
+test("lab: trace NAME of a pod outside the context's namespace says where it is (exit 3, nothing collected)", {
+  skip,
+}, async () => {
+  // lab/pods.sh puts the test pods in kfl-e2e; the lab's context has no namespace, so a bare name means default
+  const lab = await requireLab();
+  const [pod] = (await lab.client.listPods('kfl-e2e')).map((p) => p.metadata?.name ?? '');
+  assert.ok(pod, 'the lab has test pods in kfl-e2e');
+  const r = await runCli(['trace', '--kubeconfig', LAB_KUBECONFIG, pod, pod]);
+  assert.equal(r.code, 3, r.stderr);
+  assert.equal(
+    r.stderr,
+    `kubectl-flannel: no pod ${pod} in namespace default (the context's namespace); give NAMESPACE/NAME: kfl-e2e/${pod}\n`,
+  );
+  const none = await runCli(['trace', '--kubeconfig', LAB_KUBECONFIG, 'no-such-pod', pod]);
+  assert.equal(none.code, 3, none.stderr);
+  assert.equal(
+    none.stderr,
+    "kubectl-flannel: no pod no-such-pod in namespace default (the context's namespace), nor in any other namespace\n",
+  );
+});
+
 test('lab: a node selector the API server cannot parse is a usage error naming --selector (exit 3), no node collected', {
   skip,
 }, async () => {
