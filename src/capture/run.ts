@@ -330,5 +330,7 @@ async function* readWithContext<T>(reader: AsyncIterable<T>, source: string): As
 function inputError(e: unknown, source: string): unknown {
   // Only the file system's errors are the input's fault; a reader bug must surface as one (exit 5).
   if (e instanceof UserError || !(e instanceof Error) || !('syscall' in e)) return e;
-  return new UserError(`--read ${source}: ${e.message}`);
+  return new UserError(
+    `--read ${source}: ${(e as NodeJS.ErrnoException).code === 'EISDIR' ? 'is a directory' : e.message}`,
+  );
 }

@@ -42,7 +42,7 @@ test('missing or unreadable files are named', () => {
     ['-r', join(v.dir, 'ether.pcap'), '--xfrm-state', join(v.dir, 'nope.txt'), '--decrypt-esp'],
     /--xfrm-state .*nope\.txt: cannot read/,
   );
-  usageError(['-r', v.dir, '--xfrm-state', s, '--decrypt-esp'], /--read .*: EISDIR/);
+  usageError(['-r', v.dir, '--xfrm-state', s, '--decrypt-esp'], /--read .*: is a directory$/m);
   usageError(['-r', s, '--xfrm-state', s, '--decrypt-esp'], /xfrm-state\.txt: not a pcap or pcapng file/);
 });
 
